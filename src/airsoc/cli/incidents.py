@@ -1,0 +1,264 @@
+"""``airsoc incidents ...``: declare, list, show, transition, assign, note, evidence."""
+
+from __future__ import annotations
+
+import getpass
+import mimetypes
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from airsoc.cli.output import console, print_json, print_table
+from airsoc.cli.state import state
+from airsoc.errors import DataFileError
+from airsoc.incidents import service
+from airsoc.incidents.evidence import BlobStore
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Declare and work incidents.", no_args_is_help=True)
+
+ActorOpt = Annotated[
+    str | None, typer.Option("--actor", help="Who is acting [env: AIRSOC_ACTOR; default: $USER]")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
+
+
+def actor_name(actor: str | None) -> str:
+    """Return who is acting: --actor, then AIRSOC_ACTOR, then the login name."""
+    return actor or os.environ.get("AIRSOC_ACTOR") or getpass.getuser()
+
+
+@app.command()
+def declare(
+    system: Annotated[str, typer.Option(help="The affected system")],
+    failure_mode: Annotated[str, typer.Option(help="A failure mode (airsoc taxonomy show)")],
+    summary: Annotated[str, typer.Option(help="What is happening, in a sentence")],
+    severity: Annotated[
+        str | None, typer.Option(help="sev1..sev5; 'sev2|sev3' when unsure (takes the higher)")
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="Short title")] = None,
+    model_version: Annotated[list[str] | None, typer.Option(help="Affected model version")] = None,
+    data_batch: Annotated[list[str] | None, typer.Option(help="Suspect data batch")] = None,
+    indicator: Annotated[list[str] | None, typer.Option(help="An indicator of compromise")] = None,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Declare an incident (phase: detected)."""
+    with state.store().transaction() as s:
+        inc = service.declare_incident(
+            s,
+            clock=state.clock,
+            actor=actor_name(actor),
+            system=system,
+            failure_mode=failure_mode,
+            summary=summary,
+            severity=severity,
+            title=title,
+            model_versions=model_version or (),
+            data_batches=data_batch or (),
+            indicators=indicator or (),
+        )
+    if as_json:
+        print_json(inc)
+    else:
+        console.print(f"declared {inc.ref} [{inc.severity}] {inc.title}", markup=False)
+
+
+@app.command("list")
+def list_(
+    phase: Annotated[str | None, typer.Option(help="Only this phase")] = None,
+    open_only: Annotated[bool, typer.Option("--open", help="Only open incidents")] = False,
+    system: Annotated[str | None, typer.Option(help="Only this system")] = None,
+    severity: Annotated[str | None, typer.Option(help="Only this severity")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List incidents, newest first."""
+    with state.store().read() as s:
+        rows = service.list_incidents(
+            s, phase=phase, open_only=open_only, system=system, severity=severity
+        )
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        "Incidents",
+        ["ref", "severity", "phase", "system", "failure mode", "title", "detected"],
+        [
+            (
+                r.ref,
+                r.severity,
+                r.phase,
+                r.system,
+                r.failure_mode,
+                r.title,
+                f"{r.detected_at:%Y-%m-%d %H:%M}",
+            )
+            for r in rows
+        ],
+    )
+
+
+@app.command()
+def show(
+    incident_id: Annotated[int, typer.Argument(help="Incident number (INC-<n>)")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show an incident with its roles, evidence and timeline."""
+    with state.store().read() as s:
+        inc = service.get_incident(s, incident_id=incident_id)
+    if as_json:
+        print_json(inc)
+        return
+    console.print(f"[bold]{inc.ref}[/bold] {inc.title}")
+    console.print(
+        f"phase {inc.phase} · {inc.severity} · {inc.failure_mode} · system {inc.system}"
+        f" · next: {', '.join(inc.next_phases) or 'none'}"
+    )
+    console.print(inc.summary, markup=False)
+    console.print("ATLAS: " + ", ".join(f"{t['id']} {t['name']}" for t in inc.atlas_techniques))
+    console.print("OWASP: " + ", ".join(f"{o['id']} ({o['version']})" for o in inc.owasp))
+    print_table(
+        "Roles", ["role", "person", "since"], [(r.role, r.person, r.assigned_at) for r in inc.roles]
+    )
+    print_table(
+        "Evidence",
+        ["id", "name", "sha256", "added by"],
+        [(e.id, e.name, e.sha256[:16], e.added_by) for e in inc.evidence],
+    )
+    print_table(
+        "Timeline",
+        ["#", "at", "actor", "action", "reason"],
+        [(e.seq, f"{e.at:%Y-%m-%d %H:%M:%S}", e.actor, e.action, e.reason) for e in inc.timeline],
+    )
+
+
+@app.command()
+def transition(
+    incident_id: Annotated[int, typer.Argument(help="Incident number")],
+    to: Annotated[str, typer.Argument(help="Target phase")],
+    reason: Annotated[str, typer.Option(help="Why (recorded on the timeline)")],
+    into: Annotated[int | None, typer.Option(help="With 'merged': the surviving incident")] = None,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move an incident to another phase."""
+    with state.store().transaction() as s:
+        inc = service.transition_incident(
+            s,
+            clock=state.clock,
+            incident_id=incident_id,
+            to=to,
+            actor=actor_name(actor),
+            reason=reason,
+            merged_into=into,
+        )
+    if as_json:
+        print_json(inc)
+    else:
+        console.print(f"{inc.ref} is now {inc.phase}")
+
+
+@app.command()
+def assign(
+    incident_id: Annotated[int, typer.Argument(help="Incident number")],
+    role: Annotated[str, typer.Argument(help="incident_commander|deputy|scribe|sme|comms")],
+    to: Annotated[str, typer.Option(help="The person taking the role")],
+    reason: Annotated[str, typer.Option(help="Why")] = "",
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Assign a role (a hand-off when someone already holds it)."""
+    with state.store().transaction() as s:
+        view = service.assign_role(
+            s,
+            clock=state.clock,
+            incident_id=incident_id,
+            role=role,
+            person=to,
+            actor=actor_name(actor),
+            reason=reason,
+        )
+    if as_json:
+        print_json(view)
+    else:
+        console.print(f"INC-{incident_id}: {view.person} is {view.role}")
+
+
+@app.command()
+def note(
+    incident_id: Annotated[int, typer.Argument(help="Incident number")],
+    text: Annotated[str, typer.Argument(help="The note")],
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a handler note to the timeline."""
+    with state.store().transaction() as s:
+        entry = service.add_note(
+            s, clock=state.clock, incident_id=incident_id, actor=actor_name(actor), text=text
+        )
+    if as_json:
+        print_json(entry)
+    else:
+        console.print(f"INC-{incident_id}: note #{entry.seq} added")
+
+
+evidence_app = typer.Typer(help="Attach and export evidence.", no_args_is_help=True)
+app.add_typer(evidence_app, name="evidence")
+
+
+@evidence_app.command("add")
+def evidence_add(
+    incident_id: Annotated[int, typer.Argument(help="Incident number")],
+    file: Annotated[Path, typer.Argument(help="The file to attach")],
+    description: Annotated[str, typer.Option(help="What it shows")] = "",
+    source: Annotated[str | None, typer.Option(help="Where it came from")] = None,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Attach a file as evidence (stored by its sha256)."""
+    try:
+        content = file.read_bytes()
+    except OSError as exc:
+        raise DataFileError(f"cannot read {file}: {exc.strerror}") from None
+    media = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    with state.store().transaction() as s:
+        view = service.add_evidence(
+            s,
+            clock=state.clock,
+            blobs=BlobStore(state.settings.evidence_dir),
+            incident_id=incident_id,
+            content=content,
+            name=file.name,
+            source=source or f"file:{file.resolve()}",
+            actor=actor_name(actor),
+            media_type=media,
+            description=description,
+        )
+    if as_json:
+        print_json(view)
+    else:
+        console.print(f"evidence {view.id} sha256:{view.sha256}")
+
+
+@evidence_app.command("export")
+def evidence_export(
+    evidence_id: Annotated[int, typer.Argument(help="Evidence number")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write it")],
+    purpose: Annotated[str, typer.Option(help="Why it is accessed (custody log)")],
+    actor: ActorOpt = None,
+) -> None:
+    """Export an evidence blob after checking its hash; the access joins its custody log."""
+    with state.store().transaction() as s:
+        data = service.read_evidence(
+            s,
+            clock=state.clock,
+            blobs=BlobStore(state.settings.evidence_dir),
+            evidence_id=evidence_id,
+            actor=actor_name(actor),
+            purpose=purpose,
+        )
+    output.write_bytes(data)
+    console.print(f"wrote {output} ({len(data)} bytes, hash verified)")

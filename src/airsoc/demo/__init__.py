@@ -1,0 +1,1 @@
+"""The demo fleet and the scripted scenario ``airsoc up --demo`` runs."""
