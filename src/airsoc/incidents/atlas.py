@@ -3,11 +3,11 @@
 airsoc ships only technique IDs, names and tactics (:mod:`airsoc.incidents.taxonomy`). For
 descriptions, mitigations and case studies, point this loader at a copy of ATLAS.yaml.
 
-Example (with the path of an ATLAS.yaml)::
+Example (given a copy of ATLAS.yaml; ``tests/incidents/test_atlas.py`` runs it on one)::
 
-    >>> data = load_atlas("ATLAS.yaml")                     # doctest: +SKIP
-    >>> data.describe("AML.T0020")["name"]                  # doctest: +SKIP
-    'Poison Training Data'
+    data = load_atlas("ATLAS.yaml")
+    data.describe("AML.T0020")["name"]        # 'Poison Training Data'
+    data.describe("AML.T0020")["mitigations"] # [{'id': 'AML.M0007', 'name': ...}, ...]
 """
 
 from __future__ import annotations
