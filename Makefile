@@ -21,8 +21,8 @@ test: check
 check: lint types pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench/*.py)
+	$(BIN)/ruff format --check src tests $(wildcard bench/*.py)
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -31,7 +31,7 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
+	for script in $(wildcard bench/bench_*.py); do $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache airsoc-data
