@@ -64,6 +64,38 @@ def test_init_declare_work_and_show(cli: Cli, tmp_path: Path) -> None:
     assert cli("audit", "verify").exit_code == 0
 
 
+def test_update_sets_the_nist_impact_assessment(cli: Cli) -> None:
+    args = ("--system", "s", "--failure-mode", "data_drift", "--summary", "x")
+    assert cli("incidents", "declare", *args).exit_code == 0
+    first = cli("incidents", "update", "1", "--reason", "sized", "--functional-impact", "high")
+    assert first.exit_code == 0, first.stderr
+    result = cli(
+        "incidents",
+        "update",
+        "1",
+        "--reason",
+        "more",
+        "--recoverability",
+        "regular",
+        "--severity",
+        "sev2",
+        "--next-step",
+        "retrain",
+        "--json",
+    )
+    assert result.exit_code == 0, result.stderr
+    inc = json.loads(result.stdout)
+    assert inc["impact"]["functional"] == "high"
+    assert inc["impact"]["recoverability"] == "regular"
+    assert (inc["severity"], inc["next_steps"]) == ("sev2", ["retrain"])
+    bad = cli("incidents", "update", "1", "--reason", "x", "--severity", "urgent")
+    assert bad.exit_code == 1
+    assert "unknown severity 'urgent'" in bad.stderr
+    worse = cli("incidents", "update", "1", "--reason", "x", "--functional-impact", "huge")
+    assert worse.exit_code == 1
+    assert worse.stderr.startswith("error: functional: Input should be 'none', 'low'")
+
+
 def test_bad_input_is_one_line_and_changes_nothing(cli: Cli, tmp_path: Path) -> None:
     ok = cli(
         "incidents", "declare", "--system", "s", "--failure-mode", "data_drift", "--summary", "x"

@@ -1,4 +1,4 @@
-"""``airsoc incidents ...``: declare, list, show, transition, assign, note, evidence."""
+"""``airsoc incidents ...``: declare, list, show, transition, assign, note, update, evidence."""
 
 from __future__ import annotations
 
@@ -203,6 +203,70 @@ def note(
         print_json(entry)
     else:
         console.print(f"INC-{incident_id}: note #{entry.seq} added")
+
+
+@app.command()
+def update(
+    incident_id: Annotated[int, typer.Argument(help="Incident number")],
+    reason: Annotated[str, typer.Option(help="Why (recorded on the timeline)")],
+    severity: Annotated[str | None, typer.Option(help="New severity")] = None,
+    summary: Annotated[str | None, typer.Option(help="New summary")] = None,
+    functional_impact: Annotated[
+        str | None, typer.Option(help="none | low | medium | high")
+    ] = None,
+    information_impact: Annotated[
+        str | None,
+        typer.Option(help="none | privacy_breach | proprietary_breach | integrity_loss"),
+    ] = None,
+    recoverability: Annotated[
+        str | None, typer.Option(help="regular | supplemented | extended | not_recoverable")
+    ] = None,
+    indicator: Annotated[list[str] | None, typer.Option(help="Replace the indicators")] = None,
+    contact: Annotated[list[str] | None, typer.Option(help="Replace the contacts")] = None,
+    next_step: Annotated[list[str] | None, typer.Option(help="Replace the next steps")] = None,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change an incident's severity, summary, impact, indicators, contacts or next steps."""
+    impact = None
+    if functional_impact or information_impact or recoverability:
+        with state.store().read() as s:
+            current = service.get_incident(s, incident_id=incident_id).impact
+        impact = service.Impact(
+            **{
+                **current,
+                **{
+                    k: v
+                    for k, v in {
+                        "functional": functional_impact,
+                        "information": information_impact,
+                        "recoverability": recoverability,
+                    }.items()
+                    if v
+                },
+            }
+        )
+    changes = service.IncidentUpdate(
+        severity=severity,
+        summary=summary,
+        impact=impact,
+        indicators=indicator,
+        contacts=contact,
+        next_steps=next_step,
+    )
+    with state.store().transaction() as s:
+        inc = service.update_incident(
+            s,
+            clock=state.clock,
+            incident_id=incident_id,
+            changes=changes,
+            actor=actor_name(actor),
+            reason=reason,
+        )
+    if as_json:
+        print_json(inc)
+    else:
+        console.print(f"{inc.ref} updated", markup=False)
 
 
 evidence_app = typer.Typer(help="Attach and export evidence.", no_args_is_help=True)

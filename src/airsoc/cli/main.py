@@ -19,10 +19,12 @@ from typing import Annotated
 
 import click
 import typer
+from pydantic import ValidationError
 
 from airsoc.cli import audit, config, incidents, setup, taxonomy
 from airsoc.cli.output import err_console
 from airsoc.cli.state import state
+from airsoc.config.loader import issues_from_validation
 from airsoc.errors import AirsocError, ConfigError
 
 __all__ = ["app", "main"]
@@ -73,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except AirsocError as exc:
         err_console.print(f"error: {exc}", markup=False)
+        return 1
+    except ValidationError as exc:
+        issue = issues_from_validation(exc)[0]
+        err_console.print(f"error: {issue}", markup=False)
         return 1
     except click.exceptions.Abort:
         err_console.print("aborted")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -76,13 +76,11 @@ class Impact(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    functional: str | None = Field(None, description="none | low | medium | high")
-    information: str | None = Field(
-        None, description="none | privacy_breach | proprietary_breach | integrity_loss"
-    )
-    recoverability: str | None = Field(
-        None, description="regular | supplemented | extended | not_recoverable"
-    )
+    functional: Literal["none", "low", "medium", "high"] | None = None
+    information: (
+        Literal["none", "privacy_breach", "proprietary_breach", "integrity_loss"] | None
+    ) = None
+    recoverability: Literal["regular", "supplemented", "extended", "not_recoverable"] | None = None
     notes: str = ""
 
 
