@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 from airsoc.detection.classify import classify_failure_mode
+from airsoc.detection.fairness import FairnessReport, check_fairness
 from airsoc.detection.drift import Calibration, DriftReport, calibrate, check_drift
 from airsoc.detection.inputs import Column, ColumnKind, Table, iter_tables, read_table
 from airsoc.detection.profile import (
@@ -32,12 +33,14 @@ __all__ = [
     "DatasetProfile",
     "Decision",
     "DriftReport",
+    "FairnessReport",
     "QualityReport",
     "Table",
     "ThresholdSource",
     "Verdict",
     "calibrate",
     "check_drift",
+    "check_fairness",
     "check_quality",
     "classify_failure_mode",
     "is_profile_file",

@@ -16,8 +16,8 @@ real shifts at small n. A column is therefore judged on both:
    The threshold is ``min_effect`` (0.05: 5% of the mass) unless thresholds were calibrated on
    reference chunks or by bootstrap (:func:`calibrate`).
 4. **Decide.** ``drift`` when ``q <= alpha`` *and* the effect reaches the threshold; ``warn``
-   when the shift is significant and at least half the threshold, or when it reaches the
-   threshold but there is too little data to make it significant; ``ok`` otherwise.
+   when the shift is significant and at least half the threshold; ``ok`` otherwise (a large
+   but insignificant effect is sampling noise at small n, not a warning).
 
 Under no drift the false-alarm rate is held by the correction whatever n; under a trivial but
 real shift at n = 1M the effect-size floor keeps the column quiet; at n = 10k a 0.2-sd shift
@@ -57,6 +57,8 @@ from airsoc.detection.profile import (
     Grid,
     profile,
 )
+from airsoc.detection.classify import classify_failure_mode
+from airsoc.detection.quality import compare_profiles, schema_changes
 from airsoc.detection.verdict import Decision, ThresholdSource, Verdict
 from airsoc.errors import InputError, SchemaMismatchError
 
@@ -398,12 +400,6 @@ def _decide(
         elif significant and x.effect >= thr / 2:
             decision = "warn"
             why = f"significant ({label} q {_fmt(qv)}) but {size} {x.effect:.3f} < {thr:.3f}"
-        elif x.effect >= thr:
-            decision = "warn"
-            why = (
-                f"{size} {x.effect:.3f} >= {thr:.3f} but not significant ({label} q "
-                f"{_fmt(qv)} > {alpha}); too little data to confirm"
-            )
         else:
             decision = "ok"
             why = (
@@ -430,48 +426,6 @@ def _decide(
                 evidence=x.evidence,
             )
         )
-    return out
-
-
-def _schema_verdicts(ref: DatasetProfile, cur: DatasetProfile) -> list[Verdict]:
-    out = []
-    for name in ref.names:
-        if name not in cur.columns:
-            out.append(
-                _verdict(
-                    name,
-                    "drift",
-                    "column missing from the current window (schema change)",
-                    method="schema",
-                    failure_mode="pipeline_fault",
-                    n_reference=ref[name].count,
-                )
-            )
-        elif ref[name].is_numeric and not cur[name].is_numeric:
-            sample = next(iter(cur[name].category_counts or {}), None)
-            out.append(
-                _verdict(
-                    name,
-                    "drift",
-                    f"retyped: {ref[name].kind} in reference, {cur[name].kind} in current "
-                    f"(values like {sample!r})",
-                    method="schema",
-                    failure_mode="pipeline_fault",
-                    n_reference=ref[name].count,
-                    n_current=cur[name].count,
-                )
-            )
-    for name in cur.names:
-        if name not in ref.columns:
-            out.append(
-                _verdict(
-                    name,
-                    "warn",
-                    "new column not in the reference; not tested",
-                    method="schema",
-                    n_current=cur[name].count,
-                )
-            )
     return out
 
 
@@ -550,7 +504,9 @@ def check_drift(
     step = on_step or (lambda _msg: None)
     ref, cur = _profiles(reference, current, columns=columns, kinds=kinds, step=step)
     step("testing columns")
-    verdicts: dict[str, Verdict] = {v.subject: v for v in _schema_verdicts(ref, cur)}
+    verdicts: dict[str, Verdict] = {
+        v.subject: v for v in schema_changes(ref, cur, detector=DETECTOR)
+    }
     numeric_names: list[str] = []
     numeric_pairs: list[tuple[ColumnProfile, ColumnProfile]] = []
     pending: list[_Pending] = []
@@ -589,9 +545,6 @@ def check_drift(
     quality_verdicts: list[Verdict] = []
     diagnosis = None
     if quality:
-        from airsoc.detection.classify import classify_failure_mode
-        from airsoc.detection.quality import compare_profiles
-
         step("checking data quality")
         quality_verdicts = compare_profiles(ref, cur)
         diagnosis = classify_failure_mode([*ordered, *quality_verdicts])

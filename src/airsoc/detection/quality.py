@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict
 from scipy import stats as sps
 
 from airsoc.clock import Clock
+from airsoc.detection.classify import classify_failure_mode
 from airsoc.detection.inputs import Table, TableLike, read_table
 from airsoc.detection.profile import ColumnProfile, DatasetProfile, profile
 from airsoc.detection.verdict import Decision, Verdict
@@ -329,8 +330,6 @@ def check_quality(
     >>> check_quality({"x": rng.normal(size=500)}, {"x": rng.normal(size=500)}).diagnosis.decision
     'ok'
     """
-    from airsoc.detection.classify import classify_failure_mode
-
     ref = profile(reference, kinds=kinds, columns=columns, sketches=False)
     forced = {n: c.kind for n, c in ref.columns.items() if not c.is_numeric}
     forced.update(kinds or {})
