@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -10,14 +10,6 @@ import pytest
 
 LOGNORMAL_SIGMA = 0.5
 LOGNORMAL_SD = float(np.sqrt((np.exp(LOGNORMAL_SIGMA**2) - 1) * np.exp(LOGNORMAL_SIGMA**2)))
-
-
-class WindowMaker(Protocol):
-    """Builds a numeric window: ``make(n, seed=..., columns=..., shift_sd=..., shifted=...)``."""
-
-    def __call__(
-        self, n: int, *, seed: int, columns: int = 9, shift_sd: float = 0.0, shifted: int = 0
-    ) -> pd.DataFrame: ...
 
 
 def _numeric_window(
@@ -40,6 +32,6 @@ def _numeric_window(
 
 
 @pytest.fixture
-def make_window() -> WindowMaker:
+def make_window() -> Callable[..., pd.DataFrame]:
     """Normal / lognormal / exponential columns; the first ``shifted`` move by ``shift_sd`` sd."""
     return _numeric_window

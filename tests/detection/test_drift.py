@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,10 +9,12 @@ import pytest
 from airsoc.detection import calibrate, check_drift, profile
 from airsoc.errors import InputError, SchemaMismatchError
 
-from .conftest import WindowMaker
+Maker = Callable[..., pd.DataFrame]
 
 
-def test_no_drift_controls_stay_quiet_at_one_million_rows(make_window: WindowMaker) -> None:
+def test_no_drift_controls_stay_quiet_at_one_million_rows(
+    make_window: Maker,
+) -> None:
     ref = make_window(1_000_000, seed=1, columns=12)
     cur = make_window(1_000_000, seed=2, columns=12)
     report = check_drift(ref, cur)
@@ -20,7 +24,7 @@ def test_no_drift_controls_stay_quiet_at_one_million_rows(make_window: WindowMak
 
 
 def test_trivial_but_real_shift_at_one_million_rows_is_not_called_drift(
-    make_window: WindowMaker,
+    make_window: Maker,
 ) -> None:
     ref = make_window(1_000_000, seed=3, columns=3)
     cur = make_window(1_000_000, seed=4, columns=3, shift_sd=0.01, shifted=3)
@@ -41,23 +45,23 @@ def test_false_discovery_rate_is_held_over_many_null_columns() -> None:
 
 
 @pytest.mark.parametrize("n", [10_000, 100_000])
-def test_shifts_of_a_fifth_of_a_standard_deviation_are_caught(
-    make_window: WindowMaker, n: int
-) -> None:
+def test_shifts_of_a_fifth_of_a_standard_deviation_are_caught(make_window: Maker, n: int) -> None:
     ref = make_window(n, seed=5)
     cur = make_window(n, seed=6, shift_sd=0.2, shifted=6)
     report = check_drift(ref, cur)
     assert report.drifted == [f"x{i}" for i in range(6)]
     drifted = report.column("x0")
-    assert drifted.q_value is not None and drifted.q_value < 0.05
-    assert drifted.effect_size is not None and drifted.effect_size >= 0.05
+    assert drifted.q_value is not None
+    assert drifted.q_value < 0.05
+    assert drifted.effect_size is not None
+    assert drifted.effect_size >= 0.05
     assert drifted.failure_mode == "data_drift"
     assert report.dataset.decision == "drift"
     assert report.dataset.evidence["drifted"] == report.drifted
 
 
 def test_a_stored_profile_gives_the_same_verdicts_as_the_data(
-    make_window: WindowMaker, tmp_path: object
+    make_window: Maker, tmp_path: object
 ) -> None:
     ref = make_window(200_000, seed=8, columns=6)
     cur = make_window(200_000, seed=9, columns=6, shift_sd=0.2, shifted=2)
@@ -93,7 +97,8 @@ def test_categorical_shift_new_categories_and_psi_bands() -> None:
     cur = {"c": cur_levels, "same": rng.choice(levels, 20_000)}
     report = check_drift(ref, cur)
     v = report.column("c")
-    assert v.decision == "drift" and v.method == "chi2"
+    assert v.decision == "drift"
+    assert v.method == "chi2"
     assert v.evidence["new_categories"] == ["NEW"]
     assert "new categories 'NEW'" in v.reason
     assert v.evidence["psi_band"] in ("moderate", "major")
@@ -127,7 +132,8 @@ def test_edge_cases_get_explicit_verdicts_never_nan() -> None:
     assert got["never_seen"][0] == "warn"
     for v in report.columns:
         assert v.p_value is None or not np.isnan(v.p_value)
-    assert report.diagnosis is not None and report.diagnosis.failure_mode == "pipeline_fault"
+    assert report.diagnosis is not None
+    assert report.diagnosis.failure_mode == "pipeline_fault"
 
 
 def test_empty_current_window_is_a_verdict_with_a_reason() -> None:
@@ -137,7 +143,8 @@ def test_empty_current_window_is_a_verdict_with_a_reason() -> None:
     assert report.dataset.decision == "warn"
     assert "current window is empty" in report.dataset.reason
     assert {v.decision for v in report.columns} == {"warn"}
-    assert report.diagnosis is not None and report.diagnosis.failure_mode == "pipeline_fault"
+    assert report.diagnosis is not None
+    assert report.diagnosis.failure_mode == "pipeline_fault"
 
 
 def test_schema_changes_are_verdicts_and_no_shared_column_is_an_error() -> None:
@@ -145,7 +152,8 @@ def test_schema_changes_are_verdicts_and_no_shared_column_is_an_error() -> None:
     cur = {"a": np.arange(100.0), "b": ["x"] * 100, "extra": np.arange(100.0)}
     report = check_drift(ref, cur)
     got = {v.subject: (v.decision, v.reason) for v in report.columns}
-    assert got["b"][0] == "drift" and got["b"][1].startswith("retyped: numerical")
+    assert got["b"][0] == "drift"
+    assert got["b"][1].startswith("retyped: numerical")
     assert got["extra"] == ("warn", "new column: not in the reference")
     assert report.column("b").failure_mode == "pipeline_fault"
     with pytest.raises(SchemaMismatchError, match="share no columns"):
@@ -172,7 +180,8 @@ def test_calibrated_thresholds_absorb_natural_variation_between_periods() -> Non
     assert v.threshold == pytest.approx(cal.thresholds["x"])
     assert v.decision != "drift"
     boot = calibrate(ref, n_current=2_000, method="bootstrap", rounds=20)
-    assert boot.source == "bootstrap" and boot.thresholds["x"] < cal.thresholds["x"]
+    assert boot.source == "bootstrap"
+    assert boot.thresholds["x"] < cal.thresholds["x"]
     with pytest.raises(InputError, match="use bootstrap"):
         calibrate(ref, n_current=30_000, method="chunks")
 
@@ -183,4 +192,5 @@ def test_report_json_lists_one_entry_per_column() -> None:
     entry = doc["columns"][0]
     for key in ("name", "method", "statistic", "p_value", "effect_size", "threshold", "decision"):
         assert key in entry
-    assert entry["name"] == "x" and doc["dataset"]["decision"] == "ok"
+    assert entry["name"] == "x"
+    assert doc["dataset"]["decision"] == "ok"

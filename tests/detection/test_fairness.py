@@ -12,7 +12,8 @@ def _decisions(n_a: int, rate_a: float, n_b: int, rate_b: float, seed: int = 0) 
     group = ["a"] * n_a + ["b"] * n_b
     pred = np.concatenate([rng.random(n_a) < rate_a, rng.random(n_b) < rate_b]).astype(int)
     report = check_fairness({"g": group, "p": pred}, group="g", prediction="p")
-    return {v.subject: v.decision for v in report.groups} | {"overall": report.overall.decision}
+    got: dict[str, str] = {v.subject: v.decision for v in report.groups}
+    return got | {"overall": report.overall.decision}
 
 
 def test_a_disparate_impact_of_seven_tenths_is_flagged() -> None:
@@ -46,12 +47,15 @@ def test_fairness_report_names_sizes_and_label_metrics() -> None:
     assert y.n_current == int((group == "y").sum())
     assert y.evidence["equal_opportunity_difference"] == pytest.approx(-0.3, abs=0.05)
     assert y.evidence["equalised_odds_difference"] == pytest.approx(0.3, abs=0.05)
-    assert y.p_value is not None and y.q_value is not None
+    assert y.p_value is not None
+    assert y.q_value is not None
 
 
 def test_unknown_positive_value_is_named() -> None:
     with pytest.raises(InputError, match="no value 'yes'"):
         check_fairness(
-            {"g": ["a", "b", "c"], "p": ["lo", "mid", "hi"]}, group="g", prediction="p",
+            {"g": ["a", "b", "c"], "p": ["lo", "mid", "hi"]},
+            group="g",
+            prediction="p",
             positive="yes",
         )

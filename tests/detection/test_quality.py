@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import numpy as np
@@ -8,22 +9,26 @@ import pandas as pd
 from airsoc.clock import SimulatedClock
 from airsoc.detection import check_drift, check_quality
 
-from .conftest import WindowMaker
+Maker = Callable[..., pd.DataFrame]
 
 
-def test_a_column_turned_to_nulls_is_a_pipeline_fault(make_window: WindowMaker) -> None:
+def test_a_column_turned_to_nulls_is_a_pipeline_fault(
+    make_window: Maker,
+) -> None:
     ref = make_window(20_000, seed=1, columns=4)
     cur = make_window(20_000, seed=2, columns=4)
     cur["x1"] = np.nan
     report = check_quality(ref, cur)
     assert report.diagnosis.failure_mode == "pipeline_fault"
-    assert "x1" in report.diagnosis.reason and "do not retrain" in report.diagnosis.reason
+    assert "x1" in report.diagnosis.reason
+    assert "do not retrain" in report.diagnosis.reason
     drift = check_drift(ref, cur)
-    assert drift.diagnosis is not None and drift.diagnosis.failure_mode == "pipeline_fault"
+    assert drift.diagnosis is not None
+    assert drift.diagnosis.failure_mode == "pipeline_fault"
 
 
 def test_a_unit_change_of_a_hundred_is_a_pipeline_fault_not_drift(
-    make_window: WindowMaker,
+    make_window: Maker,
 ) -> None:
     ref = make_window(200_000, seed=3, columns=4)
     cur = make_window(200_000, seed=4, columns=4)
@@ -38,11 +43,14 @@ def test_a_unit_change_of_a_hundred_is_a_pipeline_fault_not_drift(
     assert check_quality(ref, cur).diagnosis.failure_mode == "pipeline_fault"
 
 
-def test_plain_drift_is_not_mistaken_for_a_pipeline_fault(make_window: WindowMaker) -> None:
+def test_plain_drift_is_not_mistaken_for_a_pipeline_fault(
+    make_window: Maker,
+) -> None:
     ref = make_window(20_000, seed=5, columns=3)
     cur = make_window(20_000, seed=6, columns=3, shift_sd=0.3, shifted=1)
     report = check_drift(ref, cur)
-    assert report.diagnosis is not None and report.diagnosis.failure_mode == "data_drift"
+    assert report.diagnosis is not None
+    assert report.diagnosis.failure_mode == "data_drift"
     assert check_quality(ref, cur).diagnosis.decision == "ok"
 
 
@@ -67,7 +75,9 @@ def test_stale_timestamps_use_the_given_clock(clock: SimulatedClock) -> None:
     cur = {"ts": pd.date_range(now - pd.Timedelta(days=3), periods=10, freq="h")}
     report = check_quality(ref, cur, clock=clock, max_age=timedelta(days=1))
     stale = [v for v in report.verdicts if v.method == "staleness"]
-    assert stale and stale[0].decision == "drift" and "old" in stale[0].reason
+    assert stale
+    assert stale[0].decision == "drift"
+    assert "old" in stale[0].reason
     fresh = check_quality(ref, cur, clock=clock, max_age=timedelta(days=5))
     assert not [v for v in fresh.verdicts if v.method == "staleness"]
 

@@ -11,8 +11,8 @@ Example:
 from __future__ import annotations
 
 from airsoc.detection.classify import classify_failure_mode
-from airsoc.detection.fairness import FairnessReport, check_fairness
 from airsoc.detection.drift import Calibration, DriftReport, calibrate, check_drift
+from airsoc.detection.fairness import FairnessReport, check_fairness
 from airsoc.detection.inputs import Column, ColumnKind, Table, iter_tables, read_table
 from airsoc.detection.profile import (
     ColumnProfile,

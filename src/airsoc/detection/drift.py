@@ -50,6 +50,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from airsoc.detection import stats
+from airsoc.detection.classify import classify_failure_mode
 from airsoc.detection.inputs import TableLike, read_table
 from airsoc.detection.profile import (
     ColumnProfile,
@@ -57,7 +58,6 @@ from airsoc.detection.profile import (
     Grid,
     profile,
 )
-from airsoc.detection.classify import classify_failure_mode
 from airsoc.detection.quality import compare_profiles, schema_changes
 from airsoc.detection.verdict import Decision, ThresholdSource, Verdict
 from airsoc.errors import InputError, SchemaMismatchError
@@ -89,7 +89,7 @@ class Calibration:
 
 
 class DriftReport(BaseModel):
-    """Return-type of :func:`check_drift`: column verdicts, the dataset verdict, quality, diagnosis."""
+    """Return-type of :func:`check_drift`: column and dataset verdicts, quality, diagnosis."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -163,9 +163,7 @@ def _special_case(
     common = {"n_reference": ref.count, "n_current": cur.count, "method": "none"}
     evidence = {"null_rate_reference": ref.null_rate, "null_rate_current": cur.null_rate}
     if n_cur_rows == 0:
-        return _verdict(
-            name, "warn", "current window is empty (0 rows); nothing to test", **common
-        )
+        return _verdict(name, "warn", "current window is empty (0 rows); nothing to test", **common)
     if ref.count == 0:
         return _verdict(
             name,
@@ -206,40 +204,40 @@ def _special_case(
 def _numeric_cdfs(
     ref: ColumnProfile, cur: ColumnProfile
 ) -> tuple[FloatArray, FloatArray, Grid, float | None, str, float]:
-    """Return (F, G, grid, exact D or None, method, rank error) for one numeric column."""
+    """Return (cdf_ref, cdf_cur, grid, exact D or None, method, rank error) of a column."""
     if ref.values is not None and cur.values is not None:
         grid = ref.grid or Grid.for_values(ref.values)
         points = grid.upper_edges
-        F = np.searchsorted(ref.values, points, side="right") / ref.count
-        G = np.searchsorted(cur.values, points, side="right") / cur.count
-        return F, G, grid, stats.ks_exact(ref.values, cur.values), "ks", 0.0
+        cdf_ref = np.searchsorted(ref.values, points, side="right") / ref.count
+        cdf_cur = np.searchsorted(cur.values, points, side="right") / cur.count
+        return cdf_ref, cdf_cur, grid, stats.ks_exact(ref.values, cur.values), "ks", 0.0
     if (
         ref.grid is not None
         and ref.grid == cur.grid
         and ref.counts is not None
         and cur.counts is not None
     ):
-        F = np.cumsum(ref.counts[:-1]) / ref.count
-        G = np.cumsum(cur.counts[:-1]) / cur.count
+        cdf_ref = np.cumsum(ref.counts[:-1]) / ref.count
+        cdf_cur = np.cumsum(cur.counts[:-1]) / cur.count
         bound = max(ref.rank_error(), cur.rank_error())
-        return F, G, ref.grid, None, "ks_binned", bound
-    grid = ref.grid or Grid.for_values(ref.quantiles(np.linspace(0, 1, 2001)))
+        return cdf_ref, cdf_cur, ref.grid, None, "ks_binned", bound
+    grid = ref.grid or Grid.for_values(ref.quantiles(np.linspace(0, 1, 2001).tolist()))
     points = grid.upper_edges
     error = ref.rank_error() + cur.rank_error()
     return ref.cdf_at(points), cur.cdf_at(points), grid, None, "ks_sketch", error
 
 
-def _decile_counts(F: FloatArray, G: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _decile_counts(cdf_ref: FloatArray, cdf_cur: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Return reference-decile bin shares of both CDF rows (for PSI, JS and Hellinger)."""
-    cuts = np.array([np.searchsorted(row, np.arange(1, 10) / 10) for row in F])
-    cuts = np.minimum(cuts, F.shape[1] - 1)
-    Fc = np.take_along_axis(F, cuts, axis=1)
-    Gc = np.take_along_axis(G, cuts, axis=1)
-    ones = np.ones((F.shape[0], 1))
-    zeros = np.zeros((F.shape[0], 1))
+    cuts = np.array([np.searchsorted(row, np.arange(1, 10) / 10) for row in cdf_ref])
+    cuts = np.minimum(cuts, cdf_ref.shape[1] - 1)
+    ref_cut = np.take_along_axis(cdf_ref, cuts, axis=1)
+    cur_cut = np.take_along_axis(cdf_cur, cuts, axis=1)
+    ones = np.ones((cdf_ref.shape[0], 1))
+    zeros = np.zeros((cdf_ref.shape[0], 1))
     return (
-        np.diff(np.hstack([zeros, Fc, ones]), axis=1),
-        np.diff(np.hstack([zeros, Gc, ones]), axis=1),
+        np.diff(np.hstack([zeros, ref_cut, ones]), axis=1),
+        np.diff(np.hstack([zeros, cur_cut, ones]), axis=1),
     )
 
 
@@ -269,27 +267,27 @@ def _test_numeric(
         return []
     rows = [_numeric_cdfs(r, c) for r, c in pairs]
     width = max(len(r[0]) for r in rows)
-    F = np.ones((len(rows), width))
-    G = np.ones((len(rows), width))
+    cdf_ref = np.ones((len(rows), width))
+    cdf_cur = np.ones((len(rows), width))
     for i, (f, g, *_rest) in enumerate(rows):
-        F[i, : len(f)] = f
-        G[i, : len(g)] = g
+        cdf_ref[i, : len(f)] = f
+        cdf_cur[i, : len(g)] = g
     n = np.array([r.count for r, _ in pairs], dtype=np.float64)
     m = np.array([c.count for _, c in pairs], dtype=np.float64)
-    d_grid = stats.ks_statistic(F, G)
+    d_grid = stats.ks_statistic(cdf_ref, cdf_cur)
     d = np.array([r[3] if r[3] is not None else d_grid[i] for i, r in enumerate(rows)])
     errors = np.array([r[5] for r in rows])
     sketch = np.array([r[4] == "ks_sketch" for r in rows])
     p = stats.ks_pvalue(d, n.astype(np.int64), m.astype(np.int64), np.where(sketch, errors, 0.0))
-    pr, pc = _decile_counts(F, G)
+    pr, pc = _decile_counts(cdf_ref, cdf_cur)
     psi = stats.psi(pr, pc)
     js = stats.jensen_shannon(pr, pc)
     hel = stats.hellinger(pr, pc)
     widths = np.array([[r[2].width] for r in rows])
     sd = np.array([r.std or 0.0 for r, _ in pairs])
-    wass = stats.wasserstein(F, G, widths, sd)
-    cvm = stats.cramer_von_mises(F, G, n, m)
-    ad = stats.anderson_darling(F, G, n, m)
+    wass = stats.wasserstein(cdf_ref, cdf_cur, widths, sd)
+    cvm = stats.cramer_von_mises(cdf_ref, cdf_cur, n, m)
+    ad = stats.anderson_darling(cdf_ref, cdf_cur, n, m)
     out = []
     for i, name in enumerate(names):
         ref, cur = pairs[i]
@@ -445,7 +443,7 @@ def _profiles(
     else:
         # Categorical reference columns stay categorical in the current window even when the
         # current values happen to look numeric (zip codes, ids).
-        forced = {n: c.kind for n, c in ref.columns.items() if not c.is_numeric}
+        forced: dict[str, str] = {n: c.kind for n, c in ref.columns.items() if not c.is_numeric}
         forced.update(kinds or {})
         cur = profile(current, kinds=forced or None, grid_from=ref, sketches=False)
     if columns:
@@ -653,14 +651,12 @@ def calibrate(
             if part.sum() == 0 or rest.sum() == 0:
                 continue
             if col.values is not None:
-                F = np.cumsum(rest) / rest.sum()
-                G = np.cumsum(part) / part.sum()
-                effects.append(float(np.abs(F - G).max()))
+                cdf_ref = np.cumsum(rest) / rest.sum()
+                cdf_cur = np.cumsum(part) / part.sum()
+                effects.append(float(np.abs(cdf_ref - cdf_cur).max()))
             else:
                 effects.append(float(stats.total_variation(rest[None], part[None])[0]))
         if effects:
             thresholds[col.name] = float(np.quantile(effects, quantile))
     source: ThresholdSource = "calibrated" if method == "chunks" else "bootstrap"
-    return Calibration(
-        thresholds=thresholds, source=source, quantile=quantile, rounds=len(windows)
-    )
+    return Calibration(thresholds=thresholds, source=source, quantile=quantile, rounds=len(windows))

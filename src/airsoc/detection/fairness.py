@@ -26,7 +26,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -55,7 +55,7 @@ class FairnessReport(BaseModel):
 def _labels(table: Any, name: str) -> list[str]:
     col = table[name]
     if col.codes is not None:
-        cats = np.array(col.categories + ["<null>"], dtype=object)
+        cats = np.array([*col.categories, "<null>"], dtype=object)
         return list(cats[col.codes])
     assert col.values is not None
     return [("<null>" if np.isnan(v) else f"{v:g}") for v in col.values]
@@ -73,11 +73,11 @@ def _binary(table: Any, name: str, positive: Any) -> np.ndarray[Any, np.dtype[np
                 f"column {name!r} has no value {positive!r}; values: {', '.join(cats[:10])}"
             )
         hit = np.array([c == pos for c in cats] + [False])
-        return hit[col.codes]
+        return cast(np.ndarray[Any, np.dtype[np.bool_]], hit[col.codes])
     assert col.values is not None
     if np.isnan(col.values).any():
         raise InputError(f"column {name!r} has nulls; fairness needs a value in every row")
-    return col.values == float(positive)
+    return cast(np.ndarray[Any, np.dtype[np.bool_]], col.values == float(positive))
 
 
 def check_fairness(

@@ -1,10 +1,10 @@
 """Return tables read from pandas, polars, pyarrow, numpy, CSV or Parquet as typed columns.
 
 Every reader ends in the same shape, a :class:`Table` of :class:`Column` objects, so the profiler
-never cares where data came from. Numerical, datetime and text columns become ``float64`` arrays
-(``NaN`` marks a null; a datetime is seconds since the epoch, a text column is summarised by its string
-lengths); categorical and boolean columns become integer codes (``-1`` is a
-null) plus the list of category labels. Column kinds are inferred and can be overridden with
+never cares where data came from. Numerical, datetime and text columns become ``float64``
+arrays (``NaN`` marks a null; a datetime is seconds since the epoch, a text column is summarised
+by its string lengths); categorical and boolean columns become integer codes (``-1`` is a null)
+plus the list of category labels. Column kinds are inferred and can be overridden with
 ``kinds={"zip": "categorical"}``.
 
 Files are read in record batches (:func:`iter_tables`), so a file larger than memory is profiled

@@ -25,7 +25,8 @@ Example:
     >>> p = profile(df)
     >>> p.n_rows, p["x"].count, round(p["x"].mean, 2), p["c"].category_counts
     (1000, 1000, -0.05, {'a': 477, 'b': 523})
-    >>> both = merge(profile(df.iloc[:500]), profile(df.iloc[500:], grid_from=profile(df.iloc[:500])))
+    >>> first = profile(df.iloc[:500])
+    >>> both = merge(first, profile(df.iloc[500:], grid_from=first))
     >>> both["x"].count, round(both["x"].mean, 2)
     (1000, -0.05)
 """
@@ -219,7 +220,8 @@ class ColumnProfile:
         if self.kll is not None:
             sketch = ds.kll_doubles_sketch.deserialize(self.kll)
             return np.asarray(sketch.get_quantiles(qs.tolist()), dtype=np.float64)
-        assert self.grid is not None and self.counts is not None
+        assert self.grid is not None
+        assert self.counts is not None
         cum = np.cumsum(self.counts) / self.count
         idx = np.searchsorted(cum, qs, side="left")
         return cast(FloatArray, self.grid.lo + self.grid.width * (idx + 0.5))
@@ -299,7 +301,7 @@ class DatasetProfile:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".tmp")
         with tmp.open("wb") as fh:
-            np.savez_compressed(cast(Any, fh), **arrays)
+            np.savez_compressed(cast(Any, fh), **cast(dict[str, Any], arrays))
         tmp.replace(out)
         return out
 
@@ -340,8 +342,8 @@ def load_profile(path: str | Path) -> DatasetProfile:
             cols[meta["name"]] = ColumnProfile(
                 **meta,
                 grid=None if grid is None else Grid(float(grid[0]), float(grid[1]), int(grid[2])),
-                counts=data[f"{i}.counts"] if f"{i}.counts" in data else None,
-                values=data[f"{i}.values"] if f"{i}.values" in data else None,
+                counts=data.get(f"{i}.counts", None),
+                values=data.get(f"{i}.values", None),
                 kll=bytes(data[f"{i}.kll"]) if f"{i}.kll" in data else None,
                 frequent=bytes(data[f"{i}.frequent"]) if f"{i}.frequent" in data else None,
             )

@@ -43,14 +43,20 @@ from airsoc.detection.inputs import Table, TableLike, read_table
 from airsoc.detection.profile import ColumnProfile, DatasetProfile, profile
 from airsoc.detection.verdict import Decision, Verdict
 
-__all__ = ["QualityReport", "check_quality", "compare_profiles", "duplicate_share", "schema_changes"]
+__all__ = [
+    "QualityReport",
+    "check_quality",
+    "compare_profiles",
+    "duplicate_share",
+    "schema_changes",
+]
 
 DETECTOR = "data_quality"
 FAULT = "pipeline_fault"
 
 
 class QualityReport(BaseModel):
-    """Return-type of :func:`check_quality`: every quality verdict and the failure-mode diagnosis."""
+    """Return-type of :func:`check_quality`: the quality verdicts and the failure-mode diagnosis."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -165,7 +171,8 @@ def _unit_change(name: str, r: ColumnProfile, c: ColumnProfile) -> Verdict | Non
     k = round(power)
     if k == 0 or abs(power - k) > 0.15:
         return None
-    assert r.mean is not None and c.mean is not None
+    assert r.mean is not None
+    assert c.mean is not None
     if abs(r.mean) > 0.1 * r.std:
         mean_ratio = c.mean / r.mean
         if mean_ratio <= 0 or abs(math.log10(mean_ratio) - k) > 0.3:
@@ -331,13 +338,11 @@ def check_quality(
     'ok'
     """
     ref = profile(reference, kinds=kinds, columns=columns, sketches=False)
-    forced = {n: c.kind for n, c in ref.columns.items() if not c.is_numeric}
+    forced: dict[str, str] = {n: c.kind for n, c in ref.columns.items() if not c.is_numeric}
     forced.update(kinds or {})
     table = read_table(current, kinds=forced or None)
     cur = profile(table, grid_from=ref, sketches=False)
-    verdicts = compare_profiles(
-        ref, cur, expected_rows=expected_rows, clock=clock, max_age=max_age
-    )
+    verdicts = compare_profiles(ref, cur, expected_rows=expected_rows, clock=clock, max_age=max_age)
     dup = duplicate_share(table)
     if dup > max_duplicate_share:
         verdicts.append(

@@ -3,7 +3,7 @@
 Every function takes the two empirical distributions as arrays with one row per column, so a
 whole table is tested with a handful of numpy calls:
 
-* numeric columns arrive as CDFs evaluated at shared points (``F``, ``G`` of shape
+* numeric columns arrive as CDFs evaluated at shared points (``cdf_ref``, ``cdf_cur`` of shape
   ``(columns, points)``) plus the cell widths between the points;
 * categorical columns arrive as counts over the union of their categories.
 
@@ -17,8 +17,8 @@ Benjamini-Hochberg and Bonferroni corrections.
 
 Example:
     >>> import numpy as np
-    >>> F = np.array([[0.2, 0.5, 1.0]]); G = np.array([[0.1, 0.3, 1.0]])
-    >>> ks_statistic(F, G).tolist()
+    >>> cdf_ref = np.array([[0.2, 0.5, 1.0]]); cdf_cur = np.array([[0.1, 0.3, 1.0]])
+    >>> ks_statistic(cdf_ref, cdf_cur).tolist()
     [0.2]
     >>> round(float(ks_pvalue(np.array([0.2]), 100, 100)[0]), 4)
     0.0314
@@ -57,13 +57,13 @@ PSI_BANDS = (0.1, 0.25)
 _EPS = 1e-4
 
 
-def ks_statistic(F: FloatArray, G: FloatArray) -> FloatArray:
-    """Return the KS distance ``max |F - G|`` per row.
+def ks_statistic(cdf_ref: FloatArray, cdf_cur: FloatArray) -> FloatArray:
+    """Return the KS distance ``max |cdf_ref - cdf_cur|`` per row.
 
     >>> ks_statistic(np.array([[0.0, 1.0]]), np.array([[0.5, 1.0]])).tolist()
     [0.5]
     """
-    return cast(FloatArray, np.abs(F - G).max(axis=-1))
+    return cast(FloatArray, np.abs(cdf_ref - cdf_cur).max(axis=-1))
 
 
 def ks_pvalue(
@@ -111,7 +111,7 @@ def ks_exact(a: FloatArray, b: FloatArray) -> float:
 
 def _shares(p: FloatArray) -> FloatArray:
     total = p.sum(axis=-1, keepdims=True)
-    return cast(FloatArray, p / np.where(total > 0, total, 1))
+    return p / np.where(total > 0, total, 1)
 
 
 def psi(p: FloatArray, q: FloatArray) -> FloatArray:
@@ -176,7 +176,9 @@ def total_variation(p: FloatArray, q: FloatArray) -> FloatArray:
     return cast(FloatArray, np.round(np.abs(ps - qs).sum(axis=-1) / 2, 12))
 
 
-def wasserstein(F: FloatArray, G: FloatArray, widths: FloatArray, scale: FloatArray) -> FloatArray:
+def wasserstein(
+    cdf_ref: FloatArray, cdf_cur: FloatArray, widths: FloatArray, scale: FloatArray
+) -> FloatArray:
     """Return Wasserstein-1 (the area between the CDFs) divided by ``scale`` (reference sd).
 
     ``widths`` are the distances between consecutive evaluation points. A zero scale gives NaN,
@@ -186,36 +188,42 @@ def wasserstein(F: FloatArray, G: FloatArray, widths: FloatArray, scale: FloatAr
     ...             np.array([1.0])).tolist()
     [2.0]
     """
-    area = (np.abs(F - G) * widths).sum(axis=-1)
+    area = (np.abs(cdf_ref - cdf_cur) * widths).sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return cast(FloatArray, np.where(scale > 0, area / np.where(scale > 0, scale, 1), np.nan))
 
 
-def cramer_von_mises(F: FloatArray, G: FloatArray, n: FloatArray, m: FloatArray) -> FloatArray:
+def cramer_von_mises(
+    cdf_ref: FloatArray, cdf_cur: FloatArray, n: FloatArray, m: FloatArray
+) -> FloatArray:
     """Return the two-sample Cramer-von Mises statistic ``T`` from CDFs at shared points.
 
     >>> float(cramer_von_mises(np.array([[0.5, 1.0]]), np.array([[0.5, 1.0]]),
     ...                        np.array([10.0]), np.array([10.0]))[0])
     0.0
     """
-    H = (n[:, None] * F + m[:, None] * G) / (n + m)[:, None]
-    dH = np.diff(H, axis=-1, prepend=0.0)
-    return cast(FloatArray, (n * m / (n + m)) * ((F - G) ** 2 * dH).sum(axis=-1))
+    cdf_pool = (n[:, None] * cdf_ref + m[:, None] * cdf_cur) / (n + m)[:, None]
+    d_pool = np.diff(cdf_pool, axis=-1, prepend=0.0)
+    return cast(FloatArray, (n * m / (n + m)) * ((cdf_ref - cdf_cur) ** 2 * d_pool).sum(axis=-1))
 
 
-def anderson_darling(F: FloatArray, G: FloatArray, n: FloatArray, m: FloatArray) -> FloatArray:
+def anderson_darling(
+    cdf_ref: FloatArray, cdf_cur: FloatArray, n: FloatArray, m: FloatArray
+) -> FloatArray:
     """Return the two-sample Anderson-Darling statistic (tail-weighted CvM) from CDFs.
 
     >>> float(anderson_darling(np.array([[0.5, 1.0]]), np.array([[0.5, 1.0]]),
     ...                        np.array([10.0]), np.array([10.0]))[0])
     0.0
     """
-    H = (n[:, None] * F + m[:, None] * G) / (n + m)[:, None]
-    dH = np.diff(H, axis=-1, prepend=0.0)
-    weight = H * (1 - H)
+    cdf_pool = (n[:, None] * cdf_ref + m[:, None] * cdf_cur) / (n + m)[:, None]
+    d_pool = np.diff(cdf_pool, axis=-1, prepend=0.0)
+    weight = cdf_pool * (1 - cdf_pool)
     with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(weight > 0, (F - G) ** 2 / np.where(weight > 0, weight, 1), 0.0)
-    return cast(FloatArray, (n * m / (n + m)) * (terms * dH).sum(axis=-1))
+        terms = np.where(
+            weight > 0, (cdf_ref - cdf_cur) ** 2 / np.where(weight > 0, weight, 1), 0.0
+        )
+    return cast(FloatArray, (n * m / (n + m)) * (terms * d_pool).sum(axis=-1))
 
 
 def chi2_contingency(ref: FloatArray, cur: FloatArray) -> tuple[float, float, int]:
