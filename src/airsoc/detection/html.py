@@ -80,7 +80,7 @@ def _bars(chart: dict[str, Any]) -> str:
     return (
         # Inline SVG in HTML5 needs no namespace declaration (and so no URL at all).
         f'<svg width="{_W}" height="{_H}" viewBox="0 0 {_W} {_H}" role="img">'
-        f'{legend}{"".join(parts)}</svg>'
+        f"{legend}{''.join(parts)}</svg>"
     )
 
 

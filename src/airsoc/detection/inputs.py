@@ -247,7 +247,11 @@ def _as_codes(arr: pa.ChunkedArray) -> tuple[IntArray, list[str]]:
         n = len(idx)
         codes[pos : pos + n] = idx.to_numpy(zero_copy_only=False)
         pos += n
-    # Sort labels so equal data always gives equal codes (and equal profiles).
+    return _sorted_codes(codes, labels)
+
+
+def _sorted_codes(codes: IntArray, labels: list[str]) -> tuple[IntArray, list[str]]:
+    """Return codes renumbered so labels are sorted: equal data always gives equal profiles."""
     order = np.argsort(np.array(labels, dtype=object)) if labels else np.array([], dtype=np.int64)
     remap = np.empty(len(labels) + 1, dtype=np.int64)
     remap[order] = np.arange(len(labels))
@@ -395,4 +399,44 @@ def read_table(
             pa.concat_tables(tables), kinds=fixed_kinds, columns=columns, source=str(path)
         )
     name = "<data>"
+    if type(source).__module__.split(".")[0] == "pandas" and hasattr(source, "columns"):
+        return _from_pandas(source, kinds=kinds, columns=columns, source=name)
     return _from_arrow(_to_arrow(source, name), kinds=kinds, columns=columns, source=name)
+
+
+def _from_pandas(
+    df: Any, *, kinds: Mapping[str, str] | None, columns: Sequence[str] | None, source: str
+) -> Table:
+    """Return a Table from a DataFrame, without copies for float and categorical columns."""
+    pd = _pandas()
+    names = [str(n) for n in df.columns]
+    if len(set(names)) != len(names) or columns:
+        return _from_arrow(
+            _pandas_to_arrow(df, source), kinds=kinds, columns=columns, source=source
+        )
+    cols: list[Column] = []
+    slow: list[str] = []
+    for name, key in zip(names, df.columns, strict=True):
+        series = df[key]
+        kind = (kinds or {}).get(name)
+        dtype = series.dtype
+        if kind in (None, "numerical") and isinstance(dtype, np.dtype) and dtype.kind in "fiu":
+            values = series.to_numpy(dtype=np.float64, copy=False)
+            cols.append(Column(name, "numerical", values=values))
+        elif kind in (None, "categorical") and isinstance(dtype, pd.CategoricalDtype):
+            codes = series.cat.codes.to_numpy().astype(np.int64)
+            labels = [str(c) for c in dtype.categories]
+            sorted_codes, sorted_labels = _sorted_codes(codes, labels)
+            cols.append(Column(name, "categorical", codes=sorted_codes, categories=sorted_labels))
+        else:
+            slow.append(name)
+            cols.append(Column(name, "numerical"))  # placeholder, replaced below
+    if slow:
+        rest = _from_arrow(
+            _pandas_to_arrow(df[[df.columns[names.index(n)] for n in slow]], source),
+            kinds=kinds and {k: v for k, v in kinds.items() if k in slow},
+            columns=None,
+            source=source,
+        )
+        cols = [rest[c.name] if c.name in slow else c for c in cols]
+    return Table(cols, len(df), source)

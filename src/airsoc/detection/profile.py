@@ -67,7 +67,7 @@ GRID_CELLS = 16_384
 EXACT_LIMIT = 50_000
 MAX_CATEGORIES = 1_000
 KLL_K = 200
-_SAMPLE = 65_536
+_SAMPLE = 32_768
 _FREQ_LG_K = 12
 
 
@@ -355,24 +355,48 @@ def _profile_numeric(
 ) -> ColumnProfile:
     x = col.values
     assert x is not None
-    nan = np.isnan(x)
-    nulls = int(nan.sum())
-    v = x[~nan] if nulls else x
-    finite_mask = np.isfinite(v)
-    n_inf = len(v) - int(finite_mask.sum())
-    f = v[finite_mask] if n_inf else v
+    finite_mask = np.isfinite(x)
+    n_finite = int(np.count_nonzero(finite_mask))
+    if n_finite == len(x):  # the common case: one pass decides there is nothing to drop
+        nulls, v, f = 0, x, x
+    else:
+        nan = np.isnan(x)
+        nulls = int(np.count_nonzero(nan))
+        v = x[~nan]
+        f = x[finite_mask]
+    n_inf = len(v) - n_finite
     grid = ref.grid if ref is not None and ref.grid is not None else Grid.for_values(f)
-    out_of_range = None
-    if ref is not None and ref.min is not None and ref.max is not None:
-        out_of_range = int((v < ref.min).sum() + (v > ref.max).sum())
     base = ColumnProfile(name=col.name, kind=col.kind, n_rows=len(x), nulls=nulls, grid=grid)
+    has_range = ref is not None and ref.min is not None and ref.max is not None
     if len(v) == 0:
         return replace(
-            base, counts=np.zeros(grid.size, dtype=np.int64), m2=0.0, out_of_range=out_of_range
+            base,
+            counts=np.zeros(grid.size, dtype=np.int64),
+            m2=0.0,
+            out_of_range=0 if has_range else None,
         )
-    counts = np.bincount(grid.cells(v), minlength=grid.size).astype(np.int64)
-    mean = float(f.mean()) if len(f) else None
-    m2 = float(np.var(f) * len(f)) if len(f) else 0.0
+    lo, hi = float(v.min()), float(v.max())
+    out_of_range = None
+    if has_range:
+        assert ref is not None and ref.min is not None and ref.max is not None  # noqa: PT018
+        out_of_range = 0
+        if lo < ref.min or hi > ref.max:
+            out_of_range = int(np.count_nonzero(v < ref.min) + np.count_nonzero(v > ref.max))
+    mean: float | None = None
+    m2 = 0.0
+    if len(f):
+        mean = float(f.mean())
+        dev = f - mean
+        m2 = float(np.dot(dev, dev))
+    if n_inf == 0 and mean is not None:
+        # Reuse the deviations as the cell positions: one temporary array instead of three.
+        dev += mean - grid.lo
+        dev *= 1.0 / grid.width
+        np.clip(dev, 0, grid.size - 1, out=dev)
+        cells = dev.astype(np.intp)
+    else:
+        cells = grid.cells(v)
+    counts = np.bincount(cells, minlength=grid.size).astype(np.int64, copy=False)
     values = np.sort(v) if len(v) <= exact_limit else None
     kll = None
     if sketches and values is None:
@@ -383,8 +407,8 @@ def _profile_numeric(
     return replace(
         base,
         n_infinite=n_inf,
-        min=float(v.min()),
-        max=float(v.max()),
+        min=lo,
+        max=hi,
         mean=mean,
         m2=m2,
         counts=counts,
