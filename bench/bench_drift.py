@@ -324,10 +324,10 @@ def _spawn(python: Path, case: str, n: int, profile_path: str | None) -> dict[st
 def _prepare_profile(n: int, directory: str) -> str:
     path = str(Path(directory) / f"reference-{n}.profile")
     code = (
-        "import sys; sys.path.insert(0, %r); import bench_drift as b; "
+        f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench_drift as b; "
         "from airsoc.detection import profile; "
-        "profile(b.make_window(%d, current=False)).save(%r)"
-    ) % (str(HERE), n, path)
+        f"profile(b.make_window({n}, current=False)).save({path!r})"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
     return path
 

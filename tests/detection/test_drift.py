@@ -1,33 +1,26 @@
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from airsoc.detection import calibrate, check_drift, profile
+from airsoc.detection.synthetic import numeric_window
 from airsoc.errors import InputError, SchemaMismatchError
 
-Maker = Callable[..., pd.DataFrame]
 
-
-def test_no_drift_controls_stay_quiet_at_one_million_rows(
-    make_window: Maker,
-) -> None:
-    ref = make_window(1_000_000, seed=1, columns=12)
-    cur = make_window(1_000_000, seed=2, columns=12)
+def test_no_drift_controls_stay_quiet_at_one_million_rows() -> None:
+    ref = numeric_window(1_000_000, seed=1, columns=12)
+    cur = numeric_window(1_000_000, seed=2, columns=12)
     report = check_drift(ref, cur)
     assert report.drifted == []
     assert report.dataset.decision == "ok"
     assert all(v.method == "ks_binned" for v in report.columns)
 
 
-def test_trivial_but_real_shift_at_one_million_rows_is_not_called_drift(
-    make_window: Maker,
-) -> None:
-    ref = make_window(1_000_000, seed=3, columns=3)
-    cur = make_window(1_000_000, seed=4, columns=3, shift_sd=0.01, shifted=3)
+def test_trivial_but_real_shift_at_one_million_rows_is_not_called_drift() -> None:
+    ref = numeric_window(1_000_000, seed=3, columns=3)
+    cur = numeric_window(1_000_000, seed=4, columns=3, shift_sd=0.01, shifted=3)
     report = check_drift(ref, cur)
     assert report.drifted == []
     # Significant, yet far below the effect floor: the p-value alone would have alarmed.
@@ -45,9 +38,9 @@ def test_false_discovery_rate_is_held_over_many_null_columns() -> None:
 
 
 @pytest.mark.parametrize("n", [10_000, 100_000])
-def test_shifts_of_a_fifth_of_a_standard_deviation_are_caught(make_window: Maker, n: int) -> None:
-    ref = make_window(n, seed=5)
-    cur = make_window(n, seed=6, shift_sd=0.2, shifted=6)
+def test_shifts_of_a_fifth_of_a_standard_deviation_are_caught(n: int) -> None:
+    ref = numeric_window(n, seed=5)
+    cur = numeric_window(n, seed=6, shift_sd=0.2, shifted=6)
     report = check_drift(ref, cur)
     assert report.drifted == [f"x{i}" for i in range(6)]
     drifted = report.column("x0")
@@ -60,11 +53,9 @@ def test_shifts_of_a_fifth_of_a_standard_deviation_are_caught(make_window: Maker
     assert report.dataset.evidence["drifted"] == report.drifted
 
 
-def test_a_stored_profile_gives_the_same_verdicts_as_the_data(
-    make_window: Maker, tmp_path: object
-) -> None:
-    ref = make_window(200_000, seed=8, columns=6)
-    cur = make_window(200_000, seed=9, columns=6, shift_sd=0.2, shifted=2)
+def test_a_stored_profile_gives_the_same_verdicts_as_the_data(tmp_path: object) -> None:
+    ref = numeric_window(200_000, seed=8, columns=6)
+    cur = numeric_window(200_000, seed=9, columns=6, shift_sd=0.2, shifted=2)
     saved = profile(ref).save(f"{tmp_path}/ref.profile")
     from airsoc.detection import load_profile
 

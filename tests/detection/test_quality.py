@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import numpy as np
@@ -8,15 +7,12 @@ import pandas as pd
 
 from airsoc.clock import SimulatedClock
 from airsoc.detection import check_drift, check_quality
+from airsoc.detection.synthetic import numeric_window
 
-Maker = Callable[..., pd.DataFrame]
 
-
-def test_a_column_turned_to_nulls_is_a_pipeline_fault(
-    make_window: Maker,
-) -> None:
-    ref = make_window(20_000, seed=1, columns=4)
-    cur = make_window(20_000, seed=2, columns=4)
+def test_a_column_turned_to_nulls_is_a_pipeline_fault() -> None:
+    ref = numeric_window(20_000, seed=1, columns=4)
+    cur = numeric_window(20_000, seed=2, columns=4)
     cur["x1"] = np.nan
     report = check_quality(ref, cur)
     assert report.diagnosis.failure_mode == "pipeline_fault"
@@ -27,11 +23,9 @@ def test_a_column_turned_to_nulls_is_a_pipeline_fault(
     assert drift.diagnosis.failure_mode == "pipeline_fault"
 
 
-def test_a_unit_change_of_a_hundred_is_a_pipeline_fault_not_drift(
-    make_window: Maker,
-) -> None:
-    ref = make_window(200_000, seed=3, columns=4)
-    cur = make_window(200_000, seed=4, columns=4)
+def test_a_unit_change_of_a_hundred_is_a_pipeline_fault_not_drift() -> None:
+    ref = numeric_window(200_000, seed=3, columns=4)
+    cur = numeric_window(200_000, seed=4, columns=4)
     cur["x1"] = cur["x1"] * 100
     drift = check_drift(ref, cur)
     assert drift.column("x1").decision == "drift"  # the values did move...
@@ -43,11 +37,9 @@ def test_a_unit_change_of_a_hundred_is_a_pipeline_fault_not_drift(
     assert check_quality(ref, cur).diagnosis.failure_mode == "pipeline_fault"
 
 
-def test_plain_drift_is_not_mistaken_for_a_pipeline_fault(
-    make_window: Maker,
-) -> None:
-    ref = make_window(20_000, seed=5, columns=3)
-    cur = make_window(20_000, seed=6, columns=3, shift_sd=0.3, shifted=1)
+def test_plain_drift_is_not_mistaken_for_a_pipeline_fault() -> None:
+    ref = numeric_window(20_000, seed=5, columns=3)
+    cur = numeric_window(20_000, seed=6, columns=3, shift_sd=0.3, shifted=1)
     report = check_drift(ref, cur)
     assert report.diagnosis is not None
     assert report.diagnosis.failure_mode == "data_drift"
