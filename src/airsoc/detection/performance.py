@@ -139,9 +139,7 @@ def window_metrics(
     if y_score is not None and 0 < y.sum() < len(y):
         score = np.asarray(y_score, dtype=np.float64)
         value = _auc(y, score)
-        boots = [
-            _auc(y[i], score[i]) for i in idx[: min(n_boot, 100)] if 0 < y[i].sum() < len(i)
-        ]
+        boots = [_auc(y[i], score[i]) for i in idx[: min(n_boot, 100)] if 0 < y[i].sum() < len(i)]
         lo, hi = np.percentile(boots, [lo_q, hi_q]) if boots else (value, value)
         auc = Estimate(value=value, low=float(lo), high=float(hi), n=len(y))
     recall = _wilson(tp, tp + fn, z)
@@ -226,9 +224,7 @@ def check_performance(
             decision = "warn"
         else:
             decision = "ok"
-        why = (
-            "significant" if significant else f"not significant with {b.n} labelled predictions"
-        )
+        why = "significant" if significant else f"not significant with {b.n} labelled predictions"
         out.append(
             Verdict(
                 detector=DETECTOR,
