@@ -52,7 +52,7 @@ COLUMNS = [f"num{i}" for i in range(N_NUM)] + [f"cat{j}" for j in range(N_CAT)]
 
 # Peers: pip requirements and the snippet that judges the columns (runs in the peer's venv).
 PEERS: dict[str, list[str]] = {
-    "evidently": ["evidently<0.7", "pandas<3", "numpy<2.3"],
+    "evidently": ["evidently<0.6", "pandas<3", "numpy<2"],
     "nannyml": ["nannyml", "statsmodels", "pandas<3"],
     "river": ["river", "pandas<3"],
 }
@@ -61,14 +61,17 @@ PEERS: dict[str, list[str]] = {
 # --------------------------------------------------------------------------- data
 
 
-def make_window(n: int, *, current: bool) -> Any:
-    """Return the reference (``current=False``) or current window as a pandas DataFrame."""
+def make_window(n: int, *, current: bool, chunk: int = 0) -> Any:
+    """Return the reference (``current=False``) or current window as a pandas DataFrame.
+
+    ``chunk`` selects independent seeds, so a long window can be generated piece by piece.
+    """
     import numpy as np
     import pandas as pd
 
     data: dict[str, Any] = {}
     for i in range(N_NUM):
-        rng = np.random.default_rng((2 if current else 1) * 1000 + i)
+        rng = np.random.default_rng([chunk, (2 if current else 1) * 1000 + i])
         shape = i % 3
         if shape == 0:
             x, sd = rng.normal(0.0, 1.0, n), 1.0
@@ -83,7 +86,7 @@ def make_window(n: int, *, current: bool) -> Any:
     base /= base.sum()
     labels = [f"L{k}" for k in range(LEVELS)]
     for j in range(N_CAT):
-        rng = np.random.default_rng((2 if current else 1) * 1000 + 100 + j)
+        rng = np.random.default_rng([chunk, (2 if current else 1) * 1000 + 100 + j])
         p = base.copy()
         if current and j == 0:
             p[0] -= 0.08
@@ -285,6 +288,29 @@ def worker(case: str, n: int, profile_path: str | None) -> dict[str, Any]:
     }
 
 
+def sketch_worker(rows: int, chunk_rows: int = 1_000_000) -> dict[str, Any]:
+    """Profile ``rows`` x 25 reference and current rows chunk by chunk; judge the columns."""
+    from airsoc.detection import check_drift, profile
+
+    chunks = max(rows // chunk_rows, 1)
+    with PeakRss() as peak:
+        t0 = time.perf_counter()
+        ref = profile(make_window(chunk_rows, current=False, chunk=c) for c in range(chunks))
+        cur = profile(
+            (make_window(chunk_rows, current=True, chunk=c) for c in range(chunks)),
+            grid_from=ref,
+            sketches=False,
+        )
+        flagged = set(check_drift(ref, cur, quality=False).drifted)
+        seconds = time.perf_counter() - t0
+    return {
+        "rows": chunks * chunk_rows,
+        "seconds": seconds,
+        "peak_rss_mb": peak.peak,
+        "correct": _score(flagged),
+    }
+
+
 # --------------------------------------------------------------------------- driver
 
 
@@ -342,12 +368,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="N = 10k and 100k only")
     parser.add_argument("--peers", action="store_true", help="also run peers in virtualenvs")
     parser.add_argument("--sizes", type=int, nargs="*", help="explicit N values")
+    parser.add_argument(
+        "--sketch",
+        type=int,
+        metavar="ROWS",
+        help="instead: profile ROWS x 25 per window in 1M-row chunks (e.g. 100000000)",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--profile", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker == "sketch":
+        print(json.dumps(sketch_worker(args.n)))
+        return 0
     if args.worker:
         print(json.dumps(worker(args.worker, args.n, args.profile)))
+        return 0
+    if args.sketch:
+        result = _spawn(Path(sys.executable), "sketch", args.sketch, None)
+        if result is None:
+            return 1
+        print(
+            f"sketch mode: {result['rows']:,} rows x 25 columns per window, streamed: "
+            f"{result['seconds']:.1f} s, peak RSS {result['peak_rss_mb']:.0f} MB, "
+            f"{result['correct']}/25 columns correct"
+        )
         return 0
     sizes = args.sizes or ([10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000])
     cases = ["airsoc", "airsoc (profile)", "scipy"]

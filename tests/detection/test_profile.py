@@ -105,3 +105,13 @@ def test_many_categories_switch_to_a_frequent_items_sketch() -> None:
     assert len(c.category_counts or {}) <= 100
     assert (c.category_counts or {})["top1"] == pytest.approx((heavy == "top1").sum(), rel=0.01)
     assert c.other_count > 0
+
+
+def test_a_stream_of_chunks_is_profiled_one_chunk_at_a_time() -> None:
+    df = _df(30_000, 9)
+    chunks = (df.iloc[i : i + 7_000] for i in range(0, 30_000, 7_000))
+    streamed = profile(chunks)
+    whole = profile(df)
+    assert streamed.n_rows == 30_000
+    assert streamed["x"].m2 == pytest.approx(whole["x"].m2)
+    assert streamed["c"].category_counts == whole["c"].category_counts

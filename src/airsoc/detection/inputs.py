@@ -355,9 +355,10 @@ def iter_tables(
     columns: Sequence[str] | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> Iterator[Table]:
-    """Return an iterator of :class:`Table` chunks; files are streamed, in-memory data is one chunk.
+    """Return an iterator of :class:`Table` chunks: files and iterators of tables are streamed.
 
-    Kinds are inferred on the first chunk and kept for the rest, so chunks always agree.
+    In-memory data is one chunk. Kinds are inferred on the first chunk and kept for the rest,
+    so chunks always agree.
 
     >>> import numpy as np
     >>> [t.n_rows for t in iter_tables(np.zeros((5, 2)))]
@@ -370,6 +371,14 @@ def iter_tables(
             table = _from_arrow(batch, kinds=fixed, columns=columns, source=str(path))
             if fixed is None or len(fixed) < len(table.columns):
                 fixed = {c.name: c.kind for c in table.columns}
+            yield table
+        return
+    if isinstance(source, Iterator):
+        # A stream of chunks (a generator of DataFrames or Arrow tables): profiled one at a time.
+        fixed = dict(kinds) if kinds else None
+        for chunk in source:
+            table = read_table(chunk, kinds=fixed, columns=columns)
+            fixed = {c.name: c.kind for c in table.columns}
             yield table
         return
     yield read_table(source, kinds=kinds, columns=columns)
