@@ -21,7 +21,7 @@ import click
 import typer
 from pydantic import ValidationError
 
-from airsoc.cli import audit, config, incidents, setup, taxonomy
+from airsoc.cli import audit, check, config, incidents, profile, setup, taxonomy
 from airsoc.cli.output import err_console
 from airsoc.cli.state import state
 from airsoc.config.loader import issues_from_validation
@@ -57,10 +57,12 @@ def _global_options(
 
 
 setup.register(app)
+profile.register(app)
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(audit.app, name="audit")
 app.add_typer(taxonomy.app, name="taxonomy")
 app.add_typer(config.app, name="config")
+app.add_typer(check.app, name="check")
 
 
 def main(argv: list[str] | None = None) -> int:

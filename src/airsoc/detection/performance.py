@@ -1,0 +1,259 @@
+"""Return model performance on delayed labels, per window, with confidence intervals.
+
+Labels arrive late (a chargeback weeks after a transaction), so performance is computed over
+windows of labelled predictions: accuracy, precision, recall, F1, false-negative rate and ROC
+AUC, each with a confidence interval (Wilson for the proportions, a seeded percentile bootstrap
+for F1 and AUC). :func:`check_performance` compares a current window with a reference and
+raises ``concept_drift`` when a metric fell by at least ``min_drop`` and the fall is significant;
+a small labelled window widens the intervals instead of raising alarms.
+
+Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.random(4000) < 0.3
+    >>> good = np.where(rng.random(4000) < 0.9, y, ~y)
+    >>> bad = np.where(rng.random(4000) < 0.75, y, ~y)
+    >>> m = window_metrics(y, good)
+    >>> round(m.accuracy.value, 3), m.accuracy.low < m.accuracy.value < m.accuracy.high
+    (0.898, True)
+    >>> [v.subject for v in check_performance(y, good, y, bad) if v.decision == "drift"]
+    ['accuracy', 'precision', 'recall', 'f1', 'false_negative_rate']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
+from scipy import stats as sps
+
+from airsoc.detection.verdict import Decision, Verdict
+from airsoc.errors import InputError
+
+__all__ = ["Estimate", "WindowMetrics", "check_performance", "window_metrics", "windows"]
+
+DETECTOR = "performance"
+BoolArray = npt.NDArray[np.bool_]
+
+
+class Estimate(BaseModel):
+    """Return-type of a metric: value and confidence interval (None when undefined)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    value: float
+    low: float
+    high: float
+    n: int
+
+
+class WindowMetrics(BaseModel):
+    """Return-type of :func:`window_metrics`: every metric of one window."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n: int
+    accuracy: Estimate
+    precision: Estimate | None
+    recall: Estimate | None
+    f1: Estimate | None
+    false_negative_rate: Estimate | None
+    auc: Estimate | None
+
+
+def _wilson(k: int, n: int, z: float) -> Estimate | None:
+    if n == 0:
+        return None
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return Estimate(value=p, low=max(0.0, centre - half), high=min(1.0, centre + half), n=n)
+
+
+def _auc(y: BoolArray, score: npt.NDArray[np.float64]) -> float:
+    pos = int(y.sum())
+    neg = len(y) - pos
+    ranks = sps.rankdata(score)
+    return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def _f1(tp: Any, fp: Any, fn: Any) -> Any:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
+
+
+def _as_bool(values: npt.ArrayLike, positive: Any, name: str) -> BoolArray:
+    arr = np.asarray(values)
+    if arr.dtype == bool:
+        return arr
+    if arr.dtype.kind in "fiu" and set(np.unique(arr).tolist()) <= {0, 1}:
+        return arr.astype(bool)
+    if positive is None:
+        raise InputError(f"{name}: give positive= to say which value is the positive class")
+    return np.asarray(arr == positive, dtype=bool)
+
+
+def window_metrics(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    y_score: npt.ArrayLike | None = None,
+    *,
+    positive: Any = None,
+    confidence: float = 0.95,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> WindowMetrics:
+    """Return the metrics of one window of labelled binary predictions, with intervals.
+
+    >>> window_metrics([1, 0, 1, 1], [1, 0, 0, 1]).recall.value
+    0.6666666666666666
+    """
+    y = _as_bool(y_true, positive, "y_true")
+    p = _as_bool(y_pred, positive, "y_pred")
+    if len(y) != len(p):
+        raise InputError(f"y_true has {len(y)} values but y_pred has {len(p)}")
+    if len(y) == 0:
+        raise InputError("a window needs at least one labelled prediction")
+    z = float(sps.norm.ppf(0.5 + confidence / 2))
+    tp = int((y & p).sum())
+    fp = int((~y & p).sum())
+    fn = int((y & ~p).sum())
+    correct = int((y == p).sum())
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(y), size=(n_boot, len(y)))
+    yb, pb = y[idx], p[idx]
+    f1_boot = _f1((yb & pb).sum(1), (~yb & pb).sum(1), (yb & ~pb).sum(1))
+    f1_value = float(_f1(np.array(tp), np.array(fp), np.array(fn)))
+    lo_q, hi_q = (1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100
+    f1 = None
+    if not math.isnan(f1_value):
+        finite = f1_boot[~np.isnan(f1_boot)]
+        lo, hi = np.percentile(finite, [lo_q, hi_q]) if len(finite) else (f1_value, f1_value)
+        f1 = Estimate(value=f1_value, low=float(lo), high=float(hi), n=len(y))
+    auc = None
+    if y_score is not None and 0 < y.sum() < len(y):
+        score = np.asarray(y_score, dtype=np.float64)
+        value = _auc(y, score)
+        boots = [_auc(y[i], score[i]) for i in idx[: min(n_boot, 100)] if 0 < y[i].sum() < len(i)]
+        lo, hi = np.percentile(boots, [lo_q, hi_q]) if boots else (value, value)
+        auc = Estimate(value=value, low=float(lo), high=float(hi), n=len(y))
+    recall = _wilson(tp, tp + fn, z)
+    fnr = _wilson(fn, tp + fn, z)
+    return WindowMetrics(
+        n=len(y),
+        accuracy=_wilson(correct, len(y), z) or Estimate(value=0, low=0, high=0, n=0),
+        precision=_wilson(tp, tp + fp, z),
+        recall=recall,
+        f1=f1,
+        false_negative_rate=fnr,
+        auc=auc,
+    )
+
+
+def windows(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    window_ids: Sequence[Any] | npt.ArrayLike,
+    y_score: npt.ArrayLike | None = None,
+    **kw: Any,
+) -> dict[Any, WindowMetrics]:
+    """Return :func:`window_metrics` per window id (e.g. the day each label arrived).
+
+    >>> sorted(windows([1, 0, 1, 0], [1, 0, 0, 0], ["mon", "mon", "tue", "tue"]))
+    ['mon', 'tue']
+    """
+    ids = np.asarray(window_ids)
+    yt, yp = np.asarray(y_true), np.asarray(y_pred)
+    ys = None if y_score is None else np.asarray(y_score)
+    out = {}
+    for wid in dict.fromkeys(ids.tolist()):
+        m = ids == wid
+        out[wid] = window_metrics(yt[m], yp[m], None if ys is None else ys[m], **kw)
+    return out
+
+
+def check_performance(
+    ref_true: npt.ArrayLike,
+    ref_pred: npt.ArrayLike,
+    cur_true: npt.ArrayLike,
+    cur_pred: npt.ArrayLike,
+    *,
+    ref_score: npt.ArrayLike | None = None,
+    cur_score: npt.ArrayLike | None = None,
+    positive: Any = None,
+    min_drop: float = 0.05,
+    alpha: float = 0.05,
+) -> list[Verdict]:
+    """Return one verdict per metric: ``drift`` when it fell by ``min_drop`` and significantly.
+
+    Significance: a one-sided two-proportion z-test for accuracy, precision, recall and FNR;
+    for F1 and AUC, the current interval's upper end below the reference value.
+
+    >>> ref_true, ref_pred = [1, 0] * 50, [1, 0] * 45 + [0, 1] * 5
+    >>> cur_true, cur_pred = [1, 0] * 5, [1, 0] * 4 + [0, 1]
+    >>> v = check_performance(ref_true, ref_pred, cur_true, cur_pred)
+    >>> v[0].subject, v[0].decision, "not significant with 10" in v[0].reason
+    ('accuracy', 'warn', True)
+    """
+    ref = window_metrics(ref_true, ref_pred, ref_score, positive=positive)
+    cur = window_metrics(cur_true, cur_pred, cur_score, positive=positive)
+    out = []
+    for name in ("accuracy", "precision", "recall", "f1", "false_negative_rate", "auc"):
+        a, b = getattr(ref, name), getattr(cur, name)
+        if a is None or b is None:
+            continue
+        worse_up = name == "false_negative_rate"
+        drop = (b.value - a.value) if worse_up else (a.value - b.value)
+        if name in ("f1", "auc"):
+            significant = (b.low > a.value) if worse_up else (b.high < a.value)
+            p = None
+        else:
+            pooled = (a.value * a.n + b.value * b.n) / (a.n + b.n)
+            se = math.sqrt(max(pooled * (1 - pooled) * (1 / a.n + 1 / b.n), 1e-12))
+            p = float(sps.norm.sf(drop / se))
+            significant = p <= alpha
+        decision: Decision
+        if significant and drop >= min_drop:
+            decision = "drift"
+        elif drop >= min_drop:
+            decision = "warn"
+        else:
+            decision = "ok"
+        why = "significant" if significant else f"not significant with {b.n} labelled predictions"
+        out.append(
+            Verdict(
+                detector=DETECTOR,
+                method=name,
+                subject=name,
+                failure_mode="concept_drift" if decision == "drift" else None,
+                statistic=b.value,
+                p_value=p,
+                threshold=min_drop,
+                threshold_source="default" if min_drop == 0.05 else "fixed",
+                decision=decision,
+                effect_size=drop,
+                n_reference=a.n,
+                n_current=b.n,
+                reason=(
+                    f"{name.replace('_', ' ')} {a.value:.3f} -> {b.value:.3f} "
+                    f"(current {confidence_text(b)}); change {drop:+.3f} in the bad direction, "
+                    f"{why}"
+                ),
+                evidence={"reference": a.model_dump(), "current": b.model_dump()},
+            )
+        )
+    return out
+
+
+def confidence_text(e: Estimate) -> str:
+    """Return ``[low, high]`` as text.
+
+    >>> confidence_text(Estimate(value=0.5, low=0.4, high=0.6, n=100))
+    '95% CI [0.400, 0.600]'
+    """
+    return f"95% CI [{e.low:.3f}, {e.high:.3f}]"

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from airsoc.detection import check_fairness
+from airsoc.errors import InputError
+
+
+def _decisions(n_a: int, rate_a: float, n_b: int, rate_b: float, seed: int = 0) -> dict[str, str]:
+    rng = np.random.default_rng(seed)
+    group = ["a"] * n_a + ["b"] * n_b
+    pred = np.concatenate([rng.random(n_a) < rate_a, rng.random(n_b) < rate_b]).astype(int)
+    report = check_fairness({"g": group, "p": pred}, group="g", prediction="p")
+    got: dict[str, str] = {v.subject: v.decision for v in report.groups}
+    return got | {"overall": report.overall.decision}
+
+
+def test_a_disparate_impact_of_seven_tenths_is_flagged() -> None:
+    got = _decisions(5_000, 0.5, 5_000, 0.35)
+    assert got == {"g=a": "ok", "g=b": "drift", "overall": "drift"}
+
+
+def test_a_thirty_row_group_alone_does_not_raise_an_alert() -> None:
+    for seed in range(20):
+        got = _decisions(5_000, 0.5, 30, 0.35, seed=seed)
+        assert got["overall"] != "drift"
+        assert got["g=b"] in ("ok", "warn")
+
+
+def test_fairness_report_names_sizes_and_label_metrics() -> None:
+    rng = np.random.default_rng(3)
+    n = 4_000
+    group = rng.choice(["x", "y"], n)
+    label = rng.random(n) < 0.5
+    # Group y's positives are approved less often: an equal-opportunity gap.
+    approve = np.where(label, rng.random(n) < np.where(group == "y", 0.6, 0.9), rng.random(n) < 0.1)
+    report = check_fairness(
+        {"group": group, "pred": approve, "label": label},
+        group="group",
+        prediction="pred",
+        label="label",
+        positive=True,
+    )
+    y = next(v for v in report.groups if v.subject == "group=y")
+    assert report.reference_group == "x"
+    assert y.n_current == int((group == "y").sum())
+    assert y.evidence["equal_opportunity_difference"] == pytest.approx(-0.3, abs=0.05)
+    assert y.evidence["equalised_odds_difference"] == pytest.approx(0.3, abs=0.05)
+    assert y.p_value is not None
+    assert y.q_value is not None
+
+
+def test_unknown_positive_value_is_named() -> None:
+    with pytest.raises(InputError, match="no value 'yes'"):
+        check_fairness(
+            {"g": ["a", "b", "c"], "p": ["lo", "mid", "hi"]},
+            group="g",
+            prediction="p",
+            positive="yes",
+        )
