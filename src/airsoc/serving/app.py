@@ -201,7 +201,8 @@ class _Handlers:
         latency = (time.perf_counter() - started) * 1000
         self._log(route, loaded.version, role, client, request_id, rows, outputs, latency)
         background = None
-        if route.mode == "shadow" and route.candidate is not None:
+        if self._mirrored(route, request_id):
+            assert route.candidate is not None
             background = BackgroundTask(
                 self._shadow, route, route.candidate, rows, client, request_id
             )
@@ -222,6 +223,13 @@ class _Handlers:
         ):
             return route.candidate, "canary"
         return route.primary, "primary"
+
+    def _mirrored(self, route: Route, request_id: str) -> bool:
+        return (
+            route.mode == "shadow"
+            and route.candidate is not None
+            and canary_bucket(request_id) < route.share
+        )
 
     async def _call(self, loaded: LoadedVersion, rows: Sequence[dict[str, Any]]) -> list[Output]:
         adapter = loaded.require()
@@ -440,7 +448,8 @@ class _Handlers:
         answer = await self._chat_upstream(loaded).complete(body)
         self._log_turn(route, loaded.version, role, client, request_id, body, answer, started)
         background = None
-        if route.mode == "shadow" and route.candidate is not None:
+        if self._mirrored(route, request_id):
+            assert route.candidate is not None
             background = BackgroundTask(
                 self._shadow_chat, route, route.candidate, body, client, request_id
             )

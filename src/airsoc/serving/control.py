@@ -217,8 +217,8 @@ def set_canary(
     reason: str,
 ) -> RouteView:
     """Send a ``share`` (0..1) of the system's traffic to ``version``; return the route."""
-    if not 0.0 <= share <= 1.0:
-        raise InputError(f"canary share must be between 0 and 1, got {share}")
+    if not 0.0 < share < 1.0:
+        raise InputError(f"canary share must be between 0 and 1 (exclusive), got {share}")
     return _set_candidate(
         session, clock=clock, actor=actor, system=system, version=version, share=share,
         mode="canary", reason=reason,
@@ -226,11 +226,23 @@ def set_canary(
 
 
 def set_shadow(
-    session: Session, *, clock: Clock, actor: str, system: str, version: str, reason: str
+    session: Session,
+    *,
+    clock: Clock,
+    actor: str,
+    system: str,
+    version: str,
+    reason: str,
+    share: float = 1.0,
 ) -> RouteView:
-    """Mirror all of the system's traffic to ``version`` (its answers are logged, not returned)."""
+    """Mirror a ``share`` of the traffic (all by default) to ``version``; return the route.
+
+    The candidate's answers are logged next to the primary's and never returned.
+    """
+    if not 0.0 < share <= 1.0:
+        raise InputError(f"shadow share must be in (0, 1], got {share}")
     return _set_candidate(
-        session, clock=clock, actor=actor, system=system, version=version, share=1.0,
+        session, clock=clock, actor=actor, system=system, version=version, share=share,
         mode="shadow", reason=reason,
     )
 

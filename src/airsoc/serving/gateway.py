@@ -409,10 +409,12 @@ class Gateway:
         return self._change(control.set_canary, system=system, version=version, share=share,
                             actor=actor, reason=reason)
 
-    def set_shadow(self, system: str, version: str, *, actor: str, reason: str) -> RouteView:
-        """Mirror the traffic to ``version``; return the new route."""
-        return self._change(control.set_shadow, system=system, version=version, actor=actor,
-                            reason=reason)
+    def set_shadow(
+        self, system: str, version: str, *, actor: str, reason: str, share: float = 1.0
+    ) -> RouteView:
+        """Mirror ``share`` of the traffic to ``version``; return the new route."""
+        return self._change(control.set_shadow, system=system, version=version, share=share,
+                            actor=actor, reason=reason)
 
     def fallback(
         self,
