@@ -115,6 +115,7 @@ def test_lineage_queries_answer_the_poisoning_questions(
         # the last known-good version before the poisoned batch arrived
         assert lin.last_known_good(s, system="fraud", before_batch="globex-day13").version == "v2"
         assert lin.last_known_good(s, system="fraud").version == "v3"
+        # every version so far was trained on acme-day03
         with pytest.raises(NotFoundError, match="no known-good model version before batch"):
             lin.last_known_good(s, system="fraud", before_batch="acme-day03")
         # the blast radius of quarantining the batch

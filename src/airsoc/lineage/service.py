@@ -749,10 +749,12 @@ def last_known_good(
     before_batch: str | None = None,
     exclude: Iterable[str] = (),
 ) -> ModelVersionView:
-    """Return the newest known-good version of ``system`` (created before ``before_batch``).
+    """Return the newest known-good version of ``system`` untouched by ``before_batch``.
 
-    A candidate must be flagged known-good, not quarantined, not trained on ``before_batch`` nor
-    on any quarantined batch, and not in ``exclude``. Raises :class:`NotFoundError` when none is.
+    A candidate must be flagged known-good, not quarantined, trained neither on ``before_batch``
+    nor on any quarantined batch, and not in ``exclude``; so it is what the system was before the
+    batch arrived, or a later version trained without it. Raises :class:`NotFoundError` when no
+    version qualifies.
     """
     sys_row = _system_row(session, system)
     query = select(ModelVersionRow).where(
@@ -767,9 +769,7 @@ def last_known_good(
         ).scalars()
     )
     if before_batch is not None:
-        batch = _batch_row(session, before_batch)
-        banned_batches.add(batch.id)
-        query = query.where(ModelVersionRow.created_at < batch.ingested_at)
+        banned_batches.add(_batch_row(session, before_batch).id)
     rows = session.execute(
         query.order_by(ModelVersionRow.created_at.desc(), ModelVersionRow.id.desc())
     ).scalars()
