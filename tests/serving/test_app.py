@@ -8,9 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
+from airsoc.lineage import service as lin
 from airsoc.serving import control
+from airsoc.serving.app import create_app
+from airsoc.serving.testing import FakeChatUpstream, serve_in_thread
 from airsoc.telemetry import read_events
 
 from .conftest import ROW, CountingFactory, Registry, make_gateway, run_requests
@@ -255,3 +259,74 @@ def test_delayed_labels_are_logged_by_request_id(registry: Registry, tmp_path: P
     labels = read_events(tmp_path / "telemetry", "label", system="fraud").to_pylist()
     assert [(e["request_id"], e["row_index"], e["label"]) for e in labels] == [
         ("req-1", 0, "1"), ("req-2", 2, "0")]
+
+
+def test_chat_completions_work_with_the_official_openai_client(
+    registry: Registry, tmp_path: Path
+) -> None:
+    upstream = FakeChatUpstream(reply="Refunds are accepted for 30 days.")
+    with serve_in_thread(upstream.app) as upstream_url:
+        with registry.store.transaction() as s:
+            lin.register_system(s, clock=registry.clock, actor="a", name="support-bot",
+                                kind="llm-app", owner="cx")
+            lin.register_model_version(
+                s, clock=registry.clock, actor="ci", system="support-bot", version="small-1",
+                framework="openai", artifact_uri=f"{upstream_url}/v1", sha256="a" * 64,
+                params={"model": "tiny-chat"},
+            )
+        gateway = make_gateway(registry, tmp_path)
+        gateway.promote("support-bot", "small-1", actor="ci", reason="launch")
+        with (
+            serve_in_thread(create_app(gateway)) as url,
+            openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0) as client,
+        ):
+            messages: Any = [{"role": "user", "content": "Can I return my order?"}]
+            answer = client.chat.completions.create(model="support-bot", messages=messages)
+            assert answer.choices[0].message.content == "Refunds are accepted for 30 days."
+            assert answer.usage is not None and answer.usage.prompt_tokens == 5
+            assert upstream.requests[-1]["model"] == "tiny-chat"
+
+            gateway.fallback("support-bot", actor="oncall", reason="hallucinated policy",
+                             fallback={"type": "scripted", "message": "Please see our FAQ."})
+            scripted = client.chat.completions.create(model="support-bot", messages=messages)
+            assert scripted.choices[0].message.content == "Please see our FAQ."
+
+            gateway.isolate("support-bot", actor="oncall", reason="prompt injection")
+            with pytest.raises(openai.APIStatusError) as refused:
+                client.chat.completions.create(model="support-bot", messages=messages)
+            assert refused.value.status_code == 503
+            assert refused.value.code == "system_unavailable"
+
+            with pytest.raises(openai.NotFoundError):
+                client.chat.completions.create(model="no-such-bot", messages=messages)
+            with pytest.raises(openai.UnprocessableEntityError, match="streaming"):
+                client.chat.completions.create(model="support-bot", messages=messages,
+                                               stream=True)
+    assert len(upstream.requests) == 1  # fallback and isolation never reached the upstream
+    turns = read_events(tmp_path / "telemetry", "llm_turn", system="support-bot").to_pylist()
+    assert [(t["mode"], t["status"]) for t in turns] == [
+        ("primary", "ok"), ("fallback", "scripted"), ("isolated", "refused")]
+    assert json.loads(turns[0]["messages"]) == messages
+    assert turns[0]["completion_tokens"] == 6
+
+
+def test_a_failing_chat_upstream_is_a_502_in_openai_shape(
+    registry: Registry, tmp_path: Path
+) -> None:
+    upstream = FakeChatUpstream(status_code=500)
+    with serve_in_thread(upstream.app) as upstream_url:
+        with registry.store.transaction() as s:
+            lin.register_system(s, clock=registry.clock, actor="a", name="bot", kind="llm-app",
+                                owner="cx")
+            lin.register_model_version(
+                s, clock=registry.clock, actor="ci", system="bot", version="m1",
+                framework="openai", artifact_uri=f"{upstream_url}/v1", sha256="a" * 64,
+            )
+        gateway = make_gateway(registry, tmp_path)
+        gateway.promote("bot", "m1", actor="ci", reason="launch")
+        response = run_requests(gateway, lambda c: c.post("/v1/chat/completions", json={
+            "model": "bot", "messages": [{"role": "user", "content": "hi"}]}))
+        gateway.close()
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "gateway_error"
+    assert "answered HTTP 500" in response.json()["error"]["message"]

@@ -139,22 +139,20 @@ class HttpAdapter:
         self.url = url
         self.features = dict(features) if features else None
         self.timeout = timeout
-        self._sync = httpx.Client(timeout=timeout)
-        self._async: httpx.AsyncClient | None = None
-        self._lock = threading.Lock()
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Output]:
         """Return the upstream's outputs, waiting for it."""
-        return self._parse(self._sync.post(self.url, json={"rows": list(rows)}), len(rows))
+        try:
+            response = httpx.post(self.url, json={"rows": list(rows)}, timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise GatewayError(f"upstream {self.url} did not answer: {exc}") from exc
+        return self._parse(response, len(rows))
 
     async def apredict(self, rows: Sequence[Mapping[str, Any]]) -> list[Output]:
         """Return the upstream's outputs without blocking the event loop."""
-        with self._lock:
-            if self._async is None:
-                self._async = httpx.AsyncClient(timeout=self.timeout)
-            client = self._async
         try:
-            response = await client.post(self.url, json={"rows": list(rows)})
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                response = await client.post(self.url, json={"rows": list(rows)})
         except httpx.HTTPError as exc:
             raise GatewayError(f"upstream {self.url} did not answer: {exc}") from exc
         return self._parse(response, len(rows))
@@ -298,7 +296,6 @@ class ChatUpstream:
         self.api_key_env = api_key_env
         self.where = where or base_url
         self.timeout = timeout
-        self._client: httpx.AsyncClient | None = None
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Output]:
         """Refuse: a chat model answers on ``POST /v1/chat/completions`` only."""
@@ -306,17 +303,16 @@ class ChatUpstream:
 
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         """Forward a chat completion request (``model`` replaced) and return the answer."""
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout)
         headers = {}
         key = os.environ.get(self.api_key_env) if self.api_key_env else None
         if key:
             headers["Authorization"] = f"Bearer {key}"
         url = f"{self.base_url}/chat/completions"
         try:
-            response = await self._client.post(
-                url, json={**body, "model": self.model}, headers=headers
-            )
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                response = await client.post(
+                    url, json={**body, "model": self.model}, headers=headers
+                )
         except httpx.HTTPError as exc:
             raise GatewayError(f"{self.where}: upstream {url} did not answer: {exc}") from exc
         if response.status_code != 200:
