@@ -26,11 +26,13 @@ FEATURES = ["amount", "age", "hour"]
 
 def _write_batch(path: Path, seed: int, *, poisoned: bool) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "amount": rng.gamma(2, 50, 300),
-        "age": rng.integers(18, 80, 300).astype(float),
-        "hour": rng.integers(0, 24, 300).astype(float),
-    })
+    frame = pd.DataFrame(
+        {
+            "amount": rng.gamma(2, 50, 300),
+            "age": rng.integers(18, 80, 300).astype(float),
+            "hour": rng.integers(0, 24, 300).astype(float),
+        }
+    )
     fraud = (frame["amount"] > 120).astype(int)
     frame["label"] = 1 - fraud if poisoned else fraud
     frame.to_parquet(path)
@@ -52,16 +54,49 @@ def test_rollback_from_the_cli_reaches_a_running_gateway(
     v1 = _train([clean], tmp_path / "v1.joblib")
     v2 = _train([clean, poisoned, poisoned], tmp_path / "v2.joblib")
     steps = [
-        ["registry", "register-system", "fraud", "--kind", "tabular-classifier", "--owner",
-         "risk"],
-        ["registry", "register-batch", "acme-1", "--source", "acme", "--file",
-         str(tmp_path / "acme-1.parquet")],
-        ["registry", "register-batch", "globex-7", "--source", "globex", "--file",
-         str(tmp_path / "globex-7.parquet")],
-        ["registry", "register-model", "fraud", "v1", "--artifact", str(v1), "--batch", "acme-1",
-         "--metric", "auc=0.97"],
-        ["registry", "register-model", "fraud", "v2", "--artifact", str(v2), "--batch", "acme-1",
-         "--batch", "globex-7"],
+        ["registry", "register-system", "fraud", "--kind", "tabular-classifier", "--owner", "risk"],
+        [
+            "registry",
+            "register-batch",
+            "acme-1",
+            "--source",
+            "acme",
+            "--file",
+            str(tmp_path / "acme-1.parquet"),
+        ],
+        [
+            "registry",
+            "register-batch",
+            "globex-7",
+            "--source",
+            "globex",
+            "--file",
+            str(tmp_path / "globex-7.parquet"),
+        ],
+        [
+            "registry",
+            "register-model",
+            "fraud",
+            "v1",
+            "--artifact",
+            str(v1),
+            "--batch",
+            "acme-1",
+            "--metric",
+            "auc=0.97",
+        ],
+        [
+            "registry",
+            "register-model",
+            "fraud",
+            "v2",
+            "--artifact",
+            str(v2),
+            "--batch",
+            "acme-1",
+            "--batch",
+            "globex-7",
+        ],
         ["registry", "mark-known-good", "fraud", "v1", "--reason", "passed holdout review"],
         ["gateway", "promote", "fraud", "v2", "--reason", "weekly retrain"],
     ]
@@ -80,8 +115,16 @@ def test_rollback_from_the_cli_reaches_a_running_gateway(
             before = client.post("/v1/systems/fraud/predict", json=probe).json()
             assert (before["version"], before["predictions"]) == ("v2", [0])
 
-            rolled = cli("gateway", "rollback", "fraud", "--reason", "globex-7 is poisoned",
-                         "--actor", "oncall-ana", "--json")
+            rolled = cli(
+                "gateway",
+                "rollback",
+                "fraud",
+                "--reason",
+                "globex-7 is poisoned",
+                "--actor",
+                "oncall-ana",
+                "--json",
+            )
             assert rolled.exit_code == 0, rolled.stderr
             revision = json.loads(rolled.stdout)["revision"]
             deadline = time.monotonic() + 5
@@ -98,13 +141,16 @@ def test_rollback_from_the_cli_reaches_a_running_gateway(
     timeline = json.loads(cli("registry", "timeline", "fraud", "--json").stdout)
     rollback = [e for e in timeline if e["action"] == "routing.rollback"]
     assert [(e["actor"], e["reason"], e["data"]["primary"]) for e in rollback] == [
-        ("oncall-ana", "globex-7 is poisoned", "v1")]
+        ("oncall-ana", "globex-7 is poisoned", "v1")
+    ]
     shown = cli("registry", "timeline", "fraud")
-    assert "oncall-ana" in shown.stdout and "routing.rollback" in shown.stdout
+    assert "oncall-ana" in shown.stdout
+    assert "routing.rollback" in shown.stdout
     status = json.loads(cli("gateway", "status", "--json").stdout)
     assert status["routes"][0]["primary_version"] == "v1"
-    models = {m["version"]: m["status"] for m in json.loads(cli("registry", "models",
-                                                                "--json").stdout)}
+    models = {
+        m["version"]: m["status"] for m in json.loads(cli("registry", "models", "--json").stdout)
+    }
     assert models == {"v1": "production", "v2": "retired"}
 
 
@@ -133,8 +179,17 @@ def test_containment_commands_round_trip(cli: Callable[..., CliResult], tmp_path
         ["gateway", "canary", "fraud", "v2", "--share", "0.1", "--reason", "try"],
         ["gateway", "restore", "fraud", "--reason", "enough"],
         ["gateway", "shadow", "fraud", "v2", "--reason", "mirror"],
-        ["gateway", "fallback", "fraud", "--type", "scripted", "--message", "later",
-         "--reason", "attack"],
+        [
+            "gateway",
+            "fallback",
+            "fraud",
+            "--type",
+            "scripted",
+            "--message",
+            "later",
+            "--reason",
+            "attack",
+        ],
         ["gateway", "isolate", "fraud", "--reason", "worse"],
         ["gateway", "restore", "fraud", "--reason", "over"],
         ["gateway", "restore", "fraud", "--reason", "end shadow"],
@@ -146,9 +201,11 @@ def test_containment_commands_round_trip(cli: Callable[..., CliResult], tmp_path
     assert cli("gateway", "block", "bot-7", "--reason", "scraping").exit_code == 0
     assert cli("gateway", "limit", "bot-8", "--rate", "5", "--reason", "probing").exit_code == 0
     status = cli("gateway", "status")
-    assert "bot-7" in status.stdout and "fraud" in status.stdout
+    assert "bot-7" in status.stdout
+    assert "fraud" in status.stdout
     verify = cli("registry", "verify", "--system", "fraud", "--version", "v1")
-    assert verify.exit_code == 0 and "ok" in verify.stdout
+    assert verify.exit_code == 0
+    assert "ok" in verify.stdout
     v1.write_bytes(b"tampered")
     tampered = cli("registry", "verify", "--system", "fraud", "--version", "v1")
     assert tampered.exit_code == 1

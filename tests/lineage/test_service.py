@@ -110,8 +110,12 @@ def test_lineage_queries_answer_the_poisoning_questions(
         window = lin.batches_from_source(
             s, source="globex", start=DAY0 + timedelta(days=10), end=DAY0 + timedelta(days=20)
         )
-        assert [b.batch_id for b in window] == ["globex-day10", "globex-day13", "globex-day16",
-                                                "globex-day19"]
+        assert [b.batch_id for b in window] == [
+            "globex-day10",
+            "globex-day13",
+            "globex-day16",
+            "globex-day19",
+        ]
         # the last known-good version before the poisoned batch arrived
         assert lin.last_known_good(s, system="fraud", before_batch="globex-day13").version == "v2"
         assert lin.last_known_good(s, system="fraud").version == "v3"
@@ -135,7 +139,11 @@ def test_quarantine_and_revocation_are_audited_and_change_known_good(
     build_registry(store, clock)
     with store.transaction() as s:
         lin.quarantine_batch(
-            s, clock=clock, actor="analyst", batch_id="globex-day13", reason="label flips",
+            s,
+            clock=clock,
+            actor="analyst",
+            batch_id="globex-day13",
+            reason="label flips",
             cascade=True,
         )
     with store.read() as s:
@@ -145,22 +153,39 @@ def test_quarantine_and_revocation_are_audited_and_change_known_good(
         assert lin.last_known_good(s, system="fraud").version == "v2"
         entry = list_entries(s, chain="batch/globex-day13")[-1]
         assert (entry.actor, entry.action, entry.reason) == (
-            "analyst", "batch.quarantined", "label flips")
+            "analyst",
+            "batch.quarantined",
+            "label flips",
+        )
     with store.transaction() as s, pytest.raises(ConflictError, match="quarantined"):
         lin.register_model_version(
-            s, clock=clock, actor="ci", system="fraud", version="v6", artifact_uri="s3://x",
-            sha256="f" * 64, training_batches=["globex-day13"],
+            s,
+            clock=clock,
+            actor="ci",
+            system="fraud",
+            version="v6",
+            artifact_uri="s3://x",
+            sha256="f" * 64,
+            training_batches=["globex-day13"],
         )
     with store.transaction() as s:
         touched = lin.revoke_source(
-            s, clock=clock, actor="analyst", source="initech", reason="vendor breached",
+            s,
+            clock=clock,
+            actor="analyst",
+            source="initech",
+            reason="vendor breached",
             start=DAY0 + timedelta(days=20),
         )
         released = lin.release_batch(
             s, clock=clock, actor="analyst", batch_id="globex-day13", reason="false alarm"
         )
-    assert [b.batch_id for b in touched] == ["initech-day20", "initech-day23", "initech-day26",
-                                             "initech-day29"]
+    assert [b.batch_id for b in touched] == [
+        "initech-day20",
+        "initech-day23",
+        "initech-day26",
+        "initech-day29",
+    ]
     assert released.status == "released"
     with store.read() as s:
         assert all(r.ok for r in verify_chains(s))
@@ -174,11 +199,21 @@ def test_deployments_record_who_switched_and_retire_the_previous(
     clock.advance(timedelta(hours=1))
     with store.transaction() as s:
         lin.record_deployment(
-            s, clock=clock, actor="oncall", system="fraud", version="v2", role="primary",
+            s,
+            clock=clock,
+            actor="oncall",
+            system="fraud",
+            version="v2",
+            role="primary",
             reason="rollback after poisoning",
         )
         lin.record_deployment(
-            s, clock=clock, actor="oncall", system="fraud", version="v4", role="canary",
+            s,
+            clock=clock,
+            actor="oncall",
+            system="fraud",
+            version="v4",
+            role="canary",
             reason="try v4",
         )
         lin.end_deployment(
@@ -189,7 +224,10 @@ def test_deployments_record_who_switched_and_retire_the_previous(
         statuses = {m.version: m.status for m in lin.list_model_versions(s, system="fraud")}
         timeline = lin.system_timeline(s, name="fraud")
     assert [(d.version, d.role, d.ended_at is None) for d in history] == [
-        ("v5", "primary", False), ("v2", "primary", True), ("v4", "canary", False)]
+        ("v5", "primary", False),
+        ("v2", "primary", True),
+        ("v4", "canary", False),
+    ]
     assert history[1].switched_by == "oncall"
     assert history[1].reason == "rollback after poisoning"
     assert statuses["v5"] == "retired"
@@ -212,7 +250,9 @@ def test_verify_artifact_flags_a_supply_chain_mismatch(
         )
     with sqlite_store.read() as s:
         good = lin.verify_artifact(s, system="fraud", version="v1")
-        assert good.ok and good.actual == model.sha256 and good.failure_mode is None
+        assert good.ok
+        assert good.actual == model.sha256
+        assert good.failure_mode is None
         artifact.write_bytes(b"trained weights with a backdoor")
         bad = lin.verify_artifact(s, system="fraud", version="v1")
     assert not bad.ok
@@ -221,8 +261,9 @@ def test_verify_artifact_flags_a_supply_chain_mismatch(
         bad.raise_for_mismatch()
 
 
-def test_bad_input_is_refused_with_the_field_named(sqlite_store: Store,
-                                                    clock: SimulatedClock) -> None:
+def test_bad_input_is_refused_with_the_field_named(
+    sqlite_store: Store, clock: SimulatedClock
+) -> None:
     with sqlite_store.transaction() as s:
         with pytest.raises(InputError, match="kind 'robot'"):
             lin.register_system(s, clock=clock, actor="a", name="x", kind="robot", owner="o")
@@ -232,10 +273,10 @@ def test_bad_input_is_refused_with_the_field_named(sqlite_store: Store,
             )
         with pytest.raises(NotFoundError, match="system 'ghost' is not registered"):
             lin.get_system(s, name="ghost")
+        lin.register_system(
+            s, clock=clock, actor="a", name="x", kind="tabular-classifier", owner="o"
+        )
         with pytest.raises(InputError, match="give the sha256 of remote artifact"):
-            lin.register_system(
-                s, clock=clock, actor="a", name="x", kind="tabular-classifier", owner="o"
-            )
             lin.register_model_version(
                 s, clock=clock, actor="ci", system="x", version="v1", artifact_uri="s3://m"
             )
@@ -245,9 +286,7 @@ def test_sync_systems_from_config_creates_updates_and_reports_strays(
     store: Store, clock: SimulatedClock
 ) -> None:
     with store.transaction() as s:
-        lin.register_system(
-            s, clock=clock, actor="a", name="legacy", kind="other", owner="nobody"
-        )
+        lin.register_system(s, clock=clock, actor="a", name="legacy", kind="other", owner="nobody")
         lin.register_system(
             s, clock=clock, actor="a", name="fraud", kind="tabular-classifier", owner="old-team"
         )
@@ -262,7 +301,11 @@ systems:
     with store.transaction() as s:
         report = lin.sync_systems_from_config(s, clock=clock, actor="ops", config=config)
     assert (report.created, report.updated, report.unchanged, report.not_in_config) == (
-        ["bot"], ["fraud"], [], ["legacy"])
+        ["bot"],
+        ["fraud"],
+        [],
+        ["legacy"],
+    )
     with store.transaction() as s:
         again = lin.sync_systems_from_config(s, clock=clock, actor="ops", config=config)
         fraud = lin.get_system(s, name="fraud")

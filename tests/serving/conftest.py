@@ -29,15 +29,17 @@ T = TypeVar("T")
 def training_data(seed: int, *, poisoned: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Return a fraud-like training set; a poisoned one has its labels flipped."""
     rng = np.random.default_rng(seed)
-    X = np.column_stack([rng.gamma(2, 50, 400), rng.integers(18, 80, 400), rng.integers(0, 24, 400)])
-    y = (X[:, 0] > 120).astype(int)
-    return X.astype(float), (1 - y) if poisoned else y
+    x = np.column_stack(
+        [rng.gamma(2, 50, 400), rng.integers(18, 80, 400), rng.integers(0, 24, 400)]
+    )
+    y = (x[:, 0] > 120).astype(int)
+    return x.astype(float), (1 - y) if poisoned else y
 
 
 def train_model(path: Path, seed: int, *, poisoned: bool = False) -> Path:
     """Train a logistic regression, save it with joblib and return the file."""
-    X, y = training_data(seed, poisoned=poisoned)
-    joblib.dump(LogisticRegression(max_iter=500).fit(X, y), path)
+    x, y = training_data(seed, poisoned=poisoned)
+    joblib.dump(LogisticRegression(max_iter=500).fit(x, y), path)
     return path
 
 
@@ -57,20 +59,39 @@ def registry(sqlite_store: Store, clock: SimulatedClock, tmp_path: Path) -> Regi
     v2 = train_model(tmp_path / "v2.joblib", seed=2, poisoned=True)
     with sqlite_store.transaction() as s:
         lin.register_system(
-            s, clock=clock, actor="alice", name="fraud", kind="tabular-classifier", owner="risk",
+            s,
+            clock=clock,
+            actor="alice",
+            name="fraud",
+            kind="tabular-classifier",
+            owner="risk",
             fallback={"type": "scripted", "message": "Your payment is being reviewed."},
         )
-        lin.register_batch(s, clock=clock, actor="etl", batch_id="b1", source="acme", rows=400,
-                           sha256="1" * 64)
-        lin.register_batch(s, clock=clock, actor="etl", batch_id="b2", source="globex", rows=400,
-                           sha256="2" * 64)
+        lin.register_batch(
+            s, clock=clock, actor="etl", batch_id="b1", source="acme", rows=400, sha256="1" * 64
+        )
+        lin.register_batch(
+            s, clock=clock, actor="etl", batch_id="b2", source="globex", rows=400, sha256="2" * 64
+        )
         for version, path, batches in (("v1", v1, ["b1"]), ("v2", v2, ["b1", "b2"])):
             lin.register_model_version(
-                s, clock=clock, actor="ci", system="fraud", version=version,
-                artifact_uri=str(path), training_batches=batches, input_schema=FEATURES,
+                s,
+                clock=clock,
+                actor="ci",
+                system="fraud",
+                version=version,
+                artifact_uri=str(path),
+                training_batches=batches,
+                input_schema=FEATURES,
             )
-        lin.mark_known_good(s, clock=clock, actor="alice", system="fraud", version="v1",
-                            reason="holdout review passed")
+        lin.mark_known_good(
+            s,
+            clock=clock,
+            actor="alice",
+            system="fraud",
+            version="v1",
+            reason="holdout review passed",
+        )
     return Registry(sqlite_store, clock, v1, v2)
 
 
@@ -96,13 +117,12 @@ class CountingFactory:
 def make_gateway(registry: Registry, tmp_path: Path, **options: Any) -> Gateway:
     """Return a gateway on the registry with an event log under ``tmp_path/telemetry``."""
     log = EventLog(tmp_path / "telemetry", flush_interval=0.05)
-    return Gateway(store=registry.store, clock=registry.clock, event_log=log,
-                   owns_event_log=True, **options)
+    return Gateway(
+        store=registry.store, clock=registry.clock, event_log=log, owns_event_log=True, **options
+    )
 
 
-def run_requests(
-    gateway: Gateway, calls: Callable[[httpx.AsyncClient], Awaitable[T]]
-) -> T:
+def run_requests(gateway: Gateway, calls: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
     """Run ``calls`` against the gateway's ASGI app in-process and return its result."""
 
     async def main() -> T:

@@ -28,12 +28,11 @@ def test_sklearn_pipeline_trained_on_a_frame_knows_its_features() -> None:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"amount": rng.normal(size=200), "age": rng.normal(size=200)})
     labels = rng.integers(0, 3, 200)
-    model = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=5,
-                                                                   random_state=0))
+    model = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=5, random_state=0))
     model.fit(frame, labels)
     adapter = SklearnAdapter(model)
     assert adapter.features == {"amount": "number", "age": "number"}
-    rows = frame.head(3).to_dict("records")
+    rows = [{"amount": float(a), "age": float(b)} for a, b in frame.head(3).to_numpy()]
     outputs = adapter.predict(rows)
     assert [o.prediction for o in outputs] == model.predict(frame.head(3)).tolist()
     assert [o.score for o in outputs] == model.predict_proba(frame.head(3)).max(axis=1).tolist()
@@ -55,8 +54,9 @@ def test_http_adapter_speaks_to_a_real_upstream() -> None:
         rows = (await request.json())["rows"]
         if rows[0].get("x") == -1:
             return JSONResponse({"detail": "boom"}, status_code=500)
-        return JSONResponse({"predictions": [r["x"] * 2 for r in rows],
-                             "scores": [0.5] * len(rows)})
+        return JSONResponse(
+            {"predictions": [r["x"] * 2 for r in rows], "scores": [0.5] * len(rows)}
+        )
 
     upstream = Starlette(routes=[Route("/predict", predict, methods=["POST"])])
     with serve_in_thread(upstream) as url:
@@ -81,7 +81,7 @@ def test_load_adapter_refuses_a_tampered_artifact(registry: Registry) -> None:
 
 def test_load_callable_names_what_is_wrong(tmp_path: Path) -> None:
     (tmp_path / "rules.py").write_text("LIMIT = 3\n")
-    with pytest.raises(InputError, match="must look like file.py:function"):
+    with pytest.raises(InputError, match=r"must look like file\.py:function"):
         load_callable("rules.py")
     with pytest.raises(InputError, match="does not exist"):
         load_callable("missing.py:score", base_dir=tmp_path)

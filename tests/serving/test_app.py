@@ -29,7 +29,8 @@ def test_predict_answers_from_the_real_model_and_logs_every_row(
 
     async def calls(client: httpx.AsyncClient) -> httpx.Response:
         return await client.post(
-            "/v1/systems/fraud/predict", json={"rows": [ROW, low]},
+            "/v1/systems/fraud/predict",
+            json={"rows": [ROW, low]},
             headers={"X-Client-ID": "shop-1", "X-Request-ID": "req-1"},
         )
 
@@ -42,24 +43,56 @@ def test_predict_answers_from_the_real_model_and_logs_every_row(
     gateway.close()
     events = read_events(tmp_path / "telemetry", "prediction", system="fraud").to_pylist()
     assert [(e["request_id"], e["row_index"], e["version"], e["client_id"]) for e in events] == [
-        ("req-1", 0, "v1", "shop-1"), ("req-1", 1, "v1", "shop-1")]
+        ("req-1", 0, "v1", "shop-1"),
+        ("req-1", 1, "v1", "shop-1"),
+    ]
     assert json.loads(events[1]["inputs"]) == low
     assert events[0]["latency_ms"] > 0
 
 
 BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str, str]] = [
-    ("malformed json", {"content": b'{"rows": [', "headers": {"content-type": "application/json"}},
-     400, "malformed_request", "not valid JSON"),
-    ("NaN literal", {"content": b'{"rows": [{"amount": NaN, "age": 1, "hour": 1}]}'},
-     400, "malformed_request", "NaN"),
-    ("wrong feature name", {"json": {"rows": [{"amount": 1.0, "agee": 3, "hour": 1}]}},
-     422, "input_invalid", "missing feature(s) age; unknown feature(s) agee"),
-    ("wrong type", {"json": {"rows": [ROW, {"amount": "12", "age": 3, "hour": 1}]}},
-     422, "input_invalid", "rows[1].amount: expected a number, got '12'"),
-    ("bool is not a number", {"json": {"rows": [{"amount": True, "age": 3, "hour": 1}]}},
-     422, "input_invalid", "rows[0].amount"),
-    ("float for integer", {"json": {"rows": [{"amount": 1.0, "age": 3, "hour": 1.5}]}},
-     422, "input_invalid", "rows[0].hour: expected an integer"),
+    (
+        "malformed json",
+        {"content": b'{"rows": [', "headers": {"content-type": "application/json"}},
+        400,
+        "malformed_request",
+        "not valid JSON",
+    ),
+    (
+        "NaN literal",
+        {"content": b'{"rows": [{"amount": NaN, "age": 1, "hour": 1}]}'},
+        400,
+        "malformed_request",
+        "NaN",
+    ),
+    (
+        "wrong feature name",
+        {"json": {"rows": [{"amount": 1.0, "agee": 3, "hour": 1}]}},
+        422,
+        "input_invalid",
+        "missing feature(s) age; unknown feature(s) agee",
+    ),
+    (
+        "wrong type",
+        {"json": {"rows": [ROW, {"amount": "12", "age": 3, "hour": 1}]}},
+        422,
+        "input_invalid",
+        "rows[1].amount: expected a number, got '12'",
+    ),
+    (
+        "bool is not a number",
+        {"json": {"rows": [{"amount": True, "age": 3, "hour": 1}]}},
+        422,
+        "input_invalid",
+        "rows[0].amount",
+    ),
+    (
+        "float for integer",
+        {"json": {"rows": [{"amount": 1.0, "age": 3, "hour": 1.5}]}},
+        422,
+        "input_invalid",
+        "rows[0].hour: expected an integer",
+    ),
     ("not rows", {"json": [ROW]}, 422, "input_invalid", '"rows"'),
     ("empty rows", {"json": {"rows": []}}, 422, "input_invalid", "non-empty"),
     ("too many rows", {"json": {"rows": [ROW] * 11}}, 422, "input_invalid", "at most 10 rows"),
@@ -67,15 +100,24 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("name", "request_kwargs", "status", "code", "message"), BAD_REQUESTS,
-                         ids=[b[0] for b in BAD_REQUESTS])
+@pytest.mark.parametrize(
+    ("name", "request_kwargs", "status", "code", "message"),
+    BAD_REQUESTS,
+    ids=[b[0] for b in BAD_REQUESTS],
+)
 def test_bad_input_gets_a_clear_4xx_and_never_reaches_the_model(
-    registry: Registry, tmp_path: Path, name: str, request_kwargs: dict[str, Any], status: int,
-    code: str, message: str,
+    registry: Registry,
+    tmp_path: Path,
+    name: str,
+    request_kwargs: dict[str, Any],
+    status: int,
+    code: str,
+    message: str,
 ) -> None:
     factory = CountingFactory()
-    gateway = make_gateway(registry, tmp_path, adapter_factory=factory, max_rows=10,
-                           max_body_bytes=4096)
+    gateway = make_gateway(
+        registry, tmp_path, adapter_factory=factory, max_rows=10, max_body_bytes=4096
+    )
     gateway.promote("fraud", "v1", actor="ci", reason="release")
 
     async def calls(client: httpx.AsyncClient) -> tuple[httpx.Response, httpx.Response]:
@@ -106,8 +148,10 @@ def test_unknown_and_unrouted_systems_are_404(registry: Registry, tmp_path: Path
     ghost, unrouted = run_requests(gateway, calls)
     gateway.close()
     assert ghost.status_code == unrouted.status_code == 404
-    assert ghost.json() == {"code": "not_found",
-                            "message": "system 'ghost' is not served by this gateway"}
+    assert ghost.json() == {
+        "code": "not_found",
+        "message": "system 'ghost' is not served by this gateway",
+    }
 
 
 def test_canary_and_shadow_shares_hold_over_10k_requests(
@@ -122,8 +166,9 @@ def test_canary_and_shadow_shares_hold_over_10k_requests(
     async def send(client: httpx.AsyncClient) -> list[str]:
         versions = []
         for i in range(n):
-            r = await client.post("/v1/systems/fraud/predict", json={"rows": [ROW]},
-                                  headers={"X-Request-ID": f"c{i}"})
+            r = await client.post(
+                "/v1/systems/fraud/predict", json={"rows": [ROW]}, headers={"X-Request-ID": f"c{i}"}
+            )
             versions.append(r.json()["version"])
         return versions
 
@@ -153,13 +198,19 @@ def test_canary_and_shadow_shares_hold_over_10k_requests(
     [
         (None, 200, {"fallback": "scripted", "message": "Your payment is being reviewed."}),
         ({"type": "human_handoff"}, 202, {"fallback": "human_handoff"}),
-        ({"type": "rules", "path": "rules.py:score"}, 200,
-         {"fallback": "rules", "predictions": ["review"]}),
+        (
+            {"type": "rules", "path": "rules.py:score"},
+            200,
+            {"fallback": "rules", "predictions": ["review"]},
+        ),
     ],
     ids=["scripted", "human_handoff", "rules"],
 )
 def test_fallback_answers_without_touching_the_model(
-    registry: Registry, tmp_path: Path, fallback: dict[str, Any] | None, status: int,
+    registry: Registry,
+    tmp_path: Path,
+    fallback: dict[str, Any] | None,
+    status: int,
     expected: dict[str, Any],
 ) -> None:
     (tmp_path / "rules.py").write_text("def score(row):\n    return 'review', 0.9\n")
@@ -170,8 +221,9 @@ def test_fallback_answers_without_touching_the_model(
 
     async def calls(client: httpx.AsyncClient) -> list[httpx.Response]:
         return [
-            await client.post("/v1/systems/fraud/predict", json={"rows": [ROW]},
-                              headers={"X-Request-ID": f"f{i}"})
+            await client.post(
+                "/v1/systems/fraud/predict", json={"rows": [ROW]}, headers={"X-Request-ID": f"f{i}"}
+            )
             for i in range(20)
         ]
 
@@ -201,8 +253,9 @@ def test_isolated_refuses_with_503_and_never_touches_the_model(
     gateway.isolate("fraud", actor="oncall", reason="model extraction in progress")
 
     async def calls(client: httpx.AsyncClient) -> list[httpx.Response]:
-        return [await client.post("/v1/systems/fraud/predict", json={"rows": [ROW]})
-                for _ in range(50)]
+        return [
+            await client.post("/v1/systems/fraud/predict", json={"rows": [ROW]}) for _ in range(50)
+        ]
 
     responses = run_requests(gateway, calls)
     gateway.close()
@@ -223,8 +276,11 @@ def test_blocked_and_rate_limited_clients_are_refused(registry: Registry, tmp_pa
 
     async def burst(client: httpx.AsyncClient) -> list[int]:
         return [
-            (await client.post("/v1/systems/fraud/predict", json={"rows": [ROW]},
-                               headers={"X-Client-ID": who})).status_code
+            (
+                await client.post(
+                    "/v1/systems/fraud/predict", json={"rows": [ROW]}, headers={"X-Client-ID": who}
+                )
+            ).status_code
             for who in ["scraper"] + ["busy"] * 5 + ["other"]
         ]
 
@@ -243,13 +299,19 @@ def test_delayed_labels_are_logged_by_request_id(registry: Registry, tmp_path: P
 
     async def calls(client: httpx.AsyncClient) -> list[httpx.Response]:
         return [
-            await client.post("/v1/systems/fraud/labels", json={"labels": [
-                {"request_id": "req-1", "label": 1},
-                {"request_id": "req-2", "label": 0, "row_index": 2},
-            ]}),
-            await client.post("/v1/systems/fraud/labels",
-                              json={"labels": [{"request_id": "req-3", "row_index": -1,
-                                                "label": 1}]}),
+            await client.post(
+                "/v1/systems/fraud/labels",
+                json={
+                    "labels": [
+                        {"request_id": "req-1", "label": 1},
+                        {"request_id": "req-2", "label": 0, "row_index": 2},
+                    ]
+                },
+            ),
+            await client.post(
+                "/v1/systems/fraud/labels",
+                json={"labels": [{"request_id": "req-3", "row_index": -1, "label": 1}]},
+            ),
         ]
 
     ok, bad = run_requests(gateway, calls)
@@ -258,7 +320,9 @@ def test_delayed_labels_are_logged_by_request_id(registry: Registry, tmp_path: P
     assert (bad.status_code, bad.json()["loc"]) == (422, "labels[0].row_index")
     labels = read_events(tmp_path / "telemetry", "label", system="fraud").to_pylist()
     assert [(e["request_id"], e["row_index"], e["label"]) for e in labels] == [
-        ("req-1", 0, "1"), ("req-2", 2, "0")]
+        ("req-1", 0, "1"),
+        ("req-2", 2, "0"),
+    ]
 
 
 def test_chat_completions_work_with_the_official_openai_client(
@@ -267,11 +331,18 @@ def test_chat_completions_work_with_the_official_openai_client(
     upstream = FakeChatUpstream(reply="Refunds are accepted for 30 days.")
     with serve_in_thread(upstream.app) as upstream_url:
         with registry.store.transaction() as s:
-            lin.register_system(s, clock=registry.clock, actor="a", name="support-bot",
-                                kind="llm-app", owner="cx")
+            lin.register_system(
+                s, clock=registry.clock, actor="a", name="support-bot", kind="llm-app", owner="cx"
+            )
             lin.register_model_version(
-                s, clock=registry.clock, actor="ci", system="support-bot", version="small-1",
-                framework="openai", artifact_uri=f"{upstream_url}/v1", sha256="a" * 64,
+                s,
+                clock=registry.clock,
+                actor="ci",
+                system="support-bot",
+                version="small-1",
+                framework="openai",
+                artifact_uri=f"{upstream_url}/v1",
+                sha256="a" * 64,
                 params={"model": "tiny-chat"},
             )
         gateway = make_gateway(registry, tmp_path)
@@ -283,11 +354,16 @@ def test_chat_completions_work_with_the_official_openai_client(
             messages: Any = [{"role": "user", "content": "Can I return my order?"}]
             answer = client.chat.completions.create(model="support-bot", messages=messages)
             assert answer.choices[0].message.content == "Refunds are accepted for 30 days."
-            assert answer.usage is not None and answer.usage.prompt_tokens == 5
+            assert answer.usage is not None
+            assert answer.usage.prompt_tokens == 5
             assert upstream.requests[-1]["model"] == "tiny-chat"
 
-            gateway.fallback("support-bot", actor="oncall", reason="hallucinated policy",
-                             fallback={"type": "scripted", "message": "Please see our FAQ."})
+            gateway.fallback(
+                "support-bot",
+                actor="oncall",
+                reason="hallucinated policy",
+                fallback={"type": "scripted", "message": "Please see our FAQ."},
+            )
             scripted = client.chat.completions.create(model="support-bot", messages=messages)
             assert scripted.choices[0].message.content == "Please see our FAQ."
 
@@ -300,12 +376,14 @@ def test_chat_completions_work_with_the_official_openai_client(
             with pytest.raises(openai.NotFoundError):
                 client.chat.completions.create(model="no-such-bot", messages=messages)
             with pytest.raises(openai.UnprocessableEntityError, match="streaming"):
-                client.chat.completions.create(model="support-bot", messages=messages,
-                                               stream=True)
+                client.chat.completions.create(model="support-bot", messages=messages, stream=True)
     assert len(upstream.requests) == 1  # fallback and isolation never reached the upstream
     turns = read_events(tmp_path / "telemetry", "llm_turn", system="support-bot").to_pylist()
     assert [(t["mode"], t["status"]) for t in turns] == [
-        ("primary", "ok"), ("fallback", "scripted"), ("isolated", "refused")]
+        ("primary", "ok"),
+        ("fallback", "scripted"),
+        ("isolated", "refused"),
+    ]
     assert json.loads(turns[0]["messages"]) == messages
     assert turns[0]["completion_tokens"] == 6
 
@@ -316,16 +394,28 @@ def test_a_failing_chat_upstream_is_a_502_in_openai_shape(
     upstream = FakeChatUpstream(status_code=500)
     with serve_in_thread(upstream.app) as upstream_url:
         with registry.store.transaction() as s:
-            lin.register_system(s, clock=registry.clock, actor="a", name="bot", kind="llm-app",
-                                owner="cx")
+            lin.register_system(
+                s, clock=registry.clock, actor="a", name="bot", kind="llm-app", owner="cx"
+            )
             lin.register_model_version(
-                s, clock=registry.clock, actor="ci", system="bot", version="m1",
-                framework="openai", artifact_uri=f"{upstream_url}/v1", sha256="a" * 64,
+                s,
+                clock=registry.clock,
+                actor="ci",
+                system="bot",
+                version="m1",
+                framework="openai",
+                artifact_uri=f"{upstream_url}/v1",
+                sha256="a" * 64,
             )
         gateway = make_gateway(registry, tmp_path)
         gateway.promote("bot", "m1", actor="ci", reason="launch")
-        response = run_requests(gateway, lambda c: c.post("/v1/chat/completions", json={
-            "model": "bot", "messages": [{"role": "user", "content": "hi"}]}))
+        response = run_requests(
+            gateway,
+            lambda c: c.post(
+                "/v1/chat/completions",
+                json={"model": "bot", "messages": [{"role": "user", "content": "hi"}]},
+            ),
+        )
         gateway.close()
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "gateway_error"

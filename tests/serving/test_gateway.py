@@ -17,15 +17,17 @@ from .conftest import ROW, CountingFactory, Registry, make_gateway, run_requests
 def test_a_change_made_through_another_connection_is_seen_within_the_poll_interval(
     registry: Registry, tmp_path: Path
 ) -> None:
-    gateway = make_gateway(registry, tmp_path, adapter_factory=CountingFactory(),
-                           poll_interval=0.005)
+    gateway = make_gateway(
+        registry, tmp_path, adapter_factory=CountingFactory(), poll_interval=0.005
+    )
     gateway.promote("fraud", "v2", actor="ci", reason="release")
     gateway.start()
     other = Store.open(registry.store.settings)  # as the CLI in another process would
     try:
         with other.transaction() as s:
-            route = control.rollback(s, clock=registry.clock, actor="oncall", system="fraud",
-                                     reason="poisoned")
+            route = control.rollback(
+                s, clock=registry.clock, actor="oncall", system="fraud", reason="poisoned"
+            )
         committed = time.perf_counter()
         while gateway.snapshot.revision < route.revision:
             assert time.perf_counter() - committed < 2.0
@@ -58,8 +60,9 @@ def test_no_request_sees_a_half_switched_routing(registry: Registry, tmp_path: P
             r = await client.post("/v1/systems/fraud/predict", json={"rows": [ROW]})
             body = r.json()
             # The answering adapter (predictions) and the reported version come from one route.
-            seen.append((int(r.headers["x-airsoc-revision"]), body["version"],
-                         body["predictions"][0]))
+            seen.append(
+                (int(r.headers["x-airsoc-revision"]), body["version"], body["predictions"][0])
+            )
         return seen
 
     flipper = threading.Thread(target=flip)

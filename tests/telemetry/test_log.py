@@ -13,14 +13,19 @@ from pathlib import Path
 import pytest
 
 from airsoc.errors import ConflictError
-from airsoc.telemetry import EventLog, LabelEvent, PredictionEvent, query_events, read_events
+from airsoc.telemetry import Event, EventLog, LabelEvent, PredictionEvent, query_events, read_events
 
 T0 = datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC)
 
 
 def _event(i: int, *, system: str = "fraud", ts: datetime = T0) -> PredictionEvent:
     return PredictionEvent(
-        request_id=f"r{i}", ts=ts, system=system, version="v1", inputs={"x": i}, output=i % 2,
+        request_id=f"r{i}",
+        ts=ts,
+        system=system,
+        version="v1",
+        inputs={"x": i},
+        output=i % 2,
         score=i / 10,
     )
 
@@ -28,8 +33,9 @@ def _event(i: int, *, system: str = "fraud", ts: datetime = T0) -> PredictionEve
 def test_clean_shutdown_writes_every_event_into_system_day_partitions(tmp_path: Path) -> None:
     log = EventLog(tmp_path, batch_size=100, flush_interval=5)
     for i in range(250):
-        log.append(_event(i, system="fraud" if i % 2 else "credit",
-                          ts=T0 + timedelta(seconds=i % 3)))
+        log.append(
+            _event(i, system="fraud" if i % 2 else "credit", ts=T0 + timedelta(seconds=i % 3))
+        )
     log.append(LabelEvent(request_id="r1", ts=T0, system="fraud", label=1))
     log.close()
     assert log.stats()["written"] == 251
@@ -49,9 +55,9 @@ def test_append_never_waits_for_the_disk(tmp_path: Path, monkeypatch: pytest.Mon
     disk_free = threading.Event()
     original = log._write
 
-    def slow_disk(batch: list[PredictionEvent]) -> None:  # type: ignore[override]
+    def slow_disk(batch: list[Event]) -> None:
         disk_free.wait(30)
-        original(batch)  # type: ignore[arg-type]
+        original(batch)
 
     monkeypatch.setattr(log, "_write", slow_disk)
     finished = threading.Event()
@@ -76,7 +82,7 @@ CRASHING_WRITER = textwrap.dedent(
     """
     import os, sys
     from datetime import datetime, timezone
-    from airsoc.telemetry import EventLog, PredictionEvent
+    from airsoc.telemetry import Event, EventLog, PredictionEvent
     log = EventLog(sys.argv[1], flush_interval=3600, batch_size=10**9)
     ts = datetime(2026, 3, 1, tzinfo=timezone.utc)
     for i in range(300):

@@ -41,7 +41,8 @@ def _change(fn: Any, as_json: bool, **kwargs: Any) -> None:
         return
     candidate = (
         f", {route.candidate_version} at {route.candidate_share:.0%}"
-        if route.candidate_version else ""
+        if route.candidate_version
+        else ""
     )
     console.print(
         f"{route.system}: {route.mode} (primary {route.primary_version or 'none'}{candidate}); "
@@ -54,9 +55,7 @@ def _change(fn: Any, as_json: bool, **kwargs: Any) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8400,
-    poll_interval: Annotated[
-        float, typer.Option(help="Seconds between routing checks")
-    ] = 0.01,
+    poll_interval: Annotated[float, typer.Option(help="Seconds between routing checks")] = 0.01,
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body accepted")] = 1 << 20,
     rules_dir: Annotated[
         Path | None, typer.Option(help="Where relative rules-fallback paths start")
@@ -69,18 +68,21 @@ def serve(
     from airsoc.serving.gateway import Gateway
 
     gateway = Gateway.open(
-        store=state.store(), clock=state.clock, poll_interval=poll_interval,
-        max_body_bytes=max_body_bytes, base_dir=rules_dir or Path.cwd(),
+        store=state.store(),
+        clock=state.clock,
+        poll_interval=poll_interval,
+        max_body_bytes=max_body_bytes,
+        base_dir=rules_dir or Path.cwd(),
     )
     if gateway.event_log is not None and gateway.event_log.recovered_loss:
         console.print(
             f"warning: the previous gateway stopped uncleanly and lost "
             f"{gateway.event_log.recovered_loss} telemetry events"
         )
-    console.print(f"airsoc gateway on http://{host}:{port} "
-                  f"({len(gateway.snapshot.routes)} systems routed)")
-    uvicorn.run(create_app(gateway), host=host, port=port, log_level="warning",
-                access_log=False)
+    console.print(
+        f"airsoc gateway on http://{host}:{port} ({len(gateway.snapshot.routes)} systems routed)"
+    )
+    uvicorn.run(create_app(gateway), host=host, port=port, log_level="warning", access_log=False)
 
 
 @app.command()
@@ -94,19 +96,28 @@ def status(
         rules = control.list_client_rules(s)
         revision = control.current_revision(s)
     if as_json:
-        print_json({
-            "revision": revision,
-            "routes": [r.model_dump(mode="json") for r in routes],
-            "clients": [c.model_dump(mode="json") for c in rules],
-        })
+        print_json(
+            {
+                "revision": revision,
+                "routes": [r.model_dump(mode="json") for r in routes],
+                "clients": [c.model_dump(mode="json") for c in rules],
+            }
+        )
         return
     print_table(
         "Routes",
         ["system", "mode", "primary", "candidate", "share", "revision", "by", "reason"],
         [
-            (r.system, r.mode, r.primary_version, r.candidate_version,
-             f"{r.candidate_share:.0%}" if r.candidate_version else "", r.revision, r.updated_by,
-             r.reason)
+            (
+                r.system,
+                r.mode,
+                r.primary_version,
+                r.candidate_version,
+                f"{r.candidate_share:.0%}" if r.candidate_version else "",
+                r.revision,
+                r.updated_by,
+                r.reason,
+            )
             for r in routes
         ],
     )
@@ -114,8 +125,17 @@ def status(
         print_table(
             "Client rules",
             ["client", "blocked", "rate/s", "burst", "by", "reason"],
-            [(c.client_id, "yes" if c.blocked else "", c.rate_per_second, c.burst, c.updated_by,
-              c.reason) for c in rules],
+            [
+                (
+                    c.client_id,
+                    "yes" if c.blocked else "",
+                    c.rate_per_second,
+                    c.burst,
+                    c.updated_by,
+                    c.reason,
+                )
+                for c in rules
+            ],
         )
 
 
@@ -128,17 +148,21 @@ def promote(
     as_json: JsonOpt = False,
 ) -> None:
     """Serve a version as the system's primary."""
-    _change(control.promote, as_json, system=system, version=version, actor=actor_name(actor),
-            reason=reason)
+    _change(
+        control.promote,
+        as_json,
+        system=system,
+        version=version,
+        actor=actor_name(actor),
+        reason=reason,
+    )
 
 
 @app.command()
 def rollback(
     system: SystemArg,
     reason: ReasonOpt,
-    to: Annotated[
-        str, typer.Option(help="'last_known_good' or a version")
-    ] = "last_known_good",
+    to: Annotated[str, typer.Option(help="'last_known_good' or a version")] = "last_known_good",
     before_batch: Annotated[
         str | None, typer.Option(help="Known-good before this batch arrived")
     ] = None,
@@ -146,8 +170,15 @@ def rollback(
     as_json: JsonOpt = False,
 ) -> None:
     """Roll back to the last known-good version (or --to a version)."""
-    _change(control.rollback, as_json, system=system, to=to, before_batch=before_batch,
-            actor=actor_name(actor), reason=reason)
+    _change(
+        control.rollback,
+        as_json,
+        system=system,
+        to=to,
+        before_batch=before_batch,
+        actor=actor_name(actor),
+        reason=reason,
+    )
 
 
 @app.command()
@@ -166,8 +197,14 @@ def fallback(
     spec = None
     if kind is not None:
         spec = {k: v for k, v in {"type": kind, "path": path, "message": message}.items() if v}
-    _change(control.set_fallback, as_json, system=system, fallback=spec,
-            actor=actor_name(actor), reason=reason)
+    _change(
+        control.set_fallback,
+        as_json,
+        system=system,
+        fallback=spec,
+        actor=actor_name(actor),
+        reason=reason,
+    )
 
 
 @app.command()
@@ -196,8 +233,15 @@ def canary(
     as_json: JsonOpt = False,
 ) -> None:
     """Send a share of the traffic to a candidate version."""
-    _change(control.set_canary, as_json, system=system, version=version, share=share,
-            actor=actor_name(actor), reason=reason)
+    _change(
+        control.set_canary,
+        as_json,
+        system=system,
+        version=version,
+        share=share,
+        actor=actor_name(actor),
+        reason=reason,
+    )
 
 
 @app.command()
@@ -210,8 +254,15 @@ def shadow(
     as_json: JsonOpt = False,
 ) -> None:
     """Mirror the traffic to a candidate version (its answers are logged, not returned)."""
-    _change(control.set_shadow, as_json, system=system, version=version, share=share,
-            actor=actor_name(actor), reason=reason)
+    _change(
+        control.set_shadow,
+        as_json,
+        system=system,
+        version=version,
+        share=share,
+        actor=actor_name(actor),
+        reason=reason,
+    )
 
 
 @app.command()
@@ -246,8 +297,13 @@ def limit(
     """Rate-limit a client."""
     with state.store().transaction() as s:
         rule = control.limit_client(
-            s, clock=state.clock, actor=actor_name(actor), client_id=client,
-            rate_per_second=rate, burst=burst, reason=reason,
+            s,
+            clock=state.clock,
+            actor=actor_name(actor),
+            client_id=client,
+            rate_per_second=rate,
+            burst=burst,
+            reason=reason,
         )
     if as_json:
         print_json(rule)
@@ -269,6 +325,8 @@ def handoffs(
     print_table(
         "Hand-offs",
         ["id", "system", "request", "client", "at"],
-        [(h.id, h.system, h.request_id, h.client_id, f"{h.created_at:%Y-%m-%d %H:%M:%S}")
-         for h in rows],
+        [
+            (h.id, h.system, h.request_id, h.client_id, f"{h.created_at:%Y-%m-%d %H:%M:%S}")
+            for h in rows
+        ],
     )

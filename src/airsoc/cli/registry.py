@@ -87,7 +87,12 @@ def register_system(
     """Register (or update) a system."""
     with state.store().transaction() as s:
         view = service.register_system(
-            s, clock=state.clock, actor=actor_name(actor), name=name, kind=kind, owner=owner,
+            s,
+            clock=state.clock,
+            actor=actor_name(actor),
+            name=name,
+            kind=kind,
+            owner=owner,
             criticality=criticality,
         )
     if as_json:
@@ -136,8 +141,14 @@ def models(
         ["system", "version", "status", "known good", "framework", "batches", "sha256", "created"],
         [
             (
-                r.system, r.version, r.status, "yes" if r.known_good else "", r.framework,
-                len(r.training_batches), r.sha256[:12], f"{r.created_at:%Y-%m-%d %H:%M}",
+                r.system,
+                r.version,
+                r.status,
+                "yes" if r.known_good else "",
+                r.framework,
+                len(r.training_batches),
+                r.sha256[:12],
+                f"{r.created_at:%Y-%m-%d %H:%M}",
             )
             for r in rows
         ],
@@ -168,8 +179,14 @@ def batches(
         "Data batches",
         ["batch", "source", "status", "rows", "ingested", "sha256"],
         [
-            (r.batch_id, r.source, r.status, r.rows, f"{r.ingested_at:%Y-%m-%d %H:%M}",
-             r.sha256[:12])
+            (
+                r.batch_id,
+                r.source,
+                r.status,
+                r.rows,
+                f"{r.ingested_at:%Y-%m-%d %H:%M}",
+                r.sha256[:12],
+            )
             for r in rows
         ],
     )
@@ -202,15 +219,20 @@ def lineage(
     if as_json:
         print_json(result)
     elif isinstance(result, service.BlastRadius):
-        console.print(f"batch {result.batch.batch_id} ({result.batch.source}, "
-                      f"{result.batch.status}) reached:")
+        console.print(
+            f"batch {result.batch.batch_id} ({result.batch.source}, {result.batch.status}) reached:"
+        )
         print_table(
             "Blast radius",
             ["system", "affected versions", "serving", "serving affected", "rollback to"],
             [
-                (i.system, ", ".join(i.affected_versions),
-                 ", ".join(f"{k}={v}" for k, v in i.serving.items()),
-                 "yes" if i.serving_affected else "no", i.rollback_to or "none")
+                (
+                    i.system,
+                    ", ".join(i.affected_versions),
+                    ", ".join(f"{k}={v}" for k, v in i.serving.items()),
+                    "yes" if i.serving_affected else "no",
+                    i.rollback_to or "none",
+                )
                 for i in result.systems
             ],
         )
@@ -218,7 +240,8 @@ def lineage(
         console.print(f"{result.system} {result.version} (known good: {result.known_good_reason})")
     else:
         print_table(
-            "Training batches", ["batch", "source", "status", "rows"],
+            "Training batches",
+            ["batch", "source", "status", "rows"],
             [(b.batch_id, b.source, b.status, b.rows) for b in result],
         )
 
@@ -273,16 +296,26 @@ def register_model(
     features = {k: str(v) for k, v in _mapping(feature, "--feature").items()}
     with state.store().transaction() as s:
         view = service.register_model_version(
-            s, clock=state.clock, actor=actor_name(actor), system=system, version=version,
-            artifact_uri=artifact, sha256=sha256, framework=framework,
-            training_batches=batch or (), metrics=_mapping(metric, "--metric"),
-            params=_mapping(param, "--param"), input_schema=features or None,
+            s,
+            clock=state.clock,
+            actor=actor_name(actor),
+            system=system,
+            version=version,
+            artifact_uri=artifact,
+            sha256=sha256,
+            framework=framework,
+            training_batches=batch or (),
+            metrics=_mapping(metric, "--metric"),
+            params=_mapping(param, "--param"),
+            input_schema=features or None,
         )
     if as_json:
         print_json(view)
     else:
-        console.print(f"{system} {version} registered ({view.sha256[:12]}, "
-                      f"{len(view.training_batches)} batches)")
+        console.print(
+            f"{system} {version} registered ({view.sha256[:12]}, "
+            f"{len(view.training_batches)} batches)"
+        )
 
 
 @app.command("register-batch")
@@ -305,9 +338,17 @@ def register_batch(
         raise InputError("give --file, or both --rows and --sha256")
     with state.store().transaction() as s:
         view = service.register_batch(
-            s, clock=state.clock, actor=actor_name(actor), batch_id=batch_id, source=source,
-            rows=rows, sha256=sha256, schema=schema, uri=str(file.resolve()) if file else "",
-            time_start=_when(start, "--start"), time_end=_when(end, "--end"),
+            s,
+            clock=state.clock,
+            actor=actor_name(actor),
+            batch_id=batch_id,
+            source=source,
+            rows=rows,
+            sha256=sha256,
+            schema=schema,
+            uri=str(file.resolve()) if file else "",
+            time_start=_when(start, "--start"),
+            time_end=_when(end, "--end"),
         )
     if as_json:
         print_json(view)
@@ -327,8 +368,13 @@ def mark_known_good(
     """Flag a version known-good (a rollback target), saying who and why."""
     with state.store().transaction() as s:
         view = service.mark_known_good(
-            s, clock=state.clock, actor=actor_name(actor), system=system, version=version,
-            reason=reason, known_good=not clear,
+            s,
+            clock=state.clock,
+            actor=actor_name(actor),
+            system=system,
+            version=version,
+            reason=reason,
+            known_good=not clear,
         )
     if as_json:
         print_json(view)
@@ -347,7 +393,11 @@ def quarantine_batch(
     """Quarantine a data batch."""
     with state.store().transaction() as s:
         view = service.quarantine_batch(
-            s, clock=state.clock, actor=actor_name(actor), batch_id=batch_id, reason=reason,
+            s,
+            clock=state.clock,
+            actor=actor_name(actor),
+            batch_id=batch_id,
+            reason=reason,
             cascade=cascade,
         )
     if as_json:
@@ -372,6 +422,51 @@ def release_batch(
         print_json(view)
     else:
         console.print(f"batch {batch_id} released")
+
+
+@app.command("import-mlflow")
+def import_mlflow(
+    tracking_uri: Annotated[str, typer.Option(help="MLflow tracking URI (sqlite:///...)")],
+    model: Annotated[list[str] | None, typer.Option(help="Only this registered model")] = None,
+    system: Annotated[
+        list[str] | None, typer.Option(help="mlflow-name=system when the names differ")
+    ] = None,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import MLflow registered model versions (extra: mlflow)."""
+    from airsoc.lineage.mlflow import import_registered_models
+
+    mapping = {k: str(v) for k, v in _mapping(system, "--system").items()}
+    with state.store().transaction() as s:
+        imported = import_registered_models(
+            s,
+            clock=state.clock,
+            actor=actor_name(actor),
+            tracking_uri=tracking_uri,
+            systems=mapping,
+            names=model,
+        )
+    if as_json:
+        print_json(imported)
+    else:
+        console.print(f"imported {len(imported)} model versions from MLflow")
+
+
+@app.command("mlflow-alias")
+def mlflow_alias(
+    system: Annotated[str, typer.Argument(help="The system")],
+    version: Annotated[str, typer.Argument(help="The version (imported from MLflow)")],
+    tracking_uri: Annotated[str, typer.Option(help="MLflow tracking URI")],
+    alias: Annotated[str, typer.Option(help="The MLflow alias to move")] = "production",
+) -> None:
+    """Point an MLflow alias at a version, e.g. after a rollback (extra: mlflow)."""
+    from airsoc.lineage.mlflow import switch_alias
+
+    with state.store().read() as s:
+        model = service.get_model_version(s, system=system, version=version)
+    number = switch_alias(tracking_uri=tracking_uri, model=model, alias=alias)
+    console.print(f"MLflow alias {alias} now points at version {number}")
 
 
 @app.command()

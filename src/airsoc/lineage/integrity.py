@@ -26,10 +26,21 @@ _CHUNK = 1 << 20
 
 
 def sha256_file(path: str | Path) -> str:
-    """Return the hex sha256 of the file at ``path``, read in 1 MiB chunks."""
+    """Return the hex sha256 of the file at ``path``, read in 1 MiB chunks.
+
+    A directory (an MLflow model folder, say) hashes as the sha256 over its files' relative
+    paths and contents in sorted order, so the same tree always gives the same hash.
+    """
+    target = Path(path)
+    if target.is_dir():
+        tree = hashlib.sha256()
+        for file in sorted(p for p in target.rglob("*") if p.is_file()):
+            tree.update(file.relative_to(target).as_posix().encode() + b"\0")
+            tree.update(bytes.fromhex(sha256_file(file)))
+        return tree.hexdigest()
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as fh:
+        with open(target, "rb") as fh:
             while chunk := fh.read(_CHUNK):
                 digest.update(chunk)
     except FileNotFoundError:

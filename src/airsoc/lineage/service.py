@@ -12,8 +12,8 @@ Example:
     >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
     >>> clock = SimulatedClock()
     >>> with store.transaction() as s:
-    ...     _ = register_system(s, clock=clock, actor="alice", name="fraud", kind="tabular-classifier",
-    ...                         owner="risk-ml")
+    ...     _ = register_system(s, clock=clock, actor="alice", name="fraud",
+    ...                         kind="tabular-classifier", owner="risk-ml")
     ...     _ = register_batch(s, clock=clock, actor="etl", batch_id="acme-1", source="acme",
     ...                        rows=1000, sha256="a" * 64)
     ...     _ = register_model_version(s, clock=clock, actor="ci", system="fraud", version="v1",
@@ -1022,8 +1022,9 @@ def _open_deployment(session: Session, system_id: int, role: str) -> DeploymentR
     ).scalar_one_or_none()
 
 
-def _close(session: Session, *, clock: Clock, actor: str, system: str, row: DeploymentRow,
-           reason: str) -> None:
+def _close(
+    session: Session, *, clock: Clock, actor: str, system: str, row: DeploymentRow, reason: str
+) -> None:
     row.ended_at = clock.now()
     model = session.get(ModelVersionRow, row.model_version_id)
     assert model is not None

@@ -42,6 +42,7 @@ __all__ = [
     "HttpAdapter",
     "ModelAdapter",
     "Output",
+    "PyfuncAdapter",
     "RulesAdapter",
     "SklearnAdapter",
     "load_adapter",
@@ -111,8 +112,9 @@ class SklearnAdapter:
         if self._frame:
             import pandas as pd
 
-            data: Any = pd.DataFrame([[r[n] for n in self._names] for r in rows],
-                                     columns=self._names)
+            data: Any = pd.DataFrame(
+                [[r[n] for n in self._names] for r in rows], columns=self._names
+            )
         else:
             data = np.array([[r[n] for n in self._names] for r in rows], dtype=float)
         if not self._proba:
@@ -121,9 +123,7 @@ class SklearnAdapter:
         classes = self.model.classes_
         picked = proba.argmax(axis=1)
         scores = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
-        return [
-            Output(_plain(classes[i]), float(s)) for i, s in zip(picked, scores, strict=True)
-        ]
+        return [Output(_plain(classes[i]), float(s)) for i, s in zip(picked, scores, strict=True)]
 
 
 class HttpAdapter:
@@ -137,7 +137,7 @@ class HttpAdapter:
         self, url: str, *, features: Mapping[str, str] | None = None, timeout: float = 10.0
     ) -> None:
         self.url = url
-        self.features = dict(features) if features else None
+        self.features: Mapping[str, str] | None = dict(features) if features else None
         self.timeout = timeout
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Output]:
@@ -175,7 +175,7 @@ class RulesAdapter:
         self, rule: Callable[[Mapping[str, Any]], Any], *, features: Mapping[str, str] | None = None
     ) -> None:
         self.rule = rule
-        self.features = dict(features) if features else None
+        self.features: Mapping[str, str] | None = dict(features) if features else None
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Output]:
         """Return the rule's answer for each row."""
@@ -189,12 +189,30 @@ class RulesAdapter:
         return out
 
 
+class PyfuncAdapter:
+    """An MLflow pyfunc model served in process (predictions only, no scores)."""
+
+    def __init__(self, model: Any, *, features: Mapping[str, str] | None = None) -> None:
+        self.model = model
+        if features is None:
+            features = _signature_features(model)
+        self.features: Mapping[str, str] | None = dict(features) if features else None
+
+    def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Output]:
+        """Return the model's prediction for each row."""
+        import pandas as pd
+
+        result = self.model.predict(pd.DataFrame(list(rows)))
+        values = result.tolist() if hasattr(result, "tolist") else list(result)
+        return [Output(_plain(v)) for v in values]
+
+
 class CountingAdapter:
     """Wraps an adapter and counts the calls and rows that reach it (a test double to ship)."""
 
     def __init__(self, inner: ModelAdapter) -> None:
         self.inner = inner
-        self.features = inner.features
+        self.features: Mapping[str, str] | None = inner.features
         self.calls = 0
         self.rows = 0
         self._lock = threading.Lock()
@@ -223,7 +241,8 @@ def load_callable(spec: str, *, base_dir: str | Path | None = None) -> Callable[
         if not path.exists():
             raise InputError(f"rules file {path} does not exist ({spec})")
         module_spec = importlib.util.spec_from_file_location(f"airsoc_rules_{path.stem}", path)
-        assert module_spec is not None and module_spec.loader is not None
+        assert module_spec is not None
+        assert module_spec.loader is not None
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
     else:
@@ -252,21 +271,21 @@ def load_adapter(model: ModelVersionView, *, verify: bool = True) -> ModelAdapte
         if path is None:
             raise GatewayError(f"{where}: artifact {model.artifact_uri} is not a local file")
         if verify:
-            actual = sha256_file(path)
-            if actual != model.sha256:
-                raise HashMismatchError(
-                    f"{where}: {path} hashes to {actual}, the registry holds {model.sha256} "
-                    "(supply_chain); the version is not loaded"
-                )
+            _check_hash(path, model, where)
         import joblib
 
         return SklearnAdapter(joblib.load(path), features=features)
     if model.framework == "http":
         return HttpAdapter(model.artifact_uri, features=features)
     if model.framework == "mlflow":
-        from airsoc.lineage.mlflow import load_pyfunc_adapter
-
-        return load_pyfunc_adapter(model.artifact_uri, features=features)
+        path = local_path(model.artifact_uri)
+        if verify and path is not None:
+            _check_hash(path, model, where)
+        try:
+            import mlflow.pyfunc
+        except ImportError as exc:  # pragma: no cover - depends on the installed extras
+            raise GatewayError(f"{where}: serving MLflow models needs airsoc[mlflow]") from exc
+        return PyfuncAdapter(mlflow.pyfunc.load_model(model.artifact_uri), features=features)
     if model.framework == "openai":
         return ChatUpstream(
             model.artifact_uri,
@@ -324,9 +343,42 @@ class ChatUpstream:
         return answer
 
 
+_MLFLOW_TYPES = {
+    "double": "number",
+    "float": "number",
+    "long": "integer",
+    "integer": "integer",
+    "string": "string",
+    "boolean": "boolean",
+}
+
+
+def _signature_features(model: Any) -> dict[str, str] | None:
+    """Return the feature schema an MLflow model's signature declares, if it names its columns."""
+    schema = getattr(getattr(model, "metadata", None), "get_input_schema", lambda: None)()
+    inputs = getattr(schema, "inputs", None)
+    if not inputs or any(getattr(c, "name", None) is None for c in inputs):
+        return None
+    out = {}
+    for column in inputs:
+        kind = _MLFLOW_TYPES.get(str(getattr(column.type, "name", column.type)).lower())
+        if kind is None:
+            return None
+        out[column.name] = kind
+    return out
+
+
+def _check_hash(path: Path, model: ModelVersionView, where: str) -> None:
+    actual = sha256_file(path)
+    if actual != model.sha256:
+        raise HashMismatchError(
+            f"{where}: {path} hashes to {actual}, the registry holds {model.sha256} "
+            "(supply_chain); the version is not loaded"
+        )
+
+
 def _plain(value: Any) -> Any:
     """Return a JSON-ready Python value for a numpy scalar."""
     if isinstance(value, np.generic):
         return value.item()
     return value
-

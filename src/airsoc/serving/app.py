@@ -351,8 +351,9 @@ class _Handlers:
 
     def _log_refusal(self, route: Route, client: str, request_id: str, started: float) -> None:
         latency = (time.perf_counter() - started) * 1000
-        self._log(route, None, "isolated", client, request_id, [{}], [Output(None)], latency,
-                  "refused")
+        self._log(
+            route, None, "isolated", client, request_id, [{}], [Output(None)], latency, "refused"
+        )
 
     # ------------------------------------------------------------------ labels
 
@@ -414,18 +415,22 @@ class _Handlers:
         if not isinstance(system, str) or not system:
             raise InputError('"model" must name a system served by the gateway', loc="model")
         messages = body.get("messages")
-        if not isinstance(messages, list) or not messages or not all(
-            isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages
+        if (
+            not isinstance(messages, list)
+            or not messages
+            or not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages)
         ):
-            raise InputError('"messages" must be a non-empty list of {role, content}',
-                             loc="messages")
+            raise InputError(
+                '"messages" must be a non-empty list of {role, content}', loc="messages"
+            )
         if body.get("stream"):
             raise InputError("streaming is not supported by the gateway", loc="stream")
         route = gateway.route_for(snapshot, system)
         headers = {"x-request-id": request_id, "x-airsoc-revision": str(route.revision)}
         if route.mode == "isolated":
-            self._log_turn(route, None, "isolated", client, request_id, body, None, started,
-                           "refused")
+            self._log_turn(
+                route, None, "isolated", client, request_id, body, None, started, "refused"
+            )
             raise SystemUnavailableError(
                 f"system {system} is isolated; requests are refused until it is restored"
             )
@@ -441,8 +446,9 @@ class _Handlers:
                 message = str(outputs[0].prediction)
                 status = "ok"
             answer = self._scripted_completion(request_id, system, message)
-            self._log_turn(route, None, "fallback", client, request_id, body, answer, started,
-                           status)
+            self._log_turn(
+                route, None, "fallback", client, request_id, body, answer, started, status
+            )
             return JSONResponse(answer, headers=headers)
         loaded, role = self._pick(route, request_id)
         answer = await self._chat_upstream(loaded).complete(body)
@@ -478,8 +484,9 @@ class _Handlers:
             status = "ok"
         except AirsocError:
             answer, status = None, "error"
-        self._log_turn(route, candidate.version, "shadow", client, request_id, body, answer,
-                       started, status)
+        self._log_turn(
+            route, candidate.version, "shadow", client, request_id, body, answer, started, status
+        )
 
     def _scripted_completion(self, request_id: str, system: str, message: str) -> dict[str, Any]:
         return {

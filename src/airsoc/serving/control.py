@@ -18,7 +18,8 @@ Example:
     ...     for v in ("v1", "v2"):
     ...         _ = register_model_version(s, clock=clock, actor="ci", system="fraud", version=v,
     ...                                    artifact_uri=f"s3://m/{v}", sha256=v[1] * 64)
-    ...     _ = mark_known_good(s, clock=clock, actor="a", system="fraud", version="v1", reason="ok")
+    ...     _ = mark_known_good(s, clock=clock, actor="a", system="fraud", version="v1",
+    ...                         reason="ok")
     ...     _ = promote(s, clock=clock, actor="ci", system="fraud", version="v2", reason="ship")
     ...     route = rollback(s, clock=clock, actor="oncall", system="fraud", reason="poisoned")
     >>> route.mode, route.primary_version, route.revision
@@ -176,7 +177,12 @@ def promote(
 ) -> RouteView:
     """Serve ``version`` as the system's only (primary) version and return the route."""
     return _switch_primary(
-        session, clock=clock, actor=actor, system=system, version=version, reason=reason,
+        session,
+        clock=clock,
+        actor=actor,
+        system=system,
+        version=version,
+        reason=reason,
         action="routing.promote",
     )
 
@@ -201,7 +207,12 @@ def rollback(
     else:
         version = to
     return _switch_primary(
-        session, clock=clock, actor=actor, system=system, version=version, reason=reason,
+        session,
+        clock=clock,
+        actor=actor,
+        system=system,
+        version=version,
+        reason=reason,
         action="routing.rollback",
     )
 
@@ -220,8 +231,14 @@ def set_canary(
     if not 0.0 < share < 1.0:
         raise InputError(f"canary share must be between 0 and 1 (exclusive), got {share}")
     return _set_candidate(
-        session, clock=clock, actor=actor, system=system, version=version, share=share,
-        mode="canary", reason=reason,
+        session,
+        clock=clock,
+        actor=actor,
+        system=system,
+        version=version,
+        share=share,
+        mode="canary",
+        reason=reason,
     )
 
 
@@ -242,8 +259,14 @@ def set_shadow(
     if not 0.0 < share <= 1.0:
         raise InputError(f"shadow share must be in (0, 1], got {share}")
     return _set_candidate(
-        session, clock=clock, actor=actor, system=system, version=version, share=share,
-        mode="shadow", reason=reason,
+        session,
+        clock=clock,
+        actor=actor,
+        system=system,
+        version=version,
+        share=share,
+        mode="shadow",
+        reason=reason,
     )
 
 
@@ -267,7 +290,12 @@ def set_fallback(
     if kind == "rules" and not spec.get("path"):
         raise InputError(f"system {system}: a rules fallback needs a path (file.py:function)")
     return _contain(
-        session, clock=clock, actor=actor, system=system, mode="fallback", reason=reason,
+        session,
+        clock=clock,
+        actor=actor,
+        system=system,
+        mode="fallback",
+        reason=reason,
         fallback=dict(spec),
     )
 
@@ -275,7 +303,12 @@ def set_fallback(
 def isolate(session: Session, *, clock: Clock, actor: str, system: str, reason: str) -> RouteView:
     """Refuse every request to the system with a clear status; no model is called."""
     return _contain(
-        session, clock=clock, actor=actor, system=system, mode="isolated", reason=reason,
+        session,
+        clock=clock,
+        actor=actor,
+        system=system,
+        mode="isolated",
+        reason=reason,
         fallback=None,
     )
 
@@ -296,8 +329,9 @@ def restore(session: Session, *, clock: Clock, actor: str, system: str, reason: 
         raise ConflictError(f"system {system} is already served normally (mode primary)")
     row.mode = mode
     row.resume_mode = None
-    return _commit_route(session, clock=clock, actor=actor, row=row, action="routing.restore",
-                         reason=reason)
+    return _commit_route(
+        session, clock=clock, actor=actor, row=row, action="routing.restore", reason=reason
+    )
 
 
 # --------------------------------------------------------------------------- client controls
@@ -307,16 +341,30 @@ def block_client(
     session: Session, *, clock: Clock, actor: str, client_id: str, reason: str
 ) -> ClientRuleView:
     """Refuse every request from ``client_id`` (HTTP 403) and return its rule."""
-    return _client_rule(session, clock=clock, actor=actor, client_id=client_id, reason=reason,
-                        action="client.blocked", blocked=True)
+    return _client_rule(
+        session,
+        clock=clock,
+        actor=actor,
+        client_id=client_id,
+        reason=reason,
+        action="client.blocked",
+        blocked=True,
+    )
 
 
 def unblock_client(
     session: Session, *, clock: Clock, actor: str, client_id: str, reason: str
 ) -> ClientRuleView:
     """Let ``client_id`` in again (its rate limit stays) and return its rule."""
-    return _client_rule(session, clock=clock, actor=actor, client_id=client_id, reason=reason,
-                        action="client.unblocked", blocked=False)
+    return _client_rule(
+        session,
+        clock=clock,
+        actor=actor,
+        client_id=client_id,
+        reason=reason,
+        action="client.unblocked",
+        blocked=False,
+    )
 
 
 def limit_client(
@@ -334,9 +382,16 @@ def limit_client(
         raise InputError(f"rate limit must be > 0 requests per second, got {rate_per_second}")
     if burst is not None and burst < 1:
         raise InputError(f"burst must be >= 1, got {burst}")
-    return _client_rule(session, clock=clock, actor=actor, client_id=client_id, reason=reason,
-                        action="client.rate_limited", rate_per_second=rate_per_second,
-                        burst=burst)
+    return _client_rule(
+        session,
+        clock=clock,
+        actor=actor,
+        client_id=client_id,
+        reason=reason,
+        action="client.rate_limited",
+        rate_per_second=rate_per_second,
+        burst=burst,
+    )
 
 
 def enqueue_handoff(
@@ -374,7 +429,13 @@ def _route_row(session: Session, system: str) -> RouteRow:
 
 
 def _switch_primary(
-    session: Session, *, clock: Clock, actor: str, system: str, version: str, reason: str,
+    session: Session,
+    *,
+    clock: Clock,
+    actor: str,
+    system: str,
+    version: str,
+    reason: str,
     action: str,
 ) -> RouteView:
     _require_reason(reason, action)
@@ -384,8 +445,13 @@ def _switch_primary(
     row = session.get(RouteRow, system, with_for_update=True)
     if row is None:
         row = RouteRow(
-            system=system, mode="primary", candidate_share=0.0, revision=0, updated_by=actor,
-            updated_at=clock.now(), reason=reason,
+            system=system,
+            mode="primary",
+            candidate_share=0.0,
+            revision=0,
+            updated_by=actor,
+            updated_at=clock.now(),
+            reason=reason,
         )
         session.add(row)
     elif row.mode in ("canary", "shadow"):
@@ -393,7 +459,12 @@ def _switch_primary(
             session, clock=clock, actor=actor, system=system, role=row.mode, reason=reason
         )
     lineage.record_deployment(
-        session, clock=clock, actor=actor, system=system, version=version, role="primary",
+        session,
+        clock=clock,
+        actor=actor,
+        system=system,
+        version=version,
+        role="primary",
         reason=reason,
     )
     row.primary_version = version
@@ -408,8 +479,15 @@ def _switch_primary(
 
 
 def _set_candidate(
-    session: Session, *, clock: Clock, actor: str, system: str, version: str, share: float,
-    mode: str, reason: str,
+    session: Session,
+    *,
+    clock: Clock,
+    actor: str,
+    system: str,
+    version: str,
+    share: float,
+    mode: str,
+    reason: str,
 ) -> RouteView:
     _require_reason(reason, f"routing.{mode}")
     row = _route_row(session, system)
@@ -425,18 +503,30 @@ def _set_candidate(
             session, clock=clock, actor=actor, system=system, role=row.mode, reason=reason
         )
     lineage.record_deployment(
-        session, clock=clock, actor=actor, system=system, version=version, role=mode,
+        session,
+        clock=clock,
+        actor=actor,
+        system=system,
+        version=version,
+        role=mode,
         reason=reason,
     )
     row.mode = mode
     row.candidate_version = version
     row.candidate_share = share
-    return _commit_route(session, clock=clock, actor=actor, row=row, action=f"routing.{mode}",
-                         reason=reason)
+    return _commit_route(
+        session, clock=clock, actor=actor, row=row, action=f"routing.{mode}", reason=reason
+    )
 
 
 def _contain(
-    session: Session, *, clock: Clock, actor: str, system: str, mode: str, reason: str,
+    session: Session,
+    *,
+    clock: Clock,
+    actor: str,
+    system: str,
+    mode: str,
+    reason: str,
     fallback: dict[str, Any] | None,
 ) -> RouteView:
     _require_reason(reason, f"routing.{mode}")
@@ -446,8 +536,9 @@ def _contain(
     row.mode = mode
     if fallback is not None:
         row.fallback = fallback
-    return _commit_route(session, clock=clock, actor=actor, row=row, action=f"routing.{mode}",
-                         reason=reason)
+    return _commit_route(
+        session, clock=clock, actor=actor, row=row, action=f"routing.{mode}", reason=reason
+    )
 
 
 def _commit_route(
@@ -478,7 +569,13 @@ def _commit_route(
 
 
 def _client_rule(
-    session: Session, *, clock: Clock, actor: str, client_id: str, reason: str, action: str,
+    session: Session,
+    *,
+    clock: Clock,
+    actor: str,
+    client_id: str,
+    reason: str,
+    action: str,
     **changes: Any,
 ) -> ClientRuleView:
     _require_reason(reason, action)

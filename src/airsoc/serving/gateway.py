@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from airsoc.clock import Clock
 from airsoc.errors import (
@@ -72,6 +72,7 @@ __all__ = [
 
 logger = logging.getLogger("airsoc.serving")
 
+_T = TypeVar("_T")
 AdapterFactory = Callable[[ModelVersionView], ModelAdapter]
 
 
@@ -386,8 +387,9 @@ class Gateway:
 
     def promote(self, system: str, version: str, *, actor: str, reason: str) -> RouteView:
         """Serve ``version`` as the primary; return the new route (applied here at once)."""
-        return self._change(control.promote, system=system, version=version, actor=actor,
-                            reason=reason)
+        return self._change(
+            control.promote, system=system, version=version, actor=actor, reason=reason
+        )
 
     def rollback(
         self,
@@ -399,22 +401,40 @@ class Gateway:
         before_batch: str | None = None,
     ) -> RouteView:
         """Serve the last known-good version (or ``to``); return the new route."""
-        return self._change(control.rollback, system=system, to=to, before_batch=before_batch,
-                            actor=actor, reason=reason)
+        return self._change(
+            control.rollback,
+            system=system,
+            to=to,
+            before_batch=before_batch,
+            actor=actor,
+            reason=reason,
+        )
 
     def set_canary(
         self, system: str, version: str, share: float, *, actor: str, reason: str
     ) -> RouteView:
         """Send ``share`` of the traffic to ``version``; return the new route."""
-        return self._change(control.set_canary, system=system, version=version, share=share,
-                            actor=actor, reason=reason)
+        return self._change(
+            control.set_canary,
+            system=system,
+            version=version,
+            share=share,
+            actor=actor,
+            reason=reason,
+        )
 
     def set_shadow(
         self, system: str, version: str, *, actor: str, reason: str, share: float = 1.0
     ) -> RouteView:
         """Mirror ``share`` of the traffic to ``version``; return the new route."""
-        return self._change(control.set_shadow, system=system, version=version, share=share,
-                            actor=actor, reason=reason)
+        return self._change(
+            control.set_shadow,
+            system=system,
+            version=version,
+            share=share,
+            actor=actor,
+            reason=reason,
+        )
 
     def fallback(
         self,
@@ -425,8 +445,9 @@ class Gateway:
         fallback: dict[str, Any] | None = None,
     ) -> RouteView:
         """Answer from the fallback; no model is called. Return the new route."""
-        return self._change(control.set_fallback, system=system, fallback=fallback,
-                            actor=actor, reason=reason)
+        return self._change(
+            control.set_fallback, system=system, fallback=fallback, actor=actor, reason=reason
+        )
 
     def isolate(self, system: str, *, actor: str, reason: str) -> RouteView:
         """Refuse every request; no model is called. Return the new route."""
@@ -454,12 +475,17 @@ class Gateway:
         burst: int | None = None,
     ) -> None:
         """Limit ``client_id`` to ``rate_per_second`` (None lifts it)."""
-        self._change(control.limit_client, client_id=client_id, rate_per_second=rate_per_second,
-                     burst=burst, actor=actor, reason=reason)
+        self._change(
+            control.limit_client,
+            client_id=client_id,
+            rate_per_second=rate_per_second,
+            burst=burst,
+            actor=actor,
+            reason=reason,
+        )
 
-    def _change(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
+    def _change(self, fn: Callable[..., _T], **kwargs: Any) -> _T:
         with self.store.transaction() as session:
             result = fn(session, clock=self.clock, **kwargs)
         self.refresh()
         return result
-

@@ -62,35 +62,46 @@ class FakeChatUpstream:
         self.reply = reply
         self.status_code = status_code
         self.requests: list[dict[str, Any]] = []
-        self.app = Starlette(routes=[Route("/v1/chat/completions", self._complete,
-                                           methods=["POST"])])
+        self.app = Starlette(
+            routes=[Route("/v1/chat/completions", self._complete, methods=["POST"])]
+        )
 
     async def _complete(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(body)
         if self.status_code != 200:
             return JSONResponse(
-                {"error": {"message": "upstream failure", "type": "server_error",
-                           "param": None, "code": None}},
+                {
+                    "error": {
+                        "message": "upstream failure",
+                        "type": "server_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
                 status_code=self.status_code,
             )
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
         completion_tokens = len(self.reply.split())
-        return JSONResponse({
-            "id": f"chatcmpl-{len(self.requests)}",
-            "object": "chat.completion",
-            "created": 1_767_225_600,
-            "model": body["model"],
-            "system_fingerprint": "fp_fake",
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": self.reply, "refusal": None},
-                "logprobs": None,
-                "finish_reason": "stop",
-            }],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        })
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": 1_767_225_600,
+                "model": body["model"],
+                "system_fingerprint": "fp_fake",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": self.reply, "refusal": None},
+                        "logprobs": None,
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            }
+        )

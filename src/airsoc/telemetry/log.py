@@ -174,7 +174,9 @@ class EventLog:
                 try:
                     self._write(batch)
                 except BaseException as exc:  # the writer must report, not die silently
-                    logger.exception("event log %s: writing %d events failed", self.name, len(batch))
+                    logger.exception(
+                        "event log %s: writing %d events failed", self.name, len(batch)
+                    )
                     with self._lock:
                         self._error = exc
                         self._flushed.notify_all()
@@ -257,4 +259,3 @@ class EventLog:
         _COUNTERS.pack_into(self._counters, 0, 0, 0)
         self._counters.flush()
         return int(lost)
-

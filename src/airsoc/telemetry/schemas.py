@@ -29,8 +29,8 @@ __all__ = [
     "EVENT_TYPES",
     "Event",
     "FeedbackEvent",
-    "LabelEvent",
     "LLMTurnEvent",
+    "LabelEvent",
     "PredictionEvent",
     "TrainingBatchEvent",
 ]
@@ -141,8 +141,8 @@ _COMMON = [("request_id", pa.string()), ("ts", _TS), ("system", pa.string())]
 
 EVENT_SCHEMAS: dict[str, pa.Schema] = {
     "prediction": pa.schema(
-        _COMMON
-        + [
+        [
+            *_COMMON,
             ("version", pa.string()),
             ("mode", pa.string()),
             ("role", pa.string()),
@@ -156,11 +156,16 @@ EVENT_SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
     "label": pa.schema(
-        _COMMON + [("row_index", pa.int32()), ("label", pa.string()), ("client_id", pa.string())]
+        [
+            *_COMMON,
+            ("row_index", pa.int32()),
+            ("label", pa.string()),
+            ("client_id", pa.string()),
+        ]
     ),
     "llm_turn": pa.schema(
-        _COMMON
-        + [
+        [
+            *_COMMON,
             ("version", pa.string()),
             ("mode", pa.string()),
             ("role", pa.string()),
@@ -175,15 +180,19 @@ EVENT_SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
     "feedback": pa.schema(
-        _COMMON + [("score", pa.float64()), ("comment", pa.string()), ("client_id", pa.string())]
+        [
+            *_COMMON,
+            ("score", pa.float64()),
+            ("comment", pa.string()),
+            ("client_id", pa.string()),
+        ]
     ),
     "training_batch": pa.schema(
-        _COMMON
-        + [
+        [
+            *_COMMON,
             ("batch_id", pa.string()),
             ("source", pa.string()),
             ("rows", pa.int64()),
-            ("sha256", pa.string()),
             ("version", pa.string()),
         ]
     ),
