@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +24,7 @@ from airsoc.serving.gateway import Gateway
 from airsoc.serving.testing import serve_in_thread
 from airsoc.settings import Settings
 from airsoc.store import Store
+from airsoc.telemetry import read_events
 from airsoc.testing import CliResult
 
 FEATURES = ["amount", "age", "hour"]
@@ -210,3 +216,62 @@ def test_containment_commands_round_trip(cli: Callable[..., CliResult], tmp_path
     tampered = cli("registry", "verify", "--system", "fraud", "--version", "v1")
     assert tampered.exit_code == 1
     assert "supply_chain" in tampered.stderr
+
+
+def test_a_served_gateway_process_follows_the_cli_and_shuts_down_cleanly(
+    cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    model = _train([_write_batch(tmp_path / "b.parquet", 4, poisoned=False)], tmp_path / "m.joblib")
+    for args in (
+        ["registry", "register-system", "fraud", "--kind", "tabular-classifier", "--owner", "r"],
+        ["registry", "register-model", "fraud", "v1", "--artifact", str(model)],
+        ["gateway", "promote", "fraud", "v1", "--reason", "ship"],
+    ):
+        assert cli(*args).exit_code == 0
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from airsoc.cli.main import run; run()",
+            "gateway",
+            "serve",
+            "--port",
+            str(port),
+        ],
+        env={**os.environ, "AIRSOC_DATA_DIR": str(tmp_path / "airsoc-data")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    row = {"rows": [{"amount": 10.0, "age": 30.0, "hour": 1.0}]}
+    try:
+        with httpx.Client(base_url=url, timeout=10) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, server.stderr
+                    time.sleep(0.1)
+            assert client.post("/v1/systems/fraud/predict", json=row).status_code == 200
+            assert cli("gateway", "isolate", "fraud", "--reason", "drill").exit_code == 0
+            deadline = time.monotonic() + 5
+            while client.post("/v1/systems/fraud/predict", json=row).status_code != 503:
+                assert time.monotonic() < deadline, "the served gateway never isolated"
+                time.sleep(0.01)
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=60)
+    assert server.returncode == 0, err
+    assert b"airsoc gateway on" in out
+    statuses = (
+        read_events(tmp_path / "airsoc-data" / "telemetry", "prediction")
+        .column("status")
+        .to_pylist()
+    )
+    assert statuses[0] == "ok"
+    assert statuses[-1] == "refused"

@@ -60,6 +60,9 @@ def serve(
     rules_dir: Annotated[
         Path | None, typer.Option(help="Where relative rules-fallback paths start")
     ] = None,
+    log_name: Annotated[
+        str, typer.Option(help="Telemetry writer name (one per gateway process)")
+    ] = "gateway",
 ) -> None:
     """Serve every routed system over HTTP (until interrupted)."""
     import uvicorn

@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
@@ -138,6 +139,10 @@ class _Handlers:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
+        # Request ids: a random prefix per process and a counter (uuid4 costs a syscall).
+        prefix = uuid.uuid4().hex[:12]
+        counter = itertools.count(1)
+        self._next_id = lambda: f"{prefix}{next(counter):08x}"
 
     async def _body(self, request: Request) -> Any:
         limit = self.gateway.max_body_bytes
@@ -170,7 +175,7 @@ class _Handlers:
         client = request.headers.get("x-client-id") or (
             request.client.host if request.client else "anonymous"
         )
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = request.headers.get("x-request-id") or self._next_id()
         if len(request_id) > 100:
             raise InputError("X-Request-ID is longer than 100 characters", loc="X-Request-ID")
         return client, request_id
