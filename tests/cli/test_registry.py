@@ -25,14 +25,45 @@ def test_registry_commands_answer_lineage_questions(
     )
     assert "created 1" in _ok(cli, "registry", "sync-systems").stdout
     pd.DataFrame({"amount": [1.0, 2.0], "label": [0, 1]}).to_csv(tmp_path / "b1.csv", index=False)
-    _ok(cli, "registry", "register-batch", "b1", "--source", "acme", "--file", "b1.csv",
-        "--start", "2026-03-01", "--end", "2026-03-02")
-    _ok(cli, "registry", "register-batch", "b2", "--source", "globex", "--rows", "10",
-        "--sha256", "a" * 64)
+    _ok(
+        cli,
+        "registry",
+        "register-batch",
+        "b1",
+        "--source",
+        "acme",
+        "--file",
+        "b1.csv",
+        "--start",
+        "2026-03-01",
+        "--end",
+        "2026-03-02",
+    )
+    _ok(
+        cli,
+        "registry",
+        "register-batch",
+        "b2",
+        "--source",
+        "globex",
+        "--rows",
+        "10",
+        "--sha256",
+        "a" * 64,
+    )
     for version, batches in (("v1", ["b1"]), ("v2", ["b1", "b2"])):
-        args = ["registry", "register-model", "fraud", version, "--artifact",
-                f"s3://models/{version}", "--sha256", version[1] * 64,
-                "--feature", "amount=number"]
+        args = [
+            "registry",
+            "register-model",
+            "fraud",
+            version,
+            "--artifact",
+            f"s3://models/{version}",
+            "--sha256",
+            version[1] * 64,
+            "--feature",
+            "amount=number",
+        ]
         for b in batches:
             args += ["--batch", b]
         _ok(cli, *args)
@@ -40,17 +71,33 @@ def test_registry_commands_answer_lineage_questions(
 
     batch = json.loads(_ok(cli, "registry", "batches", "--source", "acme", "--json").stdout)[0]
     assert (batch["rows"], batch["schema"]) == (2, {"amount": "double", "label": "int64"})
-    in_range = json.loads(_ok(cli, "registry", "batches", "--source", "acme", "--start",
-                              "2026-03-01T12:00", "--json").stdout)
+    in_range = json.loads(
+        _ok(
+            cli, "registry", "batches", "--source", "acme", "--start", "2026-03-01T12:00", "--json"
+        ).stdout
+    )
     assert [b["batch_id"] for b in in_range] == ["b1"]
-    trained = json.loads(_ok(cli, "registry", "lineage", "--system", "fraud", "--version", "v2",
-                             "--json").stdout)
+    trained = json.loads(
+        _ok(cli, "registry", "lineage", "--system", "fraud", "--version", "v2", "--json").stdout
+    )
     assert [b["batch_id"] for b in trained] == ["b1", "b2"]
-    good = json.loads(_ok(cli, "registry", "lineage", "--system", "fraud", "--batch", "b2",
-                          "--last-known-good", "--json").stdout)
+    good = json.loads(
+        _ok(
+            cli,
+            "registry",
+            "lineage",
+            "--system",
+            "fraud",
+            "--batch",
+            "b2",
+            "--last-known-good",
+            "--json",
+        ).stdout
+    )
     assert good["version"] == "v1"
     table = _ok(cli, "registry", "lineage", "--batch", "b2").stdout
-    assert "rollback to" in table and "v1" in table
+    assert "rollback to" in table
+    assert "v1" in table
 
     _ok(cli, "registry", "quarantine-batch", "b2", "--reason", "label flips", "--cascade")
     models = json.loads(_ok(cli, "registry", "models", "--json").stdout)
@@ -58,14 +105,19 @@ def test_registry_commands_answer_lineage_questions(
     _ok(cli, "registry", "release-batch", "b2", "--reason", "false alarm")
     timeline = json.loads(_ok(cli, "registry", "timeline", "--batch", "b2", "--json").stdout)
     assert [e["action"] for e in timeline] == [
-        "batch.registered", "batch.quarantined", "batch.released"]
+        "batch.registered",
+        "batch.quarantined",
+        "batch.released",
+    ]
     assert "fraud" in _ok(cli, "registry", "systems").stdout
 
 
 def test_registry_errors_name_the_problem(cli: Callable[..., CliResult], tmp_path: Path) -> None:
     missing = cli("registry", "register-batch", "b", "--source", "x")
     assert (missing.exit_code, missing.stderr.strip()) == (
-        1, "error: give --file, or both --rows and --sha256")
+        1,
+        "error: give --file, or both --rows and --sha256",
+    )
     (tmp_path / "data.txt").write_text("x")
     wrong = cli("registry", "register-batch", "b", "--source", "x", "--file", "data.txt")
     assert "use a .csv or .parquet file" in wrong.stderr

@@ -140,9 +140,11 @@ class _Handlers:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         # Request ids: a random prefix per process and a counter (uuid4 costs a syscall).
-        prefix = uuid.uuid4().hex[:12]
-        counter = itertools.count(1)
-        self._next_id = lambda: f"{prefix}{next(counter):08x}"
+        self._id_prefix = uuid.uuid4().hex[:12]
+        self._id_counter = itertools.count(1)
+
+    def _next_id(self) -> str:
+        return f"{self._id_prefix}{next(self._id_counter):08x}"
 
     async def _body(self, request: Request) -> Any:
         limit = self.gateway.max_body_bytes
