@@ -11,7 +11,9 @@ Catch :class:`AirsocError` to handle anything airsoc raises on purpose::
     │   ├── UnknownSeverityError     unknown_severity
     │   ├── UnknownRoleError         unknown_role
     │   ├── SchemaMismatchError      schema_mismatch
-    │   └── DataFileError            data_file_invalid
+    │   ├── DataFileError            data_file_invalid
+    │   ├── MalformedRequestError    malformed_request
+    │   └── PayloadTooLargeError     payload_too_large
     ├── NotFoundError                not_found
     ├── ConflictError                conflict
     │   └── IllegalTransitionError   illegal_transition
@@ -19,9 +21,12 @@ Catch :class:`AirsocError` to handle anything airsoc raises on purpose::
     │   ├── AuditChainBrokenError    audit_chain_broken
     │   └── HashMismatchError        hash_mismatch
     ├── PermissionDeniedError        permission_denied
+    │   └── ClientBlockedError       client_blocked
+    ├── RateLimitedError             rate_limited
     ├── StoreError                   store_error
     ├── DetectionError               detection_failed
     ├── GatewayError                 gateway_error
+    │   └── SystemUnavailableError   system_unavailable
     └── ActionError                  action_failed
 
 Example:
@@ -43,6 +48,7 @@ __all__ = [
     "ActionError",
     "AirsocError",
     "AuditChainBrokenError",
+    "ClientBlockedError",
     "ConfigError",
     "ConfigIssue",
     "ConflictError",
@@ -53,10 +59,14 @@ __all__ = [
     "IllegalTransitionError",
     "InputError",
     "IntegrityError",
+    "MalformedRequestError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PermissionDeniedError",
+    "RateLimitedError",
     "SchemaMismatchError",
     "StoreError",
+    "SystemUnavailableError",
     "UnknownFailureModeError",
     "UnknownPhaseError",
     "UnknownRoleError",
@@ -168,6 +178,20 @@ class DataFileError(InputError):
     code = "data_file_invalid"
 
 
+class MalformedRequestError(InputError):
+    """A request body is not valid JSON or not the shape the endpoint expects."""
+
+    code = "malformed_request"
+    http_status = 400
+
+
+class PayloadTooLargeError(InputError):
+    """A request body is larger than the gateway accepts."""
+
+    code = "payload_too_large"
+    http_status = 413
+
+
 class NotFoundError(AirsocError):
     """The named object (incident, system, model version, ...) does not exist."""
 
@@ -214,6 +238,19 @@ class PermissionDeniedError(AirsocError):
     http_status = 403
 
 
+class ClientBlockedError(PermissionDeniedError):
+    """The client is on the gateway's block list."""
+
+    code = "client_blocked"
+
+
+class RateLimitedError(AirsocError):
+    """The client sent more requests than its rate limit allows; retry later."""
+
+    code = "rate_limited"
+    http_status = 429
+
+
 class StoreError(AirsocError):
     """The state store cannot be reached or is not migrated."""
 
@@ -233,6 +270,13 @@ class GatewayError(AirsocError):
 
     code = "gateway_error"
     http_status = 502
+
+
+class SystemUnavailableError(GatewayError):
+    """The system is isolated or has no serving version; nothing reached a model."""
+
+    code = "system_unavailable"
+    http_status = 503
 
 
 class ActionError(AirsocError):

@@ -21,7 +21,7 @@ import click
 import typer
 from pydantic import ValidationError
 
-from airsoc.cli import audit, check, config, incidents, profile, setup, taxonomy
+from airsoc.cli import audit, check, config, gateway, incidents, profile, registry, setup, taxonomy
 from airsoc.cli.output import err_console
 from airsoc.cli.state import state
 from airsoc.config.loader import issues_from_validation
@@ -63,6 +63,8 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(taxonomy.app, name="taxonomy")
 app.add_typer(config.app, name="config")
 app.add_typer(check.app, name="check")
+app.add_typer(registry.app, name="registry")
+app.add_typer(gateway.app, name="gateway")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,590 @@
+"""The gateway's HTTP face: a Starlette ASGI app to run under uvicorn.
+
+Endpoints:
+
+- ``POST /v1/systems/{system}/predict``: ``{"rows": [{feature: value}, ...]}`` in,
+  ``{"request_id", "system", "version", "mode", "role", "predictions", "scores"}`` out.
+- ``POST /v1/systems/{system}/labels``: ``{"labels": [{"request_id", "label", "row_index"}]}``.
+- ``POST /v1/chat/completions``: OpenAI-compatible; ``model`` names the system.
+- ``GET /v1/status`` and ``GET /healthz``.
+
+Clients name themselves with ``X-Client-ID`` and may give ``X-Request-ID``. Every error is a 4xx or
+5xx with a JSON body ``{"code", "message", "loc"}`` (OpenAI's ``{"error": {...}}`` on the chat
+endpoint); a request that fails validation never reaches a model.
+
+Example:
+    >>> import asyncio, tempfile, httpx
+    >>> from airsoc.clock import SimulatedClock
+    >>> from airsoc.settings import Settings
+    >>> from airsoc.store import Store
+    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> app = create_app(Gateway(store=store, clock=SimulatedClock()))
+    >>> async def call():
+    ...     transport = httpx.ASGITransport(app=app)
+    ...     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+    ...         return await client.post("/v1/systems/ghost/predict", json={"rows": [{}]})
+    >>> response = asyncio.run(call())
+    >>> response.status_code, response.json()["code"]
+    (404, 'not_found')
+    >>> store.close()
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route as HttpRoute
+
+from airsoc.errors import (
+    AirsocError,
+    GatewayError,
+    InputError,
+    MalformedRequestError,
+    PayloadTooLargeError,
+    SystemUnavailableError,
+)
+from airsoc.serving import control
+from airsoc.serving.adapters import ChatUpstream, ModelAdapter, Output
+from airsoc.serving.gateway import Gateway, LoadedVersion, Route, canary_bucket, validate_rows
+from airsoc.telemetry.schemas import LabelEvent, LLMTurnEvent, PredictionEvent
+
+__all__ = ["create_app"]
+
+_HOLDING_MESSAGE = "Thanks, a person will follow up on this request shortly."
+_MAX_LABELS = 10_000
+
+
+def create_app(gateway: Gateway, *, manage_gateway: bool = True) -> Starlette:
+    """Return the ASGI app serving ``gateway``.
+
+    With ``manage_gateway`` the app starts the gateway's routing poller on startup and closes
+    the gateway (flushing its event log) on shutdown.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if manage_gateway:
+            gateway.start()
+        try:
+            yield
+        finally:
+            if manage_gateway:
+                gateway.close()
+
+    handlers = _Handlers(gateway)
+    return Starlette(
+        routes=[
+            HttpRoute("/v1/systems/{system}/predict", handlers.predict, methods=["POST"]),
+            HttpRoute("/v1/systems/{system}/labels", handlers.labels, methods=["POST"]),
+            HttpRoute("/v1/chat/completions", handlers.chat, methods=["POST"]),
+            HttpRoute("/v1/status", handlers.status, methods=["GET"]),
+            HttpRoute("/healthz", handlers.health, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def _error_response(exc: AirsocError, *, openai: bool = False) -> JSONResponse:
+    body: dict[str, Any] = exc.to_dict()
+    if openai:
+        body = {
+            "error": {
+                "message": str(exc),
+                "type": exc.code,
+                "code": exc.code,
+                "param": exc.loc,
+            }
+        }
+    return JSONResponse(body, status_code=exc.http_status)
+
+
+def _json_errors(
+    openai: bool = False,
+) -> Callable[
+    [Callable[[_Handlers, Request], Awaitable[Response]]],
+    Callable[[_Handlers, Request], Awaitable[Response]],
+]:
+    def wrap(
+        fn: Callable[[_Handlers, Request], Awaitable[Response]],
+    ) -> Callable[[_Handlers, Request], Awaitable[Response]]:
+        async def handler(self: _Handlers, request: Request) -> Response:
+            try:
+                return await fn(self, request)
+            except AirsocError as exc:
+                return _error_response(exc, openai=openai)
+
+        handler.__doc__ = fn.__doc__
+        return handler
+
+    return wrap
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+class _Handlers:
+    """The endpoint functions, sharing one gateway."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        # Request ids: a random prefix per process and a counter (uuid4 costs a syscall).
+        self._id_prefix = uuid.uuid4().hex[:12]
+        self._id_counter = itertools.count(1)
+
+    def _next_id(self) -> str:
+        return f"{self._id_prefix}{next(self._id_counter):08x}"
+
+    async def _body(self, request: Request) -> Any:
+        limit = self.gateway.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                raise MalformedRequestError(f"Content-Length {declared!r} is not a number")
+            if int(declared) > limit:
+                raise PayloadTooLargeError(
+                    f"the body has {declared} bytes; the gateway accepts at most {limit}"
+                )
+        chunks = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        try:
+            return json.loads(raw, parse_constant=_reject_constant)
+        except json.JSONDecodeError as exc:
+            raise MalformedRequestError(
+                f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedRequestError(f"the body is not valid JSON: {exc}") from None
+
+    def _ids(self, request: Request) -> tuple[str, str]:
+        client = request.headers.get("x-client-id") or (
+            request.client.host if request.client else "anonymous"
+        )
+        request_id = request.headers.get("x-request-id") or self._next_id()
+        if len(request_id) > 100:
+            raise InputError("X-Request-ID is longer than 100 characters", loc="X-Request-ID")
+        return client, request_id
+
+    # ------------------------------------------------------------------ predict
+
+    @_json_errors()
+    async def predict(self, request: Request) -> Response:
+        """Answer a batch of rows from the system's routed version (or its fallback)."""
+        started = time.perf_counter()
+        gateway = self.gateway
+        snapshot = gateway.snapshot  # the one routing this request sees, start to end
+        client, request_id = self._ids(request)
+        gateway.admit(snapshot, client)
+        route = gateway.route_for(snapshot, request.path_params["system"])
+        payload = await self._body(request)
+        if route.mode == "isolated":
+            self._log_refusal(route, client, request_id, started)
+            raise SystemUnavailableError(
+                f"system {route.system} is isolated; requests are refused until it is restored"
+            )
+        rows = validate_rows(payload, route.features, max_rows=gateway.max_rows)
+        headers = {"x-request-id": request_id, "x-airsoc-revision": str(route.revision)}
+        if route.mode == "fallback":
+            return await self._fallback(route, rows, client, request_id, started, headers)
+        loaded, role = self._pick(route, request_id)
+        outputs = await self._call(loaded, rows)
+        latency = (time.perf_counter() - started) * 1000
+        self._log(route, loaded.version, role, client, request_id, rows, outputs, latency)
+        background = None
+        if self._mirrored(route, request_id):
+            assert route.candidate is not None
+            background = BackgroundTask(
+                self._shadow, route, route.candidate, rows, client, request_id
+            )
+        headers["x-airsoc-version"] = loaded.version
+        return JSONResponse(
+            _answer(request_id, route, loaded.version, role, outputs),
+            headers=headers,
+            background=background,
+        )
+
+    def _pick(self, route: Route, request_id: str) -> tuple[LoadedVersion, str]:
+        if route.primary is None:
+            raise SystemUnavailableError(f"system {route.system} has no serving version")
+        if (
+            route.mode == "canary"
+            and route.candidate is not None
+            and canary_bucket(request_id) < route.share
+        ):
+            return route.candidate, "canary"
+        return route.primary, "primary"
+
+    def _mirrored(self, route: Route, request_id: str) -> bool:
+        return (
+            route.mode == "shadow"
+            and route.candidate is not None
+            and canary_bucket(request_id) < route.share
+        )
+
+    async def _call(self, loaded: LoadedVersion, rows: Sequence[dict[str, Any]]) -> list[Output]:
+        adapter = loaded.require()
+        try:
+            apredict = getattr(adapter, "apredict", None)
+            outputs: list[Output] = (
+                await apredict(rows) if apredict is not None else adapter.predict(rows)
+            )
+        except AirsocError:
+            raise
+        except Exception as exc:
+            raise GatewayError(
+                f"model version {loaded.version} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        return outputs
+
+    async def _shadow(
+        self,
+        route: Route,
+        candidate: LoadedVersion,
+        rows: Sequence[dict[str, Any]],
+        client: str,
+        request_id: str,
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            outputs = await self._call(candidate, rows)
+            status = "ok"
+        except AirsocError:
+            outputs, status = [Output(None)] * len(rows), "error"
+        latency = (time.perf_counter() - started) * 1000
+        self._log(
+            route, candidate.version, "shadow", client, request_id, rows, outputs, latency, status
+        )
+
+    async def _fallback(
+        self,
+        route: Route,
+        rows: Sequence[dict[str, Any]],
+        client: str,
+        request_id: str,
+        started: float,
+        headers: dict[str, str],
+    ) -> Response:
+        spec = route.fallback or {}
+        kind = spec.get("type", "scripted")
+        if kind == "rules":
+            if route.rules is None:
+                raise SystemUnavailableError(
+                    f"system {route.system}: the rules fallback {spec.get('path')} cannot be loaded"
+                )
+            outputs = await self._call(LoadedVersion("rules", route.rules), rows)
+            status, code = "ok", 200
+        elif kind == "human_handoff":
+            await self._handoff(route.system, request_id, client, {"rows": list(rows)})
+            outputs = [Output(None)] * len(rows)
+            status, code = "handoff", 202
+        else:
+            outputs = [Output(None)] * len(rows)
+            status, code = "scripted", 200
+        latency = (time.perf_counter() - started) * 1000
+        self._log(route, None, "fallback", client, request_id, rows, outputs, latency, status)
+        body = _answer(request_id, route, None, "fallback", outputs)
+        body["fallback"] = kind
+        if kind != "rules":
+            body["message"] = spec.get("message") or _HOLDING_MESSAGE
+        return JSONResponse(body, status_code=code, headers=headers)
+
+    async def _handoff(
+        self, system: str, request_id: str, client: str, payload: dict[str, Any]
+    ) -> None:
+        def park() -> None:
+            with self.gateway.store.transaction() as session:
+                control.enqueue_handoff(
+                    session,
+                    clock=self.gateway.clock,
+                    system=system,
+                    request_id=request_id,
+                    client_id=client,
+                    payload=payload,
+                )
+
+        await run_in_threadpool(park)
+
+    def _log(
+        self,
+        route: Route,
+        version: str | None,
+        role: str,
+        client: str,
+        request_id: str,
+        rows: Sequence[dict[str, Any]],
+        outputs: Sequence[Output],
+        latency_ms: float,
+        status: str = "ok",
+    ) -> None:
+        log = self.gateway.event_log
+        if log is None:
+            return
+        ts = self.gateway.clock.now()
+        log.extend(
+            PredictionEvent(
+                request_id=request_id,
+                ts=ts,
+                system=route.system,
+                version=version,
+                mode=route.mode,
+                role=role,
+                client_id=client,
+                row_index=i,
+                inputs=row,
+                output=out.prediction,
+                score=out.score,
+                latency_ms=latency_ms,
+                status=status,
+            )
+            for i, (row, out) in enumerate(zip(rows, outputs, strict=True))
+        )
+
+    def _log_refusal(self, route: Route, client: str, request_id: str, started: float) -> None:
+        latency = (time.perf_counter() - started) * 1000
+        self._log(
+            route, None, "isolated", client, request_id, [{}], [Output(None)], latency, "refused"
+        )
+
+    # ------------------------------------------------------------------ labels
+
+    @_json_errors()
+    async def labels(self, request: Request) -> Response:
+        """Record ground-truth labels that arrived later, by request id."""
+        gateway = self.gateway
+        snapshot = gateway.snapshot
+        client, _ = self._ids(request)
+        gateway.admit(snapshot, client)
+        route = gateway.route_for(snapshot, request.path_params["system"])
+        payload = await self._body(request)
+        items = payload.get("labels") if isinstance(payload, dict) else None
+        if not isinstance(items, list) or not items:
+            raise InputError(
+                'the body must be {"labels": [{"request_id": ..., "label": ...}, ...]}'
+            )
+        if len(items) > _MAX_LABELS:
+            raise InputError(f"at most {_MAX_LABELS} labels per request", loc="labels")
+        ts = gateway.clock.now()
+        events = []
+        for i, item in enumerate(items):
+            where = f"labels[{i}]"
+            if not isinstance(item, dict) or not isinstance(item.get("request_id"), str):
+                raise InputError('each label needs a string "request_id"', loc=where)
+            if "label" not in item:
+                raise InputError('each label needs a "label"', loc=where)
+            row_index = item.get("row_index", 0)
+            if type(row_index) is not int or row_index < 0:
+                raise InputError("row_index must be an integer >= 0", loc=f"{where}.row_index")
+            events.append(
+                LabelEvent(
+                    request_id=item["request_id"],
+                    ts=ts,
+                    system=route.system,
+                    row_index=row_index,
+                    label=item["label"],
+                    client_id=client,
+                )
+            )
+        if gateway.event_log is not None:
+            gateway.event_log.extend(events)
+        return JSONResponse({"accepted": len(events)}, status_code=202)
+
+    # ------------------------------------------------------------------ chat
+
+    @_json_errors(openai=True)
+    async def chat(self, request: Request) -> Response:
+        """Answer an OpenAI chat completion request from the system named by ``model``."""
+        started = time.perf_counter()
+        gateway = self.gateway
+        snapshot = gateway.snapshot
+        client, request_id = self._ids(request)
+        gateway.admit(snapshot, client)
+        body = await self._body(request)
+        if not isinstance(body, dict):
+            raise InputError("the body must be a JSON object")
+        system = body.get("model")
+        if not isinstance(system, str) or not system:
+            raise InputError('"model" must name a system served by the gateway', loc="model")
+        messages = body.get("messages")
+        if (
+            not isinstance(messages, list)
+            or not messages
+            or not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages)
+        ):
+            raise InputError(
+                '"messages" must be a non-empty list of {role, content}', loc="messages"
+            )
+        if body.get("stream"):
+            raise InputError("streaming is not supported by the gateway", loc="stream")
+        route = gateway.route_for(snapshot, system)
+        headers = {"x-request-id": request_id, "x-airsoc-revision": str(route.revision)}
+        if route.mode == "isolated":
+            self._log_turn(
+                route, None, "isolated", client, request_id, body, None, started, "refused"
+            )
+            raise SystemUnavailableError(
+                f"system {system} is isolated; requests are refused until it is restored"
+            )
+        if route.mode == "fallback":
+            spec = route.fallback or {}
+            message = spec.get("message") or _HOLDING_MESSAGE
+            status = "scripted"
+            if spec.get("type") == "human_handoff":
+                await self._handoff(system, request_id, client, {"messages": messages})
+                status = "handoff"
+            elif spec.get("type") == "rules" and route.rules is not None:
+                outputs = await self._call(LoadedVersion("rules", route.rules), [body])
+                message = str(outputs[0].prediction)
+                status = "ok"
+            answer = self._scripted_completion(request_id, system, message)
+            self._log_turn(
+                route, None, "fallback", client, request_id, body, answer, started, status
+            )
+            return JSONResponse(answer, headers=headers)
+        loaded, role = self._pick(route, request_id)
+        answer = await self._chat_upstream(loaded).complete(body)
+        self._log_turn(route, loaded.version, role, client, request_id, body, answer, started)
+        background = None
+        if self._mirrored(route, request_id):
+            assert route.candidate is not None
+            background = BackgroundTask(
+                self._shadow_chat, route, route.candidate, body, client, request_id
+            )
+        headers["x-airsoc-version"] = loaded.version
+        return JSONResponse(answer, headers=headers, background=background)
+
+    def _chat_upstream(self, loaded: LoadedVersion) -> ChatUpstream:
+        adapter: ModelAdapter = loaded.require()
+        if not isinstance(adapter, ChatUpstream):
+            raise InputError(
+                f"version {loaded.version} is not a chat model; use /v1/systems/{{system}}/predict"
+            )
+        return adapter
+
+    async def _shadow_chat(
+        self,
+        route: Route,
+        candidate: LoadedVersion,
+        body: dict[str, Any],
+        client: str,
+        request_id: str,
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            answer: dict[str, Any] | None = await self._chat_upstream(candidate).complete(body)
+            status = "ok"
+        except AirsocError:
+            answer, status = None, "error"
+        self._log_turn(
+            route, candidate.version, "shadow", client, request_id, body, answer, started, status
+        )
+
+    def _scripted_completion(self, request_id: str, system: str, message: str) -> dict[str, Any]:
+        return {
+            "id": f"chatcmpl-{request_id}",
+            "object": "chat.completion",
+            "created": int(self.gateway.clock.now().timestamp()),
+            "model": system,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": message},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        }
+
+    def _log_turn(
+        self,
+        route: Route,
+        version: str | None,
+        role: str,
+        client: str,
+        request_id: str,
+        body: Mapping[str, Any],
+        answer: Mapping[str, Any] | None,
+        started: float,
+        status: str = "ok",
+    ) -> None:
+        log = self.gateway.event_log
+        if log is None:
+            return
+        usage = (answer or {}).get("usage") or {}
+        log.append(
+            LLMTurnEvent(
+                request_id=request_id,
+                ts=self.gateway.clock.now(),
+                system=route.system,
+                version=version,
+                mode=route.mode,
+                role=role,
+                client_id=client,
+                model=str(body.get("model", "")),
+                messages=list(body.get("messages", [])),
+                response=answer,
+                prompt_tokens=usage.get("prompt_tokens"),
+                completion_tokens=usage.get("completion_tokens"),
+                latency_ms=(time.perf_counter() - started) * 1000,
+                status=status,
+            )
+        )
+
+    # ------------------------------------------------------------------ status
+
+    async def status(self, request: Request) -> Response:
+        """Return the routing this gateway serves and its event log counts."""
+        snapshot = self.gateway.snapshot
+        log = self.gateway.event_log
+        return JSONResponse(
+            {
+                "revision": snapshot.revision,
+                "systems": {
+                    name: {
+                        "mode": r.mode,
+                        "primary": r.primary.version if r.primary else None,
+                        "candidate": r.candidate.version if r.candidate else None,
+                        "share": r.share,
+                        "revision": r.revision,
+                    }
+                    for name, r in snapshot.routes.items()
+                },
+                "event_log": log.stats() if log else None,
+                "recovered_loss": log.recovered_loss if log else 0,
+            }
+        )
+
+    async def health(self, request: Request) -> Response:
+        """Return ok."""
+        return JSONResponse({"ok": True})
+
+
+def _answer(
+    request_id: str, route: Route, version: str | None, role: str, outputs: Sequence[Output]
+) -> dict[str, Any]:
+    scores = [o.score for o in outputs]
+    return {
+        "request_id": request_id,
+        "system": route.system,
+        "version": version,
+        "mode": route.mode,
+        "role": role,
+        "predictions": [o.prediction for o in outputs],
+        "scores": scores if any(s is not None for s in scores) else None,
+    }

@@ -1,0 +1,513 @@
+"""The gateway core: an immutable routing snapshot swapped atomically, adapters, client limits.
+
+A request reads the snapshot once and uses only it, so it never sees half a routing change. A
+background thread polls the store's routing revision (every ``poll_interval`` seconds, 10 ms by
+default) and swaps in a new snapshot, with its adapters already loaded, under a lock; so a change
+made by another process (the CLI, a playbook worker) takes effect within milliseconds.
+
+Example:
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from airsoc.clock import SimulatedClock
+    >>> from airsoc.lineage import register_system, register_model_version
+    >>> from airsoc.serving.adapters import SklearnAdapter
+    >>> from airsoc.settings import Settings
+    >>> from airsoc.store import Store
+    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> clock = SimulatedClock()
+    >>> with store.transaction() as s:
+    ...     _ = register_system(s, clock=clock, actor="a", name="fraud", kind="tabular-classifier",
+    ...                         owner="risk")
+    ...     _ = register_model_version(s, clock=clock, actor="ci", system="fraud", version="v1",
+    ...                                artifact_uri="mem://v1", sha256="1" * 64)
+    >>> model = LogisticRegression().fit(np.array([[0.0], [1.0]]), [0, 1])
+    >>> gateway = Gateway(store=store, clock=clock,
+    ...                   adapter_factory=lambda m: SklearnAdapter(model, features={"x": "number"}))
+    >>> gateway.promote("fraud", "v1", actor="ci", reason="first release").primary_version
+    'v1'
+    >>> gateway.snapshot.routes["fraud"].primary.version
+    'v1'
+    >>> gateway.close(); store.close()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+
+from airsoc.clock import Clock
+from airsoc.errors import (
+    AirsocError,
+    ClientBlockedError,
+    GatewayError,
+    InputError,
+    NotFoundError,
+    RateLimitedError,
+)
+from airsoc.lineage import service as lineage
+from airsoc.lineage.service import ModelVersionView
+from airsoc.serving import control
+from airsoc.serving.adapters import ModelAdapter, RulesAdapter, load_adapter, load_callable
+from airsoc.serving.control import RouteView
+from airsoc.serving.models import RoutingRevisionRow
+from airsoc.store import Store
+from airsoc.telemetry.log import EventLog
+
+__all__ = [
+    "ClientRule",
+    "Gateway",
+    "LoadedVersion",
+    "Route",
+    "RoutingSnapshot",
+    "canary_bucket",
+    "validate_rows",
+]
+
+logger = logging.getLogger("airsoc.serving")
+
+_T = TypeVar("_T")
+AdapterFactory = Callable[[ModelVersionView], ModelAdapter]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedVersion:
+    """A model version with its adapter, or the reason it could not be loaded."""
+
+    version: str
+    adapter: ModelAdapter | None
+    error: str | None = None
+
+    def require(self) -> ModelAdapter:
+        """Return the adapter, or raise why the version cannot serve."""
+        if self.adapter is None:
+            raise GatewayError(f"model version {self.version} cannot serve: {self.error}")
+        return self.adapter
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """The routing of one system inside a snapshot; never changed once built."""
+
+    system: str
+    mode: str
+    revision: int
+    primary: LoadedVersion | None
+    candidate: LoadedVersion | None = None
+    share: float = 0.0
+    fallback: Mapping[str, Any] | None = None
+    rules: ModelAdapter | None = None
+
+    @property
+    def features(self) -> Mapping[str, str] | None:
+        """Return the feature schema requests are checked against (the primary version's)."""
+        for loaded in (self.primary, self.candidate):
+            if loaded is not None and loaded.adapter is not None:
+                return loaded.adapter.features
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRule:
+    """A client's block or rate limit, as the gateway applies it."""
+
+    blocked: bool = False
+    rate_per_second: float | None = None
+    burst: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingSnapshot:
+    """Every system's route and every client rule at one revision."""
+
+    revision: int
+    routes: Mapping[str, Route] = field(default_factory=dict)
+    clients: Mapping[str, ClientRule] = field(default_factory=dict)
+
+
+def canary_bucket(request_id: str) -> float:
+    """Return a uniform number in [0, 1) fixed by the request id (same id, same arm).
+
+    >>> canary_bucket("req-1") == canary_bucket("req-1"), 0 <= canary_bucket("x") < 1
+    (True, True)
+    """
+    digest = hashlib.blake2b(request_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def validate_rows(
+    payload: Any, features: Mapping[str, str] | None, *, max_rows: int
+) -> list[dict[str, Any]]:
+    """Return the rows of a predict body, or raise an :class:`InputError` naming the bad spot.
+
+    >>> validate_rows({"rows": [{"x": 1.5}]}, {"x": "number"}, max_rows=10)
+    [{'x': 1.5}]
+    >>> validate_rows({"rows": [{"x": "a"}]}, {"x": "number"}, max_rows=10)
+    Traceback (most recent call last):
+    ...
+    airsoc.errors.InputError: rows[0].x: expected a number, got 'a'
+    """
+    if not isinstance(payload, dict) or "rows" not in payload:
+        raise InputError('the body must be a JSON object with "rows": [{feature: value, ...}]')
+    unknown = set(payload) - {"rows"}
+    if unknown:
+        raise InputError(f"unknown top-level keys: {', '.join(sorted(unknown))}")
+    rows = payload["rows"]
+    if not isinstance(rows, list) or not rows:
+        raise InputError('"rows" must be a non-empty list of objects', loc="rows")
+    if len(rows) > max_rows:
+        raise InputError(f"at most {max_rows} rows per request, got {len(rows)}", loc="rows")
+    expected = set(features) if features is not None else None
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise InputError(f"expected an object, got {type(row).__name__}", loc=f"rows[{i}]")
+        if features is None or expected is None:
+            continue
+        if row.keys() != expected:
+            missing = sorted(expected - row.keys())
+            extra = sorted(row.keys() - expected)
+            parts = []
+            if missing:
+                parts.append(f"missing feature(s) {', '.join(missing)}")
+            if extra:
+                parts.append(f"unknown feature(s) {', '.join(extra)}")
+            raise InputError(
+                "; ".join(parts) + f" (expected {', '.join(sorted(expected))})", loc=f"rows[{i}]"
+            )
+        for name, kind in features.items():
+            value = row[name]
+            if not _is_type(value, kind):
+                raise InputError(
+                    f"expected {'an' if kind[0] in 'ai' else 'a'} {kind}, got {value!r}",
+                    loc=f"rows[{i}].{name}",
+                )
+    return rows
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    t = type(value)
+    if kind == "number":
+        return (t is float and math.isfinite(value)) or t is int
+    if kind == "integer":
+        return t is int
+    if kind == "string":
+        return t is str
+    return t is bool
+
+
+class Gateway:
+    """The serving gateway: routing snapshot, adapters, controls, client limits and logging.
+
+    ``app`` (see :func:`airsoc.serving.app.create_app`) serves it over HTTP; the control methods
+    (``rollback``, ``fallback``, ``isolate``, ...) change the persisted routing and apply it at
+    once in this process; other gateway processes see it within ``poll_interval``.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        event_log: EventLog | None = None,
+        adapter_factory: AdapterFactory = load_adapter,
+        poll_interval: float = 0.01,
+        max_body_bytes: int = 1 << 20,
+        max_rows: int = 1000,
+        default_rate_per_second: float | None = None,
+        base_dir: str | Path | None = None,
+        owns_event_log: bool = False,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.event_log = event_log
+        self.adapter_factory = adapter_factory
+        self.poll_interval = poll_interval
+        self.max_body_bytes = max_body_bytes
+        self.max_rows = max_rows
+        self.default_rate_per_second = default_rate_per_second
+        self.base_dir = Path(base_dir) if base_dir else None
+        self._owns_event_log = owns_event_log
+        self._snapshot = RoutingSnapshot(revision=-1)
+        self._swap_lock = threading.Lock()
+        self._adapters: dict[tuple[str, str, str], LoadedVersion] = {}
+        self._rules: dict[str, ModelAdapter] = {}
+        self._buckets: dict[str, list[float]] = {}
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+        self.refresh()
+
+    @classmethod
+    def open(
+        cls, *, store: Store, clock: Clock, log_name: str = "gateway", **options: Any
+    ) -> Gateway:
+        """Return a gateway that logs to ``<data-dir>/telemetry`` (log ``log_name``)."""
+        log = EventLog(store.settings.telemetry_dir, name=log_name)
+        return cls(store=store, clock=clock, event_log=log, owns_event_log=True, **options)
+
+    # ------------------------------------------------------------------ snapshot
+
+    @property
+    def snapshot(self) -> RoutingSnapshot:
+        """Return the current routing snapshot (read it once per request)."""
+        return self._snapshot
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Load the routing from the store if its revision moved; return whether it changed."""
+        with self._swap_lock:
+            with self.store.read() as session:
+                revision = control.current_revision(session)
+                if revision == self._snapshot.revision and not force:
+                    return False
+                routes = control.list_routes(session)
+                rules = control.list_client_rules(session)
+                versions = {
+                    (r.system, v): lineage.get_model_version(session, system=r.system, version=v)
+                    for r in routes
+                    for v in (r.primary_version, r.candidate_version)
+                    if v is not None
+                }
+            built = {r.system: self._build_route(r, versions) for r in routes}
+            clients = {
+                c.client_id: ClientRule(c.blocked, c.rate_per_second, c.burst) for c in rules
+            }
+            self._snapshot = RoutingSnapshot(
+                revision=revision,
+                routes=MappingProxyType(built),
+                clients=MappingProxyType(clients),
+            )
+            return True
+
+    def start(self) -> None:
+        """Start polling the store for routing changes made elsewhere."""
+        if self._poller is not None:
+            return
+        self._stop.clear()
+        self._poller = threading.Thread(target=self._poll, name="gateway-routing", daemon=True)
+        self._poller.start()
+
+    def close(self) -> None:
+        """Stop polling and, when the gateway owns its event log, flush and close it."""
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join()
+            self._poller = None
+        if self.event_log is not None and self._owns_event_log:
+            self.event_log.close()
+
+    def _poll(self) -> None:
+        # One long-lived connection and one primary-key read per tick (about 30 us on SQLite),
+        # so polling every few milliseconds costs the request path next to nothing.
+        peek: Connection | None = None
+        query = f"SELECT revision FROM {RoutingRevisionRow.__tablename__} WHERE id = 1"
+        try:
+            while not self._stop.wait(self.poll_interval):
+                try:
+                    if peek is None:
+                        peek = self.store.engine.execution_options(
+                            airsoc_begin="DEFERRED"
+                        ).connect()
+                    revision = peek.exec_driver_sql(query).scalar()
+                    peek.rollback()
+                    if (revision or 0) != self._snapshot.revision:
+                        self.refresh()
+                except Exception:  # keep serving on the last good snapshot; say so loudly
+                    logger.exception("gateway: reading the routing from the store failed")
+                    if peek is not None:
+                        peek.invalidate()
+                        peek.close()
+                        peek = None
+        finally:
+            if peek is not None:
+                peek.close()
+
+    def _build_route(
+        self, view: RouteView, versions: Mapping[tuple[str, str], ModelVersionView]
+    ) -> Route:
+        def loaded(version: str | None) -> LoadedVersion | None:
+            if version is None:
+                return None
+            return self._load(versions[(view.system, version)])
+
+        rules = None
+        if view.fallback and view.fallback.get("type") == "rules":
+            rules = self._load_rules(str(view.fallback.get("path")))
+        return Route(
+            system=view.system,
+            mode=view.mode,
+            revision=view.revision,
+            primary=loaded(view.primary_version),
+            candidate=loaded(view.candidate_version),
+            share=view.candidate_share,
+            fallback=MappingProxyType(dict(view.fallback)) if view.fallback else None,
+            rules=rules,
+        )
+
+    def _load(self, model: ModelVersionView) -> LoadedVersion:
+        key = (model.system, model.version, model.sha256)
+        cached = self._adapters.get(key)
+        if cached is not None:
+            return cached
+        try:
+            result = LoadedVersion(model.version, self.adapter_factory(model))
+        except AirsocError as exc:
+            logger.error("gateway: %s %s cannot be loaded: %s", model.system, model.version, exc)
+            result = LoadedVersion(model.version, None, str(exc))
+        self._adapters[key] = result
+        return result
+
+    def _load_rules(self, spec: str) -> ModelAdapter | None:
+        if spec not in self._rules:
+            try:
+                self._rules[spec] = RulesAdapter(load_callable(spec, base_dir=self.base_dir))
+            except AirsocError as exc:
+                logger.error("gateway: rules fallback %s cannot be loaded: %s", spec, exc)
+                return None
+        return self._rules[spec]
+
+    # ------------------------------------------------------------------ clients
+
+    def admit(self, snapshot: RoutingSnapshot, client_id: str) -> None:
+        """Raise if ``client_id`` is blocked or over its rate limit; else take one token."""
+        rule = snapshot.clients.get(client_id)
+        if rule is not None and rule.blocked:
+            raise ClientBlockedError(f"client {client_id} is blocked")
+        rate = rule.rate_per_second if rule and rule.rate_per_second else None
+        rate = rate or self.default_rate_per_second
+        if rate is None:
+            return
+        burst = float(rule.burst if rule and rule.burst else max(rate, 1.0))
+        now = self.clock.monotonic()
+        bucket = self._buckets.get(client_id)
+        if bucket is None:
+            bucket = self._buckets[client_id] = [burst, now]
+        tokens = min(burst, bucket[0] + (now - bucket[1]) * rate)
+        bucket[1] = now
+        if tokens < 1.0:
+            bucket[0] = tokens
+            raise RateLimitedError(
+                f"client {client_id} is limited to {rate:g} requests per second; retry later"
+            )
+        bucket[0] = tokens - 1.0
+
+    def route_for(self, snapshot: RoutingSnapshot, system: str) -> Route:
+        """Return the route of ``system`` in ``snapshot`` or raise :class:`NotFoundError`."""
+        route = snapshot.routes.get(system)
+        if route is None:
+            raise NotFoundError(f"system {system!r} is not served by this gateway")
+        return route
+
+    # ------------------------------------------------------------------ controls
+
+    def promote(self, system: str, version: str, *, actor: str, reason: str) -> RouteView:
+        """Serve ``version`` as the primary; return the new route (applied here at once)."""
+        return self._change(
+            control.promote, system=system, version=version, actor=actor, reason=reason
+        )
+
+    def rollback(
+        self,
+        system: str,
+        *,
+        actor: str,
+        reason: str,
+        to: str = "last_known_good",
+        before_batch: str | None = None,
+    ) -> RouteView:
+        """Serve the last known-good version (or ``to``); return the new route."""
+        return self._change(
+            control.rollback,
+            system=system,
+            to=to,
+            before_batch=before_batch,
+            actor=actor,
+            reason=reason,
+        )
+
+    def set_canary(
+        self, system: str, version: str, share: float, *, actor: str, reason: str
+    ) -> RouteView:
+        """Send ``share`` of the traffic to ``version``; return the new route."""
+        return self._change(
+            control.set_canary,
+            system=system,
+            version=version,
+            share=share,
+            actor=actor,
+            reason=reason,
+        )
+
+    def set_shadow(
+        self, system: str, version: str, *, actor: str, reason: str, share: float = 1.0
+    ) -> RouteView:
+        """Mirror ``share`` of the traffic to ``version``; return the new route."""
+        return self._change(
+            control.set_shadow,
+            system=system,
+            version=version,
+            share=share,
+            actor=actor,
+            reason=reason,
+        )
+
+    def fallback(
+        self,
+        system: str,
+        *,
+        actor: str,
+        reason: str,
+        fallback: dict[str, Any] | None = None,
+    ) -> RouteView:
+        """Answer from the fallback; no model is called. Return the new route."""
+        return self._change(
+            control.set_fallback, system=system, fallback=fallback, actor=actor, reason=reason
+        )
+
+    def isolate(self, system: str, *, actor: str, reason: str) -> RouteView:
+        """Refuse every request; no model is called. Return the new route."""
+        return self._change(control.isolate, system=system, actor=actor, reason=reason)
+
+    def restore(self, system: str, *, actor: str, reason: str) -> RouteView:
+        """Leave fallback/isolation, or end a canary/shadow. Return the new route."""
+        return self._change(control.restore, system=system, actor=actor, reason=reason)
+
+    def block_client(self, client_id: str, *, actor: str, reason: str) -> None:
+        """Block ``client_id`` (applied here at once)."""
+        self._change(control.block_client, client_id=client_id, actor=actor, reason=reason)
+
+    def unblock_client(self, client_id: str, *, actor: str, reason: str) -> None:
+        """Unblock ``client_id``."""
+        self._change(control.unblock_client, client_id=client_id, actor=actor, reason=reason)
+
+    def limit_client(
+        self,
+        client_id: str,
+        rate_per_second: float | None,
+        *,
+        actor: str,
+        reason: str,
+        burst: int | None = None,
+    ) -> None:
+        """Limit ``client_id`` to ``rate_per_second`` (None lifts it)."""
+        self._change(
+            control.limit_client,
+            client_id=client_id,
+            rate_per_second=rate_per_second,
+            burst=burst,
+            actor=actor,
+            reason=reason,
+        )
+
+    def _change(self, fn: Callable[..., _T], **kwargs: Any) -> _T:
+        with self.store.transaction() as session:
+            result = fn(session, clock=self.clock, **kwargs)
+        self.refresh()
+        return result

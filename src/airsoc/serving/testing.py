@@ -1,0 +1,107 @@
+"""Test doubles shipped with the gateway: a real uvicorn server in a thread, and a local
+OpenAI-compatible chat upstream that speaks the real wire format (for drills, demos and tests).
+
+Example:
+    >>> import httpx
+    >>> upstream = FakeChatUpstream(reply="Our refund window is 30 days.")
+    >>> with serve_in_thread(upstream.app) as url:
+    ...     answer = httpx.post(f"{url}/v1/chat/completions", json={
+    ...         "model": "tiny", "messages": [{"role": "user", "content": "refunds?"}]}).json()
+    >>> answer["object"], answer["choices"][0]["message"]["content"]
+    ('chat.completion', 'Our refund window is 30 days.')
+    >>> upstream.requests[0]["model"]
+    'tiny'
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+__all__ = ["FakeChatUpstream", "serve_in_thread"]
+
+
+@contextmanager
+def serve_in_thread(app: Any, *, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free port in a thread; yield its base URL.
+
+    The app's lifespan runs, so a gateway app starts its routing poller and, on exit, closes.
+    """
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.005)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+class FakeChatUpstream:
+    """An OpenAI-compatible ``POST /v1/chat/completions`` answering ``reply`` and recording
+    every request body it received (``requests``)."""
+
+    def __init__(self, *, reply: str = "ok", status_code: int = 200) -> None:
+        self.reply = reply
+        self.status_code = status_code
+        self.requests: list[dict[str, Any]] = []
+        self.app = Starlette(
+            routes=[Route("/v1/chat/completions", self._complete, methods=["POST"])]
+        )
+
+    async def _complete(self, request: Request) -> Response:
+        body = await request.json()
+        self.requests.append(body)
+        if self.status_code != 200:
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": "upstream failure",
+                        "type": "server_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+                status_code=self.status_code,
+            )
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+        completion_tokens = len(self.reply.split())
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": 1_767_225_600,
+                "model": body["model"],
+                "system_fingerprint": "fp_fake",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": self.reply, "refusal": None},
+                        "logprobs": None,
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            }
+        )

@@ -1,0 +1,83 @@
+"""Reading the event log back: Arrow tables (and from them pandas), or DuckDB relations.
+
+Example:
+    >>> import tempfile
+    >>> from airsoc.clock import SimulatedClock
+    >>> from airsoc.telemetry.log import EventLog
+    >>> from airsoc.telemetry.schemas import LabelEvent
+    >>> root = tempfile.mkdtemp()
+    >>> log = EventLog(root)
+    >>> log.append(LabelEvent(request_id="r1", ts=SimulatedClock().now(), system="fraud", label=1))
+    >>> log.close()
+    >>> read_events(root, "label", system="fraud").column("label").to_pylist()
+    ['1']
+    >>> query_events(root, "label", "select count(*) from events").fetchone()
+    (1,)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from airsoc.errors import InputError
+from airsoc.telemetry.schemas import EVENT_SCHEMAS
+
+__all__ = ["query_events", "read_events"]
+
+
+def _kind_schema(kind: str) -> pa.Schema:
+    try:
+        return EVENT_SCHEMAS[kind]
+    except KeyError:
+        raise InputError(
+            f"unknown event kind {kind!r}; one of {', '.join(sorted(EVENT_SCHEMAS))}"
+        ) from None
+
+
+def read_events(
+    root: str | Path,
+    kind: str,
+    *,
+    system: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pa.Table:
+    """Return the events of ``kind`` (of one system, with ``start <= ts < end``) as a table."""
+    schema = _kind_schema(kind)
+    folder = Path(root) / kind
+    if system is not None:
+        folder = folder / f"system={system}"
+    files = sorted(str(p) for p in folder.rglob("part-*.parquet")) if folder.exists() else []
+    if not files:
+        return schema.empty_table()
+    dataset = ds.dataset(files, schema=schema, format="parquet")
+    condition: Any = None
+    for clause in (
+        pc.field("ts") >= pa.scalar(start, schema.field("ts").type) if start else None,
+        pc.field("ts") < pa.scalar(end, schema.field("ts").type) if end else None,
+    ):
+        if clause is not None:
+            condition = clause if condition is None else condition & clause
+    return dataset.to_table(filter=condition).sort_by("ts")
+
+
+def query_events(root: str | Path, kind: str, sql: str, *, connection: Any = None) -> Any:
+    """Run ``sql`` in DuckDB over the events of ``kind``, visible as the view ``events``."""
+    import duckdb
+
+    schema = _kind_schema(kind)
+    con = connection or duckdb.connect()
+    files = sorted((Path(root) / kind).rglob("part-*.parquet"))
+    if files:
+        listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+        con.execute(f"create or replace view events as select * from read_parquet([{listing}])")
+    else:
+        empty = schema.empty_table()
+        con.register("events", empty)
+    return con.execute(sql)
