@@ -1,0 +1,1 @@
+"""Detectors for every failure mode, and the ``Verdict`` they return."""
