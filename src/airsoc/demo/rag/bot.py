@@ -9,8 +9,10 @@ Example:
     >>> from airsoc.clock import SimulatedClock
     >>> bot = SupportBot.demo(clock=SimulatedClock())
     >>> reply = bot.answer("How many days of annual leave do full-time employees get?")
-    >>> reply.mode, reply.citations, reply.text
-    ('rag', ['POL-HR-001'], 'Full-time employees receive 28 days of paid annual leave per year (POL-HR-001 §1).')
+    >>> reply.mode, reply.citations
+    ('rag', ['POL-HR-001'])
+    >>> reply.text
+    'Full-time employees receive 28 days of paid annual leave per year (POL-HR-001 §1).'
     >>> bot.retrieval_enabled = False
     >>> bot.answer("What is the refund policy?").mode
     'scripted'

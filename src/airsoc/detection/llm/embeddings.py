@@ -116,7 +116,7 @@ def minilm_available() -> bool:
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
     mean = x.mean(-1, keepdims=True)
     var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps) * weight + bias
+    return np.asarray((x - mean) / np.sqrt(var + eps) * weight + bias)
 
 
 class MiniLMEmbedder:
@@ -168,7 +168,9 @@ class MiniLMEmbedder:
             + w["embeddings.position_embeddings.weight"][:length][None]
             + w["embeddings.token_type_embeddings.weight"][0][None, None]
         )
-        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps)
+        x = _layer_norm(
+            x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps
+        )
         d = x.shape[-1] // self.heads
         bias = np.where(mask[:, None, None, :] > 0, 0.0, -1e9).astype(np.float32)
         for i in range(self.layers):
@@ -235,7 +237,8 @@ def _load_minilm(model_dir: str, max_tokens: int) -> MiniLMEmbedder:
         path = Path(model_dir)
     else:
         spec = importlib.util.find_spec(_MODEL_PACKAGE)
-        assert spec is not None and spec.origin is not None
+        assert spec is not None
+        assert spec.origin is not None
         path = Path(spec.origin).parent / "model"
     config = json.loads((path / "config.json").read_text(encoding="utf-8"))
     tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))

@@ -46,8 +46,8 @@ __all__ = [
     "ExtractedAnswer",
     "GroundingChecker",
     "RetrievedChunk",
-    "sha256_text",
     "extract_answer",
+    "sha256_text",
 ]
 
 HALLUCINATION = "AML.T0062"
@@ -63,11 +63,107 @@ ISSUE_KINDS = (
     "unknown_url",
 )
 _STOPWORDS = frozenset(
-    "a an the and or but if of to in on at by for with from as is are was were be been being it "
-    "its this that these those there their they them you your we our us i me my he she his her "
-    "can could may might must shall should will would do does did done not no yes so than then "
-    "also any all each every per up down out over under about into within after before during "
-    "only more most less least such which who whom what when where why how have has had".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "their",
+        "they",
+        "them",
+        "you",
+        "your",
+        "we",
+        "our",
+        "us",
+        "i",
+        "me",
+        "my",
+        "he",
+        "she",
+        "his",
+        "her",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "should",
+        "will",
+        "would",
+        "do",
+        "does",
+        "did",
+        "done",
+        "not",
+        "no",
+        "yes",
+        "so",
+        "than",
+        "then",
+        "also",
+        "any",
+        "all",
+        "each",
+        "every",
+        "per",
+        "up",
+        "down",
+        "out",
+        "over",
+        "under",
+        "about",
+        "into",
+        "within",
+        "after",
+        "before",
+        "during",
+        "only",
+        "more",
+        "most",
+        "less",
+        "least",
+        "such",
+        "which",
+        "who",
+        "whom",
+        "what",
+        "when",
+        "where",
+        "why",
+        "how",
+        "have",
+        "has",
+        "had",
+    ]
 )
 #: Document IDs: two-part prefixes (``POL-HR-001``) or the usual one-part ones (``KB-1042``).
 _ID = r"[A-Z]{2,6}-[A-Z]{2,6}-\d{2,4}|(?:POL|DOC|KB|SOP|POLICY)-\d{2,6}"
@@ -78,7 +174,7 @@ _CITATION = re.compile(
 )
 _URL = re.compile(r"https?://[^\s)\]>\"']+")
 _QUOTE = re.compile(r"[\"“«]([^\"”»]{12,400})[\"”»]")
-_NUMBER = re.compile(r"(?<![\w.-])(\d+(?:[.,]\d+)*)(?![\w-])")
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)(?!\w)")
 _ENTITY = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+)+)\b")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -116,7 +212,9 @@ class ApprovedDocument:
         'e270acee09b1'
         """
         body = "\n".join(f"{k}\t{v}" for k, v in sorted(sections.items()))
-        return cls(id, title, version, dict(sections), sha256_text(f"{title}\n{version}\n{body}"), url)
+        return cls(
+            id, title, version, dict(sections), sha256_text(f"{title}\n{version}\n{body}"), url
+        )
 
     @property
     def text(self) -> str:
@@ -189,7 +287,9 @@ def extract_answer(answer: str) -> ExtractedAnswer:
     """
     out = ExtractedAnswer()
     for m in _CITATION.finditer(answer):
-        out.citations.append(Citation(m.group("id").upper(), m.group("version"), m.group("section")))
+        out.citations.append(
+            Citation(m.group("id").upper(), m.group("version"), m.group("section"))
+        )
     out.urls = _URL.findall(answer)
     out.quotes = [q.strip() for q in _QUOTE.findall(answer)]
     out.numbers = _numbers(answer)
@@ -255,6 +355,8 @@ class GroundingChecker:
         if not chunks:
             return [(0.0, -1, _numbers(s)) for s in sentences]
         stripped = [_strip_refs(s) or s for s in sentences]
+        # Quoted passages are checked verbatim elsewhere; their numbers are not counted twice.
+        unquoted = [_QUOTE.sub(" ", s) for s in stripped]
         sims = cosine_matrix(self.embedder_.embed(stripped), self.embedder_.embed(list(chunks)))
         chunk_words = [_content_words(c) for c in chunks]
         chunk_numbers = [Counter(_numbers(c)) for c in chunks]
@@ -268,7 +370,7 @@ class GroundingChecker:
             best = int(np.argmax(blended))
             # A number must come from the chunk that supports the sentence, not any chunk.
             # Compared as multisets: "5 to 5 days" is not supported by "3 to 5 days".
-            missing = sorted((Counter(_numbers(sentence)) - chunk_numbers[best]).elements())
+            missing = sorted((Counter(_numbers(unquoted[i])) - chunk_numbers[best]).elements())
             out.append((float(blended[best]), best, missing))
         return out
 
@@ -285,27 +387,7 @@ class GroundingChecker:
         if not text:
             return self._verdict(subject, "ok", 0.0, "empty answer: nothing to check", {}, view)
         extracted = extract_answer(text)
-        issues: list[dict[str, Any]] = []
-        for c in extracted.citations:
-            doc = self.index.get(c.doc_id)
-            if doc is None:
-                issues.append({"kind": "fabricated_citation", "citation": c.doc_id,
-                               "detail": "no approved document has this ID"})  # fmt: skip
-                continue
-            if c.section and c.section not in doc.sections:
-                issues.append({"kind": "fabricated_citation", "citation": f"{c.doc_id} §{c.section}",
-                               "detail": f"{c.doc_id} has sections {', '.join(doc.sections)}"})  # fmt: skip
-            if c.version and c.version != doc.version:
-                issues.append({"kind": "stale_version", "citation": f"{c.doc_id} v{c.version}",
-                               "detail": f"approved version is {doc.version}"})  # fmt: skip
-        for chunk in chunks:
-            doc = self.index.get(chunk.doc_id)
-            if doc is None:
-                issues.append({"kind": "fabricated_citation", "citation": chunk.doc_id,
-                               "detail": "retrieved chunk comes from a document not in the index"})  # fmt: skip
-            elif chunk.sha256 and chunk.sha256 != doc.sha256:
-                issues.append({"kind": "stale_version", "citation": chunk.doc_id,
-                               "detail": "retrieved chunk's document hash differs from the approved one"})  # fmt: skip
+        issues = self._citation_issues(extracted.citations, chunks)
         sources = [c.text for c in chunks]
         cited_docs = [self.index.get(c.doc_id) for c in extracted.citations]
         haystack = _squash(" ".join(sources + [d.text for d in cited_docs if d]))
@@ -351,6 +433,38 @@ class GroundingChecker:
             "n_chunks": len(chunks),
         }
         return self._verdict(subject, decision, share, reason, evidence, view)
+
+    def _citation_issues(
+        self, citations: Sequence[Citation], chunks: Sequence[RetrievedChunk]
+    ) -> list[dict[str, Any]]:
+        """Return the issues of cited IDs, sections and versions, and of retrieved chunks."""
+        issues: list[dict[str, Any]] = []
+
+        def add(kind: str, citation: str, detail: str) -> None:
+            issues.append({"kind": kind, "citation": citation, "detail": detail})
+
+        for c in citations:
+            doc = self.index.get(c.doc_id)
+            if doc is None:
+                add("fabricated_citation", c.doc_id, "no approved document has this ID")
+                continue
+            if c.section and c.section not in doc.sections:
+                add("fabricated_citation", f"{c.doc_id} §{c.section}",
+                    f"{c.doc_id} has sections {', '.join(doc.sections)}")  # fmt: skip
+            if c.version and c.version != doc.version:
+                add("stale_version", f"{c.doc_id} v{c.version}",
+                    f"approved version is {doc.version}")  # fmt: skip
+        for chunk in chunks:
+            doc = self.index.get(chunk.doc_id)
+            if doc is None:
+                add("fabricated_citation", chunk.doc_id, "retrieved from a document not approved")
+            elif chunk.sha256 and chunk.sha256 != doc.sha256:
+                add(
+                    "stale_version",
+                    chunk.doc_id,
+                    "retrieved document's hash is not the approved one",
+                )
+        return issues
 
     def _verdict(
         self,

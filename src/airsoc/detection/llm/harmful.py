@@ -102,8 +102,8 @@ _PII: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("phone", re.compile(r"(?<!\w)\+?\d{1,3}[\s.-]?\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}\b")),
     ("us_ssn", re.compile(r"\b\d{3}-\d{2}-\d{4}\b")),
     ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){3,7}\b")),
-    ("card_number", re.compile(r"\b(?:\d[ -]?){13,19}\b")),
 )
+_CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
 
 
 class HarmfulOutputDetector:
@@ -150,22 +150,14 @@ class HarmfulOutputDetector:
                 if match:
                     prev = categories.get(entry.category, 0.0)
                     categories[entry.category] = 1 - (1 - prev) * (1 - entry.weight)
-                    content.append(
-                        {"category": entry.category, "excerpt": match.group(0)[:120]}
-                    )
+                    content.append({"category": entry.category, "excerpt": match.group(0)[:120]})
                     break
         secrets = [
             {"kind": kind, "excerpt": _redact(m.group(0))}
             for kind, rx in _SECRETS
             for m in rx.finditer(body)
         ]
-        pii = [
-            {"kind": kind, "excerpt": _redact(m.group(0))}
-            for kind, rx in _PII
-            for m in rx.finditer(body)
-            if m.group(0) not in self.allowed_pii
-            and (kind != "card_number" or _card_like(m.group(0)))
-        ]
+        pii = self._pii(body)
         leaks = find_canary_leaks(body, self.canaries)
         if secrets:
             categories["secret"] = 0.95
@@ -216,6 +208,24 @@ class HarmfulOutputDetector:
                 "notes": view.notes,
             },
         )
+
+    def _pii(self, body: str) -> list[dict[str, str]]:
+        """Return personal data found in ``body``; a card number is not also read as a phone."""
+        long_numbers = list(_CARD.finditer(body))
+        found = [
+            {"kind": "card_number", "excerpt": _redact(m.group(0))}
+            for m in long_numbers
+            if _card_like(m.group(0))
+        ]
+        taken = [range(m.start(), m.end()) for m in long_numbers]
+        for kind, rx in _PII:
+            for m in rx.finditer(body):
+                if m.group(0) in self.allowed_pii or any(m.start() in r for r in taken):
+                    continue
+                if kind == "phone" and not 9 <= len(re.sub(r"\D", "", m.group(0))) <= 15:
+                    continue
+                found.append({"kind": kind, "excerpt": _redact(m.group(0))})
+        return found
 
 
 def _card_like(value: str) -> bool:

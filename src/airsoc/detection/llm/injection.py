@@ -71,7 +71,7 @@ def _rx(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
 
 _OVERRIDE_VERB = (
     r"(?:ignore|disregard|forget|skip|bypass|override|overrule|abandon|discard|drop|cancel|"
-    r"set aside|throw out|pay no attention to|do not (?:heed|follow|obey)|don't (?:heed|follow|obey)|"
+    r"set aside|throw out|pay no attention to|(?:do not|don't) (?:heed|follow|obey)|"
     r"stop (?:following|obeying)|no longer follow)"
 )
 _PRIOR = (
@@ -204,7 +204,8 @@ RULES: tuple[InjectionRule, ...] = (
             r"(?:ai|assistant|chatbot|language model|llm|ai model|model|agents?|ai agents?)\b"
             r"|\b(?:dear|attention|to any|to all|hey)\s+(?:ai|assistant|chatbot|language model|llm|"
             r"ai model|model|agents?)\b|\bif an? (?:ai|assistant|language model|llm)\b"
-            r"|\[note for the (?:ai|chatbot|assistant|model)\]|\b(?:asistente de ia|hinweis für die ki)"
+            r"|\[note for the (?:ai|chatbot|assistant|model)\]"
+            r"|\b(?:asistente de ia|hinweis für die ki)"
             r"|<!--[^>]{0,200}\b(?:ai|assistant|model|chatbot|llm)\b"
             r"|\b(?:assistant|ai|model|chatbot)\s*:\s*(?:when|if|always|you must|ignore)\b"
         ),
@@ -240,8 +241,9 @@ class PromptInjectionDetector:
 
     The similarity model always uses TF-IDF character n-grams fitted on the corpus, joined by
     the sentence embeddings of ``embedder`` (default: MiniLM when installed; pass a
-    :class:`TfidfEmbedder` for the lexical model alone). ``threshold`` is the score at which the verdict alarms; ``warn_at`` the score that
-    warns. Texts longer than ``max_chars`` are scanned in bounded windows and the verdict says so.
+    :class:`TfidfEmbedder` for the lexical model alone). ``threshold`` is the score at which
+    the verdict alarms; ``warn_at`` the score that warns. Texts longer than ``max_chars`` are
+    scanned in bounded windows and the verdict says so.
     """
 
     name = "prompt_injection"
@@ -265,8 +267,10 @@ class PromptInjectionDetector:
         self._fitted = False
 
     def _fit(self) -> None:
-        corpus = list(self.corpus) if self.corpus is not None else load_labelled_texts(
-            "injection_corpus"
+        corpus = (
+            list(self.corpus)
+            if self.corpus is not None
+            else load_labelled_texts("injection_corpus")
         )
         texts = [e.text for e in corpus]
         self.tfidf_ = TfidfEmbedder().fit(texts)
@@ -356,9 +360,9 @@ class PromptInjectionDetector:
             rule_score = min(1.0, rule_score + 0.1)
         if source in ("retrieved", "tool"):
             rule_score = min(1.0, rule_score * 1.15)
-        prob, nearest, sim = self.similarity([t for _, t in variants[:1]] + [
-            p.text for p in view.payloads
-        ])
+        prob, nearest, sim = self.similarity(
+            [t for _, t in variants[:1]] + [p.text for p in view.payloads]
+        )
         leaks = find_canary_leaks(view.normalized, self.canaries) if self.canaries else []
         score = max(rule_score, prob * 0.9)
         if leaks:

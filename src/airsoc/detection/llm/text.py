@@ -69,7 +69,7 @@ class DecodedPayload:
 
 @dataclass
 class TextView:
-    """What a detector reads: the normalised text, decoded payloads and what was done to get them."""
+    """What a detector reads: normalised text, decoded payloads, and what was done to them."""
 
     original_length: int
     normalized: str
@@ -183,10 +183,11 @@ def scan_windows(text: str, *, max_chars: int, window: int = 2_000) -> tuple[str
     """
     if len(text) <= max_chars:
         return text, False
-    count = max(max_chars // window, 3)
+    window = min(window, max_chars // 3)
+    count = max(max_chars // (window + 3), 3)
     step = (len(text) - window) / (count - 1)
     parts = [text[int(i * step) : int(i * step) + window] for i in range(count)]
-    return " … ".join(parts)[: max_chars + 20], True
+    return " … ".join(parts), True
 
 
 def prepare_text(value: str | bytes | None, *, max_chars: int = DEFAULT_MAX_CHARS) -> TextView:
