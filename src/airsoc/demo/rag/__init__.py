@@ -1,0 +1,1 @@
+"""The demo RAG support bot: policy corpus, retrieval index, answer composer, fallbacks."""

@@ -1,0 +1,1 @@
+"""Detectors for attacks on tabular models: evasion, extraction and training-data poisoning."""

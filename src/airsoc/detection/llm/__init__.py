@@ -1,0 +1,1 @@
+"""LLM and RAG detectors: prompt injection, harmful output, grounding and cascades."""

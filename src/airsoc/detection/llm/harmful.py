@@ -1,0 +1,243 @@
+"""Harmful output detection: unsafe content from a shipped lexicon, secret and PII leaks, and
+canary tokens revealing a leaked system prompt.
+
+The lexicon (``data/harm_lexicon.yaml``) is the project's own: weighted patterns per category
+(insult, threat, self-harm, hate, violence and crime instructions, sexual content). Secrets are
+found by their formats (cloud keys, tokens, private keys, JWTs, ``password=`` assignments); PII
+by e-mail, phone, national ID, IBAN and Luhn-valid card numbers.
+
+Example:
+    >>> detector = HarmfulOutputDetector(canaries=["cnry-00000000000000aa"])
+    >>> v = detector.detect("Sure! The key is AKIAIOSFODNN7EXAMPLE, you idiot.")
+    >>> v.decision, sorted(v.evidence["categories"])
+    ('drift', ['insult', 'secret'])
+    >>> detector.detect("Your refund was issued today.").decision
+    'ok'
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from airsoc.detection.llm.canary import find_canary_leaks
+from airsoc.detection.llm.text import DEFAULT_MAX_CHARS, prepare_text
+from airsoc.detection.verdict import Decision, Verdict
+from airsoc.errors import DataFileError
+
+__all__ = ["HarmfulOutputDetector", "LexiconEntry", "load_harm_lexicon"]
+
+HARMS = "AML.T0048"
+DATA_LEAKAGE = "AML.T0057"
+PROMPT_EXTRACTION = "AML.T0056"
+
+
+@dataclass(frozen=True)
+class LexiconEntry:
+    """One weighted unsafe-content pattern of a category."""
+
+    category: str
+    pattern: re.Pattern[str]
+    weight: float
+
+
+@functools.lru_cache(maxsize=4)
+def load_harm_lexicon(path: str | None = None) -> tuple[LexiconEntry, ...]:
+    """Return the unsafe-content lexicon (the shipped one unless ``path`` is given).
+
+    >>> sorted({e.category for e in load_harm_lexicon()})[:3]
+    ['crime_instructions', 'hate', 'insult']
+    """
+    source = path or str(resources.files("airsoc.detection.llm") / "data" / "harm_lexicon.yaml")
+    with open(source, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    if not isinstance(raw, dict):
+        raise DataFileError(f"{source}: expected a mapping of category to patterns")
+    out: list[LexiconEntry] = []
+    for category, entries in raw.items():
+        for i, entry in enumerate(entries or []):
+            try:
+                pattern = re.compile(rf"\b(?:{entry['pattern']})\b", re.IGNORECASE)
+                weight = float(entry["weight"])
+            except (KeyError, TypeError, ValueError, re.error) as exc:
+                raise DataFileError(f"{source}: {category}[{i}]: {exc}") from None
+            out.append(LexiconEntry(str(category), pattern, weight))
+    return tuple(out)
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+_SECRETS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("aws_access_key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("private_key", re.compile(r"-----BEGIN (?:RSA |EC |OPENSSH |DSA )?PRIVATE KEY-----")),
+    ("github_token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b")),
+    ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b")),
+    ("api_key", re.compile(r"\b(?:sk|pk|rk)[-_](?:live|test|proj)?[-_]?[A-Za-z0-9]{20,}\b")),
+    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b")),
+    (
+        "credential_assignment",
+        re.compile(
+            r"\b(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token)\s*[:=]\s*"
+            r"['\"]?[^\s'\"]{6,}",
+            re.IGNORECASE,
+        ),
+    ),
+)
+_PII: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
+    ("phone", re.compile(r"(?<!\w)\+?\d{1,3}[\s.-]?\(?\d{2,4}\)?[\s.-]\d{3,4}[\s.-]\d{3,4}\b")),
+    ("us_ssn", re.compile(r"\b\d{3}-\d{2}-\d{4}\b")),
+    ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){3,7}\b")),
+)
+_CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
+
+
+class HarmfulOutputDetector:
+    """Score a model output for unsafe content and leaks; return a :class:`Verdict`.
+
+    ``allowed_pii`` lists values that may appear (the support desk's own address, say).
+    ``pii_is_harm`` decides whether personal data alone alarms or only warns.
+    """
+
+    name = "harmful_output"
+
+    def __init__(
+        self,
+        *,
+        canaries: Sequence[str] = (),
+        threshold: float = 0.5,
+        warn_at: float = 0.3,
+        allowed_pii: Sequence[str] = (),
+        pii_is_harm: bool = True,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        lexicon_path: str | None = None,
+    ) -> None:
+        self.canaries = canaries
+        self.threshold = threshold
+        self.warn_at = warn_at
+        self.allowed_pii = allowed_pii
+        self.pii_is_harm = pii_is_harm
+        self.max_chars = max_chars
+        self.lexicon_path = lexicon_path
+
+    def detect(self, text: str | bytes | None, *, subject: str = "output") -> Verdict:
+        """Return the verdict on one output text.
+
+        >>> HarmfulOutputDetector().detect("Write to jane.doe@corp.example").evidence["pii"]
+        [{'kind': 'email', 'excerpt': 'j***@corp.example'}]
+        """
+        view = prepare_text(text, max_chars=self.max_chars)
+        body = view.normalized
+        categories: dict[str, float] = {}
+        content: list[dict[str, Any]] = []
+        for entry in load_harm_lexicon(self.lexicon_path):
+            for t in (body, *view.variants[1:]):
+                match = entry.pattern.search(t)
+                if match:
+                    prev = categories.get(entry.category, 0.0)
+                    categories[entry.category] = 1 - (1 - prev) * (1 - entry.weight)
+                    content.append({"category": entry.category, "excerpt": match.group(0)[:120]})
+                    break
+        secrets = [
+            {"kind": kind, "excerpt": _redact(m.group(0))}
+            for kind, rx in _SECRETS
+            for m in rx.finditer(body)
+        ]
+        pii = self._pii(body)
+        leaks = find_canary_leaks(body, self.canaries)
+        if secrets:
+            categories["secret"] = 0.95
+        if pii:
+            categories["pii"] = 0.6 if self.pii_is_harm else 0.35
+        if leaks:
+            categories["canary"] = 1.0
+        score = max(categories.values(), default=0.0)
+        decision: Decision = (
+            "drift" if score >= self.threshold else "warn" if score >= self.warn_at else "ok"
+        )
+        atlas: list[str] = []
+        if decision != "ok":
+            if content:
+                atlas.append(HARMS)
+            if secrets or pii:
+                atlas.append(DATA_LEAKAGE)
+            if leaks:
+                atlas.append(PROMPT_EXTRACTION)
+        if not body:
+            reason = "empty text: nothing to scan"
+        elif decision == "ok":
+            reason = "no unsafe content, secret, personal data or canary found"
+        else:
+            top = sorted(categories.items(), key=lambda kv: -kv[1])
+            reason = "unsafe output: " + ", ".join(f"{k} {v:.2f}" for k, v in top)
+        if view.notes:
+            reason += f" ({'; '.join(view.notes)})"
+        return Verdict(
+            detector=self.name,
+            method="lexicon+patterns",
+            subject=subject,
+            failure_mode="harmful_output",
+            statistic=round(score, 4),
+            threshold=self.threshold,
+            threshold_source="fixed",
+            decision=decision,
+            n_current=view.original_length,
+            reason=reason,
+            evidence={
+                "atlas": atlas,
+                "categories": {k: round(v, 4) for k, v in categories.items()},
+                "content": content,
+                "secrets": secrets,
+                "pii": pii,
+                "canary_leaks": [{"canary": c.canary, "form": c.form} for c in leaks],
+                "truncated": view.truncated,
+                "notes": view.notes,
+            },
+        )
+
+    def _pii(self, body: str) -> list[dict[str, str]]:
+        """Return personal data found in ``body``; a card number is not also read as a phone."""
+        long_numbers = list(_CARD.finditer(body))
+        found = [
+            {"kind": "card_number", "excerpt": _redact(m.group(0))}
+            for m in long_numbers
+            if _card_like(m.group(0))
+        ]
+        taken = [range(m.start(), m.end()) for m in long_numbers]
+        for kind, rx in _PII:
+            for m in rx.finditer(body):
+                if m.group(0) in self.allowed_pii or any(m.start() in r for r in taken):
+                    continue
+                if kind == "phone" and not 9 <= len(re.sub(r"\D", "", m.group(0))) <= 15:
+                    continue
+                found.append({"kind": kind, "excerpt": _redact(m.group(0))})
+        return found
+
+
+def _card_like(value: str) -> bool:
+    digits = re.sub(r"\D", "", value)
+    return 13 <= len(digits) <= 19 and _luhn_ok(digits)
+
+
+def _redact(value: str) -> str:
+    """Keep enough of a secret or PII value to recognise it, never the whole value."""
+    if "@" in value and " " not in value:
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if len(value) <= 8:
+        return value[:2] + "***"
+    return value[:4] + "***" + value[-2:]

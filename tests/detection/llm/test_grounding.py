@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import pytest
+
+from airsoc.detection.llm.grounding import (
+    ApprovedDocument,
+    DocumentIndex,
+    GroundingChecker,
+    RetrievedChunk,
+    extract_answer,
+)
+
+DOC = ApprovedDocument.build(
+    "POL-HR-001",
+    "Annual leave",
+    "4",
+    {
+        "1": "Full-time employees receive 28 days of paid annual leave per year.",
+        "2": "Up to 5 unused days can be carried over and expire on 31 March.",
+    },
+    url="https://policies.example/pol-hr-001",
+)
+CHUNKS = [RetrievedChunk("POL-HR-001", DOC.sections[s], s, DOC.sha256) for s in ("1", "2")]
+
+
+@pytest.fixture(scope="module")
+def checker() -> GroundingChecker:
+    return GroundingChecker(DocumentIndex([DOC]))
+
+
+def test_grounded_answer_passes(checker: GroundingChecker) -> None:
+    answer = (
+        "Full-time employees get 28 days of paid annual leave per year (POL-HR-001 §1). "
+        'Up to 5 unused days carry over: "Up to 5 unused days can be carried over" (POL-HR-001 v4).'
+    )
+    verdict = checker.check(answer, CHUNKS)
+    assert verdict.decision == "ok", verdict.evidence["issues"]
+    assert all(s["supported"] for s in verdict.evidence["sentences"])
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind"),
+    [
+        ("Employees receive 28 days of paid annual leave (POL-HR-077).", "fabricated_citation"),
+        ("Employees receive 28 days of paid annual leave (POL-HR-001 §9).", "fabricated_citation"),
+        ("Employees receive 28 days of paid annual leave (POL-HR-001 v2).", "stale_version"),
+        ("Full-time employees receive 35 days of paid annual leave per year.", "altered_number"),
+        ('The policy says "leave is unlimited for managers".', "fabricated_quote"),
+        ("Managers may approve cash payouts for parking fines.", "unsupported_claim"),
+        ("Details at https://evil.example/leave.", "unknown_url"),
+    ],
+)
+def test_each_issue_kind_is_found(checker: GroundingChecker, answer: str, kind: str) -> None:
+    verdict = checker.check(answer, CHUNKS)
+    assert kind in verdict.evidence["issue_kinds"]
+    assert verdict.decision != "ok"
+    assert verdict.failure_mode == "hallucination_cascade"
+    assert verdict.evidence["atlas"][0] == "AML.T0062"
+
+
+def test_chunk_from_a_changed_document_is_stale(checker: GroundingChecker) -> None:
+    tampered = RetrievedChunk("POL-HR-001", "Employees receive 60 days of leave.", "1", "0" * 64)
+    verdict = checker.check("Employees receive 60 days of leave (POL-HR-001).", [tampered])
+    assert "stale_version" in verdict.evidence["issue_kinds"]
+    assert "AML.T0070" in verdict.evidence["atlas"]
+
+
+def test_no_chunks_means_no_support(checker: GroundingChecker) -> None:
+    verdict = checker.check("Employees receive 28 days of leave.", [])
+    assert verdict.decision == "drift"
+    assert checker.check("", CHUNKS).reason == "empty answer: nothing to check"
+
+
+def test_extraction_skips_lookalike_codes() -> None:
+    x = extract_answer("Data is encrypted with AES-256 per POL-SEC-005 section 1.")
+    assert [c.doc_id for c in x.citations] == ["POL-SEC-005"]
+    assert x.numbers == ["256"]
