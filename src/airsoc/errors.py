@@ -11,7 +11,8 @@ Catch :class:`AirsocError` to handle anything airsoc raises on purpose::
     │   ├── UnknownSeverityError     unknown_severity
     │   ├── UnknownRoleError         unknown_role
     │   ├── SchemaMismatchError      schema_mismatch
-    │   └── DataFileError            data_file_invalid
+    │   ├── DataFileError            data_file_invalid
+    │   └── ExpressionError          expression_invalid
     ├── NotFoundError                not_found
     ├── ConflictError                conflict
     │   └── IllegalTransitionError   illegal_transition
@@ -22,7 +23,8 @@ Catch :class:`AirsocError` to handle anything airsoc raises on purpose::
     ├── StoreError                   store_error
     ├── DetectionError               detection_failed
     ├── GatewayError                 gateway_error
-    └── ActionError                  action_failed
+    ├── ActionError                  action_failed
+    └── DeliveryError                delivery_failed
 
 Example:
     >>> from airsoc.errors import IllegalTransitionError, AirsocError
@@ -47,7 +49,9 @@ __all__ = [
     "ConfigIssue",
     "ConflictError",
     "DataFileError",
+    "DeliveryError",
     "DetectionError",
+    "ExpressionError",
     "GatewayError",
     "HashMismatchError",
     "IllegalTransitionError",
@@ -168,6 +172,12 @@ class DataFileError(InputError):
     code = "data_file_invalid"
 
 
+class ExpressionError(InputError):
+    """A condition or template is not valid in the safe expression language, or failed on data."""
+
+    code = "expression_invalid"
+
+
 class NotFoundError(AirsocError):
     """The named object (incident, system, model version, ...) does not exist."""
 
@@ -240,6 +250,13 @@ class ActionError(AirsocError):
 
     code = "action_failed"
     http_status = 500
+
+
+class DeliveryError(AirsocError):
+    """A notification could not be delivered after every retry; the delivery is recorded."""
+
+    code = "delivery_failed"
+    http_status = 502
 
 
 def all_error_classes() -> list[type[AirsocError]]:
