@@ -192,7 +192,9 @@ def threshold_evaluator(monitor: MonitorConfig, window: WindowData) -> list[Verd
         decision, bound = "drift", th["max"]
     elif "min" in th and mean < th["min"]:
         decision, bound = "drift", th["min"]
-    elif ("warn_max" in th and mean > th["warn_max"]) or ("warn_min" in th and mean < th["warn_min"]):
+    elif ("warn_max" in th and mean > th["warn_max"]) or (
+        "warn_min" in th and mean < th["warn_min"]
+    ):
         decision = "warn"
         bound = th.get("warn_max", th.get("warn_min"))
     return [

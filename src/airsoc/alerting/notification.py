@@ -104,9 +104,7 @@ def _common(items: list[dict[str, str]]) -> dict[str, str]:
     if not items:
         return {}
     first = items[0]
-    return dict(
-        sorted((k, v) for k, v in first.items() if all(i.get(k) == v for i in items[1:]))
-    )
+    return dict(sorted((k, v) for k, v in first.items() if all(i.get(k) == v for i in items[1:])))
 
 
 class Delivery(BaseModel):

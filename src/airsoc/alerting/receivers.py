@@ -165,7 +165,9 @@ class SlackReceiver(_Integration):
         self.templates = templates
 
     def _deliver(self, notification: Notification) -> tuple[int | None, dict[str, Any]]:
-        payload: dict[str, Any] = {"text": self.templates.render("slack.txt", _context(notification))}
+        payload: dict[str, Any] = {
+            "text": self.templates.render("slack.txt", _context(notification))
+        }
         if self.config.channel:
             payload["channel"] = self.config.channel
         return self._post(self.url, json.dumps(payload).encode())
@@ -419,25 +421,45 @@ def build_receivers(
         out: list[_Integration] = []
         loc = f"receivers.{name}"
         if config.slack is not None:
-            url = secret(f"{loc}.slack.webhook_url_env", config.slack.webhook_url_env,
-                         config.slack.webhook_url)
+            url = secret(
+                f"{loc}.slack.webhook_url_env",
+                config.slack.webhook_url_env,
+                config.slack.webhook_url,
+            )
             if url:
-                out.append(SlackReceiver(name, config.slack, url=url, templates=templates,
-                                         clock=clock))
+                out.append(
+                    SlackReceiver(name, config.slack, url=url, templates=templates, clock=clock)
+                )
         if config.email is not None:
             password = secret(f"{loc}.email.password_env", config.email.password_env)
-            out.append(EmailReceiver(name, config.email, password=password, templates=templates,
-                                     clock=clock))
+            out.append(
+                EmailReceiver(
+                    name, config.email, password=password, templates=templates, clock=clock
+                )
+            )
         if config.webhook is not None:
             key = secret(f"{loc}.webhook.secret_env", config.webhook.secret_env)
-            out.append(WebhookReceiver(name, config.webhook,
-                                       secret=key.encode() if key else None, clock=clock))
+            out.append(
+                WebhookReceiver(
+                    name, config.webhook, secret=key.encode() if key else None, clock=clock
+                )
+            )
         if config.pagerduty is not None:
-            routing = secret(f"{loc}.pagerduty.routing_key_env", config.pagerduty.routing_key_env,
-                             config.pagerduty.routing_key)
+            routing = secret(
+                f"{loc}.pagerduty.routing_key_env",
+                config.pagerduty.routing_key_env,
+                config.pagerduty.routing_key,
+            )
             if routing:
-                out.append(PagerDutyReceiver(name, config.pagerduty, routing_key=routing,
-                                             templates=templates, clock=clock))
+                out.append(
+                    PagerDutyReceiver(
+                        name,
+                        config.pagerduty,
+                        routing_key=routing,
+                        templates=templates,
+                        clock=clock,
+                    )
+                )
         built[name] = out
     if issues:
         raise ConfigError(issues)

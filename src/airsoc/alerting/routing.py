@@ -105,7 +105,9 @@ def build_route_tree(config: RouteConfig) -> Route:
 
 
 def _build(config: RouteConfig, parent: Route | None, route_id: str) -> Route:
-    def inherit(value: timedelta | None, inherited: timedelta | None, default: timedelta) -> timedelta:
+    def inherit(
+        value: timedelta | None, inherited: timedelta | None, default: timedelta
+    ) -> timedelta:
         if value is not None:
             return value
         return inherited if inherited is not None else default

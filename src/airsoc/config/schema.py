@@ -150,7 +150,9 @@ class MonitorConfig(StrictModel):
             from croniter import croniter
 
             if not croniter.is_valid(value):
-                raise ValueError(f"invalid cron expression {value!r} (five fields: m h dom mon dow)")
+                raise ValueError(
+                    f"invalid cron expression {value!r} (five fields: m h dom mon dow)"
+                )
         return value
 
     @model_validator(mode="after")
@@ -360,7 +362,9 @@ class AirsocConfig(StrictModel):
             walk(self.routes, "routes")
         for i, monitor in enumerate(self.monitors):
             if self.systems and monitor.system not in self.systems:
-                issues.append(ConfigIssue(f"monitors[{i}].system", "unknown system", monitor.system))
+                issues.append(
+                    ConfigIssue(f"monitors[{i}].system", "unknown system", monitor.system)
+                )
         names = [m.name for m in self.monitors]
         for i, name in enumerate(names):
             if name in names[:i]:

@@ -207,7 +207,7 @@ class ActionRegistry:
                         f"entry point {ep.name!r} loads an action named {action.name!r}"
                     )
                 self.register(action)
-            except Exception as exc:  # noqa: BLE001 - any plugin failure disables it, loudly
+            except Exception as exc:
                 message = f"plugin {ep.value!r} failed to load: {type(exc).__name__}: {exc}"
                 self.disabled[ep.name] = message
                 self.actions.pop(ep.name, None)

@@ -433,8 +433,10 @@ class CaptureEvidence(Action):
             ]
             snapshot = {
                 "incident": ctx.incident,
-                "alerts": [a.model_dump(mode="json") for a in incident_alerts(
-                    s, incident_id=ctx.incident_id)],
+                "alerts": [
+                    a.model_dump(mode="json")
+                    for a in incident_alerts(s, incident_id=ctx.incident_id)
+                ],
                 "signals": signals,
                 "captured_at": ctx.clock.now().isoformat(),
                 "window_seconds": ctx.params.window.total_seconds(),
@@ -452,8 +454,11 @@ class CaptureEvidence(Action):
                 description=f"alerts and {len(signals)} signals over {ctx.params.window}",
             )
             result = ActionResult(
-                output={"evidence_id": evidence.id, "sha256": evidence.sha256,
-                        "signals": len(signals)},
+                output={
+                    "evidence_id": evidence.id,
+                    "sha256": evidence.sha256,
+                    "signals": len(signals),
+                },
                 summary=f"evidence {evidence.sha256[:12]}",
             )
             ctx.record_effect(s, result)
@@ -532,8 +537,10 @@ class Notify(Action):
             errors = "; ".join(f"{d.integration}: {d.error}" for d in deliveries)
             raise ActionError(f"{self.name} to {ctx.params.receiver} failed: {errors}")
         return ActionResult(
-            output={"receiver": ctx.params.receiver,
-                    "delivered": [d.integration for d in deliveries if d.ok]},
+            output={
+                "receiver": ctx.params.receiver,
+                "delivered": [d.integration for d in deliveries if d.ok],
+            },
             summary=f"sent to {ctx.params.receiver}",
         )
 
@@ -614,8 +621,10 @@ class _PipelineAction(Action):
                 response = httpx.post(
                     ctx.params.webhook,
                     content=body,
-                    headers={"Content-Type": "application/json",
-                             "Idempotency-Key": ctx.idempotency_key},
+                    headers={
+                        "Content-Type": "application/json",
+                        "Idempotency-Key": ctx.idempotency_key,
+                    },
                     timeout=timeout,
                 )
             except httpx.HTTPError as exc:
@@ -627,7 +636,7 @@ class _PipelineAction(Action):
                 summary=f"{self.verb} via webhook ({len(ctx.params.batches)} batches)",
             )
         try:
-            done = subprocess.run(  # noqa: S603 - the user's own configured command
+            done = subprocess.run(
                 ctx.params.command,
                 input=body,
                 capture_output=True,
@@ -642,8 +651,7 @@ class _PipelineAction(Action):
                 f"{self.name}: command exited {done.returncode}: {done.stderr.strip()[:300]}"
             )
         return ActionResult(
-            output={"returncode": 0, "stdout": done.stdout[-2000:],
-                    "batches": ctx.params.batches},
+            output={"returncode": 0, "stdout": done.stdout[-2000:], "batches": ctx.params.batches},
             summary=f"{self.verb} via command ({len(ctx.params.batches)} batches)",
         )
 

@@ -130,14 +130,14 @@ class RecordingControlPlane:
     ) -> None:
         self.versions = {k: list(v) for k, v in (versions or {}).items()}
         self.serving = {k: v[-1] for k, v in self.versions.items() if v}
-        self.mode: dict[str, str] = {k: "normal" for k in self.versions}
+        self.mode: dict[str, str] = dict.fromkeys(self.versions, "normal")
         self.canary: dict[str, tuple[str, float]] = {}
         self.blocked: dict[tuple[str, str], float | None] = {}
         self.rate_limits: dict[tuple[str, str], int] = {}
         self.quarantined: set[str] = set()
         self.known_batches = set(batches)
         self.untrusted_sources: set[str] = set()
-        self.retrieval_enabled: dict[str, bool] = {k: True for k in self.versions}
+        self.retrieval_enabled: dict[str, bool] = dict.fromkeys(self.versions, True)
         self.documents = {k: set(v) for k, v in (documents or {}).items()}
         self.fail = set(fail)
         self.calls: list[ControlCall] = []
@@ -210,8 +210,12 @@ class RecordingControlPlane:
                 raise NotFoundError(f"{system} has no version {version!r}")
             previous = self.canary.get(system)
             self.canary[system] = (version, percent)
-            return {"system": system, "version": version, "percent": percent,
-                    "previous": list(previous) if previous else None}
+            return {
+                "system": system,
+                "version": version,
+                "percent": percent,
+                "previous": list(previous) if previous else None,
+            }
 
         args = {"system": system, "version": version, "percent": percent}
         return self._apply("set_canary", idempotency_key, args, change)

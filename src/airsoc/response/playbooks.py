@@ -239,8 +239,9 @@ def check_playbook(playbook: Playbook, registry: ActionRegistry) -> list[ConfigI
             for ref in _step_refs(source):
                 if ref not in seen:
                     issues.append(
-                        ConfigIssue(where, f"reads steps.{ref}, which does not run before it",
-                                    source)
+                        ConfigIssue(
+                            where, f"reads steps.{ref}, which does not run before it", source
+                        )
                     )
         if action is not None:
             issues.extend(_check_params(loc, step, action.params_model))
@@ -257,8 +258,11 @@ def _step_refs(source: str) -> list[str]:
 def _check_params(loc: str, step: Step, model: type[BaseModel]) -> list[ConfigIssue]:
     fields = model.model_fields
     issues = [
-        ConfigIssue(f"{loc}.with.{key}", f"unknown parameter of {step.action}; "
-                    f"known: {', '.join(fields) or 'none'}", value)
+        ConfigIssue(
+            f"{loc}.with.{key}",
+            f"unknown parameter of {step.action}; known: {', '.join(fields) or 'none'}",
+            value,
+        )
         for key, value in step.with_.items()
         if key not in fields
     ]
@@ -316,15 +320,17 @@ def load_playbooks(
                 playbook = load_playbook(path, registry=registry)
             except ConfigError as exc:
                 issues.extend(
-                    ConfigIssue(f"{path}: {issue.loc}" if issue.loc else path, issue.message,
-                                issue.value)
+                    ConfigIssue(
+                        f"{path}: {issue.loc}" if issue.loc else path, issue.message, issue.value
+                    )
                     for issue in exc.issues
                 )
                 continue
             if playbook.name in names:
                 issues.append(
-                    ConfigIssue(f"{path}: name", f"also defined in {names[playbook.name]}",
-                                playbook.name)
+                    ConfigIssue(
+                        f"{path}: name", f"also defined in {names[playbook.name]}", playbook.name
+                    )
                 )
             names[playbook.name] = path
             found.append(playbook)
