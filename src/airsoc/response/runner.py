@@ -90,6 +90,7 @@ class StepView(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
+    id: int
     step_id: str
     position: int
     item_index: int
@@ -605,13 +606,14 @@ class PlaybookRunner:
             row = s.get(PlaybookRunRow, run_id)
             assert row is not None
             playbook = Playbook.model_validate(row.definition)
-            done = list(
-                s.execute(
+            done = [
+                StepView.model_validate(r)
+                for r in s.execute(
                     select(StepStateRow)
                     .where(StepStateRow.run_id == run_id, StepStateRow.status == "succeeded")
                     .order_by(StepStateRow.position.desc(), StepStateRow.item_index.desc())
                 ).scalars()
-            )
+            ]
             started_by = row.started_by
         ctx = self._context(run_id, incident_id, started_by)
         undone: list[str] = []
@@ -660,6 +662,7 @@ class PlaybookRunner:
         spec = step.approval
         assert spec is not None
         now = self.clock.now()
+        outcome = "stop"
         with self.store.transaction() as s:
             run = self._locked_run(s, run_id)
             approval = s.execute(
@@ -696,10 +699,9 @@ class PlaybookRunner:
                     approval.summary,
                     {"run": run_id, "step": step.id, "approval": approval.id, "role": spec.role},
                 )
-                raise _StopRunError()
-            if approval.status == "approved":
-                return True
-            if approval.status == "rejected":
+            elif approval.status == "approved":
+                outcome = "proceed"
+            elif approval.status == "rejected":
                 state = self._state(s, run_id, step, position, _STEP)
                 state.status = "rejected"
                 state.error = f"rejected by {approval.decided_by}: {approval.reason}"
@@ -714,8 +716,7 @@ class PlaybookRunner:
                     state.error,
                     {"run": run_id, "step": step.id},
                 )
-                raise _StopRunError()
-            if approval.status == "timed_out" or (
+            elif approval.status == "timed_out" or (
                 approval.timeout_at is not None and now >= approval.timeout_at
             ):
                 if approval.status == "pending":
@@ -728,18 +729,26 @@ class PlaybookRunner:
                         f"no decision by {approval.timeout_at}; on_timeout: {approval.on_timeout}",
                         {"run": run_id, "step": step.id, "approval": approval.id},
                     )
-                if approval.on_timeout == "proceed":
-                    return True
-                if approval.on_timeout == "abort":
+                outcome = approval.on_timeout
+                if outcome == "abort":
                     run.status = "aborted"
                     run.error = f"approval of {step.id} timed out"
                     run.claimed_by = None
                     run.lease_until = None
-                    raise _StopRunError()
+                    self._audit(
+                        s,
+                        incident_id,
+                        "playbook.aborted",
+                        run.error,
+                        {"run": run_id, "step": step.id},
+                    )
             else:
                 self._wait(run, approval.timeout_at)
-                raise _StopRunError()
-        # on_timeout: skip
+        # Decided outside the transaction, so what it wrote is committed first.
+        if outcome == "proceed":
+            return True
+        if outcome != "skip":
+            raise _StopRunError()
         self._close_step(
             run_id,
             incident_id,
