@@ -16,7 +16,7 @@ from airsoc.clock import SimulatedClock
 from airsoc.config.schema import ReceiverConfig
 from airsoc.errors import ConfigError
 
-from .servers import http_sink, smtp_server
+from airsoc.alerting.testing import http_sink, smtp_server
 
 
 def notification(clock: SimulatedClock, *, resolved: bool = False) -> Notification:
@@ -83,7 +83,7 @@ def test_client_error_is_not_retried_and_is_recorded(clock: SimulatedClock) -> N
 
 
 def test_unreachable_server_fails_after_every_attempt(clock: SimulatedClock) -> None:
-    from .servers import free_port
+    from airsoc.alerting.testing import free_port
 
     (slack,) = receivers(
         {"slack": {"webhook_url": f"http://127.0.0.1:{free_port()}/", "max_attempts": 2}}, clock

@@ -72,9 +72,7 @@ def incident(
             data_batches=batches,
         )
         for role, person in (roles or {}).items():
-            assign_role(
-                s, clock=clock, incident_id=inc.id, role=role, person=person, actor="alice"
-            )
+            assign_role(s, clock=clock, incident_id=inc.id, role=role, person=person, actor="alice")
     return inc
 
 

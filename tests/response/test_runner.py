@@ -23,7 +23,7 @@ from airsoc.response.controlplane import RecordingControlPlane
 from airsoc.response.models import PlaybookRunRow
 from airsoc.store import Store
 
-from .helpers import CountingAction, incident, registry, run_view, runner, start
+from tests.response.helpers import CountingAction, incident, registry, run_view, runner, start
 
 POISON = """
 name: poison
@@ -183,9 +183,7 @@ steps:
     assert "planned failure" in (view.error or "")
 
 
-def test_compensate_undoes_completed_steps_in_reverse(
-    store: Store, clock: SimulatedClock
-) -> None:
+def test_compensate_undoes_completed_steps_in_reverse(store: Store, clock: SimulatedClock) -> None:
     reg = registry()
     cp = RecordingControlPlane(versions={"fraud": ["v6", "v7"]})
     inc = incident(store, clock, batches=("b-1",))

@@ -288,8 +288,10 @@ class MonitorScheduler:
         """Return the monitors due now (a monitor never run is due at once)."""
         now = self.clock.now()
         with self.store.read() as s:
-            state = {r.monitor: r for r in s.execute(select(MonitorStateRow)).scalars()}
-        return [m for m in self.monitors if m.name not in state or state[m.name].next_run_at <= now]
+            next_run = {
+                r.monitor: r.next_run_at for r in s.execute(select(MonitorStateRow)).scalars()
+            }
+        return [m for m in self.monitors if m.name not in next_run or next_run[m.name] <= now]
 
     def run_due(self) -> list[MonitorRun]:
         """Run every due monitor once; return the runs."""

@@ -1,4 +1,17 @@
-"""Real local servers for receiver tests: an HTTP sink and an SMTP server with STARTTLS + auth."""
+"""Real local servers to test receivers against: an HTTP sink and an SMTP server (STARTTLS + auth).
+
+Shipped with the library so a team can test its own receiver configuration and templates the way
+airsoc tests its own. The SMTP server needs the ``dev`` extra (``aiosmtpd``, ``cryptography``).
+
+Example:
+    >>> import httpx
+    >>> with http_sink() as sink:
+    ...     sink.statuses = [503]
+    ...     first = httpx.post(sink.url + "/hook", json={"a": 1}).status_code
+    ...     second = httpx.post(sink.url + "/hook", json={"a": 2}).status_code
+    >>> first, second, [r.json()["a"] for r in sink.requests]
+    (503, 200, [1, 2])
+"""
 
 from __future__ import annotations
 
@@ -14,12 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+__all__ = [
+    "Captured",
+    "HttpSink",
+    "SmtpServer",
+    "free_port",
+    "http_sink",
+    "self_signed_cert",
+    "smtp_server",
+]
 
 
 @dataclass
@@ -31,6 +47,7 @@ class Captured:
     body: bytes
 
     def json(self) -> Any:
+        """Return the body parsed as JSON."""
         return json.loads(self.body)
 
 
@@ -74,6 +91,11 @@ def http_sink() -> Iterator[HttpSink]:
 
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:
     """Write a self-signed certificate for 127.0.0.1/localhost; return (cert, key) paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
@@ -117,6 +139,7 @@ class SmtpServer:
 
 
 def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -127,6 +150,9 @@ def free_port() -> int:
 def smtp_server(folder: Path, *, user: str, password: str) -> Iterator[SmtpServer]:
     """Run aiosmtpd on 127.0.0.1 requiring STARTTLS and login with ``user``/``password``."""
     import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
 
     cert, key = self_signed_cert(folder)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
