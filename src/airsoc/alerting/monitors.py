@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 from croniter import croniter
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from airsoc.alerting.alerts import Alert
 from airsoc.alerting.models import MonitorStateRow
@@ -51,7 +52,9 @@ __all__ = [
     "MonitorScheduler",
     "TelemetrySource",
     "WindowData",
+    "MonitorStatus",
     "get_evaluator",
+    "monitor_status",
     "next_run_after",
     "register_evaluator",
     "threshold_evaluator",
@@ -241,6 +244,23 @@ def next_run_after(monitor: MonitorConfig, when: datetime) -> datetime:
         return ensure_utc(nxt)
     assert monitor.every is not None
     return when + monitor.every
+
+
+@dataclass(frozen=True)
+class MonitorStatus:
+    """When a monitor last ran, what it decided, and when it is next due."""
+
+    last_run_at: datetime | None
+    next_run_at: datetime
+    last_decision: str | None
+
+
+def monitor_status(session: Session) -> dict[str, MonitorStatus]:
+    """Return the stored schedule state of every monitor that has run, by name."""
+    return {
+        r.monitor: MonitorStatus(r.last_run_at, r.next_run_at, r.last_decision)
+        for r in session.execute(select(MonitorStateRow)).scalars()
+    }
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,19 @@ from typing import Annotated
 import click
 import typer
 
-from airsoc.cli import audit, config, incidents, setup, taxonomy
+from airsoc.cli import (
+    alerts,
+    approvals,
+    audit,
+    config,
+    incidents,
+    monitors,
+    playbooks,
+    routes,
+    setup,
+    silences,
+    taxonomy,
+)
 from airsoc.cli.output import err_console
 from airsoc.cli.state import state
 from airsoc.errors import AirsocError, ConfigError
@@ -59,6 +71,12 @@ app.add_typer(incidents.app, name="incidents")
 app.add_typer(audit.app, name="audit")
 app.add_typer(taxonomy.app, name="taxonomy")
 app.add_typer(config.app, name="config")
+app.add_typer(monitors.app, name="monitors")
+app.add_typer(alerts.app, name="alerts")
+app.add_typer(silences.app, name="silences")
+app.add_typer(routes.app, name="routes")
+app.add_typer(playbooks.app, name="playbooks")
+app.add_typer(approvals.app, name="approvals")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -889,7 +889,7 @@ def dry_run(
                     approval=approval,
                 )
             )
-        except _StepFailedError as exc:
+        except (_StepFailedError, AirsocError) as exc:
             out.append(
                 DryRunStep(
                     step_id=step.id,
