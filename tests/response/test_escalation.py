@@ -106,7 +106,5 @@ def test_sev1_status_updates_every_30_minutes(store: Store, clock: SimulatedCloc
     clock.advance(timedelta(minutes=30))
     assert due() == 1
     assert len(status.notifications) == 2
-    assert (
-        "INC-1 status update** (SEV1" in status.notifications[0].alerts[0].annotations["summary"]
-        or "status update" in status.notifications[0].alerts[0].annotations["summary"]
-    )
+    summary = status.notifications[0].alerts[0].annotations["summary"]
+    assert f"INC-{inc_id} status update** (SEV1, detected)" in summary
