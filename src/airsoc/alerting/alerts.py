@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -68,7 +69,7 @@ class Alert(BaseModel):
     def _utc(cls, value: datetime | None) -> datetime | None:
         return ensure_utc(value) if value is not None else None
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """Return the identity of this alert (a hash of its labels)."""
         return fingerprint(self.labels)

@@ -122,16 +122,20 @@ class Dispatcher:
         self.alerts: dict[str, Alert] = {}
         self.groups: dict[str, AggregationGroup] = {}
         self._log: dict[tuple[str, str, str], _LogEntry] = {}
-        self._route_cache: dict[frozenset[tuple[str, str]], list[Route]] = {}
+        self._targets: dict[frozenset[tuple[str, str]], list[tuple[Route, str]]] = {}
 
-    def routes_for(self, labels: Mapping[str, str]) -> list[Route]:
-        """Return the routes an alert with ``labels`` reaches (cached per label set)."""
+    def routes_for(self, labels: Mapping[str, str]) -> list[tuple[Route, str]]:
+        """Return the routes an alert with ``labels`` reaches and its group key on each.
+
+        Cached per label set: the same alert arriving again costs a dict lookup.
+        """
         key = frozenset(labels.items())
-        found = self._route_cache.get(key)
+        found = self._targets.get(key)
         if found is None:
-            if len(self._route_cache) > 100_000:
-                self._route_cache.clear()
-            found = self._route_cache[key] = self.route.match(labels)
+            if len(self._targets) > 100_000:
+                self._targets.clear()
+            found = [(r, group_key_of(r, labels)) for r in self.route.match(labels)]
+            self._targets[key] = found
         return found
 
     def put(self, alert: Alert) -> None:
@@ -143,8 +147,7 @@ class Dispatcher:
             # The same alert again: keep when it started, take the newer end and annotations.
             alert = alert.model_copy(update={"starts_at": previous.starts_at})
         self.alerts[fp] = alert
-        for route in self.routes_for(alert.labels):
-            key = group_key_of(route, alert.labels)
+        for route, key in self.routes_for(alert.labels):
             group = self.groups.get(key)
             if group is None:
                 group = self.groups[key] = AggregationGroup(

@@ -674,7 +674,7 @@ class PlaybookRunner:
                 action = (
                     self.registry.get(step.action) if step.action in self.registry.actions else None
                 )
-                timeout_at = now + spec.timeout if spec.timeout else None
+                timeout_at = now + spec.timeout if spec.timeout is not None else None
                 approval = ApprovalRow(
                     run_id=run_id,
                     incident_id=incident_id,
@@ -839,7 +839,7 @@ def dry_run(
         action = registry.get(step.action)
         approval = (
             f"needs approval by {step.approval.role}"
-            + (f" within {step.approval.timeout}" if step.approval.timeout else "")
+            + (f" within {step.approval.timeout}" if step.approval.timeout is not None else "")
             + (" (four-eyes)" if action.destructive else "")
             if step.approval
             else None
