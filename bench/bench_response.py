@@ -107,10 +107,15 @@ def routing_table(n: int) -> list[tuple[str, float]]:
             tree.match(a.labels)
 
     def dispatch(items: list[Alert]) -> None:
-        names = {"default", "pager", *(f"team-{i}" for i in range(5)),
-                 *(f"sec-{i}" for i in range(3))}
-        d = Dispatcher(route=tree, receivers={r: [RecordingReceiver(r)] for r in names},
-                       clock=SimulatedClock())
+        names = {
+            "default",
+            "pager",
+            *(f"team-{i}" for i in range(5)),
+            *(f"sec-{i}" for i in range(3)),
+        }
+        d = Dispatcher(
+            route=tree, receivers={r: [RecordingReceiver(r)] for r in names}, clock=SimulatedClock()
+        )
         d.put_many(items)
         d.flush_all()
 
@@ -155,7 +160,11 @@ def breach_to_rollback(runs: int) -> list[float]:
             cp = RecordingControlPlane(versions={system: ["v6", "v7"]})
             loop = ResponseLoop(
                 config=parse_config(CONFIG.replace("fraud", system)),
-                playbooks=[playbook], store=store, clock=clock, source=tel, control_plane=cp,
+                playbooks=[playbook],
+                store=store,
+                clock=clock,
+                source=tel,
+                control_plane=cp,
                 receivers={"ops": [RecordingReceiver("ops")]},
             )
             start = time.perf_counter()

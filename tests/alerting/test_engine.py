@@ -54,11 +54,12 @@ def test_alertmanager_payload_becomes_signals_alerts_and_notifications(
     engine.tick()
     assert [n.group_labels for n in ops.notifications] == [{"alertname": "HighErrorRate"}]
     resolved = {
-        **PAYLOAD,
+        "status": "resolved",
         "alerts": [
             {
-                **PAYLOAD["alerts"][0],
-                "status": "resolved",  # type: ignore[dict-item]
+                "status": "resolved",
+                "labels": {"alertname": "HighErrorRate", "system": "bot"},
+                "startsAt": "2026-03-01T08:59:00Z",
                 "endsAt": "2026-03-01T09:00:05Z",
             }
         ],
@@ -99,5 +100,5 @@ def test_bad_payload_and_bad_references() -> None:
     with pytest.raises(InputError, match="alerts"):
         ingest_alertmanager({"status": "firing"})
     cfg = parse_config("routes: {receiver: ghost}\nreceivers: {ops: {}}")
-    with pytest.raises(ConfigError, match="routes.receiver: unknown receiver"):
+    with pytest.raises(ConfigError, match=r"routes\.receiver: unknown receiver"):
         AlertingEngine(config=cfg, store=None, clock=SimulatedClock(), receivers={})  # type: ignore[arg-type]

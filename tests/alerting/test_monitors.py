@@ -64,11 +64,13 @@ def test_every_schedule_signals_and_alert_lifecycle(store: Store, clock: Simulat
     assert sched.run_due() == []  # not due again for 15 minutes
     clock.advance(timedelta(minutes=15))
     (again,) = sched.run_due()
-    assert again.alert is not None and again.alert.starts_at == fired[0].starts_at
+    assert again.alert is not None
+    assert again.alert.starts_at == fired[0].starts_at
     clock.advance(timedelta(hours=1, minutes=15))  # the slow requests left the window
     tel.append({"system": "bot", "ts": clock.now() - timedelta(minutes=1), "latency_ms": 350})
     (clean,) = sched.run_due()
-    assert clean.resolved and not clean.breached
+    assert clean.resolved
+    assert not clean.breached
     assert fired[-1].is_resolved(clock.now())
     with store.read() as s:
         assert [x.decision for x in list_signals(s, monitor="lat")] == ["drift", "drift", "warn"]
@@ -94,11 +96,13 @@ def test_unknown_detector_and_bad_data_are_recorded_errors(
     tel = InMemoryTelemetry()
     sched, fired = scheduler(store, clock, monitor(detector="nope"), tel)
     (run,) = sched.run_due()
-    assert run.error is not None and "no detector named 'nope'" in run.error
+    assert run.error is not None
+    assert "no detector named 'nope'" in run.error
     tel.append({"system": "bot", "ts": clock.now() - timedelta(minutes=1), "latency_ms": "slow"})
     sched2, _ = scheduler(store, clock, monitor(name="lat2"), tel)
     (bad,) = sched2.run_due()
-    assert bad.error is not None and "non-numeric 'latency_ms'" in bad.error
+    assert bad.error is not None
+    assert "non-numeric 'latency_ms'" in bad.error
     assert fired == []
     with store.read() as s:
         assert monitor_status(s)["lat2"].last_decision == "error"

@@ -12,11 +12,10 @@ from airsoc.alerting.alerts import Alert
 from airsoc.alerting.notification import Notification
 from airsoc.alerting.receivers import build_receivers, verify_webhook_signature
 from airsoc.alerting.templates import Templates
+from airsoc.alerting.testing import http_sink, smtp_server
 from airsoc.clock import SimulatedClock
 from airsoc.config.schema import ReceiverConfig
 from airsoc.errors import ConfigError
-
-from airsoc.alerting.testing import http_sink, smtp_server
 
 
 def notification(clock: SimulatedClock, *, resolved: bool = False) -> Notification:
@@ -55,7 +54,8 @@ def test_slack_webhook_gets_the_rendered_text(clock: SimulatedClock) -> None:
     with http_sink() as sink:
         (slack,) = receivers({"slack": {"webhook_url": sink.url + "/T0/B0/X"}}, clock)
         delivery = slack.send(notification(clock))  # type: ignore[attr-defined]
-    assert delivery.ok and delivery.attempts == 1
+    assert delivery.ok
+    assert delivery.attempts == 1
     body = sink.requests[0].json()
     assert body["text"].startswith("[FIRING:1] data_drift on fraud-detector")
     assert "PSI 0.31 on amount" in body["text"]
@@ -68,7 +68,8 @@ def test_retries_with_doubling_backoff_then_delivers(clock: SimulatedClock) -> N
         (slack,) = receivers({"slack": {"webhook_url": sink.url, "backoff": "2s"}}, clock)
         start = clock.now()
         delivery = slack.send(notification(clock))  # type: ignore[attr-defined]
-    assert delivery.ok and delivery.attempts == 3
+    assert delivery.ok
+    assert delivery.attempts == 3
     assert clock.now() - start == timedelta(seconds=2 + 4)
     assert len(sink.requests) == 3
 
@@ -78,7 +79,8 @@ def test_client_error_is_not_retried_and_is_recorded(clock: SimulatedClock) -> N
         sink.statuses = [400]
         (slack,) = receivers({"slack": {"webhook_url": sink.url}}, clock)
         delivery = slack.send(notification(clock))  # type: ignore[attr-defined]
-    assert delivery.status == "failed" and delivery.attempts == 1
+    assert delivery.status == "failed"
+    assert delivery.attempts == 1
     assert "HTTP 400" in (delivery.error or "")
 
 
@@ -89,7 +91,8 @@ def test_unreachable_server_fails_after_every_attempt(clock: SimulatedClock) -> 
         {"slack": {"webhook_url": f"http://127.0.0.1:{free_port()}/", "max_attempts": 2}}, clock
     )
     delivery = slack.send(notification(clock))  # type: ignore[attr-defined]
-    assert delivery.status == "failed" and delivery.attempts == 2
+    assert delivery.status == "failed"
+    assert delivery.attempts == 2
     assert "ConnectError" in (delivery.error or "")
 
 
@@ -104,7 +107,8 @@ def test_webhook_is_signed_with_hmac_sha256_and_timestamp(clock: SimulatedClock)
     assert not verify_webhook_signature(b"wrong", request.body, request.headers, now=now)
     assert not verify_webhook_signature(b"s3cret", request.body, request.headers, now=now + 3600)
     payload = request.json()
-    assert payload["version"] == "4" and payload["status"] == "firing"
+    assert payload["version"] == "4"
+    assert payload["status"] == "firing"
     assert payload["alerts"][0]["labels"]["monitor"] == "fraud-input-drift"
 
 
@@ -117,7 +121,8 @@ def test_pagerduty_events_v2_trigger_then_resolve(clock: SimulatedClock) -> None
         assert pd.send(notification(clock, resolved=True)).ok  # type: ignore[attr-defined]
     trigger, resolve = (r.json() for r in sink.requests)
     assert sink.requests[0].path == "/v2/enqueue"
-    assert trigger["routing_key"] == "R0UTING" and trigger["event_action"] == "trigger"
+    assert trigger["routing_key"] == "R0UTING"
+    assert trigger["event_action"] == "trigger"
     assert trigger["payload"]["severity"] == "error"
     assert trigger["payload"]["source"] == "fraud-detector"
     assert trigger["payload"]["summary"] == "[FIRING:1] data_drift on fraud-detector"
@@ -146,7 +151,8 @@ def test_email_over_starttls_with_login(clock: SimulatedClock, tmp_path: Path) -
         delivery = email.send(notification(clock))  # type: ignore[attr-defined]
     assert delivery.ok, delivery.error
     (message,) = smtp.messages
-    assert message["tls"] and message["login"] == "airsoc"
+    assert message["tls"]
+    assert message["login"] == "airsoc"
     assert message["to"] == ["oncall@example.com"]
     assert "Subject: [FIRING:1] data_drift on fraud-detector" in message["data"]
 
@@ -169,7 +175,8 @@ def test_email_with_a_wrong_password_fails_without_retrying(
             clock,
         )
         delivery = email.send(notification(clock))  # type: ignore[attr-defined]
-    assert delivery.status == "failed" and delivery.attempts == 1
+    assert delivery.status == "failed"
+    assert delivery.attempts == 1
     assert smtp.messages == []
 
 
@@ -190,7 +197,7 @@ def test_templates_cannot_reach_python_internals() -> None:
     templates.env.loader.loaders[-1].mapping["evil.txt"] = (  # type: ignore[union-attr]
         "{{ ''.__class__.__mro__[1].__subclasses__() }}"
     )
-    with pytest.raises(InputError, match="unsafe|not safely|access"):
+    with pytest.raises(InputError, match=r"unsafe|not safely|access"):
         templates.render("evil.txt", {})
 
 

@@ -10,8 +10,13 @@ from pydantic import BaseModel
 
 from airsoc.clock import Clock
 from airsoc.incidents.service import IncidentView, assign_role, declare_incident
-from airsoc.response.actions import Action, ActionContext, ActionRegistry, ActionResult
-from airsoc.response.actions import ResponseServices
+from airsoc.response.actions import (
+    Action,
+    ActionContext,
+    ActionRegistry,
+    ActionResult,
+    ResponseServices,
+)
 from airsoc.response.controlplane import RecordingControlPlane
 from airsoc.response.playbooks import Playbook, parse_playbook
 from airsoc.response.runner import PlaybookRunner, RunView, get_run, start_run

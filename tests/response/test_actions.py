@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib.metadata
 import sys
 import types
+from collections.abc import Iterator
 
 import pytest
 from pydantic import BaseModel
 
-from airsoc.errors import ActionError, ConflictError, ConfigError, NotFoundError
+from airsoc.errors import ActionError, ConfigError, ConflictError, NotFoundError
 from airsoc.response.actions import (
     Action,
     ActionContext,
@@ -36,7 +37,7 @@ class Ticket(Action):
 
 
 @pytest.fixture
-def plugin_module() -> types.ModuleType:
+def plugin_module() -> Iterator[types.ModuleType]:
     module = types.ModuleType("acme_airsoc_actions")
     module.Ticket = Ticket  # type: ignore[attr-defined]
     sys.modules[module.__name__] = module
@@ -64,9 +65,9 @@ def test_a_broken_plugin_warns_and_its_action_is_disabled(plugin_module: object)
     with pytest.warns(ActionPluginWarning, match="loads an action named 'open_ticket'"):
         registry.load_entry_points([ep("wrong_name", "acme_airsoc_actions:Ticket")])
     assert "ghost" not in registry.names()
-    with pytest.raises(ActionError, match="disabled: plugin 'no_such_module:Ghost' failed"):
+    with pytest.raises(ActionError, match=r"disabled: plugin 'no_such_module:Ghost' failed"):
         registry.get("ghost")
-    with pytest.raises(ConfigError, match="steps\\[0\\].action: action 'ghost' is disabled"):
+    with pytest.raises(ConfigError, match=r"steps\[0\]\.action: action 'ghost' is disabled"):
         parse_playbook("name: t\nsteps: [{id: a, action: ghost}]", registry=registry)
 
 

@@ -72,7 +72,7 @@ def test_first_matching_rule_declares_with_taxonomy_tags_and_starts_playbooks(
         "sev3",
         "system:incident-rules",
     )
-    assert [t["id"] for t in inc.atlas_techniques][0] == "AML.T0020"
+    assert inc.atlas_techniques[0]["id"] == "AML.T0020"
     assert inc.owasp[0]["id"] == "ML02"
     with store.read() as s:
         assert [r.playbook for r in list_runs(s, incident_id=inc.id)] == ["p"]
@@ -84,7 +84,8 @@ def test_later_alerts_attach_to_the_open_incident(store: Store, clock: Simulated
     first = d(flush(clock, a))
     clock.advance(timedelta(minutes=5))
     second = d(flush(clock, a, {**a, "monitor": "m2"}))
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert first.id == second.id
     with store.read() as s:
         assert len(list_incidents(s)) == 1
@@ -103,7 +104,8 @@ def test_later_alerts_attach_to_the_open_incident(store: Store, clock: Simulated
             reason="test traffic",
         )
     third = d(flush(clock, a))
-    assert third is not None and third.id != first.id
+    assert third is not None
+    assert third.id != first.id
 
 
 def test_declare_false_and_no_matching_rule_declare_nothing(

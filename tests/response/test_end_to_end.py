@@ -20,6 +20,7 @@ from scipy import stats
 
 from airsoc.alerting.monitors import EVALUATORS, InMemoryTelemetry, WindowData, register_evaluator
 from airsoc.alerting.service import list_deliveries, list_signals
+from airsoc.alerting.testing import http_sink, smtp_server
 from airsoc.audit import verify_chains
 from airsoc.clock import SimulatedClock
 from airsoc.config import parse_config
@@ -33,8 +34,6 @@ from airsoc.response.escalation import list_communications
 from airsoc.response.runner import list_runs
 from airsoc.response.setup import ResponseLoop, check_config
 from airsoc.store import Store
-
-from airsoc.alerting.testing import http_sink, smtp_server
 
 
 def ks_drift(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
@@ -166,7 +165,8 @@ def test_drift_to_rollback(
         with store.read() as s:
             signals = list_signals(s, monitor="fraud-input-drift")
         assert [sig.decision for sig in signals] == ["ok", "drift"]
-        assert signals[-1].p_value is not None and signals[-1].p_value < 1e-6
+        assert signals[-1].p_value is not None
+        assert signals[-1].p_value < 1e-6
         # 2. After group_wait the alert goes to Slack and to email.
         clock.advance(timedelta(seconds=30))
         report = loop.tick()

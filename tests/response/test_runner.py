@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from tests.response.helpers import CountingAction, incident, registry, run_view, runner, start
 
 from airsoc.audit import list_entries, verify_chains
 from airsoc.clock import SimulatedClock, SystemClock
@@ -22,8 +23,6 @@ from airsoc.response.approvals import decide_approval, list_approvals
 from airsoc.response.controlplane import RecordingControlPlane
 from airsoc.response.models import PlaybookRunRow
 from airsoc.store import Store
-
-from tests.response.helpers import CountingAction, incident, registry, run_view, runner, start
 
 POISON = """
 name: poison
@@ -56,7 +55,8 @@ def test_run_with_approval_foreach_and_outputs(store: Store, clock: SimulatedClo
     assert cp.calls == []
     with store.read() as s:
         (approval,) = list_approvals(s)
-    assert approval.destructive and approval.requested_by == "alice"
+    assert approval.destructive
+    assert approval.requested_by == "alice"
     assert "rollback(system='fraud', to='last_known_good')" in approval.summary
     with store.transaction() as s, pytest.raises(PermissionDeniedError, match="four-eyes"):
         decide_approval(

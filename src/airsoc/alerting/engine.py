@@ -28,7 +28,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -50,7 +50,7 @@ from airsoc.store import Store
 
 __all__ = ["AlertingEngine", "ingest_alertmanager", "parse_alertmanager_payload"]
 
-_EPOCH = datetime(1970, 1, 1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class AlertingEngine:
@@ -91,7 +91,7 @@ class AlertingEngine:
             )
             for i, s in enumerate(config.silences)
         ]
-        self.flush_hooks: list[Callable[[GroupFlush], None]] = []
+        self.flush_hooks: list[Callable[[GroupFlush], object]] = []
         self.dispatcher = Dispatcher(
             route=self.route,
             receivers=receivers,

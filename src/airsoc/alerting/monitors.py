@@ -26,7 +26,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -50,9 +50,9 @@ __all__ = [
     "MonitorEvaluator",
     "MonitorRun",
     "MonitorScheduler",
+    "MonitorStatus",
     "TelemetrySource",
     "WindowData",
-    "MonitorStatus",
     "get_evaluator",
     "monitor_status",
     "next_run_after",
@@ -117,7 +117,7 @@ class InMemoryTelemetry:
         """Add one record."""
         self.records.append(dict(record))
 
-    def extend(self, records: Sequence[Mapping[str, Any]]) -> None:
+    def extend(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Add several records."""
         self.records.extend(dict(r) for r in records)
 

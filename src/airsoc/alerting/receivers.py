@@ -66,7 +66,7 @@ SIGNATURE_HEADER = "X-Airsoc-Signature"
 TIMESTAMP_HEADER = "X-Airsoc-Timestamp"
 
 
-class _PermanentFailure(Exception):
+class _PermanentFailureError(Exception):
     """A failure that retrying cannot fix (e.g. HTTP 400)."""
 
 
@@ -93,7 +93,7 @@ class _Integration:
             try:
                 code, request = self._deliver(notification)
                 return self._delivery(notification, "delivered", attempt, None, code, request)
-            except _PermanentFailure as exc:
+            except _PermanentFailureError as exc:
                 error = str(exc)
                 break
             except (OSError, httpx.HTTPError, smtplib.SMTPException) as exc:
@@ -116,7 +116,7 @@ class _Integration:
             receiver=self.receiver,
             integration=self.kind,
             group_key=notification.group_key,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             attempts=attempts,
             at=self.clock.now(),
             error=error,
@@ -138,7 +138,7 @@ class _Integration:
                 f"HTTP {response.status_code}", request=response.request, response=response
             )
         if response.status_code >= 400:
-            raise _PermanentFailure(f"HTTP {response.status_code}: {response.text[:200]}")
+            raise _PermanentFailureError(f"HTTP {response.status_code}: {response.text[:200]}")
         return response.status_code, {"url": _redact(url), "bytes": len(body)}
 
 
@@ -212,7 +212,7 @@ class EmailReceiver(_Integration):
                 try:
                     smtp.login(self.config.username, self.password or "")
                 except smtplib.SMTPAuthenticationError as exc:
-                    raise _PermanentFailure(f"SMTP login refused: {exc.smtp_code}") from None
+                    raise _PermanentFailureError(f"SMTP login refused: {exc.smtp_code}") from None
             smtp.send_message(message)
         return 250, {"smarthost": self.config.smarthost, "to": list(self.config.to)}
 

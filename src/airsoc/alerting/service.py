@@ -12,8 +12,9 @@ Example:
     >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
     >>> clock = SimulatedClock()
     >>> with store.transaction() as s:
-    ...     sil = add_silence(s, clock=clock, matchers=["system=fraud"], duration=timedelta(hours=2),
-    ...                       created_by="alice", comment="retraining window")
+    ...     sil = add_silence(s, clock=clock, matchers=["system=fraud"],
+    ...                       duration=timedelta(hours=2), created_by="alice",
+    ...                       comment="retraining window")
     >>> with store.read() as s:
     ...     [(v.created_by, v.state) for v in list_silences(s, clock=clock)]
     [('alice', 'active')]

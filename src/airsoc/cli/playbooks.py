@@ -145,7 +145,7 @@ def _incident_from_file(path: Path) -> dict[str, Any]:
 
 
 @app.command("test")
-def test_(
+def dry_run_incident(
     incident_file: Annotated[Path, typer.Argument(help="An incident as JSON")],
     playbook: Annotated[str | None, typer.Option(help="Only this playbook")] = None,
     config: ConfigOpt = None,

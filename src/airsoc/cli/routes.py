@@ -57,7 +57,7 @@ def show(
 
 
 @app.command("test")
-def test_(
+def try_labels(
     labels: Annotated[list[str], typer.Argument(help="Labels as key=value")],
     config: ConfigOpt = Path("airsoc.yaml"),
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,

@@ -48,9 +48,9 @@ __all__ = [
     "RouteConfig",
     "SilenceConfig",
     "SlackConfig",
-    "WebhookConfig",
     "StrictModel",
     "SystemConfig",
+    "WebhookConfig",
     "parse_duration",
 ]
 
@@ -300,7 +300,10 @@ class EscalationPolicyConfig(StrictModel):
     levels: list[EscalationLevelConfig] = Field(min_length=1)
 
 
-def _default_cadence() -> dict[str, timedelta]:
+SeverityName = Literal["sev1", "sev2", "sev3", "sev4", "sev5"]
+
+
+def _default_cadence() -> dict[SeverityName, timedelta]:
     return {
         "sev1": timedelta(minutes=30),
         "sev2": timedelta(hours=1),
@@ -315,9 +318,7 @@ class EscalationConfig(StrictModel):
 
     policies: dict[str, EscalationPolicyConfig] = Field(default_factory=dict)
     default_policy: str | None = None
-    status_cadence: dict[Literal["sev1", "sev2", "sev3", "sev4", "sev5"], Duration] = Field(
-        default_factory=_default_cadence
-    )
+    status_cadence: dict[SeverityName, Duration] = Field(default_factory=_default_cadence)
     status_receiver: str | None = None
 
 

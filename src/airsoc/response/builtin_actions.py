@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from datetime import timedelta
@@ -483,7 +484,7 @@ class Notify(Action):
         template: str = "status_update"
         message: str | None = None
 
-    params_model = Params
+    params_model: ClassVar[type[BaseModel]] = Params
 
     def render(self, ctx: ActionContext) -> str:
         """Return the message text."""
@@ -553,10 +554,8 @@ def _template_names(templates: Any) -> set[str]:
     from airsoc.alerting.templates import DEFAULT_TEMPLATES
 
     names = set(DEFAULT_TEMPLATES)
-    try:
+    with contextlib.suppress(TypeError):  # a loader that cannot list its templates
         names |= set(templates.env.list_templates())
-    except TypeError:  # pragma: no cover - a loader that cannot list
-        pass
     return names
 
 

@@ -11,7 +11,8 @@ Grammar: ``or``, ``and``, ``not``; ``== != < <= > >= in, not in``; ``+ - * /``; 
 ``a["key"]``; and the functions ``len lower upper min max abs round default``.
 
 Example:
-    >>> ctx = {"incident": {"severity": "sev2", "failure_mode": "data_poisoning"}, "item": {"score": 0.95}}
+    >>> ctx = {"incident": {"severity": "sev2", "failure_mode": "data_poisoning"},
+    ...        "item": {"score": 0.95}}
     >>> evaluate('failure_mode == "data_poisoning" or severity in ["sev1"]', ctx["incident"])
     True
     >>> evaluate("item.score > 0.9 and not (item.score > 1)", ctx)
@@ -23,7 +24,7 @@ Example:
     >>> evaluate("incident.__class__", ctx)
     Traceback (most recent call last):
     ...
-    airsoc.errors.ExpressionError: names starting with '_' are not allowed: '__class__' (at column 10 of 'incident.__class__')
+    airsoc.errors.ExpressionError: names starting with '_' are not allowed: '__class__' ...
 """
 
 from __future__ import annotations
@@ -386,9 +387,7 @@ class _Eval:
             return found if op == "in" else not found
         if not ((_is_number(a) and _is_number(b)) or (isinstance(a, str) and isinstance(b, str))):
             raise self.fail(f"cannot compare {a!r} {op} {b!r}")
-        return bool(
-            {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]  # type: ignore[operator]
-        )
+        return bool({"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op])
 
     def arith(self, op: str, a: Any, b: Any) -> Any:
         if op == "+" and isinstance(a, str) and isinstance(b, str):

@@ -15,7 +15,8 @@ Example:
     >>> rule_context({"failure_mode": "data_drift", "severity": "sev2"}, alerts=3)["alerts"]
     3
     >>> from airsoc.response.conditions import evaluate
-    >>> evaluate('severity in ["sev1", "sev2"] and monitor == null', rule_context({"severity": "sev2"}, alerts=1))
+    >>> ctx = rule_context({"severity": "sev2"}, alerts=1)
+    >>> evaluate('severity in ["sev1", "sev2"] and monitor == null', ctx)
     True
 """
 

@@ -76,7 +76,8 @@ class EscalationPage(BaseModel):
 
 def cadence_for(config: EscalationConfig, severity: str) -> timedelta:
     """Return how often an incident of ``severity`` gets a status update."""
-    return config.status_cadence.get(severity, timedelta(hours=4))  # type: ignore[call-overload]
+    cadence: dict[str, timedelta] = {str(k): v for k, v in config.status_cadence.items()}
+    return cadence.get(severity, timedelta(hours=4))
 
 
 def start_escalation(

@@ -16,7 +16,7 @@ Example:
     >>> load_checked_config(folder / "airsoc.yaml")
     Traceback (most recent call last):
     ...
-    airsoc.errors.ConfigError: ...airsoc.yaml: routes.routes[0].receiver: unknown receiver; defined: ops (got 'pager')
+    airsoc.errors.ConfigError: ...airsoc.yaml: routes.routes[0].receiver: unknown receiver; ...
 """
 
 from __future__ import annotations
