@@ -165,6 +165,20 @@ class Dispatcher:
         for alert in alerts:
             self.put(alert)
 
+    def adopt(self, previous: Dispatcher) -> None:
+        """Take over the active alerts and the notification log of ``previous`` (a reload).
+
+        Groups whose key is unchanged remember what their receivers were last told, so a reload
+        does not notify them again.
+        """
+        self._log.update(previous._log)
+        self.put_many(previous.alerts.values())
+        for key, group in self.groups.items():
+            old = previous.groups.get(key)
+            if old is not None:
+                group.has_flushed = old.has_flushed
+                group.next_flush = old.next_flush
+
     def resolve(self, fingerprint: str) -> Alert | None:
         """End the active alert with ``fingerprint`` now; return it, or None if unknown."""
         alert = self.alerts.get(fingerprint)

@@ -107,40 +107,62 @@ class ResponseLoop:
         environ: Mapping[str, str] | None = None,
         worker_id: str = "loop",
     ) -> None:
-        self.config = config
         self.store = store
         self.clock = clock
-        self.engine = AlertingEngine(
-            config=config, store=store, clock=clock, receivers=receivers, environ=environ
-        )
-        self.declarer = IncidentDeclarer(
-            config=config, store=store, clock=clock, playbooks=playbooks
-        )
-        self.engine.flush_hooks.append(self.declarer)
-        self.scheduler = (
-            MonitorScheduler(
-                monitors=config.monitors,
-                store=store,
-                clock=clock,
-                source=source,
-                sink=self.engine.submit,
-            )
-            if source is not None
-            else None
-        )
+        self.source = source
+        self._receivers = receivers
+        self._environ = environ
         self.runner = PlaybookRunner(
             store=store,
             clock=clock,
             registry=registry,
             worker_id=worker_id,
             services=ResponseServices(
-                store=store,
-                settings=store.settings,
-                control_plane=control_plane,
-                receivers=self.engine.receivers,
-                templates=self.engine.templates,
+                store=store, settings=store.settings, control_plane=control_plane
             ),
         )
+        self._apply(config, playbooks)
+
+    def _apply(self, config: AirsocConfig, playbooks: Sequence[Playbook]) -> None:
+        # Everything is built before anything is swapped: a failure leaves the old parts running.
+        engine = AlertingEngine(
+            config=config,
+            store=self.store,
+            clock=self.clock,
+            receivers=self._receivers,
+            environ=self._environ,
+        )
+        declarer = IncidentDeclarer(
+            config=config, store=self.store, clock=self.clock, playbooks=playbooks
+        )
+        engine.flush_hooks.append(declarer)
+        scheduler = (
+            MonitorScheduler(
+                monitors=config.monitors,
+                store=self.store,
+                clock=self.clock,
+                source=self.source,
+                sink=engine.submit,
+            )
+            if self.source is not None
+            else None
+        )
+        previous: AlertingEngine | None = getattr(self, "engine", None)
+        if previous is not None:
+            engine.dispatcher.adopt(previous.dispatcher)
+        self.config = config
+        self.playbooks = list(playbooks)
+        self.engine = engine
+        self.declarer = declarer
+        self.scheduler = scheduler
+        self.runner.services.receivers = engine.receivers
+        self.runner.services.templates = engine.templates
+
+    def reload(self, path: str | Path) -> None:
+        """Apply the configuration in ``path`` if it is valid whole; otherwise raise and keep
+        everything running as it was. Active alerts carry over to the new routing tree."""
+        config, playbooks = load_checked_config(path, registry=self.runner.registry)
+        self._apply(config, playbooks)
 
     def tick(self, *, flush_now: bool = False) -> LoopReport:
         """Run due monitors, flush due groups, advance playbooks, escalate; return what happened.
