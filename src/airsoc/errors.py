@@ -13,7 +13,8 @@ Catch :class:`AirsocError` to handle anything airsoc raises on purpose::
     │   ├── SchemaMismatchError      schema_mismatch
     │   ├── DataFileError            data_file_invalid
     │   ├── MalformedRequestError    malformed_request
-    │   └── PayloadTooLargeError     payload_too_large
+    │   ├── PayloadTooLargeError     payload_too_large
+    │   └── ExpressionError          expression_invalid
     ├── NotFoundError                not_found
     ├── ConflictError                conflict
     │   └── IllegalTransitionError   illegal_transition
@@ -27,7 +28,8 @@ Catch :class:`AirsocError` to handle anything airsoc raises on purpose::
     ├── DetectionError               detection_failed
     ├── GatewayError                 gateway_error
     │   └── SystemUnavailableError   system_unavailable
-    └── ActionError                  action_failed
+    ├── ActionError                  action_failed
+    └── DeliveryError                delivery_failed
 
 Example:
     >>> from airsoc.errors import IllegalTransitionError, AirsocError
@@ -53,7 +55,9 @@ __all__ = [
     "ConfigIssue",
     "ConflictError",
     "DataFileError",
+    "DeliveryError",
     "DetectionError",
+    "ExpressionError",
     "GatewayError",
     "HashMismatchError",
     "IllegalTransitionError",
@@ -190,6 +194,9 @@ class PayloadTooLargeError(InputError):
 
     code = "payload_too_large"
     http_status = 413
+class ExpressionError(InputError):
+    """A condition or template is not valid in the safe expression language, or failed on data."""
+    code = "expression_invalid"
 
 
 class NotFoundError(AirsocError):
@@ -284,6 +291,13 @@ class ActionError(AirsocError):
 
     code = "action_failed"
     http_status = 500
+
+
+class DeliveryError(AirsocError):
+    """A notification could not be delivered after every retry; the delivery is recorded."""
+
+    code = "delivery_failed"
+    http_status = 502
 
 
 def all_error_classes() -> list[type[AirsocError]]:

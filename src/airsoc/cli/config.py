@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from airsoc.cli.output import console
-from airsoc.config import load_config
+from airsoc.response.setup import load_checked_config
 
 __all__ = ["app"]
 
@@ -19,9 +19,13 @@ app = typer.Typer(help="The airsoc.yaml configuration.", no_args_is_help=True)
 def check(
     file: Annotated[Path, typer.Argument(help="The configuration file")] = Path("airsoc.yaml"),
 ) -> None:
-    """Validate a configuration file; exit 1 listing every problem with its location."""
-    cfg = load_config(file)
+    """Validate a configuration file whole (schema, references, the playbooks it lists).
+
+    Exit 1 listing every problem with its location; nothing is applied from a bad file.
+    """
+    cfg, playbooks = load_checked_config(file)
     console.print(
         f"{file}: ok ({len(cfg.systems)} systems, {len(cfg.monitors)} monitors, "
-        f"{len(cfg.receivers)} receivers, {len(cfg.incident_rules)} incident rules)"
+        f"{len(cfg.receivers)} receivers, {len(cfg.incident_rules)} incident rules, "
+        f"{len(playbooks)} playbooks)"
     )

@@ -22,6 +22,19 @@ import typer
 from pydantic import ValidationError
 
 from airsoc.cli import audit, check, config, gateway, incidents, profile, registry, setup, taxonomy
+from airsoc.cli import (
+    alerts,
+    approvals,
+    audit,
+    config,
+    incidents,
+    monitors,
+    playbooks,
+    routes,
+    setup,
+    silences,
+    taxonomy,
+)
 from airsoc.cli.output import err_console
 from airsoc.cli.state import state
 from airsoc.config.loader import issues_from_validation
@@ -65,6 +78,12 @@ app.add_typer(config.app, name="config")
 app.add_typer(check.app, name="check")
 app.add_typer(registry.app, name="registry")
 app.add_typer(gateway.app, name="gateway")
+app.add_typer(monitors.app, name="monitors")
+app.add_typer(alerts.app, name="alerts")
+app.add_typer(silences.app, name="silences")
+app.add_typer(routes.app, name="routes")
+app.add_typer(playbooks.app, name="playbooks")
+app.add_typer(approvals.app, name="approvals")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,6 +36,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "airsoc.incidents.models",
     "airsoc.lineage.models",
     "airsoc.serving.models",
+    "airsoc.alerting.models",
+    "airsoc.response.models",
 )
 
 

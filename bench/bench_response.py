@@ -1,0 +1,200 @@
+"""Benchmark of alerting and response.
+
+1. Alert routing: alerts per second through a routing tree of 60 routes (regex matchers,
+   ``continue``), then into aggregation groups, against a baseline measured in the same run: a
+   naive tree walk that parses its matchers for every alert.
+2. Breach to rollback: from a breaching monitor evaluation to the control plane serving the last
+   known-good version (auto-approved rollback playbook, SQLite store), p50/p99 over N runs.
+
+Run: ``python bench/bench_response.py`` (``--quick`` for a short run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airsoc.alerting.alerts import Alert
+from airsoc.alerting.dispatcher import Dispatcher
+from airsoc.alerting.matchers import parse_matcher
+from airsoc.alerting.monitors import InMemoryTelemetry
+from airsoc.alerting.receivers import RecordingReceiver
+from airsoc.alerting.routing import build_route_tree
+from airsoc.clock import SimulatedClock
+from airsoc.config import parse_config
+from airsoc.config.schema import RouteConfig
+from airsoc.response.controlplane import RecordingControlPlane
+from airsoc.response.playbooks import parse_playbook
+from airsoc.response.setup import ResponseLoop
+from airsoc.settings import Settings
+from airsoc.store import Store
+
+SYSTEMS = [f"system-{i}" for i in range(20)]
+MODES = ["data_drift", "concept_drift", "pipeline_fault", "prompt_injection", "data_poisoning"]
+
+
+def tree_config() -> dict[str, Any]:
+    routes = []
+    for i, system in enumerate(SYSTEMS):
+        routes.append(
+            {
+                "matchers": [f"system={system}"],
+                "receiver": f"team-{i % 5}",
+                "routes": [
+                    {"matchers": ['severity=~"sev1|sev2"'], "receiver": "pager", "continue": True},
+                    {"matchers": ["failure_mode!~.*drift"], "receiver": f"sec-{i % 3}"},
+                ],
+            }
+        )
+    return {"receiver": "default", "group_by": ["system", "failure_mode"], "routes": routes}
+
+
+def alerts(n: int, seed: int = 7) -> list[Alert]:
+    rng = random.Random(seed)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        Alert(
+            labels={
+                "system": rng.choice(SYSTEMS),
+                "failure_mode": rng.choice(MODES),
+                "severity": f"sev{rng.randint(1, 5)}",
+                "monitor": f"m{rng.randint(0, 200)}",
+            },
+            starts_at=t0,
+        )
+        for _ in range(n)
+    ]
+
+
+def naive_match(node: Mapping[str, Any], labels: Mapping[str, str], parent: str) -> list[str]:
+    """The baseline: walk the raw config, parsing every matcher for every alert."""
+    receiver = node.get("receiver") or parent
+    if not all(parse_matcher(m).matches(labels) for m in node.get("matchers", [])):
+        return []
+    found: list[str] = []
+    for child in node.get("routes", []):
+        got = naive_match(child, labels, receiver)
+        if got:
+            found.extend(got)
+            if not child.get("continue"):
+                break
+    return found or [receiver]
+
+
+def rate(fn: Any, items: list[Alert]) -> float:
+    start = time.perf_counter()
+    fn(items)
+    return len(items) / (time.perf_counter() - start)
+
+
+def routing_table(n: int) -> list[tuple[str, float]]:
+    config = tree_config()
+    tree = build_route_tree(RouteConfig.model_validate(config))
+    batch = alerts(n)
+
+    def baseline(items: list[Alert]) -> None:
+        for a in items:
+            naive_match(config, a.labels, "default")
+
+    def tree_walk(items: list[Alert]) -> None:
+        for a in items:
+            tree.match(a.labels)
+
+    def dispatch(items: list[Alert]) -> None:
+        names = {
+            "default",
+            "pager",
+            *(f"team-{i}" for i in range(5)),
+            *(f"sec-{i}" for i in range(3)),
+        }
+        d = Dispatcher(
+            route=tree, receivers={r: [RecordingReceiver(r)] for r in names}, clock=SimulatedClock()
+        )
+        d.put_many(items)
+        d.flush_all()
+
+    return [
+        ("baseline: naive walk, matchers parsed per alert", rate(baseline, batch)),
+        ("routing tree (compiled matchers)", rate(tree_walk, batch)),
+        ("dispatcher: route + group + flush + notify", rate(dispatch, batch)),
+    ]
+
+
+CONFIG = """
+systems: {fraud: {kind: tabular-classifier, owner: risk}}
+monitors:
+  - {name: fraud-latency, system: fraud, detector: threshold, metric: x, thresholds: {max: 1},
+     window: 1h, window_kind: sliding, every: 1m, failure_mode: data_poisoning, severity: sev2}
+routes: {receiver: ops, group_by: [system], group_wait: 0s}
+receivers: {ops: {}}
+incident_rules: [{when: "true"}]
+"""
+
+PLAYBOOK = """
+name: contain
+on: {failure_mode: data_poisoning}
+steps:
+  - id: rollback
+    action: rollback
+    approval: {role: incident_commander, timeout: 0s, on_timeout: proceed}
+"""
+
+
+def breach_to_rollback(runs: int) -> list[float]:
+    """Seconds from a breaching evaluation to the rollback being served, per run."""
+    timings = []
+    playbook = parse_playbook(PLAYBOOK)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(Settings.resolve(data_dir=tmp, environ={}))
+        for i in range(runs):
+            clock = SimulatedClock(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=i))
+            tel = InMemoryTelemetry()
+            system = f"fraud{i}"  # a new system each run, so each run declares its own incident
+            tel.append({"system": system, "ts": clock.now() - timedelta(minutes=1), "x": 5})
+            cp = RecordingControlPlane(versions={system: ["v6", "v7"]})
+            loop = ResponseLoop(
+                config=parse_config(CONFIG.replace("fraud", system)),
+                playbooks=[playbook],
+                store=store,
+                clock=clock,
+                source=tel,
+                control_plane=cp,
+                receivers={"ops": [RecordingReceiver("ops")]},
+            )
+            start = time.perf_counter()
+            loop.tick()
+            timings.append(time.perf_counter() - start)
+            if cp.serving[system] != "v6":
+                raise RuntimeError(f"run {i}: the rollback did not happen")
+        store.close()
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer alerts and runs")
+    args = parser.parse_args()
+    n = 5_000 if args.quick else 50_000
+    runs = 10 if args.quick else 100
+    rows = routing_table(n)
+    base = rows[0][1]
+    print(f"Alert routing, {n} alerts, 60-route tree (target: 10,000 alerts/s)")
+    print(f"{'variant':52} {'alerts/s':>12} {'vs baseline':>12}")
+    for name, value in rows:
+        print(f"{name:52} {value:12,.0f} {value / base:11.1f}x")
+    timings = breach_to_rollback(runs)
+    q = statistics.quantiles(timings, n=100) if len(timings) > 1 else timings * 99
+    print()
+    print(f"Breach to rollback served, {runs} runs, SQLite store (target: p99 <= 1 s)")
+    print(f"{'p50 (s)':>10} {'p99 (s)':>10} {'max (s)':>10}")
+    print(f"{statistics.median(timings):10.3f} {q[98]:10.3f} {max(timings):10.3f}")
+
+
+if __name__ == "__main__":
+    main()

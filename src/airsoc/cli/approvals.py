@@ -1,0 +1,85 @@
+"""``airsoc approvals list|approve|reject``: decide on playbook steps that wait for a person."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from airsoc.cli.incidents import actor_name
+from airsoc.cli.output import console, print_json, print_table
+from airsoc.cli.state import state
+from airsoc.response.approvals import decide_approval, list_approvals
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Approvals of playbook steps (four-eyes for destructive actions).", no_args_is_help=True
+)
+
+ActorOpt = Annotated[str | None, typer.Option("--actor", help="Who decides [env: AIRSOC_ACTOR]")]
+ReasonOpt = Annotated[str, typer.Option(help="Why (required)")]
+
+
+@app.command("list")
+def list_(
+    all_: Annotated[bool, typer.Option("--all", help="Decided ones too")] = False,
+    incident: Annotated[int | None, typer.Option(help="Only this incident")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List pending approvals (with --all, every approval)."""
+    with state.store().read() as s:
+        rows = list_approvals(s, status=None if all_ else "pending", incident_id=incident)
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        "Approvals",
+        ["id", "incident", "step", "what", "role", "requested by", "status", "decided by"],
+        [
+            (
+                a.id,
+                f"INC-{a.incident_id}",
+                a.step_id,
+                a.summary,
+                a.role,
+                a.requested_by,
+                a.status,
+                a.decided_by,
+            )
+            for a in rows
+        ],
+    )
+
+
+def _decide(approval_id: int, actor: str | None, reason: str, approve: bool) -> None:
+    with state.store().transaction() as s:
+        view = decide_approval(
+            s,
+            clock=state.clock,
+            approval_id=approval_id,
+            actor=actor_name(actor),
+            approve=approve,
+            reason=reason,
+        )
+    console.print(f"approval {view.id} {view.status} by {view.decided_by}", markup=False)
+
+
+@app.command()
+def approve(
+    approval_id: Annotated[int, typer.Argument(help="The approval id")],
+    reason: ReasonOpt,
+    actor: ActorOpt = None,
+) -> None:
+    """Approve a waiting step; the run continues at the next worker round."""
+    _decide(approval_id, actor, reason, True)
+
+
+@app.command()
+def reject(
+    approval_id: Annotated[int, typer.Argument(help="The approval id")],
+    reason: ReasonOpt,
+    actor: ActorOpt = None,
+) -> None:
+    """Reject a waiting step; the run stops."""
+    _decide(approval_id, actor, reason, False)

@@ -1,0 +1,59 @@
+"""Response: playbooks (YAML), the safe condition language, the durable runner, approvals,
+actions behind a control-plane Protocol, incident declaration from alerts, and escalation.
+
+Example:
+    >>> from airsoc.response import ActionRegistry
+    >>> "rollback" in ActionRegistry.default(plugins=False).names()
+    True
+"""
+
+from __future__ import annotations
+
+from airsoc.response.actions import (
+    Action,
+    ActionContext,
+    ActionPluginWarning,
+    ActionRegistry,
+    ActionResult,
+    ResponseServices,
+)
+from airsoc.response.approvals import ApprovalView, decide_approval, list_approvals
+from airsoc.response.conditions import evaluate, render_value
+from airsoc.response.controlplane import ControlPlane, RecordingControlPlane
+from airsoc.response.declaration import IncidentDeclarer
+from airsoc.response.escalation import run_escalations, send_due_status_updates
+from airsoc.response.playbooks import Playbook, default_playbooks, load_playbooks, parse_playbook
+from airsoc.response.runner import PlaybookRunner, RunView, dry_run, get_run, list_runs, start_run
+from airsoc.response.setup import ResponseLoop, check_config, load_checked_config
+
+__all__ = [
+    "Action",
+    "ActionContext",
+    "ActionPluginWarning",
+    "ActionRegistry",
+    "ActionResult",
+    "ApprovalView",
+    "ControlPlane",
+    "IncidentDeclarer",
+    "Playbook",
+    "PlaybookRunner",
+    "RecordingControlPlane",
+    "ResponseLoop",
+    "ResponseServices",
+    "RunView",
+    "check_config",
+    "decide_approval",
+    "default_playbooks",
+    "dry_run",
+    "evaluate",
+    "get_run",
+    "list_approvals",
+    "list_runs",
+    "load_checked_config",
+    "load_playbooks",
+    "parse_playbook",
+    "render_value",
+    "run_escalations",
+    "send_due_status_updates",
+    "start_run",
+]

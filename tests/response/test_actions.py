@@ -1,0 +1,80 @@
+"""The action registry: built-ins, plugins through entry points, broken plugins disabled loudly."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import sys
+import types
+from collections.abc import Iterator
+
+import pytest
+from pydantic import BaseModel
+
+from airsoc.errors import ActionError, ConfigError, ConflictError, NotFoundError
+from airsoc.response.actions import (
+    Action,
+    ActionContext,
+    ActionPluginWarning,
+    ActionRegistry,
+    ActionResult,
+)
+from airsoc.response.playbooks import parse_playbook
+
+
+class Ticket(Action):
+    name = "open_ticket"
+
+    class Params(BaseModel):
+        queue: str
+
+    params_model = Params
+
+    def execute(self, ctx: ActionContext) -> ActionResult:
+        return ActionResult(output={"ticket": f"{ctx.params.queue}-1"})
+
+    def describe(self, ctx: ActionContext) -> str:
+        return f"open a ticket in {ctx.params.queue}"
+
+
+@pytest.fixture
+def plugin_module() -> Iterator[types.ModuleType]:
+    module = types.ModuleType("acme_airsoc_actions")
+    module.Ticket = Ticket  # type: ignore[attr-defined]
+    sys.modules[module.__name__] = module
+    yield module
+    del sys.modules[module.__name__]
+
+
+def ep(name: str, value: str) -> importlib.metadata.EntryPoint:
+    return importlib.metadata.EntryPoint(name=name, value=value, group="airsoc.actions")
+
+
+def test_plugin_from_an_entry_point_is_usable_in_playbooks(plugin_module: object) -> None:
+    registry = ActionRegistry.default(plugins=False)
+    registry.load_entry_points([ep("open_ticket", "acme_airsoc_actions:Ticket")])
+    pb = parse_playbook(
+        "name: t\nsteps: [{id: a, action: open_ticket, with: {queue: SEC}}]", registry=registry
+    )
+    assert pb.steps[0].action == "open_ticket"
+
+
+def test_a_broken_plugin_warns_and_its_action_is_disabled(plugin_module: object) -> None:
+    registry = ActionRegistry.default(plugins=False)
+    with pytest.warns(ActionPluginWarning, match="'ghost' is disabled.*ModuleNotFoundError"):
+        registry.load_entry_points([ep("ghost", "no_such_module:Ghost")])
+    with pytest.warns(ActionPluginWarning, match="loads an action named 'open_ticket'"):
+        registry.load_entry_points([ep("wrong_name", "acme_airsoc_actions:Ticket")])
+    assert "ghost" not in registry.names()
+    with pytest.raises(ActionError, match=r"disabled: plugin 'no_such_module:Ghost' failed"):
+        registry.get("ghost")
+    with pytest.raises(ConfigError, match=r"steps\[0\]\.action: action 'ghost' is disabled"):
+        parse_playbook("name: t\nsteps: [{id: a, action: ghost}]", registry=registry)
+
+
+def test_names_are_unique_and_unknown_names_list_the_known() -> None:
+    registry = ActionRegistry.default(plugins=False)
+    with pytest.raises(ConflictError):
+        registry.register(registry.get("rollback"))
+    with pytest.raises(NotFoundError, match="known: assign_role, block_client"):
+        registry.get("rollbak")
+    assert len(registry.names()) == 21
