@@ -18,6 +18,7 @@ Catch :class:`AirsocError` to handle anything airsoc raises on purpose::
     ├── IntegrityError               integrity_failed
     │   ├── AuditChainBrokenError    audit_chain_broken
     │   └── HashMismatchError        hash_mismatch
+    ├── AuthenticationError          unauthenticated
     ├── PermissionDeniedError        permission_denied
     ├── StoreError                   store_error
     ├── DetectionError               detection_failed
@@ -43,6 +44,7 @@ __all__ = [
     "ActionError",
     "AirsocError",
     "AuditChainBrokenError",
+    "AuthenticationError",
     "ConfigError",
     "ConfigIssue",
     "ConflictError",
@@ -205,6 +207,13 @@ class HashMismatchError(IntegrityError):
     """A blob, artifact or batch does not have the sha256 the registry holds for it."""
 
     code = "hash_mismatch"
+
+
+class AuthenticationError(AirsocError):
+    """No valid credentials were given (missing, unknown, revoked or expired token or session)."""
+
+    code = "unauthenticated"
+    http_status = 401
 
 
 class PermissionDeniedError(AirsocError):

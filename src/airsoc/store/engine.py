@@ -34,6 +34,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MODEL_MODULES: tuple[str, ...] = (
     "airsoc.audit.models",
     "airsoc.incidents.models",
+    "airsoc.server.models",
+    "airsoc.reporting.models",
 )
 
 
