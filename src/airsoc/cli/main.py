@@ -20,7 +20,7 @@ from typing import Annotated
 import click
 import typer
 
-from airsoc.cli import audit, config, incidents, setup, taxonomy
+from airsoc.cli import audit, config, incidents, postmortems, serve, setup, taxonomy, users
 from airsoc.cli.output import err_console
 from airsoc.cli.state import state
 from airsoc.errors import AirsocError, ConfigError
@@ -59,6 +59,9 @@ app.add_typer(incidents.app, name="incidents")
 app.add_typer(audit.app, name="audit")
 app.add_typer(taxonomy.app, name="taxonomy")
 app.add_typer(config.app, name="config")
+app.add_typer(users.app, name="users")
+app.add_typer(postmortems.app, name="postmortem")
+serve.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

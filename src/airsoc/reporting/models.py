@@ -18,7 +18,7 @@ __all__ = ["ActionItemRow", "FindingRow", "PostmortemRow"]
 
 
 class FindingRow(Base):
-    """A structured finding about an incident: a root cause, a contributing factor, an observation."""
+    """A structured finding on an incident: root cause, contributing factor or observation."""
 
     __tablename__ = "incident_findings"
 

@@ -15,8 +15,9 @@ Example:
     ...     inc = declare_incident(s, clock=clock, actor="dana", system="fraud-detector",
     ...                            failure_mode="data_poisoning", summary="labels flipped")
     ...     pm = create_postmortem(s, clock=clock, incident_id=inc.id, actor="dana")
-    ...     item = add_action_item(s, clock=clock, postmortem_id=pm.id, actor="dana",
-    ...                            item=ActionItemIn(title="Screen vendor batches", owner="risk-ml"))
+    ...     item = add_action_item(
+    ...         s, clock=clock, postmortem_id=pm.id, actor="dana",
+    ...         item=ActionItemIn(title="Screen vendor batches", owner="risk-ml"))
     ...     pm = transition_postmortem(s, clock=clock, postmortem_id=pm.id, to="in_review",
     ...                                actor="dana", reason="ready for the review board")
     >>> pm.status.value, pm.next_statuses, (item.due_at - clock.now()).days

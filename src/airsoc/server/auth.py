@@ -264,9 +264,7 @@ def _token_info(row: ApiTokenRow, user: str) -> TokenInfo:
     )
 
 
-def issue_token(
-    session: Session, *, clock: Clock, user: str, name: str, actor: str
-) -> IssuedToken:
+def issue_token(session: Session, *, clock: Clock, user: str, name: str, actor: str) -> IssuedToken:
     """Issue an API token for ``user``; the returned plaintext is the only copy."""
     owner = _user_row(session, user)
     if not name.strip():
@@ -335,9 +333,7 @@ def authenticate_token(session: Session, *, clock: Clock, token: str) -> UserVie
     return UserView.model_validate(user)
 
 
-def start_web_session(
-    session: Session, *, clock: Clock, name: str, password: str
-) -> WebLogin:
+def start_web_session(session: Session, *, clock: Clock, name: str, password: str) -> WebLogin:
     """Check a console login and open a session; the same message for any wrong detail."""
     row = session.execute(select(UserRow).where(UserRow.name == name)).scalar_one_or_none()
     ok = (
@@ -358,9 +354,7 @@ def start_web_session(
         expires_at=now + SESSION_LIFETIME,
     )
     session.add(web)
-    append_entry(
-        session, clock=clock, chain=AUTH_CHAIN, actor=row.name, action="user.logged_in"
-    )
+    append_entry(session, clock=clock, chain=AUTH_CHAIN, actor=row.name, action="user.logged_in")
     session.flush()
     return WebLogin(
         secret=secret,
