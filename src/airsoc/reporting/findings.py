@@ -94,7 +94,7 @@ class FindingIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=300)
+    title: str = Field(min_length=1, max_length=300, pattern=r"^[^\x00]*\S[^\x00]*$")
     kind: FindingKind = FindingKind.OBSERVATION
     detail: str = Field("", max_length=20000)
     recommendation: str = Field(

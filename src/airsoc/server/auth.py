@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -53,6 +54,7 @@ from airsoc.server.models import ApiTokenRow, UserRow, WebSessionRow
 __all__ = [
     "AUTH_CHAIN",
     "SESSION_LIFETIME",
+    "USER_NAME_PATTERN",
     "IssuedToken",
     "TokenInfo",
     "UserRole",
@@ -77,6 +79,8 @@ __all__ = [
 
 #: The audit chain that records user, token and login changes.
 AUTH_CHAIN = "auth/users"
+#: What a user name may contain.
+USER_NAME_PATTERN = r"^[A-Za-z0-9._@-]{1,200}$"
 #: How long a console login lasts.
 SESSION_LIFETIME = timedelta(hours=12)
 _TOKEN_PREFIX = "airsoc_"
@@ -206,9 +210,10 @@ def add_user(
 ) -> UserView:
     """Create a user with a role (and optionally a console password) and return it."""
     parsed = parse_user_role(role)
-    name = name.strip()
-    if not name or any(c.isspace() for c in name):
-        raise InputError(f"a user name must be one word, got {name!r}", loc="name")
+    if not re.fullmatch(USER_NAME_PATTERN, name):
+        raise InputError(
+            f"a user name is letters, digits and . _ @ - only, got {name!r}", loc="name"
+        )
     if password is not None and len(password) < 8:
         raise InputError("a password needs at least 8 characters", loc="password")
     if session.execute(select(UserRow).where(UserRow.name == name)).scalar_one_or_none():

@@ -20,7 +20,7 @@ Example:
     >>> with store.read() as s:
     ...     families = list(incident_metrics(s, clock))
     >>> [(x.labels["severity"], x.value) for x in families[0].samples if x.value]
-    [('sev2', 1.0)]
+    [('sev2', 1)]
     >>> store.close()
 """
 

@@ -10,12 +10,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile, status
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from airsoc.audit import AuditEntryView
 from airsoc.errors import NotFoundError
 from airsoc.incidents import service
-from airsoc.incidents.lifecycle import TRANSITIONS, Phase
+from airsoc.incidents.lifecycle import TRANSITIONS, Phase, Role, Severity
+from airsoc.incidents.taxonomy import FAILURE_MODES
 from airsoc.reporting.findings import FindingIn, FindingView, add_finding, list_findings
 from airsoc.reporting.timing import IncidentTimes, incident_times
 from airsoc.server.auth import UserRole, UserView
@@ -23,8 +24,10 @@ from airsoc.server.deps import Ctx, CurrentUser, requires
 from airsoc.server.errors import error_responses
 
 __all__ = [
+    "IncidentChanges",
     "IncidentCreate",
     "IncidentPatch",
+    "MergeIn",
     "NoteIn",
     "RoleIn",
     "TransitionIn",
@@ -37,8 +40,31 @@ router = APIRouter(prefix="/incidents", tags=["incidents"])
 IncidentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The incident's number")]
 EvidenceId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The evidence item's number")]
 Responder = Annotated[UserView, Depends(requires(UserRole.RESPONDER, "change incidents"))]
-Line = Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[^\x00]*$")]
+_NON_BLANK = r"^[^\x00]*\S[^\x00]*$"
+Line = Annotated[str, Field(min_length=1, max_length=300, pattern=_NON_BLANK)]
 Text = Annotated[str, Field(max_length=20000, pattern=r"^[^\x00]*$")]
+Prose = Annotated[str, Field(min_length=1, max_length=20000, pattern=_NON_BLANK)]
+FailureModeName = Annotated[
+    str,
+    Field(
+        description="A failure mode of the taxonomy",
+        json_schema_extra={"enum": sorted(FAILURE_MODES)},
+    ),
+]
+SeverityName = Annotated[
+    str,
+    Field(
+        pattern=r"^sev[1-5](\|sev[1-5])?$",
+        description="sev1 (worst) to sev5; 'sev2|sev3' when unsure takes the higher",
+    ),
+]
+RoleName = Annotated[
+    str,
+    Field(
+        description="A response role (short forms such as ic, sme and comms are accepted too)",
+        json_schema_extra={"enum": [r.value for r in Role]},
+    ),
+]
 
 
 class IncidentCreate(BaseModel):
@@ -47,9 +73,9 @@ class IncidentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     system: Line
-    failure_mode: Line = Field(description="A failure mode of the taxonomy, e.g. data_poisoning")
-    summary: Annotated[str, Field(min_length=1, max_length=20000, pattern=r"^[^\x00]*$")]
-    severity: Line | None = Field(None, description="sev1..sev5, or 'sev2|sev3' when unsure")
+    failure_mode: FailureModeName
+    summary: Prose
+    severity: SeverityName | None = None
     title: Line | None = None
     model_versions: list[Line] = Field(default_factory=list, max_length=100)
     data_batches: list[Line] = Field(default_factory=list, max_length=100)
@@ -57,23 +83,52 @@ class IncidentCreate(BaseModel):
     labels: dict[Line, Line] = Field(default_factory=dict, max_length=50)
 
 
+class IncidentChanges(BaseModel):
+    """Fields a handler may change; a missing field stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Line | None = None
+    summary: Prose | None = None
+    severity: SeverityName | None = None
+    model_versions: list[Line] | None = Field(None, max_length=100)
+    data_batches: list[Line] | None = Field(None, max_length=100)
+    indicators: list[Line] | None = Field(None, max_length=100)
+    related_incidents: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(
+        None, max_length=100
+    )
+    impact: service.Impact | None = None
+    contacts: list[Line] | None = Field(None, max_length=100)
+    next_steps: list[Line] | None = Field(None, max_length=100)
+    labels: dict[Line, Line] | None = Field(None, max_length=50)
+    started_at: AwareDatetime | None = Field(None, description="When the problem began")
+
+
 class IncidentPatch(BaseModel):
     """Changes to an incident's record, and why."""
 
     model_config = ConfigDict(extra="forbid")
 
-    changes: service.IncidentUpdate
+    changes: IncidentChanges
     reason: Text = ""
 
 
 class TransitionIn(BaseModel):
-    """A move to another phase; ``merged_into`` only when moving to ``merged``."""
+    """A move to another phase (merging has its own route: ``POST .../merge``)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    to: Line = Field(description="The target phase, one of the incident's next_phases")
-    reason: Annotated[str, Field(min_length=1, max_length=20000, pattern=r"^[^\x00]*$")]
-    merged_into: int | None = Field(None, ge=1, le=2**31 - 1)
+    to: Phase = Field(description="The target phase, one of the incident's next_phases")
+    reason: Prose
+
+
+class MergeIn(BaseModel):
+    """Merge this incident into another open one (this one moves to ``merged``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    into: int = Field(ge=1, le=2**31 - 1, description="The incident that carries on")
+    reason: Prose
 
 
 class TransitionOption(BaseModel):
@@ -88,7 +143,7 @@ class RoleIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    role: Line = Field(description="incident_commander, deputy, scribe, sme, comms, ...")
+    role: RoleName
     person: Line
     reason: Text = ""
 
@@ -98,28 +153,28 @@ class NoteIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: Annotated[str, Field(min_length=1, max_length=20000, pattern=r"^[^\x00]*$")]
+    text: Prose
 
 
 @router.get("", response_model=list[service.IncidentView], responses=error_responses(422))
 def list_incidents(
     ctx: Ctx,
     _user: CurrentUser,
-    phase: Annotated[str | None, Query(max_length=32)] = None,
+    phase: Phase | None = None,
     open_only: Annotated[bool, Query(alias="open", description="Only open incidents")] = False,
     system: Annotated[str | None, Query(max_length=200)] = None,
-    severity: Annotated[str | None, Query(max_length=32)] = None,
-    failure_mode: Annotated[str | None, Query(max_length=64)] = None,
+    severity: Severity | None = None,
+    failure_mode: Annotated[FailureModeName | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[service.IncidentView]:
     """List incidents, newest first."""
     with ctx.store.read() as s:
         return service.list_incidents(
             s,
-            phase=phase,
+            phase=phase.value if phase else None,
             open_only=open_only,
             system=system,
-            severity=severity,
+            severity=severity.value if severity else None,
             failure_mode=failure_mode,
             limit=limit,
         )
@@ -173,7 +228,9 @@ def update(
             s,
             clock=ctx.clock,
             incident_id=incident_id,
-            changes=body.changes,
+            changes=service.IncidentUpdate.model_validate(
+                body.changes.model_dump(exclude_none=True)
+            ),
             actor=user.name,
             reason=body.reason,
         )
@@ -211,10 +268,30 @@ def transition(
             s,
             clock=ctx.clock,
             incident_id=incident_id,
-            to=body.to,
+            to=body.to.value,
             actor=user.name,
             reason=body.reason,
-            merged_into=body.merged_into,
+        )
+
+
+@router.post(
+    "/{incident_id}/merge",
+    response_model=service.IncidentView,
+    responses=error_responses(403, 404, 409, 422),
+)
+def merge(
+    incident_id: IncidentId, body: MergeIn, ctx: Ctx, user: Responder
+) -> service.IncidentView:
+    """Merge the incident into another open incident, which carries on."""
+    with ctx.store.transaction() as s:
+        return service.transition_incident(
+            s,
+            clock=ctx.clock,
+            incident_id=incident_id,
+            to=Phase.MERGED.value,
+            actor=user.name,
+            reason=body.reason,
+            merged_into=body.into,
         )
 
 
@@ -300,7 +377,7 @@ async def upload_evidence(
     ctx: Ctx,
     user: Responder,
     file: Annotated[UploadFile, File(description="The evidence file")],
-    source: Annotated[str, Form(min_length=1, max_length=500, pattern=r"^[^\x00]*$")],
+    source: Annotated[str, Form(min_length=1, max_length=500, pattern=_NON_BLANK)],
     description: Annotated[str, Form(max_length=20000, pattern=r"^[^\x00]*$")] = "",
 ) -> service.EvidenceView:
     """Store a file by its sha256, attach it and open its chain of custody."""

@@ -43,19 +43,19 @@ class PostmortemTransition(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    to: str = Field(min_length=1, max_length=32)
-    reason: str = Field(min_length=1, max_length=20000, pattern=r"^[^\x00]*$")
+    to: pm.PostmortemStatus
+    reason: str = Field(min_length=1, max_length=20000, pattern=r"^[^\x00]*\S[^\x00]*$")
 
 
 @router.get("", response_model=list[pm.PostmortemView], responses=error_responses(422))
 def list_postmortems(
     ctx: Ctx,
     _user: CurrentUser,
-    status_: Annotated[str | None, Query(alias="status", max_length=32)] = None,
+    status_: Annotated[pm.PostmortemStatus | None, Query(alias="status")] = None,
 ) -> list[pm.PostmortemView]:
     """List post-mortems, newest first."""
     with ctx.store.read() as s:
-        return pm.list_postmortems(s, status=status_)
+        return pm.list_postmortems(s, status=status_.value if status_ else None)
 
 
 @router.post(
@@ -107,13 +107,13 @@ def transition(
     """Move the review on; marking it reviewed or closed needs the approver role."""
     with ctx.store.transaction() as s:
         current = pm.get_postmortem(s, postmortem_id=postmortem_id)
-        needed = parse_user_role(pm.required_role(current.status.value, body.to))
-        require_role(user, needed, action=f"move a post-mortem to {body.to}")
+        needed = parse_user_role(pm.required_role(current.status.value, body.to.value))
+        require_role(user, needed, action=f"move a post-mortem to {body.to.value}")
         return pm.transition_postmortem(
             s,
             clock=ctx.clock,
             postmortem_id=postmortem_id,
-            to=body.to,
+            to=body.to.value,
             actor=user.name,
             reason=body.reason,
         )

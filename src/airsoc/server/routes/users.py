@@ -17,7 +17,7 @@ __all__ = ["TokenCreate", "UserCreate", "router"]
 router = APIRouter(prefix="/users", tags=["users"])
 
 Admin = Annotated[UserView, Depends(requires(UserRole.ADMIN, "manage users and tokens"))]
-UserName = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^\S+$")]
+UserName = Annotated[str, Path(pattern=auth.USER_NAME_PATTERN)]
 
 
 class UserCreate(BaseModel):
@@ -25,7 +25,7 @@ class UserCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, pattern=r"^\S+$")
+    name: str = Field(pattern=auth.USER_NAME_PATTERN)
     role: UserRole
     password: str | None = Field(None, min_length=8, max_length=1000, repr=False)
 
