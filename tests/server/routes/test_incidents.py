@@ -24,7 +24,8 @@ def declare(api: Api, **extra: object) -> dict[str, object]:
 def test_an_incident_runs_its_lifecycle_through_the_api(api_any_store: Api) -> None:
     api = api_any_store
     inc = declare(api, model_versions=["fraud:v7"])
-    assert inc["phase"] == "detected" and inc["severity"] == "sev2"
+    assert inc["phase"] == "detected"
+    assert inc["severity"] == "sev2"
     assert inc["next_phases"] == ["triaged", "contained", "false_positive", "merged"]
     iid = inc["id"]
     options = api.client.get(f"/api/v1/incidents/{iid}/transitions", headers=api.auth("vic"))
@@ -36,7 +37,8 @@ def test_an_incident_runs_its_lifecycle_through_the_api(api_any_store: Api) -> N
         json={"role": "ic", "person": "dana"},
         headers=api.auth("dana"),
     )
-    assert r.status_code == 201 and r.json()["role"] == "incident_commander"
+    assert r.status_code == 201
+    assert r.json()["role"] == "incident_commander"
     r = api.client.post(
         f"/api/v1/incidents/{iid}/transitions",
         json={"to": "contained", "reason": "rolled back to v6"},
@@ -50,7 +52,8 @@ def test_an_incident_runs_its_lifecycle_through_the_api(api_any_store: Api) -> N
         json={"text": "vendor contacted"},
         headers=api.auth("dana"),
     )
-    assert r.status_code == 201 and r.json()["actor"] == "dana"
+    assert r.status_code == 201
+    assert r.json()["actor"] == "dana"
     r = api.client.patch(
         f"/api/v1/incidents/{iid}",
         json={"changes": {"severity": "sev1"}, "reason": "customers affected"},
@@ -66,9 +69,11 @@ def test_an_incident_runs_its_lifecycle_through_the_api(api_any_store: Api) -> N
         "incident.note",
         "incident.updated",
     ]
-    assert timeline[2]["actor"] == "dana" and timeline[2]["reason"] == "rolled back to v6"
+    assert timeline[2]["actor"] == "dana"
+    assert timeline[2]["reason"] == "rolled back to v6"
     times = api.client.get(f"/api/v1/incidents/{iid}/times", headers=api.auth("vic")).json()
-    assert times["tta_seconds"] == 240 and times["ttc_seconds"] == 240
+    assert times["tta_seconds"] == 240
+    assert times["ttc_seconds"] == 240
     roles = api.client.get(f"/api/v1/incidents/{iid}/roles", headers=api.auth("vic")).json()
     assert [(r["role"], r["person"]) for r in roles] == [("incident_commander", "dana")]
 
@@ -98,9 +103,11 @@ def test_bad_input_answers_422_with_the_location(api: Api) -> None:
     )
     assert r.status_code == 422
     body = r.json()
-    assert body["code"] == "input_invalid" and body["loc"] == "body.failure_mode"
+    assert body["code"] == "input_invalid"
+    assert body["loc"] == "body.failure_mode"
     r = api.client.get("/api/v1/incidents/999", headers=api.auth("vic"))
-    assert r.status_code == 404 and r.json() == {
+    assert r.status_code == 404
+    assert r.json() == {
         "code": "not_found",
         "message": "incident 999 not found",
     }
@@ -124,7 +131,8 @@ def test_evidence_uploads_and_downloads_with_custody(api: Api) -> None:
         params={"purpose": "post-mortem review"},
         headers=api.auth("sam"),
     )
-    assert r.status_code == 200 and r.content == content
+    assert r.status_code == 200
+    assert r.content == content
     assert r.headers["x-content-sha256"] == item["sha256"]
     listed = api.client.get(f"/api/v1/incidents/{iid}/evidence", headers=api.auth("vic")).json()
     assert [(c["action"], c["actor"], c["detail"]) for c in listed[0]["custody"]] == [
@@ -153,7 +161,8 @@ def test_findings_are_recorded_with_chart_data(api: Api) -> None:
         },
     }
     r = api.client.post(f"/api/v1/incidents/{iid}/findings", json=finding, headers=api.auth("dana"))
-    assert r.status_code == 201 and r.json()["author"] == "dana"
+    assert r.status_code == 201
+    assert r.json()["author"] == "dana"
     api.client.post(
         f"/api/v1/incidents/{iid}/findings",
         json={"title": "Recall dropped 18 points", "kind": "observation"},
@@ -164,7 +173,8 @@ def test_findings_are_recorded_with_chart_data(api: Api) -> None:
     assert listed[0]["chart"]["threshold"] == 0.1
     bad = {**finding, "chart": {**finding["chart"], "x": ["b15"]}}  # type: ignore[dict-item]
     r = api.client.post(f"/api/v1/incidents/{iid}/findings", json=bad, headers=api.auth("dana"))
-    assert r.status_code == 422 and "3 values for 1 x positions" in r.json()["message"]
+    assert r.status_code == 422
+    assert "3 values for 1 x positions" in r.json()["message"]
 
 
 def test_listing_filters_open_incidents(api: Api) -> None:
