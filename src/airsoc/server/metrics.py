@@ -48,6 +48,7 @@ __all__ = [
     "RequestMetrics",
     "RequestMetricsMiddleware",
     "incident_metrics",
+    "route_template",
 ]
 
 logger = logging.getLogger("airsoc.server.metrics")
@@ -133,6 +134,26 @@ class RequestMetrics:
         )
 
 
+def route_template(scope: Scope) -> str:
+    """Return the matched route's path with its parameters as ``{name}`` (bounded label values).
+
+    >>> route_template({"path": "/api/v1/incidents/7/notes", "endpoint": print,
+    ...                 "path_params": {"incident_id": 7}})
+    '/api/v1/incidents/{incident_id}/notes'
+    >>> route_template({"path": "/wp-login.php"})
+    'unmatched'
+    """
+    if scope.get("endpoint") is None:
+        return "unmatched"
+    params = [(name, str(value)) for name, value in scope.get("path_params", {}).items()]
+    segments = []
+    for segment in str(scope["path"]).split("/"):
+        if params and segment == params[0][1]:
+            segment = "{" + params.pop(0)[0] + "}"
+        segments.append(segment)
+    return "/".join(segments)
+
+
 class RequestMetricsMiddleware:
     """ASGI middleware counting requests by route template (never by raw path or query)."""
 
@@ -156,7 +177,6 @@ class RequestMetricsMiddleware:
         try:
             await self.app(scope, receive, record)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
+            template = route_template(scope)
             self.metrics.requests.labels(scope["method"], template, str(status["code"])).inc()
             self.metrics.latency.labels(template).observe(time.perf_counter() - start)
