@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,17 +50,22 @@ class PhaseSpan:
 
 
 def _nice_max(value: float) -> float:
+    """Return a round axis top at or above ``value`` (1, 2, 2.5 or 5 times a power of ten).
+
+    >>> _nice_max(0.31), _nice_max(7), _nice_max(130), _nice_max(0)
+    (0.5, 10.0, 200.0, 1.0)
+    """
     if value <= 0:
         return 1.0
-    magnitude = 10.0 ** len(str(int(value))) / 10
+    magnitude = 10.0 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
+        if value <= step * magnitude * (1 + 1e-9):
             return step * magnitude
     return value
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.0f}" if abs(value) >= 10 or value == int(value) else f"{value:.2g}"
+    return f"{value:.0f}" if abs(value) >= 10 or value == int(value) else f"{value:.3g}"
 
 
 def _frame(width: int, height: int, title: str, body: list[str]) -> str:
@@ -120,8 +126,8 @@ def _threshold(
     return [
         f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#D55E00" '
         'stroke-width="1.5" stroke-dasharray="6 4"/>'
-        f'<text x="{left + plot_w - 4}" y="{y - 4:.1f}" font-size="11" text-anchor="end" '
-        f'{_FONT} fill="#D55E00">threshold {_fmt(threshold)}</text>'
+        f'<text x="{left + 4}" y="{y - 4:.1f}" font-size="11" {_FONT} fill="#D55E00">'
+        f"threshold {_fmt(threshold)}</text>"
     ]
 
 
@@ -229,13 +235,19 @@ def phase_chart(spans: Sequence[PhaseSpan], *, title: str, width: int = 640) -> 
         w = max(plot_w * (span.end - span.start).total_seconds() / total, 2.0)
         minutes = (span.end - span.start).total_seconds() / 60
         colour = _PHASE_COLOURS.get(span.phase, "#999999")
+        if x + w + 60 <= width:
+            label = f'<text x="{x + w + 4:.1f}" y="{y + 13}" font-size="10" {_FONT} fill="#333">'
+        else:  # no room to the right: write it inside the bar's end
+            label = (
+                f'<text x="{x + w - 4:.1f}" y="{y + 13}" font-size="10" text-anchor="end" '
+                f'{_FONT} fill="#fff">'
+            )
         body.append(
             f'<text x="{left - 8}" y="{y + 14}" font-size="11" text-anchor="end" {_FONT} '
             f'fill="#333">{escape(span.phase)}</text>'
             f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="18" fill="{colour}" rx="2">'
             f"<title>{escape(span.phase)}: {minutes:.0f} min</title></rect>"
-            f'<text x="{min(x + w + 4, width - 60):.1f}" y="{y + 14}" font-size="10" {_FONT} '
-            f'fill="#333">{minutes:.0f} min</text>'
+            f"{label}{minutes:.0f} min</text>"
         )
     body.append(
         f'<text x="{left}" y="{height - 6}" font-size="10" {_FONT} fill="#555">'

@@ -212,7 +212,13 @@ def render_pdf(report: PostmortemReport) -> bytes:
     for line in report.detection.splitlines():
         para(line)
     heading("Response")
-    bullets(report.response)
+    para(" ".join(report.response))
+    if report.playbook_steps:
+        para("Playbook steps:")
+        bullets([f"{a.at:%H:%M} UTC, {a.actor}: {a.text}" for a in report.playbook_steps])
+    if report.responder_moves:
+        para("Responders moved the incident:")
+        bullets([f"{a.at:%H:%M} UTC, {a.actor}: {a.text}" for a in report.responder_moves])
     if report.approvals:
         para("Approvals:")
         bullets([f"{a.at:%H:%M}, {a.actor}: {a.text}" for a in report.approvals])

@@ -94,6 +94,8 @@ class PostmortemReport(BaseModel):
     handler_notes: list[TimelineLine]
     detection: str
     response: list[str]
+    playbook_steps: list[TimelineLine]
+    responder_moves: list[TimelineLine]
     approvals: list[TimelineLine]
     went_well: list[str]
     went_badly: list[str]
@@ -189,7 +191,7 @@ def _overview(detail: IncidentDetail, times: IncidentTimes, narrative: Narrative
     first = (
         f"On {detail.detected_at:%Y-%m-%d} at {detail.detected_at:%H:%M} UTC, "
         f"{describe_actor(detail.created_by)} reported {mode.name.replace('_', ' ')} on "
-        f"{detail.system}: {mode.summary}. It was declared as {detail.ref} at "
+        f"{detail.system}. It was declared as {detail.ref} at "
         f"{detail.severity.upper()}."
     )
     paragraphs = [first]
@@ -205,8 +207,20 @@ def _overview(detail: IncidentDetail, times: IncidentTimes, narrative: Narrative
         course.append(f"normal service was back {format_duration(times.ttr_seconds)} after it")
     if course:
         paragraphs.append(f"The incident was {' and '.join(course)}.")
-    paragraphs.append(f"It now stands in phase {detail.phase.replace('_', ' ')}.")
+    paragraphs.append(f"At the time of writing the incident is {_PHASE_WORDS[detail.phase]}.")
     return paragraphs
+
+
+_PHASE_WORDS = {
+    "detected": "detected but not yet triaged",
+    "triaged": "triaged and not yet contained",
+    "contained": "contained, with the cause still in place",
+    "eradicated": "eradicated, with service not yet verified as recovered",
+    "recovered": "recovered",
+    "closed": "closed",
+    "false_positive": "closed as a false positive",
+    "merged": "merged into another incident",
+}
 
 
 def _impact(
@@ -258,35 +272,48 @@ def _detection(detail: IncidentDetail, times: IncidentTimes) -> str:
     if detail.indicators:
         lines.append("Indicators: " + "; ".join(detail.indicators) + ".")
     mode = lookup_failure_mode(detail.failure_mode)
-    lines.append(f"The signal for this failure mode is {mode.signal}.")
+    lines.append(f"{mode.name.replace('_', ' ').capitalize()} typically shows in {mode.signal}.")
     return "\n".join(lines)
 
 
-def _response(detail: IncidentDetail, times: IncidentTimes) -> list[str]:
+def _line(entry: AuditEntryView) -> TimelineLine:
+    return TimelineLine(at=entry.at, actor=describe_actor(entry.actor), text=describe_entry(entry))
+
+
+def _response(
+    detail: IncidentDetail, times: IncidentTimes
+) -> tuple[list[str], list[TimelineLine], list[TimelineLine]]:
     automated = [
         e
         for e in detail.timeline
         if e.actor.startswith("playbook:") or e.action.startswith(("playbook.", "response."))
     ]
-    lines = []
+    summary = []
     if automated:
-        runs = sorted({e.actor for e in automated if e.actor.startswith("playbook:")})
-        names = ", ".join(describe_actor(r) for r in runs) or "the playbook"
-        lines.append(f"{names.capitalize()} took {len(automated)} recorded steps:")
-        lines += [f"{e.at:%H:%M} UTC: {describe_entry(e)}" for e in automated]
+        runs = sorted(
+            {describe_actor(e.actor) for e in automated if e.actor.startswith("playbook:")}
+        )
+        names = " and ".join(runs) or "A playbook"
+        summary.append(
+            f"{names[0].upper()}{names[1:]} acted on the incident; its recorded steps are below."
+        )
     else:
-        lines.append("No playbook acted on this incident; responders worked it by hand.")
+        summary.append("No playbook acted on this incident; responders worked it by hand.")
     commanders = [r.person for r in detail.role_history if r.role == "incident_commander"]
-    if commanders:
-        lines.append("Incident command: " + " then ".join(commanders) + ".")
-    for e in detail.timeline:
-        if e.action == "incident.transitioned" and not e.actor.startswith("playbook:"):
-            lines.append(f"{e.at:%H:%M} UTC: {describe_entry(e)}")
-    lines.append(
-        f"Acknowledged after {format_duration(times.tta_seconds)}, contained after "
-        f"{format_duration(times.ttc_seconds)}."
+    if len(commanders) == 1:
+        summary.append(f"{commanders[0]} led the response as incident commander.")
+    elif commanders:
+        summary.append(f"Incident command passed from {' to '.join(commanders)}.")
+    summary.append(
+        f"The incident was acknowledged after {format_duration(times.tta_seconds)} and contained "
+        f"after {format_duration(times.ttc_seconds)}."
     )
-    return lines
+    manual = [
+        _line(e)
+        for e in detail.timeline
+        if e.action == "incident.transitioned" and e not in automated
+    ]
+    return summary, [_line(e) for e in automated], manual
 
 
 def _drafted_lessons(
@@ -359,19 +386,13 @@ def build_report(
     findings = list_findings(session, incident_id=incident_id)
     times = times_of(detail, detail.timeline)
     end = now or detail.closed_at or detail.updated_at
-    timeline = [
-        TimelineLine(at=e.at, actor=describe_actor(e.actor), text=describe_entry(e))
-        for e in detail.timeline
-    ]
+    timeline = [_line(e) for e in detail.timeline]
     notes = [
         TimelineLine(at=e.at, actor=describe_actor(e.actor), text=e.reason) for e in detail.notes
     ]
-    approvals = [
-        TimelineLine(at=e.at, actor=describe_actor(e.actor), text=describe_entry(e))
-        for e in detail.timeline
-        if "approv" in e.action or "reject" in e.action
-    ]
+    approvals = [_line(e) for e in detail.timeline if "approv" in e.action or "reject" in e.action]
     good, bad = _drafted_lessons(detail, times, findings)
+    response, playbook_steps, responder_moves = _response(detail, times)
     internal, external = _messages(detail, times, narrative)
     metric_rows = [
         (
@@ -442,7 +463,9 @@ def build_report(
         observations=[f for f in findings if f.kind == FindingKind.OBSERVATION],
         handler_notes=notes,
         detection=_detection(detail, times),
-        response=_response(detail, times),
+        response=response,
+        playbook_steps=playbook_steps,
+        responder_moves=responder_moves,
         approvals=approvals,
         went_well=narrative.went_well or good,
         went_badly=narrative.went_badly or bad,
