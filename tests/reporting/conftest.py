@@ -134,7 +134,7 @@ def work_incident(store: Store, clock: SimulatedClock) -> int:
             finding=FindingIn(
                 title="Retraining ran without a holdout check",
                 kind="contributing_factor",
-                detail="The nightly retrain promoted v7 without comparing recall on a fixed holdout.",
+                detail="The nightly retrain promoted v7 without checking recall on a holdout.",
                 recommendation="Gate promotion on recall against a fixed holdout set",
             ),
         )
@@ -180,7 +180,8 @@ def work_incident(store: Store, clock: SimulatedClock) -> int:
                 bad_predictions_served=3_940,
                 users_affected=1_875,
                 went_badly=[
-                    "The poisoned batch passed every schema check, so nothing stopped it before training."
+                    "The poisoned batch passed every schema check, "
+                    "so nothing stopped it before training."
                 ],
             ),
         )
