@@ -11,6 +11,7 @@ import typer
 from airsoc.cli.incidents import ActorOpt, JsonOpt, actor_name
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
+from airsoc.errors import InputError
 from airsoc.reporting import postmortems as pm
 from airsoc.reporting.render import render
 from airsoc.reporting.report import build_report
@@ -97,7 +98,7 @@ def render_report(
     data = render(report, fmt)
     if out is None:
         if fmt == "pdf":
-            raise typer.BadParameter("a PDF needs --out FILE", param_hint="--out")
+            raise InputError("a PDF needs --out FILE", loc="--out")
         sys.stdout.write(data.decode())
         return
     out.write_bytes(data)
@@ -151,9 +152,9 @@ def fleet(
 ) -> None:
     """Show MTTD/MTTA/MTTC/MTTR by failure mode or system over time."""
     if group_by not in ("failure_mode", "system"):
-        raise typer.BadParameter("use failure_mode or system", param_hint="--group-by")
+        raise InputError("use failure_mode or system", loc="--group-by")
     if period not in ("day", "week", "month", "all"):
-        raise typer.BadParameter("use day, week, month or all", param_hint="--period")
+        raise InputError("use day, week, month or all", loc="--period")
     with state.store().read() as s:
         rows = fleet_metrics(s, group_by=cast(GroupBy, group_by), period=cast(Period, period))
     if as_json:

@@ -10,6 +10,7 @@ import typer
 from airsoc.cli.incidents import ActorOpt, JsonOpt, actor_name
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
+from airsoc.errors import InputError
 from airsoc.server import auth
 
 __all__ = ["app"]
@@ -36,7 +37,9 @@ def add(
     if password_env:
         password = os.environ.get(password_env)
         if not password:
-            raise typer.BadParameter(f"environment variable {password_env} is empty or unset")
+            raise InputError(
+                f"environment variable {password_env} is empty or unset", loc="--password-env"
+            )
     elif password_prompt:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with state.store().transaction() as s:
