@@ -8,13 +8,13 @@ post-mortem. Screenshots go to ``test-artifacts/browser/``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from airsoc.clock import SimulatedClock
+from airsoc.clock import SimulatedClock, SystemClock
 from airsoc.incidents.evidence import BlobStore
 from airsoc.incidents.service import add_evidence, assign_role, declare_incident
 from airsoc.reporting.findings import ChartData, ChartSeries, FindingIn, add_finding
@@ -51,7 +51,8 @@ def browser() -> Iterator[Browser]:
 def seed(data_dir: Path) -> tuple[int, int]:
     """Add a responder, a worked incident with its post-mortem, and a fresh incident."""
     store = Store.open(Settings.resolve(data_dir=data_dir, environ={}))
-    clock = SimulatedClock(datetime(2026, 3, 1, 9, tzinfo=UTC))
+    # The server runs on the wall clock, so the story starts a few hours before now.
+    clock = SimulatedClock(SystemClock().now() - timedelta(hours=4))
     try:
         worked = work_incident(store, clock)
         with store.transaction() as s:

@@ -144,8 +144,10 @@ def bar_chart(
     """Return an SVG bar chart (grouped when there are several series), with value labels."""
     left, top, right, bottom = 56, 34, 12, 40
     plot_w, plot_h = width - left - right, height - top - bottom
-    peak = max([v for s in series for v in s.values] + [threshold or 0.0, 0.0])
-    top_value = _nice_max(peak)
+    values = [v for s in series for v in s.values]
+    top_value = _nice_max(max([*values, threshold or 0.0, 0.0]))
+    if values and all(float(v).is_integer() for v in values):
+        top_value = max(4.0, math.ceil(top_value / 4) * 4)  # counts: whole-number gridlines
     body = _axes(left, top, plot_w, plot_h, top_value, y_label)
     slot = plot_w / max(len(labels), 1)
     bar_w = slot * 0.7 / max(len(series), 1)

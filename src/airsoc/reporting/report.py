@@ -180,8 +180,8 @@ def _phase_spans(detail: IncidentDetail, end: datetime) -> list[PhaseSpan]:
             moves.append((e.at, str(e.data.get("to"))))
     spans = []
     for (start, phase), (stop, _next) in zip(moves, [*moves[1:], (end, "")], strict=True):
-        if phase in ("closed", "false_positive", "merged"):
-            break
+        if phase in ("recovered", "closed", "false_positive", "merged"):
+            break  # the incident's course ends where service is back
         spans.append(PhaseSpan(phase=phase, start=start, end=max(stop, start)))
     return spans
 
@@ -356,23 +356,38 @@ def _messages(
         commander = next(
             (r.person for r in detail.roles if r.role == "incident_commander"), "unassigned"
         )
+        contained = (
+            f"Contained after {format_duration(times.ttc_seconds)}."
+            if times.ttc_seconds is not None
+            else "Not contained yet."
+        )
         internal = (
             f"{detail.ref} ({detail.severity.upper()}) on {detail.system}: {detail.summary} "
             f"Status: {detail.phase.replace('_', ' ')}. Incident commander: {commander}. "
-            f"Contained after {format_duration(times.ttc_seconds)}."
+            f"{contained}"
         )
     if not external:
-        external = (
-            f"Between {detail.detected_at:%Y-%m-%d %H:%M} UTC and "
-            + (
-                f"{detail.recovered_at:%Y-%m-%d %H:%M} UTC"
-                if detail.recovered_at
-                else "the time of writing"
+        service = detail.system.replace("-", " ")
+        if detail.recovered_at is not None:
+            external = (
+                f"Between {detail.detected_at:%Y-%m-%d %H:%M} UTC and "
+                f"{detail.recovered_at:%Y-%m-%d %H:%M} UTC, some results from our {service} "
+                "service may have been less accurate than usual. We found the cause, took the "
+                "affected component out of service and restored normal operation. We are sorry "
+                "for the disruption."
             )
-            + f", some results from our {detail.system.replace('-', ' ')} service may have been "
-            "less accurate than usual. We found the cause, took the affected component out of "
-            "service and restored normal operation. We are sorry for the disruption."
-        )
+        elif detail.contained_at is not None:
+            external = (
+                f"Since {detail.detected_at:%Y-%m-%d %H:%M} UTC some results from our {service} "
+                "service may have been less accurate than usual. We have contained the problem "
+                "and are working to restore normal operation; we will post an update when we have."
+            )
+        else:
+            external = (
+                f"Since {detail.detected_at:%Y-%m-%d %H:%M} UTC we have been investigating "
+                f"unusual results from our {service} service. We will share an update as soon "
+                "as we know more."
+            )
     return internal, external
 
 
