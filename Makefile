@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := postgres,dev,mlflow
+EXTRAS := postgres,pdf,mlflow,dev
 STAMP := $(VENV)/.installed
 
 .PHONY: run test check lint types pytest bench clean

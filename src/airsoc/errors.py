@@ -21,6 +21,7 @@ Catch :class:`AirsocError` to handle anything airsoc raises on purpose::
     ├── IntegrityError               integrity_failed
     │   ├── AuditChainBrokenError    audit_chain_broken
     │   └── HashMismatchError        hash_mismatch
+    ├── AuthenticationError          unauthenticated
     ├── PermissionDeniedError        permission_denied
     │   └── ClientBlockedError       client_blocked
     ├── RateLimitedError             rate_limited
@@ -51,6 +52,7 @@ __all__ = [
     "AirsocError",
     "AuditChainBrokenError",
     "ClientBlockedError",
+    "AuthenticationError",
     "ConfigError",
     "ConfigIssue",
     "ConflictError",
@@ -236,6 +238,13 @@ class HashMismatchError(IntegrityError):
     """A blob, artifact or batch does not have the sha256 the registry holds for it."""
 
     code = "hash_mismatch"
+
+
+class AuthenticationError(AirsocError):
+    """No valid credentials were given (missing, unknown, revoked or expired token or session)."""
+
+    code = "unauthenticated"
+    http_status = 401
 
 
 class PermissionDeniedError(AirsocError):

@@ -35,6 +35,7 @@ from airsoc.cli import (
     silences,
     taxonomy,
 )
+from airsoc.cli import audit, config, incidents, postmortems, serve, setup, taxonomy, users
 from airsoc.cli.output import err_console
 from airsoc.cli.state import state
 from airsoc.config.loader import issues_from_validation
@@ -84,6 +85,9 @@ app.add_typer(silences.app, name="silences")
 app.add_typer(routes.app, name="routes")
 app.add_typer(playbooks.app, name="playbooks")
 app.add_typer(approvals.app, name="approvals")
+app.add_typer(users.app, name="users")
+app.add_typer(postmortems.app, name="postmortem")
+serve.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

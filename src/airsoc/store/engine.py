@@ -38,6 +38,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "airsoc.serving.models",
     "airsoc.alerting.models",
     "airsoc.response.models",
+    "airsoc.server.models",
+    "airsoc.reporting.models",
 )
 
 

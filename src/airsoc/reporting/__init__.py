@@ -1,0 +1,3 @@
+"""Post-mortems, findings and fleet metrics."""
+
+from __future__ import annotations

@@ -1,0 +1,258 @@
+"""Rendering a post-mortem report: Markdown, HTML with SVG charts, and PDF (fpdf2, pure Python).
+
+Example:
+    >>> import tempfile
+    >>> from airsoc.clock import SimulatedClock
+    >>> from airsoc.incidents.service import declare_incident
+    >>> from airsoc.reporting.report import build_report
+    >>> from airsoc.settings import Settings
+    >>> from airsoc.store import Store
+    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> with store.transaction() as s:
+    ...     inc = declare_incident(s, clock=SimulatedClock(), actor="dana", system="bot",
+    ...                            failure_mode="prompt_injection", summary="canary leaked")
+    >>> with store.read() as s:
+    ...     report = build_report(s, incident_id=inc.id)
+    >>> render_markdown(report).splitlines()[0]
+    '# Post-mortem: prompt injection on bot (INC-1)'
+    >>> "<svg" in render_html(report), render_pdf(report)[:5]
+    (True, b'%PDF-')
+    >>> store.close()
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from airsoc.reporting.report import PostmortemReport
+
+__all__ = [
+    "REPORT_FORMATS",
+    "render",
+    "render_html",
+    "render_html_body",
+    "render_markdown",
+    "render_pdf",
+]
+
+#: Formats a report renders to, with their media types.
+REPORT_FORMATS = {
+    "md": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+}
+
+_html_env = Environment(
+    loader=PackageLoader("airsoc.reporting", "templates"),
+    autoescape=select_autoescape(["html", "html.j2"]),
+    undefined=StrictUndefined,
+)
+_md_env = Environment(
+    loader=PackageLoader("airsoc.reporting", "templates"),
+    autoescape=False,
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+def render_markdown(report: PostmortemReport) -> str:
+    """Return the report as Markdown."""
+    text = _md_env.get_template("postmortem.md.j2").render(r=report)
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def render_html(report: PostmortemReport) -> str:
+    """Return the report as a standalone HTML page with inline SVG charts and no external links."""
+    return _html_env.get_template("postmortem.html.j2").render(r=report)
+
+
+def render_html_body(report: PostmortemReport) -> Markup:
+    """Return the report's ``<article>`` to embed in another page (the console)."""
+    return Markup(_html_env.get_template("postmortem_body.html.j2").render(r=report))
+
+
+def render(report: PostmortemReport, fmt: str) -> bytes:
+    """Return the report in ``fmt`` (``md``, ``html`` or ``pdf``) as bytes."""
+    if fmt == "md":
+        return render_markdown(report).encode()
+    if fmt == "html":
+        return render_html(report).encode()
+    if fmt == "pdf":
+        return render_pdf(report)
+    from airsoc.errors import InputError
+
+    raise InputError(f"unknown report format {fmt!r}; use md, html or pdf", loc="format")
+
+
+_LATIN1_SUBSTITUTES = {
+    "…": "...",
+    "—": "-",
+    "–": "-",
+    "→": "->",
+    "“": '"',
+    "”": '"',
+    "‘": "'",
+    "’": "'",
+    "·": "-",
+    "•": "-",
+}
+
+
+def _latin1(text: str) -> str:
+    for bad, good in _LATIN1_SUBSTITUTES.items():
+        text = text.replace(bad, good)
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def render_pdf(report: PostmortemReport) -> bytes:
+    """Return the report as a PDF: the same sections as the HTML, with the charts drawn in."""
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.set_title(_latin1(report.title))
+    pdf.set_creator("airsoc")
+    pdf.add_page()
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+    nl: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+
+    def heading(text: str, size: int = 13) -> None:
+        pdf.ln(2)
+        pdf.set_font("Helvetica", "B", size)
+        pdf.multi_cell(width, 7, _latin1(text), **nl)
+        pdf.set_font("Helvetica", "", 10)
+
+    def para(text: str, style: str = "") -> None:
+        pdf.set_font("Helvetica", style, 10)
+        pdf.multi_cell(width, 5, _latin1(text), **nl)
+        pdf.ln(1)
+
+    def bullets(items: list[str]) -> None:
+        for item in items:
+            pdf.set_font("Helvetica", "", 10)
+            pdf.multi_cell(width, 5, _latin1(f"- {item}"), **nl)
+        pdf.ln(1)
+
+    def table(
+        rows: list[tuple[str, ...]], widths: list[float], header: tuple[str, ...] = ()
+    ) -> None:
+        pdf.set_font("Helvetica", "", 9)
+        with pdf.table(
+            col_widths=widths,
+            text_align="LEFT",
+            first_row_as_headings=bool(header),
+            line_height=4.5,
+        ) as t:
+            for row in ([header] if header else []) + rows:
+                cells = t.row()
+                for value in row:
+                    cells.cell(_latin1(value))
+        pdf.ln(2)
+
+    def chart(svg: str, caption: str) -> None:
+        if pdf.will_page_break(70):
+            pdf.add_page()
+        # fpdf2 draws SVG shapes and text but not <title> tooltips; drop them.
+        plain = re.sub(r"<title>.*?</title>", "", svg)
+        pdf.image(io.BytesIO(plain.encode()), w=min(width, 170))
+        if caption:
+            pdf.set_font("Helvetica", "I", 8)
+            pdf.multi_cell(width, 4, _latin1(caption), **nl)
+        pdf.ln(2)
+
+    heading(report.title, 16)
+    para(
+        f"Status: {report.status}  |  Severity: {report.severity.upper()}  |  System: "
+        f"{report.system}  |  Failure mode: {report.failure_mode.replace('_', ' ')}",
+        "I",
+    )
+    para(
+        "This is a blameless post-mortem: it describes what the systems and the people in their "
+        "roles did and why, so that we can change the systems, not to find someone at fault."
+    )
+    heading("Overview")
+    for p in report.overview:
+        para(p)
+    heading("Impact")
+    table([(a, b) for a, b in report.impact], [1, 2])
+    heading("Timeline")
+    by_title = {c.title: c for c in report.charts}
+    if "Time in each phase" in by_title:
+        chart(by_title["Time in each phase"].svg, by_title["Time in each phase"].caption)
+    table(
+        [(t.at.strftime("%Y-%m-%d %H:%M"), t.actor, t.text) for t in report.timeline],
+        [1.2, 1.3, 4],
+        ("Time (UTC)", "Who", "What"),
+    )
+    heading("Root cause and contributing factors")
+    if report.root_causes:
+        for f in report.root_causes:
+            para(f"Root cause: {f.title}. {f.detail}")
+    else:
+        para("No root cause has been recorded yet.")
+    if report.contributing_factors:
+        para("Contributing factors:")
+        bullets([f"{f.title}. {f.detail}" for f in report.contributing_factors])
+    if report.observations:
+        para("Other observations:")
+        bullets([f"{f.title}. {f.detail}" for f in report.observations])
+    for c in report.charts:
+        if c.title not in ("Time in each phase", "Response times"):
+            chart(c.svg, c.caption)
+    if report.handler_notes:
+        para("From the handlers' notes:")
+        bullets([f"{n.at:%H:%M}, {n.actor}: {n.text}" for n in report.handler_notes])
+    heading("Detection")
+    for line in report.detection.splitlines():
+        para(line)
+    heading("Response")
+    para(" ".join(report.response))
+    if report.playbook_steps:
+        para("Playbook steps:")
+        bullets([f"{a.at:%H:%M} UTC, {a.actor}: {a.text}" for a in report.playbook_steps])
+    if report.responder_moves:
+        para("Responders moved the incident:")
+        bullets([f"{a.at:%H:%M} UTC, {a.actor}: {a.text}" for a in report.responder_moves])
+    if report.approvals:
+        para("Approvals:")
+        bullets([f"{a.at:%H:%M}, {a.actor}: {a.text}" for a in report.approvals])
+    heading("What went well")
+    bullets(report.went_well or ["Nothing recorded."])
+    heading("What did not go well")
+    bullets(report.went_badly or ["Nothing recorded."])
+    heading("Action items")
+    if report.action_items:
+        table(
+            [
+                (i.title, i.owner, i.due_at.strftime("%Y-%m-%d"), i.status)
+                for i in report.action_items
+            ],
+            [4, 1.4, 1.1, 0.8],
+            ("Action", "Owner", "Due", "Status"),
+        )
+    else:
+        para(
+            f"No action items yet. At {report.severity.upper()}, new items are due by "
+            f"{report.suggested_due:%Y-%m-%d}."
+        )
+    heading("Messaging")
+    para("Internal update:", "B")
+    para(report.internal_message)
+    para("External statement:", "B")
+    para(report.external_message)
+    heading("ATLAS and OWASP mapping")
+    bullets(
+        [f"MITRE ATLAS {t['id']} {t['name']} ({', '.join(t['tactics'])})" for t in report.atlas]
+        + [f"{o['list']} ({o['version']}) {o['id']} {o['name']}" for o in report.owasp]
+    )
+    heading("Metrics")
+    table([tuple(m) for m in report.metrics], [1.6, 1, 2], ("Metric", "Value", "Measured as"))
+    if "Response times" in by_title:
+        chart(by_title["Response times"].svg, by_title["Response times"].caption)
+    return bytes(pdf.output())

@@ -1,0 +1,496 @@
+"""The blameless post-mortem of an incident, assembled from its record, timeline, findings and the
+words people wrote, ready to render as Markdown, HTML or PDF.
+
+It speaks of what happened and of roles and systems, not of who is to blame. Where people have not
+written a section yet, it drafts one from the record so that reviewers start from facts.
+
+Example:
+    >>> import tempfile
+    >>> from airsoc.clock import SimulatedClock
+    >>> from airsoc.incidents.service import declare_incident
+    >>> from airsoc.settings import Settings
+    >>> from airsoc.store import Store
+    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> clock = SimulatedClock()
+    >>> with store.transaction() as s:
+    ...     inc = declare_incident(s, clock=clock, actor="system:monitor/psi", system="fraud",
+    ...                            failure_mode="data_drift", summary="PSI rose to 0.4")
+    >>> with store.read() as s:
+    ...     report = build_report(s, incident_id=inc.id)
+    >>> report.title
+    'Post-mortem: data drift on fraud (INC-1)'
+    >>> report.detection.splitlines()[0]
+    'The monitor psi detected it automatically on 2026-01-01 at 00:00 UTC.'
+    >>> store.close()
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from airsoc.audit import AuditEntryView
+from airsoc.incidents.lifecycle import Phase
+from airsoc.incidents.service import IncidentDetail, get_incident
+from airsoc.incidents.taxonomy import failure_mode as lookup_failure_mode
+from airsoc.reporting.charts import PhaseSpan, Series, bar_chart, chart_from_data, phase_chart
+from airsoc.reporting.findings import FindingKind, FindingView, list_findings
+from airsoc.reporting.postmortems import (
+    ActionItemView,
+    Narrative,
+    PostmortemView,
+    due_date_for,
+    postmortem_for_incident,
+)
+from airsoc.reporting.timing import IncidentTimes, format_duration, times_of
+
+__all__ = [
+    "Chart",
+    "PostmortemReport",
+    "TimelineLine",
+    "build_report",
+    "describe_actor",
+    "describe_entry",
+]
+
+
+class TimelineLine(BaseModel):
+    """One line of the report's timeline: when, who (as a role or component) and what."""
+
+    at: datetime
+    actor: str
+    text: str
+
+
+class Chart(BaseModel):
+    """A chart of the report: its title, the SVG, and a one-line caption."""
+
+    title: str
+    svg: str
+    caption: str
+
+
+class PostmortemReport(BaseModel):
+    """Every section of a post-mortem, as text and data the renderers lay out."""
+
+    title: str
+    incident_ref: str
+    incident_id: int
+    postmortem_id: int | None
+    status: str
+    severity: str
+    system: str
+    failure_mode: str
+    generated_at: datetime
+    overview: list[str]
+    impact: list[tuple[str, str]]
+    timeline: list[TimelineLine]
+    root_causes: list[FindingView]
+    contributing_factors: list[FindingView]
+    observations: list[FindingView]
+    handler_notes: list[TimelineLine]
+    detection: str
+    response: list[str]
+    playbook_steps: list[TimelineLine]
+    responder_moves: list[TimelineLine]
+    approvals: list[TimelineLine]
+    went_well: list[str]
+    went_badly: list[str]
+    action_items: list[ActionItemView]
+    suggested_due: datetime
+    internal_message: str
+    external_message: str
+    atlas: list[dict[str, Any]]
+    owasp: list[dict[str, Any]]
+    times: IncidentTimes
+    metrics: list[tuple[str, str, str]]
+    charts: list[Chart]
+
+
+def describe_actor(actor: str) -> str:
+    """Return how the report names an actor: components by what they are, people by name.
+
+    >>> describe_actor("system:monitor/fraud-input-drift"), describe_actor("playbook:12")
+    ('the monitor fraud-input-drift', 'playbook run 12')
+    """
+    if actor.startswith("system:"):
+        kind, _, name = actor.removeprefix("system:").partition("/")
+        return f"the {kind} {name}" if name else f"the {kind}"
+    if actor.startswith("playbook:"):
+        return f"playbook run {actor.removeprefix('playbook:')}"
+    return actor
+
+
+def _role_words(role: str) -> str:
+    return role.replace("_", " ")
+
+
+def describe_entry(entry: AuditEntryView) -> str:
+    """Return a timeline entry as a sentence.
+
+    >>> from datetime import datetime, timezone
+    >>> e = AuditEntryView(chain="incident/1", seq=2, at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    ...     actor="dana", action="incident.transitioned", reason="rolled back to v6",
+    ...     data={"from": "triaged", "to": "contained"}, prev_hash="", hash="")
+    >>> describe_entry(e)
+    'Moved from triaged to contained: rolled back to v6.'
+    """
+    data, reason = entry.data, entry.reason.strip().rstrip(".")
+    action = entry.action
+    if action == "incident.declared":
+        return (
+            f"Incident declared ({data.get('severity', '?')}, "
+            f"{str(data.get('failure_mode', '')).replace('_', ' ')}): {reason}."
+        )
+    if action == "incident.transitioned":
+        because = f": {reason}" if reason else ""
+        return f"Moved from {data.get('from')} to {data.get('to')}{because}."
+    if action == "incident.role_assigned":
+        return f"{data.get('person')} took the {_role_words(str(data.get('role')))} role."
+    if action == "incident.role_handed_off":
+        before = ", ".join(data.get("handed_off_from", []))
+        return (
+            f"{before} handed the {_role_words(str(data.get('role')))} role "
+            f"to {data.get('person')}."
+        )
+    if action == "incident.note":
+        return f"Note: {reason}."
+    if action == "incident.evidence_added":
+        digest = str(data.get("sha256", ""))[:12]
+        return f"Evidence {data.get('name')} captured from {data.get('source')} (sha256 {digest}…)."
+    if action == "incident.updated":
+        fields = ", ".join(sorted(data.get("changes", {})))
+        because = f" ({reason})" if reason else ""
+        return f"Record updated: {fields}{because}."
+    if action == "incident.finding_added":
+        return f"Finding recorded ({str(data.get('kind', '')).replace('_', ' ')}): {reason}."
+    if action == "incident.absorbed":
+        return f"Incident {data.get('incident')} was merged into this one: {reason}."
+    words = action.replace(".", " ").replace("_", " ")
+    return f"{words.capitalize()}{': ' + reason if reason else ''}."
+
+
+def _phase_spans(detail: IncidentDetail, end: datetime) -> list[PhaseSpan]:
+    moves = [(detail.detected_at, Phase.DETECTED.value)]
+    for e in detail.timeline:
+        if e.action == "incident.transitioned":
+            moves.append((e.at, str(e.data.get("to"))))
+    spans = []
+    for (start, phase), (stop, _next) in zip(moves, [*moves[1:], (end, "")], strict=True):
+        if phase in ("recovered", "closed", "false_positive", "merged"):
+            break  # the incident's course ends where service is back
+        spans.append(PhaseSpan(phase=phase, start=start, end=max(stop, start)))
+    return spans
+
+
+def _overview(detail: IncidentDetail, times: IncidentTimes, narrative: Narrative) -> list[str]:
+    mode = lookup_failure_mode(detail.failure_mode)
+    first = (
+        f"On {detail.detected_at:%Y-%m-%d} at {detail.detected_at:%H:%M} UTC, "
+        f"{describe_actor(detail.created_by)} reported {mode.name.replace('_', ' ')} on "
+        f"{detail.system}. It was declared as {detail.ref} at "
+        f"{detail.severity.upper()}."
+    )
+    paragraphs = [first]
+    what = narrative.what_happened.strip()
+    if what and what != detail.summary.strip():
+        paragraphs.append(what)
+    else:
+        paragraphs.append(detail.summary.strip())
+    course = []
+    if times.ttc_seconds is not None:
+        course.append(f"contained {format_duration(times.ttc_seconds)} after detection")
+    if times.ttr_seconds is not None:
+        course.append(f"normal service was back {format_duration(times.ttr_seconds)} after it")
+    if course:
+        paragraphs.append(f"The incident was {' and '.join(course)}.")
+    paragraphs.append(f"At the time of writing the incident is {_PHASE_WORDS[detail.phase]}.")
+    return paragraphs
+
+
+_PHASE_WORDS = {
+    "detected": "detected but not yet triaged",
+    "triaged": "triaged and not yet contained",
+    "contained": "contained, with the cause still in place",
+    "eradicated": "eradicated, with service not yet verified as recovered",
+    "recovered": "recovered",
+    "closed": "closed",
+    "false_positive": "closed as a false positive",
+    "merged": "merged into another incident",
+}
+
+
+def _impact(
+    detail: IncidentDetail, times: IncidentTimes, narrative: Narrative, end: datetime
+) -> list[tuple[str, str]]:
+    def count(value: int | None) -> str:
+        return "not measured" if value is None else f"{value:,}"
+
+    start = detail.started_at or detail.detected_at
+    stop = detail.recovered_at or detail.closed_at or end
+    duration = format_duration((stop - start).total_seconds())
+    if detail.recovered_at is None and detail.closed_at is None:
+        duration += " (still ongoing)"
+    rows = [
+        ("Requests affected", count(narrative.requests_affected)),
+        ("Bad predictions served", count(narrative.bad_predictions_served)),
+        ("Users affected", count(narrative.users_affected)),
+        ("Sessions affected", count(narrative.sessions_affected)),
+        ("Duration of impact", duration),
+        ("Model versions", ", ".join(detail.model_versions) or "none recorded"),
+        ("Data batches", ", ".join(detail.data_batches) or "none recorded"),
+    ]
+    for key, label in (
+        ("functional", "Functional impact"),
+        ("information", "Information impact"),
+        ("recoverability", "Recoverability"),
+    ):
+        if detail.impact.get(key):
+            rows.append((label, str(detail.impact[key]).replace("_", " ")))
+    if detail.impact.get("notes"):
+        rows.append(("Impact notes", str(detail.impact["notes"])))
+    return rows
+
+
+def _detection(detail: IncidentDetail, times: IncidentTimes) -> str:
+    automatic = detail.created_by.startswith("system:")
+    how = "automatically" if automatic else "by hand"
+    lines = [
+        f"{describe_actor(detail.created_by).capitalize()} detected it {how} on "
+        f"{detail.detected_at:%Y-%m-%d} at {detail.detected_at:%H:%M} UTC."
+    ]
+    if times.ttd_seconds is not None and detail.started_at is not None:
+        lines.append(
+            f"The problem began at {detail.started_at:%H:%M} UTC, so it went unnoticed for "
+            f"{format_duration(times.ttd_seconds)}."
+        )
+    else:
+        lines.append("When the problem began is not recorded, so time to detect is unknown.")
+    if detail.indicators:
+        lines.append("Indicators: " + "; ".join(detail.indicators) + ".")
+    mode = lookup_failure_mode(detail.failure_mode)
+    lines.append(f"{mode.name.replace('_', ' ').capitalize()} typically shows in {mode.signal}.")
+    return "\n".join(lines)
+
+
+def _line(entry: AuditEntryView) -> TimelineLine:
+    return TimelineLine(at=entry.at, actor=describe_actor(entry.actor), text=describe_entry(entry))
+
+
+def _response(
+    detail: IncidentDetail, times: IncidentTimes
+) -> tuple[list[str], list[TimelineLine], list[TimelineLine]]:
+    automated = [
+        e
+        for e in detail.timeline
+        if e.actor.startswith("playbook:") or e.action.startswith(("playbook.", "response."))
+    ]
+    summary = []
+    if automated:
+        runs = sorted(
+            {describe_actor(e.actor) for e in automated if e.actor.startswith("playbook:")}
+        )
+        names = " and ".join(runs) or "A playbook"
+        summary.append(
+            f"{names[0].upper()}{names[1:]} acted on the incident; its recorded steps are below."
+        )
+    else:
+        summary.append("No playbook acted on this incident; responders worked it by hand.")
+    commanders = [r.person for r in detail.role_history if r.role == "incident_commander"]
+    if len(commanders) == 1:
+        summary.append(f"{commanders[0]} led the response as incident commander.")
+    elif commanders:
+        summary.append(f"Incident command passed from {' to '.join(commanders)}.")
+    summary.append(
+        f"The incident was acknowledged after {format_duration(times.tta_seconds)} and contained "
+        f"after {format_duration(times.ttc_seconds)}."
+    )
+    manual = [
+        _line(e)
+        for e in detail.timeline
+        if e.action == "incident.transitioned" and e not in automated
+    ]
+    return summary, [_line(e) for e in automated], manual
+
+
+def _drafted_lessons(
+    detail: IncidentDetail, times: IncidentTimes, findings: list[FindingView]
+) -> tuple[list[str], list[str]]:
+    good, bad = [], []
+    if detail.created_by.startswith("system:"):
+        good.append("Monitoring caught the problem; no customer had to report it.")
+    if times.tta_seconds is not None and times.tta_seconds <= 15 * 60:
+        good.append(f"A responder picked it up within {format_duration(times.tta_seconds)}.")
+    elif times.tta_seconds is not None:
+        bad.append(f"It waited {format_duration(times.tta_seconds)} for a responder.")
+    if times.ttc_seconds is not None and times.ttc_seconds <= 3600:
+        good.append(f"Containment took {format_duration(times.ttc_seconds)}.")
+    elif times.ttc_seconds is not None:
+        bad.append(f"Containment took {format_duration(times.ttc_seconds)}.")
+    if detail.evidence:
+        count = len(detail.evidence)
+        pieces = "One piece of evidence was" if count == 1 else f"{count} pieces of evidence were"
+        good.append(f"{pieces} captured with sha256 hashes and a chain of custody.")
+    else:
+        bad.append("No evidence was attached to the incident.")
+    if times.ttd_seconds is not None and times.ttd_seconds > 3600:
+        bad.append(f"The problem went unnoticed for {format_duration(times.ttd_seconds)}.")
+    if not any(f.kind == FindingKind.ROOT_CAUSE for f in findings):
+        bad.append("No root cause has been recorded yet.")
+    handoffs = [e for e in detail.timeline if e.action == "incident.role_handed_off"]
+    if handoffs:
+        times_word = "once" if len(handoffs) == 1 else f"{len(handoffs)} times"
+        good.append(f"Incident command changed hands {times_word}, with the hand-off on record.")
+    return good, bad
+
+
+def _messages(
+    detail: IncidentDetail, times: IncidentTimes, narrative: Narrative
+) -> tuple[str, str]:
+    internal = narrative.internal_message.strip()
+    external = narrative.external_message.strip()
+    if not internal:
+        commander = next(
+            (r.person for r in detail.roles if r.role == "incident_commander"), "unassigned"
+        )
+        contained = (
+            f"Contained after {format_duration(times.ttc_seconds)}."
+            if times.ttc_seconds is not None
+            else "Not contained yet."
+        )
+        internal = (
+            f"{detail.ref} ({detail.severity.upper()}) on {detail.system}: {detail.summary} "
+            f"Status: {detail.phase.replace('_', ' ')}. Incident commander: {commander}. "
+            f"{contained}"
+        )
+    if not external:
+        service = detail.system.replace("-", " ")
+        if detail.recovered_at is not None:
+            external = (
+                f"Between {detail.detected_at:%Y-%m-%d %H:%M} UTC and "
+                f"{detail.recovered_at:%Y-%m-%d %H:%M} UTC, some results from our {service} "
+                "service may have been less accurate than usual. We found the cause, took the "
+                "affected component out of service and restored normal operation. We are sorry "
+                "for the disruption."
+            )
+        elif detail.contained_at is not None:
+            external = (
+                f"Since {detail.detected_at:%Y-%m-%d %H:%M} UTC some results from our {service} "
+                "service may have been less accurate than usual. We have contained the problem "
+                "and are working to restore normal operation; we will post an update when we have."
+            )
+        else:
+            external = (
+                f"Since {detail.detected_at:%Y-%m-%d %H:%M} UTC we have been investigating "
+                f"unusual results from our {service} service. We will share an update as soon "
+                "as we know more."
+            )
+    return internal, external
+
+
+def build_report(
+    session: Session, *, incident_id: int, now: datetime | None = None
+) -> PostmortemReport:
+    """Return the post-mortem report of an incident (using its post-mortem if it has one)."""
+    detail = get_incident(session, incident_id=incident_id)
+    postmortem: PostmortemView | None = postmortem_for_incident(session, incident_id=incident_id)
+    narrative = postmortem.narrative if postmortem else Narrative()
+    findings = list_findings(session, incident_id=incident_id)
+    times = times_of(detail, detail.timeline)
+    end = now or detail.closed_at or detail.updated_at
+    timeline = [_line(e) for e in detail.timeline]
+    notes = [
+        TimelineLine(at=e.at, actor=describe_actor(e.actor), text=e.reason) for e in detail.notes
+    ]
+    approvals = [_line(e) for e in detail.timeline if "approv" in e.action or "reject" in e.action]
+    good, bad = _drafted_lessons(detail, times, findings)
+    response, playbook_steps, responder_moves = _response(detail, times)
+    internal, external = _messages(detail, times, narrative)
+    metric_rows = [
+        (
+            "Time to detect (TTD)",
+            format_duration(times.ttd_seconds),
+            "start of impact to detection",
+        ),
+        (
+            "Time to acknowledge (TTA)",
+            format_duration(times.tta_seconds),
+            "detection to first human action",
+        ),
+        ("Time to contain (TTC)", format_duration(times.ttc_seconds), "detection to containment"),
+        ("Time to recover (TTR)", format_duration(times.ttr_seconds), "detection to recovery"),
+    ]
+    charts = []
+    spans = _phase_spans(detail, end)
+    if spans:
+        charts.append(
+            Chart(
+                title="Time in each phase",
+                svg=phase_chart(spans, title="Time in each phase"),
+                caption="How long the incident spent in each phase of its lifecycle.",
+            )
+        )
+    known = [
+        (label.split(" (")[1].rstrip(")"), value / 60)
+        for (label, _text, _what), value in zip(
+            metric_rows,
+            [times.ttd_seconds, times.tta_seconds, times.ttc_seconds, times.ttr_seconds],
+            strict=True,
+        )
+        if value is not None
+    ]
+    if known:
+        charts.append(
+            Chart(
+                title="Response times",
+                svg=bar_chart(
+                    [k for k, _ in known],
+                    [Series("minutes", [v for _, v in known])],
+                    title="Response times (minutes)",
+                    y_label="minutes",
+                ),
+                caption="Time to detect, acknowledge, contain and recover, in minutes.",
+            )
+        )
+    for f in findings:
+        if f.chart is not None:
+            charts.append(
+                Chart(title=f.title, svg=chart_from_data(f.chart, title=f.title), caption=f.detail)
+            )
+    return PostmortemReport(
+        title=f"Post-mortem: {detail.title} ({detail.ref})",
+        incident_ref=detail.ref,
+        incident_id=detail.id,
+        postmortem_id=postmortem.id if postmortem else None,
+        status=postmortem.status_label if postmortem else "Not started",
+        severity=detail.severity,
+        system=detail.system,
+        failure_mode=detail.failure_mode,
+        generated_at=end,
+        overview=_overview(detail, times, narrative),
+        impact=_impact(detail, times, narrative, end),
+        timeline=timeline,
+        root_causes=[f for f in findings if f.kind == FindingKind.ROOT_CAUSE],
+        contributing_factors=[f for f in findings if f.kind == FindingKind.CONTRIBUTING_FACTOR],
+        observations=[f for f in findings if f.kind == FindingKind.OBSERVATION],
+        handler_notes=notes,
+        detection=_detection(detail, times),
+        response=response,
+        playbook_steps=playbook_steps,
+        responder_moves=responder_moves,
+        approvals=approvals,
+        went_well=narrative.went_well or good,
+        went_badly=narrative.went_badly or bad,
+        action_items=postmortem.action_items if postmortem else [],
+        suggested_due=due_date_for(detail.severity, start=end),
+        internal_message=internal,
+        external_message=external,
+        atlas=detail.atlas_techniques,
+        owasp=detail.owasp,
+        times=times,
+        metrics=metric_rows,
+        charts=charts,
+    )

@@ -1,0 +1,3 @@
+"""The web API, the console and /metrics."""
+
+from __future__ import annotations

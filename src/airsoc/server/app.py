@@ -1,0 +1,137 @@
+"""The web application: the REST API at ``/api/v1``, the console, ``/metrics`` and health checks.
+
+**Where other domains plug in** (one line each, in this module):
+
+- :data:`API_ROUTERS`: a domain's ``APIRouter`` (e.g. ``alerts.router`` from
+  ``airsoc/server/routes/alerts.py``) is mounted under ``/api/v1``. Its mutating routes declare
+  the role they need with ``Depends(requires(UserRole.X, "what it does"))``; a test checks that a
+  viewer is refused on every one of them.
+- :data:`METRIC_HOOKS`: ``(session, clock) -> metric families`` read at scrape time (signals,
+  gateway request rates and latencies, notification failures).
+- :data:`OVERVIEW_PANELS` and :data:`INCIDENT_PANELS`: console sections (systems health, pending
+  approvals, the playbook run of an incident). A panel returns ``None`` when it has nothing to
+  show, and is then left out of the page.
+
+Example:
+    >>> import tempfile
+    >>> from fastapi.testclient import TestClient
+    >>> from airsoc.settings import Settings
+    >>> app = create_app(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> with TestClient(app) as client:
+    ...     client.get("/healthz").json(), client.get("/api/v1/incidents").status_code
+    ({'status': 'ok', 'store': None, 'detail': None}, 401)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry
+
+import airsoc
+from airsoc.clock import Clock, SystemClock
+from airsoc.incidents.evidence import BlobStore
+from airsoc.server import console
+from airsoc.server.console import Panel
+from airsoc.server.deps import ServerContext
+from airsoc.server.errors import install_error_handlers
+from airsoc.server.metrics import (
+    HookCollector,
+    MetricHook,
+    RequestMetrics,
+    RequestMetricsMiddleware,
+    incident_metrics,
+)
+from airsoc.server.routes import incidents, ops, postmortems, taxonomy, users
+from airsoc.settings import Settings
+from airsoc.store import Store
+
+__all__ = [
+    "API_PREFIX",
+    "API_ROUTERS",
+    "INCIDENT_PANELS",
+    "METRIC_HOOKS",
+    "OVERVIEW_PANELS",
+    "create_app",
+]
+
+API_PREFIX = "/api/v1"
+
+#: Every domain's API router, mounted under /api/v1. Add a domain: one line here.
+API_ROUTERS: tuple[APIRouter, ...] = (
+    incidents.router,
+    postmortems.router,
+    postmortems.reports_router,
+    taxonomy.router,
+    users.router,
+)
+
+#: Metric hooks read at every scrape of /metrics. Add a domain's metrics: one line here.
+METRIC_HOOKS: tuple[MetricHook, ...] = (incident_metrics,)
+
+#: Sections of the console overview, in order. Add a domain's panel: one line here.
+OVERVIEW_PANELS: tuple[Panel, ...] = (console.open_incidents_panel, console.response_times_panel)
+
+#: Sections of the console's incident page after the core ones. Add one: one line here.
+INCIDENT_PANELS: tuple[Panel, ...] = (console.communication_drafts_panel,)
+
+_STATIC = Path(__file__).parent / "static"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    store: Store | None = None,
+    routers: Sequence[APIRouter] = API_ROUTERS,
+    metric_hooks: Sequence[MetricHook] = METRIC_HOOKS,
+    overview_panels: Sequence[Panel] = OVERVIEW_PANELS,
+    incident_panels: Sequence[Panel] = INCIDENT_PANELS,
+    cookie_secure: bool = False,
+) -> FastAPI:
+    """Return the airsoc web app on the store ``settings`` point at (opened and migrated here
+    unless ``store`` is given). ``cookie_secure`` marks the console cookie HTTPS-only."""
+    own_store = store is None
+    the_store = store or Store.open(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if own_store:
+            the_store.close()
+
+    app = FastAPI(
+        title="airsoc",
+        version=airsoc.__version__,
+        summary="Incident response for AI systems",
+        description=(
+            "The airsoc REST API. Authenticate with `Authorization: Bearer <token>` "
+            "(`airsoc users token NAME`). Errors answer `{code, message, loc}`; the codes are "
+            "listed in docs/errors.md."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.ctx = ServerContext(
+        settings=settings,
+        store=the_store,
+        clock=clock or SystemClock(),
+        blobs=BlobStore(settings.evidence_dir),
+        cookie_secure=cookie_secure,
+    )
+    app.state.overview_panels = tuple(overview_panels)
+    app.state.incident_panels = tuple(incident_panels)
+    registry = CollectorRegistry()
+    registry.register(HookCollector(the_store, app.state.ctx.clock, metric_hooks))
+    app.state.registry = registry
+    app.add_middleware(RequestMetricsMiddleware, metrics=RequestMetrics(registry))
+    install_error_handlers(app)
+    for router in routers:
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(ops.router)
+    app.include_router(console.router)
+    app.mount("/static", StaticFiles(directory=_STATIC), name="static")
+    return app

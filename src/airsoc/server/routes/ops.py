@@ -1,0 +1,55 @@
+"""``/healthz`` (the process answers), ``/readyz`` (the store answers) and ``/metrics``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from airsoc.server.deps import Ctx
+
+__all__ = ["Health", "router"]
+
+router = APIRouter(tags=["operations"])
+
+
+class Health(BaseModel):
+    """Whether the server (and, for readiness, its store) is working."""
+
+    status: str
+    store: str | None = None
+    detail: str | None = None
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    """Answer ``ok`` while the process serves requests."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "The store cannot be reached"}},
+)
+def readyz(ctx: Ctx) -> Response:
+    """Answer ``ready`` when the store answers a query, else 503 saying why."""
+    try:
+        with ctx.store.read() as s:
+            s.execute(text("SELECT 1")).scalar_one()
+    except Exception as exc:  # any failure of the store means not ready
+        body = Health(status="unavailable", store=ctx.store.dialect, detail=type(exc).__name__)
+        return JSONResponse(body.model_dump(), status_code=503)
+    return JSONResponse(Health(status="ready", store=ctx.store.dialect).model_dump())
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+)
+def metrics(request: Request) -> Response:
+    """Return every metric in the Prometheus text exposition format."""
+    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)

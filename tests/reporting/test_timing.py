@@ -1,0 +1,67 @@
+"""Response times per incident and across the fleet."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airsoc.clock import SimulatedClock
+from airsoc.incidents.service import declare_incident, transition_incident
+from airsoc.reporting.timing import fleet_metrics, format_duration, incident_times
+from airsoc.store import Store
+
+
+def run(store: Store, clock: SimulatedClock, system: str, mode: str, contain_after: int) -> int:
+    with store.transaction() as s:
+        inc = declare_incident(
+            s,
+            clock=clock,
+            actor="system:monitor/x",
+            system=system,
+            failure_mode=mode,
+            summary="signal",
+            started_at=clock.now() - timedelta(minutes=10),
+        )
+    clock.advance(timedelta(minutes=contain_after))
+    with store.transaction() as s:
+        transition_incident(
+            s, clock=clock, incident_id=inc.id, to="contained", actor="playbook:1", reason="auto"
+        )
+    clock.advance(timedelta(minutes=1))
+    with store.transaction() as s:
+        transition_incident(
+            s, clock=clock, incident_id=inc.id, to="recovered", actor="dana", reason="ok"
+        )
+    return inc.id
+
+
+def test_machines_do_not_count_as_acknowledging(sqlite_store: Store, clock: SimulatedClock) -> None:
+    iid = run(sqlite_store, clock, "fraud", "data_drift", contain_after=4)
+    with sqlite_store.read() as s:
+        t = incident_times(s, incident_id=iid)
+    assert (t.ttd_seconds, t.ttc_seconds, t.ttr_seconds) == (600, 240, 300)
+    assert t.tta_seconds == 300  # the playbook contained it; dana was the first person, at 5 min
+
+
+def test_fleet_means_by_mode_and_system_per_week(store: Store, clock: SimulatedClock) -> None:
+    run(store, clock, "fraud", "data_drift", contain_after=4)
+    run(store, clock, "credit", "data_drift", contain_after=8)
+    clock.advance(timedelta(days=7))
+    run(store, clock, "fraud", "prompt_injection", contain_after=2)
+    with store.transaction() as s:
+        fp = declare_incident(
+            s, clock=clock, actor="dana", system="fraud", failure_mode="data_drift", summary="noise"
+        )
+        transition_incident(
+            s, clock=clock, incident_id=fp.id, to="false_positive", actor="dana", reason="noise"
+        )
+    with store.read() as s:
+        by_mode = fleet_metrics(s, group_by="failure_mode", period="week")
+        by_system = fleet_metrics(s, group_by="system", period="all")
+        with_fp = fleet_metrics(s, group_by="system", period="all", include_false_positives=True)
+    assert [(m.period, m.group, m.incidents, m.mttc_seconds) for m in by_mode] == [
+        ("2026-02-23", "data_drift", 2, 360.0),
+        ("2026-03-02", "prompt_injection", 1, 120.0),
+    ]
+    assert [(m.group, m.incidents) for m in by_system] == [("credit", 1), ("fraud", 2)]
+    assert [(m.group, m.incidents) for m in with_fp] == [("credit", 1), ("fraud", 3)]
+    assert format_duration(by_mode[0].mttd_seconds) == "10 min"
