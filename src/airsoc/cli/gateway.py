@@ -63,6 +63,9 @@ def serve(
     log_name: Annotated[
         str, typer.Option(help="Telemetry writer name (one per gateway process)")
     ] = "gateway",
+    client_header: Annotated[
+        str, typer.Option(help="Header naming the client ('' to use the peer address)")
+    ] = "X-Client-ID",
 ) -> None:
     """Serve every routed system over HTTP (until interrupted)."""
     import uvicorn

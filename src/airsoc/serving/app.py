@@ -174,7 +174,8 @@ class _Handlers:
             raise MalformedRequestError(f"the body is not valid JSON: {exc}") from None
 
     def _ids(self, request: Request) -> tuple[str, str]:
-        client = request.headers.get("x-client-id") or (
+        header = self.gateway.client_id_header
+        client = (request.headers.get(header) if header else None) or (
             request.client.host if request.client else "anonymous"
         )
         request_id = request.headers.get("x-request-id") or self._next_id()
