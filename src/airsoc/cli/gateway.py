@@ -79,6 +79,8 @@ def serve(
         poll_interval=poll_interval,
         max_body_bytes=max_body_bytes,
         base_dir=rules_dir or Path.cwd(),
+        log_name=log_name,
+        client_id_header=client_header or None,
     )
     if gateway.event_log is not None and gateway.event_log.recovered_loss:
         console.print(
