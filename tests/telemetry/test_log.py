@@ -143,3 +143,25 @@ def test_half_written_files_of_dead_writers_are_removed_and_never_read(tmp_path:
     EventLog(tmp_path).close()
     assert not stale.exists()
     assert live.exists()
+
+
+FORGETFUL_WRITER = textwrap.dedent(
+    """
+    import sys
+    from datetime import datetime, timezone
+    from airsoc.telemetry import EventLog, PredictionEvent
+    log = EventLog(sys.argv[1], flush_interval=3600, batch_size=10**9)
+    ts = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    for i in range(25):
+        log.append(PredictionEvent(request_id=f"a{i}", ts=ts, system="fraud"))
+    # the program ends normally without calling close()
+    """
+)
+
+
+def test_a_normal_exit_without_close_still_writes_everything(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-c", FORGETFUL_WRITER, str(tmp_path)], check=True, timeout=120)
+    assert read_events(tmp_path, "prediction").num_rows == 25
+    log = EventLog(tmp_path)
+    assert log.recovered_loss == 0
+    log.close()

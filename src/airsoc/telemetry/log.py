@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import logging
 import mmap
@@ -97,6 +98,8 @@ class EventLog:
         self.recovered_loss = self._recover()
         self._thread = threading.Thread(target=self._run, name=f"event-log-{name}", daemon=True)
         self._thread.start()
+        # An interpreter that exits normally without close() still writes what it acknowledged.
+        atexit.register(self.close)
 
     # ------------------------------------------------------------------ public
 
@@ -134,6 +137,7 @@ class EventLog:
                 return
             self._closed = True
             self._wake.notify()
+        atexit.unregister(self.close)
         self._thread.join()
         self._counters.flush()
         self._counters.close()
