@@ -15,6 +15,7 @@ from airsoc.lineage import service as lin
 from airsoc.serving.app import create_app
 from airsoc.serving.gateway import Gateway
 from airsoc.store import Store
+from airsoc.testing import run_cli
 
 mlflow = pytest.importorskip("mlflow")
 pytestmark = [
@@ -53,7 +54,7 @@ def _log_version(client: object, tmp_path: Path, tag: str, *, flip: bool) -> Non
 
 
 def test_import_serve_and_switch_the_mlflow_alias_on_rollback(
-    sqlite_store: Store, clock: SimulatedClock, tmp_path: Path
+    sqlite_store: Store, clock: SimulatedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -100,13 +101,27 @@ def test_import_serve_and_switch_the_mlflow_alias_on_rollback(
             return await predict(c)
 
     assert asyncio.run(call())["predictions"] == [0]
-    rolled = gateway.rollback("fraud", actor="oncall", reason="v2 misbehaves")
-    assert rolled.primary_version == "v1"
-    assert asyncio.run(call())["predictions"] == [1]
     with sqlite_store.read() as s:
-        model = lin.get_model_version(s, system="fraud", version=rolled.primary_version or "")
-    assert switch_alias(tracking_uri=uri, model=model, alias="production") == "1"
+        v2 = lin.get_model_version(s, system="fraud", version="v2")
+    assert switch_alias(tracking_uri=uri, model=v2, alias="production") == "2"
+    monkeypatch.setenv("AIRSOC_DATA_DIR", str(sqlite_store.settings.data_dir))
+    monkeypatch.delenv("AIRSOC_DATABASE_URL", raising=False)
+    rolled = run_cli(
+        "gateway",
+        "rollback",
+        "fraud",
+        "--reason",
+        "v2 misbehaves",
+        "--mlflow-tracking-uri",
+        uri,
+        "--actor",
+        "oncall",
+    )
+    assert rolled.exit_code == 0, rolled.stderr
+    assert "MLflow alias production now points at version 1" in rolled.stdout
     assert str(client.get_model_version_by_alias("fraud", "production").version) == "1"
+    gateway.refresh()
+    assert asyncio.run(call())["predictions"] == [1]
     # a tampered model folder is refused by the registry's integrity check
     (Path(v1.artifact_uri) / "MLmodel").write_text("tampered")
     with sqlite_store.read() as s:

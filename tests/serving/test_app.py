@@ -420,3 +420,21 @@ def test_a_failing_chat_upstream_is_a_502_in_openai_shape(
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "gateway_error"
     assert "answered HTTP 500" in response.json()["error"]["message"]
+
+
+def test_without_a_trusted_header_the_peer_address_is_the_client(
+    registry: Registry, tmp_path: Path
+) -> None:
+    gateway = make_gateway(
+        registry, tmp_path, adapter_factory=CountingFactory(), client_id_header=None
+    )
+    gateway.promote("fraud", "v1", actor="ci", reason="release")
+    gateway.block_client("127.0.0.1", actor="soc", reason="scraping")
+    response = run_requests(
+        gateway,
+        lambda c: c.post(
+            "/v1/systems/fraud/predict", json={"rows": [ROW]}, headers={"X-Client-ID": "innocent"}
+        ),
+    )
+    gateway.close()
+    assert (response.status_code, response.json()["code"]) == (403, "client_blocked")

@@ -10,6 +10,7 @@ import httpx
 
 from airsoc.serving import control
 from airsoc.store import Store
+from airsoc.telemetry import read_events
 
 from .conftest import ROW, CountingFactory, Registry, make_gateway, run_requests
 
@@ -94,3 +95,5 @@ def test_a_version_that_cannot_load_fails_its_requests_only(
     (fixed,) = run_requests(gateway, calls)
     gateway.close()
     assert (fixed.status_code, fixed.json()["version"]) == (200, "v1")
+    logged = read_events(tmp_path / "telemetry", "prediction").to_pylist()
+    assert [(e["version"], e["status"]) for e in logged] == [("v2", "error"), ("v1", "ok")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -123,3 +124,44 @@ def test_two_live_writers_cannot_share_a_name(tmp_path: Path) -> None:
     other.close()
     with pytest.raises(ConflictError, match="closed"):
         first.append(_event(1))
+
+
+def test_half_written_files_of_dead_writers_are_removed_and_never_read(tmp_path: Path) -> None:
+    folder = tmp_path / "prediction" / "system=fraud" / "date=2026-03-01"
+    folder.mkdir(parents=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    stale = folder / f".part-{dead}-abc-00000001.parquet.tmp"
+    live = folder / f".part-{os.getpid()}-abc-00000001.parquet.tmp"
+    stale.write_bytes(b"half a file")
+    live.write_bytes(b"being written")
+    assert read_events(tmp_path, "prediction").num_rows == 0
+    EventLog(tmp_path).close()
+    assert not stale.exists()
+    assert live.exists()
+
+
+FORGETFUL_WRITER = textwrap.dedent(
+    """
+    import sys
+    from datetime import datetime, timezone
+    from airsoc.telemetry import EventLog, PredictionEvent
+    log = EventLog(sys.argv[1], flush_interval=3600, batch_size=10**9)
+    ts = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    for i in range(25):
+        log.append(PredictionEvent(request_id=f"a{i}", ts=ts, system="fraud"))
+    # the program ends normally without calling close()
+    """
+)
+
+
+def test_a_normal_exit_without_close_still_writes_everything(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-c", FORGETFUL_WRITER, str(tmp_path)], check=True, timeout=120)
+    assert read_events(tmp_path, "prediction").num_rows == 25
+    log = EventLog(tmp_path)
+    assert log.recovered_loss == 0
+    log.close()

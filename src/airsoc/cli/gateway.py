@@ -33,12 +33,12 @@ SystemArg = Annotated[str, typer.Argument(help="The system")]
 ReasonOpt = Annotated[str, typer.Option(help="Why (recorded on the audit timeline)")]
 
 
-def _change(fn: Any, as_json: bool, **kwargs: Any) -> None:
+def _change(fn: Any, as_json: bool, **kwargs: Any) -> RouteView:
     with state.store().transaction() as s:
         route: RouteView = fn(s, clock=state.clock, **kwargs)
     if as_json:
         print_json(route)
-        return
+        return route
     candidate = (
         f", {route.candidate_version} at {route.candidate_share:.0%}"
         if route.candidate_version
@@ -49,6 +49,7 @@ def _change(fn: Any, as_json: bool, **kwargs: Any) -> None:
         f"routing revision {route.revision}",
         markup=False,
     )
+    return route
 
 
 @app.command()
@@ -63,6 +64,9 @@ def serve(
     log_name: Annotated[
         str, typer.Option(help="Telemetry writer name (one per gateway process)")
     ] = "gateway",
+    client_header: Annotated[
+        str, typer.Option(help="Header naming the client ('' to use the peer address)")
+    ] = "X-Client-ID",
 ) -> None:
     """Serve every routed system over HTTP (until interrupted)."""
     import uvicorn
@@ -76,6 +80,8 @@ def serve(
         poll_interval=poll_interval,
         max_body_bytes=max_body_bytes,
         base_dir=rules_dir or Path.cwd(),
+        log_name=log_name,
+        client_id_header=client_header or None,
     )
     if gateway.event_log is not None and gateway.event_log.recovered_loss:
         console.print(
@@ -169,11 +175,15 @@ def rollback(
     before_batch: Annotated[
         str | None, typer.Option(help="Known-good before this batch arrived")
     ] = None,
+    mlflow_tracking_uri: Annotated[
+        str | None, typer.Option(help="Also move an MLflow alias to the version (extra: mlflow)")
+    ] = None,
+    mlflow_alias: Annotated[str, typer.Option(help="The MLflow alias to move")] = "production",
     actor: ActorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Roll back to the last known-good version (or --to a version)."""
-    _change(
+    route = _change(
         control.rollback,
         as_json,
         system=system,
@@ -182,6 +192,15 @@ def rollback(
         actor=actor_name(actor),
         reason=reason,
     )
+    if mlflow_tracking_uri and route.primary_version:
+        from airsoc.lineage import get_model_version
+        from airsoc.lineage.mlflow import switch_alias
+
+        with state.store().read() as s:
+            model = get_model_version(s, system=system, version=route.primary_version)
+        number = switch_alias(tracking_uri=mlflow_tracking_uri, model=model, alias=mlflow_alias)
+        if not as_json:
+            console.print(f"MLflow alias {mlflow_alias} now points at version {number}")
 
 
 @app.command()

@@ -923,7 +923,7 @@ def verify_batch(
     return _verify(f"batch {batch_id}", row.uri, row.sha256, path)
 
 
-# --------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------- internals
 
 
 def _verify(subject: str, uri: str, expected: str, path: str | Path | None) -> IntegrityReport:

@@ -105,6 +105,8 @@ class SklearnAdapter:
         self.features: Mapping[str, str] | None = dict(features)
         self._names = list(features)
         self._frame = names is not None
+        numeric = all(kind in ("number", "integer") for kind in features.values())
+        self._dtype: type = float if numeric else object
         self._proba = hasattr(model, "predict_proba")
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Output]:
@@ -116,7 +118,7 @@ class SklearnAdapter:
                 [[r[n] for n in self._names] for r in rows], columns=self._names
             )
         else:
-            data = np.array([[r[n] for n in self._names] for r in rows], dtype=float)
+            data = np.array([[r[n] for n in self._names] for r in rows], dtype=self._dtype)
         if not self._proba:
             return [Output(_plain(p)) for p in self.model.predict(data)]
         proba = self.model.predict_proba(data)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -60,6 +61,8 @@ from airsoc.serving.gateway import Gateway, LoadedVersion, Route, canary_bucket,
 from airsoc.telemetry.schemas import LabelEvent, LLMTurnEvent, PredictionEvent
 
 __all__ = ["create_app"]
+
+logger = logging.getLogger("airsoc.serving")
 
 _HOLDING_MESSAGE = "Thanks, a person will follow up on this request shortly."
 _MAX_LABELS = 10_000
@@ -123,6 +126,12 @@ def _json_errors(
                 return await fn(self, request)
             except AirsocError as exc:
                 return _error_response(exc, openai=openai)
+            except Exception:
+                # A bug, not bad input: the caller gets JSON, the operator the traceback.
+                logger.exception("gateway: %s %s failed", request.method, request.url.path)
+                return _error_response(
+                    AirsocError("internal gateway error; see the gateway log"), openai=openai
+                )
 
         handler.__doc__ = fn.__doc__
         return handler
@@ -174,7 +183,8 @@ class _Handlers:
             raise MalformedRequestError(f"the body is not valid JSON: {exc}") from None
 
     def _ids(self, request: Request) -> tuple[str, str]:
-        client = request.headers.get("x-client-id") or (
+        header = self.gateway.client_id_header
+        client = (request.headers.get(header) if header else None) or (
             request.client.host if request.client else "anonymous"
         )
         request_id = request.headers.get("x-request-id") or self._next_id()
@@ -204,7 +214,15 @@ class _Handlers:
         if route.mode == "fallback":
             return await self._fallback(route, rows, client, request_id, started, headers)
         loaded, role = self._pick(route, request_id)
-        outputs = await self._call(loaded, rows)
+        try:
+            outputs = await self._call(loaded, rows)
+        except AirsocError:
+            latency = (time.perf_counter() - started) * 1000
+            failed = [Output(None)] * len(rows)
+            self._log(
+                route, loaded.version, role, client, request_id, rows, failed, latency, "error"
+            )
+            raise
         latency = (time.perf_counter() - started) * 1000
         self._log(route, loaded.version, role, client, request_id, rows, outputs, latency)
         background = None

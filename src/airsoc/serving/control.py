@@ -417,7 +417,7 @@ def enqueue_handoff(
     return HandoffView.model_validate(row)
 
 
-# --------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------- internals
 
 
 def _route_row(session: Session, system: str) -> RouteRow:

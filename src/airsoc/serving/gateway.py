@@ -76,6 +76,7 @@ __all__ = [
 logger = logging.getLogger("airsoc.serving")
 
 _T = TypeVar("_T")
+_MAX_BUCKETS = 100_000
 AdapterFactory = Callable[[ModelVersionView], ModelAdapter]
 
 
@@ -210,6 +211,9 @@ class Gateway:
     ``app`` (see :func:`airsoc.serving.app.create_app`) serves it over HTTP; the control methods
     (``rollback``, ``fallback``, ``isolate``, ...) change the persisted routing and apply it at
     once in this process; other gateway processes see it within ``poll_interval``.
+
+    Clients are told apart by ``client_id_header`` (set by an authenticating proxy in front of
+    the gateway); with ``None`` the peer address is the client id.
     """
 
     def __init__(
@@ -225,6 +229,7 @@ class Gateway:
         default_rate_per_second: float | None = None,
         base_dir: str | Path | None = None,
         owns_event_log: bool = False,
+        client_id_header: str | None = "x-client-id",
     ) -> None:
         self.store = store
         self.clock = clock
@@ -236,6 +241,7 @@ class Gateway:
         self.default_rate_per_second = default_rate_per_second
         self.base_dir = Path(base_dir) if base_dir else None
         self._owns_event_log = owns_event_log
+        self.client_id_header = client_id_header.lower() if client_id_header else None
         self._snapshot = RoutingSnapshot(revision=-1)
         self._swap_lock = threading.Lock()
         self._adapters: dict[tuple[str, str, str], LoadedVersion] = {}
@@ -388,6 +394,11 @@ class Gateway:
         now = self.clock.monotonic()
         bucket = self._buckets.get(client_id)
         if bucket is None:
+            if len(self._buckets) >= _MAX_BUCKETS:
+                # Many one-off client ids: forget the idle ones (they would be full again).
+                idle = [c for c, (_, last) in self._buckets.items() if now - last > 60]
+                for c in idle or list(self._buckets)[: _MAX_BUCKETS // 2]:
+                    del self._buckets[c]
             bucket = self._buckets[client_id] = [burst, now]
         tokens = min(burst, bucket[0] + (now - bucket[1]) * rate)
         bucket[1] = now

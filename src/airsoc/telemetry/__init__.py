@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from airsoc.telemetry.log import EventLog, partition_dir
-from airsoc.telemetry.readers import query_events, read_events
+from airsoc.telemetry.readers import export_events, query_events, read_events, read_frame
 from airsoc.telemetry.schemas import (
     EVENT_SCHEMAS,
     EVENT_TYPES,
@@ -25,7 +25,9 @@ __all__ = [
     "LabelEvent",
     "PredictionEvent",
     "TrainingBatchEvent",
+    "export_events",
     "partition_dir",
     "query_events",
     "read_events",
+    "read_frame",
 ]

@@ -30,14 +30,13 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
+import atexit
 import fcntl
 import logging
 import mmap
 import os
 import struct
 import threading
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -55,7 +54,6 @@ __all__ = ["EventLog", "partition_dir"]
 logger = logging.getLogger("airsoc.telemetry")
 
 _COUNTERS = struct.Struct("<QQ")  # accepted, written
-_STALE_TMP_SECONDS = 300
 
 
 def partition_dir(root: str | Path, kind: str, system: str, day: str) -> Path:
@@ -100,19 +98,14 @@ class EventLog:
         self.recovered_loss = self._recover()
         self._thread = threading.Thread(target=self._run, name=f"event-log-{name}", daemon=True)
         self._thread.start()
+        # An interpreter that exits normally without close() still writes what it acknowledged.
+        atexit.register(self.close)
 
     # ------------------------------------------------------------------ public
 
     def append(self, event: Event) -> None:
         """Queue ``event`` for the next batch; returns at once and never waits for the disk."""
-        with self._lock:
-            if self._closed:
-                raise ConflictError(f"event log {self.name} is closed")
-            self._pending.append(event)
-            self._accepted += 1
-            _COUNTERS.pack_into(self._counters, 0, self._accepted, self._written)
-            if len(self._pending) >= self.batch_size:
-                self._wake.notify()
+        self.extend((event,))
 
     def extend(self, events: Iterable[Event]) -> None:
         """Queue several events at once (one lock, one counter update)."""
@@ -144,6 +137,7 @@ class EventLog:
                 return
             self._closed = True
             self._wake.notify()
+        atexit.unregister(self.close)
         self._thread.join()
         self._counters.flush()
         self._counters.close()
@@ -242,12 +236,12 @@ class EventLog:
     def _recover(self) -> int:
         accepted, written = _COUNTERS.unpack_from(self._counters, 0)
         lost = max(accepted - written, 0)
-        # Half-written files of a crashed writer; readers never see them (leading dot), and a
-        # live writer renames its own within milliseconds, so only stale ones are removed.
+        # Half-written files of crashed writers (readers never see them: leading dot). A file
+        # name carries its writer's pid; files of live writers are left alone.
         for tmp in self.root.glob("*/system=*/date=*/.part-*.tmp"):
-            with contextlib.suppress(FileNotFoundError):
-                if time.time() - tmp.stat().st_mtime > _STALE_TMP_SECONDS:
-                    tmp.unlink()
+            pid = tmp.name.removeprefix(".part-").split("-", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                tmp.unlink(missing_ok=True)
         if lost:
             logger.warning(
                 "event log %s: the previous writer stopped without a clean shutdown; "
@@ -259,3 +253,14 @@ class EventLog:
         _COUNTERS.pack_into(self._counters, 0, 0, 0)
         self._counters.flush()
         return int(lost)
+
+
+def _alive(pid: int) -> bool:
+    """Return whether a process with ``pid`` exists (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -13,6 +13,8 @@ Example:
     ['1']
     >>> query_events(root, "label", "select count(*) from events").fetchone()
     (1,)
+    >>> read_frame(root, "label")["request_id"].tolist()
+    ['r1']
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import pyarrow.dataset as ds
 from airsoc.errors import InputError
 from airsoc.telemetry.schemas import EVENT_SCHEMAS
 
-__all__ = ["query_events", "read_events"]
+__all__ = ["export_events", "query_events", "read_events", "read_frame"]
 
 
 def _kind_schema(kind: str) -> pa.Schema:
@@ -81,3 +83,49 @@ def query_events(root: str | Path, kind: str, sql: str, *, connection: Any = Non
         empty = schema.empty_table()
         con.register("events", empty)
     return con.execute(sql)
+
+
+def read_frame(
+    root: str | Path,
+    kind: str,
+    *,
+    library: str = "pandas",
+    system: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Any:
+    """Return the events as a pandas (default) or polars DataFrame."""
+    table = read_events(root, kind, system=system, start=start, end=end)
+    if library == "pandas":
+        return table.to_pandas()
+    if library == "polars":
+        try:
+            import polars as pl
+        except ImportError:  # pragma: no cover - depends on the installed extras
+            raise InputError("polars is not installed (pip install 'airsoc[polars]')") from None
+        return pl.from_arrow(table)
+    raise InputError(f"library {library!r} is not one of pandas, polars")
+
+
+def export_events(
+    root: str | Path,
+    kind: str,
+    path: str | Path,
+    *,
+    system: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> int:
+    """Write the events to a ``.csv`` or ``.parquet`` file and return how many were written."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    target = Path(path)
+    table = read_events(root, kind, system=system, start=start, end=end)
+    if target.suffix == ".csv":
+        pacsv.write_csv(table, target)
+    elif target.suffix == ".parquet":
+        pq.write_table(table, target)
+    else:
+        raise InputError(f"{target}: export to a .csv or .parquet file")
+    return int(table.num_rows)

@@ -1,0 +1,63 @@
+"""Reading the event log: time windows, pandas and polars frames, CSV and Parquet exports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import pytest
+
+from airsoc.errors import InputError
+from airsoc.telemetry import (
+    EventLog,
+    FeedbackEvent,
+    export_events,
+    query_events,
+    read_events,
+    read_frame,
+)
+
+T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    log = EventLog(tmp_path)
+    for i in range(6):
+        log.append(
+            FeedbackEvent(
+                request_id=f"r{i}",
+                ts=T0 + timedelta(hours=i),
+                system="bot",
+                score=1.0 if i % 2 else -1.0,
+                comment=f"c{i}",
+            )
+        )
+    log.close()
+    return tmp_path
+
+
+def test_frames_and_exports_agree(root: Path, tmp_path: Path) -> None:
+    frame = read_frame(root, "feedback", start=T0 + timedelta(hours=2))
+    assert isinstance(frame, pd.DataFrame)
+    assert frame["request_id"].tolist() == ["r2", "r3", "r4", "r5"]
+    polars = read_frame(root, "feedback", library="polars", end=T0 + timedelta(hours=1))
+    assert isinstance(polars, pl.DataFrame)
+    assert polars["comment"].to_list() == ["c0"]
+    assert export_events(root, "feedback", tmp_path / "out.csv") == 6
+    assert pd.read_csv(tmp_path / "out.csv")["score"].sum() == 0
+    assert export_events(root, "feedback", tmp_path / "out.parquet", system="bot") == 6
+    assert query_events(root, "feedback", "select avg(score) from events").fetchone() == (0.0,)
+
+
+def test_readers_name_what_is_wrong(root: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="unknown event kind 'clicks'"):
+        read_events(root, "clicks")
+    with pytest.raises(InputError, match=r"export to a \.csv or \.parquet file"):
+        export_events(root, "feedback", tmp_path / "out.json")
+    with pytest.raises(InputError, match="not one of pandas, polars"):
+        read_frame(root, "feedback", library="spark")
+    assert read_events(root, "label").num_rows == 0
+    assert read_events(root, "feedback", system="other").num_rows == 0
