@@ -153,6 +153,24 @@ steps:
     assert clock.now() - before == timedelta(seconds=10 + 20)
 
 
+def test_step_timeout_fails_the_step(store: Store, clock: SimulatedClock) -> None:
+    reg = registry()
+    inc = incident(store, clock)
+    text = """
+name: slow
+steps:
+  - id: slow
+    action: count
+    with: {sleep: 1.0}
+    timeout: 0.1s
+"""
+    _, run_id = start(store, clock, text, inc.id, reg)
+    runner(store, clock, reg).run_until_idle()
+    view = run_view(store, run_id)
+    assert view.status == "failed"
+    assert "did not finish within 0:00:00.100000" in (view.error or "")
+
+
 def test_continue_and_abort(store: Store, clock: SimulatedClock) -> None:
     reg = registry()
     inc = incident(store, clock)

@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -45,12 +46,13 @@ from airsoc.alerting.templates import Templates
 from airsoc.clock import Clock, ensure_utc
 from airsoc.config.schema import AirsocConfig, RouteConfig
 from airsoc.detection.verdict import Verdict
-from airsoc.errors import ConfigError, InputError
+from airsoc.errors import AirsocError, ConfigError, InputError
 from airsoc.store import Store
 
 __all__ = ["AlertingEngine", "ingest_alertmanager", "parse_alertmanager_payload"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_log = logging.getLogger(__name__)
 
 
 class AlertingEngine:
@@ -113,7 +115,11 @@ class AlertingEngine:
 
     def _on_flush(self, flush: GroupFlush) -> None:
         for hook in self.flush_hooks:
-            hook(flush)
+            try:
+                hook(flush)
+            except AirsocError:
+                # Notifications still go out; the failure is logged loudly, never swallowed.
+                _log.exception("handling alert group %s failed", flush.group_key)
 
     def submit(self, alert: Alert, *, source: str = "monitor") -> None:
         """Save ``alert`` and hand it to the dispatcher."""
