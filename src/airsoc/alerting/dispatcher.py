@@ -122,14 +122,26 @@ class Dispatcher:
         self.alerts: dict[str, Alert] = {}
         self.groups: dict[str, AggregationGroup] = {}
         self._log: dict[tuple[str, str, str], _LogEntry] = {}
-        self._targets: dict[frozenset[tuple[str, str]], list[tuple[Route, str]]] = {}
+        self._targets: dict[tuple[object, ...], list[tuple[Route, str]]] = {}
+        # Routing and grouping only read these labels, so they are the cache key.
+        names: set[str] = set()
+        self._all_labels = False
+        for _, node in route.walk():
+            names.update(m.name for m in node.matchers)
+            names.update(node.group_by)
+            self._all_labels = self._all_labels or "..." in node.group_by
+        self._key_names = tuple(sorted(names))
 
     def routes_for(self, labels: Mapping[str, str]) -> list[tuple[Route, str]]:
         """Return the routes an alert with ``labels`` reaches and its group key on each.
 
-        Cached per label set: the same alert arriving again costs a dict lookup.
+        Cached by the values of the labels the tree reads (matchers and ``group_by``).
         """
-        key = frozenset(labels.items())
+        key: tuple[object, ...] = (
+            tuple(sorted(labels.items()))
+            if self._all_labels
+            else tuple(labels.get(n) for n in self._key_names)
+        )
         found = self._targets.get(key)
         if found is None:
             if len(self._targets) > 100_000:
