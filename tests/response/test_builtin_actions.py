@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.response.helpers import incident
+from tests.response.support import incident
 
 from airsoc.alerting.receivers import RecordingReceiver
 from airsoc.alerting.testing import http_sink
