@@ -261,3 +261,12 @@ def test_routing_tree_inherits_and_matches_regex(
     assert [r.receiver for r in routes] == expected
     assert routes[0].group_wait == timedelta(minutes=1)
     assert routes[0].group_by == ("system",)
+
+
+def test_group_by_all_labels_makes_one_group_per_label_set(clock: SimulatedClock) -> None:
+    d, ops = make(clock, group_by=["..."], group_wait="0s")
+    d.put(alert(clock, monitor="m1"))
+    d.put(alert(clock, monitor="m2"))
+    d.put(alert(clock, monitor="m2"))
+    d.tick()
+    assert sorted(n.group_labels["monitor"] for n in ops.notifications) == ["m1", "m2"]

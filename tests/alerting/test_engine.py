@@ -102,3 +102,30 @@ def test_bad_payload_and_bad_references() -> None:
     cfg = parse_config("routes: {receiver: ghost}\nreceivers: {ops: {}}")
     with pytest.raises(ConfigError, match=r"routes\.receiver: unknown receiver"):
         AlertingEngine(config=cfg, store=None, clock=SimulatedClock(), receivers={})  # type: ignore[arg-type]
+
+
+def test_notification_log_survives_a_restart(store: Store, clock: SimulatedClock) -> None:
+    config = parse_config(
+        "routes: {receiver: ops, group_wait: 0s, repeat_interval: 1h}\nreceivers: {ops: {}}"
+    )
+    alert = {
+        "version": "4",
+        "alerts": [
+            {"labels": {"alertname": "Drift", "system": "bot"}, "startsAt": "2026-03-01T08:00:00Z"}
+        ],
+    }
+    before = RecordingReceiver("ops")
+    engine = AlertingEngine(config=config, store=store, clock=clock, receivers={"ops": [before]})
+    ingest_alertmanager(alert, engine=engine)
+    engine.tick()
+    assert len(before.notifications) == 1
+    # A new process: the same firing alert is not announced again before repeat_interval.
+    after = RecordingReceiver("ops")
+    restarted = AlertingEngine(config=config, store=store, clock=clock, receivers={"ops": [after]})
+    clock.advance(timedelta(minutes=10))
+    ingest_alertmanager(alert, engine=restarted)
+    restarted.flush_all()
+    assert after.notifications == []
+    clock.advance(timedelta(hours=1))
+    restarted.flush_all()
+    assert [n.repeat for n in after.notifications] == [True]

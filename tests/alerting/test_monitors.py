@@ -119,3 +119,14 @@ def test_tumbling_window_is_the_last_full_window() -> None:
     m = monitor(window="15m", window_kind="tumbling")
     start, end = window_bounds(m, datetime(2026, 1, 1, 10, 7, tzinfo=UTC))
     assert (start.minute, end.minute) == (45, 0)
+
+
+def test_reference_can_be_a_time_range_of_telemetry(clock: SimulatedClock) -> None:
+    tel = InMemoryTelemetry()
+    day = datetime(2026, 2, 1, tzinfo=UTC)
+    tel.extend(
+        {"system": "bot", "ts": day + timedelta(hours=h), "latency_ms": h} for h in range(48)
+    )
+    m = monitor(reference={"start": "2026-02-01T00:00:00+00:00", "end": "2026-02-02T00:00:00Z"})
+    assert [r["latency_ms"] for r in tel.reference(m)] == list(range(24))
+    assert tel.reference(monitor()) == []

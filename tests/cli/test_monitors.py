@@ -50,6 +50,10 @@ def test_run_once_raises_an_alert_and_declares_an_incident(
     assert run["verdicts"][0]["statistic"] == 1200
     alerts = json.loads(cli("alerts", "list", "--json").stdout)
     assert alerts[0]["labels"]["monitor"] == "bot-latency"
+    assert alerts[0]["silenced_by"] == []
+    cli("silences", "add", "monitor=bot-latency", "--comment", "known slow backend")
+    silenced = json.loads(cli("alerts", "list", "--json").stdout)
+    assert len(silenced[0]["silenced_by"]) == 1
     incidents = json.loads(cli("incidents", "list", "--json").stdout)
     assert [(i["failure_mode"], i["severity"]) for i in incidents] == [("harmful_output", "sev3")]
     listed = json.loads(cli("monitors", "list", "--json").stdout)

@@ -78,3 +78,15 @@ def test_names_are_unique_and_unknown_names_list_the_known() -> None:
     with pytest.raises(NotFoundError, match="known: assign_role, block_client"):
         registry.get("rollbak")
     assert len(registry.names()) == 21
+
+
+@pytest.mark.parametrize("name", ActionRegistry.default(plugins=False).names())
+def test_every_builtin_action_follows_the_conventions(name: str) -> None:
+    action = ActionRegistry.default(plugins=False).get(name)
+    assert action.name == name
+    assert action.__doc__
+    assert action.summary
+    assert action.params_model.model_config.get("extra") == "forbid"
+    # A destructive action must go through a second person, so it must say it is destructive.
+    if name in {"rollback", "quarantine_batch", "block_client", "trigger_retrain"}:
+        assert action.destructive

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.response.helpers import incident
+from tests.response.support import incident
 
 from airsoc.alerting.receivers import RecordingReceiver
 from airsoc.alerting.testing import http_sink
@@ -109,7 +109,7 @@ PLANE = {
     ],
 )
 def test_control_plane_actions(
-    store: Store,
+    sqlite_store: Store,
     clock: SimulatedClock,
     action: str,
     params: dict[str, Any],
@@ -117,7 +117,7 @@ def test_control_plane_actions(
     description: str,
 ) -> None:
     cp = RecordingControlPlane(**PLANE)  # type: ignore[arg-type]
-    act, ctx = context(store, clock, action, params, cp=cp)
+    act, ctx = context(sqlite_store, clock, action, params, cp=cp)
     assert description in act.describe(ctx)
     assert cp.calls == []  # describing is a dry run
     result = act.execute(ctx)

@@ -11,14 +11,16 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from tests.response.helpers import CountingAction, incident, registry, run_view, runner, start
+from tests.response.support import CountingAction, incident, registry, run_view, runner, start
 
 from airsoc.audit import list_entries, verify_chains
 from airsoc.clock import SimulatedClock, SystemClock
 from airsoc.errors import PermissionDeniedError
 from airsoc.incidents.service import incident_chain
+from airsoc.response.actions import ActionContext, ActionResult
 from airsoc.response.approvals import decide_approval, list_approvals
 from airsoc.response.controlplane import RecordingControlPlane
 from airsoc.response.models import PlaybookRunRow
@@ -153,6 +155,24 @@ steps:
     assert clock.now() - before == timedelta(seconds=10 + 20)
 
 
+def test_step_timeout_fails_the_step(store: Store, clock: SimulatedClock) -> None:
+    reg = registry()
+    inc = incident(store, clock)
+    text = """
+name: slow
+steps:
+  - id: slow
+    action: count
+    with: {sleep: 1.0}
+    timeout: 0.1s
+"""
+    _, run_id = start(store, clock, text, inc.id, reg)
+    runner(store, clock, reg).run_until_idle()
+    view = run_view(store, run_id)
+    assert view.status == "failed"
+    assert "did not finish within 0:00:00.100000" in (view.error or "")
+
+
 def test_continue_and_abort(store: Store, clock: SimulatedClock) -> None:
     reg = registry()
     inc = incident(store, clock)
@@ -219,7 +239,20 @@ def test_interrupted_step_resumes_with_the_same_key_and_done_steps_are_not_repea
     store: Store, clock: SimulatedClock
 ) -> None:
     reg = registry()
-    cp = RecordingControlPlane(versions={"fraud": ["v6", "v7"]})
+
+    class DiesAfterRollback(RecordingControlPlane):
+        """The worker process dies after the gateway applied the rollback."""
+
+        die = True
+
+        def rollback(self, *, system: str, to: str, idempotency_key: str) -> dict[str, Any]:
+            result = super().rollback(system=system, to=to, idempotency_key=idempotency_key)
+            if self.die:
+                self.die = False
+                raise SystemExit("worker died")
+            return result
+
+    cp = DiesAfterRollback(versions={"fraud": ["v6", "v7"]})
     inc = incident(store, clock)
     text = """
 name: resume
@@ -231,27 +264,57 @@ steps:
 """
     _, run_id = start(store, clock, text, inc.id, reg)
     first = runner(store, clock, reg, cp, worker="w1")
-    # Simulate a crash after the rollback's side effect but before its "after" write.
-    original = first._unit
-
-    def crash_after_effect(*args: object, **kwargs: object) -> dict[str, object]:
-        raise SystemExit("worker died")
-
-    first.claim()
-    first._unit = crash_after_effect  # type: ignore[method-assign]
-    cp.rollback(system="fraud", to="last_known_good", idempotency_key=f"run-{run_id}/contain")
     with pytest.raises(SystemExit):
-        first.advance(run_id)
-    del original
+        first.run_until_idle()
+    interrupted = run_view(store, run_id)
+    assert (interrupted.status, interrupted.steps[0].status) == ("running", "running")
     second = runner(store, clock, reg, cp, worker="w2")
     assert second.run_until_idle() == []  # w1's lease still holds the run
     clock.advance(timedelta(minutes=6))
     assert second.run_until_idle() == [run_id]
     view = run_view(store, run_id)
     assert view.status == "succeeded"
-    assert [c.method for c in cp.calls] == ["rollback"]  # the key made the repeat a no-op
+    assert view.steps[0].attempts == 2  # re-run with the same key ...
+    assert [c.method for c in cp.calls] == ["rollback"]  # ... which the gateway applied once
     assert cp.serving["fraud"] == "v6"
     assert CountingAction.calls[f"run-{run_id}/count_it"] == 1
+
+
+def test_a_store_effect_recorded_before_a_crash_is_not_applied_again(
+    store: Store, clock: SimulatedClock
+) -> None:
+    from airsoc.response.builtin_actions import SetSeverity
+
+    class DiesAfterCommit(SetSeverity):
+        """Dies after its transaction (change + effect record) committed."""
+
+        die = True
+
+        def execute(self, ctx: ActionContext) -> ActionResult:
+            result = super().execute(ctx)
+            if DiesAfterCommit.die:
+                DiesAfterCommit.die = False
+                raise SystemExit("worker died")
+            return result
+
+    reg = registry()
+    reg.register(DiesAfterCommit(), replace=True)
+    inc = incident(store, clock)
+    _, run_id = start(
+        store,
+        clock,
+        "name: s\nsteps: [{id: sev, action: set_severity, with: {severity: sev1}}]",
+        inc.id,
+        reg,
+    )
+    with pytest.raises(SystemExit):
+        runner(store, clock, reg, worker="w1").run_until_idle()
+    clock.advance(timedelta(minutes=6))
+    runner(store, clock, reg, worker="w2").run_until_idle()
+    assert run_view(store, run_id).status == "succeeded"
+    with store.read() as s:
+        timeline = list_entries(s, chain=incident_chain(inc.id))
+    assert [e.action for e in timeline].count("incident.updated") == 1
 
 
 def test_several_workers_never_run_a_step_twice(store: Store) -> None:
@@ -337,7 +400,7 @@ steps:
 def test_kill_dash_9_mid_run_resumes_without_repeating_side_effects(tmp_path: Path) -> None:
     from pydantic import BaseModel
 
-    from airsoc.response.actions import Action, ActionContext, ActionResult
+    from airsoc.response.actions import Action
     from airsoc.settings import Settings
 
     data = tmp_path / "data"

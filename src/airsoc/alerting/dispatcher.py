@@ -44,7 +44,15 @@ from airsoc.alerting.routing import Route, group_labels
 from airsoc.alerting.suppression import Inhibitor, Silence
 from airsoc.clock import Clock
 
-__all__ = ["AggregationGroup", "Dispatcher", "GroupFlush", "NotifyTarget", "group_key_of"]
+__all__ = [
+    "AggregationGroup",
+    "Dispatcher",
+    "GroupFlush",
+    "LogEntry",
+    "NotificationLog",
+    "NotifyTarget",
+    "group_key_of",
+]
 
 
 class NotifyTarget(Protocol):
@@ -58,11 +66,29 @@ class NotifyTarget(Protocol):
         ...
 
 
-@dataclass
-class _LogEntry:
+@dataclass(frozen=True)
+class LogEntry:
+    """What a receiver integration was last told about a group, and when."""
+
     firing: frozenset[str]
     resolved: frozenset[str]
     at: datetime
+
+
+LogKey = tuple[str, str, str]
+"""(group key, receiver, integration)."""
+
+
+class NotificationLog(Protocol):
+    """Keeps the notification log across restarts (Alertmanager's nflog)."""
+
+    def load(self) -> dict[LogKey, LogEntry]:
+        """Return every stored entry."""
+        ...
+
+    def save(self, key: LogKey, entry: LogEntry | None) -> None:
+        """Store ``entry`` under ``key``, or delete it when ``entry`` is None."""
+        ...
 
 
 @dataclass
@@ -111,6 +137,7 @@ class Dispatcher:
         silences: Callable[[], Sequence[Silence]] = lambda: (),
         on_delivery: Callable[[Delivery], None] | None = None,
         on_flush: Callable[[GroupFlush], None] | None = None,
+        notification_log: NotificationLog | None = None,
     ) -> None:
         self.route = route
         self.receivers = receivers
@@ -121,15 +148,28 @@ class Dispatcher:
         self.on_flush = on_flush
         self.alerts: dict[str, Alert] = {}
         self.groups: dict[str, AggregationGroup] = {}
-        self._log: dict[tuple[str, str, str], _LogEntry] = {}
-        self._targets: dict[frozenset[tuple[str, str]], list[tuple[Route, str]]] = {}
+        self.notification_log = notification_log
+        self._log: dict[LogKey, LogEntry] = notification_log.load() if notification_log else {}
+        self._targets: dict[tuple[object, ...], list[tuple[Route, str]]] = {}
+        # Routing and grouping only read these labels, so they are the cache key.
+        names: set[str] = set()
+        self._all_labels = False
+        for _, node in route.walk():
+            names.update(m.name for m in node.matchers)
+            names.update(node.group_by)
+            self._all_labels = self._all_labels or "..." in node.group_by
+        self._key_names = tuple(sorted(names))
 
     def routes_for(self, labels: Mapping[str, str]) -> list[tuple[Route, str]]:
         """Return the routes an alert with ``labels`` reaches and its group key on each.
 
-        Cached per label set: the same alert arriving again costs a dict lookup.
+        Cached by the values of the labels the tree reads (matchers and ``group_by``).
         """
-        key = frozenset(labels.items())
+        key: tuple[object, ...] = (
+            tuple(sorted(labels.items()))
+            if self._all_labels
+            else tuple(labels.get(n) for n in self._key_names)
+        )
         found = self._targets.get(key)
         if found is None:
             if len(self._targets) > 100_000:
@@ -171,7 +211,7 @@ class Dispatcher:
         Groups whose key is unchanged remember what their receivers were last told, so a reload
         does not notify them again.
         """
-        self._log.update(previous._log)
+        self._log.update(previous._log)  # already stored by the previous dispatcher
         self.put_many(previous.alerts.values())
         for key, group in self.groups.items():
             old = previous.groups.get(key)
@@ -266,7 +306,7 @@ class Dispatcher:
             if self.on_delivery is not None:
                 self.on_delivery(delivery)
             if delivery.ok:
-                self._log[log_key] = _LogEntry(firing, resolved, now)
+                self._set_log(log_key, LogEntry(firing, resolved, now))
                 sent.append(notification)
             else:
                 all_ok = False
@@ -277,8 +317,16 @@ class Dispatcher:
             if not group.alerts:
                 del self.groups[group.key]
                 for key in [k for k in self._log if k[0] == group.key]:
-                    del self._log[key]
+                    self._set_log(key, None)
         return sent
+
+    def _set_log(self, key: LogKey, entry: LogEntry | None) -> None:
+        if entry is None:
+            self._log.pop(key, None)
+        else:
+            self._log[key] = entry
+        if self.notification_log is not None:
+            self.notification_log.save(key, entry)
 
     def _forget_resolved(self, now: datetime) -> None:
         in_groups = {fp for g in self.groups.values() for fp in g.alerts}
@@ -288,7 +336,7 @@ class Dispatcher:
 
 
 def _needs_update(
-    entry: _LogEntry | None,
+    entry: LogEntry | None,
     firing: frozenset[str],
     resolved: frozenset[str],
     send_resolved: bool,

@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -34,23 +35,36 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from airsoc.alerting.alerts import Alert
-from airsoc.alerting.dispatcher import Dispatcher, GroupFlush, NotifyTarget
+from airsoc.alerting.dispatcher import Dispatcher, GroupFlush, LogEntry, LogKey, NotifyTarget
 from airsoc.alerting.matchers import parse_matchers
 from airsoc.alerting.notification import Delivery, Notification
 from airsoc.alerting.receivers import build_receivers
 from airsoc.alerting.routing import Route, build_route_tree
-from airsoc.alerting.service import active_silences, record_delivery, record_signal, save_alert
+from airsoc.alerting.service import (
+    active_silences,
+    load_notification_log,
+    record_delivery,
+    record_signal,
+    save_alert,
+    save_notification_log_entry,
+)
 from airsoc.alerting.suppression import Inhibitor, InhibitRule, Silence
 from airsoc.alerting.templates import Templates
 from airsoc.clock import Clock, ensure_utc
 from airsoc.config.schema import AirsocConfig, RouteConfig
 from airsoc.detection.verdict import Verdict
-from airsoc.errors import ConfigError, InputError
+from airsoc.errors import AirsocError, ConfigError, InputError
 from airsoc.store import Store
 
-__all__ = ["AlertingEngine", "ingest_alertmanager", "parse_alertmanager_payload"]
+__all__ = [
+    "AlertingEngine",
+    "StoreNotificationLog",
+    "ingest_alertmanager",
+    "parse_alertmanager_payload",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_log = logging.getLogger(__name__)
 
 
 class AlertingEngine:
@@ -100,6 +114,7 @@ class AlertingEngine:
             silences=self._silences,
             on_delivery=self._record_delivery,
             on_flush=self._on_flush,
+            notification_log=StoreNotificationLog(store),
         )
 
     def _silences(self) -> list[Silence]:
@@ -113,7 +128,11 @@ class AlertingEngine:
 
     def _on_flush(self, flush: GroupFlush) -> None:
         for hook in self.flush_hooks:
-            hook(flush)
+            try:
+                hook(flush)
+            except AirsocError:
+                # Notifications still go out; the failure is logged loudly, never swallowed.
+                _log.exception("handling alert group %s failed", flush.group_key)
 
     def submit(self, alert: Alert, *, source: str = "monitor") -> None:
         """Save ``alert`` and hand it to the dispatcher."""
@@ -132,6 +151,23 @@ class AlertingEngine:
     def receivers_for(self, labels: Mapping[str, str]) -> list[str]:
         """Return the receivers an alert with ``labels`` reaches, in tree order."""
         return [r.receiver for r in self.route.match(labels)]
+
+
+class StoreNotificationLog:
+    """The dispatcher's notification log, kept in the state store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def load(self) -> dict[LogKey, LogEntry]:
+        """Return every stored entry."""
+        with self.store.read() as s:
+            return load_notification_log(s)
+
+    def save(self, key: LogKey, entry: LogEntry | None) -> None:
+        """Store or delete one entry."""
+        with self.store.transaction() as s:
+            save_notification_log_entry(s, key=key, entry=entry)
 
 
 class _AMAlert(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, Integer, String, Text
+from sqlalchemy import JSON, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from airsoc.store.base import Base, UTCDateTime
@@ -89,3 +89,18 @@ class MonitorStateRow(Base):
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     next_run_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class NotificationLogRow(Base):
+    """What one receiver integration was last told about one alert group (survives restarts)."""
+
+    __tablename__ = "alert_notification_log"
+    __table_args__ = (UniqueConstraint("group_key", "receiver", "integration"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_key: Mapped[str] = mapped_column(String(500))
+    receiver: Mapped[str] = mapped_column(String(200))
+    integration: Mapped[str] = mapped_column(String(300))
+    firing: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    resolved: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

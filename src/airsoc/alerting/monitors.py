@@ -130,7 +130,13 @@ class InMemoryTelemetry:
         ]
 
     def reference(self, monitor: MonitorConfig) -> Any:
-        """Return the reference records registered for the monitor's system."""
+        """Return the reference: a time range of records (``reference: {start, end}``), or the
+        records registered for the monitor's system (a profile or training batches)."""
+        ref = monitor.reference
+        if "start" in ref and "end" in ref:
+            start = ensure_utc(datetime.fromisoformat(str(ref["start"])))
+            end = ensure_utc(datetime.fromisoformat(str(ref["end"])))
+            return self.window(monitor, start, end)
         return self.references.get(monitor.system, [])
 
 

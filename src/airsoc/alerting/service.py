@@ -33,8 +33,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airsoc.alerting.alerts import Alert
+from airsoc.alerting.dispatcher import LogEntry, LogKey
 from airsoc.alerting.matchers import parse_matchers
-from airsoc.alerting.models import AlertRow, DeliveryRow, SignalRow, SilenceRow
+from airsoc.alerting.models import (
+    AlertRow,
+    DeliveryRow,
+    NotificationLogRow,
+    SignalRow,
+    SilenceRow,
+)
 from airsoc.alerting.notification import Delivery
 from airsoc.alerting.suppression import Silence
 from airsoc.audit import append_entry
@@ -54,9 +61,11 @@ __all__ = [
     "list_alerts",
     "list_deliveries",
     "list_signals",
+    "load_notification_log",
     "record_delivery",
     "record_signal",
     "save_alert",
+    "save_notification_log_entry",
 ]
 
 SILENCE_CHAIN = "alerting/silences"
@@ -361,3 +370,36 @@ def list_deliveries(
     if receiver:
         query = query.where(DeliveryRow.receiver == receiver)
     return [DeliveryView.model_validate(r) for r in session.execute(query).scalars()]
+
+
+def load_notification_log(session: Session) -> dict[LogKey, LogEntry]:
+    """Return the stored notification log: what each integration was last told, per group."""
+    return {
+        (r.group_key, r.receiver, r.integration): LogEntry(
+            frozenset(r.firing), frozenset(r.resolved), r.at
+        )
+        for r in session.execute(select(NotificationLogRow)).scalars()
+    }
+
+
+def save_notification_log_entry(session: Session, *, key: LogKey, entry: LogEntry | None) -> None:
+    """Store (or, with None, delete) the log entry of one group and integration."""
+    group_key, receiver, integration = key
+    row = session.execute(
+        select(NotificationLogRow).where(
+            NotificationLogRow.group_key == group_key,
+            NotificationLogRow.receiver == receiver,
+            NotificationLogRow.integration == integration,
+        )
+    ).scalar_one_or_none()
+    if entry is None:
+        if row is not None:
+            session.delete(row)
+        return
+    if row is None:
+        row = NotificationLogRow(group_key=group_key, receiver=receiver, integration=integration)
+        session.add(row)
+    row.firing = sorted(entry.firing)
+    row.resolved = sorted(entry.resolved)
+    row.at = entry.at
+    session.flush()

@@ -13,8 +13,9 @@ from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
 from airsoc.errors import DataFileError, InputError, NotFoundError
 from airsoc.response.actions import ActionRegistry, ResponseServices
+from airsoc.response.dryrun import dry_run
 from airsoc.response.playbooks import Playbook, default_playbooks, load_playbook
-from airsoc.response.runner import PlaybookRunner, dry_run, get_run, start_run
+from airsoc.response.runner import PlaybookRunner, get_run, start_run
 from airsoc.response.setup import load_checked_config
 
 __all__ = ["app"]

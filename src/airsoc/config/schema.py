@@ -80,7 +80,9 @@ def parse_duration(value: Any) -> timedelta:
 
 
 def _format_duration(value: timedelta) -> str:
-    return f"{int(value.total_seconds())}s"
+    # Keep sub-second precision, so a dumped duration reads back the same.
+    text = f"{value.total_seconds():.6f}".rstrip("0").rstrip(".")
+    return f"{text}s"
 
 
 Duration = Annotated[
@@ -126,6 +128,34 @@ Matchers = Annotated[list[str], AfterValidator(_check_matchers)]
 """A list of Alertmanager label matchers (``severity =~ "sev1|sev2"``), checked on load."""
 
 
+def _check_failure_mode(value: str | None) -> str | None:
+    if value is not None:
+        from airsoc.errors import AirsocError
+        from airsoc.incidents.taxonomy import failure_mode
+
+        try:
+            return failure_mode(value).name
+        except AirsocError as exc:
+            raise ValueError(exc.message) from None
+    return value
+
+
+def _check_severity(value: str | None) -> str | None:
+    if value is not None:
+        from airsoc.errors import AirsocError
+        from airsoc.incidents.lifecycle import parse_severity
+
+        try:
+            return parse_severity(value).value
+        except AirsocError as exc:
+            raise ValueError(exc.message) from None
+    return value
+
+
+FailureModeName = Annotated[str | None, AfterValidator(_check_failure_mode)]
+SeverityValue = Annotated[str | None, AfterValidator(_check_severity)]
+
+
 class MonitorConfig(StrictModel):
     """A detector run on a window of a system's telemetry on a schedule (``every`` or ``cron``)."""
 
@@ -139,8 +169,8 @@ class MonitorConfig(StrictModel):
     cron: str | None = None
     thresholds: dict[str, float] = Field(default_factory=dict)
     metric: str | None = Field(default=None, description="The telemetry field a threshold reads")
-    failure_mode: str | None = None
-    severity: str | None = None
+    failure_mode: FailureModeName = None
+    severity: SeverityValue = None
     labels: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("cron")
@@ -274,8 +304,8 @@ class IncidentRuleConfig(StrictModel):
 
     when: str
     declare: bool = True
-    severity: str | None = None
-    failure_mode: str | None = None
+    severity: SeverityValue = None
+    failure_mode: FailureModeName = None
     escalation: str | None = Field(default=None, description="An escalation policy name")
 
     @field_validator("when")

@@ -21,9 +21,10 @@ from airsoc.response.approvals import ApprovalView, decide_approval, list_approv
 from airsoc.response.conditions import evaluate, render_value
 from airsoc.response.controlplane import ControlPlane, RecordingControlPlane
 from airsoc.response.declaration import IncidentDeclarer
+from airsoc.response.dryrun import dry_run
 from airsoc.response.escalation import run_escalations, send_due_status_updates
 from airsoc.response.playbooks import Playbook, default_playbooks, load_playbooks, parse_playbook
-from airsoc.response.runner import PlaybookRunner, RunView, dry_run, get_run, list_runs, start_run
+from airsoc.response.runner import PlaybookRunner, RunView, get_run, list_runs, start_run
 from airsoc.response.setup import ResponseLoop, check_config, load_checked_config
 
 __all__ = [

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -61,6 +62,7 @@ __all__ = [
 ]
 
 DECLARER_ACTOR = "system:incident-rules"
+_log = logging.getLogger(__name__)
 
 
 class IncidentAlertView(BaseModel):
@@ -206,8 +208,17 @@ class IncidentDeclarer:
     ) -> IncidentView | None:
         mode_name = rule.failure_mode or labels.get("failure_mode")
         if not mode_name:
+            _log.warning(
+                "alert group %s matches a rule but names no failure mode; "
+                "no incident declared (give the rule a failure_mode)",
+                key,
+            )
             return None
-        mode = lookup_failure_mode(mode_name)
+        try:
+            mode = lookup_failure_mode(mode_name)
+        except AirsocError as exc:
+            _log.warning("alert group %s: %s; no incident declared", key, exc.message)
+            return None
         severity = rule.severity
         if severity is None:
             try:

@@ -47,13 +47,12 @@ import concurrent.futures
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from airsoc.audit import append_entry
 from airsoc.clock import Clock
-from airsoc.config.loader import issues_from_validation
 from airsoc.errors import ActionError, AirsocError, NotFoundError
 from airsoc.incidents.service import get_incident, incident_chain
 from airsoc.response.actions import (
@@ -63,18 +62,17 @@ from airsoc.response.actions import (
     ActionResult,
     ResponseServices,
 )
-from airsoc.response.conditions import plain_data, render_value
+from airsoc.response.conditions import plain_data
 from airsoc.response.models import ActionEffectRow, ApprovalRow, PlaybookRunRow, StepStateRow
 from airsoc.response.playbooks import Playbook, Step
+from airsoc.response.steps import StepFailedError, condition_holds, foreach_items, render_params
 from airsoc.store import Store
 
 __all__ = [
     "FINAL_RUN_STATUSES",
-    "DryRunStep",
     "PlaybookRunner",
     "RunView",
     "StepView",
-    "dry_run",
     "get_run",
     "list_runs",
     "start_run",
@@ -198,12 +196,6 @@ def list_runs(
     return [_view(session, r) for r in session.execute(query).scalars()]
 
 
-class _StepFailedError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
 class _StopRunError(Exception):
     """The run stops here for now (waiting for approval, or the lease was lost)."""
 
@@ -292,7 +284,7 @@ class PlaybookRunner:
                 self._step(run_id, incident_id, started_by, position, step)
         except _StopRunError:
             return self._status(run_id)
-        except _StepFailedError as exc:
+        except StepFailedError as exc:
             return self._finish(run_id, incident_id, "failed", exc.message)
         return self._finish(run_id, incident_id, "succeeded", None)
 
@@ -384,7 +376,7 @@ class PlaybookRunner:
         if existing in _DONE_STEP:
             return
         ctx = self._context(run_id, incident_id, started_by)
-        if step.when and not step.foreach and not _safe_bool(step.when, ctx, step):
+        if step.when and not step.foreach and not condition_holds(step.when, ctx, step):
             self._close_step(
                 run_id,
                 incident_id,
@@ -402,18 +394,18 @@ class PlaybookRunner:
             return
         action = self._action(step)
         if step.foreach:
-            items = _foreach_items(step, ctx)
+            items = foreach_items(step, ctx)
             outputs: list[dict[str, Any]] = []
             failures: list[str] = []
             for index, item in enumerate(items):
                 item_ctx = {**ctx, "item": item, "index": index}
-                if step.when and not _safe_bool(step.when, item_ctx, step):
+                if step.when and not condition_holds(step.when, item_ctx, step):
                     continue
                 try:
                     outputs.append(
                         self._unit(run_id, incident_id, step, position, index, action, item_ctx)
                     )
-                except _StepFailedError as exc:
+                except StepFailedError as exc:
                     failures.append(exc.message)
                     if step.on_failure.then != "continue":
                         break
@@ -424,7 +416,7 @@ class PlaybookRunner:
         else:
             try:
                 output = self._unit(run_id, incident_id, step, position, _STEP, action, ctx)
-            except _StepFailedError as exc:
+            except StepFailedError as exc:
                 self._failed(run_id, incident_id, step, position, exc.message, {})
                 return
         self._close_step(
@@ -435,7 +427,7 @@ class PlaybookRunner:
         try:
             return self.registry.get(step.action)
         except AirsocError as exc:
-            raise _StepFailedError(f"step {step.id}: {exc.message}") from None
+            raise StepFailedError(f"step {step.id}: {exc.message}") from None
 
     def _unit(
         self,
@@ -460,7 +452,7 @@ class PlaybookRunner:
                 key = state.idempotency_key
                 effect = s.get(ActionEffectRow, key)
                 if effect is None:
-                    params = _render_params(step, action, ctx)
+                    params = render_params(step, action, ctx)
                     state.status = "running"
                     state.attempts += 1
                     state.started_at = self.clock.now()
@@ -510,7 +502,7 @@ class PlaybookRunner:
                         self.clock.sleep(delay)
                         delay *= 2
                         continue
-                    raise _StepFailedError(f"step {step.id}: {message}") from None
+                    raise StepFailedError(f"step {step.id}: {message}") from None
             # After: the output and the effect are stored; later steps can read the output.
             with self.store.transaction() as s:
                 self._locked_run(s, run_id)
@@ -599,7 +591,7 @@ class PlaybookRunner:
         if then == "compensate":
             self._compensate(run_id, incident_id, message)
             raise _StopRunError()
-        raise _StepFailedError(message)
+        raise StepFailedError(message)
 
     def _compensate(self, run_id: int, incident_id: int, message: str) -> None:
         with self.store.read() as s:
@@ -771,8 +763,8 @@ class PlaybookRunner:
         if action is None:
             return step.action
         try:
-            params = _render_params(step, action, ctx)
-        except _StepFailedError as exc:
+            params = render_params(step, action, ctx)
+        except StepFailedError as exc:
             return f"{step.action} ({exc.message})"
         context = ActionContext(
             action=action.name,
@@ -812,152 +804,3 @@ class PlaybookRunner:
                 {"run": run_id, "playbook": row.playbook},
             )
             return status
-
-
-class DryRunStep(BaseModel):
-    """What one step would do: skipped or not, and the rendered description."""
-
-    step_id: str
-    action: str
-    would_run: bool
-    description: str
-    approval: str | None = None
-
-
-def dry_run(
-    playbook: Playbook,
-    *,
-    incident: dict[str, Any],
-    registry: ActionRegistry,
-    services: ResponseServices,
-    clock: Clock,
-) -> list[DryRunStep]:
-    """Return what each step would do on ``incident``, templates filled, nothing executed."""
-    ctx: dict[str, Any] = {"incident": plain_data(incident), "steps": {}, "run": {"id": 0}}
-    out: list[DryRunStep] = []
-    for step in playbook.steps:
-        action = registry.get(step.action)
-        approval = (
-            f"needs approval by {step.approval.role}"
-            + (f" within {step.approval.timeout}" if step.approval.timeout is not None else "")
-            + (" (four-eyes)" if action.destructive else "")
-            if step.approval
-            else None
-        )
-        ctx["steps"][step.id] = {}
-        try:
-            if step.foreach:
-                items = _foreach_items(step, ctx)
-                descriptions = []
-                for index, item in enumerate(items):
-                    item_ctx = {**ctx, "item": item, "index": index}
-                    if step.when and not _safe_bool(step.when, item_ctx, step):
-                        continue
-                    descriptions.append(_describe(step, action, item_ctx, services, clock))
-                text = (
-                    "; ".join(descriptions)
-                    if descriptions
-                    else f"for each item of {step.foreach} (known only when the run gets there)"
-                )
-                out.append(
-                    DryRunStep(
-                        step_id=step.id,
-                        action=step.action,
-                        would_run=True,
-                        description=text,
-                        approval=approval,
-                    )
-                )
-                continue
-            if step.when and not _safe_bool(step.when, ctx, step):
-                out.append(
-                    DryRunStep(
-                        step_id=step.id,
-                        action=step.action,
-                        would_run=False,
-                        description=f"skipped: {step.when} is false",
-                        approval=approval,
-                    )
-                )
-                continue
-            out.append(
-                DryRunStep(
-                    step_id=step.id,
-                    action=step.action,
-                    would_run=True,
-                    description=_describe(step, action, ctx, services, clock),
-                    approval=approval,
-                )
-            )
-        except (_StepFailedError, AirsocError) as exc:
-            out.append(
-                DryRunStep(
-                    step_id=step.id,
-                    action=step.action,
-                    would_run=False,
-                    description=f"would fail: {exc.message}",
-                    approval=approval,
-                )
-            )
-    return out
-
-
-def _safe_bool(source: str, ctx: dict[str, Any], step: Step) -> bool:
-    from airsoc.response.conditions import evaluate
-
-    try:
-        return bool(evaluate(source, ctx))
-    except AirsocError as exc:
-        raise _StepFailedError(f"step {step.id}: when: {exc.message}") from None
-
-
-def _foreach_items(step: Step, ctx: dict[str, Any]) -> list[Any]:
-    assert step.foreach is not None
-    source = step.foreach.strip()
-    if not source.startswith("{{"):
-        source = "{{ " + source + " }}"
-    try:
-        value = render_value(source, ctx)
-    except AirsocError as exc:
-        raise _StepFailedError(f"step {step.id}: foreach: {exc.message}") from None
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _StepFailedError(f"step {step.id}: foreach must give a list, got {value!r}")
-    return value
-
-
-def _render_params(step: Step, action: Action, ctx: dict[str, Any]) -> Any:
-    try:
-        raw = render_value(step.with_, ctx)
-    except AirsocError as exc:
-        raise _StepFailedError(f"step {step.id}: with: {exc.message}") from None
-    fields = action.params_model.model_fields
-    if "system" in fields and raw.get("system") is None:
-        raw["system"] = ctx["incident"]["system"]
-    try:
-        return action.params_model.model_validate(raw)
-    except ValidationError as exc:
-        first = issues_from_validation(exc)[0]
-        raise _StepFailedError(
-            f"step {step.id}: with.{first.loc}: {first.message} (got {first.value!r})"
-        ) from None
-
-
-def _describe(
-    step: Step, action: Action, ctx: dict[str, Any], services: ResponseServices, clock: Clock
-) -> str:
-    params = _render_params(step, action, ctx)
-    context = ActionContext(
-        action=action.name,
-        params=params,
-        incident=ctx["incident"],
-        run_id=0,
-        step_id=step.id,
-        idempotency_key="dry-run",
-        actor="dry-run",
-        clock=clock,
-        services=services,
-        dry_run=True,
-    )
-    return action.describe(context)

@@ -73,9 +73,11 @@ def load_checked_config(
 ) -> tuple[AirsocConfig, list[Playbook]]:
     """Return the configuration in ``path`` and its playbooks, checked whole."""
     config = load_config(path)
-    playbooks = check_config(
-        config, base_dir=Path(path).parent, registry=registry, source=str(path)
-    )
+    base_dir = Path(path).parent
+    playbooks = check_config(config, base_dir=base_dir, registry=registry, source=str(path))
+    if config.templates and not Path(config.templates).is_absolute():
+        # Paths in the file are relative to the file, wherever airsoc runs from.
+        config = config.model_copy(update={"templates": str(base_dir / config.templates)})
     return config, playbooks
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0004_response
 Revises: 0001_foundation
-Create Date: 2026-11-21 05:44:19.830771
+Create Date: 2026-11-21 06:20:29.626281
 """
 
 from __future__ import annotations
@@ -49,6 +49,23 @@ def upgrade() -> None:
             batch_op.f("ix_alert_deliveries_receiver"), ["receiver"], unique=False
         )
 
+    op.create_table(
+        "alert_notification_log",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("group_key", sa.String(length=500), nullable=False),
+        sa.Column("receiver", sa.String(length=200), nullable=False),
+        sa.Column("integration", sa.String(length=300), nullable=False),
+        sa.Column("firing", sa.JSON(), nullable=False),
+        sa.Column("resolved", sa.JSON(), nullable=False),
+        sa.Column("at", airsoc.store.base.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_notification_log")),
+        sa.UniqueConstraint(
+            "group_key",
+            "receiver",
+            "integration",
+            name=op.f("uq_alert_notification_log_group_key_receiver_integration"),
+        ),
+    )
     op.create_table(
         "alert_signals",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -288,6 +305,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_alert_signals_at"))
 
     op.drop_table("alert_signals")
+    op.drop_table("alert_notification_log")
     with op.batch_alter_table("alert_deliveries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_alert_deliveries_receiver"))
 

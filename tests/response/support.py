@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from typing import Any, ClassVar
 
@@ -33,7 +34,7 @@ class CountingAction(Action):
     class Params(BaseModel):
         label: str = ""
         fail_times: int = 0
-        destructive_hint: bool = False
+        sleep: float = 0
 
     params_model = Params
 
@@ -41,6 +42,7 @@ class CountingAction(Action):
         with self.lock:
             self.calls[ctx.idempotency_key] += 1
             n = self.calls[ctx.idempotency_key]
+        time.sleep(ctx.params.sleep)
         if n <= ctx.params.fail_times:
             from airsoc.errors import ActionError
 

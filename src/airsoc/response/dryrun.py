@@ -1,0 +1,135 @@
+"""Dry runs: what each step of a playbook would do on an incident, templates filled, no effect.
+
+Example:
+    >>> from airsoc.clock import SimulatedClock
+    >>> from airsoc.response.actions import ActionRegistry, ResponseServices
+    >>> from airsoc.response.playbooks import parse_playbook
+    >>> pb = parse_playbook("name: p\\nsteps: [{id: a, action: rollback}]")
+    >>> services = ResponseServices(store=None, settings=None)  # describing needs neither
+    >>> steps = dry_run(pb, incident={"system": "fraud"}, registry=ActionRegistry.default(),
+    ...                 services=services, clock=SimulatedClock())
+    >>> steps[0].description
+    "rollback(system='fraud', to='last_known_good')"
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from airsoc.clock import Clock
+from airsoc.errors import AirsocError
+from airsoc.response.actions import Action, ActionContext, ActionRegistry, ResponseServices
+from airsoc.response.conditions import plain_data
+from airsoc.response.playbooks import Playbook, Step
+from airsoc.response.steps import StepFailedError, condition_holds, foreach_items, render_params
+
+__all__ = ["DryRunStep", "dry_run"]
+
+
+class DryRunStep(BaseModel):
+    """What one step would do: skipped or not, and the rendered description."""
+
+    step_id: str
+    action: str
+    would_run: bool
+    description: str
+    approval: str | None = None
+
+
+def dry_run(
+    playbook: Playbook,
+    *,
+    incident: dict[str, Any],
+    registry: ActionRegistry,
+    services: ResponseServices,
+    clock: Clock,
+) -> list[DryRunStep]:
+    """Return what each step would do on ``incident``, templates filled, nothing executed."""
+    ctx: dict[str, Any] = {"incident": plain_data(incident), "steps": {}, "run": {"id": 0}}
+    out: list[DryRunStep] = []
+    for step in playbook.steps:
+        action = registry.get(step.action)
+        approval = (
+            f"needs approval by {step.approval.role}"
+            + (f" within {step.approval.timeout}" if step.approval.timeout is not None else "")
+            + (" (four-eyes)" if action.destructive else "")
+            if step.approval
+            else None
+        )
+        ctx["steps"][step.id] = {}
+        try:
+            if step.foreach:
+                items = foreach_items(step, ctx)
+                descriptions = []
+                for index, item in enumerate(items):
+                    item_ctx = {**ctx, "item": item, "index": index}
+                    if step.when and not condition_holds(step.when, item_ctx, step):
+                        continue
+                    descriptions.append(_describe(step, action, item_ctx, services, clock))
+                text = (
+                    "; ".join(descriptions)
+                    if descriptions
+                    else f"for each item of {step.foreach} (known only when the run gets there)"
+                )
+                out.append(
+                    DryRunStep(
+                        step_id=step.id,
+                        action=step.action,
+                        would_run=True,
+                        description=text,
+                        approval=approval,
+                    )
+                )
+                continue
+            if step.when and not condition_holds(step.when, ctx, step):
+                out.append(
+                    DryRunStep(
+                        step_id=step.id,
+                        action=step.action,
+                        would_run=False,
+                        description=f"skipped: {step.when} is false",
+                        approval=approval,
+                    )
+                )
+                continue
+            out.append(
+                DryRunStep(
+                    step_id=step.id,
+                    action=step.action,
+                    would_run=True,
+                    description=_describe(step, action, ctx, services, clock),
+                    approval=approval,
+                )
+            )
+        except (StepFailedError, AirsocError) as exc:
+            out.append(
+                DryRunStep(
+                    step_id=step.id,
+                    action=step.action,
+                    would_run=False,
+                    description=f"would fail: {exc.message}",
+                    approval=approval,
+                )
+            )
+    return out
+
+
+def _describe(
+    step: Step, action: Action, ctx: dict[str, Any], services: ResponseServices, clock: Clock
+) -> str:
+    params = render_params(step, action, ctx)
+    context = ActionContext(
+        action=action.name,
+        params=params,
+        incident=ctx["incident"],
+        run_id=0,
+        step_id=step.id,
+        idempotency_key="dry-run",
+        actor="dry-run",
+        clock=clock,
+        services=services,
+        dry_run=True,
+    )
+    return action.describe(context)
