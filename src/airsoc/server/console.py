@@ -41,12 +41,12 @@ from airsoc.server.auth import (
     UserRole,
     UserView,
     end_web_session,
-    parse_user_role,
     require_role,
     session_user,
     start_web_session,
 )
 from airsoc.server.deps import Ctx, ServerContext
+from airsoc.server.routes.postmortems import move_postmortem
 
 __all__ = [
     "CSRF_FIELD",
@@ -424,15 +424,12 @@ def postmortem_transition(
 ) -> Response:
     """Move the post-mortem's review on (reviewed and closed need an approver)."""
     with ctx.store.transaction() as s:
-        current = pm.get_postmortem(s, postmortem_id=postmortem_id)
-        needed = parse_user_role(pm.required_role(current.status.value, to))
-        require_role(cu.user, needed, action=f"move a post-mortem to {to}")
-        pm.transition_postmortem(
+        move_postmortem(
             s,
-            clock=ctx.clock,
+            ctx=ctx,
+            user=cu.user,
             postmortem_id=postmortem_id,
             to=to,
-            actor=cu.user.name,
             reason=reason or f"moved to {to} from the console",
         )
     return RedirectResponse(f"/postmortems/{postmortem_id}", status_code=303)
