@@ -129,8 +129,24 @@ def _response_times(pctx: PanelContext) -> Markup | None:
     rows = fleet_metrics(pctx.session, group_by="failure_mode", period="all")
     if not rows:
         return None
+
+    def minutes(field: str) -> list[float]:
+        return [round((getattr(r, field) or 0.0) / 60, 1) for r in rows]
+
+    chart = bar_chart(
+        [r.group.replace("_", " ") for r in rows],
+        [
+            Series("MTTA", minutes("mtta_seconds")),
+            Series("MTTC", minutes("mttc_seconds")),
+            Series("MTTR", minutes("mttr_seconds")),
+        ],
+        title="Mean response times (minutes)",
+        y_label="minutes",
+        width=640,
+        height=240,
+    )
     html = templates.get_template("_fleet_table.html").render(rows=rows, fmt=format_duration)
-    return Markup(html)
+    return Markup(f'<div class="chart">{chart}</div>{html}')
 
 
 def _communication_drafts(pctx: PanelContext) -> Markup | None:
