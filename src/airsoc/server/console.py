@@ -34,7 +34,7 @@ from airsoc.incidents.lifecycle import OPEN_PHASES, TRANSITIONS, Phase, Role, Se
 from airsoc.reporting import postmortems as pm
 from airsoc.reporting.charts import Series, bar_chart, chart_from_data
 from airsoc.reporting.findings import list_findings
-from airsoc.reporting.render import render_html_body
+from airsoc.reporting.render import render_html_body, render_postmortem
 from airsoc.reporting.report import build_report, describe_actor, describe_entry
 from airsoc.reporting.timing import fleet_metrics, format_duration, times_of
 from airsoc.server.auth import (
@@ -454,17 +454,10 @@ def postmortem_transition(
 @router.get("/postmortems/{postmortem_id}/report.{fmt}")
 def postmortem_download(postmortem_id: int, fmt: str, ctx: Ctx, _cu: Viewer) -> Response:
     """Download the post-mortem as Markdown, HTML or PDF."""
-    from airsoc.reporting.render import REPORT_FORMATS, render
-
-    if fmt not in REPORT_FORMATS:
-        raise InputError(f"unknown report format {fmt!r}; use md, html or pdf", loc="format")
     with ctx.store.read() as s:
-        postmortem = pm.get_postmortem(s, postmortem_id=postmortem_id)
-        report = build_report(s, incident_id=postmortem.incident_id, now=ctx.clock.now())
+        out = render_postmortem(s, postmortem_id=postmortem_id, fmt=fmt, now=ctx.clock.now())
     return Response(
-        render(report, fmt),
-        media_type=REPORT_FORMATS[fmt],
-        headers={
-            "Content-Disposition": f'attachment; filename="postmortem-{report.incident_ref}.{fmt}"'
-        },
+        out.data,
+        media_type=out.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{out.filename}"'},
     )

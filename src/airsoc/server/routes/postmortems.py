@@ -14,8 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from airsoc.reporting import postmortems as pm
-from airsoc.reporting.render import REPORT_FORMATS, render
-from airsoc.reporting.report import build_report
+from airsoc.reporting.render import render_postmortem
 from airsoc.reporting.timing import FleetMetric, fleet_metrics
 from airsoc.server.auth import UserRole, UserView, parse_user_role, require_role
 from airsoc.server.deps import Ctx, CurrentUser, ServerContext, requires
@@ -199,14 +198,11 @@ def report(
 ) -> Response:
     """Return the post-mortem rendered as Markdown, HTML (with charts) or PDF."""
     with ctx.store.read() as s:
-        incident_id = pm.get_postmortem(s, postmortem_id=postmortem_id).incident_id
-        built = build_report(s, incident_id=incident_id, now=ctx.clock.now())
-    media = REPORT_FORMATS[format_]
-    name = f"postmortem-{built.incident_ref}.{format_}"
+        out = render_postmortem(s, postmortem_id=postmortem_id, fmt=format_, now=ctx.clock.now())
     return Response(
-        render(built, format_),
-        media_type=media,
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
+        out.data,
+        media_type=out.media_type,
+        headers={"Content-Disposition": f'inline; filename="{out.filename}"'},
     )
 
 
