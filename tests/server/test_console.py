@@ -179,6 +179,28 @@ def test_a_postmortem_is_started_reviewed_and_downloaded(api: Api) -> None:
     )
     assert r.status_code == 403
     assert "dana is a responder; to move a post-mortem to reviewed needs the approver" in r.text
+    r = api.client.post(
+        f"{pm_url}/narrative",
+        data={
+            "csrf_token": csrf_of(page),
+            "what_happened": "A vendor batch carried flipped labels.",
+            "went_well": "The batch screen fired\n\nRollback was quick",
+            "users_affected": "1,875",
+        },
+    )
+    assert "| Users affected" not in r.text  # the HTML report, not Markdown
+    assert "<td>1,875</td>" in r.text
+    assert "<li>Rollback was quick</li>" in r.text
+    r = api.client.post(
+        f"{pm_url}/narrative", data={"csrf_token": csrf_of(page), "users_affected": "many"}
+    )
+    assert r.status_code == 422
+    assert "users affected: give a whole number" in r.text
+    r = api.client.post(
+        f"{pm_url}/action-items",
+        data={"csrf_token": csrf_of(page), "title": "Screen vendor batches", "owner": "risk-ml"},
+    )
+    assert "<td>Screen vendor batches</td><td>risk-ml</td>" in r.text
     listing = api.client.get("/postmortems").text
     assert "In review" in listing
     md = api.client.get(f"{pm_url}/report.md")

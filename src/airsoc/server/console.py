@@ -430,6 +430,73 @@ def postmortem_page(request: Request, postmortem_id: int, ctx: Ctx, cu: Viewer) 
     )
 
 
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _count(text: str, field: str) -> int | None:
+    text = text.strip().replace(",", "").replace("_", "")
+    if not text:
+        return None
+    if not text.isdigit():
+        raise InputError(f"{field.replace('_', ' ')}: give a whole number, got {text!r}", loc=field)
+    return int(text)
+
+
+@router.post("/postmortems/{postmortem_id}/narrative")
+def edit_narrative(
+    postmortem_id: int,
+    ctx: Ctx,
+    cu: Annotated[ConsoleUser, Depends(console_writer(UserRole.RESPONDER, "change post-mortems"))],
+    what_happened: Annotated[str, Form(max_length=20000)] = "",
+    went_well: Annotated[str, Form(max_length=20000)] = "",
+    went_badly: Annotated[str, Form(max_length=20000)] = "",
+    internal_message: Annotated[str, Form(max_length=20000)] = "",
+    external_message: Annotated[str, Form(max_length=20000)] = "",
+    requests_affected: Annotated[str, Form(max_length=20)] = "",
+    bad_predictions_served: Annotated[str, Form(max_length=20)] = "",
+    users_affected: Annotated[str, Form(max_length=20)] = "",
+    sessions_affected: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Save what people wrote into the post-mortem (one lesson per line)."""
+    changes = pm.NarrativeUpdate(
+        what_happened=what_happened,
+        went_well=_lines(went_well),
+        went_badly=_lines(went_badly),
+        internal_message=internal_message,
+        external_message=external_message,
+        requests_affected=_count(requests_affected, "requests_affected"),
+        bad_predictions_served=_count(bad_predictions_served, "bad_predictions_served"),
+        users_affected=_count(users_affected, "users_affected"),
+        sessions_affected=_count(sessions_affected, "sessions_affected"),
+    )
+    with ctx.store.transaction() as s:
+        pm.update_narrative(
+            s, clock=ctx.clock, postmortem_id=postmortem_id, changes=changes, actor=cu.user.name
+        )
+    return RedirectResponse(f"/postmortems/{postmortem_id}", status_code=303)
+
+
+@router.post("/postmortems/{postmortem_id}/action-items")
+def add_action_item(
+    postmortem_id: int,
+    ctx: Ctx,
+    cu: Annotated[ConsoleUser, Depends(console_writer(UserRole.RESPONDER, "change post-mortems"))],
+    title: Annotated[str, Form(min_length=1, max_length=2000)],
+    owner: Annotated[str, Form(min_length=1, max_length=200)],
+) -> Response:
+    """Add an action item, due by the incident's severity."""
+    with ctx.store.transaction() as s:
+        pm.add_action_item(
+            s,
+            clock=ctx.clock,
+            postmortem_id=postmortem_id,
+            item=pm.ActionItemIn(title=title, owner=owner),
+            actor=cu.user.name,
+        )
+    return RedirectResponse(f"/postmortems/{postmortem_id}#action-items", status_code=303)
+
+
 @router.post("/postmortems/{postmortem_id}/transition")
 def postmortem_transition(
     postmortem_id: int,
