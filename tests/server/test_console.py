@@ -126,6 +126,9 @@ def test_a_responder_moves_an_incident_and_the_timeline_shows_it(api: Api) -> No
     for phase in ("triaged", "contained", "false positive", "merged"):
         assert f"Move to {phase}</button>" in page
     assert "screening.json" in page
+    download = api.client.get(f"/incidents/{iid}/evidence/1")
+    assert download.content == b"screening report"
+    assert "accessed by dana" in api.client.get(f"/incidents/{iid}").text
     assert "Vendor batch 17 carried flipped labels" in page
     assert page.count("<svg") >= 1
     r = api.client.post(
@@ -158,6 +161,9 @@ def test_a_viewer_sees_the_incident_but_no_buttons(api: Api) -> None:
     page = api.client.get(f"/incidents/{iid}").text
     assert "Move to" not in page
     assert "Your role cannot move incidents" in page
+    refused = api.client.get(f"/incidents/{iid}/evidence/1")
+    assert refused.status_code == 403
+    assert "vic is a viewer; to read evidence needs the responder role" in refused.text
     assert api.client.get("/incidents/999").status_code == 404
 
 

@@ -46,6 +46,7 @@ from airsoc.server.auth import (
     start_web_session,
 )
 from airsoc.server.deps import Ctx, ServerContext
+from airsoc.server.routes.incidents import read_incident_evidence
 from airsoc.server.routes.postmortems import move_postmortem
 
 __all__ = [
@@ -402,6 +403,26 @@ def start_postmortem(incident_id: int, ctx: Ctx, cu: Responder) -> Response:
             s, clock=ctx.clock, incident_id=incident_id, actor=cu.user.name
         )
     return RedirectResponse(f"/postmortems/{created.id}", status_code=303)
+
+
+@router.get("/incidents/{incident_id}/evidence/{evidence_id}")
+def download_evidence(incident_id: int, evidence_id: int, ctx: Ctx, cu: Viewer) -> Response:
+    """Download an evidence item (responders and up); the access joins its chain of custody."""
+    require_role(cu.user, UserRole.RESPONDER, action="read evidence")
+    with ctx.store.transaction() as s:
+        _item, data = read_incident_evidence(
+            s,
+            ctx=ctx,
+            incident_id=incident_id,
+            evidence_id=evidence_id,
+            actor=cu.user.name,
+            purpose="downloaded from the console",
+        )
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="evidence-{evidence_id}"'},
+    )
 
 
 @router.get("/postmortems", response_class=HTMLResponse)
