@@ -239,3 +239,33 @@ def test_panels_plug_in_and_an_empty_panel_is_left_out(api: Api) -> None:
     assert "Pending approvals" in page
     assert "2 steps wait for approval" in page
     assert "Systems" not in page
+
+
+def test_what_users_typed_is_escaped_everywhere(api: Api) -> None:
+    with api.store.transaction() as s:
+        inc = declare_incident(
+            s,
+            clock=api.clock,
+            actor="dana",
+            system="bot",
+            failure_mode="prompt_injection",
+            summary="<script>alert('x')</script>",
+            title="<img src=x onerror=alert(1)>",
+        )
+        add_finding(
+            s,
+            clock=api.clock,
+            incident_id=inc.id,
+            actor="dana",
+            finding=FindingIn(
+                title="<b>bold</b> claim",
+                chart=ChartData(x=["<i>"], series=[ChartSeries(name="<s>", values=[1])]),
+            ),
+        )
+    login(api.client, "vic")
+    for url in ("/", f"/incidents/{inc.id}"):
+        page = api.client.get(url).text
+        assert "<script>alert" not in page
+        assert "<img src=x" not in page
+        assert "<b>bold</b>" not in page
+    assert "&lt;script&gt;" in api.client.get(f"/incidents/{inc.id}").text
