@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EXTRAS := postgres,pdf,mlflow,dev
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint types pytest bench clean
+.PHONY: run test check lint types pytest bench clean browser-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,17 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# The browser test drives Debian's chromium; as root, install it when it is missing.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
+	  else \
+	    echo "warning: /usr/bin/chromium is missing (apt-get install chromium chromium-driver)"; \
+	  fi; \
+	fi
+
+pytest: $(STAMP) browser-deps
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
