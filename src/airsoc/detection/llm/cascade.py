@@ -80,9 +80,15 @@ class CascadeDetector:
         """Return the cascade verdict for ``turns`` (any order; sorted by time here)."""
         turns = sorted(turns, key=lambda t: t.at)
         if not turns:
-            return Verdict(detector=self.name, method="cusum+clusters", subject=subject,
-                           failure_mode="hallucination_cascade", decision="ok", n_current=0,
-                           reason="no turns in the window")  # fmt: skip
+            return Verdict(
+                detector=self.name,
+                method="cusum+clusters",
+                subject=subject,
+                failure_mode="hallucination_cascade",
+                decision="ok",
+                n_current=0,
+                reason="no turns in the window",
+            )
         verdicts = [
             self.checker.check(t.answer, [c.to_chunk() for c in t.retrieved], subject=t.session_id)
             for t in turns
@@ -223,7 +229,13 @@ class CascadeDetector:
                 continue
             times = sorted(claims[i][1].at for i in members)
             hours = max((times[-1] - times[0]).total_seconds() / 3600, 1e-9)
-            out.append({"claim": texts[members[0]], "sessions": len(sessions),
-                        "first_seen": times[0].isoformat(), "last_seen": times[-1].isoformat(),
-                        "sessions_per_hour": round((len(sessions) - 1) / hours, 3)})  # fmt: skip
+            out.append(
+                {
+                    "claim": texts[members[0]],
+                    "sessions": len(sessions),
+                    "first_seen": times[0].isoformat(),
+                    "last_seen": times[-1].isoformat(),
+                    "sessions_per_hour": round((len(sessions) - 1) / hours, 3),
+                }
+            )
         return sorted(out, key=lambda c: -c["sessions"])
