@@ -23,6 +23,8 @@ import unicodedata
 import urllib.parse
 from dataclasses import dataclass, field
 
+from airsoc.errors import InputError
+
 __all__ = [
     "DEFAULT_MAX_CHARS",
     "DecodedPayload",
@@ -152,7 +154,7 @@ def coerce_text(value: str | bytes | None) -> tuple[str, int]:
         strict_len = len(value.decode("utf-8", errors="ignore"))
         return decoded, len(decoded) - strict_len
     if not isinstance(value, str):
-        raise TypeError(f"expected text or bytes, got {type(value).__name__}")
+        raise InputError(f"expected text or bytes, got {type(value).__name__}", loc="text")
     return value, 0
 
 
