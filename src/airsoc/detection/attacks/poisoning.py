@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ from scipy import stats
 from sklearn.base import ClassifierMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
@@ -397,10 +399,6 @@ class PoisoningScreen:
         net = MLPClassifier(
             hidden_layer_sizes=(self.hidden_units,), max_iter=300, random_state=self.random_state
         )
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             net.fit(Xall, yall)

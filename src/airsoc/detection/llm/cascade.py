@@ -53,6 +53,8 @@ class CascadeDetector:
     ``baseline_rate`` is the tolerated ungrounded rate; ``cusum_h`` the CUSUM alarm level (in
     excess ungrounded answers); ``duplicate_cosine`` the similarity at which two unsupported
     claims are the same claim; ``min_sessions`` how many sessions make a claim a repeated one.
+    A rising ungrounded rate alone warns; it alarms together with a repeated claim or with
+    feedback amplification.
     """
 
     name = "hallucination_cascade"
@@ -158,6 +160,7 @@ class CascadeDetector:
 
     def _cusum(self, x: np.ndarray) -> tuple[int | None, int | None]:
         """Return (onset, alarm) indices of a one-sided Bernoulli CUSUM, or Nones."""
+        # Reference value halfway to the shift worth catching: 20% of the grounded share lost.
         k = self.baseline_rate + 0.5 * (1 - self.baseline_rate) * 0.2
         s, start = 0.0, 0
         for i, value in enumerate(x):
