@@ -214,7 +214,11 @@ class PoisoningScreen:
         proba = (self._cross_fit(X, y, self.X_ref_, self.y_ref_) + anchored) / 2
         disagreement = self._disagreement(proba, idx)
         cl_flags = self._cl_flags(proba, idx)
-        signals["label_disagreement"] = self._excess_flags(cl_flags, idx, batch_id)
+        # Reference flags from models fitted on the same data as the batch's (reference folds
+        # plus this batch), so both flag rates come from equally strong models.
+        ref_idx = np.searchsorted(self.classes_, self.y_ref_)
+        ref_flags = self._cl_flags(self._cross_fit(self.X_ref_, self.y_ref_, X, y), ref_idx)
+        signals["label_disagreement"] = self._excess_flags(cl_flags, idx, ref_flags, batch_id)
         spectral, spectral_rate = self._spectral(X, idx)
         clusters, cluster_verdict = self._activation_clusters(X, y, idx, batch_id)
         signals["spectral_signature"] = self._tail_verdict(
@@ -340,18 +344,22 @@ class PoisoningScreen:
             batch_shares=shares,
         )
 
-    def _excess_flags(self, flags: np.ndarray, idx: np.ndarray, batch_id: str) -> Verdict:
-        """Fisher's exact test, class by class, of the batch's flag rate against the
-        reference's out-of-fold flag rate (Bonferroni over classes)."""
+    def _excess_flags(
+        self, flags: np.ndarray, idx: np.ndarray, ref_flags: np.ndarray, batch_id: str
+    ) -> Verdict:
+        """Fisher's exact test of the batch's flag rate against the reference's, overall and
+        class by class (Bonferroni over the tests)."""
         ref_idx = np.searchsorted(self.classes_, self.y_ref_)
+        groups = [(np.ones(len(idx), bool), np.ones(len(ref_idx), bool))]
+        groups += [(idx == j, ref_idx == j) for j in range(len(self.classes_))]
         p = 1.0
-        for j in range(len(self.classes_)):
-            kb, nb = int(flags[idx == j].sum()), int((idx == j).sum())
-            kr, nr = int(self.ref_flags_[ref_idx == j].sum()), int((ref_idx == j).sum())
+        for rows, ref_rows in groups:
+            kb, nb = int(flags[rows].sum()), int(rows.sum())
+            kr, nr = int(ref_flags[ref_rows].sum()), int(ref_rows.sum())
             if nb and nr:
                 table = [[kb, nb - kb], [kr, nr - kr]]
                 p = min(p, float(stats.fisher_exact(table, alternative="greater").pvalue))
-        p = min(1.0, p * len(self.classes_))
+        p = min(1.0, p * len(groups))
         k, n = int(flags.sum()), len(flags)
         return self._signal(
             "label_disagreement",
@@ -359,7 +367,7 @@ class PoisoningScreen:
             p,
             k / n,
             f"{k}/{n} labels contradicted by the cross-fitted model (reference "
-            f"rate {self.ref_flag_rate_:.3f})",
+            f"{int(ref_flags.sum())}/{len(ref_flags)})",
         )
 
     def _tail_verdict(self, z: np.ndarray, rate: float, name: str, batch_id: str) -> Verdict:
