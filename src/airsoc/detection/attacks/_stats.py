@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["benjamini_hochberg", "robust_z"]
+__all__ = ["benjamini_hochberg", "robust_z", "tail_scale"]
 
 
 def robust_z(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -38,3 +38,16 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     out = np.empty(n)
     out[order] = np.minimum(q, 1.0)
     return out
+
+
+def tail_scale(values: np.ndarray, reference: np.ndarray, *, q: float = 0.99) -> np.ndarray:
+    """Return ``values`` rescaled so the reference median maps to 0 and its ``q`` quantile to 1.
+
+    Unlike a z-score this stays meaningful for skewed scores whose typical value is zero.
+
+    >>> tail_scale(np.array([0.5, 0.9, 1.3]), np.linspace(0, 1, 101), q=0.9).round(6).tolist()
+    [0.0, 1.0, 2.0]
+    """
+    reference = np.asarray(reference, dtype=float)
+    low, high = np.quantile(reference, [0.5, q])
+    return np.asarray((np.asarray(values, dtype=float) - low) / max(float(high - low), 1e-9))
