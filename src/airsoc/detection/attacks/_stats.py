@@ -1,4 +1,4 @@
-"""Small statistics shared by the attack detectors: robust z-scores and BH correction.
+"""Small statistics shared by the attack detectors: robust z-scores and tail scaling.
 
 >>> robust_z(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0, 4.0, 5.0])).round(2).tolist()
 [-1.35, -0.67, 0.0]
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["benjamini_hochberg", "robust_z", "tail_scale"]
+__all__ = ["robust_z", "tail_scale"]
 
 
 def robust_z(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -20,24 +20,6 @@ def robust_z(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     mad = 1.4826 * float(np.median(np.abs(reference - median)))
     scale = max(mad, float(np.std(reference)) * 0.1, 1e-9)
     return (np.asarray(values, dtype=float) - median) / scale
-
-
-def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
-    """Return Benjamini-Hochberg q-values for ``p_values``.
-
-    >>> benjamini_hochberg(np.array([0.01, 0.04, 0.03])).round(3).tolist()
-    [0.03, 0.04, 0.04]
-    """
-    p = np.asarray(p_values, dtype=float)
-    n = p.size
-    if n == 0:
-        return p
-    order = np.argsort(p)
-    ranked = p[order] * n / np.arange(1, n + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(n)
-    out[order] = np.minimum(q, 1.0)
-    return out
 
 
 def tail_scale(values: np.ndarray, reference: np.ndarray, *, q: float = 0.99) -> np.ndarray:

@@ -49,7 +49,8 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from airsoc.detection.attacks._stats import benjamini_hochberg, robust_z
+from airsoc.detection.attacks._stats import robust_z
+from airsoc.detection.stats import benjamini_hochberg
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DetectionError, InputError
 
