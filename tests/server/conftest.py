@@ -174,7 +174,11 @@ def seed_operations(
             severity="sev2",
         )
         assign_role(
-            s, clock=clock, incident_id=inc.id, role="incident_commander", person=commander,
+            s,
+            clock=clock,
+            incident_id=inc.id,
+            role="incident_commander",
+            person=commander,
             actor=requester,
         )
         run = start_run(
