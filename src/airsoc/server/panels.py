@@ -179,14 +179,20 @@ def monitor_chart(
     ``points`` are ``(time, statistic, threshold)``; a threshold that never changes is drawn as
     one dashed line, a changing one as a second series.
     """
-    x = [t.strftime("%m-%d %H:%M") for t, _s, _th in points]
+    one_day = len({t.date() for t, _s, _th in points}) <= 1
+    x = [t.strftime("%H:%M" if one_day else "%m-%d %H:%M") for t, _s, _th in points]
     series = [Series("statistic", [s for _t, s, _th in points])]
     limits = {th for _t, _s, th in points if th is not None}
     threshold = next(iter(limits)) if len(limits) == 1 else None
     if len(limits) > 1:
         series.append(Series("threshold", [th or 0.0 for _t, _s, th in points]))
     return line_chart(
-        x, series, title=f"{monitor}: statistic over time", y_label=y_label, threshold=threshold
+        x,
+        series,
+        title=f"{monitor}: statistic over time",
+        y_label=y_label,
+        threshold=threshold,
+        width=760,
     )
 
 
