@@ -32,7 +32,10 @@ def test_the_requester_cannot_approve_a_destructive_step(api: Api) -> None:
     assert "sam requested the rollback of run 1 and cannot also approve it" in r.json()["message"]
 
 
-def test_a_responder_may_not_decide_and_an_approver_records_who_when_why(api: Api) -> None:
+def test_a_responder_may_not_decide_and_an_approver_records_who_when_why(
+    api_any_store: Api,
+) -> None:
+    api = api_any_store
     story = seed_operations(api.store, api.clock)
     r = api.client.post(
         f"/api/v1/approvals/{story.approval_id}/approve",
