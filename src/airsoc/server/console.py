@@ -206,6 +206,7 @@ class console_writer:  # noqa: N801 - used like a function in Depends(console_wr
 
 
 def page(request: Request, name: str, cu: ConsoleUser | None, **values: Any) -> HTMLResponse:
+    """Return the page rendered from template ``name`` for ``cu`` (user and CSRF token filled)."""
     context = {"user": cu.user if cu else None, "csrf_token": cu.csrf_token if cu else "", **values}
     return templates.TemplateResponse(request, name, context)
 

@@ -151,7 +151,6 @@ def _runs(pctx: PanelContext) -> Markup | None:
         runs=[(r, [a for a in approvals if a.run_id == r.id]) for r in runs],
         csrf_token=pctx.csrf_token,
         can_decide=pctx.user.role.rank >= UserRole.APPROVER.rank,
-        user=pctx.user,
     )
     return Markup(html)
 
