@@ -80,3 +80,17 @@ def test_the_requester_is_refused_on_the_console_too(api: Api) -> None:
     )
     assert r.status_code == 403
     assert "cannot also approve it" in r.text
+
+
+def test_an_isolated_system_shows_as_contained(api: Api) -> None:
+    story = seed_operations(api.store, api.clock)
+    api.client.post(
+        f"/api/v1/gateway/routes/{story.system}/isolate",
+        json={"reason": "leaking answers"},
+        headers=api.auth("dana"),
+    )
+    login(api.client, "vic")
+    assert '<span class="health health-contained">contained</span>' in api.client.get("/").text
+    page = api.client.get(f"/systems/{story.system}").text
+    assert '<td id="routing-mode">isolated</td>' in page
+    assert "by dana" in page
