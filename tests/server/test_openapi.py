@@ -24,6 +24,7 @@ SEMANTIC_422 = {
     "POST /api/v1/incidents/{incident_id}/merge": "an incident cannot merge into itself",
     "POST /api/v1/incidents/{incident_id}/findings": "a chart needs one value per x position",
     "POST /api/v1/incidents/{incident_id}/roles": "a person cannot get a role they hold",
+    "POST /api/v1/silences": "a silence must end after it starts (ends_at in the future)",
 }
 
 

@@ -58,6 +58,7 @@ __all__ = [
     "PanelContext",
     "communication_drafts_panel",
     "open_incidents_panel",
+    "page",
     "render_error_page",
     "response_times_panel",
     "router",
@@ -204,7 +205,8 @@ class console_writer:  # noqa: N801 - used like a function in Depends(console_wr
         return cu
 
 
-def _page(request: Request, name: str, cu: ConsoleUser | None, **values: Any) -> HTMLResponse:
+def page(request: Request, name: str, cu: ConsoleUser | None, **values: Any) -> HTMLResponse:
+    """Return the page rendered from template ``name`` for ``cu`` (user and CSRF token filled)."""
     context = {"user": cu.user if cu else None, "csrf_token": cu.csrf_token if cu else "", **values}
     return templates.TemplateResponse(request, name, context)
 
@@ -292,7 +294,7 @@ def overview(request: Request, ctx: Ctx, cu: Viewer) -> Response:
         pctx = PanelContext(session=s, ctx=ctx, user=cu.user, csrf_token=cu.csrf_token)
         panels = _render_panels(request.app.state.overview_panels, pctx)
         recent = pm.list_postmortems(s)[:5]
-    return _page(request, "overview.html", cu, panels=panels, postmortems=recent)
+    return page(request, "overview.html", cu, panels=panels, postmortems=recent)
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
@@ -311,7 +313,7 @@ def incident_page(request: Request, incident_id: int, ctx: Ctx, cu: Viewer) -> R
     moves = [(dst.value, why) for (src, dst), why in TRANSITIONS.items() if src == phase]
     charts = {f.id: Markup(chart_from_data(f.chart, title=f.title)) for f in findings if f.chart}
     timeline = [(e, describe_actor(e.actor), describe_entry(e)) for e in reversed(detail.timeline)]
-    return _page(
+    return page(
         request,
         "incident.html",
         cu,
@@ -432,7 +434,7 @@ def postmortems_page(request: Request, ctx: Ctx, cu: Viewer) -> Response:
         items = [
             (p, service.get_incident(s, incident_id=p.incident_id)) for p in pm.list_postmortems(s)
         ]
-    return _page(request, "postmortems.html", cu, items=items)
+    return page(request, "postmortems.html", cu, items=items)
 
 
 @router.get("/postmortems/{postmortem_id}", response_class=HTMLResponse)
@@ -441,7 +443,7 @@ def postmortem_page(request: Request, postmortem_id: int, ctx: Ctx, cu: Viewer) 
     with ctx.store.read() as s:
         postmortem = pm.get_postmortem(s, postmortem_id=postmortem_id)
         report = build_report(s, incident_id=postmortem.incident_id, now=ctx.clock.now())
-    return _page(
+    return page(
         request,
         "postmortem.html",
         cu,
