@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import math
+import os
 import zipfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
