@@ -294,7 +294,7 @@ def _case_alibi(n: int, profile_path: str | None) -> tuple[Callable[[Any, Any], 
         cats = {i: None for i, c in enumerate(COLUMNS) if c.startswith("cat")}
         detector = TabularDrift(matrix(ref), p_val=0.05, categories_per_feature=cats)
         preds = detector.predict(matrix(cur), drift_type="feature")
-        return {c for c, hit in zip(COLUMNS, preds["data"]["is_drift"]) if hit}
+        return {c for c, hit in zip(COLUMNS, preds["data"]["is_drift"], strict=True) if hit}
 
     return run, import_s
 
