@@ -392,7 +392,7 @@ def _profile_numeric(
         mean = float(f.mean())
         dev = f - mean
         # Not np.dot: BLAS threads cost more than they save on a busy machine.
-        m2 = float(np.square(dev).sum())
+        m2 = float(np.einsum("i,i->", dev, dev))
     if n_inf == 0 and mean is not None:
         # Reuse the deviations as the cell positions: one temporary array instead of three.
         dev += mean - grid.lo
