@@ -81,10 +81,10 @@ def progress_steps(enabled: bool = True) -> Iterator[Any]:
         console=err_console,
         transient=True,
     ) as progress:
-        task = progress.add_task("starting", total=None)
+        spinner = progress.add_task("starting", total=None)
 
         def step(message: str) -> None:
-            progress.update(task, description=message)
+            progress.update(spinner, description=message)
 
         yield step
 
