@@ -80,3 +80,19 @@ def test_schema_changes_are_pipeline_faults() -> None:
     report = check_quality(ref, cur)
     assert [(v.subject, v.decision) for v in report.faults] == [("b", "drift")]
     assert report.diagnosis.failure_mode == "pipeline_fault"
+
+
+def test_out_of_range_share_from_merged_profiles_counts_only_values_beyond() -> None:
+    from airsoc.detection import merge, profile
+
+    ref = profile({"x": np.arange(100.0)})
+    # Two current partitions profiled without the reference: no exact out-of-range count.
+    cur = merge(profile({"x": np.arange(100.0)}), profile({"x": np.full(100, 99.0)}))
+    got = [v for v in check_quality(ref, {"x": np.arange(100.0)}).verdicts]
+    assert got == []
+    from airsoc.detection.quality import compare_profiles
+
+    assert [v.method for v in compare_profiles(ref, cur)] == []
+    beyond = merge(profile({"x": np.arange(100.0)}), profile({"x": np.full(100, 500.0)}))
+    verdicts = compare_profiles(ref, beyond)
+    assert [(v.method, v.statistic) for v in verdicts] == [("out_of_range", 0.5)]
