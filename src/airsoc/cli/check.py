@@ -70,7 +70,7 @@ def _columns(items: Sequence[str] | None) -> list[str] | None:
 
 def reference_source(path: Path) -> Any:
     """Return the saved profile at ``path`` if it is one, else the path (a data file)."""
-    from airsoc.detection.profile import is_profile_file, load_profile
+    from airsoc.detection.profiles import is_profile_file, load_profile
 
     return load_profile(path) if is_profile_file(path) else path
 
@@ -156,7 +156,7 @@ def drift(
     from airsoc.detection.drift import calibrate, check_drift
     from airsoc.detection.html import render_drift_html
     from airsoc.detection.inputs import read_table
-    from airsoc.detection.profile import DatasetProfile
+    from airsoc.detection.profiles import DatasetProfile
 
     with progress_steps(fmt == Format.text or output is not None) as step:
         ref_source, cur_source = reference_source(reference), reference_source(current)

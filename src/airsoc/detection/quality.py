@@ -40,7 +40,7 @@ from scipy import stats as sps
 from airsoc.clock import Clock
 from airsoc.detection.classify import classify_failure_mode
 from airsoc.detection.inputs import Table, TableLike, read_table
-from airsoc.detection.profile import ColumnProfile, DatasetProfile, profile
+from airsoc.detection.profiles import ColumnProfile, DatasetProfile, profile
 from airsoc.detection.verdict import Decision, Verdict
 
 __all__ = [
