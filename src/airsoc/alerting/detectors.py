@@ -217,7 +217,8 @@ def _labelled(monitor: MonitorConfig, frame: pd.DataFrame, what: str) -> pd.Data
             f"monitor {monitor.name!r}: the {what} needs {label!r} and 'prediction' columns "
             "(delayed labels joined to predictions; use a time-range reference)"
         )
-    return frame[frame[label].notna()]
+    labelled: pd.DataFrame = frame[frame[label].notna()]
+    return labelled
 
 
 def concept_drift(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
