@@ -29,6 +29,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from airsoc.alerting.service import list_deliveries, list_signals
+from airsoc.alerting.testing import http_sink, smtp_server
 from airsoc.clock import SimulatedClock
 from airsoc.config import parse_config
 from airsoc.errors import PermissionDeniedError
@@ -44,9 +45,6 @@ from airsoc.serving.testing import serve_in_thread
 from airsoc.settings import Settings
 from airsoc.store import Store
 from airsoc.testing import CliResult
-
-pytest.importorskip("aiosmtpd")
-from airsoc.alerting.testing import http_sink, smtp_server  # noqa: E402
 
 SYSTEM = "fraud-detector"
 FEATURES = {"amount": "number", "hour": "number"}
