@@ -105,10 +105,14 @@ class EventLogTelemetry:
                     latest["request_id"], latest["row_index"], latest["label"], strict=True
                 )
             }
-            out["label"] = [
-                keyed.get((r, int(i)))
-                for r, i in zip(out["request_id"], out["row_index"], strict=True)
-            ]
+            out["label"] = pd.Series(
+                [
+                    keyed.get((r, int(i)))
+                    for r, i in zip(out["request_id"], out["row_index"], strict=True)
+                ],
+                index=out.index,
+                dtype=object,
+            )
         features = inputs.drop(columns=[c for c in inputs.columns if c in out.columns])
         window: pd.DataFrame = pd.concat([features, out], axis=1).reset_index(drop=True)
         return window
