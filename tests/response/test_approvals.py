@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from tests.response.support import incident, registry, runner, start
 
 from airsoc.clock import SimulatedClock
 from airsoc.errors import ConflictError, InputError
 from airsoc.response.approvals import decide_approval, list_approvals
 from airsoc.store import Store
+from tests.response.support import incident, registry, runner, start
 
 PLAYBOOK = """
 name: a

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.response.support import incident
 
 from airsoc.alerting.receivers import RecordingReceiver
 from airsoc.alerting.testing import http_sink
@@ -19,6 +18,7 @@ from airsoc.incidents.service import get_incident
 from airsoc.response.actions import ActionContext, ActionRegistry, ResponseServices
 from airsoc.response.controlplane import RecordingControlPlane
 from airsoc.store import Store
+from tests.response.support import incident
 
 
 def context(

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.response.support import CountingAction, incident, registry, run_view, runner, start
 
 from airsoc.audit import list_entries, verify_chains
 from airsoc.clock import SimulatedClock, SystemClock
@@ -25,6 +24,7 @@ from airsoc.response.approvals import decide_approval, list_approvals
 from airsoc.response.controlplane import RecordingControlPlane
 from airsoc.response.models import PlaybookRunRow
 from airsoc.store import Store
+from tests.response.support import CountingAction, incident, registry, run_view, runner, start
 
 POISON = """
 name: poison

@@ -21,21 +21,26 @@ import click
 import typer
 from pydantic import ValidationError
 
-from airsoc.cli import audit, check, config, gateway, incidents, profile, registry, setup, taxonomy
 from airsoc.cli import (
     alerts,
     approvals,
     audit,
+    check,
     config,
+    gateway,
     incidents,
     monitors,
     playbooks,
+    postmortems,
+    profile,
+    registry,
     routes,
+    serve,
     setup,
     silences,
     taxonomy,
+    users,
 )
-from airsoc.cli import audit, config, incidents, postmortems, serve, setup, taxonomy, users
 from airsoc.cli.output import err_console
 from airsoc.cli.state import state
 from airsoc.config.loader import issues_from_validation
