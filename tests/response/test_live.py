@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
 from airsoc.audit import list_entries
 from airsoc.clock import SimulatedClock
@@ -16,7 +17,7 @@ from airsoc.response.actions import ActionResult
 from airsoc.response.controlplane import CONTROL_METHODS, ControlPlane
 from airsoc.response.live import LiveControlPlane, live_control_plane
 from airsoc.response.models import ActionEffectRow
-from airsoc.serving import Gateway, control, get_retrieval
+from airsoc.serving import Gateway, control, create_app, get_retrieval
 from airsoc.settings import Settings
 from airsoc.store import Store
 from airsoc.testing import CliResult
@@ -124,6 +125,11 @@ def test_retrieval_actions_reach_a_running_gateway(
     assert (view.enabled, view.removed_documents) == (False, ["policy-17"])
     with sqlite_store.read() as s:
         assert not get_retrieval(s, system="bot").allows("faq-1")
+    # A RAG app behind the gateway reads its control from the status endpoint.
+    cp.remove_document(system=SYSTEM, document="kb-9", idempotency_key="k3")
+    with TestClient(create_app(gateway, manage_gateway=False)) as client:
+        systems = client.get("/v1/status").json()["systems"]
+    assert systems[SYSTEM]["retrieval"] == {"enabled": True, "removed_documents": ["kb-9"]}
     gateway.close()
 
 
