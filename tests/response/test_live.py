@@ -151,9 +151,13 @@ def test_playbooks_run_acts_on_the_real_gateway(
     build_registry(store, clock, tmp_path)
     with store.transaction() as s:
         incident = declare_incident(
-            s, clock=clock, actor="alice", system=SYSTEM, failure_mode="data_poisoning",
+            s,
+            clock=clock,
+            actor="alice",
+            system=SYSTEM,
+            failure_mode="data_poisoning",
             summary="b2 is poisoned",
-        )  # fmt: skip
+        )
     store.close()
     (tmp_path / "contain.yaml").write_text(
         "name: contain\non: {failure_mode: data_poisoning}\nsteps:\n"

@@ -104,9 +104,15 @@ def test_reference_errors_name_the_monitor_and_the_problem(
             s, clock=clock, actor="etl", batch_id="b3", source="acme", rows=1, sha256="3" * 64
         )
         lineage.register_model_version(
-            s, clock=clock, actor="ci", system=SYSTEM, version="v3",
-            artifact_uri="mem://v3", sha256="4" * 64, training_batches=["b3"],
-        )  # fmt: skip
+            s,
+            clock=clock,
+            actor="ci",
+            system=SYSTEM,
+            version="v3",
+            artifact_uri="mem://v3",
+            sha256="4" * 64,
+            training_batches=["b3"],
+        )
     with pytest.raises(DetectionError, match="batch b3 has no data URI"):
         source.reference(monitor(model_version="v3"))
 
