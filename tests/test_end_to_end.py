@@ -231,6 +231,7 @@ def test_drifted_traffic_to_rollback_on_the_real_gateway(
             (incident,) = list_incidents(s)
         assert (incident.severity, incident.failure_mode) == ("sev2", "data_drift")
         assert [t["id"] for t in incident.atlas_techniques] == ["AML.T0059"]
+        assert incident.model_versions == ["v2"]  # the version that answered the drifted window
         # 4. The commander starts the playbook; it captures evidence and waits for approval.
         with store.transaction() as s:
             for role, person in (("incident_commander", "alice"), ("deputy", "bob")):

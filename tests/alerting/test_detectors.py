@@ -51,9 +51,10 @@ def test_every_failure_mode_detector_is_registered() -> None:
 
 
 def test_data_drift_flags_the_shifted_feature_only() -> None:
-    current = features(2, 2000, mean=0.5).assign(score=0.3, prediction=1, label=None)
+    current = features(2, 2000, mean=0.5).assign(score=0.3, prediction=1, label=None, version="v7")
     verdicts = detectors.data_drift(monitor("data_drift"), window(current, features(1, 2000)))
     assert ("amount", "data_drift") in alarms(verdicts)
+    assert {v.evidence["model_version"] for v in verdicts if v.is_alarm} == {"v7"}
     assert "hour" not in {s for s, _ in alarms(verdicts)}
     # Telemetry fields (score, prediction, label) are not judged as features.
     assert not {"score", "prediction", "label"} & {v.subject for v in verdicts}

@@ -17,7 +17,9 @@ Windows are tables (a pandas DataFrame or a list of records): one row per answer
 the input features as columns plus the telemetry fields in :data:`TELEMETRY_FIELDS`. Options come
 from the monitor: ``thresholds`` (``p_value``/``alpha``, ``min_effect``, ``drift_share``,
 ``min_drop``, ``min_change``, ``ratio``, ``expected_rows``) and ``params`` (``columns``,
-``group``, ``positive``, ``label``, ``output``). Alarms carry the detector's failure mode.
+``group``, ``positive``, ``label``, ``output``). Alarms carry the detector's failure mode and,
+when the window has a ``version`` column, the model version that answered most of it
+(``evidence["model_version"]``, which the monitor's alert carries as its ``model_version``).
 
 Example:
     >>> import numpy as np
@@ -123,13 +125,22 @@ def _empty(monitor: MonitorConfig, detector: str) -> list[Verdict]:
     ]
 
 
-def _tag(verdicts: Sequence[Verdict], detector: str, failure_mode: str) -> list[Verdict]:
-    return [
-        v.model_copy(update={"failure_mode": failure_mode})
-        if v.is_alarm and v.failure_mode is None
-        else v
-        for v in verdicts
-    ]
+def _tag(verdicts: Sequence[Verdict], current: pd.DataFrame, failure_mode: str) -> list[Verdict]:
+    """Give alarms the detector's failure mode and the model version that answered the window."""
+    version = None
+    if "version" in current.columns and current["version"].notna().any():
+        version = str(current["version"].mode().iloc[0])
+    out = []
+    for v in verdicts:
+        if v.is_alarm:
+            update: dict[str, Any] = {}
+            if v.failure_mode is None:
+                update["failure_mode"] = failure_mode
+            if version is not None:
+                update["evidence"] = {**v.evidence, "model_version": version}
+            v = v.model_copy(update=update)
+        out.append(v)
+    return out
 
 
 def _call(monitor: MonitorConfig, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -179,7 +190,7 @@ def data_drift(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
     verdicts = [*report.columns, report.dataset]
     if report.diagnosis is not None:
         verdicts.append(report.diagnosis)
-    return _tag(verdicts, "data_drift", "data_drift")
+    return _tag(verdicts, current, "data_drift")
 
 
 def _outputs(monitor: MonitorConfig, frame: pd.DataFrame, what: str) -> Any:
@@ -207,7 +218,7 @@ def prediction_drift(monitor: MonitorConfig, window: WindowData) -> list[Verdict
         min_change=th.get("min_change", 0.05),
         alpha=th.get("p_value", th.get("alpha", 0.05)),
     )
-    return _tag(report.verdicts, "prediction_drift", "prediction_drift")
+    return _tag(report.verdicts, current, "prediction_drift")
 
 
 def _labelled(monitor: MonitorConfig, frame: pd.DataFrame, what: str) -> pd.DataFrame:
@@ -242,7 +253,7 @@ def concept_drift(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
         min_drop=monitor.thresholds.get("min_drop", 0.05),
         alpha=monitor.thresholds.get("p_value", monitor.thresholds.get("alpha", 0.05)),
     )
-    return _tag(verdicts, "concept_drift", "concept_drift")
+    return _tag(verdicts, current, "concept_drift")
 
 
 def pipeline_fault(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
@@ -261,9 +272,7 @@ def pipeline_fault(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
         expected_rows=int(expected) if expected is not None else None,
     )
     return _tag(
-        [*report.verdicts, classify_failure_mode(report.verdicts)],
-        "pipeline_fault",
-        "pipeline_fault",
+        [*report.verdicts, classify_failure_mode(report.verdicts)], current, "pipeline_fault"
     )
 
 
@@ -290,7 +299,7 @@ def fairness_regression(monitor: MonitorConfig, window: WindowData) -> list[Verd
         threshold=monitor.thresholds.get("ratio", 0.8),
         alpha=monitor.thresholds.get("p_value", monitor.thresholds.get("alpha", 0.05)),
     )
-    return _tag([*report.groups, report.overall], "fairness_regression", "fairness_regression")
+    return _tag([*report.groups, report.overall], current, "fairness_regression")
 
 
 for _name, _evaluator in (
