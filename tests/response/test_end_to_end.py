@@ -65,9 +65,13 @@ def ks_drift(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
 
 @pytest.fixture
 def ks_evaluator() -> Iterator[None]:
+    previous = EVALUATORS.get("data_drift")
     register_evaluator("data_drift", ks_drift, replace=True)
     yield
-    EVALUATORS.pop("data_drift", None)
+    if previous is None:
+        EVALUATORS.pop("data_drift", None)
+    else:
+        register_evaluator("data_drift", previous, replace=True)
 
 
 CONFIG = """

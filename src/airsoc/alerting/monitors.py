@@ -409,7 +409,12 @@ class MonitorScheduler:
         failure = monitor.failure_mode or next(
             (v.failure_mode for v in alarm if v.failure_mode), monitor.detector
         )
+        version = next(
+            (str(v.evidence["model_version"]) for v in alarm if v.evidence.get("model_version")),
+            None,
+        )
         labels = {
+            **({"model_version": version} if version else {}),
             "alertname": f"{monitor.name}",
             "system": monitor.system,
             "monitor": monitor.name,

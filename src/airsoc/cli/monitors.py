@@ -9,13 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
-from airsoc.alerting.monitors import InMemoryTelemetry, monitor_status
+from airsoc.alerting.monitors import InMemoryTelemetry, TelemetrySource, monitor_status
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.routes import ConfigOpt
 from airsoc.cli.state import state
 from airsoc.clock import ensure_utc
 from airsoc.errors import DataFileError
 from airsoc.response.setup import LoopReport, ResponseLoop, load_checked_config
+from airsoc.response.sources import EventLogTelemetry
 
 __all__ = ["app", "read_jsonl_telemetry"]
 
@@ -120,14 +121,23 @@ def run(
     interval: Annotated[float, typer.Option(help="Seconds between rounds")] = 5.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (with --once)")] = False,
 ) -> None:
-    """Run due monitors, route their alerts, declare incidents and advance playbooks."""
+    """Run due monitors, route their alerts, declare incidents and advance playbooks.
+
+    Monitors read the gateway's event log and the registry (training batches of the serving
+    version); ``--telemetry``/``--reference`` read JSON-lines files instead.
+    """
     cfg, playbooks = load_checked_config(config)
-    source = InMemoryTelemetry()
-    if telemetry is not None:
-        source.extend(read_jsonl_telemetry(telemetry))
-    if reference is not None:
-        for record in read_jsonl_telemetry(reference, reference=True):
-            source.references.setdefault(record["system"], []).append(record)
+    source: TelemetrySource
+    if telemetry is None and reference is None:
+        source = EventLogTelemetry(store=state.store(), base_dir=config.parent)
+    else:
+        memory = InMemoryTelemetry()
+        if telemetry is not None:
+            memory.extend(read_jsonl_telemetry(telemetry))
+        if reference is not None:
+            for record in read_jsonl_telemetry(reference, reference=True):
+                memory.references.setdefault(record["system"], []).append(record)
+        source = memory
     loop = ResponseLoop(
         config=cfg, playbooks=playbooks, store=state.store(), clock=state.clock, source=source
     )

@@ -14,6 +14,7 @@ from airsoc.cli.state import state
 from airsoc.errors import DataFileError, InputError, NotFoundError
 from airsoc.response.actions import ActionRegistry, ResponseServices
 from airsoc.response.dryrun import dry_run
+from airsoc.response.live import live_control_plane
 from airsoc.response.playbooks import Playbook, default_playbooks, load_playbook
 from airsoc.response.runner import PlaybookRunner, get_run, start_run
 from airsoc.response.setup import load_checked_config
@@ -217,7 +218,11 @@ def run(
         registry=registry,
         worker_id=f"cli:{actor_name(actor)}",
         services=ResponseServices(
-            store=store, settings=state.settings, receivers=receivers, templates=templates
+            store=store,
+            settings=state.settings,
+            receivers=receivers,
+            templates=templates,
+            control_plane=live_control_plane(store=store, clock=state.clock),
         ),
     )
     worker.run_until_idle()

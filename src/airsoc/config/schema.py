@@ -169,6 +169,10 @@ class MonitorConfig(StrictModel):
     cron: str | None = None
     thresholds: dict[str, float] = Field(default_factory=dict)
     metric: str | None = Field(default=None, description="The telemetry field a threshold reads")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Detector options, e.g. {group: gender} for fairness_regression",
+    )
     failure_mode: FailureModeName = None
     severity: SeverityValue = None
     labels: dict[str, str] = Field(default_factory=dict)

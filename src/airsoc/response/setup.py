@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import airsoc.alerting.detectors  # noqa: F401  (registers the detectors monitors name)
 from airsoc.alerting.dispatcher import NotifyTarget
 from airsoc.alerting.engine import AlertingEngine
 from airsoc.alerting.monitors import MonitorRun, MonitorScheduler, TelemetrySource
@@ -37,6 +38,7 @@ from airsoc.response.actions import ActionRegistry, ResponseServices
 from airsoc.response.controlplane import ControlPlane
 from airsoc.response.declaration import IncidentDeclarer
 from airsoc.response.escalation import run_escalations, send_due_status_updates
+from airsoc.response.live import live_control_plane
 from airsoc.response.playbooks import Playbook, load_playbooks
 from airsoc.response.runner import PlaybookRunner
 from airsoc.store import Store
@@ -93,7 +95,11 @@ class LoopReport:
 
 
 class ResponseLoop:
-    """Monitors, alerting, incident declaration, playbooks and escalation, driven by ``tick``."""
+    """Monitors, alerting, incident declaration, playbooks and escalation, driven by ``tick``.
+
+    Without ``control_plane`` actions act on the real gateway, registry and retrieval controls
+    in ``store`` (:func:`~airsoc.response.live.live_control_plane`).
+    """
 
     def __init__(
         self,
@@ -120,7 +126,9 @@ class ResponseLoop:
             registry=registry,
             worker_id=worker_id,
             services=ResponseServices(
-                store=store, settings=store.settings, control_plane=control_plane
+                store=store,
+                settings=store.settings,
+                control_plane=control_plane or live_control_plane(store=store, clock=clock),
             ),
         )
         self._apply(config, playbooks)

@@ -36,6 +36,15 @@ from airsoc.serving.control import (
     unblock_client,
 )
 from airsoc.serving.gateway import Gateway, RoutingSnapshot
+from airsoc.serving.retrieval import (
+    RetrievalView,
+    disable_retrieval,
+    enable_retrieval,
+    get_retrieval,
+    list_retrieval,
+    remove_document,
+    restore_document,
+)
 
 __all__ = [
     "ROUTING_MODES",
@@ -48,20 +57,27 @@ __all__ = [
     "HttpAdapter",
     "ModelAdapter",
     "Output",
+    "RetrievalView",
     "RouteView",
     "RoutingSnapshot",
     "RulesAdapter",
     "SklearnAdapter",
     "block_client",
     "create_app",
+    "disable_retrieval",
+    "enable_retrieval",
+    "get_retrieval",
     "get_route",
     "isolate",
     "limit_client",
     "list_handoffs",
+    "list_retrieval",
     "list_routes",
     "load_adapter",
     "promote",
+    "remove_document",
     "restore",
+    "restore_document",
     "rollback",
     "set_canary",
     "set_fallback",

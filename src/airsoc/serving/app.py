@@ -58,6 +58,7 @@ from airsoc.errors import (
 from airsoc.serving import control
 from airsoc.serving.adapters import ChatUpstream, ModelAdapter, Output
 from airsoc.serving.gateway import Gateway, LoadedVersion, Route, canary_bucket, validate_rows
+from airsoc.serving.retrieval import RetrievalView
 from airsoc.telemetry.schemas import LabelEvent, LLMTurnEvent, PredictionEvent
 
 __all__ = ["create_app"]
@@ -580,6 +581,7 @@ class _Handlers:
                         "candidate": r.candidate.version if r.candidate else None,
                         "share": r.share,
                         "revision": r.revision,
+                        "retrieval": _retrieval(snapshot.retrieval.get(name)),
                     }
                     for name, r in snapshot.routes.items()
                 },
@@ -591,6 +593,12 @@ class _Handlers:
     async def health(self, request: Request) -> Response:
         """Return ok."""
         return JSONResponse({"ok": True})
+
+
+def _retrieval(view: RetrievalView | None) -> dict[str, Any]:
+    if view is None:
+        return {"enabled": True, "removed_documents": []}
+    return {"enabled": view.enabled, "removed_documents": list(view.removed_documents)}
 
 
 def _answer(

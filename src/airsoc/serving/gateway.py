@@ -60,6 +60,7 @@ from airsoc.serving import control
 from airsoc.serving.adapters import ModelAdapter, RulesAdapter, load_adapter, load_callable
 from airsoc.serving.control import RouteView
 from airsoc.serving.models import RoutingRevisionRow
+from airsoc.serving.retrieval import RetrievalView, list_retrieval
 from airsoc.store import Store
 from airsoc.telemetry.log import EventLog
 
@@ -133,6 +134,8 @@ class RoutingSnapshot:
     revision: int
     routes: Mapping[str, Route] = field(default_factory=dict)
     clients: Mapping[str, ClientRule] = field(default_factory=dict)
+    #: Retrieval controls of RAG systems that have one (see :mod:`airsoc.serving.retrieval`).
+    retrieval: Mapping[str, RetrievalView] = field(default_factory=dict)
 
 
 def canary_bucket(request_id: str) -> float:
@@ -275,6 +278,7 @@ class Gateway:
                     return False
                 routes = control.list_routes(session)
                 rules = control.list_client_rules(session)
+                retrieval = {r.system: r for r in list_retrieval(session)}
                 versions = {
                     (r.system, v): lineage.get_model_version(session, system=r.system, version=v)
                     for r in routes
@@ -289,6 +293,7 @@ class Gateway:
                 revision=revision,
                 routes=MappingProxyType(built),
                 clients=MappingProxyType(clients),
+                retrieval=MappingProxyType(retrieval),
             )
             return True
 

@@ -67,3 +67,16 @@ class HandoffRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RetrievalControlRow(Base):
+    """Whether a RAG system may retrieve, and the documents taken out of its index."""
+
+    __tablename__ = "gateway_retrieval"
+
+    system: Mapped[str] = mapped_column(String(200), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    removed_documents: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(Text, default="")
