@@ -15,18 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from airsoc import lineage, serving
-from airsoc.clock import Clock, SimulatedClock, SystemClock
-from airsoc.errors import ActionError
+from airsoc.clock import SimulatedClock, SystemClock
 from airsoc.incidents.evidence import BlobStore
 from airsoc.incidents.service import add_evidence, assign_role, declare_incident
 from airsoc.reporting.findings import ChartData, ChartSeries, FindingIn, add_finding
-from airsoc.response import PlaybookRunner, ResponseServices
+from airsoc.response import PlaybookRunner, ResponseServices, live_control_plane
 from airsoc.server.auth import add_user
 from airsoc.settings import Settings
 from airsoc.store import Store
@@ -49,133 +46,6 @@ PASSWORD = "dana-console-pass"
 APPROVER_PASSWORD = "sam-console-pass"
 
 
-# --- Stand-in control plane (test-only) ----------------------------------------------------------
-# A minimal ControlPlane over the real gateway routing controls (airsoc.serving) and the lineage
-# registry. Once airsoc.response.live_control_plane(store=..., clock=...) is available, use it
-# here instead of this class.
-class GatewayControlPlane:
-    """Playbook actions applied with the serving and lineage service functions, once per key."""
-
-    actor = "playbook"
-
-    def __init__(self, store: Store, clock: Clock) -> None:
-        self.store = store
-        self.clock = clock
-        self.done: dict[str, dict[str, Any]] = {}
-
-    def _once(self, key: str, change: Any) -> dict[str, Any]:
-        if key not in self.done:
-            with self.store.transaction() as s:
-                self.done[key] = change(s)
-        return self.done[key]
-
-    def rollback(self, *, system: str, to: str, idempotency_key: str) -> dict[str, Any]:
-        def change(s: Any) -> dict[str, Any]:
-            before = serving.get_route(s, system=system).primary_version
-            after = serving.rollback(
-                s, clock=self.clock, actor=self.actor, system=system, to=to, reason="playbook"
-            )
-            return {"system": system, "from": before, "to": after.primary_version}
-
-        return self._once(idempotency_key, change)
-
-    def fallback(self, *, system: str, mode: str, idempotency_key: str) -> dict[str, Any]:
-        def change(s: Any) -> dict[str, Any]:
-            serving.set_fallback(
-                s,
-                clock=self.clock,
-                actor=self.actor,
-                system=system,
-                reason="playbook",
-                fallback={"type": mode},
-            )
-            return {"system": system, "mode": f"fallback:{mode}"}
-
-        return self._once(idempotency_key, change)
-
-    def isolate(self, *, system: str, idempotency_key: str) -> dict[str, Any]:
-        def change(s: Any) -> dict[str, Any]:
-            serving.isolate(s, clock=self.clock, actor=self.actor, system=system, reason="playbook")
-            return {"system": system, "mode": "isolated"}
-
-        return self._once(idempotency_key, change)
-
-    def restore(self, *, system: str, idempotency_key: str) -> dict[str, Any]:
-        def change(s: Any) -> dict[str, Any]:
-            serving.restore(s, clock=self.clock, actor=self.actor, system=system, reason="playbook")
-            return {"system": system, "mode": "primary"}
-
-        return self._once(idempotency_key, change)
-
-    def set_canary(
-        self, *, system: str, version: str, percent: float, idempotency_key: str
-    ) -> dict[str, Any]:
-        def change(s: Any) -> dict[str, Any]:
-            serving.set_canary(
-                s,
-                clock=self.clock,
-                actor=self.actor,
-                system=system,
-                version=version,
-                share=percent / 100,
-                reason="playbook",
-            )
-            return {"system": system, "version": version, "percent": percent}
-
-        return self._once(idempotency_key, change)
-
-    def quarantine_batch(self, *, batch: str, reason: str, idempotency_key: str) -> dict[str, Any]:
-        def change(s: Any) -> dict[str, Any]:
-            lineage.quarantine_batch(
-                s, clock=self.clock, actor=self.actor, batch_id=batch, reason=reason
-            )
-            return {"batch": batch}
-
-        return self._once(idempotency_key, change)
-
-    def release_batch(self, *, batch: str, reason: str, idempotency_key: str) -> dict[str, Any]:
-        def change(s: Any) -> dict[str, Any]:
-            lineage.release_batch(
-                s, clock=self.clock, actor=self.actor, batch_id=batch, reason=reason
-            )
-            return {"batch": batch}
-
-        return self._once(idempotency_key, change)
-
-    def revoke_source(self, *, source: str, reason: str, idempotency_key: str) -> dict[str, Any]:
-        def change(s: Any) -> dict[str, Any]:
-            lineage.revoke_source(
-                s, clock=self.clock, actor=self.actor, source=source, reason=reason
-            )
-            return {"source": source}
-
-        return self._once(idempotency_key, change)
-
-    def _not_here(self, what: str) -> dict[str, Any]:
-        raise ActionError(f"{what} is not part of this test's control plane")
-
-    def block_client(
-        self, *, system: str, client: str, seconds: float | None, idempotency_key: str
-    ) -> dict[str, Any]:
-        return self._not_here("block_client")
-
-    def rate_limit_client(
-        self, *, system: str, client: str, per_minute: int, idempotency_key: str
-    ) -> dict[str, Any]:
-        return self._not_here("rate_limit_client")
-
-    def disable_retrieval(self, *, system: str, idempotency_key: str) -> dict[str, Any]:
-        return self._not_here("disable_retrieval")
-
-    def remove_document(
-        self, *, system: str, document: str, idempotency_key: str
-    ) -> dict[str, Any]:
-        return self._not_here("remove_document")
-
-
-# --- end of the stand-in control plane -----------------------------------------------------------
-
-
 @contextmanager
 def playbook_worker(data_dir: Path) -> Iterator[None]:
     """Run a playbook worker (the role of ``airsoc monitors run``) in a thread on the store."""
@@ -186,7 +56,9 @@ def playbook_worker(data_dir: Path) -> Iterator[None]:
         clock=clock,
         worker_id="browser-test-worker",
         services=ResponseServices(
-            store=store, settings=store.settings, control_plane=GatewayControlPlane(store, clock)
+            store=store,
+            settings=store.settings,
+            control_plane=live_control_plane(store=store, clock=clock),
         ),
     )
     stop = threading.Event()
