@@ -10,11 +10,14 @@ gateway (uvicorn on 127.0.0.1) and logs every answered row to the event log.
 4. The playbook runs and waits for approval; the requester cannot approve, a second user does.
 5. The gateway rolls back to the last known-good v1: the next request is answered by v1.
 6. The timeline shows every step in order with its actor, and ``airsoc audit verify`` passes.
+7. The responders record the root cause and close the loop; the blameless post-mortem of this
+   incident renders, with its charts, as Markdown, HTML and PDF.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -26,6 +29,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from pypdf import PdfReader
 from sklearn.linear_model import LogisticRegression
 
 from airsoc.alerting.service import list_deliveries, list_signals
@@ -33,8 +37,18 @@ from airsoc.alerting.testing import http_sink, smtp_server
 from airsoc.clock import SimulatedClock
 from airsoc.config import parse_config
 from airsoc.errors import PermissionDeniedError
-from airsoc.incidents.service import assign_role, get_incident, list_incidents
+from airsoc.incidents.service import (
+    add_note,
+    assign_role,
+    get_incident,
+    list_incidents,
+    transition_incident,
+)
 from airsoc.lineage import service as lineage
+from airsoc.reporting.findings import ChartData, ChartSeries, FindingIn, FindingKind, add_finding
+from airsoc.reporting.postmortems import create_postmortem
+from airsoc.reporting.render import render
+from airsoc.reporting.report import build_report
 from airsoc.response.approvals import decide_approval, list_approvals
 from airsoc.response.playbooks import parse_playbook
 from airsoc.response.runner import list_runs, start_run
@@ -275,6 +289,8 @@ def test_drifted_traffic_to_rollback_on_the_real_gateway(
         _wait_for_primary(url, "v1")
         assert _send(url, _rows(rng, 100, mean=100)) == ["v1"]
     gateway.close()
+    # 7. Contain, record the root cause, and write the post-mortem in all three formats.
+    _postmortem(store, clock, incident.id)
     # 6. The timeline has every step in order, each with its actor; the chains verify.
     with store.read() as s:
         detail = get_incident(s, incident_id=incident.id)
@@ -318,3 +334,82 @@ def test_drifted_traffic_to_rollback_on_the_real_gateway(
     verified = cli("audit", "verify")
     assert verified.exit_code == 0, verified.stderr
     assert verified.stdout.startswith("ok: "), verified.stdout
+
+
+def _postmortem(store: Store, clock: SimulatedClock, incident_id: int) -> None:
+    """Contain the incident, add the root cause, and render its post-mortem three ways."""
+    with store.read() as s:
+        signals = [
+            sig for sig in list_signals(s, system=SYSTEM) if sig.monitor == "fraud-input-drift"
+        ]
+    clock.advance(timedelta(minutes=5))
+    with store.transaction() as s:
+        transition_incident(
+            s,
+            clock=clock,
+            incident_id=incident_id,
+            to="contained",
+            actor="bob",
+            reason="v1 serves again; amount distribution back to training range",
+        )
+        add_note(
+            s,
+            clock=clock,
+            incident_id=incident_id,
+            actor="alice",
+            text="A merchant started sending amounts in cents; v2 saw 100x larger amounts.",
+        )
+        add_finding(
+            s,
+            clock=clock,
+            incident_id=incident_id,
+            actor="alice",
+            finding=FindingIn(
+                title="Transaction amounts shifted far outside v2's training range",
+                kind=FindingKind.ROOT_CAUSE,
+                detail="The data_drift monitor judged amount against v2's training batches.",
+                recommendation="Validate the unit of amount at ingestion",
+                chart=ChartData(
+                    kind="line",
+                    x=[f"{sig.at:%H:%M}" for sig in signals],
+                    series=[
+                        ChartSeries(
+                            name="drift statistic", values=[sig.statistic or 0.0 for sig in signals]
+                        )
+                    ],
+                    y_label="effect size",
+                ),
+            ),
+        )
+        create_postmortem(s, clock=clock, incident_id=incident_id, actor="alice")
+    with store.read() as s:
+        report = build_report(s, incident_id=incident_id, now=clock.now())
+    out = {fmt: render(report, fmt) for fmt in ("md", "html", "pdf")}
+    artifacts = Path(__file__).resolve().parents[1] / "test-artifacts" / "postmortem"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    for fmt, data in out.items():
+        (artifacts / f"end-to-end.{fmt}").write_bytes(data)
+    markdown = out["md"].decode()
+    for heading in (
+        "## Overview",
+        "## Impact",
+        "## Timeline",
+        "## Root cause and contributing factors",
+        "## Detection",
+        "## Response",
+        "## What went well",
+        "## What did not go well",
+        "## Action items",
+        "## Messaging",
+        "## ATLAS and OWASP mapping",
+        "## Metrics",
+    ):
+        assert heading in markdown, heading
+    assert "Transaction amounts shifted far outside v2's training range" in markdown
+    assert "Validate the unit of amount at ingestion" in markdown
+    assert "AML.T0059" in markdown
+    assert "bob" in markdown  # the approver appears in the response section
+    assert out["html"].count(b"<svg") >= 2  # phase chart and the finding's chart
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(out["pdf"])).pages)
+    assert "Root cause and contributing factors" in text
+    assert "Validate the unit of amount at ingestion" in text

@@ -402,8 +402,11 @@ def build_report(
     times = times_of(detail, detail.timeline)
     end = now or detail.closed_at or detail.updated_at
     timeline = [_line(e) for e in detail.timeline]
+    # Status updates and notice drafts that response saves as notes are messaging, not findings.
     notes = [
-        TimelineLine(at=e.at, actor=describe_actor(e.actor), text=e.reason) for e in detail.notes
+        TimelineLine(at=e.at, actor=describe_actor(e.actor), text=e.reason)
+        for e in detail.notes
+        if not e.actor.startswith("system:")
     ]
     approvals = [_line(e) for e in detail.timeline if "approv" in e.action or "reject" in e.action]
     good, bad = _drafted_lessons(detail, times, findings)
