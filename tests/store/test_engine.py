@@ -66,3 +66,13 @@ def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, database_url="postgresql+psycopg://nobody@127.0.0.1:1/x")
     with pytest.raises(StoreError, match=r"cannot reach the database at postgresql\+psycopg"):
         Store.open(settings)
+
+
+def test_migration_history_is_one_line() -> None:
+    from alembic.script import ScriptDirectory
+
+    from airsoc.store.engine import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert len(script.get_heads()) == 1
+    assert [r.revision for r in script.walk_revisions()][-1] == "0001_foundation"

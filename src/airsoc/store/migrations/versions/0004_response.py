@@ -1,7 +1,7 @@
 """alerting and response
 
 Revision ID: 0004_response
-Revises: 0001_foundation
+Revises: 0002_control_plane
 Create Date: 2026-11-21 06:20:29.626281
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import airsoc.store.base
 
 revision: str = "0004_response"
-down_revision: str | Sequence[str] | None = "0001_foundation"
+down_revision: str | Sequence[str] | None = "0002_control_plane"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """users, tokens, sessions, findings and post-mortems
 
 Revision ID: 0006_server
-Revises: 0001_foundation
+Revises: 0004_response
 Create Date: 2026-11-21 06:00:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import airsoc.store.base
 
 revision: str = "0006_server"
-down_revision: str | Sequence[str] | None = "0001_foundation"
+down_revision: str | Sequence[str] | None = "0004_response"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

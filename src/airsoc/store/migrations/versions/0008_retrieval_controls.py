@@ -1,7 +1,7 @@
 """retrieval controls of RAG systems
 
 Revision ID: 0008_retrieval_controls
-Revises: 0001_foundation
+Revises: 0006_server
 Create Date: 2026-11-21 06:50:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import airsoc.store.base
 
 revision: str = "0008_retrieval_controls"
-down_revision: str | Sequence[str] | None = "0001_foundation"
+down_revision: str | Sequence[str] | None = "0006_server"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
