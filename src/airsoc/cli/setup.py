@@ -38,9 +38,9 @@ def up(
     scripted: Annotated[
         bool, typer.Option(help="With --demo: replay a finished incident on a simulated clock")
     ] = False,
-    config: Annotated[
-        Path, typer.Option(help="The configuration to run (without --demo)")
-    ] = Path("airsoc.yaml"),
+    config: Annotated[Path, typer.Option(help="The configuration to run (without --demo)")] = Path(
+        "airsoc.yaml"
+    ),
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     api_port: Annotated[int, typer.Option(help="Port of the API and console")] = 8000,
     gateway_port: Annotated[int, typer.Option(help="Port of the serving gateway")] = 8400,
@@ -86,7 +86,10 @@ def up(
             ),
         )
         return
+    from airsoc.demo.monitoring import EventLogTelemetry, register_demo_evaluators
     from airsoc.demo.platform import Platform, PlatformOptions
+
+    register_demo_evaluators()
 
     platform = Platform(
         store=store,
@@ -98,11 +101,14 @@ def up(
             api_port=api_port,
             gateway_port=gateway_port,
             tick_interval=tick,
+            source=EventLogTelemetry(state.settings.telemetry_dir),
             on_error=lambda text: console.print(text, markup=False),
         ),
     )
     platform.start()
-    console.print(f"airsoc on {platform.api_url}/ (API at /api/v1); gateway on {platform.gateway_url}")
+    console.print(
+        f"airsoc on {platform.api_url}/ (API at /api/v1); gateway on {platform.gateway_url}"
+    )
     console.print(f"watching {config}; Ctrl-C stops")
     end_at = time.monotonic() + duration if duration is not None else None
     try:

@@ -146,7 +146,9 @@ class _Narrator:
         for run in report.monitor_runs:
             if run.error and self.once(("error", run.monitor, run.error)):
                 self.say(f"monitor {run.monitor}: {run.error}", "red")
-            if run.breached and self.once(("breach", run.monitor, run.alert and run.alert.starts_at)):
+            if run.breached and self.once(
+                ("breach", run.monitor, run.alert and run.alert.starts_at)
+            ):
                 reason = "; ".join(v.reason for v in run.verdicts if v.is_alarm)
                 self.say(f"monitor [bold]{run.monitor}[/bold] fired: {reason}", "yellow")
                 if "fault" in self.outcome.timings:
@@ -178,13 +180,18 @@ class _Narrator:
                 if incident.failure_mode == "data_poisoning" and self.outcome.incident_id is None:
                     self.outcome.incident_id = incident.id
                     self.mark("declared")
-            for run in runs[incident.id]:
-                for step in run.steps:
-                    if self.once(("step", run.id, step.step_id, step.item_index, step.status)):
-                        self.say(f"  playbook {run.playbook} step {step.step_id}: {step.status}")
-                if run.status in ("succeeded", "failed") and self.once(("run", run.id)):
-                    self.say(f"  playbook {run.playbook} {run.status}", "bold")
-                    self._close(incident.id, run.playbook, run.status, incident.id in drafted)
+            for pb in runs[incident.id]:
+                for step in pb.steps:
+                    if self.once(("step", pb.id, step.step_id, step.item_index, step.status)):
+                        self.say(f"  playbook {pb.playbook} step {step.step_id}: {step.status}")
+                        if step.status == "waiting_approval":
+                            self.say(
+                                "  approve it as demo-approver (console or `airsoc approvals`), "
+                                "or it proceeds when the approval times out"
+                            )
+                if pb.status in ("succeeded", "failed") and self.once(("run", pb.id)):
+                    self.say(f"  playbook {pb.playbook} {pb.status}", "bold")
+                    self._close(incident.id, pb.playbook, pb.status, incident.id in drafted)
         if (
             self.outcome.incident_id is not None
             and route.primary_version == "v1"
@@ -198,8 +205,12 @@ class _Narrator:
             phase = get_incident(s, incident_id=incident_id).phase
             if status == "succeeded" and phase in ("detected", "triaged"):
                 transition_incident(
-                    s, clock=self.clock, incident_id=incident_id, to="contained",
-                    actor=DEMO_ACTOR, reason=f"playbook {playbook} completed",
+                    s,
+                    clock=self.clock,
+                    incident_id=incident_id,
+                    to="contained",
+                    actor=DEMO_ACTOR,
+                    reason=f"playbook {playbook} completed",
                 )
             if not drafted:
                 pm = create_postmortem(
@@ -236,6 +247,19 @@ def run_live_demo(
         monitor_every=options.monitor_every,
         approval_timeout=options.approval_timeout,
     )
+    with store.read() as s:
+        still_open = [
+            i.ref
+            for i in list_incidents(s)
+            if i.system == "fraud-detector"
+            and i.phase not in ("closed", "false_positive", "merged")
+        ]
+    if still_open:
+        out.print(
+            f"note: {', '.join(still_open)} from an earlier run is still open, so this run's "
+            f"alerts join it instead of declaring a new incident; close it in the console, or "
+            f"start from an empty data dir ({settings.data_dir}) for the full story"
+        )
     narrator = _Narrator(store, clock, out, started)
     platform = Platform(
         store=store,
@@ -257,7 +281,9 @@ def run_live_demo(
     _banner(out, platform, setup, options)
     traffic = DemoTraffic(platform.gateway_url, rate=options.requests_per_second)
     traffic.start()
-    narrator.say(f"traffic started: checkout and loan-portal clients calling {platform.gateway_url}")
+    narrator.say(
+        f"traffic started: checkout and loan-portal clients calling {platform.gateway_url}"
+    )
     fault_at = time.monotonic() + options.fault_after
     end_at = time.monotonic() + options.duration if options.duration is not None else None
     faulted = False
@@ -293,5 +319,7 @@ def run_live_demo(
             if k in timings
         ]
         out.print("after the fault: " + (", ".join(steps) or "nothing yet"))
-    out.print(f"requests sent {traffic.sent} (failed {traffic.failed}); audit chains verified: {ok}")
+    out.print(
+        f"requests sent {traffic.sent} (failed {traffic.failed}); audit chains verified: {ok}"
+    )
     return narrator.outcome

@@ -32,12 +32,20 @@ from typing import Any
 
 from airsoc.alerting import WindowData, register_evaluator
 from airsoc.alerting.monitors import EVALUATORS
+from airsoc.clock import ensure_utc
 from airsoc.config.schema import MonitorConfig
 from airsoc.detection import check_drift
 from airsoc.detection.verdict import Verdict
 from airsoc.telemetry import read_frame
 
-__all__ = ["ALPHA", "MIN_EFFECT", "MIN_ROWS", "EventLogTelemetry", "register_demo_evaluators", "score_drift"]
+__all__ = [
+    "ALPHA",
+    "MIN_EFFECT",
+    "MIN_ROWS",
+    "EventLogTelemetry",
+    "register_demo_evaluators",
+    "score_drift",
+]
 
 MIN_ROWS = 50
 """Fewer scored predictions than this in a window: the monitor says ``ok`` and waits."""
@@ -50,19 +58,27 @@ class EventLogTelemetry:
     """Monitors' telemetry: the gateway's prediction events in ``root``, references in memory."""
 
     def __init__(
-        self, root: str | Path, *, references: Mapping[str, Sequence[Mapping[str, Any]]]
+        self,
+        root: str | Path,
+        *,
+        references: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     ) -> None:
         self.root = Path(root)
-        self.references = {k: [dict(r) for r in v] for k, v in references.items()}
+        self.references = {k: [dict(r) for r in v] for k, v in (references or {}).items()}
 
     def window(self, monitor: MonitorConfig, start: datetime, end: datetime) -> Any:
         """Return the system's answered predictions in ``[start, end)`` as records."""
         frame = read_frame(self.root, "prediction", system=monitor.system, start=start, end=end)
-        frame = frame[frame["status"] == "ok"]
-        return frame[["ts", "version", "score", "latency_ms"]].to_dict("records")
+        return frame[frame["status"] == "ok"].to_dict("records")
 
     def reference(self, monitor: MonitorConfig) -> Any:
-        """Return the records registered for the monitor's system."""
+        """Return the records of a time range (``reference: {start, end}``) or, otherwise, the
+        records registered for the monitor's system."""
+        ref = monitor.reference
+        if "start" in ref and "end" in ref:
+            start = ensure_utc(datetime.fromisoformat(str(ref["start"])))
+            end = ensure_utc(datetime.fromisoformat(str(ref["end"])))
+            return self.window(monitor, start, end)
         return self.references.get(monitor.system, [])
 
 

@@ -43,8 +43,8 @@ from airsoc.demo.fleet import (
 )
 from airsoc.errors import NotFoundError
 from airsoc.response.playbooks import DEFAULT_PLAYBOOKS_DIR
-from airsoc.serving import promote
 from airsoc.server import add_user, list_users
+from airsoc.serving import promote
 from airsoc.store import Store
 
 __all__ = [
@@ -178,13 +178,17 @@ def _write_playbooks(folder: Path, *, approval_timeout: float) -> None:
 def fraud_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
     """Return transactions as the gateway's request rows (features only, JSON types)."""
     features = data[FRAUD_FEATURES].assign(country_mismatch=data["country_mismatch"].astype(float))
-    return [{k: (float(v) if k != "merchant_category" else str(v)) for k, v in r.items()}
-            for r in features.to_dict("records")]
+    return [
+        {str(k): (float(v) if k != "merchant_category" else str(v)) for k, v in r.items()}
+        for r in features.to_dict("records")
+    ]
 
 
 def _credit_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (float(v) if k != "region" else str(v)) for k, v in r.items()}
-            for r in data[CREDIT_FEATURES].to_dict("records")]
+    return [
+        {str(k): (float(v) if k != "region" else str(v)) for k, v in r.items()}
+        for r in data[CREDIT_FEATURES].to_dict("records")
+    ]
 
 
 @dataclass
@@ -219,7 +223,10 @@ def _save_batch(folder: Path, name: str, data: pd.DataFrame) -> tuple[str, str]:
 def _register_fleet(store: Store, clock: Clock, folder: Path) -> None:
     clean = [fraud_transactions(1500, seed=s) for s in (1, 2)]
     poisoned, _ = flip_labels(
-        fraud_transactions(3000, seed=3, fraud_rate=0.05), "is_fraud", share=1.0, seed=3,
+        fraud_transactions(3000, seed=3, fraud_rate=0.05),
+        "is_fraud",
+        share=1.0,
+        seed=3,
         only_positive=True,
     )
     v1 = train_fraud_detector(pd.concat(clean, ignore_index=True))
@@ -228,8 +235,11 @@ def _register_fleet(store: Store, clock: Clock, folder: Path) -> None:
     models = folder / "models"
     models.mkdir(parents=True, exist_ok=True)
     artifacts = {}
-    for name, model in (("fraud-detector-v1", v1), ("fraud-detector-v2", v2),
-                        ("credit-scorer-v1", credit)):
+    for name, model in (
+        ("fraud-detector-v1", v1),
+        ("fraud-detector-v2", v2),
+        ("credit-scorer-v1", credit),
+    ):
         path = models / f"{name}.joblib"
         joblib.dump(model, path)
         artifacts[name] = (str(path), lineage.sha256_file(path))
@@ -239,8 +249,15 @@ def _register_fleet(store: Store, clock: Clock, folder: Path) -> None:
         for batch, data in zip((*CLEAN_BATCHES, POISONED_BATCH), (*clean, poisoned), strict=True):
             uri, sha = _save_batch(folder, batch, data)
             lineage.register_batch(
-                s, clock=clock, actor=ACTOR, batch_id=batch, source=batch.split("/")[0],
-                rows=len(data), sha256=sha, uri=uri, reason="vendor delivery",
+                s,
+                clock=clock,
+                actor=ACTOR,
+                batch_id=batch,
+                source=batch.split("/")[0],
+                rows=len(data),
+                sha256=sha,
+                uri=uri,
+                reason="vendor delivery",
             )
         for system, version, batches, schema in (
             ("fraud-detector", "v1", CLEAN_BATCHES, FRAUD_SCHEMA),
@@ -249,31 +266,44 @@ def _register_fleet(store: Store, clock: Clock, folder: Path) -> None:
         ):
             uri, sha = artifacts[f"{system}-{version}"]
             lineage.register_model_version(
-                s, clock=clock, actor=ACTOR, system=system, version=version, artifact_uri=uri,
-                sha256=sha, training_batches=list(batches), input_schema=schema,
+                s,
+                clock=clock,
+                actor=ACTOR,
+                system=system,
+                version=version,
+                artifact_uri=uri,
+                sha256=sha,
+                training_batches=list(batches),
+                input_schema=schema,
                 reason="trained by the demo",
             )
         for system in ("fraud-detector", "credit-scorer"):
             lineage.mark_known_good(
-                s, clock=clock, actor=ACTOR, system=system, version="v1",
+                s,
+                clock=clock,
+                actor=ACTOR,
+                system=system,
+                version="v1",
                 reason="passed the holdout review",
             )
-            promote(s, clock=clock, actor=ACTOR, system=system, version="v1",
-                    reason="first release")
+            promote(
+                s, clock=clock, actor=ACTOR, system=system, version="v1", reason="first release"
+            )
 
 
 def _ensure_users(store: Store, clock: Clock, folder: Path) -> dict[str, str]:
     path = folder / "credentials.txt"
     if path.exists():
         pairs = [line.split(" ", 1) for line in path.read_text(encoding="utf-8").splitlines()]
-        return {name: password for name, password in pairs}
+        return {name: password for name, password in pairs}  # noqa: C416
     credentials = {name: secrets.token_urlsafe(12) for name, _ in DEMO_USERS}
     with store.transaction() as s:
         existing = {u.name for u in list_users(s)}
         for name, role in DEMO_USERS:
             if name not in existing:
-                add_user(s, clock=clock, name=name, role=role, actor=ACTOR,
-                         password=credentials[name])
+                add_user(
+                    s, clock=clock, name=name, role=role, actor=ACTOR, password=credentials[name]
+                )
     path.write_text("".join(f"{k} {v}\n" for k, v in credentials.items()), encoding="utf-8")
     path.chmod(0o600)
     return credentials
