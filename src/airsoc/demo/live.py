@@ -30,7 +30,7 @@ from airsoc.clock import Clock
 from airsoc.demo.fleet import credit_applications, fraud_transactions
 from airsoc.demo.monitoring import EventLogTelemetry, register_demo_evaluators
 from airsoc.demo.platform import Platform, PlatformOptions
-from airsoc.demo.setup import POISONED_BATCH, DemoSetup, _credit_rows, fraud_rows, prepare_demo
+from airsoc.demo.setup import POISONED_BATCH, DemoSetup, credit_rows, fraud_rows, prepare_demo
 from airsoc.incidents.service import get_incident, list_incidents, transition_incident
 from airsoc.reporting import create_postmortem, list_postmortems
 from airsoc.response import list_runs
@@ -77,7 +77,7 @@ class DemoTraffic:
         self.sent = 0
         self.failed = 0
         self._fraud = itertools.cycle(fraud_rows(fraud_transactions(5000, seed=seed)))
-        self._credit = itertools.cycle(_credit_rows(credit_applications(3000, seed=seed + 1)))
+        self._credit = itertools.cycle(credit_rows(credit_applications(3000, seed=seed + 1)))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-traffic", daemon=True)
 

@@ -27,7 +27,7 @@ from airsoc.alerting.dispatcher import NotifyTarget
 from airsoc.alerting.monitors import TelemetrySource
 from airsoc.clock import Clock
 from airsoc.demo.controlplane import GatewayControlPlane
-from airsoc.errors import AirsocError
+from airsoc.errors import AirsocError, InputError
 from airsoc.response import ControlPlane, ResponseLoop, load_checked_config
 from airsoc.response.setup import LoopReport
 from airsoc.serving import Gateway
@@ -128,9 +128,10 @@ class Platform:
         while not all(s.started for s in self._servers):
             if time.monotonic() > deadline or not all(t.is_alive() for t in self._threads):
                 self.stop()
-                raise AirsocError(
+                raise InputError(
                     f"the servers did not start on {self.options.host} ports "
-                    f"{self.options.api_port} and {self.options.gateway_port} (in use?)"
+                    f"{self.options.api_port} and {self.options.gateway_port} (in use?)",
+                    loc="--api-port/--gateway-port",
                 )
             time.sleep(0.05)
         worker = threading.Thread(target=self._work, name="airsoc-worker", daemon=True)

@@ -10,7 +10,7 @@ once per data dir and reused afterwards. The fleet:
 - ``sentiment-model`` and ``support-bot``: registered systems without served versions.
 
 Example:
-    >>> text = demo_config_text(monitor_every=15, approval_timeout=30)
+    >>> text = demo_config_text(monitor_every=15)
     >>> from airsoc.config import parse_config
     >>> cfg = parse_config(text)
     >>> sorted(cfg.systems)
@@ -51,7 +51,9 @@ __all__ = [
     "CREDIT_SCHEMA",
     "DEMO_USERS",
     "FRAUD_SCHEMA",
+    "POISONED_BATCH",
     "DemoSetup",
+    "credit_rows",
     "demo_config_text",
     "fraud_rows",
     "prepare_demo",
@@ -80,12 +82,11 @@ CLEAN_BATCHES = ("acme-data/2026-11-01", "acme-data/2026-11-08")
 POISONED_BATCH = "brightline-data/2026-11-15"
 
 
-def demo_config_text(*, monitor_every: float, approval_timeout: float) -> str:
+def demo_config_text(*, monitor_every: float) -> str:
     """Return the demo's ``airsoc.yaml``: systems, monitors, routing, incident rules, playbooks.
 
     Monitors run every ``monitor_every`` seconds over a sliding window twice that long.
     """
-    del approval_timeout  # it lives in the playbooks the demo writes next to the file
     every = f"{monitor_every:g}s"
     window = f"{2 * monitor_every:g}s"
     return f"""\
@@ -184,7 +185,8 @@ def fraud_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def _credit_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
+def credit_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return loan applications as the gateway's request rows (features only, JSON types)."""
     return [
         {str(k): (float(v) if k != "region" else str(v)) for k, v in r.items()}
         for r in data[CREDIT_FEATURES].to_dict("records")
@@ -206,7 +208,7 @@ def reference_scores(folder: Path) -> dict[str, list[dict[str, Any]]]:
     fraud = joblib.load(folder / "models" / "fraud-detector-v1.joblib")
     credit = joblib.load(folder / "models" / "credit-scorer-v1.joblib")
     tx = pd.DataFrame(fraud_rows(fraud_transactions(1500, seed=101)))
-    apps = pd.DataFrame(_credit_rows(credit_applications(1500, seed=102)))
+    apps = pd.DataFrame(credit_rows(credit_applications(1500, seed=102)))
     return {
         "fraud-detector": [{"score": float(s)} for s in fraud.predict_proba(tx)[:, 1]],
         "credit-scorer": [{"score": float(s)} for s in credit.predict_proba(apps)[:, 1]],
@@ -319,7 +321,7 @@ def prepare_demo(
     folder.mkdir(parents=True, exist_ok=True)
     if not config_path.exists():
         config_path.write_text(
-            demo_config_text(monitor_every=monitor_every, approval_timeout=approval_timeout),
+            demo_config_text(monitor_every=monitor_every),
             encoding="utf-8",
         )
         _write_playbooks(folder / "playbooks", approval_timeout=approval_timeout)
