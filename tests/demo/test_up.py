@@ -44,6 +44,7 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
     assert f"http://127.0.0.1:{api}/" in out
     assert "demo-approver  password" in out
     assert "fault injected" in out
+    assert "waits for approval" in out
     assert "post-mortem draft" in out
 
     store = Store.open(Settings.resolve(data_dir=data, environ={}))

@@ -184,11 +184,13 @@ class _Narrator:
                 for step in pb.steps:
                     if self.once(("step", pb.id, step.step_id, step.item_index, step.status)):
                         self.say(f"  playbook {pb.playbook} step {step.step_id}: {step.status}")
-                        if step.status == "waiting_approval":
-                            self.say(
-                                "  approve it as demo-approver (console or `airsoc approvals`), "
-                                "or it proceeds when the approval times out"
-                            )
+                if pb.status == "waiting_approval" and self.once(("waiting", pb.id)):
+                    self.say(
+                        f"  playbook {pb.playbook} waits for approval: approve it as "
+                        "demo-approver (console or `airsoc approvals`), or it proceeds when the "
+                        "approval times out",
+                        "yellow",
+                    )
                 if pb.status in ("succeeded", "failed") and self.once(("run", pb.id)):
                     self.say(f"  playbook {pb.playbook} {pb.status}", "bold")
                     self._close(incident.id, pb.playbook, pb.status, incident.id in drafted)
