@@ -69,22 +69,25 @@ def up(
     if demo:
         from airsoc.demo.live import DemoOptions, run_live_demo
 
-        run_live_demo(
-            store=store,
-            settings=state.settings,
-            clock=state.clock,
-            out=console,
-            options=DemoOptions(
-                host=host,
-                api_port=api_port,
-                gateway_port=gateway_port,
-                duration=duration,
-                fault_after=fault_after,
-                monitor_every=monitor_every,
-                approval_timeout=approval_timeout,
-                tick_interval=tick,
-            ),
-        )
+        try:
+            run_live_demo(
+                store=store,
+                settings=state.settings,
+                clock=state.clock,
+                out=console,
+                options=DemoOptions(
+                    host=host,
+                    api_port=api_port,
+                    gateway_port=gateway_port,
+                    duration=duration,
+                    fault_after=fault_after,
+                    monitor_every=monitor_every,
+                    approval_timeout=approval_timeout,
+                    tick_interval=tick,
+                ),
+            )
+        except KeyboardInterrupt:  # while the fleet trains or the servers start
+            console.print("stopped")
         return
     from airsoc.demo.monitoring import EventLogTelemetry, register_demo_evaluators
     from airsoc.demo.platform import Platform, PlatformOptions
