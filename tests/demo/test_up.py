@@ -14,7 +14,9 @@ import httpx
 from airsoc.audit import verify_chains
 from airsoc.audit.service import list_entries
 from airsoc.demo.platform import free_port
+from airsoc.demo.setup import POISONED_BATCH
 from airsoc.incidents.service import get_incident, list_incidents
+from airsoc.lineage import get_batch
 from airsoc.reporting import list_postmortems
 from airsoc.response import list_runs
 from airsoc.serving import get_route
@@ -34,7 +36,7 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
     data = tmp_path / "data"
     api, gw = free_port(), free_port()
     result = subprocess.run(
-        [AIRSOC, "up", "--demo", "--duration", "20", "--fault-after", "4",
+        [AIRSOC, "up", "--demo", "--duration", "25", "--fault-after", "4",
          "--monitor-every", "2", "--approval-timeout", "1", "--tick", "0.3",
          "--api-port", str(api), "--gateway-port", str(gw)],
         env=_env(data), cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
@@ -65,6 +67,8 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
             assert route.updated_by == "system:playbook"
             actions = [e.action for e in list_entries(s, chain="system/fraud-detector")]
             assert actions.index("routing.rollback") > actions.index("routing.promote")
+            assert incident.data_batches == [POISONED_BATCH]
+            assert get_batch(s, batch_id=POISONED_BATCH).status == "quarantined"
             assert all(r.ok for r in verify_chains(s))
             drafts = list_postmortems(s)
             assert [(p.incident_id, p.status) for p in drafts] == [(incident.id, "draft")]

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from airsoc import lineage
 from airsoc.alerting import RecordingReceiver
 from airsoc.audit import verify_chains
 from airsoc.clock import Clock
@@ -31,7 +32,14 @@ from airsoc.demo.fleet import credit_applications, fraud_transactions
 from airsoc.demo.monitoring import EventLogTelemetry, register_demo_evaluators
 from airsoc.demo.platform import Platform, PlatformOptions
 from airsoc.demo.setup import POISONED_BATCH, DemoSetup, credit_rows, fraud_rows, prepare_demo
-from airsoc.incidents.service import get_incident, list_incidents, transition_incident
+from airsoc.errors import AirsocError
+from airsoc.incidents.service import (
+    IncidentUpdate,
+    get_incident,
+    list_incidents,
+    transition_incident,
+    update_incident,
+)
 from airsoc.reporting import create_postmortem, list_postmortems
 from airsoc.response import list_runs
 from airsoc.response.setup import LoopReport
@@ -180,9 +188,10 @@ class _Narrator:
                 if incident.failure_mode == "data_poisoning" and self.outcome.incident_id is None:
                     self.outcome.incident_id = incident.id
                     self.mark("declared")
+                    self._investigate(incident.id, incident.system)
             for pb in runs[incident.id]:
                 for step in pb.steps:
-                    if self.once(("step", pb.id, step.step_id, step.item_index, step.status)):
+                    if self.once(("step", pb.id, step.step_id, step.status)):
                         self.say(f"  playbook {pb.playbook} step {step.step_id}: {step.status}")
                 if pb.status == "waiting_approval" and self.once(("waiting", pb.id)):
                     self.say(
@@ -201,6 +210,39 @@ class _Narrator:
             and "declared" in self.outcome.timings
         ):
             self.mark("contained")
+
+    def _investigate(self, incident_id: int, system: str) -> None:
+        """Ask lineage what the served version was trained on that the known-good one was not,
+        and put those batches on the incident (the playbook's quarantine step reads them)."""
+        with self.store.transaction() as s:
+            served = get_route(s, system=system).primary_version
+            if served is None:
+                return
+            try:
+                good = lineage.last_known_good(s, system=system, exclude=[served]).version
+            except AirsocError as exc:
+                self.say(f"investigation: {exc}", "red")
+                return
+            batches = lineage.batches_for_model
+            suspect = sorted(
+                {b.batch_id for b in batches(s, system=system, version=served)}
+                - {b.batch_id for b in batches(s, system=system, version=good)}
+            )
+            update_incident(
+                s,
+                clock=self.clock,
+                incident_id=incident_id,
+                actor=DEMO_ACTOR,
+                changes=IncidentUpdate(model_versions=[f"{system}:{served}"], data_batches=suspect),
+                reason=f"lineage: {served} was trained on {suspect}, known-good {good} was not",
+            )
+        self.say(
+            f"investigation (lineage): {system} {served} was trained on "
+            f"{', '.join(suspect) or 'no other batch'}, which known-good {good} was not; "
+            "the playbook will quarantine it",
+            "cyan",
+        )
+        self.mark("investigated")
 
     def _close(self, incident_id: int, playbook: str, status: str, drafted: bool) -> None:
         with self.store.transaction() as s:
@@ -317,7 +359,7 @@ def run_live_demo(
     if "fault" in timings:
         steps = [
             f"{k} +{timings[k] - timings['fault']:.1f}s"
-            for k in ("detected", "declared", "contained", "postmortem")
+            for k in ("detected", "declared", "investigated", "contained", "postmortem")
             if k in timings
         ]
         out.print("after the fault: " + (", ".join(steps) or "nothing yet"))
