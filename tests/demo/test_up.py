@@ -18,7 +18,7 @@ from airsoc.demo.setup import POISONED_BATCH
 from airsoc.incidents.service import get_incident, list_incidents
 from airsoc.lineage import get_batch
 from airsoc.reporting import list_postmortems
-from airsoc.response import list_runs
+from airsoc.response import ApprovalView, list_approvals, list_runs
 from airsoc.serving import get_route
 from airsoc.settings import Settings
 from airsoc.store import Store
@@ -72,6 +72,51 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
             assert all(r.ok for r in verify_chains(s))
             drafts = list_postmortems(s)
             assert [(p.incident_id, p.status) for p in drafts] == [(incident.id, "draft")]
+    finally:
+        store.close()
+
+
+def test_the_demo_approver_approves_the_rollback_before_its_timeout(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = _env(data)
+    proc = subprocess.Popen(
+        [AIRSOC, "up", "--demo", "--duration", "40", "--fault-after", "3",
+         "--monitor-every", "2", "--approval-timeout", "600", "--tick", "0.3",
+         "--api-port", str(free_port()), "--gateway-port", str(free_port())],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        pending: list[ApprovalView] = []
+        while not pending:
+            assert time.monotonic() < deadline, "no approval was requested"
+            assert proc.poll() is None, proc.communicate()[0]
+            time.sleep(0.5)
+            if (data / "airsoc.db").exists():
+                store = Store.open(Settings.resolve(data_dir=data, environ={}))
+                with store.read() as s:
+                    pending = list_approvals(s)
+                store.close()
+        assert pending[0].step_id == "contain"
+        decided = subprocess.run(
+            [AIRSOC, "approvals", "approve", str(pending[0].id), "--actor", "demo-approver",
+             "--reason", "scores moved right after the v2 promotion"],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert decided.returncode == 0, decided.stderr
+        while "post-mortem draft" not in (line := proc.stdout.readline() if proc.stdout else ""):
+            assert line, "the demo ended before the playbook finished"
+            assert time.monotonic() < deadline, "the approved rollback did not happen"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    store = Store.open(Settings.resolve(data_dir=data, environ={}))
+    try:
+        with store.read() as s:
+            assert get_route(s, system="fraud-detector").primary_version == "v1"
+            (approval,) = list_approvals(s, status=None)
+            assert (approval.status, approval.decided_by) == ("approved", "demo-approver")
     finally:
         store.close()
 

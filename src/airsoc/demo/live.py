@@ -35,6 +35,7 @@ from airsoc.demo.setup import POISONED_BATCH, DemoSetup, credit_rows, fraud_rows
 from airsoc.errors import AirsocError
 from airsoc.incidents.service import (
     IncidentUpdate,
+    assign_role,
     get_incident,
     list_incidents,
     transition_incident,
@@ -51,6 +52,7 @@ __all__ = ["DemoOptions", "DemoOutcome", "DemoTraffic", "run_live_demo"]
 
 FAULT_ACTOR = "demo:fault-injector"
 DEMO_ACTOR = "system:demo"
+APPROVER = "demo-approver"
 
 
 @dataclass
@@ -196,8 +198,8 @@ class _Narrator:
                 if pb.status == "waiting_approval" and self.once(("waiting", pb.id)):
                     self.say(
                         f"  playbook {pb.playbook} waits for approval: approve it as "
-                        "demo-approver (console or `airsoc approvals`), or it proceeds when the "
-                        "approval times out",
+                        f"{APPROVER}, the incident commander (console or `airsoc approvals`), "
+                        "or it proceeds when the approval times out",
                         "yellow",
                     )
                 if pb.status in ("succeeded", "failed") and self.once(("run", pb.id)):
@@ -213,7 +215,8 @@ class _Narrator:
 
     def _investigate(self, incident_id: int, system: str) -> None:
         """Ask lineage what the served version was trained on that the known-good one was not,
-        and put those batches on the incident (the playbook's quarantine step reads them)."""
+        put those batches on the incident (the playbook's quarantine step reads them), and make
+        the demo approver its incident commander (who may approve the rollback)."""
         with self.store.transaction() as s:
             served = get_route(s, system=system).primary_version
             if served is None:
@@ -235,6 +238,14 @@ class _Narrator:
                 actor=DEMO_ACTOR,
                 changes=IncidentUpdate(model_versions=[f"{system}:{served}"], data_batches=suspect),
                 reason=f"lineage: {served} was trained on {suspect}, known-good {good} was not",
+            )
+            assign_role(
+                s,
+                clock=self.clock,
+                incident_id=incident_id,
+                role="incident_commander",
+                person=APPROVER,
+                actor=DEMO_ACTOR,
             )
         self.say(
             f"investigation (lineage): {system} {served} was trained on "
