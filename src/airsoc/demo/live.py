@@ -3,9 +3,10 @@ fault, narrated as it happens.
 
 Timeline (with the defaults): traffic starts at once; after ``fault_after`` seconds the poisoned
 ``fraud-detector`` v2 is promoted; the next monitor run sees its scores shift and fires; the alert
-group becomes a ``data_poisoning`` incident; the ``poisoned-training-data`` playbook waits
-``approval_timeout`` seconds for an approver, then rolls the gateway back to v1; the demo marks
-the incident contained and opens the draft post-mortem.
+group becomes a ``data_poisoning`` incident; lineage names the batch v2 was trained on that v1
+was not, and the demo approver becomes incident commander; the ``poisoned-training-data`` playbook
+waits ``approval_timeout`` seconds for the approver, then rolls the gateway back to v1 and
+quarantines the batch; the demo marks the incident contained and opens the draft post-mortem.
 
 Example:
     >>> options = DemoOptions(fault_after=5, monitor_every=2)
@@ -23,6 +24,7 @@ from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 
 from airsoc import lineage
 from airsoc.alerting import RecordingReceiver
@@ -155,18 +157,18 @@ class _Narrator:
     def _report(self, report: LoopReport) -> None:
         for run in report.monitor_runs:
             if run.error and self.once(("error", run.monitor, run.error)):
-                self.say(f"monitor {run.monitor}: {run.error}", "red")
+                self.say(escape(f"monitor {run.monitor}: {run.error}"), "red")
             if run.breached and self.once(
                 ("breach", run.monitor, run.alert and run.alert.starts_at)
             ):
-                reason = "; ".join(v.reason for v in run.verdicts if v.is_alarm)
+                reason = escape("; ".join(v.reason for v in run.verdicts if v.is_alarm))
                 self.say(f"monitor [bold]{run.monitor}[/bold] fired: {reason}", "yellow")
                 if "fault" in self.outcome.timings:
                     self.mark("detected")
             if run.resolved:
                 self.say(f"monitor {run.monitor} is clean again; its alert resolved", "green")
         for note in report.notifications:
-            self.say(f"notified {note.receiver}: {note.status} {note.group_labels}", "cyan")
+            self.say(escape(f"notified {note.receiver}: {note.status} {note.group_labels}"), "cyan")
         with self.store.read() as s:
             route = get_route(s, system="fraud-detector")
             incidents = list_incidents(s)
@@ -176,14 +178,14 @@ class _Narrator:
             if self._primary is not None:
                 self.say(
                     f"gateway: fraud-detector now serves [bold]{route.primary_version}[/bold] "
-                    f"({route.updated_by}: {route.reason})",
+                    f"({escape(route.updated_by)}: {escape(route.reason)})",
                     "magenta",
                 )
             self._primary = route.primary_version
         for incident in incidents:
             if self.once(("incident", incident.id)):
                 self.say(
-                    f"incident [bold]{incident.ref}[/bold] declared: {incident.title} "
+                    f"incident [bold]{incident.ref}[/bold] declared: {escape(incident.title)} "
                     f"({incident.severity}, {incident.failure_mode})",
                     "bold red",
                 )
@@ -224,7 +226,7 @@ class _Narrator:
             try:
                 good = lineage.last_known_good(s, system=system, exclude=[served]).version
             except AirsocError as exc:
-                self.say(f"investigation: {exc}", "red")
+                self.say(escape(f"investigation: {exc}"), "red")
                 return
             batches = lineage.batches_for_model
             suspect = sorted(
@@ -329,7 +331,7 @@ def run_live_demo(
             receivers={name: [RecordingReceiver(name)] for name in ("ml-oncall", "pager")},
             source=EventLogTelemetry(settings.telemetry_dir, references=setup.references),
             on_tick=[narrator],
-            on_error=lambda text: narrator.say(text, "red"),
+            on_error=lambda text: narrator.say(escape(text), "red"),
         ),
     )
     platform.start()
