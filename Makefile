@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/airsoc up --demo
+	$(BIN)/airsoc up --demo $(ARGS)
 
 test: check
 

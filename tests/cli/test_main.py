@@ -179,7 +179,7 @@ def test_console_script_prints_no_traceback(tmp_path: Path) -> None:
 
 
 def test_up_demo_runs_the_scenario(cli: Cli) -> None:
-    result = cli("up", "--demo")
+    result = cli("up", "--demo", "--scripted")
     assert result.exit_code == 0, result.stderr
     assert "audit chain verified: True" in result.stdout
     assert "post-mortem reviewed" in result.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -31,16 +32,95 @@ def init(
 
 
 def up(
-    demo: Annotated[bool, typer.Option(help="Run the demo scenario")] = False,
+    demo: Annotated[
+        bool, typer.Option(help="Run the demo: fleet, traffic and a scheduled fault")
+    ] = False,
+    scripted: Annotated[
+        bool, typer.Option(help="With --demo: replay a finished incident on a simulated clock")
+    ] = False,
+    config: Annotated[Path, typer.Option(help="The configuration to run (without --demo)")] = Path(
+        "airsoc.yaml"
+    ),
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    api_port: Annotated[int, typer.Option(help="Port of the API and console")] = 8000,
+    gateway_port: Annotated[int, typer.Option(help="Port of the serving gateway")] = 8400,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: run until Ctrl-C)")
+    ] = None,
+    fault_after: Annotated[
+        float, typer.Option(help="With --demo: inject the fault after this many seconds")
+    ] = 60.0,
+    monitor_every: Annotated[
+        float, typer.Option(help="With --demo, on first start: seconds between monitor runs")
+    ] = 15.0,
+    approval_timeout: Annotated[
+        float,
+        typer.Option(help="With --demo, on first start: seconds the rollback waits for approval"),
+    ] = 30.0,
+    tick: Annotated[float, typer.Option(help="Seconds between rounds of the worker")] = 1.0,
 ) -> None:
-    """Start the platform on the configured store (with --demo: the demo scenario)."""
-    from airsoc.demo.scenario import run_demo
-
+    """Start the API and console, the gateway, the monitors and the playbook worker."""
     store = state.store()
-    if demo:
+    if demo and scripted:
+        from airsoc.demo.scenario import run_demo
+
         run_demo(store=store, settings=state.settings, clock=state.clock, out=console)
-    else:
-        console.print(f"airsoc store ready at {store.safe_url}; nothing else to start yet")
+        return
+    if demo:
+        from airsoc.demo.live import DemoOptions, run_live_demo
+
+        try:
+            run_live_demo(
+                store=store,
+                settings=state.settings,
+                clock=state.clock,
+                out=console,
+                options=DemoOptions(
+                    host=host,
+                    api_port=api_port,
+                    gateway_port=gateway_port,
+                    duration=duration,
+                    fault_after=fault_after,
+                    monitor_every=monitor_every,
+                    approval_timeout=approval_timeout,
+                    tick_interval=tick,
+                ),
+            )
+        except KeyboardInterrupt:  # while the fleet trains or the servers start
+            console.print("stopped")
+        return
+    from airsoc.demo.monitoring import EventLogTelemetry, register_demo_evaluators
+    from airsoc.demo.platform import Platform, PlatformOptions
+
+    register_demo_evaluators()
+
+    platform = Platform(
+        store=store,
+        settings=state.settings,
+        clock=state.clock,
+        options=PlatformOptions(
+            config_path=config,
+            host=host,
+            api_port=api_port,
+            gateway_port=gateway_port,
+            tick_interval=tick,
+            source=EventLogTelemetry(state.settings.telemetry_dir),
+            on_error=lambda text: console.print(text, markup=False),
+        ),
+    )
+    platform.start()
+    console.print(
+        f"airsoc on {platform.api_url}/ (API at /api/v1); gateway on {platform.gateway_url}"
+    )
+    console.print(f"watching {config}; Ctrl-C stops")
+    end_at = time.monotonic() + duration if duration is not None else None
+    try:
+        while end_at is None or time.monotonic() < end_at:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        console.print("stopping...")
+    finally:
+        platform.stop()
 
 
 def register(app: typer.Typer) -> None:
