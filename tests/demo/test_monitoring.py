@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 
 from airsoc.alerting import WindowData
 from airsoc.config.schema import MonitorConfig
-from airsoc.demo.monitoring import MIN_ROWS, EventLogTelemetry, score_drift
+from airsoc.demo.monitoring import MIN_ROWS, DemoTelemetry, score_drift
+from airsoc.store import Store
 from airsoc.telemetry import EventLog, PredictionEvent
 
 T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -22,8 +22,8 @@ def _monitor(**extra: object) -> MonitorConfig:
     )  # fmt: skip
 
 
-def test_window_reads_answered_predictions_of_the_system_in_range(tmp_path: Path) -> None:
-    log = EventLog(tmp_path)
+def test_window_reads_answered_predictions_and_references_fall_back(sqlite_store: Store) -> None:
+    log = EventLog(sqlite_store.settings.telemetry_dir)
     for i in range(6):
         log.append(
             PredictionEvent(
@@ -35,12 +35,12 @@ def test_window_reads_answered_predictions_of_the_system_in_range(tmp_path: Path
             )
         )
     log.close()
-    source = EventLogTelemetry(tmp_path)
+    source = DemoTelemetry(store=sqlite_store, references={"fraud": [{"score": 0.5}]})
     window = source.window(_monitor(), T0 + timedelta(seconds=10), T0 + timedelta(seconds=60))
-    assert [r["request_id"] for r in window] == ["r1", "r2", "r5"]
+    assert list(window["request_id"]) == ["r1", "r2", "r5"]
     ranged = _monitor(reference={"start": T0.isoformat(), "end": "2026-11-20T12:00:15+00:00"})
-    assert [r["request_id"] for r in source.reference(ranged)] == ["r0", "r1"]
-    assert source.reference(_monitor()) == []
+    assert list(source.reference(ranged)["request_id"]) == ["r0", "r1"]
+    assert list(source.reference(_monitor())["score"]) == [0.5]
 
 
 def test_score_drift_fires_on_a_swapped_model_not_on_noise() -> None:

@@ -64,7 +64,7 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
             assert contain.status == "succeeded"
             route = get_route(s, system="fraud-detector")
             assert route.primary_version == "v1"
-            assert route.updated_by == "system:playbook"
+            assert route.updated_by.startswith("playbook:")
             actions = [e.action for e in list_entries(s, chain="system/fraud-detector")]
             assert actions.index("routing.rollback") > actions.index("routing.promote")
             assert incident.data_batches == [POISONED_BATCH]

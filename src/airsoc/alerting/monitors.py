@@ -25,7 +25,9 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
+import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +45,8 @@ from airsoc.config.schema import MonitorConfig
 from airsoc.detection.verdict import Verdict
 from airsoc.errors import DetectionError, NotFoundError
 from airsoc.store import Store
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "EVALUATORS",
@@ -172,11 +176,13 @@ def threshold_evaluator(monitor: MonitorConfig, window: WindowData) -> list[Verd
     if not monitor.metric:
         raise DetectionError(f"monitor {monitor.name!r}: the threshold detector needs a metric")
     values = []
-    for i, record in enumerate(window.current):
+    current = window.current
+    records = current.to_dict("records") if hasattr(current, "to_dict") else current
+    for i, record in enumerate(records):
         value = record.get(monitor.metric)
-        if value is None:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
-        if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
             raise DetectionError(
                 f"monitor {monitor.name!r}: record {i} has a non-numeric {monitor.metric!r}: "
                 f"{value!r}"
@@ -354,6 +360,9 @@ class MonitorScheduler:
                 verdicts = list(evaluator(monitor, data))
             except DetectionError as exc:
                 error = str(exc)
+            except Exception as exc:  # a broken detector is recorded and logged, never fatal
+                error = f"detector {monitor.detector!r} failed: {type(exc).__name__}: {exc}"
+                logger.exception("monitor %s: %s", monitor.name, error)
         alarm = [v for v in verdicts if v.is_alarm]
         decision = "error" if error else ("drift" if alarm else "ok")
         with self.store.transaction() as s:

@@ -89,8 +89,9 @@ def up(
         except KeyboardInterrupt:  # while the fleet trains or the servers start
             console.print("stopped")
         return
-    from airsoc.demo.monitoring import EventLogTelemetry, register_demo_evaluators
+    from airsoc.demo.monitoring import register_demo_evaluators
     from airsoc.demo.platform import Platform, PlatformOptions
+    from airsoc.response.sources import EventLogTelemetry
 
     register_demo_evaluators()
 
@@ -104,7 +105,7 @@ def up(
             api_port=api_port,
             gateway_port=gateway_port,
             tick_interval=tick,
-            source=EventLogTelemetry(state.settings.telemetry_dir),
+            source=EventLogTelemetry(store=store, base_dir=config.parent),
             on_error=lambda text: console.print(text, markup=False),
         ),
     )

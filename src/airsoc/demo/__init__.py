@@ -4,8 +4,8 @@
   one process (``airsoc up``).
 - :func:`run_live_demo`: the platform with the demo fleet, traffic and a scheduled fault
   (``airsoc up --demo``); :func:`prepare_demo` writes its configuration and registers the fleet.
-- :class:`GatewayControlPlane` and :class:`EventLogTelemetry`: what response actions and
-  monitors act on and read.
+- :class:`DemoTelemetry`: what the demo's monitors read (the event log, plus the known-good
+  model's scores as the reference); response actions use :func:`airsoc.response.live_control_plane`.
 
 Names load on first use, so importing the fleet or the bot does not start a web stack.
 
@@ -22,8 +22,7 @@ from typing import Any
 
 __all__ = [
     "DemoOptions",
-    "EventLogTelemetry",
-    "GatewayControlPlane",
+    "DemoTelemetry",
     "Platform",
     "PlatformOptions",
     "prepare_demo",
@@ -32,8 +31,7 @@ __all__ = [
 
 _WHERE = {
     "DemoOptions": "airsoc.demo.live",
-    "EventLogTelemetry": "airsoc.demo.monitoring",
-    "GatewayControlPlane": "airsoc.demo.controlplane",
+    "DemoTelemetry": "airsoc.demo.monitoring",
     "Platform": "airsoc.demo.platform",
     "PlatformOptions": "airsoc.demo.platform",
     "prepare_demo": "airsoc.demo.setup",

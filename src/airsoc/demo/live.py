@@ -31,7 +31,7 @@ from airsoc.alerting import RecordingReceiver
 from airsoc.audit import verify_chains
 from airsoc.clock import Clock
 from airsoc.demo.fleet import credit_applications, fraud_transactions
-from airsoc.demo.monitoring import EventLogTelemetry, register_demo_evaluators
+from airsoc.demo.monitoring import DemoTelemetry, register_demo_evaluators
 from airsoc.demo.platform import Platform, PlatformOptions
 from airsoc.demo.setup import POISONED_BATCH, DemoSetup, credit_rows, fraud_rows, prepare_demo
 from airsoc.errors import AirsocError
@@ -329,7 +329,7 @@ def run_live_demo(
             gateway_port=options.gateway_port,
             tick_interval=options.tick_interval,
             receivers={name: [RecordingReceiver(name)] for name in ("ml-oncall", "pager")},
-            source=EventLogTelemetry(settings.telemetry_dir, references=setup.references),
+            source=DemoTelemetry(store=store, references=setup.references),
             on_tick=[narrator],
             on_error=lambda text: narrator.say(escape(text), "red"),
         ),

@@ -1,9 +1,9 @@
 """What the demo's monitors read and how they judge it: prediction windows from the event log,
 and a score-drift evaluator built on :func:`airsoc.detection.check_drift`.
 
-:class:`EventLogTelemetry` is a :class:`~airsoc.alerting.TelemetrySource` over the Parquet event
-log the gateway writes: the window is the system's answered predictions, the reference is a list
-of records registered per system (the known-good model's scores on clean data).
+:class:`DemoTelemetry` is :class:`airsoc.response.sources.EventLogTelemetry` (the gateway's Parquet
+event log and lineage) with, for monitors that name no reference, the known-good model's scores on
+clean data registered per system.
 :func:`score_drift` compares the ``score`` of the window with the reference's.
 
 Example:
@@ -26,23 +26,23 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
-from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from airsoc.alerting import WindowData, register_evaluator
 from airsoc.alerting.monitors import EVALUATORS
-from airsoc.clock import ensure_utc
 from airsoc.config.schema import MonitorConfig
 from airsoc.detection import check_drift
 from airsoc.detection.verdict import Verdict
-from airsoc.telemetry import read_frame
+from airsoc.response.sources import EventLogTelemetry
+from airsoc.store import Store
 
 __all__ = [
     "ALPHA",
     "MIN_EFFECT",
     "MIN_ROWS",
-    "EventLogTelemetry",
+    "DemoTelemetry",
     "register_demo_evaluators",
     "score_drift",
 ]
@@ -54,38 +54,38 @@ MIN_EFFECT = 0.25
 """A window drifts when a quarter of the score mass moved: a swapped model, not sampling noise."""
 
 
-class EventLogTelemetry:
-    """Monitors' telemetry: the gateway's prediction events in ``root``, references in memory."""
+class DemoTelemetry(EventLogTelemetry):
+    """The event-log source, with per-system references held in memory (the known-good model's
+    scores on clean data) for monitors that name no reference of their own."""
 
     def __init__(
         self,
-        root: str | Path,
         *,
+        store: Store,
         references: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     ) -> None:
-        self.root = Path(root)
-        self.references = {k: [dict(r) for r in v] for k, v in (references or {}).items()}
-
-    def window(self, monitor: MonitorConfig, start: datetime, end: datetime) -> Any:
-        """Return the system's answered predictions in ``[start, end)`` as records."""
-        frame = read_frame(self.root, "prediction", system=monitor.system, start=start, end=end)
-        return frame[frame["status"] == "ok"].to_dict("records")
+        super().__init__(store=store)
+        self.references = {
+            k: pd.DataFrame([dict(r) for r in v]) for k, v in (references or {}).items()
+        }
 
     def reference(self, monitor: MonitorConfig) -> Any:
-        """Return the records of a time range (``reference: {start, end}``) or, otherwise, the
-        records registered for the monitor's system."""
-        ref = monitor.reference
-        if "start" in ref and "end" in ref:
-            start = ensure_utc(datetime.fromisoformat(str(ref["start"])))
-            end = ensure_utc(datetime.fromisoformat(str(ref["end"])))
-            return self.window(monitor, start, end)
-        return self.references.get(monitor.system, [])
+        """Return the registered scores of the monitor's system, or the monitor's own reference."""
+        if not monitor.reference and monitor.system in self.references:
+            return self.references[monitor.system]
+        return super().reference(monitor)
+
+
+def _scores(data: Any) -> list[float]:
+    if isinstance(data, pd.DataFrame):
+        return [] if "score" not in data else [float(x) for x in data["score"].dropna()]
+    return [float(r["score"]) for r in data if r.get("score") is not None]
 
 
 def score_drift(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
     """Return the verdict on the window's model scores against the reference scores."""
-    current = [float(r["score"]) for r in window.current if r.get("score") is not None]
-    reference = [float(r["score"]) for r in window.reference if r.get("score") is not None]
+    current = _scores(window.current)
+    reference = _scores(window.reference)
     if len(current) < MIN_ROWS or len(reference) < MIN_ROWS:
         return [
             Verdict(

@@ -26,9 +26,8 @@ import uvicorn
 from airsoc.alerting.dispatcher import NotifyTarget
 from airsoc.alerting.monitors import TelemetrySource
 from airsoc.clock import Clock
-from airsoc.demo.controlplane import GatewayControlPlane
 from airsoc.errors import AirsocError, InputError
-from airsoc.response import ControlPlane, ResponseLoop, load_checked_config
+from airsoc.response import ControlPlane, ResponseLoop, live_control_plane, load_checked_config
 from airsoc.response.setup import LoopReport
 from airsoc.serving import Gateway
 from airsoc.serving import create_app as create_gateway_app
@@ -76,7 +75,7 @@ class Platform:
         settings: Settings,
         clock: Clock,
         options: PlatformOptions,
-        control_plane: Callable[[Gateway], ControlPlane] = GatewayControlPlane,
+        control_plane: Callable[[Gateway], ControlPlane] | None = None,
     ) -> None:
         from airsoc.server.app import create_app
 
@@ -91,7 +90,11 @@ class Platform:
             store=store,
             clock=clock,
             source=options.source,
-            control_plane=control_plane(self.gateway),
+            control_plane=(
+                control_plane(self.gateway)
+                if control_plane
+                else live_control_plane(store=store, clock=clock, gateway=self.gateway)
+            ),
             receivers=options.receivers,
         )
         self._servers = [
