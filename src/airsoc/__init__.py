@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from airsoc.clock import Clock, SimulatedClock, SystemClock
 from airsoc.config import AirsocConfig, load_config
+from airsoc.detection import Verdict, check_drift, check_fairness, check_quality, profile
 from airsoc.errors import AirsocError
 from airsoc.incidents import (
     FAILURE_MODES,
@@ -45,14 +46,19 @@ __all__ = [
     "SimulatedClock",
     "Store",
     "SystemClock",
+    "Verdict",
     "__version__",
     "add_evidence",
     "add_note",
     "assign_role",
+    "check_drift",
+    "check_fairness",
+    "check_quality",
     "declare_incident",
     "failure_mode",
     "get_incident",
     "list_incidents",
     "load_config",
+    "profile",
     "transition_incident",
 ]
