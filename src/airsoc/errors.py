@@ -196,8 +196,11 @@ class PayloadTooLargeError(InputError):
 
     code = "payload_too_large"
     http_status = 413
+
+
 class ExpressionError(InputError):
     """A condition or template is not valid in the safe expression language, or failed on data."""
+
     code = "expression_invalid"
 
 

@@ -1,28 +1,38 @@
 """The console in a real headless Chromium (Debian's), driven by Playwright, against a real server.
 
 The server is ``airsoc serve`` (uvicorn) on a free port of 127.0.0.1. The test logs in, reads the
-overview, opens an incident, presses a transition button, sees the timeline update, and opens a
-post-mortem. Screenshots go to ``test-artifacts/browser/``.
+overview, opens an incident, presses a transition button, sees the timeline update; then an
+approver who did not request the playbook run approves its rollback step, a playbook worker
+carries the run on through the real gateway routing controls, and the system page shows the
+rolled-back version. Last it opens a post-mortem. Screenshots go to ``test-artifacts/browser/``.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from airsoc.clock import SimulatedClock, SystemClock
+from airsoc import lineage, serving
+from airsoc.clock import Clock, SimulatedClock, SystemClock
+from airsoc.errors import ActionError
 from airsoc.incidents.evidence import BlobStore
 from airsoc.incidents.service import add_evidence, assign_role, declare_incident
 from airsoc.reporting.findings import ChartData, ChartSeries, FindingIn, add_finding
+from airsoc.response import PlaybookRunner, ResponseServices
 from airsoc.server.auth import add_user
 from airsoc.settings import Settings
 from airsoc.store import Store
-from tests.cli.test_serve import serving
+from tests.cli.test_serve import serving as airsoc_serve
 from tests.reporting.conftest import work_incident
+from tests.server.conftest import Story, seed_operations
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
@@ -36,6 +46,173 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "dana-console-pass"
+APPROVER_PASSWORD = "sam-console-pass"
+
+
+# --- Stand-in control plane (test-only) ----------------------------------------------------------
+# A minimal ControlPlane over the real gateway routing controls (airsoc.serving) and the lineage
+# registry. Once airsoc.response.live_control_plane(store=..., clock=...) is available, use it
+# here instead of this class.
+class GatewayControlPlane:
+    """Playbook actions applied with the serving and lineage service functions, once per key."""
+
+    actor = "playbook"
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self.done: dict[str, dict[str, Any]] = {}
+
+    def _once(self, key: str, change: Any) -> dict[str, Any]:
+        if key not in self.done:
+            with self.store.transaction() as s:
+                self.done[key] = change(s)
+        return self.done[key]
+
+    def rollback(self, *, system: str, to: str, idempotency_key: str) -> dict[str, Any]:
+        def change(s: Any) -> dict[str, Any]:
+            before = serving.get_route(s, system=system).primary_version
+            after = serving.rollback(
+                s, clock=self.clock, actor=self.actor, system=system, to=to, reason="playbook"
+            )
+            return {"system": system, "from": before, "to": after.primary_version}
+
+        return self._once(idempotency_key, change)
+
+    def fallback(self, *, system: str, mode: str, idempotency_key: str) -> dict[str, Any]:
+        def change(s: Any) -> dict[str, Any]:
+            serving.set_fallback(
+                s,
+                clock=self.clock,
+                actor=self.actor,
+                system=system,
+                reason="playbook",
+                fallback={"type": mode},
+            )
+            return {"system": system, "mode": f"fallback:{mode}"}
+
+        return self._once(idempotency_key, change)
+
+    def isolate(self, *, system: str, idempotency_key: str) -> dict[str, Any]:
+        def change(s: Any) -> dict[str, Any]:
+            serving.isolate(s, clock=self.clock, actor=self.actor, system=system, reason="playbook")
+            return {"system": system, "mode": "isolated"}
+
+        return self._once(idempotency_key, change)
+
+    def restore(self, *, system: str, idempotency_key: str) -> dict[str, Any]:
+        def change(s: Any) -> dict[str, Any]:
+            serving.restore(s, clock=self.clock, actor=self.actor, system=system, reason="playbook")
+            return {"system": system, "mode": "primary"}
+
+        return self._once(idempotency_key, change)
+
+    def set_canary(
+        self, *, system: str, version: str, percent: float, idempotency_key: str
+    ) -> dict[str, Any]:
+        def change(s: Any) -> dict[str, Any]:
+            serving.set_canary(
+                s,
+                clock=self.clock,
+                actor=self.actor,
+                system=system,
+                version=version,
+                share=percent / 100,
+                reason="playbook",
+            )
+            return {"system": system, "version": version, "percent": percent}
+
+        return self._once(idempotency_key, change)
+
+    def quarantine_batch(self, *, batch: str, reason: str, idempotency_key: str) -> dict[str, Any]:
+        def change(s: Any) -> dict[str, Any]:
+            lineage.quarantine_batch(
+                s, clock=self.clock, actor=self.actor, batch_id=batch, reason=reason
+            )
+            return {"batch": batch}
+
+        return self._once(idempotency_key, change)
+
+    def release_batch(self, *, batch: str, reason: str, idempotency_key: str) -> dict[str, Any]:
+        def change(s: Any) -> dict[str, Any]:
+            lineage.release_batch(
+                s, clock=self.clock, actor=self.actor, batch_id=batch, reason=reason
+            )
+            return {"batch": batch}
+
+        return self._once(idempotency_key, change)
+
+    def revoke_source(self, *, source: str, reason: str, idempotency_key: str) -> dict[str, Any]:
+        def change(s: Any) -> dict[str, Any]:
+            lineage.revoke_source(
+                s, clock=self.clock, actor=self.actor, source=source, reason=reason
+            )
+            return {"source": source}
+
+        return self._once(idempotency_key, change)
+
+    def _not_here(self, what: str) -> dict[str, Any]:
+        raise ActionError(f"{what} is not part of this test's control plane")
+
+    def block_client(
+        self, *, system: str, client: str, seconds: float | None, idempotency_key: str
+    ) -> dict[str, Any]:
+        return self._not_here("block_client")
+
+    def rate_limit_client(
+        self, *, system: str, client: str, per_minute: int, idempotency_key: str
+    ) -> dict[str, Any]:
+        return self._not_here("rate_limit_client")
+
+    def disable_retrieval(self, *, system: str, idempotency_key: str) -> dict[str, Any]:
+        return self._not_here("disable_retrieval")
+
+    def remove_document(
+        self, *, system: str, document: str, idempotency_key: str
+    ) -> dict[str, Any]:
+        return self._not_here("remove_document")
+
+
+# --- end of the stand-in control plane -----------------------------------------------------------
+
+
+@contextmanager
+def playbook_worker(data_dir: Path) -> Iterator[None]:
+    """Run a playbook worker (the role of ``airsoc monitors run``) in a thread on the store."""
+    store = Store.open(Settings.resolve(data_dir=data_dir, environ={}))
+    clock = SystemClock()
+    runner = PlaybookRunner(
+        store=store,
+        clock=clock,
+        worker_id="browser-test-worker",
+        services=ResponseServices(
+            store=store, settings=store.settings, control_plane=GatewayControlPlane(store, clock)
+        ),
+    )
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            runner.run_until_idle()
+            stop.wait(0.2)
+
+    thread = threading.Thread(target=loop, name="playbook-worker", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        store.close()
+
+
+def log_in(page: Page, base: str, user: str, password: str) -> None:
+    """Open the console's login form and log in as ``user``."""
+    page.goto(f"{base}/login")
+    page.get_by_label("User name").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +225,9 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
-def seed(data_dir: Path) -> tuple[int, int]:
-    """Add a responder, a worked incident with its post-mortem, and a fresh incident."""
+def seed(data_dir: Path) -> tuple[int, int, Story]:
+    """Add a responder and an approver, a worked incident with its post-mortem, a fresh incident,
+    and a drifting system whose incident's playbook waits for approval of a rollback."""
     store = Store.open(Settings.resolve(data_dir=data_dir, environ={}))
     # The server runs on the wall clock, so the story starts a few hours before now.
     clock = SimulatedClock(SystemClock().now() - timedelta(hours=4))
@@ -57,6 +235,14 @@ def seed(data_dir: Path) -> tuple[int, int]:
         worked = work_incident(store, clock)
         with store.transaction() as s:
             add_user(s, clock=clock, name="dana", role="responder", password=PASSWORD, actor="ada")
+            add_user(
+                s,
+                clock=clock,
+                name="sam",
+                role="approver",
+                password=APPROVER_PASSWORD,
+                actor="ada",
+            )
             fresh = declare_incident(
                 s,
                 clock=clock,
@@ -98,16 +284,18 @@ def seed(data_dir: Path) -> tuple[int, int]:
                     ),
                 ),
             )
-        return worked, fresh.id
+        # dana's playbook run waits for the incident commander (sam) to approve its rollback.
+        story = seed_operations(store, clock, requester="dana", commander="sam")
+        return worked, fresh.id, story
     finally:
         store.close()
 
 
 def test_log_in_work_an_incident_and_read_a_postmortem(browser: Browser, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    worked, fresh = seed(data)
+    worked, fresh, story = seed(data)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with serving(data) as base:
+    with airsoc_serve(data) as base, playbook_worker(data):
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{base}/")
         expect(page.get_by_role("heading", name="Log in to airsoc")).to_be_visible()
@@ -132,8 +320,42 @@ def test_log_in_work_an_incident_and_read_a_postmortem(browser: Browser, tmp_pat
         expect(page.get_by_role("button", name="Move to recovered")).to_be_visible()
         page.locator("#timeline").screenshot(path=str(SHOTS / "03-timeline-after-move.png"))
         page.screenshot(path=str(SHOTS / "03-incident-contained.png"), full_page=True)
-        # After the alerting and response domains land: approve the playbook step of this
-        # incident here and check that the system's routing changes.
+
+        # An approver who did not request the run approves its rollback step.
+        page.get_by_role("button", name="Log out").click()
+        log_in(page, base, "sam", APPROVER_PASSWORD)
+        expect(page.locator("#systems")).to_contain_text("breaching")
+        expect(page.locator("#pending-approvals")).to_contain_text("rollback")
+        page.screenshot(path=str(SHOTS / "05-overview-pending-approval.png"), full_page=True)
+        page.get_by_role("link", name=story.system).click()
+        expect(page.locator("#routing-version")).to_have_text("v7")
+        expect(
+            page.get_by_role("img", name="fraud-input-drift: statistic over time")
+        ).to_be_visible()
+        page.screenshot(path=str(SHOTS / "06-system-before.png"), full_page=True)
+
+        page.goto(f"{base}/")
+        page.get_by_role("link", name=f"INC-{story.incident_id}").first.click()
+        run = page.locator(f"#run-{story.run_id}")
+        expect(run.locator(".run-status")).to_have_text("waiting approval")
+        page.get_by_label("Why").fill("PSI 0.31 on amount; v6 passed the holdout review")
+        page.screenshot(path=str(SHOTS / "07-incident-approval.png"), full_page=True)
+        page.get_by_role("button", name="Approve contain").click()
+        expect(page.locator(f"#approval-{story.approval_id}")).to_contain_text("approved by sam")
+
+        # The worker carries the run on: the gateway now serves the last known-good version.
+        page.goto(f"{base}/systems/{story.system}")
+        deadline = time.monotonic() + 20
+        while page.locator("#routing-version").inner_text() != "v6":
+            assert time.monotonic() < deadline, "the rollback did not reach the gateway"
+            time.sleep(0.3)
+            page.reload()
+        expect(page.locator("#routing-mode")).to_have_text("primary")
+        expect(page.locator("#routing")).to_contain_text("by playbook")
+        page.screenshot(path=str(SHOTS / "08-system-rolled-back.png"), full_page=True)
+        page.goto(f"{base}/incidents/{story.incident_id}")
+        expect(run.locator(".run-status")).to_have_text("succeeded")
+        page.locator("#playbook-runs").screenshot(path=str(SHOTS / "09-run-succeeded.png"))
 
         page.goto(f"{base}/postmortems")
         page.get_by_role("link", name=f"INC-{worked}").first.click()

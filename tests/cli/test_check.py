@@ -111,3 +111,18 @@ def test_check_fairness(cli: Cli, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "group=b" in result.stdout
     assert "four-fifths" in result.stdout
+
+
+def test_check_drift_with_calibrated_thresholds(cli: Cli, windows: tuple[Path, Path]) -> None:
+    ref, cur = windows
+    result = cli(
+        "check", "drift", str(ref), str(cur), "--calibrate", "bootstrap", "--format", "json"
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert {c["threshold_source"] for c in doc["columns"]} == {"bootstrap"}
+    saved = cli("profile", str(ref), "-o", "ref.profile")
+    assert saved.exit_code == 0
+    refused = cli("check", "drift", "ref.profile", str(cur), "--calibrate", "chunks")
+    assert refused.exit_code == 1
+    assert "--calibrate needs the reference and current data" in refused.stderr

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 from airsoc.clock import SimulatedClock
-from airsoc.detection import check_drift, check_quality
+from airsoc.detection import check_drift, check_quality, merge, profile
+from airsoc.detection.quality import compare_profiles
 from airsoc.detection.synthetic import numeric_window
 
 
@@ -80,3 +81,14 @@ def test_schema_changes_are_pipeline_faults() -> None:
     report = check_quality(ref, cur)
     assert [(v.subject, v.decision) for v in report.faults] == [("b", "drift")]
     assert report.diagnosis.failure_mode == "pipeline_fault"
+
+
+def test_out_of_range_share_from_merged_profiles_counts_only_values_beyond() -> None:
+    ref = profile({"x": np.arange(100.0)})
+    assert check_quality(ref, {"x": np.arange(100.0)}).verdicts == []
+    # Two current partitions profiled without the reference: no exact out-of-range count.
+    cur = merge(profile({"x": np.arange(100.0)}), profile({"x": np.full(100, 99.0)}))
+    assert [v.method for v in compare_profiles(ref, cur)] == []
+    beyond = merge(profile({"x": np.arange(100.0)}), profile({"x": np.full(100, 500.0)}))
+    verdicts = compare_profiles(ref, beyond)
+    assert [(v.method, v.statistic) for v in verdicts] == [("out_of_range", 0.5)]

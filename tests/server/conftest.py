@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from airsoc import lineage, serving
+from airsoc.alerting import Alert
+from airsoc.alerting.service import record_signal, save_alert
 from airsoc.clock import SimulatedClock
+from airsoc.detection.verdict import Verdict
+from airsoc.incidents.service import assign_role, declare_incident
+from airsoc.response import (
+    ControlPlane,
+    PlaybookRunner,
+    ResponseServices,
+    list_approvals,
+    parse_playbook,
+    start_run,
+)
 from airsoc.server.app import create_app
 from airsoc.server.auth import add_user, issue_token
 from airsoc.store import Store
@@ -62,3 +76,127 @@ def api(sqlite_store: Store, clock: SimulatedClock) -> Iterator[Api]:
 def api_any_store(store: Store, clock: SimulatedClock) -> Iterator[Api]:
     """The app on SQLite and on PostgreSQL, with a user of every role."""
     yield from make_api(store, clock)
+
+
+#: A playbook whose rollback waits for the incident commander (destructive: four-eyes).
+ROLLBACK_PLAYBOOK = """
+name: contain-drift
+on: {failure_mode: data_drift}
+steps:
+  - id: contain
+    action: rollback
+    with: {system: "{{ incident.system }}", to: last_known_good}
+    approval: {role: incident_commander}
+"""
+
+
+@dataclass
+class Story:
+    """What :func:`seed_operations` created."""
+
+    system: str
+    incident_id: int
+    run_id: int
+    approval_id: int
+
+
+def seed_operations(
+    store: Store,
+    clock: SimulatedClock,
+    *,
+    control_plane: ControlPlane | None = None,
+    requester: str = "dana",
+    commander: str = "sam",
+) -> Story:
+    """Register fraud-detector (v6 known-good, v7 serving), store drift signals and an alert of
+    its input-drift monitor, declare an incident, and start a playbook run that waits for the
+    approval of its rollback step (requested by ``requester``; ``commander`` may decide)."""
+    system = "fraud-detector"
+    with store.transaction() as s:
+        lineage.register_system(
+            s, clock=clock, actor="ada", name=system, kind="tabular-classifier", owner="risk-ml"
+        )
+        for v in ("v6", "v7"):
+            lineage.register_model_version(
+                s,
+                clock=clock,
+                actor="ci",
+                system=system,
+                version=v,
+                artifact_uri=f"s3://models/{v}.joblib",
+                sha256=v[1] * 64,
+            )
+        lineage.mark_known_good(
+            s, clock=clock, actor="ada", system=system, version="v6", reason="holdout review"
+        )
+        serving.promote(s, clock=clock, actor="ci", system=system, version="v7", reason="release")
+    for i, psi in enumerate((0.04, 0.05, 0.06, 0.19, 0.31)):
+        clock.advance(timedelta(minutes=15))
+        with store.transaction() as s:
+            record_signal(
+                s,
+                clock=clock,
+                monitor="fraud-input-drift",
+                system=system,
+                verdict=Verdict(
+                    detector="data_drift",
+                    method="psi",
+                    subject="amount",
+                    statistic=psi,
+                    threshold=0.2,
+                    decision="drift" if psi > 0.2 else "ok",
+                    reason=f"PSI {psi} on amount (run {i})",
+                ),
+            )
+    with store.transaction() as s:
+        save_alert(
+            s,
+            clock=clock,
+            source="monitor",
+            alert=Alert(
+                labels={
+                    "alertname": "fraud-input-drift",
+                    "system": system,
+                    "monitor": "fraud-input-drift",
+                    "failure_mode": "data_drift",
+                    "severity": "sev2",
+                },
+                starts_at=clock.now(),
+            ),
+        )
+        inc = declare_incident(
+            s,
+            clock=clock,
+            actor="system:monitor/fraud-input-drift",
+            system=system,
+            failure_mode="data_drift",
+            summary="Input drift on amount: PSI 0.31 over the 0.2 threshold.",
+            severity="sev2",
+        )
+        assign_role(
+            s,
+            clock=clock,
+            incident_id=inc.id,
+            role="incident_commander",
+            person=commander,
+            actor=requester,
+        )
+        run = start_run(
+            s,
+            clock=clock,
+            playbook=parse_playbook(ROLLBACK_PLAYBOOK),
+            incident_id=inc.id,
+            started_by=requester,
+        )
+    runner = PlaybookRunner(
+        store=store,
+        clock=clock,
+        worker_id="seed",
+        services=ResponseServices(
+            store=store, settings=store.settings, control_plane=control_plane
+        ),
+    )
+    runner.run_until_idle()
+    with store.read() as s:
+        (approval,) = list_approvals(s, incident_id=inc.id)
+    return Story(system=system, incident_id=inc.id, run_id=run.id, approval_id=approval.id)

@@ -126,6 +126,9 @@ def test_a_responder_moves_an_incident_and_the_timeline_shows_it(api: Api) -> No
     for phase in ("triaged", "contained", "false positive", "merged"):
         assert f"Move to {phase}</button>" in page
     assert "screening.json" in page
+    download = api.client.get(f"/incidents/{iid}/evidence/1")
+    assert download.content == b"screening report"
+    assert "accessed by dana" in api.client.get(f"/incidents/{iid}").text
     assert "Vendor batch 17 carried flipped labels" in page
     assert page.count("<svg") >= 1
     r = api.client.post(
@@ -158,6 +161,9 @@ def test_a_viewer_sees_the_incident_but_no_buttons(api: Api) -> None:
     page = api.client.get(f"/incidents/{iid}").text
     assert "Move to" not in page
     assert "Your role cannot move incidents" in page
+    refused = api.client.get(f"/incidents/{iid}/evidence/1")
+    assert refused.status_code == 403
+    assert "vic is a viewer; to read evidence needs the responder role" in refused.text
     assert api.client.get("/incidents/999").status_code == 404
 
 
@@ -179,6 +185,28 @@ def test_a_postmortem_is_started_reviewed_and_downloaded(api: Api) -> None:
     )
     assert r.status_code == 403
     assert "dana is a responder; to move a post-mortem to reviewed needs the approver" in r.text
+    r = api.client.post(
+        f"{pm_url}/narrative",
+        data={
+            "csrf_token": csrf_of(page),
+            "what_happened": "A vendor batch carried flipped labels.",
+            "went_well": "The batch screen fired\n\nRollback was quick",
+            "users_affected": "1,875",
+        },
+    )
+    assert "| Users affected" not in r.text  # the HTML report, not Markdown
+    assert "<td>1,875</td>" in r.text
+    assert "<li>Rollback was quick</li>" in r.text
+    r = api.client.post(
+        f"{pm_url}/narrative", data={"csrf_token": csrf_of(page), "users_affected": "many"}
+    )
+    assert r.status_code == 422
+    assert "users affected: give a whole number" in r.text
+    r = api.client.post(
+        f"{pm_url}/action-items",
+        data={"csrf_token": csrf_of(page), "title": "Screen vendor batches", "owner": "risk-ml"},
+    )
+    assert "<td>Screen vendor batches</td><td>risk-ml</td>" in r.text
     listing = api.client.get("/postmortems").text
     assert "In review" in listing
     md = api.client.get(f"{pm_url}/report.md")
@@ -211,3 +239,33 @@ def test_panels_plug_in_and_an_empty_panel_is_left_out(api: Api) -> None:
     assert "Pending approvals" in page
     assert "2 steps wait for approval" in page
     assert "Systems" not in page
+
+
+def test_what_users_typed_is_escaped_everywhere(api: Api) -> None:
+    with api.store.transaction() as s:
+        inc = declare_incident(
+            s,
+            clock=api.clock,
+            actor="dana",
+            system="bot",
+            failure_mode="prompt_injection",
+            summary="<script>alert('x')</script>",
+            title="<img src=x onerror=alert(1)>",
+        )
+        add_finding(
+            s,
+            clock=api.clock,
+            incident_id=inc.id,
+            actor="dana",
+            finding=FindingIn(
+                title="<b>bold</b> claim",
+                chart=ChartData(x=["<i>"], series=[ChartSeries(name="<s>", values=[1])]),
+            ),
+        )
+    login(api.client, "vic")
+    for url in ("/", f"/incidents/{inc.id}"):
+        page = api.client.get(url).text
+        assert "<script>alert" not in page
+        assert "<img src=x" not in page
+        assert "<b>bold</b>" not in page
+    assert "&lt;script&gt;" in api.client.get(f"/incidents/{inc.id}").text

@@ -14,7 +14,7 @@ from airsoc.clock import SimulatedClock
 from airsoc.server.app import create_app
 from airsoc.settings import Settings
 from airsoc.store import Store
-from tests.server.conftest import seed_users
+from tests.server.conftest import Api, seed_users
 
 TOKENS: dict[str, str] = {}
 
@@ -24,6 +24,7 @@ SEMANTIC_422 = {
     "POST /api/v1/incidents/{incident_id}/merge": "an incident cannot merge into itself",
     "POST /api/v1/incidents/{incident_id}/findings": "a chart needs one value per x position",
     "POST /api/v1/incidents/{incident_id}/roles": "a person cannot get a role they hold",
+    "POST /api/v1/silences": "a silence must end after it starts (ends_at in the future)",
 }
 
 
@@ -75,3 +76,30 @@ def test_no_server_error_and_no_schema_violation(api_schema: Any) -> None:
         except Exception as exc:
             failures.append(f"{operation.label}: {exc}")
     assert failures == [], "\n\n".join(failures)
+
+
+def test_every_operation_documents_its_answers(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["ApiToken"]["scheme"] == "bearer"
+    operations = [
+        (method.upper(), path, op)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+    ]
+    api_ops = [o for o in operations if o[1].startswith("/api/v1/")]
+    assert len(api_ops) >= 25
+    for method, path, op in api_ops:
+        where = f"{method} {path}"
+        assert op.get("description") or op.get("summary"), where
+        ok = [s for s in op["responses"] if s.startswith("2")]
+        assert len(ok) == 1, where
+        content = op["responses"][ok[0]].get("content", {})
+        assert content, f"{where} has no documented answer body"
+        assert all("schema" in c or ct.startswith("text/plain") for ct, c in content.items()), where
+        assert "401" in op["responses"], where
+        assert op.get("security") == [{"ApiToken": []}], where
+        error = op["responses"]["401"]["content"]["application/json"]["schema"]["$ref"]
+        assert error == "#/components/schemas/ErrorBody", where
+        if method in {"POST", "PUT", "PATCH", "DELETE"}:
+            assert "403" in op["responses"], f"{where} must document the role refusal"
+    assert not any(p.startswith(("/login", "/incidents", "/postmortems")) for p in spec["paths"])

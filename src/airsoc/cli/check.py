@@ -35,6 +35,13 @@ class Format(StrEnum):
     html = "html"
 
 
+class CalibrationMethod(StrEnum):
+    """Ways to calibrate effect thresholds on the reference."""
+
+    chunks = "chunks"
+    bootstrap = "bootstrap"
+
+
 class Correction(StrEnum):
     """Multiple-testing corrections."""
 
@@ -63,7 +70,7 @@ def _columns(items: Sequence[str] | None) -> list[str] | None:
 
 def reference_source(path: Path) -> Any:
     """Return the saved profile at ``path`` if it is one, else the path (a data file)."""
-    from airsoc.detection.profile import is_profile_file, load_profile
+    from airsoc.detection.profiles import is_profile_file, load_profile
 
     return load_profile(path) if is_profile_file(path) else path
 
@@ -81,10 +88,10 @@ def progress_steps(enabled: bool = True) -> Iterator[Any]:
         console=err_console,
         transient=True,
     ) as progress:
-        task = progress.add_task("starting", total=None)
+        spinner = progress.add_task("starting", total=None)
 
         def step(message: str) -> None:
-            progress.update(task, description=message)
+            progress.update(spinner, description=message)
 
         yield step
 
@@ -140,20 +147,41 @@ def drift(
     correction: Annotated[
         Correction, typer.Option(help="Multiple-testing correction")
     ] = Correction.bh,
+    calibrate_on: Annotated[
+        CalibrationMethod | None,
+        typer.Option("--calibrate", help="Calibrate thresholds on the reference data"),
+    ] = None,
 ) -> None:
     """Compare CURRENT with REFERENCE column by column and print the drift verdicts."""
-    from airsoc.detection.drift import check_drift
+    from airsoc.detection.drift import calibrate, check_drift
     from airsoc.detection.html import render_drift_html
+    from airsoc.detection.inputs import read_table
+    from airsoc.detection.profiles import DatasetProfile
 
     with progress_steps(fmt == Format.text or output is not None) as step:
+        ref_source, cur_source = reference_source(reference), reference_source(current)
+        calibration = None
+        if calibrate_on is not None:
+            if isinstance(ref_source, DatasetProfile) or isinstance(cur_source, DatasetProfile):
+                raise InputError("--calibrate needs the reference and current data, not profiles")
+            step(f"calibrating thresholds ({calibrate_on.value})")
+            cur_source = read_table(cur_source)
+            calibration = calibrate(
+                ref_source,
+                n_current=max(cur_source.n_rows, 1),
+                method=calibrate_on.value,
+                columns=_columns(columns),
+                kinds=parse_kinds(kind),
+            )
         report = check_drift(
-            reference_source(reference),
-            reference_source(current),
+            ref_source,
+            cur_source,
             columns=_columns(columns),
             kinds=parse_kinds(kind),
             alpha=alpha,
             min_effect=min_effect,
             correction=correction.value,
+            calibration=calibration,
             on_step=step,
         )
     if fmt == Format.json:

@@ -13,8 +13,7 @@ from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
 from airsoc.errors import InputError
 from airsoc.reporting import postmortems as pm
-from airsoc.reporting.render import render
-from airsoc.reporting.report import build_report
+from airsoc.reporting.render import render_postmortem
 from airsoc.reporting.timing import GroupBy, Period, fleet_metrics, format_duration
 
 __all__ = ["app"]
@@ -92,13 +91,13 @@ def render_report(
     out: Annotated[Path | None, typer.Option(help="Write here instead of stdout")] = None,
 ) -> None:
     """Render the post-mortem as Markdown, HTML (with charts) or PDF."""
+    if out is None and fmt == "pdf":
+        raise InputError("a PDF needs --out FILE", loc="--out")
     with state.store().read() as s:
-        view = pm.get_postmortem(s, postmortem_id=postmortem_id)
-        report = build_report(s, incident_id=view.incident_id, now=state.clock.now())
-    data = render(report, fmt)
+        data = render_postmortem(
+            s, postmortem_id=postmortem_id, fmt=fmt, now=state.clock.now()
+        ).data
     if out is None:
-        if fmt == "pdf":
-            raise InputError("a PDF needs --out FILE", loc="--out")
         sys.stdout.write(data.decode())
         return
     out.write_bytes(data)

@@ -22,7 +22,7 @@ def profile(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary")] = False,
 ) -> None:
     """Profile DATA (mergeable counts, histograms and sketches) and save it to FILE."""
-    from airsoc.detection.profile import profile as build
+    from airsoc.detection.profiles import profile as build
 
     with progress_steps(not as_json) as step:
         step(f"profiling {data.name}")

@@ -18,7 +18,7 @@ from airsoc.detection.html import render_drift_html
 from airsoc.detection.inputs import Column, ColumnKind, Table, iter_tables, read_table
 from airsoc.detection.outputs import OutputReport, check_outputs
 from airsoc.detection.performance import WindowMetrics, check_performance, window_metrics
-from airsoc.detection.profile import (
+from airsoc.detection.profiles import (
     ColumnProfile,
     DatasetProfile,
     is_profile_file,

@@ -49,10 +49,19 @@ _ADVICE = {
 }
 
 
+_BY_DETECTOR = {
+    "data_drift": "data_drift",
+    "data_quality": "pipeline_fault",
+    "performance": "concept_drift",
+    "model_output": "prediction_drift",
+}
+
+
 def _mode(v: Verdict) -> str | None:
     if v.failure_mode in _ORDER:
         return v.failure_mode
-    return {"performance": "concept_drift", "model_output": "prediction_drift"}.get(v.detector)
+    # Warnings carry no failure mode; the detector that raised them says which one they hint at.
+    return _BY_DETECTOR.get(v.detector)
 
 
 def classify_failure_mode(verdicts: Sequence[Verdict]) -> Verdict:

@@ -52,7 +52,7 @@ from pydantic import BaseModel, ConfigDict
 from airsoc.detection import stats
 from airsoc.detection.classify import classify_failure_mode
 from airsoc.detection.inputs import TableLike, read_table
-from airsoc.detection.profile import (
+from airsoc.detection.profiles import (
     ColumnProfile,
     DatasetProfile,
     Grid,

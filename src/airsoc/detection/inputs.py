@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,6 +253,8 @@ def _as_codes(arr: pa.ChunkedArray) -> tuple[IntArray, list[str]]:
 
 def _sorted_codes(codes: IntArray, labels: list[str]) -> tuple[IntArray, list[str]]:
     """Return codes renumbered so labels are sorted: equal data always gives equal profiles."""
+    if all(a < b for a, b in itertools.pairwise(labels)):
+        return codes, labels  # already in order (the usual case): no pass over the rows
     order = np.argsort(np.array(labels, dtype=object)) if labels else np.array([], dtype=np.int64)
     remap = np.empty(len(labels) + 1, dtype=np.int64)
     remap[order] = np.arange(len(labels))

@@ -40,7 +40,7 @@ from scipy import stats as sps
 from airsoc.clock import Clock
 from airsoc.detection.classify import classify_failure_mode
 from airsoc.detection.inputs import Table, TableLike, read_table
-from airsoc.detection.profile import ColumnProfile, DatasetProfile, profile
+from airsoc.detection.profiles import ColumnProfile, DatasetProfile, profile
 from airsoc.detection.verdict import Decision, Verdict
 
 __all__ = [
@@ -169,13 +169,13 @@ def _unit_change(name: str, r: ColumnProfile, c: ColumnProfile) -> Verdict | Non
     ratio = c.std / r.std
     power = math.log10(ratio)
     k = round(power)
-    if k == 0 or abs(power - k) > 0.15:
+    if k == 0 or abs(power - k) > 0.1:
         return None
     assert r.mean is not None
     assert c.mean is not None
     if abs(r.mean) > 0.1 * r.std:
         mean_ratio = c.mean / r.mean
-        if mean_ratio <= 0 or abs(math.log10(mean_ratio) - k) > 0.3:
+        if mean_ratio <= 0 or abs(math.log10(mean_ratio) - k) > 0.1:
             return None
     factor = 10.0**k
     shown = f"x{factor:g}" if k > 0 else f"/{1 / factor:g}"
@@ -186,7 +186,7 @@ def _unit_change(name: str, r: ColumnProfile, c: ColumnProfile) -> Verdict | Non
         f"values look rescaled {shown} (sd {r.std:.4g} -> {c.std:.4g}): a unit change "
         "upstream, not drift",
         statistic=ratio,
-        threshold=0.15,
+        threshold=0.1,
         effect_size=abs(power),
         n_reference=r.count,
         n_current=c.count,
@@ -202,7 +202,8 @@ def _out_of_range(name: str, r: ColumnProfile, c: ColumnProfile) -> Verdict | No
     if c.out_of_range is not None:
         share = c.out_of_range / max(c.count, 1)
     else:
-        below, upto_max = c.cdf_at(np.nextafter(np.array([r.min, r.max]), -np.inf))
+        below = c.cdf_at(np.array([np.nextafter(r.min, -np.inf)]))[0]
+        upto_max = c.cdf_at(np.array([r.max]))[0]
         share = float(below + (1 - upto_max))
     if share < 0.01:
         return None

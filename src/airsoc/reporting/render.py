@@ -24,20 +24,27 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
-from airsoc.reporting.report import PostmortemReport
+from airsoc.errors import InputError
+from airsoc.reporting.postmortems import get_postmortem
+from airsoc.reporting.report import PostmortemReport, build_report
 
 __all__ = [
     "REPORT_FORMATS",
+    "RenderedReport",
     "render",
     "render_html",
     "render_html_body",
     "render_markdown",
     "render_pdf",
+    "render_postmortem",
 ]
 
 #: Formats a report renders to, with their media types.
@@ -84,9 +91,31 @@ def render(report: PostmortemReport, fmt: str) -> bytes:
         return render_html(report).encode()
     if fmt == "pdf":
         return render_pdf(report)
-    from airsoc.errors import InputError
-
     raise InputError(f"unknown report format {fmt!r}; use md, html or pdf", loc="format")
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    """A rendered post-mortem: its bytes, media type and a file name for downloads."""
+
+    data: bytes
+    media_type: str
+    filename: str
+
+
+def render_postmortem(
+    session: Session, *, postmortem_id: int, fmt: str, now: datetime | None = None
+) -> RenderedReport:
+    """Return post-mortem ``postmortem_id`` rendered as ``md``, ``html`` or ``pdf``."""
+    if fmt not in REPORT_FORMATS:
+        raise InputError(f"unknown report format {fmt!r}; use md, html or pdf", loc="format")
+    incident_id = get_postmortem(session, postmortem_id=postmortem_id).incident_id
+    report = build_report(session, incident_id=incident_id, now=now)
+    return RenderedReport(
+        data=render(report, fmt),
+        media_type=REPORT_FORMATS[fmt],
+        filename=f"postmortem-{report.incident_ref}.{fmt}",
+    )
 
 
 _LATIN1_SUBSTITUTES = {

@@ -33,9 +33,10 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
 import airsoc
+from airsoc.alerting import AlertingEngine
 from airsoc.clock import Clock, SystemClock
 from airsoc.incidents.evidence import BlobStore
-from airsoc.server import console
+from airsoc.server import console, panels
 from airsoc.server.console import Panel
 from airsoc.server.deps import ServerContext
 from airsoc.server.errors import install_error_handlers
@@ -44,9 +45,23 @@ from airsoc.server.metrics import (
     MetricHook,
     RequestMetrics,
     RequestMetricsMiddleware,
+    gateway_metrics,
     incident_metrics,
+    notification_metrics,
+    signal_metrics,
 )
-from airsoc.server.routes import incidents, ops, postmortems, taxonomy, users
+from airsoc.server.routes import (
+    alerts,
+    approvals,
+    gateway,
+    incidents,
+    monitors,
+    ops,
+    postmortems,
+    registry,
+    taxonomy,
+    users,
+)
 from airsoc.settings import Settings
 from airsoc.store import Store
 
@@ -68,16 +83,35 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     postmortems.reports_router,
     taxonomy.router,
     users.router,
+    alerts.router,
+    monitors.router,
+    approvals.router,
+    registry.router,
+    gateway.router,
 )
 
 #: Metric hooks read at every scrape of /metrics. Add a domain's metrics: one line here.
-METRIC_HOOKS: tuple[MetricHook, ...] = (incident_metrics,)
+METRIC_HOOKS: tuple[MetricHook, ...] = (
+    incident_metrics,
+    signal_metrics,
+    notification_metrics,
+    gateway_metrics,
+)
 
 #: Sections of the console overview, in order. Add a domain's panel: one line here.
-OVERVIEW_PANELS: tuple[Panel, ...] = (console.open_incidents_panel, console.response_times_panel)
+OVERVIEW_PANELS: tuple[Panel, ...] = (
+    panels.systems_panel,
+    console.open_incidents_panel,
+    panels.approvals_panel,
+    console.response_times_panel,
+)
 
 #: Sections of the console's incident page after the core ones. Add one: one line here.
-INCIDENT_PANELS: tuple[Panel, ...] = (console.communication_drafts_panel,)
+INCIDENT_PANELS: tuple[Panel, ...] = (
+    panels.playbook_runs_panel,
+    console.communication_drafts_panel,
+    panels.communications_panel,
+)
 
 _STATIC = Path(__file__).parent / "static"
 
@@ -92,9 +126,11 @@ def create_app(
     overview_panels: Sequence[Panel] = OVERVIEW_PANELS,
     incident_panels: Sequence[Panel] = INCIDENT_PANELS,
     cookie_secure: bool = False,
+    alerting: AlertingEngine | None = None,
 ) -> FastAPI:
     """Return the airsoc web app on the store ``settings`` point at (opened and migrated here
-    unless ``store`` is given). ``cookie_secure`` marks the console cookie HTTPS-only."""
+    unless ``store`` is given). ``cookie_secure`` marks the console cookie HTTPS-only;
+    ``alerting`` routes alerts from Alertmanager (without it they are stored only)."""
     own_store = store is None
     the_store = store or Store.open(settings)
 
@@ -121,6 +157,7 @@ def create_app(
         clock=clock or SystemClock(),
         blobs=BlobStore(settings.evidence_dir),
         cookie_secure=cookie_secure,
+        alerting=alerting,
     )
     app.state.overview_panels = tuple(overview_panels)
     app.state.incident_panels = tuple(incident_panels)
@@ -133,5 +170,6 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)
     app.include_router(console.router)
+    app.include_router(panels.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     return app

@@ -34,19 +34,20 @@ from airsoc.incidents.lifecycle import OPEN_PHASES, TRANSITIONS, Phase, Role, Se
 from airsoc.reporting import postmortems as pm
 from airsoc.reporting.charts import Series, bar_chart, chart_from_data
 from airsoc.reporting.findings import list_findings
-from airsoc.reporting.render import render_html_body
+from airsoc.reporting.render import render_html_body, render_postmortem
 from airsoc.reporting.report import build_report, describe_actor, describe_entry
 from airsoc.reporting.timing import fleet_metrics, format_duration, times_of
 from airsoc.server.auth import (
     UserRole,
     UserView,
     end_web_session,
-    parse_user_role,
     require_role,
     session_user,
     start_web_session,
 )
 from airsoc.server.deps import Ctx, ServerContext
+from airsoc.server.routes.incidents import read_incident_evidence
+from airsoc.server.routes.postmortems import move_postmortem
 
 __all__ = [
     "CSRF_FIELD",
@@ -57,6 +58,7 @@ __all__ = [
     "PanelContext",
     "communication_drafts_panel",
     "open_incidents_panel",
+    "page",
     "render_error_page",
     "response_times_panel",
     "router",
@@ -129,8 +131,24 @@ def _response_times(pctx: PanelContext) -> Markup | None:
     rows = fleet_metrics(pctx.session, group_by="failure_mode", period="all")
     if not rows:
         return None
+
+    def minutes(field: str) -> list[float]:
+        return [round((getattr(r, field) or 0.0) / 60, 1) for r in rows]
+
+    chart = bar_chart(
+        [r.group.replace("_", " ") for r in rows],
+        [
+            Series("MTTA", minutes("mtta_seconds")),
+            Series("MTTC", minutes("mttc_seconds")),
+            Series("MTTR", minutes("mttr_seconds")),
+        ],
+        title="Mean response times (minutes)",
+        y_label="minutes",
+        width=640,
+        height=240,
+    )
     html = templates.get_template("_fleet_table.html").render(rows=rows, fmt=format_duration)
-    return Markup(html)
+    return Markup(f'<div class="chart">{chart}</div>{html}')
 
 
 def _communication_drafts(pctx: PanelContext) -> Markup | None:
@@ -187,7 +205,8 @@ class console_writer:  # noqa: N801 - used like a function in Depends(console_wr
         return cu
 
 
-def _page(request: Request, name: str, cu: ConsoleUser | None, **values: Any) -> HTMLResponse:
+def page(request: Request, name: str, cu: ConsoleUser | None, **values: Any) -> HTMLResponse:
+    """Return the page rendered from template ``name`` for ``cu`` (user and CSRF token filled)."""
     context = {"user": cu.user if cu else None, "csrf_token": cu.csrf_token if cu else "", **values}
     return templates.TemplateResponse(request, name, context)
 
@@ -275,7 +294,7 @@ def overview(request: Request, ctx: Ctx, cu: Viewer) -> Response:
         pctx = PanelContext(session=s, ctx=ctx, user=cu.user, csrf_token=cu.csrf_token)
         panels = _render_panels(request.app.state.overview_panels, pctx)
         recent = pm.list_postmortems(s)[:5]
-    return _page(request, "overview.html", cu, panels=panels, postmortems=recent)
+    return page(request, "overview.html", cu, panels=panels, postmortems=recent)
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
@@ -294,7 +313,7 @@ def incident_page(request: Request, incident_id: int, ctx: Ctx, cu: Viewer) -> R
     moves = [(dst.value, why) for (src, dst), why in TRANSITIONS.items() if src == phase]
     charts = {f.id: Markup(chart_from_data(f.chart, title=f.title)) for f in findings if f.chart}
     timeline = [(e, describe_actor(e.actor), describe_entry(e)) for e in reversed(detail.timeline)]
-    return _page(
+    return page(
         request,
         "incident.html",
         cu,
@@ -388,6 +407,26 @@ def start_postmortem(incident_id: int, ctx: Ctx, cu: Responder) -> Response:
     return RedirectResponse(f"/postmortems/{created.id}", status_code=303)
 
 
+@router.get("/incidents/{incident_id}/evidence/{evidence_id}")
+def download_evidence(incident_id: int, evidence_id: int, ctx: Ctx, cu: Viewer) -> Response:
+    """Download an evidence item (responders and up); the access joins its chain of custody."""
+    require_role(cu.user, UserRole.RESPONDER, action="read evidence")
+    with ctx.store.transaction() as s:
+        _item, data = read_incident_evidence(
+            s,
+            ctx=ctx,
+            incident_id=incident_id,
+            evidence_id=evidence_id,
+            actor=cu.user.name,
+            purpose="downloaded from the console",
+        )
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="evidence-{evidence_id}"'},
+    )
+
+
 @router.get("/postmortems", response_class=HTMLResponse)
 def postmortems_page(request: Request, ctx: Ctx, cu: Viewer) -> Response:
     """Every post-mortem with its status."""
@@ -395,7 +434,7 @@ def postmortems_page(request: Request, ctx: Ctx, cu: Viewer) -> Response:
         items = [
             (p, service.get_incident(s, incident_id=p.incident_id)) for p in pm.list_postmortems(s)
         ]
-    return _page(request, "postmortems.html", cu, items=items)
+    return page(request, "postmortems.html", cu, items=items)
 
 
 @router.get("/postmortems/{postmortem_id}", response_class=HTMLResponse)
@@ -404,7 +443,7 @@ def postmortem_page(request: Request, postmortem_id: int, ctx: Ctx, cu: Viewer) 
     with ctx.store.read() as s:
         postmortem = pm.get_postmortem(s, postmortem_id=postmortem_id)
         report = build_report(s, incident_id=postmortem.incident_id, now=ctx.clock.now())
-    return _page(
+    return page(
         request,
         "postmortem.html",
         cu,
@@ -412,6 +451,73 @@ def postmortem_page(request: Request, postmortem_id: int, ctx: Ctx, cu: Viewer) 
         body=render_html_body(report),
         can_respond=cu.user.role.rank >= UserRole.RESPONDER.rank,
     )
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _count(text: str, field: str) -> int | None:
+    text = text.strip().replace(",", "").replace("_", "")
+    if not text:
+        return None
+    if not text.isdigit():
+        raise InputError(f"{field.replace('_', ' ')}: give a whole number, got {text!r}", loc=field)
+    return int(text)
+
+
+@router.post("/postmortems/{postmortem_id}/narrative")
+def edit_narrative(
+    postmortem_id: int,
+    ctx: Ctx,
+    cu: Annotated[ConsoleUser, Depends(console_writer(UserRole.RESPONDER, "change post-mortems"))],
+    what_happened: Annotated[str, Form(max_length=20000)] = "",
+    went_well: Annotated[str, Form(max_length=20000)] = "",
+    went_badly: Annotated[str, Form(max_length=20000)] = "",
+    internal_message: Annotated[str, Form(max_length=20000)] = "",
+    external_message: Annotated[str, Form(max_length=20000)] = "",
+    requests_affected: Annotated[str, Form(max_length=20)] = "",
+    bad_predictions_served: Annotated[str, Form(max_length=20)] = "",
+    users_affected: Annotated[str, Form(max_length=20)] = "",
+    sessions_affected: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Save what people wrote into the post-mortem (one lesson per line)."""
+    changes = pm.NarrativeUpdate(
+        what_happened=what_happened,
+        went_well=_lines(went_well),
+        went_badly=_lines(went_badly),
+        internal_message=internal_message,
+        external_message=external_message,
+        requests_affected=_count(requests_affected, "requests_affected"),
+        bad_predictions_served=_count(bad_predictions_served, "bad_predictions_served"),
+        users_affected=_count(users_affected, "users_affected"),
+        sessions_affected=_count(sessions_affected, "sessions_affected"),
+    )
+    with ctx.store.transaction() as s:
+        pm.update_narrative(
+            s, clock=ctx.clock, postmortem_id=postmortem_id, changes=changes, actor=cu.user.name
+        )
+    return RedirectResponse(f"/postmortems/{postmortem_id}", status_code=303)
+
+
+@router.post("/postmortems/{postmortem_id}/action-items")
+def add_action_item(
+    postmortem_id: int,
+    ctx: Ctx,
+    cu: Annotated[ConsoleUser, Depends(console_writer(UserRole.RESPONDER, "change post-mortems"))],
+    title: Annotated[str, Form(min_length=1, max_length=2000)],
+    owner: Annotated[str, Form(min_length=1, max_length=200)],
+) -> Response:
+    """Add an action item, due by the incident's severity."""
+    with ctx.store.transaction() as s:
+        pm.add_action_item(
+            s,
+            clock=ctx.clock,
+            postmortem_id=postmortem_id,
+            item=pm.ActionItemIn(title=title, owner=owner),
+            actor=cu.user.name,
+        )
+    return RedirectResponse(f"/postmortems/{postmortem_id}#action-items", status_code=303)
 
 
 @router.post("/postmortems/{postmortem_id}/transition")
@@ -424,15 +530,12 @@ def postmortem_transition(
 ) -> Response:
     """Move the post-mortem's review on (reviewed and closed need an approver)."""
     with ctx.store.transaction() as s:
-        current = pm.get_postmortem(s, postmortem_id=postmortem_id)
-        needed = parse_user_role(pm.required_role(current.status.value, to))
-        require_role(cu.user, needed, action=f"move a post-mortem to {to}")
-        pm.transition_postmortem(
+        move_postmortem(
             s,
-            clock=ctx.clock,
+            ctx=ctx,
+            user=cu.user,
             postmortem_id=postmortem_id,
             to=to,
-            actor=cu.user.name,
             reason=reason or f"moved to {to} from the console",
         )
     return RedirectResponse(f"/postmortems/{postmortem_id}", status_code=303)
@@ -441,17 +544,10 @@ def postmortem_transition(
 @router.get("/postmortems/{postmortem_id}/report.{fmt}")
 def postmortem_download(postmortem_id: int, fmt: str, ctx: Ctx, _cu: Viewer) -> Response:
     """Download the post-mortem as Markdown, HTML or PDF."""
-    from airsoc.reporting.render import REPORT_FORMATS, render
-
-    if fmt not in REPORT_FORMATS:
-        raise InputError(f"unknown report format {fmt!r}; use md, html or pdf", loc="format")
     with ctx.store.read() as s:
-        postmortem = pm.get_postmortem(s, postmortem_id=postmortem_id)
-        report = build_report(s, incident_id=postmortem.incident_id, now=ctx.clock.now())
+        out = render_postmortem(s, postmortem_id=postmortem_id, fmt=fmt, now=ctx.clock.now())
     return Response(
-        render(report, fmt),
-        media_type=REPORT_FORMATS[fmt],
-        headers={
-            "Content-Disposition": f'attachment; filename="postmortem-{report.incident_ref}.{fmt}"'
-        },
+        out.data,
+        media_type=out.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{out.filename}"'},
     )

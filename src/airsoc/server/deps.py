@@ -18,6 +18,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from airsoc.alerting import AlertingEngine
 from airsoc.clock import Clock
 from airsoc.errors import AuthenticationError
 from airsoc.incidents.evidence import BlobStore
@@ -38,13 +39,15 @@ __all__ = [
 
 @dataclass
 class ServerContext:
-    """The store, clock, settings and evidence blobs every route works with."""
+    """The store, clock, settings and evidence blobs every route works with; ``alerting`` is the
+    engine alerts from Alertmanager are routed through (None: they are only stored)."""
 
     settings: Settings
     store: Store
     clock: Clock
     blobs: BlobStore
     cookie_secure: bool = False
+    alerting: AlertingEngine | None = None
 
 
 def get_context(request: Request) -> ServerContext:

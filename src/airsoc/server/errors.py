@@ -65,6 +65,7 @@ def _is_api(request: Request) -> bool:
 
 
 def _console_error(request: Request, status: int, message: str) -> Response:
+    # Imported here: the console's routes import this module for error_responses.
     from airsoc.server.console import render_error_page
 
     if status == 401:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -36,25 +37,158 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from airsoc.alerting import list_signals
+from airsoc.alerting.service import list_deliveries
 from airsoc.clock import Clock
 from airsoc.incidents.lifecycle import Severity
 from airsoc.incidents.service import list_incidents
 from airsoc.reporting.timing import fleet_metrics
+from airsoc.settings import Settings
 from airsoc.store import Store
+from airsoc.telemetry import read_events
 
 __all__ = [
+    "GATEWAY_WINDOW",
+    "SCRAPE_LIMIT",
     "HookCollector",
     "MetricHook",
     "RequestMetrics",
     "RequestMetricsMiddleware",
+    "gateway_metrics",
+    "hook_settings",
     "incident_metrics",
+    "notification_metrics",
     "route_template",
+    "signal_metrics",
 ]
 
 logger = logging.getLogger("airsoc.server.metrics")
 
 MetricHook = Callable[[Session, Clock], Iterable[Metric]]
 """Return metric families read from the store at scrape time."""
+
+#: How many of the newest stored signals and deliveries a scrape counts.
+SCRAPE_LIMIT = 100_000
+#: The gateway's request rates and latencies are read over this many seconds of telemetry.
+GATEWAY_WINDOW = 300.0
+_SETTINGS_KEY = "airsoc.settings"
+_QUANTILES = (0.5, 0.9, 0.99)
+
+
+def hook_settings(session: Session) -> Settings | None:
+    """Return the settings of the store a hook's session reads (the telemetry folder is there)."""
+    found = session.info.get(_SETTINGS_KEY)
+    return found if isinstance(found, Settings) else None
+
+
+def signal_metrics(session: Session, clock: Clock) -> Iterator[Metric]:
+    """Return stored signals by monitor and decision, and each monitor's latest statistic and
+    threshold (over the newest :data:`SCRAPE_LIMIT` signals)."""
+    counts: dict[tuple[str, str, str], int] = {}
+    latest: dict[tuple[str, str], tuple[float | None, float | None]] = {}
+    for sig in list_signals(session, limit=SCRAPE_LIMIT):
+        key = (sig.system, sig.monitor, sig.decision)
+        counts[key] = counts.get(key, 0) + 1
+        latest[(sig.system, sig.monitor)] = (sig.statistic, sig.threshold)
+    family = GaugeMetricFamily(
+        "airsoc_signals",
+        "Stored monitor verdicts, by system, monitor and decision",
+        labels=["system", "monitor", "decision"],
+    )
+    for (system, monitor, decision), n in sorted(counts.items()):
+        family.add_metric([system, monitor, decision], n)
+    yield family
+    statistic = GaugeMetricFamily(
+        "airsoc_monitor_statistic",
+        "The latest statistic of a monitor",
+        labels=["system", "monitor"],
+    )
+    threshold = GaugeMetricFamily(
+        "airsoc_monitor_threshold",
+        "The latest threshold of a monitor",
+        labels=["system", "monitor"],
+    )
+    for (system, monitor), (stat, limit) in sorted(latest.items()):
+        if stat is not None:
+            statistic.add_metric([system, monitor], stat)
+        if limit is not None:
+            threshold.add_metric([system, monitor], limit)
+    yield statistic
+    yield threshold
+
+
+def notification_metrics(session: Session, clock: Clock) -> Iterator[Metric]:
+    """Return recorded deliveries by receiver, integration and status, and the failed ones."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for d in list_deliveries(session, limit=SCRAPE_LIMIT):
+        key = (d.receiver, d.integration, d.status)
+        counts[key] = counts.get(key, 0) + 1
+    family = GaugeMetricFamily(
+        "airsoc_notification_deliveries",
+        "Recorded notification deliveries, by receiver, integration and status",
+        labels=["receiver", "integration", "status"],
+    )
+    failures = GaugeMetricFamily(
+        "airsoc_notification_failures",
+        "Notification deliveries that failed after every retry, by receiver and integration",
+        labels=["receiver", "integration"],
+    )
+    failed: dict[tuple[str, str], int] = {}
+    for (receiver, integration, status), n in sorted(counts.items()):
+        family.add_metric([receiver, integration, status], n)
+        if status == "failed":
+            failed[receiver, integration] = failed.get((receiver, integration), 0) + n
+    for (receiver, integration), n in sorted(failed.items()):
+        failures.add_metric([receiver, integration], n)
+    yield family
+    yield failures
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def gateway_metrics(session: Session, clock: Clock) -> Iterator[Metric]:
+    """Return the gateway's request rate (by system and status) and latency quantiles (by system)
+    over the last :data:`GATEWAY_WINDOW` seconds of the telemetry event log."""
+    settings = hook_settings(session)
+    rate = GaugeMetricFamily(
+        "airsoc_gateway_request_rate",
+        f"Gateway requests per second over the last {GATEWAY_WINDOW:.0f}s, by system and status",
+        labels=["system", "status"],
+    )
+    latency = GaugeMetricFamily(
+        "airsoc_gateway_latency_seconds",
+        f"Gateway answer latency quantiles over the last {GATEWAY_WINDOW:.0f}s, by system",
+        labels=["system", "quantile"],
+    )
+    if settings is not None:
+        now = clock.now()
+        start = now - timedelta(seconds=GATEWAY_WINDOW)
+        requests: dict[tuple[str, str], set[str]] = {}
+        latencies: dict[str, dict[str, float]] = {}
+        for kind in ("prediction", "llm_turn"):
+            table = read_events(settings.telemetry_dir, kind, start=start, end=now)
+            columns = table.select(["system", "request_id", "status", "latency_ms"]).to_pydict()
+            for system, request_id, status, ms in zip(
+                columns["system"],
+                columns["request_id"],
+                columns["status"],
+                columns["latency_ms"],
+                strict=True,
+            ):
+                requests.setdefault((system, status), set()).add(request_id)
+                per_request = latencies.setdefault(system, {})
+                per_request[request_id] = max(per_request.get(request_id, 0.0), ms or 0.0)
+        for (system, status), ids in sorted(requests.items()):
+            rate.add_metric([system, status], len(ids) / GATEWAY_WINDOW)
+        for system, per_request in sorted(latencies.items()):
+            values = sorted(per_request.values())
+            for q in _QUANTILES:
+                latency.add_metric([system, str(q)], _quantile(values, q) / 1000)
+    yield rate
+    yield latency
 
 
 def incident_metrics(session: Session, clock: Clock) -> Iterator[Metric]:
@@ -106,6 +240,7 @@ class HookCollector(Collector):
             name = getattr(hook, "__qualname__", repr(hook))
             try:
                 with self.store.read() as session:
+                    session.info[_SETTINGS_KEY] = self.store.settings
                     families = list(hook(session, self.clock))
             except Exception:
                 logger.exception("metric hook %s failed", name)

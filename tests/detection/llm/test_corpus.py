@@ -12,8 +12,12 @@ def test_attack_corpus_covers_categories_and_languages() -> None:
     corpus = load_labelled_texts("injection_corpus")
     attacks = [e for e in corpus if e.label == "attack"]
     assert {e.category for e in attacks} >= {
-        "instruction_override", "persona_jailbreak", "obfuscation", "indirect", "prompt_leak",
-    }  # fmt: skip
+        "instruction_override",
+        "persona_jailbreak",
+        "obfuscation",
+        "indirect",
+        "prompt_leak",
+    }
     assert len({e.lang for e in attacks}) >= 8
     assert len({e.id for e in corpus}) == len(corpus)
 

@@ -75,3 +75,11 @@ def test_extraction_skips_lookalike_codes() -> None:
     x = extract_answer("Data is encrypted with AES-256 per POL-SEC-005 section 1.")
     assert [c.doc_id for c in x.citations] == ["POL-SEC-005"]
     assert x.numbers == ["256"]
+
+
+def test_megabyte_answer_is_checked_in_bounded_windows(checker: GroundingChecker) -> None:
+    answer = "Full-time employees receive 28 days of paid annual leave per year. " * 20_000
+    verdict = checker.check(answer + "See POL-HR-404.", CHUNKS)
+    assert verdict.evidence["truncated"] is True
+    assert "fabricated_citation" in verdict.evidence["issue_kinds"]
+    assert "in windows" in verdict.reason

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+
 from airsoc.detection.llm.text import coerce_text, normalize_text, prepare_text, scan_windows
+from airsoc.errors import InputError
 
 
 def test_invisible_fullwidth_and_homoglyphs_are_normalised() -> None:
@@ -40,3 +43,8 @@ def test_megabyte_text_is_scanned_in_bounded_windows_including_the_end() -> None
     view = prepare_text(text)
     assert view.truncated
     assert view.original_length == len(text)
+
+
+def test_non_text_input_is_a_clear_error() -> None:
+    with pytest.raises(InputError, match="text: expected text or bytes, got int"):
+        prepare_text(42)  # type: ignore[arg-type]

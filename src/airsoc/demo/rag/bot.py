@@ -3,7 +3,8 @@ fallback, and a human-handoff queue.
 
 Its switches are the targets of response actions: ``retrieval_enabled`` (disable retrieval,
 answer from scripts), ``scripted_only`` (full fallback), the index's ``remove_document``, and an
-optional input guard (a prompt-injection detector) that routes attacks to a human.
+optional guard (a prompt-injection detector) that routes attacks to a human and drops
+retrieved chunks that carry injected instructions.
 
 Example:
     >>> from airsoc.clock import SimulatedClock
@@ -101,10 +102,10 @@ class HandoffQueue:
 
 
 class InputGuard(Protocol):
-    """Anything that judges a user's input, such as the prompt-injection detector."""
+    """Anything that judges a text, such as the prompt-injection detector."""
 
-    def detect(self, text: str, *, source: Literal["user"] = "user") -> Verdict:
-        """Return a verdict on ``text``."""
+    def detect(self, text: str, *, source: Literal["user", "retrieved"] = "user") -> Verdict:
+        """Return a verdict on ``text`` coming from ``source``."""
         ...
 
 
@@ -176,6 +177,12 @@ class SupportBot:
                 )
         if self.retrieval_enabled and not self.scripted_only:
             hits = [h for h in self.index.search(question, k=5) if h.score >= self.min_score]
+            if self.guard is not None:
+                # Indirect injection: a poisoned document never reaches the answer.
+                guard = self.guard
+                hits = [
+                    h for h in hits if not guard.detect(h.chunk.text, source="retrieved").is_alarm
+                ]
             if hits:
                 return self._compose(hits)
         scripted = self._scripted(question)

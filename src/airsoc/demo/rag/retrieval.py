@@ -63,8 +63,9 @@ class RetrievalIndex:
             self._minilm = MiniLMEmbedder.load()
             self._matrix = self._minilm.embed(texts)
         else:
-            self._vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2),
-                                               stop_words="english")  # fmt: skip
+            self._vectorizer = TfidfVectorizer(
+                sublinear_tf=True, ngram_range=(1, 2), stop_words="english"
+            )
             self._matrix = self._vectorizer.fit_transform(texts)
 
     def remove_document(self, doc_id: str) -> None:

@@ -1,4 +1,4 @@
-"""Small statistics shared by the attack detectors: robust z-scores and BH correction.
+"""Small statistics shared by the attack detectors: robust z-scores and tail scaling.
 
 >>> robust_z(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0, 4.0, 5.0])).round(2).tolist()
 [-1.35, -0.67, 0.0]
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["benjamini_hochberg", "robust_z"]
+__all__ = ["robust_z", "tail_scale"]
 
 
 def robust_z(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -22,19 +22,14 @@ def robust_z(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return (np.asarray(values, dtype=float) - median) / scale
 
 
-def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
-    """Return Benjamini-Hochberg q-values for ``p_values``.
+def tail_scale(values: np.ndarray, reference: np.ndarray, *, q: float = 0.99) -> np.ndarray:
+    """Return ``values`` rescaled so the reference median maps to 0 and its ``q`` quantile to 1.
 
-    >>> benjamini_hochberg(np.array([0.01, 0.04, 0.03])).round(3).tolist()
-    [0.03, 0.04, 0.04]
+    Unlike a z-score this stays meaningful for skewed scores whose typical value is zero.
+
+    >>> tail_scale(np.array([0.5, 0.9, 1.3]), np.linspace(0, 1, 101), q=0.9).round(6).tolist()
+    [0.0, 1.0, 2.0]
     """
-    p = np.asarray(p_values, dtype=float)
-    n = p.size
-    if n == 0:
-        return p
-    order = np.argsort(p)
-    ranked = p[order] * n / np.arange(1, n + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(n)
-    out[order] = np.minimum(q, 1.0)
-    return out
+    reference = np.asarray(reference, dtype=float)
+    low, high = np.quantile(reference, [0.5, q])
+    return np.asarray((np.asarray(values, dtype=float) - low) / max(float(high - low), 1e-9))

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,13 +42,15 @@ from scipy import stats
 from sklearn.base import ClassifierMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from airsoc.detection.attacks._stats import benjamini_hochberg, robust_z
+from airsoc.detection.attacks._stats import robust_z
+from airsoc.detection.stats import benjamini_hochberg
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DetectionError, InputError
 
@@ -73,8 +76,10 @@ def _as_arrays(X: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     X = np.asarray(X, dtype=float)
     y = np.asarray(y)
     if X.ndim != 2 or len(X) != len(y):
-        raise InputError(f"expected a 2-D feature matrix and one label per row, got {X.shape} "
-                         f"and {y.shape}", loc=where)  # fmt: skip
+        raise InputError(
+            f"expected a 2-D feature matrix and one label per row, got {X.shape} and {y.shape}",
+            loc=where,
+        )
     if not np.isfinite(X).all():
         row = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
         raise InputError(f"row {row} has a missing or infinite feature value", loc=where)
@@ -130,7 +135,10 @@ class PoisoningScreen:
         proba = self._cross_fit(X, y, None, None)
         idx = np.searchsorted(self.classes_, y)
         self.thresholds_ = np.array(
-            [proba[idx == j, j].mean() if (idx == j).any() else 0.5 for j in range(len(self.classes_))]
+            [
+                proba[idx == j, j].mean() if (idx == j).any() else 0.5
+                for j in range(len(self.classes_))
+            ]
         )
         self.ref_disagreement_ = self._disagreement(proba, idx)
         self.ref_flags_ = self._cl_flags(proba, idx)
@@ -141,7 +149,7 @@ class PoisoningScreen:
     def _cross_fit(
         self, X: np.ndarray, y: np.ndarray, X_extra: np.ndarray | None, y_extra: np.ndarray | None
     ) -> np.ndarray:
-        """Return out-of-fold class probabilities for (X, y), always training with the extra rows."""
+        """Return out-of-fold class probabilities of (X, y), training with the extra rows too."""
         proba = np.zeros((len(X), len(self.classes_)))
         counts = np.bincount(np.searchsorted(self.classes_, y), minlength=len(self.classes_))
         folds = max(2, min(self.n_folds, int(counts[counts > 0].min()) if counts.any() else 2))
@@ -178,15 +186,24 @@ class PoisoningScreen:
             raise DetectionError("PoisoningScreen.screen called before fit")
         X, y = _as_arrays(X, y, batch_id)
         if X.shape[1] != self.X_ref_.shape[1]:
-            raise InputError(f"batch has {X.shape[1]} features, the reference {self.X_ref_.shape[1]}",
-                             loc=batch_id)  # fmt: skip
+            raise InputError(
+                f"batch has {X.shape[1]} features, the reference {self.X_ref_.shape[1]}",
+                loc=batch_id,
+            )
         unknown = sorted(set(np.unique(y).tolist()) - set(self.classes_.tolist()))
         if unknown:
             raise InputError(f"labels not in the reference: {unknown}", loc=batch_id)
         if len(X) < 2:
-            verdict = Verdict(detector=self.name, method="screen", subject=batch_id,
-                              failure_mode="data_poisoning", decision="ok", n_current=len(X),
-                              n_reference=len(self.X_ref_), reason="batch too small to screen")  # fmt: skip
+            verdict = Verdict(
+                detector=self.name,
+                method="screen",
+                subject=batch_id,
+                failure_mode="data_poisoning",
+                decision="ok",
+                n_current=len(X),
+                n_reference=len(self.X_ref_),
+                reason="batch too small to screen",
+            )
             return ScreeningResult(verdict, np.zeros(len(X)), np.zeros(len(X), dtype=bool))
         idx = np.searchsorted(self.classes_, y)
         signals: dict[str, Verdict] = {}
@@ -198,7 +215,11 @@ class PoisoningScreen:
         proba = (self._cross_fit(X, y, self.X_ref_, self.y_ref_) + anchored) / 2
         disagreement = self._disagreement(proba, idx)
         cl_flags = self._cl_flags(proba, idx)
-        signals["label_disagreement"] = self._excess_flags(cl_flags, idx, batch_id)
+        # Reference flags from models fitted on the same data as the batch's (reference folds
+        # plus this batch), so both flag rates come from equally strong models.
+        ref_idx = np.searchsorted(self.classes_, self.y_ref_)
+        ref_flags = self._cl_flags(self._cross_fit(self.X_ref_, self.y_ref_, X, y), ref_idx)
+        signals["label_disagreement"] = self._excess_flags(cl_flags, idx, ref_flags, batch_id)
         spectral, spectral_rate = self._spectral(X, idx)
         clusters, cluster_verdict = self._activation_clusters(X, y, idx, batch_id)
         signals["spectral_signature"] = self._tail_verdict(
@@ -212,8 +233,10 @@ class PoisoningScreen:
         scores = stacked.sum(axis=0) / 30.0
         flagged = cl_flags | (spectral >= self.z_flag) | (clusters >= self.z_flag)
         alarms = [name for name, v in signals.items() if v.decision == "drift"]
-        decision: Decision = "drift" if alarms else (
-            "warn" if any(v.decision == "warn" for v in signals.values()) else "ok"
+        decision: Decision = (
+            "drift"
+            if alarms
+            else ("warn" if any(v.decision == "warn" for v in signals.values()) else "ok")
         )
         atlas = [POISON, SUPPLY_DATA] if alarms else []
         if signals["activation_clustering"].decision == "drift" or (
@@ -244,7 +267,9 @@ class PoisoningScreen:
             reason=reason,
             evidence={
                 "atlas": atlas,
-                "signals": {k: {"decision": v.decision, "reason": v.reason} for k, v in signals.items()},
+                "signals": {
+                    k: {"decision": v.decision, "reason": v.reason} for k, v in signals.items()
+                },
                 "flagged_rows": np.flatnonzero(flagged)[:200].tolist(),
                 "top_suspects": np.argsort(-scores)[:20].tolist(),
             },
@@ -254,8 +279,11 @@ class PoisoningScreen:
             scores,
             flagged,
             signals,
-            {"label_disagreement": z_dis, "spectral_signature": spectral,
-             "activation_clustering": clusters},  # fmt: skip
+            {
+                "label_disagreement": z_dis,
+                "spectral_signature": spectral,
+                "activation_clustering": clusters,
+            },
         )
 
     # Signals with a batch-level test. Each is tested at alpha / 5 (Bonferroni over signals).
@@ -264,18 +292,39 @@ class PoisoningScreen:
     ) -> Verdict:
         level = self.alpha / 5
         decision: Decision = "drift" if p < level else "warn" if p < 5 * level else "ok"
-        return Verdict(detector=f"{self.name}.{name}", method=name, subject=batch_id,
-                       failure_mode="data_poisoning", statistic=statistic, p_value=p,
-                       threshold=level, threshold_source="fixed", decision=decision,
-                       n_reference=len(self.X_ref_), reason=reason, evidence=extra)  # fmt: skip
+        return Verdict(
+            detector=f"{self.name}.{name}",
+            method=name,
+            subject=batch_id,
+            failure_mode="data_poisoning",
+            statistic=statistic,
+            p_value=p,
+            threshold=level,
+            threshold_source="fixed",
+            decision=decision,
+            n_reference=len(self.X_ref_),
+            reason=reason,
+            evidence=extra,
+        )
 
     def _drift(self, X: np.ndarray, batch_id: str) -> Verdict:
-        p = np.array([stats.ks_2samp(self.X_ref_[:, j], X[:, j]).pvalue for j in range(X.shape[1])])
+        p = np.array(
+            [
+                stats.ks_2samp(self.X_ref_[:, j], X[:, j], method="asymp").pvalue
+                for j in range(X.shape[1])
+            ]
+        )
         q = benjamini_hochberg(np.nan_to_num(p, nan=1.0))
         worst = int(np.argmin(q))
-        return self._signal("feature_drift", batch_id, float(q[worst]), float(q[worst]),
-                            f"KS q={q[worst]:.2g} on feature {worst}; {int((q < self.alpha).sum())} "
-                            f"feature(s) drifted", drifted=np.flatnonzero(q < self.alpha).tolist())  # fmt: skip
+        return self._signal(
+            "feature_drift",
+            batch_id,
+            float(q[worst]),
+            float(q[worst]),
+            f"KS q={q[worst]:.2g} on feature {worst}; {int((q < self.alpha).sum())} "
+            f"feature(s) drifted",
+            drifted=np.flatnonzero(q < self.alpha).tolist(),
+        )
 
     def _label_prior(self, idx: np.ndarray, batch_id: str) -> Verdict:
         counts = np.bincount(idx, minlength=len(self.classes_))
@@ -287,33 +336,48 @@ class PoisoningScreen:
         table = np.vstack([ref_counts[keep], counts[keep]])
         p = float(stats.chi2_contingency(table).pvalue) if keep.sum() > 1 else 1.0
         shares = (counts / counts.sum()).round(4).tolist()
-        return self._signal("label_prior", batch_id, p, float(counts.max() / counts.sum()),
-                            f"label shares {shares} vs reference {self.prior_.round(4).tolist()}",
-                            batch_shares=shares)  # fmt: skip
+        return self._signal(
+            "label_prior",
+            batch_id,
+            p,
+            float(counts.max() / counts.sum()),
+            f"label shares {shares} vs reference {self.prior_.round(4).tolist()}",
+            batch_shares=shares,
+        )
 
-    def _excess_flags(self, flags: np.ndarray, idx: np.ndarray, batch_id: str) -> Verdict:
-        """Fisher's exact test, class by class, of the batch's flag rate against the
-        reference's out-of-fold flag rate (Bonferroni over classes)."""
+    def _excess_flags(
+        self, flags: np.ndarray, idx: np.ndarray, ref_flags: np.ndarray, batch_id: str
+    ) -> Verdict:
+        """Fisher's exact test of the batch's flag rate against the reference's, overall and
+        class by class (Bonferroni over the tests)."""
         ref_idx = np.searchsorted(self.classes_, self.y_ref_)
+        groups = [(np.ones(len(idx), bool), np.ones(len(ref_idx), bool))]
+        groups += [(idx == j, ref_idx == j) for j in range(len(self.classes_))]
         p = 1.0
-        for j in range(len(self.classes_)):
-            kb, nb = int(flags[idx == j].sum()), int((idx == j).sum())
-            kr, nr = int(self.ref_flags_[ref_idx == j].sum()), int((ref_idx == j).sum())
+        for rows, ref_rows in groups:
+            kb, nb = int(flags[rows].sum()), int(rows.sum())
+            kr, nr = int(ref_flags[ref_rows].sum()), int(ref_rows.sum())
             if nb and nr:
                 table = [[kb, nb - kb], [kr, nr - kr]]
                 p = min(p, float(stats.fisher_exact(table, alternative="greater").pvalue))
-        p = min(1.0, p * len(self.classes_))
+        p = min(1.0, p * len(groups))
         k, n = int(flags.sum()), len(flags)
-        return self._signal("label_disagreement", batch_id, p, k / n,
-                            f"{k}/{n} labels contradicted by the cross-fitted model (reference "
-                            f"rate {self.ref_flag_rate_:.3f})")  # fmt: skip
+        return self._signal(
+            "label_disagreement",
+            batch_id,
+            p,
+            k / n,
+            f"{k}/{n} labels contradicted by the cross-fitted model (reference "
+            f"{int(ref_flags.sum())}/{len(ref_flags)})",
+        )
 
     def _tail_verdict(self, z: np.ndarray, rate: float, name: str, batch_id: str) -> Verdict:
         """Test whether more samples sit beyond ``z_flag`` than the reference's ``rate``."""
         k = int((z >= self.z_flag).sum())
         p = float(stats.binomtest(k, len(z), rate, alternative="greater").pvalue)
-        return self._signal(name, batch_id, p, k / len(z),
-                            f"{k}/{len(z)} samples beyond robust z {self.z_flag}")  # fmt: skip
+        return self._signal(
+            name, batch_id, p, k / len(z), f"{k}/{len(z)} samples beyond robust z {self.z_flag}"
+        )
 
     def _spectral(self, X: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, float]:
         """Return per-sample spectral-signature robust z-scores, computed class by class, and
@@ -341,12 +405,9 @@ class PoisoningScreen:
         """Return per-sample cluster scores and the batch verdict of activation clustering."""
         Xall = self.scaler_.transform(np.vstack([self.X_ref_, X]))
         yall = np.concatenate([self.y_ref_, y])
-        net = MLPClassifier(hidden_layer_sizes=(self.hidden_units,), max_iter=300,
-                            random_state=self.random_state)  # fmt: skip
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-
+        net = MLPClassifier(
+            hidden_layer_sizes=(self.hidden_units,), max_iter=300, random_state=self.random_state
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             net.fit(Xall, yall)
@@ -363,15 +424,22 @@ class PoisoningScreen:
             acts = np.vstack([hidden[ref_rows], hidden[n_ref + rows]])
             dims = min(3, acts.shape[1], len(acts) - 1)
             reduced = PCA(n_components=dims, random_state=self.random_state).fit_transform(acts)
-            labels = KMeans(n_clusters=2, n_init=4, random_state=self.random_state).fit_predict(reduced)
+            labels = KMeans(n_clusters=2, n_init=4, random_state=self.random_state).fit_predict(
+                reduced
+            )
             ref_lab, new_lab = labels[: len(ref_rows)], labels[len(ref_rows) :]
             share_ref = len(ref_rows) / len(acts)
             # The cluster the trusted reference populates least is the candidate poison cluster.
-            ref_frac = np.array([(ref_lab == c).sum() / max((labels == c).sum(), 1) for c in (0, 1)])
+            ref_frac = np.array(
+                [(ref_lab == c).sum() / max((labels == c).sum(), 1) for c in (0, 1)]
+            )
             cand = int(np.argmin(ref_frac))
             size = int((labels == cand).sum())
-            p = float(stats.binomtest(int((ref_lab == cand).sum()), size, share_ref,
-                                      alternative="less").pvalue)  # fmt: skip
+            p = float(
+                stats.binomtest(
+                    int((ref_lab == cand).sum()), size, share_ref, alternative="less"
+                ).pvalue
+            )
             worst_p = min(worst_p, p)
             centres = np.array([reduced[labels == c].mean(axis=0) for c in (0, 1)])
             d = np.linalg.norm(reduced[:, None, :] - centres[None], axis=2)
@@ -379,9 +447,20 @@ class PoisoningScreen:
             ref_lean = lean[: len(ref_rows)]
             out[rows] = robust_z(lean[len(ref_rows) :], ref_lean) if p < self.alpha else 0.0
             if p < self.alpha:
-                suspicious.append({"label": self.classes_[j].item(), "cluster_size": size,
-                                   "batch_members": int((new_lab == cand).sum()), "p_value": p})  # fmt: skip
-        verdict = self._signal("activation_clustering", batch_id, worst_p, float(len(suspicious)),
-                               f"{len(suspicious)} class(es) with a cluster the reference lacks",
-                               clusters=suspicious)  # fmt: skip
+                suspicious.append(
+                    {
+                        "label": self.classes_[j].item(),
+                        "cluster_size": size,
+                        "batch_members": int((new_lab == cand).sum()),
+                        "p_value": p,
+                    }
+                )
+        verdict = self._signal(
+            "activation_clustering",
+            batch_id,
+            worst_p,
+            float(len(suspicious)),
+            f"{len(suspicious)} class(es) with a cluster the reference lacks",
+            clusters=suspicious,
+        )
         return out, verdict

@@ -53,6 +53,8 @@ class CascadeDetector:
     ``baseline_rate`` is the tolerated ungrounded rate; ``cusum_h`` the CUSUM alarm level (in
     excess ungrounded answers); ``duplicate_cosine`` the similarity at which two unsupported
     claims are the same claim; ``min_sessions`` how many sessions make a claim a repeated one.
+    A rising ungrounded rate alone warns; it alarms together with a repeated claim or with
+    feedback amplification.
     """
 
     name = "hallucination_cascade"
@@ -80,9 +82,15 @@ class CascadeDetector:
         """Return the cascade verdict for ``turns`` (any order; sorted by time here)."""
         turns = sorted(turns, key=lambda t: t.at)
         if not turns:
-            return Verdict(detector=self.name, method="cusum+clusters", subject=subject,
-                           failure_mode="hallucination_cascade", decision="ok", n_current=0,
-                           reason="no turns in the window")  # fmt: skip
+            return Verdict(
+                detector=self.name,
+                method="cusum+clusters",
+                subject=subject,
+                failure_mode="hallucination_cascade",
+                decision="ok",
+                n_current=0,
+                reason="no turns in the window",
+            )
         verdicts = [
             self.checker.check(t.answer, [c.to_chunk() for c in t.retrieved], subject=t.session_id)
             for t in turns
@@ -152,6 +160,7 @@ class CascadeDetector:
 
     def _cusum(self, x: np.ndarray) -> tuple[int | None, int | None]:
         """Return (onset, alarm) indices of a one-sided Bernoulli CUSUM, or Nones."""
+        # Reference value halfway to the shift worth catching: 20% of the grounded share lost.
         k = self.baseline_rate + 0.5 * (1 - self.baseline_rate) * 0.2
         s, start = 0.0, 0
         for i, value in enumerate(x):
@@ -223,7 +232,13 @@ class CascadeDetector:
                 continue
             times = sorted(claims[i][1].at for i in members)
             hours = max((times[-1] - times[0]).total_seconds() / 3600, 1e-9)
-            out.append({"claim": texts[members[0]], "sessions": len(sessions),
-                        "first_seen": times[0].isoformat(), "last_seen": times[-1].isoformat(),
-                        "sessions_per_hour": round((len(sessions) - 1) / hours, 3)})  # fmt: skip
+            out.append(
+                {
+                    "claim": texts[members[0]],
+                    "sessions": len(sessions),
+                    "first_seen": times[0].isoformat(),
+                    "last_seen": times[-1].isoformat(),
+                    "sessions_per_hour": round((len(sessions) - 1) / hours, 3),
+                }
+            )
         return sorted(out, key=lambda c: -c["sessions"])

@@ -402,15 +402,27 @@ class GroundingChecker:
         sentences: list[dict[str, Any]] = []
         for sentence, (score, best, missing) in zip(extracted.sentences, support, strict=True):
             supported = score >= self.support_threshold and not missing
-            sentences.append({"sentence": sentence[:200], "support": round(score, 3),
-                              "best_chunk": best, "unsupported_numbers": missing,
-                              "supported": supported})  # fmt: skip
+            sentences.append(
+                {
+                    "sentence": sentence[:200],
+                    "support": round(score, 3),
+                    "best_chunk": best,
+                    "unsupported_numbers": missing,
+                    "supported": supported,
+                }
+            )
             if missing:
-                issues.append({"kind": "altered_number", "sentence": sentence[:200],
-                               "numbers": missing})  # fmt: skip
+                issues.append(
+                    {"kind": "altered_number", "sentence": sentence[:200], "numbers": missing}
+                )
             elif score < self.support_threshold:
-                issues.append({"kind": "unsupported_claim", "sentence": sentence[:200],
-                               "support": round(score, 3)})  # fmt: skip
+                issues.append(
+                    {
+                        "kind": "unsupported_claim",
+                        "sentence": sentence[:200],
+                        "support": round(score, 3),
+                    }
+                )
         kinds = sorted({i["kind"] for i in issues})
         unsupported = sum(1 for s in sentences if not s["supported"])
         share = unsupported / len(sentences) if sentences else 0.0
@@ -449,11 +461,17 @@ class GroundingChecker:
                 add("fabricated_citation", c.doc_id, "no approved document has this ID")
                 continue
             if c.section and c.section not in doc.sections:
-                add("fabricated_citation", f"{c.doc_id} §{c.section}",
-                    f"{c.doc_id} has sections {', '.join(doc.sections)}")  # fmt: skip
+                add(
+                    "fabricated_citation",
+                    f"{c.doc_id} §{c.section}",
+                    f"{c.doc_id} has sections {', '.join(doc.sections)}",
+                )
             if c.version and c.version != doc.version:
-                add("stale_version", f"{c.doc_id} v{c.version}",
-                    f"approved version is {doc.version}")  # fmt: skip
+                add(
+                    "stale_version",
+                    f"{c.doc_id} v{c.version}",
+                    f"approved version is {doc.version}",
+                )
         for chunk in chunks:
             doc = self.index.get(chunk.doc_id)
             if doc is None:

@@ -376,8 +376,14 @@ class PromptInjectionDetector:
             for h in hits
         ]
         if hidden:
-            matches.append({"rule": "obfuscation", "category": "obfuscation", "where": "text",
-                            "excerpt": ", ".join(sorted({h.where for h in hits}))})  # fmt: skip
+            matches.append(
+                {
+                    "rule": "obfuscation",
+                    "category": "obfuscation",
+                    "where": "text",
+                    "excerpt": ", ".join(sorted({h.where for h in hits})),
+                }
+            )
         reason = self._reason(decision, score, hits, prob, nearest, sim, leaks=bool(leaks))
         if view.notes:
             reason += f" ({'; '.join(view.notes)})"

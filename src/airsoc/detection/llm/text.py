@@ -23,6 +23,8 @@ import unicodedata
 import urllib.parse
 from dataclasses import dataclass, field
 
+from airsoc.errors import InputError
+
 __all__ = [
     "DEFAULT_MAX_CHARS",
     "DecodedPayload",
@@ -39,18 +41,66 @@ DEFAULT_MAX_CHARS = 20_000
 # Look-alike letters from Cyrillic, Greek and other scripts mapped to the Latin letter they mimic.
 _HOMOGLYPHS = str.maketrans(
     {
-        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
-        "ј": "j", "ѕ": "s", "ԁ": "d", "ɡ": "g", "һ": "h", "ӏ": "l", "ո": "n", "ս": "u",
-        "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P",
-        "С": "C", "Т": "T", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S",
-        "α": "a", "ο": "o", "ρ": "p", "ν": "v", "ι": "i", "κ": "k", "τ": "t", "υ": "u",
-        "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
-        "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
-        "ℓ": "l", "ı": "i", "ȷ": "j",
+        "а": "a",
+        "е": "e",
+        "о": "o",
+        "р": "p",
+        "с": "c",
+        "у": "y",
+        "х": "x",
+        "і": "i",
+        "ј": "j",
+        "ѕ": "s",
+        "ԁ": "d",
+        "ɡ": "g",
+        "һ": "h",
+        "ӏ": "l",
+        "ո": "n",
+        "ս": "u",
+        "А": "A",
+        "В": "B",
+        "Е": "E",
+        "К": "K",
+        "М": "M",
+        "Н": "H",
+        "О": "O",
+        "Р": "P",
+        "С": "C",
+        "Т": "T",
+        "Х": "X",
+        "І": "I",
+        "Ј": "J",
+        "Ѕ": "S",
+        "α": "a",
+        "ο": "o",
+        "ρ": "p",
+        "ν": "v",
+        "ι": "i",
+        "κ": "k",
+        "τ": "t",
+        "υ": "u",
+        "Α": "A",
+        "Β": "B",
+        "Ε": "E",
+        "Ζ": "Z",
+        "Η": "H",
+        "Ι": "I",
+        "Κ": "K",
+        "Μ": "M",
+        "Ν": "N",
+        "Ο": "O",
+        "Ρ": "P",
+        "Τ": "T",
+        "Υ": "Y",
+        "Χ": "X",
+        "ℓ": "l",
+        "ı": "i",
+        "ȷ": "j",
     }
-)  # fmt: skip
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
-                       "$": "s", "!": "i"})  # fmt: skip
+)
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+)
 _INVISIBLE_EXTRA = {"\u00ad", "\u034f", "\u115f", "\u1160", "\u3164", "\uffa0"}
 _B64_RUN = re.compile(r"(?:[A-Za-z0-9+/]{4}){4,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 _HEX_RUN = re.compile(r"(?:(?:0x)?[0-9a-fA-F]{2}[\s:]?){8,}")
@@ -104,7 +154,7 @@ def coerce_text(value: str | bytes | None) -> tuple[str, int]:
         strict_len = len(value.decode("utf-8", errors="ignore"))
         return decoded, len(decoded) - strict_len
     if not isinstance(value, str):
-        raise TypeError(f"expected text or bytes, got {type(value).__name__}")
+        raise InputError(f"expected text or bytes, got {type(value).__name__}", loc="text")
     return value, 0
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile, status
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from airsoc.audit import AuditEntryView
 from airsoc.errors import NotFoundError
@@ -20,7 +21,7 @@ from airsoc.incidents.taxonomy import FAILURE_MODES
 from airsoc.reporting.findings import FindingIn, FindingView, add_finding, list_findings
 from airsoc.reporting.timing import IncidentTimes, incident_times
 from airsoc.server.auth import UserRole, UserView
-from airsoc.server.deps import Ctx, CurrentUser, requires
+from airsoc.server.deps import Ctx, CurrentUser, ServerContext, requires
 from airsoc.server.errors import error_responses
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "RoleIn",
     "TransitionIn",
     "TransitionOption",
+    "read_incident_evidence",
     "router",
 ]
 
@@ -154,6 +156,31 @@ class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: Prose
+
+
+def read_incident_evidence(
+    session: Session,
+    *,
+    ctx: ServerContext,
+    incident_id: int,
+    evidence_id: int,
+    actor: str,
+    purpose: str,
+) -> tuple[service.EvidenceView, bytes]:
+    """Return an evidence item of the incident and its checked bytes; log the access."""
+    detail = service.get_incident(session, incident_id=incident_id)
+    item = next((e for e in detail.evidence if e.id == evidence_id), None)
+    if item is None:
+        raise NotFoundError(f"evidence {evidence_id} not found on incident {incident_id}")
+    data = service.read_evidence(
+        session,
+        clock=ctx.clock,
+        blobs=ctx.blobs,
+        evidence_id=evidence_id,
+        actor=actor,
+        purpose=purpose,
+    )
+    return item, data
 
 
 @router.get("", response_model=list[service.IncidentView], responses=error_responses(422))
@@ -421,14 +448,10 @@ def download_evidence(
 ) -> Response:
     """Return an evidence item's bytes; the access is added to its chain of custody."""
     with ctx.store.transaction() as s:
-        detail = service.get_incident(s, incident_id=incident_id)
-        item = next((e for e in detail.evidence if e.id == evidence_id), None)
-        if item is None:
-            raise NotFoundError(f"evidence {evidence_id} not found on incident {incident_id}")
-        data = service.read_evidence(
+        item, data = read_incident_evidence(
             s,
-            clock=ctx.clock,
-            blobs=ctx.blobs,
+            ctx=ctx,
+            incident_id=incident_id,
             evidence_id=evidence_id,
             actor=user.name,
             purpose=purpose,

@@ -11,16 +11,22 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from airsoc.reporting import postmortems as pm
-from airsoc.reporting.render import REPORT_FORMATS, render
-from airsoc.reporting.report import build_report
+from airsoc.reporting.render import render_postmortem
 from airsoc.reporting.timing import FleetMetric, fleet_metrics
 from airsoc.server.auth import UserRole, UserView, parse_user_role, require_role
-from airsoc.server.deps import Ctx, CurrentUser, requires
+from airsoc.server.deps import Ctx, CurrentUser, ServerContext, requires
 from airsoc.server.errors import error_responses
 
-__all__ = ["PostmortemCreate", "PostmortemTransition", "reports_router", "router"]
+__all__ = [
+    "PostmortemCreate",
+    "PostmortemTransition",
+    "move_postmortem",
+    "reports_router",
+    "router",
+]
 
 router = APIRouter(prefix="/postmortems", tags=["postmortems"])
 reports_router = APIRouter(prefix="/reports", tags=["reports"])
@@ -45,6 +51,24 @@ class PostmortemTransition(BaseModel):
 
     to: pm.PostmortemStatus
     reason: str = Field(min_length=1, max_length=20000, pattern=r"^[^\x00]*\S[^\x00]*$")
+
+
+def move_postmortem(
+    session: Session,
+    *,
+    ctx: ServerContext,
+    user: UserView,
+    postmortem_id: int,
+    to: str,
+    reason: str,
+) -> pm.PostmortemView:
+    """Move a post-mortem's review after checking ``user`` holds the role that move needs."""
+    current = pm.get_postmortem(session, postmortem_id=postmortem_id)
+    needed = parse_user_role(pm.required_role(current.status.value, to))
+    require_role(user, needed, action=f"move a post-mortem to {to}")
+    return pm.transition_postmortem(
+        session, clock=ctx.clock, postmortem_id=postmortem_id, to=to, actor=user.name, reason=reason
+    )
 
 
 @router.get("", response_model=list[pm.PostmortemView], responses=error_responses(422))
@@ -106,16 +130,8 @@ def transition(
 ) -> pm.PostmortemView:
     """Move the review on; marking it reviewed or closed needs the approver role."""
     with ctx.store.transaction() as s:
-        current = pm.get_postmortem(s, postmortem_id=postmortem_id)
-        needed = parse_user_role(pm.required_role(current.status.value, body.to.value))
-        require_role(user, needed, action=f"move a post-mortem to {body.to.value}")
-        return pm.transition_postmortem(
-            s,
-            clock=ctx.clock,
-            postmortem_id=postmortem_id,
-            to=body.to.value,
-            actor=user.name,
-            reason=body.reason,
+        return move_postmortem(
+            s, ctx=ctx, user=user, postmortem_id=postmortem_id, to=body.to.value, reason=body.reason
         )
 
 
@@ -182,14 +198,11 @@ def report(
 ) -> Response:
     """Return the post-mortem rendered as Markdown, HTML (with charts) or PDF."""
     with ctx.store.read() as s:
-        incident_id = pm.get_postmortem(s, postmortem_id=postmortem_id).incident_id
-        built = build_report(s, incident_id=incident_id, now=ctx.clock.now())
-    media = REPORT_FORMATS[format_]
-    name = f"postmortem-{built.incident_ref}.{format_}"
+        out = render_postmortem(s, postmortem_id=postmortem_id, fmt=format_, now=ctx.clock.now())
     return Response(
-        render(built, format_),
-        media_type=media,
-        headers={"Content-Disposition": f'inline; filename="{name}"'},
+        out.data,
+        media_type=out.media_type,
+        headers={"Content-Disposition": f'inline; filename="{out.filename}"'},
     )
 
 

@@ -1,0 +1,207 @@
+"""Model extraction and probing, read from the gateway's request log.
+
+Per client, over the window given:
+
+* query volume: queries per hour against the other clients (robust z) and an optional hard
+  limit;
+* near-duplicate queries: the share of a client's queries whose nearest other query of the same
+  client is closer than the 1st percentile of nearest-neighbour distances in the reference
+  (sweeps and small perturbations of one input);
+* boundary probing: the share of queries whose predicted probability sits within ``margin`` of
+  the decision boundary, against the share in the reference traffic.
+
+Example:
+    >>> import numpy as np
+    >>> from datetime import datetime, timedelta, timezone
+    >>> rng = np.random.default_rng(0)
+    >>> X_ref = rng.normal(size=(500, 4)); p_ref = 1 / (1 + np.exp(-3 * X_ref[:, 0]))
+    >>> detector = ExtractionDetector().fit(X_ref, p_ref)
+    >>> t0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    >>> normal = rng.normal(size=(60, 4))
+    >>> probe = np.repeat(rng.normal(size=(1, 4)), 300, axis=0)
+    >>> probe[:, 0] = np.linspace(-0.05, 0.05, 300)
+    >>> X = np.vstack([normal, probe])
+    >>> scores = 1 / (1 + np.exp(-3 * X[:, 0]))
+    >>> clients = ["shop"] * 60 + ["scraper"] * 300
+    >>> times = [t0 + timedelta(seconds=30 * i) for i in range(60)] + [
+    ...     t0 + timedelta(seconds=2 * i) for i in range(300)]
+    >>> [(v.subject, v.decision) for v in detector.detect(clients=clients, X=X, scores=scores,
+    ...                                                   times=times)]
+    [('client:shop', 'ok'), ('client:scraper', 'drift')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import StandardScaler
+
+from airsoc.detection.attacks._stats import robust_z
+from airsoc.detection.verdict import Decision, Verdict
+from airsoc.errors import DetectionError, InputError
+
+__all__ = ["ExtractionDetector"]
+
+EXTRACT = "AML.T0024.002"
+API_ACCESS = "AML.T0040"
+
+
+def _margin(scores: np.ndarray) -> np.ndarray:
+    """Return the gap between the two likeliest classes (binary scores: |2p - 1|)."""
+    if scores.ndim == 1:
+        return np.asarray(np.abs(2 * scores - 1))
+    top2 = np.sort(scores, axis=1)[:, -2:]
+    return np.asarray(top2[:, 1] - top2[:, 0])
+
+
+class ExtractionDetector:
+    """Judge each client's queries for extraction and probing; return one verdict per client.
+
+    ``margin`` is the probability gap that counts as "near the boundary"; ``max_per_hour`` an
+    optional hard volume limit; ``min_queries`` the fewest queries a client needs to be judged.
+    """
+
+    name = "model_extraction"
+
+    def __init__(
+        self,
+        *,
+        margin: float = 0.1,
+        max_per_hour: float | None = None,
+        volume_z: float = 5.0,
+        min_queries: int = 20,
+        alpha: float = 0.01,
+    ) -> None:
+        self.margin = margin
+        self.max_per_hour = max_per_hour
+        self.volume_z = volume_z
+        self.min_queries = min_queries
+        self.alpha = alpha
+
+    def fit(self, X_ref: Any, scores_ref: Any) -> ExtractionDetector:
+        """Learn typical query spacing and boundary share from normal traffic."""
+        X_ref = np.asarray(X_ref, dtype=float)
+        scores_ref = np.asarray(scores_ref, dtype=float)
+        if X_ref.ndim != 2 or len(X_ref) < 10 or len(scores_ref) != len(X_ref):
+            raise InputError(
+                "the reference needs at least 10 rows of features and one score per row",
+                loc="reference",
+            )
+        self.scaler_ = StandardScaler().fit(X_ref)
+        Z = self.scaler_.transform(X_ref)
+        dist, _ = NearestNeighbors(n_neighbors=2).fit(Z).kneighbors(Z)
+        self.dup_radius_ = float(np.quantile(dist[:, 1], 0.01))
+        self.dup_rate_ = 0.02  # by construction 1% of reference rows; doubled for tolerance
+        self.boundary_rate_ = max(float((_margin(scores_ref) < self.margin).mean()), 1 / len(X_ref))
+        return self
+
+    def detect(
+        self,
+        *,
+        clients: Sequence[str],
+        X: Any,
+        scores: Any,
+        times: Sequence[datetime],
+    ) -> list[Verdict]:
+        """Return one verdict per client seen in the log."""
+        if not hasattr(self, "scaler_"):
+            raise DetectionError("ExtractionDetector.detect called before fit")
+        X = np.asarray(X, dtype=float)
+        scores = np.asarray(scores, dtype=float)
+        n = len(clients)
+        if not (len(X) == len(scores) == len(times) == n):
+            raise InputError(
+                f"clients, X, scores and times differ in length ({n}, {len(X)}, "
+                f"{len(scores)}, {len(times)})",
+                loc="query_log",
+            )
+        if n == 0:
+            return []
+        keys = np.asarray(clients, dtype=object)
+        groups = {c: np.flatnonzero(keys == c) for c in dict.fromkeys(clients)}
+        Z = self.scaler_.transform(X)
+        boundary = _margin(scores) < self.margin
+        rates = {c: self._per_hour([times[int(i)] for i in rows]) for c, rows in groups.items()}
+        all_rates = np.array(list(rates.values()))
+        return [
+            self._verdict(c, rows, Z, boundary, rates[c], all_rates) for c, rows in groups.items()
+        ]
+
+    @staticmethod
+    def _per_hour(times: Sequence[datetime]) -> float:
+        span = (max(times) - min(times)).total_seconds() / 3600
+        return len(times) / max(span, 1 / 60)
+
+    def _verdict(
+        self,
+        client: str,
+        rows: np.ndarray,
+        Z: np.ndarray,
+        boundary: np.ndarray,
+        rate: float,
+        all_rates: np.ndarray,
+    ) -> Verdict:
+        n = len(rows)
+        subject = f"client:{client}"
+        if n < self.min_queries:
+            return Verdict(
+                detector=self.name,
+                method="volume+duplicates+boundary",
+                subject=subject,
+                failure_mode="model_extraction",
+                decision="ok",
+                n_current=n,
+                reason=f"only {n} queries: too few to judge",
+            )
+        dist, _ = NearestNeighbors(n_neighbors=2).fit(Z[rows]).kneighbors(Z[rows])
+        dup_share = float((dist[:, 1] <= self.dup_radius_).mean())
+        p_dup = float(
+            stats.binomtest(round(dup_share * n), n, self.dup_rate_, alternative="greater").pvalue
+        )
+        k_b = int(boundary[rows].sum())
+        p_boundary = float(
+            stats.binomtest(k_b, n, self.boundary_rate_, alternative="greater").pvalue
+        )
+        z_volume = float(robust_z(np.array([rate]), all_rates)[0]) if len(all_rates) > 2 else 0.0
+        volume_hit = (self.max_per_hour is not None and rate > self.max_per_hour) or (
+            z_volume >= self.volume_z
+        )
+        hits = {
+            "volume": volume_hit,
+            "near_duplicates": p_dup < self.alpha and dup_share >= 2 * self.dup_rate_,
+            "boundary_probing": p_boundary < self.alpha and k_b / n >= 2 * self.boundary_rate_,
+        }
+        found = [k for k, v in hits.items() if v]
+        decision: Decision = (
+            "drift" if len(found) >= 2 or hits["boundary_probing"] else ("warn" if found else "ok")
+        )
+        return Verdict(
+            detector=self.name,
+            method="volume+duplicates+boundary",
+            subject=subject,
+            failure_mode="model_extraction",
+            statistic=round(k_b / n, 4),
+            p_value=min(p_dup, p_boundary),
+            threshold=self.alpha,
+            threshold_source="fixed",
+            decision=decision,
+            n_current=n,
+            reason=(
+                f"{n} queries at {rate:.0f}/h; near-duplicates {dup_share:.0%}; "
+                f"near the boundary {k_b / n:.0%} (reference {self.boundary_rate_:.0%})"
+                + (f"; signals: {', '.join(found)}" if found else "")
+            ),
+            evidence={
+                "atlas": [EXTRACT, API_ACCESS] if decision != "ok" else [],
+                "signals": hits,
+                "queries_per_hour": round(rate, 2),
+                "volume_z": round(z_volume, 2),
+                "near_duplicate_share": round(dup_share, 4),
+                "boundary_share": round(k_b / n, 4),
+            },
+        )

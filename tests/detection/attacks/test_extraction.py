@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from airsoc.detection.attacks.extraction import ExtractionDetector
+from airsoc.errors import DetectionError, InputError
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _score(X: np.ndarray) -> np.ndarray:
+    return np.asarray(1 / (1 + np.exp(-2 * X[:, 0] + X[:, 1])))
+
+
+@pytest.fixture(scope="module")
+def detector() -> ExtractionDetector:
+    X = np.random.default_rng(0).normal(size=(1000, 5))
+    return ExtractionDetector().fit(X, _score(X))
+
+
+def _log(*groups: tuple[str, np.ndarray, float]) -> dict:  # type: ignore[type-arg]
+    clients, X, times = [], [], []
+    for name, rows, every in groups:
+        clients += [name] * len(rows)
+        X.append(rows)
+        times += [T0 + timedelta(seconds=every * i) for i in range(len(rows))]
+    Xs = np.vstack(X)
+    return {"clients": clients, "X": Xs, "scores": _score(Xs), "times": times}
+
+
+def test_boundary_probing_and_sweeps_alarm(detector: ExtractionDetector) -> None:
+    rng = np.random.default_rng(1)
+    normal = [(f"user{i}", rng.normal(size=(50, 5)), 60.0) for i in range(5)]
+    base = rng.normal(size=(400, 5))
+    base[:, 1] = 2 * base[:, 0] + rng.normal(0, 0.02, 400)  # walks the decision boundary
+    verdicts = {v.subject: v for v in detector.detect(**_log(*normal, ("prober", base, 1.0)))}
+    prober = verdicts["client:prober"]
+    assert prober.decision == "drift"
+    assert prober.evidence["signals"]["boundary_probing"]
+    assert prober.evidence["signals"]["volume"]
+    assert prober.evidence["atlas"] == ["AML.T0024.002", "AML.T0040"]
+    assert all(verdicts[f"client:user{i}"].decision == "ok" for i in range(5))
+
+
+def test_near_duplicate_sweep_is_noticed(detector: ExtractionDetector) -> None:
+    point = np.random.default_rng(2).normal(size=(1, 5)) + np.array([[3.0, 0, 0, 0, 0]])
+    sweep = np.repeat(point, 100, axis=0)
+    sweep[:, 4] += np.linspace(0, 0.01, 100)
+    verdict = detector.detect(**_log(("sweeper", sweep, 5.0)))[0]
+    assert verdict.evidence["signals"]["near_duplicates"]
+    assert verdict.decision == "warn"
+
+
+def test_small_clients_and_bad_logs(detector: ExtractionDetector) -> None:
+    few = detector.detect(**_log(("tiny", np.zeros((3, 5)), 1.0)))[0]
+    assert few.reason == "only 3 queries: too few to judge"
+    log = _log(("a", np.zeros((30, 5)), 1.0))
+    log["scores"] = log["scores"][:-1]
+    with pytest.raises(InputError, match="differ in length"):
+        detector.detect(**log)
+    assert detector.detect(clients=[], X=np.zeros((0, 5)), scores=np.zeros(0), times=[]) == []
+    with pytest.raises(DetectionError, match="before fit"):
+        ExtractionDetector().detect(**log)
