@@ -685,7 +685,7 @@ def model_extraction(monitor: MonitorConfig, window: WindowData) -> list[Verdict
         monitor,
         detector.detect,
         clients=_clients(current),
-        x=x,
+        X=x,
         scores=scores(current, x),
         times=times,
     )
