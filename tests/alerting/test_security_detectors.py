@@ -219,7 +219,7 @@ def test_hallucination_cascade_reads_a_configured_document_index(
         "    '1': Unused leave is paid out in cash.\n",
         encoding="utf-8",
     )
-    m = monitor("hallucination_cascade", params={"documents": str(docs)})
+    m = monitor("hallucination_cascade", reference={"documents": str(docs)})
     turns = rag_turns(30)
     for t in turns[30:]:  # the payout document exists and is retrieved: grounded
         t["retrieved"] = [

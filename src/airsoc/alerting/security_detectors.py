@@ -9,8 +9,8 @@ Importing this module registers one evaluator per detector name (:func:`register
   (unsafe content, secrets, personal data, canary tokens); one verdict per flagged answer plus
   a window summary;
 - ``hallucination_cascade``: :class:`~airsoc.detection.llm.CascadeDetector` over the window's
-  RAG turns, grounded against the demo policy index or ``params.documents`` (a YAML file of
-  documents: ``id``, ``title``, ``version``, ``sections``);
+  RAG turns, grounded against the demo policy index or ``reference: {documents: PATH}`` (a
+  YAML file of documents: ``id``, ``title``, ``version``, ``sections``);
 - ``adversarial_evasion``: :class:`~airsoc.detection.attacks.EvasionDetector` per client over
   the window's prediction rows, against the reference (training data);
 - ``model_extraction``: :class:`~airsoc.detection.attacks.ExtractionDetector` per client
@@ -24,8 +24,8 @@ Turn windows are records (dicts) with ``request_id``, ``ts``, ``client_id``, ``s
 ``tools`` (tool outputs), ``answer``, ``feedback`` and ``reingested``; :func:`read_turns` builds
 them from the gateway's ``llm_turn`` and ``feedback`` events. Tabular windows are tables as for
 :mod:`airsoc.alerting.detectors`. Options come from ``thresholds`` (numbers) and ``params``.
-Without a surrogate-free model at hand, the tabular detectors judge instability and margins
-with a logistic surrogate fitted on the reference's labels (``params.label``, default
+The tabular detectors judge prediction instability and margins on a surrogate of the served
+model: a logistic regression fitted on the reference's labels (``params.label``, default
 ``label``; else its ``prediction`` column).
 
 Example:
@@ -454,7 +454,9 @@ def harmful_output(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
 
 
 @functools.lru_cache(maxsize=4)
-def _document_index(path: str | None) -> DocumentIndex:
+def _document_index(path: str | None, modified: float) -> DocumentIndex:
+    """Return the index in ``path`` (the demo policies when None); ``modified`` keys the cache
+    so an edited file is read again."""
     if path is None:
         return policy_index()
     try:
@@ -478,21 +480,28 @@ def _document_index(path: str | None) -> DocumentIndex:
 
 
 @functools.lru_cache(maxsize=4)
-def _checker(path: str | None, support: float) -> GroundingChecker:
-    return GroundingChecker(_document_index(path), support_threshold=support)
+def _checker(path: str | None, modified: float, support: float) -> GroundingChecker:
+    return GroundingChecker(_document_index(path, modified), support_threshold=support)
 
 
 def hallucination_cascade(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
     """Return the cascade verdict of the window's RAG turns, grounded against the index.
 
-    The index is the demo policy corpus, or ``params.documents`` (a YAML file). Options:
+    The index is the demo policy corpus, or ``reference: {documents: PATH}`` (a YAML list of
+    ``id``, ``title``, ``version``, ``sections``, optional ``url``). Options:
     ``thresholds.baseline_rate`` (0.05), ``cusum_h`` (4), ``duplicate_cosine`` (0.8),
     ``min_sessions`` (3), ``min_upvoted`` (3), ``support`` (0.45).
     """
     turns = _turns(monitor, window.current)
-    docs = monitor.params.get("documents")
+    ref = window.reference if isinstance(window.reference, Mapping) else monitor.reference
+    docs = ref.get("documents")
     th = monitor.thresholds
-    checker = _call(monitor, _checker, str(docs) if docs else None, th.get("support", 0.45))
+    path = str(docs) if docs else None
+    try:
+        modified = Path(path).stat().st_mtime if path else 0.0
+    except OSError as exc:
+        raise DetectionError(f"monitor {monitor.name!r}: documents: {exc}") from None
+    checker = _call(monitor, _checker, path, modified, th.get("support", 0.45))
     detector = CascadeDetector(
         checker,
         baseline_rate=th.get("baseline_rate", 0.05),
@@ -842,9 +851,24 @@ def security_window(
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def security_reference(monitor: MonitorConfig) -> Any | None:
-    """Return the reference of a turn monitor (its own settings; it needs no data), or None."""
-    return dict(monitor.reference) if monitor.detector in TURN_DETECTORS else None
+def security_reference(monitor: MonitorConfig, *, base_dir: str | Path = ".") -> Any | None:
+    """Return the reference of a turn monitor, or None for the monitors that read data.
+
+    Turn monitors need no reference data; their reference holds settings, such as the
+    ``documents`` index of a hallucination monitor (a path relative to ``base_dir``).
+
+    >>> m = MonitorConfig(name="m", system="bot", detector="hallucination_cascade",
+    ...                   window="1h", every="1h", reference={"documents": "docs.yaml"})
+    >>> security_reference(m, base_dir="conf")
+    {'documents': 'conf/docs.yaml'}
+    """
+    if monitor.detector not in TURN_DETECTORS:
+        return None
+    settings = dict(monitor.reference)
+    if "documents" in settings:
+        path = Path(str(settings["documents"]))
+        settings["documents"] = str(path if path.is_absolute() else Path(base_dir) / path)
+    return settings
 
 
 SECURITY_DETECTORS: dict[str, MonitorEvaluator] = {

@@ -132,7 +132,7 @@ class EventLogTelemetry:
     def reference(self, monitor: MonitorConfig) -> Any:
         """Return the monitor's reference: training data, a stored profile or a telemetry range."""
         ref = monitor.reference
-        if (settings := security_reference(monitor)) is not None:
+        if (settings := security_reference(monitor, base_dir=self.base_dir)) is not None:
             return settings
         span = ref.get("range", ref if "start" in ref and "end" in ref else None)
         try:
