@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 
 from airsoc.alerting.alerts import Alert
-from airsoc.alerting.monitors import EVALUATORS, InMemoryTelemetry, MonitorRun, MonitorScheduler
+from airsoc.alerting.monitors import (
+    EVALUATORS,
+    InMemoryTelemetry,
+    MonitorRun,
+    MonitorScheduler,
+    WindowData,
+)
 from airsoc.alerting.security_detectors import SECURITY_DETECTORS, screen_batch
 from airsoc.clock import SimulatedClock
 from airsoc.config.schema import MonitorConfig
@@ -262,6 +268,7 @@ def test_adversarial_evasion_blames_the_off_manifold_client(
         "client:mallory": "drift",
     }
     assert fired[0].labels["model_version"] == "v2"
+    assert result.verdicts[1].evidence["client_id"] == "mallory"
     assert "AML.T0015" in result.verdicts[1].evidence["atlas"]
 
     clean, none = run(
@@ -293,10 +300,10 @@ def test_model_extraction_blames_the_boundary_prober(
 
 def test_data_poisoning_screens_each_new_batch(sqlite_store: Store, clock: SimulatedClock) -> None:
     m = monitor("data_poisoning")
-    reference = labelled(0, 500)
-    clean_batch = [{**r, "batch_id": "vendor-a-1"} for r in labelled(1, 200)]
-    flipped = labelled(2, 200)
-    for r in flipped[:60]:
+    reference = labelled(0, 300)
+    clean_batch = [{**r, "batch_id": "vendor-a-1"} for r in labelled(1, 150)]
+    flipped = labelled(2, 150)
+    for r in flipped[:45]:
         r["label"] = 1 - r["label"]
     bad_batch = [{**r, "batch_id": "vendor-b-1"} for r in flipped]
     result, fired = run(sqlite_store, clock, m, clean_batch + bad_batch, reference)
@@ -306,7 +313,7 @@ def test_data_poisoning_screens_each_new_batch(sqlite_store: Store, clock: Simul
         "vendor-b-1": "drift",
     }
     suspects = result.verdicts[1].evidence["suspicion"]
-    assert sum(int(i) < 60 for i in suspects) >= 15  # most top suspects are the flipped rows
+    assert sum(int(i) < 45 for i in suspects) >= 15  # most top suspects are the flipped rows
 
     clean, none = run(
         sqlite_store, clock, m.model_copy(update={"name": "dp-clean"}), clean_batch, reference
@@ -373,11 +380,11 @@ def test_event_log_turns_feed_the_llm_monitors(sqlite_store: Store, clock: Simul
 def batches(sqlite_store: Store, clock: SimulatedClock, tmp_path: Path) -> dict[str, Path]:
     """Register a trusted batch and two vendor batches (one with flipped labels) on disk."""
     paths = {}
-    flipped = pd.DataFrame(labelled(2, 200)).drop(columns=["client_id", "version", "score"])
-    flipped.loc[:59, "label"] = 1 - flipped.loc[:59, "label"]
+    flipped = pd.DataFrame(labelled(2, 150)).drop(columns=["client_id", "version", "score"])
+    flipped.loc[:44, "label"] = 1 - flipped.loc[:44, "label"]
     frames = {
-        "trusted": pd.DataFrame(labelled(0, 500)).drop(columns=["client_id", "version", "score"]),
-        "acme-1": pd.DataFrame(labelled(1, 200)).drop(columns=["client_id", "version", "score"]),
+        "trusted": pd.DataFrame(labelled(0, 300)).drop(columns=["client_id", "version", "score"]),
+        "acme-1": pd.DataFrame(labelled(1, 150)).drop(columns=["client_id", "version", "score"]),
         "acme-2": flipped,
     }
     with sqlite_store.transaction() as s:
@@ -427,3 +434,29 @@ def test_poisoning_monitor_screens_a_vendors_new_batches(
     assert result.error is None, result.error
     assert {v.subject: v.decision for v in result.verdicts} == {"acme-1": "ok", "acme-2": "drift"}
     assert [a.labels["failure_mode"] for a in fired] == ["data_poisoning"]
+
+
+def test_turn_tables_with_empty_cells_and_empty_windows(clock: SimulatedClock) -> None:
+    m = monitor("harmful_output")
+    frame = pd.DataFrame(
+        [
+            {"request_id": "t1", "ts": clock.now(), "answer": "Shut up, you worthless moron."},
+            {
+                "request_id": "t2",
+                "ts": clock.now(),
+                "answer": "Done.",
+                "retrieved": [],
+                "feedback": 1,
+            },
+        ]
+    )
+    window = WindowData(start=clock.now(), end=clock.now(), current=frame, reference=None)
+    verdicts = SECURITY_DETECTORS["harmful_output"](m, window)
+    assert [(v.subject, v.decision) for v in verdicts] == [
+        ("turn:t1", "drift"),
+        ("window", "drift"),
+    ]
+    empty = WindowData(start=clock.now(), end=clock.now(), current=[], reference=None)
+    for name in ("prompt_injection", "harmful_output", "hallucination_cascade"):
+        (summary,) = SECURITY_DETECTORS[name](monitor(name, params={"embedder": "tfidf"}), empty)
+        assert summary.decision == "ok"

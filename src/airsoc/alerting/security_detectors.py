@@ -49,7 +49,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -125,7 +125,6 @@ class TurnRecord:
     answer: str = ""
     feedback: int | None = None
     reingested: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _text(value: Any) -> str:
@@ -149,6 +148,11 @@ def _records(data: Any) -> list[dict[str, Any]]:
     return [dict(r) for r in data]
 
 
+def _present(value: Any) -> Any:
+    """Return ``value``, or None when it is missing (a table's empty cell reads as NaN)."""
+    return None if isinstance(value, float) and np.isnan(value) else value
+
+
 def _turns(monitor: MonitorConfig, data: Any) -> list[TurnRecord]:
     """Return the window's turns; a malformed record raises naming its row and key."""
     out: list[TurnRecord] = []
@@ -156,8 +160,8 @@ def _turns(monitor: MonitorConfig, data: Any) -> list[TurnRecord]:
         where = f"monitor {monitor.name!r}: turn {i}"
         if "ts" not in r:
             raise DetectionError(f"{where}: no 'ts'")
-        retrieved = r.get("retrieved") or []
-        tools = r.get("tools") or []
+        retrieved = _present(r.get("retrieved")) or []
+        tools = _present(r.get("tools")) or []
         if not isinstance(retrieved, list | tuple) or not all(
             isinstance(c, Mapping) and isinstance(c.get("text"), str) for c in retrieved
         ):
@@ -166,10 +170,10 @@ def _turns(monitor: MonitorConfig, data: Any) -> list[TurnRecord]:
             raise DetectionError(f"{where}: 'tools' must be a list of texts")
         client = str(r.get("client_id") or "anonymous")
         request = str(r.get("request_id") or f"row{i}")
-        feedback = r.get("feedback")
+        feedback = _present(r.get("feedback"))
         try:
             ts = ensure_utc(pd.Timestamp(r["ts"]).to_pydatetime())
-            fb = None if feedback is None or pd.isna(feedback) else int(np.sign(float(feedback)))
+            fb = None if feedback is None else int(np.sign(float(feedback)))
         except (TypeError, ValueError) as exc:
             raise DetectionError(f"{where}: {exc}") from None
         out.append(
@@ -177,7 +181,7 @@ def _turns(monitor: MonitorConfig, data: Any) -> list[TurnRecord]:
                 request_id=request,
                 ts=ts,
                 session_id=str(
-                    r.get("session_id") or (client if client != "anonymous" else request)
+                    _present(r.get("session_id")) or (client if client != "anonymous" else request)
                 ),
                 client_id=client,
                 version=r.get("version"),
@@ -612,6 +616,17 @@ def _clients(frame: pd.DataFrame) -> list[str]:
     return [str(c) if c is not None and not pd.isna(c) else "anonymous" for c in frame["client_id"]]
 
 
+def _per_client(verdicts: list[Verdict], current: pd.DataFrame) -> list[Verdict]:
+    """Name the client in each per-client verdict's evidence (what a block action takes)."""
+    out = [
+        v.model_copy(
+            update={"evidence": {**v.evidence, "client_id": v.subject.removeprefix("client:")}}
+        )
+        for v in verdicts
+    ]
+    return _with_version(out, current.get("version", []))
+
+
 def _empty(detector: str, failure_mode: str, what: str) -> list[Verdict]:
     return [
         Verdict(
@@ -650,7 +665,7 @@ def adversarial_evasion(monitor: MonitorConfig, window: WindowData) -> list[Verd
     _call(monitor, detector.fit, x_ref)
     x = _matrix(monitor, current, columns, "window")
     verdicts = _call(monitor, detector.detect, x, clients=_clients(current))
-    return _with_version(verdicts, current.get("version", []))
+    return _per_client(verdicts, current)
 
 
 def model_extraction(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
@@ -698,7 +713,7 @@ def model_extraction(monitor: MonitorConfig, window: WindowData) -> list[Verdict
         scores=scores(current, x),
         times=times,
     )
-    return _with_version(verdicts, current.get("version", []))
+    return _per_client(verdicts, current)
 
 
 def _screen_frames(
