@@ -836,16 +836,17 @@ def security_window(
     start: datetime,
     end: datetime,
     base_dir: str | Path = ".",
-) -> Any | None:
+) -> pd.DataFrame | None:
     """Return the window a security monitor reads from the event log and lineage, or None
     when the monitor reads prediction rows as any other.
 
-    Turn detectors read LLM turns (:func:`read_turns`). A ``data_poisoning`` monitor with
-    ``params.batch`` reads that registered batch; with ``params.source``, the batches of that
-    source (vendor) ingested in the window and not quarantined; rows carry ``batch_id``.
+    Turn detectors read LLM turns (:func:`read_turns`, one row per turn). A ``data_poisoning``
+    monitor with ``params.batch`` reads that registered batch; with ``params.source``, the
+    batches of that source (vendor) ingested in the window and not quarantined; rows carry
+    ``batch_id``.
     """
     if monitor.detector in TURN_DETECTORS:
-        return read_turns(root, system=monitor.system, start=start, end=end)
+        return pd.DataFrame(read_turns(root, system=monitor.system, start=start, end=end))
     if monitor.detector != "data_poisoning":
         return None
     if "batch" in monitor.params:
