@@ -46,6 +46,7 @@ from typing import Any
 
 import pandas as pd
 
+from airsoc.alerting.security_detectors import security_reference, security_window
 from airsoc.clock import ensure_utc
 from airsoc.config.schema import MonitorConfig
 from airsoc.detection import load_profile
@@ -82,8 +83,17 @@ class EventLogTelemetry:
     # ------------------------------------------------------------------ windows
 
     def window(self, monitor: MonitorConfig, start: datetime, end: datetime) -> pd.DataFrame:
-        """Return the system's answered rows in ``[start, end)`` with their delayed labels."""
-        return self._telemetry(monitor.system, start, end)
+        """Return the system's answered rows in ``[start, end)`` with their delayed labels
+        (LLM turns or new data batches for the security monitors that read those)."""
+        special = security_window(
+            store=self.store,
+            root=self.root,
+            monitor=monitor,
+            start=start,
+            end=end,
+            base_dir=self.base_dir,
+        )
+        return special if special is not None else self._telemetry(monitor.system, start, end)
 
     def _telemetry(self, system: str, start: datetime, end: datetime) -> pd.DataFrame:
         events = read_events(self.root, "prediction", system=system, start=start, end=end)
@@ -122,6 +132,8 @@ class EventLogTelemetry:
     def reference(self, monitor: MonitorConfig) -> Any:
         """Return the monitor's reference: training data, a stored profile or a telemetry range."""
         ref = monitor.reference
+        if (settings := security_reference(monitor, base_dir=self.base_dir)) is not None:
+            return settings
         span = ref.get("range", ref if "start" in ref and "end" in ref else None)
         try:
             if "model_version" in ref:
