@@ -46,12 +46,12 @@ from typing import Any
 
 import pandas as pd
 
-from airsoc.alerting.security_detectors import security_reference, security_window
 from airsoc.clock import ensure_utc
 from airsoc.config.schema import MonitorConfig
 from airsoc.detection import load_profile
 from airsoc.errors import AirsocError, DetectionError
 from airsoc.lineage import service as lineage
+from airsoc.response.security_detectors import security_reference, security_window
 from airsoc.serving import control
 from airsoc.store import Store
 from airsoc.telemetry import read_events

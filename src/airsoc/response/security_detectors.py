@@ -66,7 +66,6 @@ from airsoc.alerting.detectors import TELEMETRY_FIELDS
 from airsoc.alerting.monitors import MonitorEvaluator, WindowData, register_evaluator
 from airsoc.clock import ensure_utc
 from airsoc.config.schema import MonitorConfig
-from airsoc.demo.rag.policies import policy_index
 from airsoc.detection.attacks import EvasionDetector, ExtractionDetector, PoisoningScreen
 from airsoc.detection.llm import (
     ApprovedDocument,
@@ -462,6 +461,9 @@ def _document_index(path: str | None, modified: float) -> DocumentIndex:
     """Return the index in ``path`` (the demo policies when None); ``modified`` keys the cache
     so an edited file is read again."""
     if path is None:
+        # The demo's approved policies stand in when a monitor names no index of its own.
+        from airsoc.demo.rag.policies import policy_index
+
         return policy_index()
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))

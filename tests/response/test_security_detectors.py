@@ -18,10 +18,10 @@ from airsoc.alerting.monitors import (
     MonitorScheduler,
     WindowData,
 )
-from airsoc.alerting.security_detectors import SECURITY_DETECTORS, screen_batch
 from airsoc.clock import SimulatedClock
 from airsoc.config.schema import MonitorConfig
 from airsoc.lineage import service as lineage
+from airsoc.response.security_detectors import SECURITY_DETECTORS, screen_batch
 from airsoc.response.sources import EventLogTelemetry
 from airsoc.store import Store
 from airsoc.telemetry import EventLog, FeedbackEvent, LLMTurnEvent
