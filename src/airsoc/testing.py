@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import socket
 from dataclasses import dataclass
 
-__all__ = ["CliResult", "run_cli"]
+__all__ = ["CliResult", "free_port", "run_cli"]
 
 
 @dataclass(frozen=True)
@@ -32,3 +33,15 @@ def run_cli(*args: str) -> CliResult:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(list(args))
     return CliResult(code, out.getvalue(), err.getvalue())
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port on ``host`` that nobody listens on right now.
+
+    >>> 0 < free_port() < 65536
+    True
+    """
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -85,7 +85,7 @@ def test_client_error_is_not_retried_and_is_recorded(clock: SimulatedClock) -> N
 
 
 def test_unreachable_server_fails_after_every_attempt(clock: SimulatedClock) -> None:
-    from airsoc.alerting.testing import free_port
+    from airsoc.testing import free_port
 
     (slack,) = receivers(
         {"slack": {"webhook_url": f"http://127.0.0.1:{free_port()}/", "max_attempts": 2}}, clock

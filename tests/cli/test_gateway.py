@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from airsoc.serving.testing import serve_in_thread
 from airsoc.settings import Settings
 from airsoc.store import Store
 from airsoc.telemetry import read_events
-from airsoc.testing import CliResult
+from airsoc.testing import CliResult, free_port
 
 FEATURES = ["amount", "age", "hour"]
 
@@ -228,9 +227,7 @@ def test_a_served_gateway_process_follows_the_cli_and_shuts_down_cleanly(
         ["gateway", "promote", "fraud", "v1", "--reason", "ship"],
     ):
         assert cli(*args).exit_code == 0
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from airsoc.testing import run_cli
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from airsoc.testing import free_port, run_cli
 
 
 @contextmanager

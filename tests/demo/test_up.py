@@ -13,7 +13,6 @@ import httpx
 
 from airsoc.audit import verify_chains
 from airsoc.audit.service import list_entries
-from airsoc.demo.platform import free_port
 from airsoc.demo.setup import POISONED_BATCH
 from airsoc.incidents.service import get_incident, list_incidents
 from airsoc.lineage import get_batch
@@ -22,6 +21,7 @@ from airsoc.response import ApprovalView, list_approvals, list_runs
 from airsoc.serving import get_route
 from airsoc.settings import Settings
 from airsoc.store import Store
+from airsoc.testing import free_port
 
 AIRSOC = str(Path(sys.executable).with_name("airsoc"))
 

@@ -19,7 +19,6 @@ import datetime as dt
 import http.server
 import ipaddress
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,11 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airsoc.testing import free_port
+
 __all__ = [
     "Captured",
     "HttpSink",
     "SmtpServer",
-    "free_port",
     "http_sink",
     "self_signed_cert",
     "smtp_server",
@@ -136,14 +136,6 @@ class SmtpServer:
     port: int
     ca_file: Path
     messages: list[dict[str, Any]] = field(default_factory=list)
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -7,13 +7,14 @@ The two web apps run under uvicorn, each in its own thread; the worker thread ca
 configuration kept).
 
 Example:
-    >>> free_port() > 0
-    True
+    >>> from pathlib import Path
+    >>> options = PlatformOptions(config_path=Path("airsoc.yaml"))
+    >>> options.api_port, options.gateway_port, options.tick_interval
+    (8000, 8400, 1.0)
 """
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,15 +35,7 @@ from airsoc.serving import create_app as create_gateway_app
 from airsoc.settings import Settings
 from airsoc.store import Store
 
-__all__ = ["Platform", "PlatformOptions", "free_port"]
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+__all__ = ["Platform", "PlatformOptions"]
 
 
 @dataclass
