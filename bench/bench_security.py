@@ -452,9 +452,9 @@ def bench_injection(quick: bool, rng: np.random.Generator) -> None:
 def bench_hallucination(quick: bool, rng: np.random.Generator) -> None:
     from importlib import resources
 
-    from airsoc.demo.rag.policies import policy_index
     from airsoc.detection.llm.corpus import read_jsonl
     from airsoc.detection.llm.grounding import GroundingChecker, RetrievedChunk
+    from airsoc.fleet.rag.policies import policy_index
 
     index = policy_index()
     path = resources.files("airsoc.detection.llm") / "data" / "hallucination_testset.jsonl"

@@ -32,11 +32,12 @@ import pytest
 from pypdf import PdfReader
 from sklearn.linear_model import LogisticRegression
 
-from airsoc.alerting.service import list_deliveries, list_signals
+from airsoc.alerting.service import list_deliveries
 from airsoc.alerting.testing import http_sink, smtp_server
 from airsoc.clock import SimulatedClock
 from airsoc.config import parse_config
 from airsoc.errors import PermissionDeniedError
+from airsoc.incidents.findings import ChartData, ChartSeries, FindingIn, FindingKind, add_finding
 from airsoc.incidents.service import (
     add_note,
     assign_role,
@@ -45,15 +46,15 @@ from airsoc.incidents.service import (
     transition_incident,
 )
 from airsoc.lineage import service as lineage
-from airsoc.reporting.findings import ChartData, ChartSeries, FindingIn, FindingKind, add_finding
+from airsoc.monitoring.signals import list_signals
+from airsoc.monitoring.sources import EventLogTelemetry
 from airsoc.reporting.postmortems import create_postmortem
 from airsoc.reporting.render import render
 from airsoc.reporting.report import build_report
 from airsoc.response.approvals import decide_approval, list_approvals
 from airsoc.response.playbooks import parse_playbook
 from airsoc.response.runner import list_runs, start_run
-from airsoc.response.setup import ResponseLoop, check_config
-from airsoc.response.sources import EventLogTelemetry
+from airsoc.runtime.loop import ResponseLoop, check_config
 from airsoc.serving import Gateway, create_app
 from airsoc.serving.testing import serve_in_thread
 from airsoc.settings import Settings

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from airsoc.alerting.alerts import Alert
 from airsoc.alerting.notification import Notification
 from airsoc.alerting.receivers import build_receivers, verify_webhook_signature
 from airsoc.alerting.templates import Templates
@@ -16,6 +15,7 @@ from airsoc.alerting.testing import http_sink, smtp_server
 from airsoc.clock import SimulatedClock
 from airsoc.config.schema import ReceiverConfig
 from airsoc.errors import ConfigError
+from airsoc.monitoring.alerts import Alert
 
 
 def notification(clock: SimulatedClock, *, resolved: bool = False) -> Notification:

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from airsoc.alerting.alerts import Alert
 from airsoc.alerting.service import (
     SILENCE_CHAIN,
     active_silences,
@@ -19,6 +18,7 @@ from airsoc.alerting.service import (
 from airsoc.audit import list_entries
 from airsoc.clock import SimulatedClock
 from airsoc.errors import ConflictError, InputError, NotFoundError
+from airsoc.monitoring.alerts import Alert
 from airsoc.store import Store
 
 

@@ -21,9 +21,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from airsoc.clock import SimulatedClock, SystemClock
 from airsoc.incidents.evidence import BlobStore
+from airsoc.incidents.findings import ChartData, ChartSeries, FindingIn, add_finding
 from airsoc.incidents.service import add_evidence, assign_role, declare_incident
-from airsoc.reporting.findings import ChartData, ChartSeries, FindingIn, add_finding
-from airsoc.response import PlaybookRunner, ResponseServices, live_control_plane
+from airsoc.response import PlaybookRunner, ResponseServices
+from airsoc.runtime import live_control_plane
 from airsoc.server.auth import add_user
 from airsoc.settings import Settings
 from airsoc.store import Store

@@ -10,6 +10,7 @@ import pytest
 from airsoc.audit import append_entry
 from airsoc.clock import SimulatedClock
 from airsoc.incidents.evidence import BlobStore
+from airsoc.incidents.findings import ChartData, ChartSeries, FindingIn, add_finding
 from airsoc.incidents.service import (
     Impact,
     IncidentUpdate,
@@ -21,7 +22,6 @@ from airsoc.incidents.service import (
     transition_incident,
     update_incident,
 )
-from airsoc.reporting.findings import ChartData, ChartSeries, FindingIn, add_finding
 from airsoc.reporting.postmortems import NarrativeUpdate, create_postmortem, update_narrative
 from airsoc.store import Store
 

@@ -8,8 +8,8 @@ import pytest
 
 from airsoc.clock import SimulatedClock
 from airsoc.errors import ConflictError, IllegalTransitionError, NotFoundError
+from airsoc.incidents.findings import FindingIn, add_finding
 from airsoc.incidents.service import declare_incident
-from airsoc.reporting.findings import FindingIn, add_finding
 from airsoc.reporting.postmortems import (
     ActionItemIn,
     ActionItemUpdate,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airsoc.alerting.alerts import Alert
 from airsoc.alerting.dispatcher import GroupFlush
 from airsoc.alerting.receivers import RecordingReceiver
 from airsoc.clock import SimulatedClock
 from airsoc.config import parse_config
 from airsoc.incidents.service import assign_role
+from airsoc.monitoring.alerts import Alert
 from airsoc.response.declaration import IncidentDeclarer
 from airsoc.response.escalation import (
     list_communications,

@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 
 from airsoc import lineage, serving
 from airsoc.alerting import Alert
-from airsoc.alerting.service import record_signal, save_alert
+from airsoc.alerting.service import save_alert
 from airsoc.clock import SimulatedClock
 from airsoc.detection.verdict import Verdict
 from airsoc.incidents.service import assign_role, declare_incident
+from airsoc.monitoring.signals import record_signal
 from airsoc.response import (
     ControlPlane,
     PlaybookRunner,

@@ -7,8 +7,8 @@ import re
 from fastapi.testclient import TestClient
 from markupsafe import Markup
 
+from airsoc.incidents.findings import ChartData, ChartSeries, FindingIn, add_finding
 from airsoc.incidents.service import add_evidence, declare_incident
-from airsoc.reporting.findings import ChartData, ChartSeries, FindingIn, add_finding
 from airsoc.server.app import OVERVIEW_PANELS, create_app
 from airsoc.server.console import Panel, PanelContext
 from tests.server.conftest import PASSWORD, Api

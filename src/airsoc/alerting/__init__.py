@@ -11,17 +11,9 @@ Example:
 
 from __future__ import annotations
 
-from airsoc.alerting.alerts import Alert, fingerprint
 from airsoc.alerting.dispatcher import Dispatcher, GroupFlush
 from airsoc.alerting.engine import AlertingEngine, ingest_alertmanager
 from airsoc.alerting.matchers import Matcher, parse_matcher
-from airsoc.alerting.monitors import (
-    InMemoryTelemetry,
-    MonitorScheduler,
-    TelemetrySource,
-    WindowData,
-    register_evaluator,
-)
 from airsoc.alerting.notification import Delivery, Notification
 from airsoc.alerting.receivers import (
     RecordingReceiver,
@@ -30,15 +22,10 @@ from airsoc.alerting.receivers import (
     verify_webhook_signature,
 )
 from airsoc.alerting.routing import Route, build_route_tree
-from airsoc.alerting.service import (
-    add_silence,
-    expire_silence,
-    list_alerts,
-    list_signals,
-    list_silences,
-)
+from airsoc.alerting.service import add_silence, expire_silence, list_alerts, list_silences
 from airsoc.alerting.suppression import InhibitRule, Silence
 from airsoc.alerting.templates import Templates
+from airsoc.monitoring.alerts import Alert, fingerprint
 
 __all__ = [
     "Alert",
@@ -46,17 +33,13 @@ __all__ = [
     "Delivery",
     "Dispatcher",
     "GroupFlush",
-    "InMemoryTelemetry",
     "InhibitRule",
     "Matcher",
-    "MonitorScheduler",
     "Notification",
     "RecordingReceiver",
     "Route",
     "Silence",
-    "TelemetrySource",
     "Templates",
-    "WindowData",
     "add_silence",
     "build_receivers",
     "build_route_tree",
@@ -64,10 +47,8 @@ __all__ = [
     "fingerprint",
     "ingest_alertmanager",
     "list_alerts",
-    "list_signals",
     "list_silences",
     "parse_matcher",
-    "register_evaluator",
     "sign_webhook",
     "verify_webhook_signature",
 ]

@@ -38,11 +38,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from airsoc.alerting.alerts import Alert
 from airsoc.alerting.notification import Delivery, Notification
 from airsoc.alerting.routing import Route, group_labels
 from airsoc.alerting.suppression import Inhibitor, Silence
 from airsoc.clock import Clock
+from airsoc.monitoring.alerts import Alert
 
 __all__ = [
     "AggregationGroup",

@@ -34,7 +34,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from airsoc.alerting.alerts import Alert
 from airsoc.alerting.dispatcher import Dispatcher, GroupFlush, LogEntry, LogKey, NotifyTarget
 from airsoc.alerting.matchers import parse_matchers
 from airsoc.alerting.notification import Delivery, Notification
@@ -44,7 +43,6 @@ from airsoc.alerting.service import (
     active_silences,
     load_notification_log,
     record_delivery,
-    record_signal,
     save_alert,
     save_notification_log_entry,
 )
@@ -54,6 +52,8 @@ from airsoc.clock import Clock, ensure_utc
 from airsoc.config.schema import AirsocConfig, RouteConfig
 from airsoc.detection.verdict import Verdict
 from airsoc.errors import AirsocError, ConfigError, InputError
+from airsoc.monitoring.alerts import Alert
+from airsoc.monitoring.signals import record_signal
 from airsoc.store import Store
 
 __all__ = [

@@ -3,7 +3,7 @@ back (a :class:`Delivery`, recorded whatever happened).
 
 Example:
     >>> from datetime import datetime, timezone
-    >>> from airsoc.alerting.alerts import Alert
+    >>> from airsoc.monitoring.alerts import Alert
     >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     >>> n = Notification.of(receiver="ml-oncall", group_key="0:{system=\\"fraud\\"}",
     ...     group_labels={"system": "fraud"}, now=t0,
@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from airsoc.alerting.alerts import Alert, AlertStatus
+from airsoc.monitoring.alerts import Alert, AlertStatus
 
 __all__ = ["Delivery", "Notification", "NotifiedAlert"]
 

@@ -26,70 +26,44 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from airsoc.alerting.alerts import Alert
 from airsoc.alerting.dispatcher import LogEntry, LogKey
 from airsoc.alerting.matchers import parse_matchers
 from airsoc.alerting.models import (
     AlertRow,
     DeliveryRow,
     NotificationLogRow,
-    SignalRow,
     SilenceRow,
 )
 from airsoc.alerting.notification import Delivery
 from airsoc.alerting.suppression import Silence
 from airsoc.audit import append_entry
 from airsoc.clock import Clock, ensure_utc
-from airsoc.detection.verdict import Verdict
 from airsoc.errors import ConflictError, InputError, NotFoundError
+from airsoc.monitoring.alerts import Alert
 
 __all__ = [
     "SILENCE_CHAIN",
     "AlertView",
     "DeliveryView",
-    "SignalView",
     "SilenceView",
     "active_silences",
     "add_silence",
     "expire_silence",
+    "firing_monitor_alert",
     "list_alerts",
     "list_deliveries",
-    "list_signals",
     "load_notification_log",
     "record_delivery",
-    "record_signal",
     "save_alert",
     "save_notification_log_entry",
 ]
 
 SILENCE_CHAIN = "alerting/silences"
-
-
-class SignalView(BaseModel):
-    """A stored verdict of a monitor run."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    monitor: str
-    system: str
-    detector: str
-    subject: str
-    decision: str
-    statistic: float | None
-    p_value: float | None
-    threshold: float | None
-    source: str
-    at: datetime
-    window_start: datetime | None
-    window_end: datetime | None
-    verdict: dict[str, Any]
 
 
 class AlertView(BaseModel):
@@ -135,50 +109,6 @@ class DeliveryView(BaseModel):
     error: str | None
     response_code: int | None
     at: datetime
-
-
-def record_signal(
-    session: Session,
-    *,
-    clock: Clock,
-    monitor: str,
-    system: str,
-    verdict: Verdict,
-    source: str = "monitor",
-    window: tuple[datetime, datetime] | None = None,
-) -> SignalView:
-    """Store one verdict as a signal (the history charts read) and return it."""
-    row = SignalRow(
-        monitor=monitor,
-        system=system,
-        detector=verdict.detector,
-        subject=verdict.subject,
-        decision=verdict.decision,
-        statistic=verdict.statistic,
-        p_value=verdict.p_value,
-        threshold=verdict.threshold,
-        source=source,
-        at=clock.now(),
-        window_start=window[0] if window else None,
-        window_end=window[1] if window else None,
-        verdict=verdict.model_dump(mode="json"),
-    )
-    session.add(row)
-    session.flush()
-    return SignalView.model_validate(row)
-
-
-def list_signals(
-    session: Session, *, monitor: str | None = None, system: str | None = None, limit: int = 500
-) -> list[SignalView]:
-    """Return signals, oldest first, optionally of one monitor or system."""
-    query = select(SignalRow).order_by(SignalRow.id.desc()).limit(limit)
-    if monitor:
-        query = query.where(SignalRow.monitor == monitor)
-    if system:
-        query = query.where(SignalRow.system == system)
-    rows = list(session.execute(query).scalars())
-    return [SignalView.model_validate(r) for r in reversed(rows)]
 
 
 def save_alert(session: Session, *, clock: Clock, alert: Alert, source: str) -> AlertView:
@@ -403,3 +333,12 @@ def save_notification_log_entry(session: Session, *, key: LogKey, entry: LogEntr
     row.resolved = sorted(entry.resolved)
     row.at = entry.at
     session.flush()
+
+
+def firing_monitor_alert(session: Session, *, monitor: str) -> Alert | None:
+    """Return the stored firing alert of ``monitor``, if any (so a restarted scheduler resolves
+    what an earlier one fired)."""
+    for view in list_alerts(session, status="firing"):
+        if view.labels.get("monitor") == monitor and view.source == "monitor":
+            return Alert(labels=view.labels, annotations=view.annotations, starts_at=view.starts_at)
+    return None

@@ -7,7 +7,7 @@ inhibits the drift alerts it causes). An alert never inhibits itself.
 
 Example:
     >>> from datetime import datetime, timedelta, timezone
-    >>> from airsoc.alerting.alerts import Alert
+    >>> from airsoc.monitoring.alerts import Alert
     >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     >>> fault = Alert(labels={"system": "fraud", "failure_mode": "pipeline_fault"}, starts_at=t0)
     >>> drift = Alert(labels={"system": "fraud", "failure_mode": "data_drift"}, starts_at=t0)
@@ -28,9 +28,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from airsoc.alerting.alerts import Alert
 from airsoc.alerting.matchers import Matcher, matches_all, parse_matchers
 from airsoc.config.schema import InhibitRuleConfig
+from airsoc.monitoring.alerts import Alert
 
 __all__ = ["InhibitRule", "Inhibitor", "Silence", "parse_matchers"]
 

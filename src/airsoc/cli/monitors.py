@@ -9,14 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
-from airsoc.alerting.monitors import InMemoryTelemetry, TelemetrySource, monitor_status
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.routes import ConfigOpt
 from airsoc.cli.state import state
 from airsoc.clock import ensure_utc
 from airsoc.errors import DataFileError
-from airsoc.response.setup import LoopReport, ResponseLoop, load_checked_config
-from airsoc.response.sources import EventLogTelemetry
+from airsoc.monitoring.monitors import InMemoryTelemetry, TelemetrySource, monitor_status
+from airsoc.monitoring.sources import EventLogTelemetry
+from airsoc.runtime.loop import LoopReport, ResponseLoop, load_checked_config
 
 __all__ = ["app", "read_jsonl_telemetry"]
 

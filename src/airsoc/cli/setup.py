@@ -60,14 +60,17 @@ def up(
     tick: Annotated[float, typer.Option(help="Seconds between rounds of the worker")] = 1.0,
 ) -> None:
     """Start the API and console, the gateway, the monitors and the playbook worker."""
+    from airsoc.server.app import create_app
+
     store = state.store()
+    api_app = create_app(state.settings, clock=state.clock, store=store)
     if demo and scripted:
-        from airsoc.demo.scenario import run_demo
+        from airsoc.drills.scenario import run_demo
 
         run_demo(store=store, settings=state.settings, clock=state.clock, out=console)
         return
     if demo:
-        from airsoc.demo.live import DemoOptions, run_live_demo
+        from airsoc.drills.live import DemoOptions, run_live_demo
 
         try:
             run_live_demo(
@@ -85,20 +88,18 @@ def up(
                     approval_timeout=approval_timeout,
                     tick_interval=tick,
                 ),
+                api_app=api_app,
             )
         except KeyboardInterrupt:  # while the fleet trains or the servers start
             console.print("stopped")
         return
-    from airsoc.demo.monitoring import register_demo_evaluators
-    from airsoc.demo.platform import Platform, PlatformOptions
-    from airsoc.response.sources import EventLogTelemetry
-
-    register_demo_evaluators()
+    from airsoc.monitoring.sources import EventLogTelemetry
+    from airsoc.runtime.platform import Platform, PlatformOptions
 
     platform = Platform(
         store=store,
-        settings=state.settings,
         clock=state.clock,
+        api_app=api_app,
         options=PlatformOptions(
             config_path=config,
             host=host,

@@ -11,15 +11,6 @@ Example:
 
 from __future__ import annotations
 
-from airsoc.reporting.findings import (
-    ChartData,
-    ChartSeries,
-    FindingIn,
-    FindingKind,
-    FindingView,
-    add_finding,
-    list_findings,
-)
 from airsoc.reporting.postmortems import (
     ActionItemIn,
     ActionItemView,
@@ -41,11 +32,6 @@ from airsoc.reporting.timing import FleetMetric, IncidentTimes, fleet_metrics, f
 __all__ = [
     "ActionItemIn",
     "ActionItemView",
-    "ChartData",
-    "ChartSeries",
-    "FindingIn",
-    "FindingKind",
-    "FindingView",
     "FleetMetric",
     "IncidentTimes",
     "NarrativeUpdate",
@@ -53,14 +39,12 @@ __all__ = [
     "PostmortemStatus",
     "PostmortemView",
     "add_action_item",
-    "add_finding",
     "build_report",
     "create_postmortem",
     "due_date_for",
     "fleet_metrics",
     "format_duration",
     "get_postmortem",
-    "list_findings",
     "list_postmortems",
     "render",
     "render_html",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
-from airsoc.reporting.findings import ChartData
+from airsoc.incidents.findings import ChartData
 
 __all__ = [
     "PALETTE",
@@ -263,7 +263,7 @@ def phase_chart(spans: Sequence[PhaseSpan], *, title: str, width: int = 640) -> 
 def chart_from_data(data: ChartData, *, title: str) -> str:
     """Return the SVG of a finding's chart data.
 
-    >>> from airsoc.reporting.findings import ChartSeries
+    >>> from airsoc.incidents.findings import ChartSeries
     >>> chart_from_data(ChartData(kind="line", x=["1", "2"],
     ...     series=[ChartSeries(name="psi", values=[0.1, 0.4])]), title="PSI").count("<polyline")
     1

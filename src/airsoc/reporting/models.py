@@ -1,7 +1,6 @@
-"""Tables of reporting: structured findings on incidents, post-mortems and their action items.
+"""Tables of reporting: post-mortems and their action items.
 
-Other domains never read these; they call :mod:`airsoc.reporting.findings` and
-:mod:`airsoc.reporting.postmortems`.
+Other domains never read these; they call :mod:`airsoc.reporting.postmortems`.
 """
 
 from __future__ import annotations
@@ -14,24 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from airsoc.store.base import Base, UTCDateTime
 
-__all__ = ["ActionItemRow", "FindingRow", "PostmortemRow"]
-
-
-class FindingRow(Base):
-    """A structured finding on an incident: root cause, contributing factor or observation."""
-
-    __tablename__ = "incident_findings"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
-    title: Mapped[str] = mapped_column(String(300))
-    kind: Mapped[str] = mapped_column(String(32))
-    detail: Mapped[str] = mapped_column(Text, default="")
-    recommendation: Mapped[str] = mapped_column(Text, default="")
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    chart: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    author: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+__all__ = ["ActionItemRow", "PostmortemRow"]
 
 
 class PostmortemRow(Base):

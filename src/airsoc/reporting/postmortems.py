@@ -37,9 +37,9 @@ from sqlalchemy.orm import Session
 from airsoc.audit import AuditEntryView, append_entry, list_entries
 from airsoc.clock import Clock
 from airsoc.errors import ConflictError, IllegalTransitionError, InputError, NotFoundError
+from airsoc.incidents.findings import FindingKind, list_findings
 from airsoc.incidents.lifecycle import Severity, parse_severity
 from airsoc.incidents.service import get_incident
-from airsoc.reporting.findings import FindingKind, list_findings
 from airsoc.reporting.models import ActionItemRow, PostmortemRow
 
 __all__ = [

@@ -33,11 +33,11 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from airsoc.audit import AuditEntryView
+from airsoc.incidents.findings import FindingKind, FindingView, list_findings
 from airsoc.incidents.lifecycle import Phase
 from airsoc.incidents.service import IncidentDetail, get_incident
 from airsoc.incidents.taxonomy import failure_mode as lookup_failure_mode
 from airsoc.reporting.charts import PhaseSpan, Series, bar_chart, chart_from_data, phase_chart
-from airsoc.reporting.findings import FindingKind, FindingView, list_findings
 from airsoc.reporting.postmortems import (
     ActionItemView,
     Narrative,

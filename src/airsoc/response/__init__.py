@@ -23,11 +23,8 @@ from airsoc.response.controlplane import ControlPlane, RecordingControlPlane
 from airsoc.response.declaration import IncidentDeclarer
 from airsoc.response.dryrun import dry_run
 from airsoc.response.escalation import run_escalations, send_due_status_updates
-from airsoc.response.live import LiveControlPlane, live_control_plane
 from airsoc.response.playbooks import Playbook, default_playbooks, load_playbooks, parse_playbook
 from airsoc.response.runner import PlaybookRunner, RunView, get_run, list_runs, start_run
-from airsoc.response.setup import ResponseLoop, check_config, load_checked_config
-from airsoc.response.sources import EventLogTelemetry
 
 __all__ = [
     "Action",
@@ -37,16 +34,12 @@ __all__ = [
     "ActionResult",
     "ApprovalView",
     "ControlPlane",
-    "EventLogTelemetry",
     "IncidentDeclarer",
-    "LiveControlPlane",
     "Playbook",
     "PlaybookRunner",
     "RecordingControlPlane",
-    "ResponseLoop",
     "ResponseServices",
     "RunView",
-    "check_config",
     "decide_approval",
     "default_playbooks",
     "dry_run",
@@ -54,8 +47,6 @@ __all__ = [
     "get_run",
     "list_approvals",
     "list_runs",
-    "live_control_plane",
-    "load_checked_config",
     "load_playbooks",
     "parse_playbook",
     "render_value",

@@ -27,10 +27,10 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from airsoc.alerting.alerts import Alert
 from airsoc.alerting.notification import Notification
 from airsoc.config.schema import Duration
 from airsoc.errors import ActionError, AirsocError
+from airsoc.monitoring.alerts import Alert
 from airsoc.response.actions import Action, ActionContext, ActionResult
 
 __all__ = ["BUILTIN_ACTIONS"]
@@ -420,9 +420,9 @@ class CaptureEvidence(Action):
 
     def execute(self, ctx: ActionContext) -> ActionResult:
         """Store the snapshot (content-addressed) with a chain of custody."""
-        from airsoc.alerting.service import list_signals
         from airsoc.incidents.evidence import BlobStore
         from airsoc.incidents.service import add_evidence
+        from airsoc.monitoring.signals import list_signals
         from airsoc.response.declaration import incident_alerts
 
         since = ctx.clock.now() - ctx.params.window

@@ -33,7 +33,6 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from airsoc.alerting.alerts import STANDARD_LABELS
 from airsoc.alerting.dispatcher import GroupFlush
 from airsoc.clock import Clock
 from airsoc.config.schema import AirsocConfig, IncidentRuleConfig
@@ -46,6 +45,7 @@ from airsoc.incidents.service import (
     list_incidents,
 )
 from airsoc.incidents.taxonomy import failure_mode as lookup_failure_mode
+from airsoc.monitoring.alerts import STANDARD_LABELS
 from airsoc.response.conditions import evaluate
 from airsoc.response.models import IncidentAlertRow
 from airsoc.response.playbooks import Playbook

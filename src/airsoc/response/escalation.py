@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from airsoc.alerting.alerts import Alert
 from airsoc.alerting.dispatcher import NotifyTarget
 from airsoc.alerting.notification import Delivery, Notification
 from airsoc.alerting.service import record_delivery
@@ -31,6 +30,7 @@ from airsoc.clock import Clock
 from airsoc.config.schema import EscalationConfig
 from airsoc.incidents.lifecycle import OPEN_PHASES, Phase, Role
 from airsoc.incidents.service import IncidentView, add_note, get_incident
+from airsoc.monitoring.alerts import Alert
 from airsoc.response.declaration import incident_alerts
 from airsoc.response.models import CommunicationRow, EscalationRow
 from airsoc.store import Store

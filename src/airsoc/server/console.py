@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session
 
 from airsoc.errors import AuthenticationError, InputError, PermissionDeniedError
 from airsoc.incidents import service
+from airsoc.incidents.findings import list_findings
 from airsoc.incidents.lifecycle import OPEN_PHASES, TRANSITIONS, Phase, Role, Severity
 from airsoc.reporting import postmortems as pm
 from airsoc.reporting.charts import Series, bar_chart, chart_from_data
-from airsoc.reporting.findings import list_findings
 from airsoc.reporting.render import render_html_body, render_postmortem
 from airsoc.reporting.report import build_report, describe_actor, describe_entry
 from airsoc.reporting.timing import fleet_metrics, format_duration, times_of

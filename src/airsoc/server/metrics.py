@@ -37,11 +37,11 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from airsoc.alerting import list_signals
 from airsoc.alerting.service import list_deliveries
 from airsoc.clock import Clock
 from airsoc.incidents.lifecycle import Severity
 from airsoc.incidents.service import list_incidents
+from airsoc.monitoring.signals import list_signals
 from airsoc.reporting.timing import fleet_metrics
 from airsoc.settings import Settings
 from airsoc.store import Store

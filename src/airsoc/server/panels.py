@@ -25,10 +25,11 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from airsoc import lineage, serving
-from airsoc.alerting import list_alerts, list_signals
+from airsoc.alerting import list_alerts
 from airsoc.alerting.service import AlertView
 from airsoc.errors import NotFoundError
 from airsoc.incidents import service as incidents
+from airsoc.monitoring.signals import list_signals
 from airsoc.reporting.charts import Series, line_chart
 from airsoc.response import list_approvals, list_runs
 from airsoc.response.escalation import list_communications

@@ -36,6 +36,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "airsoc.incidents.models",
     "airsoc.lineage.models",
     "airsoc.serving.models",
+    "airsoc.monitoring.models",
     "airsoc.alerting.models",
     "airsoc.response.models",
     "airsoc.server.models",

@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airsoc.demo.rag.policies import policy_index
 from airsoc.detection.llm.cascade import CascadeDetector
 from airsoc.detection.llm.grounding import GroundingChecker
 from airsoc.detection.llm.turns import ChunkRef, Turn
+from airsoc.fleet.rag.policies import policy_index
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 CHUNK = ChunkRef(

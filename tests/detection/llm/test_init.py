@@ -9,7 +9,7 @@ from airsoc.detection.verdict import Verdict
 
 
 @pytest.mark.parametrize(
-    "package", ["airsoc.detection.llm", "airsoc.detection.attacks", "airsoc.demo.rag"]
+    "package", ["airsoc.detection.llm", "airsoc.detection.attacks", "airsoc.fleet.rag"]
 )
 def test_public_names_are_sorted_and_importable(package: str) -> None:
     module = importlib.import_module(package)

@@ -11,7 +11,7 @@ Three signals:
 
 Example:
     >>> from datetime import datetime, timedelta, timezone
-    >>> from airsoc.demo.rag.policies import policy_index
+    >>> from airsoc.fleet.rag.policies import policy_index
     >>> from airsoc.detection.llm.grounding import GroundingChecker
     >>> from airsoc.detection.llm.turns import Turn
     >>> t0 = datetime(2026, 3, 1, tzinfo=timezone.utc)

@@ -18,9 +18,10 @@ from airsoc.alerting import add_silence, expire_silence, ingest_alertmanager, li
 from airsoc.alerting import list_silences as list_stored_silences
 from airsoc.alerting.engine import parse_alertmanager_payload
 from airsoc.alerting.matchers import parse_matchers
-from airsoc.alerting.service import AlertView, SilenceView, record_signal, save_alert
+from airsoc.alerting.service import AlertView, SilenceView, save_alert
 from airsoc.detection.verdict import Verdict
 from airsoc.errors import InputError
+from airsoc.monitoring.signals import record_signal
 from airsoc.server.auth import UserRole, UserView
 from airsoc.server.deps import Ctx, CurrentUser, ServerContext, requires
 from airsoc.server.errors import error_responses

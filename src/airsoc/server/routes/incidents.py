@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from airsoc.audit import AuditEntryView
 from airsoc.errors import NotFoundError
 from airsoc.incidents import service
+from airsoc.incidents.findings import FindingIn, FindingView, add_finding, list_findings
 from airsoc.incidents.lifecycle import TRANSITIONS, Phase, Role, Severity
 from airsoc.incidents.taxonomy import FAILURE_MODES
-from airsoc.reporting.findings import FindingIn, FindingView, add_finding, list_findings
 from airsoc.reporting.timing import IncidentTimes, incident_times
 from airsoc.server.auth import UserRole, UserView
 from airsoc.server.deps import Ctx, CurrentUser, ServerContext, requires

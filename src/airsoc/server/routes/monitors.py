@@ -14,9 +14,8 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from airsoc.alerting import list_signals
-from airsoc.alerting.service import SignalView
 from airsoc.errors import NotFoundError
+from airsoc.monitoring.signals import SignalView, list_signals
 from airsoc.server.deps import Ctx, CurrentUser
 from airsoc.server.errors import error_responses
 

@@ -1,0 +1,391 @@
+"""``airsoc up --demo``: the whole platform with the demo fleet, live traffic and a scheduled
+fault, narrated as it happens.
+
+Timeline (with the defaults): traffic starts at once; after ``fault_after`` seconds the poisoned
+``fraud-detector`` v2 is promoted; the next monitor run sees its scores shift and fires; the alert
+group becomes a ``data_poisoning`` incident; lineage names the batch v2 was trained on that v1
+was not, and the demo approver becomes incident commander; the ``poisoned-training-data`` playbook
+waits ``approval_timeout`` seconds for the approver, then rolls the gateway back to v1 and
+quarantines the batch; the demo marks the incident contained and opens the draft post-mortem.
+
+Example:
+    >>> options = DemoOptions(fault_after=5, monitor_every=2)
+    >>> options.approval_timeout
+    30.0
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.markup import escape
+
+from airsoc import lineage
+from airsoc.alerting import RecordingReceiver
+from airsoc.audit import verify_chains
+from airsoc.clock import Clock
+from airsoc.errors import AirsocError
+from airsoc.fleet.monitoring import DemoTelemetry, score_drift
+from airsoc.fleet.setup import POISONED_BATCH, DemoSetup, credit_rows, fraud_rows, prepare_demo
+from airsoc.fleet.systems import credit_applications, fraud_transactions
+from airsoc.incidents.service import (
+    IncidentUpdate,
+    assign_role,
+    get_incident,
+    list_incidents,
+    transition_incident,
+    update_incident,
+)
+from airsoc.reporting import create_postmortem, list_postmortems
+from airsoc.response import list_runs
+from airsoc.runtime.loop import LoopReport
+from airsoc.runtime.platform import Platform, PlatformOptions
+from airsoc.runtime.registries import build_registries
+from airsoc.serving import get_route
+from airsoc.settings import Settings
+from airsoc.store import Store
+
+__all__ = ["DemoOptions", "DemoOutcome", "DemoTraffic", "run_live_demo"]
+
+FAULT_ACTOR = "demo:fault-injector"
+DEMO_ACTOR = "system:demo"
+APPROVER = "demo-approver"
+
+
+@dataclass
+class DemoOptions:
+    """How the demo runs: where it listens, how long, and how fast its loop turns."""
+
+    host: str = "127.0.0.1"
+    api_port: int = 8000
+    gateway_port: int = 8400
+    duration: float | None = None
+    fault_after: float = 60.0
+    monitor_every: float = 15.0
+    approval_timeout: float = 30.0
+    tick_interval: float = 1.0
+    requests_per_second: float = 4.0
+
+
+@dataclass
+class DemoOutcome:
+    """What happened: the incident the fault caused and when each step of the loop closed."""
+
+    incident_id: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class DemoTraffic:
+    """Seeded background clients calling the gateway: card transactions and loan applications."""
+
+    def __init__(self, base_url: str, *, rate: float, seed: int = 7) -> None:
+        self.base_url = base_url
+        self.rate = rate
+        self.sent = 0
+        self.failed = 0
+        self._fraud = itertools.cycle(fraud_rows(fraud_transactions(5000, seed=seed)))
+        self._credit = itertools.cycle(credit_rows(credit_applications(3000, seed=seed + 1)))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-traffic", daemon=True)
+
+    def start(self) -> None:
+        """Start sending requests."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop sending and wait for the last request."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.base_url, timeout=10) as client:
+            while not self._stop.wait(1 / self.rate):
+                for system, rows, n, who in (
+                    ("fraud-detector", self._fraud, 8, "checkout"),
+                    ("credit-scorer", self._credit, 3, "loan-portal"),
+                ):
+                    batch = [next(rows) for _ in range(n)]
+                    try:
+                        response = client.post(
+                            f"/v1/systems/{system}/predict",
+                            json={"rows": batch},
+                            headers={"X-Client-ID": who},
+                        )
+                        ok = response.status_code == 200
+                    except httpx.HTTPError:
+                        ok = False
+                    self.sent += 1
+                    self.failed += 0 if ok else 1
+
+
+class _Narrator:
+    """Turns each tick of the loop into a few lines of live log, and closes the loop's last
+    steps the demo owns: containment noted on the incident, and the draft post-mortem."""
+
+    def __init__(self, store: Store, clock: Clock, out: Console, started: float) -> None:
+        self.store = store
+        self.clock = clock
+        self.out = out
+        self.started = started
+        self.outcome = DemoOutcome()
+        self._seen: set[Any] = set()
+        self._primary: str | None = None
+        self._lock = threading.Lock()
+
+    def say(self, text: str, style: str = "") -> None:
+        stamp = f"[dim]{time.monotonic() - self.started:6.1f}s[/dim]"
+        self.out.print(f"{stamp} {f'[{style}]' if style else ''}{text}")
+
+    def mark(self, name: str) -> None:
+        self.outcome.timings.setdefault(name, time.monotonic() - self.started)
+
+    def once(self, key: Any) -> bool:
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+    def __call__(self, report: LoopReport) -> None:
+        with self._lock:
+            self._report(report)
+
+    def _report(self, report: LoopReport) -> None:
+        for run in report.monitor_runs:
+            if run.error and self.once(("error", run.monitor, run.error)):
+                self.say(escape(f"monitor {run.monitor}: {run.error}"), "red")
+            if run.breached and self.once(
+                ("breach", run.monitor, run.alert and run.alert.starts_at)
+            ):
+                reason = escape("; ".join(v.reason for v in run.verdicts if v.is_alarm))
+                self.say(f"monitor [bold]{run.monitor}[/bold] fired: {reason}", "yellow")
+                if "fault" in self.outcome.timings:
+                    self.mark("detected")
+            if run.resolved:
+                self.say(f"monitor {run.monitor} is clean again; its alert resolved", "green")
+        for note in report.notifications:
+            self.say(escape(f"notified {note.receiver}: {note.status} {note.group_labels}"), "cyan")
+        with self.store.read() as s:
+            route = get_route(s, system="fraud-detector")
+            incidents = list_incidents(s)
+            runs = {i.id: list_runs(s, incident_id=i.id) for i in incidents}
+            drafted = {p.incident_id for p in list_postmortems(s)}
+        if route.primary_version != self._primary:
+            if self._primary is not None:
+                self.say(
+                    f"gateway: fraud-detector now serves [bold]{route.primary_version}[/bold] "
+                    f"({escape(route.updated_by)}: {escape(route.reason)})",
+                    "magenta",
+                )
+            self._primary = route.primary_version
+        for incident in incidents:
+            if self.once(("incident", incident.id)):
+                self.say(
+                    f"incident [bold]{incident.ref}[/bold] declared: {escape(incident.title)} "
+                    f"({incident.severity}, {incident.failure_mode})",
+                    "bold red",
+                )
+                if incident.failure_mode == "data_poisoning" and self.outcome.incident_id is None:
+                    self.outcome.incident_id = incident.id
+                    self.mark("declared")
+                    self._investigate(incident.id, incident.system)
+            for pb in runs[incident.id]:
+                for step in pb.steps:
+                    if self.once(("step", pb.id, step.step_id, step.status)):
+                        self.say(f"  playbook {pb.playbook} step {step.step_id}: {step.status}")
+                if pb.status == "waiting_approval" and self.once(("waiting", pb.id)):
+                    self.say(
+                        f"  playbook {pb.playbook} waits for approval: approve it as "
+                        f"{APPROVER}, the incident commander (console or `airsoc approvals`), "
+                        "or it proceeds when the approval times out",
+                        "yellow",
+                    )
+                if pb.status in ("succeeded", "failed") and self.once(("run", pb.id)):
+                    self.say(f"  playbook {pb.playbook} {pb.status}", "bold")
+                    self._close(incident.id, pb.playbook, pb.status, incident.id in drafted)
+        if (
+            self.outcome.incident_id is not None
+            and route.primary_version == "v1"
+            and self._primary == "v1"
+            and "declared" in self.outcome.timings
+        ):
+            self.mark("contained")
+
+    def _investigate(self, incident_id: int, system: str) -> None:
+        """Ask lineage what the served version was trained on that the known-good one was not,
+        put those batches on the incident (the playbook's quarantine step reads them), and make
+        the demo approver its incident commander (who may approve the rollback)."""
+        with self.store.transaction() as s:
+            served = get_route(s, system=system).primary_version
+            if served is None:
+                return
+            try:
+                good = lineage.last_known_good(s, system=system, exclude=[served]).version
+            except AirsocError as exc:
+                self.say(escape(f"investigation: {exc}"), "red")
+                return
+            batches = lineage.batches_for_model
+            suspect = sorted(
+                {b.batch_id for b in batches(s, system=system, version=served)}
+                - {b.batch_id for b in batches(s, system=system, version=good)}
+            )
+            update_incident(
+                s,
+                clock=self.clock,
+                incident_id=incident_id,
+                actor=DEMO_ACTOR,
+                changes=IncidentUpdate(model_versions=[f"{system}:{served}"], data_batches=suspect),
+                reason=f"lineage: {served} was trained on {suspect}, known-good {good} was not",
+            )
+            assign_role(
+                s,
+                clock=self.clock,
+                incident_id=incident_id,
+                role="incident_commander",
+                person=APPROVER,
+                actor=DEMO_ACTOR,
+            )
+        self.say(
+            f"investigation (lineage): {system} {served} was trained on "
+            f"{', '.join(suspect) or 'no other batch'}, which known-good {good} was not; "
+            "the playbook will quarantine it",
+            "cyan",
+        )
+        self.mark("investigated")
+
+    def _close(self, incident_id: int, playbook: str, status: str, drafted: bool) -> None:
+        with self.store.transaction() as s:
+            phase = get_incident(s, incident_id=incident_id).phase
+            if status == "succeeded" and phase in ("detected", "triaged"):
+                transition_incident(
+                    s,
+                    clock=self.clock,
+                    incident_id=incident_id,
+                    to="contained",
+                    actor=DEMO_ACTOR,
+                    reason=f"playbook {playbook} completed",
+                )
+            if not drafted:
+                pm = create_postmortem(
+                    s, clock=self.clock, incident_id=incident_id, actor=DEMO_ACTOR
+                )
+                self.say(f"post-mortem draft {pm.id} opened for incident {incident_id}", "green")
+                self.mark("postmortem")
+
+
+def _banner(out: Console, platform: Platform, setup: DemoSetup, options: DemoOptions) -> None:
+    out.print("[bold]airsoc demo[/bold]")
+    out.print(f"  console and API  {platform.api_url}/   (API docs at /docs)")
+    out.print(f"  gateway          {platform.gateway_url}/v1/status")
+    out.print(f"  configuration    {setup.config_path}")
+    for name, password in setup.credentials.items():
+        out.print(f"  user             {name}  password {password}")
+    out.print(
+        f"  fault            in {options.fault_after:g}s the poisoned fraud-detector v2 "
+        f"(trained with {POISONED_BATCH}) is promoted"
+    )
+    out.print("  Ctrl-C stops.\n")
+
+
+def run_live_demo(
+    *,
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    out: Console,
+    options: DemoOptions,
+    api_app: Any,
+) -> DemoOutcome:
+    """Run the demo until ``options.duration`` passes or Ctrl-C; return what happened."""
+    started = time.monotonic()
+    registries = build_registries()
+    registries.evaluators.register("score_drift", score_drift)
+    out.print("preparing the demo fleet (first start trains three models)...")
+    setup = prepare_demo(
+        store=store,
+        clock=clock,
+        monitor_every=options.monitor_every,
+        approval_timeout=options.approval_timeout,
+    )
+    with store.read() as s:
+        still_open = [
+            i.ref
+            for i in list_incidents(s)
+            if i.system == "fraud-detector"
+            and i.phase not in ("closed", "false_positive", "merged")
+        ]
+    if still_open:
+        out.print(
+            f"note: {', '.join(still_open)} from an earlier run is still open, so this run's "
+            f"alerts join it instead of declaring a new incident; close it in the console, or "
+            f"start from an empty data dir ({settings.data_dir}) for the full story"
+        )
+    narrator = _Narrator(store, clock, out, started)
+    platform = Platform(
+        store=store,
+        clock=clock,
+        api_app=api_app,
+        options=PlatformOptions(
+            config_path=setup.config_path,
+            host=options.host,
+            api_port=options.api_port,
+            gateway_port=options.gateway_port,
+            tick_interval=options.tick_interval,
+            receivers={name: [RecordingReceiver(name)] for name in ("ml-oncall", "pager")},
+            source=DemoTelemetry(store=store, references=setup.references),
+            evaluators=registries.evaluators,
+            on_tick=[narrator],
+            on_error=lambda text: narrator.say(escape(text), "red"),
+        ),
+    )
+    platform.start()
+    _banner(out, platform, setup, options)
+    traffic = DemoTraffic(platform.gateway_url, rate=options.requests_per_second)
+    traffic.start()
+    narrator.say(
+        f"traffic started: checkout and loan-portal clients calling {platform.gateway_url}"
+    )
+    fault_at = time.monotonic() + options.fault_after
+    end_at = time.monotonic() + options.duration if options.duration is not None else None
+    faulted = False
+    try:
+        while end_at is None or time.monotonic() < end_at:
+            if not faulted and time.monotonic() >= fault_at:
+                faulted = True
+                platform.gateway.promote(
+                    "fraud-detector",
+                    "v2",
+                    actor=FAULT_ACTOR,
+                    reason=f"scheduled fault: v2, trained with {POISONED_BATCH}, promoted",
+                )
+                narrator.mark("fault")
+                narrator.say(
+                    "[bold]fault injected[/bold]: fraud-detector v2 (poisoned vendor batch) "
+                    "now serves",
+                    "red",
+                )
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        out.print("\nstopping...")
+    finally:
+        traffic.stop()
+        platform.stop()
+    with store.read() as s:
+        ok = all(r.ok for r in verify_chains(s))
+    timings = narrator.outcome.timings
+    if "fault" in timings:
+        steps = [
+            f"{k} +{timings[k] - timings['fault']:.1f}s"
+            for k in ("detected", "declared", "investigated", "contained", "postmortem")
+            if k in timings
+        ]
+        out.print("after the fault: " + (", ".join(steps) or "nothing yet"))
+    out.print(
+        f"requests sent {traffic.sent} (failed {traffic.failed}); audit chains verified: {ok}"
+    )
+    return narrator.outcome

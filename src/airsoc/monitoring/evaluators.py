@@ -1,0 +1,302 @@
+"""Monitor detectors over the detection engine: drift, outputs, labels, quality and fairness.
+
+One evaluator per detector name (the runtime registers them, see :mod:`airsoc.monitoring.builtin`):
+
+- ``data_drift``: :func:`~airsoc.detection.check_drift` of the input features against the
+  reference (data or a stored profile);
+- ``prediction_drift``: :func:`~airsoc.detection.check_outputs` on the ``score`` column (else
+  ``prediction``; ``params.output`` picks one) of the window and of the reference;
+- ``concept_drift``: :func:`~airsoc.detection.check_performance` on the rows whose delayed
+  ``label`` arrived, against the reference's labels and predictions;
+- ``pipeline_fault``: :func:`~airsoc.detection.check_quality` of the features, then
+  :func:`~airsoc.detection.classify_failure_mode`;
+- ``fairness_regression``: :func:`~airsoc.detection.check_fairness` on the window, grouped by
+  the column ``params.group``.
+
+Windows are tables (a pandas DataFrame or a list of records): one row per answered input row,
+the input features as columns plus the telemetry fields in :data:`TELEMETRY_FIELDS`. Options come
+from the monitor: ``thresholds`` (``p_value``/``alpha``, ``min_effect``, ``drift_share``,
+``min_drop``, ``min_change``, ``ratio``, ``expected_rows``) and ``params`` (``columns``,
+``group``, ``positive``, ``label``, ``output``). Alarms carry the detector's failure mode and,
+when the window has a ``version`` column, the model version that answered most of it
+(``evidence["model_version"]``, which the monitor's alert carries as its ``model_version``).
+
+Example:
+    >>> import numpy as np
+    >>> from datetime import datetime, timezone
+    >>> from airsoc.monitoring.monitors import WindowData
+    >>> from airsoc.config.schema import MonitorConfig
+    >>> rng = np.random.default_rng(0)
+    >>> m = MonitorConfig(name="drift", system="fraud", detector="data_drift", window="1h",
+    ...                   every="1h")
+    >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> ref = [{"amount": float(x)} for x in rng.normal(size=2000)]
+    >>> cur = [{"amount": float(x), "score": 0.5} for x in rng.normal(1.0, size=2000)]
+    >>> verdicts = data_drift(m, WindowData(start=t, end=t, current=cur, reference=ref))
+    >>> [(v.subject, v.decision, v.failure_mode) for v in verdicts if v.is_alarm][:1]
+    [('amount', 'drift', 'data_drift')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from airsoc.config.schema import MonitorConfig
+from airsoc.detection import (
+    DatasetProfile,
+    check_drift,
+    check_fairness,
+    check_outputs,
+    check_performance,
+    check_quality,
+    classify_failure_mode,
+)
+from airsoc.detection.verdict import Verdict
+from airsoc.errors import AirsocError, DetectionError
+from airsoc.monitoring.monitors import WindowData
+
+__all__ = [
+    "TELEMETRY_FIELDS",
+    "concept_drift",
+    "data_drift",
+    "fairness_regression",
+    "pipeline_fault",
+    "prediction_drift",
+]
+
+#: Columns of a telemetry window that are not input features.
+TELEMETRY_FIELDS = frozenset(
+    {
+        "ts",
+        "request_id",
+        "system",
+        "version",
+        "mode",
+        "role",
+        "client_id",
+        "row_index",
+        "prediction",
+        "output",
+        "score",
+        "latency_ms",
+        "status",
+        "label",
+    }
+)
+
+
+def _frame(data: Any, what: str, monitor: MonitorConfig) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if data is None:
+        return pd.DataFrame()
+    try:
+        return pd.DataFrame(list(data))
+    except (TypeError, ValueError) as exc:
+        raise DetectionError(
+            f"monitor {monitor.name!r}: the {what} is not a table: {exc}"
+        ) from None
+
+
+def _features(frame: pd.DataFrame, monitor: MonitorConfig) -> list[str]:
+    wanted = monitor.params.get("columns")
+    if wanted:
+        missing = [c for c in wanted if c not in frame.columns]
+        if missing and len(frame):
+            raise DetectionError(
+                f"monitor {monitor.name!r}: params.columns {missing} are not in the window"
+            )
+        return [str(c) for c in wanted]
+    return [str(c) for c in frame.columns if c not in TELEMETRY_FIELDS]
+
+
+def _empty(monitor: MonitorConfig, detector: str) -> list[Verdict]:
+    return [
+        Verdict(
+            detector=detector,
+            method="window",
+            decision="warn",
+            n_current=0,
+            reason=f"no telemetry for {monitor.system} in the window; nothing to judge",
+        )
+    ]
+
+
+def _tag(verdicts: Sequence[Verdict], current: pd.DataFrame, failure_mode: str) -> list[Verdict]:
+    """Give alarms the detector's failure mode and the model version that answered the window."""
+    version = None
+    if "version" in current.columns and current["version"].notna().any():
+        version = str(current["version"].mode().iloc[0])
+    out = []
+    for v in verdicts:
+        if v.is_alarm:
+            update: dict[str, Any] = {}
+            if v.failure_mode is None:
+                update["failure_mode"] = failure_mode
+            if version is not None:
+                update["evidence"] = {**v.evidence, "model_version": version}
+            v = v.model_copy(update=update)
+        out.append(v)
+    return out
+
+
+def _call(monitor: MonitorConfig, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except DetectionError:
+        raise
+    except AirsocError as exc:
+        raise DetectionError(f"monitor {monitor.name!r}: {exc.message}") from None
+
+
+def _reference_features(
+    monitor: MonitorConfig, reference: Any, columns: list[str]
+) -> DatasetProfile | pd.DataFrame:
+    if isinstance(reference, DatasetProfile):
+        return reference
+    ref = _frame(reference, "reference", monitor)
+    if ref.empty:
+        raise DetectionError(f"monitor {monitor.name!r}: the reference has no rows")
+    missing = [c for c in columns if c not in ref.columns]
+    if missing:
+        raise DetectionError(
+            f"monitor {monitor.name!r}: features {missing} are not in the reference"
+        )
+    selected: pd.DataFrame = ref[columns]
+    return selected
+
+
+def data_drift(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
+    """Return the per-feature and dataset drift verdicts of the window against the reference."""
+    current = _frame(window.current, "window", monitor)
+    if current.empty:
+        return _empty(monitor, "data_drift")
+    columns = _features(current, monitor)
+    reference = _reference_features(monitor, window.reference, columns)
+    th = monitor.thresholds
+    report = _call(
+        monitor,
+        check_drift,
+        reference,
+        current[columns],
+        columns=columns,
+        alpha=th.get("p_value", th.get("alpha", 0.05)),
+        min_effect=th.get("min_effect", 0.05),
+        drift_share=th.get("drift_share", 0.0),
+    )
+    verdicts = [*report.columns, report.dataset]
+    if report.diagnosis is not None:
+        verdicts.append(report.diagnosis)
+    return _tag(verdicts, current, "data_drift")
+
+
+def _outputs(monitor: MonitorConfig, frame: pd.DataFrame, what: str) -> Any:
+    name = monitor.params.get("output") or (
+        "score" if "score" in frame.columns and frame["score"].notna().any() else "prediction"
+    )
+    if name not in frame.columns:
+        raise DetectionError(f"monitor {monitor.name!r}: the {what} has no {name!r} column")
+    values = frame[name].dropna()
+    return values.to_numpy()
+
+
+def prediction_drift(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
+    """Return output-monitor verdicts: score/prediction drift, confidence, homogeneity."""
+    current = _frame(window.current, "window", monitor)
+    if current.empty:
+        return _empty(monitor, "prediction_drift")
+    reference = _frame(window.reference, "reference", monitor)
+    th = monitor.thresholds
+    report = _call(
+        monitor,
+        check_outputs,
+        _outputs(monitor, reference, "reference"),
+        _outputs(monitor, current, "window"),
+        min_change=th.get("min_change", 0.05),
+        alpha=th.get("p_value", th.get("alpha", 0.05)),
+    )
+    return _tag(report.verdicts, current, "prediction_drift")
+
+
+def _labelled(monitor: MonitorConfig, frame: pd.DataFrame, what: str) -> pd.DataFrame:
+    label = monitor.params.get("label", "label")
+    if label not in frame.columns or "prediction" not in frame.columns:
+        raise DetectionError(
+            f"monitor {monitor.name!r}: the {what} needs {label!r} and 'prediction' columns "
+            "(delayed labels joined to predictions; use a time-range reference)"
+        )
+    labelled: pd.DataFrame = frame[frame[label].notna()]
+    return labelled
+
+
+def concept_drift(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
+    """Return one verdict per metric on delayed labels: a significant drop is concept drift."""
+    current = _frame(window.current, "window", monitor)
+    if current.empty:
+        return _empty(monitor, "concept_drift")
+    label = monitor.params.get("label", "label")
+    cur = _labelled(monitor, current, "window")
+    if cur.empty:
+        return _empty(monitor, "concept_drift")
+    ref = _labelled(monitor, _frame(window.reference, "reference", monitor), "reference")
+    verdicts = _call(
+        monitor,
+        check_performance,
+        ref[label].to_numpy(),
+        ref["prediction"].to_numpy(),
+        cur[label].to_numpy(),
+        cur["prediction"].to_numpy(),
+        positive=monitor.params.get("positive"),
+        min_drop=monitor.thresholds.get("min_drop", 0.05),
+        alpha=monitor.thresholds.get("p_value", monitor.thresholds.get("alpha", 0.05)),
+    )
+    return _tag(verdicts, current, "concept_drift")
+
+
+def pipeline_fault(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
+    """Return data-quality verdicts and the diagnosed failure mode of the window."""
+    current = _frame(window.current, "window", monitor)
+    if current.empty:
+        return _empty(monitor, "pipeline_fault")
+    columns = _features(current, monitor)
+    reference = _reference_features(monitor, window.reference, columns)
+    expected = monitor.thresholds.get("expected_rows")
+    report = _call(
+        monitor,
+        check_quality,
+        reference,
+        current[columns],
+        expected_rows=int(expected) if expected is not None else None,
+    )
+    return _tag(
+        [*report.verdicts, classify_failure_mode(report.verdicts)], current, "pipeline_fault"
+    )
+
+
+def fairness_regression(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
+    """Return per-group fairness verdicts on the window (``params.group`` names the column)."""
+    group = monitor.params.get("group")
+    if not group:
+        raise DetectionError(
+            f"monitor {monitor.name!r}: fairness_regression needs params.group (a column)"
+        )
+    current = _frame(window.current, "window", monitor)
+    if current.empty:
+        return _empty(monitor, "fairness_regression")
+    label = monitor.params.get("label", "label")
+    has_labels = label in current.columns and current[label].notna().all()
+    report = _call(
+        monitor,
+        check_fairness,
+        current,
+        group=group,
+        prediction=monitor.params.get("prediction", "prediction"),
+        label=label if has_labels else None,
+        positive=monitor.params.get("positive", 1),
+        threshold=monitor.thresholds.get("ratio", 0.8),
+        alpha=monitor.thresholds.get("p_value", monitor.thresholds.get("alpha", 0.05)),
+    )
+    return _tag([*report.groups, report.overall], current, "fairness_regression")

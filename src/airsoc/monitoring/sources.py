@@ -1,0 +1,196 @@
+"""Where monitors read their data in a deployment: the gateway's event log and the registry.
+
+:class:`EventLogTelemetry` is the :class:`~airsoc.monitoring.monitors.TelemetrySource` over the
+telemetry event log the gateway writes (``<data-dir>/telemetry``). A window is a pandas
+DataFrame with one row per answered input row of the monitor's system: the input features as
+columns, plus ``ts``, ``request_id``, ``row_index``, ``version``, ``client_id``, ``prediction``,
+``score`` and ``label`` (the delayed label of that row when one has arrived). Shadow answers and
+refusals are left out, so each input counts once.
+
+A monitor's ``reference`` is one of:
+
+- ``{model_version: production}`` (or a version name): the training batches the serving (or
+  named) version was registered with, read from each batch's URI (Parquet or CSV);
+- ``{profile: PATH}``: a stored profile (``airsoc profile``);
+- ``{range: {start, end}}`` (or ``{start, end}``): the system's telemetry in that time range.
+
+Example:
+    >>> import tempfile
+    >>> from datetime import timedelta
+    >>> from airsoc.clock import SimulatedClock
+    >>> from airsoc.config.schema import MonitorConfig
+    >>> from airsoc.settings import Settings
+    >>> from airsoc.store import Store
+    >>> from airsoc.telemetry import EventLog, LabelEvent, PredictionEvent
+    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> clock = SimulatedClock()
+    >>> log = EventLog(store.settings.telemetry_dir)
+    >>> log.append(PredictionEvent(request_id="r1", ts=clock.now(), system="fraud",
+    ...                            version="v1", inputs={"amount": 9.5}, output=1, score=0.9))
+    >>> log.append(LabelEvent(request_id="r1", ts=clock.now(), system="fraud", label=0))
+    >>> log.close()
+    >>> m = MonitorConfig(name="m", system="fraud", detector="data_drift", window="1h",
+    ...                   every="1h")
+    >>> frame = EventLogTelemetry(store=store).window(m, clock.now(), clock.now() + timedelta(1))
+    >>> frame[["amount", "prediction", "score", "label"]].to_dict("records")
+    [{'amount': 9.5, 'prediction': 1, 'score': 0.9, 'label': 0}]
+    >>> store.close()
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from airsoc.clock import ensure_utc
+from airsoc.config.schema import MonitorConfig
+from airsoc.detection import load_profile
+from airsoc.errors import AirsocError, DetectionError
+from airsoc.lineage import service as lineage
+from airsoc.monitoring.security import security_reference, security_window
+from airsoc.serving import control
+from airsoc.store import Store
+from airsoc.telemetry import read_events
+
+__all__ = ["EventLogTelemetry"]
+
+_META = ["ts", "request_id", "row_index", "version", "client_id", "prediction", "score"]
+
+
+def _decode(text: Any) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
+class EventLogTelemetry:
+    """A :class:`~airsoc.monitoring.monitors.TelemetrySource` over the event log and lineage."""
+
+    def __init__(
+        self, *, store: Store, root: str | Path | None = None, base_dir: str | Path = "."
+    ) -> None:
+        self.store = store
+        self.root = Path(root) if root is not None else Path(store.settings.telemetry_dir)
+        self.base_dir = Path(base_dir)
+
+    # ------------------------------------------------------------------ windows
+
+    def window(self, monitor: MonitorConfig, start: datetime, end: datetime) -> pd.DataFrame:
+        """Return the system's answered rows in ``[start, end)`` with their delayed labels
+        (LLM turns or new data batches for the security monitors that read those)."""
+        special = security_window(
+            store=self.store,
+            root=self.root,
+            monitor=monitor,
+            start=start,
+            end=end,
+            base_dir=self.base_dir,
+        )
+        return special if special is not None else self._telemetry(monitor.system, start, end)
+
+    def _telemetry(self, system: str, start: datetime, end: datetime) -> pd.DataFrame:
+        events = read_events(self.root, "prediction", system=system, start=start, end=end)
+        frame = events.to_pandas()
+        if frame.empty:
+            return pd.DataFrame(columns=[*_META, "label"])
+        frame = frame[(frame["role"] == "primary") & (frame["status"] == "ok")]
+        inputs = pd.DataFrame([json.loads(t) for t in frame["inputs"]], index=frame.index)
+        out = frame[["ts", "request_id", "row_index", "version", "client_id", "score"]].copy()
+        out["prediction"] = [_decode(v) for v in frame["output"]]
+        labels = read_events(self.root, "label", system=system).to_pandas()
+        if labels.empty:
+            out["label"] = None
+        else:
+            latest = labels.drop_duplicates(["request_id", "row_index"], keep="last")
+            keyed = {
+                (r, int(i)): _decode(v)
+                for r, i, v in zip(
+                    latest["request_id"], latest["row_index"], latest["label"], strict=True
+                )
+            }
+            out["label"] = pd.Series(
+                [
+                    keyed.get((r, int(i)))
+                    for r, i in zip(out["request_id"], out["row_index"], strict=True)
+                ],
+                index=out.index,
+                dtype=object,
+            )
+        features = inputs.drop(columns=[c for c in inputs.columns if c in out.columns])
+        window: pd.DataFrame = pd.concat([features, out], axis=1).reset_index(drop=True)
+        return window
+
+    # ------------------------------------------------------------------ references
+
+    def reference(self, monitor: MonitorConfig) -> Any:
+        """Return the monitor's reference: training data, a stored profile or a telemetry range."""
+        ref = monitor.reference
+        if (settings := security_reference(monitor, base_dir=self.base_dir)) is not None:
+            return settings
+        span = ref.get("range", ref if "start" in ref and "end" in ref else None)
+        try:
+            if "model_version" in ref:
+                return self._training_data(monitor, str(ref["model_version"]))
+            if "profile" in ref:
+                path = Path(str(ref["profile"]))
+                return load_profile(path if path.is_absolute() else self.base_dir / path)
+            if isinstance(span, dict) and "start" in span and "end" in span:
+                start = ensure_utc(datetime.fromisoformat(str(span["start"])))
+                end = ensure_utc(datetime.fromisoformat(str(span["end"])))
+                return self._telemetry(monitor.system, start, end)
+        except DetectionError:
+            raise
+        except AirsocError as exc:
+            raise DetectionError(f"monitor {monitor.name!r}: reference: {exc.message}") from None
+        except ValueError as exc:
+            raise DetectionError(f"monitor {monitor.name!r}: reference: {exc}") from None
+        raise DetectionError(
+            f"monitor {monitor.name!r}: reference must be {{model_version: production}}, "
+            f"{{profile: PATH}} or {{range: {{start, end}}}}, got {ref!r}"
+        )
+
+    def _training_data(self, monitor: MonitorConfig, version: str) -> pd.DataFrame:
+        with self.store.read() as s:
+            if version == "production":
+                serving = control.get_route(s, system=monitor.system).primary_version
+                if serving is None:
+                    raise DetectionError(f"monitor {monitor.name!r}: {monitor.system} serves none")
+                version = serving
+            batches = lineage.batches_for_model(s, system=monitor.system, version=version)
+        if not batches:
+            raise DetectionError(
+                f"monitor {monitor.name!r}: {monitor.system} {version} has no registered "
+                "training batches to use as the reference"
+            )
+        frames = []
+        for batch in batches:
+            if not batch.uri:
+                raise DetectionError(
+                    f"monitor {monitor.name!r}: training batch {batch.batch_id} has no data URI"
+                )
+            frames.append(self._read(monitor, batch.batch_id, batch.uri))
+        return pd.concat(frames, ignore_index=True)
+
+    def _read(self, monitor: MonitorConfig, batch: str, uri: str) -> pd.DataFrame:
+        path = Path(uri.removeprefix("file://"))
+        if not path.is_absolute():
+            path = self.base_dir / path
+        try:
+            if path.suffix == ".parquet":
+                return pd.read_parquet(path)
+            if path.suffix == ".csv":
+                return pd.read_csv(path)
+        except (OSError, ValueError) as exc:
+            raise DetectionError(
+                f"monitor {monitor.name!r}: batch {batch}: cannot read {path}: {exc}"
+            ) from None
+        raise DetectionError(
+            f"monitor {monitor.name!r}: batch {batch}: {uri} is not a .parquet or .csv file"
+        )

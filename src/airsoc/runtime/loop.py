@@ -1,0 +1,222 @@
+"""Wiring alerting and response from one checked configuration.
+
+:func:`load_checked_config` validates ``airsoc.yaml`` whole: the schema, every reference (routes
+and escalation to receivers, monitors to systems) and every playbook it lists; any error rejects
+the whole file, so nothing running changes. :class:`ResponseLoop` puts the parts together:
+monitors feed the alerting engine, flushed groups become incidents, playbooks run, escalations and
+status updates go out; ``tick()`` does one round of all of it.
+
+Example:
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "airsoc.yaml").write_text(
+    ...     "routes: {receiver: ops, routes: [{matchers: [severity=sev1], receiver: pager}]}\\n"
+    ...     "receivers: {ops: {}}\\n")
+    >>> load_checked_config(folder / "airsoc.yaml")
+    Traceback (most recent call last):
+    ...
+    airsoc.errors.ConfigError: ...airsoc.yaml: routes.routes[0].receiver: unknown receiver; ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from airsoc.alerting.dispatcher import NotifyTarget
+from airsoc.alerting.engine import AlertingEngine
+from airsoc.alerting.notification import Notification
+from airsoc.alerting.service import firing_monitor_alert
+from airsoc.clock import Clock
+from airsoc.config import load_config
+from airsoc.config.schema import AirsocConfig
+from airsoc.errors import ConfigError, ConfigIssue
+from airsoc.monitoring.alerts import Alert
+from airsoc.monitoring.monitors import (
+    MonitorEvaluator,
+    MonitorRun,
+    MonitorScheduler,
+    TelemetrySource,
+)
+from airsoc.response.actions import ActionRegistry, ResponseServices
+from airsoc.response.controlplane import ControlPlane
+from airsoc.response.declaration import IncidentDeclarer
+from airsoc.response.escalation import run_escalations, send_due_status_updates
+from airsoc.response.playbooks import Playbook, load_playbooks
+from airsoc.response.runner import PlaybookRunner
+from airsoc.runtime.control import live_control_plane
+from airsoc.runtime.registries import build_registries
+from airsoc.store import Store
+
+__all__ = ["LoopReport", "ResponseLoop", "check_config", "load_checked_config"]
+
+
+def check_config(
+    config: AirsocConfig,
+    *,
+    base_dir: str | Path = ".",
+    registry: ActionRegistry | None = None,
+    source: str | None = None,
+) -> list[Playbook]:
+    """Check references and load the listed playbooks; raise one error listing every issue."""
+    issues: list[ConfigIssue] = list(config.reference_issues())
+    playbooks: list[Playbook] = []
+    if config.playbooks:
+        try:
+            playbooks = load_playbooks(config.playbooks, base_dir=base_dir, registry=registry)
+        except ConfigError as exc:
+            issues.extend(exc.issues)
+    if config.templates:
+        folder = Path(base_dir) / config.templates
+        if not folder.is_dir():
+            issues.append(ConfigIssue("templates", "folder not found", config.templates))
+    if issues:
+        raise ConfigError(issues, source=source)
+    return playbooks
+
+
+def load_checked_config(
+    path: str | Path, *, registry: ActionRegistry | None = None
+) -> tuple[AirsocConfig, list[Playbook]]:
+    """Return the configuration in ``path`` and its playbooks, checked whole."""
+    config = load_config(path)
+    base_dir = Path(path).parent
+    playbooks = check_config(config, base_dir=base_dir, registry=registry, source=str(path))
+    if config.templates and not Path(config.templates).is_absolute():
+        # Paths in the file are relative to the file, wherever airsoc runs from.
+        config = config.model_copy(update={"templates": str(base_dir / config.templates)})
+    return config, playbooks
+
+
+@dataclass
+class LoopReport:
+    """What one round of the loop did."""
+
+    monitor_runs: list[MonitorRun] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+    runs_advanced: list[int] = field(default_factory=list)
+    pages: int = 0
+    status_updates: int = 0
+
+
+class ResponseLoop:
+    """Monitors, alerting, incident declaration, playbooks and escalation, driven by ``tick``.
+
+    Without ``control_plane`` actions act on the real gateway, registry and retrieval controls
+    in ``store`` (:func:`~airsoc.runtime.control.live_control_plane`).
+    """
+
+    def __init__(
+        self,
+        *,
+        config: AirsocConfig,
+        playbooks: Sequence[Playbook],
+        store: Store,
+        clock: Clock,
+        source: TelemetrySource | None = None,
+        control_plane: ControlPlane | None = None,
+        receivers: Mapping[str, Sequence[NotifyTarget]] | None = None,
+        registry: ActionRegistry | None = None,
+        evaluators: Mapping[str, MonitorEvaluator] | None = None,
+        environ: Mapping[str, str] | None = None,
+        worker_id: str = "loop",
+    ) -> None:
+        self.store = store
+        self.evaluators = evaluators if evaluators is not None else build_registries().evaluators
+        self.clock = clock
+        self.source = source
+        self._receivers = receivers
+        self._environ = environ
+        self.runner = PlaybookRunner(
+            store=store,
+            clock=clock,
+            registry=registry,
+            worker_id=worker_id,
+            services=ResponseServices(
+                store=store,
+                settings=store.settings,
+                control_plane=control_plane or live_control_plane(store=store, clock=clock),
+            ),
+        )
+        self._apply(config, playbooks)
+
+    def _apply(self, config: AirsocConfig, playbooks: Sequence[Playbook]) -> None:
+        # Everything is built before anything is swapped: a failure leaves the old parts running.
+        engine = AlertingEngine(
+            config=config,
+            store=self.store,
+            clock=self.clock,
+            receivers=self._receivers,
+            environ=self._environ,
+        )
+        declarer = IncidentDeclarer(
+            config=config, store=self.store, clock=self.clock, playbooks=playbooks
+        )
+        engine.flush_hooks.append(declarer)
+        scheduler = (
+            MonitorScheduler(
+                monitors=config.monitors,
+                store=self.store,
+                clock=self.clock,
+                source=self.source,
+                sink=engine.submit,
+                evaluators=self.evaluators,
+                firing=self._firing,
+            )
+            if self.source is not None
+            else None
+        )
+        previous: AlertingEngine | None = getattr(self, "engine", None)
+        if previous is not None:
+            engine.dispatcher.adopt(previous.dispatcher)
+        self.config = config
+        self.playbooks = list(playbooks)
+        self.engine = engine
+        self.declarer = declarer
+        self.scheduler = scheduler
+        self.runner.services.receivers = engine.receivers
+        self.runner.services.templates = engine.templates
+
+    def _firing(self, monitor: str) -> Alert | None:
+        with self.store.read() as s:
+            return firing_monitor_alert(s, monitor=monitor)
+
+    def reload(self, path: str | Path) -> None:
+        """Apply the configuration in ``path`` if it is valid whole; otherwise raise and keep
+        everything running as it was. Active alerts carry over to the new routing tree."""
+        config, playbooks = load_checked_config(path, registry=self.runner.registry)
+        self._apply(config, playbooks)
+
+    def tick(self, *, flush_now: bool = False) -> LoopReport:
+        """Run due monitors, flush due groups, advance playbooks, escalate; return what happened.
+
+        ``flush_now`` flushes every alert group at once (a one-shot run does not wait for
+        ``group_wait``).
+        """
+        report = LoopReport()
+        if self.scheduler is not None:
+            report.monitor_runs = self.scheduler.run_due()
+        report.notifications = self.engine.flush_all() if flush_now else self.engine.tick()
+        report.runs_advanced = self.runner.run_until_idle()
+        receivers = self.engine.receivers
+        report.pages = len(
+            run_escalations(
+                store=self.store,
+                clock=self.clock,
+                config=self.config.escalation,
+                receivers=receivers,
+                templates=self.engine.templates,
+            )
+        )
+        report.status_updates = len(
+            send_due_status_updates(
+                store=self.store,
+                clock=self.clock,
+                config=self.config.escalation,
+                receivers=receivers,
+                templates=self.engine.templates,
+            )
+        )
+        return report

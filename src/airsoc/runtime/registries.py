@@ -1,0 +1,100 @@
+"""The registries the runtime builds: evaluators, actions and receivers, built-ins first, then
+plugins from entry points. Nothing registers itself on import; a broken plugin is loud (a
+warning naming it) and disabled, never silently skipped.
+
+Entry-point groups: ``airsoc.evaluators`` (a callable ``(monitor, window) -> verdicts``, named
+by the detector name monitors use), ``airsoc.actions`` (an :class:`~airsoc.response.Action`),
+``airsoc.receivers`` (a factory returning a notify target).
+
+Example:
+    >>> registries = build_registries(plugins=False)
+    >>> "data_drift" in registries.evaluators, "rollback" in registries.actions.names()
+    (True, True)
+    >>> "score_drift" in registries.evaluators
+    False
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from airsoc.alerting.dispatcher import NotifyTarget
+from airsoc.monitoring import BUILTIN_EVALUATORS, EvaluatorRegistry
+from airsoc.response.actions import ActionRegistry
+
+__all__ = [
+    "EVALUATOR_GROUP",
+    "RECEIVER_GROUP",
+    "PluginWarning",
+    "Registries",
+    "build_registries",
+    "load_plugins",
+]
+
+EVALUATOR_GROUP = "airsoc.evaluators"
+RECEIVER_GROUP = "airsoc.receivers"
+
+
+class PluginWarning(UserWarning):
+    """A plugin failed to load and is disabled."""
+
+
+def load_plugins(
+    group: str,
+    *,
+    register: Callable[[str, Any], None],
+    disable: Callable[[str, str], None],
+    entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+) -> None:
+    """Load every plugin of entry-point ``group``; one that fails warns and is disabled."""
+    if entry_points is None:
+        entry_points = importlib.metadata.entry_points(group=group)
+    for ep in entry_points:
+        try:
+            register(ep.name, ep.load())
+        except Exception as exc:
+            message = f"plugin {ep.value!r} failed to load: {type(exc).__name__}: {exc}"
+            disable(ep.name, message)
+            warnings.warn(
+                f"airsoc {group} {ep.name!r} is disabled: {message}", PluginWarning, stacklevel=2
+            )
+
+
+@dataclass
+class Registries:
+    """What monitors, playbooks and routing can name."""
+
+    evaluators: EvaluatorRegistry
+    actions: ActionRegistry
+    receivers: dict[str, list[NotifyTarget]] = field(default_factory=dict)
+
+
+def build_registries(*, plugins: bool = True) -> Registries:
+    """Return the built-in evaluators, actions and receivers, then (by default) the plugins."""
+    evaluators = EvaluatorRegistry(BUILTIN_EVALUATORS)
+    actions = ActionRegistry.default(plugins=plugins)
+    receivers: dict[str, list[NotifyTarget]] = {}
+    if plugins:
+
+        def add_evaluator(name: str, loaded: Any) -> None:
+            if not callable(loaded):
+                raise TypeError("not a callable (monitor, window) -> verdicts")
+            evaluators.register(name, loaded)
+
+        def add_receiver(name: str, loaded: Any) -> None:
+            target = loaded() if isinstance(loaded, type) else loaded
+            if not callable(getattr(target, "send", None)):
+                raise TypeError("not a receiver (it has no send method)")
+            receivers.setdefault(name, []).append(target)
+
+        load_plugins(EVALUATOR_GROUP, register=add_evaluator, disable=evaluators.disable)
+
+        def drop_receiver(name: str, message: str) -> None:
+            receivers.pop(name, None)
+
+        load_plugins(RECEIVER_GROUP, register=add_receiver, disable=drop_receiver)
+    return Registries(evaluators=evaluators, actions=actions, receivers=receivers)

@@ -1,0 +1,159 @@
+"""``airsoc up``: the demo closes the loop on its own, and the plain platform serves and reloads."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from airsoc.audit import verify_chains
+from airsoc.audit.service import list_entries
+from airsoc.fleet.setup import POISONED_BATCH
+from airsoc.incidents.service import get_incident, list_incidents
+from airsoc.lineage import get_batch
+from airsoc.reporting import list_postmortems
+from airsoc.response import ApprovalView, list_approvals, list_runs
+from airsoc.serving import get_route
+from airsoc.settings import Settings
+from airsoc.store import Store
+from airsoc.testing import free_port
+
+AIRSOC = str(Path(sys.executable).with_name("airsoc"))
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRSOC_")}
+    env["AIRSOC_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    api, gw = free_port(), free_port()
+    result = subprocess.run(
+        [AIRSOC, "up", "--demo", "--duration", "25", "--fault-after", "4",
+         "--monitor-every", "2", "--approval-timeout", "1", "--tick", "0.3",
+         "--api-port", str(api), "--gateway-port", str(gw)],
+        env=_env(data), cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert f"http://127.0.0.1:{api}/" in out
+    assert "demo-approver  password" in out
+    assert "fault injected" in out
+    assert "waits for approval" in out
+    assert "post-mortem draft" in out
+
+    store = Store.open(Settings.resolve(data_dir=data, environ={}))
+    try:
+        with store.read() as s:
+            incidents = [i for i in list_incidents(s) if i.failure_mode == "data_poisoning"]
+            assert [i.system for i in incidents] == ["fraud-detector"]
+            incident = get_incident(s, incident_id=incidents[0].id)
+            assert incident.phase == "contained"
+            runs = list_runs(s, incident_id=incident.id)
+            assert [(r.playbook, r.status) for r in runs] == [
+                ("poisoned-training-data", "succeeded")
+            ]
+            contain = next(st for st in runs[0].steps if st.step_id == "contain")
+            assert contain.status == "succeeded"
+            route = get_route(s, system="fraud-detector")
+            assert route.primary_version == "v1"
+            assert route.updated_by.startswith("playbook:")
+            actions = [e.action for e in list_entries(s, chain="system/fraud-detector")]
+            assert actions.index("routing.rollback") > actions.index("routing.promote")
+            assert incident.data_batches == [POISONED_BATCH]
+            assert get_batch(s, batch_id=POISONED_BATCH).status == "quarantined"
+            assert all(r.ok for r in verify_chains(s))
+            drafts = list_postmortems(s)
+            assert [(p.incident_id, p.status) for p in drafts] == [(incident.id, "draft")]
+    finally:
+        store.close()
+
+
+def test_the_demo_approver_approves_the_rollback_before_its_timeout(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = _env(data)
+    proc = subprocess.Popen(
+        [AIRSOC, "up", "--demo", "--duration", "40", "--fault-after", "3",
+         "--monitor-every", "2", "--approval-timeout", "600", "--tick", "0.3",
+         "--api-port", str(free_port()), "--gateway-port", str(free_port())],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        pending: list[ApprovalView] = []
+        while not pending:
+            assert time.monotonic() < deadline, "no approval was requested"
+            assert proc.poll() is None, proc.communicate()[0]
+            time.sleep(0.5)
+            if (data / "airsoc.db").exists():
+                store = Store.open(Settings.resolve(data_dir=data, environ={}))
+                with store.read() as s:
+                    pending = list_approvals(s)
+                store.close()
+        assert pending[0].step_id == "contain"
+        decided = subprocess.run(
+            [AIRSOC, "approvals", "approve", str(pending[0].id), "--actor", "demo-approver",
+             "--reason", "scores moved right after the v2 promotion"],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert decided.returncode == 0, decided.stderr
+        while "post-mortem draft" not in (line := proc.stdout.readline() if proc.stdout else ""):
+            assert line, "the demo ended before the playbook finished"
+            assert time.monotonic() < deadline, "the approved rollback did not happen"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    store = Store.open(Settings.resolve(data_dir=data, environ={}))
+    try:
+        with store.read() as s:
+            assert get_route(s, system="fraud-detector").primary_version == "v1"
+            (approval,) = list_approvals(s, status=None)
+            assert (approval.status, approval.decided_by) == ("approved", "demo-approver")
+    finally:
+        store.close()
+
+
+def test_up_serves_reloads_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    config = tmp_path / "airsoc.yaml"
+    config.write_text(
+        "systems: {fraud: {kind: tabular-classifier, owner: risk}}\n"
+        "routes: {receiver: ops}\nreceivers: {ops: {}}\n",
+        encoding="utf-8",
+    )
+    api, gw = free_port(), free_port()
+    proc = subprocess.Popen(
+        [AIRSOC, "up", "--config", str(config), "--tick", "0.2",
+         "--api-port", str(api), "--gateway-port", str(gw)],
+        env=_env(tmp_path / "data"), cwd=tmp_path, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{api}/healthz", timeout=2)
+                status = httpx.get(f"http://127.0.0.1:{gw}/v1/status", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "airsoc up did not start"
+                assert proc.poll() is None, proc.communicate()[0]
+                time.sleep(0.2)
+        assert health.status_code == 200
+        assert status.status_code == 200
+        config.write_text("routes: {receiver: nobody}\n", encoding="utf-8")
+        time.sleep(1.5)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "kept the running configuration" in out
+    assert "unknown receiver" in out
+    assert "stopping" in out

@@ -1,0 +1,66 @@
+"""The demo's first start: a configuration checked whole, the fleet, the users; reruns reuse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from airsoc import lineage
+from airsoc.clock import SystemClock
+from airsoc.fleet.setup import POISONED_BATCH, DemoSetup, prepare_demo
+from airsoc.runtime import load_checked_config
+from airsoc.server import list_users
+from airsoc.serving import get_route
+from airsoc.settings import Settings
+from airsoc.store import Store
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, DemoSetup]]:
+    store = Store.open(Settings.resolve(data_dir=tmp_path_factory.mktemp("data"), environ={}))
+    setup = prepare_demo(store=store, clock=SystemClock(), monitor_every=7, approval_timeout=4)
+    yield store, setup
+    store.close()
+
+
+def test_the_demo_configuration_and_its_playbooks_check_whole(
+    prepared: tuple[Store, DemoSetup],
+) -> None:
+    _, setup = prepared
+    config, playbooks = load_checked_config(setup.config_path)
+    assert {m.every.total_seconds() for m in config.monitors if m.every} == {7.0}
+    poisoned = next(p for p in playbooks if p.name == "poisoned-training-data")
+    text = (setup.folder / "playbooks" / "poisoned-training-data.yaml").read_text()
+    assert "timeout: 4s, on_timeout: proceed" in text
+    assert poisoned.steps[0].action == "rollback"
+    assert len(playbooks) == len(list((setup.folder / "playbooks").glob("*.yaml")))
+
+
+def test_the_fleet_serves_known_good_v1_and_v2_carries_the_poisoned_batch(
+    prepared: tuple[Store, DemoSetup],
+) -> None:
+    store, setup = prepared
+    with store.read() as s:
+        assert get_route(s, system="fraud-detector").primary_version == "v1"
+        assert get_route(s, system="credit-scorer").primary_version == "v1"
+        v1 = lineage.get_model_version(s, system="fraud-detector", version="v1")
+        assert v1.known_good
+        assert lineage.models_for_batch(s, batch_id=POISONED_BATCH)[0].version == "v2"
+        roles = {u.name: u.role for u in list_users(s)}
+    assert roles == {"demo-admin": "admin", "demo-approver": "approver"}
+    assert set(setup.credentials) == set(roles)
+    assert len(setup.references["fraud-detector"]) == 1500
+
+
+def test_a_second_start_reuses_config_models_and_users(
+    prepared: tuple[Store, DemoSetup],
+) -> None:
+    store, first = prepared
+    model = first.folder / "models" / "fraud-detector-v1.joblib"
+    before = (model.stat().st_mtime_ns, first.config_path.read_text())
+    again = prepare_demo(store=store, clock=SystemClock(), monitor_every=99)
+    assert again.credentials == first.credentials
+    assert (model.stat().st_mtime_ns, again.config_path.read_text()) == before
+    assert Path(again.folder / "credentials.txt").stat().st_mode & 0o077 == 0
