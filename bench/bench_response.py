@@ -30,18 +30,18 @@ import joblib
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from airsoc.alerting.config import RouteConfig
 from airsoc.alerting.dispatcher import Dispatcher
 from airsoc.alerting.matchers import parse_matcher
 from airsoc.alerting.receivers import RecordingReceiver
 from airsoc.alerting.routing import build_route_tree
 from airsoc.clock import SimulatedClock
-from airsoc.config import parse_config
-from airsoc.config.schema import RouteConfig
 from airsoc.lineage import service as lineage
 from airsoc.monitoring.alerts import Alert
 from airsoc.monitoring.monitors import InMemoryTelemetry
 from airsoc.response.controlplane import RecordingControlPlane
 from airsoc.response.playbooks import parse_playbook
+from airsoc.runtime.config import parse_config
 from airsoc.runtime.loop import ResponseLoop
 from airsoc.serving import Gateway, control, create_app
 from airsoc.serving.testing import serve_in_thread

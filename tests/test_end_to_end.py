@@ -33,9 +33,7 @@ from pypdf import PdfReader
 from sklearn.linear_model import LogisticRegression
 
 from airsoc.alerting.service import list_deliveries
-from airsoc.alerting.testing import http_sink, smtp_server
 from airsoc.clock import SimulatedClock
-from airsoc.config import parse_config
 from airsoc.errors import PermissionDeniedError
 from airsoc.incidents.findings import ChartData, ChartSeries, FindingIn, FindingKind, add_finding
 from airsoc.incidents.service import (
@@ -54,12 +52,14 @@ from airsoc.reporting.report import build_report
 from airsoc.response.approvals import decide_approval, list_approvals
 from airsoc.response.playbooks import parse_playbook
 from airsoc.response.runner import list_runs, start_run
-from airsoc.runtime.loop import ResponseLoop, check_config
+from airsoc.runtime.config import check_config, parse_config
+from airsoc.runtime.loop import ResponseLoop
 from airsoc.serving import Gateway, create_app
 from airsoc.serving.testing import serve_in_thread
 from airsoc.settings import Settings
 from airsoc.store import Store
 from airsoc.testing import CliResult
+from airsoc.testing.receivers import http_sink, smtp_server
 
 SYSTEM = "fraud-detector"
 FEATURES = {"amount": "number", "hour": "number"}

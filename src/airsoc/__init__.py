@@ -12,7 +12,6 @@ Example:
 from __future__ import annotations
 
 from airsoc.clock import Clock, SimulatedClock, SystemClock
-from airsoc.config import AirsocConfig, load_config
 from airsoc.detection import Verdict, check_drift, check_fairness, check_quality, profile
 from airsoc.errors import AirsocError
 from airsoc.incidents import (
@@ -29,6 +28,7 @@ from airsoc.incidents import (
     list_incidents,
     transition_incident,
 )
+from airsoc.runtime.config import AirsocConfig, load_config
 from airsoc.settings import Settings
 from airsoc.store import Store
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from airsoc.alerting.config import RouteConfig
 from airsoc.alerting.dispatcher import Dispatcher, GroupFlush
 from airsoc.alerting.receivers import RecordingReceiver
 from airsoc.alerting.routing import build_route_tree
 from airsoc.alerting.suppression import Inhibitor, InhibitRule, Silence, parse_matchers
 from airsoc.clock import SimulatedClock
-from airsoc.config.schema import RouteConfig
 from airsoc.monitoring.alerts import Alert
 
 

@@ -10,9 +10,9 @@ from airsoc.alerting.engine import AlertingEngine, ingest_alertmanager
 from airsoc.alerting.receivers import RecordingReceiver
 from airsoc.alerting.service import add_silence, list_alerts, list_deliveries
 from airsoc.clock import SimulatedClock
-from airsoc.config import parse_config
 from airsoc.errors import ConfigError, InputError
 from airsoc.monitoring.signals import list_signals
+from airsoc.runtime.config import parse_config
 from airsoc.store import Store
 
 CONFIG = """

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from airsoc.alerting.config import ReceiverConfig
 from airsoc.alerting.notification import Notification
 from airsoc.alerting.receivers import build_receivers, verify_webhook_signature
 from airsoc.alerting.templates import Templates
-from airsoc.alerting.testing import http_sink, smtp_server
 from airsoc.clock import SimulatedClock
-from airsoc.config.schema import ReceiverConfig
 from airsoc.errors import ConfigError
 from airsoc.monitoring.alerts import Alert
+from airsoc.testing.receivers import http_sink, smtp_server
 
 
 def notification(clock: SimulatedClock, *, resolved: bool = False) -> Notification:

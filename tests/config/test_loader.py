@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from airsoc.config import STARTER_CONFIG, load_config, parse_config
 from airsoc.errors import ConfigError
+from airsoc.runtime.config import STARTER_CONFIG, load_config, parse_config
 
 DESIGN_EXAMPLE = """
 systems:

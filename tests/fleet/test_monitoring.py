@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from airsoc.config.schema import MonitorConfig
 from airsoc.fleet.monitoring import MIN_ROWS, DemoTelemetry, score_drift
 from airsoc.monitoring import WindowData
+from airsoc.monitoring.config import MonitorConfig
 from airsoc.store import Store
 from airsoc.telemetry import EventLog, PredictionEvent
 

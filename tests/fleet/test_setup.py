@@ -9,9 +9,12 @@ import pytest
 
 from airsoc import lineage
 from airsoc.clock import SystemClock
+from airsoc.fleet.monitoring import DEMO_EVALUATORS
 from airsoc.fleet.setup import POISONED_BATCH, DemoSetup, prepare_demo
+from airsoc.monitoring import BUILTIN_EVALUATORS
 from airsoc.runtime import load_checked_config
 from airsoc.server import list_users
+from airsoc.server.auth import StoreUserDirectory
 from airsoc.serving import get_route
 from airsoc.settings import Settings
 from airsoc.store import Store
@@ -20,7 +23,13 @@ from airsoc.store import Store
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, DemoSetup]]:
     store = Store.open(Settings.resolve(data_dir=tmp_path_factory.mktemp("data"), environ={}))
-    setup = prepare_demo(store=store, clock=SystemClock(), monitor_every=7, approval_timeout=4)
+    setup = prepare_demo(
+        store=store,
+        clock=SystemClock(),
+        users=StoreUserDirectory(store, SystemClock()),
+        monitor_every=7,
+        approval_timeout=4,
+    )
     yield store, setup
     store.close()
 
@@ -29,7 +38,9 @@ def test_the_demo_configuration_and_its_playbooks_check_whole(
     prepared: tuple[Store, DemoSetup],
 ) -> None:
     _, setup = prepared
-    config, playbooks = load_checked_config(setup.config_path)
+    config, playbooks = load_checked_config(
+        setup.config_path, evaluators={**BUILTIN_EVALUATORS, **DEMO_EVALUATORS}
+    )
     assert {m.every.total_seconds() for m in config.monitors if m.every} == {7.0}
     poisoned = next(p for p in playbooks if p.name == "poisoned-training-data")
     text = (setup.folder / "playbooks" / "poisoned-training-data.yaml").read_text()
@@ -60,7 +71,12 @@ def test_a_second_start_reuses_config_models_and_users(
     store, first = prepared
     model = first.folder / "models" / "fraud-detector-v1.joblib"
     before = (model.stat().st_mtime_ns, first.config_path.read_text())
-    again = prepare_demo(store=store, clock=SystemClock(), monitor_every=99)
+    again = prepare_demo(
+        store=store,
+        clock=SystemClock(),
+        users=StoreUserDirectory(store, SystemClock()),
+        monitor_every=99,
+    )
     assert again.credentials == first.credentials
     assert (model.stat().st_mtime_ns, again.config_path.read_text()) == before
     assert Path(again.folder / "credentials.txt").stat().st_mode & 0o077 == 0

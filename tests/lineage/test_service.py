@@ -9,9 +9,9 @@ import pytest
 
 from airsoc.audit import list_entries, verify_chains
 from airsoc.clock import SimulatedClock
-from airsoc.config import parse_config
 from airsoc.errors import ConflictError, HashMismatchError, InputError, NotFoundError
 from airsoc.lineage import service as lin
+from airsoc.runtime.config import parse_config
 from airsoc.store import Store
 
 VENDORS = ("acme", "globex", "initech")

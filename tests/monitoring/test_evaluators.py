@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from airsoc.config.schema import MonitorConfig
 from airsoc.detection import profile
 from airsoc.errors import DetectionError
 from airsoc.monitoring import evaluators as detectors
 from airsoc.monitoring.builtin import BUILTIN_EVALUATORS
+from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.monitors import WindowData
 
 T = datetime(2026, 1, 1, tzinfo=UTC)

@@ -8,9 +8,9 @@ import pytest
 
 from airsoc.alerting.service import save_alert
 from airsoc.clock import SimulatedClock
-from airsoc.config.schema import MonitorConfig
 from airsoc.monitoring.alerts import Alert
 from airsoc.monitoring.builtin import BUILTIN_EVALUATORS
+from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.monitors import (
     InMemoryTelemetry,
     MonitorScheduler,

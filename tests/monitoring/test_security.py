@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from airsoc.clock import SimulatedClock
-from airsoc.config.schema import MonitorConfig
 from airsoc.errors import DetectionError
 from airsoc.lineage import service as lineage
 from airsoc.monitoring.alerts import Alert
 from airsoc.monitoring.builtin import BUILTIN_EVALUATORS
+from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.monitors import (
     InMemoryTelemetry,
     MonitorRun,

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from airsoc.alerting.receivers import RecordingReceiver
-from airsoc.alerting.testing import http_sink
 from airsoc.clock import SimulatedClock
 from airsoc.errors import ActionError
 from airsoc.incidents.service import get_incident
 from airsoc.response.actions import ActionContext, ActionRegistry, ResponseServices
 from airsoc.response.controlplane import RecordingControlPlane
 from airsoc.store import Store
+from airsoc.testing.receivers import http_sink
 from tests.response.support import incident
 
 

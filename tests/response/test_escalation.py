@@ -7,7 +7,6 @@ from datetime import timedelta
 from airsoc.alerting.dispatcher import GroupFlush
 from airsoc.alerting.receivers import RecordingReceiver
 from airsoc.clock import SimulatedClock
-from airsoc.config import parse_config
 from airsoc.incidents.service import assign_role
 from airsoc.monitoring.alerts import Alert
 from airsoc.response.declaration import IncidentDeclarer
@@ -16,6 +15,7 @@ from airsoc.response.escalation import (
     run_escalations,
     send_due_status_updates,
 )
+from airsoc.runtime.config import parse_config
 from airsoc.store import Store
 
 CONFIG = """

@@ -11,7 +11,8 @@ from airsoc.alerting.receivers import RecordingReceiver
 from airsoc.clock import SimulatedClock
 from airsoc.errors import ConfigError
 from airsoc.monitoring.alerts import Alert
-from airsoc.runtime.loop import ResponseLoop, load_checked_config
+from airsoc.runtime.config import load_checked_config
+from airsoc.runtime.loop import ResponseLoop
 from airsoc.store import Store
 
 GOOD = """

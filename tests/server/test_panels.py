@@ -3,7 +3,7 @@ pending approvals, and approving a playbook step from the incident page."""
 
 from __future__ import annotations
 
-from airsoc.config.schema import EscalationConfig
+from airsoc.response.config import EscalationConfig
 from airsoc.response.escalation import post_status_update
 from tests.server.conftest import Api, seed_operations
 from tests.server.test_console import csrf_of, login

@@ -15,7 +15,7 @@ It follows Alertmanager's rules:
 Example:
     >>> from datetime import datetime, timedelta, timezone
     >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.config.schema import RouteConfig
+    >>> from airsoc.alerting.config import RouteConfig
     >>> from airsoc.alerting.routing import build_route_tree
     >>> from airsoc.alerting.receivers import RecordingReceiver
     >>> clock = SimulatedClock(datetime(2026, 1, 1, tzinfo=timezone.utc))

@@ -8,7 +8,7 @@ body an existing Prometheus Alertmanager sends, so its alerts flow in as signals
 Example:
     >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.config import parse_config
+    >>> from airsoc.runtime.config import parse_config
     >>> from airsoc.settings import Settings
     >>> from airsoc.store import Store
     >>> from airsoc.alerting.receivers import RecordingReceiver
@@ -34,6 +34,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from airsoc.alerting.config import AlertingSection, RouteConfig
 from airsoc.alerting.dispatcher import Dispatcher, GroupFlush, LogEntry, LogKey, NotifyTarget
 from airsoc.alerting.matchers import parse_matchers
 from airsoc.alerting.notification import Delivery, Notification
@@ -49,7 +50,6 @@ from airsoc.alerting.service import (
 from airsoc.alerting.suppression import Inhibitor, InhibitRule, Silence
 from airsoc.alerting.templates import Templates
 from airsoc.clock import Clock, ensure_utc
-from airsoc.config.schema import AirsocConfig, RouteConfig
 from airsoc.detection.verdict import Verdict
 from airsoc.errors import AirsocError, ConfigError, InputError
 from airsoc.monitoring.alerts import Alert
@@ -73,13 +73,13 @@ class AlertingEngine:
     def __init__(
         self,
         *,
-        config: AirsocConfig,
+        config: AlertingSection,
         store: Store,
         clock: Clock,
         receivers: Mapping[str, Sequence[NotifyTarget]] | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        issues = config.reference_issues()
+        issues = config.receiver_issues()
         if issues:
             raise ConfigError(issues)
         self.config = config

@@ -37,10 +37,7 @@ from typing import Any
 
 import httpx
 
-from airsoc.alerting.notification import Delivery, Notification
-from airsoc.alerting.templates import Templates
-from airsoc.clock import Clock
-from airsoc.config.schema import (
+from airsoc.alerting.config import (
     DeliveryPolicy,
     EmailConfig,
     PagerDutyConfig,
@@ -48,6 +45,9 @@ from airsoc.config.schema import (
     SlackConfig,
     WebhookConfig,
 )
+from airsoc.alerting.notification import Delivery, Notification
+from airsoc.alerting.templates import Templates
+from airsoc.clock import Clock
 from airsoc.errors import ConfigError, ConfigIssue
 
 __all__ = [
@@ -398,7 +398,7 @@ def build_receivers(
     A missing environment variable is a :class:`ConfigError` naming the key.
 
     >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.config.schema import ReceiverConfig
+    >>> from airsoc.alerting.config import ReceiverConfig
     >>> cfg = {"ops": ReceiverConfig.model_validate({"slack": {"webhook_url_env": "HOOK"}})}
     >>> [i.name for i in build_receivers(cfg, clock=SimulatedClock(),
     ...                                  environ={"HOOK": "http://127.0.0.1:1/x"})["ops"]]

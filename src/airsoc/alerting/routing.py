@@ -6,7 +6,7 @@ children all miss takes the alert itself. Unset ``receiver``, ``group_by`` and i
 inherited from the parent.
 
 Example:
-    >>> from airsoc.config.schema import RouteConfig
+    >>> from airsoc.alerting.config import RouteConfig
     >>> tree = build_route_tree(RouteConfig.model_validate({
     ...     "receiver": "ml-oncall", "group_by": ["system"],
     ...     "routes": [{"matchers": ['severity =~ "sev1|sev2"'], "receiver": "pager",
@@ -26,8 +26,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from airsoc.alerting.config import RouteConfig
 from airsoc.alerting.matchers import Matcher, matches_all, parse_matchers
-from airsoc.config.schema import RouteConfig
 
 __all__ = [
     "DEFAULT_GROUP_INTERVAL",

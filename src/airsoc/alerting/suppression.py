@@ -28,8 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from airsoc.alerting.config import InhibitRuleConfig
 from airsoc.alerting.matchers import Matcher, matches_all, parse_matchers
-from airsoc.config.schema import InhibitRuleConfig
 from airsoc.monitoring.alerts import Alert
 
 __all__ = ["InhibitRule", "Inhibitor", "Silence", "parse_matchers"]

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from airsoc.cli.output import console
-from airsoc.runtime.loop import load_checked_config
+from airsoc.runtime.config import load_checked_config
 
 __all__ = ["app"]
 

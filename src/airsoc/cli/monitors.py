@@ -16,7 +16,8 @@ from airsoc.clock import ensure_utc
 from airsoc.errors import DataFileError
 from airsoc.monitoring.monitors import InMemoryTelemetry, TelemetrySource, monitor_status
 from airsoc.monitoring.sources import EventLogTelemetry
-from airsoc.runtime.loop import LoopReport, ResponseLoop, load_checked_config
+from airsoc.runtime.config import load_checked_config
+from airsoc.runtime.loop import LoopReport, ResponseLoop
 
 __all__ = ["app", "read_jsonl_telemetry"]
 

@@ -16,8 +16,8 @@ from airsoc.response.actions import ActionRegistry, ResponseServices
 from airsoc.response.dryrun import dry_run
 from airsoc.response.playbooks import Playbook, default_playbooks, load_playbook
 from airsoc.response.runner import PlaybookRunner, get_run, start_run
+from airsoc.runtime.config import load_checked_config
 from airsoc.runtime.control import live_control_plane
-from airsoc.runtime.loop import load_checked_config
 
 __all__ = ["app"]
 

@@ -26,10 +26,10 @@ from airsoc.cli.incidents import ActorOpt, JsonOpt, actor_name
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
 from airsoc.clock import ensure_utc
-from airsoc.config import load_config
 from airsoc.errors import DataFileError, HashMismatchError, InputError
 from airsoc.lineage import service
 from airsoc.lineage.integrity import sha256_file
+from airsoc.runtime.config import load_config
 
 __all__ = ["app"]
 

@@ -10,7 +10,7 @@ import typer
 from airsoc.alerting.routing import Route, build_route_tree
 from airsoc.cli.output import console, print_json
 from airsoc.errors import InputError
-from airsoc.runtime.loop import load_checked_config
+from airsoc.runtime.config import load_checked_config
 
 __all__ = ["ConfigOpt", "app", "load_routes"]
 

@@ -10,7 +10,7 @@ import typer
 
 from airsoc.cli.output import console
 from airsoc.cli.state import state
-from airsoc.config import STARTER_CONFIG
+from airsoc.runtime.config import STARTER_CONFIG
 
 __all__ = ["register"]
 
@@ -61,6 +61,7 @@ def up(
 ) -> None:
     """Start the API and console, the gateway, the monitors and the playbook worker."""
     from airsoc.server.app import create_app
+    from airsoc.server.auth import StoreUserDirectory
 
     store = state.store()
     api_app = create_app(state.settings, clock=state.clock, store=store)
@@ -89,6 +90,7 @@ def up(
                     tick_interval=tick,
                 ),
                 api_app=api_app,
+                users=StoreUserDirectory(store, state.clock),
             )
         except KeyboardInterrupt:  # while the fleet trains or the servers start
             console.print("stopped")

@@ -10,8 +10,8 @@ from airsoc.alerting.service import add_silence, expire_silence, list_silences
 from airsoc.cli.incidents import actor_name
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
-from airsoc.config.schema import parse_duration
 from airsoc.errors import InputError
+from airsoc.types import parse_duration
 
 __all__ = ["app"]
 

@@ -1,15 +1,11 @@
-"""``airsoc.yaml``: the one configuration file, validated whole before anything applies."""
+"""Reading configuration files, validated whole before anything applies, every error located.
+
+The sections of ``airsoc.yaml`` belong to their domains; :mod:`airsoc.runtime.config` composes
+the whole file.
+"""
 
 from __future__ import annotations
 
-from airsoc.config.loader import STARTER_CONFIG, load_config, parse_config
-from airsoc.config.schema import AirsocConfig, Duration, parse_duration
+from airsoc.config.loader import format_loc, issues_from_validation, read_text, validate_yaml
 
-__all__ = [
-    "STARTER_CONFIG",
-    "AirsocConfig",
-    "Duration",
-    "load_config",
-    "parse_config",
-    "parse_duration",
-]
+__all__ = ["format_loc", "issues_from_validation", "read_text", "validate_yaml"]

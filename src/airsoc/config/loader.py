@@ -1,40 +1,47 @@
-"""Loading ``airsoc.yaml``: parse, validate whole, and report every problem with its location.
+"""Reading YAML configuration files: parse, validate whole against a model, and report every
+problem with its location. Each domain owns the model of its sections; the runtime composes
+``airsoc.yaml`` from them (:mod:`airsoc.runtime.config`).
 
 Example:
-    >>> parse_config("systems: {fraud: {kind: tabular-classifier, owner: risk, colour: red}}")
+    >>> from airsoc.types import StrictModel
+    >>> class Section(StrictModel):
+    ...     window: int = 1
+    >>> validate_yaml(Section, "window: 5\\nwidow: 3")
     Traceback (most recent call last):
     ...
-    airsoc.errors.ConfigError: systems.fraud.colour: unknown key (got 'red')
+    airsoc.errors.ConfigError: widow: unknown key (got 3)
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from airsoc.config.schema import AirsocConfig
 from airsoc.errors import ConfigError, ConfigIssue
 
-__all__ = ["STARTER_CONFIG", "format_loc", "issues_from_validation", "load_config", "parse_config"]
+__all__ = ["format_loc", "issues_from_validation", "read_text", "validate_yaml"]
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def load_config(path: str | Path) -> AirsocConfig:
-    """Return the validated configuration in ``path``; raise :class:`ConfigError` otherwise."""
+def read_text(path: str | Path) -> str:
+    """Return the text of the configuration file ``path``; raise :class:`ConfigError` if it
+    cannot be read."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([ConfigIssue("", "file not found")], source=source) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigIssue("", f"cannot read file: {exc}")], source=source) from None
-    return parse_config(text, source=source)
 
 
-def parse_config(text: str, *, source: str | None = None) -> AirsocConfig:
-    """Return the validated configuration in the YAML ``text``."""
+def validate_yaml(model: type[ModelT], text: str, *, source: str | None = None) -> ModelT:
+    """Return ``model`` validated from the YAML ``text``, or raise one :class:`ConfigError`
+    listing every problem with its location."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -52,7 +59,7 @@ def parse_config(text: str, *, source: str | None = None) -> AirsocConfig:
             source=source,
         )
     try:
-        return AirsocConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(issues_from_validation(exc), source=source) from None
 
@@ -81,38 +88,3 @@ def format_loc(loc: tuple[Any, ...]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
-
-
-STARTER_CONFIG = """\
-# airsoc.yaml: the systems airsoc protects, how it watches them, and who it tells.
-# Check it with `airsoc config check airsoc.yaml`; a file with any error changes nothing.
-
-systems:
-  fraud-detector:
-    kind: tabular-classifier      # tabular-classifier | tabular-regressor | llm-app | rag-app
-    owner: risk-ml                # team that owns the model
-    criticality: high             # low | medium | high | critical
-    # fallback: {type: rules, path: fallbacks/fraud_rules.py:score}
-
-monitors: []
-  # - name: fraud-input-drift
-  #   system: fraud-detector
-  #   detector: data_drift        # a failure mode's detector
-  #   window: 1h
-  #   reference: {model_version: production}
-  #   every: 15m
-
-# routes:                         # Alertmanager-style routing tree
-#   receiver: ml-oncall
-#   group_by: [system, failure_mode]
-
-receivers: {}
-  # ml-oncall: {slack: {webhook_url_env: SLACK_WEBHOOK_URL}}
-
-incident_rules: []
-  # - when: 'failure_mode == "data_poisoning" or severity in ["sev1", "sev2"]'
-  #   declare: true
-
-playbooks: []
-  # - playbooks/*.yaml
-"""

@@ -31,8 +31,15 @@ from airsoc.alerting import RecordingReceiver
 from airsoc.audit import verify_chains
 from airsoc.clock import Clock
 from airsoc.errors import AirsocError
-from airsoc.fleet.monitoring import DemoTelemetry, score_drift
-from airsoc.fleet.setup import POISONED_BATCH, DemoSetup, credit_rows, fraud_rows, prepare_demo
+from airsoc.fleet.monitoring import DEMO_EVALUATORS, DemoTelemetry
+from airsoc.fleet.setup import (
+    POISONED_BATCH,
+    DemoSetup,
+    UserDirectory,
+    credit_rows,
+    fraud_rows,
+    prepare_demo,
+)
 from airsoc.fleet.systems import credit_applications, fraud_transactions
 from airsoc.incidents.service import (
     IncidentUpdate,
@@ -300,15 +307,18 @@ def run_live_demo(
     out: Console,
     options: DemoOptions,
     api_app: Any,
+    users: UserDirectory,
 ) -> DemoOutcome:
     """Run the demo until ``options.duration`` passes or Ctrl-C; return what happened."""
     started = time.monotonic()
     registries = build_registries()
-    registries.evaluators.register("score_drift", score_drift)
+    for name, evaluator in DEMO_EVALUATORS.items():
+        registries.evaluators.register(name, evaluator)
     out.print("preparing the demo fleet (first start trains three models)...")
     setup = prepare_demo(
         store=store,
         clock=clock,
+        users=users,
         monitor_every=options.monitor_every,
         approval_timeout=options.approval_timeout,
     )

@@ -9,8 +9,8 @@ scores on clean data registered per system.
 Example:
     >>> from datetime import datetime, timezone
     >>> import numpy as np
-    >>> from airsoc.monitoring import WindowData
-    >>> from airsoc.config.schema import MonitorConfig
+    >>> from airsoc.monitoring import MonitorEvaluator, WindowData
+    >>> from airsoc.monitoring.config import MonitorConfig
     >>> m = MonitorConfig(name="m", system="fraud", detector="score_drift", window="1m",
     ...                   every="30s", failure_mode="data_poisoning")
     >>> rng = np.random.default_rng(0)
@@ -30,15 +30,16 @@ from typing import Any
 
 import pandas as pd
 
-from airsoc.config.schema import MonitorConfig
 from airsoc.detection import check_drift
 from airsoc.detection.verdict import Verdict
-from airsoc.monitoring import WindowData
+from airsoc.monitoring import MonitorEvaluator, WindowData
+from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.sources import EventLogTelemetry
 from airsoc.store import Store
 
 __all__ = [
     "ALPHA",
+    "DEMO_EVALUATORS",
     "MIN_EFFECT",
     "MIN_ROWS",
     "DemoTelemetry",
@@ -101,3 +102,8 @@ def score_drift(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
     )
     verdict = report.column("score")
     return [verdict.model_copy(update={"failure_mode": monitor.failure_mode})]
+
+
+#: The evaluators the demo adds to the built-ins (the runtime of ``airsoc up --demo``
+#: registers them; a plain ``airsoc up`` knows none of them).
+DEMO_EVALUATORS: Mapping[str, MonitorEvaluator] = {"score_drift": score_drift}

@@ -11,7 +11,7 @@ once per data dir and reused afterwards. The fleet:
 
 Example:
     >>> text = demo_config_text(monitor_every=15)
-    >>> from airsoc.config import parse_config
+    >>> from airsoc.runtime.config import parse_config
     >>> cfg = parse_config(text)
     >>> sorted(cfg.systems)
     ['credit-scorer', 'fraud-detector', 'sentiment-model', 'support-bot']
@@ -24,14 +24,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import joblib
 import pandas as pd
+import yaml
 
 from airsoc import lineage
 from airsoc.clock import Clock
-from airsoc.config import load_config
+from airsoc.config import read_text
 from airsoc.errors import NotFoundError
 from airsoc.fleet.systems import (
     CREDIT_FEATURES,
@@ -42,8 +43,8 @@ from airsoc.fleet.systems import (
     train_credit_scorer,
     train_fraud_detector,
 )
+from airsoc.lineage.config import LineageSection
 from airsoc.response.playbooks import DEFAULT_PLAYBOOKS_DIR
-from airsoc.server import add_user, list_users
 from airsoc.serving import promote
 from airsoc.store import Store
 
@@ -53,6 +54,7 @@ __all__ = [
     "FRAUD_SCHEMA",
     "POISONED_BATCH",
     "DemoSetup",
+    "UserDirectory",
     "credit_rows",
     "demo_config_text",
     "fraud_rows",
@@ -245,7 +247,9 @@ def _register_fleet(store: Store, clock: Clock, folder: Path) -> None:
         path = models / f"{name}.joblib"
         joblib.dump(model, path)
         artifacts[name] = (str(path), lineage.sha256_file(path))
-    config = load_config(folder / "airsoc.yaml")
+    # The fleet registers only the systems section; the runtime checks the whole file.
+    raw = yaml.safe_load(read_text(folder / "airsoc.yaml")) or {}
+    config = LineageSection.model_validate({"systems": raw.get("systems", {})})
     with store.transaction() as s:
         lineage.sync_systems_from_config(s, clock=clock, actor=ACTOR, config=config)
         for batch, data in zip((*CLEAN_BATCHES, POISONED_BATCH), (*clean, poisoned), strict=True):
@@ -293,26 +297,40 @@ def _register_fleet(store: Store, clock: Clock, folder: Path) -> None:
             )
 
 
-def _ensure_users(store: Store, clock: Clock, folder: Path) -> dict[str, str]:
+class UserDirectory(Protocol):
+    """Where the demo's console users go: the API's user store, handed in by its caller."""
+
+    def names(self) -> set[str]:
+        """Return the names of the users that exist."""
+        ...
+
+    def add(self, *, name: str, role: str, password: str) -> None:
+        """Create the user ``name`` with ``role`` and ``password``."""
+        ...
+
+
+def _ensure_users(users: UserDirectory, folder: Path) -> dict[str, str]:
     path = folder / "credentials.txt"
     if path.exists():
         pairs = [line.split(" ", 1) for line in path.read_text(encoding="utf-8").splitlines()]
         return {name: password for name, password in pairs}  # noqa: C416
     credentials = {name: secrets.token_urlsafe(12) for name, _ in DEMO_USERS}
-    with store.transaction() as s:
-        existing = {u.name for u in list_users(s)}
-        for name, role in DEMO_USERS:
-            if name not in existing:
-                add_user(
-                    s, clock=clock, name=name, role=role, actor=ACTOR, password=credentials[name]
-                )
+    existing = users.names()
+    for name, role in DEMO_USERS:
+        if name not in existing:
+            users.add(name=name, role=role, password=credentials[name])
     path.write_text("".join(f"{k} {v}\n" for k, v in credentials.items()), encoding="utf-8")
     path.chmod(0o600)
     return credentials
 
 
 def prepare_demo(
-    *, store: Store, clock: Clock, monitor_every: float = 15, approval_timeout: float = 30
+    *,
+    store: Store,
+    clock: Clock,
+    users: UserDirectory,
+    monitor_every: float = 15,
+    approval_timeout: float = 30,
 ) -> DemoSetup:
     """Write the demo configuration and playbooks, register the fleet and users (first start
     only) and return where everything is."""
@@ -332,7 +350,7 @@ def prepare_demo(
             registered = False
     if not registered:
         _register_fleet(store, clock, folder)
-    credentials = _ensure_users(store, clock, folder)
+    credentials = _ensure_users(users, folder)
     return DemoSetup(
         folder=folder,
         config_path=config_path,

@@ -50,8 +50,8 @@ from sqlalchemy.orm import Session
 
 from airsoc.audit import AuditEntryView, append_entry, list_entries
 from airsoc.clock import Clock, ensure_utc
-from airsoc.config.schema import AirsocConfig, SystemConfig
 from airsoc.errors import ConflictError, HashMismatchError, InputError, NotFoundError
+from airsoc.lineage.config import LineageSection, SystemConfig
 from airsoc.lineage.integrity import local_path, sha256_file
 from airsoc.lineage.models import (
     DataBatchRow,
@@ -319,7 +319,7 @@ def list_systems(session: Session) -> list[SystemView]:
 
 
 def sync_systems_from_config(
-    session: Session, *, clock: Clock, actor: str, config: AirsocConfig
+    session: Session, *, clock: Clock, actor: str, config: LineageSection
 ) -> SyncReport:
     """Make the registry's systems agree with ``airsoc.yaml`` and return what changed.
 

@@ -25,7 +25,7 @@ Example:
     >>> import numpy as np
     >>> from datetime import datetime, timezone
     >>> from airsoc.monitoring.monitors import WindowData
-    >>> from airsoc.config.schema import MonitorConfig
+    >>> from airsoc.monitoring.config import MonitorConfig
     >>> rng = np.random.default_rng(0)
     >>> m = MonitorConfig(name="drift", system="fraud", detector="data_drift", window="1h",
     ...                   every="1h")
@@ -44,7 +44,6 @@ from typing import Any
 
 import pandas as pd
 
-from airsoc.config.schema import MonitorConfig
 from airsoc.detection import (
     DatasetProfile,
     check_drift,
@@ -56,6 +55,7 @@ from airsoc.detection import (
 )
 from airsoc.detection.verdict import Verdict
 from airsoc.errors import AirsocError, DetectionError
+from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.monitors import WindowData
 
 __all__ = [

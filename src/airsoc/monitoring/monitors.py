@@ -12,7 +12,7 @@ telemetry field with ``thresholds.max`` / ``thresholds.min`` (and ``warn_max`` /
 
 Example:
     >>> from datetime import datetime, timezone
-    >>> from airsoc.config.schema import MonitorConfig
+    >>> from airsoc.monitoring.config import MonitorConfig
     >>> m = MonitorConfig(name="latency", system="bot", detector="threshold", window="1h",
     ...                   every="15m", metric="latency_ms", thresholds={"max": 500})
     >>> t = datetime(2026, 1, 1, 1, tzinfo=timezone.utc)
@@ -38,10 +38,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airsoc.clock import Clock, ensure_utc
-from airsoc.config.schema import MonitorConfig
 from airsoc.detection.verdict import Verdict
 from airsoc.errors import AirsocError, ConflictError, DetectionError, NotFoundError
 from airsoc.monitoring.alerts import Alert
+from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.models import MonitorStateRow
 from airsoc.monitoring.signals import record_signal
 from airsoc.store import Store

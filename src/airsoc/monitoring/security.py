@@ -30,7 +30,7 @@ model: a logistic regression fitted on the reference's labels (``params.label``,
 
 Example:
     >>> from datetime import datetime, timezone
-    >>> from airsoc.config.schema import MonitorConfig
+    >>> from airsoc.monitoring.config import MonitorConfig
     >>> m = MonitorConfig(name="pi", system="bot", detector="prompt_injection", window="1h",
     ...                   every="15m", params={"embedder": "tfidf"})
     >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -63,7 +63,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from airsoc.clock import ensure_utc
-from airsoc.config.schema import MonitorConfig
 from airsoc.detection.attacks import EvasionDetector, ExtractionDetector, PoisoningScreen
 from airsoc.detection.llm import (
     ApprovedDocument,
@@ -79,6 +78,7 @@ from airsoc.detection.llm.embeddings import Embedder, MiniLMEmbedder
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import AirsocError, DetectionError
 from airsoc.lineage import service as lineage
+from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.evaluators import TELEMETRY_FIELDS
 from airsoc.monitoring.monitors import MonitorEvaluator, WindowData
 from airsoc.store import Store

@@ -18,7 +18,7 @@ Example:
     >>> import tempfile
     >>> from datetime import timedelta
     >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.config.schema import MonitorConfig
+    >>> from airsoc.monitoring.config import MonitorConfig
     >>> from airsoc.settings import Settings
     >>> from airsoc.store import Store
     >>> from airsoc.telemetry import EventLog, LabelEvent, PredictionEvent
@@ -47,10 +47,10 @@ from typing import Any
 import pandas as pd
 
 from airsoc.clock import ensure_utc
-from airsoc.config.schema import MonitorConfig
 from airsoc.detection import load_profile
 from airsoc.errors import AirsocError, DetectionError
 from airsoc.lineage import service as lineage
+from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.security import security_reference, security_window
 from airsoc.serving import control
 from airsoc.store import Store

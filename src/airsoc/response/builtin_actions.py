@@ -28,10 +28,10 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from airsoc.alerting.notification import Notification
-from airsoc.config.schema import Duration
 from airsoc.errors import ActionError, AirsocError
 from airsoc.monitoring.alerts import Alert
 from airsoc.response.actions import Action, ActionContext, ActionResult
+from airsoc.types import Duration
 
 __all__ = ["BUILTIN_ACTIONS"]
 

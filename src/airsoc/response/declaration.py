@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session
 
 from airsoc.alerting.dispatcher import GroupFlush
 from airsoc.clock import Clock
-from airsoc.config.schema import AirsocConfig, IncidentRuleConfig
 from airsoc.errors import AirsocError
 from airsoc.incidents.lifecycle import parse_severity
 from airsoc.incidents.service import (
@@ -47,6 +46,7 @@ from airsoc.incidents.service import (
 from airsoc.incidents.taxonomy import failure_mode as lookup_failure_mode
 from airsoc.monitoring.alerts import STANDARD_LABELS
 from airsoc.response.conditions import evaluate
+from airsoc.response.config import IncidentRuleConfig, ResponseSection
 from airsoc.response.models import IncidentAlertRow
 from airsoc.response.playbooks import Playbook
 from airsoc.response.runner import start_run
@@ -129,7 +129,7 @@ class IncidentDeclarer:
     def __init__(
         self,
         *,
-        config: AirsocConfig,
+        config: ResponseSection,
         store: Store,
         clock: Clock,
         playbooks: Sequence[Playbook] = (),

@@ -7,7 +7,7 @@ the customer-notice draft are rendered from templates and saved on the incident 
 its timeline).
 
 Example:
-    >>> from airsoc.config.schema import EscalationConfig
+    >>> from airsoc.response.config import EscalationConfig
     >>> cadence_for(EscalationConfig(), "sev1")
     datetime.timedelta(seconds=1800)
 """
@@ -27,10 +27,10 @@ from airsoc.alerting.notification import Delivery, Notification
 from airsoc.alerting.service import record_delivery
 from airsoc.alerting.templates import Templates
 from airsoc.clock import Clock
-from airsoc.config.schema import EscalationConfig
 from airsoc.incidents.lifecycle import OPEN_PHASES, Phase, Role
 from airsoc.incidents.service import IncidentView, add_note, get_incident
 from airsoc.monitoring.alerts import Alert
+from airsoc.response.config import EscalationConfig
 from airsoc.response.declaration import incident_alerts
 from airsoc.response.models import CommunicationRow, EscalationRow
 from airsoc.store import Store

@@ -41,10 +41,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from airsoc.config.loader import issues_from_validation
-from airsoc.config.schema import Duration
 from airsoc.errors import AirsocError, ConfigError, ConfigIssue, ExpressionError
 from airsoc.response.actions import ActionRegistry
 from airsoc.response.conditions import compile_condition, find_templates
+from airsoc.types import Duration
 
 __all__ = [
     "DEFAULT_PLAYBOOKS_DIR",

@@ -36,9 +36,9 @@ _WHERE = {
     "Registries": "airsoc.runtime.registries",
     "ResponseLoop": "airsoc.runtime.loop",
     "build_registries": "airsoc.runtime.registries",
-    "check_config": "airsoc.runtime.loop",
+    "check_config": "airsoc.runtime.config",
     "live_control_plane": "airsoc.runtime.control",
-    "load_checked_config": "airsoc.runtime.loop",
+    "load_checked_config": "airsoc.runtime.config",
 }
 
 

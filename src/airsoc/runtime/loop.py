@@ -30,9 +30,6 @@ from airsoc.alerting.engine import AlertingEngine
 from airsoc.alerting.notification import Notification
 from airsoc.alerting.service import firing_monitor_alert
 from airsoc.clock import Clock
-from airsoc.config import load_config
-from airsoc.config.schema import AirsocConfig
-from airsoc.errors import ConfigError, ConfigIssue
 from airsoc.monitoring.alerts import Alert
 from airsoc.monitoring.monitors import (
     MonitorEvaluator,
@@ -44,50 +41,14 @@ from airsoc.response.actions import ActionRegistry, ResponseServices
 from airsoc.response.controlplane import ControlPlane
 from airsoc.response.declaration import IncidentDeclarer
 from airsoc.response.escalation import run_escalations, send_due_status_updates
-from airsoc.response.playbooks import Playbook, load_playbooks
+from airsoc.response.playbooks import Playbook
 from airsoc.response.runner import PlaybookRunner
+from airsoc.runtime.config import AirsocConfig, load_checked_config
 from airsoc.runtime.control import live_control_plane
 from airsoc.runtime.registries import build_registries
 from airsoc.store import Store
 
-__all__ = ["LoopReport", "ResponseLoop", "check_config", "load_checked_config"]
-
-
-def check_config(
-    config: AirsocConfig,
-    *,
-    base_dir: str | Path = ".",
-    registry: ActionRegistry | None = None,
-    source: str | None = None,
-) -> list[Playbook]:
-    """Check references and load the listed playbooks; raise one error listing every issue."""
-    issues: list[ConfigIssue] = list(config.reference_issues())
-    playbooks: list[Playbook] = []
-    if config.playbooks:
-        try:
-            playbooks = load_playbooks(config.playbooks, base_dir=base_dir, registry=registry)
-        except ConfigError as exc:
-            issues.extend(exc.issues)
-    if config.templates:
-        folder = Path(base_dir) / config.templates
-        if not folder.is_dir():
-            issues.append(ConfigIssue("templates", "folder not found", config.templates))
-    if issues:
-        raise ConfigError(issues, source=source)
-    return playbooks
-
-
-def load_checked_config(
-    path: str | Path, *, registry: ActionRegistry | None = None
-) -> tuple[AirsocConfig, list[Playbook]]:
-    """Return the configuration in ``path`` and its playbooks, checked whole."""
-    config = load_config(path)
-    base_dir = Path(path).parent
-    playbooks = check_config(config, base_dir=base_dir, registry=registry, source=str(path))
-    if config.templates and not Path(config.templates).is_absolute():
-        # Paths in the file are relative to the file, wherever airsoc runs from.
-        config = config.model_copy(update={"templates": str(base_dir / config.templates)})
-    return config, playbooks
+__all__ = ["LoopReport", "ResponseLoop"]
 
 
 @dataclass
@@ -186,7 +147,9 @@ class ResponseLoop:
     def reload(self, path: str | Path) -> None:
         """Apply the configuration in ``path`` if it is valid whole; otherwise raise and keep
         everything running as it was. Active alerts carry over to the new routing tree."""
-        config, playbooks = load_checked_config(path, registry=self.runner.registry)
+        config, playbooks = load_checked_config(
+            path, registry=self.runner.registry, evaluators=self.evaluators
+        )
         self._apply(config, playbooks)
 
     def tick(self, *, flush_now: bool = False) -> LoopReport:

@@ -29,8 +29,9 @@ from airsoc.clock import Clock
 from airsoc.errors import AirsocError, InputError
 from airsoc.monitoring.monitors import MonitorEvaluator, TelemetrySource
 from airsoc.response.controlplane import ControlPlane
+from airsoc.runtime.config import load_checked_config
 from airsoc.runtime.control import live_control_plane
-from airsoc.runtime.loop import LoopReport, ResponseLoop, load_checked_config
+from airsoc.runtime.loop import LoopReport, ResponseLoop
 from airsoc.serving import Gateway
 from airsoc.serving import create_app as create_gateway_app
 from airsoc.store import Store
@@ -74,7 +75,7 @@ class Platform:
         self.store = store
         self.clock = clock
         self.options = options
-        config, playbooks = load_checked_config(options.config_path)
+        config, playbooks = load_checked_config(options.config_path, evaluators=options.evaluators)
         self.gateway = Gateway.open(store=store, clock=clock)
         self.loop = ResponseLoop(
             config=config,

@@ -33,6 +33,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -50,12 +51,14 @@ from airsoc.errors import (
     PermissionDeniedError,
 )
 from airsoc.server.models import ApiTokenRow, UserRow, WebSessionRow
+from airsoc.store import Store
 
 __all__ = [
     "AUTH_CHAIN",
     "SESSION_LIFETIME",
     "USER_NAME_PATTERN",
     "IssuedToken",
+    "StoreUserDirectory",
     "TokenInfo",
     "UserRole",
     "UserView",
@@ -411,3 +414,23 @@ def check_separate_approver(*, requester: str, approver: str, subject: str) -> N
             f"{approver} requested {subject} and cannot also approve it; "
             "another approver must decide"
         )
+
+
+@dataclass
+class StoreUserDirectory:
+    """The users of ``store`` as a directory the demo fleet can fill (it may not import the
+    server itself)."""
+
+    store: Store
+    clock: Clock
+    actor: str = "system:demo"
+
+    def names(self) -> set[str]:
+        """Return the names of the users that exist."""
+        with self.store.read() as s:
+            return {u.name for u in list_users(s)}
+
+    def add(self, *, name: str, role: str, password: str) -> None:
+        """Create the user ``name`` with ``role`` and a console ``password``."""
+        with self.store.transaction() as s:
+            add_user(s, clock=self.clock, name=name, role=role, actor=self.actor, password=password)

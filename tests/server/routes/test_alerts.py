@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airsoc.alerting import AlertingEngine, RecordingReceiver
-from airsoc.config import parse_config
+from airsoc.runtime.config import parse_config
 from airsoc.server.app import create_app
 from tests.server.conftest import Api, seed_operations
 

@@ -1,4 +1,5 @@
-"""Test helpers shipped with the library: run the CLI in-process and capture what it prints.
+"""Test helpers shipped with the library: run the CLI in-process and capture what it prints;
+real local servers to test receivers against (:mod:`airsoc.testing.receivers`).
 
 Example:
     >>> result = run_cli("taxonomy", "show", "supply_chain", "--json")
