@@ -113,8 +113,14 @@ class ConfigIssue:
     value: Any = None
 
     def __str__(self) -> str:
-        shown = "" if self.value is None else f" (got {self.value!r})"
+        shown = "" if self.value is None else f" (got {_short_repr(self.value)})"
         return f"{self.loc or '<root>'}: {self.message}{shown}"
+
+
+def _short_repr(value: Any, limit: int = 200) -> str:
+    # A bad value is shown, never echoed whole: a huge input must not make a huge error.
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 15]}... ({len(text)} chars)"
 
 
 class ConfigError(AirsocError):

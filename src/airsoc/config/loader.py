@@ -22,9 +22,62 @@ from pydantic import BaseModel, ValidationError
 
 from airsoc.errors import ConfigError, ConfigIssue
 
-__all__ = ["format_loc", "issues_from_validation", "read_text", "validate_yaml"]
+__all__ = [
+    "MAX_ALIASES",
+    "MAX_BYTES",
+    "MAX_VALUES",
+    "format_loc",
+    "issues_from_validation",
+    "load_yaml",
+    "read_text",
+    "validate_yaml",
+]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+#: A configuration file larger than this is refused before it is parsed.
+MAX_BYTES = 4 * 1024 * 1024
+#: YAML aliases one file may use (an alias bomb expands a few bytes into gigabytes).
+MAX_ALIASES = 100
+#: Values a file may hold once its aliases are expanded.
+MAX_VALUES = 1_000_000
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """A safe loader that refuses files with more than :data:`MAX_ALIASES` aliases."""
+
+    aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases; write the values out")
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str) -> Any:
+    """Return the data in the YAML ``text``, refusing alias bombs.
+
+    >>> load_yaml("a: &x [1, 2]\\nb: *x")
+    {'a': [1, 2], 'b': [1, 2]}
+    """
+    loader = _LimitedLoader(text)
+    try:
+        data = loader.get_single_data()
+    finally:
+        loader.dispose()
+    seen, stack = 0, [data]
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise yaml.YAMLError(f"more than {MAX_VALUES} values once aliases are expanded")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return data
 
 
 def read_text(path: str | Path) -> str:
@@ -42,8 +95,13 @@ def read_text(path: str | Path) -> str:
 def validate_yaml(model: type[ModelT], text: str, *, source: str | None = None) -> ModelT:
     """Return ``model`` validated from the YAML ``text``, or raise one :class:`ConfigError`
     listing every problem with its location."""
+    if len(text) > MAX_BYTES:
+        raise ConfigError(
+            [ConfigIssue("", f"the file is larger than {MAX_BYTES} bytes", len(text))],
+            source=source,
+        )
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from airsoc.incidents.config import FailureModeName, SeverityValue
 from airsoc.types import Duration, StrictModel
 
-__all__ = ["MonitorConfig", "MonitoringSection"]
+__all__ = ["DETECTOR_NEEDS", "MonitorConfig", "MonitoringSection", "missing_needs"]
 
 
 class MonitorConfig(StrictModel):
@@ -65,3 +65,28 @@ class MonitoringSection(StrictModel):
     """The sections of ``airsoc.yaml`` monitoring owns."""
 
     monitors: list[MonitorConfig] = Field(default_factory=list)
+
+
+#: What a built-in detector cannot run without, as keys of the monitor (``a.b`` reads
+#: ``monitor.a["b"]``); ``airsoc config check`` reports a monitor that lacks one.
+DETECTOR_NEEDS: dict[str, tuple[str, ...]] = {
+    "threshold": ("metric",),
+    "fairness_regression": ("params.group",),
+    "hallucination_cascade": ("reference.documents",),
+}
+
+
+def missing_needs(monitor: MonitorConfig) -> list[str]:
+    """Return the keys ``monitor``'s detector needs and the monitor does not give.
+
+    >>> missing_needs(MonitorConfig(name="m", system="s", detector="threshold", window="1h",
+    ...                             every="5m"))
+    ['metric']
+    """
+    missing = []
+    for key in DETECTOR_NEEDS.get(monitor.detector, ()):
+        field, _, item = key.partition(".")
+        value = getattr(monitor, field)
+        if not (value.get(item) if item else value):
+            missing.append(key)
+    return missing

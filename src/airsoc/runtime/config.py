@@ -26,7 +26,7 @@ from airsoc.alerting.config import AlertingSection
 from airsoc.config.loader import read_text, validate_yaml
 from airsoc.errors import ConfigError, ConfigIssue
 from airsoc.lineage.config import LineageSection
-from airsoc.monitoring.config import MonitoringSection
+from airsoc.monitoring.config import MonitoringSection, missing_needs
 from airsoc.monitoring.monitors import MonitorEvaluator
 from airsoc.response.actions import ActionRegistry
 from airsoc.response.config import ResponseSection
@@ -89,8 +89,29 @@ def load_config(path: str | Path) -> AirsocConfig:
 
 
 def parse_config(text: str, *, source: str | None = None) -> AirsocConfig:
-    """Return the validated configuration in the YAML ``text``."""
-    return validate_yaml(AirsocConfig, text, source=source)
+    """Return the validated configuration in the YAML ``text``.
+
+    A file that defines nothing is an error: applied by a hot reload, it would stop all
+    monitoring without a word.
+
+    >>> parse_config("# systems: {}")
+    Traceback (most recent call last):
+    ...
+    airsoc.errors.ConfigError: <root>: the file defines nothing (systems, monitors, routes, ...
+    """
+    config = validate_yaml(AirsocConfig, text, source=source)
+    if not any(getattr(config, name) for name in config.model_fields_set):
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    "",
+                    "the file defines nothing (systems, monitors, routes, receivers, "
+                    "incident_rules, playbooks); see `airsoc init` for a starter file",
+                )
+            ],
+            source=source,
+        )
+    return config
 
 
 def check_config(
@@ -117,6 +138,10 @@ def check_config(
                 ConfigIssue(
                     f"monitors[{i}].detector", f"unknown detector; known: {known}", monitor.detector
                 )
+            )
+        for key in missing_needs(monitor):
+            issues.append(
+                ConfigIssue(f"monitors[{i}].{key}", f"the {monitor.detector} detector needs it")
             )
     playbooks: list[Playbook] = []
     if config.playbooks:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from airsoc.errors import ConfigError
-from airsoc.runtime.config import STARTER_CONFIG, load_config, parse_config
+from airsoc.runtime.config import STARTER_CONFIG, load_checked_config, load_config, parse_config
 
 DESIGN_EXAMPLE = """
 systems:
@@ -81,3 +81,38 @@ def test_malformed_configs(text: str, loc: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.yaml: <root>: file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_a_file_that_defines_nothing_is_refused() -> None:
+    for text in ("", "# all commented out\n", "systems: {}\nmonitors: []\n"):
+        with pytest.raises(ConfigError, match="defines nothing"):
+            parse_config(text)
+
+
+def test_monitors_missing_what_their_detector_needs_are_located(tmp_path: Path) -> None:
+    path = tmp_path / "airsoc.yaml"
+    path.write_text(
+        "systems: {bot: {kind: rag-app, owner: cx}}\n"
+        "monitors:\n"
+        "  - {name: lat, system: bot, detector: threshold, window: 1h, every: 5m}\n"
+        "  - {name: hc, system: bot, detector: hallucination_cascade, window: 1h, every: 5m}\n"
+        "  - {name: ghost, system: bot, detector: nosuchdetector, window: 1h, every: 5m}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_checked_config(path)
+    found = {(i.loc, i.value) for i in caught.value.issues}
+    assert ("monitors[0].metric", None) in found
+    assert ("monitors[1].reference.documents", None) in found
+    assert ("monitors[2].detector", "nosuchdetector") in found
+
+
+def test_an_alias_bomb_is_refused_with_a_short_error() -> None:
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    bomb = "\n".join([*levels, "monitors: *i"])
+    assert len(bomb) < 600
+    with pytest.raises(ConfigError) as caught:
+        parse_config(bomb)
+    assert len(str(caught.value)) < 300
