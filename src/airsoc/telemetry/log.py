@@ -298,9 +298,7 @@ class EventLog:
             self._flush_requested = True
             self._wake.notify_all()
             self._pause.set()
-            complete = self._flushed.wait_for(
-                lambda: self._resolved() >= self._accepted, timeout
-            )
+            complete = self._flushed.wait_for(lambda: self._resolved() >= self._accepted, timeout)
             report = DrainReport(
                 complete=complete,
                 accepted=self._accepted,
@@ -447,7 +445,7 @@ class EventLog:
             try:
                 if not self._cycle():
                     return
-            except Exception as exc:  # the writer reports, backs off and goes on; it never dies
+            except BaseException as exc:  # the writer reports, backs off and goes on; never dies
                 self._failed(exc, during="the writer loop")
 
     def _cycle(self) -> bool:
@@ -455,9 +453,11 @@ class EventLog:
         with self._lock:
             if not self._inflight:
                 self._wake.wait_for(
-                    lambda: self._closed
-                    or self._flush_requested
-                    or len(self._pending) >= self.batch_size,
+                    lambda: (
+                        self._closed
+                        or self._flush_requested
+                        or len(self._pending) >= self.batch_size
+                    ),
                     self.flush_interval,
                 )
                 self._flush_requested = False
@@ -474,7 +474,7 @@ class EventLog:
             self._discarded_in_write = 0
         try:
             self._write(group)
-        except Exception as exc:
+        except BaseException as exc:
             self._failed(exc, during=f"writing {len(group)} events")
             return True
         with self._lock:
@@ -493,7 +493,7 @@ class EventLog:
             self._flushed.notify_all()
         return True
 
-    def _failed(self, exc: Exception, *, during: str) -> None:
+    def _failed(self, exc: BaseException, *, during: str) -> None:
         with self._lock:
             self._errors += 1
             self._consecutive_errors += 1
