@@ -55,7 +55,7 @@ _SETTINGS_INFO = "airsoc_settings"
 _KEY_INFO = "airsoc_audit_key"
 _MIN_TEXT_KEY = 32
 
-_cache: dict[tuple[str, int, int], AuditKey] = {}
+_cache: dict[tuple[str, int, int, int], AuditKey] = {}
 _cache_lock = threading.Lock()
 
 
@@ -155,7 +155,7 @@ def load_audit_key(
         except OSError as exc:
             raise AuditKeyError(f"cannot read the audit key file: {exc.strerror}") from None
         # Keyed by the file's identity too: a replaced key file is read again.
-        cache_key = (str(path.resolve()), info.st_ino, info.st_mtime_ns)
+        cache_key = (str(path.resolve()), info.st_ino, info.st_mtime_ns, info.st_mode)
         cached = _cache.get(cache_key)
         if cached is None:
             cached = _cache[cache_key] = _read_key_file(path)
