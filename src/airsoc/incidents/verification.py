@@ -348,8 +348,8 @@ def _replay(entries: list[AuditEntryView]) -> _Replayed:
                 state.set("merged_into", data["merged_into"], seq)
                 related.add(data["merged_into"])
                 state.set("related_incidents", sorted(related), seq)
-        elif entry.action == "incident.absorbed":
-            related.add(data.get("incident"))
+        elif entry.action == "incident.absorbed" and "incident" in data:
+            related.add(data["incident"])
             state.set("related_incidents", sorted(related), seq)
         elif entry.action == "incident.updated":
             for field, change in (data.get("changes") or {}).items():
