@@ -18,7 +18,14 @@ from typing import Any
 import pytest
 
 from airsoc.errors import ConflictError, InvalidEventError, TelemetryUnavailableError
-from airsoc.telemetry import EventLog, LabelEvent, PredictionEvent, query_events, read_events
+from airsoc.telemetry import (
+    EventLog,
+    LabelEvent,
+    LLMTurnEvent,
+    PredictionEvent,
+    query_events,
+    read_events,
+)
 
 T0 = datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC)
 
@@ -283,6 +290,23 @@ def test_keep_serving_bounds_memory_and_counts_what_it_drops(tmp_path: Path) -> 
     report = log.drain(timeout=120)
     assert (report.complete, report.written, report.unwritten, report.dropped) == (True, 10, 0, 6)
     assert read_events(tmp_path, "prediction").num_rows == 10
+
+
+def test_the_memory_bound_counts_bytes_too(tmp_path: Path) -> None:
+    log = EventLog(tmp_path, flush_interval=0.01, max_pending_bytes=3000, retry_initial=0.001)
+    disk = FlakyDisk(log)
+    log._write = disk  # type: ignore[method-assign]
+    big = [
+        LLMTurnEvent(request_id=f"t{i}", ts=T0, system="bot", messages=["x" * 1000])
+        for i in range(5)
+    ]
+    assert log.extend(big) == 2
+    health = log.health()
+    assert (health.pending, health.dropped) == (2, 3)
+    assert 2000 < health.pending_bytes <= 3000
+    disk.healed.set()
+    assert log.drain(timeout=120).complete
+    assert log.health().pending_bytes == 0
 
 
 def test_refuse_raises_a_503_error_while_full_and_accepts_again_once_written(

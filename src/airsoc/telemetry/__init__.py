@@ -14,6 +14,7 @@ from airsoc.telemetry.schemas import (
     LLMTurnEvent,
     PredictionEvent,
     TrainingBatchEvent,
+    checked_record,
     validate_event,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "PredictionEvent",
     "TrainingBatchEvent",
     "WriterHealth",
+    "checked_record",
     "export_events",
     "partition_dir",
     "query_events",

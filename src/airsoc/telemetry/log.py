@@ -60,7 +60,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from airsoc.errors import ConflictError, InputError, InvalidEventError, TelemetryUnavailableError
-from airsoc.telemetry.schemas import EVENT_SCHEMAS, MAX_EVENT_BYTES, Event, validate_event
+from airsoc.telemetry.schemas import EVENT_SCHEMAS, MAX_EVENT_BYTES, Event, checked_record
 
 __all__ = ["DrainReport", "EventLog", "OverflowPolicy", "WriterHealth", "partition_dir"]
 
@@ -83,11 +83,12 @@ def partition_dir(root: str | Path, kind: str, system: str, day: str) -> Path:
 
 
 class _Queued(NamedTuple):
-    """One accepted event: when it was queued (monotonic seconds), its partition and its row."""
+    """One accepted event: when it was queued (monotonic seconds), its partition, row and size."""
 
     queued_at: float
     key: tuple[str, str, str]
     record: dict[str, Any]
+    size: int
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,8 @@ class WriterHealth:
     last_error: str | None
     on_full: str
     max_pending: int
+    pending_bytes: int = 0
+    max_pending_bytes: int = 0
 
     @property
     def ok(self) -> bool:
@@ -169,8 +172,9 @@ class EventLog:
         The writer writes as soon as ``batch_size`` events wait, or every ``flush_interval`` s.
     fsync
         Whether each file is synced to disk before it is renamed into place.
-    max_pending
-        The most events that may wait for the disk (memory bound).
+    max_pending, max_pending_bytes
+        The most events, and the most bytes of event text, that may wait for the disk (the
+        memory bound).
     on_full
         ``keep_serving``: past ``max_pending``, new events are dropped and counted;
         ``refuse``: ``append`` raises :class:`~airsoc.errors.TelemetryUnavailableError`.
@@ -191,6 +195,7 @@ class EventLog:
         flush_interval: float = 0.1,
         fsync: bool = True,
         max_pending: int = 200_000,
+        max_pending_bytes: int = 256 << 20,
         on_full: OverflowPolicy = "keep_serving",
         max_event_bytes: int = MAX_EVENT_BYTES,
         retry_initial: float = 0.05,
@@ -209,6 +214,7 @@ class EventLog:
         self.flush_interval = flush_interval
         self.fsync = fsync
         self.max_pending = max_pending
+        self.max_pending_bytes = max_pending_bytes
         self.on_full = on_full
         self.max_event_bytes = max_event_bytes
         self.retry_initial = retry_initial
@@ -220,6 +226,7 @@ class EventLog:
         self._pending: list[_Queued] = []
         self._inflight: list[list[_Queued]] = []
         self._inflight_count = 0
+        self._unwritten_bytes = 0
         self._accepted = 0
         self._written = 0
         self._dropped = 0
@@ -375,19 +382,21 @@ class EventLog:
                 last_error=self._last_error,
                 on_full=self.on_full,
                 max_pending=self.max_pending,
+                pending_bytes=self._unwritten_bytes,
+                max_pending_bytes=self.max_pending_bytes,
             )
 
     # ------------------------------------------------------------------ accepting
 
     def _checked(self, event: Event, index: int | None) -> _Queued:
         try:
-            record = validate_event(event, max_event_bytes=self.max_event_bytes)
+            record, size = checked_record(event, max_event_bytes=self.max_event_bytes)
         except InvalidEventError as exc:
             if index is None:
                 raise
             raise InvalidEventError(exc.message, loc=f"events[{index}].{exc.loc}") from None
         key = (event.kind, record["system"], event.ts.strftime("%Y-%m-%d"))
-        return _Queued(time.monotonic(), key, record)
+        return _Queued(time.monotonic(), key, record, size)
 
     def _queue(self, items: list[_Queued]) -> int:
         with self._lock:
@@ -395,11 +404,18 @@ class EventLog:
                 raise ConflictError(f"event log {self.name} is closed")
             self._ensure_writer()
             room = max(self.max_pending - len(self._pending) - self._inflight_count, 0)
+            budget = self.max_pending_bytes - self._unwritten_bytes
+            for i, item in enumerate(items[:room]):
+                budget -= item.size
+                if budget < 0:
+                    room = i
+                    break
             if len(items) > room:
                 if self.on_full == "refuse":
                     raise TelemetryUnavailableError(
-                        f"event log {self.name} holds {self.max_pending} unwritten events "
-                        f"and refuses more until its disk is writable again "
+                        f"event log {self.name} holds {self._accepted - self._resolved()} "
+                        "unwritten events (its memory bound) and refuses more until its disk "
+                        "is writable again "
                         f"(last error: {self._last_error})"
                     )
                 self._dropped += len(items) - room
@@ -408,11 +424,12 @@ class EventLog:
                         "event log %s is full (%d unwritten events); dropping new events "
                         "(last error: %s)",
                         self.name,
-                        self.max_pending,
+                        self._accepted - self._resolved(),
                         self._last_error,
                     )
                 items = items[:room]
             self._pending.extend(items)
+            self._unwritten_bytes += sum(item.size for item in items)
             self._accepted += len(items)
             _COUNTERS.pack_into(self._counters, 0, self._accepted, self._written)
             if len(self._pending) >= self.batch_size:
@@ -480,6 +497,7 @@ class EventLog:
         with self._lock:
             self._inflight.pop(0)
             self._inflight_count -= len(group)
+            self._unwritten_bytes -= sum(item.size for item in group)
             self._discarded += self._discarded_in_write
             self._written += len(group) - self._discarded_in_write
             if self._consecutive_errors:
