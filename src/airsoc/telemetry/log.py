@@ -199,7 +199,7 @@ class EventLog:
         on_full: OverflowPolicy = "keep_serving",
         max_event_bytes: int = MAX_EVENT_BYTES,
         retry_initial: float = 0.05,
-        retry_max: float = 5.0,
+        retry_max: float = 1.0,
         drain_timeout: float = 30.0,
     ) -> None:
         if on_full not in _POLICIES:

@@ -287,16 +287,34 @@ def checked_record(
             loc=name,
         ) from None
     total = 0
-    for column in schema:
-        name = column.name
+    for name, check, low, high, nullable in _plan(kind):
         value = record.get(name)
-        total += _check_value(kind, name, column.type, value, nullable=name not in _REQUIRED)
-        if total > max_event_bytes:
-            raise InvalidEventError(
-                f"{kind} event: the event's text exceeds {max_event_bytes} bytes "
-                f"(reached at this field)",
-                loc=name,
-            )
+        if value is None:
+            if nullable:
+                continue
+            raise InvalidEventError(f"{kind} event: a value is required", loc=name)
+        if check == "text":
+            if type(value) is not str:
+                _check_value(kind, name, schema.field(name).type, value, nullable=nullable)
+            try:
+                total += len(value.encode("utf-8"))
+            except UnicodeEncodeError as exc:
+                raise InvalidEventError(
+                    f"{kind} event: text is not valid Unicode (lone surrogate at position "
+                    f"{exc.start})",
+                    loc=name,
+                ) from None
+            if total > max_event_bytes:
+                raise InvalidEventError(
+                    f"{kind} event: the event's text exceeds {max_event_bytes} bytes "
+                    f"(reached at this field)",
+                    loc=name,
+                )
+        elif not (
+            (check == "int" and type(value) is int and low <= value <= high)
+            or (check == "float" and type(value) is float)
+        ):  # not the common case: the full check names what is wrong, if anything
+            _check_value(kind, name, schema.field(name).type, value, nullable=nullable)
     system = record["system"]
     if system in {".", ".."} or any(c in system for c in "/\\\x00") or not system.strip():
         raise InvalidEventError(
@@ -307,6 +325,27 @@ def checked_record(
 
 
 _REQUIRED = frozenset({"request_id", "ts", "system"})
+_PLANS: dict[str, tuple[tuple[str, str, int, int, bool], ...]] = {}
+
+
+def _plan(kind: str) -> tuple[tuple[str, str, int, int, bool], ...]:
+    """Return, per column of ``kind``: name, check (text/int/float/other), int bounds, nullable."""
+    plan = _PLANS.get(kind)
+    if plan is None:
+        steps = []
+        for column in EVENT_SCHEMAS[kind]:
+            low, high = _INT_BOUNDS.get(column.type, (0, 0))
+            if pa.types.is_string(column.type):
+                check = "text"
+            elif pa.types.is_integer(column.type):
+                check = "int"
+            elif pa.types.is_floating(column.type):
+                check = "float"
+            else:
+                check = "other"
+            steps.append((column.name, check, low, high, column.name not in _REQUIRED))
+        plan = _PLANS[kind] = tuple(steps)
+    return plan
 
 
 def _check_value(kind: str, name: str, dtype: pa.DataType, value: Any, *, nullable: bool) -> int:
