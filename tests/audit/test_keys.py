@@ -67,3 +67,24 @@ def test_processes_creating_the_key_at_once_share_one_key(tmp_path: Path) -> Non
     for p in procs:
         p.join(timeout=120)
     assert ids == {AuditKey.from_text((tmp_path / "audit.key").read_text()).key_id}
+
+
+def test_verifying_without_the_key_is_an_error_not_a_new_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airsoc.audit import append_entry, verify_chains
+    from airsoc.clock import SimulatedClock
+    from airsoc.settings import Settings
+    from airsoc.store import Store
+
+    monkeypatch.delenv("AIRSOC_AUDIT_KEY", raising=False)
+    store = Store.open(Settings.resolve(data_dir=tmp_path, environ={}))
+    with store.read() as s:
+        assert verify_chains(s) == []  # nothing to verify needs no key
+    with store.transaction() as s:
+        append_entry(s, clock=SimulatedClock(), chain="c", actor="a", action="x")
+    (tmp_path / "audit.key").unlink()
+    with pytest.raises(AuditKeyError, match="no audit key"), store.read() as s:
+        verify_chains(s)
+    assert not (tmp_path / "audit.key").exists()
+    store.close()

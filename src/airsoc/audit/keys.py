@@ -162,11 +162,13 @@ def load_audit_key(
         return cached
 
 
-def audit_key_for_session(session: Any) -> AuditKey:
+def audit_key_for_session(session: Any, *, create: bool = True) -> AuditKey:
     """Return the audit key for a session of a :class:`~airsoc.store.Store`.
 
     A key set on the session (``session.info["airsoc_audit_key"]``) wins; otherwise the key
     comes from the environment or the data dir of the settings the store was opened with.
+    Writers create the key file on first use; verifiers pass ``create=False`` so a missing key
+    is an error, never a new key that would call every entry forged.
 
     >>> from types import SimpleNamespace
     >>> audit_key_for_session(SimpleNamespace(info={"airsoc_audit_key": AuditKey(bytes(32))}))
@@ -185,7 +187,7 @@ def audit_key_for_session(session: Any) -> AuditKey:
         raise AuditKeyError(
             f"no audit key for this session: open it through airsoc's Store or set {AUDIT_KEY_ENV}"
         )
-    return load_audit_key(data_dir=data_dir)
+    return load_audit_key(data_dir=data_dir, create=create)
 
 
 def _create_key_file(path: Path) -> None:

@@ -306,7 +306,7 @@ def anchor_heads(
     ([('c', 1)], True)
     >>> store.close()
     """
-    signer = key or audit_key_for_session(session)
+    signer = key or audit_key_for_session(session, create=False)
     reports = verify_chains(session, key=signer, chains=chains)
     broken = [r for r in reports if not r.ok]
     if broken:
@@ -397,11 +397,7 @@ def verify_chains(
     [('incident/9', 'chain_deleted')]
     >>> store.close()
     """
-    signer = key or audit_key_for_session(session)
-    anchored: dict[str, AnchoredHead] = {}
-    if anchor is not None:
-        _check_anchor(anchor, signer)
-        anchored = {h.chain: h for h in anchor.chains}
+    anchored: dict[str, AnchoredHead] = {h.chain: h for h in anchor.chains} if anchor else {}
     referred = dict(expected or {})
     if chains:
         names = sorted(set(chains))
@@ -409,6 +405,11 @@ def verify_chains(
         stored = set(session.execute(select(AuditChain.chain)).scalars())
         stored |= set(session.execute(select(AuditEntry.chain).distinct()).scalars())
         names = sorted(stored | set(anchored) | set(referred))
+    # The key is looked up only when something signed must be checked: a store that holds
+    # only entries from before keyed audit (or nothing) is verified without one.
+    signer = _LazyKey(session, key)
+    if anchor is not None:
+        _check_anchor(anchor, signer.get())
     return [
         _verify_one(
             session, name, signer, anchored=anchored.get(name), referred_by=referred.get(name)
@@ -446,10 +447,21 @@ def upgrade_chains(session: Session, *, key: AuditKey | None = None) -> list[Cha
 # ---------------------------------------------------------------------- internals
 
 
+class _LazyKey:
+    def __init__(self, session: Session, key: AuditKey | None) -> None:
+        self._session = session
+        self._key = key
+
+    def get(self) -> AuditKey:
+        if self._key is None:
+            self._key = audit_key_for_session(self._session, create=False)
+        return self._key
+
+
 def _verify_one(
     session: Session,
     chain: str,
-    key: AuditKey,
+    lazy_key: _LazyKey,
     *,
     anchored: AnchoredHead | None,
     referred_by: str | None,
@@ -487,6 +499,7 @@ def _verify_one(
                 "it carries no keyed hash (written before keyed audit and never upgraded, "
                 "or its key id was erased); run the audit upgrade, or treat it as edited",
             )
+        key = lazy_key.get()
         if row.key_id != key.key_id:
             return broken(
                 count,
@@ -538,7 +551,7 @@ def _verify_one(
     if count and head.head_mac is None:
         return broken(count, count, "entry_unsigned", "the chain's registry row is not signed")
     if count and (
-        head.key_id != key.key_id
+        head.key_id != (key := lazy_key.get()).key_id
         or head.head_mac is None
         or not key.verify(_head_message(chain, count, prev), head.head_mac)
     ):

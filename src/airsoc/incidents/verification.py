@@ -40,7 +40,6 @@ from airsoc.audit import (
     AuditEntryView,
     AuditKey,
     ChainReport,
-    audit_key_for_session,
     list_entries,
     verify_chains,
 )
@@ -126,9 +125,8 @@ def verify_audit(
     []
     >>> store.close()
     """
-    signer = key or audit_key_for_session(session)
     references = incident_chain_references(session)
-    reports = verify_chains(session, chains=chains, key=signer, anchor=anchor, expected=references)
+    reports = verify_chains(session, chains=chains, key=key, anchor=anchor, expected=references)
     intact = [r.chain for r in reports if r.ok and r.chain.startswith(_PREFIX)]
     records = {r.chain: r for r in _replay_all(session, intact)}
     return [records.get(r.chain, r) for r in reports]
