@@ -395,7 +395,7 @@ class EventLog:
             if index is None:
                 raise
             raise InvalidEventError(exc.message, loc=f"events[{index}].{exc.loc}") from None
-        key = (event.kind, record["system"], event.ts.strftime("%Y-%m-%d"))
+        key = (event.kind, record["system"], event.ts.date().isoformat())
         return _Queued(time.monotonic(), key, record, size)
 
     def _queue(self, items: list[_Queued]) -> int:

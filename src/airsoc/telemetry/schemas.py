@@ -43,8 +43,15 @@ __all__ = [
 _TS = pa.timestamp("us", tz="UTC")
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+# One encoder for every event (json.dumps with options builds a new one per call).
+_ENCODER = json.JSONEncoder(separators=(", ", ": "), default=str)
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(", ", ": "), default=str)
+    return _ENCODER.encode(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +68,11 @@ class Event:
 
     def to_record(self) -> dict[str, Any]:
         """Return the event as one row of its Arrow schema (JSON fields encoded)."""
-        record = {f.name: getattr(self, f.name) for f in fields(self)}
+        cls = type(self)
+        names = _FIELD_NAMES.get(cls)
+        if names is None:
+            names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(self))
+        record = {name: getattr(self, name) for name in names}
         for name in self.json_fields:
             record[name] = _json(record[name])
         return record
