@@ -14,13 +14,15 @@ Catch :class:`AirsocError` to handle anything airsoc raises on purpose::
     │   ├── DataFileError            data_file_invalid
     │   ├── MalformedRequestError    malformed_request
     │   ├── PayloadTooLargeError     payload_too_large
-    │   └── ExpressionError          expression_invalid
+    │   ├── ExpressionError          expression_invalid
+    │   └── InvalidEventError        event_invalid
     ├── NotFoundError                not_found
     ├── ConflictError                conflict
     │   └── IllegalTransitionError   illegal_transition
     ├── IntegrityError               integrity_failed
     │   ├── AuditChainBrokenError    audit_chain_broken
-    │   └── HashMismatchError        hash_mismatch
+    │   ├── HashMismatchError        hash_mismatch
+    │   └── AuditAnchorError         audit_anchor_invalid
     ├── AuthenticationError          unauthenticated
     ├── PermissionDeniedError        permission_denied
     │   └── ClientBlockedError       client_blocked
@@ -30,7 +32,9 @@ Catch :class:`AirsocError` to handle anything airsoc raises on purpose::
     ├── GatewayError                 gateway_error
     │   └── SystemUnavailableError   system_unavailable
     ├── ActionError                  action_failed
-    └── DeliveryError                delivery_failed
+    ├── DeliveryError                delivery_failed
+    ├── TelemetryUnavailableError    telemetry_unavailable
+    └── AuditKeyError                audit_key_invalid
 
 Example:
     >>> from airsoc.errors import IllegalTransitionError, AirsocError
@@ -50,7 +54,9 @@ from typing import Any, ClassVar
 __all__ = [
     "ActionError",
     "AirsocError",
+    "AuditAnchorError",
     "AuditChainBrokenError",
+    "AuditKeyError",
     "AuthenticationError",
     "ClientBlockedError",
     "ConfigError",
@@ -65,6 +71,7 @@ __all__ = [
     "IllegalTransitionError",
     "InputError",
     "IntegrityError",
+    "InvalidEventError",
     "MalformedRequestError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -73,6 +80,7 @@ __all__ = [
     "SchemaMismatchError",
     "StoreError",
     "SystemUnavailableError",
+    "TelemetryUnavailableError",
     "UnknownFailureModeError",
     "UnknownPhaseError",
     "UnknownRoleError",
@@ -316,6 +324,32 @@ class DeliveryError(AirsocError):
 
     code = "delivery_failed"
     http_status = 502
+
+
+class InvalidEventError(InputError):
+    """A telemetry event was refused before it was queued; the message names the field."""
+
+    code = "event_invalid"
+
+
+class TelemetryUnavailableError(AirsocError):
+    """The telemetry log cannot take more events (its disk stays unwritable); retry later."""
+
+    code = "telemetry_unavailable"
+    http_status = 503
+
+
+class AuditAnchorError(IntegrityError):
+    """An exported anchor of audit chain heads is malformed or not signed with this store's key."""
+
+    code = "audit_anchor_invalid"
+
+
+class AuditKeyError(AirsocError):
+    """The audit timeline's signing key cannot be found, read or used."""
+
+    code = "audit_key_invalid"
+    http_status = 500
 
 
 def all_error_classes() -> list[type[AirsocError]]:

@@ -12,13 +12,20 @@ from airsoc.store.base import Base, UTCDateTime
 
 
 class AuditChain(Base):
-    """The head of one chain; locking this row serialises appends to the chain."""
+    """The registry row of one chain: how many entries it holds and its head, under a keyed tag.
+
+    Locking this row serialises appends to the chain. ``head_mac`` is the HMAC of
+    (chain, count, head hash) under the key ``key_id``, so a head rewound by hand is named.
+    A chain written before keyed audit has no ``head_mac`` until it is upgraded.
+    """
 
     __tablename__ = "audit_chains"
 
     chain: Mapped[str] = mapped_column(String(200), primary_key=True)
     head_seq: Mapped[int] = mapped_column(Integer, default=0)
     head_hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    head_mac: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class AuditEntry(Base):
@@ -37,3 +44,5 @@ class AuditEntry(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: The audit key the hash is an HMAC under; ``None``: a plain sha256 of before keyed audit.
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)

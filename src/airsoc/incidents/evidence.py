@@ -6,6 +6,8 @@ Example:
     >>> digest = blobs.put(b"prediction log excerpt")
     >>> blobs.get(digest)
     b'prediction log excerpt'
+    >>> blobs.check(digest), blobs.check("0" * 64)
+    ('ok', 'missing')
 """
 
 from __future__ import annotations
@@ -14,10 +16,16 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from airsoc.errors import HashMismatchError, NotFoundError
 
-__all__ = ["BlobStore", "sha256_hex"]
+__all__ = ["BlobStatus", "BlobStore", "sha256_hex"]
+
+#: What :meth:`BlobStore.check` finds: the blob hashes to its name, is gone, or was altered.
+BlobStatus = Literal["ok", "missing", "altered"]
+
+_CHUNK = 1 << 20
 
 
 def sha256_hex(data: bytes) -> str:
@@ -56,14 +64,44 @@ class BlobStore:
 
     def get(self, digest: str) -> bytes:
         """Return the blob, after checking it still hashes to ``digest``."""
+        if not _is_sha256(digest):
+            raise HashMismatchError(f"{digest[:80]!r} is not a sha256 digest")
         target = self.path(digest)
         try:
             data = target.read_bytes()
         except FileNotFoundError:
-            raise NotFoundError(f"evidence blob {digest} is missing from {self.root}") from None
+            # The message reaches API clients: it names the blob, never the server's paths.
+            raise NotFoundError(
+                f"evidence blob {digest} is missing from the evidence store"
+            ) from None
         actual = sha256_hex(data)
         if actual != digest:
             raise HashMismatchError(
                 f"evidence blob {digest} has been altered on disk (it now hashes to {actual})"
             )
         return data
+
+    def check(self, digest: str) -> BlobStatus:
+        """Return whether the blob named ``digest`` is intact, missing or altered (streamed).
+
+        >>> import tempfile
+        >>> blobs = BlobStore(tempfile.mkdtemp())
+        >>> d = blobs.put(b"x")
+        >>> _ = blobs.path(d).write_bytes(b"y")
+        >>> blobs.check(d)
+        'altered'
+        """
+        if not _is_sha256(digest):
+            return "altered"  # not a sha256 at all: never used as a path
+        hasher = hashlib.sha256()
+        try:
+            with self.path(digest).open("rb") as fh:
+                while chunk := fh.read(_CHUNK):
+                    hasher.update(chunk)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return "missing"
+        return "ok" if hasher.hexdigest() == digest else "altered"
+
+
+def _is_sha256(digest: str) -> bool:
+    return len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)

@@ -56,9 +56,12 @@ class Store:
     def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
         self.settings = settings
         self.engine = engine or _create_engine(settings)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Sessions carry the settings they were opened with, so a domain can find what lives
+        # outside the database (the audit key in the data dir) without a new argument everywhere.
+        info = {"airsoc_settings": settings}
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
         readonly = self.engine.execution_options(airsoc_begin="DEFERRED")
-        self._read_sessions = sessionmaker(readonly, expire_on_commit=False)
+        self._read_sessions = sessionmaker(readonly, expire_on_commit=False, info=info)
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, migrate: bool = True) -> Store:

@@ -24,22 +24,34 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from airsoc.errors import InvalidEventError
+
 __all__ = [
     "EVENT_SCHEMAS",
     "EVENT_TYPES",
+    "MAX_EVENT_BYTES",
     "Event",
     "FeedbackEvent",
     "LLMTurnEvent",
     "LabelEvent",
     "PredictionEvent",
     "TrainingBatchEvent",
+    "checked_record",
+    "validate_event",
 ]
 
 _TS = pa.timestamp("us", tz="UTC")
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+# One encoder for every event (json.dumps with options builds a new one per call).
+_ENCODER = json.JSONEncoder(separators=(", ", ": "), default=str)
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(", ", ": "), default=str)
+    return _ENCODER.encode(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +68,11 @@ class Event:
 
     def to_record(self) -> dict[str, Any]:
         """Return the event as one row of its Arrow schema (JSON fields encoded)."""
-        record = {f.name: getattr(self, f.name) for f in fields(self)}
+        cls = type(self)
+        names = _FIELD_NAMES.get(cls)
+        if names is None:
+            names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(self))
+        record = {name: getattr(self, name) for name in names}
         for name in self.json_fields:
             record[name] = _json(record[name])
         return record
@@ -202,3 +218,190 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (PredictionEvent, LabelEvent, LLMTurnEvent, FeedbackEvent, TrainingBatchEvent)
 }
+
+
+#: The largest event (sum of its text fields, UTF-8, JSON fields encoded) accepted by default:
+#: 8 MiB, room for a 1 MiB request body whose non-ASCII text JSON escapes up to six-fold.
+MAX_EVENT_BYTES = 8 << 20
+
+_INT_BOUNDS = {
+    pa.int32(): (-(2**31), 2**31 - 1),
+    pa.int64(): (-(2**63), 2**63 - 1),
+}
+
+
+def validate_event(event: Event, *, max_event_bytes: int = MAX_EVENT_BYTES) -> dict[str, Any]:
+    """Return the event as one row of its Arrow schema, or refuse it naming the bad field.
+
+    Every value is checked against the column it is written to: integers must fit their
+    int32/int64 column, text must be valid Unicode (no lone surrogates), floats must be numbers,
+    the system must be usable as a partition name, and the event's text may not exceed
+    ``max_event_bytes`` in UTF-8. A refused event never reaches the writer.
+
+    Parameters
+    ----------
+    event
+        The event to check.
+    max_event_bytes
+        The most UTF-8 bytes the event's text fields (JSON fields encoded) may hold together.
+
+    Returns
+    -------
+    dict
+        The event's record, ready to be written.
+
+    Raises
+    ------
+    InvalidEventError
+        With ``loc`` set to the field, e.g. ``row_index``.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> ts = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> validate_event(LabelEvent(request_id="r1", ts=ts, system="fraud", label=1))["label"]
+    '1'
+    >>> validate_event(LabelEvent(request_id="r1", ts=ts, system="fraud", row_index=2**31))
+    Traceback (most recent call last):
+    ...
+    airsoc.errors.InvalidEventError: row_index: label event: 2147483648 does not fit the \
+int32 column (-2147483648 to 2147483647)
+    >>> validate_event(LabelEvent(request_id=chr(0xD800), ts=ts, system="fraud"))
+    Traceback (most recent call last):
+    ...
+    airsoc.errors.InvalidEventError: request_id: label event: text is not valid Unicode \
+(lone surrogate at position 0)
+    """
+    return checked_record(event, max_event_bytes=max_event_bytes)[0]
+
+
+def checked_record(
+    event: Event, *, max_event_bytes: int = MAX_EVENT_BYTES
+) -> tuple[dict[str, Any], int]:
+    """Return the event's record and its size in bytes, as :func:`validate_event` checks it.
+
+    >>> from datetime import datetime, timezone
+    >>> ts = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> checked_record(LabelEvent(request_id="r1", ts=ts, system="fraud", label=1))[1]
+    17
+    """
+    kind = event.kind
+    schema = EVENT_SCHEMAS.get(kind)
+    if schema is None:
+        raise InvalidEventError(f"unknown event kind {kind!r}", loc="kind")
+    try:
+        record = event.to_record()
+    except (ValueError, TypeError, RecursionError) as exc:
+        name = _failing_json_field(event)
+        raise InvalidEventError(
+            f"{kind} event: the value cannot be encoded as JSON ({type(exc).__name__})",
+            loc=name,
+        ) from None
+    total = 0
+    for name, check, low, high, nullable in _plan(kind):
+        value = record.get(name)
+        if value is None:
+            if nullable:
+                continue
+            raise InvalidEventError(f"{kind} event: a value is required", loc=name)
+        if check == "text":
+            if type(value) is not str:
+                _check_value(kind, name, schema.field(name).type, value, nullable=nullable)
+            try:
+                total += len(value.encode("utf-8"))
+            except UnicodeEncodeError as exc:
+                raise InvalidEventError(
+                    f"{kind} event: text is not valid Unicode (lone surrogate at position "
+                    f"{exc.start})",
+                    loc=name,
+                ) from None
+            if total > max_event_bytes:
+                raise InvalidEventError(
+                    f"{kind} event: the event's text exceeds {max_event_bytes} bytes "
+                    f"(reached at this field)",
+                    loc=name,
+                )
+        elif not (
+            (check == "int" and type(value) is int and low <= value <= high)
+            or (check == "float" and type(value) is float)
+        ):  # not the common case: the full check names what is wrong, if anything
+            _check_value(kind, name, schema.field(name).type, value, nullable=nullable)
+    system = record["system"]
+    if system in {".", ".."} or any(c in system for c in "/\\\x00") or not system.strip():
+        raise InvalidEventError(
+            f"{kind} event: {system!r} cannot name a system (no slashes, NUL, '.' or '..')",
+            loc="system",
+        )
+    return record, total
+
+
+_REQUIRED = frozenset({"request_id", "ts", "system"})
+_PLANS: dict[str, tuple[tuple[str, str, int, int, bool], ...]] = {}
+
+
+def _plan(kind: str) -> tuple[tuple[str, str, int, int, bool], ...]:
+    """Return, per column of ``kind``: name, check (text/int/float/other), int bounds, nullable."""
+    plan = _PLANS.get(kind)
+    if plan is None:
+        steps = []
+        for column in EVENT_SCHEMAS[kind]:
+            low, high = _INT_BOUNDS.get(column.type, (0, 0))
+            if pa.types.is_string(column.type):
+                check = "text"
+            elif pa.types.is_integer(column.type):
+                check = "int"
+            elif pa.types.is_floating(column.type):
+                check = "float"
+            else:
+                check = "other"
+            steps.append((column.name, check, low, high, column.name not in _REQUIRED))
+        plan = _PLANS[kind] = tuple(steps)
+    return plan
+
+
+def _check_value(kind: str, name: str, dtype: pa.DataType, value: Any, *, nullable: bool) -> int:
+    """Check one value against its column; return its size in UTF-8 bytes (0 for non-text)."""
+
+    def refuse(message: str) -> InvalidEventError:
+        return InvalidEventError(f"{kind} event: {message}", loc=name)
+
+    if value is None:
+        if nullable:
+            return 0
+        raise refuse("a value is required")
+    if pa.types.is_string(dtype):
+        if not isinstance(value, str):
+            raise refuse(f"expected text, got {type(value).__name__}")
+        try:
+            return len(value.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            raise refuse(
+                f"text is not valid Unicode (lone surrogate at position {exc.start})"
+            ) from None
+    if pa.types.is_integer(dtype):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise refuse(f"expected an integer, got {type(value).__name__}")
+        low, high = _INT_BOUNDS[dtype]
+        if not low <= value <= high:
+            raise refuse(f"{value} does not fit the {dtype} column ({low} to {high})")
+        return 0
+    if pa.types.is_floating(dtype):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise refuse(f"expected a number, got {type(value).__name__}")
+        if isinstance(value, int) and abs(value) > 2**1023:
+            raise refuse("the number is too large for a 64-bit float")
+        return 0
+    if pa.types.is_timestamp(dtype):
+        if not isinstance(value, datetime):
+            raise refuse(f"expected a datetime, got {type(value).__name__}")
+        return 0
+    raise refuse(f"no check for column type {dtype}")  # pragma: no cover - schema and code agree
+
+
+def _failing_json_field(event: Event) -> str:
+    for name in event.json_fields:
+        try:
+            _json(getattr(event, name))
+        except (ValueError, TypeError, RecursionError):
+            return name
+    return event.json_fields[0] if event.json_fields else "event"
