@@ -134,3 +134,63 @@ def test_reference_can_be_a_time_range_of_telemetry(clock: SimulatedClock) -> No
     m = monitor(reference={"start": "2026-02-01T00:00:00+00:00", "end": "2026-02-02T00:00:00Z"})
     assert [r["latency_ms"] for r in tel.reference(m)] == list(range(24))
     assert tel.reference(monitor()) == []
+
+
+def test_a_window_without_data_is_skipped_never_ok(store: Store, clock: SimulatedClock) -> None:
+    tel = InMemoryTelemetry()
+    sched, fired = scheduler(store, clock, monitor(), tel)
+    (run,) = sched.run_due()
+    assert run.status == "skipped"
+    assert [(v.status, v.reason[:18]) for v in run.verdicts] == [("skipped", "no data in the win")]
+    assert run.duration_ms >= 0
+    assert fired == []  # an idle system's monitor is not a fault
+    with store.read() as s:
+        assert monitor_status(s)["lat"].last_decision == "skipped"
+        assert [x.verdict["status"] for x in list_signals(s, monitor="lat")] == ["skipped"]
+
+
+def test_a_monitor_that_goes_blind_raises_a_platform_fault(
+    store: Store, clock: SimulatedClock
+) -> None:
+    tel = InMemoryTelemetry()
+    sched, fired = scheduler(store, clock, monitor(), tel)
+    tel.append({"system": "bot", "ts": clock.now() - timedelta(minutes=5), "latency_ms": 90})
+    (seen,) = sched.run_due()
+    assert (seen.status, fired) == ("ran", [])
+    clock.advance(timedelta(hours=2))  # the traffic stops
+    (blind,) = sched.run_due()
+    assert blind.status == "skipped"
+    assert blind.blind is not None
+    assert fired[-1].labels["failure_mode"] == "platform_fault"
+    assert fired[-1].labels["part"] == "monitor/lat"
+    assert not fired[-1].is_resolved(clock.now())
+    tel.append({"system": "bot", "ts": clock.now() + timedelta(minutes=10), "latency_ms": 90})
+    clock.advance(timedelta(minutes=15))
+    (back,) = sched.run_due()
+    assert back.status == "ran"
+    assert fired[-1].labels["alertname"] == "MonitorBlind"
+    assert fired[-1].is_resolved(clock.now())
+
+
+def test_a_monitor_expecting_data_is_blind_from_its_first_run(
+    store: Store, clock: SimulatedClock
+) -> None:
+    sched, fired = scheduler(store, clock, monitor(expects_data=True), InMemoryTelemetry())
+    (run,) = sched.run_due()
+    assert run.blind is not None
+    assert fired == [run.blind]
+
+
+def test_a_monitor_that_keeps_failing_raises_a_platform_fault(
+    store: Store, clock: SimulatedClock
+) -> None:
+    tel = InMemoryTelemetry()
+    sched, fired = scheduler(store, clock, monitor(detector="nope"), tel)
+    tel.append({"system": "bot", "ts": clock.now() - timedelta(minutes=1), "latency_ms": 1})
+    runs = []
+    for _ in range(3):
+        runs.extend(sched.run_due())
+        clock.advance(timedelta(minutes=15))
+    assert [r.status for r in runs] == ["failed"] * 3
+    assert [r.blind is not None for r in runs] == [False, False, True]
+    assert "failed 3 runs in a row" in fired[-1].annotations["description"]

@@ -21,9 +21,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Decision", "ThresholdSource", "Verdict"]
+__all__ = ["Decision", "RunStatus", "ThresholdSource", "Verdict"]
 
 Decision = Literal["ok", "warn", "drift"]
+#: Whether the detector ran, was skipped (``reason`` says why) or failed (``reason`` says how).
+RunStatus = Literal["ran", "skipped", "failed"]
 ThresholdSource = Literal["fixed", "calibrated", "bootstrap", "default"]
 
 
@@ -55,8 +57,29 @@ class Verdict(BaseModel):
     )
     reason: str = Field(description="Why this decision, in a sentence a responder can read")
     evidence: dict[str, Any] = Field(default_factory=dict)
+    status: RunStatus = Field(
+        default="ran", description="ran, skipped (reason says why) or failed (reason says how)"
+    )
+    duration_ms: float | None = Field(default=None, description="How long the check took")
 
     @property
     def is_alarm(self) -> bool:
         """Return whether this verdict should raise an alert."""
-        return self.decision == "drift"
+        return self.status == "ran" and self.decision == "drift"
+
+    @classmethod
+    def skipped(cls, *, detector: str, subject: str, reason: str) -> Verdict:
+        """Return the verdict of a check that did not run, and why (never an ``ok``).
+
+        >>> v = Verdict.skipped(detector="data_drift", subject="window", reason="no data")
+        >>> v.status, v.decision, v.is_alarm
+        ('skipped', 'ok', False)
+        """
+        return cls(
+            detector=detector,
+            method="none",
+            subject=subject,
+            decision="ok",
+            status="skipped",
+            reason=reason,
+        )

@@ -246,6 +246,17 @@ FAILURE_MODES: dict[str, FailureMode] = {
             (_SUPPLY_MODEL, _SUPPLY_DATA, _PUBLISH_MODEL, _MANIPULATE),
             (_ML06, _LLM03),
         ),
+        FailureMode(
+            "platform_fault",
+            "a part of airsoc itself stopped or went blind (writer, worker, a monitor without "
+            "data)",
+            "self-monitoring heartbeats, lag, error counts",
+            "page the platform owner; never auto-contain a model",
+            "sev2",
+            "platform-fault",
+            (),
+            (),
+        ),
     )
 }
 

@@ -39,6 +39,10 @@ class MonitorConfig(StrictModel):
     failure_mode: FailureModeName = None
     severity: SeverityValue = None
     labels: dict[str, str] = Field(default_factory=dict)
+    expects_data: bool = Field(
+        default=False,
+        description="A window without data is a platform fault even before any data arrived",
+    )
 
     @field_validator("cron")
     @classmethod

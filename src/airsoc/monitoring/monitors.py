@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,7 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airsoc.clock import Clock, ensure_utc
-from airsoc.detection.verdict import Verdict
+from airsoc.detection.verdict import RunStatus, Verdict
 from airsoc.errors import AirsocError, ConflictError, DetectionError, NotFoundError
 from airsoc.monitoring.alerts import Alert
 from airsoc.monitoring.config import MonitorConfig
@@ -308,6 +309,9 @@ class MonitorRun:
     alert: Alert | None
     resolved: bool = False
     error: str | None = None
+    status: RunStatus = "ran"
+    duration_ms: float = 0.0
+    blind: Alert | None = None
 
     @property
     def breached(self) -> bool:
@@ -316,6 +320,18 @@ class MonitorRun:
 
 
 AlertSink = Callable[[Alert], None]
+
+#: Failed runs in a row after which a monitor raises a ``platform_fault`` alert.
+FAILURES_BEFORE_ALERT = 3
+
+
+def _is_empty(data: Any) -> bool:
+    if data is None:
+        return True
+    try:
+        return len(data) == 0
+    except TypeError:
+        return False
 
 
 class MonitorScheduler:
@@ -342,6 +358,8 @@ class MonitorScheduler:
         # without it, what this scheduler fired itself.
         self.firing = firing
         self._fired: dict[str, Alert] = {}
+        self._blind: dict[str, Alert] = {}
+        self._failures: dict[str, int] = {}
 
     def due(self) -> list[MonitorConfig]:
         """Return the monitors due now (a monitor never run is due at once)."""
@@ -368,10 +386,17 @@ class MonitorScheduler:
         raise NotFoundError(f"no monitor named {name!r}")
 
     def run(self, monitor: MonitorConfig) -> MonitorRun:
-        """Evaluate ``monitor`` now: store its verdicts, fire or resolve its alert."""
+        """Evaluate ``monitor`` now: store its verdicts, fire or resolve its alert.
+
+        A window without data is ``skipped``, never ``ok``; when the monitor expects data (its
+        config says so, or an earlier run had some) or keeps failing, a ``platform_fault``
+        alert says it is blind.
+        """
         now = self.clock.now()
+        started = time.perf_counter()
         start, end = window_bounds(monitor, now)
         error = None
+        status: RunStatus = "ran"
         verdicts: list[Verdict] = []
         try:
             evaluator = self.evaluators[monitor.detector]
@@ -388,15 +413,35 @@ class MonitorScheduler:
                     current=self.source.window(monitor, start, end),
                     reference=self.source.reference(monitor),
                 )
-                verdicts = list(evaluator(monitor, data))
+                if _is_empty(data.current):
+                    status = "skipped"
+                    verdicts = [
+                        Verdict.skipped(
+                            detector=monitor.detector,
+                            subject="window",
+                            reason=f"no data in the window {start.isoformat()} to "
+                            f"{end.isoformat()}",
+                        )
+                    ]
+                else:
+                    verdicts = list(evaluator(monitor, data))
             except DetectionError as exc:
                 error = str(exc)
             except Exception as exc:  # a broken detector is recorded and logged, never fatal
                 error = f"detector {monitor.detector!r} failed: {type(exc).__name__}: {exc}"
                 logger.exception("monitor %s: %s", monitor.name, error)
+        if error:
+            status = "failed"
+        duration_ms = (time.perf_counter() - started) * 1000
+        verdicts = [
+            v if v.duration_ms is not None else v.model_copy(update={"duration_ms": duration_ms})
+            for v in verdicts
+        ]
         alarm = [v for v in verdicts if v.is_alarm]
-        decision = "error" if error else ("drift" if alarm else "ok")
+        decision = {"failed": "error", "skipped": "skipped"}.get(status, "drift" if alarm else "ok")
         with self.store.transaction() as s:
+            row = s.get(MonitorStateRow, monitor.name)
+            had_data = row is not None and row.last_decision in ("ok", "drift")
             for verdict in verdicts:
                 record_signal(
                     s,
@@ -406,13 +451,13 @@ class MonitorScheduler:
                     verdict=verdict,
                     window=(start, end),
                 )
-            row = s.get(MonitorStateRow, monitor.name)
             if row is None:
                 row = MonitorStateRow(monitor=monitor.name, next_run_at=now)
                 s.add(row)
             row.last_run_at = now
             row.next_run_at = next_run_after(monitor, now)
-            row.last_decision = decision
+            # A skipped run keeps the memory that this monitor has seen data before.
+            row.last_decision = "ok" if status == "skipped" and had_data else decision
         alert = None
         resolved = False
         previous = self._stored_firing(monitor.name)
@@ -420,10 +465,11 @@ class MonitorScheduler:
             alert = self._alert(monitor, alarm, now, previous)
             self._fired[monitor.name] = alert
             self.sink(alert)
-        elif not error and previous is not None:
+        elif status == "ran" and previous is not None:
             self._fired.pop(monitor.name, None)
             self.sink(previous.resolved_at(now))
             resolved = True
+        blind = self._watch_blindness(monitor, status, had_data, error, now)
         return MonitorRun(
             monitor=monitor.name,
             at=now,
@@ -432,7 +478,51 @@ class MonitorScheduler:
             alert=alert,
             resolved=resolved,
             error=error,
+            status=status,
+            duration_ms=duration_ms,
+            blind=blind,
         )
+
+    def _watch_blindness(
+        self,
+        monitor: MonitorConfig,
+        status: RunStatus,
+        had_data: bool,
+        error: str | None,
+        now: datetime,
+    ) -> Alert | None:
+        """Raise (or resolve) the ``platform_fault`` alert of a monitor that cannot see."""
+        failures = self._failures[monitor.name] = (
+            self._failures.get(monitor.name, 0) + 1 if status == "failed" else 0
+        )
+        reason = None
+        if status == "skipped" and (monitor.expects_data or had_data):
+            reason = "sees no data although its system sent some before"
+        elif failures >= FAILURES_BEFORE_ALERT:
+            reason = f"failed {failures} runs in a row: {error}"
+        previous = self._blind.get(monitor.name)
+        if reason is None:
+            if previous is not None and status == "ran":
+                del self._blind[monitor.name]
+                self.sink(previous.resolved_at(now))
+            return None
+        alert = Alert(
+            labels={
+                "alertname": "MonitorBlind",
+                "system": monitor.system,
+                "part": f"monitor/{monitor.name}",
+                "failure_mode": "platform_fault",
+                "severity": "sev3",
+            },
+            annotations={
+                "summary": f"monitor {monitor.name} is blind",
+                "description": f"monitor {monitor.name} {reason}"[:2000],
+            },
+            starts_at=previous.starts_at if previous else now,
+        )
+        self._blind[monitor.name] = alert
+        self.sink(alert)
+        return alert
 
     def _stored_firing(self, name: str) -> Alert | None:
         if self.firing is not None:
