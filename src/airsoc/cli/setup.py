@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -63,8 +64,16 @@ def up(
     from airsoc.server.app import create_app
     from airsoc.server.auth import StoreUserDirectory
 
+    if TYPE_CHECKING:
+        from fastapi import FastAPI
+
+        from airsoc.runtime.health import PartStatus
+
     store = state.store()
-    api_app = create_app(state.settings, clock=state.clock, store=store)
+
+    def api_app(readiness: Callable[[], list[PartStatus]]) -> FastAPI:
+        return create_app(state.settings, clock=state.clock, store=store, readiness=readiness)
+
     if demo and scripted:
         from airsoc.drills.scenario import run_demo
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,7 @@ from airsoc.incidents.service import (
 )
 from airsoc.reporting import create_postmortem, list_postmortems
 from airsoc.response import list_runs
+from airsoc.runtime.health import PartStatus
 from airsoc.runtime.loop import LoopReport
 from airsoc.runtime.platform import Platform, PlatformOptions
 from airsoc.runtime.registries import build_registries
@@ -306,7 +308,7 @@ def run_live_demo(
     clock: Clock,
     out: Console,
     options: DemoOptions,
-    api_app: Any,
+    api_app: Callable[[Callable[[], list[PartStatus]]], Any],
     users: UserDirectory,
 ) -> DemoOutcome:
     """Run the demo until ``options.duration`` passes or Ctrl-C; return what happened."""

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,12 +32,20 @@ from airsoc.monitoring.monitors import MonitorEvaluator, TelemetrySource
 from airsoc.response.controlplane import ControlPlane
 from airsoc.runtime.config import load_checked_config
 from airsoc.runtime.control import live_control_plane
+from airsoc.runtime.health import PartStatus, SelfMonitor
 from airsoc.runtime.loop import LoopReport, ResponseLoop
 from airsoc.serving import Gateway
 from airsoc.serving import create_app as create_gateway_app
 from airsoc.store import Store
 
-__all__ = ["Platform", "PlatformOptions"]
+__all__ = ["MAX_BACKOFF", "STALL_AFTER", "Platform", "PlatformOptions"]
+
+logger = logging.getLogger(__name__)
+
+#: Longest pause (seconds) between worker rounds while they keep failing.
+MAX_BACKOFF = 30.0
+#: Seconds without a finished round after which the worker counts as stalled.
+STALL_AFTER = 120.0
 
 
 @dataclass
@@ -61,7 +70,11 @@ def _server(app: Any, host: str, port: int) -> uvicorn.Server:
 
 
 class Platform:
-    """The API, the gateway and the response loop running together until :meth:`stop`."""
+    """The API, the gateway and the response loop running together until :meth:`stop`.
+
+    ``api_app`` builds the API's ASGI app from the platform's readiness (a callable returning
+    the status of its parts), so ``/readyz`` fails when a part stops.
+    """
 
     def __init__(
         self,
@@ -69,7 +82,7 @@ class Platform:
         store: Store,
         clock: Clock,
         options: PlatformOptions,
-        api_app: Any,
+        api_app: Callable[[Callable[[], list[PartStatus]]], Any],
         control_plane: Callable[[Gateway], ControlPlane] | None = None,
     ) -> None:
         self.store = store
@@ -91,8 +104,15 @@ class Platform:
             receivers=options.receivers,
             evaluators=options.evaluators,
         )
+        self._engine_lock = threading.Lock()
+        log = getattr(self.gateway, "event_log", None)
+        self.health = SelfMonitor(
+            clock=clock,
+            stall_after=max(STALL_AFTER, 30 * options.tick_interval),
+            writer=(lambda: log.health()) if log is not None and hasattr(log, "health") else None,
+        )
         self._servers = [
-            _server(api_app, options.host, options.api_port),
+            _server(api_app(self.health.parts), options.host, options.api_port),
             _server(create_gateway_app(self.gateway), options.host, options.gateway_port),
         ]
         self._threads: list[threading.Thread] = []
@@ -128,19 +148,65 @@ class Platform:
                 raise InputError(
                     f"the servers did not start on {self.options.host} ports "
                     f"{self.options.api_port} and {self.options.gateway_port} (in use?)",
-                    loc="--api-port/--gateway-port",
+                    loc="api_port/gateway_port",
                 )
             time.sleep(0.05)
         worker = threading.Thread(target=self._work, name="airsoc-worker", daemon=True)
         worker.start()
-        self._threads.append(worker)
+        watchdog = threading.Thread(target=self._watch, name="airsoc-watchdog", daemon=True)
+        watchdog.start()
+        self._threads += [worker, watchdog]
 
     def _work(self) -> None:
+        # Supervised: an unexpected error is logged with its traceback, counted and alerted
+        # (through the self-monitor), and the loop goes on with backoff.
+        delay = self.options.tick_interval
+        try:
+            while not self._stop.wait(delay):
+                try:
+                    self.tick()
+                except Exception as exc:
+                    logger.exception("airsoc worker: the round failed")
+                    self.health.worker_failed(exc)
+                    self.options.on_error(f"worker: {type(exc).__name__}: {exc}")
+                    delay = min(delay * 2, MAX_BACKOFF)
+                else:
+                    self.health.beat()
+                    delay = self.options.tick_interval
+        except BaseException as exc:  # the thread is going away: say so
+            self.health.worker_stopped(f"the worker thread ended: {type(exc).__name__}: {exc}")
+            raise
+        if not self._stop.is_set():
+            self.health.worker_stopped("the worker thread ended")
+
+    def _watch(self) -> None:
         while not self._stop.wait(self.options.tick_interval):
-            self.tick()
+            self.deliver_self_alerts()
+
+    def deliver_self_alerts(self) -> int:
+        """Send the self-monitor's ``platform_fault`` alerts through the routing tree; return
+        how many the store accepted (the others are sent again on the next call)."""
+        alerts = self.health.alerts()
+        if not alerts or not self._engine_lock.acquire(timeout=self.options.tick_interval):
+            self.health.undelivered(alerts)
+            return 0
+        try:
+            for i, alert in enumerate(alerts):
+                try:
+                    self.loop.engine.submit(alert, source="self-monitor")
+                except Exception as exc:
+                    logger.error("airsoc: could not record a platform alert yet: %s", exc)
+                    self.health.undelivered(alerts[i:])
+                    return i
+        finally:
+            self._engine_lock.release()
+        return len(alerts)
 
     def tick(self) -> LoopReport | None:
-        """Reload a changed configuration, then run one round of the loop; return its report."""
+        """Reload a changed configuration, then run one round of the loop; return its report.
+
+        An airsoc error of the round is reported and the round skipped (``None``); any other
+        error propagates to the supervised worker."""
         mtime = self._config_mtime()
         if mtime != self._mtime:
             self._mtime = mtime
@@ -150,8 +216,10 @@ class Platform:
             except AirsocError as exc:
                 self.options.on_error(f"kept the running configuration: {exc}")
         try:
-            report = self.loop.tick()
+            with self._engine_lock:
+                report = self.loop.tick()
         except AirsocError as exc:
+            self.health.worker_failed(exc)
             self.options.on_error(f"worker: {exc}")
             return None
         for hook in self.options.on_tick:

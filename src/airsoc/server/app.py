@@ -24,7 +24,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -36,6 +36,7 @@ import airsoc
 from airsoc.alerting import AlertingEngine
 from airsoc.clock import Clock, SystemClock
 from airsoc.incidents.evidence import BlobStore
+from airsoc.runtime.health import PartStatus
 from airsoc.server import console, panels
 from airsoc.server.console import Panel
 from airsoc.server.deps import ServerContext
@@ -43,6 +44,7 @@ from airsoc.server.errors import install_error_handlers
 from airsoc.server.metrics import (
     HookCollector,
     MetricHook,
+    PartsCollector,
     RequestMetrics,
     RequestMetricsMiddleware,
     gateway_metrics,
@@ -127,10 +129,12 @@ def create_app(
     incident_panels: Sequence[Panel] = INCIDENT_PANELS,
     cookie_secure: bool = False,
     alerting: AlertingEngine | None = None,
+    readiness: Callable[[], Sequence[PartStatus]] | None = None,
 ) -> FastAPI:
     """Return the airsoc web app on the store ``settings`` point at (opened and migrated here
     unless ``store`` is given). ``cookie_secure`` marks the console cookie HTTPS-only;
-    ``alerting`` routes alerts from Alertmanager (without it they are stored only)."""
+    ``alerting`` routes alerts from Alertmanager (without it they are stored only);
+    ``readiness`` is the running platform's parts (``/readyz`` fails while one is down)."""
     own_store = store is None
     the_store = store or Store.open(settings)
 
@@ -158,11 +162,14 @@ def create_app(
         blobs=BlobStore(settings.evidence_dir),
         cookie_secure=cookie_secure,
         alerting=alerting,
+        readiness=readiness,
     )
     app.state.overview_panels = tuple(overview_panels)
     app.state.incident_panels = tuple(incident_panels)
     registry = CollectorRegistry()
     registry.register(HookCollector(the_store, app.state.ctx.clock, metric_hooks))
+    if readiness is not None:
+        registry.register(PartsCollector(readiness))
     app.state.registry = registry
     app.add_middleware(RequestMetricsMiddleware, metrics=RequestMetrics(registry))
     install_error_handlers(app)

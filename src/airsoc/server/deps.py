@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -22,6 +23,7 @@ from airsoc.alerting import AlertingEngine
 from airsoc.clock import Clock
 from airsoc.errors import AuthenticationError
 from airsoc.incidents.evidence import BlobStore
+from airsoc.runtime.health import PartStatus
 from airsoc.server.auth import UserRole, UserView, authenticate_token, require_role
 from airsoc.settings import Settings
 from airsoc.store import Store
@@ -48,6 +50,7 @@ class ServerContext:
     blobs: BlobStore
     cookie_secure: bool = False
     alerting: AlertingEngine | None = None
+    readiness: Callable[[], Sequence[PartStatus]] | None = None
 
 
 def get_context(request: Request) -> ServerContext:

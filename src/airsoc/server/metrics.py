@@ -43,6 +43,7 @@ from airsoc.incidents.lifecycle import Severity
 from airsoc.incidents.service import list_incidents
 from airsoc.monitoring.signals import list_signals
 from airsoc.reporting.timing import fleet_metrics
+from airsoc.runtime.health import PartStatus
 from airsoc.settings import Settings
 from airsoc.store import Store
 from airsoc.telemetry import read_events
@@ -52,6 +53,7 @@ __all__ = [
     "SCRAPE_LIMIT",
     "HookCollector",
     "MetricHook",
+    "PartsCollector",
     "RequestMetrics",
     "RequestMetricsMiddleware",
     "gateway_metrics",
@@ -315,3 +317,31 @@ class RequestMetricsMiddleware:
             template = route_template(scope)
             self.metrics.requests.labels(scope["method"], template, str(status["code"])).inc()
             self.metrics.latency.labels(template).observe(time.perf_counter() - start)
+
+
+class PartsCollector(Collector):
+    """The running platform's parts at scrape time: up or not, and the writer's counters."""
+
+    def __init__(self, readiness: Callable[[], Sequence[PartStatus]]) -> None:
+        self.readiness = readiness
+
+    def collect(self) -> Iterator[Metric]:
+        """Return ``airsoc_platform_part_up`` per part, and the event-log writer's lag, pending,
+        dropped and error counts."""
+        up = GaugeMetricFamily(
+            "airsoc_platform_part_up", "1 while a part of airsoc works, by part", labels=["part"]
+        )
+        writer = GaugeMetricFamily(
+            "airsoc_event_log_writer",
+            "The telemetry writer: lag_seconds, pending, dropped, errors, restarts",
+            labels=["measure"],
+        )
+        for part in self.readiness():
+            up.add_metric([part.part], 1.0 if part.ok else 0.0)
+            if part.part == "event-log writer" and part.data:
+                for key in ("lag_seconds", "pending", "dropped", "errors", "restarts"):
+                    value = part.data.get(key)
+                    if isinstance(value, int | float):
+                        writer.add_metric([key], float(value))
+        yield up
+        yield writer

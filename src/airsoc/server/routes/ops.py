@@ -15,12 +15,22 @@ __all__ = ["Health", "router"]
 router = APIRouter(tags=["operations"])
 
 
+class Part(BaseModel):
+    """One part of the running platform: the worker, the event-log writer."""
+
+    part: str
+    status: str
+    ok: bool
+    detail: str = ""
+
+
 class Health(BaseModel):
-    """Whether the server (and, for readiness, its store) is working."""
+    """Whether the server (and, for readiness, its store and the platform's parts) work."""
 
     status: str
     store: str | None = None
     detail: str | None = None
+    parts: list[Part] | None = None
 
 
 @router.get("/healthz", response_model=Health)
@@ -32,17 +42,31 @@ def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Health,
-    responses={503: {"model": Health, "description": "The store cannot be reached"}},
+    responses={503: {"model": Health, "description": "The store or a part is down"}},
 )
 def readyz(ctx: Ctx) -> Response:
-    """Answer ``ready`` when the store answers a query, else 503 saying why."""
+    """Answer ``ready`` when the store answers a query and every part of the running platform
+    works, else 503 saying why."""
+    parts = (
+        [Part(part=p.part, status=p.status, ok=p.ok, detail=p.detail) for p in ctx.readiness()]
+        if ctx.readiness is not None
+        else None
+    )
     try:
         with ctx.store.read() as s:
             s.execute(text("SELECT 1")).scalar_one()
     except Exception as exc:  # any failure of the store means not ready
-        body = Health(status="unavailable", store=ctx.store.dialect, detail=type(exc).__name__)
+        body = Health(
+            status="unavailable", store=ctx.store.dialect, detail=type(exc).__name__, parts=parts
+        )
         return JSONResponse(body.model_dump(), status_code=503)
-    return JSONResponse(Health(status="ready", store=ctx.store.dialect).model_dump())
+    down = [p for p in parts or [] if not p.ok]
+    if down:
+        detail = "; ".join(f"{p.part} is {p.status}" for p in down)
+        body = Health(status="unavailable", store=ctx.store.dialect, detail=detail, parts=parts)
+        return JSONResponse(body.model_dump(), status_code=503)
+    body = Health(status="ready", store=ctx.store.dialect, parts=parts)
+    return JSONResponse(body.model_dump())
 
 
 @router.get(

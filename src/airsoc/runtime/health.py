@@ -1,0 +1,176 @@
+"""Self-monitoring: airsoc watches its own parts and says when one stops.
+
+:class:`SelfMonitor` reads the event-log writer's health and the worker's heartbeat. Any part
+that is not ``ok`` raises a ``platform_fault`` alert through the normal routing tree (resolved
+when the part recovers); a part that stopped or stalled, or a writer that keeps failing, also
+makes :meth:`SelfMonitor.ready` false, which fails ``/readyz``. A worker whose rounds fail goes on
+with backoff and stays ready. While the store itself is unwritable the fault is logged at
+once and the alert is delivered as soon as the store accepts it.
+
+Example:
+    >>> from airsoc.clock import SimulatedClock
+    >>> monitor = SelfMonitor(clock=SimulatedClock(), stall_after=60.0)
+    >>> monitor.beat()
+    >>> [(p.part, p.ok) for p in monitor.parts()]
+    [('worker', True)]
+    >>> monitor.worker_failed(RuntimeError("database is locked"))
+    >>> [(p.part, p.status, p.ok) for p in monitor.parts()]
+    [('worker', 'failing', True)]
+    >>> monitor.ready(), [a.labels["part"] for a in monitor.alerts()]
+    (True, ['worker'])
+    >>> monitor.worker_stopped("the thread ended")
+    >>> monitor.ready(), [a.labels["part"] for a in monitor.alerts()]
+    (False, ['worker'])
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from airsoc.clock import Clock
+from airsoc.monitoring.alerts import Alert
+
+__all__ = ["PartStatus", "SelfMonitor"]
+
+logger = logging.getLogger(__name__)
+
+PartState = Literal["ok", "failing", "stopped", "stalled"]
+
+
+@dataclass(frozen=True)
+class PartStatus:
+    """How one part of airsoc is doing; ``ok`` is False when it fails readiness."""
+
+    part: str
+    status: PartState
+    ok: bool
+    detail: str = ""
+    data: dict[str, Any] | None = None
+
+
+class SelfMonitor:
+    """The health of the worker (heartbeat, errors) and, when given, the event-log writer."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        stall_after: float,
+        writer: Callable[[], Any] | None = None,
+        system: str = "airsoc",
+    ) -> None:
+        self.clock = clock
+        self.stall_after = stall_after
+        self.writer = writer
+        self.system = system
+        self._lock = threading.Lock()
+        self._last_beat: float | None = None
+        self._errors = 0
+        self._consecutive = 0
+        self._last_error = ""
+        self._stopped: str | None = None
+        self._firing: dict[str, Alert] = {}
+        self._pending: list[Alert] = []
+
+    def beat(self) -> None:
+        """Record that the worker finished a round."""
+        with self._lock:
+            self._last_beat = time.monotonic()
+            self._consecutive = 0
+
+    def worker_failed(self, exc: BaseException) -> None:
+        """Record an unexpected error of the worker (it goes on, with backoff)."""
+        with self._lock:
+            self._errors += 1
+            self._consecutive += 1
+            self._last_error = f"{type(exc).__name__}: {exc}"
+
+    def worker_stopped(self, why: str) -> None:
+        """Record that the worker is gone for good."""
+        with self._lock:
+            self._stopped = why
+
+    @property
+    def worker_errors(self) -> int:
+        """Return how many unexpected errors the worker has had."""
+        return self._errors
+
+    def _worker(self) -> PartStatus:
+        with self._lock:
+            data: dict[str, Any] = {"errors": self._errors, "consecutive_errors": self._consecutive}
+            if self._stopped is not None:
+                return PartStatus("worker", "stopped", False, self._stopped, data)
+            if self._last_beat is not None:
+                age = time.monotonic() - self._last_beat
+                data["seconds_since_round"] = round(age, 3)
+                if age > self.stall_after:
+                    detail = f"no round finished for {age:.0f} s; last error: {self._last_error}"
+                    return PartStatus("worker", "stalled", False, detail, data)
+            if self._consecutive:
+                detail = f"{self._consecutive} rounds failed in a row: {self._last_error}"
+                return PartStatus("worker", "failing", True, detail, data)
+        return PartStatus("worker", "ok", True, "", data)
+
+    def _writer(self) -> PartStatus | None:
+        if self.writer is None:
+            return None
+        health = self.writer()
+        data = health.to_dict() if hasattr(health, "to_dict") else dict(health)
+        status = str(data.get("status", "ok"))
+        detail = str(data.get("last_error") or "")
+        if status == "ok":
+            return PartStatus("event-log writer", "ok", True, detail, data)
+        state: PartState = "stopped" if status == "stopped" else "failing"
+        return PartStatus("event-log writer", state, False, detail, data)
+
+    def parts(self) -> list[PartStatus]:
+        """Return the status of every watched part."""
+        writer = self._writer()
+        return [self._worker(), *([writer] if writer else [])]
+
+    def ready(self) -> bool:
+        """Return whether every part works (``/readyz`` answers 503 otherwise)."""
+        return all(p.ok for p in self.parts())
+
+    def alerts(self) -> list[Alert]:
+        """Return the ``platform_fault`` alerts to send now: a firing alert for each part that
+        is down, a resolved one for each part that came back; alerts not yet accepted by the
+        store (see :meth:`undelivered`) are returned again."""
+        now = self.clock.now()
+        out: list[Alert] = []
+        for part in self.parts():
+            previous = self._firing.get(part.part)
+            if part.status != "ok":
+                alert = Alert(
+                    labels={
+                        "alertname": "PlatformPartDown",
+                        "system": self.system,
+                        "part": part.part,
+                        "failure_mode": "platform_fault",
+                        "severity": "sev2",
+                    },
+                    annotations={
+                        "summary": f"airsoc's {part.part} is {part.status}",
+                        "description": part.detail[:2000],
+                    },
+                    starts_at=previous.starts_at if previous else now,
+                )
+                if previous is None:
+                    logger.error("airsoc's %s is %s: %s", part.part, part.status, part.detail)
+                self._firing[part.part] = alert
+                out.append(alert)
+            elif previous is not None:
+                logger.warning("airsoc's %s recovered", part.part)
+                del self._firing[part.part]
+                out.append(previous.resolved_at(now))
+        pending, self._pending = self._pending, []
+        return [*pending, *out]
+
+    def undelivered(self, alerts: list[Alert]) -> None:
+        """Keep ``alerts`` to send again: the store did not accept them."""
+        self._pending = [*alerts, *self._pending]
