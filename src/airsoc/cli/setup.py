@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -125,15 +124,9 @@ def up(
     console.print(
         f"airsoc on {platform.api_url}/ (API at /api/v1); gateway on {platform.gateway_url}"
     )
-    console.print(f"watching {config}; Ctrl-C stops")
-    end_at = time.monotonic() + duration if duration is not None else None
-    try:
-        while end_at is None or time.monotonic() < end_at:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        console.print("stopping...")
-    finally:
-        platform.stop()
+    console.print(f"watching {config}; Ctrl-C or SIGTERM stops (the event log is drained first)")
+    why = platform.run(duration=duration)
+    console.print(f"stopped ({why})")
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -225,6 +226,28 @@ class Platform:
         for hook in self.options.on_tick:
             hook(report)
         return report
+
+    def run(self, *, duration: float | None = None) -> str:
+        """Serve until ``duration`` seconds pass, or SIGTERM or SIGINT arrives; then stop,
+        draining the event log so nothing acknowledged is lost; return why it stopped.
+
+        Call from the main thread (signal handlers can only be installed there).
+        """
+        stopping = threading.Event()
+        why = ["duration"]
+
+        def handle(signum: int, _frame: object) -> None:
+            why[0] = signal.Signals(signum).name
+            stopping.set()
+
+        previous = {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            stopping.wait(duration)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.stop()
+        return why[0]
 
     def stop(self) -> None:
         """Stop the worker and the servers (the gateway flushes its event log) and wait."""
