@@ -150,7 +150,7 @@ def profile_from_bytes(data: bytes, *, source: str = "profile bytes") -> Dataset
         grid = meta.pop("grid")
         for name in ("min", "max", "mean", "m2"):
             meta[name] = _float_back(meta[name])
-        arrays = {name: _blob(body, spec) for name, spec in blobs.items()}
+        arrays: dict[str, Any] = {name: _blob(body, spec) for name, spec in blobs.items()}
         cols[meta["name"]] = ColumnProfile(
             **meta,
             grid=None if grid is None else Grid(float(grid[0]), float(grid[1]), int(grid[2])),

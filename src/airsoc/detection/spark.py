@@ -146,8 +146,9 @@ def spark_kinds(
     """Return the kind of every column from Spark type names, as the local reader would infer.
 
     ``kinds`` overrides win; then a column that is categorical or boolean in ``reference``
-    keeps that kind (as :func:`airsoc.detection.check_drift` does); then the type decides, and a string column is ``text`` when
-    its mean length in ``string_lengths`` reaches the text threshold.
+    keeps that kind (as :func:`airsoc.detection.check_drift` does); then the type decides,
+    and a string column is ``text`` when its mean length in ``string_lengths`` reaches the
+    text threshold.
 
     >>> spark_kinds({"a": "double", "b": "string", "c": "string", "d": "boolean"},
     ...             string_lengths={"b": 3.0, "c": 80.0})
@@ -241,9 +242,8 @@ def _sample_grid(
     sample = dataframe.select(*(exprs[c] for c in numeric))
     if fraction < 1.0:
         sample = sample.sample(withReplacement=False, fraction=fraction, seed=0)
-    table = read_table(
-        sample.limit(_GRID_SAMPLE).toPandas(), kinds={c: kinds[c] for c in numeric}
-    )
+    # toArrow, not toPandas: no pandas round trip on the driver (Spark 4).
+    table = read_table(sample.limit(_GRID_SAMPLE).toArrow(), kinds={c: kinds[c] for c in numeric})
     cols = {}
     for col in table.columns:
         assert col.values is not None
@@ -288,9 +288,7 @@ def profile(
         raise InputError(f"{source}: no column {missing[0]!r} (columns: {', '.join(types)})")
     if len(set(names)) != len(names):
         raise InputError(f"{source}: a column is named twice in {names}")
-    strings = [
-        c for c in names if _kind_of_type(types[c]) is None and not (kinds or {}).get(c)
-    ]
+    strings = [c for c in names if _kind_of_type(types[c]) is None and not (kinds or {}).get(c)]
     lengths: dict[str, float | None] = {}
     if strings:
         row = dataframe.agg(*(F.avg(F.length(F.col(f"`{c}`"))).alias(c) for c in strings)).first()
@@ -313,7 +311,11 @@ def profile(
         merged_cols.update(sampled.columns)
         reference = DatasetProfile(merged_cols, 0, "grid")
     shipped = profile_to_bytes(grid_profile(reference)) if reference is not None else None
-    options = {"sketches": sketches, "exact_limit": exact_limit, "max_categories": max_categories}
+    options: dict[str, Any] = {
+        "sketches": sketches,
+        "exact_limit": exact_limit,
+        "max_categories": max_categories,
+    }
     batches = column_batches(names, column_batch)
     jobs = []
     for i, batch in enumerate(batches):
@@ -337,7 +339,7 @@ def profile(
     for i, batch in enumerate(batches):
         found = parts[i]
         if not found:  # an empty DataFrame: profile its (empty) schema the same way
-            empty = dataframe.select(*(exprs[c] for c in batch)).limit(0).toPandas()
+            empty = dataframe.select(*(exprs[c] for c in batch)).limit(0).toArrow()
             found = [
                 profile_local(
                     empty,
