@@ -736,7 +736,7 @@ def _joined(messages: Sequence[Mapping[str, str]]) -> str | None:
 
 
 def _entity_messages(value: Any) -> list[dict[str, str]]:
-    """Return messages from a Traceloop entity payload (``{"inputs": ...}``, ``{"outputs": ...}``)."""
+    """Return messages from a Traceloop entity payload (``{"inputs": ...}`` or outputs)."""
     value = _maybe_json(value)
     if isinstance(value, Mapping):
         for key in ("inputs", "outputs", "args", "kwargs"):
