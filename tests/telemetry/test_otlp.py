@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import http.server
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -411,3 +413,79 @@ def test_gzip_bombs_are_stopped_at_the_limit() -> None:
         decode_export_request(
             bomb, content_type="application/json", content_encoding="gzip", max_bytes=1_000_000
         )
+
+
+def test_the_official_otlp_http_exporter_is_understood() -> None:
+    """A real app: the OpenTelemetry SDK exporting gzip protobuf over HTTP to a local server."""
+    exporter_mod = pytest.importorskip(
+        "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+        reason="opentelemetry-exporter-otlp-proto-http is not installed",
+    )
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            spans = decode_export_request(
+                body,
+                content_type=self.headers["Content-Type"],
+                content_encoding=self.headers.get("Content-Encoding"),
+            )
+            result = spans_to_turns(spans, systems={"support-bot"})
+            answer = encode_export_response(result.rejected_spans, result.error_message)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        exporter = exporter_mod.OTLPSpanExporter(
+            endpoint=f"http://127.0.0.1:{server.server_address[1]}/v1/traces",
+            compression=Compression.Gzip,
+        )
+        provider = TracerProvider(resource=Resource.create({"service.name": "support-bot"}))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        tracer = provider.get_tracer("test-app")
+        with tracer.start_as_current_span("workflow") as parent:
+            parent.set_attribute("traceloop.span.kind", "workflow")
+            with tracer.start_as_current_span("openai.chat") as span:
+                for key, value in OPENLLMETRY["attributes"].items():
+                    span.set_attribute(key, value)
+        provider.shutdown()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+    assert received, "the exporter sent nothing"
+    headers = received[0][0]
+    assert headers["content-type"] == "application/x-protobuf"
+    assert headers["content-encoding"] == "gzip"
+    spans = [
+        s
+        for h, body in received
+        for s in decode_export_request(
+            body, content_type=h["content-type"], content_encoding=h.get("content-encoding")
+        )
+    ]
+    result = spans_to_turns(spans, systems={"support-bot"})
+    [turn] = result.turns
+    assert result.accepted_spans == 2
+    assert turn.style == "openllmetry"
+    assert (turn.prompt, turn.completion) == (QUESTION, ANSWER)
+    assert turn.session_id == "conv-1"
+    assert len(turn.trace_id) == 32
+    assert len(turn.span_id) == 16
