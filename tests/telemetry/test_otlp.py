@@ -374,6 +374,17 @@ def test_error_status_is_kept() -> None:
     assert turn.status == "error"
 
 
+def test_error_status_given_by_name_in_json_is_kept() -> None:
+    body = json.loads(json_request([OPENLLMETRY]))
+    body["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["status"] = {
+        "code": "STATUS_CODE_ERROR",
+        "message": "upstream timeout",
+    }
+    spans = decode_export_request(json.dumps(body).encode(), content_type="application/json")
+    assert spans[0].status_message == "upstream timeout"
+    assert spans_to_turns(spans).turns[0].status == "error"
+
+
 def test_partial_success_response_round_trips_in_protobuf() -> None:
     body = encode_export_response(3, "3 spans rejected: unknown system 'x'")
     response = pb.ExportTraceServiceResponse()

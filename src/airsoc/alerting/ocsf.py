@@ -248,7 +248,6 @@ def _finding(
                 "vendor_name": "airsoc",
                 "version": _product_version(),
             },
-            "profiles": ["ai_security"],
             "uid": _record_uid(uid, activity, when, status),
             "correlation_uid": uid,
         },
@@ -264,6 +263,7 @@ def _finding(
         if model_version:
             model["version"] = model_version
         record["ai_model"] = model
+        record["metadata"]["profiles"] = ["ai_security"]
     if evidence:
         record["evidences"] = _evidences(evidence)
     if remediation:

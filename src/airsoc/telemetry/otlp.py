@@ -352,6 +352,14 @@ def _hex_id(value: Any, size: int, what: str) -> str:
     return text.lower()
 
 
+def _status_code(code: Any) -> int:
+    """Return a span status code given as a number or an enum name (``STATUS_CODE_ERROR``)."""
+    names = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": _STATUS_ERROR}
+    if isinstance(code, str):
+        return names.get(code, int(code) if code.isdigit() else 0)
+    return int(code) if isinstance(code, int) else 0
+
+
 def _from_json(raw: bytes) -> list[OtlpSpan]:
     try:
         doc = json.loads(raw)
@@ -366,7 +374,6 @@ def _from_json(raw: bytes) -> list[OtlpSpan]:
             for ss in _get(rs, "scopeSpans", []) or []:
                 for s in _get(ss, "spans", []) or []:
                     status = _get(s, "status", {}) or {}
-                    code = status.get("code", 0)
                     spans.append(
                         OtlpSpan(
                             trace_id=_hex_id(_get(s, "traceId"), 16, "traceId"),
@@ -385,11 +392,7 @@ def _from_json(raw: bytes) -> list[OtlpSpan]:
                                 )
                                 for e in s.get("events", []) or []
                             ),
-                            status_code=_STATUS_ERROR
-                            if code in (2, "STATUS_CODE_ERROR")
-                            else int(code)
-                            if isinstance(code, int)
-                            else 0,
+                            status_code=_status_code(status.get("code", 0)),
                             status_message=str(status.get("message", "")),
                         )
                     )
