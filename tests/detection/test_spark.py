@@ -180,3 +180,24 @@ def test_kinds_follow_the_reference_and_the_local_rules() -> None:
         reference=ref,
     )
     assert kinds == {"zip": "categorical", "x": "numerical", "when": "datetime", "d": "numerical"}
+
+
+def test_a_bad_kind_is_refused_on_the_driver(spark: Any, files: dict[str, Path]) -> None:
+    df = spark.read.parquet(str(files["current"]))
+    with pytest.raises(InputError, match="kind 'number' for column 'age'"):
+        spark_profile(df, kinds={"age": "number"})
+
+
+def test_odd_column_names_are_taken_literally(spark: Any) -> None:
+    df = pd.DataFrame({"a.b": [1.0, 2.0, None], "c`d": ["x", "y", "x"]})
+    on_spark = spark_profile(spark.createDataFrame(df).repartition(2))
+    local = profile(df)
+    assert on_spark.names == ["a.b", "c`d"]
+    assert on_spark["a.b"].nulls == local["a.b"].nulls == 1
+    assert on_spark["c`d"].category_counts == local["c`d"].category_counts
+
+
+def test_a_column_named_twice_is_refused(spark: Any) -> None:
+    df = spark.createDataFrame(pd.DataFrame({"a": [1.0], "b": [2.0]})).toDF("x", "x")
+    with pytest.raises(InputError, match="column 'x' appears twice"):
+        spark_profile(df)

@@ -39,7 +39,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airsoc.detection.inputs import TEXT_MEAN_LENGTH, ColumnKind, read_table
+from airsoc.detection.inputs import KINDS, TEXT_MEAN_LENGTH, ColumnKind, read_table
 from airsoc.detection.profiles import (
     EXACT_LIMIT,
     MAX_CATEGORIES,
@@ -171,6 +171,13 @@ def spark_kinds(
     return out
 
 
+def _renamed(frames: Iterable[pd.DataFrame], names: list[str]) -> Iterator[pd.DataFrame]:
+    """Return the frames with their real column names (Spark carried positional ones)."""
+    for frame in frames:
+        frame.columns = names
+        yield frame
+
+
 def _rechunk(frames: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
     """Return the frames regrouped into chunks of about ``rows`` rows (Arrow batches are small)."""
     import pandas as pd
@@ -191,6 +198,7 @@ def _rechunk(frames: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame
 
 def _partition_profiler(
     batch: int,
+    names: list[str],
     kinds: dict[str, ColumnKind],
     grid: bytes | None,
     options: dict[str, Any],
@@ -204,7 +212,7 @@ def _partition_profiler(
 
         ctx = TaskContext.get()
         part = ctx.partitionId() if ctx is not None else 0
-        chunks = _rechunk(frames, rows)
+        chunks = _rechunk(_renamed(frames, names), rows)
         first = next(chunks, None)
         if first is None:
             return
@@ -219,10 +227,17 @@ def _partition_profiler(
     return run
 
 
-def _select_expr(name: str, type_name: str, kind: ColumnKind) -> Any:
+def _col(name: str) -> Any:
     from pyspark.sql import functions as F  # noqa: N812 - the usual Spark spelling
 
-    col = F.col(f"`{name}`")
+    return F.col(name)
+
+
+def _select_expr(name: str, type_name: str, kind: ColumnKind) -> Any:
+    """Return the Spark expression for column ``name`` (a positional ``_airsoc_cN`` name)."""
+    from pyspark.sql import functions as F  # noqa: N812 - the usual Spark spelling
+
+    col = _col(name)
     if kind == "datetime" and type_name == "date":
         return (F.unix_date(col).cast("double") * 86_400.0).alias(name)
     if kind == "datetime" and type_name.startswith("timestamp"):
@@ -234,7 +249,10 @@ def _select_expr(name: str, type_name: str, kind: ColumnKind) -> Any:
 
 
 def _sample_grid(
-    dataframe: DataFrame, numeric: Sequence[str], exprs: Mapping[str, Any], kinds: Any
+    dataframe: DataFrame,
+    numeric: Sequence[str],
+    exprs: Mapping[str, Any],
+    kinds: Mapping[str, ColumnKind],
 ) -> DatasetProfile:
     """Return a grid-only profile for ``numeric`` columns, built from a sample."""
     n = dataframe.count()
@@ -243,7 +261,8 @@ def _sample_grid(
     if fraction < 1.0:
         sample = sample.sample(withReplacement=False, fraction=fraction, seed=0)
     # toArrow, not toPandas: no pandas round trip on the driver (Spark 4).
-    table = read_table(sample.limit(_GRID_SAMPLE).toArrow(), kinds={c: kinds[c] for c in numeric})
+    arrow = sample.limit(_GRID_SAMPLE).toArrow().rename_columns(list(numeric))
+    table = read_table(arrow, kinds={c: kinds[c] for c in numeric})
     cols = {}
     for col in table.columns:
         assert col.values is not None
@@ -279,24 +298,51 @@ def profile(
         >>> airsoc.detection.check_drift(ref, cur).drifted  # doctest: +SKIP
         ['amount']
     """
-    from pyspark.sql import functions as F  # noqa: N812 - the usual Spark spelling
+    try:
+        from pyspark.sql import functions as F  # noqa: N812 - the usual Spark spelling
+    except ImportError:
+        raise ImportError(
+            "airsoc.detection.spark needs pyspark: pip install 'airsoc[spark]' (and a Java 17+ "
+            "runtime)"
+        ) from None
 
+    every = list(dataframe.columns)
+    if len(set(every)) != len(every):
+        dup = next(n for n in every if every.count(n) > 1)
+        raise InputError(f"{source}: column {dup!r} appears twice")
     types = dict(dataframe.dtypes)
-    names = list(columns) if columns else list(dataframe.columns)
+    # Positional names on the Spark side: no column name is ever parsed (dots, backticks).
+    safe = {name: f"_airsoc_c{i}" for i, name in enumerate(every)}
+    dataframe = dataframe.toDF(*safe.values())
+    names = list(columns) if columns else every
     missing = [c for c in names if c not in types]
     if missing:
         raise InputError(f"{source}: no column {missing[0]!r} (columns: {', '.join(types)})")
     if len(set(names)) != len(names):
         raise InputError(f"{source}: a column is named twice in {names}")
-    strings = [c for c in names if _kind_of_type(types[c]) is None and not (kinds or {}).get(c)]
+    for col, kind in (kinds or {}).items():
+        if kind not in KINDS:
+            raise InputError(f"kind {kind!r} for column {col!r} is not one of {', '.join(KINDS)}")
+    # Only strings whose kind is still open need their mean length (one pass over them).
+    fixed_by_reference = {
+        n for n, c in (grid_from.columns.items() if grid_from else ()) if not c.is_numeric
+    }
+    strings = [
+        c
+        for c in names
+        if _kind_of_type(types[c]) is None
+        and c not in (kinds or {})
+        and c not in fixed_by_reference
+    ]
     lengths: dict[str, float | None] = {}
     if strings:
-        row = dataframe.agg(*(F.avg(F.length(F.col(f"`{c}`"))).alias(c) for c in strings)).first()
-        lengths = {c: (row[c] if row is not None else None) for c in strings}
+        means = dataframe.agg(*(F.avg(F.length(_col(safe[c]))).alias(safe[c]) for c in strings))
+        first = means.first()
+        lengths = {c: (first[safe[c]] if first is not None else None) for c in strings}
     kind_of = spark_kinds(
         {c: types[c] for c in names}, kinds=kinds, reference=grid_from, string_lengths=lengths
     )
-    exprs = {c: _select_expr(c, types[c], kind_of[c]) for c in names}
+    exprs = {c: _select_expr(safe[c], types[c], kind_of[c]) for c in names}
     reference = grid_from
     numeric = [c for c in names if kind_of[c] in ("numerical", "datetime", "text")]
     lacking = [
@@ -321,6 +367,7 @@ def profile(
     for i, batch in enumerate(batches):
         fn = _partition_profiler(
             i,
+            batch,
             {c: kind_of[c] for c in batch},
             shipped,
             options,
@@ -340,6 +387,7 @@ def profile(
         found = parts[i]
         if not found:  # an empty DataFrame: profile its (empty) schema the same way
             empty = dataframe.select(*(exprs[c] for c in batch)).limit(0).toArrow()
+            empty = empty.rename_columns(batch)
             found = [
                 profile_local(
                     empty,
