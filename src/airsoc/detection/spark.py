@@ -26,7 +26,7 @@ executor's memory stays bounded whatever the width.
 
 Requires the optional extra ``spark`` (``pyspark``) and a Java runtime.
 
-Example (the planning helpers run without Spark):
+Example (the planning functions run without Spark):
     >>> column_batches(["a", "b", "c", "d", "e"], 2)
     [['a', 'b'], ['c', 'd'], ['e']]
     >>> chunk_rows_for(25, chunk_cells=25_000_000)

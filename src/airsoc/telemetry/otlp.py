@@ -820,7 +820,7 @@ def spans_to_turns(
 
 
 def gzip_body(body: bytes) -> bytes:
-    """Return ``body`` gzip-compressed, as OTLP exporters send it (a helper for clients, tests).
+    """Return ``body`` gzip-compressed, as OTLP exporters send it (for clients and tests).
 
     >>> decode_export_request(gzip_body(b"{}"), content_type="application/json",
     ...                       content_encoding="gzip")
