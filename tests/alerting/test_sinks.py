@@ -59,6 +59,7 @@ class FakeServer:
     requests: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
     busy: int = 0
     alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    duplicate_error: str = "CreateError"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -153,7 +154,8 @@ class HiveHandler(_Handler):
                         body["sourceRef"],
                     ):
                         return self._answer(
-                            400, {"type": "CreateError", "message": "Alert already exists"}
+                            400,
+                            {"type": self.state.duplicate_error, "message": "Alert already exists"},
                         )
                 alert_id = f"~{4096 + len(self.state.alerts)}"
                 stored = {"_id": alert_id, "_type": "Alert", "status": "New", **body}
@@ -317,9 +319,11 @@ def test_thehive_alert_is_created_with_the_fingerprint_as_source_ref(
     assert hive.requests[0][2]["Authorization"] == f"Bearer {HIVE_KEY}"
 
 
+@pytest.mark.parametrize("duplicate_error", ["CreateError", "AlreadyExists"])
 def test_a_repeat_and_a_resolution_update_the_same_thehive_alert(
-    hive: FakeServer, clock: SimulatedClock
+    hive: FakeServer, clock: SimulatedClock, duplicate_error: str
 ) -> None:
+    hive.duplicate_error = duplicate_error
     alert = _alert(clock)
     sink = TheHiveSink("soc", POLICY, url=hive.url, api_key=HIVE_KEY, clock=clock)
     assert sink.send(_notify(clock, alert)).ok
