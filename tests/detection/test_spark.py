@@ -19,7 +19,7 @@ from airsoc.detection.spark import spark_kinds
 from airsoc.errors import InputError
 from tests.detection.conftest import SPARK_WARNINGS
 
-pytestmark = pytest.mark.filterwarnings(SPARK_WARNINGS)
+pytestmark = [pytest.mark.filterwarnings(SPARK_WARNINGS), pytest.mark.slow]
 
 N = 120_000  # past the exact limit (50,000): merged KLL sketches are exercised
 
