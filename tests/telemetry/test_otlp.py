@@ -268,6 +268,33 @@ def test_every_style_and_wire_form_gives_the_same_turn(style: str, wire: str) ->
     assert event.messages[-1] == {"role": "user", "content": QUESTION}
 
 
+@pytest.mark.parametrize("wire", ["protobuf", "json"])
+def test_per_message_genai_events_are_read(wire: str) -> None:
+    span = {
+        "attributes": {"gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o"},
+        "events": [
+            ("gen_ai.system.message", {"content": "Be kind."}),
+            ("gen_ai.user.message", {"content": QUESTION}),
+            (
+                "gen_ai.choice",
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": json.dumps({"role": "assistant", "content": ANSWER}),
+                },
+            ),
+        ],
+    }
+    build = json_request if wire == "json" else protobuf_request
+    [turn] = spans_to_turns(_decode(build([span]), wire)).turns
+    assert turn.style == "gen_ai_events"
+    assert turn.messages == (
+        {"role": "system", "content": "Be kind."},
+        {"role": "user", "content": QUESTION},
+    )
+    assert (turn.prompt, turn.completion) == (QUESTION, ANSWER)
+
+
 def test_system_instructions_come_first_in_the_current_genai_form() -> None:
     [turn] = spans_to_turns(_decode(json_request([GEN_AI_CURRENT]), "json")).turns
     assert turn.messages[0] == {"role": "system", "content": "Be kind."}

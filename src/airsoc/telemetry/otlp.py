@@ -30,9 +30,11 @@ are attached to the trace's turns.
    ``gen_ai.output.messages``, ``gen_ai.system_instructions``, ``gen_ai.conversation.id``,
    ``gen_ai.request.model`` / ``gen_ai.response.model``, ``gen_ai.provider.name``,
    ``gen_ai.usage.input_tokens`` / ``output_tokens``;
-2. GenAI, older event-based form: span events ``gen_ai.content.prompt`` (attribute
-   ``gen_ai.prompt``) and ``gen_ai.content.completion`` (attribute ``gen_ai.completion``),
-   ``gen_ai.system``, ``gen_ai.usage.prompt_tokens`` / ``completion_tokens``;
+2. GenAI, older event-based forms: span events ``gen_ai.content.prompt`` (attribute
+   ``gen_ai.prompt``) and ``gen_ai.content.completion`` (attribute ``gen_ai.completion``); else
+   per-message events ``gen_ai.system|user|assistant|tool.message`` (``content``) and
+   ``gen_ai.choice`` (``message``); ``gen_ai.system``, ``gen_ai.usage.prompt_tokens`` /
+   ``completion_tokens``;
 3. OpenInference: ``llm.input_messages.N.message.role|content``,
    ``llm.output_messages.N.message.content``, ``input.value``, ``output.value``,
    ``llm.model_name``, ``session.id``, ``user.id``, ``llm.token_count.prompt|completion``;
@@ -580,6 +582,37 @@ def _event_attr(span: OtlpSpan, event_name: str, attr: str) -> Any:
     return None
 
 
+_MESSAGE_EVENTS = {
+    "gen_ai.system.message": "system",
+    "gen_ai.user.message": "user",
+    "gen_ai.assistant.message": "assistant",
+    "gen_ai.tool.message": "tool",
+}
+
+
+def _message_events(span: OtlpSpan) -> tuple[list[dict[str, str]], str | None]:
+    """Return the per-message GenAI events (``gen_ai.user.message``, ..., ``gen_ai.choice``)."""
+    messages: list[dict[str, str]] = []
+    choices: list[str] = []
+    for event in span.events:
+        a = event.attributes
+        if event.name in _MESSAGE_EVENTS:
+            text = _first(a.get("content"), a.get("gen_ai.event.content"))
+            parsed = _maybe_json(text)
+            if isinstance(parsed, Mapping):
+                text = _parts_text(parsed)
+            if text is not None:
+                messages.append({"role": _MESSAGE_EVENTS[event.name], "content": _text(text) or ""})
+        elif event.name == "gen_ai.choice":
+            message = _maybe_json(_first(a.get("message"), a.get("gen_ai.event.content")))
+            text = _parts_text(message) if isinstance(message, Mapping) else _text(message)
+            if text is None:
+                text = _text(a.get("content"))
+            if text is not None:
+                choices.append(text)
+    return messages, ("\n".join(choices) if choices else None)
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(value) if value is not None else None
@@ -606,7 +639,9 @@ def _is_llm_span(span: OtlpSpan) -> bool:
     if any(k.startswith(("llm.input_messages.", "gen_ai.prompt.")) for k in a):
         return True
     return any(
-        e.name in ("gen_ai.content.prompt", "gen_ai.content.completion") for e in span.events
+        e.name in ("gen_ai.content.prompt", "gen_ai.content.completion", "gen_ai.choice")
+        or e.name in _MESSAGE_EVENTS
+        for e in span.events
     )
 
 
@@ -627,6 +662,7 @@ def _span_turn(span: OtlpSpan, system: str, docs: Sequence[Document]) -> OtlpTur
     style: Style
     instructions = _messages_from(a.get("gen_ai.system_instructions"), "system")
     prompt_event = _event_attr(span, "gen_ai.content.prompt", "gen_ai.prompt")
+    event_messages, event_choice = _message_events(span)
     oi_in = [
         {"role": str(g.get("message.role", "user")), "content": _text(g["message.content"]) or ""}
         for g in _indexed(a, "llm.input_messages")
@@ -644,6 +680,8 @@ def _span_turn(span: OtlpSpan, system: str, docs: Sequence[Document]) -> OtlpTur
         )
     elif prompt_event is not None:
         messages, style = _messages_from(prompt_event, "user"), "gen_ai_events"
+    elif event_messages:
+        messages, style = event_messages, "gen_ai_events"
     elif oi_in:
         messages, style = oi_in, "openinference"
     elif a.get("input.value") is not None:
@@ -672,6 +710,8 @@ def _span_turn(span: OtlpSpan, system: str, docs: Sequence[Document]) -> OtlpTur
         completion = _joined(_messages_from(a["gen_ai.output.messages"], "assistant"))
     elif completion_event is not None:
         completion = _joined(_messages_from(completion_event, "assistant"))
+    elif event_choice is not None:
+        completion = event_choice
     elif oi_out:
         completion = "\n".join(oi_out)
     elif a.get("output.value") is not None:
