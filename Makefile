@@ -2,10 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := postgres,pdf,mlflow,embeddings,dev
+EXTRAS := postgres,pdf,mlflow,embeddings,spark,otlp,dev
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint types pytest bench clean browser-deps
+.PHONY: run test check lint types pytest bench clean browser-deps jdk-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,17 @@ browser-deps:
 	  fi; \
 	fi
 
-pytest: $(STAMP) browser-deps
+# Spark runs in local mode on Debian's Java 17; as root, install it when it is missing.
+jdk-deps:
+	@if ! command -v java >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; \
+	  else \
+	    echo "warning: java is missing (apt-get install openjdk-17-jre-headless); Spark tests skip"; \
+	  fi; \
+	fi
+
+pytest: $(STAMP) browser-deps jdk-deps
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from airsoc.alerting.alerts import Alert
 from airsoc.alerting.notification import Notification
 from airsoc.alerting.ocsf import (
     OCSF_VERSION,
@@ -23,6 +22,7 @@ from airsoc.alerting.ocsf import (
 from airsoc.errors import InputError
 from airsoc.incidents.lifecycle import Phase
 from airsoc.incidents.taxonomy import ATLAS_VERSION, FAILURE_MODES
+from airsoc.monitoring.alerts import Alert
 
 jsonschema_rs = pytest.importorskip("jsonschema_rs", reason="a JSON Schema validator is needed")
 

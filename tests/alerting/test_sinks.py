@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from airsoc.alerting.alerts import Alert
+from airsoc.alerting.config import DeliveryPolicy
 from airsoc.alerting.notification import Notification
 from airsoc.alerting.receivers import verify_webhook_signature
 from airsoc.alerting.sinks import OcsfWebhookSink, SplunkHecSink, TheHiveSink
-from airsoc.alerting.testing import http_sink
 from airsoc.clock import SimulatedClock
-from airsoc.config.schema import DeliveryPolicy
+from airsoc.monitoring.alerts import Alert
+from airsoc.testing.receivers import http_sink
 
 POLICY = DeliveryPolicy(max_attempts=3, backoff=timedelta(seconds=2))
 HEC_TOKEN = "b0221cd8-c4b4-465a-9a3c-273e3a75aa29"

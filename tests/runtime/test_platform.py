@@ -101,6 +101,7 @@ def test_a_failing_telemetry_writer_fails_readyz_and_alerts(
 ) -> None:
     platform, sink = running
     log = platform.gateway.event_log
+    assert log is not None
     healthy = log.health
 
     class Failing:

@@ -24,7 +24,7 @@ OWASP has no OCSF attribute of its own; its ids live in ``finding_info.types`` (
 
 Example:
     >>> from datetime import datetime, timezone
-    >>> from airsoc.alerting.alerts import Alert
+    >>> from airsoc.monitoring.alerts import Alert
     >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     >>> alert = Alert(labels={"system": "support-bot", "monitor": "pi", "severity": "sev2",
     ...                       "failure_mode": "prompt_injection", "model_version": "v3"},
@@ -48,12 +48,12 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Any, Literal
 
-from airsoc.alerting.alerts import Alert
 from airsoc.alerting.notification import Notification, NotifiedAlert
 from airsoc.clock import ensure_utc
 from airsoc.errors import InputError, UnknownFailureModeError
 from airsoc.incidents.lifecycle import Phase
 from airsoc.incidents.taxonomy import ATLAS_VERSION, FailureMode, failure_mode
+from airsoc.monitoring.alerts import Alert
 
 __all__ = [
     "CLASS_UID",

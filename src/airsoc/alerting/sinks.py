@@ -20,7 +20,7 @@ retries and exponential backoff on the clock, see :mod:`airsoc.alerting.receiver
 
 Example:
     >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.config.schema import DeliveryPolicy
+    >>> from airsoc.alerting.config import DeliveryPolicy
     >>> sink = SplunkHecSink("soc", DeliveryPolicy(), url="https://splunk.example:8088",
     ...                      token="t0k3n", clock=SimulatedClock())
     >>> sink.name, sink.endpoint
@@ -36,11 +36,11 @@ from typing import Any
 
 import httpx
 
+from airsoc.alerting.config import DeliveryPolicy
 from airsoc.alerting.notification import Notification, NotifiedAlert
 from airsoc.alerting.ocsf import alert_finding, notification_findings
 from airsoc.alerting.receivers import _Integration, _PermanentFailureError, sign_webhook
 from airsoc.clock import Clock
-from airsoc.config.schema import DeliveryPolicy
 
 __all__ = [
     "HEC_SOURCETYPE",
@@ -168,7 +168,7 @@ class SplunkHecSink(_HttpSink):
 
         >>> from datetime import datetime, timezone
         >>> from airsoc.clock import SimulatedClock
-        >>> from airsoc.alerting.alerts import Alert
+        >>> from airsoc.monitoring.alerts import Alert
         >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
         >>> n = Notification.of(receiver="soc", group_key="k", group_labels={}, now=t0,
         ...     alerts=[Alert(labels={"system": "fraud"}, starts_at=t0)])
@@ -221,7 +221,7 @@ def thehive_alert(
     """Return the TheHive alert body for ``alert`` (``sourceRef`` = the alert fingerprint).
 
     >>> from datetime import datetime, timezone
-    >>> from airsoc.alerting.alerts import Alert
+    >>> from airsoc.monitoring.alerts import Alert
     >>> t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     >>> n = Notification.of(receiver="soc", group_key="k", group_labels={}, now=t0,
     ...     alerts=[Alert(labels={"system": "bot", "failure_mode": "prompt_injection",
