@@ -79,7 +79,11 @@ def fraud_batch(
 
 
 def vendor_batches(
-    weeks: int, *, vendors: tuple[str, ...] = ("acme", "bolt", "cobalt"), n: int = 2000, seed: int = 0
+    weeks: int,
+    *,
+    vendors: tuple[str, ...] = ("acme", "bolt", "cobalt"),
+    n: int = 2000,
+    seed: int = 0,
 ) -> dict[tuple[str, int], pd.DataFrame]:
     """Return one clean weekly batch per vendor and week; vendors differ slightly in amounts."""
     shifts = {v: 0.1 * i for i, v in enumerate(vendors)}
@@ -109,8 +113,11 @@ def add_backdoor(
     """
     rng = np.random.default_rng(seed)
     out = batch.copy()
-    rows = np.sort(rng.choice(np.flatnonzero(out["label"].to_numpy() == 0), int(share * len(out)),
-                              replace=False))
+    rows = np.sort(
+        rng.choice(
+            np.flatnonzero(out["label"].to_numpy() == 0), int(share * len(out)), replace=False
+        )
+    )
     fraud = _fraud("card_testing", len(rows), rng)
     fraud[:, 1] = 3.5
     fraud[:, 4] = 0.01

@@ -204,6 +204,10 @@ def fit_trusted(
     key = fingerprint("trusted", X, y, repr(estimator), n_folds, flag_prob, random_state)
 
     def fit() -> TrustedModel:
+        with threadpool_limits(1):
+            return _fit()
+
+    def _fit() -> TrustedModel:
         base = estimator if estimator is not None else _default_model(len(X))
         idx = np.searchsorted(classes, y)
         counts = np.bincount(idx, minlength=len(classes))
@@ -450,7 +454,9 @@ class PoisoningScreen:
     ``alpha`` the family-wise error rate of a batch alarm over the row-evidence signals;
     ``z_flag`` the robust z-score at which a spectral score flags a row; ``flag_prob`` the
     model probability of the given label below which a disagreeing label is flagged;
-    ``resolution`` the grid cell, in standard deviations, of near-duplicates.
+    ``resolution`` the grid cell, in standard deviations, of near-duplicates; ``min_excess``
+    the effect-size gate: a row signal alarms only when the rows above the trusted rate number
+    at least this share of the batch (and at least 3).
     """
 
     name = "data_poisoning"
@@ -465,8 +471,10 @@ class PoisoningScreen:
         flag_prob: float = 0.3,
         min_class_size: int = 8,
         resolution: float = 0.02,
+        min_excess: float = 0.005,
         random_state: int = 0,
     ) -> None:
+        self.min_excess = min_excess
         self.estimator = estimator
         self.n_folds = n_folds
         self.alpha = alpha
@@ -562,7 +570,7 @@ class PoisoningScreen:
         decision: Decision = "drift" if alarms else "warn" if warned else "ok"
         atlas = [POISON, SUPPLY_DATA] if alarms else []
         trigger = _trigger(X, flagged, self.trusted_.X) if alarms else {}
-        if trigger or "spectral_signature" in alarms and "label_disagreement" not in alarms:
+        if trigger or ("spectral_signature" in alarms and "label_disagreement" not in alarms):
             atlas.append(BACKDOOR)
         notes = [
             f"{name.replace('_', ' ')} ({signals[name].reason})"
@@ -629,11 +637,16 @@ class PoisoningScreen:
         *,
         n_current: int,
         counts: bool = True,
+        excess: float | None = None,
         **extra: Any,
     ) -> Verdict:
         # Row-evidence signals share alpha (Bonferroni); reported signals get alpha each.
         level = self.alpha / len(ROW_SIGNALS) if counts else self.alpha
         decision: Decision = "drift" if p < level else "warn" if p < 5 * level else "ok"
+        if excess is not None and excess < max(3.0, self.min_excess * n_current):
+            # Effect-size gate: a handful of odd rows is not evidence of poisoning.
+            decision = "ok"
+            reason += f"; only {excess:.1f} rows above the trusted rate"
         return Verdict(
             detector=f"{self.name}.{name}",
             method=name,
@@ -661,7 +674,7 @@ class PoisoningScreen:
         groups += [
             (str(c), idx == j, ref_idx == j) for j, c in enumerate(self.trusted_.classes.tolist())
         ]
-        p, worst = 1.0, "all"
+        p, worst, excess = 1.0, "all", 0.0
         per_class: dict[str, Any] = {}
         for name, rows, ref_rows in groups:
             kb, nb = int(flags[rows].sum()), int(rows.sum())
@@ -671,7 +684,7 @@ class PoisoningScreen:
                 pg = float(stats.fisher_exact(table, alternative="greater").pvalue)
                 per_class[name] = {"batch": f"{kb}/{nb}", "trusted": f"{kr}/{nr}", "p": pg}
                 if pg < p:
-                    p, worst = pg, name
+                    p, worst, excess = pg, name, kb - nb * kr / nr
         p = min(1.0, p * len(groups))
         k, n = int(flags.sum()), len(flags)
         ref_rate = float(self.oof_flags_.mean())
@@ -683,19 +696,22 @@ class PoisoningScreen:
             f"{k}/{n} labels contradicted by the trusted model (trusted rows: {ref_rate:.2%}); "
             f"strongest in label {worst}",
             n_current=n,
+            excess=excess,
             by_label=per_class,
         )
 
     def _spectral_verdict(
         self, z: np.ndarray, idx: np.ndarray, ref_z: dict[int, np.ndarray], batch_id: str
     ) -> Verdict:
-        p, k_total = 1.0, 0
+        p, k_total, excess = 1.0, 0, 0.0
         for j, rz in ref_z.items():
             kb, nb = int((z[idx == j] >= self.z_flag).sum()), int((idx == j).sum())
             kr, nr = int((rz >= self.z_flag).sum()), len(rz)
             k_total += kb
             table = [[kb, nb - kb], [kr, nr - kr]]
-            p = min(p, float(stats.fisher_exact(table, alternative="greater").pvalue))
+            pj = float(stats.fisher_exact(table, alternative="greater").pvalue)
+            if pj < p:
+                p, excess = pj, kb - nb * kr / max(nr, 1)
         p = min(1.0, p * max(len(ref_z), 1))
         return self._signal(
             "spectral_signature",
@@ -705,6 +721,7 @@ class PoisoningScreen:
             f"{k_total}/{len(z)} rows beyond robust z {self.z_flag} on their class's top "
             "spectral direction",
             n_current=len(z),
+            excess=excess,
         )
 
     def _duplicates(
@@ -757,6 +774,7 @@ class PoisoningScreen:
             f"{k}/{len(X)} rows repeat a row of another source ({conflicts} with a different "
             f"label); expected {expected:.2%}",
             n_current=len(X),
+            excess=max(k - expected * len(X), float(conflicts)),
             by_source=by_source,
             conflicting_labels=conflicts,
         )
