@@ -144,6 +144,6 @@ def credit_table(n: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
     X = np.column_stack(
         [age, np.log(income), np.log1p(debt), ratio, tenure, utilisation, late, accounts]
     )
-    logit = -1.0 + 5 * ratio + 0.7 * late - 0.03 * tenure - 0.8 * (np.log(income) - 10.5)
+    logit = -3.2 + 5 * ratio + 0.7 * late - 0.03 * tenure - 0.8 * (np.log(income) - 10.5)
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     return X, y
