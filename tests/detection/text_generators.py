@@ -8,14 +8,79 @@ from __future__ import annotations
 
 import numpy as np
 
-SUBJECTS = ["phone", "battery", "screen", "charger", "case", "delivery", "camera", "speaker",
-            "headphones", "keyboard", "price", "seller", "packaging", "app", "cable"]
-POSITIVE = ["great", "excellent", "good", "fast", "reliable", "solid", "lovely", "perfect",
-            "nice", "sturdy", "bright", "clear", "quick", "amazing", "decent"]
-NEGATIVE = ["bad", "slow", "broken", "awful", "cheap", "flimsy", "poor", "noisy", "dull",
-            "late", "faulty", "weak", "terrible", "dim", "useless"]
-FILLER = ["the", "is", "was", "really", "very", "quite", "and", "but", "overall", "i",
-          "think", "my", "it", "this", "so", "after", "a", "week", "day", "honestly"]
+SUBJECTS = [
+    "phone",
+    "battery",
+    "screen",
+    "charger",
+    "case",
+    "delivery",
+    "camera",
+    "speaker",
+    "headphones",
+    "keyboard",
+    "price",
+    "seller",
+    "packaging",
+    "app",
+    "cable",
+]
+POSITIVE = [
+    "great",
+    "excellent",
+    "good",
+    "fast",
+    "reliable",
+    "solid",
+    "lovely",
+    "perfect",
+    "nice",
+    "sturdy",
+    "bright",
+    "clear",
+    "quick",
+    "amazing",
+    "decent",
+]
+NEGATIVE = [
+    "bad",
+    "slow",
+    "broken",
+    "awful",
+    "cheap",
+    "flimsy",
+    "poor",
+    "noisy",
+    "dull",
+    "late",
+    "faulty",
+    "weak",
+    "terrible",
+    "dim",
+    "useless",
+]
+FILLER = [
+    "the",
+    "is",
+    "was",
+    "really",
+    "very",
+    "quite",
+    "and",
+    "but",
+    "overall",
+    "i",
+    "think",
+    "my",
+    "it",
+    "this",
+    "so",
+    "after",
+    "a",
+    "week",
+    "day",
+    "honestly",
+]
 SLANG = ["bussin", "slaps", "mid", "nocap", "lowkey", "rizz", "goated", "bet", "sus", "vibes"]
 
 
@@ -25,8 +90,10 @@ def reviews(n: int, *, seed: int, slang_share: float = 0.0) -> list[str]:
     out = []
     for _ in range(n):
         words = list(rng.choice(FILLER, rng.integers(3, 7)))
-        words += [str(rng.choice(SUBJECTS)), str(rng.choice(POSITIVE if rng.random() < 0.6
-                                                            else NEGATIVE))]
+        words += [
+            str(rng.choice(SUBJECTS)),
+            str(rng.choice(POSITIVE if rng.random() < 0.6 else NEGATIVE)),
+        ]
         if rng.random() < 0.3:
             words += [str(rng.choice(SUBJECTS)), str(rng.choice(POSITIVE + NEGATIVE))]
         if rng.random() < slang_share:
