@@ -64,3 +64,24 @@ def test_small_clients_and_bad_logs(detector: ExtractionDetector) -> None:
     assert detector.detect(clients=[], X=np.zeros((0, 5)), scores=np.zeros(0), times=[]) == []
     with pytest.raises(DetectionError, match="before fit"):
         ExtractionDetector().detect(**log)
+
+
+def test_a_grid_sweep_of_the_input_space_alarms(detector: ExtractionDetector) -> None:
+    rng = np.random.default_rng(3)
+    normal = [(f"user{i}", rng.normal(size=(60, 5)), 60.0) for i in range(4)]
+    axis = np.linspace(-2.5, 2.5, 12)
+    grid = np.array(np.meshgrid(axis, axis)).reshape(2, -1).T
+    sweep = np.column_stack([grid, np.zeros((len(grid), 3))])
+    verdicts = {v.subject: v for v in detector.detect(**_log(*normal, ("mapper", sweep, 20.0)))}
+    mapper = verdicts["client:mapper"]
+    assert mapper.evidence["signals"]["grid_probing"]
+    assert mapper.evidence["grid_features"][:2] == [0, 1]
+    assert mapper.decision == "drift"
+    assert all(verdicts[f"client:user{i}"].decision == "ok" for i in range(4))
+
+
+def test_the_reference_fit_is_reused() -> None:
+    X = np.random.default_rng(4).normal(size=(3000, 5))
+    first = ExtractionDetector().fit(X, _score(X))
+    again = ExtractionDetector().fit(X, _score(X))
+    assert again.scaler_ is first.scaler_
