@@ -67,7 +67,8 @@ def test_a_ninety_nine_row_group_with_no_selection_alarms_below_the_reporting_fl
     report = check_fairness({"g": group, "p": pred}, group="g", prediction="p")
     b = next(v for v in report.groups if v.subject == "g=b")
     assert b.decision == "drift"
-    assert b.q_value is not None and b.q_value < 1e-20
+    assert b.q_value is not None
+    assert b.q_value < 1e-20
     assert "overwhelming evidence" in b.reason
     assert report.overall.decision == "drift"
 
@@ -78,6 +79,7 @@ def test_a_thirty_row_group_with_an_impact_ratio_of_seven_tenths_stays_quiet() -
     report = check_fairness({"g": group, "p": pred}, group="g", prediction="p")
     b = next(v for v in report.groups if v.subject == "g=b")
     assert b.statistic == pytest.approx(0.70, abs=0.005)
-    assert b.q_value is not None and b.q_value > 0.05
+    assert b.q_value is not None
+    assert b.q_value > 0.05
     assert b.decision != "drift"
     assert "not significant" in b.reason

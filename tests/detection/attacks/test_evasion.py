@@ -79,7 +79,7 @@ def test_fgm_on_a_credit_scorer_is_caught_at_a_measured_one_percent_false_positi
 
 
 def test_a_repeated_fit_on_the_same_reference_is_cached(setup: tuple) -> None:  # type: ignore[type-arg]
-    detector, model, X, _ = setup
+    _detector, model, _X, _ = setup
     started = time.perf_counter()
     again = EvasionDetector(model, random_state=0).fit(detector_reference(model))
     first = time.perf_counter() - started

@@ -136,7 +136,7 @@ def test_a_three_percent_backdoor_alarms_and_the_same_batch_without_it_is_ok(
     report = result.to_dict()
     assert [r["row"] for r in report["rows"]] == list(range(len(poisoned)))
     assert all(0.0 <= r["score"] <= 1.0 for r in report["rows"])
-    cleaned = poisoned.drop(index=rows).reset_index(drop=True)
+    cleaned = poisoned.drop(index=rows.tolist()).reset_index(drop=True)
     assert _screen(cleaned, trusted, "acme-5-clean").verdict.decision == "ok"
 
 
@@ -203,9 +203,9 @@ def test_screen_batch_names_what_is_wrong(trusted: list[pd.DataFrame], tmp_path:
         screen_batch(trusted[0], [], "label")
     bad = tmp_path / "vendor.csv"
     bad.write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(InputError, match="vendor.csv"):
+    with pytest.raises(InputError, match=r"vendor\.csv"):
         read_frame(bad)
-    with pytest.raises(InputError, match="not a .csv or .parquet"):
+    with pytest.raises(InputError, match=r"not a \.csv or \.parquet"):
         read_frame(tmp_path / "batch.xlsx")
     with pytest.raises(InputError, match="no such file"):
         read_frame(tmp_path / "missing.parquet")

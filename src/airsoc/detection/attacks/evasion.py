@@ -47,8 +47,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 from sklearn.linear_model import Ridge
-from sklearn.pipeline import make_pipeline
 from sklearn.neighbors import NearestNeighbors
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import SplineTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 

@@ -176,7 +176,8 @@ class ExtractionDetector:
         rates = {c: self._per_hour([times[int(i)] for i in rows]) for c, rows in groups.items()}
         all_rates = np.array(list(rates.values()))
         return [
-            self._verdict(c, rows, X, Z, boundary, rates[c], all_rates) for c, rows in groups.items()
+            self._verdict(c, rows, X, Z, boundary, rates[c], all_rates)
+            for c, rows in groups.items()
         ]
 
     @staticmethod
@@ -228,9 +229,7 @@ class ExtractionDetector:
         }
         found = [k for k, v in hits.items() if v]
         decision: Decision = (
-            "drift"
-            if len(found) >= 2 or hits["boundary_probing"]
-            else ("warn" if found else "ok")
+            "drift" if len(found) >= 2 or hits["boundary_probing"] else ("warn" if found else "ok")
         )
         return Verdict(
             detector=self.name,
