@@ -4,9 +4,9 @@
 only when the served model cannot be called) and clean reference inputs. Each input gets four
 scores:
 
-* feature inconsistency: each feature is predicted from the others by a small model fitted on
-  the reference; the sum of squared robust residuals is large when an input breaks relations
-  that clean inputs keep (a gradient step moves every feature at once);
+* feature inconsistency: each feature is predicted from the others by an additive spline
+  model fitted on the reference; the sum of squared robust residuals is large when an input
+  breaks relations that clean inputs keep (a gradient step moves every feature at once);
 * manifold distance: Mahalanobis distance to the reference, or with ``k`` > 0 the mean
   distance to the ``k`` nearest reference inputs (standardised space; slower);
 * instability: the largest L1 change of the served model's probabilities under small Gaussian
@@ -46,9 +46,7 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
-from sklearn.linear_model import Ridge
 from sklearn.neighbors import NearestNeighbors
-from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import SplineTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
@@ -93,21 +91,44 @@ class _Reference:
     scaler: StandardScaler
     nn: NearestNeighbors
     precision: np.ndarray
-    consistency: list[Any]
+    consistency: _Consistency | None
     residual_scale: np.ndarray
     low: np.ndarray
     span: np.ndarray
     std: np.ndarray
 
 
-def _consistency_models(Z: np.ndarray) -> list[Any]:
-    """Return one additive spline regression per feature predicting it from the others."""
-    return [
-        make_pipeline(
-            SplineTransformer(n_knots=8, degree=3, extrapolation="linear"), Ridge(alpha=1e-3)
-        ).fit(np.delete(Z, j, axis=1), Z[:, j])
-        for j in range(Z.shape[1])
-    ]
+@dataclass(frozen=True)
+class _Consistency:
+    """Each feature predicted from the others by an additive spline model.
+
+    One cubic B-spline basis per feature (8 knots, linear beyond the reference's range) is
+    computed once; the model of feature ``j`` is a ridge regression on the basis of the other
+    features. All models are applied with one matrix product.
+    """
+
+    splines: SplineTransformer
+    coef: np.ndarray  # (d * n_splines, d), zero on each target's own block
+    intercept: np.ndarray  # (d,)
+
+    @classmethod
+    def fit(cls, Z: np.ndarray, ridge: float = 1e-3) -> _Consistency:
+        splines = SplineTransformer(n_knots=8, degree=3, extrapolation="linear").fit(Z)
+        H = splines.transform(Z)
+        d = Z.shape[1]
+        width = H.shape[1] // d
+        mean_h, mean_z = H.mean(axis=0), Z.mean(axis=0)
+        Hc, Zc = H - mean_h, Z - mean_z
+        coef = np.zeros((H.shape[1], d))
+        for j in range(d):
+            keep = np.ones(H.shape[1], dtype=bool)
+            keep[j * width : (j + 1) * width] = False
+            A = Hc[:, keep]
+            coef[keep, j] = np.linalg.solve(A.T @ A + ridge * np.eye(A.shape[1]), A.T @ Zc[:, j])
+        return cls(splines, coef, mean_z - mean_h @ coef)
+
+    def residuals(self, Z: np.ndarray) -> np.ndarray:
+        return np.asarray(Z - (self.splines.transform(Z) @ self.coef + self.intercept))
 
 
 class EvasionDetector:
@@ -207,9 +228,9 @@ class EvasionDetector:
             nn = NearestNeighbors(n_neighbors=max(self.k, 1)).fit(Z[rows[: self.max_reference]])
             precision = np.linalg.pinv(np.cov(Z, rowvar=False).reshape(Z.shape[1], Z.shape[1]))
             keep = Z[:, : self.max_consistency]
-            models = _consistency_models(keep) if Z.shape[1] > 1 else []
-            residual = self._residuals(models, keep)
-        scale = 1.4826 * np.median(np.abs(residual), axis=0) + 1e-3 if models else np.ones(0)
+            models = _Consistency.fit(keep) if Z.shape[1] > 1 else None
+            residual = models.residuals(keep) if models else np.zeros((len(Z), 0))
+        scale = 1.4826 * np.median(np.abs(residual), axis=0) + 1e-3
         return _Reference(
             scaler=scaler,
             nn=nn,
@@ -219,14 +240,6 @@ class EvasionDetector:
             low=X_ref.min(axis=0),
             span=np.maximum(X_ref.max(axis=0) - X_ref.min(axis=0), 1e-12),
             std=X_ref.std(axis=0) + 1e-12,
-        )
-
-    @staticmethod
-    def _residuals(models: list[Any], Z: np.ndarray) -> np.ndarray:
-        if not models:
-            return np.zeros((len(Z), 0))
-        return np.column_stack(
-            [Z[:, j] - m.predict(np.delete(Z, j, axis=1)) for j, m in enumerate(models)]
         )
 
     @staticmethod
@@ -247,7 +260,7 @@ class EvasionDetector:
         Z = ref.scaler.transform(X)
         with threadpool_limits(1):
             keep = Z[:, : self.max_consistency]
-            residual = self._residuals(ref.consistency, keep)
+            residual = ref.consistency.residuals(keep) if ref.consistency else np.zeros((len(Z), 0))
             if self.k:
                 manifold = ref.nn.kneighbors(Z)[0].mean(axis=1)
             else:

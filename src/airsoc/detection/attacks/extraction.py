@@ -43,7 +43,9 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
+from scipy.spatial import cKDTree
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
@@ -169,8 +171,10 @@ class ExtractionDetector:
             )
         if n == 0:
             return []
-        keys = np.asarray(clients, dtype=object)
-        groups = {c: np.flatnonzero(keys == c) for c in dict.fromkeys(clients)}
+        codes, names = pd.factorize(pd.Series(list(clients), dtype=object))
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+        groups = {str(c): order[bounds[i] : bounds[i + 1]] for i, c in enumerate(names)}
         Z = self.scaler_.transform(X)
         boundary = _margin(scores) < self.margin
         rates = {c: self._per_hour([times[int(i)] for i in rows]) for c, rows in groups.items()}
@@ -207,7 +211,7 @@ class ExtractionDetector:
                 n_current=n,
                 reason=f"only {n} queries: too few to judge",
             )
-        dist, _ = NearestNeighbors(n_neighbors=2).fit(Z[rows]).kneighbors(Z[rows])
+        dist, _ = cKDTree(Z[rows]).query(Z[rows], k=2)
         dup_share = float((dist[:, 1] <= self.dup_radius_).mean())
         p_dup = float(
             stats.binomtest(round(dup_share * n), n, self.dup_rate_, alternative="greater").pvalue
