@@ -188,7 +188,7 @@ def embedding_drift(
     *,
     embedder: Any | None = None,
     alpha: float = 0.01,
-    n_permutations: int = 200,
+    n_permutations: int = 500,
     max_rows: int = 600,
     random_state: int = 0,
     subject: str = "text",
@@ -278,25 +278,27 @@ def check_text_drift(
     """Return vocabulary, embedding and (with outputs) confidence-decay verdicts for a column.
 
     ``reference_outputs`` / ``current_outputs`` are the model's class probabilities on the
-    texts (n x k), for confidence decay.
+    texts (n x k), for confidence decay. The checks share ``alpha`` (Bonferroni).
 
     >>> ref = ["good product"] * 300 + ["bad product"] * 300
     >>> report = check_text_drift(ref, ref[::-1])
     >>> report.overall.decision
     'ok'
     """
-    vocabulary = vocabulary_drift(reference, current, alpha=alpha, subject=subject)
+    # The checks share alpha (Bonferroni), so the column alarms at most at rate alpha.
+    checks = 3 if reference_outputs is not None and current_outputs is not None else 2
+    vocabulary = vocabulary_drift(reference, current, alpha=alpha / checks, subject=subject)
     embedding = embedding_drift(
         reference,
         current,
         embedder=embedder,
-        alpha=alpha,
+        alpha=alpha / checks,
         subject=subject,
         random_state=random_state,
     )
     confidence: list[Verdict] = []
     if reference_outputs is not None and current_outputs is not None:
-        outputs = check_outputs(reference_outputs, current_outputs, alpha=alpha)
+        outputs = check_outputs(reference_outputs, current_outputs, alpha=alpha / checks)
         confidence = [
             v for v in outputs.verdicts if v.method in ("mean_confidence", "low_margin_share")
         ]
