@@ -271,8 +271,8 @@ def label_disagreement(trusted: TrustedModel, X: Any, y: Any) -> LabelDisagreeme
     """Return how strongly the trusted model contradicts each row's label.
 
     ``score`` is 0 when the given label is as probable as the class's own rows are on average
-    and 1 when the model gives it no probability; ``flagged`` marks confident-learning label
-    issues.
+    and 1 when the model gives it no probability; ``flagged`` marks labels that confident
+    learning finds wrong.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
