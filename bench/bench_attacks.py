@@ -184,6 +184,53 @@ def evasion() -> None:
         f"margin only {margin_only:.3f}",
         tpr >= 0.9 and fpr <= 0.0125,
     )
+    _hsj_client(mlp, F, attack_rows=fraud[:3])
+
+
+def _hsj_client(mlp: Any, F: np.ndarray, attack_rows: np.ndarray) -> None:
+    """Run HopSkipJump on a few rows through a logged API and judge its client's queries."""
+    from art.attacks.evasion import HopSkipJump
+    from art.estimators.classification import SklearnClassifier
+
+    classifier = SklearnClassifier(mlp, clip_values=(F.min(0), F.max(0)))
+    logged: list[np.ndarray] = []
+    predict = classifier.predict
+
+    def served(x: np.ndarray, **kwargs: Any) -> np.ndarray:
+        logged.append(np.array(x))
+        return np.asarray(predict(x, **kwargs))
+
+    classifier.predict = served
+    attack = HopSkipJump(
+        classifier, targeted=False, max_iter=20, max_eval=1000, init_eval=100, verbose=False
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        attack.generate(attack_rows)
+    queries = np.vstack(logged)
+    detector = ExtractionDetector().fit(F[:8000], mlp.predict_proba(F[:8000])[:, 1])
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    normal = [F[8000 + 300 * i : 8000 + 300 * (i + 1)] for i in range(10)]
+    X = np.vstack([*normal, queries])
+    clients = [f"user{i}" for i in range(10) for _ in range(300)] + ["hsj"] * len(queries)
+    times = [t0 + timedelta(seconds=60 * k) for _ in range(10) for k in range(300)]
+    times += [t0 + timedelta(seconds=0.5 * k) for k in range(len(queries))]
+    verdicts = {
+        v.subject: v
+        for v in detector.detect(
+            clients=clients, X=X, scores=mlp.predict_proba(X)[:, 1], times=times
+        )
+    }
+    hsj = verdicts["client:hsj"]
+    false = sum(verdicts[f"client:user{i}"].decision == "drift" for i in range(10))
+    row(
+        f"evasion: HopSkipJump client ({len(attack_rows)} examples, {len(queries)} queries)",
+        "client alarms",
+        f"{hsj.decision} ({', '.join(k for k, v in hsj.evidence['signals'].items() if v)}); "
+        f"normal clients {false}/10",
+        "-",
+        hsj.decision == "drift" and false == 0,
+    )
 
 
 def _margin_only_tpr(model: Any, clean: np.ndarray, adv: np.ndarray) -> float:
