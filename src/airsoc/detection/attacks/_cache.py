@@ -17,6 +17,7 @@ False
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections import OrderedDict
@@ -25,8 +26,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import ThreadpoolController
 
-__all__ = ["FITTED", "FittedCache", "fingerprint"]
+__all__ = ["FITTED", "FittedCache", "fingerprint", "one_thread"]
 
 T = TypeVar("T")
 
@@ -84,3 +86,20 @@ class FittedCache:
 
 #: The process-wide cache the attack detectors share.
 FITTED = FittedCache(maxsize=32)
+
+
+@functools.cache
+def _controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def one_thread() -> Any:
+    """Return a context in which BLAS and OpenMP use one thread.
+
+    Detectors run beside other work; threads waiting for a busy core cost more than they save
+    on a window of a few thousand rows.
+
+    >>> with one_thread():
+    ...     pass
+    """
+    return _controller().limit(limits=1)

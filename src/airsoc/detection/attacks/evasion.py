@@ -48,9 +48,8 @@ import numpy as np
 from scipy import stats
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import SplineTransformer, StandardScaler
-from threadpoolctl import threadpool_limits
 
-from airsoc.detection.attacks._cache import FITTED, fingerprint
+from airsoc.detection.attacks._cache import FITTED, fingerprint, one_thread
 from airsoc.detection.attacks._stats import tail_scale
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DetectionError, InputError
@@ -221,7 +220,7 @@ class EvasionDetector:
         return self.cal_, threshold, n, float((combined > threshold).mean())
 
     def _fit_reference(self, X_ref: np.ndarray) -> _Reference:
-        with threadpool_limits(1):
+        with one_thread():
             scaler = StandardScaler().fit(X_ref)
             Z = scaler.transform(X_ref)
             rows = np.random.default_rng(self.random_state).permutation(len(Z))
@@ -258,7 +257,7 @@ class EvasionDetector:
         """Return the raw inconsistency, manifold, instability and margin scores (4 x n)."""
         ref = self.reference_
         Z = ref.scaler.transform(X)
-        with threadpool_limits(1):
+        with one_thread():
             keep = Z[:, : self.max_consistency]
             residual = ref.consistency.residuals(keep) if ref.consistency else np.zeros((len(Z), 0))
             if self.k:

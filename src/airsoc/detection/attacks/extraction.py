@@ -48,9 +48,8 @@ from scipy import stats
 from scipy.spatial import cKDTree
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
-from airsoc.detection.attacks._cache import FITTED, fingerprint
+from airsoc.detection.attacks._cache import FITTED, fingerprint, one_thread
 from airsoc.detection.attacks._stats import robust_z
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DetectionError, InputError
@@ -114,7 +113,7 @@ class ExtractionDetector:
     ) -> tuple[StandardScaler, float, float, np.ndarray]:
         scaler = StandardScaler().fit(X_ref)
         Z = scaler.transform(X_ref)
-        with threadpool_limits(1):
+        with one_thread():
             dist, _ = NearestNeighbors(n_neighbors=2).fit(Z).kneighbors(Z)
         boundary = max(float((_margin(scores_ref) < self.margin).mean()), 1 / len(X_ref))
         return scaler, float(np.quantile(dist[:, 1], 0.01)), boundary, X_ref

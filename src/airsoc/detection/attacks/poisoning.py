@@ -56,9 +56,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
-from airsoc.detection.attacks._cache import FITTED, fingerprint
+from airsoc.detection.attacks._cache import FITTED, fingerprint, one_thread
 from airsoc.detection.attacks._stats import robust_z
 from airsoc.detection.stats import benjamini_hochberg
 from airsoc.detection.verdict import Decision, Verdict
@@ -118,13 +117,13 @@ class TrustedModel:
     y_index: np.ndarray
     scaler: StandardScaler
     shape: _SignedLog
-    shaped: np.ndarray
     model: Any
     oof_proba: np.ndarray
     self_confidence: np.ndarray
     flag_prob: float
-    whitening: dict[int, tuple[np.ndarray, np.ndarray]]
+    whitening: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
     sorted_columns: np.ndarray
+    oof_flags: np.ndarray
 
     @property
     def prior(self) -> np.ndarray:
@@ -137,7 +136,7 @@ class TrustedModel:
         cols = np.searchsorted(self.classes, self.model.classes_)
         # One thread: the screen runs beside other work, and OpenMP threads that wait for a busy
         # core cost more than they save on a batch.
-        with threadpool_limits(1):
+        with one_thread():
             out[:, cols] = self.model.predict_proba(X)
         return out
 
@@ -160,19 +159,21 @@ def _default_model(n_rows: int) -> Any:
 
 
 def _whitening(Z: np.ndarray, idx: np.ndarray, k: int, min_rows: int) -> dict[int, Any]:
-    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    """Return per class: the trusted mean, the whitening matrix and the whitened trusted rows."""
+    out: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for j in range(k):
         rows = Z[idx == j]
         if len(rows) < min_rows:
             continue
         if len(rows) < 5 * Z.shape[1]:
             # Too few trusted rows to estimate the covariance: standardised space only.
-            out[j] = (rows.mean(axis=0), np.eye(Z.shape[1]))
-            continue
-        # Shrunk covariance: a class may have fewer trusted rows than features.
-        cov = ledoit_wolf(rows)[0]
-        vals, vecs = np.linalg.eigh(cov + 1e-6 * np.eye(Z.shape[1]))
-        out[j] = (rows.mean(axis=0), vecs / np.sqrt(vals))
+            white = np.eye(Z.shape[1])
+        else:
+            # Shrunk covariance: a class may have few trusted rows for its features.
+            vals, vecs = np.linalg.eigh(ledoit_wolf(rows)[0] + 1e-6 * np.eye(Z.shape[1]))
+            white = vecs / np.sqrt(vals)
+        mean = rows.mean(axis=0)
+        out[j] = (mean, white, (rows - mean) @ white)
     return out
 
 
@@ -205,7 +206,7 @@ def fit_trusted(
     key = fingerprint("trusted", X, y, repr(estimator), n_folds, flag_prob, random_state)
 
     def fit() -> TrustedModel:
-        with threadpool_limits(1):
+        with one_thread():
             return _fit()
 
     def _fit() -> TrustedModel:
@@ -222,6 +223,7 @@ def fit_trusted(
         confidence = np.array(
             [oof[idx == j, j].mean() if counts[j] else 0.5 for j in range(len(classes))]
         )
+        flags = _cl_flags(oof, idx, confidence, flag_prob)
         scaler = StandardScaler().fit(X)
         # Spectral signatures work on standardised features with tails compressed (signed
         # log): heavy tails would otherwise dominate the top direction of clean rows, while a
@@ -234,12 +236,12 @@ def fit_trusted(
             y_index=idx,
             scaler=scaler,
             shape=shape,
-            shaped=shape.transform(X),
             model=clone(base).fit(X, y),
             oof_proba=oof,
             self_confidence=confidence,
             flag_prob=flag_prob,
             sorted_columns=np.sort(X, axis=0),
+            oof_flags=flags,
             whitening=_whitening(shape.transform(X), idx, len(classes), min_class_size),
         )
 
@@ -255,14 +257,21 @@ class LabelDisagreement:
     flagged: np.ndarray
 
 
-def _disagreement(trusted: TrustedModel, proba: np.ndarray, idx: np.ndarray) -> LabelDisagreement:
+def _cl_flags(
+    proba: np.ndarray, idx: np.ndarray, confidence: np.ndarray, flag_prob: float
+) -> np.ndarray:
+    """Return confident-learning flags: the given label is improbable and, each class measured
+    against its own self-confidence, another class is likelier."""
     rows = np.arange(len(idx))
-    given = proba[rows, idx]
-    norm = proba / np.maximum(trusted.self_confidence, 1e-6)
+    norm = proba / np.maximum(confidence, 1e-6)
     other = norm.copy()
     other[rows, idx] = -np.inf
-    likelier = other.max(axis=1) > norm[rows, idx]
-    flagged = (given < trusted.flag_prob) & likelier
+    return np.asarray((proba[rows, idx] < flag_prob) & (other.max(axis=1) > norm[rows, idx]))
+
+
+def _disagreement(trusted: TrustedModel, proba: np.ndarray, idx: np.ndarray) -> LabelDisagreement:
+    given = proba[np.arange(len(idx)), idx]
+    flagged = _cl_flags(proba, idx, trusted.self_confidence, trusted.flag_prob)
     score = np.clip(1.0 - given / np.maximum(trusted.self_confidence[idx], 1e-6), 0.0, 1.0)
     return LabelDisagreement(given, score, flagged)
 
@@ -316,15 +325,13 @@ def spectral_signature(
     X, y = _as_arrays(X, y, "rows")
     idx = _class_index(trusted, y, "rows")
     Xs = trusted.shape.transform(X)
-    Rs = trusted.shaped
     out = np.zeros(len(X))
     ref_z: dict[int, np.ndarray] = {}
-    for j, (mean, white) in trusted.whitening.items():
+    for j, (mean, white, R) in trusted.whitening.items():
         rows = idx == j
         if rows.sum() < 3:
             continue
         Z = (Xs[rows] - mean) @ white
-        R = (Rs[trusted.y_index == j] - mean) @ white
         centre = Z.mean(axis=0)
         # The top right singular vector of the centred rows, from the small d x d scatter matrix.
         top = np.linalg.eigh((Z - centre).T @ (Z - centre))[1][:, -1]
@@ -375,16 +382,24 @@ class _Cells:
         _, inverse, per_key = np.unique(keys, return_inverse=True, return_counts=True)
         return cls(
             keys=np.unique(keys),
-            pairs=pairs[:, 0] * 1_000_003 + pairs[:, 1],
+            pairs=np.unique(pairs[:, 0] * 1_000_003 + pairs[:, 1]),
             mixed=uniq[counts > 1],
             repeat_rate=float((per_key[inverse] > 1).mean()) if len(keys) else 0.0,
         )
 
     def match(self, keys: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return which rows repeat a cell of this source, and which of those disagree on label."""
-        hit = np.isin(keys, self.keys)
-        same = np.isin(keys * 1_000_003 + labels.astype(np.int64), self.pairs)
-        return hit, hit & (~same | np.isin(keys, self.mixed))
+        hit = _member(keys, self.keys)
+        same = _member(keys * 1_000_003 + labels.astype(np.int64), self.pairs)
+        return hit, hit & (~same | _member(keys, self.mixed))
+
+
+def _member(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
+    """Return which values are in a sorted array of unique values."""
+    if not len(sorted_unique):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_unique, values), len(sorted_unique) - 1)
+    return np.asarray(sorted_unique[at] == values)
 
 
 def near_duplicates(
@@ -499,7 +514,7 @@ class PoisoningScreen:
         )
         t = self.trusted_
         self.classes_ = t.classes
-        self.oof_flags_ = _disagreement(t, t.oof_proba, t.y_index).flagged
+        self.oof_flags_ = t.oof_flags
         self.trusted_cells_ = FITTED.get_or_fit(
             fingerprint(t.key, "cells", self.resolution),
             lambda: _Cells.of(_grid_keys(t.scaler.transform(t.X), self.resolution), t.y_index),
