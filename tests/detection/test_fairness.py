@@ -59,3 +59,27 @@ def test_unknown_positive_value_is_named() -> None:
             prediction="p",
             positive="yes",
         )
+
+
+def test_a_ninety_nine_row_group_with_no_selection_alarms_below_the_reporting_floor() -> None:
+    group = ["a"] * 5_000 + ["b"] * 99
+    pred = [1, 0] * 2_500 + [0] * 99
+    report = check_fairness({"g": group, "p": pred}, group="g", prediction="p")
+    b = next(v for v in report.groups if v.subject == "g=b")
+    assert b.decision == "drift"
+    assert b.q_value is not None
+    assert b.q_value < 1e-20
+    assert "overwhelming evidence" in b.reason
+    assert report.overall.decision == "drift"
+
+
+def test_a_thirty_row_group_with_an_impact_ratio_of_seven_tenths_stays_quiet() -> None:
+    group = ["a"] * 5_000 + ["b"] * 30
+    pred = [1] * 2_375 + [0] * 2_625 + [1] * 10 + [0] * 20  # 33.3% against 47.5%: ratio 0.70
+    report = check_fairness({"g": group, "p": pred}, group="g", prediction="p")
+    b = next(v for v in report.groups if v.subject == "g=b")
+    assert b.statistic == pytest.approx(0.70, abs=0.005)
+    assert b.q_value is not None
+    assert b.q_value > 0.05
+    assert b.decision != "drift"
+    assert "not significant" in b.reason

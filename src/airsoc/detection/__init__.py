@@ -27,7 +27,9 @@ from airsoc.detection.profiles import (
     profile,
 )
 from airsoc.detection.quality import QualityReport, check_quality
+from airsoc.detection.release import check_release
 from airsoc.detection.streaming import ADWIN, CUSUM, DDM, PageHinkley, StreamingDetector
+from airsoc.detection.text_drift import TextDriftReport, check_text_drift
 from airsoc.detection.verdict import Decision, ThresholdSource, Verdict
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "QualityReport",
     "StreamingDetector",
     "Table",
+    "TextDriftReport",
     "ThresholdSource",
     "Verdict",
     "WindowMetrics",
@@ -57,6 +60,8 @@ __all__ = [
     "check_outputs",
     "check_performance",
     "check_quality",
+    "check_release",
+    "check_text_drift",
     "classify_failure_mode",
     "domain_classifier",
     "is_profile_file",

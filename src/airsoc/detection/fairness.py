@@ -7,11 +7,14 @@ difference (true-positive rates) and the equalised odds difference (the larger o
 FPR gaps).
 
 A ratio alone raises false alarms on small groups: 30 rows with 9 instead of 12 approvals give
-a ratio of 0.75 by chance alone. A group is therefore flagged (``drift``, failure mode
-``fairness_regression``) only when the ratio is below the threshold, the difference in
-selection rates is significant after Benjamini-Hochberg correction across groups (Fisher's exact
-test), and the group has at least ``min_group_size`` rows. A breach that fails either of the
-last two conditions is a ``warn`` that says which.
+a ratio of 0.75 by chance alone. The decision is therefore made by statistics: the difference in
+selection rates is tested with Fisher's exact test against the reference group and the p-values
+are Benjamini-Hochberg corrected across groups; a group is flagged (``drift``, failure mode
+``fairness_regression``) when its q-value is at most ``alpha`` and the effect passes the gate
+(disparate impact ratio below ``threshold``). ``min_group_size`` is a reporting floor, not a
+veto: below it a significant breach is a ``warn``, unless the evidence is overwhelming
+(q-value at most ``strong_evidence``), as for a 99-row group with no approval at all. A breach
+that is not significant is a ``warn`` that says so and raises no alert.
 
 Example:
     >>> import numpy as np
@@ -91,11 +94,14 @@ def check_fairness(
     threshold: float = 0.8,
     alpha: float = 0.05,
     min_group_size: int = 100,
+    strong_evidence: float = 1e-6,
 ) -> FairnessReport:
     """Return per-group fairness verdicts for ``data`` (a table with group/prediction columns).
 
     ``positive`` is the favourable prediction (and label) value. The reference group defaults to
-    the group with the highest selection rate.
+    the group with the highest selection rate. ``alpha`` is the false discovery rate across
+    groups, ``threshold`` the effect-size gate on the impact ratio, ``min_group_size`` the
+    reporting floor and ``strong_evidence`` the q-value that alarms below it.
 
     >>> data = {"g": ["x"] * 60 + ["y"] * 30, "p": [1, 0] * 30 + [1, 0, 0] * 10}
     >>> check_fairness(data, group="g", prediction="p").overall.decision
@@ -160,11 +166,17 @@ def check_fairness(
                 f"disparate impact {di:.2f} < {threshold} but not significant (BH q {q:.3g}) "
                 f"with {n[g]} rows"
             )
-        elif n[g] < min_group_size:
+        elif n[g] < min_group_size and q > strong_evidence:
             decision = "warn"
             why = (
                 f"disparate impact {di:.2f} < {threshold} (q {q:.3g}) but only {n[g]} rows, "
-                f"below the {min_group_size}-row minimum for an alert"
+                f"below the {min_group_size}-row reporting floor and q above {strong_evidence:g}"
+            )
+        elif n[g] < min_group_size:
+            decision = "drift"
+            why = (
+                f"disparate impact {di:.2f} < {threshold} with overwhelming evidence (BH q "
+                f"{q:.3g} <= {strong_evidence:g}) despite only {n[g]} rows"
             )
         else:
             decision = "drift"

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
 
 from airsoc.detection.attacks.evasion import EvasionDetector
 from airsoc.errors import DetectionError, InputError
+from tests.detection.attacks.generators import credit_table
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +55,30 @@ def test_bad_input(setup: tuple) -> None:  # type: ignore[type-arg]
         detector.detect(X[:2], clients=["a", "b", "c"])
     with pytest.raises(DetectionError, match="before fit"):
         EvasionDetector(model).score(X)
+
+
+def test_fgm_on_a_credit_scorer_is_caught_at_a_measured_one_percent_false_positive_rate() -> None:
+    X, y = credit_table(14_000, seed=0)
+    scaler = StandardScaler().fit(X[:6000])
+    Xs = scaler.transform(X)
+    scorer = LogisticRegression().fit(Xs[:6000], y[:6000])
+    # Calibrated on clean validation rows the scorer never trained on.
+    detector = EvasionDetector(scorer).fit(Xs[:6000], X_cal=Xs[6000:9000])
+    clean = Xs[9000:]
+    measured_fpr = detector.score(clean).flagged.mean()
+    assert measured_fpr <= 0.015
+    # FGM for logistic regression in closed form: the sign of the loss gradient is the sign of
+    # the weights; denied applicants step towards approval.
+    denied = clean[scorer.predict(clean) == 1][:400]
+    adversarial = denied - 0.3 * np.sign(scorer.coef_[0])
+    adversarial = adversarial[scorer.predict(adversarial) == 0]
+    assert len(adversarial) > 100
+    assert detector.score(adversarial).flagged.mean() >= 0.9
+
+
+def test_a_repeated_fit_on_the_same_reference_is_cached(setup: tuple) -> None:  # type: ignore[type-arg]
+    detector, model, _, _ = setup
+    X, _ = make_classification(n_samples=2000, n_features=8, class_sep=1.5, random_state=1)
+    again = EvasionDetector(model, random_state=0).fit(X[:1000])
+    assert again.reference_ is detector.reference_
+    assert again.threshold_ == detector.threshold_

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from airsoc.detection.attacks.extraction import ExtractionDetector
 from airsoc.errors import DetectionError, InputError
@@ -64,3 +67,60 @@ def test_small_clients_and_bad_logs(detector: ExtractionDetector) -> None:
     assert detector.detect(clients=[], X=np.zeros((0, 5)), scores=np.zeros(0), times=[]) == []
     with pytest.raises(DetectionError, match="before fit"):
         ExtractionDetector().detect(**log)
+
+
+def test_a_grid_sweep_of_the_input_space_alarms(detector: ExtractionDetector) -> None:
+    rng = np.random.default_rng(3)
+    normal = [(f"user{i}", rng.normal(size=(60, 5)), 60.0) for i in range(4)]
+    axis = np.linspace(-2.5, 2.5, 12)
+    grid = np.array(np.meshgrid(axis, axis)).reshape(2, -1).T
+    sweep = np.column_stack([grid, np.zeros((len(grid), 3))])
+    verdicts = {v.subject: v for v in detector.detect(**_log(*normal, ("mapper", sweep, 20.0)))}
+    mapper = verdicts["client:mapper"]
+    assert mapper.evidence["signals"]["grid_probing"]
+    assert mapper.evidence["grid_features"][:2] == [0, 1]
+    assert mapper.decision == "drift"
+    assert all(verdicts[f"client:user{i}"].decision == "ok" for i in range(4))
+
+
+def test_the_reference_fit_is_reused() -> None:
+    X = np.random.default_rng(4).normal(size=(3000, 5))
+    first = ExtractionDetector().fit(X, _score(X))
+    again = ExtractionDetector().fit(X, _score(X))
+    assert again.scaler_ is first.scaler_
+
+
+def test_a_hopskipjump_attacker_is_caught_by_its_query_stream() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pytest.importorskip("art")
+        from art.attacks.evasion import HopSkipJump
+        from art.estimators.classification import SklearnClassifier
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(4000, 5))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 1.0).astype(int)
+    model = LogisticRegression().fit(X[:2000], y[:2000])
+    classifier = SklearnClassifier(model, clip_values=(X.min(0), X.max(0)))
+    logged: list[np.ndarray] = []
+    predict = classifier.predict
+
+    def served(x: np.ndarray, **kwargs: Any) -> np.ndarray:
+        logged.append(np.array(x))
+        return np.asarray(predict(x, **kwargs))
+
+    classifier.predict = served
+    attack = HopSkipJump(classifier, max_iter=5, max_eval=200, init_eval=20, verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        attack.generate(X[2000:][y[2000:] == 1][:2])
+    queries = np.vstack(logged)
+    detector = ExtractionDetector().fit(X[:2000], model.predict_proba(X[:2000])[:, 1])
+    log = _log(
+        *[(f"user{i}", X[2000 + 200 * i : 2200 + 200 * i], 60.0) for i in range(5)],
+        ("hsj", queries, 0.5),
+    )
+    log["scores"] = model.predict_proba(log["X"])[:, 1]
+    verdicts = {v.subject: v for v in detector.detect(**log)}
+    assert verdicts["client:hsj"].decision == "drift"
+    assert verdicts["client:hsj"].evidence["signals"]["boundary_probing"]
+    assert all(verdicts[f"client:user{i}"].decision == "ok" for i in range(5))

@@ -10,12 +10,31 @@ from __future__ import annotations
 
 from airsoc.detection.attacks.evasion import EvasionDetector, EvasionScores
 from airsoc.detection.attacks.extraction import ExtractionDetector
-from airsoc.detection.attacks.poisoning import PoisoningScreen, ScreeningResult
+from airsoc.detection.attacks.poisoning import (
+    LabelDisagreement,
+    PoisoningScreen,
+    ScreeningResult,
+    TrustedModel,
+    fit_trusted,
+    label_disagreement,
+    near_duplicates,
+    read_frame,
+    screen_batch,
+    spectral_signature,
+)
 
 __all__ = [
     "EvasionDetector",
     "EvasionScores",
     "ExtractionDetector",
+    "LabelDisagreement",
     "PoisoningScreen",
     "ScreeningResult",
+    "TrustedModel",
+    "fit_trusted",
+    "label_disagreement",
+    "near_duplicates",
+    "read_frame",
+    "screen_batch",
+    "spectral_signature",
 ]

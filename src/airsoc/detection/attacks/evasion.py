@@ -1,27 +1,36 @@
-"""Adversarial evasion at inference: off-manifold inputs, unstable predictions, low margins.
+"""Adversarial evasion at inference: inconsistent features, unstable predictions, low margins.
 
-:class:`EvasionDetector` wraps a fitted classifier (anything with ``predict_proba``) and a clean
-reference. Each input gets three scores, each turned into a robust z-score against held-out
-clean calibration inputs:
+:class:`EvasionDetector` wraps the served model (anything with ``predict_proba``; a surrogate
+only when the served model cannot be called) and clean reference inputs. Each input gets four
+scores:
 
-* manifold distance: mean distance to the ``k`` nearest reference inputs (standardised space);
-* instability: the largest L1 change of the predicted probabilities under small Gaussian noise
-  or under quantisation of the input (feature squeezing);
-* low margin: one minus the gap between the two most likely classes.
+* feature inconsistency: each feature is predicted from the others by an additive spline
+  model fitted on the reference; the sum of squared robust residuals is large when an input
+  breaks relations that clean inputs keep (a gradient step moves every feature at once);
+* manifold distance: Mahalanobis distance to the reference, or with ``k`` > 0 the mean
+  distance to the ``k`` nearest reference inputs (standardised space; slower);
+* instability: the largest L1 change of the served model's probabilities under small Gaussian
+  noise or under quantisation of the input (feature squeezing);
+* low margin: one minus the gap between the two most likely classes of the served model.
 
-The combined score is the largest of the three; its threshold is the ``1 - fpr`` quantile on
-the calibration inputs, so clean traffic is flagged at about ``fpr``. Verdicts are per client:
-a client whose flagged share is significantly above ``fpr`` alarms.
+Each score is rescaled on one part of the clean calibration inputs (median to 0, 99th
+percentile to 1); the combined score is the largest. The threshold is the conformal quantile of
+the combined score on the other part, so a clean input is flagged with probability at most
+``fpr``. Calibration inputs must be clean traffic the model was not trained on (a version's
+validation rows, or a window an operator marked clean): on training rows margins are too wide
+and the measured rate would be too low. Verdicts are per client: a client whose flagged share
+is significantly above ``fpr`` alarms. The fit is cached by a hash of the model, reference and
+calibration inputs.
 
 Example:
     >>> import numpy as np
     >>> from sklearn.datasets import make_classification
     >>> from sklearn.linear_model import LogisticRegression
-    >>> X, y = make_classification(n_samples=1200, n_features=6, class_sep=2.0, random_state=0)
+    >>> X, y = make_classification(n_samples=1600, n_features=6, class_sep=2.0, random_state=0)
     >>> model = LogisticRegression().fit(X[:800], y[:800])
-    >>> detector = EvasionDetector(model, random_state=0).fit(X[:800])
-    >>> attack = X[800:840] + 6.0          # far off the training manifold
-    >>> verdicts = detector.detect(np.vstack([X[840:], attack]),
+    >>> detector = EvasionDetector(model, random_state=0).fit(X[:800], X_cal=X[800:1200])
+    >>> attack = X[1200:1240] + 6.0          # far off the training manifold
+    >>> verdicts = detector.detect(np.vstack([X[1240:], attack]),
     ...                            clients=["alice"] * 360 + ["mallory"] * 40)
     >>> [(v.subject, v.decision) for v in verdicts]
     [('client:alice', 'ok'), ('client:mallory', 'drift')]
@@ -29,6 +38,8 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,8 +47,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 from sklearn.neighbors import NearestNeighbors
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import SplineTransformer, StandardScaler
 
+from airsoc.detection.attacks._cache import FITTED, fingerprint, one_thread
 from airsoc.detection.attacks._stats import tail_scale
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DetectionError, InputError
@@ -48,10 +60,22 @@ EVADE = "AML.T0015"
 CRAFT = "AML.T0043"
 
 
+def _model_digest(model: Any) -> str:
+    """Return a hash of a fitted model's pickled state (its identity when it cannot pickle)."""
+    try:
+        return hashlib.sha256(pickle.dumps(model)).hexdigest()
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return f"id:{id(model)}"
+
+
+SIGNALS = ("inconsistency", "manifold", "instability", "margin")
+
+
 @dataclass
 class EvasionScores:
     """Per-input rescaled scores of each signal, the combined score and the flags."""
 
+    inconsistency: np.ndarray
     manifold: np.ndarray
     instability: np.ndarray
     margin: np.ndarray
@@ -59,8 +83,62 @@ class EvasionScores:
     flagged: np.ndarray
 
 
+@dataclass(frozen=True)
+class _Reference:
+    """What a fit learns from the reference and calibration inputs (cached by their hash)."""
+
+    scaler: StandardScaler
+    nn: NearestNeighbors
+    precision: np.ndarray
+    consistency: _Consistency | None
+    residual_scale: np.ndarray
+    low: np.ndarray
+    span: np.ndarray
+    std: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Consistency:
+    """Each feature predicted from the others by an additive spline model.
+
+    One cubic B-spline basis per feature (8 knots, linear beyond the reference's range) is
+    computed once; the model of feature ``j`` is a ridge regression on the basis of the other
+    features. All models are applied with one matrix product.
+    """
+
+    splines: SplineTransformer
+    coef: np.ndarray  # (d * n_splines, d), zero on each target's own block
+    intercept: np.ndarray  # (d,)
+
+    @classmethod
+    def fit(cls, Z: np.ndarray, ridge: float = 1e-3) -> _Consistency:
+        splines = SplineTransformer(n_knots=8, degree=3, extrapolation="linear").fit(Z)
+        H = splines.transform(Z)
+        d = Z.shape[1]
+        width = H.shape[1] // d
+        mean_h, mean_z = H.mean(axis=0), Z.mean(axis=0)
+        Hc, Zc = H - mean_h, Z - mean_z
+        coef = np.zeros((H.shape[1], d))
+        for j in range(d):
+            keep = np.ones(H.shape[1], dtype=bool)
+            keep[j * width : (j + 1) * width] = False
+            A = Hc[:, keep]
+            coef[keep, j] = np.linalg.solve(A.T @ A + ridge * np.eye(A.shape[1]), A.T @ Zc[:, j])
+        return cls(splines, coef, mean_z - mean_h @ coef)
+
+    def residuals(self, Z: np.ndarray) -> np.ndarray:
+        return np.asarray(Z - (self.splines.transform(Z) @ self.coef + self.intercept))
+
+
 class EvasionDetector:
-    """Score inference inputs for adversarial evasion; see the module docstring."""
+    """Score inference inputs for adversarial evasion; see the module docstring.
+
+    ``fpr`` is the share of clean inputs that may be flagged (the threshold is calibrated to
+    it); ``alpha`` the significance of a client's excess of flagged inputs; ``noise_scale`` the
+    noise, in reference standard deviations, of the instability probe; ``max_consistency``
+    the most features modelled for the consistency score (the first ones);
+    ``max_reference`` the most reference rows searched for nearest neighbours.
+    """
 
     name = "adversarial_evasion"
 
@@ -68,15 +146,18 @@ class EvasionDetector:
         self,
         model: Any,
         *,
-        k: int = 5,
+        k: int = 0,
         noise_scale: float = 0.05,
-        n_noise: int = 6,
+        n_noise: int = 3,
         quantize_levels: int = 8,
         fpr: float = 0.01,
         alpha: float = 0.01,
         calibration_share: float = 0.3,
+        max_consistency: int = 32,
+        max_reference: int = 2000,
         random_state: int = 0,
     ) -> None:
+        self.max_reference = max_reference
         self.model = model
         self.k = k
         self.noise_scale = noise_scale
@@ -85,12 +166,15 @@ class EvasionDetector:
         self.fpr = fpr
         self.alpha = alpha
         self.calibration_share = calibration_share
+        self.max_consistency = max_consistency
         self.random_state = random_state
 
     def fit(self, X_ref: Any, X_cal: Any | None = None) -> EvasionDetector:
-        """Learn the reference manifold and calibrate thresholds on clean inputs.
+        """Learn the reference and calibrate the threshold on clean calibration inputs.
 
-        Without ``X_cal``, ``calibration_share`` of ``X_ref`` is held out for calibration.
+        ``X_cal`` should be clean inputs the model was not trained on. Without it,
+        ``calibration_share`` of ``X_ref`` is held out (fine when ``X_ref`` is itself clean
+        traffic rather than training data).
         """
         X_ref = self._check(X_ref, "reference")
         rng = np.random.default_rng(self.random_state)
@@ -99,18 +183,63 @@ class EvasionDetector:
             n_cal = max(int(self.calibration_share * len(X_ref)), 10)
             X_cal, X_ref = X_ref[order[:n_cal]], X_ref[order[n_cal:]]
         X_cal = self._check(X_cal, "calibration")
-        if len(X_ref) <= self.k:
+        if len(X_ref) <= max(self.k, 2):
             raise DetectionError(f"the reference needs more than k={self.k} rows")
-        self.scaler_ = StandardScaler().fit(X_ref)
-        self.nn_ = NearestNeighbors(n_neighbors=self.k).fit(self.scaler_.transform(X_ref))
-        self.low_ = X_ref.min(axis=0)
-        self.span_ = np.maximum(X_ref.max(axis=0) - self.low_, 1e-12)
-        self.std_ = X_ref.std(axis=0) + 1e-12
-        raw = self._raw(X_cal)
-        self.cal_ = raw
-        combined = np.max([tail_scale(raw[i], raw[i]) for i in range(3)], axis=0)
-        self.threshold_ = float(np.quantile(combined, 1 - self.fpr))
+        if len(X_cal) < 20:
+            raise DetectionError("the calibration needs at least 20 clean inputs")
+        key = fingerprint(
+            "evasion", X_ref, self.k, self.max_consistency, self.max_reference, self.random_state
+        )
+        self.reference_ = FITTED.get_or_fit(key, lambda: self._fit_reference(X_ref))
+        calibration_key = fingerprint(
+            key,
+            X_cal,
+            _model_digest(self.model),
+            self.fpr,
+            self.noise_scale,
+            self.n_noise,
+            self.quantize_levels,
+        )
+        calibrated = FITTED.get_or_fit(calibration_key, lambda: self._calibrate(X_cal, rng))
+        self.cal_, self.threshold_, self.n_calibration_, self.calibrated_fpr_ = calibrated
         return self
+
+    def _calibrate(
+        self, X_cal: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, float, int, float]:
+        # Half the calibration inputs set each signal's scale, the other half the threshold,
+        # so the threshold is a conformal quantile of scores it did not shape.
+        order = rng.permutation(len(X_cal))
+        half = len(X_cal) // 2
+        self.cal_ = self._raw(X_cal[order[:half]])
+        combined = self._combine(self._raw(X_cal[order[half:]]))
+        n = len(combined)
+        rank = min(int(np.ceil((n + 1) * (1 - self.fpr))), n)
+        threshold = float(np.sort(combined)[rank - 1])
+        # The share of the threshold rows above it: at most fpr, by construction.
+        return self.cal_, threshold, n, float((combined > threshold).mean())
+
+    def _fit_reference(self, X_ref: np.ndarray) -> _Reference:
+        with one_thread():
+            scaler = StandardScaler().fit(X_ref)
+            Z = scaler.transform(X_ref)
+            rows = np.random.default_rng(self.random_state).permutation(len(Z))
+            nn = NearestNeighbors(n_neighbors=max(self.k, 1)).fit(Z[rows[: self.max_reference]])
+            precision = np.linalg.pinv(np.cov(Z, rowvar=False).reshape(Z.shape[1], Z.shape[1]))
+            keep = Z[:, : self.max_consistency]
+            models = _Consistency.fit(keep) if Z.shape[1] > 1 else None
+            residual = models.residuals(keep) if models else np.zeros((len(Z), 0))
+        scale = 1.4826 * np.median(np.abs(residual), axis=0) + 1e-3
+        return _Reference(
+            scaler=scaler,
+            nn=nn,
+            precision=precision,
+            consistency=models,
+            residual_scale=np.asarray(scale),
+            low=X_ref.min(axis=0),
+            span=np.maximum(X_ref.max(axis=0) - X_ref.min(axis=0), 1e-12),
+            std=X_ref.std(axis=0) + 1e-12,
+        )
 
     @staticmethod
     def _check(data: Any, where: str) -> np.ndarray:
@@ -125,31 +254,44 @@ class EvasionDetector:
         return X
 
     def _raw(self, X: np.ndarray) -> np.ndarray:
-        """Return the raw manifold, instability and margin scores (3 x n)."""
-        distances, _ = self.nn_.kneighbors(self.scaler_.transform(X))
-        manifold = distances.mean(axis=1)
+        """Return the raw inconsistency, manifold, instability and margin scores (4 x n)."""
+        ref = self.reference_
+        Z = ref.scaler.transform(X)
+        with one_thread():
+            keep = Z[:, : self.max_consistency]
+            residual = ref.consistency.residuals(keep) if ref.consistency else np.zeros((len(Z), 0))
+            if self.k:
+                manifold = ref.nn.kneighbors(Z)[0].mean(axis=1)
+            else:
+                manifold = np.einsum("ij,jk,ik->i", Z, ref.precision, Z)
+        inconsistency = ((residual / ref.residual_scale) ** 2).sum(axis=1)
         proba = np.asarray(self.model.predict_proba(X))
         rng = np.random.default_rng(self.random_state)
         change = np.zeros(len(X))
         for _ in range(self.n_noise):
-            noisy = X + rng.normal(0.0, self.noise_scale, X.shape) * self.std_
+            noisy = X + rng.normal(0.0, self.noise_scale, X.shape) * ref.std
             change = np.maximum(change, np.abs(self.model.predict_proba(noisy) - proba).sum(1))
         levels = self.quantize_levels
-        squeezed = np.round((X - self.low_) / self.span_ * levels) / levels * self.span_ + self.low_
+        squeezed = np.round((X - ref.low) / ref.span * levels) / levels * ref.span + ref.low
         change = np.maximum(change, np.abs(self.model.predict_proba(squeezed) - proba).sum(1))
         top2 = np.sort(proba, axis=1)[:, -2:]
         margin = 1.0 - (top2[:, 1] - top2[:, 0])
-        return np.vstack([manifold, change, margin])
+        return np.vstack([inconsistency, manifold, change, margin])
+
+    def _scaled(self, raw: np.ndarray) -> list[np.ndarray]:
+        return [tail_scale(raw[i], self.cal_[i]) for i in range(len(SIGNALS))]
+
+    def _combine(self, raw: np.ndarray) -> np.ndarray:
+        return np.asarray(np.max(self._scaled(raw), axis=0))
 
     def score(self, X: Any) -> EvasionScores:
         """Return the per-input scores and flags of ``X``."""
         if not hasattr(self, "threshold_"):
             raise DetectionError("EvasionDetector.score called before fit")
         X = self._check(X, "inputs")
-        raw = self._raw(X)
-        z = [tail_scale(raw[i], self.cal_[i]) for i in range(3)]
+        z = self._scaled(self._raw(X))
         combined = np.max(z, axis=0)
-        return EvasionScores(z[0], z[1], z[2], combined, combined > self.threshold_)
+        return EvasionScores(z[0], z[1], z[2], z[3], combined, combined > self.threshold_)
 
     def detect(
         self, X: Any, *, clients: Sequence[str] | None = None, subject: str = "traffic"
@@ -171,7 +313,7 @@ class EvasionDetector:
         n, k = len(rows), int(s.flagged[rows].sum())
         # The threshold is a quantile estimated on n_cal clean inputs; test against the upper
         # end of its sampling error so a client is not blamed for calibration noise.
-        n_cal = self.cal_.shape[1]
+        n_cal = self.n_calibration_
         expected = min(self.fpr + 2 * np.sqrt(self.fpr * (1 - self.fpr) / n_cal), 1.0)
         p = float(stats.binomtest(k, n, expected, alternative="greater").pvalue)
         share = k / n
@@ -182,14 +324,19 @@ class EvasionDetector:
             if p < 5 * self.alpha
             else "ok"
         )
-        parts = {"manifold": s.manifold, "instability": s.instability, "margin": s.margin}
+        parts = {
+            "inconsistency": s.inconsistency,
+            "manifold": s.manifold,
+            "instability": s.instability,
+            "margin": s.margin,
+        }
         flagged_rows = rows[s.flagged[rows]]
         drivers = {
             name: int((v[flagged_rows] >= self.threshold_).sum()) for name, v in parts.items()
         }
         return Verdict(
             detector=self.name,
-            method="knn+squeezing+margin",
+            method="consistency+knn+squeezing+margin",
             subject=subject,
             failure_mode="adversarial_evasion",
             statistic=round(share, 4),
@@ -198,7 +345,7 @@ class EvasionDetector:
             threshold_source="calibrated",
             decision=decision,
             effect_size=round(share - self.fpr, 4),
-            n_reference=int(self.cal_.shape[1]),
+            n_reference=self.n_calibration_,
             n_current=n,
             reason=f"{k}/{n} inputs beyond the clean {1 - self.fpr:.0%} quantile "
             f"(expected {self.fpr:.1%}); driven by "
@@ -208,5 +355,6 @@ class EvasionDetector:
                 "flagged_rows": flagged_rows[:200].tolist(),
                 "drivers": drivers,
                 "score_threshold": round(self.threshold_, 4),
+                "calibrated_fpr": round(self.calibrated_fpr_, 4),
             },
         )

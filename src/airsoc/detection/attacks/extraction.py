@@ -8,7 +8,13 @@ Per client, over the window given:
   client is closer than the 1st percentile of nearest-neighbour distances in the reference
   (sweeps and small perturbations of one input);
 * boundary probing: the share of queries whose predicted probability sits within ``margin`` of
-  the decision boundary, against the share in the reference traffic.
+  the decision boundary, against the share in the reference traffic;
+* grid-like probing: features whose values in a client's queries sit on a regular lattice
+  (few distinct values, evenly spaced) where the same number of reference queries takes many
+  more distinct values: a sweep of the input space.
+
+The reference fit (scaling, neighbour distances, boundary share) is cached by a hash of the
+reference, so a monitor run only scores the window.
 
 Example:
     >>> import numpy as np
@@ -37,10 +43,13 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
+from scipy.spatial import cKDTree
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
+from airsoc.detection.attacks._cache import FITTED, fingerprint, one_thread
 from airsoc.detection.attacks._stats import robust_z
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DetectionError, InputError
@@ -62,7 +71,8 @@ def _margin(scores: np.ndarray) -> np.ndarray:
 class ExtractionDetector:
     """Judge each client's queries for extraction and probing; return one verdict per client.
 
-    ``margin`` is the probability gap that counts as "near the boundary"; ``max_per_hour`` an
+    ``margin`` is the probability gap that counts as "near the boundary" (queries near the
+    boundary are boundary probing); ``max_per_hour`` an
     optional hard volume limit; ``min_queries`` the fewest queries a client needs to be judged.
     """
 
@@ -92,13 +102,51 @@ class ExtractionDetector:
                 "the reference needs at least 10 rows of features and one score per row",
                 loc="reference",
             )
-        self.scaler_ = StandardScaler().fit(X_ref)
-        Z = self.scaler_.transform(X_ref)
-        dist, _ = NearestNeighbors(n_neighbors=2).fit(Z).kneighbors(Z)
-        self.dup_radius_ = float(np.quantile(dist[:, 1], 0.01))
+        key = fingerprint("extraction", X_ref, scores_ref, self.margin)
+        fitted = FITTED.get_or_fit(key, lambda: self._fit(X_ref, scores_ref))
+        self.scaler_, self.dup_radius_, self.boundary_rate_, self.X_ref_ = fitted
         self.dup_rate_ = 0.02  # by construction 1% of reference rows; doubled for tolerance
-        self.boundary_rate_ = max(float((_margin(scores_ref) < self.margin).mean()), 1 / len(X_ref))
         return self
+
+    def _fit(
+        self, X_ref: np.ndarray, scores_ref: np.ndarray
+    ) -> tuple[StandardScaler, float, float, np.ndarray]:
+        scaler = StandardScaler().fit(X_ref)
+        Z = scaler.transform(X_ref)
+        with one_thread():
+            dist, _ = NearestNeighbors(n_neighbors=2).fit(Z).kneighbors(Z)
+        boundary = max(float((_margin(scores_ref) < self.margin).mean()), 1 / len(X_ref))
+        return scaler, float(np.quantile(dist[:, 1], 0.01)), boundary, X_ref
+
+    def grid_features(self, X: Any) -> list[int]:
+        """Return the features whose values in ``X`` lie on a regular lattice unlike the reference.
+
+        A feature is grid-like when its distinct values number at most a third of the queries
+        and less than half of what as many reference queries take, and the gaps between
+        consecutive distinct values are nearly equal (coefficient of variation below 0.1).
+
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> ref = rng.normal(size=(500, 3)); detector = ExtractionDetector().fit(ref, ref[:, 0] > 0)
+        >>> sweep = rng.normal(size=(100, 3)); sweep[:, 1] = np.repeat(np.linspace(-2, 2, 10), 10)
+        >>> detector.grid_features(sweep)
+        [1]
+        """
+        X = np.asarray(X, dtype=float)
+        n = len(X)
+        if n < self.min_queries:
+            return []
+        rows = np.random.default_rng(0).choice(len(self.X_ref_), min(n, len(self.X_ref_)), False)
+        out = []
+        for j in range(X.shape[1]):
+            values = np.unique(X[:, j])
+            expected = len(np.unique(self.X_ref_[rows, j]))
+            if len(values) < 3 or len(values) > n / 3 or len(values) >= expected / 2:
+                continue
+            gaps = np.diff(values)
+            if float(gaps.std() / max(gaps.mean(), 1e-12)) < 0.1:
+                out.append(j)
+        return out
 
     def detect(
         self,
@@ -122,14 +170,17 @@ class ExtractionDetector:
             )
         if n == 0:
             return []
-        keys = np.asarray(clients, dtype=object)
-        groups = {c: np.flatnonzero(keys == c) for c in dict.fromkeys(clients)}
+        codes, names = pd.factorize(pd.Series(list(clients), dtype=object))
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+        groups = {str(c): order[bounds[i] : bounds[i + 1]] for i, c in enumerate(names)}
         Z = self.scaler_.transform(X)
         boundary = _margin(scores) < self.margin
         rates = {c: self._per_hour([times[int(i)] for i in rows]) for c, rows in groups.items()}
         all_rates = np.array(list(rates.values()))
         return [
-            self._verdict(c, rows, Z, boundary, rates[c], all_rates) for c, rows in groups.items()
+            self._verdict(c, rows, X, Z, boundary, rates[c], all_rates)
+            for c, rows in groups.items()
         ]
 
     @staticmethod
@@ -141,6 +192,7 @@ class ExtractionDetector:
         self,
         client: str,
         rows: np.ndarray,
+        X: np.ndarray,
         Z: np.ndarray,
         boundary: np.ndarray,
         rate: float,
@@ -158,7 +210,7 @@ class ExtractionDetector:
                 n_current=n,
                 reason=f"only {n} queries: too few to judge",
             )
-        dist, _ = NearestNeighbors(n_neighbors=2).fit(Z[rows]).kneighbors(Z[rows])
+        dist, _ = cKDTree(Z[rows]).query(Z[rows], k=2)
         dup_share = float((dist[:, 1] <= self.dup_radius_).mean())
         p_dup = float(
             stats.binomtest(round(dup_share * n), n, self.dup_rate_, alternative="greater").pvalue
@@ -171,10 +223,12 @@ class ExtractionDetector:
         volume_hit = (self.max_per_hour is not None and rate > self.max_per_hour) or (
             z_volume >= self.volume_z
         )
+        grid = self.grid_features(X[rows])
         hits = {
             "volume": volume_hit,
             "near_duplicates": p_dup < self.alpha and dup_share >= 2 * self.dup_rate_,
             "boundary_probing": p_boundary < self.alpha and k_b / n >= 2 * self.boundary_rate_,
+            "grid_probing": bool(grid),
         }
         found = [k for k, v in hits.items() if v]
         decision: Decision = (
@@ -203,5 +257,6 @@ class ExtractionDetector:
                 "volume_z": round(z_volume, 2),
                 "near_duplicate_share": round(dup_share, 4),
                 "boundary_share": round(k_b / n, 4),
+                "grid_features": grid,
             },
         )
