@@ -15,6 +15,7 @@ from airsoc.monitoring import evaluators as detectors
 from airsoc.monitoring.builtin import BUILTIN_EVALUATORS
 from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.monitors import WindowData
+from tests.detection.text_generators import reviews
 
 T = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -117,3 +118,26 @@ def test_fairness_regression_needs_the_group_column() -> None:
     assert ("gender=b", "fairness_regression") in alarms(verdicts)
     with pytest.raises(DetectionError, match=r"needs params\.group"):
         detectors.fairness_regression(monitor("fairness_regression"), window(data, None))
+
+
+def test_text_drift_names_the_new_slang_and_stays_quiet_without_it() -> None:
+    m = MonitorConfig(
+        name="reviews",
+        system="sentiment",
+        detector="text_drift",
+        window="1d",
+        every="1d",
+        params={"column": "review", "embedder": "tfidf"},
+    )
+    reference = [{"review": r} for r in reviews(2000, seed=1)]
+    slang = [{"review": r} for r in reviews(2000, seed=2, slang_share=0.3)]
+    calm = [{"review": r} for r in reviews(2000, seed=3)]
+    drifted = detectors.text_drift(
+        m, WindowData(start=T, end=T, current=slang, reference=reference)
+    )
+    overall = drifted[-1]
+    assert overall.is_alarm
+    vocabulary = next(v for v in drifted if v.method.startswith("vocab"))
+    assert vocabulary.is_alarm
+    quiet = detectors.text_drift(m, WindowData(start=T, end=T, current=calm, reference=reference))
+    assert not any(v.is_alarm for v in quiet)

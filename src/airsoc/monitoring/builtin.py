@@ -23,5 +23,6 @@ BUILTIN_EVALUATORS: Mapping[str, MonitorEvaluator] = {
     "concept_drift": evaluators.concept_drift,
     "pipeline_fault": evaluators.pipeline_fault,
     "fairness_regression": evaluators.fairness_regression,
+    "text_drift": evaluators.text_drift,
     **security.SECURITY_DETECTORS,
 }

@@ -42,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from airsoc.detection import (
@@ -53,6 +54,8 @@ from airsoc.detection import (
     check_quality,
     classify_failure_mode,
 )
+from airsoc.detection.llm.embeddings import MiniLMEmbedder, minilm_available
+from airsoc.detection.text_drift import check_text_drift
 from airsoc.detection.verdict import Verdict
 from airsoc.errors import AirsocError, DetectionError
 from airsoc.monitoring.config import MonitorConfig
@@ -65,6 +68,7 @@ __all__ = [
     "fairness_regression",
     "pipeline_fault",
     "prediction_drift",
+    "text_drift",
 ]
 
 #: Columns of a telemetry window that are not input features.
@@ -298,5 +302,46 @@ def fairness_regression(monitor: MonitorConfig, window: WindowData) -> list[Verd
         positive=monitor.params.get("positive", 1),
         threshold=monitor.thresholds.get("ratio", 0.8),
         alpha=monitor.thresholds.get("p_value", monitor.thresholds.get("alpha", 0.05)),
+        min_group_size=int(monitor.thresholds.get("min_group_size", 100)),
+        strong_evidence=monitor.thresholds.get("strong_evidence", 1e-6),
     )
     return _tag([*report.groups, report.overall], current, "fairness_regression")
+
+
+def text_drift(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
+    """Return the text-drift verdicts of a text column (``params.column``, default ``text``):
+    vocabulary (new and out-of-vocabulary terms, the top emerging ones named), sentence
+    embeddings (MMD with a permutation p-value; MiniLM with the ``embeddings`` extra, else
+    TF-IDF) and, with a ``score`` column, the model's confidence decay."""
+    current = _frame(window.current, "window", monitor)
+    if current.empty:
+        return _empty(monitor, "data_drift")
+    column = str(monitor.params.get("column", "text"))
+    reference = _frame(window.reference, "reference", monitor)
+    for name, frame in (("window", current), ("reference", reference)):
+        if column not in frame.columns:
+            raise DetectionError(f"monitor {monitor.name!r}: the {name} has no column {column!r}")
+    embedder = None
+    if monitor.params.get("embedder", "minilm") == "minilm" and minilm_available():
+        embedder = MiniLMEmbedder.load()
+
+    def outputs(frame: pd.DataFrame) -> Any:
+        if "score" not in frame.columns:
+            return None
+        score = pd.to_numeric(frame["score"], errors="coerce").dropna().to_numpy()
+        return np.column_stack([1 - score, score])
+
+    both = outputs(reference) is not None and outputs(current) is not None
+    report = _call(
+        monitor,
+        check_text_drift,
+        reference[column].astype(str).tolist(),
+        current[column].astype(str).tolist(),
+        reference_outputs=outputs(reference) if both else None,
+        current_outputs=outputs(current) if both else None,
+        embedder=embedder,
+        alpha=monitor.thresholds.get("p_value", monitor.thresholds.get("alpha", 0.01)),
+        subject=column,
+    )
+    verdicts = [report.vocabulary, report.embedding, *report.confidence, report.overall]
+    return _tag(verdicts, current, "data_drift")
