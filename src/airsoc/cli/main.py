@@ -35,6 +35,7 @@ from airsoc.cli import (
     profile,
     registry,
     routes,
+    screen,
     serve,
     setup,
     silences,
@@ -77,6 +78,7 @@ def _global_options(
 
 setup.register(app)
 profile.register(app)
+screen.register(app)
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(audit.app, name="audit")
 app.add_typer(taxonomy.app, name="taxonomy")
