@@ -1,10 +1,15 @@
-"""Harmful output detection: unsafe content from a shipped lexicon, secret and PII leaks, and
-canary tokens revealing a leaked system prompt.
+"""Harmful output detection: a hazard classifier, a lexicon, secret and PII leaks, canaries.
 
-The lexicon (``data/harm_lexicon.yaml``) is the project's own: weighted patterns per category
-(insult, threat, self-harm, hate, violence and crime instructions, sexual content). Secrets are
-found by their formats (cloud keys, tokens, private keys, JWTs, ``password=`` assignments); PII
-by e-mail, phone, national ID, IBAN and Luhn-valid card numbers.
+Unsafe content is scored by a classifier trained on paraphrased unsafe outputs and benign
+support answers (``data/harm_model.npz``, rebuilt by ``python -m airsoc.detection.llm.train``):
+a hashed n-gram model first, then a head on MiniLM embeddings where it is unsure. Its classes
+follow the hazard categories of MLCommons AILuminate v1.0 (:data:`HAZARDS`), plus
+``harassment`` (insults aimed at the reader), which AILuminate does not list.
+
+The lexicon (``data/harm_lexicon.yaml``) stays as explanation and floor: weighted patterns per
+category (insult, threat, self-harm, hate, violence and crime instructions, sexual content).
+Secrets are found by their formats (cloud keys, tokens, private keys, JWTs, ``password=``
+assignments); PII by e-mail, phone, national ID, IBAN and Luhn-valid card numbers.
 
 Example:
     >>> detector = HarmfulOutputDetector(canaries=["cnry-00000000000000aa"])
@@ -19,19 +24,50 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import yaml
 
 from airsoc.detection.llm.canary import find_canary_leaks
-from airsoc.detection.llm.text import DEFAULT_MAX_CHARS, prepare_text
+from airsoc.detection.llm.classifier import EmbeddingHead, HashedTextModel, load_arrays
+from airsoc.detection.llm.embeddings import Embedder, MiniLMEmbedder, minilm_available
+from airsoc.detection.llm.text import DEFAULT_MAX_CHARS, prepare_text, text_windows
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DataFileError
 
-__all__ = ["HarmfulOutputDetector", "LexiconEntry", "load_harm_lexicon"]
+__all__ = [
+    "HAZARDS",
+    "HarmClassifier",
+    "HarmfulOutputDetector",
+    "LexiconEntry",
+    "load_harm_classifier",
+    "load_harm_lexicon",
+]
+
+#: Classifier classes and lexicon categories -> MLCommons AILuminate v1.0 hazard code
+#: (None: not an AILuminate category).
+HAZARDS: dict[str, str | None] = {
+    "violent_crimes": "vcr",
+    "non_violent_crimes": "ncr",
+    "indiscriminate_weapons": "iwp",
+    "suicide_self_harm": "ssh",
+    "hate": "hte",
+    "sexual_content": "sxc",
+    "specialized_advice": "spc",
+    "privacy": "prv",
+    "harassment": None,
+    "insult": None,
+    "threat": "vcr",
+    "self_harm": "ssh",
+    "violence_instructions": "iwp",
+    "crime_instructions": "ncr",
+    "sexual": "sxc",
+}
 
 HARMS = "AML.T0048"
 DATA_LEAKAGE = "AML.T0057"
@@ -69,6 +105,58 @@ def load_harm_lexicon(path: str | None = None) -> tuple[LexiconEntry, ...]:
                 raise DataFileError(f"{source}: {category}[{i}]: {exc}") from None
             out.append(LexiconEntry(str(category), pattern, weight))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class HarmClassifier:
+    """The trained classifier: harmful or benign on hashed n-grams, a MiniLM head where unsure,
+    and a hazard model that names the category of a harmful text."""
+
+    stage1: HashedTextModel
+    head: EmbeddingHead | None
+    hazards: HashedTextModel
+    band: tuple[float, float] = (0.1, 0.9)
+
+    def score(self, text: str, embedder: Embedder | None) -> tuple[float, str, bool]:
+        """Return the harm probability of the worst window, its hazard, and whether the
+        embedding head ran.
+
+        >>> clf = load_harm_classifier()
+        >>> p, hazard, _ = clf.score("Mix the fertiliser with fuel oil and add a detonator.", None)
+        >>> p > 0.5, hazard
+        (True, 'indiscriminate_weapons')
+        """
+        windows = text_windows(text)
+        harm = self.stage1.proba(windows)[:, self.stage1.classes.index("harmful")]
+        embedded = False
+        low, high = self.band
+        unsure = [i for i, p in enumerate(harm) if low <= p <= high]
+        if unsure and embedder is not None and self.head is not None:
+            vectors = np.asarray(embedder.embed([windows[i] for i in unsure]))
+            head = self.head.proba(vectors)[:, self.head.classes.index("harmful")]
+            harm = harm.copy()
+            harm[unsure] = 0.5 * harm[unsure] + 0.5 * head
+            embedded = True
+        worst = int(np.argmax(harm))
+        hazard = self.hazards.classes[int(np.argmax(self.hazards.proba([windows[worst]])[0]))]
+        return float(harm[worst]), hazard, embedded
+
+
+@functools.lru_cache(maxsize=2)
+def load_harm_classifier(path: str | None = None) -> HarmClassifier:
+    """Return the hazard classifier in ``path`` (default: the shipped one).
+
+    >>> load_harm_classifier().stage1.classes
+    ('benign', 'harmful')
+    """
+    source = path or str(resources.files("airsoc.detection.llm") / "data" / "harm_model.npz")
+    arrays = load_arrays(source)
+    head = EmbeddingHead.from_arrays(arrays, "head") if "head.coef" in arrays else None
+    return HarmClassifier(
+        HashedTextModel.from_arrays(arrays, "stage1"),
+        head,
+        HashedTextModel.from_arrays(arrays, "hazards"),
+    )
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -110,7 +198,9 @@ class HarmfulOutputDetector:
     """Score a model output for unsafe content and leaks; return a :class:`Verdict`.
 
     ``allowed_pii`` lists values that may appear (the support desk's own address, say).
-    ``pii_is_harm`` decides whether personal data alone alarms or only warns.
+    ``pii_is_harm`` decides whether personal data alone alarms or only warns. ``embedder``:
+    None uses MiniLM for the classifier's second stage when installed; ``use_classifier=False``
+    keeps the lexicon alone.
     """
 
     name = "harmful_output"
@@ -125,6 +215,9 @@ class HarmfulOutputDetector:
         pii_is_harm: bool = True,
         max_chars: int = DEFAULT_MAX_CHARS,
         lexicon_path: str | None = None,
+        embedder: Embedder | None = None,
+        use_classifier: bool = True,
+        model_path: str | None = None,
     ) -> None:
         self.canaries = canaries
         self.threshold = threshold
@@ -133,6 +226,9 @@ class HarmfulOutputDetector:
         self.pii_is_harm = pii_is_harm
         self.max_chars = max_chars
         self.lexicon_path = lexicon_path
+        self.embedder = embedder
+        self.use_classifier = use_classifier
+        self.model_path = model_path
 
     def detect(self, text: str | bytes | None, *, subject: str = "output") -> Verdict:
         """Return the verdict on one output text.
@@ -140,9 +236,19 @@ class HarmfulOutputDetector:
         >>> HarmfulOutputDetector().detect("Write to jane.doe@corp.example").evidence["pii"]
         [{'kind': 'email', 'excerpt': 'j***@corp.example'}]
         """
+        started = time.perf_counter()
         view = prepare_text(text, max_chars=self.max_chars)
         body = view.normalized
         categories: dict[str, float] = {}
+        model: dict[str, Any] | None = None
+        if self.use_classifier and body:
+            embedder = self.embedder
+            if embedder is None and minilm_available():
+                embedder = MiniLMEmbedder.load()
+            prob, hazard, embedded = load_harm_classifier(self.model_path).score(body, embedder)
+            model = {"score": round(prob, 4), "hazard": hazard, "embedded": embedded}
+            if prob >= self.warn_at:
+                categories[hazard] = prob
         content: list[dict[str, Any]] = []
         for entry in load_harm_lexicon(self.lexicon_path):
             for t in (body, *view.variants[1:]):
@@ -171,7 +277,7 @@ class HarmfulOutputDetector:
         )
         atlas: list[str] = []
         if decision != "ok":
-            if content:
+            if content or (model and model["hazard"] in categories):
                 atlas.append(HARMS)
             if secrets or pii:
                 atlas.append(DATA_LEAKAGE)
@@ -188,7 +294,7 @@ class HarmfulOutputDetector:
             reason += f" ({'; '.join(view.notes)})"
         return Verdict(
             detector=self.name,
-            method="lexicon+patterns",
+            method="classifier+lexicon+patterns" if model else "lexicon+patterns",
             subject=subject,
             failure_mode="harmful_output",
             statistic=round(score, 4),
@@ -200,12 +306,15 @@ class HarmfulOutputDetector:
             evidence={
                 "atlas": atlas,
                 "categories": {k: round(v, 4) for k, v in categories.items()},
+                "hazards": sorted({h for k in categories if (h := HAZARDS.get(k))}),
+                "classifier": model,
                 "content": content,
                 "secrets": secrets,
                 "pii": pii,
                 "canary_leaks": [{"canary": c.canary, "form": c.form} for c in leaks],
                 "truncated": view.truncated,
                 "notes": view.notes,
+                "ms": round((time.perf_counter() - started) * 1000, 3),
             },
         )
 

@@ -1,0 +1,193 @@
+"""Rebuild the shipped LLM detector models: ``python -m airsoc.detection.llm.train``.
+
+Writes ``data/injection_model.npz`` and ``data/harm_model.npz`` next to this module (or to
+``--out DIR``). Every input is generated from seeds (:mod:`airsoc.detection.llm.training_data`)
+or read from the docstrings of installed packages, so the same environment rebuilds the same
+weights. Nothing here reads the evaluation sets (:mod:`airsoc.detection.llm.evalsets`).
+
+Injection thresholds are calibrated per source on a separate benign calibration split (other
+seed, held-out documentation paragraphs): the 99.5th percentile of the benign scores plus a
+margin, kept within [0.5, 0.9].
+
+Example:
+    >>> split_documents(["a", "b", "c", "d", "e"], holdout=0.4)
+    (['a', 'b', 'd'], ['c', 'e'])
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import time
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from airsoc.detection.llm.classifier import EmbeddingHead, HashedTextModel, save_arrays
+from airsoc.detection.llm.corpus import LabelledText, load_labelled_texts
+from airsoc.detection.llm.embeddings import MiniLMEmbedder, minilm_available
+from airsoc.detection.llm.injection import SOURCES, InjectionModel, PromptInjectionDetector
+from airsoc.detection.llm.text import prepare_text, text_windows
+from airsoc.detection.llm.training_data import (
+    documentation_prose,
+    harm_training_set,
+    injection_training_set,
+)
+from airsoc.errors import DetectionError
+
+__all__ = ["main", "split_documents", "train_harm_model", "train_injection_model"]
+
+HEAD_SAMPLES = 1600
+BAND = (0.1, 0.9)
+HEAD_WEIGHT = 0.5
+
+
+def split_documents(paragraphs: Sequence[str], *, holdout: float) -> tuple[list[str], list[str]]:
+    """Return (train, held-out) paragraphs; every ``1/holdout``-th one is held out."""
+    step = max(int(round(1 / holdout)), 2)
+    train = [p for i, p in enumerate(paragraphs) if (i + 1) % step]
+    held = [p for i, p in enumerate(paragraphs) if not (i + 1) % step]
+    return train, held
+
+
+def _windows(rows: Sequence[LabelledText], docs: Sequence[str]) -> tuple[list[str], list[str]]:
+    texts: list[str] = []
+    labels: list[str] = []
+    for r in rows:
+        normalized = prepare_text(r.text).normalized
+        label = "attack" if r.label == "attack" else "benign"
+        # An attack is one window (its planted part may be anywhere); benign text is cut into
+        # the windows the detector will read.
+        for w in [normalized] if label == "attack" else text_windows(normalized):
+            texts.append(w)
+            labels.append(label)
+    for d in docs:
+        for w in text_windows(d):
+            texts.append(w)
+            labels.append("benign")
+    return texts, labels
+
+
+def _head_sample(labels: Sequence[str], size: int, seed: int) -> list[int]:
+    rng = random.Random(seed)
+    attacks = [i for i, y in enumerate(labels) if y != "benign"]
+    benign = [i for i, y in enumerate(labels) if y == "benign"]
+    rng.shuffle(attacks)
+    rng.shuffle(benign)
+    take = min(len(attacks), int(size * 0.45))
+    return sorted(attacks[:take] + benign[: size - take])
+
+
+def _calibration_split(held_docs: Sequence[str]) -> dict[str, list[str]]:
+    rows = injection_training_set(seed=2, size=1500)
+    benign = [r for r in rows if r.label == "benign"]
+    return {
+        "user": [r.text for r in benign if r.category != "tool_output"] + list(held_docs[:200]),
+        "retrieved": [r.text for r in benign if r.category in ("prose", "email")]
+        + list(held_docs),
+        "tool": [r.text for r in benign if r.category in ("tool_output", "code")]
+        + list(held_docs[:100]),
+    }
+
+
+def train_injection_model(
+    *, seed: int = 1, size: int = 4000, embeddings: bool = True, log: bool = False
+) -> InjectionModel:
+    """Return the injection model trained on the generated set, the project's attack corpus
+    and documentation prose, with thresholds calibrated per source on a separate split."""
+    started = time.perf_counter()
+    docs_train, docs_held = split_documents(documentation_prose(), holdout=0.2)
+    rows = injection_training_set(seed=seed, size=size) + load_labelled_texts("injection_corpus")
+    texts, labels = _windows(rows, docs_train)
+    stage1 = HashedTextModel.fit(texts, labels)
+    head = None
+    if embeddings:
+        if not minilm_available():
+            raise DetectionError("training the embedding head needs the 'embeddings' extra")
+        sample = _head_sample(labels, HEAD_SAMPLES, seed)
+        vectors = MiniLMEmbedder.load().embed([texts[i] for i in sample])
+        head = EmbeddingHead.fit(vectors, [labels[i] for i in sample])
+    draft = InjectionModel(stage1, head, {s: 0.5 for s in SOURCES}, BAND, HEAD_WEIGHT)
+    detector = PromptInjectionDetector(model=draft)
+    thresholds: dict[str, float] = {}
+    for source, benign in _calibration_split(docs_held).items():
+        scores = np.array(detector.score_texts(benign))
+        q = float(np.quantile(scores, 0.995))
+        thresholds[source] = round(min(max(q + 0.05, 0.5), 0.9), 3)
+        if log:
+            print(f"calibration {source}: {len(benign)} benign texts, q99.5 {q:.3f}")
+    info = {
+        "trained_on": f"training_data seed {seed} size {size}, injection_corpus, "
+        f"{len(docs_train)} documentation paragraphs",
+        "windows": str(len(texts)),
+        "head_samples": str(HEAD_SAMPLES if head is not None else 0),
+    }
+    if log:
+        print(f"injection model: {len(texts)} windows, {time.perf_counter() - started:.0f} s")
+    return InjectionModel(stage1, head, thresholds, BAND, HEAD_WEIGHT, info)
+
+
+def train_harm_model(
+    *, seed: int = 11, size: int = 1500, embeddings: bool = True
+) -> tuple[HashedTextModel, EmbeddingHead | None, HashedTextModel]:
+    """Return the harm stage-1 model and embedding head (``harmful`` or ``benign``) and the
+    hazard model (which hazard, fitted on harmful texts only)."""
+    rows = harm_training_set(seed=seed, size=size)
+    # Benign text as varied as answers are: the support answers of the harm set, the benign
+    # texts of the injection set, and single sentences and paragraphs of documentation.
+    benign = [r.text for r in injection_training_set(seed=seed + 1, size=2000) if r.label == "benign"]
+    docs = documentation_prose()
+    sentences = [s for d in docs[::3] for s in re.split(r"(?<=[.!?])\s+", d) if len(s) > 30]
+    texts = [r.text for r in rows] + benign + docs[::4] + sentences[::2]
+    labels = [r.label for r in rows]
+    labels += ["benign"] * (len(texts) - len(labels))
+    stage1 = HashedTextModel.fit(texts, labels)
+    hazards = HashedTextModel.fit(
+        [r.text for r in rows if r.label == "harmful"],
+        [r.category for r in rows if r.label == "harmful"],
+    )
+    head = None
+    if embeddings:
+        sample = _harm_sample(labels, HEAD_SAMPLES, seed)
+        vectors = MiniLMEmbedder.load().embed([texts[i] for i in sample])
+        head = EmbeddingHead.fit(vectors, [labels[i] for i in sample])
+    return stage1, head, hazards
+
+
+def _harm_sample(labels: Sequence[str], size: int, seed: int) -> list[int]:
+    """Return every harmful row and benign rows up to ``size`` in all."""
+    rng = random.Random(seed)
+    harmful = [i for i, y in enumerate(labels) if y != "benign"]
+    benign = [i for i, y in enumerate(labels) if y == "benign"]
+    rng.shuffle(benign)
+    return sorted(harmful + benign[: max(size - len(harmful), 0)])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Train both models and write them; return the exit code."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = Path(str(resources.files("airsoc.detection.llm") / "data"))
+    parser.add_argument("--out", type=Path, default=default)
+    parser.add_argument("--no-embeddings", action="store_true")
+    parser.add_argument("--only", choices=("injection", "harm"))
+    args = parser.parse_args(argv)
+    embeddings = not args.no_embeddings
+    if args.only != "harm":
+        model = train_injection_model(embeddings=embeddings, log=True)
+        save_arrays(args.out / "injection_model.npz", model.to_arrays())
+        print(f"wrote {args.out / 'injection_model.npz'}; thresholds {dict(model.thresholds)}")
+    if args.only != "injection":
+        stage1, head, hazards = train_harm_model(embeddings=embeddings)
+        arrays = stage1.to_arrays("stage1") | hazards.to_arrays("hazards")
+        if head is not None:
+            arrays.update(head.to_arrays("head"))
+        save_arrays(args.out / "harm_model.npz", arrays)
+        print(f"wrote {args.out / 'harm_model.npz'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
