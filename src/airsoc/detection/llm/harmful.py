@@ -247,7 +247,8 @@ class HarmfulOutputDetector:
                 embedder = MiniLMEmbedder.load()
             prob, hazard, embedded = load_harm_classifier(self.model_path).score(body, embedder)
             model = {"score": round(prob, 4), "hazard": hazard, "embedded": embedded}
-            if prob >= self.warn_at:
+            # Below 0.45 the classifier is not confident enough even to warn.
+            if prob >= max(self.warn_at, 0.45):
                 categories[hazard] = prob
         content: list[dict[str, Any]] = []
         for entry in load_harm_lexicon(self.lexicon_path):
