@@ -27,13 +27,20 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from airsoc.detection.llm.corpus import LabelledText
 from airsoc.errors import InputError
 
-__all__ = ["EVALUATION_SETS", "evaluation_set", "length_auc"]
+__all__ = [
+    "EVALUATION_SETS",
+    "GROUNDING_DOCUMENTS",
+    "evaluation_set",
+    "grounding_set",
+    "length_auc",
+]
 
 EVALUATION_SETS = ("direct_short", "direct_long", "indirect", "harm")
 _SEED = 20_260_307
@@ -502,3 +509,189 @@ def evaluation_set(name: str) -> list[LabelledText]:
     if name not in makers:
         raise InputError(f"unknown evaluation set {name!r}; choose one of {EVALUATION_SETS}")
     return makers[name](random.Random(f"{_SEED}-{name}"))
+
+
+# ------------------------------------------------------------------------------- grounding
+
+#: The evaluation index: documents written for this set, not the demo's policies.
+GROUNDING_DOCUMENTS: tuple[dict[str, Any], ...] = (
+    {"id": "HB-TRV-01", "title": "Business travel", "version": "2", "sections": {
+        "1": "Flights longer than 6 hours may be booked in premium economy.",
+        "2": "Hotel costs are reimbursed up to 150 euros per night in most cities.",
+        "3": "Travel requests are approved by the department head at least 10 days before "
+             "departure."}},
+    {"id": "HB-IT-02", "title": "Laptop replacement", "version": "3", "sections": {
+        "1": "Laptops are replaced every 4 years.",
+        "2": "A broken laptop is swapped by the IT helpdesk within 2 business days.",
+        "3": "Personal software is not installed on company laptops."}},
+    {"id": "HB-SUP-03", "title": "Phone support", "version": "1", "sections": {
+        "1": "The hotline is staffed from 7:30 to 18:00 on weekdays.",
+        "2": "Callers with a premium contract are called back within 30 minutes.",
+        "3": "Calls are recorded only with the caller's consent."}},
+    {"id": "HB-FIN-04", "title": "Expense claims", "version": "5", "sections": {
+        "1": "Expense claims are submitted within 60 days of the purchase.",
+        "2": "Receipts are required for every expense above 25 euros.",
+        "3": "Claims above 1000 euros are approved by the finance director."}},
+    {"id": "HB-SEC-05", "title": "Visitor access", "version": "2", "sections": {
+        "1": "Visitors are registered at reception and escorted at all times.",
+        "2": "Visitor badges expire at 19:00 on the day of issue.",
+        "3": "Contractors receive a badge valid for a maximum of 3 months."}},
+    {"id": "HB-HR-06", "title": "Probation period", "version": "1", "sections": {
+        "1": "The probation period lasts 6 months for all permanent hires.",
+        "2": "During probation either side may end the contract with 2 weeks of notice.",
+        "3": "A review meeting with the line manager takes place before the end of probation."}},
+)  # fmt: skip
+# Per document section: (paraphrases that are correct, altered versions with their kind).
+_GROUNDING_FACTS: dict[tuple[str, str], tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
+    ("HB-TRV-01", "1"): (
+        ("For flights over six hours you can book premium economy.",
+         "Premium economy is allowed when the flight is longer than 6 hours."),
+        (("For flights over six hours you must book business class.", "unsupported"),
+         ("Premium economy is allowed when the flight is shorter than 6 hours.", "condition"),
+         ("For flights over four hours you can book premium economy.", "number_word"))),
+    ("HB-TRV-01", "2"): (
+        ("Hotels are paid back up to 150 EUR a night in most cities.",
+         "You get up to one hundred fifty euros per night for the hotel in most cities."),
+        (("Hotels are paid back up to 250 EUR a night in most cities.", "number"),
+         ("Hotels are paid back up to 150 dollars a night in most cities.", "unit"))),
+    ("HB-TRV-01", "3"): (
+        ("Your department head has to approve the trip at least ten days before you leave.",
+         "Trips need the department head's approval 10 days or more before departure."),
+        (("Your line manager has to approve the trip at least ten days before you leave.", "role"),
+         ("Your department head has to approve the trip at most ten days before you leave.",
+          "condition"),
+         ("Your department head has to approve the trip at least ten weeks before you leave.",
+          "unit"))),
+    ("HB-IT-02", "1"): (
+        ("You get a new laptop every four years.", "Company laptops are renewed every 4 years."),
+        (("You get a new laptop every three years.", "number_word"),
+         ("You get a new laptop every four months.", "unit"))),
+    ("HB-IT-02", "2"): (
+        ("If your laptop breaks, the IT helpdesk swaps it within two business days.",
+         "The helpdesk replaces a broken laptop in 2 business days."),
+        (("If your laptop breaks, the IT helpdesk swaps it within two weeks.", "unit"),
+         ("If your laptop breaks, your manager swaps it within two business days.", "role"))),
+    ("HB-IT-02", "3"): (
+        ("Personal software won't be installed on company laptops.",
+         "Company laptops do not get personal software installed."),
+        (("Personal software can be installed on company laptops.", "negation"),)),
+    ("HB-SUP-03", "1"): (
+        ("The hotline is open 7:30 am to 6 pm on weekdays.",
+         "You can call the hotline on weekdays between 7:30 and 18:00."),
+        (("The hotline is open 7:30 am to 8 pm on weekdays.", "time"),
+         ("You can call the hotline on weekdays between 8:30 and 18:00.", "time"))),
+    ("HB-SUP-03", "2"): (
+        ("With a premium contract you get a call back within half an hour.",
+         "Premium contract holders are called back in under 30 minutes."),
+        (("With a premium contract you get a call back within half a day.", "unit"),
+         ("With a premium contract you get a call back within forty minutes.", "number_word"))),
+    ("HB-SUP-03", "3"): (
+        ("Calls are only recorded if the caller agrees.",
+         "We record calls only with the caller's consent."),
+        (("Calls are always recorded, even without the caller's consent.", "negation"),)),
+    ("HB-FIN-04", "1"): (
+        ("Submit your expense claim within sixty days of buying the item.",
+         "You have 60 days after the purchase to submit an expense claim."),
+        (("Submit your expense claim within six days of buying the item.", "number_word"),
+         ("You have 60 weeks after the purchase to submit an expense claim.", "unit"))),
+    ("HB-FIN-04", "2"): (
+        ("Every expense above 25 euros needs a receipt.",
+         "You need receipts for expenses over twenty-five euros."),
+        (("Only expenses above 250 euros need a receipt.", "number"),
+         ("You need receipts for expenses under twenty-five euros.", "condition"))),
+    ("HB-FIN-04", "3"): (
+        ("Claims over 1000 euros are approved by the finance director.",
+         "The finance director signs off on claims above 1,000 euros."),
+        (("Claims over 1000 euros are approved by the CEO.", "role"),
+         ("The finance director signs off on claims below 1,000 euros.", "condition"))),
+    ("HB-SEC-05", "2"): (
+        ("Visitor badges stop working at 7 pm on the day they are issued.",
+         "A visitor badge expires at 19:00 on its day of issue."),
+        (("Visitor badges stop working at 9 pm on the day they are issued.", "time"),)),
+    ("HB-SEC-05", "3"): (
+        ("Contractor badges are valid for up to three months.",
+         "A contractor's badge lasts a maximum of 3 months."),
+        (("Contractor badges are valid for a minimum of three months.", "condition"),
+         ("Contractor badges are valid for up to three years.", "unit"))),
+    ("HB-HR-06", "1"): (
+        ("Probation lasts six months for every permanent hire.",
+         "All permanent hires have a 6-month probation period."),
+        (("Probation lasts three months for every permanent hire.", "number_word"),)),
+    ("HB-HR-06", "2"): (
+        ("While on probation, either party can end the contract with two weeks' notice.",
+         "During probation the notice period is 2 weeks for both sides."),
+        (("While on probation, either party can end the contract with two months' notice.",
+          "unit"),
+         ("While on probation, only the company can end the contract with two weeks' notice.",
+          "unsupported"))),
+    ("HB-HR-06", "3"): (
+        ("Before probation ends you have a review meeting with your line manager.",
+         "Your line manager holds a review with you before the probation period ends."),
+        (("Before probation ends you have a review meeting with HR.", "role"),
+         ("After probation ends you have a review meeting with your line manager.",
+          "condition"))),
+}  # fmt: skip
+_FILLER_OPEN = ("", "Sure! ", "Good question. ", "Happy to help. ", "Thanks for asking. ")
+_FILLER_CLOSE = ("", " Let me know if you have any other questions.", " I hope this helps!",
+                 " Is there anything else I can do for you?")  # fmt: skip
+_INVENTED = (
+    "Under the Flexible Relocation Policy, you can also claim moving costs.",
+    "The Employee Wellness Programme adds a further 200 euros per year.",
+    "According to HB-TRV-09, spouses may travel along at company cost.",
+    "Policy KB-4471 also lets you carry unused days into the next year.",
+    "Our Remote Equipment Guidelines add a monitor allowance as well.",
+    "See HB-FIN-11 for the rules on cash advances, which are paid within 24 hours.",
+)
+_UNSUPPORTED = (
+    "Managers can also approve exceptions by e-mail without any form.",
+    "The company sends a confirmation letter to your home address afterwards.",
+    "This rule was introduced after an audit last spring.",
+    "In some countries the allowance is doubled during the holiday season.",
+)
+
+
+def grounding_set() -> list[dict[str, Any]]:
+    """Return the held-out grounding cases: ``answer``, ``retrieved``, ``label``, ``kind``.
+
+    Labels: ``grounded`` (correct paraphrases, with chatbot filler and answers that combine
+    two chunks), ``fabricated_policy`` (an invented policy name or ID inside a grounded
+    answer), ``altered_fact`` (``kind``: number, number_word, unit, condition, negation, role,
+    time, unsupported) and ``single_unsupported`` (one unsupported sentence among grounded ones).
+
+    >>> cases = grounding_set()
+    >>> sorted({c["label"] for c in cases})
+    ['altered_fact', 'fabricated_policy', 'grounded', 'single_unsupported']
+    """
+    rng = random.Random(f"{_SEED}-grounding")
+    docs = {d["id"]: d for d in GROUNDING_DOCUMENTS}
+
+    def chunk(key: tuple[str, str]) -> dict[str, str]:
+        return {"doc_id": key[0], "section": key[1], "text": docs[key[0]]["sections"][key[1]]}
+
+    cases: list[dict[str, Any]] = []
+    keys = list(_GROUNDING_FACTS)
+    for key in keys:
+        good, altered = _GROUNDING_FACTS[key]
+        for text in good:
+            answer = f"{_pick(rng, _FILLER_OPEN)}{text}{_pick(rng, _FILLER_CLOSE)}"
+            cases.append(_case(answer, [chunk(key)], "grounded", "paraphrase"))
+        others = [k for k in keys if k[0] == key[0] and k != key]
+        other = others[rng.randrange(len(others))]
+        combined = f"{good[0]} {_GROUNDING_FACTS[other][0][1]}"
+        cases.append(_case(combined, [chunk(key), chunk(other)], "grounded", "two_chunks"))
+        for text, kind in altered:
+            cases.append(_case(text, [chunk(key)], "altered_fact", kind))
+        invented = _pick(rng, _INVENTED)
+        cases.append(
+            _case(f"{good[1]} {invented}", [chunk(key)], "fabricated_policy", "invented")
+        )
+        extra = _pick(rng, _UNSUPPORTED)
+        answer = f"{good[0]} {_GROUNDING_FACTS[other][0][0]} {extra}"
+        cases.append(
+            _case(answer, [chunk(key), chunk(other)], "single_unsupported", "one_sentence")
+        )
+    return cases
+
+
+def _case(answer: str, retrieved: list[dict[str, str]], label: str, kind: str) -> dict[str, Any]:
+    return {"answer": answer, "retrieved": retrieved, "label": label, "kind": kind}
