@@ -245,6 +245,9 @@ class HarmfulOutputDetector:
             embedder = self.embedder
             if embedder is None and minilm_available():
                 embedder = MiniLMEmbedder.load()
+            if not isinstance(embedder, MiniLMEmbedder):
+                # The head was trained on MiniLM vectors; another embedder cannot feed it.
+                embedder = None
             prob, hazard, embedded = load_harm_classifier(self.model_path).score(body, embedder)
             model = {"score": round(prob, 4), "hazard": hazard, "embedded": embedded}
             # Below 0.45 the classifier is not confident enough even to warn.
