@@ -43,7 +43,9 @@ def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) 
 
 
 def _source_of(row: LabelledText) -> Source:
-    return "tool" if row.category == "tool" else "retrieved" if row.category == "retrieved" else "user"
+    return (
+        "tool" if row.category == "tool" else "retrieved" if row.category == "retrieved" else "user"
+    )
 
 
 def _rates(
@@ -73,16 +75,28 @@ def bench_injection(main: PromptInjectionDetector, base: PromptInjectionDetector
         for (label, category), hits in sorted(ours.items()):
             metric = "TPR" if label == "attack" else "FPR"
             table.append(
-                (name, f"{label}/{category}", len(hits), metric, float(np.mean(hits)),
-                 float(np.mean(theirs[(label, category)])))  # fmt: skip
+                (
+                    name,
+                    f"{label}/{category}",
+                    len(hits),
+                    metric,
+                    float(np.mean(hits)),
+                    float(np.mean(theirs[(label, category)])),
+                )
             )
     sections = [(d.id, k, t) for d in load_policies() for k, t in d.sections.items()]
     for source in ("retrieved", "user"):
         alarms = [main.detect(t, source=source).is_alarm for _, _, t in sections]
         base_alarms = [base.detect(t, source=source).is_alarm for _, _, t in sections]
         table.append(
-            ("demo approved documents", f"benign/policy sections as {source}", len(sections),
-             "alarms", sum(alarms), sum(base_alarms))  # fmt: skip
+            (
+                "demo approved documents",
+                f"benign/policy sections as {source}",
+                len(sections),
+                "alarms",
+                sum(alarms),
+                sum(base_alarms),
+            )
         )
     _table(
         "Prompt injection at the default thresholds "
@@ -107,7 +121,7 @@ def bench_latency(main: PromptInjectionDetector) -> None:
         v = main.detect(text)
         times.append((time.perf_counter() - started) * 1000)
         embedded += v.evidence["embedded_windows"] > 0
-    window = ("The committee reviews every proposal in detail before the budget is fixed. " * 12)
+    window = "The committee reviews every proposal in detail before the budget is fixed. " * 12
     window_ids = emb.tokenizer.encode(window).ids
     per_window = []
     for _ in range(15):
@@ -130,7 +144,10 @@ def bench_latency(main: PromptInjectionDetector) -> None:
             ("p50 ms, full detector (stage 2 where unsure)", statistics.median(times)),
             ("p95 ms, full detector", float(np.quantile(times, 0.95))),
             ("share of short texts that needed embeddings", embedded / max(len(short), 1)),
-            (f"MiniLM ms per window ({len(window_ids)} tokens), p50", statistics.median(per_window)),
+            (
+                f"MiniLM ms per window ({len(window_ids)} tokens), p50",
+                statistics.median(per_window),
+            ),
             ("long texts (1-5k chars): windows per text, mean", float(np.mean(windows))),
             ("long texts: ms per text, p50", statistics.median(per_text)),
             ("long texts: marginal ms per window (linear fit)", slope),
@@ -143,7 +160,9 @@ def bench_grounding() -> None:
     flagged: dict[tuple[str, str], list[bool]] = defaultdict(list)
     for case in grounding_set():
         chunks = [RetrievedChunk(c["doc_id"], c["text"], c["section"]) for c in case["retrieved"]]
-        flagged[(case["label"], case["kind"])].append(checker.check(case["answer"], chunks).is_alarm)
+        flagged[(case["label"], case["kind"])].append(
+            checker.check(case["answer"], chunks).is_alarm
+        )
     rows = []
     for label in ("grounded", "fabricated_policy", "altered_fact", "single_unsupported"):
         hits = [h for (lab, _), v in flagged.items() if lab == label for h in v]
@@ -152,8 +171,11 @@ def bench_grounding() -> None:
         for (lab, kind), v in sorted(flagged.items()):
             if lab == label and len({k for (la, k) in flagged if la == label}) > 1:
                 rows.append((label, kind, len(v), metric, float(np.mean(v))))
-    _table("Grounding (held-out answers over the evaluation index)",
-           ["label", "kind", "n", "metric", "rate"], rows)  # fmt: skip
+    _table(
+        "Grounding (held-out answers over the evaluation index)",
+        ["label", "kind", "n", "metric", "rate"],
+        rows,
+    )
 
 
 def bench_harmful(embeddings: bool) -> None:
@@ -171,8 +193,11 @@ def bench_harmful(embeddings: bool) -> None:
             for (lab, cat), v in sorted(res.items()):
                 if lab == "harmful":
                     table.append((name, cat, len(v), "recall", float(np.mean(v))))
-    _table("Harmful output (paraphrased, held out)", ["detector", "subset", "n", "metric", "rate"],
-           table)  # fmt: skip
+    _table(
+        "Harmful output (paraphrased, held out)",
+        ["detector", "subset", "n", "metric", "rate"],
+        table,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

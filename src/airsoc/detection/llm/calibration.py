@@ -75,7 +75,9 @@ def _turn_texts(turns: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {s: [] for s in SOURCES}
     for i, turn in enumerate(turns):
         if not isinstance(turn, Mapping):
-            raise InputError(f"expected a JSON object, got {type(turn).__name__}", loc=f"turns[{i}]")
+            raise InputError(
+                f"expected a JSON object, got {type(turn).__name__}", loc=f"turns[{i}]"
+            )
         if turn.get("user"):
             out["user"].append(str(turn["user"]))
         for chunk in turn.get("retrieved") or []:
@@ -133,8 +135,9 @@ def calibrate_injection(
             score = float(verdict.statistic or 0.0)
             scores.append(score)
             if score >= cap:
-                above.append({"source": source, "index": i, "score": round(score, 4),
-                              "excerpt": text[:160]})  # fmt: skip
+                above.append(
+                    {"source": source, "index": i, "score": round(score, 4), "excerpt": text[:160]}
+                )
         q = float(np.quantile(np.array(scores), 1 - max_fpr))
         quantiles[source] = round(q, 4)
         thresholds[source] = round(min(max(q + margin, shipped), cap), 4)

@@ -188,7 +188,7 @@ def save_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     >>> load_arrays(p)["x"].tolist()
     [0, 1, 2]
     """
-    np.savez_compressed(path, **dict(arrays))
+    np.savez_compressed(path, **dict(arrays))  # type: ignore[arg-type]
 
 
 def load_arrays(path: Path | str) -> dict[str, np.ndarray]:

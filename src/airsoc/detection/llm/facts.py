@@ -174,7 +174,6 @@ COMPARATORS: dict[str, str] = {
     "partial": "full",
     "paid": "unpaid",
     "unpaid": "paid",
-    "before": "after",
 }
 #: Actors a policy names; compared between a claim and its evidence.
 ROLES: tuple[str, ...] = (

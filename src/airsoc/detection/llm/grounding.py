@@ -178,9 +178,7 @@ _STOPWORDS = frozenset(
     ]
 )
 #: Document IDs: two-part prefixes (``POL-HR-001``) or the usual one-part ones (``KB-1042``).
-_ID = (
-    r"[A-Z]{2,6}-[A-Z]{2,6}-\d{1,5}|(?:POL|DOC|KB|SOP|POLICY|REF|GDL|STD|PRC|ART)[-_ ]?\d{1,6}"
-)
+_ID = r"[A-Z]{2,6}-[A-Z]{2,6}-\d{1,5}|(?:POL|DOC|KB|SOP|POLICY|REF|GDL|STD|PRC|ART)[-_ ]?\d{1,6}"
 #: Any other identifier with a digit, when a citing word comes before it ("see HB-7/2").
 _CONTEXT_ID = re.compile(
     r"\b(?:[Pp]olicy|[Dd]ocument|[Dd]oc|[Aa]rticle|[Rr]ef(?:erence)?|[Gg]uideline|[Ss]ee|"
@@ -195,9 +193,40 @@ _POLICY_NAME = re.compile(
     r"(?:policy|guidelines|handbook|procedure|programme|program))\b"
 )
 _NAME_STOP = frozenset(
-    "the our a an per under see according to company policy policies guideline guidelines "
-    "handbook standard procedure charter agreement programme program regulation regulations "
-    "rules directive new current updated official internal global corporate".split()
+    {
+        "the",
+        "our",
+        "a",
+        "an",
+        "per",
+        "under",
+        "see",
+        "according",
+        "to",
+        "company",
+        "policy",
+        "policies",
+        "guideline",
+        "guidelines",
+        "handbook",
+        "standard",
+        "procedure",
+        "charter",
+        "agreement",
+        "programme",
+        "program",
+        "regulation",
+        "regulations",
+        "rules",
+        "directive",
+        "new",
+        "current",
+        "updated",
+        "official",
+        "internal",
+        "global",
+        "corporate",
+    }
 )
 _FILLER = re.compile(
     r"^(?:(?:sure|of course|certainly|absolutely|great question|good question|happy to help|"
@@ -297,7 +326,9 @@ class DocumentIndex:
         return best[1] if best[0] >= 0.6 else None
 
     @classmethod
-    def from_records(cls, records: Iterable[Mapping[str, Any]], *, where: str = "documents") -> DocumentIndex:
+    def from_records(
+        cls, records: Iterable[Mapping[str, Any]], *, where: str = "documents"
+    ) -> DocumentIndex:
         """Return the index of records shaped ``{id, title, version, sections: {name: text}}``.
 
         >>> DocumentIndex.from_records([{"id": "D-1", "title": "T", "version": 2,
@@ -569,9 +600,7 @@ class GroundingChecker:
         stripped = [_strip_refs(c) or c for c in claims]
         norm_claims = [normalize_facts(c) for c in stripped]
         norm_evidence = [normalize_facts(s) for _, s in evidence]
-        sims = cosine_matrix(
-            self.embedder_.embed(norm_claims), self.embedder_.embed(norm_evidence)
-        )
+        sims = cosine_matrix(self.embedder_.embed(norm_claims), self.embedder_.embed(norm_evidence))
         ev_words = [_content_words(s) for s in norm_evidence]
         ev_facts = [extract_facts(s) for _, s in evidence]
         out: list[ClaimCheck] = []
@@ -588,7 +617,9 @@ class GroundingChecker:
                 union = len(words & (ev_words[best] | ev_words[second])) / max(len(words), 1)
                 if union >= recalls[best] + 0.15:
                     chosen.append(second)
-                    support = max(support, 0.5 * float(max(sims[i, best], sims[i, second])) + 0.5 * union)
+                    support = max(
+                        support, 0.5 * float(max(sims[i, best], sims[i, second])) + 0.5 * union
+                    )
             facts = ev_facts[chosen[0]]
             for j in chosen[1:]:
                 facts = facts.merge(ev_facts[j])

@@ -328,7 +328,9 @@ class InjectionModel:
         except KeyError as exc:
             raise DataFileError(f"injection model lacks {exc.args[0]}") from None
         head = EmbeddingHead.from_arrays(arrays, "head") if "head.coef" in arrays else None
-        return cls(HashedTextModel.from_arrays(arrays, "stage1"), head, thresholds, band, weight, info)
+        return cls(
+            HashedTextModel.from_arrays(arrays, "stage1"), head, thresholds, band, weight, info
+        )
 
 
 @functools.lru_cache(maxsize=4)
@@ -365,9 +367,10 @@ class PromptInjectionDetector:
 
     ``embedder``: None uses MiniLM for stage 2 when installed; a :class:`TfidfEmbedder` means
     stage 1 alone (no embeddings). ``corpus``: labelled texts to fit both stages on instead of
-    loading the shipped model; ``model`` or ``model_path``: another trained model. ``thresholds`` maps a source to its alarm score (default: the
-    model's calibrated ones); ``threshold`` sets one score for every source. ``warn_at`` is
-    the fraction of the threshold that warns. Texts longer than ``max_chars`` are scanned in
+    loading the shipped model; ``model`` or ``model_path``: another trained model.
+    ``thresholds`` maps a source to its alarm score (default: the model's calibrated ones);
+    ``threshold`` sets one score for every source. ``warn_at`` is the score that warns
+    (default: 60% of the source's threshold). Texts longer than ``max_chars`` are scanned in
     bounded excerpts and the verdict says so.
     """
 
@@ -380,7 +383,7 @@ class PromptInjectionDetector:
         corpus: Sequence[LabelledText] | None = None,
         threshold: float | None = None,
         thresholds: Mapping[str, float] | None = None,
-        warn_at: float = 0.6,
+        warn_at: float | None = None,
         max_chars: int = DEFAULT_MAX_CHARS,
         canaries: Sequence[str] = (),
         model_path: str | None = None,
@@ -412,7 +415,7 @@ class PromptInjectionDetector:
                 else None
             )
             model = InjectionModel(
-                HashedTextModel.fit(texts, labels), head, {s: 0.5 for s in SOURCES}
+                HashedTextModel.fit(texts, labels), head, dict.fromkeys(SOURCES, 0.5)
             )
             attacks = tuple(e for e in self.corpus if e.label == "attack")
         else:
@@ -564,19 +567,15 @@ class PromptInjectionDetector:
             floor = min(1.0, floor + 0.1)
         windows = text_windows(view.normalized)
         scored = self._score(windows)
-        payload_score = (
-            self._score([p.text for p in view.payloads]).score if view.payloads else 0.0
-        )
+        payload_score = self._score([p.text for p in view.payloads]).score if view.payloads else 0.0
         model_score = max(scored.score, payload_score)
         leaks = find_canary_leaks(view.normalized, self.canaries) if self.canaries else []
         score = max(model_score, floor)
         if leaks:
             score = 1.0
-        warn = threshold * self.warn_at
+        warn = self.warn_at if self.warn_at is not None else 0.6 * threshold
         decision: Decision = "drift" if score >= threshold else "warn" if score >= warn else "ok"
-        nearest, sim = (
-            self._nearest([windows[scored.worst]]) if decision != "ok" else (None, 0.0)
-        )
+        nearest, sim = self._nearest([windows[scored.worst]]) if decision != "ok" else (None, 0.0)
         atlas = self._techniques(hits, source, decision, leaks=bool(leaks))
         matches: list[dict[str, Any]] = [
             {"rule": h.rule.id, "category": h.rule.category, "where": h.where, "excerpt": h.excerpt}

@@ -76,7 +76,9 @@ def scan_injection(
     """
     src = obj.get("source", source)
     if src not in ("user", "retrieved", "tool", "output"):
-        raise InputError(f"source must be user, retrieved, tool or output, got {src!r}", loc="source")
+        raise InputError(
+            f"source must be user, retrieved, tool or output, got {src!r}", loc="source"
+        )
     return detector.detect(_text(obj, "text"), source=src)
 
 

@@ -116,13 +116,43 @@ _MORSE_RUN = re.compile(r"(?:[.\-\u2022\u2013\u2014_]{1,7}[ /|]+){7,}[.\-\u2022\
 _BINARY_RUN = re.compile(r"(?:[01]{8}[\s,]*){4,}")
 _ESCAPE_RUN = re.compile(r"(?:\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\U[0-9a-fA-F]{8}){4,}")
 _MORSE = {
-    ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g",
-    "....": "h", "..": "i", ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n",
-    "---": "o", ".--.": "p", "--.-": "q", ".-.": "r", "...": "s", "-": "t", "..-": "u",
-    "...-": "v", ".--": "w", "-..-": "x", "-.--": "y", "--..": "z", "-----": "0",
-    ".----": "1", "..---": "2", "...--": "3", "....-": "4", ".....": "5", "-....": "6",
-    "--...": "7", "---..": "8", "----.": "9",
-}  # fmt: skip
+    ".-": "a",
+    "-...": "b",
+    "-.-.": "c",
+    "-..": "d",
+    ".": "e",
+    "..-.": "f",
+    "--.": "g",
+    "....": "h",
+    "..": "i",
+    ".---": "j",
+    "-.-": "k",
+    ".-..": "l",
+    "--": "m",
+    "-.": "n",
+    "---": "o",
+    ".--.": "p",
+    "--.-": "q",
+    ".-.": "r",
+    "...": "s",
+    "-": "t",
+    "..-": "u",
+    "...-": "v",
+    ".--": "w",
+    "-..-": "x",
+    "-.--": "y",
+    "--..": "z",
+    "-----": "0",
+    ".----": "1",
+    "..---": "2",
+    "...--": "3",
+    "....-": "4",
+    ".....": "5",
+    "-....": "6",
+    "--...": "7",
+    "---..": "8",
+    "----.": "9",
+}
 _Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
 _SPACED = re.compile(r"\b(?:[A-Za-z][ .\-_*]){3,}[A-Za-z]\b")
 _WS = re.compile(r"\s+")
@@ -323,10 +353,9 @@ def _extra_payloads(text: str) -> list[DecodedPayload]:
             found.append(("morse", decoded))
     for match in _BINARY_RUN.finditer(text):
         bits = re.sub(r"[\s,]", "", match.group(0))
-        raw = bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits) - 7, 8))
-        decoded = _text_of(raw)
-        if decoded is not None:
-            found.append(("binary", decoded))
+        as_text = _text_of(bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits) - 7, 8)))
+        if as_text is not None:
+            found.append(("binary", as_text))
     for match in _ESCAPE_RUN.finditer(text):
         try:
             decoded = codecs.decode(match.group(0), "unicode_escape")

@@ -47,7 +47,7 @@ HEAD_WEIGHT = 0.5
 
 def split_documents(paragraphs: Sequence[str], *, holdout: float) -> tuple[list[str], list[str]]:
     """Return (train, held-out) paragraphs; every ``1/holdout``-th one is held out."""
-    step = max(int(round(1 / holdout)), 2)
+    step = max(round(1 / holdout), 2)
     train = [p for i, p in enumerate(paragraphs) if (i + 1) % step]
     held = [p for i, p in enumerate(paragraphs) if not (i + 1) % step]
     return train, held
@@ -86,8 +86,7 @@ def _calibration_split(held_docs: Sequence[str]) -> dict[str, list[str]]:
     benign = [r for r in rows if r.label == "benign"]
     return {
         "user": [r.text for r in benign if r.category != "tool_output"] + list(held_docs[:200]),
-        "retrieved": [r.text for r in benign if r.category in ("prose", "email")]
-        + list(held_docs),
+        "retrieved": [r.text for r in benign if r.category in ("prose", "email")] + list(held_docs),
         "tool": [r.text for r in benign if r.category in ("tool_output", "code")]
         + list(held_docs[:100]),
     }
@@ -110,7 +109,7 @@ def train_injection_model(
         sample = _head_sample(labels, HEAD_SAMPLES, seed)
         vectors = MiniLMEmbedder.load().embed([texts[i] for i in sample])
         head = EmbeddingHead.fit(vectors, [labels[i] for i in sample])
-    draft = InjectionModel(stage1, head, {s: 0.5 for s in SOURCES}, BAND, HEAD_WEIGHT)
+    draft = InjectionModel(stage1, head, dict.fromkeys(SOURCES, 0.5), BAND, HEAD_WEIGHT)
     detector = PromptInjectionDetector(model=draft)
     thresholds: dict[str, float] = {}
     for source, benign in _calibration_split(docs_held).items():
@@ -138,7 +137,9 @@ def train_harm_model(
     rows = harm_training_set(seed=seed, size=size)
     # Benign text as varied as answers are: the support answers of the harm set, the benign
     # texts of the injection set, and single sentences and paragraphs of documentation.
-    benign = [r.text for r in injection_training_set(seed=seed + 1, size=2000) if r.label == "benign"]
+    benign = [
+        r.text for r in injection_training_set(seed=seed + 1, size=2000) if r.label == "benign"
+    ]
     docs = documentation_prose()
     sentences = [s for d in docs[::3] for s in re.split(r"(?<=[.!?])\s+", d) if len(s) > 30]
     texts = [r.text for r in rows] + benign + docs[::4] + sentences[::2]
