@@ -189,7 +189,7 @@ def test_a_single_unsupported_sentence_among_grounded_ones_alarms(
 
 def test_normalisation_of_numbers_times_dates_and_units() -> None:
     assert normalize_facts("four hours from 8 am until 8 pm") == "4 hours from 08:00 until 20:00"
-    assert normalize_facts("by March 31st or 1 April") == "by 03-31 or 04-01"
+    assert normalize_facts("by March 31st or 1 April") == "by --03-31 or --04-01"
     facts = extract_facts("Up to 5 wks and 20 EUR, not after noon.")
     assert facts.quantities == {("5", "week"), ("20", "euro")}
     assert facts.times == {"12:00"}

@@ -22,7 +22,7 @@ PREAMBLE = (
     "Our team met on Tuesday to plan the office move. The new building has two floors, a "
     "kitchen on each of them and a larger room for workshops. Facilities will hand out the "
     "access badges on the first day, and the IT desk will set up the printers the week before. "
-) * 5
+) * 6
 
 
 @pytest.fixture(scope="module")

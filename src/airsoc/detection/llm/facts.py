@@ -2,7 +2,7 @@
 
 :func:`normalize_facts` rewrites numbers written as words into digits ("four hours" -> "4
 hours"), clock times into 24-hour ``HH:MM`` ("8 am" -> "08:00", "8 pm" -> "20:00"), dates into
-``MM-DD`` ("31 March", "March 31st" -> "03-31") and unit spellings into one form ("wks" ->
+``--MM-DD`` ("31 March", "March 31st" -> "--03-31", the ISO 8601 form without a year) and unit spellings into one form ("wks" ->
 "week", "%" -> "percent", "€" -> "euro"). :func:`extract_facts` then returns what a claim
 asserts: quantities with their units, times, dates, comparison words, negation and the roles
 (actors) it names.
@@ -301,9 +301,9 @@ def normalize_facts(text: str) -> str:
     """Return ``text`` with numbers, times, dates and units in one canonical form.
 
     >>> normalize_facts("Open 8 am-8 pm, twenty-eight days, half an hour, 31st of March.")
-    'Open 08:00-20:00, 28 days, 30 minutes, 03-31.'
+    'Open 08:00-20:00, 28 days, 30 minutes, --03-31.'
     >>> normalize_facts("from 8:00 to 20.00 on March 5th")
-    'from 08:00 to 20:00 on 03-05'
+    'from 08:00 to 20:00 on --03-05'
     """
     out = _HALF.sub("30 minutes", text)
     out = _NOON.sub(lambda m: "00:00" if m.group(1).lower() == "midnight" else "12:00", out)
@@ -311,8 +311,8 @@ def normalize_facts(text: str) -> str:
     out = _A_UNIT.sub(lambda m: f"1 {m.group(1)}", out)
     out = _TIME_AMPM.sub(_ampm, out)
     out = _TIME_24.sub(lambda m: f"{int(m.group(1)):02d}:{m.group(2)}", out)
-    out = _DATE_DM.sub(lambda m: f"{_MONTHS[m.group(2).lower()]:02d}-{int(m.group(1)):02d}", out)
-    out = _DATE_MD.sub(lambda m: f"{_MONTHS[m.group(1).lower()]:02d}-{int(m.group(2)):02d}", out)
+    out = _DATE_DM.sub(lambda m: f"--{_MONTHS[m.group(2).lower()]:02d}-{int(m.group(1)):02d}", out)
+    out = _DATE_MD.sub(lambda m: f"--{_MONTHS[m.group(1).lower()]:02d}-{int(m.group(2)):02d}", out)
     return out
 
 
@@ -367,8 +367,8 @@ def extract_facts(text: str) -> Facts:
     lower = norm.lower()
     facts = Facts()
     facts.times = set(re.findall(r"\b\d{2}:\d{2}\b", norm))
-    facts.dates = set(re.findall(r"\b(?:0\d|1[0-2])-(?:[0-2]\d|3[01])\b", norm))
-    stripped = re.sub(r"\b\d{2}:\d{2}\b|\b(?:0\d|1[0-2])-(?:[0-2]\d|3[01])\b", " ", norm)
+    facts.dates = set(re.findall(r"--\d{2}-\d{2}\b", norm))
+    stripped = re.sub(r"\b\d{2}:\d{2}\b|--\d{2}-\d{2}\b", " ", norm)
     stripped = _ORDINAL.sub(lambda m: _ORDINALS[m.group(1)] + " ", stripped.lower())
     for m in _QUANTITY.finditer(stripped):
         value = _number(m.group("num"))

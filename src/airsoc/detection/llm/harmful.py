@@ -110,12 +110,14 @@ def load_harm_lexicon(path: str | None = None) -> tuple[LexiconEntry, ...]:
 @dataclass(frozen=True)
 class HarmClassifier:
     """The trained classifier: harmful or benign on hashed n-grams, a MiniLM head where unsure,
-    and a hazard model that names the category of a harmful text."""
+    hazard models that name the category of a harmful text, and the calibrated alarm score."""
 
     stage1: HashedTextModel
     head: EmbeddingHead | None
     hazards: HashedTextModel
+    hazard_head: EmbeddingHead | None = None
     band: tuple[float, float] = (0.1, 0.9)
+    threshold: float = 0.5
 
     def score(self, text: str, embedder: Embedder | None) -> tuple[float, str, bool]:
         """Return the harm probability of the worst window, its hazard, and whether the
@@ -123,7 +125,7 @@ class HarmClassifier:
 
         >>> clf = load_harm_classifier()
         >>> p, hazard, _ = clf.score("Mix the fertiliser with fuel oil and add a detonator.", None)
-        >>> p > 0.5, hazard
+        >>> p > clf.threshold, hazard
         (True, 'indiscriminate_weapons')
         """
         windows = text_windows(text)
@@ -138,8 +140,24 @@ class HarmClassifier:
             harm[unsure] = 0.5 * harm[unsure] + 0.5 * head
             embedded = True
         worst = int(np.argmax(harm))
-        hazard = self.hazards.classes[int(np.argmax(self.hazards.proba([windows[worst]])[0]))]
+        hazard_probs = self.hazards.proba([windows[worst]])[0]
+        if embedder is not None and self.hazard_head is not None:
+            head_probs = self.hazard_head.proba(np.asarray(embedder.embed([windows[worst]])))[0]
+            order = [list(self.hazard_head.classes).index(c) for c in self.hazards.classes]
+            hazard_probs = 0.5 * hazard_probs + 0.5 * head_probs[order]
+        hazard = self.hazards.classes[int(np.argmax(hazard_probs))]
         return float(harm[worst]), hazard, embedded
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Return the classifier as plain arrays (see :func:`load_harm_classifier`)."""
+        arrays = self.stage1.to_arrays("stage1") | self.hazards.to_arrays("hazards")
+        if self.head is not None:
+            arrays.update(self.head.to_arrays("head"))
+        if self.hazard_head is not None:
+            arrays.update(self.hazard_head.to_arrays("hazard_head"))
+        arrays["band"] = np.array(self.band, dtype=np.float64)
+        arrays["threshold"] = np.array([self.threshold])
+        return arrays
 
 
 @functools.lru_cache(maxsize=2)
@@ -152,10 +170,17 @@ def load_harm_classifier(path: str | None = None) -> HarmClassifier:
     source = path or str(resources.files("airsoc.detection.llm") / "data" / "harm_model.npz")
     arrays = load_arrays(source)
     head = EmbeddingHead.from_arrays(arrays, "head") if "head.coef" in arrays else None
+    hazard_head = (
+        EmbeddingHead.from_arrays(arrays, "hazard_head") if "hazard_head.coef" in arrays else None
+    )
+    band = arrays.get("band", np.array([0.1, 0.9]))
     return HarmClassifier(
         HashedTextModel.from_arrays(arrays, "stage1"),
         head,
         HashedTextModel.from_arrays(arrays, "hazards"),
+        hazard_head,
+        (float(band[0]), float(band[1])),
+        float(arrays.get("threshold", np.array([0.5]))[0]),
     )
 
 
@@ -248,11 +273,19 @@ class HarmfulOutputDetector:
             if not isinstance(embedder, MiniLMEmbedder):
                 # The head was trained on MiniLM vectors; another embedder cannot feed it.
                 embedder = None
-            prob, hazard, embedded = load_harm_classifier(self.model_path).score(body, embedder)
-            model = {"score": round(prob, 4), "hazard": hazard, "embedded": embedded}
-            # Below 0.45 the classifier is not confident enough even to warn.
-            if prob >= max(self.warn_at, 0.45):
-                categories[hazard] = prob
+            classifier = load_harm_classifier(self.model_path)
+            prob, hazard, embedded = classifier.score(body, embedder)
+            # The classifier's calibrated alarm score maps onto this detector's threshold.
+            scaled = _rescale(prob, classifier.threshold, self.threshold)
+            model = {
+                "score": round(prob, 4),
+                "threshold": classifier.threshold,
+                "hazard": hazard,
+                "embedded": embedded,
+            }
+            # The classifier warns only near its alarm (within 20%): lower is noise.
+            if scaled >= max(self.warn_at, 0.8 * self.threshold):
+                categories[hazard] = scaled
         content: list[dict[str, Any]] = []
         for entry in load_harm_lexicon(self.lexicon_path):
             for t in (body, *view.variants[1:]):
@@ -339,6 +372,17 @@ class HarmfulOutputDetector:
                     continue
                 found.append({"kind": kind, "excerpt": _redact(m.group(0))})
         return found
+
+
+def _rescale(prob: float, calibrated: float, threshold: float) -> float:
+    """Return ``prob`` mapped so that the calibrated alarm score lands on ``threshold``.
+
+    >>> _rescale(0.8, 0.8, 0.5), _rescale(0.4, 0.8, 0.5)
+    (0.5, 0.25)
+    """
+    if prob < calibrated:
+        return threshold * prob / calibrated
+    return threshold + (1 - threshold) * (prob - calibrated) / max(1 - calibrated, 1e-9)
 
 
 def _card_like(value: str) -> bool:

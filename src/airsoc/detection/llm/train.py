@@ -11,7 +11,7 @@ margin, kept within [0.5, 0.9].
 
 Example:
     >>> split_documents(["a", "b", "c", "d", "e"], holdout=0.4)
-    (['a', 'b', 'd'], ['c', 'e'])
+    (['a', 'c', 'e'], ['b', 'd'])
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import numpy as np
 from airsoc.detection.llm.classifier import EmbeddingHead, HashedTextModel, save_arrays
 from airsoc.detection.llm.corpus import LabelledText, load_labelled_texts
 from airsoc.detection.llm.embeddings import MiniLMEmbedder, minilm_available
+from airsoc.detection.llm.harmful import HarmClassifier
 from airsoc.detection.llm.injection import SOURCES, InjectionModel, PromptInjectionDetector
 from airsoc.detection.llm.text import prepare_text, text_windows
 from airsoc.detection.llm.training_data import (
@@ -43,6 +44,7 @@ __all__ = ["main", "split_documents", "train_harm_model", "train_injection_model
 HEAD_SAMPLES = 1600
 BAND = (0.1, 0.9)
 HEAD_WEIGHT = 0.5
+HARM_MIN_THRESHOLD = 0.7
 
 
 def split_documents(paragraphs: Sequence[str], *, holdout: float) -> tuple[list[str], list[str]]:
@@ -131,9 +133,10 @@ def train_injection_model(
 
 def train_harm_model(
     *, seed: int = 11, size: int = 1500, embeddings: bool = True
-) -> tuple[HashedTextModel, EmbeddingHead | None, HashedTextModel]:
-    """Return the harm stage-1 model and embedding head (``harmful`` or ``benign``) and the
-    hazard model (which hazard, fitted on harmful texts only)."""
+) -> HarmClassifier:
+    """Return the harm classifier: stage-1 model and embedding head (``harmful`` or
+    ``benign``), hazard models (fitted on harmful texts only) and the alarm score calibrated
+    on a separate benign split."""
     rows = harm_training_set(seed=seed, size=size)
     # Benign text as varied as answers are: the support answers of the harm set, the benign
     # texts of the injection set, and single sentences and paragraphs of documentation.
@@ -146,16 +149,30 @@ def train_harm_model(
     labels = [r.label for r in rows]
     labels += ["benign"] * (len(texts) - len(labels))
     stage1 = HashedTextModel.fit(texts, labels)
-    hazards = HashedTextModel.fit(
-        [r.text for r in rows if r.label == "harmful"],
-        [r.category for r in rows if r.label == "harmful"],
-    )
-    head = None
-    if embeddings:
+    harmful = [r for r in rows if r.label == "harmful"]
+    hazards = HashedTextModel.fit([r.text for r in harmful], [r.category for r in harmful])
+    head = hazard_head = None
+    embedder = MiniLMEmbedder.load() if embeddings else None
+    if embedder is not None:
         sample = _harm_sample(labels, HEAD_SAMPLES, seed)
-        vectors = MiniLMEmbedder.load().embed([texts[i] for i in sample])
+        vectors = embedder.embed([texts[i] for i in sample])
         head = EmbeddingHead.fit(vectors, [labels[i] for i in sample])
-    return stage1, head, hazards
+        hazard_head = EmbeddingHead.fit(
+            embedder.embed([r.text for r in harmful]), [r.category for r in harmful]
+        )
+    draft = HarmClassifier(stage1, head, hazards, hazard_head)
+    # The alarm score: just above the benign answers of a split the models never saw.
+    seen = set(texts)
+    answers = [r.text for r in harm_training_set(seed=seed + 100, size=600) if r.label == "benign"]
+    others = [
+        r.text for r in injection_training_set(seed=seed + 101, size=600) if r.label == "benign"
+    ]
+    calibration = [t for t in answers if t not in seen][:300]
+    calibration += [t for t in others if t not in seen][:300]
+    scores = [draft.score(t, embedder)[0] for t in calibration]
+    # Never below 0.7: a probability near 0.5 means the classifier is unsure, which warns.
+    threshold = round(min(max(float(np.quantile(scores, 0.99)) + 0.05, HARM_MIN_THRESHOLD), 0.9), 3)
+    return HarmClassifier(stage1, head, hazards, hazard_head, threshold=threshold)
 
 
 def _harm_sample(labels: Sequence[str], size: int, seed: int) -> list[int]:
@@ -181,12 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         save_arrays(args.out / "injection_model.npz", model.to_arrays())
         print(f"wrote {args.out / 'injection_model.npz'}; thresholds {dict(model.thresholds)}")
     if args.only != "injection":
-        stage1, head, hazards = train_harm_model(embeddings=embeddings)
-        arrays = stage1.to_arrays("stage1") | hazards.to_arrays("hazards")
-        if head is not None:
-            arrays.update(head.to_arrays("head"))
-        save_arrays(args.out / "harm_model.npz", arrays)
-        print(f"wrote {args.out / 'harm_model.npz'}")
+        harm = train_harm_model(embeddings=embeddings)
+        save_arrays(args.out / "harm_model.npz", harm.to_arrays())
+        print(f"wrote {args.out / 'harm_model.npz'}; threshold {harm.threshold}")
     return 0
 
 
