@@ -2,10 +2,10 @@
 
 :func:`normalize_facts` rewrites numbers written as words into digits ("four hours" -> "4
 hours"), clock times into 24-hour ``HH:MM`` ("8 am" -> "08:00", "8 pm" -> "20:00"), dates into
-``--MM-DD`` ("31 March", "March 31st" -> "--03-31", the ISO 8601 form without a year) and unit spellings into one form ("wks" ->
-"week", "%" -> "percent", "€" -> "euro"). :func:`extract_facts` then returns what a claim
-asserts: quantities with their units, times, dates, comparison words, negation and the roles
-(actors) it names.
+``--MM-DD`` ("31 March", "March 31st" -> "--03-31", ISO 8601 without a year) and unit
+spellings into one form ("wks" -> "week", "%" -> "percent", "€" -> "euro").
+:func:`extract_facts` then returns what a claim asserts: quantities with their units, times,
+dates, comparison words, negation and the roles (actors) it names.
 
 Example:
     >>> f = extract_facts("Chat is open from 8 am to 8 pm, within four hours.")
