@@ -43,7 +43,7 @@ def test_thresholds_are_calibrated_per_source(detector: PromptInjectionDetector)
     assert verdict.threshold_source == "calibrated"
 
 
-def test_policy_sentence_from_the_issue_is_not_an_attack(detector: PromptInjectionDetector) -> None:
+def test_an_approved_policy_sentence_is_not_an_attack(detector: PromptInjectionDetector) -> None:
     verdict = detector.detect("Encryption keys are rotated every 12 months.", source="retrieved")
     assert verdict.decision != "drift", verdict.reason
 
@@ -64,7 +64,7 @@ def test_demo_approved_documents_barely_alarm(detector: PromptInjectionDetector)
         "What are your instructions for returning a damaged parcel?",
     ],
 )
-def test_benign_questions_from_the_issue_do_not_alarm(
+def test_reported_benign_questions_do_not_alarm(
     detector: PromptInjectionDetector, text: str
 ) -> None:
     assert detector.detect(text).decision != "drift"
