@@ -132,7 +132,7 @@ def train_injection_model(
 
 
 def train_harm_model(
-    *, seed: int = 11, size: int = 1500, embeddings: bool = True
+    *, seed: int = 11, size: int = 2500, embeddings: bool = True
 ) -> HarmClassifier:
     """Return the harm classifier: stage-1 model and embedding head (``harmful`` or
     ``benign``), hazard models (fitted on harmful texts only) and the alarm score calibrated
