@@ -35,6 +35,7 @@ from airsoc.cli import (
     profile,
     registry,
     routes,
+    scan,
     screen,
     serve,
     setup,
@@ -79,6 +80,7 @@ def _global_options(
 setup.register(app)
 profile.register(app)
 screen.register(app)
+scan.register(app)
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(audit.app, name="audit")
 app.add_typer(taxonomy.app, name="taxonomy")
