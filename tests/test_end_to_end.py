@@ -53,7 +53,7 @@ from airsoc.reporting.render import render
 from airsoc.reporting.report import build_report
 from airsoc.response.approvals import decide_approval, list_approvals
 from airsoc.response.playbooks import parse_playbook
-from airsoc.response.runner import list_runs, start_run
+from airsoc.response.runs import list_runs, start_run
 from airsoc.runtime.loop import ResponseLoop, check_config
 from airsoc.serving import Gateway, create_app
 from airsoc.serving.testing import serve_in_thread

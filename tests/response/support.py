@@ -20,7 +20,8 @@ from airsoc.response.actions import (
 )
 from airsoc.response.controlplane import RecordingControlPlane
 from airsoc.response.playbooks import Playbook, parse_playbook
-from airsoc.response.runner import PlaybookRunner, RunView, get_run, start_run
+from airsoc.response.runner import PlaybookRunner
+from airsoc.response.runs import RunView, get_run, start_run
 from airsoc.store import Store
 
 

@@ -11,7 +11,7 @@ from airsoc.incidents.service import get_incident, list_incidents, transition_in
 from airsoc.monitoring.alerts import Alert
 from airsoc.response.declaration import IncidentDeclarer, incident_alerts
 from airsoc.response.playbooks import parse_playbook
-from airsoc.response.runner import list_runs
+from airsoc.response.runs import list_runs
 from airsoc.store import Store
 
 CONFIG = """

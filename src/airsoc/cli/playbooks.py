@@ -15,7 +15,8 @@ from airsoc.errors import DataFileError, InputError, NotFoundError
 from airsoc.response.actions import ActionRegistry, ResponseServices
 from airsoc.response.dryrun import dry_run
 from airsoc.response.playbooks import Playbook, default_playbooks, load_playbook
-from airsoc.response.runner import PlaybookRunner, get_run, start_run
+from airsoc.response.runner import PlaybookRunner
+from airsoc.response.runs import get_run, start_run
 from airsoc.runtime.control import live_control_plane
 from airsoc.runtime.loop import load_checked_config
 

@@ -24,7 +24,8 @@ from airsoc.response.declaration import IncidentDeclarer
 from airsoc.response.dryrun import dry_run
 from airsoc.response.escalation import run_escalations, send_due_status_updates
 from airsoc.response.playbooks import Playbook, default_playbooks, load_playbooks, parse_playbook
-from airsoc.response.runner import PlaybookRunner, RunView, get_run, list_runs, start_run
+from airsoc.response.runner import PlaybookRunner
+from airsoc.response.runs import RunView, get_run, list_runs, start_run
 
 __all__ = [
     "Action",

@@ -49,7 +49,7 @@ from airsoc.monitoring.alerts import STANDARD_LABELS
 from airsoc.response.conditions import evaluate
 from airsoc.response.models import IncidentAlertRow
 from airsoc.response.playbooks import Playbook
-from airsoc.response.runner import start_run
+from airsoc.response.runs import start_run
 from airsoc.store import Store
 
 __all__ = [
