@@ -9,7 +9,8 @@ from airsoc.clock import SimulatedClock
 from airsoc.config import parse_config
 from airsoc.incidents.service import get_incident, list_incidents, transition_incident
 from airsoc.monitoring.alerts import Alert
-from airsoc.response.declaration import IncidentDeclarer, incident_alerts
+from airsoc.response.declaration import IncidentDeclarer
+from airsoc.response.incident_alerts import incident_alerts
 from airsoc.response.playbooks import parse_playbook
 from airsoc.response.runs import list_runs
 from airsoc.store import Store

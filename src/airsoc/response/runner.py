@@ -64,6 +64,7 @@ from airsoc.response.leases import LeaseLostError, claim_run, hold_run
 from airsoc.response.lifecycle import FINAL_RUN_STATUSES, RunStatus, move_run
 from airsoc.response.models import ActionEffectRow, PlaybookRunRow, StepStateRow
 from airsoc.response.playbooks import Playbook, Step
+from airsoc.response.registry import default_registry
 from airsoc.response.runs import WHOLE_STEP, StepView, audit_run, step_state
 from airsoc.response.steps import StepFailedError, condition_holds, foreach_items, render_params
 from airsoc.store import Store
@@ -94,7 +95,7 @@ class PlaybookRunner:
         self.clock = clock
         self.services = services
         self.worker_id = worker_id
-        self.registry = registry or ActionRegistry.default()
+        self.registry = registry or default_registry()
         self.lease = lease
 
     # --- claiming ------------------------------------------------------------------------------

@@ -165,7 +165,7 @@ def create_app(
     registry.register(HookCollector(the_store, app.state.ctx.clock, metric_hooks))
     app.state.registry = registry
     app.add_middleware(RequestMetricsMiddleware, metrics=RequestMetrics(registry))
-    install_error_handlers(app)
+    install_error_handlers(app, error_page=console.render_error_page)
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)
