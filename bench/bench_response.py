@@ -30,6 +30,7 @@ import joblib
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from airsoc import lineage
 from airsoc.alerting.dispatcher import Dispatcher
 from airsoc.alerting.matchers import parse_matcher
 from airsoc.alerting.receivers import RecordingReceiver
@@ -37,7 +38,6 @@ from airsoc.alerting.routing import build_route_tree
 from airsoc.clock import SimulatedClock
 from airsoc.config import parse_config
 from airsoc.config.schema import RouteConfig
-from airsoc.lineage import service as lineage
 from airsoc.monitoring.alerts import Alert
 from airsoc.monitoring.monitors import InMemoryTelemetry
 from airsoc.response.controlplane import RecordingControlPlane

@@ -32,6 +32,7 @@ import pytest
 from pypdf import PdfReader
 from sklearn.linear_model import LogisticRegression
 
+from airsoc import lineage
 from airsoc.alerting.service import list_deliveries
 from airsoc.alerting.testing import http_sink, smtp_server
 from airsoc.clock import SimulatedClock
@@ -45,7 +46,6 @@ from airsoc.incidents.service import (
     list_incidents,
     transition_incident,
 )
-from airsoc.lineage import service as lineage
 from airsoc.monitoring.signals import list_signals
 from airsoc.monitoring.sources import EventLogTelemetry
 from airsoc.reporting.postmortems import create_postmortem

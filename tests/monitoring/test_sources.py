@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from airsoc import lineage
 from airsoc.clock import SimulatedClock, SystemClock
 from airsoc.config.schema import MonitorConfig
 from airsoc.detection import profile
 from airsoc.errors import DetectionError
-from airsoc.lineage import service as lineage
 from airsoc.monitoring.monitors import window_bounds
 from airsoc.monitoring.sources import EventLogTelemetry
 from airsoc.settings import Settings

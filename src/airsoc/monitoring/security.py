@@ -62,6 +62,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from airsoc import lineage
 from airsoc.clock import ensure_utc
 from airsoc.config.schema import MonitorConfig
 from airsoc.detection.attacks import EvasionDetector, ExtractionDetector, PoisoningScreen
@@ -78,7 +79,6 @@ from airsoc.detection.llm import (
 from airsoc.detection.llm.embeddings import Embedder, MiniLMEmbedder
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import AirsocError, DetectionError
-from airsoc.lineage import service as lineage
 from airsoc.monitoring.evaluators import TELEMETRY_FIELDS
 from airsoc.monitoring.monitors import MonitorEvaluator, WindowData
 from airsoc.store import Store

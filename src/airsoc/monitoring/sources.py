@@ -46,11 +46,11 @@ from typing import Any
 
 import pandas as pd
 
+from airsoc import lineage
 from airsoc.clock import ensure_utc
 from airsoc.config.schema import MonitorConfig
 from airsoc.detection import load_profile
 from airsoc.errors import AirsocError, DetectionError
-from airsoc.lineage import service as lineage
 from airsoc.monitoring.security import security_reference, security_window
 from airsoc.serving import control
 from airsoc.store import Store

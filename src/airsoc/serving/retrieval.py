@@ -36,10 +36,10 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from airsoc import lineage
 from airsoc.audit import append_entry
 from airsoc.clock import Clock
 from airsoc.errors import InputError
-from airsoc.lineage import service as lineage
 from airsoc.serving.control import _bump_revision
 from airsoc.serving.models import RetrievalControlRow
 
