@@ -1,11 +1,9 @@
 """Appending to and verifying the audit timeline.
 
 Example:
-    >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> clock = SimulatedClock()
     >>> with store.transaction() as s:
     ...     e = append_entry(s, clock=clock, chain="system/fraud-detector", actor="alice",

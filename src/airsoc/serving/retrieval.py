@@ -11,12 +11,10 @@ A RAG application reads its control before each retrieval, either from the store
 ``systems.<name>.retrieval``), and filters its hits with :meth:`RetrievalView.allows`.
 
 Example:
-    >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.lineage import register_system
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> clock = SimulatedClock()
     >>> with store.transaction() as s:
     ...     _ = register_system(s, clock=clock, actor="a", name="bot", kind="rag-app", owner="cx")
