@@ -9,14 +9,16 @@ Example:
     >>> from datetime import timedelta
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.testing import scratch_store
-    >>> store, clock = scratch_store(), SimulatedClock()
-    >>> claim_run(store, clock=clock, worker_id="w1", lease=timedelta(minutes=5)) is None
+    >>> store = scratch_store()
+    >>> lease = RunLease(worker_id="w1", clock=SimulatedClock(), duration=timedelta(minutes=5))
+    >>> lease.claim(store) is None
     True
     >>> store.close()
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import and_, or_, select
@@ -27,7 +29,7 @@ from airsoc.response.lifecycle import CLAIMABLE_RUN_STATUSES, RunStatus, move_ru
 from airsoc.response.models import PlaybookRunRow
 from airsoc.store import Store
 
-__all__ = ["LeaseLostError", "claim_run", "hold_run"]
+__all__ = ["LeaseLostError", "RunLease", "claim_run", "hold_run"]
 
 
 class LeaseLostError(Exception):
@@ -83,3 +85,27 @@ def hold_run(
     row.lease_until = clock.now() + lease
     row.updated_at = clock.now()
     return row
+
+
+@dataclass(frozen=True)
+class RunLease:
+    """One worker's lease terms: who holds runs, on which clock, for how long per renewal.
+
+    >>> from airsoc.clock import SimulatedClock
+    >>> RunLease(worker_id="w1", clock=SimulatedClock(), duration=timedelta(minutes=5)).worker_id
+    'w1'
+    """
+
+    worker_id: str
+    clock: Clock
+    duration: timedelta
+
+    def claim(self, store: Store) -> int | None:
+        """Claim one runnable run (see :func:`claim_run`); return its id or None."""
+        return claim_run(store, clock=self.clock, worker_id=self.worker_id, lease=self.duration)
+
+    def hold(self, session: Session, run_id: int) -> PlaybookRunRow:
+        """Lock the run, renew the lease and return it (see :func:`hold_run`)."""
+        return hold_run(
+            session, run_id=run_id, worker_id=self.worker_id, clock=self.clock, lease=self.duration
+        )

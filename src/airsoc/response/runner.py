@@ -1,11 +1,11 @@
 """The durable playbook runner: a worker that advances claimed runs step by step.
 
-A worker claims a runnable run and holds a lease on it (:mod:`airsoc.response.leases`). Every step
-is written to the store **before** it runs (``running``, attempt count, rendered parameters) and
-**after** (``succeeded`` with its output, or ``failed`` with the error), each time with an entry
-on the incident's audit timeline. A step with an ``approval`` asks the gate in
-:mod:`airsoc.response.approvals` first. The run's status only moves through the transitions
-table of :mod:`airsoc.response.lifecycle`.
+A worker claims a runnable run and holds a lease on it (:mod:`airsoc.response.leases`), then walks
+its steps: a step's ``when`` and ``foreach``, the approval gate (:mod:`airsoc.response.approvals`),
+each unit of work executed durably (:mod:`airsoc.response.execution`: stored before and after,
+on the incident's audit timeline), failures (``abort``, ``continue``, ``compensate`` in reverse
+order) and the end of the run. The run's status only moves through the transitions table of
+:mod:`airsoc.response.lifecycle`.
 
 Resuming after a crash: a worker whose lease expired loses the run; the next worker skips every
 step stored as done, and re-runs an interrupted step with the *same* idempotency key. Actions
@@ -41,7 +41,6 @@ Example:
 
 from __future__ import annotations
 
-import concurrent.futures
 from datetime import timedelta
 from typing import Any
 
@@ -49,7 +48,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airsoc.clock import Clock
-from airsoc.errors import ActionError, AirsocError, NotFoundError
+from airsoc.errors import AirsocError, NotFoundError
 from airsoc.incidents.service import get_incident
 from airsoc.response.actions import (
     Action,
@@ -59,10 +58,10 @@ from airsoc.response.actions import (
     ResponseServices,
 )
 from airsoc.response.approvals import approval_gate
-from airsoc.response.conditions import plain_data
-from airsoc.response.leases import LeaseLostError, claim_run, hold_run
+from airsoc.response.execution import execute_unit
+from airsoc.response.leases import LeaseLostError, RunLease
 from airsoc.response.lifecycle import FINAL_RUN_STATUSES, RunStatus, move_run
-from airsoc.response.models import ActionEffectRow, PlaybookRunRow, StepStateRow
+from airsoc.response.models import PlaybookRunRow, StepStateRow
 from airsoc.response.playbooks import Playbook, Step
 from airsoc.response.registry import default_registry
 from airsoc.response.runs import WHOLE_STEP, StepView, audit_run, step_state
@@ -97,12 +96,13 @@ class PlaybookRunner:
         self.worker_id = worker_id
         self.registry = registry or default_registry()
         self.lease = lease
+        self._lease = RunLease(worker_id=worker_id, clock=clock, duration=lease)
 
     # --- claiming ------------------------------------------------------------------------------
 
     def claim(self) -> int | None:
         """Claim one runnable run (row-locked, skipping runs other workers hold); return its id."""
-        return claim_run(self.store, clock=self.clock, worker_id=self.worker_id, lease=self.lease)
+        return self._lease.claim(self.store)
 
     def run_once(self) -> int | None:
         """Claim and advance one run; return its id, or None when nothing is runnable."""
@@ -161,9 +161,7 @@ class PlaybookRunner:
         }
 
     def _hold(self, s: Session, run_id: int) -> PlaybookRunRow:
-        return hold_run(
-            s, run_id=run_id, worker_id=self.worker_id, clock=self.clock, lease=self.lease
-        )
+        return self._lease.hold(s, run_id)
 
     def _audit(
         self, s: Session, incident_id: int, action: str, reason: str, data: dict[str, Any]
@@ -239,8 +237,6 @@ class PlaybookRunner:
         except AirsocError as exc:
             raise StepFailedError(f"step {step.id}: {exc.message}") from None
 
-    # --- executing one step or item ------------------------------------------------------------
-
     def _unit(
         self,
         run_id: int,
@@ -251,114 +247,18 @@ class PlaybookRunner:
         action: Action,
         ctx: dict[str, Any],
     ) -> dict[str, Any]:
-        retry = step.on_failure.retry
-        attempts = retry.attempts if retry else 1
-        delay = retry.backoff.total_seconds() if retry else 0.0
-        while True:
-            # Before: the step is marked running (and its attempt counted) in the store.
-            with self.store.transaction() as s:
-                self._hold(s, run_id)
-                state = step_state(s, run_id=run_id, step=step, position=position, item=item)
-                if state.status == "succeeded":
-                    return dict(state.output)
-                key = state.idempotency_key
-                effect = s.get(ActionEffectRow, key)
-                if effect is None:
-                    params = render_params(step, action, ctx)
-                    state.status = "running"
-                    state.attempts += 1
-                    state.started_at = self.clock.now()
-                    state.params = plain_data(params.model_dump(mode="json"))
-                    attempt = state.attempts
-                    self._audit(
-                        s,
-                        incident_id,
-                        "playbook.step_started",
-                        f"{step.action} (attempt {attempt})",
-                        {"run": run_id, "step": step.id, "item": item, "key": key},
-                    )
-            if effect is not None:
-                result = ActionResult.model_validate(effect.result)
-            else:
-                context = ActionContext(
-                    action=action.name,
-                    params=params,
-                    incident=ctx["incident"],
-                    run_id=run_id,
-                    step_id=step.id,
-                    idempotency_key=key,
-                    actor=f"playbook:{run_id}",
-                    clock=self.clock,
-                    services=self.services,
-                )
-                try:
-                    result = self._execute(action, context, step)
-                except (_StopRunError, LeaseLostError):
-                    raise
-                except Exception as exc:
-                    message = exc.message if isinstance(exc, AirsocError) else f"{exc!r}"
-                    with self.store.transaction() as s:
-                        self._hold(s, run_id)
-                        state = step_state(
-                            s, run_id=run_id, step=step, position=position, item=item
-                        )
-                        state.status = "failed"
-                        state.error = message
-                        state.finished_at = self.clock.now()
-                        self._audit(
-                            s,
-                            incident_id,
-                            "playbook.step_failed",
-                            message,
-                            {"run": run_id, "step": step.id, "item": item, "attempt": attempt},
-                        )
-                    if attempt < attempts:
-                        self.clock.sleep(delay)
-                        delay *= 2
-                        continue
-                    raise StepFailedError(f"step {step.id}: {message}") from None
-            # After: the output and the effect are stored; later steps can read the output.
-            with self.store.transaction() as s:
-                self._hold(s, run_id)
-                state = step_state(s, run_id=run_id, step=step, position=position, item=item)
-                state.status = "succeeded"
-                state.output = plain_data(result.output)
-                state.error = None
-                state.finished_at = self.clock.now()
-                if s.get(ActionEffectRow, state.idempotency_key) is None:
-                    s.add(
-                        ActionEffectRow(
-                            idempotency_key=state.idempotency_key,
-                            action=action.name,
-                            result=result.model_dump(mode="json"),
-                            at=self.clock.now(),
-                        )
-                    )
-                self._audit(
-                    s,
-                    incident_id,
-                    "playbook.step_succeeded",
-                    result.summary or step.action,
-                    {
-                        "run": run_id,
-                        "step": step.id,
-                        "item": item,
-                        "output": plain_data(result.output),
-                    },
-                )
-            return plain_data(result.output)  # type: ignore[no-any-return]
-
-    def _execute(self, action: Action, context: ActionContext, step: Step) -> ActionResult:
-        if step.timeout is None:
-            return action.execute(context)
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        future = pool.submit(action.execute, context)
-        try:
-            return future.result(timeout=step.timeout.total_seconds())
-        except concurrent.futures.TimeoutError:
-            raise ActionError(f"{action.name} did not finish within {step.timeout}") from None
-        finally:
-            pool.shutdown(wait=False)
+        return execute_unit(
+            self.store,
+            lease=self._lease,
+            services=self.services,
+            run_id=run_id,
+            incident_id=incident_id,
+            step=step,
+            position=position,
+            item=item,
+            action=action,
+            ctx=ctx,
+        )
 
     def _close_step(
         self,
