@@ -51,6 +51,7 @@ from airsoc.errors import ActionError, AirsocError
 from airsoc.response.actions import Action, ActionContext, ActionResult, ResponseServices
 from airsoc.response.conditions import plain_data
 from airsoc.response.leases import RunLease
+from airsoc.response.lifecycle import StepStatus
 from airsoc.response.models import ActionEffectRow, StepStateRow
 from airsoc.response.playbooks import Step
 from airsoc.response.runs import audit_run, step_state
@@ -91,13 +92,13 @@ def execute_unit(
         with store.transaction() as s:
             lease.hold(s, run_id)
             state = state_of(s)
-            if state.status == "succeeded":
+            if state.status == StepStatus.SUCCEEDED:
                 return dict(state.output)
             key = state.idempotency_key
             effect = s.get(ActionEffectRow, key)
             if effect is None:
                 params = render_params(step, action, ctx)
-                state.status = "running"
+                state.status = StepStatus.RUNNING.value
                 state.attempts += 1
                 state.started_at = clock.now()
                 state.params = plain_data(params.model_dump(mode="json"))
@@ -131,7 +132,7 @@ def execute_unit(
                 with store.transaction() as s:
                     lease.hold(s, run_id)
                     state = state_of(s)
-                    state.status = "failed"
+                    state.status = StepStatus.FAILED.value
                     state.error = message
                     state.finished_at = clock.now()
                     audit_run(
@@ -151,7 +152,7 @@ def execute_unit(
         with store.transaction() as s:
             lease.hold(s, run_id)
             state = state_of(s)
-            state.status = "succeeded"
+            state.status = StepStatus.SUCCEEDED.value
             state.output = plain_data(result.output)
             state.error = None
             state.finished_at = clock.now()

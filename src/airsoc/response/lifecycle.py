@@ -25,9 +25,11 @@ from airsoc.response.models import PlaybookRunRow
 
 __all__ = [
     "CLAIMABLE_RUN_STATUSES",
+    "DONE_STEP_STATUSES",
     "FINAL_RUN_STATUSES",
     "TRANSITIONS",
     "RunStatus",
+    "StepStatus",
     "check_run_transition",
     "legal_targets",
     "move_run",
@@ -46,6 +48,29 @@ class RunStatus(StrEnum):
     REJECTED = "rejected"
     ABORTED = "aborted"
 
+
+class StepStatus(StrEnum):
+    """Where one step (or one ``foreach`` item) of a run stands."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    COMPENSATED = "compensated"
+    REJECTED = "rejected"
+
+
+#: Step statuses a resumed run does not run again.
+DONE_STEP_STATUSES = frozenset(
+    {
+        StepStatus.SUCCEEDED,
+        StepStatus.SKIPPED,
+        StepStatus.FAILED,
+        StepStatus.COMPENSATED,
+        StepStatus.REJECTED,
+    }
+)
 
 #: (from, to): why the move exists. The only source of truth for what is legal.
 TRANSITIONS: dict[tuple[RunStatus, RunStatus], str] = {

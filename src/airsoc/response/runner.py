@@ -60,7 +60,13 @@ from airsoc.response.actions import (
 from airsoc.response.approvals import approval_gate
 from airsoc.response.execution import execute_unit
 from airsoc.response.leases import LeaseLostError, RunLease
-from airsoc.response.lifecycle import FINAL_RUN_STATUSES, RunStatus, move_run
+from airsoc.response.lifecycle import (
+    DONE_STEP_STATUSES,
+    FINAL_RUN_STATUSES,
+    RunStatus,
+    StepStatus,
+    move_run,
+)
 from airsoc.response.models import PlaybookRunRow, StepStateRow
 from airsoc.response.playbooks import Playbook, Step
 from airsoc.response.registry import default_registry
@@ -69,8 +75,6 @@ from airsoc.response.steps import StepFailedError, condition_holds, foreach_item
 from airsoc.store import Store
 
 __all__ = ["PlaybookRunner"]
-
-_DONE_STEP = frozenset({"succeeded", "skipped", "failed", "compensated", "rejected"})
 
 
 class _StopRunError(Exception):
@@ -181,7 +185,7 @@ class PlaybookRunner:
                     StepStateRow.item_index == WHOLE_STEP,
                 )
             ).scalar_one_or_none()
-        if existing in _DONE_STEP:
+        if existing in DONE_STEP_STATUSES:
             return
         ctx = self._context(run_id, incident_id, started_by)
         if step.when and not step.foreach and not condition_holds(step.when, ctx, step):
@@ -190,7 +194,7 @@ class PlaybookRunner:
                 incident_id,
                 step,
                 position,
-                "skipped",
+                StepStatus.SKIPPED,
                 {},
                 None,
                 f"condition false: {step.when}",
@@ -228,7 +232,14 @@ class PlaybookRunner:
                 self._failed(run_id, incident_id, step, position, exc.message, {})
                 return
         self._close_step(
-            run_id, incident_id, step, position, "succeeded", output, None, f"{step.id} done"
+            run_id,
+            incident_id,
+            step,
+            position,
+            StepStatus.SUCCEEDED,
+            output,
+            None,
+            f"{step.id} done",
         )
 
     def _action(self, step: Step) -> Action:
@@ -266,7 +277,7 @@ class PlaybookRunner:
         incident_id: int,
         step: Step,
         position: int,
-        status: str,
+        status: StepStatus,
         output: dict[str, Any],
         error: str | None,
         reason: str,
@@ -274,17 +285,17 @@ class PlaybookRunner:
         with self.store.transaction() as s:
             run = self._hold(s, run_id)
             state = step_state(s, run_id=run_id, step=step, position=position, item=WHOLE_STEP)
-            state.status = status
+            state.status = status.value
             state.output = output
             state.error = error
             state.finished_at = self.clock.now()
-            if status == "succeeded":
+            if status is StepStatus.SUCCEEDED:
                 run.outputs = {**run.outputs, step.id: output}
-            if status != "succeeded" or step.foreach:
+            if status is not StepStatus.SUCCEEDED or step.foreach:
                 self._audit(
                     s,
                     incident_id,
-                    f"playbook.step_{status}",
+                    f"playbook.step_{status.value}",
                     reason,
                     {"run": run_id, "step": step.id},
                 )
@@ -301,7 +312,9 @@ class PlaybookRunner:
         output: dict[str, Any],
     ) -> None:
         then = step.on_failure.then
-        self._close_step(run_id, incident_id, step, position, "failed", output, message, message)
+        self._close_step(
+            run_id, incident_id, step, position, StepStatus.FAILED, output, message, message
+        )
         if then == "continue":
             return
         if then == "compensate":
@@ -318,7 +331,9 @@ class PlaybookRunner:
                 StepView.model_validate(r)
                 for r in s.execute(
                     select(StepStateRow)
-                    .where(StepStateRow.run_id == run_id, StepStateRow.status == "succeeded")
+                    .where(
+                        StepStateRow.run_id == run_id, StepStateRow.status == StepStatus.SUCCEEDED
+                    )
                     .order_by(StepStateRow.position.desc(), StepStateRow.item_index.desc())
                 ).scalars()
             ]
@@ -347,7 +362,7 @@ class PlaybookRunner:
                 row_state = s.get(StepStateRow, state.id)
                 assert row_state is not None
                 if result is not None:
-                    row_state.status = "compensated"
+                    row_state.status = StepStatus.COMPENSATED.value
                     undone.append(state.step_id)
                 self._audit(
                     s,
@@ -380,7 +395,7 @@ class PlaybookRunner:
                 run.wake_at = decision.wake_at
             elif decision.outcome == "reject":
                 state = step_state(s, run_id=run_id, step=step, position=position, item=WHOLE_STEP)
-                state.status = "rejected"
+                state.status = StepStatus.REJECTED.value
                 state.error = decision.reason
                 move_run(run, RunStatus.REJECTED, at=now, error=decision.reason)
                 self._audit(
@@ -409,7 +424,7 @@ class PlaybookRunner:
             incident_id,
             step,
             position,
-            "skipped",
+            StepStatus.SKIPPED,
             {},
             None,
             "approval timed out; step skipped",

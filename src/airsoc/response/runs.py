@@ -35,7 +35,7 @@ from airsoc.audit import append_entry
 from airsoc.clock import Clock
 from airsoc.errors import NotFoundError
 from airsoc.incidents.service import get_incident, incident_chain
-from airsoc.response.lifecycle import RunStatus
+from airsoc.response.lifecycle import RunStatus, StepStatus
 from airsoc.response.models import PlaybookRunRow, StepStateRow
 from airsoc.response.playbooks import Playbook, Step
 
@@ -197,7 +197,7 @@ def step_state(
             position=position,
             item_index=item,
             action=step.action,
-            status="pending",
+            status=StepStatus.PENDING.value,
             attempts=0,
             idempotency_key=key,
             params={},
