@@ -61,6 +61,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from airsoc import lineage
 from airsoc.clock import ensure_utc
 from airsoc.detection.attacks import EvasionDetector, ExtractionDetector, PoisoningScreen
 from airsoc.detection.llm import (
@@ -76,7 +77,6 @@ from airsoc.detection.llm.embeddings import Embedder, MiniLMEmbedder
 from airsoc.detection.llm.grounding import load_document_index
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import AirsocError, DetectionError
-from airsoc.lineage import service as lineage
 from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.evaluators import TELEMETRY_FIELDS
 from airsoc.monitoring.monitors import MonitorEvaluator, WindowData
