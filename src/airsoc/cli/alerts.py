@@ -12,9 +12,7 @@ from airsoc.cli.state import state
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    help="Alerts raised by monitors or received from Alertmanager.", no_args_is_help=True
-)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("list")

@@ -13,9 +13,7 @@ from airsoc.response.approvals import decide_approval, list_approvals
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    help="Approvals of playbook steps (four-eyes for destructive actions).", no_args_is_help=True
-)
+app = typer.Typer(no_args_is_help=True)
 
 ActorOpt = Annotated[str | None, typer.Option("--actor", help="Who decides [env: AIRSOC_ACTOR]")]
 ReasonOpt = Annotated[str, typer.Option(help="Why (required)")]

@@ -13,7 +13,7 @@ from airsoc.errors import AuditChainBrokenError
 
 __all__ = ["app"]
 
-app = typer.Typer(help="The audit timeline.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command()

@@ -13,18 +13,19 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from airsoc.cli.output import console, err_console, print_table
-from airsoc.detection.verdict import Verdict
 from airsoc.errors import InputError
+
+if TYPE_CHECKING:
+    from airsoc.detection.verdict import Verdict
 
 __all__ = ["app", "parse_kinds", "progress_steps", "reference_source"]
 
-app = typer.Typer(help="Check data for drift, quality faults and fairness.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 class Format(StrEnum):
@@ -77,10 +78,12 @@ def reference_source(path: Path) -> Any:
 
 @contextmanager
 def progress_steps(enabled: bool = True) -> Iterator[Any]:
-    """Yield a callback that shows each named step with a spinner on stderr."""
-    if not enabled:
+    """Yield a callback that shows each named step with a spinner on stderr (a terminal only)."""
+    if not enabled or not err_console.is_terminal:
         yield lambda _msg: None
         return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -12,7 +12,7 @@ from airsoc.runtime.loop import load_checked_config
 
 __all__ = ["app"]
 
-app = typer.Typer(help="The airsoc.yaml configuration.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command()

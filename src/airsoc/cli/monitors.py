@@ -20,9 +20,7 @@ from airsoc.runtime.loop import LoopReport, ResponseLoop, load_checked_config
 
 __all__ = ["app", "read_jsonl_telemetry"]
 
-app = typer.Typer(
-    help="Monitors: detectors run on telemetry windows on a schedule.", no_args_is_help=True
-)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("list")

@@ -21,7 +21,7 @@ from airsoc.runtime.loop import load_checked_config
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Response playbooks: check, dry-run and run them.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 ConfigOpt = Annotated[
     Path | None,

@@ -18,7 +18,7 @@ from airsoc.reporting.timing import GroupBy, Period, fleet_metrics, format_durat
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Blameless post-mortems and fleet response times.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command()

@@ -14,7 +14,7 @@ from airsoc.runtime.loop import load_checked_config
 
 __all__ = ["ConfigOpt", "app", "load_routes"]
 
-app = typer.Typer(help="The alert routing tree.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The configuration file")]
 

@@ -10,7 +10,6 @@ import typer
 
 from airsoc.cli.output import console
 from airsoc.cli.state import state
-from airsoc.config import STARTER_CONFIG
 
 __all__ = ["register"]
 
@@ -22,6 +21,8 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing configuration")] = False,
 ) -> None:
     """Write a commented starter airsoc.yaml and create the data dir and its database."""
+    from airsoc.config import STARTER_CONFIG
+
     if config.exists() and not force:
         console.print(f"{config} exists; kept it (use --force to overwrite)")
     else:

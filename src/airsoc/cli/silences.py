@@ -15,7 +15,7 @@ from airsoc.errors import InputError
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Silences: mute matching alerts until they expire.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command()

@@ -15,7 +15,7 @@ from airsoc.server import auth
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command()
