@@ -248,9 +248,14 @@ def test_a_usage_error_is_one_line_and_exits_2(
 def test_bare_airsoc_lists_the_commands_and_exits_2(tmp_path: Path) -> None:
     result = airsoc(cwd=tmp_path)
     assert result.returncode == 2
-    assert "Traceback" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith("Usage: airsoc [OPTIONS] COMMAND [ARGS]...")
     for name in ["init", "up", "profile", "serve", *GROUPS]:
-        assert f" {name} " in result.stdout, name
+        assert f"  {name}  " in result.stderr, name
+    group = airsoc("incidents", cwd=tmp_path)
+    assert group.returncode == 2
+    assert "  declare  " in group.stderr
 
 
 def test_an_error_that_is_not_a_usage_error_is_one_line_and_exits_1(tmp_path: Path) -> None:

@@ -45,6 +45,10 @@ if TYPE_CHECKING:
 
 __all__ = ["GROUPS", "CommandGroup", "app", "main", "run"]
 
+# Help pages are plain text: Typer's Rich help costs a tenth of a second of imports at every
+# start, and it reads the "[env: ...]" in option help as markup and drops it.
+PLAIN_HELP = None
+
 DEBUG_ENV = "AIRSOC_DEBUG"
 """Set to 1 to let an unexpected error raise with its traceback (for bug reports)."""
 
@@ -105,7 +109,7 @@ def load_group(name: str) -> TyperGroup:
     """
     spec = GROUPS[name]
     sub_app = importlib.import_module(spec.module).app
-    holder = typer.Typer()
+    holder = typer.Typer(rich_markup_mode=PLAIN_HELP)
     holder.add_typer(sub_app, name=name, help=spec.help)
     return cast(TyperGroup, typer.main.get_group(holder).commands[name])
 
@@ -163,6 +167,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=PLAIN_HELP,
+    context_settings={"max_content_width": 120},
 )
 
 
@@ -216,11 +222,13 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     except typer.TyperException as exc:
         # Typer's own errors: usage errors (exit 2) and, e.g., a file it could not open (exit 1).
-        # A group run without a command has already printed its help; its message is empty.
         message = exc.format_message()
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # A group run without a command: its help, which lists the commands, as the error.
+            print(message, file=sys.stderr)
+            return 2
         if exc.exit_code == 2:
-            if message.strip():
-                err_console.print(_usage_line(exc), markup=False)
+            err_console.print(_usage_line(exc), markup=False)
             return 2
         err_console.print(f"error: {' '.join(message.split())}", markup=False)
         return exc.exit_code

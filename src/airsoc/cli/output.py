@@ -6,9 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel
 from rich.console import Console
-from rich.table import Table
 
 __all__ = ["console", "err_console", "print_json", "print_table"]
 
@@ -17,6 +15,8 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _plain(value: Any) -> Any:
+    from pydantic import BaseModel  # here, not at the top: a help page needs no pydantic
+
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, list | tuple):
@@ -34,6 +34,8 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     if not rows:
         console.print(f"no {title.lower()}")
         return
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     for col in columns:
         table.add_column(col)
