@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from airsoc.audit import verify_chains
 from airsoc.cli.output import console, err_console, print_json
 from airsoc.cli.state import state
 from airsoc.errors import AuditChainBrokenError
@@ -24,6 +23,8 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts")] = False,
 ) -> None:
     """Verify the audit timeline's hash chains; exit 1 naming the first broken entry."""
+    from airsoc.audit import verify_chains
+
     with state.store().read() as s:
         reports = verify_chains(s, chains=chain)
     broken = [r for r in reports if not r.ok]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,12 +12,10 @@ from airsoc.cli.incidents import actor_name
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
 from airsoc.errors import DataFileError, InputError, NotFoundError
-from airsoc.response.actions import ActionRegistry, ResponseServices
-from airsoc.response.dryrun import dry_run
-from airsoc.response.playbooks import Playbook, default_playbooks, load_playbook
-from airsoc.response.runner import PlaybookRunner, get_run, start_run
-from airsoc.runtime.control import live_control_plane
-from airsoc.runtime.loop import load_checked_config
+
+if TYPE_CHECKING:
+    from airsoc.response.actions import ActionRegistry
+    from airsoc.response.playbooks import Playbook
 
 __all__ = ["app"]
 
@@ -30,6 +28,9 @@ ConfigOpt = Annotated[
 
 
 def _playbooks(config: Path | None, registry: ActionRegistry) -> dict[str, tuple[Playbook, str]]:
+    from airsoc.response.playbooks import default_playbooks
+    from airsoc.runtime.loop import load_checked_config
+
     found = {p.name: (p, "default") for p in default_playbooks(registry=registry)}
     path = config or (Path("airsoc.yaml") if Path("airsoc.yaml").exists() else None)
     if path is not None:
@@ -39,6 +40,8 @@ def _playbooks(config: Path | None, registry: ActionRegistry) -> dict[str, tuple
 
 
 def _find(name: str, config: Path | None, registry: ActionRegistry) -> Playbook:
+    from airsoc.response.playbooks import load_playbook
+
     found = _playbooks(config, registry)
     if name in found:
         return found[name][0]
@@ -58,6 +61,8 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List the shipped playbooks and those the configuration adds."""
+    from airsoc.response.actions import ActionRegistry
+
     found = _playbooks(config, ActionRegistry.default())
     if as_json:
         print_json(
@@ -89,6 +94,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Show a playbook's steps."""
+    from airsoc.response.actions import ActionRegistry
+
     playbook = _find(name, config, ActionRegistry.default())
     if as_json:
         print_json(playbook.model_dump(mode="json", by_alias=True))
@@ -111,6 +118,9 @@ def show(
 @app.command()
 def check(files: Annotated[list[Path], typer.Argument(help="Playbook files")]) -> None:
     """Validate playbook files; exit 1 listing every problem with its location."""
+    from airsoc.response.actions import ActionRegistry
+    from airsoc.response.playbooks import load_playbook
+
     registry = ActionRegistry.default()
     for path in files:
         playbook = load_playbook(path, registry=registry)
@@ -154,6 +164,9 @@ def dry_run_incident(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Dry-run the playbooks that match an incident: every step, templates filled, no effect."""
+    from airsoc.response.actions import ActionRegistry, ResponseServices
+    from airsoc.response.dryrun import dry_run
+
     registry = ActionRegistry.default()
     incident = _incident_from_file(incident_file)
     if playbook:
@@ -192,6 +205,11 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Start a playbook on an incident and carry it until it ends or waits for an approval."""
+    from airsoc.response.actions import ActionRegistry, ResponseServices
+    from airsoc.response.runner import PlaybookRunner, get_run, start_run
+    from airsoc.runtime.control import live_control_plane
+    from airsoc.runtime.loop import load_checked_config
+
     registry = ActionRegistry.default()
     playbook = _find(name, config, registry)
     store = state.store()
