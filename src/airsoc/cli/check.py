@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from airsoc.cli.output import console, err_console, print_table
+from airsoc.cli import output as ui
+from airsoc.cli.output import print_table
 from airsoc.errors import InputError
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def reference_source(path: Path) -> Any:
 @contextmanager
 def progress_steps(enabled: bool = True) -> Iterator[Any]:
     """Yield a callback that shows each named step with a spinner on stderr (a terminal only)."""
-    if not enabled or not err_console.is_terminal:
+    if not enabled or not ui.err_console.is_terminal:
         yield lambda _msg: None
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -88,7 +89,7 @@ def progress_steps(enabled: bool = True) -> Iterator[Any]:
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=err_console,
+        console=ui.err_console,
         transient=True,
     ) as progress:
         spinner = progress.add_task("starting", total=None)
@@ -105,7 +106,7 @@ def _emit(text: str, output: Path | None) -> None:
     else:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
-        err_console.print(f"wrote {output}")
+        ui.err_console.print(f"wrote {output}")
 
 
 def _verdict_rows(verdicts: Sequence[Verdict]) -> list[tuple[Any, ...]]:
@@ -193,11 +194,13 @@ def drift(
         _emit(render_drift_html(report, title=f"Drift: {current.name} vs {reference.name}"), output)
     else:
         print_table("Drift", _HEADERS, _verdict_rows(report.columns))
-        console.print(f"dataset: {report.dataset.decision}: {report.dataset.reason}", markup=False)
+        ui.console.print(
+            f"dataset: {report.dataset.decision}: {report.dataset.reason}", markup=False
+        )
         if report.quality:
             print_table("Data quality", _HEADERS, _verdict_rows(report.quality))
         if report.diagnosis is not None:
-            console.print(f"diagnosis: {report.diagnosis.reason}", markup=False)
+            ui.console.print(f"diagnosis: {report.diagnosis.reason}", markup=False)
     if fail_on_drift and report.dataset.decision == "drift":
         raise typer.Exit(code=1)
 
@@ -223,7 +226,7 @@ def quality(
         print(json.dumps(report.model_dump(mode="json"), indent=2))
     else:
         print_table("Data quality", _HEADERS, _verdict_rows(report.verdicts))
-        console.print(f"diagnosis: {report.diagnosis.reason}", markup=False)
+        ui.console.print(f"diagnosis: {report.diagnosis.reason}", markup=False)
     if fail_on_fault and report.diagnosis.failure_mode == "pipeline_fault":
         raise typer.Exit(code=1)
 
@@ -271,6 +274,8 @@ def fairness(
                 for v in report.groups
             ],
         )
-        console.print(f"overall: {report.overall.decision}: {report.overall.reason}", markup=False)
+        ui.console.print(
+            f"overall: {report.overall.decision}: {report.overall.reason}", markup=False
+        )
     if fail_on_alert and report.overall.decision == "drift":
         raise typer.Exit(code=1)

@@ -35,8 +35,8 @@ import typer
 import typer.main
 from typer.core import TyperGroup
 
+from airsoc.cli import output as ui
 from airsoc.cli import profile, serve, setup
-from airsoc.cli.output import err_console
 from airsoc.cli.state import state
 from airsoc.errors import AirsocError, ConfigError
 
@@ -228,20 +228,20 @@ def main(argv: list[str] | None = None) -> int:
             print(message, file=sys.stderr)
             return 2
         if exc.exit_code == 2:
-            err_console.print(_usage_line(exc), markup=False)
+            ui.err_console.print(_usage_line(exc), markup=False)
             return 2
-        err_console.print(f"error: {' '.join(message.split())}", markup=False)
+        ui.err_console.print(f"error: {' '.join(message.split())}", markup=False)
         return exc.exit_code
     except typer.Abort:
-        err_console.print("aborted")
+        ui.err_console.print("aborted")
         return 1
     except ConfigError as exc:
-        err_console.print(f"error: {exc}", markup=False)
+        ui.err_console.print(f"error: {exc}", markup=False)
         for issue in exc.issues[1:]:
-            err_console.print(f"  {issue}", markup=False)
+            ui.err_console.print(f"  {issue}", markup=False)
         return 1
     except AirsocError as exc:
-        err_console.print(f"error: {exc}", markup=False)
+        ui.err_console.print(f"error: {exc}", markup=False)
         return 1
     except Exception as exc:
         return _unexpected(exc)
@@ -256,15 +256,15 @@ def _unexpected(exc: Exception) -> int:
     if isinstance(exc, ValidationError):
         from airsoc.config.loader import issues_from_validation
 
-        err_console.print(f"error: {issues_from_validation(exc)[0]}", markup=False)
+        ui.err_console.print(f"error: {issues_from_validation(exc)[0]}", markup=False)
         return 1
     if isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
-        err_console.print(f"error: {exc.strerror}{where}", markup=False)
+        ui.err_console.print(f"error: {exc.strerror}{where}", markup=False)
         return 1
     if os.environ.get(DEBUG_ENV) == "1":
         raise exc
-    err_console.print(
+    ui.err_console.print(
         f"error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())} "
         f"(a bug; {DEBUG_ENV}=1 shows the traceback)",
         markup=False,

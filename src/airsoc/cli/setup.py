@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from airsoc.cli.output import console
+from airsoc.cli import output as ui
 from airsoc.cli.state import state
 
 __all__ = ["register"]
@@ -24,12 +24,12 @@ def init(
     from airsoc.config import STARTER_CONFIG
 
     if config.exists() and not force:
-        console.print(f"{config} exists; kept it (use --force to overwrite)")
+        ui.console.print(f"{config} exists; kept it (use --force to overwrite)")
     else:
         config.write_text(STARTER_CONFIG, encoding="utf-8")
-        console.print(f"wrote {config}")
+        ui.console.print(f"wrote {config}")
     store = state.store()
-    console.print(f"data dir {state.settings.data_dir} ready (database: {store.safe_url})")
+    ui.console.print(f"data dir {state.settings.data_dir} ready (database: {store.safe_url})")
 
 
 def up(
@@ -68,7 +68,7 @@ def up(
     if demo and scripted:
         from airsoc.drills.scenario import run_demo
 
-        run_demo(store=store, settings=state.settings, clock=state.clock, out=console)
+        run_demo(store=store, settings=state.settings, clock=state.clock, out=ui.console)
         return
     if demo:
         from airsoc.drills.live import DemoOptions, run_live_demo
@@ -78,7 +78,7 @@ def up(
                 store=store,
                 settings=state.settings,
                 clock=state.clock,
-                out=console,
+                out=ui.console,
                 options=DemoOptions(
                     host=host,
                     api_port=api_port,
@@ -92,7 +92,7 @@ def up(
                 api_app=api_app,
             )
         except KeyboardInterrupt:  # while the fleet trains or the servers start
-            console.print("stopped")
+            ui.console.print("stopped")
         return
     from airsoc.monitoring.sources import EventLogTelemetry
     from airsoc.runtime.platform import Platform, PlatformOptions
@@ -108,20 +108,20 @@ def up(
             gateway_port=gateway_port,
             tick_interval=tick,
             source=EventLogTelemetry(store=store, base_dir=config.parent),
-            on_error=lambda text: console.print(text, markup=False),
+            on_error=lambda text: ui.console.print(text, markup=False),
         ),
     )
     platform.start()
-    console.print(
+    ui.console.print(
         f"airsoc on {platform.api_url}/ (API at /api/v1); gateway on {platform.gateway_url}"
     )
-    console.print(f"watching {config}; Ctrl-C stops")
+    ui.console.print(f"watching {config}; Ctrl-C stops")
     end_at = time.monotonic() + duration if duration is not None else None
     try:
         while end_at is None or time.monotonic() < end_at:
             time.sleep(0.2)
     except KeyboardInterrupt:
-        console.print("stopping...")
+        ui.console.print("stopping...")
     finally:
         platform.stop()
 
