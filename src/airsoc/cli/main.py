@@ -43,11 +43,11 @@ from airsoc.errors import AirsocError, ConfigError
 if TYPE_CHECKING:
     from typer._click import Command, Context, HelpFormatter
 
-__all__ = ["GROUPS", "CommandGroup", "app", "main", "run"]
+__all__ = ["DEBUG_ENV", "GROUPS", "CommandGroup", "LazyGroup", "app", "load_group", "main", "run"]
 
 # Help pages are plain text: Typer's Rich help costs a tenth of a second of imports at every
 # start, and it reads the "[env: ...]" in option help as markup and drops it.
-PLAIN_HELP = None
+_PLAIN_HELP = None
 
 DEBUG_ENV = "AIRSOC_DEBUG"
 """Set to 1 to let an unexpected error raise with its traceback (for bug reports)."""
@@ -109,7 +109,7 @@ def load_group(name: str) -> TyperGroup:
     """
     spec = GROUPS[name]
     sub_app = importlib.import_module(spec.module).app
-    holder = typer.Typer(rich_markup_mode=PLAIN_HELP)
+    holder = typer.Typer(rich_markup_mode=_PLAIN_HELP)
     holder.add_typer(sub_app, name=name, help=spec.help)
     return cast(TyperGroup, typer.main.get_group(holder).commands[name])
 
@@ -167,7 +167,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode=PLAIN_HELP,
+    rich_markup_mode=_PLAIN_HELP,
     context_settings={"max_content_width": 120},
 )
 
