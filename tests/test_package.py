@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
 import pkgutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 import airsoc
 
@@ -23,6 +28,30 @@ def test_all_is_sorted_and_importable() -> None:
     assert airsoc.__all__ == sorted(airsoc.__all__, key=isort_key)
     for name in airsoc.__all__:
         assert hasattr(airsoc, name), name
+
+
+def test_import_airsoc_loads_no_domain_until_a_name_is_read() -> None:
+    code = (
+        "import sys, airsoc\n"
+        "print(sorted(m for m in sys.modules if m.startswith('airsoc.')))\n"
+        "airsoc.Verdict\n"
+        "print('scipy' in sys.modules)\n"
+    )
+    paths = (str(SRC.parent), os.environ.get("PYTHONPATH"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.splitlines() == ["[]", "True"]
+
+
+def test_the_lazy_names_are_the_public_names() -> None:
+    assert set(airsoc._HOMES) == set(airsoc.__all__) - {"__version__"}
+    assert set(airsoc.__all__) <= set(dir(airsoc))
+    for name, home in airsoc._HOMES.items():
+        assert getattr(airsoc, name) is getattr(importlib.import_module(home), name)
+    with pytest.raises(AttributeError, match="no attribute 'Verdicts'"):
+        _ = airsoc.Verdicts
 
 
 def test_every_module_imports_and_declares_a_sorted_all() -> None:

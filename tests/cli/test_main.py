@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
+import typer.main
+from typer.core import TyperGroup
+from typer.models import DefaultPlaceholder
+
+import airsoc as airsoc_package
+from airsoc.cli.main import DEBUG_ENV, GROUPS, app
 from airsoc.testing import CliResult
 
 Cli = Callable[..., CliResult]
@@ -183,3 +192,170 @@ def test_up_demo_runs_the_scenario(cli: Cli) -> None:
     assert result.exit_code == 0, result.stderr
     assert "audit chain verified: True" in result.stdout
     assert "post-mortem reviewed" in result.stdout
+
+
+def child_env(cwd: Path) -> dict[str, str]:
+    """Return this environment for a child run in ``cwd``, importing the airsoc under test."""
+    env = {**os.environ, "AIRSOC_DATA_DIR": str(cwd / "airsoc-data"), "COLUMNS": "120"}
+    env.pop("AIRSOC_DATABASE_URL", None)
+    source = str(Path(airsoc_package.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def airsoc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``airsoc ARGS...`` in a child process, as a user's shell would, in ``cwd``."""
+    return subprocess.run(
+        [sys.executable, "-m", "airsoc.cli", *args],
+        cwd=cwd,
+        env=child_env(cwd),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("chek", "drift"), "error: No such command 'chek'. Did you mean 'check'?"),
+        (("incidents", "lst"), "error: No such command 'lst'. Did you mean 'list'?"),
+        (("check", "drift", "a.csv", "b.csv", "--fromat", "html"), "No such option: --fromat"),
+        (("check", "drift", "a.csv"), "Missing argument 'current'"),
+        (
+            ("check", "drift", "a.csv", "b.csv", "--format", "pdf"),
+            "'pdf' is not one of 'text', 'json', 'html'",
+        ),
+        (("incidents", "show", "three"), "Invalid value for 'incident_id'"),
+        (("--data-dir",), "Option '--data-dir' requires an argument"),
+    ],
+    ids=["command", "subcommand", "option", "argument", "choice", "type", "option-value"],
+)
+def test_a_usage_error_is_one_line_and_exits_2(
+    args: tuple[str, ...], message: str, tmp_path: Path
+) -> None:
+    result = airsoc(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr
+    assert result.stderr.startswith("error: ")
+    assert result.stderr.rstrip().endswith("--help'."), result.stderr
+    assert result.stdout == ""
+
+
+def test_bare_airsoc_lists_the_commands_and_exits_2(tmp_path: Path) -> None:
+    result = airsoc(cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith("Usage: airsoc [OPTIONS] COMMAND [ARGS]...")
+    for name in ["init", "up", "profile", "serve", *GROUPS]:
+        assert f"  {name}  " in result.stderr, name
+    group = airsoc("incidents", cwd=tmp_path)
+    assert group.returncode == 2
+    assert "  declare  " in group.stderr
+
+
+def test_an_error_that_is_not_a_usage_error_is_one_line_and_exits_1(tmp_path: Path) -> None:
+    result = airsoc("init", "--config", str(tmp_path / "missing" / "airsoc.yaml"), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == f"error: No such file or directory: {tmp_path}/missing/airsoc.yaml\n"
+
+
+def test_an_unexpected_error_is_one_line_unless_debugging(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(name: str) -> None:
+        raise RuntimeError(f"cannot look up\n{name}")
+
+    monkeypatch.setattr("airsoc.cli.taxonomy.failure_mode", broken)
+    result = cli("taxonomy", "show", "data_poisoning")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: unexpected RuntimeError: cannot look up data_poisoning "
+        f"(a bug; {DEBUG_ENV}=1 shows the traceback)\n"
+    )
+    monkeypatch.setenv(DEBUG_ENV, "1")
+    with pytest.raises(RuntimeError, match="cannot look up"):
+        cli("taxonomy", "show", "data_poisoning")
+
+
+def command_paths() -> Iterator[tuple[str, ...]]:
+    """Yield the path of every command and group under ``airsoc``, loading every group."""
+    root = typer.main.get_command(app)
+
+    def walk(group: TyperGroup, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+        with group.make_context("airsoc", [], resilient_parsing=True) as ctx:
+            for name in group.list_commands(ctx):
+                command = group.get_command(ctx, name)
+                assert command is not None, (*path, name)
+                yield (*path, name)
+                if isinstance(command, TyperGroup):
+                    yield from walk(command, (*path, name))
+
+    assert isinstance(root, TyperGroup)
+    yield ()
+    yield from walk(root, ())
+
+
+def test_every_command_has_help(cli: Cli) -> None:
+    paths = list(command_paths())
+    assert ("incidents", "evidence", "add") in paths
+    assert ("check", "drift") in paths
+    assert len(paths) > 80
+    for path in paths:
+        result = cli(*path, "--help")
+        assert result.exit_code == 0, (path, result.stderr)
+        assert result.stderr == "", path
+        assert "Usage: airsoc" in result.stdout, path
+
+
+def test_a_group_is_listed_with_the_help_it_shows_itself() -> None:
+    root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)
+    with root.make_context("airsoc", [], resilient_parsing=True) as ctx:
+        for name, group in GROUPS.items():
+            own = importlib.import_module(group.module).app.info.help
+            assert isinstance(own, DefaultPlaceholder) or own == group.help, name
+            command = root.get_command(ctx, name)
+            assert command is not None
+            assert command.help == group.help
+
+
+FORBIDDEN_AT_START = ("sklearn", "scipy", "airsoc.server", "fastapi")
+
+
+def loaded_after(args: list[str], cwd: Path) -> list[str]:
+    """Return which of the heavy packages ``airsoc ARGS...`` imported, run in a child process."""
+    code = (
+        "import sys\n"
+        "from airsoc.cli.main import main\n"
+        f"code = main({args!r})\n"
+        f"heavy = [m for m in {FORBIDDEN_AT_START!r} if m in sys.modules]\n"
+        "print('loaded:', ','.join(heavy))\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=child_env(cwd),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("loaded:"), result.stdout
+    return [m for m in last.removeprefix("loaded:").strip().split(",") if m]
+
+
+def test_help_and_listing_incidents_load_no_science_and_no_server(tmp_path: Path) -> None:
+    assert loaded_after(["--help"], tmp_path) == []
+    assert loaded_after(["check", "drift", "--help"], tmp_path) == []
+    loaded_after(["init"], tmp_path)  # a new data dir is migrated once, which loads every table
+    assert loaded_after(["incidents", "list"], tmp_path) == []
+    # The check is real: a command that needs the server loads it.
+    assert "airsoc.server" in loaded_after(["users", "list"], tmp_path)

@@ -39,6 +39,17 @@ def test_migrate_is_idempotent(store: Store) -> None:
     assert heads
 
 
+def test_migrate_leaves_a_schema_at_the_newest_revision_alone(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def upgrade(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the migration environment ran on an up-to-date schema")
+
+    monkeypatch.setattr("alembic.command.upgrade", upgrade)
+    store.migrate()
+    Store.open(store.settings).close()
+
+
 def test_foreign_keys_are_enforced(store: Store) -> None:
     with (
         pytest.raises(sqlalchemy.exc.IntegrityError, match=r"(?i)foreign key"),

@@ -6,15 +6,12 @@ from typing import Annotated
 
 import typer
 
-from airsoc.alerting.service import active_silences, list_alerts
 from airsoc.cli.output import print_json, print_table
 from airsoc.cli.state import state
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    help="Alerts raised by monitors or received from Alertmanager.", no_args_is_help=True
-)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("list")
@@ -24,6 +21,8 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List alerts, most recently updated first; a silenced one names its silence."""
+    from airsoc.alerting.service import active_silences, list_alerts
+
     with state.store().read() as s:
         alerts = list_alerts(s, status=status, limit=limit)
         silences = active_silences(s, clock=state.clock)

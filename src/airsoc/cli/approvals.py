@@ -9,13 +9,10 @@ import typer
 from airsoc.cli.incidents import actor_name
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
-from airsoc.response.approvals import decide_approval, list_approvals
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    help="Approvals of playbook steps (four-eyes for destructive actions).", no_args_is_help=True
-)
+app = typer.Typer(no_args_is_help=True)
 
 ActorOpt = Annotated[str | None, typer.Option("--actor", help="Who decides [env: AIRSOC_ACTOR]")]
 ReasonOpt = Annotated[str, typer.Option(help="Why (required)")]
@@ -28,6 +25,8 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List pending approvals (with --all, every approval)."""
+    from airsoc.response.approvals import list_approvals
+
     with state.store().read() as s:
         rows = list_approvals(s, status=None if all_ else "pending", incident_id=incident)
     if as_json:
@@ -53,6 +52,8 @@ def list_(
 
 
 def _decide(approval_id: int, actor: str | None, reason: str, approve: bool) -> None:
+    from airsoc.response.approvals import decide_approval
+
     with state.store().transaction() as s:
         view = decide_approval(
             s,

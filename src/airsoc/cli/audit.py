@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from airsoc.cli.output import console, err_console, print_json
+from airsoc.cli import output as ui
 from airsoc.cli.state import state
 from airsoc.errors import AuditChainBrokenError, DataFileError
 
 __all__ = ["app"]
 
-app = typer.Typer(help="The audit timeline.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command()
@@ -42,15 +42,15 @@ def verify(
         reports = verify_audit(s, chains=chain, anchor=heads)
     broken = [r for r in reports if not r.ok]
     if as_json:
-        print_json(reports)
+        ui.print_json(reports)
     else:
         total = sum(r.entries for r in reports)
         for r in broken:
-            err_console.print(
+            ui.err_console.print(
                 f"{r.chain}: {r.kind} at entry {r.first_broken_seq}: {r.problem}", markup=False
             )
         if not broken:
-            console.print(f"ok: {len(reports)} chains, {total} entries, every tag verified")
+            ui.console.print(f"ok: {len(reports)} chains, {total} entries, every tag verified")
     if broken:
         first = broken[0]
         raise AuditChainBrokenError(
@@ -76,7 +76,7 @@ def anchor(
         typer.echo(text)
     else:
         output.write_text(text, encoding="utf-8")
-        console.print(f"wrote {output} ({len(heads.chains)} chains)")
+        ui.console.print(f"wrote {output} ({len(heads.chains)} chains)")
 
 
 @app.command()
@@ -89,7 +89,9 @@ def upgrade() -> None:
         reports = upgrade_chains(s)
     broken = [r for r in reports if not r.ok]
     for r in broken:
-        err_console.print(f"{r.chain}: not signed, it does not verify: {r.problem}", markup=False)
-    console.print(f"{len(reports) - len(broken)} chains keyed, {len(broken)} left as they are")
+        ui.err_console.print(
+            f"{r.chain}: not signed, it does not verify: {r.problem}", markup=False
+        )
+    ui.console.print(f"{len(reports) - len(broken)} chains keyed, {len(broken)} left as they are")
     if broken:
         raise AuditChainBrokenError(f"{len(broken)} chains do not verify; they were not signed")

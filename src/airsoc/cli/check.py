@@ -13,18 +13,20 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from airsoc.cli.output import console, err_console, print_table
-from airsoc.detection.verdict import Verdict
+from airsoc.cli import output as ui
+from airsoc.cli.output import print_table
 from airsoc.errors import InputError
+
+if TYPE_CHECKING:
+    from airsoc.detection.verdict import Verdict
 
 __all__ = ["app", "parse_kinds", "progress_steps", "reference_source"]
 
-app = typer.Typer(help="Check data for drift, quality faults and fairness.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 class Format(StrEnum):
@@ -77,15 +79,17 @@ def reference_source(path: Path) -> Any:
 
 @contextmanager
 def progress_steps(enabled: bool = True) -> Iterator[Any]:
-    """Yield a callback that shows each named step with a spinner on stderr."""
-    if not enabled:
+    """Yield a callback that shows each named step with a spinner on stderr (a terminal only)."""
+    if not enabled or not ui.err_console.is_terminal:
         yield lambda _msg: None
         return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=err_console,
+        console=ui.err_console,
         transient=True,
     ) as progress:
         spinner = progress.add_task("starting", total=None)
@@ -102,7 +106,7 @@ def _emit(text: str, output: Path | None) -> None:
     else:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
-        err_console.print(f"wrote {output}")
+        ui.err_console.print(f"wrote {output}")
 
 
 def _verdict_rows(verdicts: Sequence[Verdict]) -> list[tuple[Any, ...]]:
@@ -190,11 +194,13 @@ def drift(
         _emit(render_drift_html(report, title=f"Drift: {current.name} vs {reference.name}"), output)
     else:
         print_table("Drift", _HEADERS, _verdict_rows(report.columns))
-        console.print(f"dataset: {report.dataset.decision}: {report.dataset.reason}", markup=False)
+        ui.console.print(
+            f"dataset: {report.dataset.decision}: {report.dataset.reason}", markup=False
+        )
         if report.quality:
             print_table("Data quality", _HEADERS, _verdict_rows(report.quality))
         if report.diagnosis is not None:
-            console.print(f"diagnosis: {report.diagnosis.reason}", markup=False)
+            ui.console.print(f"diagnosis: {report.diagnosis.reason}", markup=False)
     if fail_on_drift and report.dataset.decision == "drift":
         raise typer.Exit(code=1)
 
@@ -220,7 +226,7 @@ def quality(
         print(json.dumps(report.model_dump(mode="json"), indent=2))
     else:
         print_table("Data quality", _HEADERS, _verdict_rows(report.verdicts))
-        console.print(f"diagnosis: {report.diagnosis.reason}", markup=False)
+        ui.console.print(f"diagnosis: {report.diagnosis.reason}", markup=False)
     if fail_on_fault and report.diagnosis.failure_mode == "pipeline_fault":
         raise typer.Exit(code=1)
 
@@ -268,6 +274,8 @@ def fairness(
                 for v in report.groups
             ],
         )
-        console.print(f"overall: {report.overall.decision}: {report.overall.reason}", markup=False)
+        ui.console.print(
+            f"overall: {report.overall.decision}: {report.overall.reason}", markup=False
+        )
     if fail_on_alert and report.overall.decision == "drift":
         raise typer.Exit(code=1)

@@ -8,11 +8,10 @@ from typing import Annotated
 import typer
 
 from airsoc.cli.output import console
-from airsoc.runtime.config import load_checked_config
 
 __all__ = ["app"]
 
-app = typer.Typer(help="The airsoc.yaml configuration.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command()
@@ -23,6 +22,8 @@ def check(
 
     Exit 1 listing every problem with its location; nothing is applied from a bad file.
     """
+    from airsoc.runtime.config import load_checked_config
+
     cfg, playbooks = load_checked_config(file)
     console.print(
         f"{file}: ok ({len(cfg.systems)} systems, {len(cfg.monitors)} monitors, "

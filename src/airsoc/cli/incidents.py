@@ -18,7 +18,7 @@ from airsoc.incidents.evidence import BlobStore
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Declare and work incidents.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 ActorOpt = Annotated[
     str | None, typer.Option("--actor", help="Who is acting [env: AIRSOC_ACTOR; default: $USER]")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,16 +14,13 @@ from airsoc.cli.routes import ConfigOpt
 from airsoc.cli.state import state
 from airsoc.clock import ensure_utc
 from airsoc.errors import DataFileError
-from airsoc.monitoring.monitors import InMemoryTelemetry, TelemetrySource, monitor_status
-from airsoc.monitoring.sources import EventLogTelemetry
-from airsoc.runtime.config import load_checked_config
-from airsoc.runtime.loop import LoopReport, ResponseLoop
+
+if TYPE_CHECKING:
+    from airsoc.runtime.loop import LoopReport
 
 __all__ = ["app", "read_jsonl_telemetry"]
 
-app = typer.Typer(
-    help="Monitors: detectors run on telemetry windows on a schedule.", no_args_is_help=True
-)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("list")
@@ -32,6 +29,9 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List the monitors of the configuration with their last and next run."""
+    from airsoc.monitoring.monitors import monitor_status
+    from airsoc.runtime.config import load_checked_config
+
     cfg, _ = load_checked_config(config)
     with state.store().read() as s:
         status = monitor_status(s)
@@ -127,6 +127,11 @@ def run(
     Monitors read the gateway's event log and the registry (training batches of the serving
     version); ``--telemetry``/``--reference`` read JSON-lines files instead.
     """
+    from airsoc.monitoring.monitors import InMemoryTelemetry, TelemetrySource
+    from airsoc.monitoring.sources import EventLogTelemetry
+    from airsoc.runtime.config import load_checked_config
+    from airsoc.runtime.loop import ResponseLoop
+
     cfg, playbooks = load_checked_config(config)
     source: TelemetrySource
     if telemetry is None and reference is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,18 +12,14 @@ from airsoc.cli.incidents import actor_name
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
 from airsoc.errors import DataFileError, InputError, NotFoundError
-from airsoc.response.actions import ActionRegistry, ResponseServices
-from airsoc.response.dryrun import dry_run
-from airsoc.response.playbooks import Playbook, default_playbooks, load_playbook
-from airsoc.response.registry import default_registry
-from airsoc.response.runner import PlaybookRunner
-from airsoc.response.runs import get_run, start_run
-from airsoc.runtime.config import load_checked_config
-from airsoc.runtime.control import live_control_plane
+
+if TYPE_CHECKING:
+    from airsoc.response.actions import ActionRegistry
+    from airsoc.response.playbooks import Playbook
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Response playbooks: check, dry-run and run them.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 ConfigOpt = Annotated[
     Path | None,
@@ -32,6 +28,9 @@ ConfigOpt = Annotated[
 
 
 def _playbooks(config: Path | None, registry: ActionRegistry) -> dict[str, tuple[Playbook, str]]:
+    from airsoc.response.playbooks import default_playbooks
+    from airsoc.runtime.config import load_checked_config
+
     found = {p.name: (p, "default") for p in default_playbooks(registry=registry)}
     path = config or (Path("airsoc.yaml") if Path("airsoc.yaml").exists() else None)
     if path is not None:
@@ -41,6 +40,8 @@ def _playbooks(config: Path | None, registry: ActionRegistry) -> dict[str, tuple
 
 
 def _find(name: str, config: Path | None, registry: ActionRegistry) -> Playbook:
+    from airsoc.response.playbooks import load_playbook
+
     found = _playbooks(config, registry)
     if name in found:
         return found[name][0]
@@ -60,6 +61,8 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List the shipped playbooks and those the configuration adds."""
+    from airsoc.response.registry import default_registry
+
     found = _playbooks(config, default_registry())
     if as_json:
         print_json(
@@ -91,6 +94,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Show a playbook's steps."""
+    from airsoc.response.registry import default_registry
+
     playbook = _find(name, config, default_registry())
     if as_json:
         print_json(playbook.model_dump(mode="json", by_alias=True))
@@ -113,6 +118,9 @@ def show(
 @app.command()
 def check(files: Annotated[list[Path], typer.Argument(help="Playbook files")]) -> None:
     """Validate playbook files; exit 1 listing every problem with its location."""
+    from airsoc.response.playbooks import load_playbook
+    from airsoc.response.registry import default_registry
+
     registry = default_registry()
     for path in files:
         playbook = load_playbook(path, registry=registry)
@@ -156,6 +164,10 @@ def dry_run_incident(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Dry-run the playbooks that match an incident: every step, templates filled, no effect."""
+    from airsoc.response.actions import ResponseServices
+    from airsoc.response.dryrun import dry_run
+    from airsoc.response.registry import default_registry
+
     registry = default_registry()
     incident = _incident_from_file(incident_file)
     if playbook:
@@ -194,6 +206,13 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Start a playbook on an incident and carry it until it ends or waits for an approval."""
+    from airsoc.response.actions import ResponseServices
+    from airsoc.response.registry import default_registry
+    from airsoc.response.runner import PlaybookRunner
+    from airsoc.response.runs import get_run, start_run
+    from airsoc.runtime.config import load_checked_config
+    from airsoc.runtime.control import live_control_plane
+
     registry = default_registry()
     playbook = _find(name, config, registry)
     store = state.store()

@@ -12,13 +12,10 @@ from airsoc.cli.incidents import ActorOpt, JsonOpt, actor_name
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
 from airsoc.errors import InputError
-from airsoc.reporting import postmortems as pm
-from airsoc.reporting.render import render_postmortem
-from airsoc.reporting.timing import GroupBy, Period, fleet_metrics, format_duration
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Blameless post-mortems and fleet response times.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command()
@@ -28,6 +25,8 @@ def start(
     as_json: JsonOpt = False,
 ) -> None:
     """Open the draft post-mortem of an incident."""
+    from airsoc.reporting import postmortems as pm
+
     with state.store().transaction() as s:
         view = pm.create_postmortem(
             s, clock=state.clock, incident_id=incident_id, actor=actor_name(actor)
@@ -44,6 +43,8 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List post-mortems, newest first."""
+    from airsoc.reporting import postmortems as pm
+
     with state.store().read() as s:
         rows = pm.list_postmortems(s, status=status)
     if as_json:
@@ -71,6 +72,8 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show a post-mortem's status, action items and review history."""
+    from airsoc.reporting import postmortems as pm
+
     with state.store().read() as s:
         view = pm.get_postmortem(s, postmortem_id=postmortem_id)
     if as_json:
@@ -91,6 +94,8 @@ def render_report(
     out: Annotated[Path | None, typer.Option(help="Write here instead of stdout")] = None,
 ) -> None:
     """Render the post-mortem as Markdown, HTML (with charts) or PDF."""
+    from airsoc.reporting.render import render_postmortem
+
     if out is None and fmt == "pdf":
         raise InputError("a PDF needs --out FILE", loc="--out")
     with state.store().read() as s:
@@ -112,6 +117,8 @@ def review(
     actor: ActorOpt = None,
 ) -> None:
     """Move a post-mortem's review on."""
+    from airsoc.reporting import postmortems as pm
+
     with state.store().transaction() as s:
         view = pm.transition_postmortem(
             s,
@@ -132,6 +139,8 @@ def add_item(
     actor: ActorOpt = None,
 ) -> None:
     """Add an action item (due by the incident's severity)."""
+    from airsoc.reporting import postmortems as pm
+
     with state.store().transaction() as s:
         item = pm.add_action_item(
             s,
@@ -150,6 +159,8 @@ def fleet(
     as_json: JsonOpt = False,
 ) -> None:
     """Show MTTD/MTTA/MTTC/MTTR by failure mode or system over time."""
+    from airsoc.reporting.timing import GroupBy, Period, fleet_metrics, format_duration
+
     if group_by not in ("failure_mode", "system"):
         raise InputError("use failure_mode or system", loc="--group-by")
     if period not in ("day", "week", "month", "all"):

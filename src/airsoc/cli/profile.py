@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
+from airsoc.cli import output as ui
 from airsoc.cli.check import parse_kinds, progress_steps
-from airsoc.cli.output import console, print_json, print_table
+from airsoc.cli.output import print_json, print_table
 
 __all__ = ["register"]
 
@@ -59,7 +60,7 @@ def profile(
             for s in summary
         ],
     )
-    console.print(f"saved {output}")
+    ui.console.print(f"saved {output}")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from airsoc.alerting.routing import Route, build_route_tree
 from airsoc.cli.output import console, print_json
 from airsoc.errors import InputError
-from airsoc.runtime.config import load_checked_config
+
+if TYPE_CHECKING:
+    from airsoc.alerting.routing import Route
 
 __all__ = ["ConfigOpt", "app", "load_routes"]
 
-app = typer.Typer(help="The alert routing tree.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The configuration file")]
 
 
 def load_routes(config: Path) -> Route:
     """Return the routing tree of the checked configuration ``config``."""
+    from airsoc.alerting.routing import build_route_tree
+    from airsoc.runtime.config import load_checked_config
+
     cfg, _ = load_checked_config(config)
     if cfg.routes is None:
         raise InputError(f"{config} has no routes section")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from airsoc.cli.output import console
+from airsoc.cli import output as ui
 from airsoc.errors import DataFileError, InputError
 
 __all__ = ["calibrate", "register", "scan"]
@@ -60,13 +60,13 @@ def scan(
             typer.echo(json.dumps(row, default=str))
         else:
             issues = ", ".join(str(i) for i in row.get("issues") or [])
-            console.print(
+            ui.console.print(
                 f"line {row['line']}: {row['status']} {row['decision']} "
                 f"score {row['score']} {issues}".rstrip(),
                 markup=False,
             )
     if not as_json:
-        console.print(f"{total} lines, {alarms} alarms")
+        ui.console.print(f"{total} lines, {alarms} alarms")
 
 
 def calibrate(
@@ -112,7 +112,7 @@ def calibrate(
         typer.echo(text)
     else:
         output.write_text(text + "\n", encoding="utf-8")
-        console.print(f"wrote {output}: thresholds {result.thresholds}", markup=False)
+        ui.console.print(f"wrote {output}: thresholds {result.thresholds}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from airsoc.cli.output import console, print_json
+from airsoc.cli import output as ui
 
 __all__ = ["register", "screen"]
 
@@ -39,14 +39,14 @@ def screen(
         batch_id=batch.name,
     )
     if as_json:
-        print_json(result.to_dict())
+        ui.print_json(result.to_dict())
         return
     verdict = result.verdict
-    console.print(f"{batch.name}: {verdict.decision} ({verdict.reason})", markup=False)
+    ui.console.print(f"{batch.name}: {verdict.decision} ({verdict.reason})", markup=False)
     for name, signal in result.signals.items():
         p = "" if signal.p_value is None else f" p={signal.p_value:.3g}"
-        console.print(f"  {name}: {signal.decision}{p}", markup=False)
-    console.print(f"  rows flagged: {int(result.flagged.sum())} of {len(result.scores)}")
+        ui.console.print(f"  {name}: {signal.decision}{p}", markup=False)
+    ui.console.print(f"  rows flagged: {int(result.flagged.sum())} of {len(result.scores)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from airsoc.cli.output import console
+from airsoc.cli import output as ui
 from airsoc.cli.state import state
 
 __all__ = ["register", "serve"]
@@ -27,7 +27,7 @@ def serve(
     app = create_app(
         state.settings, clock=state.clock, store=state.store(), cookie_secure=secure_cookies
     )
-    console.print(f"airsoc on http://{host}:{port}/ (API at /api/v1, docs at /docs)")
+    ui.console.print(f"airsoc on http://{host}:{port}/ (API at /api/v1, docs at /docs)")
     # uvicorn's access log prints paths only; no secret ever travels in a path or query.
     uvicorn.run(app, host=host, port=port, log_level="info")
 

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from airsoc.cli.output import console
+from airsoc.cli import output as ui
 from airsoc.cli.state import state
-from airsoc.runtime.config import STARTER_CONFIG
 
 __all__ = ["register"]
 
@@ -22,13 +21,15 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing configuration")] = False,
 ) -> None:
     """Write a commented starter airsoc.yaml and create the data dir and its database."""
+    from airsoc.runtime.config import STARTER_CONFIG
+
     if config.exists() and not force:
-        console.print(f"{config} exists; kept it (use --force to overwrite)")
+        ui.console.print(f"{config} exists; kept it (use --force to overwrite)")
     else:
         config.write_text(STARTER_CONFIG, encoding="utf-8")
-        console.print(f"wrote {config}")
+        ui.console.print(f"wrote {config}")
     store = state.store()
-    console.print(f"data dir {state.settings.data_dir} ready (database: {store.safe_url})")
+    ui.console.print(f"data dir {state.settings.data_dir} ready (database: {store.safe_url})")
 
 
 def up(
@@ -76,7 +77,7 @@ def up(
     if demo and scripted:
         from airsoc.drills.scenario import run_demo
 
-        run_demo(store=store, settings=state.settings, clock=state.clock, out=console)
+        run_demo(store=store, settings=state.settings, clock=state.clock, out=ui.console)
         return
     if demo:
         from airsoc.drills.live import DemoOptions, run_live_demo
@@ -86,7 +87,7 @@ def up(
                 store=store,
                 settings=state.settings,
                 clock=state.clock,
-                out=console,
+                out=ui.console,
                 options=DemoOptions(
                     host=host,
                     api_port=api_port,
@@ -101,7 +102,7 @@ def up(
                 users=StoreUserDirectory(store, state.clock),
             )
         except KeyboardInterrupt:  # while the fleet trains or the servers start
-            console.print("stopped")
+            ui.console.print("stopped")
         return
     from airsoc.monitoring.sources import EventLogTelemetry
     from airsoc.runtime.platform import Platform, PlatformOptions
@@ -117,16 +118,21 @@ def up(
             gateway_port=gateway_port,
             tick_interval=tick,
             source=EventLogTelemetry(store=store, base_dir=config.parent),
-            on_error=lambda text: console.print(text, markup=False),
+            on_error=lambda text: ui.console.print(text, markup=False),
         ),
     )
     platform.start()
-    console.print(
+    ui.console.print(
         f"airsoc on {platform.api_url}/ (API at /api/v1); gateway on {platform.gateway_url}"
     )
-    console.print(f"watching {config}; Ctrl-C or SIGTERM stops (the event log is drained first)")
-    why = platform.run(duration=duration)
-    console.print(f"stopped ({why})")
+    why = platform.run(
+        duration=duration,
+        on_ready=lambda: ui.console.print(
+            f"watching {config}; Ctrl-C or SIGTERM stops (the event log is drained first)"
+        ),
+        on_stopping=lambda why: ui.console.print(f"stopping ({why})..."),
+    )
+    ui.console.print(f"stopped ({why})")
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from airsoc.alerting.service import add_silence, expire_silence, list_silences
 from airsoc.cli.incidents import actor_name
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
@@ -15,7 +14,7 @@ from airsoc.types import parse_duration
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Silences: mute matching alerts until they expire.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command()
@@ -29,6 +28,8 @@ def add(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Create a silence."""
+    from airsoc.alerting.service import add_silence
+
     try:
         length = parse_duration(duration)
     except ValueError as exc:
@@ -54,6 +55,8 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List silences (active and pending; with --all, expired too)."""
+    from airsoc.alerting.service import list_silences
+
     with state.store().read() as s:
         silences = list_silences(s, clock=state.clock, include_expired=all_)
     if as_json:
@@ -83,6 +86,8 @@ def expire(
     reason: Annotated[str, typer.Option(help="Why")] = "",
 ) -> None:
     """End a silence now."""
+    from airsoc.alerting.service import expire_silence
+
     with state.store().transaction() as s:
         silence = expire_silence(
             s, clock=state.clock, silence_id=silence_id, actor=actor_name(actor), reason=reason

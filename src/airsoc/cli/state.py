@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airsoc.clock import Clock, SystemClock
 from airsoc.settings import Settings
-from airsoc.store import Store
+
+if TYPE_CHECKING:
+    from airsoc.store import Store
 
 __all__ = ["CliState", "state"]
 
@@ -29,6 +32,8 @@ class CliState:
     def store(self) -> Store:
         """Return the store, opening and migrating it on first use."""
         if self._store is None:
+            from airsoc.store import Store  # SQLAlchemy: only for commands that need state
+
             self._store = Store.open(self.settings)
         return self._store
 

@@ -13,7 +13,7 @@ from airsoc.incidents.taxonomy import ATLAS_VERSION, FAILURE_MODES, failure_mode
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Failure modes and their MITRE ATLAS / OWASP mapping.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("list")

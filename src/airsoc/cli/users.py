@@ -11,11 +11,10 @@ from airsoc.cli.incidents import ActorOpt, JsonOpt, actor_name
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
 from airsoc.errors import InputError
-from airsoc.server import auth
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command()
@@ -33,6 +32,8 @@ def add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a user with a role (and a console password, read without echo or from the env)."""
+    from airsoc.server import auth
+
     password = None
     if password_env:
         password = os.environ.get(password_env)
@@ -60,6 +61,8 @@ def token(
     as_json: JsonOpt = False,
 ) -> None:
     """Issue an API token; it is printed once and only its hash is kept."""
+    from airsoc.server import auth
+
     with state.store().transaction() as s:
         issued = auth.issue_token(
             s, clock=state.clock, user=name, name=label, actor=actor_name(actor)
@@ -78,6 +81,8 @@ def token(
 @app.command("list")
 def list_(as_json: JsonOpt = False) -> None:
     """List users and their roles."""
+    from airsoc.server import auth
+
     with state.store().read() as s:
         users = auth.list_users(s)
     if as_json:
@@ -96,6 +101,8 @@ def tokens(
     as_json: JsonOpt = False,
 ) -> None:
     """List API tokens (never their secrets)."""
+    from airsoc.server import auth
+
     with state.store().read() as s:
         rows = auth.list_tokens(s, user=name)
     if as_json:
@@ -114,6 +121,8 @@ def revoke(
     actor: ActorOpt = None,
 ) -> None:
     """Revoke an API token."""
+    from airsoc.server import auth
+
     with state.store().transaction() as s:
         info = auth.revoke_token(s, clock=state.clock, token_id=token_id, actor=actor_name(actor))
     console.print(f"revoked token {info.id} of {info.user}", markup=False)

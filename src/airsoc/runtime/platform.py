@@ -235,11 +235,19 @@ class Platform:
             hook(report)
         return report
 
-    def run(self, *, duration: float | None = None) -> str:
+    def run(
+        self,
+        *,
+        duration: float | None = None,
+        on_ready: Callable[[], None] | None = None,
+        on_stopping: Callable[[str], None] | None = None,
+    ) -> str:
         """Serve until ``duration`` seconds pass, or SIGTERM or SIGINT arrives; then stop,
         draining the event log so nothing acknowledged is lost; return why it stopped.
 
-        Call from the main thread (signal handlers can only be installed there).
+        ``on_ready`` is called once the signal handlers are in place, ``on_stopping`` with the
+        reason when the stop begins. Call from the main thread (signal handlers can only be
+        installed there).
         """
         stopping = threading.Event()
         why = ["duration"]
@@ -250,7 +258,11 @@ class Platform:
 
         previous = {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
+            if on_ready is not None:
+                on_ready()
             stopping.wait(duration)
+            if on_stopping is not None:
+                on_stopping(why[0])
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

@@ -80,8 +80,15 @@ class Store:
         return self.engine.dialect.name
 
     def migrate(self) -> None:
-        """Bring the schema to the newest revision (Alembic ``upgrade heads``)."""
+        """Bring the schema to the newest revision (Alembic ``upgrade heads``).
+
+        A schema already at the newest revision is left alone without running the migration
+        environment, which imports every domain's tables: a command that reads one table starts
+        without loading the others' packages.
+        """
         from alembic import command
+        from alembic.migration import MigrationContext
+        from alembic.script import ScriptDirectory
 
         try:
             with self.engine.begin() as connection:
@@ -89,6 +96,9 @@ class Store:
                 if connection.dialect.name == "postgresql":
                     # Two processes starting at once must not both create the tables.
                     connection.execute(text("SELECT pg_advisory_xact_lock(7265372)"))
+                current = MigrationContext.configure(connection).get_current_heads()
+                if set(current) == set(ScriptDirectory.from_config(config).get_heads()):
+                    return
                 config.attributes["connection"] = connection
                 command.upgrade(config, "heads")
         except OperationalError as exc:

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from airsoc.server.deps import Ctx
 
-__all__ = ["Health", "router"]
+__all__ = ["Health", "Part", "Readiness", "router"]
 
 router = APIRouter(tags=["operations"])
 
@@ -25,11 +25,16 @@ class Part(BaseModel):
 
 
 class Health(BaseModel):
-    """Whether the server (and, for readiness, its store and the platform's parts) work."""
+    """Whether the server (and, for readiness, its store) is working."""
 
     status: str
     store: str | None = None
     detail: str | None = None
+
+
+class Readiness(Health):
+    """Readiness: the store, and the parts of the running platform when it runs them."""
+
     parts: list[Part] | None = None
 
 
@@ -41,8 +46,8 @@ def healthz() -> Health:
 
 @router.get(
     "/readyz",
-    response_model=Health,
-    responses={503: {"model": Health, "description": "The store or a part is down"}},
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "The store or a part is down"}},
 )
 def readyz(ctx: Ctx) -> Response:
     """Answer ``ready`` when the store answers a query and every part of the running platform
@@ -56,17 +61,19 @@ def readyz(ctx: Ctx) -> Response:
         with ctx.store.read() as s:
             s.execute(text("SELECT 1")).scalar_one()
     except Exception as exc:  # any failure of the store means not ready
-        body = Health(
+        body = Readiness(
             status="unavailable", store=ctx.store.dialect, detail=type(exc).__name__, parts=parts
         )
-        return JSONResponse(body.model_dump(), status_code=503)
+        return JSONResponse(
+            body.model_dump(exclude={"parts"} if parts is None else None), status_code=503
+        )
     down = [p for p in parts or [] if not p.ok]
     if down:
         detail = "; ".join(f"{p.part} is {p.status}" for p in down)
-        body = Health(status="unavailable", store=ctx.store.dialect, detail=detail, parts=parts)
+        body = Readiness(status="unavailable", store=ctx.store.dialect, detail=detail, parts=parts)
         return JSONResponse(body.model_dump(), status_code=503)
-    body = Health(status="ready", store=ctx.store.dialect, parts=parts)
-    return JSONResponse(body.model_dump())
+    body = Readiness(status="ready", store=ctx.store.dialect, parts=parts)
+    return JSONResponse(body.model_dump(exclude={"parts"} if parts is None else None))
 
 
 @router.get(
