@@ -511,7 +511,7 @@ def mark_known_good(
 ) -> ModelVersionView:
     """Set (or with ``known_good=False`` clear) a version's known-good flag, saying who and why."""
     if not reason.strip():
-        raise InputError(f"{system} {version}: say why the version is (not) known-good (--reason)")
+        raise InputError(f"{system} {version}: say why the version is (not) known-good")
     row = _model_row(session, system, version)
     if known_good and row.status == "quarantined":
         raise ConflictError(f"{system} {version} is quarantined and cannot be marked known-good")
@@ -929,7 +929,7 @@ def verify_batch(
 def _verify(subject: str, uri: str, expected: str, path: str | Path | None) -> IntegrityReport:
     target = Path(path) if path is not None else local_path(uri) if uri else None
     if target is None:
-        raise InputError(f"{subject}: {uri or 'no URI'} is not a local file; give --path")
+        raise InputError(f"{subject}: {uri or 'no URI'} is not a local file; give the path of a local copy")
     actual = sha256_file(target)
     ok = actual == expected
     return IntegrityReport(
@@ -995,7 +995,7 @@ def _set_batch_status(
     session: Session, *, clock: Clock, actor: str, batch_id: str, status: str, reason: str
 ) -> DataBatchRow:
     if not reason.strip():
-        raise InputError(f"batch {batch_id}: say why its status changes (--reason)")
+        raise InputError(f"batch {batch_id}: say why its status changes")
     row = _batch_row(session, batch_id)
     before = row.status
     row.status = status

@@ -1,9 +1,9 @@
 """Response: playbooks (YAML), the safe condition language, the durable runner, approvals,
-actions behind a control-plane Protocol, incident declaration from alerts, and escalation.
+actions (control operations through a control-plane Protocol), incident declaration from alerts, and escalation.
 
 Example:
     >>> from airsoc.response import ActionRegistry
-    >>> "rollback" in ActionRegistry.default(plugins=False).names()
+    >>> "notify" in ActionRegistry.default(plugins=False).names()
     True
 """
 

@@ -4,12 +4,14 @@ Example:
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.response.actions import ActionRegistry, ResponseServices
     >>> from airsoc.response.playbooks import parse_playbook
-    >>> pb = parse_playbook("name: p\\nsteps: [{id: a, action: rollback}]")
+    >>> registry = ActionRegistry.default()
+    >>> pb = parse_playbook("name: p\\nsteps: [{id: a, action: open_task, with: {title: retrain}}]",
+    ...                     registry=registry)
     >>> services = ResponseServices(store=None, settings=None)  # describing needs neither
-    >>> steps = dry_run(pb, incident={"system": "fraud"}, registry=ActionRegistry.default(),
+    >>> steps = dry_run(pb, incident={"system": "fraud"}, registry=registry,
     ...                 services=services, clock=SimulatedClock())
     >>> steps[0].description
-    "rollback(system='fraud', to='last_known_good')"
+    "open task 'retrain'"
 """
 
 from __future__ import annotations

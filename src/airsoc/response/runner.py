@@ -19,7 +19,6 @@ Example:
     >>> from airsoc.store import Store
     >>> from airsoc.incidents.service import declare_incident
     >>> from airsoc.response.actions import ResponseServices
-    >>> from airsoc.response.controlplane import RecordingControlPlane
     >>> from airsoc.response.playbooks import parse_playbook
     >>> settings = Settings.resolve(data_dir=tempfile.mkdtemp(), environ={})
     >>> store, clock = Store.open(settings), SimulatedClock()
@@ -28,12 +27,12 @@ Example:
     ...                            failure_mode="data_poisoning", summary="vendor batch flips")
     ...     run = start_run(s, clock=clock, incident_id=inc.id, started_by="alice",
     ...                     playbook=parse_playbook(
-    ...                         "name: p\\nsteps: [{id: contain, action: rollback}]"))
-    >>> cp = RecordingControlPlane(versions={"fraud": ["v6", "v7"]})
+    ...                         "name: p\\nsteps: [{id: contain, action: open_task,"
+    ...                         " with: {title: roll back}}]"))
     >>> runner = PlaybookRunner(store=store, clock=clock, worker_id="w1",
-    ...     services=ResponseServices(store=store, settings=settings, control_plane=cp))
-    >>> runner.run_until_idle(), cp.serving["fraud"]
-    ([1], 'v6')
+    ...     services=ResponseServices(store=store, settings=settings))
+    >>> runner.run_until_idle()
+    [1]
     >>> with store.read() as s:
     ...     r = get_run(s, run_id=run.id)
     >>> r.status, [(st.step_id, st.status) for st in r.steps]

@@ -47,7 +47,7 @@ from airsoc.response.escalation import run_escalations, send_due_status_updates
 from airsoc.response.playbooks import Playbook, load_playbooks
 from airsoc.response.runner import PlaybookRunner
 from airsoc.runtime.control import live_control_plane
-from airsoc.runtime.registries import build_registries
+from airsoc.runtime.registries import build_action_registry, build_registries
 from airsoc.store import Store
 
 __all__ = ["LoopReport", "ResponseLoop", "check_config", "load_checked_config"]
@@ -65,7 +65,11 @@ def check_config(
     playbooks: list[Playbook] = []
     if config.playbooks:
         try:
-            playbooks = load_playbooks(config.playbooks, base_dir=base_dir, registry=registry)
+            playbooks = load_playbooks(
+                config.playbooks,
+                base_dir=base_dir,
+                registry=registry if registry is not None else build_action_registry(),
+            )
         except ConfigError as exc:
             issues.extend(exc.issues)
     if config.templates:
@@ -132,7 +136,7 @@ class ResponseLoop:
         self.runner = PlaybookRunner(
             store=store,
             clock=clock,
-            registry=registry,
+            registry=registry if registry is not None else build_action_registry(),
             worker_id=worker_id,
             services=ResponseServices(
                 store=store,

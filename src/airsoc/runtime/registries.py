@@ -2,7 +2,8 @@
 plugins from entry points. Nothing registers itself on import; a broken plugin is loud (a
 warning naming it) and disabled, never silently skipped.
 
-Entry-point groups: ``airsoc.evaluators`` (a callable ``(monitor, window) -> verdicts``, named
+The actions are the built-ins of :mod:`airsoc.response`, then one per operation of the table
+(:mod:`airsoc.runtime.operations`), then plugins. Entry-point groups: ``airsoc.evaluators`` (a callable ``(monitor, window) -> verdicts``, named
 by the detector name monitors use), ``airsoc.actions`` (an :class:`~airsoc.response.Action`),
 ``airsoc.receivers`` (a factory returning a notify target).
 
@@ -25,12 +26,14 @@ from typing import Any
 from airsoc.alerting.dispatcher import NotifyTarget
 from airsoc.monitoring import BUILTIN_EVALUATORS, EvaluatorRegistry
 from airsoc.response.actions import ActionRegistry
+from airsoc.runtime.playbook_actions import register_operation_actions
 
 __all__ = [
     "EVALUATOR_GROUP",
     "RECEIVER_GROUP",
     "PluginWarning",
     "Registries",
+    "build_action_registry",
     "build_registries",
     "load_plugins",
 ]
@@ -73,10 +76,24 @@ class Registries:
     receivers: dict[str, list[NotifyTarget]] = field(default_factory=dict)
 
 
+def build_action_registry(*, plugins: bool = True) -> ActionRegistry:
+    """Return the built-in actions, the actions of the table of operations, then the plugins.
+
+    >>> registry = build_action_registry(plugins=False)
+    >>> "notify" in registry.names(), "disable_retrieval" in registry.names()
+    (True, True)
+    """
+    actions = ActionRegistry.default(plugins=False)
+    register_operation_actions(actions)
+    if plugins:
+        actions.load_entry_points()
+    return actions
+
+
 def build_registries(*, plugins: bool = True) -> Registries:
     """Return the built-in evaluators, actions and receivers, then (by default) the plugins."""
     evaluators = EvaluatorRegistry(BUILTIN_EVALUATORS)
-    actions = ActionRegistry.default(plugins=plugins)
+    actions = build_action_registry(plugins=plugins)
     receivers: dict[str, list[NotifyTarget]] = {}
     if plugins:
 
