@@ -1,5 +1,9 @@
 """``airsoc registry ...``: systems, model versions, data batches, lineage and integrity.
 
+Quarantining and releasing a batch and revoking a source (``quarantine-batch``,
+``release-batch``, ``revoke-source``) are generated from the table of operations
+(:mod:`airsoc.cli.operations`).
+
 Example:
     >>> import os, tempfile
     >>> from airsoc.testing import run_cli
@@ -24,6 +28,7 @@ import typer
 from airsoc.audit import list_entries
 from airsoc.cli.incidents import ActorOpt, JsonOpt, actor_name
 from airsoc.cli.output import console, print_json, print_table
+from airsoc.cli.operations import add_operation_commands
 from airsoc.cli.state import state
 from airsoc.clock import ensure_utc
 from airsoc.config import load_config
@@ -382,48 +387,6 @@ def mark_known_good(
         console.print(f"{system} {version} known-good: {'yes' if view.known_good else 'no'}")
 
 
-@app.command("quarantine-batch")
-def quarantine_batch(
-    batch_id: Annotated[str, typer.Argument(help="The batch")],
-    reason: ReasonOpt,
-    cascade: Annotated[bool, typer.Option(help="Also quarantine versions trained on it")] = False,
-    actor: ActorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Quarantine a data batch."""
-    with state.store().transaction() as s:
-        view = service.quarantine_batch(
-            s,
-            clock=state.clock,
-            actor=actor_name(actor),
-            batch_id=batch_id,
-            reason=reason,
-            cascade=cascade,
-        )
-    if as_json:
-        print_json(view)
-    else:
-        console.print(f"batch {batch_id} quarantined")
-
-
-@app.command("release-batch")
-def release_batch(
-    batch_id: Annotated[str, typer.Argument(help="The batch")],
-    reason: ReasonOpt,
-    actor: ActorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Release a quarantined data batch."""
-    with state.store().transaction() as s:
-        view = service.release_batch(
-            s, clock=state.clock, actor=actor_name(actor), batch_id=batch_id, reason=reason
-        )
-    if as_json:
-        print_json(view)
-    else:
-        console.print(f"batch {batch_id} released")
-
-
 @app.command("import-mlflow")
 def import_mlflow(
     tracking_uri: Annotated[str, typer.Option(help="MLflow tracking URI (sqlite:///...)")],
@@ -514,3 +477,6 @@ def _describe(file: Path) -> tuple[str, int, dict[str, str]]:
         raise DataFileError(f"{file} cannot be read: {exc}") from None
     schema = {f.name: str(f.type) for f in table.schema}
     return sha256_file(file), table.num_rows, schema
+
+
+add_operation_commands(app, group="registry")

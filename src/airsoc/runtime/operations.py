@@ -439,7 +439,7 @@ _RETRIEVE = "change what a system retrieves"
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         name="rollback",
-        summary="Roll back to the last known-good version (or --to a version).",
+        summary="Roll back to the last known-good version (or to a named one).",
         params=RollbackParams,
         service=f"{_CONTROL}:rollback",
         destructive=True,
