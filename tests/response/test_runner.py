@@ -3,6 +3,8 @@ resume without repeating a side effect (in-process and after kill -9), several w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import os
 import signal
 import subprocess
@@ -245,9 +247,18 @@ def test_interrupted_step_resumes_with_the_same_key_and_done_steps_are_not_repea
 
         die = True
 
-        def rollback(self, *, system: str, to: str, idempotency_key: str) -> dict[str, Any]:
-            result = super().rollback(system=system, to=to, idempotency_key=idempotency_key)
-            if self.die:
+        def apply(
+            self,
+            operation: str,
+            params: Mapping[str, Any],
+            *,
+            idempotency_key: str,
+            reason: str | None = None,
+        ) -> dict[str, Any]:
+            result = super().apply(
+                operation, params, idempotency_key=idempotency_key, reason=reason
+            )
+            if operation == "rollback" and self.die:
                 self.die = False
                 raise SystemExit("worker died")
             return result

@@ -135,7 +135,10 @@ class CanaryParams(SystemParams):
         # Playbooks written before the table give a percentage.
         if isinstance(data, dict) and "percent" in data and "share" not in data:
             data = dict(data)
-            data["share"] = float(data.pop("percent")) / 100
+            percent = data.pop("percent")
+            # A value that is not a number is left for the share's check to name.
+            is_number = isinstance(percent, int | float) and not isinstance(percent, bool)
+            data["share"] = percent / 100 if is_number else percent
         return data
 
 
