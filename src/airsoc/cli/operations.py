@@ -31,7 +31,7 @@ from airsoc.cli.output import console, print_json
 from airsoc.cli.state import state
 from airsoc.runtime.operations import OPERATIONS, Operation, get_operation
 
-__all__ = ["CommandHooks", "add_operation_commands", "route_line", "said"]
+__all__ = ["CommandHooks", "add_operation_commands", "route_line", "rule", "said"]
 
 _KEYWORD = inspect.Parameter.KEYWORD_ONLY
 _METAVARS = {"client_id": "CLIENT"}
@@ -188,4 +188,20 @@ def add_operation_commands(
         if where != group:
             continue
         hook = (hooks or {}).get(operation.name, CommandHooks())
-        app.command(name, help=operation.summary)(_command(operation, hook))
+        app.command(name, help=operation.summary, epilog=rule(operation))(
+            _command(operation, hook)
+        )
+
+
+def rule(operation: Operation) -> str:
+    """Return what a command's help says about the operation's role and destructiveness.
+
+    >>> rule(get_operation("restore"))
+    'Through the API this needs the responder role.'
+    >>> "Destructive" in rule(get_operation("set_canary"))
+    True
+    """
+    text = f"Through the API this needs the {operation.role.value} role."
+    if operation.destructive:
+        text += " Destructive: a playbook step doing it needs a second person to approve."
+    return text

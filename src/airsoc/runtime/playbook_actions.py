@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field, create_model
 
 from airsoc.errors import ActionError, AirsocError
 from airsoc.response.actions import Action, ActionContext, ActionRegistry, ActionResult
+from airsoc.roles import UserRole
 from airsoc.runtime.operations import OPERATIONS, Operation
 
 __all__ = ["OperationAction", "operation_action", "register_operation_actions"]
@@ -34,6 +35,8 @@ class OperationAction(Action):
     """A playbook action that applies one operation of the table through the control plane."""
 
     operation: ClassVar[Operation]
+    #: The role a person needs to make the same change through the API.
+    role: ClassVar[UserRole]
 
     def arguments(self, ctx: ActionContext) -> dict[str, Any]:
         """Return the operation's parameters (without the step's reason), JSON-able."""
@@ -109,6 +112,7 @@ def operation_action(operation: Operation) -> OperationAction:
             "destructive": operation.destructive,
             "summary": operation.summary.rstrip(".").split(" (")[0].lower(),
             "operation": operation,
+            "role": operation.role,
         },
     )
     action: OperationAction = cls()

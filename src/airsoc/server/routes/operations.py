@@ -2,7 +2,9 @@
 
 Each route takes the operation's parameters named in its path (``{system}``, ``{client_id}``,
 ``{batch_id}``, ``{source}``) from the path and the others, with a ``reason``, from a strict
-JSON body; it needs the operation's role and answers with what the service returns. Nothing
+JSON body; it needs the operation's role and answers with what the service returns. The
+OpenAPI document names the operation, its role and whether it is destructive
+(``x-airsoc-operation``). Nothing
 here is written per operation: a new row in :data:`airsoc.runtime.operations.OPERATIONS` is a
 new route.
 
@@ -122,4 +124,11 @@ def add_operation_routes(router: APIRouter, *, group: str) -> None:
             responses=_CHANGE,
             name=operation.name,
             summary=operation.summary.rstrip("."),
+            openapi_extra={
+                "x-airsoc-operation": {
+                    "name": operation.name,
+                    "role": operation.role.value,
+                    "destructive": operation.destructive,
+                }
+            },
         )
