@@ -46,7 +46,7 @@ def parse_user_role(value: str) -> UserRole:
     >>> parse_user_role("boss")
     Traceback (most recent call last):
     ...
-    airsoc.errors.InputError: role: unknown user role 'boss'; known: viewer, responder, approver, admin
+    airsoc.errors.InputError: role: unknown user role 'boss'; known: viewer, responder, ...
     """
     try:
         return UserRole(value.strip().lower())

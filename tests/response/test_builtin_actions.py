@@ -9,7 +9,6 @@ import json
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,8 +17,8 @@ from airsoc.alerting.testing import http_sink
 from airsoc.clock import SimulatedClock
 from airsoc.errors import ActionError
 from airsoc.incidents.service import get_incident
-from airsoc.store import Store
 from airsoc.runtime.registries import build_action_registry
+from airsoc.store import Store
 from tests.response.support import context, incident
 
 

@@ -7,8 +7,8 @@ from airsoc.response.actions import ResponseServices
 from airsoc.response.controlplane import RecordingControlPlane
 from airsoc.response.dryrun import dry_run
 from airsoc.response.playbooks import parse_playbook
-from airsoc.store import Store
 from airsoc.runtime.registries import build_action_registry
+from airsoc.store import Store
 
 PLAYBOOK = """
 name: p

@@ -3,14 +3,13 @@ resume without repeating a side effect (in-process and after kill -9), several w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any

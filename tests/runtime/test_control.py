@@ -62,7 +62,9 @@ def test_rollback_applies_once_per_key_on_every_store(
         assert ActionResult.model_validate(effect.result).output == first
     # The gateway service wrote the one audit entry; the control plane added none.
     assert _routing(store, "routing.rollback") == ["playbook:3"]
-    undo = cp.apply("rollback", {"system": SYSTEM, "to": "v2"}, idempotency_key="run-3/contain/undo")
+    undo = cp.apply(
+        "rollback", {"system": SYSTEM, "to": "v2"}, idempotency_key="run-3/contain/undo"
+    )
     assert undo == {"system": SYSTEM, "from": "v1", "to": "v2"}
 
 
@@ -112,7 +114,9 @@ def test_batches_and_sources_change_lineage(plane: LiveControlPlane) -> None:
         "was_quarantined": True,
         "status": "released",
     }
-    revoked = plane.apply("revoke_source", {"source": "acme"}, reason="breach", idempotency_key="k4")
+    revoked = plane.apply(
+        "revoke_source", {"source": "acme"}, reason="breach", idempotency_key="k4"
+    )
     assert revoked == {"source": "acme", "quarantined": ["b1"]}
     with plane.store.read() as s:
         assert lineage.get_batch(s, batch_id="b1").status == "quarantined"

@@ -134,7 +134,8 @@ def test_what_was_so_before_is_left_as_it_was(store: Store, clock: SimulatedCloc
     cp.quarantined.add("b-9")
     act, ctx = context(store, clock, "quarantine_batch", {"batch": "b-9"}, cp=cp)
     undo = act.compensate(ctx, act.execute(ctx))
-    assert undo is not None and "left as it was" in undo.summary
+    assert undo is not None
+    assert "left as it was" in undo.summary
     assert cp.quarantined == {"b-9"}
     act, ctx = context(store, clock, "restore", {}, cp=cp, key="k2")
     assert act.compensate(ctx, act.execute(ctx)) is None  # restoring has no inverse
@@ -153,7 +154,7 @@ def test_control_plane_failure_and_absence_are_action_errors(
 
 
 def test_older_playbook_spellings_still_validate(store: Store, clock: SimulatedClock) -> None:
-    reg_params = {
+    reg_params: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         "fallback": ({"mode": "human_handoff"}, {"type": "human_handoff"}),
         "block_client": ({"client": "c", "duration": "7d"}, {"duration": timedelta(days=7)}),
         "rate_limit_client": ({"client": "c", "per_minute": 120}, {"rate_per_second": 2.0}),

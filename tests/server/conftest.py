@@ -186,7 +186,9 @@ def seed_operations(
         run = start_run(
             s,
             clock=clock,
-            playbook=parse_playbook(ROLLBACK_PLAYBOOK, registry=build_action_registry(plugins=False)),
+            playbook=parse_playbook(
+                ROLLBACK_PLAYBOOK, registry=build_action_registry(plugins=False)
+            ),
             incident_id=inc.id,
             started_by=requester,
         )

@@ -25,9 +25,9 @@ from typing import Annotated, Any
 import typer
 
 from airsoc.cli.incidents import ActorOpt, JsonOpt, actor_name
+from airsoc.cli.operations import CommandHooks, add_operation_commands, route_line
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
-from airsoc.cli.operations import CommandHooks, add_operation_commands, route_line
 
 __all__ = ["app"]
 
@@ -212,7 +212,9 @@ add_operation_commands(
                     _KW,
                     annotation=Annotated[
                         str | None,
-                        typer.Option(help="Also move an MLflow alias to the version (extra: mlflow)"),
+                        typer.Option(
+                            help="Also move an MLflow alias to the version (extra: mlflow)"
+                        ),
                     ],
                     default=None,
                 ),

@@ -188,9 +188,7 @@ def add_operation_commands(
         if where != group:
             continue
         hook = (hooks or {}).get(operation.name, CommandHooks())
-        app.command(name, help=operation.summary, epilog=rule(operation))(
-            _command(operation, hook)
-        )
+        app.command(name, help=operation.summary, epilog=rule(operation))(_command(operation, hook))
 
 
 def rule(operation: Operation) -> str:

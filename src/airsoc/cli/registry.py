@@ -27,8 +27,8 @@ import typer
 
 from airsoc.audit import list_entries
 from airsoc.cli.incidents import ActorOpt, JsonOpt, actor_name
-from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.operations import add_operation_commands
+from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
 from airsoc.clock import ensure_utc
 from airsoc.config import load_config

@@ -1,5 +1,6 @@
 """Response: playbooks (YAML), the safe condition language, the durable runner, approvals,
-actions (control operations through a control-plane Protocol), incident declaration from alerts, and escalation.
+actions (control operations through a control-plane Protocol), incident declaration from
+alerts, and escalation.
 
 Example:
     >>> from airsoc.response import ActionRegistry

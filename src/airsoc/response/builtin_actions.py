@@ -22,14 +22,14 @@ import contextlib
 import json
 import subprocess
 from datetime import timedelta
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from airsoc.alerting.notification import Notification
 from airsoc.config.schema import Duration
-from airsoc.errors import ActionError, AirsocError
+from airsoc.errors import ActionError
 from airsoc.monitoring.alerts import Alert
 from airsoc.response.actions import Action, ActionContext, ActionResult
 

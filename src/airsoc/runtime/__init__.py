@@ -16,14 +16,14 @@ import importlib
 from typing import Any
 
 __all__ = [
+    "OPERATIONS",
     "LiveControlPlane",
     "LoopReport",
+    "Operation",
     "Platform",
     "PlatformOptions",
     "Registries",
     "ResponseLoop",
-    "OPERATIONS",
-    "Operation",
     "build_action_registry",
     "build_registries",
     "check_config",

@@ -328,7 +328,9 @@ def _observe(kind: str, session: Session, params: Any) -> dict[str, Any]:
     if kind == "client":
         from airsoc.serving.control import list_client_rules
 
-        rule = next((r for r in list_client_rules(session) if r.client_id == params.client_id), None)
+        rule = next(
+            (r for r in list_client_rules(session) if r.client_id == params.client_id), None
+        )
         if rule is None:
             return {"blocked": False, "rate_per_second": None, "burst": None}
         return rule.model_dump(mode="json")
@@ -422,8 +424,8 @@ def _retrieval(when: bool) -> Callable[[Mapping[str, Any]], dict[str, Any] | Non
 
 
 def _document(when: bool) -> Callable[[Mapping[str, Any]], dict[str, Any] | None]:
-    return (
-        lambda out: {"system": out["system"], "document": out["document"]}
+    return lambda out: (
+        {"system": out["system"], "document": out["document"]}
         if out["was_removed"] is when
         else None
     )

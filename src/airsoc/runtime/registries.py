@@ -3,7 +3,9 @@ plugins from entry points. Nothing registers itself on import; a broken plugin i
 warning naming it) and disabled, never silently skipped.
 
 The actions are the built-ins of :mod:`airsoc.response`, then one per operation of the table
-(:mod:`airsoc.runtime.operations`), then plugins. Entry-point groups: ``airsoc.evaluators`` (a callable ``(monitor, window) -> verdicts``, named
+(:mod:`airsoc.runtime.operations`), then plugins.
+
+Entry-point groups: ``airsoc.evaluators`` (a callable ``(monitor, window) -> verdicts``, named
 by the detector name monitors use), ``airsoc.actions`` (an :class:`~airsoc.response.Action`),
 ``airsoc.receivers`` (a factory returning a notify target).
 

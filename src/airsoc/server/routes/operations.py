@@ -84,11 +84,10 @@ def _route(operation: Operation) -> tuple[Any, Any]:
     user_dep = Annotated[UserView, Depends(requires(operation.role, operation.permission))]
 
     def endpoint(ctx: Any, user: UserView, body: BaseModel, **path: str) -> Any:
-        values = {**path, **body.model_dump(exclude={"reason"})}
+        values = {**path, **body.model_dump()}
+        reason = values.pop("reason")
         with ctx.store.transaction() as s:
-            return operation.call(
-                s, clock=ctx.clock, actor=user.name, reason=getattr(body, "reason"), **values
-            )
+            return operation.call(s, clock=ctx.clock, actor=user.name, reason=reason, **values)
 
     params = [
         inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=_path_param(operation, n))
