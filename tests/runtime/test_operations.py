@@ -265,6 +265,10 @@ def test_retrieval_clients_and_sources_over_the_api(api: Api) -> None:
     assert (r.status_code, r.json()["removed_documents"]) == (200, ["policy-17"])
     r = api.client.post(f"{base}/disable", json={"reason": "x"}, headers=api.auth("dana"))
     assert (r.json()["enabled"], r.json()["updated_by"]) == (False, "dana")
+    shown = api.client.get(base, headers=api.auth("vic")).json()
+    assert (shown["enabled"], shown["removed_documents"]) == (False, ["policy-17"])
+    listed = api.client.get("/api/v1/gateway/retrieval", headers=api.auth("vic")).json()
+    assert [c["system"] for c in listed] == ["bot"]
     r = api.client.post(
         f"{base}/disable", json={"reason": "x", "path": "evil.py:f"}, headers=api.auth("dana")
     )

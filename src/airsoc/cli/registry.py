@@ -25,16 +25,12 @@ from typing import Annotated, Any
 
 import typer
 
-from airsoc.audit import list_entries
 from airsoc.cli.incidents import ActorOpt, JsonOpt, actor_name
 from airsoc.cli.operations import add_operation_commands
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
 from airsoc.clock import ensure_utc
-from airsoc.config import load_config
 from airsoc.errors import DataFileError, HashMismatchError, InputError
-from airsoc.lineage import service
-from airsoc.lineage.integrity import sha256_file
 
 __all__ = ["app"]
 
@@ -68,6 +64,8 @@ def _mapping(values: list[str] | None, option: str) -> dict[str, Any]:
 @app.command()
 def systems(as_json: JsonOpt = False) -> None:
     """List registered systems."""
+    from airsoc.lineage import service
+
     with state.store().read() as s:
         rows = service.list_systems(s)
     if as_json:
@@ -90,6 +88,8 @@ def register_system(
     as_json: JsonOpt = False,
 ) -> None:
     """Register (or update) a system."""
+    from airsoc.lineage import service
+
     with state.store().transaction() as s:
         view = service.register_system(
             s,
@@ -113,6 +113,9 @@ def sync_systems(
     as_json: JsonOpt = False,
 ) -> None:
     """Make the registry's systems agree with airsoc.yaml."""
+    from airsoc.config import load_config
+    from airsoc.lineage import service
+
     cfg = load_config(config)
     with state.store().transaction() as s:
         report = service.sync_systems_from_config(
@@ -136,6 +139,8 @@ def models(
     as_json: JsonOpt = False,
 ) -> None:
     """List model versions."""
+    from airsoc.lineage import service
+
     with state.store().read() as s:
         rows = service.list_model_versions(s, system=system, status=status)
     if as_json:
@@ -169,6 +174,8 @@ def batches(
     as_json: JsonOpt = False,
 ) -> None:
     """List data batches (of a source, in a time range)."""
+    from airsoc.lineage import service
+
     with state.store().read() as s:
         if source is not None and (start or end):
             rows = service.batches_from_source(
@@ -208,6 +215,8 @@ def lineage(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a lineage question: a batch's blast radius, a version's batches, known-good."""
+    from airsoc.lineage import service
+
     with state.store().read() as s:
         if batch is not None and system is not None and last_known_good:
             result: Any = service.last_known_good(s, system=system, before_batch=batch)
@@ -260,6 +269,8 @@ def verify(
     as_json: JsonOpt = False,
 ) -> None:
     """Check an artifact's or batch's sha256 against the registry (exit 1 on a mismatch)."""
+    from airsoc.lineage import service
+
     with state.store().read() as s:
         if batch is not None:
             report = service.verify_batch(s, batch_id=batch, path=path)
@@ -298,6 +309,8 @@ def register_model(
     as_json: JsonOpt = False,
 ) -> None:
     """Register a model version with its training batches."""
+    from airsoc.lineage import service
+
     features = {k: str(v) for k, v in _mapping(feature, "--feature").items()}
     with state.store().transaction() as s:
         view = service.register_model_version(
@@ -336,6 +349,8 @@ def register_batch(
     as_json: JsonOpt = False,
 ) -> None:
     """Register a data batch; with --file its rows, schema and sha256 are read from it."""
+    from airsoc.lineage import service
+
     schema: dict[str, str] = {}
     if file is not None:
         sha256, rows, schema = _describe(file)
@@ -371,6 +386,8 @@ def mark_known_good(
     as_json: JsonOpt = False,
 ) -> None:
     """Flag a version known-good (a rollback target), saying who and why."""
+    from airsoc.lineage import service
+
     with state.store().transaction() as s:
         view = service.mark_known_good(
             s,
@@ -424,6 +441,7 @@ def mlflow_alias(
     alias: Annotated[str, typer.Option(help="The MLflow alias to move")] = "production",
 ) -> None:
     """Point an MLflow alias at a version, e.g. after a rollback (extra: mlflow)."""
+    from airsoc.lineage import service
     from airsoc.lineage.mlflow import switch_alias
 
     with state.store().read() as s:
@@ -439,6 +457,9 @@ def timeline(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the audit timeline of a system (models, deployments, routing) or of a batch."""
+    from airsoc.audit import list_entries
+    from airsoc.lineage import service
+
     with state.store().read() as s:
         if batch is not None:
             service.get_batch(s, batch_id=batch)
@@ -461,6 +482,8 @@ def _describe(file: Path) -> tuple[str, int, dict[str, str]]:
     """Return the sha256, row count and column types of a CSV or Parquet file."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
+
+    from airsoc.lineage.integrity import sha256_file
 
     if not file.exists():
         raise DataFileError(f"{file} does not exist")

@@ -44,4 +44,22 @@ def route(system: SystemName, ctx: Ctx, _user: CurrentUser) -> serving.RouteView
         return serving.get_route(s, system=system)
 
 
+@router.get("/retrieval", response_model=list[serving.RetrievalView], responses=error_responses())
+def retrieval_controls(ctx: Ctx, _user: CurrentUser) -> list[serving.RetrievalView]:
+    """Return the retrieval control of every RAG system that was ever changed."""
+    with ctx.store.read() as s:
+        return serving.list_retrieval(s)
+
+
+@router.get(
+    "/retrieval/{system}",
+    response_model=serving.RetrievalView,
+    responses=error_responses(404, 422),
+)
+def retrieval_control(system: SystemName, ctx: Ctx, _user: CurrentUser) -> serving.RetrievalView:
+    """Return whether a system may retrieve, and the documents it must not use."""
+    with ctx.store.read() as s:
+        return serving.get_retrieval(s, system=system)
+
+
 add_operation_routes(router, group="gateway")
