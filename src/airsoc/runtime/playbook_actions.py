@@ -59,7 +59,7 @@ class OperationAction(Action):
     def describe(self, ctx: ActionContext) -> str:
         """Say which operation would be applied with which parameters (a dry run)."""
         params: BaseModel = ctx.params
-        shown = params.model_dump(exclude={"reason"}, exclude_none=True)
+        shown = params.model_dump(exclude_none=True)
         return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     def compensate(self, ctx: ActionContext, result: ActionResult) -> ActionResult | None:
