@@ -23,7 +23,13 @@ from airsoc.cli.operations import rule
 from airsoc.clock import SimulatedClock
 from airsoc.lineage import register_batch, register_system
 from airsoc.roles import UserRole
-from airsoc.runtime.operations import OPERATIONS, Operation, get_operation, parse_params
+from airsoc.runtime.operations import (
+    OPERATIONS,
+    Operation,
+    get_operation,
+    observe,
+    parse_params,
+)
 from airsoc.runtime.registries import build_action_registry
 from airsoc.server.routes.operations import body_model
 from airsoc.store import Store
@@ -185,10 +191,8 @@ _FLEETING = {
 
 
 def _state(store: Store, op: Operation, params: Any) -> dict[str, Any]:
-    from airsoc.runtime.operations import _observe
-
     with store.read() as s:
-        seen = _observe(op.observes, s, params)
+        seen = observe(op.observes, s, params)
     return {k: v for k, v in seen.items() if k not in _FLEETING}
 
 

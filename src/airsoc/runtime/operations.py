@@ -64,6 +64,7 @@ __all__ = [
     "SystemParams",
     "Undo",
     "get_operation",
+    "observe",
     "parse_params",
 ]
 
@@ -308,7 +309,7 @@ class Operation:
         ({'system': 'fraud', 'from': 'v2', 'to': 'v1'}, {'system': 'fraud', 'to': 'v2'})
         >>> store.close()
         """
-        before = _observe(self.observes, session, params)
+        before = observe(self.observes, session, params)
         result = self.call(
             session, clock=clock, actor=actor, reason=reason, **_service_kwargs(params)
         )
@@ -319,8 +320,16 @@ def _service_kwargs(params: BaseModel) -> dict[str, Any]:
     return {name: getattr(params, name) for name in type(params).model_fields}
 
 
-def _observe(kind: str, session: Session, params: Any) -> dict[str, Any]:
-    """Return the state an operation is about to change (what its undo goes back to)."""
+def observe(kind: str, session: Session, params: Any) -> dict[str, Any]:
+    """Return the state of kind ``kind`` an operation with ``params`` is about to change.
+
+    >>> from airsoc.testing import scratch_operations
+    >>> store, clock = scratch_operations()
+    >>> with store.read() as s:
+    ...     observe("client", s, ClientParams(client_id="c-1"))["blocked"]
+    False
+    >>> store.close()
+    """
     if kind == "route":
         from airsoc.serving.control import get_route
 
