@@ -166,3 +166,11 @@ def test_older_playbook_spellings_still_validate(store: Store, clock: SimulatedC
             assert getattr(ctx.params, key) == value, (name, key)
     with pytest.raises(ValueError, match="per_minute must be at least 1"):
         context(store, clock, "rate_limit_client", {"client": "c", "per_minute": 0})
+
+
+def test_a_batch_id_may_hold_slashes(store: Store, clock: SimulatedClock) -> None:
+    cp = RecordingControlPlane(**PLANE)  # type: ignore[arg-type]
+    batch = {"batch": "brightline-data/2026-11-15"}
+    act, ctx = context(store, clock, "quarantine_batch", batch, cp=cp)
+    act.execute(ctx)
+    assert cp.quarantined == {"brightline-data/2026-11-15"}

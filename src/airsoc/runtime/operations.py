@@ -68,9 +68,8 @@ __all__ = [
     "parse_params",
 ]
 
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9._@:+-]*$"
-#: A system, version, batch or source name.
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=_NAME)]
+#: A system, version, batch or source name (a batch id may hold slashes: vendor/2026-11-15).
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f][^\x00-\x1f]*$")]
 #: A client id, as the gateway sees it (a header value or a peer address).
 ClientId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^/\s\x00]+$")]
 Document = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00]*\S[^\x00]*$")]

@@ -69,9 +69,14 @@ def body_model(operation: Operation) -> type[BaseModel]:
     return model
 
 
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._@:+-]*$"
+_CLIENT = r"^[^/\s\x00]+$"
+
+
 def _path_param(operation: Operation, name: str) -> Any:
+    # A path segment holds no slash: names as the other routes of the API take them.
+    pattern = _CLIENT if name == "client_id" else _NAME
     info = operation.params.model_fields[name]
-    pattern = next((m.pattern for m in info.metadata if getattr(m, "pattern", None)), None)
     return Annotated[
         str, Path(min_length=1, max_length=200, pattern=pattern, description=info.description)
     ]
