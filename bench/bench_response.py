@@ -43,6 +43,7 @@ from airsoc.response.controlplane import RecordingControlPlane
 from airsoc.response.playbooks import parse_playbook
 from airsoc.runtime.config import parse_config
 from airsoc.runtime.loop import ResponseLoop
+from airsoc.runtime.registries import build_action_registry
 from airsoc.serving import Gateway, control, create_app
 from airsoc.serving.testing import serve_in_thread
 from airsoc.settings import Settings
@@ -164,7 +165,7 @@ def _loop(store: Store, clock: SimulatedClock, system: str, **options: Any) -> R
     tel.append({"system": system, "ts": clock.now() - timedelta(minutes=1), "x": 5})
     return ResponseLoop(
         config=parse_config(CONFIG.replace("fraud", system)),
-        playbooks=[parse_playbook(PLAYBOOK)],
+        playbooks=[parse_playbook(PLAYBOOK, registry=build_action_registry(plugins=False))],
         store=store,
         clock=clock,
         source=tel,

@@ -54,6 +54,7 @@ from airsoc.response.playbooks import parse_playbook
 from airsoc.response.runs import list_runs, start_run
 from airsoc.runtime.config import check_config, parse_config
 from airsoc.runtime.loop import ResponseLoop
+from airsoc.runtime.registries import build_action_registry
 from airsoc.serving import Gateway, create_app
 from airsoc.serving.testing import serve_in_thread
 from airsoc.settings import Settings
@@ -193,7 +194,7 @@ def test_drifted_traffic_to_rollback_on_the_real_gateway(
     gateway.promote(SYSTEM, "v2", actor="release-bot", reason="weekly release")
     assert gateway.event_log is not None
     log = gateway.event_log
-    playbook = parse_playbook(PLAYBOOK)
+    playbook = parse_playbook(PLAYBOOK, registry=build_action_registry(plugins=False))
     rng = np.random.default_rng(5)
     with (
         serve_in_thread(create_app(gateway)) as url,

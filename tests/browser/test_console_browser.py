@@ -25,6 +25,7 @@ from airsoc.incidents.findings import ChartData, ChartSeries, FindingIn, add_fin
 from airsoc.incidents.service import add_evidence, assign_role, declare_incident
 from airsoc.response import PlaybookRunner, ResponseServices
 from airsoc.runtime import live_control_plane
+from airsoc.runtime.registries import build_action_registry
 from airsoc.server.auth import add_user
 from airsoc.settings import Settings
 from airsoc.store import Store
@@ -56,6 +57,7 @@ def playbook_worker(data_dir: Path) -> Iterator[None]:
         store=store,
         clock=clock,
         worker_id="browser-test-worker",
+        registry=build_action_registry(plugins=False),
         services=ResponseServices(
             store=store,
             settings=store.settings,

@@ -47,7 +47,8 @@ def test_dry_run_prints_every_step_with_templates_filled(
     out = result.stdout
     assert "poisoned-training-data:" in out
     assert "rollback(system='fraud-detector', to='last_known_good')" in out
-    assert "quarantine_batch(batch='vendor-17', reason='suspected poisoning (INC-0)')" in out
+    quarantine = "quarantine_batch(batch_id='vendor-17', cascade=False, reason="
+    assert quarantine + "'suspected poisoning (INC-0)')" in out
     assert "needs approval by incident_commander within 0:15:00 (four-eyes)" in out
     data = json.loads(cli("playbooks", "test", "inc.json", "--json").stdout)
     assert [s["step_id"] for s in data["poisoned-training-data"]] == [

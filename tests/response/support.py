@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from airsoc.clock import Clock
-from airsoc.incidents.service import IncidentView, assign_role, declare_incident
+from airsoc.clock import Clock, SimulatedClock
+from airsoc.incidents.service import IncidentView, assign_role, declare_incident, get_incident
 from airsoc.response.actions import (
     Action,
     ActionContext,
@@ -20,9 +20,9 @@ from airsoc.response.actions import (
 )
 from airsoc.response.controlplane import RecordingControlPlane
 from airsoc.response.playbooks import Playbook, parse_playbook
-from airsoc.response.registry import default_registry
 from airsoc.response.runner import PlaybookRunner
 from airsoc.response.runs import RunView, get_run, start_run
+from airsoc.runtime.registries import build_action_registry
 from airsoc.store import Store
 
 
@@ -56,7 +56,7 @@ class CountingAction(Action):
 
 
 def registry() -> ActionRegistry:
-    reg = default_registry(plugins=False)
+    reg = build_action_registry(plugins=False)
     CountingAction.calls.clear()
     reg.register(CountingAction())
     return reg
@@ -127,3 +127,41 @@ def start(
 def run_view(store: Store, run_id: int) -> RunView:
     with store.read() as s:
         return get_run(s, run_id=run_id)
+
+
+def context(
+    store: Store,
+    clock: SimulatedClock,
+    action: str,
+    params: dict[str, Any],
+    *,
+    cp: RecordingControlPlane | None = None,
+    key: str = "k1",
+    incident_id: int | None = None,
+    **services: Any,
+) -> tuple[Any, ActionContext]:
+    registry = build_action_registry(plugins=False)
+    act = registry.get(action)
+    if incident_id is None:
+        incident_id = incident(store, clock, batches=("b-1",)).id
+    with store.read() as s:
+        data = get_incident(s, incident_id=incident_id).model_dump(mode="json")
+    if "system" in act.params_model.model_fields:
+        params = {"system": "fraud", **params}
+    ctx = ActionContext(
+        action=action,
+        params=act.params_model.model_validate(params),
+        incident=data,
+        run_id=1,
+        step_id="s",
+        idempotency_key=key,
+        actor="playbook:1",
+        clock=clock,
+        services=ResponseServices(
+            store=store,
+            settings=store.settings,
+            control_plane=cp,
+            **services,
+        ),
+    )
+    return act, ctx

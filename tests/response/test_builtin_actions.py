@@ -1,4 +1,7 @@
-"""Every built-in action: params, dry-run description, effect, and undo where there is one."""
+"""Every built-in action: params, dry-run description, effect, and undo where there is one.
+
+The actions of the control operations are tested with the table (tests/runtime).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import json
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,146 +16,10 @@ from airsoc.alerting.receivers import RecordingReceiver
 from airsoc.clock import SimulatedClock
 from airsoc.errors import ActionError
 from airsoc.incidents.service import get_incident
-from airsoc.response.actions import ActionContext, ResponseServices
-from airsoc.response.controlplane import RecordingControlPlane
-from airsoc.response.registry import default_registry
+from airsoc.runtime.registries import build_action_registry
 from airsoc.store import Store
 from airsoc.testing.receivers import http_sink
-from tests.response.support import incident
-
-
-def context(
-    store: Store,
-    clock: SimulatedClock,
-    action: str,
-    params: dict[str, Any],
-    *,
-    cp: RecordingControlPlane | None = None,
-    key: str = "k1",
-    incident_id: int | None = None,
-    **services: Any,
-) -> tuple[Any, ActionContext]:
-    registry = default_registry(plugins=False)
-    act = registry.get(action)
-    if incident_id is None:
-        incident_id = incident(store, clock, batches=("b-1",)).id
-    with store.read() as s:
-        data = get_incident(s, incident_id=incident_id).model_dump(mode="json")
-    if "system" in act.params_model.model_fields:
-        params = {"system": "fraud", **params}
-    ctx = ActionContext(
-        action=action,
-        params=act.params_model.model_validate(params),
-        incident=data,
-        run_id=1,
-        step_id="s",
-        idempotency_key=key,
-        actor="playbook:1",
-        clock=clock,
-        services=ResponseServices(
-            store=store,
-            settings=store.settings,
-            control_plane=cp,
-            **services,
-        ),
-    )
-    return act, ctx
-
-
-PLANE = {
-    "versions": {"fraud": ["v5", "v6", "v7"]},
-    "documents": {"fraud": ["policy-42.md"]},
-}
-
-
-@pytest.mark.parametrize(
-    ("action", "params", "check", "description"),
-    [
-        ("rollback", {}, lambda cp: cp.serving["fraud"] == "v6", "rollback(system='fraud'"),
-        ("rollback", {"to": "v5"}, lambda cp: cp.serving["fraud"] == "v5", "to='v5'"),
-        ("fallback", {"mode": "rules"}, lambda cp: cp.mode["fraud"] == "fallback:rules", "rules"),
-        ("isolate", {}, lambda cp: cp.mode["fraud"] == "isolated", "isolate(system='fraud')"),
-        ("restore", {}, lambda cp: cp.mode["fraud"] == "normal", "restore"),
-        (
-            "set_canary",
-            {"version": "v6", "percent": 10},
-            lambda cp: cp.canary["fraud"] == ("v6", 10),
-            "percent=10",
-        ),
-        (
-            "block_client",
-            {"client": "c-9", "duration": "1d"},
-            lambda cp: cp.blocked[("fraud", "c-9")] == 86400,
-            "seconds=86400",
-        ),
-        (
-            "rate_limit_client",
-            {"client": "c-9", "per_minute": 5},
-            lambda cp: cp.rate_limits[("fraud", "c-9")] == 5,
-            "per_minute=5",
-        ),
-        ("quarantine_batch", {"batch": "b-1"}, lambda cp: cp.quarantined == {"b-1"}, "b-1"),
-        ("release_batch", {"batch": "b-1"}, lambda cp: cp.quarantined == set(), "release"),
-        (
-            "revoke_source",
-            {"source": "vendor-x"},
-            lambda cp: cp.untrusted_sources == {"vendor-x"},
-            "vendor-x",
-        ),
-        ("disable_retrieval", {}, lambda cp: cp.retrieval_enabled["fraud"] is False, "fraud"),
-        (
-            "remove_document",
-            {"document": "policy-42.md"},
-            lambda cp: cp.documents["fraud"] == set(),
-            "policy-42.md",
-        ),
-    ],
-)
-def test_control_plane_actions(
-    sqlite_store: Store,
-    clock: SimulatedClock,
-    action: str,
-    params: dict[str, Any],
-    check: Any,
-    description: str,
-) -> None:
-    cp = RecordingControlPlane(**PLANE)  # type: ignore[arg-type]
-    act, ctx = context(sqlite_store, clock, action, params, cp=cp)
-    assert description in act.describe(ctx)
-    assert cp.calls == []  # describing is a dry run
-    result = act.execute(ctx)
-    assert check(cp)
-    assert [c.idempotency_key for c in cp.calls] == ["k1"]
-    act.execute(ctx)  # the same key again: no second change
-    assert len(cp.calls) == 1
-    assert result.summary.startswith(action)
-
-
-def test_undo_of_rollback_fallback_and_quarantine(store: Store, clock: SimulatedClock) -> None:
-    cp = RecordingControlPlane(**PLANE)  # type: ignore[arg-type]
-    for action, params in (
-        ("rollback", {}),
-        ("fallback", {}),
-        ("quarantine_batch", {"batch": "b-9"}),
-    ):
-        act, ctx = context(store, clock, action, params, cp=cp, key=f"k-{action}")
-        undo = act.compensate(ctx, act.execute(ctx))
-        assert undo is not None
-    assert (cp.serving["fraud"], cp.mode["fraud"], cp.quarantined) == ("v7", "normal", set())
-    act, ctx = context(store, clock, "block_client", {"client": "c"}, cp=cp)
-    assert act.compensate(ctx, act.execute(ctx)) is None
-
-
-def test_control_plane_failure_and_absence_are_action_errors(
-    store: Store, clock: SimulatedClock
-) -> None:
-    act, ctx = context(store, clock, "rollback", {}, cp=None)
-    with pytest.raises(ActionError, match="control plane"):
-        act.execute(ctx)
-    cp = RecordingControlPlane(versions={"fraud": ["v7"]})
-    act, ctx = context(store, clock, "rollback", {}, cp=cp)
-    with pytest.raises(ActionError, match="no version before v7"):
-        act.execute(ctx)
+from tests.response.support import context, incident
 
 
 def test_incident_actions_change_the_incident_once(store: Store, clock: SimulatedClock) -> None:
@@ -243,7 +109,7 @@ def test_pipeline_actions_run_the_command_with_json_on_stdin(
 
 
 def test_pipeline_params_need_one_target() -> None:
-    registry = default_registry(plugins=False)
+    registry = build_action_registry(plugins=False)
     model = registry.get("pause_pipeline").params_model
     with pytest.raises(ValueError, match="exactly one of webhook or command"):
         model.model_validate({})

@@ -7,7 +7,7 @@ from airsoc.response.actions import ResponseServices
 from airsoc.response.controlplane import RecordingControlPlane
 from airsoc.response.dryrun import dry_run
 from airsoc.response.playbooks import parse_playbook
-from airsoc.response.registry import default_registry
+from airsoc.runtime.registries import build_action_registry
 from airsoc.store import Store
 
 PLAYBOOK = """
@@ -35,9 +35,9 @@ def test_dry_run_fills_templates_skips_false_conditions_and_acts_on_nothing(
 ) -> None:
     cp = RecordingControlPlane(versions={"fraud": ["v6", "v7"]})
     steps = dry_run(
-        parse_playbook(PLAYBOOK),
+        parse_playbook(PLAYBOOK, registry=build_action_registry(plugins=False)),
         incident={"id": 3, "system": "fraud", "labels": {"share": "lots"}},
-        registry=default_registry(plugins=False),
+        registry=build_action_registry(plugins=False),
         services=ResponseServices(
             store=sqlite_store, settings=sqlite_store.settings, control_plane=cp
         ),
@@ -51,6 +51,6 @@ def test_dry_run_fills_templates_skips_false_conditions_and_acts_on_nothing(
     ]
     assert steps[1].description.startswith("for each item of")
     assert steps[2].description == "skipped: incident.labels.client != null is false"
-    assert "would fail: step canary: with.percent" in steps[3].description
+    assert "would fail: step canary: with.share" in steps[3].description  # given as percent
     assert steps[3].approval == "needs approval by incident_commander (four-eyes)"
     assert cp.calls == []

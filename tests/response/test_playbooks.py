@@ -9,12 +9,12 @@ import pytest
 from airsoc.errors import ConfigError
 from airsoc.incidents.taxonomy import FAILURE_MODES
 from airsoc.response.playbooks import default_playbooks, load_playbooks, parse_playbook
-from airsoc.response.registry import default_registry
+from airsoc.runtime.registries import build_action_registry
 
 
 def issues(text: str) -> list[str]:
     with pytest.raises(ConfigError) as info:
-        parse_playbook(text, registry=default_registry(plugins=False))
+        parse_playbook(text, registry=build_action_registry(plugins=False))
     return [f"{i.loc}: {i.message}" for i in info.value.issues]
 
 
@@ -65,13 +65,14 @@ steps:
 """
     )
     assert semantic == [
-        "steps[0].with.speed: unknown parameter of rollback; known: system, to",
+        "steps[0].with.speed: unknown parameter of rollback; known: system, to, before_batch, "
+        "reason",
         "steps[1].foreach: reads steps.later, which does not run before it",
         "steps[2].when: unknown name(s) item; use incident, run, steps",
-        "steps[2].with.percent: Input should be less than or equal to 100",
+        "steps[2].with.share: Input should be less than 1",
         "steps[3].id: duplicate step id",
         "steps[3].action: unknown action 'nope'; known: "
-        + ", ".join(default_registry(plugins=False).names()),
+        + ", ".join(build_action_registry(plugins=False).names()),
     ]
 
 
@@ -110,7 +111,7 @@ def test_matching_on_failure_mode_severity_system_and_labels() -> None:
 
 
 def test_one_shipped_playbook_per_failure_mode_named_as_the_taxonomy_says() -> None:
-    shipped = {p.name: p for p in default_playbooks()}
+    shipped = {p.name: p for p in default_playbooks(registry=build_action_registry(plugins=False))}
     for mode in FAILURE_MODES.values():
         playbook = shipped[mode.default_playbook]
         assert playbook.on.failure_mode == mode.name

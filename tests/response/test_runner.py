@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -245,9 +246,18 @@ def test_interrupted_step_resumes_with_the_same_key_and_done_steps_are_not_repea
 
         die = True
 
-        def rollback(self, *, system: str, to: str, idempotency_key: str) -> dict[str, Any]:
-            result = super().rollback(system=system, to=to, idempotency_key=idempotency_key)
-            if self.die:
+        def apply(
+            self,
+            operation: str,
+            params: Mapping[str, Any],
+            *,
+            idempotency_key: str,
+            reason: str | None = None,
+        ) -> dict[str, Any]:
+            result = super().apply(
+                operation, params, idempotency_key=idempotency_key, reason=reason
+            )
+            if operation == "rollback" and self.die:
                 self.die = False
                 raise SystemExit("worker died")
             return result

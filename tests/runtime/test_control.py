@@ -14,9 +14,10 @@ from airsoc.clock import SimulatedClock
 from airsoc.errors import ConflictError, InputError, NotFoundError
 from airsoc.incidents.service import declare_incident
 from airsoc.response.actions import ActionResult
-from airsoc.response.controlplane import CONTROL_METHODS, ControlPlane
+from airsoc.response.controlplane import ControlPlane, RecordingControlPlane
 from airsoc.response.models import ActionEffectRow
 from airsoc.runtime.control import LiveControlPlane, live_control_plane
+from airsoc.runtime.operations import OPERATIONS
 from airsoc.serving import Gateway, control, create_app, get_retrieval
 from airsoc.settings import Settings
 from airsoc.store import Store
@@ -35,9 +36,13 @@ def _routing(store: Store, action: str) -> list[str]:
         return [e.actor for e in lineage.system_timeline(s, name=SYSTEM) if e.action == action]
 
 
-def test_it_is_a_control_plane_with_every_method(plane: LiveControlPlane) -> None:
+def test_it_is_a_control_plane_for_every_operation(plane: LiveControlPlane) -> None:
     assert isinstance(plane, ControlPlane)
-    assert all(callable(getattr(plane, m)) for m in CONTROL_METHODS)
+    assert isinstance(RecordingControlPlane(), ControlPlane)
+    # The test double models the whole table, no more and no less.
+    assert {op.name for op in OPERATIONS} == RecordingControlPlane.OPERATIONS
+    with pytest.raises(NotFoundError, match="unknown operation 'reboot'"):
+        plane.apply("reboot", {}, idempotency_key="k0")
 
 
 def test_rollback_applies_once_per_key_on_every_store(
@@ -45,8 +50,9 @@ def test_rollback_applies_once_per_key_on_every_store(
 ) -> None:
     build_registry(store, clock, tmp_path)
     cp = live_control_plane(store=store, clock=clock)
-    first = cp.rollback(system=SYSTEM, to="last_known_good", idempotency_key="run-3/contain")
-    again = cp.rollback(system=SYSTEM, to="last_known_good", idempotency_key="run-3/contain")
+    params = {"system": SYSTEM, "to": "last_known_good"}
+    first = cp.apply("rollback", params, idempotency_key="run-3/contain")
+    again = cp.apply("rollback", params, idempotency_key="run-3/contain")
     assert first == again == {"system": SYSTEM, "from": "v2", "to": "v1"}
     with store.read() as s:
         assert control.get_route(s, system=SYSTEM).primary_version == "v1"
@@ -56,50 +62,61 @@ def test_rollback_applies_once_per_key_on_every_store(
         assert ActionResult.model_validate(effect.result).output == first
     # The gateway service wrote the one audit entry; the control plane added none.
     assert _routing(store, "routing.rollback") == ["playbook:3"]
-    undo = cp.rollback(system=SYSTEM, to="v2", idempotency_key="run-3/contain/undo")
+    undo = cp.apply(
+        "rollback", {"system": SYSTEM, "to": "v2"}, idempotency_key="run-3/contain/undo"
+    )
     assert undo == {"system": SYSTEM, "from": "v1", "to": "v2"}
 
 
 def test_containment_modes_and_canary(plane: LiveControlPlane) -> None:
-    fallback = plane.fallback(system=SYSTEM, mode="scripted", idempotency_key="k1")
+    fallback = plane.apply("fallback", {"system": SYSTEM, "mode": "scripted"}, idempotency_key="k1")
     assert fallback == {
         "system": SYSTEM,
         "previous_mode": "primary",
         "mode": "fallback",
         "type": "scripted",
     }
-    assert plane.isolate(system=SYSTEM, idempotency_key="k2")["mode"] == "isolated"
-    assert plane.restore(system=SYSTEM, idempotency_key="k3") == {
+    assert plane.apply("isolate", {"system": SYSTEM}, idempotency_key="k2")["mode"] == "isolated"
+    assert plane.apply("restore", {"system": SYSTEM}, idempotency_key="k3") == {
         "system": SYSTEM,
         "previous_mode": "isolated",
         "mode": "primary",
     }
-    canary = plane.set_canary(system=SYSTEM, version="v1", percent=10, idempotency_key="k4")
-    assert canary["previous"] is None
+    canary = plane.apply(
+        "set_canary", {"system": SYSTEM, "version": "v1", "percent": 10}, idempotency_key="k4"
+    )
+    assert (canary["previous_mode"], canary["version"], canary["share"]) == ("primary", "v1", 0.1)
     with plane.store.read() as s:
         route = control.get_route(s, system=SYSTEM)
     assert (route.mode, route.candidate_version, route.candidate_share) == ("canary", "v1", 0.1)
-    with pytest.raises(InputError, match="no rules fallback"):
-        plane.fallback(system=SYSTEM, mode="rules", idempotency_key="k5")
+    with pytest.raises(InputError, match="rules fallback needs a path"):
+        plane.apply("fallback", {"system": SYSTEM, "mode": "rules"}, idempotency_key="k5")
 
 
 def test_client_controls_reach_the_gateway_rules(plane: LiveControlPlane) -> None:
-    plane.block_client(system=SYSTEM, client="mallory", seconds=3600, idempotency_key="k1")
-    plane.rate_limit_client(system=SYSTEM, client="eve", per_minute=30, idempotency_key="k2")
+    plane.apply("block_client", {"client": "mallory", "duration": "1h"}, idempotency_key="k1")
+    plane.apply("rate_limit_client", {"client": "eve", "per_minute": 30}, idempotency_key="k2")
     with plane.store.read() as s:
         rules = {r.client_id: r for r in control.list_client_rules(s)}
         entries = list_entries(s, chain="client/mallory")
     assert rules["mallory"].blocked
     assert rules["eve"].rate_per_second == pytest.approx(0.5)
-    assert "asked for 3600s" in entries[-1].reason
+    assert "meant for 1:00:00" in entries[-1].reason
 
 
 def test_batches_and_sources_change_lineage(plane: LiveControlPlane) -> None:
-    first = plane.quarantine_batch(batch="b2", reason="poisoned", idempotency_key="k1")
-    second = plane.quarantine_batch(batch="b2", reason="poisoned", idempotency_key="k2")
+    b2 = {"batch": "b2"}
+    first = plane.apply("quarantine_batch", b2, reason="poisoned", idempotency_key="k1")
+    second = plane.apply("quarantine_batch", b2, reason="poisoned", idempotency_key="k2")
     assert (first["was_quarantined"], second["was_quarantined"]) == (False, True)
-    assert plane.release_batch(batch="b2", reason="clean", idempotency_key="k3") == {"batch": "b2"}
-    revoked = plane.revoke_source(source="acme", reason="breach", idempotency_key="k4")
+    assert plane.apply("release_batch", b2, reason="clean", idempotency_key="k3") == {
+        "batch_id": "b2",
+        "was_quarantined": True,
+        "status": "released",
+    }
+    revoked = plane.apply(
+        "revoke_source", {"source": "acme"}, reason="breach", idempotency_key="k4"
+    )
     assert revoked == {"source": "acme", "quarantined": ["b1"]}
     with plane.store.read() as s:
         assert lineage.get_batch(s, batch_id="b1").status == "quarantined"
@@ -108,7 +125,12 @@ def test_batches_and_sources_change_lineage(plane: LiveControlPlane) -> None:
             "batch.released",
         ]
     with pytest.raises(ConflictError):
-        plane.release_batch(batch="b2", reason="again", idempotency_key="k5")
+        plane.apply("release_batch", b2, reason="again", idempotency_key="k5")
+    with plane.store.read() as s:
+        reasons = [
+            e.reason for e in list_entries(s, chain="batch/b2") if e.action == "batch.quarantined"
+        ]
+    assert reasons[0] == "poisoned (quarantine_batch (k1))"  # the step's reason, then whose
 
 
 def test_retrieval_actions_reach_a_running_gateway(
@@ -116,17 +138,18 @@ def test_retrieval_actions_reach_a_running_gateway(
 ) -> None:
     gateway = Gateway(store=sqlite_store, clock=clock)
     cp = live_control_plane(store=sqlite_store, clock=clock, gateway=gateway)
-    assert cp.disable_retrieval(system="bot", idempotency_key="k1") == {
+    assert cp.apply("disable_retrieval", {"system": "bot"}, idempotency_key="k1") == {
         "system": "bot",
         "was_enabled": True,
+        "enabled": False,
     }
-    cp.remove_document(system="bot", document="policy-17", idempotency_key="k2")
+    cp.apply("remove_document", {"system": "bot", "document": "policy-17"}, idempotency_key="k2")
     view = gateway.snapshot.retrieval["bot"]
     assert (view.enabled, view.removed_documents) == (False, ["policy-17"])
     with sqlite_store.read() as s:
         assert not get_retrieval(s, system="bot").allows("faq-1")
     # A RAG app behind the gateway reads its control from the status endpoint.
-    cp.remove_document(system=SYSTEM, document="kb-9", idempotency_key="k3")
+    cp.apply("remove_document", {"system": SYSTEM, "document": "kb-9"}, idempotency_key="k3")
     with TestClient(create_app(gateway, manage_gateway=False)) as client:
         systems = client.get("/v1/status").json()["systems"]
     assert systems[SYSTEM]["retrieval"] == {"enabled": True, "removed_documents": ["kb-9"]}
@@ -135,9 +158,11 @@ def test_retrieval_actions_reach_a_running_gateway(
 
 def test_errors_name_what_is_wrong(plane: LiveControlPlane) -> None:
     with pytest.raises(NotFoundError, match="nope"):
-        plane.isolate(system="nope", idempotency_key="k1")
+        plane.apply("isolate", {"system": "nope"}, idempotency_key="k1")
     with pytest.raises(InputError, match="idempotency key"):
-        plane.isolate(system=SYSTEM, idempotency_key="")
+        plane.apply("isolate", {"system": SYSTEM}, idempotency_key="")
+    with pytest.raises(InputError, match="system: isolate needs it"):
+        plane.apply("isolate", {}, idempotency_key="k1")
     # A failed change records no effect: the same key can be retried.
     with plane.store.read() as s:
         assert s.get(ActionEffectRow, "k1") is None

@@ -25,6 +25,7 @@ from airsoc.response import (
     parse_playbook,
     start_run,
 )
+from airsoc.runtime.registries import build_action_registry
 from airsoc.server.app import create_app
 from airsoc.server.auth import add_user, issue_token
 from airsoc.store import Store
@@ -185,7 +186,9 @@ def seed_operations(
         run = start_run(
             s,
             clock=clock,
-            playbook=parse_playbook(ROLLBACK_PLAYBOOK),
+            playbook=parse_playbook(
+                ROLLBACK_PLAYBOOK, registry=build_action_registry(plugins=False)
+            ),
             incident_id=inc.id,
             started_by=requester,
         )
@@ -193,6 +196,7 @@ def seed_operations(
         store=store,
         clock=clock,
         worker_id="seed",
+        registry=build_action_registry(plugins=False),
         services=ResponseServices(
             store=store, settings=store.settings, control_plane=control_plane
         ),

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from airsoc.audit import list_entries
 from airsoc.clock import SimulatedClock
 from airsoc.errors import AuthenticationError, ConflictError, InputError, PermissionDeniedError
+from airsoc.roles import UserRole
 from airsoc.server.auth import (
     AUTH_CHAIN,
     SESSION_LIFETIME,
-    UserRole,
     add_user,
     authenticate_token,
     check_separate_approver,

@@ -160,7 +160,14 @@ def test_canary_and_shadow_shares_hold_over_10k_requests(
     factory = CountingFactory()
     gateway = make_gateway(registry, tmp_path, adapter_factory=factory)
     gateway.promote("fraud", "v1", actor="ci", reason="release")
-    gateway.set_canary("fraud", "v2", 0.2, actor="ci", reason="try v2 on a fifth")
+    gateway.change(
+        control.set_canary,
+        system="fraud",
+        version="v2",
+        share=0.2,
+        actor="ci",
+        reason="try v2 on a fifth",
+    )
     n = 10_000
 
     async def send(client: httpx.AsyncClient) -> list[str]:
@@ -178,7 +185,14 @@ def test_canary_and_shadow_shares_hold_over_10k_requests(
     assert abs(canary - n * 0.2) < 4 * sigma
     assert factory.calls() == {"v1": n - canary, "v2": canary}
 
-    gateway.set_shadow("fraud", "v2", actor="ci", reason="mirror a third", share=0.3)
+    gateway.change(
+        control.set_shadow,
+        system="fraud",
+        version="v2",
+        actor="ci",
+        reason="mirror a third",
+        share=0.3,
+    )
     before = factory.calls()
     answered = run_requests(gateway, send)
     mirrored = factory.calls()["v2"] - before["v2"]
@@ -217,7 +231,13 @@ def test_fallback_answers_without_touching_the_model(
     factory = CountingFactory()
     gateway = make_gateway(registry, tmp_path, adapter_factory=factory, base_dir=tmp_path)
     gateway.promote("fraud", "v1", actor="ci", reason="release")
-    gateway.fallback("fraud", actor="oncall", reason="evasion attack", fallback=fallback)
+    gateway.change(
+        control.set_fallback,
+        system="fraud",
+        actor="oncall",
+        reason="evasion attack",
+        **(fallback or {}),
+    )
 
     async def calls(client: httpx.AsyncClient) -> list[httpx.Response]:
         return [
@@ -235,7 +255,7 @@ def test_fallback_answers_without_touching_the_model(
     with registry.store.read() as s:
         parked = control.list_handoffs(s, system="fraud")
     assert len(parked) == (20 if fallback and fallback["type"] == "human_handoff" else 0)
-    gateway.restore("fraud", actor="oncall", reason="attack over")
+    gateway.change(control.restore, system="fraud", actor="oncall", reason="attack over")
     after = run_requests(
         gateway, lambda c: c.post("/v1/systems/fraud/predict", json={"rows": [ROW]})
     )
@@ -250,7 +270,9 @@ def test_isolated_refuses_with_503_and_never_touches_the_model(
     factory = CountingFactory()
     gateway = make_gateway(registry, tmp_path, adapter_factory=factory)
     gateway.promote("fraud", "v1", actor="ci", reason="release")
-    gateway.isolate("fraud", actor="oncall", reason="model extraction in progress")
+    gateway.change(
+        control.isolate, system="fraud", actor="oncall", reason="model extraction in progress"
+    )
 
     async def calls(client: httpx.AsyncClient) -> list[httpx.Response]:
         return [
@@ -271,8 +293,17 @@ def test_blocked_and_rate_limited_clients_are_refused(registry: Registry, tmp_pa
     factory = CountingFactory()
     gateway = make_gateway(registry, tmp_path, adapter_factory=factory)
     gateway.promote("fraud", "v1", actor="ci", reason="release")
-    gateway.block_client("scraper", actor="soc", reason="extraction pattern")
-    gateway.limit_client("busy", 2.0, burst=3, actor="soc", reason="probing")
+    gateway.change(
+        control.block_client, client_id="scraper", actor="soc", reason="extraction pattern"
+    )
+    gateway.change(
+        control.limit_client,
+        client_id="busy",
+        rate_per_second=2.0,
+        burst=3,
+        actor="soc",
+        reason="probing",
+    )
 
     async def burst(client: httpx.AsyncClient) -> list[int]:
         return [
@@ -287,7 +318,9 @@ def test_blocked_and_rate_limited_clients_are_refused(registry: Registry, tmp_pa
     assert run_requests(gateway, burst) == [403, 200, 200, 200, 429, 429, 200]
     registry.clock.advance(timedelta(seconds=1))  # two more tokens
     assert run_requests(gateway, burst)[1:4] == [200, 200, 429]
-    gateway.unblock_client("scraper", actor="soc", reason="false positive")
+    gateway.change(
+        control.unblock_client, client_id="scraper", actor="soc", reason="false positive"
+    )
     assert run_requests(gateway, burst)[0] == 200
     gateway.close()
     assert factory.calls()["v1"] == 4 + 2 + 1 + 1 + 1
@@ -358,16 +391,20 @@ def test_chat_completions_work_with_the_official_openai_client(
             assert answer.usage.prompt_tokens == 5
             assert upstream.requests[-1]["model"] == "tiny-chat"
 
-            gateway.fallback(
-                "support-bot",
+            gateway.change(
+                control.set_fallback,
+                system="support-bot",
                 actor="oncall",
                 reason="hallucinated policy",
-                fallback={"type": "scripted", "message": "Please see our FAQ."},
+                type="scripted",
+                message="Please see our FAQ.",
             )
             scripted = client.chat.completions.create(model="support-bot", messages=messages)
             assert scripted.choices[0].message.content == "Please see our FAQ."
 
-            gateway.isolate("support-bot", actor="oncall", reason="prompt injection")
+            gateway.change(
+                control.isolate, system="support-bot", actor="oncall", reason="prompt injection"
+            )
             with pytest.raises(openai.APIStatusError) as refused:
                 client.chat.completions.create(model="support-bot", messages=messages)
             assert refused.value.status_code == 503
@@ -429,7 +466,7 @@ def test_without_a_trusted_header_the_peer_address_is_the_client(
         registry, tmp_path, adapter_factory=CountingFactory(), client_id_header=None
     )
     gateway.promote("fraud", "v1", actor="ci", reason="release")
-    gateway.block_client("127.0.0.1", actor="soc", reason="scraping")
+    gateway.change(control.block_client, client_id="127.0.0.1", actor="soc", reason="scraping")
     response = run_requests(
         gateway,
         lambda c: c.post(

@@ -96,7 +96,7 @@ def test_bad_moves_are_refused(fraud: Store, clock: SimulatedClock) -> None:
             control.rollback(s, clock=clock, actor="ic", system="fraud", reason="x")
         with pytest.raises(InputError, match="fallback type 'magic'"):
             control.set_fallback(
-                s, clock=clock, actor="ic", system="fraud", reason="x", fallback={"type": "magic"}
+                s, clock=clock, actor="ic", system="fraud", reason="x", type="magic"
             )
         with pytest.raises(InputError, match="rate limit must be > 0"):
             control.limit_client(

@@ -91,7 +91,7 @@ def test_a_version_that_cannot_load_fails_its_requests_only(
     (broken,) = run_requests(gateway, calls)
     assert broken.status_code == 502
     assert "supply_chain" in broken.json()["message"]
-    gateway.rollback("fraud", actor="oncall", reason="artifact tampered")
+    gateway.change(control.rollback, system="fraud", actor="oncall", reason="artifact tampered")
     (fixed,) = run_requests(gateway, calls)
     gateway.close()
     assert (fixed.status_code, fixed.json()["version"]) == (200, "v1")

@@ -188,7 +188,7 @@ def add_silence(
     except ValueError as exc:
         raise InputError(str(exc)) from None
     if not comment.strip():
-        raise InputError("a silence needs a comment saying why (--comment)")
+        raise InputError("a silence needs a comment saying why")
     if not created_by.strip():
         raise InputError("a silence needs an author")
     now = clock.now()

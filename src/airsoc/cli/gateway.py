@@ -1,7 +1,10 @@
 """``airsoc gateway ...``: run the serving gateway and change its routing.
 
 Routing changes are written to the store; a running gateway (in another process) applies them
-within its poll interval (10 ms by default).
+within its poll interval (10 ms by default). The controls (rollback, fallback, isolate, restore,
+canary, shadow, block, unblock, limit, and the retrieval controls ``disable-retrieval``,
+``enable-retrieval``, ``remove-document``, ``restore-document``) are generated from the table
+of operations (:mod:`airsoc.cli.operations`).
 
 Example:
     >>> import os, tempfile
@@ -14,16 +17,17 @@ Example:
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from airsoc.cli.incidents import ActorOpt, JsonOpt, actor_name
+from airsoc.cli.operations import CommandHooks, add_operation_commands, route_line
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
-from airsoc.serving import control
-from airsoc.serving.control import RouteView
 
 __all__ = ["app"]
 
@@ -31,25 +35,6 @@ app = typer.Typer(help="The serving gateway: serve, route, contain.", no_args_is
 
 SystemArg = Annotated[str, typer.Argument(help="The system")]
 ReasonOpt = Annotated[str, typer.Option(help="Why (recorded on the audit timeline)")]
-
-
-def _change(fn: Any, as_json: bool, **kwargs: Any) -> RouteView:
-    with state.store().transaction() as s:
-        route: RouteView = fn(s, clock=state.clock, **kwargs)
-    if as_json:
-        print_json(route)
-        return route
-    candidate = (
-        f", {route.candidate_version} at {route.candidate_share:.0%}"
-        if route.candidate_version
-        else ""
-    )
-    console.print(
-        f"{route.system}: {route.mode} (primary {route.primary_version or 'none'}{candidate}); "
-        f"routing revision {route.revision}",
-        markup=False,
-    )
-    return route
 
 
 @app.command()
@@ -100,6 +85,8 @@ def status(
     as_json: JsonOpt = False,
 ) -> None:
     """Show how each system is routed, and the client rules."""
+    from airsoc.serving import control
+
     with state.store().read() as s:
         routes = [control.get_route(s, system=system)] if system else control.list_routes(s)
         rules = control.list_client_rules(s)
@@ -157,180 +144,21 @@ def promote(
     as_json: JsonOpt = False,
 ) -> None:
     """Serve a version as the system's primary."""
-    _change(
-        control.promote,
-        as_json,
-        system=system,
-        version=version,
-        actor=actor_name(actor),
-        reason=reason,
-    )
+    from airsoc.serving.control import promote as serve_version
 
-
-@app.command()
-def rollback(
-    system: SystemArg,
-    reason: ReasonOpt,
-    to: Annotated[str, typer.Option(help="'last_known_good' or a version")] = "last_known_good",
-    before_batch: Annotated[
-        str | None, typer.Option(help="Known-good before this batch arrived")
-    ] = None,
-    mlflow_tracking_uri: Annotated[
-        str | None, typer.Option(help="Also move an MLflow alias to the version (extra: mlflow)")
-    ] = None,
-    mlflow_alias: Annotated[str, typer.Option(help="The MLflow alias to move")] = "production",
-    actor: ActorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Roll back to the last known-good version (or --to a version)."""
-    route = _change(
-        control.rollback,
-        as_json,
-        system=system,
-        to=to,
-        before_batch=before_batch,
-        actor=actor_name(actor),
-        reason=reason,
-    )
-    if mlflow_tracking_uri and route.primary_version:
-        from airsoc.lineage import get_model_version
-        from airsoc.lineage.mlflow import switch_alias
-
-        with state.store().read() as s:
-            model = get_model_version(s, system=system, version=route.primary_version)
-        number = switch_alias(tracking_uri=mlflow_tracking_uri, model=model, alias=mlflow_alias)
-        if not as_json:
-            console.print(f"MLflow alias {mlflow_alias} now points at version {number}")
-
-
-@app.command()
-def fallback(
-    system: SystemArg,
-    reason: ReasonOpt,
-    kind: Annotated[
-        str | None, typer.Option("--type", help="rules|scripted|human_handoff (default: config)")
-    ] = None,
-    path: Annotated[str | None, typer.Option(help="Rules: file.py:function")] = None,
-    message: Annotated[str | None, typer.Option(help="Scripted / hand-off message")] = None,
-    actor: ActorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Answer from the fallback; no model is called."""
-    spec = None
-    if kind is not None:
-        spec = {k: v for k, v in {"type": kind, "path": path, "message": message}.items() if v}
-    _change(
-        control.set_fallback,
-        as_json,
-        system=system,
-        fallback=spec,
-        actor=actor_name(actor),
-        reason=reason,
-    )
-
-
-@app.command()
-def isolate(
-    system: SystemArg, reason: ReasonOpt, actor: ActorOpt = None, as_json: JsonOpt = False
-) -> None:
-    """Refuse every request with a clear status; no model is called."""
-    _change(control.isolate, as_json, system=system, actor=actor_name(actor), reason=reason)
-
-
-@app.command()
-def restore(
-    system: SystemArg, reason: ReasonOpt, actor: ActorOpt = None, as_json: JsonOpt = False
-) -> None:
-    """Leave fallback or isolation, or end a canary or shadow."""
-    _change(control.restore, as_json, system=system, actor=actor_name(actor), reason=reason)
-
-
-@app.command()
-def canary(
-    system: SystemArg,
-    version: Annotated[str, typer.Argument(help="The candidate version")],
-    share: Annotated[float, typer.Option(help="Share of traffic, 0..1")],
-    reason: ReasonOpt,
-    actor: ActorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Send a share of the traffic to a candidate version."""
-    _change(
-        control.set_canary,
-        as_json,
-        system=system,
-        version=version,
-        share=share,
-        actor=actor_name(actor),
-        reason=reason,
-    )
-
-
-@app.command()
-def shadow(
-    system: SystemArg,
-    version: Annotated[str, typer.Argument(help="The candidate version")],
-    reason: ReasonOpt,
-    share: Annotated[float, typer.Option(help="Share of traffic mirrored, (0, 1]")] = 1.0,
-    actor: ActorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Mirror the traffic to a candidate version (its answers are logged, not returned)."""
-    _change(
-        control.set_shadow,
-        as_json,
-        system=system,
-        version=version,
-        share=share,
-        actor=actor_name(actor),
-        reason=reason,
-    )
-
-
-@app.command()
-def block(
-    client: Annotated[str, typer.Argument(help="The client id (X-Client-ID)")],
-    reason: ReasonOpt,
-    unblock: Annotated[bool, typer.Option(help="Lift the block instead")] = False,
-    actor: ActorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Block (or unblock) a client."""
-    fn = control.unblock_client if unblock else control.block_client
     with state.store().transaction() as s:
-        rule = fn(s, clock=state.clock, actor=actor_name(actor), client_id=client, reason=reason)
-    if as_json:
-        print_json(rule)
-    else:
-        console.print(f"client {client} {'blocked' if rule.blocked else 'not blocked'}")
-
-
-@app.command()
-def limit(
-    client: Annotated[str, typer.Argument(help="The client id (X-Client-ID)")],
-    reason: ReasonOpt,
-    rate: Annotated[
-        float | None, typer.Option(help="Requests per second (omit to lift the limit)")
-    ] = None,
-    burst: Annotated[int | None, typer.Option(help="Requests allowed at once")] = None,
-    actor: ActorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Rate-limit a client."""
-    with state.store().transaction() as s:
-        rule = control.limit_client(
+        route = serve_version(
             s,
             clock=state.clock,
             actor=actor_name(actor),
-            client_id=client,
-            rate_per_second=rate,
-            burst=burst,
+            system=system,
+            version=version,
             reason=reason,
         )
     if as_json:
-        print_json(rule)
+        print_json(route)
     else:
-        console.print(f"client {client} limited to {rule.rate_per_second or 'unlimited'}/s")
+        console.print(route_line(route), markup=False)
 
 
 @app.command()
@@ -339,6 +167,8 @@ def handoffs(
     as_json: JsonOpt = False,
 ) -> None:
     """List requests waiting for a person (human-handoff fallback)."""
+    from airsoc.serving import control
+
     with state.store().read() as s:
         rows = control.list_handoffs(s, system=system)
     if as_json:
@@ -352,3 +182,61 @@ def handoffs(
             for h in rows
         ],
     )
+
+
+def _after_rollback(route: Any, extra: Mapping[str, Any], as_json: bool) -> None:
+    """Move an MLflow alias to the version now served, when asked to."""
+    uri = extra.get("mlflow_tracking_uri")
+    if not uri or not route.primary_version:
+        return
+    from airsoc.lineage import get_model_version
+    from airsoc.lineage.mlflow import switch_alias
+
+    alias = extra.get("mlflow_alias") or "production"
+    with state.store().read() as s:
+        model = get_model_version(s, system=route.system, version=route.primary_version)
+    number = switch_alias(tracking_uri=uri, model=model, alias=alias)
+    if not as_json:
+        console.print(f"MLflow alias {alias} now points at version {number}")
+
+
+_KW = inspect.Parameter.KEYWORD_ONLY
+add_operation_commands(
+    app,
+    group="gateway",
+    hooks={
+        "rollback": CommandHooks(
+            options=(
+                inspect.Parameter(
+                    "mlflow_tracking_uri",
+                    _KW,
+                    annotation=Annotated[
+                        str | None,
+                        typer.Option(
+                            help="Also move an MLflow alias to the version (extra: mlflow)"
+                        ),
+                    ],
+                    default=None,
+                ),
+                inspect.Parameter(
+                    "mlflow_alias",
+                    _KW,
+                    annotation=Annotated[str, typer.Option(help="The MLflow alias to move")],
+                    default="production",
+                ),
+            ),
+            after=_after_rollback,
+        ),
+        "block_client": CommandHooks(
+            options=(
+                inspect.Parameter(
+                    "unblock",
+                    _KW,
+                    annotation=Annotated[bool, typer.Option(help="Lift the block instead")],
+                    default=False,
+                ),
+            ),
+            choose=lambda extra: "unblock_client" if extra.get("unblock") else None,
+        ),
+    },
+)

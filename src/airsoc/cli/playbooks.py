@@ -61,9 +61,9 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List the shipped playbooks and those the configuration adds."""
-    from airsoc.response.registry import default_registry
+    from airsoc.runtime.registries import build_action_registry
 
-    found = _playbooks(config, default_registry())
+    found = _playbooks(config, build_action_registry())
     if as_json:
         print_json(
             [
@@ -94,9 +94,9 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Show a playbook's steps."""
-    from airsoc.response.registry import default_registry
+    from airsoc.runtime.registries import build_action_registry
 
-    playbook = _find(name, config, default_registry())
+    playbook = _find(name, config, build_action_registry())
     if as_json:
         print_json(playbook.model_dump(mode="json", by_alias=True))
         return
@@ -119,9 +119,9 @@ def show(
 def check(files: Annotated[list[Path], typer.Argument(help="Playbook files")]) -> None:
     """Validate playbook files; exit 1 listing every problem with its location."""
     from airsoc.response.playbooks import load_playbook
-    from airsoc.response.registry import default_registry
+    from airsoc.runtime.registries import build_action_registry
 
-    registry = default_registry()
+    registry = build_action_registry()
     for path in files:
         playbook = load_playbook(path, registry=registry)
         console.print(f"{path}: ok ({playbook.name}, {len(playbook.steps)} steps)", markup=False)
@@ -166,9 +166,9 @@ def dry_run_incident(
     """Dry-run the playbooks that match an incident: every step, templates filled, no effect."""
     from airsoc.response.actions import ResponseServices
     from airsoc.response.dryrun import dry_run
-    from airsoc.response.registry import default_registry
+    from airsoc.runtime.registries import build_action_registry
 
-    registry = default_registry()
+    registry = build_action_registry()
     incident = _incident_from_file(incident_file)
     if playbook:
         chosen = [_find(playbook, config, registry)]
@@ -207,13 +207,13 @@ def run(
 ) -> None:
     """Start a playbook on an incident and carry it until it ends or waits for an approval."""
     from airsoc.response.actions import ResponseServices
-    from airsoc.response.registry import default_registry
     from airsoc.response.runner import PlaybookRunner
     from airsoc.response.runs import get_run, start_run
     from airsoc.runtime.config import load_checked_config
     from airsoc.runtime.control import live_control_plane
+    from airsoc.runtime.registries import build_action_registry
 
-    registry = default_registry()
+    registry = build_action_registry()
     playbook = _find(name, config, registry)
     store = state.store()
     receivers = {}

@@ -1,5 +1,9 @@
 """``airsoc registry ...``: systems, model versions, data batches, lineage and integrity.
 
+Quarantining and releasing a batch and revoking a source (``quarantine-batch``,
+``release-batch``, ``revoke-source``) are generated from the table of operations
+(:mod:`airsoc.cli.operations`).
+
 Example:
     >>> import os, tempfile
     >>> from airsoc.testing import run_cli
@@ -21,15 +25,12 @@ from typing import Annotated, Any
 
 import typer
 
-from airsoc import lineage as service
-from airsoc.audit import list_entries
 from airsoc.cli.incidents import ActorOpt, JsonOpt, actor_name
+from airsoc.cli.operations import add_operation_commands
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
 from airsoc.clock import ensure_utc
 from airsoc.errors import DataFileError, HashMismatchError, InputError
-from airsoc.lineage.integrity import sha256_file
-from airsoc.runtime.config import load_config
 
 __all__ = ["app"]
 
@@ -63,6 +64,8 @@ def _mapping(values: list[str] | None, option: str) -> dict[str, Any]:
 @app.command()
 def systems(as_json: JsonOpt = False) -> None:
     """List registered systems."""
+    from airsoc import lineage as service
+
     with state.store().read() as s:
         rows = service.list_systems(s)
     if as_json:
@@ -85,6 +88,8 @@ def register_system(
     as_json: JsonOpt = False,
 ) -> None:
     """Register (or update) a system."""
+    from airsoc import lineage as service
+
     with state.store().transaction() as s:
         view = service.register_system(
             s,
@@ -108,6 +113,9 @@ def sync_systems(
     as_json: JsonOpt = False,
 ) -> None:
     """Make the registry's systems agree with airsoc.yaml."""
+    from airsoc import lineage as service
+    from airsoc.runtime.config import load_config
+
     cfg = load_config(config)
     with state.store().transaction() as s:
         report = service.sync_systems_from_config(
@@ -131,6 +139,8 @@ def models(
     as_json: JsonOpt = False,
 ) -> None:
     """List model versions."""
+    from airsoc import lineage as service
+
     with state.store().read() as s:
         rows = service.list_model_versions(s, system=system, status=status)
     if as_json:
@@ -164,6 +174,8 @@ def batches(
     as_json: JsonOpt = False,
 ) -> None:
     """List data batches (of a source, in a time range)."""
+    from airsoc import lineage as service
+
     with state.store().read() as s:
         if source is not None and (start or end):
             rows = service.batches_from_source(
@@ -203,6 +215,8 @@ def lineage(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a lineage question: a batch's blast radius, a version's batches, known-good."""
+    from airsoc import lineage as service
+
     with state.store().read() as s:
         if batch is not None and system is not None and last_known_good:
             result: Any = service.last_known_good(s, system=system, before_batch=batch)
@@ -255,6 +269,8 @@ def verify(
     as_json: JsonOpt = False,
 ) -> None:
     """Check an artifact's or batch's sha256 against the registry (exit 1 on a mismatch)."""
+    from airsoc import lineage as service
+
     with state.store().read() as s:
         if batch is not None:
             report = service.verify_batch(s, batch_id=batch, path=path)
@@ -293,6 +309,8 @@ def register_model(
     as_json: JsonOpt = False,
 ) -> None:
     """Register a model version with its training batches."""
+    from airsoc import lineage as service
+
     features = {k: str(v) for k, v in _mapping(feature, "--feature").items()}
     with state.store().transaction() as s:
         view = service.register_model_version(
@@ -331,6 +349,8 @@ def register_batch(
     as_json: JsonOpt = False,
 ) -> None:
     """Register a data batch; with --file its rows, schema and sha256 are read from it."""
+    from airsoc import lineage as service
+
     schema: dict[str, str] = {}
     if file is not None:
         sha256, rows, schema = _describe(file)
@@ -366,6 +386,8 @@ def mark_known_good(
     as_json: JsonOpt = False,
 ) -> None:
     """Flag a version known-good (a rollback target), saying who and why."""
+    from airsoc import lineage as service
+
     with state.store().transaction() as s:
         view = service.mark_known_good(
             s,
@@ -380,48 +402,6 @@ def mark_known_good(
         print_json(view)
     else:
         console.print(f"{system} {version} known-good: {'yes' if view.known_good else 'no'}")
-
-
-@app.command("quarantine-batch")
-def quarantine_batch(
-    batch_id: Annotated[str, typer.Argument(help="The batch")],
-    reason: ReasonOpt,
-    cascade: Annotated[bool, typer.Option(help="Also quarantine versions trained on it")] = False,
-    actor: ActorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Quarantine a data batch."""
-    with state.store().transaction() as s:
-        view = service.quarantine_batch(
-            s,
-            clock=state.clock,
-            actor=actor_name(actor),
-            batch_id=batch_id,
-            reason=reason,
-            cascade=cascade,
-        )
-    if as_json:
-        print_json(view)
-    else:
-        console.print(f"batch {batch_id} quarantined")
-
-
-@app.command("release-batch")
-def release_batch(
-    batch_id: Annotated[str, typer.Argument(help="The batch")],
-    reason: ReasonOpt,
-    actor: ActorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Release a quarantined data batch."""
-    with state.store().transaction() as s:
-        view = service.release_batch(
-            s, clock=state.clock, actor=actor_name(actor), batch_id=batch_id, reason=reason
-        )
-    if as_json:
-        print_json(view)
-    else:
-        console.print(f"batch {batch_id} released")
 
 
 @app.command("import-mlflow")
@@ -461,6 +441,7 @@ def mlflow_alias(
     alias: Annotated[str, typer.Option(help="The MLflow alias to move")] = "production",
 ) -> None:
     """Point an MLflow alias at a version, e.g. after a rollback (extra: mlflow)."""
+    from airsoc import lineage as service
     from airsoc.lineage.mlflow import switch_alias
 
     with state.store().read() as s:
@@ -476,6 +457,9 @@ def timeline(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the audit timeline of a system (models, deployments, routing) or of a batch."""
+    from airsoc import lineage as service
+    from airsoc.audit import list_entries
+
     with state.store().read() as s:
         if batch is not None:
             service.get_batch(s, batch_id=batch)
@@ -499,6 +483,8 @@ def _describe(file: Path) -> tuple[str, int, dict[str, str]]:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
+    from airsoc.lineage.integrity import sha256_file
+
     if not file.exists():
         raise DataFileError(f"{file} does not exist")
     try:
@@ -514,3 +500,6 @@ def _describe(file: Path) -> tuple[str, int, dict[str, str]]:
         raise DataFileError(f"{file} cannot be read: {exc}") from None
     schema = {f.name: str(f.type) for f in table.schema}
     return sha256_file(file), table.num_rows, schema
+
+
+add_operation_commands(app, group="registry")

@@ -225,9 +225,9 @@ def declare_incident(
     mode = lookup_failure_mode(failure_mode)
     sev = parse_severity(severity) if severity else parse_severity(mode.default_severity)
     if not system.strip():
-        raise InputError("the incident needs a system (--system)")
+        raise InputError("the incident needs a system")
     if not summary.strip():
-        raise InputError("the incident needs a summary (--summary)")
+        raise InputError("the incident needs a summary")
     now = clock.now()
     row = IncidentRow(
         title=title or f"{mode.name.replace('_', ' ')} on {system}",
@@ -338,14 +338,14 @@ def transition_incident(
     """Move an incident to phase ``to`` if the transitions table allows it, and record why."""
     target = parse_phase(to)
     if not reason.strip():
-        raise InputError("a transition needs a reason (--reason)")
+        raise InputError("a transition needs a reason")
     row = _load(session, incident_id, lock=True)
     source = Phase(row.phase)
     check_transition(source, target)
     data: dict[str, Any] = {"from": source.value, "to": target.value}
     if target is Phase.MERGED:
         if merged_into is None:
-            raise InputError("merging needs the incident it merges into (--into)")
+            raise InputError("merging needs the incident it merges into")
         if merged_into == incident_id:
             raise InputError(f"incident {incident_id} cannot be merged into itself")
         survivor = _load(session, merged_into, lock=True)
@@ -365,7 +365,7 @@ def transition_incident(
             data={"incident": incident_id},
         )
     elif merged_into is not None:
-        raise InputError("--into only applies when moving to merged")
+        raise InputError("the incident to merge into only applies when moving to merged")
     now = clock.now()
     row.phase = target.value
     row.updated_at = now
@@ -398,7 +398,7 @@ def assign_role(
     """Give ``person`` a role; for a single-holder role the previous holder hands off."""
     parsed = parse_role(role)
     if not person.strip():
-        raise InputError("a role assignment needs a person (--to)")
+        raise InputError("a role assignment needs a person")
     _load(session, incident_id, lock=True)
     now = clock.now()
     current = (

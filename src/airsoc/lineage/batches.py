@@ -246,7 +246,7 @@ def _set_batch_status(
     session: Session, *, clock: Clock, actor: str, batch_id: str, status: str, reason: str
 ) -> DataBatchRow:
     if not reason.strip():
-        raise InputError(f"batch {batch_id}: say why its status changes (--reason)")
+        raise InputError(f"batch {batch_id}: say why its status changes")
     row = batch_row(session, batch_id)
     before = row.status
     row.status = status

@@ -176,7 +176,7 @@ def mark_known_good(
 ) -> ModelVersionView:
     """Set (or with ``known_good=False`` clear) a version's known-good flag, saying who and why."""
     if not reason.strip():
-        raise InputError(f"{system} {version}: say why the version is (not) known-good (--reason)")
+        raise InputError(f"{system} {version}: say why the version is (not) known-good")
     row = model_row(session, system, version)
     if known_good and row.status == "quarantined":
         raise ConflictError(f"{system} {version} is quarantined and cannot be marked known-good")

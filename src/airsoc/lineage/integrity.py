@@ -109,7 +109,9 @@ def verify_batch(
 def _verify(subject: str, uri: str, expected: str, path: str | Path | None) -> IntegrityReport:
     target = Path(path) if path is not None else local_path(uri) if uri else None
     if target is None:
-        raise InputError(f"{subject}: {uri or 'no URI'} is not a local file; give --path")
+        raise InputError(
+            f"{subject}: {uri or 'no URI'} is not a local file; give the path of a local copy"
+        )
     actual = sha256_file(target)
     ok = actual == expected
     return IntegrityReport(

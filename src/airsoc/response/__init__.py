@@ -1,9 +1,10 @@
 """Response: playbooks (YAML), the safe condition language, the durable runner, approvals,
-actions behind a control-plane Protocol, incident declaration from alerts, and escalation.
+actions (control operations through a control-plane Protocol), incident declaration from
+alerts, and escalation.
 
 Example:
     >>> from airsoc.response import default_registry
-    >>> "rollback" in default_registry(plugins=False).names()
+    >>> "notify" in default_registry(plugins=False).names()
     True
 """
 

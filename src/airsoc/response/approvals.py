@@ -86,7 +86,7 @@ def decide_approval(
 ) -> ApprovalView:
     """Approve or reject a pending request, as ``actor``, for ``reason``."""
     if not reason.strip():
-        raise InputError("a decision needs a reason (--reason)")
+        raise InputError("a decision needs a reason")
     row = session.execute(
         select(ApprovalRow).where(ApprovalRow.id == approval_id).with_for_update()
     ).scalar_one_or_none()

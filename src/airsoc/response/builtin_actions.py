@@ -1,19 +1,19 @@
 """The built-in response actions.
 
-- Serving: ``rollback``, ``fallback``, ``isolate``, ``restore``, ``set_canary``, ``block_client``,
-  ``rate_limit_client`` (through the :class:`~airsoc.response.controlplane.ControlPlane`).
-- Data and lineage: ``quarantine_batch``, ``release_batch``, ``revoke_source``.
-- Retrieval: ``disable_retrieval``, ``remove_document``.
+The control operations (rollback, fallback, isolate, client blocks, batch quarantine, retrieval
+controls, ...) are not here: they come from the runtime's table of operations, which registers
+them (:mod:`airsoc.runtime.playbook_actions`).
+
 - Evidence and communication: ``capture_evidence``, ``notify``, ``page``.
 - Incident: ``set_severity``, ``transition``, ``assign_role``, ``open_task``.
 - Pipelines: ``pause_pipeline``, ``trigger_retrain`` (a user's webhook or command, given the
   verified-clean batch list).
 
 Example:
-    >>> sorted(a.name for a in BUILTIN_ACTIONS if a.destructive)[:4]
-    ['block_client', 'disable_retrieval', 'fallback', 'isolate']
-    >>> Rollback.params_model(system="fraud").to
-    'last_known_good'
+    >>> sorted(a.name for a in BUILTIN_ACTIONS if a.destructive)
+    ['pause_pipeline', 'trigger_retrain']
+    >>> Transition.params_model(to="contained").reason
+    'playbook'
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ import contextlib
 import json
 import subprocess
 from datetime import timedelta
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from airsoc.alerting.notification import Notification
-from airsoc.errors import ActionError, AirsocError
+from airsoc.errors import ActionError
 from airsoc.monitoring.alerts import Alert
 from airsoc.response.actions import Action, ActionContext, ActionResult
 from airsoc.types import Duration
@@ -38,225 +38,6 @@ __all__ = ["BUILTIN_ACTIONS"]
 
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-# --- serving, lineage and retrieval: thin, typed calls on the control plane -------------------
-
-
-class _SystemParams(_Params):
-    system: str = Field(description="The system to act on (default: the incident's)")
-
-
-class _ControlAction(Action):
-    """An action that is one call on the control plane."""
-
-    destructive = True
-    method: ClassVar[str]
-
-    def arguments(self, ctx: ActionContext) -> dict[str, Any]:
-        """Return the keyword arguments of the control-plane call."""
-        params: BaseModel = ctx.params
-        return params.model_dump()
-
-    def execute(self, ctx: ActionContext) -> ActionResult:
-        """Call the control plane with the step's idempotency key."""
-        call = getattr(ctx.control_plane(), self.method)
-        try:
-            output = call(**self.arguments(ctx), idempotency_key=ctx.idempotency_key)
-        except AirsocError as exc:
-            raise ActionError(f"{self.name} failed: {exc}") from exc
-        return ActionResult(output=dict(output), summary=f"{self.name}: {_short(output)}")
-
-    def describe(self, ctx: ActionContext) -> str:
-        """Say which control-plane call would be made."""
-        args = ", ".join(f"{k}={v!r}" for k, v in self.arguments(ctx).items())
-        return f"{self.method}({args})"
-
-
-def _short(output: Any) -> str:
-    return json.dumps(output, sort_keys=True, default=str)[:200]
-
-
-class Rollback(_ControlAction):
-    """Serve the last known-good (or a named) model version."""
-
-    name = "rollback"
-    method = "rollback"
-    summary = "serve the last known-good model version"
-
-    class Params(_SystemParams):
-        to: str = "last_known_good"
-
-    params_model = Params
-
-    def compensate(self, ctx: ActionContext, result: ActionResult) -> ActionResult | None:
-        """Serve the version that was serving before the rollback."""
-        previous = result.output.get("from")
-        if not previous:
-            return None
-        output = ctx.control_plane().rollback(
-            system=ctx.params.system, to=previous, idempotency_key=ctx.idempotency_key + "/undo"
-        )
-        return ActionResult(output=output, summary=f"rolled forward to {previous}")
-
-
-class _Restorable(_ControlAction):
-    def compensate(self, ctx: ActionContext, result: ActionResult) -> ActionResult | None:
-        """Return the system to normal serving."""
-        output = ctx.control_plane().restore(
-            system=ctx.params.system, idempotency_key=ctx.idempotency_key + "/undo"
-        )
-        return ActionResult(output=output, summary="restored normal serving")
-
-
-class Fallback(_Restorable):
-    """Answer with the system's fallback (rules, scripted answers or a human hand-off)."""
-
-    name = "fallback"
-    method = "fallback"
-    summary = "switch to the fallback"
-
-    class Params(_SystemParams):
-        mode: Literal["rules", "scripted", "human_handoff"] = "scripted"
-
-    params_model = Params
-
-
-class Isolate(_Restorable):
-    """Stop serving the model."""
-
-    name = "isolate"
-    method = "isolate"
-    summary = "stop serving the model"
-    params_model = _SystemParams
-
-
-class Restore(_ControlAction):
-    """Return to normal serving."""
-
-    name = "restore"
-    method = "restore"
-    destructive = False
-    summary = "return to normal serving"
-    params_model = _SystemParams
-
-
-class SetCanary(_ControlAction):
-    """Send a share of traffic to a version."""
-
-    name = "set_canary"
-    method = "set_canary"
-    summary = "send a share of traffic to a version"
-
-    class Params(_SystemParams):
-        version: str
-        percent: float = Field(ge=0, le=100)
-
-    params_model = Params
-
-
-class BlockClient(_ControlAction):
-    """Refuse every request from a client."""
-
-    name = "block_client"
-    method = "block_client"
-    summary = "block a client"
-
-    class Params(_SystemParams):
-        client: str
-        duration: Duration | None = None
-
-    params_model = Params
-
-    def arguments(self, ctx: ActionContext) -> dict[str, Any]:
-        """Return system, client and the block's length in seconds."""
-        p = ctx.params
-        seconds = p.duration.total_seconds() if p.duration is not None else None
-        return {"system": p.system, "client": p.client, "seconds": seconds}
-
-
-class RateLimitClient(_ControlAction):
-    """Cap a client's request rate."""
-
-    name = "rate_limit_client"
-    method = "rate_limit_client"
-    summary = "rate-limit a client"
-
-    class Params(_SystemParams):
-        client: str
-        per_minute: int = Field(ge=0)
-
-    params_model = Params
-
-
-class _BatchParams(_Params):
-    batch: str
-    reason: str = "incident response"
-
-
-class QuarantineBatch(_ControlAction):
-    """Quarantine a data batch in lineage."""
-
-    name = "quarantine_batch"
-    method = "quarantine_batch"
-    summary = "quarantine a data batch"
-    params_model = _BatchParams
-
-    def compensate(self, ctx: ActionContext, result: ActionResult) -> ActionResult | None:
-        """Release the batch again (unless it was already quarantined before)."""
-        if result.output.get("was_quarantined"):
-            return ActionResult(summary="batch was quarantined before; left as it was")
-        output = ctx.control_plane().release_batch(
-            batch=ctx.params.batch,
-            reason="compensating a failed playbook",
-            idempotency_key=ctx.idempotency_key + "/undo",
-        )
-        return ActionResult(output=output, summary=f"released {ctx.params.batch}")
-
-
-class ReleaseBatch(_ControlAction):
-    """Lift a batch's quarantine."""
-
-    name = "release_batch"
-    method = "release_batch"
-    summary = "release a quarantined batch"
-    params_model = _BatchParams
-
-
-class RevokeSource(_ControlAction):
-    """Mark a data source (vendor) untrusted in lineage."""
-
-    name = "revoke_source"
-    method = "revoke_source"
-    summary = "mark a data source untrusted"
-
-    class Params(_Params):
-        source: str
-        reason: str = "incident response"
-
-    params_model = Params
-
-
-class DisableRetrieval(_ControlAction):
-    """Answer without retrieval."""
-
-    name = "disable_retrieval"
-    method = "disable_retrieval"
-    summary = "turn retrieval off"
-    params_model = _SystemParams
-
-
-class RemoveDocument(_ControlAction):
-    """Take a document out of the retrieval index."""
-
-    name = "remove_document"
-    method = "remove_document"
-    summary = "remove a document from the retrieval index"
-
-    class Params(_SystemParams):
-        document: str
-
-    params_model = Params
 
 
 # --- incident actions: through the incident service, effect recorded in the same transaction ---
@@ -677,18 +458,6 @@ class TriggerRetrain(_PipelineAction):
 
 
 BUILTIN_ACTIONS: tuple[type[Action], ...] = (
-    Rollback,
-    Fallback,
-    Isolate,
-    Restore,
-    SetCanary,
-    BlockClient,
-    RateLimitClient,
-    QuarantineBatch,
-    ReleaseBatch,
-    RevokeSource,
-    DisableRetrieval,
-    RemoveDocument,
     CaptureEvidence,
     Notify,
     Page,

@@ -1,19 +1,21 @@
-"""The control plane response actions drive: serving, lineage and retrieval, behind one Protocol.
+"""The control plane playbook actions act through: one method, ``apply``, for every operation.
 
-The serving gateway, the lineage registry and the retrieval index implement
-:class:`ControlPlane`; response actions only ever call these methods. Every method takes the
-idempotency key of the step that calls it, so a resumed playbook never applies a change twice,
-and returns a JSON-able dict describing what changed (what ``compensate`` needs to undo it).
+The operations themselves (rollback, fallback, client blocks, batch quarantine, retrieval
+controls, ...) are the runtime's table (:mod:`airsoc.runtime.operations`); the runtime wraps
+each as a playbook action that calls :meth:`ControlPlane.apply` with the step's idempotency key,
+so a resumed playbook never applies a change twice. ``apply`` returns a JSON-able dict
+describing what changed: what the action's ``compensate`` needs to undo it.
 
-:class:`RecordingControlPlane` is a complete in-memory implementation shipped as a test double
-(like httpx's ``MockTransport``): it keeps versions, routing modes, blocked clients, quarantined
-batches and the like, honours idempotency keys, and records every call.
+:class:`RecordingControlPlane` is a complete in-memory control plane shipped as a test double
+(like httpx's ``MockTransport``): it keeps versions, routing modes, client rules, quarantined
+batches and retrieval controls, honours idempotency keys, and records every call. It answers
+with the same report the real one gives (see :meth:`airsoc.runtime.operations.Operation.run`).
 
 Example:
     >>> cp = RecordingControlPlane(versions={"fraud": ["v6", "v7"]})
-    >>> cp.rollback(system="fraud", to="last_known_good", idempotency_key="k1")
+    >>> cp.apply("rollback", {"system": "fraud", "to": "last_known_good"}, idempotency_key="k1")
     {'system': 'fraud', 'from': 'v7', 'to': 'v6'}
-    >>> cp.rollback(system="fraud", to="last_known_good", idempotency_key="k1")["to"]
+    >>> cp.apply("rollback", {"system": "fraud", "to": "v7"}, idempotency_key="k1")["to"]
     'v6'
     >>> cp.serving["fraud"], len(cp.calls)
     ('v6', 1)
@@ -23,88 +25,31 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from airsoc.errors import GatewayError, NotFoundError
+from airsoc.errors import ConflictError, GatewayError, NotFoundError
 
-__all__ = ["CONTROL_METHODS", "ControlCall", "ControlPlane", "RecordingControlPlane"]
-
-CONTROL_METHODS = (
-    "rollback",
-    "fallback",
-    "isolate",
-    "restore",
-    "set_canary",
-    "block_client",
-    "rate_limit_client",
-    "quarantine_batch",
-    "release_batch",
-    "revoke_source",
-    "disable_retrieval",
-    "remove_document",
-)
+__all__ = ["ControlCall", "ControlPlane", "RecordingControlPlane"]
 
 
 @runtime_checkable
 class ControlPlane(Protocol):
-    """What response actions need from the gateway, the registry and the retrieval index."""
+    """What playbook actions need from the gateway, the registry and the retrieval controls."""
 
-    def rollback(self, *, system: str, to: str, idempotency_key: str) -> dict[str, Any]:
-        """Serve version ``to`` (or ``last_known_good``); return ``{"from", "to"}``."""
-        ...
-
-    def fallback(self, *, system: str, mode: str, idempotency_key: str) -> dict[str, Any]:
-        """Answer with the system's fallback (``rules``, ``scripted``, ``human_handoff``)."""
-        ...
-
-    def isolate(self, *, system: str, idempotency_key: str) -> dict[str, Any]:
-        """Stop serving the model entirely (requests get the safe refusal)."""
-        ...
-
-    def restore(self, *, system: str, idempotency_key: str) -> dict[str, Any]:
-        """Return to normal serving after a fallback or isolation."""
-        ...
-
-    def set_canary(
-        self, *, system: str, version: str, percent: float, idempotency_key: str
+    def apply(
+        self,
+        operation: str,
+        params: Mapping[str, Any],
+        *,
+        idempotency_key: str,
+        reason: str | None = None,
     ) -> dict[str, Any]:
-        """Send ``percent`` of traffic to ``version``."""
-        ...
+        """Make the change ``operation`` with ``params`` once per key; return what changed.
 
-    def block_client(
-        self, *, system: str, client: str, seconds: float | None, idempotency_key: str
-    ) -> dict[str, Any]:
-        """Refuse every request from ``client`` (for ``seconds``, or until lifted)."""
-        ...
-
-    def rate_limit_client(
-        self, *, system: str, client: str, per_minute: int, idempotency_key: str
-    ) -> dict[str, Any]:
-        """Cap ``client`` at ``per_minute`` requests."""
-        ...
-
-    def quarantine_batch(self, *, batch: str, reason: str, idempotency_key: str) -> dict[str, Any]:
-        """Mark a data batch quarantined in lineage (no training may use it)."""
-        ...
-
-    def release_batch(self, *, batch: str, reason: str, idempotency_key: str) -> dict[str, Any]:
-        """Lift a batch's quarantine."""
-        ...
-
-    def revoke_source(self, *, source: str, reason: str, idempotency_key: str) -> dict[str, Any]:
-        """Mark a data source (vendor) untrusted in lineage."""
-        ...
-
-    def disable_retrieval(self, *, system: str, idempotency_key: str) -> dict[str, Any]:
-        """Answer without retrieval (no documents in the prompt)."""
-        ...
-
-    def remove_document(
-        self, *, system: str, document: str, idempotency_key: str
-    ) -> dict[str, Any]:
-        """Take one document out of the retrieval index."""
+        ``reason`` is the step's own reason, if it gives one; the control plane adds who acts.
+        """
         ...
 
 
@@ -120,6 +65,28 @@ class ControlCall:
 class RecordingControlPlane:
     """An in-memory control plane that behaves like the real one and records every call."""
 
+    #: The operations it models (those of the runtime's table).
+    OPERATIONS = frozenset(
+        {
+            "rollback",
+            "fallback",
+            "isolate",
+            "restore",
+            "set_canary",
+            "set_shadow",
+            "block_client",
+            "unblock_client",
+            "rate_limit_client",
+            "quarantine_batch",
+            "release_batch",
+            "revoke_source",
+            "disable_retrieval",
+            "enable_retrieval",
+            "remove_document",
+            "restore_document",
+        }
+    )
+
     def __init__(
         self,
         *,
@@ -132,174 +99,191 @@ class RecordingControlPlane:
         self.serving = {k: v[-1] for k, v in self.versions.items() if v}
         self.mode: dict[str, str] = dict.fromkeys(self.versions, "normal")
         self.canary: dict[str, tuple[str, float]] = {}
-        self.blocked: dict[tuple[str, str], float | None] = {}
-        self.rate_limits: dict[tuple[str, str], int] = {}
+        self.blocked: dict[str, Any] = {}
+        self.rate_limits: dict[str, tuple[float | None, int | None]] = {}
         self.quarantined: set[str] = set()
         self.known_batches = set(batches)
         self.untrusted_sources: set[str] = set()
         self.retrieval_enabled: dict[str, bool] = dict.fromkeys(self.versions, True)
         self.documents = {k: set(v) for k, v in (documents or {}).items()}
+        self.removed_documents: dict[str, set[str]] = {}
         self.fail = set(fail)
         self.calls: list[ControlCall] = []
+        self.reasons: list[str | None] = []
         self._done: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
-    def _apply(self, method: str, key: str, args: dict[str, Any], change: Any) -> dict[str, Any]:
+    def apply(
+        self,
+        operation: str,
+        params: Mapping[str, Any],
+        *,
+        idempotency_key: str,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Apply ``operation`` in memory once per key and return its report."""
+        if operation not in self.OPERATIONS:
+            raise NotFoundError(f"unknown operation {operation!r}")
+        change: Callable[..., dict[str, Any]] = getattr(self, f"_{operation}")
+        args = {k: v for k, v in params.items() if v is not None}
         with self._lock:
-            if key in self._done:
-                return copy.deepcopy(self._done[key])
-            if method in self.fail:
-                raise GatewayError(f"{method} failed (configured to fail)")
-            result: dict[str, Any] = change()
-            self.calls.append(ControlCall(method, dict(args), key))
-            self._done[key] = copy.deepcopy(result)
+            if idempotency_key in self._done:
+                return copy.deepcopy(self._done[idempotency_key])
+            if operation in self.fail:
+                raise GatewayError(f"{operation} failed (configured to fail)")
+            result = change(**args)
+            self.calls.append(ControlCall(operation, dict(params), idempotency_key))
+            self.reasons.append(reason)
+            self._done[idempotency_key] = copy.deepcopy(result)
             return result
+
+    # ------------------------------------------------------------------ routing
 
     def _system(self, system: str) -> None:
         if system not in self.versions:
             raise NotFoundError(f"system {system!r} is not registered with the gateway")
 
-    def rollback(self, *, system: str, to: str, idempotency_key: str) -> dict[str, Any]:
-        """Serve ``to`` (``last_known_good`` is the version before the serving one)."""
-
-        def change() -> dict[str, Any]:
-            self._system(system)
-            current = self.serving[system]
-            target = to
-            if to == "last_known_good":
-                index = self.versions[system].index(current)
-                if index == 0:
-                    raise GatewayError(f"{system} has no version before {current}")
-                target = self.versions[system][index - 1]
-            elif to not in self.versions[system]:
-                raise NotFoundError(f"{system} has no version {to!r}")
-            self.serving[system] = target
-            return {"system": system, "from": current, "to": target}
-
-        return self._apply("rollback", idempotency_key, {"system": system, "to": to}, change)
-
-    def _set_mode(self, method: str, system: str, mode: str, key: str) -> dict[str, Any]:
-        def change() -> dict[str, Any]:
-            self._system(system)
-            previous = self.mode[system]
-            self.mode[system] = mode
-            return {"system": system, "previous_mode": previous, "mode": mode}
-
-        return self._apply(method, key, {"system": system, "mode": mode}, change)
-
-    def fallback(self, *, system: str, mode: str, idempotency_key: str) -> dict[str, Any]:
-        """Switch to the fallback ``mode``."""
-        return self._set_mode("fallback", system, f"fallback:{mode}", idempotency_key)
-
-    def isolate(self, *, system: str, idempotency_key: str) -> dict[str, Any]:
-        """Stop serving the model."""
-        return self._set_mode("isolate", system, "isolated", idempotency_key)
-
-    def restore(self, *, system: str, idempotency_key: str) -> dict[str, Any]:
-        """Back to normal serving."""
-        return self._set_mode("restore", system, "normal", idempotency_key)
-
-    def set_canary(
-        self, *, system: str, version: str, percent: float, idempotency_key: str
+    def _rollback(
+        self, *, system: str, to: str = "last_known_good", before_batch: str | None = None
     ) -> dict[str, Any]:
-        """Route ``percent`` of traffic to ``version``."""
+        self._system(system)
+        current = self.serving[system]
+        target = to
+        if to == "last_known_good":
+            index = self.versions[system].index(current)
+            if index == 0:
+                raise GatewayError(f"{system} has no version before {current}")
+            target = self.versions[system][index - 1]
+        elif to not in self.versions[system]:
+            raise NotFoundError(f"{system} has no version {to!r}")
+        self.serving[system] = target
+        return {"system": system, "from": current, "to": target}
 
-        def change() -> dict[str, Any]:
-            self._system(system)
-            if version not in self.versions[system]:
-                raise NotFoundError(f"{system} has no version {version!r}")
-            previous = self.canary.get(system)
-            self.canary[system] = (version, percent)
-            return {
-                "system": system,
-                "version": version,
-                "percent": percent,
-                "previous": list(previous) if previous else None,
-            }
+    def _set_mode(self, system: str, mode: str, **extra: Any) -> dict[str, Any]:
+        self._system(system)
+        previous = self.mode[system]
+        self.mode[system] = mode
+        return {"system": system, "previous_mode": previous, "mode": mode, **extra}
 
-        args = {"system": system, "version": version, "percent": percent}
-        return self._apply("set_canary", idempotency_key, args, change)
-
-    def block_client(
-        self, *, system: str, client: str, seconds: float | None, idempotency_key: str
+    def _fallback(
+        self,
+        *,
+        system: str,
+        type: str = "scripted",
+        path: str | None = None,
+        message: str | None = None,
     ) -> dict[str, Any]:
-        """Block ``client``."""
+        return self._set_mode(system, f"fallback:{type}", type=type)
 
-        def change() -> dict[str, Any]:
-            self._system(system)
-            self.blocked[(system, client)] = seconds
-            return {"system": system, "client": client, "seconds": seconds}
+    def _isolate(self, *, system: str) -> dict[str, Any]:
+        return self._set_mode(system, "isolated")
 
-        args = {"system": system, "client": client, "seconds": seconds}
-        return self._apply("block_client", idempotency_key, args, change)
+    def _restore(self, *, system: str) -> dict[str, Any]:
+        self.canary.pop(system, None)
+        return self._set_mode(system, "normal")
 
-    def rate_limit_client(
-        self, *, system: str, client: str, per_minute: int, idempotency_key: str
+    def _candidate(self, system: str, version: str, share: float, mode: str) -> dict[str, Any]:
+        self._system(system)
+        if version not in self.versions[system]:
+            raise NotFoundError(f"{system} has no version {version!r}")
+        self.canary[system] = (version, share)
+        return self._set_mode(system, mode, version=version, share=share)
+
+    def _set_canary(self, *, system: str, version: str, share: float) -> dict[str, Any]:
+        return self._candidate(system, version, share, "canary")
+
+    def _set_shadow(self, *, system: str, version: str, share: float = 1.0) -> dict[str, Any]:
+        return self._candidate(system, version, share, "shadow")
+
+    # ------------------------------------------------------------------ clients
+
+    def _client_report(self, client_id: str, was: bool, rate: Any) -> dict[str, Any]:
+        now_rate, now_burst = self.rate_limits.get(client_id, (None, None))
+        return {
+            "client_id": client_id,
+            "blocked": client_id in self.blocked,
+            "was_blocked": was,
+            "rate_per_second": now_rate,
+            "burst": now_burst,
+            "previous_rate_per_second": rate[0],
+            "previous_burst": rate[1],
+        }
+
+    def _block_client(self, *, client_id: str, duration: Any = None) -> dict[str, Any]:
+        was, rate = client_id in self.blocked, self.rate_limits.get(client_id, (None, None))
+        self.blocked[client_id] = duration
+        return self._client_report(client_id, was, rate)
+
+    def _unblock_client(self, *, client_id: str) -> dict[str, Any]:
+        was, rate = client_id in self.blocked, self.rate_limits.get(client_id, (None, None))
+        self.blocked.pop(client_id, None)
+        return self._client_report(client_id, was, rate)
+
+    def _rate_limit_client(
+        self, *, client_id: str, rate_per_second: float | None = None, burst: int | None = None
     ) -> dict[str, Any]:
-        """Rate-limit ``client``."""
+        was, rate = client_id in self.blocked, self.rate_limits.get(client_id, (None, None))
+        if rate_per_second is None:
+            self.rate_limits.pop(client_id, None)
+        else:
+            self.rate_limits[client_id] = (rate_per_second, burst)
+        return self._client_report(client_id, was, rate)
 
-        def change() -> dict[str, Any]:
-            self._system(system)
-            self.rate_limits[(system, client)] = per_minute
-            return {"system": system, "client": client, "per_minute": per_minute}
+    # ------------------------------------------------------------------ lineage
 
-        args = {"system": system, "client": client, "per_minute": per_minute}
-        return self._apply("rate_limit_client", idempotency_key, args, change)
+    def _quarantine_batch(self, *, batch_id: str, cascade: bool = False) -> dict[str, Any]:
+        if self.known_batches and batch_id not in self.known_batches:
+            raise NotFoundError(f"batch {batch_id!r} is not registered")
+        was = batch_id in self.quarantined
+        self.quarantined.add(batch_id)
+        return {"batch_id": batch_id, "was_quarantined": was, "status": "quarantined"}
 
-    def quarantine_batch(self, *, batch: str, reason: str, idempotency_key: str) -> dict[str, Any]:
-        """Quarantine ``batch``."""
+    def _release_batch(self, *, batch_id: str) -> dict[str, Any]:
+        if batch_id not in self.quarantined:
+            raise ConflictError(f"batch {batch_id} is not quarantined")
+        self.quarantined.discard(batch_id)
+        return {"batch_id": batch_id, "was_quarantined": True, "status": "released"}
 
-        def change() -> dict[str, Any]:
-            if self.known_batches and batch not in self.known_batches:
-                raise NotFoundError(f"batch {batch!r} is not registered")
-            was = batch in self.quarantined
-            self.quarantined.add(batch)
-            return {"batch": batch, "was_quarantined": was}
+    def _revoke_source(self, *, source: str) -> dict[str, Any]:
+        self.untrusted_sources.add(source)
+        return {"source": source, "quarantined": []}
 
-        args = {"batch": batch, "reason": reason}
-        return self._apply("quarantine_batch", idempotency_key, args, change)
+    # ------------------------------------------------------------------ retrieval
 
-    def release_batch(self, *, batch: str, reason: str, idempotency_key: str) -> dict[str, Any]:
-        """Release ``batch`` from quarantine."""
+    def _retrieval(self, system: str, enabled: bool) -> dict[str, Any]:
+        self._system(system)
+        was = self.retrieval_enabled[system]
+        self.retrieval_enabled[system] = enabled
+        return {"system": system, "was_enabled": was, "enabled": enabled}
 
-        def change() -> dict[str, Any]:
-            self.quarantined.discard(batch)
-            return {"batch": batch}
+    def _disable_retrieval(self, *, system: str) -> dict[str, Any]:
+        return self._retrieval(system, False)
 
-        args = {"batch": batch, "reason": reason}
-        return self._apply("release_batch", idempotency_key, args, change)
+    def _enable_retrieval(self, *, system: str) -> dict[str, Any]:
+        return self._retrieval(system, True)
 
-    def revoke_source(self, *, source: str, reason: str, idempotency_key: str) -> dict[str, Any]:
-        """Mark ``source`` untrusted."""
+    def _document(self, system: str, document: str, remove: bool) -> dict[str, Any]:
+        removed = self.removed_documents.setdefault(system, set())
+        if remove and document not in self.documents.get(system, set()) | removed:
+            raise NotFoundError(f"{system} has no document {document!r}")
+        was = document in removed
+        if remove:
+            removed.add(document)
+            self.documents.get(system, set()).discard(document)
+        elif was:
+            removed.discard(document)
+            self.documents.setdefault(system, set()).add(document)
+        enabled = self.retrieval_enabled.get(system, True)
+        return {
+            "system": system,
+            "was_enabled": enabled,
+            "enabled": enabled,
+            "document": document,
+            "was_removed": was,
+        }
 
-        def change() -> dict[str, Any]:
-            self.untrusted_sources.add(source)
-            return {"source": source}
+    def _remove_document(self, *, system: str, document: str) -> dict[str, Any]:
+        return self._document(system, document, True)
 
-        args = {"source": source, "reason": reason}
-        return self._apply("revoke_source", idempotency_key, args, change)
-
-    def disable_retrieval(self, *, system: str, idempotency_key: str) -> dict[str, Any]:
-        """Turn retrieval off."""
-
-        def change() -> dict[str, Any]:
-            self._system(system)
-            self.retrieval_enabled[system] = False
-            return {"system": system}
-
-        return self._apply("disable_retrieval", idempotency_key, {"system": system}, change)
-
-    def remove_document(
-        self, *, system: str, document: str, idempotency_key: str
-    ) -> dict[str, Any]:
-        """Remove ``document`` from the index."""
-
-        def change() -> dict[str, Any]:
-            docs = self.documents.get(system, set())
-            if document not in docs:
-                raise NotFoundError(f"{system} has no document {document!r}")
-            docs.discard(document)
-            return {"system": system, "document": document}
-
-        args = {"system": system, "document": document}
-        return self._apply("remove_document", idempotency_key, args, change)
+    def _restore_document(self, *, system: str, document: str) -> dict[str, Any]:
+        return self._document(system, document, False)

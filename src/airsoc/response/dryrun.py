@@ -5,12 +5,14 @@ Example:
     >>> from airsoc.response.actions import ResponseServices
     >>> from airsoc.response.registry import default_registry
     >>> from airsoc.response.playbooks import parse_playbook
-    >>> pb = parse_playbook("name: p\\nsteps: [{id: a, action: rollback}]")
+    >>> registry = default_registry()
+    >>> pb = parse_playbook("name: p\\nsteps: [{id: a, action: open_task, with: {title: retrain}}]",
+    ...                     registry=registry)
     >>> services = ResponseServices(store=None, settings=None)  # describing needs neither
-    >>> steps = dry_run(pb, incident={"system": "fraud"}, registry=default_registry(),
+    >>> steps = dry_run(pb, incident={"system": "fraud"}, registry=registry,
     ...                 services=services, clock=SimulatedClock())
     >>> steps[0].description
-    "rollback(system='fraud', to='last_known_good')"
+    "open task 'retrain'"
 """
 
 from __future__ import annotations

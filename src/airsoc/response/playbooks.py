@@ -258,6 +258,14 @@ def _step_refs(source: str) -> list[str]:
 
 def _check_params(loc: str, step: Step, model: type[BaseModel]) -> list[ConfigIssue]:
     fields = model.model_fields
+    # A key is unknown when the model refuses it (a model may accept older names of fields).
+    try:
+        model.model_validate(step.with_)
+        refused: set[str] = set()
+    except ValidationError as exc:
+        refused = {
+            str(e["loc"][0]) for e in exc.errors() if e["type"] == "extra_forbidden" and e["loc"]
+        }
     issues = [
         ConfigIssue(
             f"{loc}.with.{key}",
@@ -265,15 +273,16 @@ def _check_params(loc: str, step: Step, model: type[BaseModel]) -> list[ConfigIs
             value,
         )
         for key, value in step.with_.items()
-        if key not in fields
+        if key in refused
     ]
     if issues:
         return issues
     # Templated values are only known at run time; check the literal ones now.
     templated = {k for k, v in step.with_.items() if find_templates(v)}
     probe = {k: v for k, v in step.with_.items() if k not in templated}
+    older = {k for k in templated if k not in fields}
     if "system" in fields and "system" not in step.with_:
-        probe["system"] = "the incident's system"  # filled in from the incident at run time
+        probe["system"] = "incident-system"  # filled in from the incident at run time
     try:
         model.model_validate(probe)
     except ValidationError as exc:
@@ -281,6 +290,8 @@ def _check_params(loc: str, step: Step, model: type[BaseModel]) -> list[ConfigIs
             top = issue.loc.split(".")[0].split("[")[0]
             if top in templated or (not top and templated):
                 continue
+            if older and issue.message == "Field required":
+                continue  # a templated value under an older name fills it at run time
             where = f"{loc}.with" + (f".{issue.loc}" if issue.loc else "")
             message = "missing parameter" if issue.message == "Field required" else issue.message
             issues.append(ConfigIssue(where, message, None if top not in probe else issue.value))

@@ -16,7 +16,6 @@ Example:
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.incidents.service import declare_incident
     >>> from airsoc.response.actions import ResponseServices
-    >>> from airsoc.response.controlplane import RecordingControlPlane
     >>> from airsoc.response.playbooks import parse_playbook
     >>> from airsoc.response.runs import get_run, start_run
     >>> from airsoc.testing import scratch_store
@@ -26,12 +25,12 @@ Example:
     ...                            failure_mode="data_poisoning", summary="vendor batch flips")
     ...     run = start_run(s, clock=clock, incident_id=inc.id, started_by="alice",
     ...                     playbook=parse_playbook(
-    ...                         "name: p\\nsteps: [{id: contain, action: rollback}]"))
-    >>> cp = RecordingControlPlane(versions={"fraud": ["v6", "v7"]})
+    ...                         "name: p\\nsteps: [{id: contain, action: open_task,"
+    ...                         " with: {title: roll back}}]"))
     >>> runner = PlaybookRunner(store=store, clock=clock, worker_id="w1",
-    ...     services=ResponseServices(store=store, settings=store.settings, control_plane=cp))
-    >>> runner.run_until_idle(), cp.serving["fraud"]
-    ([1], 'v6')
+    ...     services=ResponseServices(store=store, settings=store.settings))
+    >>> runner.run_until_idle()
+    [1]
     >>> with store.read() as s:
     ...     r = get_run(s, run_id=run.id)
     >>> r.status, [(st.step_id, st.status) for st in r.steps]

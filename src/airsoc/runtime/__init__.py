@@ -16,14 +16,18 @@ import importlib
 from typing import Any
 
 __all__ = [
+    "OPERATIONS",
     "LiveControlPlane",
     "LoopReport",
+    "Operation",
     "Platform",
     "PlatformOptions",
     "Registries",
     "ResponseLoop",
+    "build_action_registry",
     "build_registries",
     "check_config",
+    "get_operation",
     "live_control_plane",
     "load_checked_config",
 ]
@@ -35,7 +39,11 @@ _WHERE = {
     "PlatformOptions": "airsoc.runtime.platform",
     "Registries": "airsoc.runtime.registries",
     "ResponseLoop": "airsoc.runtime.loop",
+    "OPERATIONS": "airsoc.runtime.operations",
+    "Operation": "airsoc.runtime.operations",
+    "build_action_registry": "airsoc.runtime.registries",
     "build_registries": "airsoc.runtime.registries",
+    "get_operation": "airsoc.runtime.operations",
     "check_config": "airsoc.runtime.config",
     "live_control_plane": "airsoc.runtime.control",
     "load_checked_config": "airsoc.runtime.config",

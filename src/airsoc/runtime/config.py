@@ -146,7 +146,11 @@ def check_config(
     playbooks: list[Playbook] = []
     if config.playbooks:
         try:
-            playbooks = load_playbooks(config.playbooks, base_dir=base_dir, registry=registry)
+            playbooks = load_playbooks(
+                config.playbooks,
+                base_dir=base_dir,
+                registry=registry if registry is not None else build_registries().actions,
+            )
         except ConfigError as exc:
             issues.extend(exc.issues)
     if config.templates:

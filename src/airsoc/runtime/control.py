@@ -1,12 +1,12 @@
-"""The live control plane: response actions acting on the real gateway, registry and retrieval.
+"""The live control plane: playbook actions acting on the real gateway, registry and retrieval.
 
 :class:`LiveControlPlane` implements :class:`~airsoc.response.controlplane.ControlPlane` over the
-service functions of :mod:`airsoc.serving.control`, :mod:`airsoc.serving.retrieval` and
-:mod:`airsoc.lineage`. Each call runs in one store transaction that makes the change (those
-services write the audit entries, on chains ``system/<name>``, ``client/<id>`` and
-``batch/<id>``) and records the step's effect under its idempotency key, so a playbook resumed
-after a crash finds the effect and never applies it twice. Running gateways see the change on
-their next poll of the routing revision (milliseconds); a gateway passed in is refreshed at once.
+table of operations (:mod:`airsoc.runtime.operations`). Each call runs in one store transaction
+that makes the change (the services write the audit entries, on chains ``system/<name>``,
+``client/<id>`` and ``batch/<id>``) and records the step's effect under its idempotency key, so
+a playbook resumed after a crash finds the effect and never applies it twice. Running gateways
+see the change on their next poll of the routing revision (milliseconds); a gateway passed in
+is refreshed at once.
 
 The actor of each change is the playbook run (``playbook:<run>``); the reason names the step
 and, when the step was approved, who approved it.
@@ -30,9 +30,9 @@ Example:
     ...                         reason="ok")
     ...     _ = promote(s, clock=clock, actor="ci", system="fraud", version="v2", reason="ship")
     >>> cp = live_control_plane(store=store, clock=clock)
-    >>> cp.rollback(system="fraud", to="last_known_good", idempotency_key="run-1/contain")
+    >>> cp.apply("rollback", {"system": "fraud"}, idempotency_key="run-1/contain")
     {'system': 'fraud', 'from': 'v2', 'to': 'v1'}
-    >>> cp.rollback(system="fraud", to="v2", idempotency_key="run-1/contain")["to"]
+    >>> cp.apply("rollback", {"system": "fraud", "to": "v2"}, idempotency_key="run-1/contain")["to"]
     'v1'
     >>> store.close()
 """
@@ -41,17 +41,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from airsoc import lineage
 from airsoc.clock import Clock
 from airsoc.errors import InputError
 from airsoc.response.models import ActionEffectRow, ApprovalRow
-from airsoc.serving import control, retrieval
+from airsoc.runtime.operations import get_operation, parse_params
 from airsoc.serving.gateway import Gateway
 from airsoc.store import Store
 
@@ -123,189 +122,30 @@ class LiveControlPlane:
             reason += f", approved by {approver[0]}"
         return f"playbook:{run}", reason
 
-    # ------------------------------------------------------------------ serving
+    # ------------------------------------------------------------------ the one method
 
-    def rollback(self, *, system: str, to: str, idempotency_key: str) -> dict[str, Any]:
-        """Serve ``to`` (or the last known-good version); return ``{"system", "from", "to"}``."""
-
-        def change(s: Session, actor: str, reason: str) -> dict[str, Any]:
-            before = control.get_route(s, system=system).primary_version
-            route = control.rollback(
-                s, clock=self.clock, actor=actor, system=system, to=to, reason=reason
-            )
-            return {"system": system, "from": before, "to": route.primary_version}
-
-        return self._apply("rollback", idempotency_key, change)
-
-    def fallback(self, *, system: str, mode: str, idempotency_key: str) -> dict[str, Any]:
-        """Answer from the fallback of type ``mode`` (the system's own spec when it has one)."""
-
-        def change(s: Session, actor: str, reason: str) -> dict[str, Any]:
-            configured = lineage.get_system(s, name=system).fallback
-            spec: dict[str, Any] | None
-            if configured and configured.get("type") == mode:
-                spec = dict(configured)
-            elif mode == "rules":
-                raise InputError(
-                    f"system {system} has no rules fallback configured (fallback.path)"
-                )
-            else:
-                spec = None if mode == "scripted" else {"type": mode}
-            before = control.get_route(s, system=system).mode
-            route = control.set_fallback(
-                s, clock=self.clock, actor=actor, system=system, reason=reason, fallback=spec
-            )
-            kind = (route.fallback or {}).get("type", mode)
-            return {"system": system, "previous_mode": before, "mode": "fallback", "type": kind}
-
-        return self._apply("fallback", idempotency_key, change)
-
-    def isolate(self, *, system: str, idempotency_key: str) -> dict[str, Any]:
-        """Refuse every request to ``system``."""
-
-        def change(s: Session, actor: str, reason: str) -> dict[str, Any]:
-            before = control.get_route(s, system=system).mode
-            route = control.isolate(s, clock=self.clock, actor=actor, system=system, reason=reason)
-            return {"system": system, "previous_mode": before, "mode": route.mode}
-
-        return self._apply("isolate", idempotency_key, change)
-
-    def restore(self, *, system: str, idempotency_key: str) -> dict[str, Any]:
-        """Leave fallback or isolation (or end a canary or shadow)."""
-
-        def change(s: Session, actor: str, reason: str) -> dict[str, Any]:
-            before = control.get_route(s, system=system).mode
-            route = control.restore(s, clock=self.clock, actor=actor, system=system, reason=reason)
-            return {"system": system, "previous_mode": before, "mode": route.mode}
-
-        return self._apply("restore", idempotency_key, change)
-
-    def set_canary(
-        self, *, system: str, version: str, percent: float, idempotency_key: str
+    def apply(
+        self,
+        operation: str,
+        params: Mapping[str, Any],
+        *,
+        idempotency_key: str,
+        reason: str | None = None,
     ) -> dict[str, Any]:
-        """Send ``percent`` (0-100) of the traffic to ``version``."""
+        """Apply ``operation`` of the table once for ``idempotency_key``; return its report."""
+        op = get_operation(operation)
+        parsed = parse_params(op, params)
 
-        def change(s: Session, actor: str, reason: str) -> dict[str, Any]:
-            route = control.get_route(s, system=system)
-            previous = (
-                [route.candidate_version, route.candidate_share * 100]
-                if route.mode == "canary"
-                else None
-            )
-            control.set_canary(
+        def change(s: Session, actor: str, why: str) -> dict[str, Any]:
+            return op.run(
                 s,
                 clock=self.clock,
                 actor=actor,
-                system=system,
-                version=version,
-                share=percent / 100,
-                reason=reason,
+                reason=f"{reason} ({why})" if reason else why,
+                params=parsed,
             )
-            return {"system": system, "version": version, "percent": percent, "previous": previous}
 
-        return self._apply("set_canary", idempotency_key, change)
-
-    def block_client(
-        self, *, system: str, client: str, seconds: float | None, idempotency_key: str
-    ) -> dict[str, Any]:
-        """Block ``client`` at the gateway (every system; lifted with ``gateway unblock``)."""
-
-        def change(s: Session, actor: str, reason: str) -> dict[str, Any]:
-            span = f" (asked for {seconds:g}s; lift by hand)" if seconds is not None else ""
-            control.block_client(
-                s, clock=self.clock, actor=actor, client_id=client, reason=reason + span
-            )
-            return {"system": system, "client": client, "seconds": seconds, "blocked": True}
-
-        return self._apply("block_client", idempotency_key, change)
-
-    def rate_limit_client(
-        self, *, system: str, client: str, per_minute: int, idempotency_key: str
-    ) -> dict[str, Any]:
-        """Cap ``client`` at ``per_minute`` requests (0 blocks it)."""
-
-        def change(s: Session, actor: str, reason: str) -> dict[str, Any]:
-            if per_minute == 0:
-                control.block_client(
-                    s, clock=self.clock, actor=actor, client_id=client, reason=reason
-                )
-            else:
-                control.limit_client(
-                    s,
-                    clock=self.clock,
-                    actor=actor,
-                    client_id=client,
-                    rate_per_second=per_minute / 60,
-                    burst=max(1, min(per_minute, 10)),
-                    reason=reason,
-                )
-            return {"system": system, "client": client, "per_minute": per_minute}
-
-        return self._apply("rate_limit_client", idempotency_key, change)
-
-    # ------------------------------------------------------------------ lineage
-
-    def quarantine_batch(self, *, batch: str, reason: str, idempotency_key: str) -> dict[str, Any]:
-        """Quarantine ``batch``; ``was_quarantined`` says whether it already was."""
-
-        def change(s: Session, actor: str, why: str) -> dict[str, Any]:
-            was = lineage.get_batch(s, batch_id=batch).status == "quarantined"
-            if not was:
-                lineage.quarantine_batch(
-                    s, clock=self.clock, actor=actor, batch_id=batch, reason=f"{reason} ({why})"
-                )
-            return {"batch": batch, "was_quarantined": was}
-
-        return self._apply("quarantine_batch", idempotency_key, change)
-
-    def release_batch(self, *, batch: str, reason: str, idempotency_key: str) -> dict[str, Any]:
-        """Lift ``batch``'s quarantine."""
-
-        def change(s: Session, actor: str, why: str) -> dict[str, Any]:
-            lineage.release_batch(
-                s, clock=self.clock, actor=actor, batch_id=batch, reason=f"{reason} ({why})"
-            )
-            return {"batch": batch}
-
-        return self._apply("release_batch", idempotency_key, change)
-
-    def revoke_source(self, *, source: str, reason: str, idempotency_key: str) -> dict[str, Any]:
-        """Quarantine every batch of ``source``; return the batches it touched."""
-
-        def change(s: Session, actor: str, why: str) -> dict[str, Any]:
-            touched = lineage.revoke_source(
-                s, clock=self.clock, actor=actor, source=source, reason=f"{reason} ({why})"
-            )
-            return {"source": source, "quarantined": [b.batch_id for b in touched]}
-
-        return self._apply("revoke_source", idempotency_key, change)
-
-    # ------------------------------------------------------------------ retrieval
-
-    def disable_retrieval(self, *, system: str, idempotency_key: str) -> dict[str, Any]:
-        """Make ``system`` answer without retrieval."""
-
-        def change(s: Session, actor: str, reason: str) -> dict[str, Any]:
-            before = retrieval.get_retrieval(s, system=system).enabled
-            retrieval.disable_retrieval(
-                s, clock=self.clock, actor=actor, system=system, reason=reason
-            )
-            return {"system": system, "was_enabled": before}
-
-        return self._apply("disable_retrieval", idempotency_key, change)
-
-    def remove_document(
-        self, *, system: str, document: str, idempotency_key: str
-    ) -> dict[str, Any]:
-        """Take ``document`` out of what ``system`` may retrieve."""
-
-        def change(s: Session, actor: str, reason: str) -> dict[str, Any]:
-            retrieval.remove_document(
-                s, clock=self.clock, actor=actor, system=system, document=document, reason=reason
-            )
-            return {"system": system, "document": document}
-
-        return self._apply("remove_document", idempotency_key, change)
+        return self._apply(op.name, idempotency_key, change)
 
 
 def live_control_plane(

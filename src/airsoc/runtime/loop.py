@@ -45,7 +45,7 @@ from airsoc.response.playbooks import Playbook
 from airsoc.response.runner import PlaybookRunner
 from airsoc.runtime.config import AirsocConfig, load_checked_config
 from airsoc.runtime.control import live_control_plane
-from airsoc.runtime.registries import build_registries
+from airsoc.runtime.registries import build_action_registry, build_registries
 from airsoc.store import Store
 
 __all__ = ["LoopReport", "ResponseLoop"]
@@ -93,7 +93,7 @@ class ResponseLoop:
         self.runner = PlaybookRunner(
             store=store,
             clock=clock,
-            registry=registry,
+            registry=registry if registry is not None else build_action_registry(),
             worker_id=worker_id,
             services=ResponseServices(
                 store=store,

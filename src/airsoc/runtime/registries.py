@@ -2,6 +2,9 @@
 plugins from entry points. Nothing registers itself on import; a broken plugin is loud (a
 warning naming it) and disabled, never silently skipped.
 
+The actions are the built-ins of :mod:`airsoc.response`, then one per operation of the table
+(:mod:`airsoc.runtime.operations`), then plugins.
+
 Entry-point groups: ``airsoc.evaluators`` (a callable ``(monitor, window) -> verdicts``, named
 by the detector name monitors use), ``airsoc.actions`` (an :class:`~airsoc.response.Action`),
 ``airsoc.receivers`` (a factory returning a notify target).
@@ -26,12 +29,14 @@ from airsoc.alerting.dispatcher import NotifyTarget
 from airsoc.monitoring import BUILTIN_EVALUATORS, EvaluatorRegistry
 from airsoc.response.actions import ActionRegistry
 from airsoc.response.registry import default_registry
+from airsoc.runtime.playbook_actions import register_operation_actions
 
 __all__ = [
     "EVALUATOR_GROUP",
     "RECEIVER_GROUP",
     "PluginWarning",
     "Registries",
+    "build_action_registry",
     "build_registries",
     "load_plugins",
 ]
@@ -74,10 +79,24 @@ class Registries:
     receivers: dict[str, list[NotifyTarget]] = field(default_factory=dict)
 
 
+def build_action_registry(*, plugins: bool = True) -> ActionRegistry:
+    """Return the built-in actions, the actions of the table of operations, then the plugins.
+
+    >>> registry = build_action_registry(plugins=False)
+    >>> "notify" in registry.names(), "disable_retrieval" in registry.names()
+    (True, True)
+    """
+    actions = default_registry(plugins=False)
+    register_operation_actions(actions)
+    if plugins:
+        actions.load_entry_points()
+    return actions
+
+
 def build_registries(*, plugins: bool = True) -> Registries:
     """Return the built-in evaluators, actions and receivers, then (by default) the plugins."""
     evaluators = EvaluatorRegistry(BUILTIN_EVALUATORS)
-    actions = default_registry(plugins=plugins)
+    actions = build_action_registry(plugins=plugins)
     receivers: dict[str, list[NotifyTarget]] = {}
     if plugins:
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from airsoc.roles import UserRole
 from airsoc.server.auth import (
     IssuedToken,
-    UserRole,
     UserView,
     add_user,
     authenticate_token,

@@ -33,7 +33,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
@@ -48,6 +47,7 @@ from airsoc.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from airsoc.roles import UserRole, parse_user_role
 from airsoc.server.models import ApiTokenRow, UserRow, WebSessionRow
 from airsoc.store import Store
 
@@ -87,20 +87,6 @@ SESSION_LIFETIME = timedelta(hours=12)
 _TOKEN_PREFIX = "airsoc_"
 # scrypt work factors (n=2**14, r=8, p=1: ~16 MiB, tens of milliseconds per check).
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
-
-
-class UserRole(StrEnum):
-    """What a user may do; each role includes the rights of the ones before it."""
-
-    VIEWER = "viewer"
-    RESPONDER = "responder"
-    APPROVER = "approver"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        """Return 0 for viewer up to 3 for admin."""
-        return list(UserRole).index(self)
 
 
 class UserView(BaseModel):
@@ -144,19 +130,6 @@ class WebLogin(BaseModel):
     csrf_token: str
     user: UserView
     expires_at: datetime
-
-
-def parse_user_role(value: str) -> UserRole:
-    """Return the user role named ``value``.
-
-    >>> parse_user_role("Approver")
-    <UserRole.APPROVER: 'approver'>
-    """
-    try:
-        return UserRole(value.strip().lower())
-    except ValueError:
-        known = ", ".join(r.value for r in UserRole)
-        raise InputError(f"unknown user role {value!r}; known: {known}", loc="role") from None
 
 
 def hash_password(password: str) -> str:

@@ -37,8 +37,8 @@ from airsoc.reporting.charts import Series, bar_chart, chart_from_data
 from airsoc.reporting.render import render_html_body, render_postmortem
 from airsoc.reporting.report import build_report, describe_actor, describe_entry
 from airsoc.reporting.timing import fleet_metrics, format_duration, times_of
+from airsoc.roles import UserRole
 from airsoc.server.auth import (
-    UserRole,
     UserView,
     end_web_session,
     require_role,

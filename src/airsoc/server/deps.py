@@ -4,7 +4,7 @@ A route that changes anything declares the role it needs with :func:`requires`; 
 before the request body is even looked at, so a viewer gets 403 whatever they send.
 
 Example:
-    >>> from airsoc.server.auth import UserRole
+    >>> from airsoc.roles import UserRole
     >>> dep = requires(UserRole.RESPONDER, "declare an incident")
     >>> dep.needed, dep.action
     (<UserRole.RESPONDER: 'responder'>, 'declare an incident')
@@ -23,8 +23,9 @@ from airsoc.alerting import AlertingEngine
 from airsoc.clock import Clock
 from airsoc.errors import AuthenticationError
 from airsoc.incidents.evidence import BlobStore
+from airsoc.roles import UserRole
 from airsoc.runtime.health import PartStatus
-from airsoc.server.auth import UserRole, UserView, authenticate_token, require_role
+from airsoc.server.auth import UserView, authenticate_token, require_role
 from airsoc.settings import Settings
 from airsoc.store import Store
 

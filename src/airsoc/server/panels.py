@@ -33,7 +33,7 @@ from airsoc.monitoring.signals import list_signals
 from airsoc.reporting.charts import Series, line_chart
 from airsoc.response import list_approvals, list_runs
 from airsoc.response.escalation import list_communications
-from airsoc.server.auth import UserRole
+from airsoc.roles import UserRole
 from airsoc.server.console import (
     ConsoleUser,
     Panel,

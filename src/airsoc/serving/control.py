@@ -29,7 +29,7 @@ Example:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -277,18 +277,32 @@ def set_fallback(
     actor: str,
     system: str,
     reason: str,
-    fallback: dict[str, Any] | None = None,
+    type: str | None = None,
+    path: str | None = None,
+    message: str | None = None,
 ) -> RouteView:
     """Answer from the fallback (rules, scripted or human hand-off); no model is called.
 
-    Without ``fallback`` the system's configured fallback applies, else a scripted safe answer.
+    Without ``type`` the system's configured fallback applies, else a scripted safe answer. A
+    ``type`` that matches the configured fallback keeps its settings (a rules fallback its path)
+    unless ``path`` or ``message`` replace them.
     """
-    spec = fallback or lineage.get_system(session, name=system).fallback or _DEFAULT_FALLBACK
+    configured = lineage.get_system(session, name=system).fallback
+    given = {k: v for k, v in {"path": path, "message": message}.items() if v}
+    if type is None:
+        spec = {**(configured or _DEFAULT_FALLBACK), **given}
+    elif configured and configured.get("type") == type:
+        spec = {**configured, **given}
+    else:
+        spec = {"type": type, **given}
     kind = spec.get("type")
     if kind not in FALLBACK_KINDS:
         raise InputError(f"fallback type {kind!r} is not one of {', '.join(FALLBACK_KINDS)}")
     if kind == "rules" and not spec.get("path"):
-        raise InputError(f"system {system}: a rules fallback needs a path (file.py:function)")
+        raise InputError(
+            f"system {system}: a rules fallback needs a path (file.py:function), "
+            "given or configured"
+        )
     return _contain(
         session,
         clock=clock,
@@ -338,15 +352,28 @@ def restore(session: Session, *, clock: Clock, actor: str, system: str, reason: 
 
 
 def block_client(
-    session: Session, *, clock: Clock, actor: str, client_id: str, reason: str
+    session: Session,
+    *,
+    clock: Clock,
+    actor: str,
+    client_id: str,
+    reason: str,
+    duration: timedelta | None = None,
 ) -> ClientRuleView:
-    """Refuse every request from ``client_id`` (HTTP 403) and return its rule."""
+    """Refuse every request from ``client_id`` (HTTP 403) and return its rule.
+
+    A ``duration`` says how long the block is meant to last; it goes on the audit timeline, and
+    the block stays until it is lifted (:func:`unblock_client`).
+    """
+    if duration is not None and duration <= timedelta(0):
+        raise InputError(f"a block lasts a positive time, got {duration}")
+    note = f" (meant for {duration}; lift it by hand)" if duration is not None else ""
     return _client_rule(
         session,
         clock=clock,
         actor=actor,
         client_id=client_id,
-        reason=reason,
+        reason=reason + note if reason.strip() else reason,
         action="client.blocked",
         blocked=True,
     )
@@ -619,4 +646,4 @@ def _bump_revision(session: Session) -> int:
 
 def _require_reason(reason: str, action: str) -> None:
     if not reason.strip():
-        raise InputError(f"{action} needs a reason (--reason); it goes on the audit timeline")
+        raise InputError(f"{action} needs a reason; it goes on the audit timeline")

@@ -211,9 +211,10 @@ def _is_type(value: Any, kind: str) -> bool:
 class Gateway:
     """The serving gateway: routing snapshot, adapters, controls, client limits and logging.
 
-    ``app`` (see :func:`airsoc.serving.app.create_app`) serves it over HTTP; the control methods
-    (``rollback``, ``fallback``, ``isolate``, ...) change the persisted routing and apply it at
-    once in this process; other gateway processes see it within ``poll_interval``.
+    ``app`` (see :func:`airsoc.serving.app.create_app`) serves it over HTTP; :meth:`promote` and
+    :meth:`change` (any control: rollback, fallback, isolate, ...) change the persisted routing
+    and apply it at once in this process; other gateway processes see it within
+    ``poll_interval``.
 
     Clients are told apart by ``client_id_header`` (set by an authenticating proxy in front of
     the gateway); with ``None`` the peer address is the client id.
@@ -425,104 +426,17 @@ class Gateway:
 
     def promote(self, system: str, version: str, *, actor: str, reason: str) -> RouteView:
         """Serve ``version`` as the primary; return the new route (applied here at once)."""
-        return self._change(
+        return self.change(
             control.promote, system=system, version=version, actor=actor, reason=reason
         )
 
-    def rollback(
-        self,
-        system: str,
-        *,
-        actor: str,
-        reason: str,
-        to: str = "last_known_good",
-        before_batch: str | None = None,
-    ) -> RouteView:
-        """Serve the last known-good version (or ``to``); return the new route."""
-        return self._change(
-            control.rollback,
-            system=system,
-            to=to,
-            before_batch=before_batch,
-            actor=actor,
-            reason=reason,
-        )
+    def change(self, fn: Callable[..., _T], **kwargs: Any) -> _T:
+        """Return what the routing change ``fn(session, clock=..., **kwargs)`` returns, applied
+        here at once (other gateways see it within ``poll_interval``).
 
-    def set_canary(
-        self, system: str, version: str, share: float, *, actor: str, reason: str
-    ) -> RouteView:
-        """Send ``share`` of the traffic to ``version``; return the new route."""
-        return self._change(
-            control.set_canary,
-            system=system,
-            version=version,
-            share=share,
-            actor=actor,
-            reason=reason,
-        )
-
-    def set_shadow(
-        self, system: str, version: str, *, actor: str, reason: str, share: float = 1.0
-    ) -> RouteView:
-        """Mirror ``share`` of the traffic to ``version``; return the new route."""
-        return self._change(
-            control.set_shadow,
-            system=system,
-            version=version,
-            share=share,
-            actor=actor,
-            reason=reason,
-        )
-
-    def fallback(
-        self,
-        system: str,
-        *,
-        actor: str,
-        reason: str,
-        fallback: dict[str, Any] | None = None,
-    ) -> RouteView:
-        """Answer from the fallback; no model is called. Return the new route."""
-        return self._change(
-            control.set_fallback, system=system, fallback=fallback, actor=actor, reason=reason
-        )
-
-    def isolate(self, system: str, *, actor: str, reason: str) -> RouteView:
-        """Refuse every request; no model is called. Return the new route."""
-        return self._change(control.isolate, system=system, actor=actor, reason=reason)
-
-    def restore(self, system: str, *, actor: str, reason: str) -> RouteView:
-        """Leave fallback/isolation, or end a canary/shadow. Return the new route."""
-        return self._change(control.restore, system=system, actor=actor, reason=reason)
-
-    def block_client(self, client_id: str, *, actor: str, reason: str) -> None:
-        """Block ``client_id`` (applied here at once)."""
-        self._change(control.block_client, client_id=client_id, actor=actor, reason=reason)
-
-    def unblock_client(self, client_id: str, *, actor: str, reason: str) -> None:
-        """Unblock ``client_id``."""
-        self._change(control.unblock_client, client_id=client_id, actor=actor, reason=reason)
-
-    def limit_client(
-        self,
-        client_id: str,
-        rate_per_second: float | None,
-        *,
-        actor: str,
-        reason: str,
-        burst: int | None = None,
-    ) -> None:
-        """Limit ``client_id`` to ``rate_per_second`` (None lifts it)."""
-        self._change(
-            control.limit_client,
-            client_id=client_id,
-            rate_per_second=rate_per_second,
-            burst=burst,
-            actor=actor,
-            reason=reason,
-        )
-
-    def _change(self, fn: Callable[..., _T], **kwargs: Any) -> _T:
+        ``fn`` is a change of :mod:`airsoc.serving.control` or :mod:`airsoc.serving.retrieval`;
+        the table of operations (:mod:`airsoc.runtime.operations`) names them all.
+        """
         with self.store.transaction() as session:
             result = fn(session, clock=self.clock, **kwargs)
         self.refresh()

@@ -16,11 +16,22 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from airsoc.settings import Settings
 from airsoc.store import Store
 
-__all__ = ["CliResult", "free_port", "run_cli", "scratch_store", "scratch_store_context"]
+if TYPE_CHECKING:
+    from airsoc.clock import SimulatedClock
+
+__all__ = [
+    "CliResult",
+    "free_port",
+    "run_cli",
+    "scratch_operations",
+    "scratch_store",
+    "scratch_store_context",
+]
 
 
 @dataclass(frozen=True)
@@ -85,3 +96,52 @@ def scratch_store_context() -> Iterator[Store]:
     finally:
         store.close()
         shutil.rmtree(store.settings.data_dir, ignore_errors=True)
+
+
+def scratch_operations() -> tuple[Store, SimulatedClock]:
+    """Return a store in a fresh temporary folder, and its clock, with something to operate on.
+
+    System ``fraud`` (a tabular classifier) serves ``v2``; ``v1`` is known-good. Batch ``b-1``
+    comes from source ``acme``. System ``bot`` is a RAG app. Close the store when done.
+
+    >>> store, clock = scratch_operations()
+    >>> from airsoc.serving.control import get_route
+    >>> with store.read() as s:
+    ...     get_route(s, system="fraud").primary_version
+    'v2'
+    >>> store.close()
+    """
+    from airsoc.clock import SimulatedClock
+    from airsoc.lineage import (
+        mark_known_good,
+        register_batch,
+        register_model_version,
+        register_system,
+    )
+    from airsoc.serving.control import promote
+    from airsoc.settings import Settings
+    from airsoc.store import Store
+
+    store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp(), environ={}))
+    clock = SimulatedClock()
+    with store.transaction() as s:
+        register_system(
+            s, clock=clock, actor="a", name="fraud", kind="tabular-classifier", owner="risk"
+        )
+        register_system(s, clock=clock, actor="a", name="bot", kind="rag-app", owner="cx")
+        for version in ("v1", "v2"):
+            register_model_version(
+                s,
+                clock=clock,
+                actor="ci",
+                system="fraud",
+                version=version,
+                artifact_uri=f"s3://m/{version}",
+                sha256=version[1] * 64,
+            )
+        mark_known_good(s, clock=clock, actor="a", system="fraud", version="v1", reason="ok")
+        promote(s, clock=clock, actor="ci", system="fraud", version="v2", reason="ship")
+        register_batch(
+            s, clock=clock, actor="etl", batch_id="b-1", source="acme", rows=10, sha256="b" * 64
+        )
+    return store, clock

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airsoc.response import PlaybookRunner, RecordingControlPlane, ResponseServices
+from airsoc.runtime.registries import build_action_registry
 from tests.server.conftest import Api, seed_operations
 
 
@@ -75,6 +76,7 @@ def test_a_responder_may_not_decide_and_an_approver_records_who_when_why(
         store=api.store,
         clock=api.clock,
         worker_id="w",
+        registry=build_action_registry(plugins=False),
         services=ResponseServices(store=api.store, settings=api.store.settings, control_plane=cp),
     ).run_until_idle()
     run = api.client.get(f"/api/v1/playbook-runs/{story.run_id}", headers=api.auth("vic")).json()

@@ -22,7 +22,8 @@ from airsoc.alerting.service import AlertView, SilenceView, save_alert
 from airsoc.detection.verdict import Verdict
 from airsoc.errors import InputError
 from airsoc.monitoring.signals import record_signal
-from airsoc.server.auth import UserRole, UserView
+from airsoc.roles import UserRole
+from airsoc.server.auth import UserView
 from airsoc.server.deps import Ctx, CurrentUser, ServerContext, requires
 from airsoc.server.errors import error_responses
 from airsoc.server.routes.incidents import Prose, Text

@@ -26,7 +26,8 @@ from airsoc.response import (
     list_approvals,
     list_runs,
 )
-from airsoc.server.auth import UserRole, UserView, check_separate_approver
+from airsoc.roles import UserRole
+from airsoc.server.auth import UserView, check_separate_approver
 from airsoc.server.deps import Ctx, CurrentUser, requires
 from airsoc.server.errors import error_responses
 from airsoc.server.routes.incidents import Prose

@@ -20,7 +20,8 @@ from airsoc.incidents.findings import FindingIn, FindingView, add_finding, list_
 from airsoc.incidents.lifecycle import TRANSITIONS, Phase, Role, Severity
 from airsoc.incidents.taxonomy import FAILURE_MODES
 from airsoc.reporting.timing import IncidentTimes, incident_times
-from airsoc.server.auth import UserRole, UserView
+from airsoc.roles import UserRole
+from airsoc.server.auth import UserView
 from airsoc.server.deps import Ctx, CurrentUser, ServerContext, requires
 from airsoc.server.errors import error_responses
 

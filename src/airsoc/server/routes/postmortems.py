@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from airsoc.reporting import postmortems as pm
 from airsoc.reporting.render import render_postmortem
 from airsoc.reporting.timing import FleetMetric, fleet_metrics
-from airsoc.server.auth import UserRole, UserView, parse_user_role, require_role
+from airsoc.roles import UserRole
+from airsoc.server.auth import UserView, parse_user_role, require_role
 from airsoc.server.deps import Ctx, CurrentUser, ServerContext, requires
 from airsoc.server.errors import error_responses
 

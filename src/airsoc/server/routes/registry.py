@@ -2,8 +2,9 @@
 data batches and deployments; which batches trained a version, which versions a batch reached,
 the last known-good version, what a quarantine would touch.
 
-Reads need any user. Marking a version known-good needs ``approver`` (rollbacks go to it);
-quarantining and releasing a batch needs ``responder``.
+Reads need any user. Marking a version known-good needs ``approver`` (rollbacks go to it).
+Quarantining and releasing a batch and revoking a source come from the table of operations
+(:mod:`airsoc.runtime.operations`) and need ``responder``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from pydantic import BaseModel, ConfigDict
 
 from airsoc import lineage
 from airsoc.audit import AuditEntryView
-from airsoc.server.auth import UserRole, UserView
+from airsoc.roles import UserRole
+from airsoc.server.auth import UserView
 from airsoc.server.deps import Ctx, CurrentUser, requires
 from airsoc.server.errors import error_responses
 from airsoc.server.routes.incidents import Prose
+from airsoc.server.routes.operations import add_operation_routes
 
-__all__ = ["BatchStatusIn", "KnownGoodIn", "router"]
+__all__ = ["KnownGoodIn", "router"]
 
 router = APIRouter(tags=["registry"])
 
@@ -29,7 +32,6 @@ SystemName = Annotated[str, Path(min_length=1, max_length=200, pattern=_NAME)]
 Version = Annotated[str, Path(min_length=1, max_length=200, pattern=_NAME)]
 BatchId = Annotated[str, Path(min_length=1, max_length=200, pattern=_NAME)]
 Approver = Annotated[UserView, Depends(requires(UserRole.APPROVER, "mark known-good versions"))]
-Responder = Annotated[UserView, Depends(requires(UserRole.RESPONDER, "quarantine data batches"))]
 
 
 class KnownGoodIn(BaseModel):
@@ -39,15 +41,6 @@ class KnownGoodIn(BaseModel):
 
     reason: Prose
     known_good: bool = True
-
-
-class BatchStatusIn(BaseModel):
-    """Why a batch's status changes; ``cascade`` also quarantines the versions it trained."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    reason: Prose
-    cascade: bool = False
 
 
 @router.get("/systems", response_model=list[lineage.SystemView], responses=error_responses())
@@ -214,34 +207,4 @@ def batch_blast_radius(batch_id: BatchId, ctx: Ctx, _user: CurrentUser) -> linea
         return lineage.blast_radius(s, batch_id=batch_id)
 
 
-@router.post(
-    "/batches/{batch_id}/quarantine",
-    response_model=lineage.BatchView,
-    responses=error_responses(403, 404, 409, 422),
-)
-def quarantine(
-    batch_id: BatchId, body: BatchStatusIn, ctx: Ctx, user: Responder
-) -> lineage.BatchView:
-    """Quarantine a batch: no version may train on it (``cascade``: its versions too)."""
-    with ctx.store.transaction() as s:
-        return lineage.quarantine_batch(
-            s,
-            clock=ctx.clock,
-            actor=user.name,
-            batch_id=batch_id,
-            reason=body.reason,
-            cascade=body.cascade,
-        )
-
-
-@router.post(
-    "/batches/{batch_id}/release",
-    response_model=lineage.BatchView,
-    responses=error_responses(403, 404, 409, 422),
-)
-def release(batch_id: BatchId, body: BatchStatusIn, ctx: Ctx, user: Responder) -> lineage.BatchView:
-    """Lift a batch's quarantine."""
-    with ctx.store.transaction() as s:
-        return lineage.release_batch(
-            s, clock=ctx.clock, actor=user.name, batch_id=batch_id, reason=body.reason
-        )
+add_operation_routes(router, group="registry")

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from airsoc.roles import UserRole
 from airsoc.server import auth
-from airsoc.server.auth import UserRole, UserView
+from airsoc.server.auth import UserView
 from airsoc.server.deps import Ctx, CurrentUser, requires
 from airsoc.server.errors import error_responses
 
