@@ -168,8 +168,10 @@ def test_the_manifest_verifies(scene: Scene) -> None:
     _capture(scene)
     with scene.store.read() as s:
         check = verify_manifest(s, blobs=scene.blobs, incident_id=scene.incident_id)
-    assert check.ok and check.manifests == 1
-    assert len(check.items) == 10 and all(c.status == "ok" for c in check.items)
+    assert check.ok
+    assert check.manifests == 1
+    assert len(check.items) == 10
+    assert all(c.status == "ok" for c in check.items)
 
 
 def test_a_tampered_blob_is_caught_and_named(scene: Scene) -> None:
@@ -181,7 +183,8 @@ def test_a_tampered_blob_is_caught_and_named(scene: Scene) -> None:
         check = verify_manifest(s, blobs=scene.blobs, incident_id=scene.incident_id)
     assert not check.ok
     assert [c.name for c in check.items if c.status != "ok"] == ["telemetry/label.parquet"]
-    assert "telemetry/label.parquet" in check.problems[0] and "altered" in check.problems[0]
+    assert "telemetry/label.parquet" in check.problems[0]
+    assert "altered" in check.problems[0]
 
 
 def test_a_missing_blob_and_an_altered_manifest_are_named(scene: Scene) -> None:

@@ -13,6 +13,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
+from tests.forensics.generators import (
+    FEATURES,
+    VENDOR_SHARES,
+    FraudWorld,
+    fraud_world,
+    transactions,
+)
+from tests.forensics.registry import register_world
 from threadpoolctl import threadpool_limits
 
 from airsoc.clock import SimulatedClock
@@ -27,14 +35,6 @@ from airsoc.incidents.findings import list_findings
 from airsoc.incidents.service import declare_incident, get_incident
 from airsoc.settings import Settings
 from airsoc.store import Store
-from tests.forensics.generators import (
-    FEATURES,
-    VENDOR_SHARES,
-    FraudWorld,
-    fraud_world,
-    transactions,
-)
-from tests.forensics.registry import register_world
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,8 @@ def test_bounds_the_span_within_one_batch(
 ) -> None:
     world, _ = poisoned
     first, last = world.span
-    assert found.window.first_batch is not None and found.window.last_batch is not None
+    assert found.window.first_batch is not None
+    assert found.window.last_batch is not None
     assert abs(world.week(found.window.first_batch) - first) <= 1
     assert abs(world.week(found.window.last_batch) - last) <= 1
     assert found.window.start == world.starts[found.window.first_batch]
@@ -177,8 +178,10 @@ def test_findings_fill_the_incident(
     assert detail.data_batches == [b.batch for b in found.suspect_batches]
     assert "v3" in detail.model_versions
     top = findings[0]
-    assert top.kind.value == "root_cause" and top.data["subject"]["name"] == "bolt"
-    assert top.data["rank"] == 1 and top.data["evidence"] == [record.evidence_sha256]
+    assert top.kind.value == "root_cause"
+    assert top.data["subject"]["name"] == "bolt"
+    assert top.data["rank"] == 1
+    assert top.data["evidence"] == [record.evidence_sha256]
     assert record.evidence_sha256 in {e.sha256 for e in detail.evidence}
 
 
@@ -222,7 +225,7 @@ def test_a_tampered_batch_file_is_refused(small: tuple[FraudWorld, Store], tmp_p
     _, store = small
     path = tmp_path / "batches" / "acme-w06.parquet"
     frame = pd.read_parquet(path)
-    frame.loc[0, "label"] = 1 - frame.loc[0, "label"]
+    frame["label"] = 1 - frame["label"]
     frame.to_parquet(path, index=False)
     with store.read() as s, pytest.raises(HashMismatchError, match="batch acme-w06"):
         investigate_poisoning(s, system="fraud", model_version="v3")

@@ -32,9 +32,9 @@ Example:
     ...                         kind="tabular-classifier", owner="risk")
     ...     inc = declare_incident(s, clock=clock, actor="a", system="fraud",
     ...                            failure_mode="data_poisoning", summary="recall fell")
-    ...     manifest = capture_evidence(s, clock=clock, blobs=blobs, incident_id=inc.id,
-    ...                                 actor="responder", telemetry_root=store.settings.telemetry_dir,
-    ...                                 config_text="systems: {}\\n")
+    ...     manifest = capture_evidence(
+    ...         s, clock=clock, blobs=blobs, incident_id=inc.id, actor="responder",
+    ...         telemetry_root=store.settings.telemetry_dir, config_text="systems: {}\\n")
     >>> [(i.name, i.status) for i in manifest.items][:2]
     [('telemetry/prediction.parquet', 'captured'), ('telemetry/label.parquet', 'captured')]
     >>> with store.read() as s:

@@ -24,7 +24,8 @@ Example:
     ...                                     investigation=found, actor="forensics")
     >>> with store.read() as s:
     ...     get_incident(s, incident_id=inc.id).data_batches
-    ...     [(f.kind.value, f.data["subject"]["name"]) for f in list_findings(s, incident_id=inc.id)]
+    ...     [(f.kind.value, f.data["subject"]["name"])
+    ...      for f in list_findings(s, incident_id=inc.id)]
     ['bolt-w10']
     [('root_cause', 'bolt'), ('contributing_factor', 'bolt-w10'), ('observation', 'fraud')]
     >>> store.close()

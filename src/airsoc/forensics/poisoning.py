@@ -595,8 +595,8 @@ def _investigate(
     # Sources: pooled suspect rows against the null rate (Bonferroni over sources), and gain.
     per_source: list[SourceSuspicion] = []
     for s in sources:
-        rows = np.isin(data.batch, [i for i in judged if batches[i].source == s])
-        k, n = int(flags[rows].sum()), int(rows.sum())
+        mine = np.isin(data.batch, [i for i in judged if batches[i].source == s])
+        k, n = int(flags[mine].sum()), int(mine.sum())
         p = float(stats.binomtest(k, n, min(flag_rate, 1.0), alternative="greater").pvalue)
         p = min(1.0, p * len(sources))
         own = [b for b in per_batch if b.source == s]
@@ -608,7 +608,7 @@ def _investigate(
                 score=round(float(np.clip(total, 0, 1)), 6),
                 suspect=p < alpha,
                 batches=len(own),
-                suspect_rows=int(suspect[rows].sum()),
+                suspect_rows=int(suspect[mine].sum()),
                 flagged_rows=k,
                 rows=n,
                 p_value=p,
