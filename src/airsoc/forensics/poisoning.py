@@ -163,7 +163,7 @@ class Option(BaseModel):
 
     action: Literal["rollback", "retrain_without_suspects"]
     metrics: dict[str, float]
-    cost: dict[str, float]
+    cost: dict[str, float | int]
     detail: str
 
 
