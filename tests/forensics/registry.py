@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from tests.forensics.generators import FraudWorld
-
 from airsoc import lineage
 from airsoc.clock import SimulatedClock
 from airsoc.store import Store
+from tests.forensics.generators import FraudWorld
 
 
 def register_world(

@@ -13,14 +13,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
-from tests.forensics.generators import (
-    FEATURES,
-    VENDOR_SHARES,
-    FraudWorld,
-    fraud_world,
-    transactions,
-)
-from tests.forensics.registry import register_world
 from threadpoolctl import threadpool_limits
 
 from airsoc.clock import SimulatedClock
@@ -35,6 +27,14 @@ from airsoc.incidents.findings import list_findings
 from airsoc.incidents.service import declare_incident, get_incident
 from airsoc.settings import Settings
 from airsoc.store import Store
+from tests.forensics.generators import (
+    FEATURES,
+    VENDOR_SHARES,
+    FraudWorld,
+    fraud_world,
+    transactions,
+)
+from tests.forensics.registry import register_world
 
 
 @pytest.fixture(scope="module")
