@@ -8,6 +8,7 @@ investigation only sees the registered files; the generator's truth is used to g
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -15,10 +16,13 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
+from airsoc import lineage
 from airsoc.clock import SimulatedClock
 from airsoc.errors import HashMismatchError, InputError, NotFoundError
 from airsoc.forensics import (
     PoisoningInvestigation,
+    degraded_version,
+    investigate_incident,
     investigate_poisoning,
     record_poisoning_findings,
 )
@@ -236,8 +240,6 @@ def test_without_a_known_good_version_trusted_batches_must_be_named(tmp_path: Pa
     store = Store.open(Settings.resolve(data_dir=tmp_path / "data", environ={}))
     register_world(store, world, tmp_path / "batches", known_good_weeks=2)
     with store.transaction() as s:
-        from airsoc import lineage
-
         lineage.mark_known_good(
             s,
             clock=SimulatedClock(),
@@ -264,3 +266,37 @@ def test_row_indices_point_into_the_registered_file(small: tuple[FraudWorld, Sto
     assert found.duration_s > 0
     assert set(found.trusted_batches) == set(trusted)
     assert not {b.batch for b in found.batches} & set(trusted)
+
+
+def test_an_incident_is_investigated_on_the_version_serving_at_detection(
+    small: tuple[FraudWorld, Store],
+) -> None:
+    _, store = small
+    clock = SimulatedClock(datetime(2026, 4, 1, tzinfo=UTC))
+    with store.transaction() as s:
+        lineage.record_deployment(
+            s, clock=clock, actor="ci", system="fraud", version="v3", role="primary", reason="ship"
+        )
+        clock.advance(timedelta(days=2))
+        inc = declare_incident(
+            s,
+            clock=clock,
+            actor="rules",
+            system="fraud",
+            failure_mode="data_poisoning",
+            summary="missed fraud",
+        )
+        clock.advance(timedelta(hours=1))
+        lineage.record_deployment(
+            s,
+            clock=clock,
+            actor="oncall",
+            system="fraud",
+            version="v1",
+            role="primary",
+            reason="rollback",
+        )
+    with store.read() as s:
+        assert degraded_version(s, incident_id=inc.id) == ("fraud", "v3")
+        found = investigate_incident(s, incident_id=inc.id, batch_gain=False)
+    assert (found.system, found.model_version) == ("fraud", "v3")

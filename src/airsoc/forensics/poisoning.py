@@ -62,6 +62,7 @@ from threadpoolctl import threadpool_limits
 from airsoc import lineage
 from airsoc.detection.attacks import PoisoningScreen, ScreeningResult, read_frame
 from airsoc.errors import InputError, NotFoundError
+from airsoc.incidents.service import get_incident
 
 __all__ = [
     "BatchData",
@@ -74,7 +75,9 @@ __all__ = [
     "SourceSuspicion",
     "SuspectSample",
     "Window",
+    "degraded_version",
     "investigate_batches",
+    "investigate_incident",
     "investigate_poisoning",
     "load_batches",
 ]
@@ -318,6 +321,82 @@ def investigate_poisoning(
         random_state=random_state,
     )
     return result.model_copy(update={"system": system, "model_version": model_version})
+
+
+def degraded_version(session: Session, *, incident_id: int) -> tuple[str, str]:
+    """Return the system and the model version an incident is about.
+
+    The newest version named on the incident, else the version that served as primary when the
+    incident was detected (containment may have rolled the route back since).
+
+    Raises
+    ------
+    NotFoundError
+        When the incident names no version and no primary served at its detection.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from airsoc.clock import SimulatedClock
+    >>> from airsoc.incidents.service import declare_incident
+    >>> from airsoc.settings import Settings
+    >>> from airsoc.store import Store
+    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp(), environ={}))
+    >>> with store.transaction() as s:
+    ...     inc = declare_incident(s, clock=SimulatedClock(), actor="a", system="fraud",
+    ...             failure_mode="data_poisoning", summary="x", model_versions=["v3"])
+    ...     degraded_version(s, incident_id=inc.id)
+    ('fraud', 'v3')
+    >>> store.close()
+    """
+    incident = get_incident(session, incident_id=incident_id)
+    if incident.model_versions:
+        return incident.system, incident.model_versions[-1]
+    at = incident.detected_at
+    for d in reversed(lineage.deployment_history(session, system=incident.system)):
+        if d.role == "primary" and d.started_at <= at and (d.ended_at is None or at < d.ended_at):
+            return incident.system, d.version
+    raise NotFoundError(
+        f"incident {incident_id} names no model version and no primary served "
+        f"{incident.system} when it was detected"
+    )
+
+
+def investigate_incident(
+    session: Session,
+    *,
+    incident_id: int,
+    trusted_batches: Sequence[str] | None = None,
+    label_column: str = "label",
+    positive_label: Any = 1,
+    estimator: ClassifierMixin | None = None,
+    batch_gain: bool = True,
+) -> PoisoningInvestigation:
+    """Return the poisoning investigation of the version an incident is about.
+
+    See :func:`degraded_version` for which version, :func:`investigate_poisoning` for the rest.
+
+    >>> import tempfile
+    >>> from airsoc.settings import Settings
+    >>> from airsoc.store import Store
+    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp(), environ={}))
+    >>> with store.read() as s:
+    ...     investigate_incident(s, incident_id=4)
+    Traceback (most recent call last):
+    airsoc.errors.NotFoundError: incident 4 not found
+    >>> store.close()
+    """
+    system, version = degraded_version(session, incident_id=incident_id)
+    return investigate_poisoning(
+        session,
+        system=system,
+        model_version=version,
+        trusted_batches=trusted_batches,
+        label_column=label_column,
+        positive_label=positive_label,
+        estimator=estimator,
+        batch_gain=batch_gain,
+    )
 
 
 # ----------------------------------------------------------------------------- the analysis
