@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -20,8 +21,10 @@ from airsoc import lineage
 from airsoc.clock import SimulatedClock
 from airsoc.errors import HashMismatchError, InputError, NotFoundError
 from airsoc.forensics import (
+    BatchData,
     PoisoningInvestigation,
     degraded_version,
+    investigate_batches,
     investigate_incident,
     investigate_poisoning,
     record_poisoning_findings,
@@ -300,3 +303,47 @@ def test_an_incident_is_investigated_on_the_version_serving_at_detection(
         assert degraded_version(s, incident_id=inc.id) == ("fraud", "v3")
         found = investigate_incident(s, incident_id=inc.id, batch_gain=False)
     assert (found.system, found.model_version) == ("fraud", "v3")
+
+
+def _weeks(flip_source: str | None) -> list[BatchData]:
+    rng = np.random.default_rng(5)
+    out = []
+    for w in range(8):
+        for source in ("a", "b"):
+            x = rng.normal(size=(1000, 3))
+            y = (x[:, 0] + 0.3 * x[:, 1] > 1.2).astype(int)
+            if source == flip_source and 4 <= w <= 6:
+                y[(y == 1) & (x[:, 2] > 0)] = 0
+            frame = pd.DataFrame(x, columns=["f1", "f2", "f3"]).assign(
+                label=y, merchant=[f"m{i % 7}" for i in range(1000)]
+            )
+            out.append(
+                BatchData(
+                    f"{source}-{w}",
+                    source,
+                    datetime(2026, 1, 5, tzinfo=UTC) + timedelta(weeks=w),
+                    None,
+                    frame,
+                )
+            )
+    return out
+
+
+def test_a_text_positive_label_names_the_numeric_class_and_left_out_columns_are_said() -> None:
+    data = _weeks("b")
+    found = investigate_batches(
+        data, trusted=[d.batch for d in data[:6]], positive_label="1", batch_gain=False
+    )
+    assert found.positive_label == 1
+    assert found.suspect_sources[0].source == "b"
+    assert (found.window.first_batch, found.window.last_batch) == ("b-4", "b-6")
+    assert any("merchant" in n for n in found.notes)
+
+
+def test_clean_batches_give_no_suspects_and_recommend_nothing_risky() -> None:
+    data = _weeks(None)
+    found = investigate_batches(data, trusted=[d.batch for d in data[:6]], batch_gain=False)
+    assert found.suspect_sources == []
+    assert found.suspect_batches == []
+    assert len(found.suspect_samples) <= 5
+    assert all(b.score < 0.9 for b in found.batches)

@@ -430,11 +430,17 @@ def _assemble(
     label_column: str,
     share: float,
     random_state: int,
+    notes: list[str],
 ) -> _Data:
     frames = [b.frame for b in batches]
     for b in batches:
         if label_column not in b.frame.columns:
             raise InputError(f"batch {b.batch} has no label column {label_column!r}", loc=b.batch)
+        missing = b.frame[label_column].isna().to_numpy()
+        if missing.any():
+            raise InputError(
+                f"batch {b.batch}: row {int(np.flatnonzero(missing)[0])} has no label", loc=b.batch
+            )
     columns = [
         c
         for c in frames[0].columns
@@ -444,6 +450,9 @@ def _assemble(
     ]
     if not columns:
         raise InputError("the batches share no numeric feature column")
+    left_out = sorted({str(c) for f in frames for c in f.columns} - {*columns, label_column})
+    if left_out:
+        notes.append(f"columns not numeric in every batch, left out: {left_out}")
     x = np.vstack([f[columns].to_numpy(dtype=float) for f in frames])
     y = np.concatenate([f[label_column].to_numpy() for f in frames])
     batch = np.concatenate([np.full(len(f), i) for i, f in enumerate(frames)])
@@ -454,6 +463,23 @@ def _assemble(
     _, held = train_test_split(idx, test_size=share, stratify=y[idx], random_state=random_state)
     validation[held] = True
     return _Data(columns, x, y, batch, row, is_trusted, validation)
+
+
+def _match_label(positive: Any, labels: list[Any]) -> Any:
+    """Return the trusted label ``positive`` names, matching by text too (``"1"`` names ``1``).
+
+    >>> _match_label("1", [0, 1]), _match_label("fraud", ["fraud", "ok"])
+    (1, 'fraud')
+    """
+    if positive in labels:
+        return positive
+    by_text = [v for v in labels if str(v) == str(positive)]
+    if len(by_text) == 1:
+        return by_text[0]
+    raise InputError(
+        f"positive label {positive!r} does not occur in the trusted batches (labels: {labels})",
+        loc="positive_label",
+    )
 
 
 def _rates(y: np.ndarray, pred: np.ndarray, positive: Any) -> dict[str, float]:
@@ -539,18 +565,14 @@ def _investigate(
         raise InputError(f"trusted batches not among the batches: {unknown}", loc="trusted")
     if len(trusted_set) == len(names):
         raise InputError("every batch is trusted: nothing to investigate", loc="trusted")
-    data = _assemble(batches, trusted_set, label_column, validation_share, random_state)
-    recipe = estimator if estimator is not None else _default_estimator()
     notes: list[str] = []
+    data = _assemble(batches, trusted_set, label_column, validation_share, random_state, notes)
+    recipe = estimator if estimator is not None else _default_estimator()
     x, y = data.x, data.y
     train_trusted = data.trusted & ~data.validation
     training = ~data.validation
     val = data.validation
-    if positive_label not in set(np.unique(y[data.trusted]).tolist()):
-        raise InputError(
-            f"positive label {positive_label!r} does not occur in the trusted batches",
-            loc="positive_label",
-        )
+    positive_label = _match_label(positive_label, np.unique(y[data.trusted]).tolist())
 
     # The failing slice: compare the degraded recipe (every batch) with trusted training only.
     trusted_model = clone(recipe).fit(x[train_trusted], y[train_trusted])
@@ -762,21 +784,21 @@ def _fdr_threshold(scores: np.ndarray, null: np.ndarray, fdr: float) -> float:
     """Return the lowest score threshold whose estimated false discovery rate is <= ``fdr``.
 
     The false discoveries expected above ``t`` are the null rows' share above ``t`` (plus one,
-    conservatively) times the number of candidate rows.
+    conservatively) times the number of candidate rows; ``inf`` when no threshold qualifies.
 
     >>> _fdr_threshold(np.array([0.0] * 95 + [0.9] * 5), np.zeros(1000), 0.1)
     0.9
     """
-    positive = np.unique(scores[scores > 0])[::-1]
-    best = float("inf")
+    thresholds = np.unique(scores[scores > 0])  # ascending
+    if not len(thresholds) or not len(scores):
+        return float("inf")
+    ordered = np.sort(scores)
     null_sorted = np.sort(null)
-    for t in positive:
-        found = int((scores >= t).sum())
-        above = len(null_sorted) - int(np.searchsorted(null_sorted, t, side="left"))
-        expected = (above + 1) / (len(null_sorted) + 1) * len(scores)
-        if expected / found <= fdr:
-            best = float(t)
-    return best
+    found = len(ordered) - np.searchsorted(ordered, thresholds, side="left")
+    above = len(null_sorted) - np.searchsorted(null_sorted, thresholds, side="left")
+    expected = (above + 1) / (len(null_sorted) + 1) * len(scores)
+    ok = np.flatnonzero(expected / found <= fdr)
+    return float(thresholds[ok[0]]) if len(ok) else float("inf")
 
 
 def _window(
