@@ -170,15 +170,51 @@ def capture_evidence(
 ) -> EvidenceManifest:
     """Snapshot the incident's system into the evidence store and return the manifest.
 
-    The window is ``[end - window, end)``, ``end`` defaulting to now; the system defaults to
-    the incident's. The serving version is the route's primary version, else the open primary
-    deployment. Every item gets a chain of custody (``collected`` by ``actor``). See the module
-    docstring for an example.
+    Parameters
+    ----------
+    session
+        A write transaction; every item is added in it, with its audit entry.
+    clock
+        The time source; ``end`` defaults to its now.
+    blobs
+        The content-addressed evidence store.
+    incident_id, actor
+        The incident the evidence belongs to, and who collects it (custody).
+    telemetry_root
+        The event log's folder.
+    window, end
+        The telemetry window is ``[end - window, end)``.
+    system
+        Defaults to the incident's system.
+    config_text
+        The configuration in force (``airsoc.yaml``); listed as not captured when absent.
+    include_reference_data
+        Whether to store the reference batches' files, not only their list.
+
+    Returns
+    -------
+    EvidenceManifest
+        Every item with its sha256 (or why it is absent) and the manifest's own sha256. The
+        serving version is the route's primary version, else the open primary deployment.
 
     Raises
     ------
     NotFoundError
         When the incident or the system does not exist.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from airsoc.clock import SimulatedClock
+    >>> from airsoc.settings import Settings
+    >>> from airsoc.store import Store
+    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp(), environ={}))
+    >>> with store.transaction() as s:
+    ...     capture_evidence(s, clock=SimulatedClock(), blobs=BlobStore(tempfile.mkdtemp()),
+    ...                      incident_id=3, actor="a", telemetry_root=tempfile.mkdtemp())
+    Traceback (most recent call last):
+    airsoc.errors.NotFoundError: incident 3 not found
+    >>> store.close()
     """
     started = time.perf_counter()
     incident = get_incident(session, incident_id=incident_id)

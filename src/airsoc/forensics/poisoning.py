@@ -211,7 +211,12 @@ class PoisoningInvestigation(BaseModel):
     duration_s: float
 
     def to_json(self) -> dict[str, Any]:
-        """Return the result as JSON-ready data (times in ISO 8601 UTC)."""
+        """Return the result as JSON-ready data (times in ISO 8601 UTC).
+
+        >>> from airsoc.forensics.findings import EXAMPLE
+        >>> PoisoningInvestigation.model_validate(EXAMPLE).to_json()["window"]["start"]
+        '2026-03-16T00:00:00Z'
+        """
         return self.model_dump(mode="json")
 
 
@@ -272,8 +277,34 @@ def investigate_poisoning(
 ) -> PoisoningInvestigation:
     """Return the poisoning root cause of ``model_version`` of ``system``, from lineage.
 
-    The trusted batches default to the training batches of the last known-good version that
-    ``model_version`` is not; every other training batch of ``model_version`` is judged.
+    Parameters
+    ----------
+    session
+        A read transaction on the store.
+    system, model_version
+        The degraded version; every training batch of it that is not trusted is judged.
+    trusted_batches
+        Batches known clean; default: the training batches of the last known-good version
+        that ``model_version`` is not.
+    label_column
+        The column holding each row's label.
+    positive_label
+        The class whose misses matter (fraud); text that spells a label names it (``"1"``).
+    estimator
+        The system's training recipe (default: gradient-boosted trees).
+    fdr
+        The false discovery rate of the suspect rows.
+    alpha
+        The family-wise error rate of the batch and source decisions.
+    batch_gain
+        Whether to refit once per batch for its validation gain (else said in ``notes``).
+    random_state
+        Seed of the trusted validation split.
+
+    Returns
+    -------
+    PoisoningInvestigation
+        Ranked sources and batches, window, suspect rows, clean set, options, recommendation.
 
     Raises
     ------
@@ -519,11 +550,23 @@ def investigate_batches(
 ) -> PoisoningInvestigation:
     """Return the poisoning investigation of ``batches`` against the ``trusted`` ones.
 
-    ``estimator`` is the system's training recipe (default: gradient-boosted trees), used for
-    the degraded and retrained models and the validation gains; ``fdr`` the false discovery
-    rate of the suspect rows; ``alpha`` the family-wise error rate of the batch and source
-    decisions. With ``batch_gain=False`` the per-batch retraining is skipped (said in
-    ``notes``). See the module docstring for an example.
+    The pure analysis behind :func:`investigate_poisoning`, for batches not (yet) registered;
+    the parameters are the same, plus ``validation_share``, the share of trusted rows held out
+    as the trusted validation slice. The module docstring has a full example.
+
+    Raises
+    ------
+    InputError
+        When a batch repeats, a trusted batch is not among the batches, every batch is
+        trusted, or the label column or positive label is missing.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"x": [0.0, 1.0], "label": [0, 1]})
+    >>> investigate_batches([BatchData("a-1", "a", None, None, frame)], trusted=["a-1"])
+    Traceback (most recent call last):
+    airsoc.errors.InputError: trusted: every batch is trusted: nothing to investigate
     """
     # One thread: the investigation runs beside the platform's other work, and OpenMP threads
     # waiting for a busy core cost more than they save.
