@@ -695,7 +695,8 @@ def _investigate(
         # little whatever the batch, and most batches are clean.
         values = np.array(list(rises.values()))
         median = float(np.median(values))
-        spread = max(1.4826 * float(np.median(np.abs(values - median))), 1e-9)
+        # A floor of 1% of the loss: a deterministic recipe may move it by almost nothing.
+        spread = max(1.4826 * float(np.median(np.abs(values - median))), 0.01 * trusted_loss, 1e-9)
         for i, rise in rises.items():
             z = (rise - median) / spread
             batch_gain_score[i] = float(np.clip((z - GAIN_Z[0]) / (GAIN_Z[1] - GAIN_Z[0]), 0, 1))
@@ -711,12 +712,11 @@ def _investigate(
         p = float(stats.binomtest(k, n, min(flag_rate, 1.0), alternative="greater").pvalue)
         p_batch[i] = p
         res = results[i]
+        drift = res.signals.get("feature_drift")
         components = {
             "screening": _log_p_score(1.0 if res.verdict.p_value is None else res.verdict.p_value),
             "label_disagreement": _log_p_score(p) if k else 0.0,
-            "shift": 1.0 - float(res.signals["feature_drift"].p_value or 1.0)
-            if "feature_drift" in res.signals
-            else 0.0,
+            "shift": 0.0 if drift is None or drift.p_value is None else 1.0 - drift.p_value,
         }
         if batch_gain:
             components["validation_gain"] = batch_gain_score[i]
