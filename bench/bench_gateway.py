@@ -61,8 +61,8 @@ def _train(path: Path, *, poisoned: bool) -> Path:
 
 def setup(data_dir: Path) -> None:
     """Create the store, train and register v1 and v2, and serve v1."""
+    from airsoc import lineage as lin
     from airsoc.clock import SystemClock
-    from airsoc.lineage import service as lin
     from airsoc.serving import control
     from airsoc.settings import Settings
     from airsoc.store import Store

@@ -30,13 +30,13 @@ import joblib
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from airsoc import lineage
 from airsoc.alerting.config import RouteConfig
 from airsoc.alerting.dispatcher import Dispatcher
 from airsoc.alerting.matchers import parse_matcher
 from airsoc.alerting.receivers import RecordingReceiver
 from airsoc.alerting.routing import build_route_tree
 from airsoc.clock import SimulatedClock
-from airsoc.lineage import service as lineage
 from airsoc.monitoring.alerts import Alert
 from airsoc.monitoring.monitors import InMemoryTelemetry
 from airsoc.response.controlplane import RecordingControlPlane

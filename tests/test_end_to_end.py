@@ -32,6 +32,7 @@ import pytest
 from pypdf import PdfReader
 from sklearn.linear_model import LogisticRegression
 
+from airsoc import lineage
 from airsoc.alerting.service import list_deliveries
 from airsoc.clock import SimulatedClock
 from airsoc.errors import PermissionDeniedError
@@ -43,7 +44,6 @@ from airsoc.incidents.service import (
     list_incidents,
     transition_incident,
 )
-from airsoc.lineage import service as lineage
 from airsoc.monitoring.signals import list_signals
 from airsoc.monitoring.sources import EventLogTelemetry
 from airsoc.reporting.postmortems import create_postmortem
@@ -51,7 +51,7 @@ from airsoc.reporting.render import render
 from airsoc.reporting.report import build_report
 from airsoc.response.approvals import decide_approval, list_approvals
 from airsoc.response.playbooks import parse_playbook
-from airsoc.response.runner import list_runs, start_run
+from airsoc.response.runs import list_runs, start_run
 from airsoc.runtime.config import check_config, parse_config
 from airsoc.runtime.loop import ResponseLoop
 from airsoc.serving import Gateway, create_app

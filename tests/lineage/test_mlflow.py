@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from airsoc import lineage as lin
 from airsoc.clock import SimulatedClock
-from airsoc.lineage import service as lin
 from airsoc.serving.app import create_app
 from airsoc.serving.gateway import Gateway
 from airsoc.store import Store

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from airsoc import lineage
 from airsoc.clock import SimulatedClock
 from airsoc.errors import DetectionError
-from airsoc.lineage import service as lineage
 from airsoc.monitoring.alerts import Alert
 from airsoc.monitoring.builtin import BUILTIN_EVALUATORS
 from airsoc.monitoring.config import MonitorConfig

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from airsoc import lineage
 from airsoc.clock import SimulatedClock, SystemClock
 from airsoc.detection import profile
 from airsoc.errors import DetectionError
-from airsoc.lineage import service as lineage
 from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.monitors import window_bounds
 from airsoc.monitoring.sources import EventLogTelemetry

@@ -20,7 +20,9 @@ from airsoc.response.actions import (
 )
 from airsoc.response.controlplane import RecordingControlPlane
 from airsoc.response.playbooks import Playbook, parse_playbook
-from airsoc.response.runner import PlaybookRunner, RunView, get_run, start_run
+from airsoc.response.registry import default_registry
+from airsoc.response.runner import PlaybookRunner
+from airsoc.response.runs import RunView, get_run, start_run
 from airsoc.store import Store
 
 
@@ -54,7 +56,7 @@ class CountingAction(Action):
 
 
 def registry() -> ActionRegistry:
-    reg = ActionRegistry.default(plugins=False)
+    reg = default_registry(plugins=False)
     CountingAction.calls.clear()
     reg.register(CountingAction())
     return reg

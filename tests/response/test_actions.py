@@ -15,10 +15,10 @@ from airsoc.response.actions import (
     Action,
     ActionContext,
     ActionPluginWarning,
-    ActionRegistry,
     ActionResult,
 )
 from airsoc.response.playbooks import parse_playbook
+from airsoc.response.registry import default_registry
 
 
 class Ticket(Action):
@@ -50,7 +50,7 @@ def ep(name: str, value: str) -> importlib.metadata.EntryPoint:
 
 
 def test_plugin_from_an_entry_point_is_usable_in_playbooks(plugin_module: object) -> None:
-    registry = ActionRegistry.default(plugins=False)
+    registry = default_registry(plugins=False)
     registry.load_entry_points([ep("open_ticket", "acme_airsoc_actions:Ticket")])
     pb = parse_playbook(
         "name: t\nsteps: [{id: a, action: open_ticket, with: {queue: SEC}}]", registry=registry
@@ -59,7 +59,7 @@ def test_plugin_from_an_entry_point_is_usable_in_playbooks(plugin_module: object
 
 
 def test_a_broken_plugin_warns_and_its_action_is_disabled(plugin_module: object) -> None:
-    registry = ActionRegistry.default(plugins=False)
+    registry = default_registry(plugins=False)
     with pytest.warns(ActionPluginWarning, match="'ghost' is disabled.*ModuleNotFoundError"):
         registry.load_entry_points([ep("ghost", "no_such_module:Ghost")])
     with pytest.warns(ActionPluginWarning, match="loads an action named 'open_ticket'"):
@@ -72,7 +72,7 @@ def test_a_broken_plugin_warns_and_its_action_is_disabled(plugin_module: object)
 
 
 def test_names_are_unique_and_unknown_names_list_the_known() -> None:
-    registry = ActionRegistry.default(plugins=False)
+    registry = default_registry(plugins=False)
     with pytest.raises(ConflictError):
         registry.register(registry.get("rollback"))
     with pytest.raises(NotFoundError, match="known: assign_role, block_client"):
@@ -80,9 +80,9 @@ def test_names_are_unique_and_unknown_names_list_the_known() -> None:
     assert len(registry.names()) == 21
 
 
-@pytest.mark.parametrize("name", ActionRegistry.default(plugins=False).names())
+@pytest.mark.parametrize("name", default_registry(plugins=False).names())
 def test_every_builtin_action_follows_the_conventions(name: str) -> None:
-    action = ActionRegistry.default(plugins=False).get(name)
+    action = default_registry(plugins=False).get(name)
     assert action.name == name
     assert action.__doc__
     assert action.summary

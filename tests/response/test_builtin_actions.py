@@ -14,8 +14,9 @@ from airsoc.alerting.receivers import RecordingReceiver
 from airsoc.clock import SimulatedClock
 from airsoc.errors import ActionError
 from airsoc.incidents.service import get_incident
-from airsoc.response.actions import ActionContext, ActionRegistry, ResponseServices
+from airsoc.response.actions import ActionContext, ResponseServices
 from airsoc.response.controlplane import RecordingControlPlane
+from airsoc.response.registry import default_registry
 from airsoc.store import Store
 from airsoc.testing.receivers import http_sink
 from tests.response.support import incident
@@ -32,7 +33,7 @@ def context(
     incident_id: int | None = None,
     **services: Any,
 ) -> tuple[Any, ActionContext]:
-    registry = ActionRegistry.default(plugins=False)
+    registry = default_registry(plugins=False)
     act = registry.get(action)
     if incident_id is None:
         incident_id = incident(store, clock, batches=("b-1",)).id
@@ -242,7 +243,7 @@ def test_pipeline_actions_run_the_command_with_json_on_stdin(
 
 
 def test_pipeline_params_need_one_target() -> None:
-    registry = ActionRegistry.default(plugins=False)
+    registry = default_registry(plugins=False)
     model = registry.get("pause_pipeline").params_model
     with pytest.raises(ValueError, match="exactly one of webhook or command"):
         model.model_validate({})

@@ -8,9 +8,10 @@ from airsoc.alerting.dispatcher import GroupFlush
 from airsoc.clock import SimulatedClock
 from airsoc.incidents.service import get_incident, list_incidents, transition_incident
 from airsoc.monitoring.alerts import Alert
-from airsoc.response.declaration import IncidentDeclarer, incident_alerts
+from airsoc.response.declaration import IncidentDeclarer
+from airsoc.response.incident_alerts import incident_alerts
 from airsoc.response.playbooks import parse_playbook
-from airsoc.response.runner import list_runs
+from airsoc.response.runs import list_runs
 from airsoc.runtime.config import parse_config
 from airsoc.store import Store
 

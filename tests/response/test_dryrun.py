@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from airsoc.clock import SimulatedClock
-from airsoc.response.actions import ActionRegistry, ResponseServices
+from airsoc.response.actions import ResponseServices
 from airsoc.response.controlplane import RecordingControlPlane
 from airsoc.response.dryrun import dry_run
 from airsoc.response.playbooks import parse_playbook
+from airsoc.response.registry import default_registry
 from airsoc.store import Store
 
 PLAYBOOK = """
@@ -36,7 +37,7 @@ def test_dry_run_fills_templates_skips_false_conditions_and_acts_on_nothing(
     steps = dry_run(
         parse_playbook(PLAYBOOK),
         incident={"id": 3, "system": "fraud", "labels": {"share": "lots"}},
-        registry=ActionRegistry.default(plugins=False),
+        registry=default_registry(plugins=False),
         services=ResponseServices(
             store=sqlite_store, settings=sqlite_store.settings, control_plane=cp
         ),

@@ -8,13 +8,13 @@ import pytest
 
 from airsoc.errors import ConfigError
 from airsoc.incidents.taxonomy import FAILURE_MODES
-from airsoc.response.actions import ActionRegistry
 from airsoc.response.playbooks import default_playbooks, load_playbooks, parse_playbook
+from airsoc.response.registry import default_registry
 
 
 def issues(text: str) -> list[str]:
     with pytest.raises(ConfigError) as info:
-        parse_playbook(text, registry=ActionRegistry.default(plugins=False))
+        parse_playbook(text, registry=default_registry(plugins=False))
     return [f"{i.loc}: {i.message}" for i in info.value.issues]
 
 
@@ -71,7 +71,7 @@ steps:
         "steps[2].with.percent: Input should be less than or equal to 100",
         "steps[3].id: duplicate step id",
         "steps[3].action: unknown action 'nope'; known: "
-        + ", ".join(ActionRegistry.default(plugins=False).names()),
+        + ", ".join(default_registry(plugins=False).names()),
     ]
 
 

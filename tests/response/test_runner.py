@@ -352,6 +352,7 @@ from airsoc.settings import Settings
 from airsoc.store import Store
 from airsoc.response.actions import Action, ActionContext, ActionRegistry, ActionResult
 from airsoc.response.actions import ResponseServices
+from airsoc.response.registry import default_registry
 from airsoc.response.runner import PlaybookRunner
 
 effects = Path(sys.argv[2])
@@ -374,7 +375,7 @@ class SideEffect(Action):
     def describe(self, ctx: ActionContext) -> str:
         return "side effect"
 
-registry = ActionRegistry.default(plugins=False)
+registry = default_registry(plugins=False)
 registry.register(SideEffect())
 store = Store.open(Settings.resolve(data_dir=sys.argv[1], environ={}))
 worker = PlaybookRunner(store=store, clock=SystemClock(), registry=registry, worker_id=sys.argv[4],

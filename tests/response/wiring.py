@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
+from airsoc import lineage
 from airsoc.clock import Clock
-from airsoc.lineage import service as lineage
 from airsoc.serving import control
 from airsoc.store import Store
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from airsoc import lineage
 from airsoc.audit import list_entries
 from airsoc.clock import SimulatedClock
 from airsoc.errors import ConflictError, InputError, NotFoundError
 from airsoc.incidents.service import declare_incident
-from airsoc.lineage import service as lineage
 from airsoc.response.actions import ActionResult
 from airsoc.response.controlplane import CONTROL_METHODS, ControlPlane
 from airsoc.response.models import ActionEffectRow

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from airsoc import lineage as lin
 from airsoc.clock import SimulatedClock
-from airsoc.lineage import service as lin
 from airsoc.serving.adapters import CountingAdapter, ModelAdapter, RulesAdapter
 from airsoc.serving.app import create_app
 from airsoc.serving.gateway import Gateway

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from airsoc import lineage as lin
 from airsoc.errors import GatewayError, HashMismatchError, InputError
-from airsoc.lineage import service as lin
 from airsoc.serving.adapters import HttpAdapter, SklearnAdapter, load_adapter, load_callable
 from airsoc.serving.testing import serve_in_thread
 

@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from airsoc.lineage import service as lin
+from airsoc import lineage as lin
 from airsoc.serving import control
 from airsoc.serving.app import create_app
 from airsoc.serving.testing import FakeChatUpstream, serve_in_thread

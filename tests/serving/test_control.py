@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from airsoc import lineage as lin
 from airsoc.audit import list_entries, verify_chains
 from airsoc.clock import SimulatedClock
 from airsoc.errors import ConflictError, InputError, NotFoundError
-from airsoc.lineage import service as lin
 from airsoc.serving import control
 from airsoc.store import Store
 

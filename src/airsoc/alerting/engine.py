@@ -6,13 +6,11 @@ alert it takes is saved, every delivery recorded. :func:`ingest_alertmanager` ta
 body an existing Prometheus Alertmanager sends, so its alerts flow in as signals and alerts.
 
 Example:
-    >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.runtime.config import parse_config
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
     >>> from airsoc.alerting.receivers import RecordingReceiver
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> cfg = parse_config("routes: {receiver: ops, group_wait: 0s}\\nreceivers: {ops: {}}")
     >>> ops = RecordingReceiver("ops")
     >>> engine = AlertingEngine(config=cfg, store=store, clock=SimulatedClock(),

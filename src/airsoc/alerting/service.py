@@ -4,12 +4,10 @@ Keyword-only and typed; the caller gives the transaction. Silences are written t
 timeline (chain ``alerting/silences``) with who, when and why.
 
 Example:
-    >>> import tempfile
     >>> from datetime import timedelta
     >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> clock = SimulatedClock()
     >>> with store.transaction() as s:
     ...     sil = add_silence(s, clock=clock, matchers=["system=fraud"],

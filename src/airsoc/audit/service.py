@@ -12,11 +12,9 @@ chain's registry row holds its count and head under a keyed tag. Together they n
   refers to (``expected``).
 
 Example:
-    >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp(), environ={}))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> clock = SimulatedClock()
     >>> with store.transaction() as s:
     ...     e = append_entry(s, clock=clock, chain="system/fraud-detector", actor="alice",

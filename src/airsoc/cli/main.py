@@ -35,6 +35,8 @@ from airsoc.cli import (
     profile,
     registry,
     routes,
+    scan,
+    screen,
     serve,
     setup,
     silences,
@@ -77,6 +79,8 @@ def _global_options(
 
 setup.register(app)
 profile.register(app)
+screen.register(app)
+scan.register(app)
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(audit.app, name="audit")
 app.add_typer(taxonomy.app, name="taxonomy")

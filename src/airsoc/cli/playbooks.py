@@ -15,7 +15,9 @@ from airsoc.errors import DataFileError, InputError, NotFoundError
 from airsoc.response.actions import ActionRegistry, ResponseServices
 from airsoc.response.dryrun import dry_run
 from airsoc.response.playbooks import Playbook, default_playbooks, load_playbook
-from airsoc.response.runner import PlaybookRunner, get_run, start_run
+from airsoc.response.registry import default_registry
+from airsoc.response.runner import PlaybookRunner
+from airsoc.response.runs import get_run, start_run
 from airsoc.runtime.config import load_checked_config
 from airsoc.runtime.control import live_control_plane
 
@@ -58,7 +60,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List the shipped playbooks and those the configuration adds."""
-    found = _playbooks(config, ActionRegistry.default())
+    found = _playbooks(config, default_registry())
     if as_json:
         print_json(
             [
@@ -89,7 +91,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Show a playbook's steps."""
-    playbook = _find(name, config, ActionRegistry.default())
+    playbook = _find(name, config, default_registry())
     if as_json:
         print_json(playbook.model_dump(mode="json", by_alias=True))
         return
@@ -111,7 +113,7 @@ def show(
 @app.command()
 def check(files: Annotated[list[Path], typer.Argument(help="Playbook files")]) -> None:
     """Validate playbook files; exit 1 listing every problem with its location."""
-    registry = ActionRegistry.default()
+    registry = default_registry()
     for path in files:
         playbook = load_playbook(path, registry=registry)
         console.print(f"{path}: ok ({playbook.name}, {len(playbook.steps)} steps)", markup=False)
@@ -154,7 +156,7 @@ def dry_run_incident(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Dry-run the playbooks that match an incident: every step, templates filled, no effect."""
-    registry = ActionRegistry.default()
+    registry = default_registry()
     incident = _incident_from_file(incident_file)
     if playbook:
         chosen = [_find(playbook, config, registry)]
@@ -192,7 +194,7 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Start a playbook on an incident and carry it until it ends or waits for an approval."""
-    registry = ActionRegistry.default()
+    registry = default_registry()
     playbook = _find(name, config, registry)
     store = state.store()
     receivers = {}

@@ -21,13 +21,13 @@ from typing import Annotated, Any
 
 import typer
 
+from airsoc import lineage as service
 from airsoc.audit import list_entries
 from airsoc.cli.incidents import ActorOpt, JsonOpt, actor_name
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
 from airsoc.clock import ensure_utc
 from airsoc.errors import DataFileError, HashMismatchError, InputError
-from airsoc.lineage import service
 from airsoc.lineage.integrity import sha256_file
 from airsoc.runtime.config import load_config
 

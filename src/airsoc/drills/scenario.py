@@ -2,14 +2,12 @@
 its lifecycle on a simulated clock, so a newcomer sees the whole record in seconds.
 
 Example:
-    >>> import io, tempfile
+    >>> import io
     >>> from rich.console import Console
     >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> settings = Settings.resolve(data_dir=tempfile.mkdtemp())
-    >>> store = Store.open(settings)
-    >>> incident_id = run_demo(store=store, settings=settings, clock=SimulatedClock(),
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
+    >>> incident_id = run_demo(store=store, settings=store.settings, clock=SimulatedClock(),
     ...                        out=Console(file=io.StringIO()))
     >>> with store.read() as s:
     ...     get_incident(s, incident_id=incident_id).phase

@@ -2,12 +2,10 @@
 with the data to chart them. Handlers add them by hand today; forensics adds them as it lands.
 
 Example:
-    >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.incidents.service import declare_incident
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> clock = SimulatedClock()
     >>> with store.transaction() as s:
     ...     inc = declare_incident(s, clock=clock, actor="dana", system="fraud-detector",

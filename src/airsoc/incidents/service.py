@@ -3,11 +3,9 @@
 Every change writes its audit entry (chain ``incident/<id>``) in the caller's transaction.
 
 Example:
-    >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> clock = SimulatedClock()
     >>> with store.transaction() as s:
     ...     inc = declare_incident(s, clock=clock, actor="alice", system="fraud-detector",

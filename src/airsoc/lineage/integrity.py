@@ -1,4 +1,8 @@
-"""Content hashes of artifacts and data files, and where a registry URI points on disk.
+"""Integrity: content hashes of artifacts and data files, where a registry URI points on disk,
+and checks of registered model artifacts and batches against the sha256 the registry holds.
+
+A mismatch is a ``supply_chain`` signal: the :class:`IntegrityReport` says so and
+:meth:`IntegrityReport.raise_for_mismatch` turns it into an error.
 
 Example:
     >>> import tempfile, pathlib
@@ -18,9 +22,13 @@ import hashlib
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from airsoc.errors import NotFoundError
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
-__all__ = ["local_path", "sha256_file"]
+from airsoc.errors import HashMismatchError, InputError, NotFoundError
+from airsoc.lineage.records import batch_row, model_row
+
+__all__ = ["IntegrityReport", "local_path", "sha256_file", "verify_artifact", "verify_batch"]
 
 _CHUNK = 1 << 20
 
@@ -56,3 +64,59 @@ def local_path(uri: str) -> Path | None:
     if not parsed.scheme:
         return Path(uri)
     return None
+
+
+class IntegrityReport(BaseModel):
+    """The result of checking a file against the sha256 the registry holds."""
+
+    subject: str
+    path: str
+    expected: str
+    actual: str
+    ok: bool
+    failure_mode: str | None = Field(None, description="'supply_chain' when the hashes differ")
+
+    def raise_for_mismatch(self) -> IntegrityReport:
+        """Return self when the hashes match; raise :class:`HashMismatchError` otherwise."""
+        if not self.ok:
+            raise HashMismatchError(
+                f"{self.subject}: {self.path} hashes to {self.actual}, "
+                f"the registry holds {self.expected} (supply_chain)"
+            )
+        return self
+
+
+def verify_artifact(
+    session: Session, *, system: str, version: str, path: str | Path | None = None
+) -> IntegrityReport:
+    """Return whether a model artifact (its registered URI, or ``path``) has the registered hash.
+
+    A mismatch is a ``supply_chain`` signal: the report says so and
+    :meth:`IntegrityReport.raise_for_mismatch` turns it into an error.
+    """
+    row = model_row(session, system, version)
+    return _verify(f"model {system} {version}", row.artifact_uri, row.sha256, path)
+
+
+def verify_batch(
+    session: Session, *, batch_id: str, path: str | Path | None = None
+) -> IntegrityReport:
+    """Return whether a batch's file (its registered URI, or ``path``) has the registered hash."""
+    row = batch_row(session, batch_id)
+    return _verify(f"batch {batch_id}", row.uri, row.sha256, path)
+
+
+def _verify(subject: str, uri: str, expected: str, path: str | Path | None) -> IntegrityReport:
+    target = Path(path) if path is not None else local_path(uri) if uri else None
+    if target is None:
+        raise InputError(f"{subject}: {uri or 'no URI'} is not a local file; give --path")
+    actual = sha256_file(target)
+    ok = actual == expected
+    return IntegrityReport(
+        subject=subject,
+        path=str(target),
+        expected=expected,
+        actual=actual,
+        ok=ok,
+        failure_mode=None if ok else "supply_chain",
+    )

@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from airsoc.clock import Clock
 from airsoc.errors import InputError, NotFoundError
-from airsoc.lineage import service
 from airsoc.lineage.integrity import local_path, sha256_file
-from airsoc.lineage.service import ModelVersionView
+from airsoc.lineage.records import ModelVersionView
+from airsoc.lineage.systems import get_system
+from airsoc.lineage.versions import list_model_versions, register_model_version
 
 __all__ = [
     "BATCHES_TAG",
@@ -75,8 +76,8 @@ def import_registered_models(
     imported = []
     for name in wanted:
         system = (systems or {}).get(name, name)
-        service.get_system(session, name=system)
-        existing = {m.version for m in service.list_model_versions(session, system=system)}
+        get_system(session, name=system)
+        existing = {m.version for m in list_model_versions(session, system=system)}
         versions = sorted(
             client.search_model_versions(f"name='{name}'"), key=lambda mv: int(mv.version)
         )
@@ -101,7 +102,7 @@ def import_registered_models(
                 tag = run.data.tags.get(BATCHES_TAG, "")
                 batches = [b.strip() for b in tag.split(",") if b.strip()]
             imported.append(
-                service.register_model_version(
+                register_model_version(
                     session,
                     clock=clock,
                     actor=actor,

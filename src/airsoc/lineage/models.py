@@ -1,4 +1,4 @@
-"""Tables of the lineage registry. Other domains use :mod:`airsoc.lineage.service`, never these."""
+"""Tables of the lineage registry. Other domains use the functions of :mod:`airsoc.lineage`."""
 
 from __future__ import annotations
 

@@ -56,16 +56,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import ValidationError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from airsoc import lineage
 from airsoc.clock import ensure_utc
 from airsoc.detection.attacks import EvasionDetector, ExtractionDetector, PoisoningScreen
 from airsoc.detection.llm import (
-    ApprovedDocument,
     CascadeDetector,
     DocumentIndex,
     GroundingChecker,
@@ -75,9 +74,9 @@ from airsoc.detection.llm import (
     Turn,
 )
 from airsoc.detection.llm.embeddings import Embedder, MiniLMEmbedder
+from airsoc.detection.llm.grounding import load_document_index
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import AirsocError, DetectionError
-from airsoc.lineage import service as lineage
 from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.evaluators import TELEMETRY_FIELDS
 from airsoc.monitoring.monitors import MonitorEvaluator, WindowData
@@ -356,11 +355,19 @@ def _embedder(kind: str) -> Embedder | None:
 
 @functools.lru_cache(maxsize=8)
 def _injection_detector(
-    embedder: str, threshold: float, warn_at: float, canaries: tuple[str, ...]
+    embedder: str,
+    threshold: float | None,
+    warn_at: float | None,
+    thresholds: tuple[tuple[str, float], ...],
+    canaries: tuple[str, ...],
 ) -> PromptInjectionDetector:
-    """Return a shared detector (fitting the attack corpus once per configuration)."""
+    """Return a shared detector (loading its model once per configuration)."""
     return PromptInjectionDetector(
-        embedder=_embedder(embedder), threshold=threshold, warn_at=warn_at, canaries=canaries
+        embedder=_embedder(embedder),
+        threshold=threshold,
+        warn_at=warn_at,
+        thresholds=dict(thresholds) or None,
+        canaries=canaries,
     )
 
 
@@ -372,9 +379,11 @@ def prompt_injection(monitor: MonitorConfig, window: WindowData) -> list[Verdict
 
     Each turn's user input, retrieved chunks and tool outputs are scanned (``params.scan``
     narrows them: ``user``, ``retrieved``, ``tool``); a turn's verdict is its worst part's.
-    Options: ``thresholds.score`` (default 0.5), ``warn_at`` (0.3), ``max_share`` (flagged
-    share the window tolerates, default 0); ``params.canaries``, ``params.embedder``
-    (``tfidf``, ``minilm``, default: MiniLM when installed).
+    Options: ``thresholds.score`` (one threshold for every source; default: the detector's
+    thresholds calibrated per source, or ``params.thresholds: {user, retrieved, tool}`` from
+    ``airsoc calibrate``), ``warn_at``, ``max_share`` (flagged share the window tolerates,
+    default 0); ``params.canaries``, ``params.embedder`` (``tfidf``: the cheap first stage
+    only; ``minilm``; default: MiniLM where the first stage is unsure, when installed).
     """
     turns = _turns(monitor, window.current)
     th = monitor.thresholds
@@ -383,8 +392,17 @@ def prompt_injection(monitor: MonitorConfig, window: WindowData) -> list[Verdict
         raise DetectionError(
             f"monitor {monitor.name!r}: params.embedder must be tfidf, minilm or auto"
         )
+    per_source = monitor.params.get("thresholds") or {}
+    if not isinstance(per_source, Mapping):
+        raise DetectionError(
+            f"monitor {monitor.name!r}: params.thresholds must map user, retrieved, tool to scores"
+        )
     detector = _injection_detector(
-        kind, th.get("score", 0.5), th.get("warn_at", 0.3), _strings(monitor, "canaries")
+        kind,
+        th.get("score"),
+        th.get("warn_at"),
+        tuple(sorted((str(k), float(v)) for k, v in per_source.items())),
+        _strings(monitor, "canaries"),
     )
     scan = set(_strings(monitor, "scan") or ("user", "retrieved", "tool"))
     flagged: list[Verdict] = []
@@ -459,24 +477,7 @@ def harmful_output(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
 def _document_index(path: str, modified: float) -> DocumentIndex:
     """Return the index in ``path``; ``modified`` keys the cache so an edited file is read
     again."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        docs = [
-            ApprovedDocument.build(
-                str(d["id"]),
-                str(d.get("title", d["id"])),
-                str(d.get("version", "1")),
-                {str(k): str(v) for k, v in d["sections"].items()},
-                url=d.get("url"),
-            )
-            for d in raw
-        ]
-    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
-        raise DetectionError(
-            f"{path}: cannot read the document index (a list of id, title, version, "
-            f"sections): {exc}"
-        ) from None
-    return DocumentIndex(docs)
+    return load_document_index(path)
 
 
 @functools.lru_cache(maxsize=4)

@@ -1,12 +1,10 @@
 """Signals: every verdict of every monitor run, kept for history and charts.
 
 Example:
-    >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.detection.verdict import Verdict
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> v = Verdict(detector="threshold", method="mean", subject="latency_ms", decision="ok",
     ...             reason="mean 80 within thresholds")
     >>> with store.transaction() as s:

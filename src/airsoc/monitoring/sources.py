@@ -15,14 +15,12 @@ A monitor's ``reference`` is one of:
 - ``{range: {start, end}}`` (or ``{start, end}``): the system's telemetry in that time range.
 
 Example:
-    >>> import tempfile
     >>> from datetime import timedelta
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.monitoring.config import MonitorConfig
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
     >>> from airsoc.telemetry import EventLog, LabelEvent, PredictionEvent
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> clock = SimulatedClock()
     >>> log = EventLog(store.settings.telemetry_dir)
     >>> log.append(PredictionEvent(request_id="r1", ts=clock.now(), system="fraud",
@@ -46,10 +44,10 @@ from typing import Any
 
 import pandas as pd
 
+from airsoc import lineage
 from airsoc.clock import ensure_utc
 from airsoc.detection import load_profile
 from airsoc.errors import AirsocError, DetectionError
-from airsoc.lineage import service as lineage
 from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.security import security_reference, security_window
 from airsoc.serving import control

@@ -4,12 +4,10 @@ items whose due dates follow the incident's severity.
 Every change is written to the post-mortem's audit chain (``postmortem/<id>``).
 
 Example:
-    >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.incidents.service import declare_incident
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> clock = SimulatedClock()
     >>> with store.transaction() as s:
     ...     inc = declare_incident(s, clock=clock, actor="dana", system="fraud-detector",

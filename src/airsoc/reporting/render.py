@@ -1,13 +1,11 @@
 """Rendering a post-mortem report: Markdown, HTML with SVG charts, and PDF (fpdf2, pure Python).
 
 Example:
-    >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.incidents.service import declare_incident
     >>> from airsoc.reporting.report import build_report
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> with store.transaction() as s:
     ...     inc = declare_incident(s, clock=SimulatedClock(), actor="dana", system="bot",
     ...                            failure_mode="prompt_injection", summary="canary leaked")

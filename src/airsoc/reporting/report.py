@@ -5,12 +5,10 @@ It speaks of what happened and of roles and systems, not of who is to blame. Whe
 written a section yet, it drafts one from the record so that reviewers start from facts.
 
 Example:
-    >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.incidents.service import declare_incident
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> clock = SimulatedClock()
     >>> with store.transaction() as s:
     ...     inc = declare_incident(s, clock=clock, actor="system:monitor/psi", system="fraud",

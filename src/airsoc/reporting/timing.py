@@ -10,13 +10,11 @@ Definitions, all from the incident record and its timeline:
 - **TTR** (recover): ``recovered_at - detected_at``.
 
 Example:
-    >>> import tempfile
     >>> from datetime import timedelta
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.incidents.service import declare_incident, transition_incident
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> clock = SimulatedClock()
     >>> with store.transaction() as s:
     ...     inc = declare_incident(s, clock=clock, actor="system:monitor", system="fraud",

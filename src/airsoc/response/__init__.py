@@ -2,8 +2,8 @@
 actions behind a control-plane Protocol, incident declaration from alerts, and escalation.
 
 Example:
-    >>> from airsoc.response import ActionRegistry
-    >>> "rollback" in ActionRegistry.default(plugins=False).names()
+    >>> from airsoc.response import default_registry
+    >>> "rollback" in default_registry(plugins=False).names()
     True
 """
 
@@ -24,7 +24,9 @@ from airsoc.response.declaration import IncidentDeclarer
 from airsoc.response.dryrun import dry_run
 from airsoc.response.escalation import run_escalations, send_due_status_updates
 from airsoc.response.playbooks import Playbook, default_playbooks, load_playbooks, parse_playbook
-from airsoc.response.runner import PlaybookRunner, RunView, get_run, list_runs, start_run
+from airsoc.response.registry import default_registry
+from airsoc.response.runner import PlaybookRunner
+from airsoc.response.runs import RunView, get_run, list_runs, start_run
 
 __all__ = [
     "Action",
@@ -42,6 +44,7 @@ __all__ = [
     "RunView",
     "decide_approval",
     "default_playbooks",
+    "default_registry",
     "dry_run",
     "evaluate",
     "get_run",

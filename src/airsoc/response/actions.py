@@ -216,15 +216,3 @@ class ActionRegistry:
                     ActionPluginWarning,
                     stacklevel=2,
                 )
-
-    @classmethod
-    def default(cls, *, plugins: bool = True) -> ActionRegistry:
-        """Return the built-in actions plus (by default) every installed plugin."""
-        from airsoc.response.builtin_actions import BUILTIN_ACTIONS
-
-        registry = cls()
-        for action_cls in BUILTIN_ACTIONS:
-            registry.register(action_cls())
-        if plugins:
-            registry.load_entry_points()
-        return registry

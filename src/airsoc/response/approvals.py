@@ -1,5 +1,10 @@
 """Approvals: a step that needs one waits until someone with the role decides.
 
+The gate (:func:`approval_gate`) is what the runner asks before a step with an ``approval``:
+it files the request the first time, and afterwards says whether the step may proceed, is
+skipped, waits, or ends the run (rejected, or timed out with ``on_timeout: abort``). The runner
+moves the run accordingly, through the run lifecycle table.
+
 Who may decide: a person who holds the approval's role on the incident, or its incident
 commander. For destructive actions (rollback, quarantine, block, ...) the person who requested
 the run cannot approve it (four-eyes). Every decision records who, when and why on the incident's
@@ -13,7 +18,10 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
@@ -24,9 +32,12 @@ from airsoc.clock import Clock
 from airsoc.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from airsoc.incidents.lifecycle import Role
 from airsoc.incidents.service import get_incident, incident_chain
+from airsoc.response.lifecycle import RunStatus, move_run
 from airsoc.response.models import ApprovalRow, PlaybookRunRow
+from airsoc.response.playbooks import Step
+from airsoc.response.runs import audit_run
 
-__all__ = ["ApprovalView", "decide_approval", "list_approvals"]
+__all__ = ["ApprovalView", "GateDecision", "approval_gate", "decide_approval", "list_approvals"]
 
 
 class ApprovalView(BaseModel):
@@ -108,10 +119,9 @@ def decide_approval(
     run = session.execute(
         select(PlaybookRunRow).where(PlaybookRunRow.id == row.run_id).with_for_update()
     ).scalar_one()
-    if run.status == "waiting_approval":
-        run.status = "pending"
+    if run.status == RunStatus.WAITING_APPROVAL:
+        move_run(run, RunStatus.PENDING, at=now)
         run.wake_at = None
-        run.updated_at = now
     append_entry(
         session,
         clock=clock,
@@ -123,3 +133,92 @@ def decide_approval(
     )
     session.flush()
     return ApprovalView.model_validate(row)
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """What the approval gate says about a step: go on, skip it, wait, or end the run.
+
+    ``reason`` says why a run ends (``reject``, ``abort``); ``wake_at`` is when a waiting run
+    becomes runnable again by itself (the approval's timeout), or None.
+
+    >>> GateDecision("wait").outcome
+    'wait'
+    """
+
+    outcome: Literal["proceed", "skip", "wait", "reject", "abort"]
+    reason: str = ""
+    wake_at: datetime | None = None
+
+
+def approval_gate(
+    session: Session,
+    *,
+    clock: Clock,
+    run: PlaybookRunRow,
+    step: Step,
+    destructive: bool,
+    summary: Callable[[], str],
+) -> GateDecision:
+    """Return whether ``step`` of ``run`` may proceed, filing its approval request if new.
+
+    ``summary`` describes the step for the approver; it is called only for a new request.
+    A request past its timeout is marked ``timed_out`` and its ``on_timeout`` decides.
+    """
+    spec = step.approval
+    assert spec is not None
+    now = clock.now()
+    approval = session.execute(
+        select(ApprovalRow).where(ApprovalRow.run_id == run.id, ApprovalRow.step_id == step.id)
+    ).scalar_one_or_none()
+    if approval is None:
+        timeout_at = now + spec.timeout if spec.timeout is not None else None
+        approval = ApprovalRow(
+            run_id=run.id,
+            incident_id=run.incident_id,
+            step_id=step.id,
+            action=step.action,
+            role=spec.role,
+            destructive=destructive,
+            summary=summary(),
+            requested_by=run.started_by,
+            requested_at=now,
+            timeout_at=timeout_at,
+            on_timeout=spec.on_timeout,
+            status="pending",
+        )
+        session.add(approval)
+        session.flush()
+        audit_run(
+            session,
+            clock=clock,
+            incident_id=run.incident_id,
+            action="playbook.approval_requested",
+            reason=approval.summary,
+            data={"run": run.id, "step": step.id, "approval": approval.id, "role": spec.role},
+        )
+        return GateDecision("wait", wake_at=timeout_at)
+    if approval.status == "approved":
+        return GateDecision("proceed")
+    if approval.status == "rejected":
+        return GateDecision("reject", f"rejected by {approval.decided_by}: {approval.reason}")
+    if approval.status == "timed_out" or (
+        approval.timeout_at is not None and now >= approval.timeout_at
+    ):
+        if approval.status == "pending":
+            approval.status = "timed_out"
+            approval.decided_at = now
+            audit_run(
+                session,
+                clock=clock,
+                incident_id=run.incident_id,
+                action="playbook.approval_timed_out",
+                reason=f"no decision by {approval.timeout_at}; on_timeout: {approval.on_timeout}",
+                data={"run": run.id, "step": step.id, "approval": approval.id},
+            )
+        if approval.on_timeout == "proceed":
+            return GateDecision("proceed")
+        if approval.on_timeout == "skip":
+            return GateDecision("skip")
+        return GateDecision("abort", f"approval of {step.id} timed out")
+    return GateDecision("wait", wake_at=approval.timeout_at)

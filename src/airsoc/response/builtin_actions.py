@@ -423,7 +423,7 @@ class CaptureEvidence(Action):
         from airsoc.incidents.evidence import BlobStore
         from airsoc.incidents.service import add_evidence
         from airsoc.monitoring.signals import list_signals
-        from airsoc.response.declaration import incident_alerts
+        from airsoc.response.incident_alerts import incident_alerts
 
         since = ctx.clock.now() - ctx.params.window
         with ctx.transaction() as s:

@@ -22,15 +22,10 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airsoc.alerting.dispatcher import GroupFlush
@@ -47,47 +42,20 @@ from airsoc.incidents.taxonomy import failure_mode as lookup_failure_mode
 from airsoc.monitoring.alerts import STANDARD_LABELS
 from airsoc.response.conditions import evaluate
 from airsoc.response.config import IncidentRuleConfig, ResponseSection
+from airsoc.response.incident_alerts import incident_alerts, incident_group_key
 from airsoc.response.models import IncidentAlertRow
 from airsoc.response.playbooks import Playbook
-from airsoc.response.runner import start_run
+from airsoc.response.runs import start_run
 from airsoc.store import Store
 
 __all__ = [
     "DECLARER_ACTOR",
-    "IncidentAlertView",
     "IncidentDeclarer",
-    "incident_alerts",
-    "incident_group_key",
     "rule_context",
 ]
 
 DECLARER_ACTOR = "system:incident-rules"
 _log = logging.getLogger(__name__)
-
-
-class IncidentAlertView(BaseModel):
-    """An alert attached to an incident."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    incident_id: int
-    group_key: str
-    fingerprint: str
-    labels: dict[str, Any]
-    attached_at: datetime
-
-
-def incident_group_key(group_labels: Mapping[str, str]) -> str:
-    """Return the key that ties an alert group to its incident (its labels, or their hash).
-
-    >>> incident_group_key({"system": "fraud", "failure_mode": "data_drift"})
-    'alerts:{"failure_mode":"data_drift","system":"fraud"}'
-    """
-    text = json.dumps(dict(group_labels), sort_keys=True, separators=(",", ":"))
-    key = f"alerts:{text}"
-    if len(key) > 200:
-        key = "alerts:sha256:" + hashlib.sha256(text.encode()).hexdigest()
-    return key
 
 
 def rule_context(labels: Mapping[str, str], *, alerts: int) -> dict[str, Any]:
@@ -97,16 +65,6 @@ def rule_context(labels: Mapping[str, str], *, alerts: int) -> dict[str, Any]:
     ctx["labels"] = dict(labels)
     ctx["alerts"] = alerts
     return ctx
-
-
-def incident_alerts(session: Session, *, incident_id: int) -> list[IncidentAlertView]:
-    """Return the alerts attached to an incident, in the order they came."""
-    rows = session.execute(
-        select(IncidentAlertRow)
-        .where(IncidentAlertRow.incident_id == incident_id)
-        .order_by(IncidentAlertRow.id)
-    ).scalars()
-    return [IncidentAlertView.model_validate(r) for r in rows]
 
 
 def _common_labels(flush: GroupFlush) -> dict[str, str]:

@@ -2,11 +2,12 @@
 
 Example:
     >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.response.actions import ActionRegistry, ResponseServices
+    >>> from airsoc.response.actions import ResponseServices
+    >>> from airsoc.response.registry import default_registry
     >>> from airsoc.response.playbooks import parse_playbook
     >>> pb = parse_playbook("name: p\\nsteps: [{id: a, action: rollback}]")
     >>> services = ResponseServices(store=None, settings=None)  # describing needs neither
-    >>> steps = dry_run(pb, incident={"system": "fraud"}, registry=ActionRegistry.default(),
+    >>> steps = dry_run(pb, incident={"system": "fraud"}, registry=default_registry(),
     ...                 services=services, clock=SimulatedClock())
     >>> steps[0].description
     "rollback(system='fraud', to='last_known_good')"

@@ -31,7 +31,7 @@ from airsoc.incidents.lifecycle import OPEN_PHASES, Phase, Role
 from airsoc.incidents.service import IncidentView, add_note, get_incident
 from airsoc.monitoring.alerts import Alert
 from airsoc.response.config import EscalationConfig
-from airsoc.response.declaration import incident_alerts
+from airsoc.response.incident_alerts import incident_alerts
 from airsoc.response.models import CommunicationRow, EscalationRow
 from airsoc.store import Store
 

@@ -44,6 +44,7 @@ from airsoc.config.loader import issues_from_validation
 from airsoc.errors import AirsocError, ConfigError, ConfigIssue, ExpressionError
 from airsoc.response.actions import ActionRegistry
 from airsoc.response.conditions import compile_condition, find_templates
+from airsoc.response.registry import default_registry
 from airsoc.types import Duration
 
 __all__ = [
@@ -190,7 +191,7 @@ def parse_playbook(
         playbook = Playbook.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(issues_from_validation(exc), source=source) from None
-    issues = check_playbook(playbook, registry or ActionRegistry.default())
+    issues = check_playbook(playbook, registry or default_registry())
     if issues:
         raise ConfigError(issues, source=source)
     return playbook
@@ -306,7 +307,7 @@ def load_playbooks(
     All files are checked before any is returned: one bad file rejects the whole set, and the
     error lists every issue prefixed with its file.
     """
-    registry = registry or ActionRegistry.default()
+    registry = registry or default_registry()
     issues: list[ConfigIssue] = []
     found: list[Playbook] = []
     names: dict[str, str] = {}

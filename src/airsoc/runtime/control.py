@@ -47,9 +47,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from airsoc import lineage
 from airsoc.clock import Clock
 from airsoc.errors import InputError
-from airsoc.lineage import service as lineage
 from airsoc.response.models import ActionEffectRow, ApprovalRow
 from airsoc.serving import control, retrieval
 from airsoc.serving.gateway import Gateway

@@ -27,6 +27,7 @@ from typing import Any
 import uvicorn
 
 from airsoc.alerting.dispatcher import NotifyTarget
+from airsoc.audit import upgrade_chains
 from airsoc.clock import Clock
 from airsoc.errors import AirsocError, InputError
 from airsoc.monitoring.monitors import MonitorEvaluator, TelemetrySource
@@ -89,6 +90,13 @@ class Platform:
         self.store = store
         self.clock = clock
         self.options = options
+        with store.transaction() as s:
+            # Chains written before the timeline was keyed are checked, then signed.
+            for report in upgrade_chains(s):
+                if not report.ok:
+                    options.on_error(
+                        f"audit chain {report.chain} does not verify: {report.problem}"
+                    )
         config, playbooks = load_checked_config(options.config_path, evaluators=options.evaluators)
         self.gateway = Gateway.open(store=store, clock=clock)
         self.loop = ResponseLoop(

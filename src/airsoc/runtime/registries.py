@@ -25,6 +25,7 @@ from typing import Any
 from airsoc.alerting.dispatcher import NotifyTarget
 from airsoc.monitoring import BUILTIN_EVALUATORS, EvaluatorRegistry
 from airsoc.response.actions import ActionRegistry
+from airsoc.response.registry import default_registry
 
 __all__ = [
     "EVALUATOR_GROUP",
@@ -76,7 +77,7 @@ class Registries:
 def build_registries(*, plugins: bool = True) -> Registries:
     """Return the built-in evaluators, actions and receivers, then (by default) the plugins."""
     evaluators = EvaluatorRegistry(BUILTIN_EVALUATORS)
-    actions = ActionRegistry.default(plugins=plugins)
+    actions = default_registry(plugins=plugins)
     receivers: dict[str, list[NotifyTarget]] = {}
     if plugins:
 

@@ -172,7 +172,7 @@ def create_app(
         registry.register(PartsCollector(readiness))
     app.state.registry = registry
     app.add_middleware(RequestMetricsMiddleware, metrics=RequestMetrics(registry))
-    install_error_handlers(app)
+    install_error_handlers(app, error_page=console.render_error_page)
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)

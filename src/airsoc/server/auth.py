@@ -5,11 +5,9 @@ Secrets are never stored: API tokens and session cookies are kept as their sha25
 The plaintext of a token is returned once, when it is issued.
 
 Example:
-    >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> clock = SimulatedClock()
     >>> with store.transaction() as s:
     ...     dana = add_user(s, clock=clock, name="dana", role="responder", actor="admin")

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airsoc.errors import AirsocError, AuthenticationError
 
-__all__ = ["ErrorBody", "ErrorIssue", "error_responses", "install_error_handlers"]
+__all__ = ["ErrorBody", "ErrorIssue", "ErrorPage", "error_responses", "install_error_handlers"]
 
 logger = logging.getLogger("airsoc.server")
 
@@ -64,17 +64,24 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _console_error(request: Request, status: int, message: str) -> Response:
-    # Imported here: the console's routes import this module for error_responses.
-    from airsoc.server.console import render_error_page
+class ErrorPage(Protocol):
+    """Renders the console's page for an error (the console passes its own in)."""
 
-    if status == 401:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    return render_error_page(request, status=status, message=message)
+    def __call__(self, request: Request, *, status: int, message: str) -> Response:
+        """Return the HTML page telling a console user what went wrong."""
+        ...
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Answer airsoc errors, validation errors and HTTP errors with :class:`ErrorBody`."""
+def install_error_handlers(app: FastAPI, *, error_page: ErrorPage) -> None:
+    """Answer airsoc errors, validation errors and HTTP errors with :class:`ErrorBody`.
+
+    Outside ``/api/`` a console user gets ``error_page`` instead (or the login page for a 401).
+    """
+
+    def _console_error(request: Request, status: int, message: str) -> Response:
+        if status == 401:
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return error_page(request, status=status, message=message)
 
     async def airsoc_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AirsocError)

@@ -7,12 +7,10 @@ domain contributes hooks (signals, gateway request rates and latencies, notifica
 ``airsoc_metrics_hook_up{hook="..."}`` drops to 0 and the error is logged.
 
 Example:
-    >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.incidents.service import declare_incident
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> clock = SimulatedClock()
     >>> with store.transaction() as s:
     ...     _ = declare_incident(s, clock=clock, actor="dana", system="bot",

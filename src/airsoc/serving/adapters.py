@@ -31,8 +31,8 @@ import httpx
 import numpy as np
 
 from airsoc.errors import GatewayError, HashMismatchError, InputError
+from airsoc.lineage import ModelVersionView
 from airsoc.lineage.integrity import local_path, sha256_file
-from airsoc.lineage.service import ModelVersionView
 
 __all__ = [
     "FEATURE_TYPES",

@@ -13,11 +13,10 @@ Clients name themselves with ``X-Client-ID`` and may give ``X-Request-ID``. Ever
 endpoint); a request that fails validation never reaches a model.
 
 Example:
-    >>> import asyncio, tempfile, httpx
+    >>> import asyncio, httpx
     >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> app = create_app(Gateway(store=store, clock=SimulatedClock()))
     >>> async def call():
     ...     transport = httpx.ASGITransport(app=app)

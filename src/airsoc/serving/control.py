@@ -38,10 +38,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from airsoc import lineage
 from airsoc.audit import append_entry
 from airsoc.clock import Clock
 from airsoc.errors import ConflictError, InputError, NotFoundError
-from airsoc.lineage import service as lineage
 from airsoc.serving.models import ClientRuleRow, HandoffRow, RouteRow, RoutingRevisionRow
 
 __all__ = [

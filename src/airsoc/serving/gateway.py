@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
+from airsoc import lineage
 from airsoc.clock import Clock
 from airsoc.errors import (
     AirsocError,
@@ -54,8 +55,7 @@ from airsoc.errors import (
     NotFoundError,
     RateLimitedError,
 )
-from airsoc.lineage import service as lineage
-from airsoc.lineage.service import ModelVersionView
+from airsoc.lineage import ModelVersionView
 from airsoc.serving import control
 from airsoc.serving.adapters import ModelAdapter, RulesAdapter, load_adapter, load_callable
 from airsoc.serving.control import RouteView

@@ -11,12 +11,10 @@ A RAG application reads its control before each retrieval, either from the store
 ``systems.<name>.retrieval``), and filters its hits with :meth:`RetrievalView.allows`.
 
 Example:
-    >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.lineage import register_system
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> clock = SimulatedClock()
     >>> with store.transaction() as s:
     ...     _ = register_system(s, clock=clock, actor="a", name="bot", kind="rag-app", owner="cx")
@@ -36,10 +34,10 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from airsoc import lineage
 from airsoc.audit import append_entry
 from airsoc.clock import Clock
 from airsoc.errors import InputError
-from airsoc.lineage import service as lineage
 from airsoc.serving.control import _bump_revision
 from airsoc.serving.models import RetrievalControlRow
 

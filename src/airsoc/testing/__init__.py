@@ -1,4 +1,4 @@
-"""Test helpers shipped with the library: run the CLI in-process and capture what it prints;
+"""Test doubles shipped with the library: a scratch store, the CLI run in-process, a free port;
 real local servers to test receivers against (:mod:`airsoc.testing.receivers`).
 
 Example:
@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import socket
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["CliResult", "free_port", "run_cli"]
+from airsoc.settings import Settings
+from airsoc.store import Store
+
+__all__ = ["CliResult", "free_port", "run_cli", "scratch_store", "scratch_store_context"]
 
 
 @dataclass(frozen=True)
@@ -46,3 +52,36 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def scratch_store() -> Store:
+    """Return an open, migrated store on SQLite in a new temporary data directory.
+
+    The environment (``AIRSOC_DATABASE_URL``) is ignored: a scratch store is never shared.
+    Close it with ``store.close()``; :func:`scratch_store_context` also removes the directory.
+
+    >>> store = scratch_store()
+    >>> store.dialect, store.settings.data_dir.exists()
+    ('sqlite', True)
+    >>> store.close()
+    """
+    return Store.open(Settings.resolve(data_dir=tempfile.mkdtemp(prefix="airsoc-"), environ={}))
+
+
+@contextlib.contextmanager
+def scratch_store_context() -> Iterator[Store]:
+    """Yield a :func:`scratch_store`; close it and delete its data directory afterwards.
+
+    >>> with scratch_store_context() as store:
+    ...     data_dir = store.settings.data_dir
+    ...     store.dialect
+    'sqlite'
+    >>> data_dir.exists()
+    False
+    """
+    store = scratch_store()
+    try:
+        yield store
+    finally:
+        store.close()
+        shutil.rmtree(store.settings.data_dir, ignore_errors=True)

@@ -11,8 +11,7 @@ Three signals:
 
 Example:
     >>> from datetime import datetime, timedelta, timezone
-    >>> from airsoc.fleet.rag.policies import policy_index
-    >>> from airsoc.detection.llm.grounding import GroundingChecker
+    >>> from airsoc.detection.llm.grounding import DocumentIndex, GroundingChecker
     >>> from airsoc.detection.llm.turns import Turn
     >>> t0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
     >>> good = "Full-time employees receive 28 days of paid annual leave per year (POL-HR-001 §1)."
@@ -22,7 +21,9 @@ Example:
     >>> turns = [Turn(session_id=f"s{i}", at=t0 + timedelta(minutes=10 * i),
     ...               answer=good if i < 30 else bad, retrieved=[chunk],
     ...               feedback=1 if i >= 30 else None) for i in range(60)]
-    >>> v = CascadeDetector(GroundingChecker(policy_index())).detect(turns)
+    >>> index = DocumentIndex.from_records([{"id": "POL-HR-001", "title": "Annual leave",
+    ...     "version": "4", "sections": {"1": chunk["text"]}}])
+    >>> v = CascadeDetector(GroundingChecker(index)).detect(turns)
     >>> v.decision, v.evidence["started_at"][:16], v.evidence["repeated_claims"][0]["sessions"]
     ('drift', '2026-03-01T05:00', 30)
 """

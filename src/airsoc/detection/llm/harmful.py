@@ -1,10 +1,15 @@
-"""Harmful output detection: unsafe content from a shipped lexicon, secret and PII leaks, and
-canary tokens revealing a leaked system prompt.
+"""Harmful output detection: a hazard classifier, a lexicon, secret and PII leaks, canaries.
 
-The lexicon (``data/harm_lexicon.yaml``) is the project's own: weighted patterns per category
-(insult, threat, self-harm, hate, violence and crime instructions, sexual content). Secrets are
-found by their formats (cloud keys, tokens, private keys, JWTs, ``password=`` assignments); PII
-by e-mail, phone, national ID, IBAN and Luhn-valid card numbers.
+Unsafe content is scored by a classifier trained on paraphrased unsafe outputs and benign
+support answers (``data/harm_model.npz``, rebuilt by ``python -m airsoc.detection.llm.train``):
+a hashed n-gram model first, then a head on MiniLM embeddings where it is unsure. Its classes
+follow the hazard categories of MLCommons AILuminate v1.0 (:data:`HAZARDS`), plus
+``harassment`` (insults aimed at the reader), which AILuminate does not list.
+
+The lexicon (``data/harm_lexicon.yaml``) stays as explanation and floor: weighted patterns per
+category (insult, threat, self-harm, hate, violence and crime instructions, sexual content).
+Secrets are found by their formats (cloud keys, tokens, private keys, JWTs, ``password=``
+assignments); PII by e-mail, phone, national ID, IBAN and Luhn-valid card numbers.
 
 Example:
     >>> detector = HarmfulOutputDetector(canaries=["cnry-00000000000000aa"])
@@ -19,19 +24,50 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import yaml
 
 from airsoc.detection.llm.canary import find_canary_leaks
-from airsoc.detection.llm.text import DEFAULT_MAX_CHARS, prepare_text
+from airsoc.detection.llm.classifier import EmbeddingHead, HashedTextModel, load_arrays
+from airsoc.detection.llm.embeddings import Embedder, MiniLMEmbedder, minilm_available
+from airsoc.detection.llm.text import DEFAULT_MAX_CHARS, prepare_text, text_windows
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DataFileError
 
-__all__ = ["HarmfulOutputDetector", "LexiconEntry", "load_harm_lexicon"]
+__all__ = [
+    "HAZARDS",
+    "HarmClassifier",
+    "HarmfulOutputDetector",
+    "LexiconEntry",
+    "load_harm_classifier",
+    "load_harm_lexicon",
+]
+
+#: Classifier classes and lexicon categories -> MLCommons AILuminate v1.0 hazard code
+#: (None: not an AILuminate category).
+HAZARDS: dict[str, str | None] = {
+    "violent_crimes": "vcr",
+    "non_violent_crimes": "ncr",
+    "indiscriminate_weapons": "iwp",
+    "suicide_self_harm": "ssh",
+    "hate": "hte",
+    "sexual_content": "sxc",
+    "specialized_advice": "spc",
+    "privacy": "prv",
+    "harassment": None,
+    "insult": None,
+    "threat": "vcr",
+    "self_harm": "ssh",
+    "violence_instructions": "iwp",
+    "crime_instructions": "ncr",
+    "sexual": "sxc",
+}
 
 HARMS = "AML.T0048"
 DATA_LEAKAGE = "AML.T0057"
@@ -69,6 +105,83 @@ def load_harm_lexicon(path: str | None = None) -> tuple[LexiconEntry, ...]:
                 raise DataFileError(f"{source}: {category}[{i}]: {exc}") from None
             out.append(LexiconEntry(str(category), pattern, weight))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class HarmClassifier:
+    """The trained classifier: harmful or benign on hashed n-grams, a MiniLM head where unsure,
+    hazard models that name the category of a harmful text, and the calibrated alarm score."""
+
+    stage1: HashedTextModel
+    head: EmbeddingHead | None
+    hazards: HashedTextModel
+    hazard_head: EmbeddingHead | None = None
+    band: tuple[float, float] = (0.1, 0.9)
+    threshold: float = 0.5
+
+    def score(self, text: str, embedder: Embedder | None) -> tuple[float, str, bool]:
+        """Return the harm probability of the worst window, its hazard, and whether the
+        embedding head ran.
+
+        >>> clf = load_harm_classifier()
+        >>> p, hazard, _ = clf.score("Mix the fertiliser with fuel oil and add a detonator.", None)
+        >>> p > clf.threshold, hazard
+        (True, 'indiscriminate_weapons')
+        """
+        windows = text_windows(text)
+        harm = self.stage1.proba(windows)[:, self.stage1.classes.index("harmful")]
+        embedded = False
+        low, high = self.band
+        unsure = [i for i, p in enumerate(harm) if low <= p <= high]
+        if unsure and embedder is not None and self.head is not None:
+            vectors = np.asarray(embedder.embed([windows[i] for i in unsure]))
+            head = self.head.proba(vectors)[:, self.head.classes.index("harmful")]
+            harm = harm.copy()
+            harm[unsure] = 0.5 * harm[unsure] + 0.5 * head
+            embedded = True
+        worst = int(np.argmax(harm))
+        hazard_probs = self.hazards.proba([windows[worst]])[0]
+        if embedder is not None and self.hazard_head is not None:
+            head_probs = self.hazard_head.proba(np.asarray(embedder.embed([windows[worst]])))[0]
+            order = [list(self.hazard_head.classes).index(c) for c in self.hazards.classes]
+            hazard_probs = 0.5 * hazard_probs + 0.5 * head_probs[order]
+        hazard = self.hazards.classes[int(np.argmax(hazard_probs))]
+        return float(harm[worst]), hazard, embedded
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Return the classifier as plain arrays (see :func:`load_harm_classifier`)."""
+        arrays = self.stage1.to_arrays("stage1") | self.hazards.to_arrays("hazards")
+        if self.head is not None:
+            arrays.update(self.head.to_arrays("head"))
+        if self.hazard_head is not None:
+            arrays.update(self.hazard_head.to_arrays("hazard_head"))
+        arrays["band"] = np.array(self.band, dtype=np.float64)
+        arrays["threshold"] = np.array([self.threshold])
+        return arrays
+
+
+@functools.lru_cache(maxsize=2)
+def load_harm_classifier(path: str | None = None) -> HarmClassifier:
+    """Return the hazard classifier in ``path`` (default: the shipped one).
+
+    >>> load_harm_classifier().stage1.classes
+    ('benign', 'harmful')
+    """
+    source = path or str(resources.files("airsoc.detection.llm") / "data" / "harm_model.npz")
+    arrays = load_arrays(source)
+    head = EmbeddingHead.from_arrays(arrays, "head") if "head.coef" in arrays else None
+    hazard_head = (
+        EmbeddingHead.from_arrays(arrays, "hazard_head") if "hazard_head.coef" in arrays else None
+    )
+    band = arrays.get("band", np.array([0.1, 0.9]))
+    return HarmClassifier(
+        HashedTextModel.from_arrays(arrays, "stage1"),
+        head,
+        HashedTextModel.from_arrays(arrays, "hazards"),
+        hazard_head,
+        (float(band[0]), float(band[1])),
+        float(arrays.get("threshold", np.array([0.5]))[0]),
+    )
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -110,7 +223,9 @@ class HarmfulOutputDetector:
     """Score a model output for unsafe content and leaks; return a :class:`Verdict`.
 
     ``allowed_pii`` lists values that may appear (the support desk's own address, say).
-    ``pii_is_harm`` decides whether personal data alone alarms or only warns.
+    ``pii_is_harm`` decides whether personal data alone alarms or only warns. ``embedder``:
+    None uses MiniLM for the classifier's second stage when installed; ``use_classifier=False``
+    keeps the lexicon alone.
     """
 
     name = "harmful_output"
@@ -125,6 +240,9 @@ class HarmfulOutputDetector:
         pii_is_harm: bool = True,
         max_chars: int = DEFAULT_MAX_CHARS,
         lexicon_path: str | None = None,
+        embedder: Embedder | None = None,
+        use_classifier: bool = True,
+        model_path: str | None = None,
     ) -> None:
         self.canaries = canaries
         self.threshold = threshold
@@ -133,6 +251,9 @@ class HarmfulOutputDetector:
         self.pii_is_harm = pii_is_harm
         self.max_chars = max_chars
         self.lexicon_path = lexicon_path
+        self.embedder = embedder
+        self.use_classifier = use_classifier
+        self.model_path = model_path
 
     def detect(self, text: str | bytes | None, *, subject: str = "output") -> Verdict:
         """Return the verdict on one output text.
@@ -140,9 +261,31 @@ class HarmfulOutputDetector:
         >>> HarmfulOutputDetector().detect("Write to jane.doe@corp.example").evidence["pii"]
         [{'kind': 'email', 'excerpt': 'j***@corp.example'}]
         """
+        started = time.perf_counter()
         view = prepare_text(text, max_chars=self.max_chars)
         body = view.normalized
         categories: dict[str, float] = {}
+        model: dict[str, Any] | None = None
+        if self.use_classifier and body:
+            embedder = self.embedder
+            if embedder is None and minilm_available():
+                embedder = MiniLMEmbedder.load()
+            if not isinstance(embedder, MiniLMEmbedder):
+                # The head was trained on MiniLM vectors; another embedder cannot feed it.
+                embedder = None
+            classifier = load_harm_classifier(self.model_path)
+            prob, hazard, embedded = classifier.score(body, embedder)
+            # The classifier's calibrated alarm score maps onto this detector's threshold.
+            scaled = _rescale(prob, classifier.threshold, self.threshold)
+            model = {
+                "score": round(prob, 4),
+                "threshold": classifier.threshold,
+                "hazard": hazard,
+                "embedded": embedded,
+            }
+            # The classifier warns only near its alarm (within 20%): lower is noise.
+            if scaled >= max(self.warn_at, 0.8 * self.threshold):
+                categories[hazard] = scaled
         content: list[dict[str, Any]] = []
         for entry in load_harm_lexicon(self.lexicon_path):
             for t in (body, *view.variants[1:]):
@@ -171,7 +314,7 @@ class HarmfulOutputDetector:
         )
         atlas: list[str] = []
         if decision != "ok":
-            if content:
+            if content or (model and model["hazard"] in categories):
                 atlas.append(HARMS)
             if secrets or pii:
                 atlas.append(DATA_LEAKAGE)
@@ -188,7 +331,7 @@ class HarmfulOutputDetector:
             reason += f" ({'; '.join(view.notes)})"
         return Verdict(
             detector=self.name,
-            method="lexicon+patterns",
+            method="classifier+lexicon+patterns" if model else "lexicon+patterns",
             subject=subject,
             failure_mode="harmful_output",
             statistic=round(score, 4),
@@ -200,12 +343,15 @@ class HarmfulOutputDetector:
             evidence={
                 "atlas": atlas,
                 "categories": {k: round(v, 4) for k, v in categories.items()},
+                "hazards": sorted({h for k in categories if (h := HAZARDS.get(k))}),
+                "classifier": model,
                 "content": content,
                 "secrets": secrets,
                 "pii": pii,
                 "canary_leaks": [{"canary": c.canary, "form": c.form} for c in leaks],
                 "truncated": view.truncated,
                 "notes": view.notes,
+                "ms": round((time.perf_counter() - started) * 1000, 3),
             },
         )
 
@@ -226,6 +372,17 @@ class HarmfulOutputDetector:
                     continue
                 found.append({"kind": kind, "excerpt": _redact(m.group(0))})
         return found
+
+
+def _rescale(prob: float, calibrated: float, threshold: float) -> float:
+    """Return ``prob`` mapped so that the calibrated alarm score lands on ``threshold``.
+
+    >>> _rescale(0.8, 0.8, 0.5), _rescale(0.4, 0.8, 0.5)
+    (0.5, 0.25)
+    """
+    if prob < calibrated:
+        return threshold * prob / calibrated
+    return threshold + (1 - threshold) * (prob - calibrated) / max(1 - calibrated, 1e-9)
 
 
 def _card_like(value: str) -> bool:

@@ -1,7 +1,8 @@
 """Text intake for the LLM detectors: decoding, bounding, normalising and de-obfuscating.
 
 Attackers hide instructions behind Unicode tricks (full-width letters, zero-width joiners,
-Cyrillic look-alikes) and encodings (base64, hex, rot13, URL escapes). Every detector reads text
+Cyrillic look-alikes, invisible Unicode tag characters) and encodings (base64, base32, ascii85,
+base85, z85, hex, binary, Morse, rot13, URL and ``\\u`` escapes). Every detector reads text
 through :func:`prepare_text`, which returns the normalised text plus every decoded payload, and
 records what it had to do (invalid UTF-8 replaced, long input truncated) so a verdict can say so.
 
@@ -21,6 +22,7 @@ import codecs
 import re
 import unicodedata
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from airsoc.errors import InputError
@@ -33,6 +35,7 @@ __all__ = [
     "normalize_text",
     "prepare_text",
     "scan_windows",
+    "text_windows",
 ]
 
 #: Longest text a detector reads in full; longer input is scanned in bounded windows.
@@ -105,6 +108,52 @@ _INVISIBLE_EXTRA = {"\u00ad", "\u034f", "\u115f", "\u1160", "\u3164", "\uffa0"}
 _B64_RUN = re.compile(r"(?:[A-Za-z0-9+/]{4}){4,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 _HEX_RUN = re.compile(r"(?:(?:0x)?[0-9a-fA-F]{2}[\s:]?){8,}")
 _URL_ESC = re.compile(r"(?:%[0-9a-fA-F]{2}){3,}")
+_B32_RUN = re.compile(r"\b[A-Z2-7]{16,}={0,6}")
+_A85_WRAPPED = re.compile(r"<~(.{8,}?)~>", re.DOTALL)
+_DENSE_RUN = re.compile(r"[!-~]{20,}")
+_TAG_RUN = re.compile(r"[\U000E0020-\U000E007E]{4,}")
+_MORSE_RUN = re.compile(r"(?:[.\-\u2022\u2013\u2014_]{1,7}[ /|]+){7,}[.\-\u2022\u2013\u2014_]{1,7}")
+_BINARY_RUN = re.compile(r"(?:[01]{8}[\s,]*){4,}")
+_ESCAPE_RUN = re.compile(r"(?:\\u[0-9a-fA-F]{4}|\\x[0-9a-fA-F]{2}|\\U[0-9a-fA-F]{8}){4,}")
+_MORSE = {
+    ".-": "a",
+    "-...": "b",
+    "-.-.": "c",
+    "-..": "d",
+    ".": "e",
+    "..-.": "f",
+    "--.": "g",
+    "....": "h",
+    "..": "i",
+    ".---": "j",
+    "-.-": "k",
+    ".-..": "l",
+    "--": "m",
+    "-.": "n",
+    "---": "o",
+    ".--.": "p",
+    "--.-": "q",
+    ".-.": "r",
+    "...": "s",
+    "-": "t",
+    "..-": "u",
+    "...-": "v",
+    ".--": "w",
+    "-..-": "x",
+    "-.--": "y",
+    "--..": "z",
+    "-----": "0",
+    ".----": "1",
+    "..---": "2",
+    "...--": "3",
+    "....-": "4",
+    ".....": "5",
+    "-....": "6",
+    "--...": "7",
+    "---..": "8",
+    "----.": "9",
+}
+_Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
 _SPACED = re.compile(r"\b(?:[A-Za-z][ .\-_*]){3,}[A-Za-z]\b")
 _WS = re.compile(r"\s+")
 
@@ -218,7 +267,103 @@ def _decode_payloads(text: str) -> list[DecodedPayload]:
             found.append(DecodedPayload("hex", normalize_text(decoded)[0]))
     if _URL_ESC.search(text):
         found.append(DecodedPayload("url", normalize_text(urllib.parse.unquote(text))[0]))
-    return found
+    return found + _extra_payloads(text)
+
+
+def _z85_decode(text: str) -> bytes:
+    """Return the bytes of a Z85 (ZeroMQ) string; raise ValueError when it is not one."""
+    if len(text) % 5:
+        raise ValueError("z85 length is not a multiple of 5")
+    out = bytearray()
+    for i in range(0, len(text), 5):
+        value = 0
+        for ch in text[i : i + 5]:
+            digit = _Z85.find(ch)
+            if digit < 0:
+                raise ValueError("not a z85 character")
+            value = value * 85 + digit
+        if value > 0xFFFFFFFF:
+            raise ValueError("z85 group out of range")
+        out += value.to_bytes(4, "big")
+    return bytes(out).rstrip(b"\0")
+
+
+def _morse_decode(run: str) -> str:
+    """Return the letters of a Morse run (``/`` or ``|`` between words)."""
+    unified = re.sub(r"[\u2022]", ".", re.sub(r"[\u2013\u2014_]", "-", run))
+    words = re.split(r"\s*[/|]\s*", unified.strip())
+    return " ".join("".join(_MORSE.get(code, "?") for code in w.split()) for w in words)
+
+
+def _text_of(raw: bytes) -> str | None:
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return decoded if len(decoded) >= 8 and _printable_share(decoded) > 0.85 else None
+
+
+def _dense_decoders(run: str) -> list[tuple[str, str]]:
+    """Return the readable decodings of one dense run of printable characters."""
+    out: list[tuple[str, str]] = []
+    attempts: list[tuple[str, Callable[[str], bytes]]] = [
+        ("ascii85", lambda r: base64.a85decode(r, adobe=False)),
+        ("base85", base64.b85decode),
+        ("z85", _z85_decode),
+    ]
+    for name, decode in attempts:
+        try:
+            decoded = _text_of(decode(run))
+        except (ValueError, binascii.Error):
+            continue
+        if decoded is not None:
+            out.append((name, decoded))
+    return out
+
+
+def _extra_payloads(text: str) -> list[DecodedPayload]:
+    """Return payloads in base32, ascii85/base85/z85, Unicode tags, Morse, binary, escapes."""
+    found: list[tuple[str, str]] = []
+    for match in _B32_RUN.finditer(text):
+        raw = match.group(0).rstrip("=")
+        try:
+            decoded = _text_of(base64.b32decode(raw + "=" * (-len(raw) % 8)))
+        except (binascii.Error, ValueError):
+            continue
+        if decoded is not None:
+            found.append(("base32", decoded))
+    for match in _A85_WRAPPED.finditer(text):
+        try:
+            decoded = _text_of(base64.a85decode(match.group(0), adobe=True))
+        except (ValueError, binascii.Error):
+            continue
+        if decoded is not None:
+            found.append(("ascii85", decoded))
+    for match in _DENSE_RUN.finditer(text):
+        run = match.group(0)
+        # Prose, URLs and identifiers are not worth a decoding attempt.
+        if run.startswith(("http", "<~")) or sum(c.isalpha() for c in run) > 0.9 * len(run):
+            continue
+        found += _dense_decoders(run)
+    for match in _TAG_RUN.finditer(text):
+        found.append(("unicode tags", "".join(chr(ord(c) - 0xE0000) for c in match.group(0))))
+    for match in _MORSE_RUN.finditer(text):
+        decoded = _morse_decode(match.group(0))
+        if decoded.count("?") <= len(decoded) // 5:
+            found.append(("morse", decoded))
+    for match in _BINARY_RUN.finditer(text):
+        bits = re.sub(r"[\s,]", "", match.group(0))
+        as_text = _text_of(bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits) - 7, 8)))
+        if as_text is not None:
+            found.append(("binary", as_text))
+    for match in _ESCAPE_RUN.finditer(text):
+        try:
+            decoded = codecs.decode(match.group(0), "unicode_escape")
+        except UnicodeDecodeError:
+            continue
+        if _printable_share(decoded) > 0.85:
+            found.append(("unicode escapes", decoded))
+    return [DecodedPayload(enc, normalize_text(t)[0]) for enc, t in found]
 
 
 def scan_windows(text: str, *, max_chars: int, window: int = 2_000) -> tuple[str, bool]:
@@ -273,3 +418,32 @@ def prepare_text(value: str | bytes | None, *, max_chars: int = DEFAULT_MAX_CHAR
         truncated=truncated,
         invalid_utf8=invalid,
     )
+
+
+def text_windows(text: str, *, size: int = 512, overlap: int = 128) -> list[str]:
+    """Return overlapping windows of about ``size`` characters, cut at whitespace.
+
+    About 512 characters is what MiniLM reads in its 128 tokens, so a late attack is read in
+    a window of its own instead of being diluted by the benign text around it.
+
+    >>> windows = text_windows("word " * 300, size=512, overlap=128)
+    >>> len(windows), max(len(w) for w in windows) <= 512
+    (4, True)
+    >>> text_windows("short text")
+    ['short text']
+    """
+    if len(text) <= size:
+        return [text]
+    out: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        if end < len(text):
+            cut = text.rfind(" ", start + size // 2, end)
+            end = cut if cut > 0 else end
+        out.append(text[start:end].strip())
+        if end >= len(text):
+            break
+        back = text.find(" ", max(end - overlap, start + 1), end)
+        start = back + 1 if back > 0 else end
+    return [w for w in out if w]

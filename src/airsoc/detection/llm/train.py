@@ -1,0 +1,208 @@
+"""Rebuild the shipped LLM detector models: ``python -m airsoc.detection.llm.train``.
+
+Writes ``data/injection_model.npz`` and ``data/harm_model.npz`` next to this module (or to
+``--out DIR``). Every input is generated from seeds (:mod:`airsoc.detection.llm.training_data`)
+or read from the docstrings of installed packages, so the same environment rebuilds the same
+weights. Nothing here reads the evaluation sets (:mod:`airsoc.detection.llm.evalsets`).
+
+Injection thresholds are calibrated per source on a separate benign calibration split (other
+seed, held-out documentation paragraphs): the 99.5th percentile of the benign scores plus a
+margin, kept within [0.5, 0.9].
+
+Example:
+    >>> split_documents(["a", "b", "c", "d", "e"], holdout=0.4)
+    (['a', 'c', 'e'], ['b', 'd'])
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import time
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from airsoc.detection.llm.classifier import EmbeddingHead, HashedTextModel, save_arrays
+from airsoc.detection.llm.corpus import LabelledText, load_labelled_texts
+from airsoc.detection.llm.embeddings import MiniLMEmbedder, minilm_available
+from airsoc.detection.llm.harmful import HarmClassifier
+from airsoc.detection.llm.injection import SOURCES, InjectionModel, PromptInjectionDetector
+from airsoc.detection.llm.text import prepare_text, text_windows
+from airsoc.detection.llm.training_data import (
+    documentation_prose,
+    harm_training_set,
+    injection_training_set,
+)
+from airsoc.errors import DetectionError
+
+__all__ = ["main", "split_documents", "train_harm_model", "train_injection_model"]
+
+HEAD_SAMPLES = 1600
+BAND = (0.1, 0.9)
+HEAD_WEIGHT = 0.5
+HARM_MIN_THRESHOLD = 0.7
+
+
+def split_documents(paragraphs: Sequence[str], *, holdout: float) -> tuple[list[str], list[str]]:
+    """Return (train, held-out) paragraphs; every ``1/holdout``-th one is held out."""
+    step = max(round(1 / holdout), 2)
+    train = [p for i, p in enumerate(paragraphs) if (i + 1) % step]
+    held = [p for i, p in enumerate(paragraphs) if not (i + 1) % step]
+    return train, held
+
+
+def _windows(rows: Sequence[LabelledText], docs: Sequence[str]) -> tuple[list[str], list[str]]:
+    texts: list[str] = []
+    labels: list[str] = []
+    for r in rows:
+        normalized = prepare_text(r.text).normalized
+        label = "attack" if r.label == "attack" else "benign"
+        # An attack is one window (its planted part may be anywhere); benign text is cut into
+        # the windows the detector will read.
+        for w in [normalized] if label == "attack" else text_windows(normalized):
+            texts.append(w)
+            labels.append(label)
+    for d in docs:
+        for w in text_windows(d):
+            texts.append(w)
+            labels.append("benign")
+    return texts, labels
+
+
+def _head_sample(labels: Sequence[str], size: int, seed: int) -> list[int]:
+    rng = random.Random(seed)
+    attacks = [i for i, y in enumerate(labels) if y != "benign"]
+    benign = [i for i, y in enumerate(labels) if y == "benign"]
+    rng.shuffle(attacks)
+    rng.shuffle(benign)
+    take = min(len(attacks), int(size * 0.45))
+    return sorted(attacks[:take] + benign[: size - take])
+
+
+def _calibration_split(held_docs: Sequence[str]) -> dict[str, list[str]]:
+    rows = injection_training_set(seed=2, size=1500)
+    benign = [r for r in rows if r.label == "benign"]
+    return {
+        "user": [r.text for r in benign if r.category != "tool_output"] + list(held_docs[:200]),
+        "retrieved": [r.text for r in benign if r.category in ("prose", "email")] + list(held_docs),
+        "tool": [r.text for r in benign if r.category in ("tool_output", "code")]
+        + list(held_docs[:100]),
+    }
+
+
+def train_injection_model(
+    *, seed: int = 1, size: int = 4000, embeddings: bool = True, log: bool = False
+) -> InjectionModel:
+    """Return the injection model trained on the generated set, the project's attack corpus
+    and documentation prose, with thresholds calibrated per source on a separate split."""
+    started = time.perf_counter()
+    docs_train, docs_held = split_documents(documentation_prose(), holdout=0.2)
+    rows = injection_training_set(seed=seed, size=size) + load_labelled_texts("injection_corpus")
+    texts, labels = _windows(rows, docs_train)
+    stage1 = HashedTextModel.fit(texts, labels)
+    head = None
+    if embeddings:
+        if not minilm_available():
+            raise DetectionError("training the embedding head needs the 'embeddings' extra")
+        sample = _head_sample(labels, HEAD_SAMPLES, seed)
+        vectors = MiniLMEmbedder.load().embed([texts[i] for i in sample])
+        head = EmbeddingHead.fit(vectors, [labels[i] for i in sample])
+    draft = InjectionModel(stage1, head, dict.fromkeys(SOURCES, 0.5), BAND, HEAD_WEIGHT)
+    detector = PromptInjectionDetector(model=draft)
+    thresholds: dict[str, float] = {}
+    for source, benign in _calibration_split(docs_held).items():
+        scores = np.array(detector.score_texts(benign))
+        q = float(np.quantile(scores, 0.995))
+        thresholds[source] = round(min(max(q + 0.05, 0.5), 0.9), 3)
+        if log:
+            print(f"calibration {source}: {len(benign)} benign texts, q99.5 {q:.3f}")
+    info = {
+        "trained_on": f"training_data seed {seed} size {size}, injection_corpus, "
+        f"{len(docs_train)} documentation paragraphs",
+        "windows": str(len(texts)),
+        "head_samples": str(HEAD_SAMPLES if head is not None else 0),
+    }
+    if log:
+        print(f"injection model: {len(texts)} windows, {time.perf_counter() - started:.0f} s")
+    return InjectionModel(stage1, head, thresholds, BAND, HEAD_WEIGHT, info)
+
+
+def train_harm_model(
+    *, seed: int = 11, size: int = 2500, embeddings: bool = True
+) -> HarmClassifier:
+    """Return the harm classifier: stage-1 model and embedding head (``harmful`` or
+    ``benign``), hazard models (fitted on harmful texts only) and the alarm score calibrated
+    on a separate benign split."""
+    rows = harm_training_set(seed=seed, size=size)
+    # Benign text as varied as answers are: the support answers of the harm set, the benign
+    # texts of the injection set, and single sentences and paragraphs of documentation.
+    benign = [
+        r.text for r in injection_training_set(seed=seed + 1, size=2000) if r.label == "benign"
+    ]
+    docs = documentation_prose()
+    sentences = [s for d in docs[::3] for s in re.split(r"(?<=[.!?])\s+", d) if len(s) > 30]
+    texts = [r.text for r in rows] + benign + docs[::4] + sentences[::2]
+    labels = [r.label for r in rows]
+    labels += ["benign"] * (len(texts) - len(labels))
+    stage1 = HashedTextModel.fit(texts, labels)
+    harmful = [r for r in rows if r.label == "harmful"]
+    hazards = HashedTextModel.fit([r.text for r in harmful], [r.category for r in harmful])
+    head = hazard_head = None
+    embedder = MiniLMEmbedder.load() if embeddings else None
+    if embedder is not None:
+        sample = _harm_sample(labels, HEAD_SAMPLES, seed)
+        vectors = embedder.embed([texts[i] for i in sample])
+        head = EmbeddingHead.fit(vectors, [labels[i] for i in sample])
+        hazard_head = EmbeddingHead.fit(
+            embedder.embed([r.text for r in harmful]), [r.category for r in harmful]
+        )
+    draft = HarmClassifier(stage1, head, hazards, hazard_head)
+    # The alarm score: just above the benign answers of a split the models never saw.
+    seen = set(texts)
+    answers = [r.text for r in harm_training_set(seed=seed + 100, size=600) if r.label == "benign"]
+    others = [
+        r.text for r in injection_training_set(seed=seed + 101, size=600) if r.label == "benign"
+    ]
+    calibration = [t for t in answers if t not in seen][:300]
+    calibration += [t for t in others if t not in seen][:300]
+    scores = [draft.score(t, embedder)[0] for t in calibration]
+    # Never below 0.7: a probability near 0.5 means the classifier is unsure, which warns.
+    threshold = round(min(max(float(np.quantile(scores, 0.99)) + 0.05, HARM_MIN_THRESHOLD), 0.9), 3)
+    return HarmClassifier(stage1, head, hazards, hazard_head, threshold=threshold)
+
+
+def _harm_sample(labels: Sequence[str], size: int, seed: int) -> list[int]:
+    """Return every harmful row and benign rows up to ``size`` in all."""
+    rng = random.Random(seed)
+    harmful = [i for i, y in enumerate(labels) if y != "benign"]
+    benign = [i for i, y in enumerate(labels) if y == "benign"]
+    rng.shuffle(benign)
+    return sorted(harmful + benign[: max(size - len(harmful), 0)])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Train both models and write them; return the exit code."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = Path(str(resources.files("airsoc.detection.llm") / "data"))
+    parser.add_argument("--out", type=Path, default=default)
+    parser.add_argument("--no-embeddings", action="store_true")
+    parser.add_argument("--only", choices=("injection", "harm"))
+    args = parser.parse_args(argv)
+    embeddings = not args.no_embeddings
+    if args.only != "harm":
+        model = train_injection_model(embeddings=embeddings, log=True)
+        save_arrays(args.out / "injection_model.npz", model.to_arrays())
+        print(f"wrote {args.out / 'injection_model.npz'}; thresholds {dict(model.thresholds)}")
+    if args.only != "injection":
+        harm = train_harm_model(embeddings=embeddings)
+        save_arrays(args.out / "harm_model.npz", harm.to_arrays())
+        print(f"wrote {args.out / 'harm_model.npz'}; threshold {harm.threshold}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
