@@ -18,14 +18,12 @@ silence: an item that cannot be captured (a remote artifact, a system never rout
 in the manifest with its status and the reason.
 
 Example:
-    >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.incidents.evidence import BlobStore
     >>> from airsoc.incidents.service import declare_incident
     >>> from airsoc.lineage import register_system
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp(), environ={}))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> clock, blobs = SimulatedClock(), BlobStore(store.settings.evidence_dir)
     >>> with store.transaction() as s:
     ...     _ = register_system(s, clock=clock, actor="a", name="fraud",
@@ -206,9 +204,8 @@ def capture_evidence(
     --------
     >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp(), environ={}))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> with store.transaction() as s:
     ...     capture_evidence(s, clock=SimulatedClock(), blobs=BlobStore(tempfile.mkdtemp()),
     ...                      incident_id=3, actor="a", telemetry_root=tempfile.mkdtemp())
@@ -431,10 +428,8 @@ def verify_manifest(session: Session, *, blobs: BlobStore, incident_id: int) -> 
 
     Examples
     --------
-    >>> import tempfile
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp(), environ={}))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> with store.read() as s:
     ...     verify_manifest(s, blobs=BlobStore(store.settings.evidence_dir), incident_id=9)
     Traceback (most recent call last):

@@ -6,15 +6,13 @@ window, the evidence items it rests on (sha256), a sentence (its title) and the 
 fields beyond the stored record's columns travel in the finding's ``data``.
 
 Example:
-    >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.incidents.evidence import BlobStore
     >>> from airsoc.incidents.findings import list_findings
     >>> from airsoc.incidents.service import declare_incident, get_incident
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
+    >>> from airsoc.testing import scratch_store
     >>> from airsoc.forensics.poisoning import PoisoningInvestigation
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp(), environ={}))
+    >>> store = scratch_store()
     >>> clock, blobs = SimulatedClock(), BlobStore(store.settings.evidence_dir)
     >>> found = PoisoningInvestigation.model_validate(EXAMPLE)
     >>> with store.transaction() as s:

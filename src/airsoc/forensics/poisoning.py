@@ -233,11 +233,10 @@ def load_batches(session: Session, *, batch_ids: Sequence[str]) -> list[BatchDat
     --------
     >>> import tempfile, pathlib, pandas as pd
     >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
+    >>> from airsoc.testing import scratch_store
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> path = folder / "acme-1.csv"; _ = path.write_text("x,label\\n1.0,0\\n2.0,1\\n")
-    >>> store = Store.open(Settings.resolve(data_dir=folder / "data", environ={}))
+    >>> store = scratch_store()
     >>> with store.transaction() as s:
     ...     _ = lineage.register_batch(s, clock=SimulatedClock(), actor="etl", batch_id="acme-1",
     ...             source="acme", rows=2, sha256=lineage.sha256_file(path), uri=str(path))
@@ -315,10 +314,8 @@ def investigate_poisoning(
 
     Examples
     --------
-    >>> import tempfile
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp(), environ={}))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> with store.read() as s:
     ...     investigate_poisoning(s, system="fraud", model_version="v3")
     Traceback (most recent call last):
@@ -367,12 +364,10 @@ def degraded_version(session: Session, *, incident_id: int) -> tuple[str, str]:
 
     Examples
     --------
-    >>> import tempfile
     >>> from airsoc.clock import SimulatedClock
     >>> from airsoc.incidents.service import declare_incident
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp(), environ={}))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> with store.transaction() as s:
     ...     inc = declare_incident(s, clock=SimulatedClock(), actor="a", system="fraud",
     ...             failure_mode="data_poisoning", summary="x", model_versions=["v3"])
@@ -407,10 +402,8 @@ def investigate_incident(
 
     See :func:`degraded_version` for which version, :func:`investigate_poisoning` for the rest.
 
-    >>> import tempfile
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp(), environ={}))
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
     >>> with store.read() as s:
     ...     investigate_incident(s, incident_id=4)
     Traceback (most recent call last):
