@@ -347,3 +347,32 @@ def test_clean_batches_give_no_suspects_and_recommend_nothing_risky() -> None:
     assert found.suspect_batches == []
     assert len(found.suspect_samples) <= 5
     assert all(b.score < 0.9 for b in found.batches)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("vendor", "pattern", "span", "seed"),
+    [
+        ("acme", "merchant_collusion", (5, 20), 7),
+        ("cobalt", "card_testing", (12, 27), 11),
+    ],
+)
+def test_other_vendors_patterns_and_spans(
+    vendor: str, pattern: str, span: tuple[int, int], seed: int
+) -> None:
+    world = fraud_world(vendor=vendor, pattern=pattern, span=span, seed=seed)
+    data = [
+        BatchData(b, world.sources[b], world.starts[b], None, f.drop(columns="pattern"))
+        for b, f in world.batches.items()
+    ]
+    trusted = [b for b in world.batches if world.week(b) < min(span[0], 10)]
+    found = investigate_batches(data, trusted=trusted, batch_gain=False)
+    assert found.suspect_sources[0].source == vendor
+    assert found.window.first_batch is not None
+    assert found.window.last_batch is not None
+    assert abs(world.week(found.window.first_batch) - span[0]) <= 1
+    assert abs(world.week(found.window.last_batch) - span[1]) <= 1
+    listed = {(s.batch, s.row) for s in found.suspect_samples}
+    truth = {(b, int(r)) for b, rows in world.flipped.items() for r in rows}
+    assert len(listed & truth) / len(listed) >= 0.9
+    assert len(listed & truth) / len(truth) >= 0.9

@@ -18,9 +18,10 @@ data. Evidence combined per batch:
   slice gets when the batch is added to the trusted rows (and, per source, when the source's
   batches are left out of the whole training set).
 
-Suspect rows are a decision: row scores are compared with the scores of the held-out trusted
-validation rows (an empirical null, never used to fit anything), and the lowest threshold whose
-estimated false discovery rate is below ``fdr`` is taken. The window is an epidemic change-point
+Suspect rows are a decision: among the rows of the suspect batches, row scores are compared
+with the scores of the held-out trusted validation rows (an empirical null, never used to fit
+anything), and the lowest threshold whose estimated false discovery rate is at most ``fdr`` is
+taken. The window is an epidemic change-point
 (one raised segment) over the suspect sources' batches ordered by their registered start time.
 
 Example:
@@ -269,7 +270,7 @@ def investigate_poisoning(
     label_column: str = "label",
     positive_label: Any = 1,
     estimator: ClassifierMixin | None = None,
-    fdr: float = 0.05,
+    fdr: float = 0.1,
     alpha: float = 0.01,
     batch_gain: bool = True,
     random_state: int = 0,
@@ -535,7 +536,7 @@ def investigate_batches(
     label_column: str = "label",
     positive_label: Any = 1,
     estimator: ClassifierMixin | None = None,
-    fdr: float = 0.05,
+    fdr: float = 0.1,
     alpha: float = 0.01,
     validation_share: float = 0.3,
     batch_gain: bool = True,
@@ -660,12 +661,6 @@ def _investigate(
     # Flags of held-out trusted rows: the rate at which clean rows are flagged in the slice.
     flag_rate = (float((null_res.flagged & null_mask).sum()) + 1) / (len(null_rows) + 1)
 
-    # Suspect rows: the lowest threshold whose estimated false discovery rate is below fdr.
-    candidates = np.flatnonzero(~data.trusted)
-    threshold = _fdr_threshold(score[candidates], null, fdr)
-    suspect = np.zeros(len(x), dtype=bool)
-    suspect[candidates] = score[candidates] >= threshold
-
     # Validation gains: per source (left out of everything), per batch (added to trusted rows).
     slice_val = val & _slice_positive(y, kind, positive_label)
     base_loss = _slice_loss(degraded_model, x, y, slice_val)
@@ -722,7 +717,7 @@ def _investigate(
                 suspect=False,
                 start=batches[i].start,
                 rows=n,
-                suspect_rows=int(suspect[rows].sum()),
+                suspect_rows=0,
                 flagged_rows=k,
                 components={c: round(v, 6) for c, v in components.items()},
                 screening=res.verdict.decision,
@@ -745,7 +740,7 @@ def _investigate(
                 score=round(float(np.clip(total, 0, 1)), 6),
                 suspect=p < alpha,
                 batches=len(own),
-                suspect_rows=int(suspect[mine].sum()),
+                suspect_rows=0,
                 flagged_rows=k,
                 rows=n,
                 p_value=p,
@@ -756,12 +751,24 @@ def _investigate(
     suspect_sources = [s for s in per_source if s.suspect]
 
     # Window: one raised segment over the suspect sources' batches in time order.
-    window, in_window = _window(batches, per_batch, suspect_sources, data, suspect)
+    window, in_window = _window(batches, per_batch, suspect_sources)
     level = alpha / max(len(judged), 1)
     by_name = {b.batch: b for b in per_batch}
     for i in judged:
         b = by_name[batches[i].batch]
         b.suspect = p_batch[i] < level or (batches[i].batch in in_window and b.flagged_rows > 0)
+
+    # Suspect rows, among the rows of the suspect batches only (rows of batches without
+    # evidence are not discoveries): the lowest threshold whose estimated false discovery rate
+    # is at most fdr.
+    selected = [i for i in judged if by_name[batches[i].batch].suspect]
+    family = np.isin(data.batch, selected)
+    threshold = _fdr_threshold(score[family], null, fdr) if selected else float("inf")
+    suspect = family & (score >= threshold)
+    for i in judged:
+        by_name[batches[i].batch].suspect_rows = int(suspect[data.batch == i].sum())
+    for src in per_source:
+        src.suspect_rows = sum(b.suspect_rows for b in per_batch if b.source == src.source)
     per_batch.sort(key=lambda b: (-b.score, b.batch))
 
     samples = [
@@ -797,7 +804,7 @@ def _investigate(
         batches=per_batch,
         window=window,
         suspect_samples=samples,
-        row_threshold=round(float(threshold), 6),
+        row_threshold=round(float(threshold), 6) if np.isfinite(threshold) else 1.0,
         clean_training_set=clean,
         clean_set_verified=verified,
         options=options,
@@ -841,8 +848,6 @@ def _window(
     batches: Sequence[BatchData],
     per_batch: list[BatchSuspicion],
     suspect_sources: list[SourceSuspicion],
-    data: _Data,
-    suspect: np.ndarray,
 ) -> tuple[Window, set[str]]:
     """Return the epidemic change-point segment of suspect-row rates over time, and its batches."""
     names = {s.source for s in suspect_sources}
