@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import statistics
 import sys
 import tempfile
 import time
@@ -139,12 +140,12 @@ def fraud(folder: Path) -> None:
     unpoisoned = pd.concat(world.truth.values())
     poisoned = pd.concat(world.batches.values())
     test = pd.concat(
-        transactions(int(40_000 * share), seed=90_000 + i, shift=0.1 * i)
+        transactions(int(200_000 * share), seed=90_000 + i, shift=0.1 * i)
         for i, share in enumerate(VENDOR_SHARES.values())
     )
     ref, bad, fixed = fnr(unpoisoned, test), fnr(poisoned, test), fnr(clean, test)
     row(
-        "fraud: FNR retrained on the clean set (40k held-out rows)",
+        "fraud: FNR retrained on the clean set (200k held-out rows)",
         "<= 1.1 x unpoisoned",
         f"{fixed:.4f} ({fixed / ref:.2f} x unpoisoned {ref:.4f})",
         f"poisoned {bad:.4f} ({bad / ref:.2f} x)",
@@ -195,37 +196,46 @@ def capture(folder: Path, n: int = 1_000_000) -> None:
         target.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, target / "part-bench-0.parquet")
     clock = SimulatedClock(end)
-    blobs = BlobStore(store.settings.evidence_dir)
     with store.transaction() as s:
         register_system(
             s, clock=clock, actor="a", name="fraud", kind="tabular-classifier", owner="r"
         )
-        inc = declare_incident(
-            s, clock=clock, actor="a", system="fraud", failure_mode="data_poisoning", summary="x"
-        )
     read_events(root, "prediction", system="fraud")  # warm the file cache for both timings
-    started = time.perf_counter()
-    baseline = read_events(root, "prediction", system="fraud", start=T0, end=end).num_rows
-    read_s = time.perf_counter() - started
-    started = time.perf_counter()
-    with store.transaction() as s:
-        manifest = capture_evidence(
-            s,
-            clock=clock,
-            blobs=blobs,
-            incident_id=inc.id,
-            actor="bench",
-            telemetry_root=root,
-            window=timedelta(days=7),
-            config_text="systems: {}\n",
-        )
-    took = time.perf_counter() - started
+    reads, takes = [], []
+    for attempt in range(3):
+        started = time.perf_counter()
+        baseline = read_events(root, "prediction", system="fraud", start=T0, end=end).num_rows
+        reads.append(time.perf_counter() - started)
+        # A fresh evidence folder each time: a blob already stored is never written again.
+        blobs = BlobStore(folder / f"evidence-{attempt}")
+        started = time.perf_counter()
+        with store.transaction() as s:
+            inc = declare_incident(
+                s,
+                clock=clock,
+                actor="a",
+                system="fraud",
+                failure_mode="data_poisoning",
+                summary="x",
+            )
+            manifest = capture_evidence(
+                s,
+                clock=clock,
+                blobs=blobs,
+                incident_id=inc.id,
+                actor="bench",
+                telemetry_root=root,
+                window=timedelta(days=7),
+                config_text="systems: {}\n",
+            )
+        takes.append(time.perf_counter() - started)
     store.close()
+    took, read_s = statistics.median(takes), statistics.median(reads)
     rows = next(i for i in manifest.items if i.name == "telemetry/prediction.parquet")
     row(
-        f"capture_evidence: {rows.detail['rows']:,}-row window + manifest",
+        f"capture_evidence: {rows.detail['rows']:,}-row window + manifest (median of 3)",
         "< 2 s",
-        f"{took:.2f}s ({len(manifest.items)} items)",
+        f"{took:.2f}s (max {max(takes):.2f}s; {len(manifest.items)} items)",
         f"read window alone {read_s:.2f}s ({baseline:,} rows; {took / read_s:.1f} x)",
         took < 2.0 and rows.detail["rows"] == n,
     )

@@ -124,7 +124,7 @@ def test_clean_set_brings_the_false_negative_rate_back(
     unpoisoned = pd.concat(t.drop(columns="pattern") for t in world.truth.values())
     poisoned_all = pd.concat(f.drop(columns="pattern") for f in world.batches.values())
     test = pd.concat(
-        transactions(int(40_000 * share), seed=90_000 + i, shift=0.1 * i)
+        transactions(int(200_000 * share), seed=90_000 + i, shift=0.1 * i)
         for i, share in enumerate(VENDOR_SHARES.values())
     )
     reference = _fnr(unpoisoned, test)
