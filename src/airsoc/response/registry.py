@@ -1,12 +1,13 @@
 """The default action registry: the built-in actions, then (by default) the installed plugins.
 
-The runtime builds its registries from here; the runner, playbook checks and dry runs fall back
-to it when no registry is passed in.
+The runtime builds its registries from here, adding one action per operation of its table
+(rollback, isolate, quarantine, ...); the runner, playbook checks and dry runs fall back to this
+one when no registry is passed in.
 
 Example:
     >>> registry = default_registry(plugins=False)
-    >>> "rollback" in registry.names(), registry.disabled
-    (True, {})
+    >>> "notify" in registry.names(), "rollback" in registry.names(), registry.disabled
+    (True, False, {})
 """
 
 from __future__ import annotations

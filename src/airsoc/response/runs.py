@@ -15,7 +15,8 @@ Example:
     ...                            failure_mode="data_poisoning", summary="vendor batch flips")
     ...     run = start_run(s, clock=clock, incident_id=inc.id, started_by="alice",
     ...                     playbook=parse_playbook(
-    ...                         "name: p\\nsteps: [{id: contain, action: rollback}]"))
+    ...                         "name: p\\nsteps: [{id: contain, action: open_task,"
+    ...                         " with: {title: roll back}}]"))
     >>> with store.read() as s:
     ...     [(r.playbook, r.status) for r in list_runs(s, incident_id=inc.id)]
     [('p', 'pending')]
