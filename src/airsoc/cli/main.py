@@ -94,6 +94,9 @@ GROUPS: dict[str, CommandGroup] = {
         "airsoc.cli.approvals", "Approvals of playbook steps (four-eyes for destructive actions)."
     ),
     "users": CommandGroup("airsoc.cli.users", "Users, roles and API tokens."),
+    "forensics": CommandGroup(
+        "airsoc.cli.forensics", "Investigations: which source, batches and rows, and what to do."
+    ),
     "postmortem": CommandGroup(
         "airsoc.cli.postmortems", "Blameless post-mortems and fleet response times."
     ),
