@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import getpass
-import mimetypes
 import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from airsoc.cli.evidence import app as evidence_app
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
-from airsoc.errors import DataFileError
 from airsoc.incidents import service
-from airsoc.incidents.evidence import BlobStore
 
 __all__ = ["app"]
 
@@ -269,60 +266,5 @@ def update(
         console.print(f"{inc.ref} updated", markup=False)
 
 
-evidence_app = typer.Typer(help="Attach and export evidence.", no_args_is_help=True)
-app.add_typer(evidence_app, name="evidence")
-
-
-@evidence_app.command("add")
-def evidence_add(
-    incident_id: Annotated[int, typer.Argument(help="Incident number")],
-    file: Annotated[Path, typer.Argument(help="The file to attach")],
-    description: Annotated[str, typer.Option(help="What it shows")] = "",
-    source: Annotated[str | None, typer.Option(help="Where it came from")] = None,
-    actor: ActorOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Attach a file as evidence (stored by its sha256)."""
-    try:
-        content = file.read_bytes()
-    except OSError as exc:
-        raise DataFileError(f"cannot read {file}: {exc.strerror}") from None
-    media = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-    with state.store().transaction() as s:
-        view = service.add_evidence(
-            s,
-            clock=state.clock,
-            blobs=BlobStore(state.settings.evidence_dir),
-            incident_id=incident_id,
-            content=content,
-            name=file.name,
-            source=source or f"file:{file.resolve()}",
-            actor=actor_name(actor),
-            media_type=media,
-            description=description,
-        )
-    if as_json:
-        print_json(view)
-    else:
-        console.print(f"evidence {view.id} sha256:{view.sha256}")
-
-
-@evidence_app.command("export")
-def evidence_export(
-    evidence_id: Annotated[int, typer.Argument(help="Evidence number")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write it")],
-    purpose: Annotated[str, typer.Option(help="Why it is accessed (custody log)")],
-    actor: ActorOpt = None,
-) -> None:
-    """Export an evidence blob after checking its hash; the access joins its custody log."""
-    with state.store().transaction() as s:
-        data = service.read_evidence(
-            s,
-            clock=state.clock,
-            blobs=BlobStore(state.settings.evidence_dir),
-            evidence_id=evidence_id,
-            actor=actor_name(actor),
-            purpose=purpose,
-        )
-    output.write_bytes(data)
-    console.print(f"wrote {output} ({len(data)} bytes, hash verified)")
+# ``airsoc incidents evidence ...`` is kept as an alias of ``airsoc evidence ...``.
+app.add_typer(evidence_app, name="evidence", help="Evidence (alias of airsoc evidence).")

@@ -68,6 +68,9 @@ class CommandGroup:
 GROUPS: dict[str, CommandGroup] = {
     "incidents": CommandGroup("airsoc.cli.incidents", "Declare and work incidents."),
     "audit": CommandGroup("airsoc.cli.audit", "The audit timeline."),
+    "evidence": CommandGroup(
+        "airsoc.cli.evidence", "Evidence: add, export, list, verify and capture it."
+    ),
     "taxonomy": CommandGroup(
         "airsoc.cli.taxonomy", "Failure modes and their MITRE ATLAS / OWASP mapping."
     ),
