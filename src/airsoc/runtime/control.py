@@ -12,23 +12,8 @@ The actor of each change is the playbook run (``playbook:<run>``); the reason na
 and, when the step was approved, who approved it.
 
 Example:
-    >>> import tempfile
-    >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.lineage import register_system, register_model_version, mark_known_good
-    >>> from airsoc.serving import promote
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
-    >>> clock = SimulatedClock()
-    >>> with store.transaction() as s:
-    ...     _ = register_system(s, clock=clock, actor="a", name="fraud", kind="tabular-classifier",
-    ...                     owner="r")
-    ...     for v in ("v1", "v2"):
-    ...         _ = register_model_version(s, clock=clock, actor="ci", system="fraud", version=v,
-    ...                                    artifact_uri=f"s3://m/{v}", sha256=v[1] * 64)
-    ...     _ = mark_known_good(s, clock=clock, actor="a", system="fraud", version="v1",
-    ...                         reason="ok")
-    ...     _ = promote(s, clock=clock, actor="ci", system="fraud", version="v2", reason="ship")
+    >>> from airsoc.testing import scratch_operations
+    >>> store, clock = scratch_operations()  # fraud serves v2; v1 is known-good
     >>> cp = live_control_plane(store=store, clock=clock)
     >>> cp.apply("rollback", {"system": "fraud"}, idempotency_key="run-1/contain")
     {'system': 'fraud', 'from': 'v2', 'to': 'v1'}

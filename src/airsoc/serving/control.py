@@ -5,22 +5,9 @@ poll) and appends an audit entry on chain ``system/<name>``, all in the caller's
 Changes of the serving version are also recorded as deployments in the lineage registry.
 
 Example:
-    >>> import tempfile
-    >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.lineage import register_system, register_model_version, mark_known_good
-    >>> from airsoc.settings import Settings
-    >>> from airsoc.store import Store
-    >>> store = Store.open(Settings.resolve(data_dir=tempfile.mkdtemp()))
-    >>> clock = SimulatedClock()
+    >>> from airsoc.testing import scratch_operations
+    >>> store, clock = scratch_operations()  # fraud serves v2; v1 is known-good
     >>> with store.transaction() as s:
-    ...     _ = register_system(s, clock=clock, actor="a", name="fraud", kind="tabular-classifier",
-    ...                         owner="risk")
-    ...     for v in ("v1", "v2"):
-    ...         _ = register_model_version(s, clock=clock, actor="ci", system="fraud", version=v,
-    ...                                    artifact_uri=f"s3://m/{v}", sha256=v[1] * 64)
-    ...     _ = mark_known_good(s, clock=clock, actor="a", system="fraud", version="v1",
-    ...                         reason="ok")
-    ...     _ = promote(s, clock=clock, actor="ci", system="fraud", version="v2", reason="ship")
     ...     route = rollback(s, clock=clock, actor="oncall", system="fraud", reason="poisoned")
     >>> route.mode, route.primary_version, route.revision
     ('primary', 'v1', 2)
