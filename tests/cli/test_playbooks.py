@@ -12,7 +12,7 @@ from airsoc.testing import CliResult
 def test_list_shows_one_default_per_failure_mode(cli: Callable[..., CliResult]) -> None:
     listed = json.loads(cli("playbooks", "list", "--json").stdout)
     modes = {p["on"]["failure_mode"] for p in listed}
-    assert len(listed) == 13
+    assert len(listed) == 14
     assert "data_poisoning" in modes
     assert "poisoned-training-data" in cli("playbooks", "list").stdout
 

@@ -247,6 +247,18 @@ FAILURE_MODES: dict[str, FailureMode] = {
             (_ML06, _LLM03),
         ),
         FailureMode(
+            "release_regression",
+            "a newly promoted version behaves worse than its own validation or shadow evidence, "
+            "with no sign of attack",
+            "score/confidence shift right after a promotion, canary vs primary comparison, "
+            "performance on delayed labels",
+            "rollback; hold promotion",
+            "sev3",
+            "release-regression",
+            (),
+            (),
+        ),
+        FailureMode(
             "platform_fault",
             "a part of airsoc itself stopped or went blind (writer, worker, a monitor without "
             "data)",

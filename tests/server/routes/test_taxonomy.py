@@ -7,7 +7,7 @@ from tests.server.conftest import Api
 
 def test_failure_modes_carry_their_mappings(api: Api) -> None:
     modes = api.client.get("/api/v1/taxonomy/failure-modes", headers=api.auth("vic")).json()
-    assert len(modes) == 13
+    assert len(modes) == 14
     poisoning = api.client.get(
         "/api/v1/taxonomy/failure-modes/data_poisoning", headers=api.auth("vic")
     ).json()
