@@ -21,7 +21,7 @@ from airsoc.audit import (
     verify_chains,
 )
 from airsoc.audit.models import AuditChain, AuditEntry
-from airsoc.audit.service import canonical_entry, entry_hash
+from airsoc.audit.service import canonical_entry, entry_hash, stored_entry_bytes
 from airsoc.clock import SimulatedClock, SystemClock
 from airsoc.errors import AuditAnchorError, AuditChainBrokenError, AuditKeyError
 from airsoc.settings import Settings
@@ -174,15 +174,7 @@ def _forge_unkeyed(store: Store, chain: str, *, seq: int, reason: str, keep_key_
                 row.reason = reason
             row.prev_hash = prev
             row.hash = entry_hash(
-                canonical_entry(
-                    chain=row.chain,
-                    seq=row.seq,
-                    at=row.at,
-                    actor=row.actor,
-                    action=row.action,
-                    reason=row.reason,
-                    data=row.data,
-                ),
+                stored_entry_bytes(row),
                 prev,
             )
             if not keep_key_id:

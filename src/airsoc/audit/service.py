@@ -63,6 +63,7 @@ __all__ = [
     "head_tag",
     "list_entries",
     "load_anchor",
+    "stored_entry_bytes",
     "upgrade_chains",
     "verify_chains",
 ]
@@ -162,6 +163,20 @@ def canonical_entry(
         "data": data,
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def stored_entry_bytes(row: AuditEntry) -> bytes:
+    """Return the bytes the hash of a stored entry covers (:func:`canonical_entry` of its
+    fields)."""
+    return canonical_entry(
+        chain=row.chain,
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        reason=row.reason,
+        data=row.data,
+    )
 
 
 def entry_hash(canonical: bytes, prev_hash: str) -> str:
@@ -506,15 +521,7 @@ def _verify_one(
                 f"it is signed with audit key {row.key_id}, not with this key "
                 f"({key.key_id}); verify with the key that wrote it",
             )
-        canonical = canonical_entry(
-            chain=row.chain,
-            seq=row.seq,
-            at=row.at,
-            actor=row.actor,
-            action=row.action,
-            reason=row.reason,
-            data=row.data,
-        )
+        canonical = stored_entry_bytes(row)
         if not key.verify(canonical + row.prev_hash.encode(), row.hash):
             return broken(
                 count,
@@ -617,15 +624,7 @@ def _upgrade_locked(session: Session, head: AuditChain, key: AuditKey) -> ChainR
     prev = GENESIS_HASH
     problem = None
     for expected_seq, row in enumerate(rows, start=1):
-        canonical = canonical_entry(
-            chain=row.chain,
-            seq=row.seq,
-            at=row.at,
-            actor=row.actor,
-            action=row.action,
-            reason=row.reason,
-            data=row.data,
-        )
+        canonical = stored_entry_bytes(row)
         if (
             row.seq != expected_seq
             or row.prev_hash != prev
@@ -644,15 +643,7 @@ def _upgrade_locked(session: Session, head: AuditChain, key: AuditKey) -> ChainR
         )
     prev = GENESIS_HASH
     for row in rows:
-        canonical = canonical_entry(
-            chain=row.chain,
-            seq=row.seq,
-            at=row.at,
-            actor=row.actor,
-            action=row.action,
-            reason=row.reason,
-            data=row.data,
-        )
+        canonical = stored_entry_bytes(row)
         row.prev_hash = prev
         row.hash = entry_mac(key, canonical, prev)
         row.key_id = key.key_id
