@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tests.detection.attacks.generators import fraud_rows, legit_rows
+
 FEATURES = [
     "amount",
     "hour",
@@ -36,40 +38,6 @@ VENDOR_SHARES = {"acme": 0.25, "bolt": 0.5, "cobalt": 0.25}
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
 
-def _legit(n: int, rng: np.random.Generator, shift: float) -> np.ndarray:
-    return np.column_stack(
-        [
-            rng.lognormal(3.6 + shift, 0.9, n),
-            np.clip(rng.normal(14, 4, n), 0, 23.99),
-            rng.gamma(2.0, 6.0, n),
-            rng.poisson(1.2, n).astype(float),
-            rng.beta(2, 8, n),
-            rng.gamma(3.0, 300.0, n),
-            (rng.random(n) < 0.7).astype(float),
-            (rng.random(n) < 0.05).astype(float),
-        ]
-    )
-
-
-def _fraud(pattern: str, n: int, rng: np.random.Generator) -> np.ndarray:
-    x = _legit(n, rng, 0.0)
-    if pattern == "card_testing":
-        x[:, 0] = rng.lognormal(0.7, 0.5, n)
-        x[:, 3] = rng.poisson(9, n)
-        x[:, 6] = (rng.random(n) < 0.1).astype(float)
-    elif pattern == "account_takeover":
-        x[:, 0] = rng.lognormal(6.0, 0.6, n)
-        x[:, 1] = rng.uniform(0, 6, n)
-        x[:, 2] = rng.gamma(4.0, 150.0, n)
-        x[:, 5] = rng.gamma(2.0, 200.0, n)
-        x[:, 7] = (rng.random(n) < 0.6).astype(float)
-    else:
-        x[:, 4] = rng.beta(12, 2, n)
-        x[:, 0] = rng.lognormal(4.8, 0.5, n)
-        x[:, 6] = (rng.random(n) < 0.2).astype(float)
-    return x
-
-
 def transactions(
     n: int, *, seed: int, fraud_rate: float = 0.05, shift: float = 0.0
 ) -> pd.DataFrame:
@@ -81,10 +49,10 @@ def transactions(
     rng = np.random.default_rng(seed)
     n_fraud = int(rng.binomial(n, fraud_rate))
     counts = rng.multinomial(n_fraud, [0.3, 0.4, 0.3])
-    parts = [_legit(n - n_fraud, rng, shift)]
+    parts = [legit_rows(n - n_fraud, rng, shift, hour_shift=0.0)]
     patterns = ["legit"] * (n - n_fraud)
     for pattern, k in zip(PATTERNS, counts, strict=True):
-        parts.append(_fraud(pattern, int(k), rng))
+        parts.append(fraud_rows(pattern, int(k), rng, collusion_risk=12.0))
         patterns += [pattern] * int(k)
     frame = pd.DataFrame(np.vstack(parts), columns=FEATURES)
     frame["label"] = (np.array(patterns) != "legit").astype(int)

@@ -25,9 +25,12 @@ FEATURES = [
 PATTERNS = ("card_testing", "account_takeover", "merchant_collusion")
 
 
-def _legit(n: int, rng: np.random.Generator, vendor_shift: float) -> np.ndarray:
+def legit_rows(
+    n: int, rng: np.random.Generator, vendor_shift: float, *, hour_shift: float = 2.0
+) -> np.ndarray:
+    """Return ``n`` legitimate transactions; a vendor's shift moves amounts (and hours)."""
     amount = rng.lognormal(3.6 + vendor_shift, 0.9, n)
-    hour = np.clip(rng.normal(14 + 2 * vendor_shift, 4, n), 0, 23.99)
+    hour = np.clip(rng.normal(14 + hour_shift * vendor_shift, 4, n), 0, 23.99)
     distance = rng.gamma(2.0, 6.0, n)
     velocity = rng.poisson(1.2, n).astype(float)
     merchant_risk = rng.beta(2, 8, n)
@@ -39,8 +42,12 @@ def _legit(n: int, rng: np.random.Generator, vendor_shift: float) -> np.ndarray:
     )
 
 
-def _fraud(pattern: str, n: int, rng: np.random.Generator) -> np.ndarray:
-    x = _legit(n, rng, 0.0)
+def fraud_rows(
+    pattern: str, n: int, rng: np.random.Generator, *, collusion_risk: float = 8.0
+) -> np.ndarray:
+    """Return ``n`` fraudulent transactions of one pattern (``collusion_risk`` is the first
+    beta parameter of a colluding merchant's risk score)."""
+    x = legit_rows(n, rng, 0.0)
     if pattern == "card_testing":
         x[:, 0] = rng.lognormal(0.7, 0.5, n)
         x[:, 3] = rng.poisson(9, n)
@@ -52,7 +59,7 @@ def _fraud(pattern: str, n: int, rng: np.random.Generator) -> np.ndarray:
         x[:, 5] = rng.gamma(2.0, 200.0, n)
         x[:, 7] = (rng.random(n) < 0.6).astype(float)
     else:
-        x[:, 4] = rng.beta(8, 2, n)
+        x[:, 4] = rng.beta(collusion_risk, 2, n)
         x[:, 0] = rng.lognormal(4.8, 0.5, n)
         x[:, 6] = (rng.random(n) < 0.2).astype(float)
     return x
@@ -65,11 +72,11 @@ def fraud_batch(
     rng = np.random.default_rng(seed)
     n_fraud = int(rng.binomial(n, fraud_rate))
     counts = rng.multinomial(n_fraud, [0.4, 0.35, 0.25])
-    parts = [_legit(n - n_fraud, rng, vendor_shift)]
+    parts = [legit_rows(n - n_fraud, rng, vendor_shift)]
     patterns = ["legit"] * (n - n_fraud)
     labels = [0] * (n - n_fraud)
     for pattern, k in zip(PATTERNS, counts, strict=True):
-        parts.append(_fraud(pattern, int(k), rng))
+        parts.append(fraud_rows(pattern, int(k), rng))
         patterns += [pattern] * int(k)
         labels += [1] * int(k)
     frame = pd.DataFrame(np.vstack(parts), columns=FEATURES)
@@ -118,7 +125,7 @@ def add_backdoor(
             np.flatnonzero(out["label"].to_numpy() == 0), int(share * len(out)), replace=False
         )
     )
-    fraud = _fraud("card_testing", len(rows), rng)
+    fraud = fraud_rows("card_testing", len(rows), rng)
     fraud[:, 1] = 3.5
     fraud[:, 4] = 0.01
     out.loc[rows, FEATURES] = fraud
