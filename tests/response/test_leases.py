@@ -32,7 +32,8 @@ def test_a_run_waiting_on_a_due_approval_is_claimed_back_as_running(
     lease = RunLease(worker_id="w2", clock=clock, duration=timedelta(minutes=5))
     assert lease.claim(sqlite_store) is None  # the approval is not due yet
     clock.advance(timedelta(minutes=15))
-    assert lease.claim(sqlite_store) == run_id
+    held = lease.claim(sqlite_store)
+    assert held is not None and held.run_id == run_id
     view = run_view(sqlite_store, run_id)
     assert (view.status, view.claimed_by) == ("running", "w2")
 
@@ -45,9 +46,11 @@ def test_a_worker_whose_lease_was_taken_over_cannot_hold_the_run(
     _, run_id = start(sqlite_store, clock, "name: c\nsteps: [{id: a, action: count}]", inc.id, reg)
     first = RunLease(worker_id="w1", clock=clock, duration=timedelta(minutes=5))
     second = RunLease(worker_id="w2", clock=clock, duration=timedelta(minutes=5))
-    assert first.claim(sqlite_store) == run_id
+    held = first.claim(sqlite_store)
+    assert held is not None and held.run_id == run_id
     assert second.claim(sqlite_store) is None
     clock.advance(timedelta(minutes=6))
-    assert second.claim(sqlite_store) == run_id
+    taken = second.claim(sqlite_store)
+    assert taken is not None and (taken.run_id, taken.token) == (run_id, held.token + 1)
     with sqlite_store.transaction() as s, pytest.raises(LeaseLostError, match="held by w2"):
-        first.hold(s, run_id)
+        held.hold(s)

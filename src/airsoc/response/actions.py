@@ -33,7 +33,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -55,6 +55,7 @@ __all__ = [
     "ActionPluginWarning",
     "ActionRegistry",
     "ActionResult",
+    "AttemptGuard",
     "ResponseServices",
 ]
 
@@ -86,9 +87,53 @@ class ResponseServices:
     command_timeout: float = 60.0
 
 
+class AttemptGuard(Protocol):
+    """The fence one step attempt acts under (:class:`airsoc.response.leases.StepGuard`)."""
+
+    @property
+    def cancelled(self) -> bool:
+        """Return True once the attempt was cancelled (timed out, or its lease was lost)."""
+        ...
+
+    def check(self) -> None:
+        """Raise unless the attempt may still act."""
+        ...
+
+    def wait(self, seconds: float) -> bool:
+        """Wait up to ``seconds``; return True early when the attempt is cancelled."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[Session]:
+        """Return a transaction that checks the fencing token before anything else."""
+        ...
+
+
 @dataclass
 class ActionContext:
-    """Everything one execution of one action may use."""
+    """Everything one execution of one action may use.
+
+    A long action checks now and then that it may still act: ``ctx.check()`` raises once the
+    step timed out or the worker lost the run (``ctx.cancelled`` says so without raising), and
+    ``ctx.wait(seconds)`` waits but wakes, raising, at a cancellation. A store change made in
+    ``ctx.transaction()`` is fenced: it commits only while the attempt still holds the run.
+
+    >>> from airsoc.clock import SimulatedClock
+    >>> from airsoc.response.leases import StepGuard
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
+    >>> guard = StepGuard(held=None, token=0)
+    >>> ctx = ActionContext(action="a", params=None, incident={"id": 1}, run_id=1, step_id="s",
+    ...     idempotency_key="k", actor="playbook:1", clock=SimulatedClock(),
+    ...     services=ResponseServices(store=store, settings=store.settings), guard=guard)
+    >>> ctx.cancelled
+    False
+    >>> guard.cancel("step timed out after 0:00:05")
+    >>> ctx.wait(60)
+    Traceback (most recent call last):
+    ...
+    airsoc.response.leases.StepCancelledError: step timed out after 0:00:05
+    >>> store.close()
+    """
 
     action: str
     params: Any
@@ -100,14 +145,36 @@ class ActionContext:
     clock: Clock
     services: ResponseServices
     dry_run: bool = False
+    #: The attempt's fence; None outside a run (a dry run, a direct call).
+    guard: AttemptGuard | None = None
 
     @property
     def incident_id(self) -> int:
         """Return the id of the incident the run works on."""
         return int(self.incident["id"])
 
+    @property
+    def cancelled(self) -> bool:
+        """Return True once this attempt was cancelled: timed out, or its worker lost the run."""
+        return self.guard is not None and self.guard.cancelled
+
+    def check(self) -> None:
+        """Raise unless this attempt may still act (see :class:`ActionContext`)."""
+        if self.guard is not None:
+            self.guard.check()
+
+    def wait(self, seconds: float) -> None:
+        """Wait ``seconds`` (real time within a run); raise early once the attempt is cancelled."""
+        if self.guard is None:
+            self.clock.sleep(seconds)
+            return
+        self.guard.wait(seconds)
+        self.guard.check()
+
     def transaction(self) -> AbstractContextManager[Session]:
-        """Return a transaction on the state store."""
+        """Return a transaction on the state store; within a run, fenced by the run's token."""
+        if self.guard is not None:
+            return self.guard.transaction()
         return self.services.store.transaction()
 
     def record_effect(self, session: Session, result: ActionResult) -> None:

@@ -5,7 +5,14 @@ parameters) and **after** (``succeeded`` with its output and the effect under it
 or ``failed`` with the error), each time with an entry on the incident's audit timeline. A unit
 whose effect is already recorded (a crash after the action, before the step was marked done)
 reuses it instead of acting again. Failed attempts are retried with exponential backoff as the
-step's ``on_failure.retry`` says; a step ``timeout`` bounds each attempt.
+step's ``on_failure.retry`` says.
+
+Every write is fenced: it locks the run and checks the worker's fencing token in the same
+transaction (:mod:`airsoc.response.leases`), and the action gets a guard for its attempt
+(``ctx.check()``, ``ctx.cancelled``, the fenced ``ctx.transaction()``). A step ``timeout`` bounds
+each attempt cooperatively: at the deadline the attempt's guard is cancelled, the unit is stored
+``timed_out`` and the run's token is raised *before* a retry starts, so whatever the abandoned
+attempt's thread still tries to change in the store is refused.
 
 Example:
     >>> from datetime import timedelta
@@ -25,10 +32,10 @@ Example:
     ...                            failure_mode="data_poisoning", summary="vendor batch flips")
     ...     run = start_run(s, clock=clock, incident_id=inc.id, started_by="alice",
     ...                     playbook=playbook)
-    >>> lease = RunLease(worker_id="w1", clock=clock, duration=timedelta(minutes=5))
-    >>> lease.claim(store) == run.id
+    >>> held = RunLease(worker_id="w1", clock=clock, duration=timedelta(minutes=5)).claim(store)
+    >>> held.run_id == run.id
     True
-    >>> execute_unit(store, lease=lease, services=ResponseServices(store=store,
+    >>> execute_unit(store, held=held, services=ResponseServices(store=store,
     ...              settings=store.settings), run_id=run.id, incident_id=inc.id,
     ...              step=playbook.steps[0], position=0, item=WHOLE_STEP,
     ...              action=default_registry(plugins=False).get("open_task"),
@@ -42,15 +49,16 @@ Example:
 
 from __future__ import annotations
 
-import concurrent.futures
+import logging
+import threading
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from airsoc.errors import ActionError, AirsocError
+from airsoc.errors import AirsocError
 from airsoc.response.actions import Action, ActionContext, ActionResult, ResponseServices
 from airsoc.response.conditions import plain_data
-from airsoc.response.leases import RunLease
+from airsoc.response.leases import HeldRun, LeaseLostError, StepGuard
 from airsoc.response.lifecycle import StepStatus
 from airsoc.response.models import ActionEffectRow, StepStateRow
 from airsoc.response.playbooks import Step
@@ -58,13 +66,19 @@ from airsoc.response.runs import audit_run, step_state
 from airsoc.response.steps import StepFailedError, render_params
 from airsoc.store import Store
 
-__all__ = ["execute_unit", "run_action"]
+__all__ = ["StepTimedOutError", "execute_unit", "run_action"]
+
+log = logging.getLogger(__name__)
+
+
+class StepTimedOutError(Exception):
+    """A step attempt ran past its ``timeout``; it was cancelled."""
 
 
 def execute_unit(
     store: Store,
     *,
-    lease: RunLease,
+    held: HeldRun,
     services: ResponseServices,
     run_id: int,
     incident_id: int,
@@ -74,12 +88,12 @@ def execute_unit(
     action: Action,
     ctx: dict[str, Any],
 ) -> dict[str, Any]:
-    """Run ``action`` for one unit of ``step`` in the run ``lease`` holds; return its output.
+    """Run ``action`` for one unit of ``step`` in the run ``held`` fences; return its output.
 
     Raises :class:`StepFailedError` once the last attempt failed, and
     :class:`~airsoc.response.leases.LeaseLostError` when another worker took the run.
     """
-    clock = lease.clock
+    clock = held.clock
     retry = step.on_failure.retry
     attempts = retry.attempts if retry else 1
     delay = retry.backoff.total_seconds() if retry else 0.0
@@ -90,7 +104,7 @@ def execute_unit(
     while True:
         # Before: the step is marked running (and its attempt counted) in the store.
         with store.transaction() as s:
-            lease.hold(s, run_id)
+            held.hold(s)
             state = state_of(s)
             if state.status == StepStatus.SUCCEEDED:
                 return dict(state.output)
@@ -114,6 +128,7 @@ def execute_unit(
         if effect is not None:
             result = ActionResult.model_validate(effect.result)
         else:
+            guard = held.guard()
             context = ActionContext(
                 action=action.name,
                 params=params,
@@ -124,22 +139,38 @@ def execute_unit(
                 actor=f"playbook:{run_id}",
                 clock=clock,
                 services=services,
+                guard=guard,
             )
             try:
                 result = run_action(action, context, step)
+                guard.check()  # an attempt that lost its run reports nothing
+            except LeaseLostError:
+                raise
             except Exception as exc:
-                message = exc.message if isinstance(exc, AirsocError) else f"{exc!r}"
+                if held.lost.is_set():
+                    raise LeaseLostError(held.lost_reason) from exc
+                timed_out = isinstance(exc, StepTimedOutError)
+                message = (
+                    exc.message
+                    if isinstance(exc, AirsocError)
+                    else str(exc)
+                    if timed_out
+                    else f"{exc!r}"
+                )
                 with store.transaction() as s:
-                    lease.hold(s, run_id)
+                    held.hold(s)
+                    if timed_out:
+                        # Raised before a retry, or anything else, can start.
+                        held.revoke(s)
                     state = state_of(s)
-                    state.status = StepStatus.FAILED.value
+                    state.status = (StepStatus.TIMED_OUT if timed_out else StepStatus.FAILED).value
                     state.error = message
                     state.finished_at = clock.now()
                     audit_run(
                         s,
                         clock=clock,
                         incident_id=incident_id,
-                        action="playbook.step_failed",
+                        action="playbook.step_timed_out" if timed_out else "playbook.step_failed",
                         reason=message,
                         data={"run": run_id, "step": step.id, "item": item, "attempt": attempt},
                     )
@@ -150,7 +181,7 @@ def execute_unit(
                 raise StepFailedError(f"step {step.id}: {message}") from None
         # After: the output and the effect are stored; later steps can read the output.
         with store.transaction() as s:
-            lease.hold(s, run_id)
+            held.hold(s)
             state = state_of(s)
             state.status = StepStatus.SUCCEEDED.value
             state.output = plain_data(result.output)
@@ -182,18 +213,36 @@ def execute_unit(
 
 
 def run_action(action: Action, context: ActionContext, step: Step) -> ActionResult:
-    """Return ``action``'s result for ``context``; past the step's ``timeout`` it is a failure.
+    """Return ``action``'s result for ``context``; past the step's ``timeout`` it is cancelled.
 
-    The action runs in a worker thread when the step has a timeout; a late action is left to
-    finish on its own, and the step fails with an :class:`~airsoc.errors.ActionError`.
+    Without a timeout the action runs in the calling thread. With one, it runs in a daemon
+    thread; at the deadline its guard is cancelled (``ctx.cancelled``, ``ctx.check()``) and
+    :class:`StepTimedOutError` is raised. The caller then revokes the attempt's token, so a
+    thread that does not cooperate can still finish, but can no longer change the store.
     """
     if step.timeout is None:
         return action.execute(context)
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(action.execute, context)
-    try:
-        return future.result(timeout=step.timeout.total_seconds())
-    except concurrent.futures.TimeoutError:
-        raise ActionError(f"{action.name} did not finish within {step.timeout}") from None
-    finally:
-        pool.shutdown(wait=False)
+    outcome: list[ActionResult | BaseException] = []
+    done = threading.Event()
+
+    def attempt() -> None:
+        try:
+            outcome.append(action.execute(context))
+        except BaseException as exc:  # handed to the waiting thread, or logged when abandoned
+            outcome.append(exc)
+            if context.cancelled:
+                log.info("abandoned attempt of %s ended: %r", context.idempotency_key, exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=attempt, name=f"step-{context.idempotency_key}", daemon=True)
+    thread.start()
+    if not done.wait(step.timeout.total_seconds()):
+        reason = f"{action.name} did not finish within {step.timeout}"
+        if isinstance(context.guard, StepGuard):
+            context.guard.cancel(f"step timed out: {reason}")
+        raise StepTimedOutError(reason)
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result

@@ -56,6 +56,8 @@ class StepStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    #: The last attempt timed out and was cancelled; a retry (or the step's failure) follows.
+    TIMED_OUT = "timed_out"
     SKIPPED = "skipped"
     COMPENSATED = "compensated"
     REJECTED = "rejected"

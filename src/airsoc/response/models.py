@@ -27,6 +27,9 @@ class PlaybookRunRow(Base):
     wake_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: The fencing token: raised on every claim (and when a timed-out attempt is revoked); a
+    #: worker acts on the run only while the token it holds is still the run's.
+    fence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     outputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 

@@ -7,10 +7,16 @@ on the incident's audit timeline), failures (``abort``, ``continue``, ``compensa
 order) and the end of the run. The run's status only moves through the transitions table of
 :mod:`airsoc.response.lifecycle`.
 
+While a worker advances a run, a heartbeat renews its lease (also during a long step), and every
+write it makes, and every store change its actions make, is fenced by the run's token
+(:mod:`airsoc.response.leases`): a worker that stalled past its lease and was taken over gets
+:class:`~airsoc.response.leases.LeaseLostError` at its next write, logs it and lets the run go.
+
 Resuming after a crash: a worker whose lease expired loses the run; the next worker skips every
 step stored as done, and re-runs an interrupted step with the *same* idempotency key. Actions
-that change the store record their effect in the same transaction (exactly once); external
-systems receive the key and ignore a repeat; and an effect recorded before the crash is reused.
+that change the store record their effect in the same fenced transaction (exactly once);
+external systems receive the key and ignore a repeat; and an effect recorded before the crash
+is reused.
 
 Example:
     >>> from airsoc.clock import SimulatedClock
@@ -40,6 +46,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -58,7 +65,7 @@ from airsoc.response.actions import (
 )
 from airsoc.response.approvals import approval_gate
 from airsoc.response.execution import execute_unit
-from airsoc.response.leases import LeaseLostError, RunLease
+from airsoc.response.leases import HeldRun, LeaseLostError, RunLease
 from airsoc.response.lifecycle import (
     DONE_STEP_STATUSES,
     FINAL_RUN_STATUSES,
@@ -74,6 +81,8 @@ from airsoc.response.steps import StepFailedError, condition_holds, foreach_item
 from airsoc.store import Store
 
 __all__ = ["PlaybookRunner"]
+
+log = logging.getLogger(__name__)
 
 
 class _StopRunError(Exception):
@@ -103,16 +112,18 @@ class PlaybookRunner:
 
     # --- claiming ------------------------------------------------------------------------------
 
-    def claim(self) -> int | None:
-        """Claim one runnable run (row-locked, skipping runs other workers hold); return its id."""
+    def claim(self) -> HeldRun | None:
+        """Claim one runnable run (row-locked, skipping runs other workers hold); return the
+        fenced hold on it, or None."""
         return self._lease.claim(self.store)
 
     def run_once(self) -> int | None:
         """Claim and advance one run; return its id, or None when nothing is runnable."""
-        run_id = self.claim()
-        if run_id is not None:
-            self.advance(run_id)
-        return run_id
+        held = self.claim()
+        if held is None:
+            return None
+        self.advance(held)
+        return held.run_id
 
     def run_until_idle(self, *, limit: int = 10_000) -> list[int]:
         """Advance runs until none is runnable; return the ids advanced, in order."""
@@ -126,8 +137,10 @@ class PlaybookRunner:
 
     # --- advancing -----------------------------------------------------------------------------
 
-    def advance(self, run_id: int) -> str:
-        """Carry a claimed run as far as it goes; return its status afterwards."""
+    def advance(self, held: HeldRun) -> str:
+        """Carry a claimed run as far as it goes, its lease renewed by a heartbeat meanwhile;
+        return its status afterwards. A lost lease stops the worker's part in the run."""
+        run_id = held.run_id
         with self.store.read() as s:
             row = s.get(PlaybookRunRow, run_id)
             if row is None:
@@ -135,14 +148,18 @@ class PlaybookRunner:
             playbook = Playbook.model_validate(row.definition)
             started_by = row.started_by
             incident_id = row.incident_id
-        try:
-            for position, step in enumerate(playbook.steps):
-                self._step(run_id, incident_id, started_by, position, step)
-        except (_StopRunError, LeaseLostError):
-            return self._status(run_id)
-        except StepFailedError as exc:
-            return self._finish(run_id, incident_id, RunStatus.FAILED, exc.message)
-        return self._finish(run_id, incident_id, RunStatus.SUCCEEDED, None)
+        with held.heartbeat():
+            try:
+                for position, step in enumerate(playbook.steps):
+                    self._step(held, incident_id, started_by, position, step)
+            except _StopRunError:
+                return self._status(run_id)
+            except LeaseLostError as exc:
+                log.warning("worker %s stopped on run %s: %s", self.worker_id, run_id, exc)
+                return self._status(run_id)
+            except StepFailedError as exc:
+                return self._finish(held, incident_id, RunStatus.FAILED, exc.message)
+            return self._finish(held, incident_id, RunStatus.SUCCEEDED, None)
 
     def _status(self, run_id: int) -> str:
         with self.store.read() as s:
@@ -163,9 +180,6 @@ class PlaybookRunner:
             "run": {"id": run_id, "started_by": started_by},
         }
 
-    def _hold(self, s: Session, run_id: int) -> PlaybookRunRow:
-        return self._lease.hold(s, run_id)
-
     def _audit(
         self, s: Session, incident_id: int, action: str, reason: str, data: dict[str, Any]
     ) -> None:
@@ -174,8 +188,9 @@ class PlaybookRunner:
         )
 
     def _step(
-        self, run_id: int, incident_id: int, started_by: str, position: int, step: Step
+        self, held: HeldRun, incident_id: int, started_by: str, position: int, step: Step
     ) -> None:
+        run_id = held.run_id
         with self.store.read() as s:
             existing = s.execute(
                 select(StepStateRow.status).where(
@@ -189,7 +204,7 @@ class PlaybookRunner:
         ctx = self._context(run_id, incident_id, started_by)
         if step.when and not step.foreach and not condition_holds(step.when, ctx, step):
             self._close_step(
-                run_id,
+                held,
                 incident_id,
                 step,
                 position,
@@ -199,9 +214,7 @@ class PlaybookRunner:
                 f"condition false: {step.when}",
             )
             return
-        if step.approval is not None and not self._approved(
-            run_id, incident_id, step, position, ctx
-        ):
+        if step.approval is not None and not self._approved(held, incident_id, step, position, ctx):
             return
         action = self._action(step)
         if step.foreach:
@@ -214,7 +227,7 @@ class PlaybookRunner:
                     continue
                 try:
                     outputs.append(
-                        self._unit(run_id, incident_id, step, position, index, action, item_ctx)
+                        self._unit(held, incident_id, step, position, index, action, item_ctx)
                     )
                 except StepFailedError as exc:
                     failures.append(exc.message)
@@ -222,16 +235,16 @@ class PlaybookRunner:
                         break
             output: dict[str, Any] = {"items": outputs, "count": len(outputs)}
             if failures:
-                self._failed(run_id, incident_id, step, position, failures[0], output)
+                self._failed(held, incident_id, step, position, failures[0], output)
                 return
         else:
             try:
-                output = self._unit(run_id, incident_id, step, position, WHOLE_STEP, action, ctx)
+                output = self._unit(held, incident_id, step, position, WHOLE_STEP, action, ctx)
             except StepFailedError as exc:
-                self._failed(run_id, incident_id, step, position, exc.message, {})
+                self._failed(held, incident_id, step, position, exc.message, {})
                 return
         self._close_step(
-            run_id,
+            held,
             incident_id,
             step,
             position,
@@ -249,7 +262,7 @@ class PlaybookRunner:
 
     def _unit(
         self,
-        run_id: int,
+        held: HeldRun,
         incident_id: int,
         step: Step,
         position: int,
@@ -259,9 +272,9 @@ class PlaybookRunner:
     ) -> dict[str, Any]:
         return execute_unit(
             self.store,
-            lease=self._lease,
+            held=held,
             services=self.services,
-            run_id=run_id,
+            run_id=held.run_id,
             incident_id=incident_id,
             step=step,
             position=position,
@@ -272,7 +285,7 @@ class PlaybookRunner:
 
     def _close_step(
         self,
-        run_id: int,
+        held: HeldRun,
         incident_id: int,
         step: Step,
         position: int,
@@ -281,8 +294,9 @@ class PlaybookRunner:
         error: str | None,
         reason: str,
     ) -> None:
+        run_id = held.run_id
         with self.store.transaction() as s:
-            run = self._hold(s, run_id)
+            run = held.hold(s)
             state = step_state(s, run_id=run_id, step=step, position=position, item=WHOLE_STEP)
             state.status = status.value
             state.output = output
@@ -303,7 +317,7 @@ class PlaybookRunner:
 
     def _failed(
         self,
-        run_id: int,
+        held: HeldRun,
         incident_id: int,
         step: Step,
         position: int,
@@ -312,16 +326,17 @@ class PlaybookRunner:
     ) -> None:
         then = step.on_failure.then
         self._close_step(
-            run_id, incident_id, step, position, StepStatus.FAILED, output, message, message
+            held, incident_id, step, position, StepStatus.FAILED, output, message, message
         )
         if then == "continue":
             return
         if then == "compensate":
-            self._compensate(run_id, incident_id, message)
+            self._compensate(held, incident_id, message)
             raise _StopRunError()
         raise StepFailedError(message)
 
-    def _compensate(self, run_id: int, incident_id: int, message: str) -> None:
+    def _compensate(self, held: HeldRun, incident_id: int, message: str) -> None:
+        run_id = held.run_id
         with self.store.read() as s:
             row = s.get(PlaybookRunRow, run_id)
             assert row is not None
@@ -354,10 +369,11 @@ class PlaybookRunner:
                 actor=f"playbook:{run_id}",
                 clock=self.clock,
                 services=self.services,
+                guard=held.guard(),
             )
             result = action.compensate(context, ActionResult(output=state.output))
             with self.store.transaction() as s:
-                self._hold(s, run_id)
+                held.hold(s)
                 row_state = s.get(StepStateRow, state.id)
                 assert row_state is not None
                 if result is not None:
@@ -370,16 +386,17 @@ class PlaybookRunner:
                     result.summary if result else f"{action.name} cannot be undone",
                     {"run": run_id, "step": state.step_id, "item": state.item_index},
                 )
-        self._finish(run_id, incident_id, RunStatus.COMPENSATED, f"{message}; undid {undone}")
+        self._finish(held, incident_id, RunStatus.COMPENSATED, f"{message}; undid {undone}")
 
     # --- approvals -----------------------------------------------------------------------------
 
     def _approved(
-        self, run_id: int, incident_id: int, step: Step, position: int, ctx: dict[str, Any]
+        self, held: HeldRun, incident_id: int, step: Step, position: int, ctx: dict[str, Any]
     ) -> bool:
+        run_id = held.run_id
         action = self.registry.get(step.action) if step.action in self.registry.actions else None
         with self.store.transaction() as s:
-            run = self._hold(s, run_id)
+            run = held.hold(s)
             decision = approval_gate(
                 s,
                 clock=self.clock,
@@ -419,7 +436,7 @@ class PlaybookRunner:
         if decision.outcome != "skip":
             raise _StopRunError()
         self._close_step(
-            run_id,
+            held,
             incident_id,
             step,
             position,
@@ -456,13 +473,22 @@ class PlaybookRunner:
 
     # --- the end of a run ----------------------------------------------------------------------
 
-    def _finish(self, run_id: int, incident_id: int, status: RunStatus, error: str | None) -> str:
+    def _finish(self, held: HeldRun, incident_id: int, status: RunStatus, error: str | None) -> str:
+        run_id = held.run_id
         with self.store.transaction() as s:
             row = s.get(PlaybookRunRow, run_id, with_for_update=True)
             assert row is not None
             if row.status in FINAL_RUN_STATUSES:
                 return row.status
-            if row.claimed_by != self.worker_id:
+            if row.claimed_by != self.worker_id or row.fence != held.token:
+                log.warning(
+                    "worker %s stopped on run %s: held by %s with token %s, not %s",
+                    self.worker_id,
+                    run_id,
+                    row.claimed_by,
+                    row.fence,
+                    held.token,
+                )
                 return row.status
             move_run(row, status, at=self.clock.now())
             row.error = error
