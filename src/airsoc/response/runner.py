@@ -109,6 +109,8 @@ class PlaybookRunner:
         self.registry = registry or default_registry()
         self.lease = lease
         self._lease = RunLease(worker_id=worker_id, clock=clock, duration=lease)
+        #: How many times this worker found a run taken from it and stopped acting on it.
+        self.leases_lost = 0
 
     # --- claiming ------------------------------------------------------------------------------
 
@@ -155,6 +157,7 @@ class PlaybookRunner:
             except _StopRunError:
                 return self._status(run_id)
             except LeaseLostError as exc:
+                self.leases_lost += 1
                 log.warning("worker %s stopped on run %s: %s", self.worker_id, run_id, exc)
                 return self._status(run_id)
             except StepFailedError as exc:
@@ -481,6 +484,7 @@ class PlaybookRunner:
             if row.status in FINAL_RUN_STATUSES:
                 return row.status
             if row.claimed_by != self.worker_id or row.fence != held.token:
+                self.leases_lost += 1
                 log.warning(
                     "worker %s stopped on run %s: held by %s with token %s, not %s",
                     self.worker_id,
