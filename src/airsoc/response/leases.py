@@ -212,8 +212,11 @@ class HeldRun:
                 raise LeaseLostError(f"run {self.run_id} no longer exists")
             self._verify(row, self.token if token is None else token)
 
-    def renew(self) -> None:
-        """Extend the lease by its duration from now; raise :class:`LeaseLostError` if lost."""
+    def renew(self) -> bool:
+        """Extend the lease by its duration from now; return False when the run has ended.
+
+        Raises :class:`LeaseLostError` when another worker holds the run now.
+        """
         with self.store.transaction() as s:
             result = s.execute(
                 update(PlaybookRunRow)
@@ -226,9 +229,14 @@ class HeldRun:
                 .execution_options(synchronize_session=False)
             )
             renewed = int(getattr(result, "rowcount", 0))
-        if not renewed:
-            self.check()  # names who holds the run now
-            raise LeaseLostError(f"run {self.run_id}: the lease of {self.worker_id} was lost")
+        if renewed:
+            return True
+        with self.store.read() as s:
+            row = s.get(PlaybookRunRow, self.run_id)
+            if row is not None and row.fence == self.token and row.status != RunStatus.RUNNING:
+                return False  # this worker ended the run (or parked it): nothing to renew
+        self.check()  # names who holds the run now
+        raise LeaseLostError(f"run {self.run_id}: the lease of {self.worker_id} was lost")
 
     def revoke(self, session: Session) -> int:
         """Raise the run's token in ``session`` (the run stays held); return the new token.
@@ -278,7 +286,8 @@ class HeldRun:
         def beat() -> None:
             while not stop.wait(every):
                 try:
-                    self.renew()
+                    if not self.renew():
+                        return
                 except LeaseLostError as exc:
                     self._lose(str(exc))
                     return

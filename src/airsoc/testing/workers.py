@@ -215,7 +215,9 @@ def run_lease_race(
         recovery: float | None = None
         fault_log: list[str] = []
         if kill_one or stall_one:
-            recovery = _inject(store, pool, run_ids, lease_seconds, deadline, stall_one, fault_log)
+            recovery = _inject(
+                store, pool, run_ids, lease_seconds, step_seconds, deadline, stall_one, fault_log
+            )
         _wait_until(lambda: all(w.process.poll() is not None for w in pool), deadline)
         for worker in pool:
             if worker.process.poll() is None:
@@ -347,14 +349,15 @@ def _in_long_step(store: Store, run_ids: list[int], pool: list[_Worker]) -> tupl
     raise LookupError("no live worker is inside a long step")
 
 
-def _step_status(store: Store, run_id: int) -> tuple[str | None, str | None]:
+def _long_step(store: Store, run_id: int) -> tuple[str, str | None, int]:
+    """Return the long step's status, who holds its run, and its attempts so far."""
     with store.read() as s:
         row = s.execute(
-            select(StepStateRow.status, PlaybookRunRow.claimed_by)
+            select(StepStateRow.status, PlaybookRunRow.claimed_by, StepStateRow.attempts)
             .join(PlaybookRunRow, StepStateRow.run_id == PlaybookRunRow.id)
             .where(StepStateRow.run_id == run_id, StepStateRow.step_id == LONG_STEP)
-        ).one_or_none()
-    return (row[0], row[1]) if row is not None else (None, None)
+        ).one()
+    return str(row[0]), row[1], int(row[2])
 
 
 def _inject(
@@ -362,13 +365,16 @@ def _inject(
     pool: list[_Worker],
     run_ids: list[int],
     lease_seconds: float,
+    step_seconds: float,
     deadline: float,
     stall: bool,
     fault_log: list[str],
 ) -> float | None:
     """Kill (or stall) a worker inside a long step; return seconds until that step succeeded."""
     for _ in range(5):
-        outcome = _fault_once(store, pool, run_ids, lease_seconds, deadline, stall, fault_log)
+        outcome = _fault_once(
+            store, pool, run_ids, lease_seconds, step_seconds, deadline, stall, fault_log
+        )
         if outcome != "again":
             return outcome if isinstance(outcome, float) else None
     return None
@@ -379,6 +385,7 @@ def _fault_once(
     pool: list[_Worker],
     run_ids: list[int],
     lease_seconds: float,
+    step_seconds: float,
     deadline: float,
     stall: bool,
     fault_log: list[str],
@@ -404,20 +411,23 @@ def _fault_once(
         fault_log.append(f"killed {victim.worker_id} inside run {run_id}")
     else:
         victim.process.send_signal(signal.SIGSTOP)
-        # Stopped inside a short store transaction it would block the others; then it is
-        # resumed after a few leases with nothing taken over, and the stall is tried again.
+        attempts = _long_step(store, run_id)[2]
+        # Woken once another worker has taken the run over *and started the step again*, so a
+        # side effect the stalled worker still made would be a second one. Stopped inside a
+        # short store transaction it would block the others; then it is woken after a few
+        # leases with nothing taken over, and the stall is tried again.
         taken = _wait_until(
-            lambda: _step_status(store, run_id)[1] != victim.worker_id,
-            min(deadline, started + 4 * lease_seconds + 5.0),
+            lambda: _long_step(store, run_id)[2] > attempts,
+            min(deadline, started + 4 * lease_seconds + 2 * step_seconds + 5.0),
         )
         _resume(victim)
         fault_log.append(
             f"stalled {victim.worker_id} inside run {run_id}: "
-            + ("taken over" if taken else "not taken over; resumed")
+            + ("taken over" if taken else "not taken over; woken")
         )
         if not taken:
             return "again"
-    if _wait_until(lambda: _step_status(store, run_id)[0] == StepStatus.SUCCEEDED, deadline):
+    if _wait_until(lambda: _long_step(store, run_id)[0] == StepStatus.SUCCEEDED, deadline):
         return time.monotonic() - started
     fault_log.append(f"the long step of run {run_id} never succeeded after the fault")
     return None
