@@ -235,8 +235,8 @@ class HeldRun:
             row = s.get(PlaybookRunRow, self.run_id)
             if row is not None and row.fence == self.token and row.status != RunStatus.RUNNING:
                 return False  # this worker ended the run (or parked it): nothing to renew
-        self.check()  # names who holds the run now
-        raise LeaseLostError(f"run {self.run_id}: the lease of {self.worker_id} was lost")
+        self.check()  # raises, naming who holds the run now
+        return True  # the worker raised its own token meanwhile (a revoke); the next beat renews
 
     def revoke(self, session: Session) -> int:
         """Raise the run's token in ``session`` (the run stays held); return the new token.
