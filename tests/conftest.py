@@ -101,5 +101,6 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliRes
     monkeypatch.setenv("AIRSOC_DATA_DIR", str(tmp_path / "airsoc-data"))
     monkeypatch.delenv("AIRSOC_DATABASE_URL", raising=False)
     monkeypatch.setenv("AIRSOC_ACTOR", "tester")
+    monkeypatch.delenv("AIRSOC_TOKEN", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     return run_cli

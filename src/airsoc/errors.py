@@ -278,10 +278,17 @@ class ClientBlockedError(PermissionDeniedError):
 
 
 class RateLimitedError(AirsocError):
-    """The client sent more requests than its rate limit allows; retry later."""
+    """The client sent more requests (or failed more logins) than its limit allows; retry later."""
 
     code = "rate_limited"
     http_status = 429
+
+    def __init__(
+        self, message: str, *, loc: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message, loc=loc)
+        #: Whole seconds after which a retry may be accepted, when known (``Retry-After``).
+        self.retry_after = retry_after
 
 
 class StoreError(AirsocError):

@@ -6,7 +6,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from airsoc.testing import CliResult
+from tests.cli.identities import add_with_token, first_admin
 
 
 def test_list_shows_one_default_per_failure_mode(cli: Callable[..., CliResult]) -> None:
@@ -59,7 +62,12 @@ def test_dry_run_prints_every_step_with_templates_filled(
     ]
 
 
-def test_run_waits_for_approval_and_approvals_decide(cli: Callable[..., CliResult]) -> None:
+def test_run_waits_for_approval_and_approvals_decide(
+    cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = first_admin(cli)
+    tester = add_with_token(cli, monkeypatch, admin_token=admin, name="tester", role="approver")
+    bob = add_with_token(cli, monkeypatch, admin_token=admin, name="bob", role="approver")
     declared = cli(
         "incidents",
         "declare",
@@ -78,12 +86,12 @@ def test_run_waits_for_approval_and_approvals_decide(cli: Callable[..., CliResul
     assert "waiting_approval" in ran.stdout
     pending = json.loads(cli("approvals", "list", "--json").stdout)
     assert [(a["step_id"], a["requested_by"]) for a in pending] == [("contain", "tester")]
+    monkeypatch.setenv("AIRSOC_TOKEN", tester)
     own = cli("approvals", "approve", str(pending[0]["id"]), "--reason", "ok")
     assert own.exit_code == 1
-    assert "four-eyes" in own.stderr
-    rejected = cli(
-        "approvals", "reject", str(pending[0]["id"]), "--reason", "not yet", "--actor", "bob"
-    )
+    assert "tester requested the rollback of run 1 and cannot also approve it" in own.stderr
+    monkeypatch.setenv("AIRSOC_TOKEN", bob)
+    rejected = cli("approvals", "reject", str(pending[0]["id"]), "--reason", "not yet")
     assert rejected.exit_code == 0, rejected.stderr
     assert "rejected by bob" in rejected.stdout
     assert "no approvals" in cli("approvals", "list").stdout

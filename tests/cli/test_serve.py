@@ -59,8 +59,9 @@ def test_serve_answers_on_a_real_port(tmp_path: Path, monkeypatch: object) -> No
     data = tmp_path / "data"
     os.environ["AIRSOC_DATA_DIR"] = str(data)
     try:
-        assert run_cli("users", "add", "ada", "--role", "admin").exit_code == 0
-        token = run_cli("users", "token", "ada").stdout.splitlines()[0]
+        added = run_cli("users", "add", "ada", "--role", "admin")
+        assert added.exit_code == 0, added.stderr
+        token = added.stdout.splitlines()[0]
     finally:
         del os.environ["AIRSOC_DATA_DIR"]
     with serving(data) as base:

@@ -98,8 +98,19 @@ def test_the_demo_approver_approves_the_rollback_before_its_timeout(tmp_path: Pa
                     pending = list_approvals(s)
                 store.close()
         assert pending[0].step_id == "contain"
+        # The approver logs in with the password the demo printed; approving runs as them.
+        credentials = dict(
+            line.split(" ", 1)
+            for line in (data / "demo" / "credentials.txt").read_text().splitlines()
+        )
+        login_env = {**env, "APPROVER_PASSWORD": credentials["demo-approver"]}
+        logged_in = subprocess.run(
+            [AIRSOC, "login", "demo-approver", "--password-env", "APPROVER_PASSWORD"],
+            env=login_env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert logged_in.returncode == 0, logged_in.stderr
         decided = subprocess.run(
-            [AIRSOC, "approvals", "approve", str(pending[0].id), "--actor", "demo-approver",
+            [AIRSOC, "approvals", "approve", str(pending[0].id),
              "--reason", "scores moved right after the v2 promotion"],
             env=env, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip

@@ -4,27 +4,41 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 from airsoc.audit import list_entries
 from airsoc.clock import SimulatedClock
-from airsoc.errors import AuthenticationError, ConflictError, InputError, PermissionDeniedError
+from airsoc.errors import (
+    AuthenticationError,
+    ConflictError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from airsoc.roles import UserRole
 from airsoc.server.auth import (
     AUTH_CHAIN,
+    BOOTSTRAP_ACTOR,
     SESSION_LIFETIME,
     add_user,
     authenticate_token,
+    bootstrap_admin,
     check_separate_approver,
+    disable_user,
+    enable_user,
     end_web_session,
     get_user,
+    has_admin,
     hash_password,
     issue_token,
     list_tokens,
+    log_in_for_token,
     require_role,
+    revoke_presented_token,
     revoke_token,
     session_user,
     start_web_session,
@@ -172,3 +186,110 @@ def test_secrets_never_reach_the_logs(api: Api, caplog: pytest.LogCaptureFixture
         *api.tokens.values(),
     ):
         assert secret not in logged
+
+
+def test_the_first_admin_is_bootstrapped_once(store: Store, clock: SimulatedClock) -> None:
+    with store.transaction() as s:
+        assert not has_admin(s)
+        add_user(s, clock=clock, name="vic", role="viewer", actor="ops")
+        assert not has_admin(s)
+        first = bootstrap_admin(s, clock=clock, name="ada", password=PASSWORD)
+    with store.transaction() as s:
+        assert has_admin(s)
+        assert authenticate_token(s, clock=clock, token=first.token).role is UserRole.ADMIN
+        with pytest.raises(ConflictError, match=r"already has an admin \(ada\)"):
+            bootstrap_admin(s, clock=clock, name="eve")
+    with store.read() as s:
+        assert s.execute(select(func.count()).select_from(UserRow)).scalar_one() == 2
+        bootstrapped = [
+            (e.actor, e.action) for e in list_entries(s, chain=AUTH_CHAIN) if e.actor != "ops"
+        ]
+    assert bootstrapped == [(BOOTSTRAP_ACTOR, "user.added"), (BOOTSTRAP_ACTOR, "token.issued")]
+
+
+def test_two_bootstraps_at_once_make_one_admin(store: Store, clock: SimulatedClock) -> None:
+    inserted, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def first() -> None:
+        with store.transaction() as s:
+            bootstrap_admin(s, clock=clock, name="ada")
+            inserted.set()
+            release.wait(60)
+
+    def second() -> None:
+        try:
+            with store.transaction() as s:
+                bootstrap_admin(s, clock=clock, name="eve")
+            outcome["eve"] = "added"
+        except ConflictError as exc:
+            outcome["eve"] = exc.message
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert inserted.wait(60)
+    b = threading.Thread(target=second)
+    b.start()
+    if not store.settings.is_sqlite:
+        # Wait until the second bootstrap queues on the lock the first one holds.
+        waiting = 0
+        while not waiting and b.is_alive():
+            with store.read() as s:
+                waiting = s.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                        " AND objid = 7265373 AND database = (SELECT oid FROM pg_database"
+                        " WHERE datname = current_database())"
+                    )
+                ).scalar_one()
+    release.set()
+    a.join(60)
+    b.join(60)
+    assert str(outcome["eve"]).startswith("the store already has an admin (ada)")
+    with store.read() as s:
+        assert [u.name for u in s.execute(select(UserRow)).scalars()] == ["ada"]
+
+
+def test_disabling_refuses_every_way_in_and_keeps_one_admin(
+    store: Store, clock: SimulatedClock
+) -> None:
+    with store.transaction() as s:
+        add_user(s, clock=clock, name="ada", role="admin", actor="ops")
+        add_user(s, clock=clock, name="dana", role="responder", password=PASSWORD, actor="ada")
+        issued = issue_token(s, clock=clock, user="dana", name="laptop", actor="ada")
+        web = start_web_session(s, clock=clock, name="dana", password=PASSWORD)
+    with store.transaction() as s:
+        assert disable_user(s, clock=clock, name="dana", actor="ada").disabled
+        assert disable_user(s, clock=clock, name="dana", actor="ada").disabled  # no second entry
+        assert s.execute(select(WebSessionRow)).first() is None
+        with pytest.raises(ConflictError, match="ada is the last enabled admin"):
+            disable_user(s, clock=clock, name="ada", actor="ada")
+        with pytest.raises(NotFoundError):
+            disable_user(s, clock=clock, name="nobody", actor="ada")
+    for way_in in (
+        lambda s: authenticate_token(s, clock=clock, token=issued.token),
+        lambda s: session_user(s, clock=clock, secret=web.secret),
+        lambda s: start_web_session(s, clock=clock, name="dana", password=PASSWORD),
+        lambda s: log_in_for_token(
+            s, clock=clock, name="dana", password=PASSWORD, token_name="cli login"
+        ),
+    ):
+        with store.transaction() as s, pytest.raises(AuthenticationError):
+            way_in(s)
+    with store.transaction() as s:
+        assert not enable_user(s, clock=clock, name="dana", actor="ada").disabled
+        assert authenticate_token(s, clock=clock, token=issued.token).name == "dana"
+        login = log_in_for_token(
+            s, clock=clock, name="dana", password=PASSWORD, token_name="cli login"
+        )
+        assert authenticate_token(s, clock=clock, token=login.token).name == "dana"
+        assert revoke_presented_token(s, clock=clock, token=login.token) is not None
+        assert revoke_presented_token(s, clock=clock, token="airsoc_unknown") is None
+        with pytest.raises(AuthenticationError):
+            authenticate_token(s, clock=clock, token=login.token)
+    with store.read() as s:
+        actions = [(e.actor, e.action) for e in list_entries(s, chain=AUTH_CHAIN)]
+    assert actions.count(("ada", "user.disabled")) == 1
+    assert ("ada", "user.enabled") in actions
+    assert ("dana", "user.logged_in") in actions
+    assert ("dana", "token.revoked") in actions

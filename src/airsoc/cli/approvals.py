@@ -1,4 +1,9 @@
-"""``airsoc approvals list|approve|reject``: decide on playbook steps that wait for a person."""
+"""``airsoc approvals list|approve|reject``: decide on playbook steps that wait for a person.
+
+Deciding runs as the user of your API token (``AIRSOC_TOKEN`` or ``airsoc login``), who needs the
+approver role, like ``POST /api/v1/approvals/{id}/approve``; a name given on the command line is
+refused, so the four-eyes rule compares real identities.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,15 @@ from typing import Annotated
 
 import typer
 
-from airsoc.cli.incidents import actor_name
+from airsoc.cli.identity import RefusedActorOpt, identify, refuse_actor
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
+from airsoc.roles import UserRole
 
 __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True)
 
-ActorOpt = Annotated[str | None, typer.Option("--actor", help="Who decides [env: AIRSOC_ACTOR]")]
 ReasonOpt = Annotated[str, typer.Option(help="Why (required)")]
 
 
@@ -52,14 +57,16 @@ def list_(
 
 
 def _decide(approval_id: int, actor: str | None, reason: str, approve: bool) -> None:
-    from airsoc.response.approvals import decide_approval
+    from airsoc.server.routes.approvals import decide
 
+    refuse_actor(actor, command=f"airsoc approvals {'approve' if approve else 'reject'}")
     with state.store().transaction() as s:
-        view = decide_approval(
+        user = identify(s, needed=UserRole.APPROVER, action="approve playbook steps")
+        view = decide(
             s,
             clock=state.clock,
             approval_id=approval_id,
-            actor=actor_name(actor),
+            user=user,
             approve=approve,
             reason=reason,
         )
@@ -70,9 +77,9 @@ def _decide(approval_id: int, actor: str | None, reason: str, approve: bool) -> 
 def approve(
     approval_id: Annotated[int, typer.Argument(help="The approval id")],
     reason: ReasonOpt,
-    actor: ActorOpt = None,
+    actor: RefusedActorOpt = None,
 ) -> None:
-    """Approve a waiting step; the run continues at the next worker round."""
+    """Approve a waiting step as the user of AIRSOC_TOKEN (or airsoc login); never your own."""
     _decide(approval_id, actor, reason, True)
 
 
@@ -80,7 +87,7 @@ def approve(
 def reject(
     approval_id: Annotated[int, typer.Argument(help="The approval id")],
     reason: ReasonOpt,
-    actor: ActorOpt = None,
+    actor: RefusedActorOpt = None,
 ) -> None:
-    """Reject a waiting step; the run stops."""
+    """Reject a waiting step as the user of AIRSOC_TOKEN (or airsoc login); the run stops."""
     _decide(approval_id, actor, reason, False)

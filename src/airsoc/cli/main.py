@@ -35,8 +35,8 @@ import typer
 import typer.main
 from typer.core import TyperGroup
 
+from airsoc.cli import identity, profile, scan, screen, serve, setup
 from airsoc.cli import output as ui
-from airsoc.cli import profile, scan, screen, serve, setup
 from airsoc.cli.state import state
 from airsoc.errors import AirsocError, ConfigError
 
@@ -201,6 +201,7 @@ profile.register(app)
 screen.register(app)
 scan.register(app)
 serve.register(app)
+identity.register(app)
 
 
 def _usage_line(exc: typer.TyperException) -> str:

@@ -210,8 +210,9 @@ class _Narrator:
                 if pb.status == "waiting_approval" and self.once(("waiting", pb.id)):
                     self.say(
                         f"  playbook {pb.playbook} waits for approval: approve it as "
-                        f"{APPROVER}, the incident commander (console or `airsoc approvals`), "
-                        "or it proceeds when the approval times out",
+                        f"{APPROVER}, the incident commander (in the console, or `airsoc login "
+                        f"{APPROVER}` then `airsoc approvals approve`), or it proceeds when the "
+                        "approval times out",
                         "yellow",
                     )
                 if pb.status in ("succeeded", "failed") and self.once(("run", pb.id)):

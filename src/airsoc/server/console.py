@@ -28,7 +28,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from airsoc.errors import AuthenticationError, InputError, PermissionDeniedError
+from airsoc.errors import AuthenticationError, InputError, PermissionDeniedError, RateLimitedError
 from airsoc.incidents import service
 from airsoc.incidents.findings import list_findings
 from airsoc.incidents.lifecycle import OPEN_PHASES, TRANSITIONS, Phase, Role, Severity
@@ -242,18 +242,24 @@ def login(
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
         raise PermissionDeniedError("the login form expired; reload the page and try again")
+    address = request.client.host if request.client else "unknown"
     try:
-        with ctx.store.transaction() as s:
+        with (
+            ctx.login_throttle.attempt(user=username, address=address),
+            ctx.store.transaction() as s,
+        ):
             web = start_web_session(s, clock=ctx.clock, name=username, password=password)
-    except AuthenticationError as exc:
-        logger.info("console login refused for user %r", username)
+    except (AuthenticationError, RateLimitedError) as exc:
+        logger.info("console login refused for user %r from %s: %s", username, address, exc)
         token = secrets.token_urlsafe(32)
         response = templates.TemplateResponse(
             request,
             "login.html",
             {"user": None, "login_csrf": token, "next": _safe_next(next), "error": exc.message},
-            status_code=401,
+            status_code=exc.http_status,
         )
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
         response.set_cookie(
             LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", max_age=3600
         )

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -25,7 +25,7 @@ from airsoc.errors import AuthenticationError
 from airsoc.incidents.evidence import BlobStore
 from airsoc.roles import UserRole
 from airsoc.runtime.health import PartStatus
-from airsoc.server.auth import UserView, authenticate_token, require_role
+from airsoc.server.auth import LoginThrottle, UserView, authenticate_token, require_role
 from airsoc.settings import Settings
 from airsoc.store import Store
 
@@ -43,7 +43,8 @@ __all__ = [
 @dataclass
 class ServerContext:
     """The store, clock, settings and evidence blobs every route works with; ``alerting`` is the
-    engine alerts from Alertmanager are routed through (None: they are only stored)."""
+    engine alerts from Alertmanager are routed through (None: they are only stored);
+    ``login_throttle`` counts this process's failed console logins."""
 
     settings: Settings
     store: Store
@@ -52,6 +53,10 @@ class ServerContext:
     cookie_secure: bool = False
     alerting: AlertingEngine | None = None
     readiness: Callable[[], Sequence[PartStatus]] | None = None
+    login_throttle: LoginThrottle = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.login_throttle = LoginThrottle(self.clock)
 
 
 def get_context(request: Request) -> ServerContext:

@@ -1,4 +1,4 @@
-"""``/api/v1/users``: who am I, and (admins) users and their API tokens."""
+"""``/api/v1/users``: who am I, and (admins) users, their API tokens, disabling and enabling."""
 
 from __future__ import annotations
 
@@ -81,3 +81,24 @@ def issue_token(name: UserName, body: TokenCreate, ctx: Ctx, admin: Admin) -> au
     """Issue an API token for a user; the token is in this answer only (admins only)."""
     with ctx.store.transaction() as s:
         return auth.issue_token(s, clock=ctx.clock, user=name, name=body.name, actor=admin.name)
+
+
+@router.post(
+    "/{name}/disable",
+    response_model=UserView,
+    responses=error_responses(403, 404, 409, 422),
+)
+def disable_user(name: UserName, ctx: Ctx, admin: Admin) -> UserView:
+    """Disable a user: console login, sessions and API tokens are refused (admins only).
+
+    The last enabled admin cannot be disabled (409).
+    """
+    with ctx.store.transaction() as s:
+        return auth.disable_user(s, clock=ctx.clock, name=name, actor=admin.name)
+
+
+@router.post("/{name}/enable", response_model=UserView, responses=error_responses(403, 404, 422))
+def enable_user(name: UserName, ctx: Ctx, admin: Admin) -> UserView:
+    """Enable a disabled user again; their unrevoked tokens work again (admins only)."""
+    with ctx.store.transaction() as s:
+        return auth.enable_user(s, clock=ctx.clock, name=name, actor=admin.name)
