@@ -20,7 +20,9 @@ app = typer.Typer(no_args_is_help=True)
 @app.command()
 def add(
     name: Annotated[str, typer.Argument(help="The user's name (one word)")],
-    role: Annotated[str, typer.Option(help="viewer, responder, approver or admin")] = "viewer",
+    role: Annotated[
+        str, typer.Option(help="ingest, viewer, responder, approver or admin")
+    ] = "viewer",
     password_env: Annotated[
         str | None,
         typer.Option(help="Name of an environment variable holding a console password"),

@@ -425,6 +425,9 @@ class MonitorScheduler:
                     ]
                 else:
                     verdicts = list(evaluator(monitor, data))
+                    if verdicts and all(v.status == "skipped" for v in verdicts):
+                        # e.g. turns whose traces carried no text: nothing judged, never "ok"
+                        status = "skipped"
             except DetectionError as exc:
                 error = str(exc)
             except Exception as exc:  # a broken detector is recorded and logged, never fatal

@@ -323,6 +323,8 @@ def start_web_session(session: Session, *, clock: Clock, name: str, password: st
     )
     if not ok or row is None:
         raise AuthenticationError("wrong user name or password")
+    if row.role == UserRole.INGEST:
+        raise AuthenticationError("an ingest account only sends telemetry; it has no console")
     secret = secrets.token_urlsafe(32)
     now = clock.now()
     web = WebSessionRow(
