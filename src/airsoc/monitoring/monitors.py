@@ -474,9 +474,7 @@ class MonitorScheduler:
             self._fired.pop(monitor.name, None)
             self.sink(previous.resolved_at(now))
             resolved = True
-        blind = self._watch_blindness(
-            monitor, status, had_data, error, now, skipped=skipped_reason
-        )
+        blind = self._watch_blindness(monitor, status, had_data, error, now, skipped=skipped_reason)
         return MonitorRun(
             monitor=monitor.name,
             at=now,
