@@ -14,6 +14,8 @@ Example:
     'sqlite:////srv/airsoc/airsoc.db'
     >>> Settings.resolve(environ={"AIRSOC_DATABASE_URL": "postgresql://db/airsoc"}).database_url
     'postgresql+psycopg://db/airsoc'
+    >>> Settings.resolve(environ={"AIRSOC_OTLP_SYSTEM_ATTRIBUTE": "app.name"}).otlp_system_attribute
+    'app.name'
 """
 
 from __future__ import annotations

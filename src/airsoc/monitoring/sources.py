@@ -87,11 +87,10 @@ class EventLogTelemetry:
 
     # ------------------------------------------------------------------ windows
 
-    def window(
-        self, monitor: MonitorConfig, start: datetime, end: datetime
-    ) -> pd.DataFrame | DatasetProfile:
+    def window(self, monitor: MonitorConfig, start: datetime, end: datetime) -> Any:
         """Return the system's answered rows in ``[start, end)`` with their delayed labels
-        (LLM turns or new data batches for the security monitors that read those)."""
+        (LLM turns or new data batches for the security monitors that read those; a
+        :class:`~airsoc.detection.profiles.DatasetProfile` for a monitor with a Spark source)."""
         if monitor.source is not None:
             return self._spark_window(monitor, start, end)
         special = security_window(
