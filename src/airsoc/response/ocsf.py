@@ -44,21 +44,34 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from airsoc.alerting.engine import AlertingEngine
+from airsoc.alerting.notification import Delivery
 from airsoc.alerting.ocsf import incident_finding
+from airsoc.alerting.service import record_delivery
+from airsoc.clock import Clock
 from airsoc.errors import InputError, UnknownFailureModeError
+from airsoc.incidents.models import IncidentRow
 from airsoc.incidents.service import IncidentDetail, get_incident
 from airsoc.incidents.taxonomy import failure_mode
 from airsoc.response.incident_alerts import incident_alerts
 from airsoc.response.playbooks import Playbook
 from airsoc.response.runs import RunView, list_runs
+from airsoc.store import Store
 
-__all__ = ["export_incident_findings", "incident_findings", "playbook_remediation"]
+__all__ = [
+    "IncidentFindingsPublisher",
+    "export_incident_findings",
+    "incident_findings",
+    "playbook_remediation",
+]
 
 _PHASE_OF_ACTION = {"incident.declared": "detected"}
 
@@ -192,3 +205,72 @@ def export_incident_findings(
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(target)
     return records, text
+
+
+@runtime_checkable
+class FindingsSink(Protocol):
+    """A receiver integration that takes OCSF findings built elsewhere (the OCSF sinks)."""
+
+    def send_findings(self, findings: Sequence[Mapping[str, Any]], *, key: str) -> Delivery:
+        """Deliver ``findings`` and return what happened."""
+        ...
+
+
+#: How far back each round looks for changed incidents, past the previous round's start (a
+#: change committed while the previous round read is still seen).
+_OVERLAP = timedelta(minutes=1)
+
+
+class IncidentFindingsPublisher:
+    """Sends each incident's new OCSF findings to the OCSF sinks its labels route to.
+
+    Every :meth:`publish` looks at the incidents changed since the previous round, builds their
+    findings and delivers the ones not yet delivered to every OCSF sink (Splunk HEC, TheHive,
+    OCSF webhook) of the receivers the routing tree gives for the incident's ``system``,
+    ``failure_mode`` and ``severity``. Deliveries are recorded like alert notifications, under
+    the key ``incident-<id>``. What was delivered is remembered in memory: after a restart the
+    findings of incidents changed since are sent again (at least once; each record's
+    ``metadata.uid`` is stable, and TheHive updates its one alert).
+    """
+
+    def __init__(self, *, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self._sent: dict[int, int] = {}
+        self._since: datetime | None = None
+
+    def publish(self, engine: AlertingEngine, playbooks: Sequence[Playbook]) -> list[Delivery]:
+        """Deliver the findings of changed incidents not delivered yet; return the deliveries."""
+        started = self.clock.now()
+        deliveries: list[Delivery] = []
+        if not any(isinstance(t, FindingsSink) for ts in engine.receivers.values() for t in ts):
+            self._since = started  # no OCSF sink configured: nothing to build
+            return deliveries
+        with self.store.read() as s:
+            query = select(IncidentRow.id).order_by(IncidentRow.id)
+            if self._since is not None:
+                query = query.where(IncidentRow.updated_at >= self._since - _OVERLAP)
+            changed = list(s.execute(query).scalars())
+            pending: list[tuple[int, list[dict[str, Any]], int, dict[str, str]]] = []
+            for incident_id in changed:
+                records = incident_findings(s, incident_id=incident_id, playbooks=playbooks)
+                done = self._sent.get(incident_id, 0)
+                if len(records) > done:
+                    labels = records[-1]["unmapped"]["labels"]
+                    pending.append((incident_id, records[done:], len(records), labels))
+        for incident_id, new, total, labels in pending:
+            targets = [
+                target
+                for name in engine.receivers_for(labels)
+                for target in engine.receivers.get(name, ())
+                if isinstance(target, FindingsSink)
+            ]
+            results = [t.send_findings(new, key=f"incident-{incident_id}") for t in targets]
+            with self.store.transaction() as s:
+                for delivery in results:
+                    record_delivery(s, delivery=delivery)
+            deliveries += results
+            if all(d.status == "delivered" for d in results):
+                self._sent[incident_id] = total
+        self._since = started
+        return deliveries
