@@ -1,8 +1,10 @@
 """User roles: what a person may do, from reading to administering.
 
-Each role includes the rights of the ones before it: ``viewer < responder < approver < admin``.
-The API, the CLI and the table of operations all speak these names, so they live on the base
-floor.
+Each role includes the rights of the ones before it:
+``ingest < viewer < responder < approver < admin``. ``ingest`` is for telemetry senders (an app's
+OpenTelemetry exporter): it may send traces and nothing else, so a token baked into an app's
+deployment cannot read incidents. Every higher role may send traces too. The API, the CLI and the
+table of operations all speak these names, so they live on the base floor.
 
 Example:
     >>> parse_user_role("Approver")
@@ -23,6 +25,7 @@ __all__ = ["UserRole", "parse_user_role"]
 class UserRole(StrEnum):
     """What a user may do; each role includes the rights of the ones before it."""
 
+    INGEST = "ingest"
     VIEWER = "viewer"
     RESPONDER = "responder"
     APPROVER = "approver"
@@ -30,10 +33,10 @@ class UserRole(StrEnum):
 
     @property
     def rank(self) -> int:
-        """Return 0 for viewer up to 3 for admin.
+        """Return 0 for ingest, 1 for viewer, up to 4 for admin.
 
-        >>> UserRole.ADMIN.rank
-        3
+        >>> UserRole.INGEST.rank, UserRole.ADMIN.rank
+        (0, 4)
         """
         return list(UserRole).index(self)
 
@@ -46,7 +49,7 @@ def parse_user_role(value: str) -> UserRole:
     >>> parse_user_role("boss")
     Traceback (most recent call last):
     ...
-    airsoc.errors.InputError: role: unknown user role 'boss'; known: viewer, responder, ...
+    airsoc.errors.InputError: role: unknown user role 'boss'; known: ingest, viewer, ...
     """
     try:
         return UserRole(value.strip().lower())

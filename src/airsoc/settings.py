@@ -4,12 +4,18 @@ Resolution order, for each: the explicit argument, then the environment
 (``AIRSOC_DATA_DIR``, ``AIRSOC_DATABASE_URL``), then the embedded default
 (``./airsoc-data`` and SQLite at ``<data-dir>/airsoc.db``).
 
+``otlp_system_attribute`` (environment ``AIRSOC_OTLP_SYSTEM_ATTRIBUTE``) names the span or
+resource attribute that says which system an OTLP trace belongs to; unset, it is the resource's
+``service.name``.
+
 Example:
     >>> s = Settings.resolve(data_dir="/srv/airsoc", environ={})
     >>> s.database_url
     'sqlite:////srv/airsoc/airsoc.db'
     >>> Settings.resolve(environ={"AIRSOC_DATABASE_URL": "postgresql://db/airsoc"}).database_url
     'postgresql+psycopg://db/airsoc'
+    >>> Settings.resolve(environ={"AIRSOC_OTLP_SYSTEM_ATTRIBUTE": "app.name"}).otlp_system_attribute
+    'app.name'
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ class Settings:
 
     data_dir: Path
     database_url: str
+    otlp_system_attribute: str | None = None
 
     @classmethod
     def resolve(
@@ -37,6 +44,7 @@ class Settings:
         *,
         data_dir: str | Path | None = None,
         database_url: str | None = None,
+        otlp_system_attribute: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
         """Return settings from arguments, then the environment, then the defaults."""
@@ -45,7 +53,12 @@ class Settings:
         url = database_url or env.get("AIRSOC_DATABASE_URL")
         if not url:
             url = f"sqlite:///{chosen_dir / 'airsoc.db'}"
-        return cls(data_dir=chosen_dir, database_url=normalize_database_url(url))
+        attribute = otlp_system_attribute or env.get("AIRSOC_OTLP_SYSTEM_ATTRIBUTE") or None
+        return cls(
+            data_dir=chosen_dir,
+            database_url=normalize_database_url(url),
+            otlp_system_attribute=attribute,
+        )
 
     @property
     def is_sqlite(self) -> bool:

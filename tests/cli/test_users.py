@@ -39,7 +39,7 @@ def test_errors_are_one_line(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = cli("users", "add", "x", "--role", "boss")
     assert bad.exit_code == 1
     assert bad.stderr.strip() == (
-        "error: role: unknown user role 'boss'; known: viewer, responder, approver, admin"
+        "error: role: unknown user role 'boss'; known: ingest, viewer, responder, approver, admin"
     )
     missing = cli("users", "token", "ghost")
     assert missing.exit_code == 1

@@ -14,6 +14,8 @@ from tests.server.conftest import PASSWORD, Api
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 #: Mutating routes anyone may call, and why.
 PUBLIC = {("POST", "/login"): "logging in is how a user gets a session"}
+#: Telemetry intake: the ingest role and every role above it may send.
+INTAKE = {("POST", "/v1/traces"): "OTLP traces from apps"}
 
 
 def route_table(app: FastAPI) -> list[tuple[str, str]]:
@@ -64,7 +66,7 @@ def test_a_viewer_is_refused_on_every_mutating_route(api: Api) -> None:
 
     csrf = console_login(api, "vic")
     for method, path in console_routes:
-        if (method, path) in PUBLIC:
+        if (method, path) in PUBLIC or (method, path) in INTAKE:
             continue
         if path == "/logout":  # every role may log out; checked below with a wrong CSRF token
             continue
@@ -101,3 +103,23 @@ def test_the_route_table_lists_what_the_app_factory_was_given(api: Api) -> None:
     assert not any(p.startswith("/api/") for p in paths)
     assert "/healthz" in paths
     assert "/" in paths
+
+
+def test_an_ingest_token_is_refused_on_every_api_route(api: Api) -> None:
+    from airsoc.server.auth import add_user, issue_token
+
+    with api.store.transaction() as s:
+        add_user(s, clock=api.clock, name="otel", role="ingest", actor="setup")
+        token = issue_token(s, clock=api.clock, user="otel", name="app", actor="setup").token
+    checked = 0
+    for method, path in route_table(api.app):
+        if path.startswith("/api/") and method != "HEAD":
+            r = api.client.request(
+                method, fill(path), json={}, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert r.status_code == 403, (method, path, r.status_code)
+            assert (
+                "otel is a ingest; to use the API beyond sending telemetry" in r.json()["message"]
+            )
+            checked += 1
+    assert checked >= 30

@@ -61,3 +61,35 @@ def test_readers_name_what_is_wrong(root: Path, tmp_path: Path) -> None:
         read_frame(root, "feedback", library="spark")
     assert read_events(root, "label").num_rows == 0
     assert read_events(root, "feedback", system="other").num_rows == 0
+
+
+def test_turns_written_before_the_trace_columns_still_read(tmp_path: Path) -> None:
+    """Files of the llm_turn schema before trace ids existed read with those columns null."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from airsoc.telemetry import EventLog, LLMTurnEvent, query_events, read_events
+    from airsoc.telemetry.log import partition_dir
+    from airsoc.telemetry.schemas import EVENT_SCHEMAS
+
+    ts = datetime(2026, 1, 1, tzinfo=UTC)
+    new_names = {"trace_id", "span_id", "session_id", "user_id", "document_ids", "content_captured"}
+    old_schema = pa.schema([f for f in EVENT_SCHEMAS["llm_turn"] if f.name not in new_names])
+    old = LLMTurnEvent(request_id="old", ts=ts, system="bot").to_record()
+    folder = partition_dir(tmp_path, "llm_turn", "bot", "2026-01-01")
+    folder.mkdir(parents=True)
+    pq.write_table(
+        pa.table({n: [old[n]] for n in old_schema.names}, schema=old_schema),
+        folder / "part-old-0.parquet",
+    )
+    log = EventLog(tmp_path)
+    log.append(
+        LLMTurnEvent(request_id="new", ts=ts, system="bot", trace_id="ab", content_captured=False)
+    )
+    log.close()
+    rows = {r["request_id"]: r for r in read_events(tmp_path, "llm_turn").to_pylist()}
+    assert rows["old"]["trace_id"] is None
+    assert rows["old"]["content_captured"] is None
+    assert (rows["new"]["trace_id"], rows["new"]["content_captured"]) == ("ab", False)
+    sql = "select request_id, content_captured from events order by request_id"
+    assert query_events(tmp_path, "llm_turn", sql).fetchall() == [("new", False), ("old", None)]

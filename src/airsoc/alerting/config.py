@@ -25,11 +25,14 @@ __all__ = [
     "EmailConfig",
     "InhibitRuleConfig",
     "Matchers",
+    "OcsfWebhookConfig",
     "PagerDutyConfig",
     "ReceiverConfig",
     "RouteConfig",
     "SilenceConfig",
     "SlackConfig",
+    "SplunkHecConfig",
+    "TheHiveConfig",
     "WebhookConfig",
 ]
 
@@ -122,13 +125,72 @@ class PagerDutyConfig(DeliveryPolicy):
         return self
 
 
+class OcsfWebhookConfig(DeliveryPolicy):
+    """OCSF Detection Findings posted as JSON; with a secret, signed like airsoc's webhooks."""
+
+    url: str
+    secret_env: str | None = None
+
+
+class SplunkHecConfig(DeliveryPolicy):
+    """Splunk HTTP Event Collector: each OCSF finding is one HEC event.
+
+    ``url`` is the collector's base (``https://splunk:8088``); the token is given literally or,
+    better, by the environment variable holding it.
+    """
+
+    url: str
+    token: str | None = None
+    token_env: str | None = None
+    index: str | None = None
+    source: str = "airsoc"
+    sourcetype: str = "ocsf:detection_finding"
+    host: str | None = None
+
+    @model_validator(mode="after")
+    def _one_token(self) -> SplunkHecConfig:
+        if (self.token is None) == (self.token_env is None):
+            raise ValueError("give exactly one of token or token_env")
+        return self
+
+
+class TheHiveConfig(DeliveryPolicy):
+    """TheHive 5 alerts, ``sourceRef`` = the alert fingerprint (a repeat updates, never
+    duplicates); the API key is given literally or by its environment variable."""
+
+    url: str
+    api_key: str | None = None
+    api_key_env: str | None = None
+    organisation: str | None = None
+    source: str = "airsoc"
+    alert_type: str = "airsoc"
+
+    @model_validator(mode="after")
+    def _one_key(self) -> TheHiveConfig:
+        if (self.api_key is None) == (self.api_key_env is None):
+            raise ValueError("give exactly one of api_key or api_key_env")
+        return self
+
+
 class ReceiverConfig(StrictModel):
-    """Where notifications go; each key is one integration, and a receiver may have several."""
+    """Where notifications go; each key is one integration, and a receiver may have several.
+
+    ``ocsf_webhook``, ``splunk_hec`` and ``thehive`` deliver OCSF Detection Findings to SIEM and
+    SOAR tools.
+
+    >>> r = ReceiverConfig.model_validate({"splunk_hec": {"url": "https://splunk:8088",
+    ...                                                   "token_env": "HEC_TOKEN"}})
+    >>> r.splunk_hec.sourcetype
+    'ocsf:detection_finding'
+    """
 
     slack: SlackConfig | None = None
     email: EmailConfig | None = None
     webhook: WebhookConfig | None = None
     pagerduty: PagerDutyConfig | None = None
+    ocsf_webhook: OcsfWebhookConfig | None = None
+    splunk_hec: SplunkHecConfig | None = None
+    thehive: TheHiveConfig | None = None
 
 
 class InhibitRuleConfig(StrictModel):

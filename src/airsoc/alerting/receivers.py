@@ -1,4 +1,6 @@
-"""Receivers: Slack incoming webhooks, email over SMTP, signed webhooks and PagerDuty Events v2.
+"""Receivers: Slack incoming webhooks, email over SMTP, signed webhooks and PagerDuty Events v2;
+:func:`build_receivers` also builds the OCSF sinks of :mod:`airsoc.alerting.sinks` (signed OCSF
+webhook, Splunk HEC, TheHive).
 
 Every integration retries with exponential backoff (on the :class:`~airsoc.clock.Clock`, so a
 simulated clock does not wait) and returns a :class:`Delivery` whatever happened.
@@ -26,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import smtplib
@@ -35,17 +36,21 @@ from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
 
-import httpx
-
 from airsoc.alerting.config import (
-    DeliveryPolicy,
     EmailConfig,
     PagerDutyConfig,
     ReceiverConfig,
     SlackConfig,
     WebhookConfig,
 )
+from airsoc.alerting.delivery import (
+    _Integration,
+    _PermanentFailureError,
+    sign_webhook,
+    verify_webhook_signature,
+)
 from airsoc.alerting.notification import Delivery, Notification
+from airsoc.alerting.sinks import OcsfWebhookSink, SplunkHecSink, TheHiveSink
 from airsoc.alerting.templates import Templates
 from airsoc.clock import Clock
 from airsoc.errors import ConfigError, ConfigIssue
@@ -61,90 +66,6 @@ __all__ = [
     "verify_webhook_signature",
     "webhook_payload",
 ]
-
-SIGNATURE_HEADER = "X-Airsoc-Signature"
-TIMESTAMP_HEADER = "X-Airsoc-Timestamp"
-
-
-class _PermanentFailureError(Exception):
-    """A failure that retrying cannot fix (e.g. HTTP 400)."""
-
-
-class _Integration:
-    """Shared delivery loop: attempts, exponential backoff, and a recorded :class:`Delivery`."""
-
-    kind = "integration"
-
-    def __init__(self, receiver: str, policy: DeliveryPolicy, *, clock: Clock) -> None:
-        self.receiver = receiver
-        self.name = f"{receiver}/{self.kind}"
-        self.policy = policy
-        self.send_resolved = policy.send_resolved
-        self.clock = clock
-
-    def send(self, notification: Notification) -> Delivery:
-        """Deliver ``notification``, retrying with backoff; return what happened."""
-        error: str | None = None
-        code: int | None = None
-        request: dict[str, Any] = {}
-        delay = self.policy.backoff.total_seconds()
-        attempt = 0
-        for attempt in range(1, self.policy.max_attempts + 1):
-            try:
-                code, request = self._deliver(notification)
-                return self._delivery(notification, "delivered", attempt, None, code, request)
-            except _PermanentFailureError as exc:
-                error = str(exc)
-                break
-            except (OSError, httpx.HTTPError, smtplib.SMTPException) as exc:
-                error = f"{type(exc).__name__}: {exc}"
-            if attempt < self.policy.max_attempts:
-                self.clock.sleep(delay)
-                delay *= 2
-        return self._delivery(notification, "failed", attempt, error, code, request)
-
-    def _delivery(
-        self,
-        notification: Notification,
-        status: str,
-        attempts: int,
-        error: str | None,
-        code: int | None,
-        request: dict[str, Any],
-    ) -> Delivery:
-        return Delivery(
-            receiver=self.receiver,
-            integration=self.kind,
-            group_key=notification.group_key,
-            status=status,
-            attempts=attempts,
-            at=self.clock.now(),
-            error=error,
-            response_code=code,
-            request=request,
-        )
-
-    def _deliver(self, notification: Notification) -> tuple[int | None, dict[str, Any]]:
-        raise NotImplementedError
-
-    def _post(
-        self, url: str, body: bytes, headers: Mapping[str, str] | None = None
-    ) -> tuple[int, dict[str, Any]]:
-        all_headers = {"Content-Type": "application/json", **(headers or {})}
-        timeout = self.policy.timeout.total_seconds()
-        response = httpx.post(url, content=body, headers=all_headers, timeout=timeout)
-        if response.status_code >= 500 or response.status_code == 429:
-            raise httpx.HTTPStatusError(
-                f"HTTP {response.status_code}", request=response.request, response=response
-            )
-        if response.status_code >= 400:
-            raise _PermanentFailureError(f"HTTP {response.status_code}: {response.text[:200]}")
-        return response.status_code, {"url": _redact(url), "bytes": len(body)}
-
-
-def _redact(url: str) -> str:
-    # Slack webhook URLs are secrets; keep the host only.
-    return httpx.URL(url).copy_with(path="/…", query=None).__str__()
 
 
 def _context(notification: Notification) -> dict[str, Any]:
@@ -249,30 +170,6 @@ def webhook_payload(notification: Notification) -> dict[str, Any]:
             for a in notification.alerts
         ],
     }
-
-
-def sign_webhook(secret: bytes, body: bytes, *, timestamp: int) -> dict[str, str]:
-    """Return the signature headers for ``body`` sent at ``timestamp`` (Unix seconds)."""
-    mac = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: f"sha256={mac}"}
-
-
-def verify_webhook_signature(
-    secret: bytes,
-    body: bytes,
-    headers: Mapping[str, str],
-    *,
-    now: int,
-    tolerance_seconds: int = 300,
-) -> bool:
-    """Return whether ``headers`` carry a valid, fresh signature of ``body``."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    stamp = lowered.get(TIMESTAMP_HEADER.lower(), "")
-    given = lowered.get(SIGNATURE_HEADER.lower(), "")
-    if not stamp.isdigit() or abs(now - int(stamp)) > tolerance_seconds:
-        return False
-    expected = sign_webhook(secret, body, timestamp=int(stamp))[SIGNATURE_HEADER]
-    return hmac.compare_digest(expected, given)
 
 
 class WebhookReceiver(_Integration):
@@ -458,6 +355,50 @@ def build_receivers(
                         routing_key=routing,
                         templates=templates,
                         clock=clock,
+                    )
+                )
+        if config.ocsf_webhook is not None:
+            key = secret(f"{loc}.ocsf_webhook.secret_env", config.ocsf_webhook.secret_env)
+            out.append(
+                OcsfWebhookSink(
+                    name,
+                    config.ocsf_webhook,
+                    url=config.ocsf_webhook.url,
+                    secret=key.encode() if key else None,
+                    clock=clock,
+                )
+            )
+        if config.splunk_hec is not None:
+            hec = config.splunk_hec
+            token = secret(f"{loc}.splunk_hec.token_env", hec.token_env, hec.token)
+            if token:
+                out.append(
+                    SplunkHecSink(
+                        name,
+                        hec,
+                        url=hec.url,
+                        token=token,
+                        clock=clock,
+                        sourcetype=hec.sourcetype,
+                        source=hec.source,
+                        index=hec.index,
+                        host=hec.host,
+                    )
+                )
+        if config.thehive is not None:
+            hive = config.thehive
+            api_key = secret(f"{loc}.thehive.api_key_env", hive.api_key_env, hive.api_key)
+            if api_key:
+                out.append(
+                    TheHiveSink(
+                        name,
+                        hive,
+                        url=hive.url,
+                        api_key=api_key,
+                        clock=clock,
+                        source=hive.source,
+                        alert_type=hive.alert_type,
+                        organisation=hive.organisation,
                     )
                 )
         built[name] = out

@@ -30,16 +30,16 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import httpx
 
 from airsoc.alerting.config import DeliveryPolicy
-from airsoc.alerting.notification import Notification, NotifiedAlert
+from airsoc.alerting.delivery import _Integration, _PermanentFailureError, sign_webhook
+from airsoc.alerting.notification import Delivery, Notification, NotifiedAlert
 from airsoc.alerting.ocsf import alert_finding, notification_findings
-from airsoc.alerting.receivers import _Integration, _PermanentFailureError, sign_webhook
 from airsoc.clock import Clock
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "SplunkHecSink",
     "TheHiveSink",
     "thehive_alert",
+    "thehive_finding_alert",
 ]
 
 HEC_SOURCETYPE = "ocsf:detection_finding"
@@ -66,6 +67,17 @@ def _redact(url: str) -> str:
 
 
 class _HttpSink(_Integration):
+    def send_findings(self, findings: Sequence[Mapping[str, Any]], *, key: str) -> Delivery:
+        """Deliver OCSF findings built elsewhere (an incident's updates), with the same retries
+        and a recorded :class:`~airsoc.alerting.notification.Delivery` under ``key``."""
+        records = [dict(f) for f in findings]
+        return self._with_retries(lambda: self._deliver_findings(records, key), key)
+
+    def _deliver_findings(
+        self, findings: list[dict[str, Any]], key: str
+    ) -> tuple[int | None, dict[str, Any]]:
+        raise NotImplementedError
+
     def _request(
         self, method: str, url: str, *, body: bytes | None = None, headers: Mapping[str, str]
     ) -> httpx.Response:
@@ -113,15 +125,24 @@ class OcsfWebhookSink(_HttpSink):
 
     def body(self, notification: Notification) -> bytes:
         """Return the exact bytes posted (and signed) for ``notification``."""
-        payload = {
-            "group_key": notification.group_key,
-            "status": notification.status,
-            "findings": notification_findings(notification),
-        }
+        return self._body(
+            notification.group_key, notification.status, notification_findings(notification)
+        )
+
+    @staticmethod
+    def _body(key: str, status: str, findings: list[dict[str, Any]]) -> bytes:
+        payload = {"group_key": key, "status": status, "findings": findings}
         return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
 
     def _deliver(self, notification: Notification) -> tuple[int | None, dict[str, Any]]:
-        body = self.body(notification)
+        return self._post_body(self.body(notification), len(notification.alerts))
+
+    def _deliver_findings(
+        self, findings: list[dict[str, Any]], key: str
+    ) -> tuple[int | None, dict[str, Any]]:
+        return self._post_body(self._body(key, "update", findings), len(findings))
+
+    def _post_body(self, body: bytes, count: int) -> tuple[int | None, dict[str, Any]]:
         headers = (
             sign_webhook(self.secret, body, timestamp=int(self.clock.now().timestamp()))
             if self.secret
@@ -132,7 +153,7 @@ class OcsfWebhookSink(_HttpSink):
         return response.status_code, {
             "url": _redact(self.url),
             "bytes": len(body),
-            "findings": len(notification.alerts),
+            "findings": count,
             "signed": bool(self.secret),
         }
 
@@ -177,8 +198,11 @@ class SplunkHecSink(_HttpSink):
         >>> [(e["sourcetype"], e["time"], e["event"]["class_uid"]) for e in sink.events(n)]
         [('ocsf:detection_finding', 1767225600.0, 2004)]
         """
+        return self._events(notification_findings(notification))
+
+    def _events(self, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
-        for finding in notification_findings(notification):
+        for finding in findings:
             event: dict[str, Any] = {
                 "time": finding["time"] / 1000,
                 "sourcetype": self.sourcetype,
@@ -193,7 +217,14 @@ class SplunkHecSink(_HttpSink):
         return out
 
     def _deliver(self, notification: Notification) -> tuple[int | None, dict[str, Any]]:
-        events = self.events(notification)
+        return self._post_events(self.events(notification))
+
+    def _deliver_findings(
+        self, findings: list[dict[str, Any]], key: str
+    ) -> tuple[int | None, dict[str, Any]]:
+        return self._post_events(self._events(findings))
+
+    def _post_events(self, events: list[dict[str, Any]]) -> tuple[int | None, dict[str, Any]]:
         # HEC takes several events in one request as concatenated JSON objects.
         body = "".join(json.dumps(e, separators=(",", ":")) for e in events).encode()
         response = self._request(
@@ -230,35 +261,67 @@ def thehive_alert(
     >>> body["sourceRef"] == n.alerts[0].fingerprint, body["severity"], body["tags"][:3]
     (True, 3, ['airsoc', 'failure_mode:prompt_injection', 'system:bot'])
     """
-    finding = alert_finding(alert, now=now)
+    return thehive_finding_alert(
+        alert_finding(alert, now=now),
+        source=source,
+        alert_type=alert_type,
+        state=alert.status,
+        link=alert.generator_url or None,
+    )
+
+
+def thehive_finding_alert(
+    finding: Mapping[str, Any],
+    *,
+    source: str = "airsoc",
+    alert_type: str = "airsoc",
+    state: str | None = None,
+    link: str | None = None,
+) -> dict[str, Any]:
+    """Return the TheHive alert body for an OCSF finding (``sourceRef`` = ``finding_info.uid``:
+    the alert fingerprint, or ``incident-<id>`` for an incident's updates).
+
+    >>> from datetime import datetime, timezone
+    >>> from airsoc.alerting.ocsf import incident_finding
+    >>> f = incident_finding(incident_id="7", phase="closed", severity="sev2",
+    ...     failure_mode="prompt_injection", title="Injection", system="bot",
+    ...     now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    >>> body = thehive_finding_alert(f)
+    >>> body["sourceRef"], body["tags"][-1]
+    ('incident-7', 'resolved')
+    """
     info = finding["finding_info"]
-    labels = alert.labels
+    unmapped = finding.get("unmapped", {})
+    labels: Mapping[str, str] = unmapped.get("labels", {})
     tags = ["airsoc"]
-    tags += [f"{k}:{labels[k]}" for k in ("failure_mode", "system", "severity") if k in labels]
+    tags += [f"{k}:{labels[k]}" for k in ("failure_mode", "system", "severity") if labels.get(k)]
     techniques = {a.get("sub_technique", a["technique"])["uid"] for a in info.get("attacks", [])}
     tags += sorted(f"atlas:{t}" for t in techniques)
-    tags += [f"owasp:{o['id']}:{o['version']}" for o in finding["unmapped"].get("owasp", [])]
-    if alert.status == "resolved":
-        tags.append("resolved")
+    tags += [f"owasp:{o['id']}:{o['version']}" for o in unmapped.get("owasp", [])]
+    if finding.get("activity_id") == 3:
+        tags.append(str(finding.get("status", "closed")).lower())
+    state = state or str(finding.get("status", ""))
+    remediation = finding.get("remediation", {}).get("desc")
     description = (
         f"{info.get('desc') or info['title']}\n\n"
-        f"Status: **{alert.status}**  \n"
+        f"Status: **{state}**  \n"
         f"Labels: {', '.join(f'`{k}={v}`' for k, v in sorted(labels.items()))}\n\n"
-        "OCSF Detection Finding:\n\n```json\n"
+        + (f"Remediation: {remediation}\n\n" if remediation else "")
+        + "OCSF Detection Finding:\n\n```json\n"
         f"{json.dumps(finding, indent=2, sort_keys=True)}\n```"
     )
     return {
         "type": alert_type,
         "source": source,
-        "sourceRef": alert.fingerprint,
+        "sourceRef": str(info["uid"]),
         "title": info["title"],
         "description": description,
-        "severity": _THEHIVE_SEVERITY.get(labels.get("severity", ""), 2),
-        "date": finding["finding_info"]["created_time"],
+        "severity": _THEHIVE_SEVERITY.get(str(labels.get("severity", "")), 2),
+        "date": info["created_time"],
         "tags": tags,
         "tlp": 2,
         "pap": 2,
-        "externalLink": alert.generator_url or None,
+        "externalLink": link,
     }
 
 
@@ -338,14 +401,32 @@ class TheHiveSink(_HttpSink):
         return str(found[0].get("_id") or found[0].get("id"))
 
     def _deliver(self, notification: Notification) -> tuple[int | None, dict[str, Any]]:
+        return self._upsert(
+            [
+                thehive_alert(
+                    a, now=notification.sent_at, source=self.source, alert_type=self.alert_type
+                )
+                for a in notification.alerts
+            ]
+        )
+
+    def _deliver_findings(
+        self, findings: list[dict[str, Any]], key: str
+    ) -> tuple[int | None, dict[str, Any]]:
+        return self._upsert(
+            [
+                thehive_finding_alert(f, source=self.source, alert_type=self.alert_type)
+                for f in findings
+            ]
+        )
+
+    def _upsert(self, bodies: list[dict[str, Any]]) -> tuple[int | None, dict[str, Any]]:
+        """Create each alert; one TheHive already has (same sourceRef) is found and updated."""
         created: list[str] = []
         updated: list[str] = []
         code: int | None = None
-        for alert in notification.alerts:
-            body = thehive_alert(
-                alert, now=notification.sent_at, source=self.source, alert_type=self.alert_type
-            )
-            body = {k: v for k, v in body.items() if v is not None}
+        for full in bodies:
+            body = {k: v for k, v in full.items() if v is not None}
             response = self._request(
                 "POST",
                 f"{self.url}/api/v1/alert",
@@ -353,7 +434,7 @@ class TheHiveSink(_HttpSink):
                 headers=self._headers,
             )
             if _already_exists(response):
-                alert_id = self._find(alert.fingerprint)
+                alert_id = self._find(body["sourceRef"])
                 patch = {k: body[k] for k in self._UPDATABLE if k in body}
                 response = self._request(
                     "PATCH",

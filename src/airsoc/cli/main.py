@@ -103,6 +103,9 @@ GROUPS: dict[str, CommandGroup] = {
     "postmortem": CommandGroup(
         "airsoc.cli.postmortems", "Blameless post-mortems and fleet response times."
     ),
+    "export": CommandGroup(
+        "airsoc.cli.export", "Export records in other tools' formats (OCSF findings)."
+    ),
 }
 """The command groups in the order ``airsoc --help`` lists them, after the plain commands."""
 

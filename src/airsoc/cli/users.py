@@ -31,7 +31,9 @@ _MANAGE = "manage users and tokens"
 @app.command()
 def add(
     name: Annotated[str, typer.Argument(help="The user's name (one word)")],
-    role: Annotated[str, typer.Option(help="viewer, responder, approver or admin")] = "viewer",
+    role: Annotated[
+        str, typer.Option(help="ingest, viewer, responder, approver or admin")
+    ] = "viewer",
     password_env: Annotated[
         str | None,
         typer.Option(help="Name of an environment variable holding a console password"),

@@ -36,6 +36,8 @@ Example (the planning functions run without Spark):
 from __future__ import annotations
 
 import itertools
+import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -50,11 +52,11 @@ from airsoc.detection.profiles import (
 )
 from airsoc.detection.profiles import profile as profile_local
 from airsoc.detection.serialize import profile_from_bytes, profile_to_bytes
-from airsoc.errors import InputError
+from airsoc.errors import DataFileError, InputError
 
 if TYPE_CHECKING:
     import pandas as pd
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
 
 __all__ = [
     "COLUMN_BATCH",
@@ -62,7 +64,9 @@ __all__ = [
     "column_batches",
     "grid_profile",
     "profile",
+    "read_parquet",
     "spark_kinds",
+    "spark_session",
 ]
 
 #: Columns profiled together in one ``select``; wider tables are split into batches.
@@ -400,3 +404,66 @@ def profile(
         columns_out.update(total.columns)
         n_rows = total.n_rows
     return DatasetProfile({c: columns_out[c] for c in names}, n_rows, source)
+
+
+def _pyspark() -> Any:
+    try:
+        import pyspark.sql
+    except ImportError:
+        raise InputError(
+            "the Spark engine needs pyspark: pip install 'airsoc[spark]' (and a Java 17+ runtime)"
+        ) from None
+    return pyspark.sql
+
+
+def spark_session(*, master: str | None = None) -> SparkSession:
+    """Return the active Spark session, or start one (``local[*]`` unless ``master`` or
+    ``spark-submit`` says otherwise) with its Python workers on this interpreter.
+
+    A session already running in the process (a notebook's, a test suite's) is reused as it is.
+    """
+    sql = _pyspark()
+    active = sql.SparkSession.getActiveSession()
+    if active is not None:
+        return active  # type: ignore[no-any-return]
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = sql.SparkSession.builder.appName("airsoc")
+    if master is not None or not os.environ.get("SPARK_HOME"):
+        builder = builder.master(master or "local[*]")
+    try:
+        session = (
+            builder.config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .getOrCreate()
+        )
+    except Exception as exc:  # the JVM did not start: Java missing or broken
+        raise InputError(
+            f"Spark did not start ({type(exc).__name__}: {str(exc)[:200]}); "
+            "is a Java 17+ runtime installed (JAVA_HOME or java on the PATH)?"
+        ) from None
+    return session  # type: ignore[no-any-return]
+
+
+def read_parquet(spark: SparkSession, path: str | os.PathLike[str]) -> DataFrame:
+    """Return a DataFrame over a Parquet file or a Parquet dataset (a folder, partitioned or
+    not); anything else is refused naming the path.
+
+    >>> read_parquet(None, "data.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    airsoc.errors.DataFileError: data.csv: the Spark engine reads Parquet files or folders ...
+    """
+    text = os.fspath(path)
+    local = "://" not in text
+    if local and not text.endswith(".parquet") and not os.path.isdir(text):
+        raise DataFileError(
+            f"{text}: the Spark engine reads Parquet files or folders of Parquet files "
+            "(a profile or CSV needs --engine local)"
+        )
+    if local and not os.path.exists(text):
+        raise DataFileError(f"{text}: no such file or folder")
+    try:
+        return spark.read.parquet(text)
+    except Exception as exc:  # AnalysisException and friends, from the JVM
+        raise DataFileError(f"{text}: Spark cannot read it as Parquet: {str(exc)[:300]}") from None

@@ -16,7 +16,37 @@ from pydantic import Field, field_validator, model_validator
 from airsoc.incidents.config import FailureModeName, SeverityValue
 from airsoc.types import Duration, StrictModel
 
-__all__ = ["DETECTOR_NEEDS", "MonitorConfig", "MonitoringSection", "missing_needs"]
+__all__ = [
+    "DETECTOR_NEEDS",
+    "MonitorConfig",
+    "MonitorSource",
+    "MonitoringSection",
+    "SparkSourceConfig",
+    "missing_needs",
+]
+
+
+class SparkSourceConfig(StrictModel):
+    """A table too large for one machine: a Parquet dataset read and profiled on Spark.
+
+    ``path`` is a Parquet file or folder (any URL Spark reads: ``s3a://``, ``hdfs://``, a local
+    path); ``time_column`` holds each row's time (the window filters on it);
+    ``system_column``, when set, keeps the rows whose value is the monitor's system.
+    """
+
+    path: str = Field(min_length=1)
+    time_column: str = "ts"
+    system_column: str | None = None
+
+
+class MonitorSource(StrictModel):
+    """Where a monitor reads its window instead of the event log.
+
+    >>> MonitorSource.model_validate({"spark": {"path": "s3a://lake/tx/"}}).spark.time_column
+    'ts'
+    """
+
+    spark: SparkSourceConfig
 
 
 class MonitorConfig(StrictModel):
@@ -42,6 +72,10 @@ class MonitorConfig(StrictModel):
     expects_data: bool = Field(
         default=False,
         description="A window without data is a platform fault even before any data arrived",
+    )
+    source: MonitorSource | None = Field(
+        default=None,
+        description="Read the window elsewhere than the event log, e.g. {spark: {path: ...}}",
     )
 
     @field_validator("cron")

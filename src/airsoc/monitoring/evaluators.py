@@ -174,7 +174,12 @@ def _reference_features(
 
 
 def data_drift(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
-    """Return the per-feature and dataset drift verdicts of the window against the reference."""
+    """Return the per-feature and dataset drift verdicts of the window against the reference.
+
+    The window is rows, or a profile of them computed where they live (a Spark source).
+    """
+    if isinstance(window.current, DatasetProfile):
+        return _profile_drift(monitor, window.current, window.reference)
     current = _frame(window.current, "window", monitor)
     if current.empty:
         return _empty(monitor, "data_drift")
@@ -195,6 +200,28 @@ def data_drift(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
     if report.diagnosis is not None:
         verdicts.append(report.diagnosis)
     return _tag(verdicts, current, "data_drift")
+
+
+def _profile_drift(
+    monitor: MonitorConfig, current: DatasetProfile, reference: Any
+) -> list[Verdict]:
+    columns = [str(c) for c in monitor.params.get("columns") or current.names]
+    columns = [c for c in columns if c not in TELEMETRY_FIELDS]
+    th = monitor.thresholds
+    report = _call(
+        monitor,
+        check_drift,
+        _reference_features(monitor, reference, columns),
+        current,
+        columns=columns,
+        alpha=th.get("p_value", th.get("alpha", 0.05)),
+        min_effect=th.get("min_effect", 0.05),
+        drift_share=th.get("drift_share", 0.0),
+    )
+    verdicts = [*report.columns, report.dataset]
+    if report.diagnosis is not None:
+        verdicts.append(report.diagnosis)
+    return _tag(verdicts, pd.DataFrame(), "data_drift")
 
 
 def _outputs(monitor: MonitorConfig, frame: pd.DataFrame, what: str) -> Any:

@@ -396,6 +396,7 @@ class MonitorScheduler:
         started = time.perf_counter()
         start, end = window_bounds(monitor, now)
         error = None
+        skipped_reason: str | None = None  # why data that came could not be judged
         status: RunStatus = "ran"
         verdicts: list[Verdict] = []
         try:
@@ -425,6 +426,10 @@ class MonitorScheduler:
                     ]
                 else:
                     verdicts = list(evaluator(monitor, data))
+                    if verdicts and all(v.status == "skipped" for v in verdicts):
+                        # e.g. turns whose traces carried no text: nothing judged, never "ok"
+                        status = "skipped"
+                        skipped_reason = verdicts[0].reason
             except DetectionError as exc:
                 error = str(exc)
             except Exception as exc:  # a broken detector is recorded and logged, never fatal
@@ -469,7 +474,7 @@ class MonitorScheduler:
             self._fired.pop(monitor.name, None)
             self.sink(previous.resolved_at(now))
             resolved = True
-        blind = self._watch_blindness(monitor, status, had_data, error, now)
+        blind = self._watch_blindness(monitor, status, had_data, error, now, skipped=skipped_reason)
         return MonitorRun(
             monitor=monitor.name,
             at=now,
@@ -490,13 +495,17 @@ class MonitorScheduler:
         had_data: bool,
         error: str | None,
         now: datetime,
+        *,
+        skipped: str | None = None,
     ) -> Alert | None:
         """Raise (or resolve) the ``platform_fault`` alert of a monitor that cannot see."""
         failures = self._failures[monitor.name] = (
             self._failures.get(monitor.name, 0) + 1 if status == "failed" else 0
         )
         reason = None
-        if status == "skipped" and (monitor.expects_data or had_data):
+        if status == "skipped" and skipped is not None and had_data:
+            reason = f"judged nothing in its last window: {skipped}"
+        elif status == "skipped" and (monitor.expects_data or had_data):
             reason = "sees no data although its system sent some before"
         elif failures >= FAILURES_BEFORE_ALERT:
             reason = f"failed {failures} runs in a row: {error}"

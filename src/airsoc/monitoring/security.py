@@ -84,6 +84,7 @@ from airsoc.store import Store
 from airsoc.telemetry import read_events
 
 __all__ = [
+    "CONTENT_NOT_CAPTURED",
     "SECURITY_DETECTORS",
     "TURN_DETECTORS",
     "TurnRecord",
@@ -122,6 +123,8 @@ class TurnRecord:
     answer: str = ""
     feedback: int | None = None
     reingested: bool = False
+    #: False for a turn reported by a trace that carried no prompt or completion text.
+    content_captured: bool = True
 
 
 def _text(value: Any) -> str:
@@ -188,6 +191,7 @@ def _turns(monitor: MonitorConfig, data: Any) -> list[TurnRecord]:
                 answer=_text(r.get("answer")),
                 feedback=fb,
                 reingested=bool(r.get("reingested", False)),
+                content_captured=_present(r.get("content_captured")) is not False,
             )
         )
     return out
@@ -219,6 +223,8 @@ def _turn_from_event(row: Mapping[str, Any]) -> dict[str, Any]:
         choices = meta.get("choices") or []
         if choices and isinstance(choices[0], Mapping):
             answer = _text((choices[0].get("message") or {}).get("content"))
+        else:  # a turn reported by a trace: the answer beside its retrieved chunks
+            answer = _text(meta.get("content"))
     elif response is not None:
         answer = _text(response)
     return {
@@ -226,7 +232,9 @@ def _turn_from_event(row: Mapping[str, Any]) -> dict[str, Any]:
         "ts": row["ts"],
         "client_id": row["client_id"],
         "version": row["version"],
-        "session_id": meta.get("session_id"),
+        "session_id": _present(row.get("session_id")) or meta.get("session_id"),
+        "trace_id": _present(row.get("trace_id")),
+        "content_captured": _present(row.get("content_captured")) is not False,
         "user": _text(users[-1].get("content")) if users else "",
         "retrieved": retrieved,
         "tools": [
@@ -371,6 +379,39 @@ def _injection_detector(
     )
 
 
+#: Why a content-based detector did not judge a turn whose trace carried no text.
+CONTENT_NOT_CAPTURED = "content not captured"
+
+
+def _captured(detector: str, turns: list[TurnRecord]) -> tuple[list[TurnRecord], list[Verdict]]:
+    """Return the turns with content, and a skipped verdict counting the turns without.
+
+    A trace exported with content capture off (OpenTelemetry's default) has no prompt or
+    answer to scan: those turns are reported as skipped, never as clean. The verdict's subject
+    is ``window`` when no turn of the window had content.
+
+    >>> from datetime import datetime, timezone
+    >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> bare = TurnRecord(request_id="a:b", ts=t, session_id="s", content_captured=False)
+    >>> kept, skipped = _captured("prompt_injection", [bare])
+    >>> kept, skipped[0].status, skipped[0].subject, skipped[0].reason
+    ([], 'skipped', 'window', 'content not captured: 1 of 1 turns came without prompt or answer \
+text (content capture is off in the app)')
+    """
+    kept = [t for t in turns if t.content_captured]
+    bare = [t.request_id for t in turns if not t.content_captured]
+    if not bare:
+        return kept, []
+    verdict = Verdict.skipped(
+        detector=detector,
+        subject="turns without content" if kept else "window",
+        reason=f"{CONTENT_NOT_CAPTURED}: {len(bare)} of {len(turns)} turns came without prompt "
+        "or answer text (content capture is off in the app)",
+    )
+    evidence = {"content_captured": False, "turns": len(bare), "request_ids": bare[:20]}
+    return kept, [verdict.model_copy(update={"evidence": evidence, "n_current": len(bare)})]
+
+
 # ---------------------------------------------------------------------------- LLM monitors
 
 
@@ -385,7 +426,9 @@ def prompt_injection(monitor: MonitorConfig, window: WindowData) -> list[Verdict
     default 0); ``params.canaries``, ``params.embedder`` (``tfidf``: the cheap first stage
     only; ``minilm``; default: MiniLM where the first stage is unsure, when installed).
     """
-    turns = _turns(monitor, window.current)
+    turns, skipped = _captured("prompt_injection", _turns(monitor, window.current))
+    if skipped and not turns:
+        return skipped
     th = monitor.thresholds
     kind = str(monitor.params.get("embedder", "auto"))
     if kind not in ("auto", "tfidf", "minilm"):
@@ -443,7 +486,7 @@ def prompt_injection(monitor: MonitorConfig, window: WindowData) -> list[Verdict
             )
         )
     summary = _summary(monitor, "prompt_injection", flagged, warned, len(turns), "turns")
-    return _with_version([*flagged, summary], (t.version for t in turns))
+    return _with_version([*skipped, *flagged, summary], (t.version for t in turns))
 
 
 def harmful_output(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
@@ -452,7 +495,10 @@ def harmful_output(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
     Options: ``thresholds.score`` (0.5), ``warn_at`` (0.3), ``max_share`` (0);
     ``params.canaries``, ``params.allowed_pii``, ``params.pii_is_harm`` (default true).
     """
-    turns = [t for t in _turns(monitor, window.current) if t.answer]
+    captured, skipped = _captured("harmful_output", _turns(monitor, window.current))
+    if skipped and not captured:
+        return skipped
+    turns = [t for t in captured if t.answer]
     th = monitor.thresholds
     detector = HarmfulOutputDetector(
         canaries=_strings(monitor, "canaries"),
@@ -470,7 +516,7 @@ def harmful_output(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
             evidence = {**v.evidence, "request_id": t.request_id, "client_id": t.client_id}
             flagged.append(v.model_copy(update={"evidence": evidence}))
     summary = _summary(monitor, "harmful_output", flagged, warned, len(turns), "answers")
-    return _with_version([*flagged, summary], (t.version for t in turns))
+    return _with_version([*skipped, *flagged, summary], (t.version for t in turns))
 
 
 @functools.lru_cache(maxsize=4)
@@ -493,7 +539,9 @@ def hallucination_cascade(monitor: MonitorConfig, window: WindowData) -> list[Ve
     ``thresholds.baseline_rate`` (0.05), ``cusum_h`` (4), ``duplicate_cosine`` (0.8),
     ``min_sessions`` (3), ``min_upvoted`` (3), ``support`` (0.45).
     """
-    turns = _turns(monitor, window.current)
+    turns, skipped = _captured("hallucination_cascade", _turns(monitor, window.current))
+    if skipped and not turns:
+        return skipped
     ref = window.reference if isinstance(window.reference, Mapping) else monitor.reference
     docs = ref.get("documents")
     th = monitor.thresholds
@@ -540,7 +588,7 @@ def hallucination_cascade(monitor: MonitorConfig, window: WindowData) -> list[Ve
                 f"monitor {monitor.name!r}: turn {t.request_id}: {exc.errors()[0]['msg']}"
             ) from None
     verdict = _call(monitor, detector.detect, rag, subject="window")
-    return _with_version([verdict], (t.version for t in turns))
+    return _with_version([*skipped, verdict], (t.version for t in turns))
 
 
 # ------------------------------------------------------------------------ tabular monitors

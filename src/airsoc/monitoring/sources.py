@@ -14,6 +14,13 @@ A monitor's ``reference`` is one of:
 - ``{profile: PATH}``: a stored profile (``airsoc profile``);
 - ``{range: {start, end}}`` (or ``{start, end}``): the system's telemetry in that time range.
 
+A monitor with ``source: {spark: {path, time_column, system_column}}`` reads its window from a
+Parquet dataset on Spark instead (extra ``spark``): the rows with ``start <= time < end`` (of
+its system, when ``system_column`` is set) are profiled where they live, per partition, on the
+reference's grid (:func:`airsoc.detection.spark.profile`), and the window is that
+:class:`~airsoc.detection.profiles.DatasetProfile`; an empty window reads as no data. The drift
+detector takes it as it takes rows, with the same verdicts.
+
 Example:
     >>> from datetime import timedelta
     >>> from airsoc.clock import SimulatedClock
@@ -46,7 +53,7 @@ import pandas as pd
 
 from airsoc import lineage
 from airsoc.clock import ensure_utc
-from airsoc.detection import load_profile
+from airsoc.detection import DatasetProfile, load_profile
 from airsoc.errors import AirsocError, DetectionError
 from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.security import security_reference, security_window
@@ -80,9 +87,12 @@ class EventLogTelemetry:
 
     # ------------------------------------------------------------------ windows
 
-    def window(self, monitor: MonitorConfig, start: datetime, end: datetime) -> pd.DataFrame:
+    def window(self, monitor: MonitorConfig, start: datetime, end: datetime) -> Any:
         """Return the system's answered rows in ``[start, end)`` with their delayed labels
-        (LLM turns or new data batches for the security monitors that read those)."""
+        (LLM turns or new data batches for the security monitors that read those; a
+        :class:`~airsoc.detection.profiles.DatasetProfile` for a monitor with a Spark source)."""
+        if monitor.source is not None:
+            return self._spark_window(monitor, start, end)
         special = security_window(
             store=self.store,
             root=self.root,
@@ -92,6 +102,53 @@ class EventLogTelemetry:
             base_dir=self.base_dir,
         )
         return special if special is not None else self._telemetry(monitor.system, start, end)
+
+    def _spark_window(
+        self, monitor: MonitorConfig, start: datetime, end: datetime
+    ) -> pd.DataFrame | DatasetProfile:
+        """Return the window's profile computed on Spark (an empty frame when no row is in it)."""
+        from airsoc.detection import spark as on_spark
+        from airsoc.detection.profiles import profile as profile_local
+
+        assert monitor.source is not None
+        config = monitor.source.spark
+        try:
+            session = on_spark.spark_session()
+            frame = on_spark.read_parquet(session, self._location(config.path))
+            if config.time_column not in frame.columns:
+                raise DetectionError(
+                    f"monitor {monitor.name!r}: source.spark: no column {config.time_column!r} "
+                    f"in {config.path} (columns: {', '.join(frame.columns)})"
+                )
+            from pyspark.sql import functions as F  # noqa: N812 - the usual Spark spelling
+
+            when = F.col(config.time_column)
+            rows = frame.where((when >= F.lit(start)) & (when < F.lit(end)))
+            if config.system_column is not None:
+                rows = rows.where(F.col(config.system_column) == F.lit(monitor.system))
+            reference = self.reference(monitor)
+            if not isinstance(reference, DatasetProfile):
+                reference = profile_local(reference)
+            wanted = monitor.params.get("columns") or [
+                c for c in reference.names if c in rows.columns
+            ]
+            skip = {config.time_column, config.system_column}
+            columns = [str(c) for c in wanted if c not in skip]
+            window = on_spark.profile(
+                rows, grid_from=reference, columns=columns, source=config.path
+            )
+        except DetectionError:
+            raise
+        except AirsocError as exc:
+            raise DetectionError(f"monitor {monitor.name!r}: source.spark: {exc.message}") from None
+        if window.n_rows == 0:
+            return pd.DataFrame()
+        return window
+
+    def _location(self, path: str) -> str:
+        if "://" in path or Path(path).is_absolute():
+            return path
+        return str(self.base_dir / path)
 
     def _telemetry(self, system: str, start: datetime, end: datetime) -> pd.DataFrame:
         events = read_events(self.root, "prediction", system=system, start=start, end=end)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from airsoc.alerting.dispatcher import NotifyTarget
 from airsoc.alerting.engine import AlertingEngine
-from airsoc.alerting.notification import Notification
+from airsoc.alerting.notification import Delivery, Notification
 from airsoc.alerting.service import firing_monitor_alert
 from airsoc.clock import Clock
 from airsoc.monitoring.alerts import Alert
@@ -41,6 +41,7 @@ from airsoc.response.actions import ActionRegistry, ResponseServices
 from airsoc.response.controlplane import ControlPlane
 from airsoc.response.declaration import IncidentDeclarer
 from airsoc.response.escalation import run_escalations, send_due_status_updates
+from airsoc.response.ocsf import IncidentFindingsPublisher
 from airsoc.response.playbooks import Playbook
 from airsoc.response.runner import PlaybookRunner
 from airsoc.runtime.config import AirsocConfig, load_checked_config
@@ -60,6 +61,7 @@ class LoopReport:
     runs_advanced: list[int] = field(default_factory=list)
     pages: int = 0
     status_updates: int = 0
+    findings: list[Delivery] = field(default_factory=list)
 
 
 class ResponseLoop:
@@ -101,6 +103,7 @@ class ResponseLoop:
                 control_plane=control_plane or live_control_plane(store=store, clock=clock),
             ),
         )
+        self.findings = IncidentFindingsPublisher(store=store, clock=clock)
         self._apply(config, playbooks)
 
     def _apply(self, config: AirsocConfig, playbooks: Sequence[Playbook]) -> None:
@@ -182,4 +185,6 @@ class ResponseLoop:
                 templates=self.engine.templates,
             )
         )
+        # Incident updates as OCSF findings, to the SIEM/SOAR sinks their labels route to.
+        report.findings = self.findings.publish(self.engine, self.playbooks)
         return report

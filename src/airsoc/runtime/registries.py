@@ -15,6 +15,8 @@ Example:
     (True, True)
     >>> "score_drift" in registries.evaluators
     False
+    >>> BUILTIN_RECEIVER_KINDS[-3:]
+    ('ocsf_webhook', 'splunk_hec', 'thehive')
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from airsoc.alerting.config import ReceiverConfig
 from airsoc.alerting.dispatcher import NotifyTarget
 from airsoc.monitoring import BUILTIN_EVALUATORS, EvaluatorRegistry
 from airsoc.response.actions import ActionRegistry
@@ -32,6 +35,7 @@ from airsoc.response.registry import default_registry
 from airsoc.runtime.playbook_actions import register_operation_actions
 
 __all__ = [
+    "BUILTIN_RECEIVER_KINDS",
     "EVALUATOR_GROUP",
     "RECEIVER_GROUP",
     "PluginWarning",
@@ -40,6 +44,11 @@ __all__ = [
     "build_registries",
     "load_plugins",
 ]
+
+#: The integrations a receiver of ``airsoc.yaml`` may use (``receivers.<name>.<kind>``): Slack,
+#: email, webhook and PagerDuty, and the OCSF sinks (signed OCSF webhook, Splunk HEC, TheHive),
+#: built by :func:`airsoc.alerting.build_receivers`; plugins add receivers by entry point.
+BUILTIN_RECEIVER_KINDS: tuple[str, ...] = tuple(ReceiverConfig.model_fields)
 
 EVALUATOR_GROUP = "airsoc.evaluators"
 RECEIVER_GROUP = "airsoc.receivers"

@@ -6,7 +6,7 @@ and tokens behind them.
 Example:
     >>> from airsoc.server import UserRole
     >>> [r.value for r in UserRole]
-    ['viewer', 'responder', 'approver', 'admin']
+    ['ingest', 'viewer', 'responder', 'approver', 'admin']
 """
 
 from __future__ import annotations

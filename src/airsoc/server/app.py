@@ -62,6 +62,7 @@ from airsoc.server.routes import (
     postmortems,
     registry,
     taxonomy,
+    traces,
     users,
 )
 from airsoc.settings import Settings
@@ -141,6 +142,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        traces.close_intake(_app)
         if own_store:
             the_store.close()
 
@@ -176,6 +178,7 @@ def create_app(
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ops.router)
+    app.include_router(traces.router)  # OTLP's own path, /v1/traces
     app.include_router(console.router)
     app.include_router(panels.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")

@@ -348,6 +348,8 @@ def _check_password(session: Session, *, name: str, password: str) -> UserRow:
 def start_web_session(session: Session, *, clock: Clock, name: str, password: str) -> WebLogin:
     """Check a console login and open a session; the same message for any wrong detail."""
     row = _check_password(session, name=name, password=password)
+    if row.role == UserRole.INGEST:
+        raise AuthenticationError("an ingest account only sends telemetry; it has no console")
     secret = secrets.token_urlsafe(32)
     now = clock.now()
     web = WebSessionRow(

@@ -37,6 +37,7 @@ __all__ = [
     "current_user",
     "get_context",
     "requires",
+    "token_user",
 ]
 
 
@@ -74,15 +75,23 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def current_user(
+def token_user(
     ctx: Ctx,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> UserView:
-    """Return the user whose bearer token came with the request, or raise 401's error."""
+    """Return the user whose bearer token came with the request (any role), or raise 401's
+    error; only telemetry intake takes it directly."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationError("send an API token: Authorization: Bearer <token>")
     with ctx.store.transaction() as session:
         return authenticate_token(session, clock=ctx.clock, token=credentials.credentials)
+
+
+def current_user(user: Annotated[UserView, Depends(token_user)]) -> UserView:
+    """Return the user whose bearer token came with the request, or raise 401's error; an
+    ``ingest`` token (telemetry senders) gets 403's error, it may only send telemetry."""
+    require_role(user, UserRole.VIEWER, action="use the API beyond sending telemetry")
+    return user
 
 
 CurrentUser = Annotated[UserView, Depends(current_user)]

@@ -61,7 +61,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    # /v1/ is OTLP's intake (/v1/traces): machines, never a console user.
+    return request.url.path.startswith(("/api/", "/v1/"))
 
 
 class ErrorPage(Protocol):
@@ -75,7 +76,8 @@ class ErrorPage(Protocol):
 def install_error_handlers(app: FastAPI, *, error_page: ErrorPage) -> None:
     """Answer airsoc errors, validation errors and HTTP errors with :class:`ErrorBody`.
 
-    Outside ``/api/`` a console user gets ``error_page`` instead (or the login page for a 401).
+    Outside ``/api/`` (and OTLP's ``/v1/``) a console user gets ``error_page`` instead (or the
+    login page for a 401).
     """
 
     def _console_error(request: Request, status: int, message: str) -> Response:

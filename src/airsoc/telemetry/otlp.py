@@ -179,13 +179,34 @@ class OtlpTurn:
     def to_event(self) -> LLMTurnEvent:
         """Return the turn as an event-log record (``request_id`` is ``<trace id>:<span id>``).
 
+        The ids (trace, span, session, user, retrieved documents) and whether content was
+        captured are kept on the event; retrieved documents with text are also attached to the
+        response as ``retrieved`` chunks, where the LLM monitors read them.
+
         >>> t = OtlpTurn(trace_id="ab", span_id="cd", system="bot", session_id="s",
         ...              started_at=datetime(2026, 1, 1, tzinfo=UTC), latency_ms=5.0,
         ...              style="gen_ai", messages=({"role": "user", "content": "hi"},))
         >>> e = t.to_event()
         >>> e.request_id, e.system, e.messages, e.response
         ('ab:cd', 'bot', [{'role': 'user', 'content': 'hi'}], None)
+        >>> e.trace_id, e.span_id, e.session_id, e.content_captured
+        ('ab', 'cd', 's', True)
+        >>> d = OtlpTurn(trace_id="ab", span_id="ce", system="bot", session_id="s",
+        ...              started_at=datetime(2026, 1, 1, tzinfo=UTC), latency_ms=5.0,
+        ...              style="openinference", completion="Yes.",
+        ...              documents=(Document("policy-7", "Refunds within 30 days."),))
+        >>> d.to_event().response
+        {'content': 'Yes.', 'session_id': 's', 'retrieved': [{'doc_id': 'policy-7', \
+'text': 'Refunds within 30 days.'}]}
         """
+        response: Any = self.completion
+        retrieved = [{"doc_id": d.id, "text": d.text} for d in self.documents if d.text is not None]
+        if retrieved:
+            response = {
+                "content": self.completion,
+                "session_id": self.session_id,
+                "retrieved": retrieved,
+            }
         return LLMTurnEvent(
             request_id=f"{self.trace_id}:{self.span_id}",
             ts=self.started_at,
@@ -193,11 +214,17 @@ class OtlpTurn:
             client_id=self.user_id or "anonymous",
             model=self.model,
             messages=[dict(m) for m in self.messages],
-            response=self.completion,
+            response=response,
             prompt_tokens=self.prompt_tokens,
             completion_tokens=self.completion_tokens,
             latency_ms=self.latency_ms,
             status=self.status,
+            trace_id=self.trace_id,
+            span_id=self.span_id,
+            session_id=self.session_id,
+            user_id=self.user_id,
+            document_ids=self.document_ids,
+            content_captured=self.content_captured,
         )
 
     def to_turn_record(self) -> dict[str, Any]:

@@ -78,7 +78,11 @@ def query_events(root: str | Path, kind: str, sql: str, *, connection: Any = Non
     files = sorted((Path(root) / kind).rglob("part-*.parquet"))
     if files:
         listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-        con.execute(f"create or replace view events as select * from read_parquet([{listing}])")
+        # By name: files written before a column was added to the kind's schema lack it.
+        con.execute(
+            "create or replace view events as select * from "
+            f"read_parquet([{listing}], union_by_name = true)"
+        )
     else:
         empty = schema.empty_table()
         con.register("events", empty)

@@ -111,10 +111,25 @@ class LabelEvent(Event):
 
 @dataclass(frozen=True, slots=True)
 class LLMTurnEvent(Event):
-    """One chat turn an LLM system answered: the messages in, the reply out, tokens and latency."""
+    """One chat turn an LLM system answered: the messages in, the reply out, tokens and latency.
+
+    Turns reported by an app's traces (OTLP) also keep their ids: ``trace_id`` and ``span_id``
+    (hex), ``session_id`` (session or conversation), ``user_id``, and the ids of the documents
+    retrieved for the turn (``document_ids``). ``content_captured`` is False when the trace
+    carried no prompt or completion text (OpenTelemetry's default), so content-based detectors
+    report the turn as skipped rather than clean.
+
+    >>> from datetime import datetime, timezone
+    >>> e = LLMTurnEvent(request_id="t:s", ts=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    ...                  system="bot", trace_id="t", span_id="s", document_ids=["policy-7"],
+    ...                  content_captured=False)
+    >>> r = validate_event(e)
+    >>> r["document_ids"], r["content_captured"], r["messages"]
+    ('["policy-7"]', False, '[]')
+    """
 
     kind: ClassVar[str] = "llm_turn"
-    json_fields: ClassVar[tuple[str, ...]] = ("messages", "response")
+    json_fields: ClassVar[tuple[str, ...]] = ("messages", "response", "document_ids")
 
     version: str | None = None
     mode: str = "primary"
@@ -127,6 +142,12 @@ class LLMTurnEvent(Event):
     completion_tokens: int | None = None
     latency_ms: float = 0.0
     status: str = "ok"
+    trace_id: str | None = None
+    span_id: str | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    document_ids: list[str] = field(default_factory=list)
+    content_captured: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +214,13 @@ EVENT_SCHEMAS: dict[str, pa.Schema] = {
             ("completion_tokens", pa.int64()),
             ("latency_ms", pa.float64()),
             ("status", pa.string()),
+            # Since traces feed the log: files written before have none of these (read as null).
+            ("trace_id", pa.string()),
+            ("span_id", pa.string()),
+            ("session_id", pa.string()),
+            ("user_id", pa.string()),
+            ("document_ids", pa.string()),
+            ("content_captured", pa.bool_()),
         ]
     ),
     "feedback": pa.schema(
@@ -324,6 +352,7 @@ def checked_record(
         elif not (
             (check == "int" and type(value) is int and low <= value <= high)
             or (check == "float" and type(value) is float)
+            or (check == "bool" and type(value) is bool)
         ):  # not the common case: the full check names what is wrong, if anything
             _check_value(kind, name, schema.field(name).type, value, nullable=nullable)
     system = record["system"]
@@ -340,7 +369,8 @@ _PLANS: dict[str, tuple[tuple[str, str, int, int, bool], ...]] = {}
 
 
 def _plan(kind: str) -> tuple[tuple[str, str, int, int, bool], ...]:
-    """Return, per column of ``kind``: name, check (text/int/float/other), int bounds, nullable."""
+    """Return, per column of ``kind``: name, check (text/int/float/bool/other), int bounds,
+    nullable."""
     plan = _PLANS.get(kind)
     if plan is None:
         steps = []
@@ -352,6 +382,8 @@ def _plan(kind: str) -> tuple[tuple[str, str, int, int, bool], ...]:
                 check = "int"
             elif pa.types.is_floating(column.type):
                 check = "float"
+            elif pa.types.is_boolean(column.type):
+                check = "bool"
             else:
                 check = "other"
             steps.append((column.name, check, low, high, column.name not in _REQUIRED))
@@ -390,6 +422,10 @@ def _check_value(kind: str, name: str, dtype: pa.DataType, value: Any, *, nullab
             raise refuse(f"expected a number, got {type(value).__name__}")
         if isinstance(value, int) and abs(value) > 2**1023:
             raise refuse("the number is too large for a 64-bit float")
+        return 0
+    if pa.types.is_boolean(dtype):
+        if not isinstance(value, bool):
+            raise refuse(f"expected true or false, got {type(value).__name__}")
         return 0
     if pa.types.is_timestamp(dtype):
         if not isinstance(value, datetime):

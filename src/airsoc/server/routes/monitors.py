@@ -45,9 +45,14 @@ class MonitorSummary(BaseModel):
     signals: int = Field(description="Signals among the recent ones looked at")
     breaches: int = Field(description="Of those, verdicts that raised the alarm (drift)")
     last_at: datetime
-    last_decision: str
+    last_decision: str = Field(
+        description="ok, warn or drift; skipped or failed when the last check did not run"
+    )
     last_statistic: float | None
     threshold: float | None
+    last_reason: str | None = Field(
+        None, description="Why the last check was skipped or failed (e.g. content not captured)"
+    )
 
 
 def monitor_summaries(session: Session, *, system: str | None = None) -> list[MonitorSummary]:
@@ -56,6 +61,8 @@ def monitor_summaries(session: Session, *, system: str | None = None) -> list[Mo
     for sig in list_signals(session, system=system, limit=SUMMARY_WINDOW):
         key = (sig.system, sig.monitor)
         bad = int(sig.decision == "drift")
+        status = str(sig.verdict.get("status", "ran"))  # a skipped check is never shown as ok
+        ran = status == "ran"
         old = found.get(key)
         found[key] = MonitorSummary(
             monitor=sig.monitor,
@@ -65,9 +72,10 @@ def monitor_summaries(session: Session, *, system: str | None = None) -> list[Mo
             signals=(old.signals if old else 0) + 1,
             breaches=(old.breaches if old else 0) + bad,
             last_at=sig.at,
-            last_decision=sig.decision,
+            last_decision=sig.decision if ran else status,
             last_statistic=sig.statistic,
             threshold=sig.threshold,
+            last_reason=None if ran else str(sig.verdict.get("reason", "")),
         )
     return [found[k] for k in sorted(found)]
 
