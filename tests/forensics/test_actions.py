@@ -85,9 +85,7 @@ def test_the_poisoning_playbook_finds_and_quarantines_the_batches_itself(tmp_pat
         output = waiting.outputs["investigate"]
         assert investigated.status == "succeeded"
         assert output["suspect_sources"][0]["source"] == "bolt"
-        assert {b["batch"] for b in output["suspect_batches"]} == set(
-            incident.data_batches
-        )
+        assert {b["batch"] for b in output["suspect_batches"]} == set(incident.data_batches)
         with store.read() as s:
             kinds = [f.kind.value for f in list_findings(s, incident_id=inc.id)]
         assert kinds[0] == "root_cause"

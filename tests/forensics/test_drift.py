@@ -32,9 +32,7 @@ def test_a_logging_bug_that_halves_clicks_is_a_pipeline_fault_not_drift() -> Non
         prediction_column="prediction",
     )
     assert found.classification == "pipeline_fault"
-    assert [(m.check, m.subject) for m in found.measurement_anomalies] == [
-        ("event_count", "click")
-    ]
+    assert [(m.check, m.subject) for m in found.measurement_anomalies] == [("event_count", "click")]
     assert not [f.feature for f in found.features if f.moved]
     assert found.recommendation.action == "fix_pipeline"
     assert "Do not retrain" in found.recommendation.reason
@@ -54,7 +52,8 @@ def test_a_covariate_shift_in_one_region_is_localised_to_that_region() -> None:
     assert not found.measurement_anomalies
     assert [f.feature for f in found.features if f.moved] == ["age"]
     assert found.classification == "covariate_shift"
-    assert found.performance is not None and not found.performance.loss
+    assert found.performance is not None
+    assert not found.performance.loss
     top = found.segments[0]
     assert "region == north" in top.conditions
     assert all("region == north" in s.conditions for s in found.segments)
@@ -65,12 +64,25 @@ def test_a_covariate_shift_in_one_region_is_localised_to_that_region() -> None:
 def test_delayed_labels_that_show_a_loss_make_it_concept_drift() -> None:
     reference = event_log(N, seed=1)
     current = event_log(N, seed=4, region_shift=("north", 12.0), concept_flip=0.2)
-    kwargs = {"event_column": "event", "label_column": "label", "prediction_column": "prediction"}
-    found = investigate_drift(reference, current, **kwargs)  # type: ignore[arg-type]
+    found = investigate_drift(
+        reference,
+        current,
+        event_column="event",
+        label_column="label",
+        prediction_column="prediction",
+    )
     assert found.classification == "concept_drift"
-    assert found.performance is not None and found.performance.loss
+    assert found.performance is not None
+    assert found.performance.loss
     assert found.recommendation.action == "retrain_recent"
-    released = investigate_drift(reference, current, version_changed=True, **kwargs)  # type: ignore[arg-type]
+    released = investigate_drift(
+        reference,
+        current,
+        event_column="event",
+        label_column="label",
+        prediction_column="prediction",
+        version_changed=True,
+    )
     assert released.recommendation.action == "rollback"
 
 
