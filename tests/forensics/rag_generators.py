@@ -88,7 +88,7 @@ def rag_world(
                     ApprovedDocument.build(corrupted, original.title, original.version, corrupt)
                 )
                 changed = True
-            doc, question = (
+            _doc, question = (
                 hot[int(rng.integers(len(hot)))]
                 if rng.random() < 0.33
                 else pool[int(rng.integers(len(pool)))]
@@ -106,7 +106,7 @@ def rag_world(
                     bot.index.add_document(
                         ApprovedDocument.build(
                             f"FAQ-{faq:03d}", "Customer FAQ", "1", {"1": reply.text}
-                        )  # fmt: skip
+                        )
                     )
                     reingested = True
             if any(c.doc_id.startswith("FAQ-") for c in reply.chunks):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -73,3 +74,122 @@ def poisoning(
         f"recommendation: {body['recommendation']['action']} ({body['recommendation']['reason']})",
         markup=False,
     )
+
+
+_IncidentOpt = Annotated[
+    int | None, typer.Option("--incident", help="Record the findings on this incident")
+]
+_JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON")]
+_ActorOpt = Annotated[str | None, typer.Option(help="Who records the findings")]
+
+
+@app.command()
+def drift(
+    reference: Annotated[Path, typer.Option(help="The reference window (CSV or Parquet)")],
+    current: Annotated[Path, typer.Option(help="The current window (CSV or Parquet)")],
+    feature: Annotated[
+        list[str] | None, typer.Option(help="A feature to judge; repeat (default: every column)")
+    ] = None,
+    event_column: Annotated[
+        str | None, typer.Option(help="The column naming each row's event kind")
+    ] = None,
+    label_column: Annotated[str | None, typer.Option(help="Delayed labels")] = None,
+    prediction_column: Annotated[
+        str | None, typer.Option(help="The served predictions (with the labels)")
+    ] = None,
+    version_changed: Annotated[
+        bool, typer.Option(help="The model version changed inside the current window")
+    ] = False,
+    incident: _IncidentOpt = None,
+    actor: _ActorOpt = None,
+    as_json: _JsonOpt = False,
+) -> None:
+    """Rule out a pipeline fault, then say which features moved, where the shift concentrates,
+    whether delayed labels show a loss, and what to do. Exit 0 when it ran."""
+    from airsoc.detection.attacks import read_frame
+    from airsoc.forensics.drift import investigate_drift, record_drift_findings
+    from airsoc.incidents.evidence import BlobStore
+
+    result = investigate_drift(
+        read_frame(reference),
+        read_frame(current),
+        features=feature or None,
+        event_column=event_column,
+        label_column=label_column,
+        prediction_column=prediction_column,
+        version_changed=version_changed,
+    )
+    if incident is not None:
+        with state.store().transaction() as s:
+            record_drift_findings(
+                s,
+                clock=state.clock,
+                blobs=BlobStore(state.settings.evidence_dir),
+                incident_id=incident,
+                investigation=result,
+                actor=actor or "forensics",
+            )
+    if as_json:
+        ui.print_json(result.to_json())
+        return
+    ui.console.print(f"classification: {result.classification}", markup=False)
+    for check in result.measurement_anomalies:
+        ui.console.print(f"measurement anomaly: {check.detail}", markup=False)
+    for shift in [f for f in result.features if f.moved][:5]:
+        ui.console.print(f"moved: {shift.detail}", markup=False)
+    for segment in result.segments[:3]:
+        ui.console.print(
+            f"segment: {segment.rule} ({segment.score:.0%} of the shift)", markup=False
+        )
+    ui.console.print(
+        f"recommendation: {result.recommendation.action} ({result.recommendation.reason})",
+        markup=False,
+    )
+
+
+@app.command()
+def rag(
+    turns: Annotated[Path, typer.Option(help="The logged turns (JSON array or JSON lines)")],
+    documents: Annotated[
+        Path, typer.Option(help="The approved documents (YAML or JSON list of id/title/...)")
+    ],
+    incident: _IncidentOpt = None,
+    actor: _ActorOpt = None,
+    as_json: _JsonOpt = False,
+) -> None:
+    """Name the documents that drive ungrounded answers, which one changed and when, the
+    cascade's origin and speed, and the affected sessions. Exit 0 when it ran."""
+    from airsoc.detection.llm.grounding import load_document_index
+    from airsoc.detection.llm.turns import parse_turns
+    from airsoc.forensics.rag import investigate_rag, record_rag_findings
+    from airsoc.incidents.evidence import BlobStore
+
+    try:
+        raw = turns.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {turns}: {exc.strerror}", loc=str(turns)) from None
+    result = investigate_rag(
+        parse_turns(raw, source=str(turns)), approved=load_document_index(documents)
+    )
+    if incident is not None:
+        with state.store().transaction() as s:
+            record_rag_findings(
+                s,
+                clock=state.clock,
+                blobs=BlobStore(state.settings.evidence_dir),
+                incident_id=incident,
+                investigation=result,
+                actor=actor or "forensics",
+            )
+    if as_json:
+        ui.print_json(result.to_json())
+        return
+    for doc in [d for d in result.documents if d.score >= 0.5][:3]:
+        ui.console.print(f"document {doc.doc_id} ({doc.score:.2f}): {doc.reason}", markup=False)
+    ui.console.print(
+        f"{result.ungrounded} of {result.turns} answers ungrounded in "
+        f"{len(result.affected_sessions)} sessions; cascade from "
+        f"{result.cascade.started_at or result.cascade.first_ungrounded_at}",
+        markup=False,
+    )
+    ui.console.print(f"recommendation: {result.recommendation}", markup=False)
