@@ -65,8 +65,10 @@ __all__ = [
     "PerformanceCheck",
     "Segment",
     "drift_findings",
+    "feature_shifts",
     "investigate_drift",
     "record_drift_findings",
+    "two_proportion_p",
 ]
 
 METHOD = "forensics.drift[measurement,ks_psi_tvd,domain_tree,delayed_labels]"
@@ -251,7 +253,7 @@ def investigate_drift(
             reference[event_column], current[event_column], alpha, count_tolerance
         )
         measurement += counts
-    shifts = _feature_shifts(reference, current, features, event_column, alpha, min_effect)
+    shifts = feature_shifts(reference, current, features, event_column, alpha, min_effect)
     segments, auc = _segments(
         reference, current, features, event_column, weights, alpha, max_depth, random_state, notes
     )
@@ -348,7 +350,7 @@ def _null_checks(
         pr, pc = r / nr, c / nc
         if r == 0 and c == 0:
             continue
-        p = _two_proportion_p(r, nr, c, nc)
+        p = two_proportion_p(r, nr, c, nc)
         anomaly = p < level and pc - pr > 0.02
         out.append(
             MeasurementCheck(
@@ -415,7 +417,14 @@ def _poisson_p(observed: int, expected: float) -> float:
     return min(1.0, 2 * min(low, high))
 
 
-def _two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float:
+def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Return the chi-square p-value that ``k1/n1`` and ``k2/n2`` are the same proportion.
+
+    >>> two_proportion_p(50, 100, 50, 100)
+    1.0
+    >>> two_proportion_p(10, 1000, 100, 1000) < 1e-10
+    True
+    """
     table = np.array([[k1, n1 - k1], [k2, n2 - k2]])
     if (table.sum(axis=0) == 0).any():
         return 1.0
@@ -469,7 +478,7 @@ def _categorical_shift(ref: pd.Series[Any], cur: pd.Series[Any]) -> dict[str, fl
     return {"tvd": tvd, "p": p, "psi": _psi(r, c)}
 
 
-def _feature_shifts(
+def feature_shifts(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     features: Sequence[str],
@@ -477,6 +486,15 @@ def _feature_shifts(
     alpha: float,
     min_effect: float,
 ) -> list[FeatureShift]:
+    """Return how far each feature moved, most moved first (within event kinds if given).
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> a = pd.DataFrame({"x": rng.normal(0, 1, 500)})
+    >>> b = pd.DataFrame({"x": rng.normal(1, 1, 500)})
+    >>> [(f.feature, f.moved) for f in feature_shifts(a, b, ["x"], None, 0.01, 0.1)]
+    [('x', True)]
+    """
     if event_column is None:
         strata: list[tuple[str | None, pd.DataFrame, pd.DataFrame]] = [(None, reference, current)]
     else:
@@ -607,7 +625,7 @@ def _segments(
         ref_share = float(w[:n_ref][in_leaf[:n_ref]].sum())
         cur_share = float(w[n_ref:][in_leaf[n_ref:]].sum())
         k_ref, k_cur = int(in_leaf[:n_ref].sum()), int(in_leaf[n_ref:].sum())
-        p = _two_proportion_p(k_ref, n_ref, k_cur, n_cur)
+        p = two_proportion_p(k_ref, n_ref, k_cur, n_cur)
         if cur_share > ref_share:
             total_excess += cur_share - ref_share
         rows.append((int(leaf), ref_share, cur_share, p, k_ref + k_cur))
@@ -709,7 +727,7 @@ def _performance(
     e_cur, n_cur = errors(current)
     if n_ref == 0 or n_cur == 0:
         return None
-    p = _two_proportion_p(e_ref, n_ref, e_cur, n_cur)
+    p = two_proportion_p(e_ref, n_ref, e_cur, n_cur)
     r, c = e_ref / n_ref, e_cur / n_cur
     return PerformanceCheck(
         metric="error_rate",
