@@ -1,4 +1,4 @@
-"""``airsoc forensics drift`` and ``airsoc forensics rag``, as scripts drive them."""
+"""``airsoc forensics drift|rag|fairness|clients``, as scripts drive them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from airsoc.store import Store
 from airsoc.testing import CliResult
 from tests.forensics.drift_generators import event_log
 from tests.forensics.rag_generators import rag_world
+from tests.forensics.test_clients import prediction_log
+from tests.forensics.test_fairness import applications
 
 Cli = Callable[..., CliResult]
 
@@ -71,3 +73,34 @@ def test_rag_names_the_changed_document_and_the_sessions(cli: Cli, tmp_path: Pat
     assert body["documents"][0]["doc_id"] == world.corrupted
     assert body["documents"][0]["changed_at"] is not None
     assert {s["session_id"] for s in body["affected_sessions"]} == world.exposed_sessions
+
+
+def test_fairness_says_model_for_a_new_version_that_cuts_group_b(cli: Cli, tmp_path: Path) -> None:
+    reference = applications(4000, seed=1)
+    current = applications(4000, seed=2)
+    current.loc[(current["group"] == "B") & (current["income"] < 65), "approved"] = 0
+    reference.to_csv(tmp_path / "before.csv", index=False)
+    current.to_csv(tmp_path / "now.csv", index=False)
+    result = cli(
+        "forensics", "fairness", "--reference", "before.csv", "--current", "now.csv",
+        "--group-column", "group", "--outcome-column", "approved", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert (body["group"], body["source"]) == ("B", "model")
+
+
+def test_clients_names_the_scraper_and_its_successor(cli: Cli, tmp_path: Path) -> None:
+    log, blocked_at = prediction_log()
+    log.to_parquet(tmp_path / "log.parquet")
+    result = cli(
+        "forensics", "clients", "--log", "log.parquet", "--score-column", "score",
+        "--blocked", f"scraper={blocked_at.isoformat()}", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert {c["client"] for c in body["suspects"]} == {"scraper", "scraper-2", "prober"}
+    assert body["blocks"][0]["successors"] == ["scraper-2"]
+    bad = cli("forensics", "clients", "--log", "log.parquet", "--blocked", "scraper")
+    assert bad.exit_code == 1
+    assert "blocked[0]" in bad.stderr

@@ -65,7 +65,7 @@ def test_extraction_evasion_and_a_rotated_identity_are_found() -> None:
     assert kinds == {"scraper": "extraction", "scraper-2": "extraction", "prober": "evasion"}
     scraper = next(c for c in found.suspects if c.client == "scraper")
     assert scraper.first_at.startswith("2026-11-20T02:00")
-    assert scraper.coverage_ratio > 1.5
+    assert scraper.coverage_ratio > 1.3
     prober = next(c for c in found.suspects if c.client == "prober")
     assert prober.boundary_lift is not None
     assert prober.boundary_lift > 2

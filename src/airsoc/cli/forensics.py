@@ -193,3 +193,120 @@ def rag(
         markup=False,
     )
     ui.console.print(f"recommendation: {result.recommendation}", markup=False)
+
+
+@app.command()
+def fairness(
+    reference: Annotated[Path, typer.Option(help="Decisions before the gap (CSV or Parquet)")],
+    current: Annotated[Path, typer.Option(help="Decisions now (CSV or Parquet)")],
+    group_column: Annotated[str, typer.Option(help="The protected group column")],
+    outcome_column: Annotated[str, typer.Option(help="The decision the model served")],
+    favorable: Annotated[str, typer.Option(help="The favourable decision")] = "1",
+    label_column: Annotated[str | None, typer.Option(help="The true outcome, if known")] = None,
+    feature: Annotated[
+        list[str] | None, typer.Option(help="A feature the model uses; repeat (default: all)")
+    ] = None,
+    incident: _IncidentOpt = None,
+    actor: _ActorOpt = None,
+    as_json: _JsonOpt = False,
+) -> None:
+    """Say which group lost, whether the data or the model explains it, and which features and
+    segments. Exit 0 when it ran."""
+    from airsoc.detection.attacks import read_frame
+    from airsoc.forensics.fairness import investigate_fairness, record_fairness_findings
+    from airsoc.incidents.evidence import BlobStore
+
+    result = investigate_fairness(
+        read_frame(reference),
+        read_frame(current),
+        group_column=group_column,
+        outcome_column=outcome_column,
+        favorable=favorable,
+        label_column=label_column,
+        features=feature or None,
+    )
+    if incident is not None:
+        with state.store().transaction() as s:
+            record_fairness_findings(
+                s,
+                clock=state.clock,
+                blobs=BlobStore(state.settings.evidence_dir),
+                incident_id=incident,
+                investigation=result,
+                actor=actor or "forensics",
+            )
+    if as_json:
+        ui.print_json(result.to_json())
+        return
+    ui.console.print(
+        f"group {result.group}: gap to {result.favored_group} {result.gap_reference:.1%} -> "
+        f"{result.gap_current:.1%}; source: {result.source} (data {result.data_part:+.1%}, "
+        f"model {result.model_part:+.1%})",
+        markup=False,
+    )
+    for segment in result.segments[:3]:
+        ui.console.print(f"segment: {segment.rule} ({segment.score:.0%})", markup=False)
+    ui.console.print(f"recommendation: {result.recommendation}", markup=False)
+
+
+@app.command()
+def clients(
+    log: Annotated[Path, typer.Option(help="The prediction log (CSV or Parquet)")],
+    client_column: Annotated[str, typer.Option(help="Who asked")] = "client_id",
+    time_column: Annotated[str, typer.Option(help="When")] = "at",
+    score_column: Annotated[
+        str | None, typer.Option(help="The model's score, for boundary probing")
+    ] = None,
+    blocked: Annotated[
+        list[str] | None,
+        typer.Option(help="CLIENT=ISO-TIME of a block; repeat"),
+    ] = None,
+    incident: _IncidentOpt = None,
+    actor: _ActorOpt = None,
+    as_json: _JsonOpt = False,
+) -> None:
+    """Name the clients that extract or probe the model, from when, with how many queries and
+    what coverage, and whether blocking stopped them. Exit 0 when it ran."""
+    from datetime import datetime
+
+    from airsoc.detection.attacks import read_frame
+    from airsoc.forensics.clients import investigate_clients, record_client_findings
+    from airsoc.incidents.evidence import BlobStore
+
+    blocks: dict[str, datetime] = {}
+    for i, spec in enumerate(blocked or []):
+        client, _, when = spec.partition("=")
+        try:
+            blocks[client] = datetime.fromisoformat(when)
+        except ValueError:
+            raise InputError(
+                f"expected CLIENT=ISO-TIME, got {spec!r}", loc=f"blocked[{i}]"
+            ) from None
+        if not client:
+            raise InputError(f"expected CLIENT=ISO-TIME, got {spec!r}", loc=f"blocked[{i}]")
+    result = investigate_clients(
+        read_frame(log),
+        client_column=client_column,
+        time_column=time_column,
+        score_column=score_column,
+        blocked=blocks,
+    )
+    if incident is not None:
+        with state.store().transaction() as s:
+            record_client_findings(
+                s,
+                clock=state.clock,
+                blobs=BlobStore(state.settings.evidence_dir),
+                incident_id=incident,
+                investigation=result,
+                actor=actor or "forensics",
+            )
+    if as_json:
+        ui.print_json(result.to_json())
+        return
+    for c in result.suspects[:10]:
+        ui.console.print(
+            f"{c.client}: {c.kind} ({c.score:.2f}), {c.queries} queries from {c.first_at}",
+            markup=False,
+        )
+    ui.console.print(f"recommendation: {result.recommendation}", markup=False)
