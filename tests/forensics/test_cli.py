@@ -1,4 +1,4 @@
-"""``airsoc forensics drift|rag|fairness|clients``, as scripts drive them."""
+"""``airsoc forensics drift|rag|fairness|clients|injection``, as scripts drive them."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+
+import yaml
 
 from airsoc.incidents.findings import list_findings
 from airsoc.settings import Settings
@@ -15,6 +17,8 @@ from tests.forensics.drift_generators import event_log
 from tests.forensics.rag_generators import rag_world
 from tests.forensics.test_clients import prediction_log
 from tests.forensics.test_fairness import applications
+from tests.forensics.test_injection import CANARY, GUARDS
+from tests.forensics.test_injection import turns as injection_turns
 
 Cli = Callable[..., CliResult]
 
@@ -104,3 +108,23 @@ def test_clients_names_the_scraper_and_its_successor(cli: Cli, tmp_path: Path) -
     bad = cli("forensics", "clients", "--log", "log.parquet", "--blocked", "scraper")
     assert bad.exit_code == 1
     assert "blocked[0]" in bad.stderr
+
+
+def test_injection_names_the_channel_and_the_guards(cli: Cli, tmp_path: Path) -> None:
+    lines = "\n".join(t.model_dump_json() for t in injection_turns())
+    (tmp_path / "turns.jsonl").write_text(lines, encoding="utf-8")
+    (tmp_path / "guards.yaml").write_text(
+        yaml.safe_dump([g.model_dump() for g in GUARDS]), encoding="utf-8"
+    )
+    result = cli(
+        "forensics", "injection", "--turns", "turns.jsonl", "--guards", "guards.yaml",
+        "--canary", CANARY, "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["channels"][0]["channel"] == "retrieved"
+    assert body["canary_leaks"] == 15
+    (tmp_path / "bad.json").write_text('[{"session_id": "s", "at": "never"}]')
+    bad = cli("forensics", "injection", "--turns", "bad.json")
+    assert bad.exit_code == 1
+    assert "bad.json[0.at]" in bad.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -310,3 +310,84 @@ def clients(
             markup=False,
         )
     ui.console.print(f"recommendation: {result.recommendation}", markup=False)
+
+
+@app.command()
+def injection(
+    turns: Annotated[
+        Path, typer.Option(help="The turns: JSON array or JSON lines of session_id, at, user, ...")
+    ],
+    guards: Annotated[
+        Path | None,
+        typer.Option(help="The guard layers (YAML or JSON list of name, channels, mode, ...)"),
+    ] = None,
+    canary: Annotated[list[str] | None, typer.Option(help="A canary token; repeat")] = None,
+    incident: _IncidentOpt = None,
+    actor: _ActorOpt = None,
+    as_json: _JsonOpt = False,
+) -> None:
+    """Name the channel, payload family, sessions and users of a prompt injection, why each
+    guard layer let it pass and what the model did. Exit 0 when it ran."""
+    import json
+
+    import yaml
+    from pydantic import TypeAdapter, ValidationError
+
+    from airsoc.forensics.injection import (
+        GuardLayer,
+        InjectionTurn,
+        investigate_injection,
+        record_injection_findings,
+    )
+    from airsoc.incidents.evidence import BlobStore
+
+    def load(path: Path) -> Any:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror}", loc=str(path)) from None
+        try:
+            if path.suffix in (".yaml", ".yml"):
+                return yaml.safe_load(text)
+            stripped = text.lstrip()
+            if stripped.startswith("["):
+                return json.loads(text)
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        except (ValueError, yaml.YAMLError) as exc:
+            raise InputError(f"not valid JSON or YAML: {exc}", loc=str(path)) from None
+
+    def parse(path: Path, model: Any) -> Any:
+        try:
+            return TypeAdapter(list[model]).validate_python(load(path))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InputError(first["msg"], loc=f"{path}[{where}]") from None
+
+    result = investigate_injection(
+        parse(turns, InjectionTurn),
+        guards=parse(guards, GuardLayer) if guards is not None else (),
+        canaries=canary or (),
+    )
+    if incident is not None:
+        with state.store().transaction() as s:
+            record_injection_findings(
+                s,
+                clock=state.clock,
+                blobs=BlobStore(state.settings.evidence_dir),
+                incident_id=incident,
+                investigation=result,
+                actor=actor or "forensics",
+            )
+    if as_json:
+        ui.print_json(result.to_json())
+        return
+    for c in result.channels:
+        ui.console.print(
+            f"channel {c.channel}: {c.turns} turns from {c.first_at} ({', '.join(c.origins[:3])})",
+            markup=False,
+        )
+    for g in result.guards:
+        ui.console.print(f"guard {g.guard} ({g.channel}): {g.why}", markup=False)
+    for change in result.changes:
+        ui.console.print(f"change: {change}", markup=False)
