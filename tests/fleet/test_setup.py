@@ -45,7 +45,8 @@ def test_the_demo_configuration_and_its_playbooks_check_whole(
     poisoned = next(p for p in playbooks if p.name == "poisoned-training-data")
     text = (setup.folder / "playbooks" / "poisoned-training-data.yaml").read_text()
     assert "timeout: 4s, on_timeout: proceed" in text
-    assert poisoned.steps[0].action == "rollback"
+    actions = [step.action for step in poisoned.steps]
+    assert actions.index("capture_evidence") < actions.index("rollback")
     assert len(playbooks) == len(list((setup.folder / "playbooks").glob("*.yaml")))
 
 

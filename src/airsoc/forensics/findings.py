@@ -209,7 +209,8 @@ def record_poisoning_findings(
         dict.fromkeys([*incident.data_batches, *(b.batch for b in found.suspect_batches)])
     )
     versions = list(incident.model_versions)
-    if found.model_version and found.model_version not in versions:
+    named = {found.model_version, f"{incident.system}:{found.model_version}"}
+    if found.model_version and not named & set(versions):
         versions.append(found.model_version)
     update_incident(
         session,

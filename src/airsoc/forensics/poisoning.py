@@ -45,7 +45,7 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -80,6 +80,7 @@ __all__ = [
     "investigate_batches",
     "investigate_incident",
     "investigate_poisoning",
+    "label_column_of",
     "load_batches",
 ]
 
@@ -267,7 +268,7 @@ def investigate_poisoning(
     system: str,
     model_version: str,
     trusted_batches: Sequence[str] | None = None,
-    label_column: str = "label",
+    label_column: str | None = "label",
     positive_label: Any = 1,
     estimator: ClassifierMixin | None = None,
     fdr: float = 0.1,
@@ -287,7 +288,8 @@ def investigate_poisoning(
         Batches known clean; default: the training batches of the last known-good version
         that ``model_version`` is not.
     label_column
-        The column holding each row's label.
+        The column holding each row's label; None: ``label`` when the batches have it, else
+        the one column of the batches that is not an input of the version (its input schema).
     positive_label
         The class whose misses matter (fraud); text that spells a label names it (``"1"``).
     estimator
@@ -338,8 +340,11 @@ def investigate_poisoning(
     if not trusted:
         raise NotFoundError(f"system {system}: no trusted batch to compare against")
     ids = list(dict.fromkeys([*trusted, *training]))
+    loaded = load_batches(session, batch_ids=ids)
+    if label_column is None:
+        label_column = label_column_of(loaded, inputs=version.input_schema)
     result = investigate_batches(
-        load_batches(session, batch_ids=ids),
+        loaded,
         trusted=trusted,
         label_column=label_column,
         positive_label=positive_label,
@@ -352,11 +357,36 @@ def investigate_poisoning(
     return result.model_copy(update={"system": system, "model_version": model_version})
 
 
+def label_column_of(batches: Sequence[BatchData], *, inputs: Mapping[str, Any]) -> str:
+    """Return the label column of ``batches``: ``label`` when they have it, else their one
+    column that is not among the model's ``inputs``.
+
+    >>> import pandas as pd
+    >>> b = BatchData("b1", "acme", None, None, pd.DataFrame({"x": [1.0], "is_fraud": [0]}))
+    >>> label_column_of([b], inputs={"x": "number"})
+    'is_fraud'
+    >>> label_column_of([b], inputs={})
+    Traceback (most recent call last):
+    airsoc.errors.InputError: b1: cannot tell the label column among ['is_fraud', 'x']; name it
+    """
+    if not batches:
+        raise InputError("no batch to find the label column in")
+    first = batches[0]
+    columns = [str(c) for c in first.frame.columns]
+    if "label" in columns:
+        return "label"
+    extra = sorted(c for c in columns if c not in inputs)
+    if len(extra) != 1:
+        raise InputError(f"cannot tell the label column among {extra}; name it", loc=first.batch)
+    return extra[0]
+
+
 def degraded_version(session: Session, *, incident_id: int) -> tuple[str, str]:
     """Return the system and the model version an incident is about.
 
-    The newest version named on the incident, else the version that served as primary when the
-    incident was detected (containment may have rolled the route back since).
+    The newest version named on the incident (bare, or as ``system:version``), else the version
+    that served as primary when the incident was detected (containment may have rolled the
+    route back since).
 
     Raises
     ------
@@ -371,14 +401,16 @@ def degraded_version(session: Session, *, incident_id: int) -> tuple[str, str]:
     >>> store = scratch_store()
     >>> with store.transaction() as s:
     ...     inc = declare_incident(s, clock=SimulatedClock(), actor="a", system="fraud",
-    ...             failure_mode="data_poisoning", summary="x", model_versions=["v3"])
+    ...             failure_mode="data_poisoning", summary="x", model_versions=["fraud:v3"])
     ...     degraded_version(s, incident_id=inc.id)
     ('fraud', 'v3')
     >>> store.close()
     """
     incident = get_incident(session, incident_id=incident_id)
     if incident.model_versions:
-        return incident.system, incident.model_versions[-1]
+        named = incident.model_versions[-1]
+        # Versions are named bare (``v3``) or with their system (``fraud:v3``).
+        return incident.system, named.removeprefix(f"{incident.system}:")
     at = incident.detected_at
     for d in reversed(lineage.deployment_history(session, system=incident.system)):
         if d.role == "primary" and d.started_at <= at and (d.ended_at is None or at < d.ended_at):
@@ -394,7 +426,7 @@ def investigate_incident(
     *,
     incident_id: int,
     trusted_batches: Sequence[str] | None = None,
-    label_column: str = "label",
+    label_column: str | None = "label",
     positive_label: Any = 1,
     estimator: ClassifierMixin | None = None,
     batch_gain: bool = True,

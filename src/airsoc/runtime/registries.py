@@ -3,7 +3,8 @@ plugins from entry points. Nothing registers itself on import; a broken plugin i
 warning naming it) and disabled, never silently skipped.
 
 The actions are the built-ins of :mod:`airsoc.response`, then one per operation of the table
-(:mod:`airsoc.runtime.operations`), then plugins.
+(:mod:`airsoc.runtime.operations`), then the forensics actions
+(:mod:`airsoc.runtime.forensics_actions`), then plugins.
 
 Entry-point groups: ``airsoc.evaluators`` (a callable ``(monitor, window) -> verdicts``, named
 by the detector name monitors use), ``airsoc.actions`` (an :class:`~airsoc.response.Action`),
@@ -32,6 +33,7 @@ from airsoc.alerting.dispatcher import NotifyTarget
 from airsoc.monitoring import BUILTIN_EVALUATORS, EvaluatorRegistry
 from airsoc.response.actions import ActionRegistry
 from airsoc.response.registry import default_registry
+from airsoc.runtime.forensics_actions import register_forensics_actions
 from airsoc.runtime.playbook_actions import register_operation_actions
 
 __all__ = [
@@ -97,6 +99,7 @@ def build_action_registry(*, plugins: bool = True) -> ActionRegistry:
     """
     actions = default_registry(plugins=False)
     register_operation_actions(actions)
+    register_forensics_actions(actions)
     if plugins:
         actions.load_entry_points()
     return actions
