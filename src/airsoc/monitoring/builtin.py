@@ -24,5 +24,6 @@ BUILTIN_EVALUATORS: Mapping[str, MonitorEvaluator] = {
     "pipeline_fault": evaluators.pipeline_fault,
     "fairness_regression": evaluators.fairness_regression,
     "text_drift": evaluators.text_drift,
+    "release_regression": evaluators.release_regression,
     **security.SECURITY_DETECTORS,
 }
