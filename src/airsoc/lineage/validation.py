@@ -54,13 +54,17 @@ def _read(path: Path) -> pd.DataFrame:
     raise DataFileError(f"validation file {path}: use a .csv or .parquet file")
 
 
+def _shown(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _binary(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
     values = pd.to_numeric(frame[column], errors="coerce")
     bad = values.isna() | ~values.isin([0, 1])
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(
-            f"validation file {path}: {column} row {row} is {frame[column].iloc[row]!r}, "
+            f"validation file {path}: {column} row {row} is {_shown(frame[column].iloc[row])!r}, "
             "not 0 or 1",
             loc=column,
         )
@@ -80,7 +84,7 @@ def _table(frame: pd.DataFrame, path: Path, threshold: float) -> pd.DataFrame:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(
-            f"validation file {path}: score row {row} is {frame['score'].iloc[row]!r}, "
+            f"validation file {path}: score row {row} is {_shown(frame['score'].iloc[row])!r}, "
             "not a number in [0, 1]",
             loc="score",
         )
