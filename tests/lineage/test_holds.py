@@ -26,8 +26,8 @@ def test_a_held_version_keeps_serving_but_is_not_promoted_again() -> None:
     store, clock = scratch_operations()  # fraud serves v2; v1 is known-good
     op = get_operation("hold_promotion")
     with store.transaction() as s:
-        out = op.run(s, clock=clock, actor="soc", reason="recall fell", params=op.params(
-            system="fraud"))  # fmt: skip
+        params = parse_params(op, {"system": "fraud"})
+        out = op.run(s, clock=clock, actor="soc", reason="recall fell", params=params)
     assert out == {
         "system": "fraud",
         "version": "v2",
