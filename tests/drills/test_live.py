@@ -52,7 +52,8 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
     assert "post-mortem draft" in out
     # The benign retrain raised no incident; the batch screen found the poisoned delivery.
     assert "incidents before the fault: none" in out
-    assert "monitors that fired after it: fraud-batch-screen" in out
+    fired = next(line for line in out.splitlines() if "monitors that fired after it" in line)
+    assert "fraud-batch-screen" in fired.split("monitors that fired after it:")[1]
     assert "score_drift" not in out
 
     store = Store.open(Settings.resolve(data_dir=data, environ={}))

@@ -49,8 +49,9 @@ from airsoc.fleet.setup import (
     fraud_rows,
     prepare_demo,
     register_release,
+    review_rows,
 )
-from airsoc.fleet.systems import credit_applications, fraud_transactions
+from airsoc.fleet.systems import credit_applications, fraud_transactions, sentiment_reviews
 from airsoc.incidents.service import (
     IncidentUpdate,
     assign_role,
@@ -117,8 +118,9 @@ def _labelled(rows: list[dict[str, Any]], labels: Any) -> Iterator[tuple[dict[st
 
 
 class DemoTraffic:
-    """Seeded background clients calling the gateway: card transactions and loan applications;
-    each answered row's ground truth is posted back ``label_delay`` seconds later."""
+    """Seeded background clients calling the gateway: card transactions, loan applications and
+    product reviews; each answered row's ground truth is posted back ``label_delay`` seconds
+    later."""
 
     def __init__(
         self, base_url: str, *, rate: float, label_delay: float = 0.0, seed: int = 7
@@ -133,6 +135,8 @@ class DemoTraffic:
         credit = credit_applications(3000, seed=seed + 1)
         self._fraud = _labelled(fraud_rows(fraud), fraud["is_fraud"])
         self._credit = _labelled(credit_rows(credit), credit["defaulted"])
+        reviews = sentiment_reviews(2000, seed=seed + 2)
+        self._reviews = _labelled(review_rows(reviews), reviews["positive"])
         self._due: list[tuple[float, int, str, str, list[int]]] = []
         self._order = itertools.count()
         self._stop = threading.Event()
@@ -153,6 +157,7 @@ class DemoTraffic:
                 for system, rows, n, who in (
                     ("fraud-detector", self._fraud, 8, "checkout"),
                     ("credit-scorer", self._credit, 3, "loan-portal"),
+                    ("sentiment-model", self._reviews, 4, "reviews-app"),
                 ):
                     batch = [next(rows) for _ in range(n)]
                     try:
@@ -389,7 +394,7 @@ def run_live_demo(
     """Run the demo until ``options.duration`` passes or Ctrl-C; return what happened."""
     started = time.monotonic()
     registries = build_registries()
-    out.print("preparing the demo fleet (first start trains three models)...")
+    out.print("preparing the demo fleet (first start trains its five models)...")
     setup = prepare_demo(
         store=store,
         clock=clock,
@@ -435,7 +440,8 @@ def run_live_demo(
     )
     traffic.start()
     narrator.say(
-        f"traffic started: checkout and loan-portal clients calling {platform.gateway_url}; "
+        f"traffic started: checkout, loan-portal and reviews-app clients calling "
+        f"{platform.gateway_url}; "
         f"the ledger sends each answer's ground truth {options.delay:g}s later"
     )
     schedule = _schedule(store, clock, platform, setup, narrator, options)

@@ -10,7 +10,9 @@ once per data dir and reused afterwards. The fleet:
   fraud labels were flipped to legit, registered without validation evidence): both trained
   now, registered when the demo releases them (:func:`register_release`);
 - ``credit-scorer`` v1, served and watched, registered without validation evidence;
-- ``sentiment-model`` and ``support-bot``: registered systems without served versions.
+- ``sentiment-model`` v1, served (product reviews in, sentiment out) and watched for text
+  drift against the reviews it was trained on;
+- ``support-bot``: a registered system without a served version.
 
 Example:
     >>> text = demo_config_text(monitor_every=15)
@@ -45,8 +47,10 @@ from airsoc.fleet.systems import (
     credit_applications,
     flip_labels,
     fraud_transactions,
+    sentiment_reviews,
     train_credit_scorer,
     train_fraud_detector,
+    train_served_sentiment_model,
 )
 from airsoc.lineage.config import LineageSection
 from airsoc.response.playbooks import DEFAULT_PLAYBOOKS_DIR
@@ -67,6 +71,7 @@ __all__ = [
     "fraud_rows",
     "prepare_demo",
     "register_release",
+    "review_rows",
 ]
 
 ACTOR = "system:demo"
@@ -86,7 +91,13 @@ CREDIT_SCHEMA = {
     "employment_years": "number",
     "region": "string",
 }
+SCHEMAS = {
+    "fraud-detector": FRAUD_SCHEMA,
+    "credit-scorer": CREDIT_SCHEMA,
+    "sentiment-model": {"text": "string"},
+}
 DEMO_USERS = (("demo-admin", "admin"), ("demo-approver", "approver"))
+REVIEWS_BATCH = "reviewhub/2026-11-01"
 CLEAN_BATCHES = ("acme-data/2026-11-01", "acme-data/2026-11-08")
 RETRAIN_BATCH = "acme-data/2026-11-15"
 POISONED_BATCH = "brightline-data/2026-11-15"
@@ -173,6 +184,18 @@ monitors:
     every: {every}
     failure_mode: release_regression
     severity: sev3
+  # Product reviews against the reviews the served sentiment version was trained on:
+  # new and out-of-vocabulary terms, TF-IDF embedding MMD, confidence decay.
+  - name: reviews-text-drift
+    system: sentiment-model
+    detector: text_drift
+    reference: {{model_version: production}}
+    params: {{column: text, embedder: tfidf}}
+    window: {window}
+    window_kind: sliding
+    every: {every}
+    failure_mode: data_drift
+    severity: sev3
   - name: fraud-latency
     system: fraud-detector
     detector: threshold
@@ -227,6 +250,11 @@ def fraud_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
         {str(k): (float(v) if k != "merchant_category" else str(v)) for k, v in r.items()}
         for r in features.to_dict("records")
     ]
+
+
+def review_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return product reviews as the gateway's request rows (the text only)."""
+    return [{"text": str(t)} for t in data["text"]]
 
 
 def credit_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
@@ -329,6 +357,10 @@ def _train_fleet(folder: Path) -> dict[str, pd.DataFrame]:
         _train_version(folder, release.version, frame, validate=release.validated)
     credit = train_credit_scorer(credit_applications(3000, seed=4))
     joblib.dump(credit, folder / "models" / "credit-scorer-v1.joblib")
+    reviews = sentiment_reviews(2000, seed=11)
+    _save_batch(folder, REVIEWS_BATCH, reviews)
+    sentiment = train_served_sentiment_model(reviews)
+    joblib.dump(sentiment, folder / "models" / "sentiment-model-v1.joblib")
     return data
 
 
@@ -377,7 +409,7 @@ def _register_version(
         artifact_uri=str(path),
         sha256=lineage.sha256_file(path),
         training_batches=list(batches),
-        input_schema=FRAUD_SCHEMA if system == "fraud-detector" else CREDIT_SCHEMA,
+        input_schema=SCHEMAS[system],
         validation=lineage.describe_validation(evidence) if validated else None,
         reason=reason,
     )
@@ -415,7 +447,14 @@ def _register_fleet(store: Store, clock: Clock, folder: Path) -> None:
             s, clock, folder, "credit-scorer", "v1", ("lendco/2026-11-01",), validated=False,
             reason="trained by the demo before validation evidence was kept",
         )  # fmt: skip
-        for system in ("fraud-detector", "credit-scorer"):
+        _register_batch(
+            s, clock, folder, REVIEWS_BATCH, "review export", clock.now() - timedelta(weeks=3)
+        )
+        _register_version(
+            s, clock, folder, "sentiment-model", "v1", (REVIEWS_BATCH,), validated=False,
+            reason="trained by the demo",
+        )  # fmt: skip
+        for system in ("fraud-detector", "credit-scorer", "sentiment-model"):
             lineage.mark_known_good(
                 s,
                 clock=clock,
