@@ -1,5 +1,6 @@
 """Attack and change detection benchmark: poisoning, evasion, extraction, fairness, text drift,
-release regressions and the cost of a monitor run.
+release regressions (and the demo fleet's own monitors), click-through on the recommender, and
+the cost of a monitor run.
 
 One command: ``python bench/bench_attacks.py`` (``--quick`` for fewer control windows). Every
 number is measured in this run on seeded generators (``tests/detection/attacks/generators.py``,
@@ -19,6 +20,7 @@ import statistics
 import sys
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -452,6 +454,34 @@ def demo_fleet(windows: int = 20, size: int = 1000) -> None:
     )
 
 
+def recommender(windows: int = 30) -> None:
+    """The recommender's click-through monitor on windows of 4,000 impressions: clean, a click
+    logger losing half the clicks, and users clicking half as much."""
+    from airsoc.fleet.recommender import impressions
+    from airsoc.monitoring.engagement import check_click_through
+
+    reference = impressions(30_000, seed=0)
+    ref = (reference["click"], reference["order"])
+    for name, fault, want in (
+        ("clean", {}, "ok"),
+        ("logging bug (half the clicks lost)", {"click_logging": 0.5}, "pipeline_fault"),
+        ("real drop (half the clicks)", {"engagement": 0.5}, "concept_drift"),
+    ):
+        got, plain = Counter[str](), 0
+        for seed in range(1, windows + 1):
+            window = impressions(4_000, seed=seed, **fault)
+            verdict = check_click_through(*ref, window["click"], window["order"])
+            got[verdict.failure_mode or verdict.decision] += 1
+            plain += window["click"].mean() < 0.8 * reference["click"].mean()
+        row(
+            f"recommender: {name}, windows called {want}",
+            f"{windows}/{windows}",
+            f"{got[want]}/{windows}",
+            f"CTR rule (-20%) alarms {plain}/{windows}, cause unknown",
+            got[want] == windows,
+        )
+
+
 def timed(fn: Callable[[], Any], runs: int = 5) -> tuple[float, float]:
     """Return the first run's and the median later run's wall time in ms."""
     started = time.perf_counter()
@@ -517,6 +547,7 @@ def main() -> None:
     text(20 if args.quick else 100)
     release()
     demo_fleet()
+    recommender()
     cost()
     header = ("check", "target", "measured", "baseline (same run)", "met")
     widths = [max(len(h), *(len(r[i]) for r in ROWS)) for i, h in enumerate(header)]
