@@ -40,6 +40,7 @@ from airsoc.alerting import RecordingReceiver
 from airsoc.audit import verify_chains
 from airsoc.clock import Clock
 from airsoc.errors import AirsocError
+from airsoc.fleet.recommender import impressions
 from airsoc.fleet.setup import (
     POISONED_BATCH,
     RETRAIN_BATCH,
@@ -47,6 +48,7 @@ from airsoc.fleet.setup import (
     UserDirectory,
     credit_rows,
     fraud_rows,
+    impression_rows,
     prepare_demo,
     register_release,
     review_rows,
@@ -113,14 +115,14 @@ class DemoOutcome:
     fired_after_fault: list[str] = field(default_factory=list)
 
 
-def _labelled(rows: list[dict[str, Any]], labels: Any) -> Iterator[tuple[dict[str, Any], int]]:
-    return itertools.cycle(list(zip(rows, (int(x) for x in labels), strict=True)))
+def _labelled(rows: list[dict[str, Any]], labels: Any) -> Iterator[tuple[dict[str, Any], Any]]:
+    return itertools.cycle(list(zip(rows, labels, strict=True)))
 
 
 class DemoTraffic:
-    """Seeded background clients calling the gateway: card transactions, loan applications and
-    product reviews; each answered row's ground truth is posted back ``label_delay`` seconds
-    later."""
+    """Seeded background clients calling the gateway: card transactions, loan applications,
+    product reviews and recommendation slots; each answered row's ground truth (for a slot:
+    clicked, ordered) is posted back ``label_delay`` seconds later."""
 
     def __init__(
         self, base_url: str, *, rate: float, label_delay: float = 0.0, seed: int = 7
@@ -133,11 +135,18 @@ class DemoTraffic:
         self.labels_sent = 0
         fraud = fraud_transactions(5000, seed=seed)
         credit = credit_applications(3000, seed=seed + 1)
-        self._fraud = _labelled(fraud_rows(fraud), fraud["is_fraud"])
-        self._credit = _labelled(credit_rows(credit), credit["defaulted"])
+        self._fraud = _labelled(fraud_rows(fraud), [int(y) for y in fraud["is_fraud"]])
+        self._credit = _labelled(credit_rows(credit), [int(y) for y in credit["defaulted"]])
         reviews = sentiment_reviews(2000, seed=seed + 2)
-        self._reviews = _labelled(review_rows(reviews), reviews["positive"])
-        self._due: list[tuple[float, int, str, str, list[int]]] = []
+        self._reviews = _labelled(review_rows(reviews), [int(y) for y in reviews["positive"]])
+        shown = impressions(5000, seed=seed + 3)
+        # The storefront reports a click and whether an order followed, for each impression.
+        outcomes = [
+            {"click": int(c), "order": int(o)}
+            for c, o in zip(shown["click"], shown["order"], strict=True)
+        ]
+        self._impressions = _labelled(impression_rows(shown), outcomes)
+        self._due: list[tuple[float, int, str, str, list[Any]]] = []
         self._order = itertools.count()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-traffic", daemon=True)
@@ -158,6 +167,7 @@ class DemoTraffic:
                     ("fraud-detector", self._fraud, 8, "checkout"),
                     ("credit-scorer", self._credit, 3, "loan-portal"),
                     ("sentiment-model", self._reviews, 4, "reviews-app"),
+                    ("recommender", self._impressions, 6, "storefront"),
                 ):
                     batch = [next(rows) for _ in range(n)]
                     try:
@@ -394,7 +404,7 @@ def run_live_demo(
     """Run the demo until ``options.duration`` passes or Ctrl-C; return what happened."""
     started = time.monotonic()
     registries = build_registries()
-    out.print("preparing the demo fleet (first start trains its five models)...")
+    out.print("preparing the demo fleet (first start trains its six models)...")
     setup = prepare_demo(
         store=store,
         clock=clock,
@@ -440,7 +450,7 @@ def run_live_demo(
     )
     traffic.start()
     narrator.say(
-        f"traffic started: checkout, loan-portal and reviews-app clients calling "
+        f"traffic started: checkout, loan-portal, reviews-app and storefront clients calling "
         f"{platform.gateway_url}; "
         f"the ledger sends each answer's ground truth {options.delay:g}s later"
     )

@@ -12,6 +12,8 @@ once per data dir and reused afterwards. The fleet:
 - ``credit-scorer`` v1, served and watched, registered without validation evidence;
 - ``sentiment-model`` v1, served (product reviews in, sentiment out) and watched for text
   drift against the reviews it was trained on;
+- ``recommender`` v1, served (impressions in, click probability out), whose traffic reports
+  clicks and orders as delayed labels, watched by the click-through monitor;
 - ``support-bot``: a registered system without a served version.
 
 Example:
@@ -19,7 +21,7 @@ Example:
     >>> from airsoc.runtime.config import parse_config
     >>> cfg = parse_config(text)
     >>> sorted(cfg.systems)
-    ['credit-scorer', 'fraud-detector', 'sentiment-model', 'support-bot']
+    ['credit-scorer', 'fraud-detector', 'recommender', 'sentiment-model', 'support-bot']
     >>> [m.every.total_seconds() for m in cfg.monitors][:1]
     [15.0]
 """
@@ -41,6 +43,7 @@ from airsoc import lineage
 from airsoc.clock import Clock
 from airsoc.config import read_text
 from airsoc.errors import NotFoundError
+from airsoc.fleet.recommender import RECOMMENDER_FEATURES, impressions, train_recommender
 from airsoc.fleet.systems import (
     CREDIT_FEATURES,
     FRAUD_FEATURES,
@@ -69,6 +72,7 @@ __all__ = [
     "credit_rows",
     "demo_config_text",
     "fraud_rows",
+    "impression_rows",
     "prepare_demo",
     "register_release",
     "review_rows",
@@ -95,9 +99,11 @@ SCHEMAS = {
     "fraud-detector": FRAUD_SCHEMA,
     "credit-scorer": CREDIT_SCHEMA,
     "sentiment-model": {"text": "string"},
+    "recommender": {"segment": "string", "category": "string", "position": "number"},
 }
 DEMO_USERS = (("demo-admin", "admin"), ("demo-approver", "approver"))
 REVIEWS_BATCH = "reviewhub/2026-11-01"
+IMPRESSIONS_BATCH = "shopevents/2026-11-01"
 CLEAN_BATCHES = ("acme-data/2026-11-01", "acme-data/2026-11-08")
 RETRAIN_BATCH = "acme-data/2026-11-15"
 POISONED_BATCH = "brightline-data/2026-11-15"
@@ -134,6 +140,11 @@ systems:
     kind: tabular-classifier
     owner: cx-analytics
     criticality: low
+  recommender:
+    kind: tabular-classifier
+    owner: growth-ml
+    criticality: medium
+    description: Picks the products a shopper sees; clicks and orders come back later.
   support-bot:
     kind: rag-app
     owner: cx-platform
@@ -196,6 +207,16 @@ monitors:
     every: {every}
     failure_mode: data_drift
     severity: sev3
+  # Clicks per impression against the impression log the recommender was trained on; a fall
+  # with orders intact is the click logger (pipeline_fault), with orders falling too a real drop.
+  - name: recommender-ctr
+    system: recommender
+    detector: click_through
+    reference: {{model_version: production}}
+    window: {long_window}
+    window_kind: sliding
+    every: {every}
+    severity: sev3
   - name: fraud-latency
     system: fraud-detector
     detector: threshold
@@ -250,6 +271,15 @@ def fraud_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
         {str(k): (float(v) if k != "merchant_category" else str(v)) for k, v in r.items()}
         for r in features.to_dict("records")
     ]
+
+
+def impression_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return impressions as the gateway's request rows (what the recommender scores)."""
+    return [
+        {"segment": str(r["segment"]), "category": str(r["category"]),
+         "position": float(r["position"])}
+        for r in data[RECOMMENDER_FEATURES].to_dict("records")
+    ]  # fmt: skip
 
 
 def review_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
@@ -361,6 +391,9 @@ def _train_fleet(folder: Path) -> dict[str, pd.DataFrame]:
     _save_batch(folder, REVIEWS_BATCH, reviews)
     sentiment = train_served_sentiment_model(reviews)
     joblib.dump(sentiment, folder / "models" / "sentiment-model-v1.joblib")
+    shown = impressions(6000, seed=21)
+    _save_batch(folder, IMPRESSIONS_BATCH, shown)
+    joblib.dump(train_recommender(shown), folder / "models" / "recommender-v1.joblib")
     return data
 
 
@@ -454,7 +487,14 @@ def _register_fleet(store: Store, clock: Clock, folder: Path) -> None:
             s, clock, folder, "sentiment-model", "v1", (REVIEWS_BATCH,), validated=False,
             reason="trained by the demo",
         )  # fmt: skip
-        for system in ("fraud-detector", "credit-scorer", "sentiment-model"):
+        _register_batch(
+            s, clock, folder, IMPRESSIONS_BATCH, "impression log", clock.now() - timedelta(weeks=3)
+        )
+        _register_version(
+            s, clock, folder, "recommender", "v1", (IMPRESSIONS_BATCH,), validated=False,
+            reason="trained by the demo",
+        )  # fmt: skip
+        for system in ("fraud-detector", "credit-scorer", "sentiment-model", "recommender"):
             lineage.mark_known_good(
                 s,
                 clock=clock,
