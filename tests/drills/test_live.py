@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -60,14 +61,18 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
     try:
         with store.read() as s:
             timeline = list_entries(s, chain="system/fraud-detector")
-            promoted = {
-                e.data.get("version"): e.at
-                for e in timeline
-                if e.action == "deployment.started" and e.data.get("role") == "primary"
-            }
+            promoted: dict[str, datetime] = {}  # when each version first served
+            for e in timeline:
+                if e.action == "deployment.started" and e.data.get("role") == "primary":
+                    promoted.setdefault(str(e.data.get("version")), e.at)
             assert list(promoted) == ["v1", "v2", "v3"]
+            # Nothing was declared before the poisoned delivery arrived (its screening may
+            # fire before v3 is even promoted).
+            arrived = get_batch(s, batch_id=POISONED_BATCH).ingested_at
+            assert promoted["v2"] < arrived <= promoted["v3"]
             every = list_incidents(s)
-            assert all(i.detected_at >= promoted["v3"] for i in every)
+            assert every
+            assert all(i.detected_at >= arrived for i in every)
             incidents = [i for i in every if i.failure_mode == "data_poisoning"]
             assert [i.system for i in incidents] == ["fraud-detector"]
             incident = get_incident(s, incident_id=incidents[0].id)
