@@ -66,7 +66,15 @@ def _registry(store: Store, clock: SimulatedClock, tmp_path: Path) -> None:
 
 
 def _traffic(
-    root: Path, clock: SimulatedClock, version: str, *, n: int, recall: float, seed: int
+    root: Path,
+    clock: SimulatedClock,
+    version: str,
+    *,
+    n: int,
+    recall: float,
+    seed: int,
+    role: str = "primary",
+    spread: float = 30.0,
 ) -> None:
     """Log ``n`` answered rows of ``version`` with delayed labels; a share ``recall`` of the
     frauds is caught."""
@@ -75,7 +83,7 @@ def _traffic(
     for i in range(n):
         fraud = rng.random() < 0.03
         caught = fraud and rng.random() < recall
-        score = float(rng.beta(8, 2) if caught else rng.beta(1, 30))
+        score = float(rng.beta(8, 2) if caught else rng.beta(1, spread))
         request = f"{version}-{seed}-{i}"
         log.append(
             PredictionEvent(
@@ -83,6 +91,7 @@ def _traffic(
                 ts=clock.now(),
                 system=SYSTEM,
                 version=version,
+                role=role,
                 inputs={"amount": 1.0},
                 output=int(score >= 0.5),
                 score=score,
@@ -277,3 +286,35 @@ def test_register_model_takes_validation_evidence(
               "--validation", str(tmp_path / "missing.csv"))  # fmt: skip
     assert bad.exit_code != 0
     assert "missing.csv does not exist" in bad.stdout + bad.stderr
+
+
+def test_a_canary_is_compared_with_the_primary_on_delayed_labels_not_on_scores(
+    sqlite_store: Store, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    _registry(sqlite_store, clock, tmp_path)
+    source = EventLogTelemetry(store=sqlite_store, base_dir=tmp_path)
+    _traffic(source.root, clock, "v1", n=6000, recall=1.0, seed=5)
+    # The canary scores its legit rows differently (a retrain) and catches as much fraud.
+    _traffic(source.root, clock, "v2", n=6000, recall=1.0, seed=6, role="canary", spread=15)
+    _traffic(source.root, clock, "v3", n=6000, recall=1.0, seed=7, role="shadow", spread=15)
+    window = source.window(RELEASE, clock.now() - timedelta(hours=1), clock.now() + timedelta(1))
+    assert set(window["role"]) == {"primary", "canary"}  # a shadow answer is nobody's answer
+    verdicts = release_regression(
+        RELEASE, WindowData(clock.now(), clock.now(), window, source.reference(RELEASE))
+    )
+    assert [(v.subject, v.decision) for v in verdicts] == [
+        ("version:v1", "ok"),
+        ("canary:v2", "ok"),
+    ]
+    clock.advance(timedelta(hours=2))
+    _traffic(source.root, clock, "v1", n=6000, recall=1.0, seed=8)
+    _traffic(source.root, clock, "v2", n=6000, recall=0.3, seed=9, role="canary")
+    window = source.window(RELEASE, clock.now() - timedelta(hours=1), clock.now() + timedelta(1))
+    primary, canary = release_regression(
+        RELEASE, WindowData(clock.now(), clock.now(), window, source.reference(RELEASE))
+    )
+    assert primary.decision == "ok"
+    assert canary.decision == "drift"
+    assert canary.failure_mode == "release_regression"
+    assert canary.evidence["model_version"] == "v2"
+    assert "canary v2 performs worse than the primary: recall" in (canary.reason or "")

@@ -13,6 +13,7 @@ One evaluator per detector name (the runtime registers them, see :mod:`airsoc.mo
   serving version answered (scores, and recall/precision on delayed labels) against that
   version's own validation evidence (``reference: {validation: production}``), never against
   its predecessor; a version registered without evidence is ``skipped: no validation evidence``;
+  where a canary runs, its recall and precision are also compared with the primary's;
 - ``pipeline_fault``: :func:`~airsoc.detection.check_quality` of the features, then
   :func:`~airsoc.detection.classify_failure_mode`;
 - ``fairness_regression``: :func:`~airsoc.detection.check_fairness` on the window, grouped by
@@ -50,6 +51,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from airsoc.detection import (
     DatasetProfile,
@@ -358,7 +360,73 @@ def release_regression(monitor: MonitorConfig, window: WindowData) -> list[Verdi
     verdict = verdict.model_copy(
         update={"evidence": {**verdict.evidence, "model_version": reference.version}}
     )
-    return [verdict]
+    return [verdict, *_canary(monitor, current)]
+
+
+def _canary(monitor: MonitorConfig, current: pd.DataFrame) -> list[Verdict]:
+    """Compare the canary's delayed-label performance with the primary's on the same traffic.
+
+    Scores are not compared: a retrain may score differently and still be right. A metric
+    alarms when the canary's rate is below the primary's by ``tolerance`` or more and a one-sided
+    two-proportion test says so at ``alpha`` (Bonferroni over the metrics).
+    """
+    if "role" not in current.columns or not (current["role"] == "canary").any():
+        return []
+    canary = current[current["role"] == "canary"]
+    primary = current[current["role"] == "primary"]
+    version = str(canary["version"].mode().iloc[0])
+    th = monitor.thresholds
+    alpha, tolerance = th.get("alpha", 0.01), th.get("tolerance", 0.05)
+    theirs, ours = _live_metrics(monitor, canary), _live_metrics(monitor, primary)
+    names = [k for k in _RELEASE_METRICS if k in theirs and k in ours]
+    checks: dict[str, dict[str, Any]] = {}
+    for name in names:
+        (k1, n1), (k2, n2) = theirs[name], ours[name]
+        pooled = (k1 + k2) / (n1 + n2)
+        gap = k2 / n2 - k1 / n1
+        se = float(np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))) if 0 < pooled < 1 else 0.0
+        p = float(sps.norm.sf(gap / se)) if se > 0 else 1.0
+        checks[name] = {
+            "canary": round(k1 / n1, 4),
+            "primary": round(k2 / n2, 4),
+            "p_value": p,
+            "drift": p < alpha / len(names) and gap >= tolerance,
+        }
+    base = {
+        "detector": "release_regression",
+        "subject": f"canary:{version}",
+        "method": "two_proportion",
+        "n_current": len(canary),
+        "n_reference": len(primary),
+    }
+    if not checks:
+        return [
+            Verdict(
+                **base,
+                decision="ok",
+                reason=f"skipped: no delayed labels yet to compare canary {version} with the "
+                "primary",
+                evidence={"status": "skipped", "model_version": version},
+            )
+        ]
+    worse = [k for k, c in checks.items() if c["drift"]]
+    text = "; ".join(f"{k} {c['canary']} vs {c['primary']}" for k, c in checks.items())
+    return [
+        Verdict(
+            **base,
+            decision="drift" if worse else "ok",
+            failure_mode="release_regression" if worse else None,
+            p_value=min(c["p_value"] for c in checks.values()),
+            threshold=alpha,
+            threshold_source="fixed",
+            reason=(
+                f"canary {version} performs worse than the primary: {text}"
+                if worse
+                else f"canary {version} performs as the primary: {text}"
+            ),
+            evidence={"checks": checks, "model_version": version},
+        )
+    ]
 
 
 def pipeline_fault(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:

@@ -3,9 +3,9 @@
 :class:`EventLogTelemetry` is the :class:`~airsoc.monitoring.monitors.TelemetrySource` over the
 telemetry event log the gateway writes (``<data-dir>/telemetry``). A window is a pandas
 DataFrame with one row per answered input row of the monitor's system: the input features as
-columns, plus ``ts``, ``request_id``, ``row_index``, ``version``, ``client_id``, ``prediction``,
-``score`` and ``label`` (the delayed label of that row when one has arrived). Shadow answers and
-refusals are left out, so each input counts once.
+columns, plus ``ts``, ``request_id``, ``row_index``, ``version``, ``role`` (``primary`` or
+``canary``), ``client_id``, ``prediction``, ``score`` and ``label`` (the delayed label of that row
+when one has arrived). Shadow answers and refusals are left out, so each input counts once.
 
 A monitor's ``reference`` is one of:
 
@@ -104,9 +104,11 @@ class EventLogTelemetry:
         frame = events.to_pandas()
         if frame.empty:
             return pd.DataFrame(columns=[*_META, "label"])
-        frame = frame[(frame["role"] == "primary") & (frame["status"] == "ok")]
+        # A canary answer is the answer its input got; a shadow answer is a copy nobody saw.
+        frame = frame[frame["role"].isin(["primary", "canary"]) & (frame["status"] == "ok")]
         inputs = pd.DataFrame([json.loads(t) for t in frame["inputs"]], index=frame.index)
         out = frame[["ts", "request_id", "row_index", "version", "client_id", "score"]].copy()
+        out["role"] = frame["role"]
         out["prediction"] = [_decode(v) for v in frame["output"]]
         labels = read_events(self.root, "label", system=system).to_pandas()
         if labels.empty:
