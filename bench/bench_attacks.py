@@ -1,5 +1,6 @@
 """Attack and change detection benchmark: poisoning, evasion, extraction, fairness, text drift,
-release regressions and the cost of a monitor run.
+release regressions (and the demo fleet's own monitors), click-through on the recommender, and
+the cost of a monitor run.
 
 One command: ``python bench/bench_attacks.py`` (``--quick`` for fewer control windows). Every
 number is measured in this run on seeded generators (``tests/detection/attacks/generators.py``,
@@ -19,6 +20,7 @@ import statistics
 import sys
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -358,6 +360,128 @@ def release() -> None:
     row("release: recall 1.0 validated, 5/30 live", "drift", bad, "-", bad == "drift")
 
 
+def demo_fleet(windows: int = 20, size: int = 1000) -> None:
+    """The demo's fraud detector: the benign retrain v2 and the poisoned v3 through the demo's
+    own monitors, over ``windows`` live windows of ``size`` labelled transactions each."""
+    import tempfile
+
+    import joblib
+    import yaml
+
+    from airsoc import lineage
+    from airsoc.fleet import setup as demo
+    from airsoc.fleet.systems import FRAUD_FEATURES, fraud_transactions
+    from airsoc.monitoring.config import MonitorConfig
+    from airsoc.monitoring.evaluators import ValidationReference, concept_drift, release_regression
+    from airsoc.monitoring.monitors import WindowData
+    from airsoc.monitoring.security import data_poisoning
+
+    folder = Path(tempfile.mkdtemp())
+    batches = demo._train_fleet(folder)
+    config = yaml.safe_load(demo.demo_config_text(monitor_every=15))
+    monitors = {m["name"]: MonitorConfig.model_validate(m) for m in config["monitors"]}
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def evidence(version: str) -> ValidationReference:
+        path = folder / "models" / f"fraud-detector-{version}-validation.parquet"
+        if not path.exists():
+            return ValidationReference("fraud-detector", version)
+        record = lineage.describe_validation(path)
+        table = lineage.read_validation(record)
+        return ValidationReference("fraud-detector", version, table, record["metrics"])
+
+    def served(version: str, seed: int) -> pd.DataFrame:
+        live = fraud_transactions(size, seed=1000 + seed)
+        model = joblib.load(folder / "models" / f"fraud-detector-{version}.joblib")
+        x = live[FRAUD_FEATURES].assign(country_mismatch=live["country_mismatch"].astype(float))
+        score = model.predict_proba(x)[:, 1]
+        return pd.DataFrame(
+            {"score": score, "prediction": (score >= 0.5).astype(int),
+             "label": live["is_fraud"].to_numpy(), "version": version}
+        )  # fmt: skip
+
+    def alarms(version: str, known_good: str) -> tuple[int, int, int, int | None]:
+        release = performance = old = 0
+        first = None
+        for w in range(windows):
+            window = served(version, w)
+            got = release_regression(
+                monitors["fraud-release"], WindowData(t, t, window, evidence(version))
+            )
+            release += any(v.decision == "drift" for v in got)
+            perf = concept_drift(
+                monitors["fraud-performance"], WindowData(t, t, window, evidence(known_good))
+            )
+            hit = any(v.decision == "drift" for v in perf)
+            performance += hit
+            if hit and first is None:
+                first = w + 1
+            # The removed score_drift: KS of the scores against v1's on clean data.
+            ks = stats.ks_2samp(window["score"], served("v1", 500 + w)["score"])
+            old += ks.pvalue < 0.001 and ks.statistic >= 0.25
+        return release, performance, old, first
+
+    r2, p2, o2, _ = alarms("v2", "v1")
+    row(
+        f"demo: benign retrain v2, windows alarmed (of {windows})",
+        "0 release, 0 performance",
+        f"{r2} release, {p2} performance",
+        f"score_drift vs v1: {o2}/{windows}",
+        r2 == 0 and p2 == 0,
+    )
+    r3, p3, o3, first = alarms("v3", "v2")
+    row(
+        f"demo: poisoned v3, windows alarmed (of {windows})",
+        "performance alarm within 3 windows",
+        f"{p3} performance, first in window {first}; {r3} release (v3 has no evidence)",
+        f"score_drift vs v1: {o3}/{windows}",
+        first is not None and first <= 3,
+    )
+    trusted = pd.concat([batches[b] for b in demo.CLEAN_BATCHES], ignore_index=True)
+    screened = {
+        b: data_poisoning(
+            monitors["fraud-batch-screen"],
+            WindowData(t, t, batches[b].assign(batch_id=b), trusted),
+        )[0].decision
+        for b in (demo.RETRAIN_BATCH, demo.POISONED_BATCH)
+    }
+    row(
+        "demo: batch screen, retrain batch / poisoned batch",
+        "ok / drift",
+        " / ".join(screened.values()),
+        "-",
+        list(screened.values()) == ["ok", "drift"],
+    )
+
+
+def recommender(windows: int = 30) -> None:
+    """The recommender's click-through monitor on windows of 4,000 impressions: clean, a click
+    logger losing half the clicks, and users clicking half as much."""
+    from airsoc.fleet.recommender import impressions
+    from airsoc.monitoring.engagement import check_click_through
+
+    reference = impressions(30_000, seed=0)
+    ref = (reference["click"], reference["order"])
+    for name, fault, want in (
+        ("clean", {}, "ok"),
+        ("logging bug (half the clicks lost)", {"click_logging": 0.5}, "pipeline_fault"),
+        ("real drop (half the clicks)", {"engagement": 0.5}, "concept_drift"),
+    ):
+        got, plain = Counter[str](), 0
+        for seed in range(1, windows + 1):
+            window = impressions(4_000, seed=seed, **fault)
+            verdict = check_click_through(*ref, window["click"], window["order"])
+            got[verdict.failure_mode or verdict.decision] += 1
+            plain += window["click"].mean() < 0.8 * reference["click"].mean()
+        row(
+            f"recommender: {name}, windows called {want}",
+            f"{windows}/{windows}",
+            f"{got[want]}/{windows}",
+            f"CTR rule (-20%) alarms {plain}/{windows}, cause unknown",
+            got[want] == windows,
+        )
+
+
 def timed(fn: Callable[[], Any], runs: int = 5) -> tuple[float, float]:
     """Return the first run's and the median later run's wall time in ms."""
     started = time.perf_counter()
@@ -422,6 +546,8 @@ def main() -> None:
     fairness()
     text(20 if args.quick else 100)
     release()
+    demo_fleet()
+    recommender()
     cost()
     header = ("check", "target", "measured", "baseline (same run)", "met")
     widths = [max(len(h), *(len(r[i]) for r in ROWS)) for i, h in enumerate(header)]

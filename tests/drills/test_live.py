@@ -1,4 +1,5 @@
-"""``airsoc up``: the demo closes the loop on its own, and the plain platform serves and reloads."""
+"""``airsoc up``: the demo closes the loop on its own with real monitors only (a benign retrain
+raises nothing, the poisoned release is found), and the plain platform serves and reloads."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 
 from airsoc.audit import verify_chains
 from airsoc.audit.service import list_entries
-from airsoc.fleet.setup import POISONED_BATCH
+from airsoc.fleet.setup import POISONED_BATCH, RETRAIN_BATCH
 from airsoc.incidents.service import get_incident, list_incidents
 from airsoc.lineage import get_batch
 from airsoc.reporting import list_postmortems
@@ -36,25 +38,45 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
     data = tmp_path / "data"
     api, gw = free_port(), free_port()
     result = subprocess.run(
-        [AIRSOC, "up", "--demo", "--duration", "25", "--fault-after", "4",
+        [AIRSOC, "up", "--demo", "--duration", "35", "--fault-after", "12",
          "--monitor-every", "2", "--approval-timeout", "1", "--tick", "0.3",
          "--api-port", str(api), "--gateway-port", str(gw)],
-        env=_env(data), cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        env=_env(data), cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert f"http://127.0.0.1:{api}/" in out
     assert "demo-approver  password" in out
+    assert "benign release: fraud-detector v2" in out
     assert "fault injected" in out
     assert "waits for approval" in out
     assert "post-mortem draft" in out
+    # The benign retrain raised no incident; the batch screen found the poisoned delivery.
+    assert "incidents before the fault: none" in out
+    fired = next(line for line in out.splitlines() if "monitors that fired after it" in line)
+    assert "fraud-batch-screen" in fired.split("monitors that fired after it:")[1]
+    assert "score_drift" not in out
 
     store = Store.open(Settings.resolve(data_dir=data, environ={}))
     try:
         with store.read() as s:
-            incidents = [i for i in list_incidents(s) if i.failure_mode == "data_poisoning"]
+            timeline = list_entries(s, chain="system/fraud-detector")
+            promoted: dict[str, datetime] = {}  # when each version first served
+            for e in timeline:
+                if e.action == "deployment.started" and e.data.get("role") == "primary":
+                    promoted.setdefault(str(e.data.get("version")), e.at)
+            assert list(promoted) == ["v1", "v2", "v3"]
+            # Nothing was declared before the poisoned delivery arrived (its screening may
+            # fire before v3 is even promoted).
+            arrived = get_batch(s, batch_id=POISONED_BATCH).ingested_at
+            assert promoted["v2"] < arrived <= promoted["v3"]
+            every = list_incidents(s)
+            assert every
+            assert all(i.detected_at >= arrived for i in every)
+            incidents = [i for i in every if i.failure_mode == "data_poisoning"]
             assert [i.system for i in incidents] == ["fraud-detector"]
             incident = get_incident(s, incident_id=incidents[0].id)
+            assert incident.labels["monitor"] == "fraud-batch-screen"
             assert incident.phase == "contained"
             runs = list_runs(s, incident_id=incident.id)
             assert [(r.playbook, r.status) for r in runs] == [
@@ -63,12 +85,14 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
             contain = next(st for st in runs[0].steps if st.step_id == "contain")
             assert contain.status == "succeeded"
             route = get_route(s, system="fraud-detector")
-            assert route.primary_version == "v1"
+            # Back to the benign retrain, the last version an operator marked known-good.
+            assert route.primary_version == "v2"
             assert route.updated_by.startswith("playbook:")
-            actions = [e.action for e in list_entries(s, chain="system/fraud-detector")]
+            actions = [e.action for e in timeline]
             assert actions.index("routing.rollback") > actions.index("routing.promote")
             assert incident.data_batches == [POISONED_BATCH]
             assert get_batch(s, batch_id=POISONED_BATCH).status == "quarantined"
+            assert get_batch(s, batch_id=RETRAIN_BATCH).status == "accepted"
             assert all(r.ok for r in verify_chains(s))
             drafts = list_postmortems(s)
             assert [(p.incident_id, p.status) for p in drafts] == [(incident.id, "draft")]
@@ -80,13 +104,13 @@ def test_the_demo_approver_approves_the_rollback_before_its_timeout(tmp_path: Pa
     data = tmp_path / "data"
     env = _env(data)
     proc = subprocess.Popen(
-        [AIRSOC, "up", "--demo", "--duration", "40", "--fault-after", "3",
+        [AIRSOC, "up", "--demo", "--duration", "60", "--fault-after", "8",
          "--monitor-every", "2", "--approval-timeout", "600", "--tick", "0.3",
          "--api-port", str(free_port()), "--gateway-port", str(free_port())],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180
         pending: list[ApprovalView] = []
         while not pending:
             assert time.monotonic() < deadline, "no approval was requested"
@@ -111,7 +135,7 @@ def test_the_demo_approver_approves_the_rollback_before_its_timeout(tmp_path: Pa
         assert logged_in.returncode == 0, logged_in.stderr
         decided = subprocess.run(
             [AIRSOC, "approvals", "approve", str(pending[0].id),
-             "--reason", "scores moved right after the v2 promotion"],
+             "--reason", "the batch screen flagged the brightline delivery v3 was trained on"],
             env=env, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert decided.returncode == 0, decided.stderr
@@ -125,7 +149,7 @@ def test_the_demo_approver_approves_the_rollback_before_its_timeout(tmp_path: Pa
     store = Store.open(Settings.resolve(data_dir=data, environ={}))
     try:
         with store.read() as s:
-            assert get_route(s, system="fraud-detector").primary_version == "v1"
+            assert get_route(s, system="fraud-detector").primary_version == "v2"
             (approval,) = list_approvals(s, status=None)
             assert (approval.status, approval.decided_by) == ("approved", "demo-approver")
     finally:

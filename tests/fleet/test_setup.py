@@ -9,8 +9,13 @@ import pytest
 
 from airsoc import lineage
 from airsoc.clock import SystemClock
-from airsoc.fleet.monitoring import DEMO_EVALUATORS
-from airsoc.fleet.setup import POISONED_BATCH, DemoSetup, prepare_demo
+from airsoc.fleet.setup import (
+    POISONED_BATCH,
+    RETRAIN_BATCH,
+    DemoSetup,
+    prepare_demo,
+    register_release,
+)
 from airsoc.monitoring import BUILTIN_EVALUATORS
 from airsoc.runtime import load_checked_config
 from airsoc.server import list_users
@@ -38,9 +43,7 @@ def test_the_demo_configuration_and_its_playbooks_check_whole(
     prepared: tuple[Store, DemoSetup],
 ) -> None:
     _, setup = prepared
-    config, playbooks = load_checked_config(
-        setup.config_path, evaluators={**BUILTIN_EVALUATORS, **DEMO_EVALUATORS}
-    )
+    config, playbooks = load_checked_config(setup.config_path, evaluators=BUILTIN_EVALUATORS)
     assert {m.every.total_seconds() for m in config.monitors if m.every} == {7.0}
     poisoned = next(p for p in playbooks if p.name == "poisoned-training-data")
     text = (setup.folder / "playbooks" / "poisoned-training-data.yaml").read_text()
@@ -50,7 +53,7 @@ def test_the_demo_configuration_and_its_playbooks_check_whole(
     assert len(playbooks) == len(list((setup.folder / "playbooks").glob("*.yaml")))
 
 
-def test_the_fleet_serves_known_good_v1_and_v2_carries_the_poisoned_batch(
+def test_the_fleet_serves_validated_known_good_v1_and_holds_its_releases_back(
     prepared: tuple[Store, DemoSetup],
 ) -> None:
     store, setup = prepared
@@ -59,11 +62,43 @@ def test_the_fleet_serves_known_good_v1_and_v2_carries_the_poisoned_batch(
         assert get_route(s, system="credit-scorer").primary_version == "v1"
         v1 = lineage.get_model_version(s, system="fraud-detector", version="v1")
         assert v1.known_good
-        assert lineage.models_for_batch(s, batch_id=POISONED_BATCH)[0].version == "v2"
+        record = lineage.validation_record(v1.metrics)
+        assert record is not None
+        assert record["metrics"]["recall"] >= 0.9
+        credit = lineage.get_model_version(s, system="credit-scorer", version="v1")
+        assert lineage.validation_record(credit.metrics) is None
+        # The releases are trained, not registered: the demo registers them as it runs.
+        assert [m.version for m in lineage.list_model_versions(s, system="fraud-detector")] == [
+            "v1"
+        ]
         roles = {u.name: u.role for u in list_users(s)}
     assert roles == {"demo-admin": "admin", "demo-approver": "approver"}
     assert set(setup.credentials) == set(roles)
-    assert len(setup.references["fraud-detector"]) == 1500
+    assert [r.version for r in setup.releases.values()] == ["v2", "v3"]
+
+
+def test_releases_register_their_batch_then_their_version(
+    prepared: tuple[Store, DemoSetup],
+) -> None:
+    store, setup = prepared
+    clock = SystemClock()
+    register_release(store, clock, setup, "retrain", part="batch")
+    with store.read() as s:
+        assert lineage.get_batch(s, batch_id=RETRAIN_BATCH).source == "acme-data"
+        assert len(lineage.list_model_versions(s, system="fraud-detector")) == 1
+    register_release(store, clock, setup, "retrain")
+    register_release(store, clock, setup, "fault")
+    register_release(store, clock, setup, "fault")  # a second run leaves it as it is
+    with store.read() as s:
+        v2 = lineage.get_model_version(s, system="fraud-detector", version="v2")
+        v3 = lineage.get_model_version(s, system="fraud-detector", version="v3")
+        assert v2.known_good
+        assert lineage.validation_record(v2.metrics) is not None
+        assert not v3.known_good
+        assert lineage.validation_record(v3.metrics) is None
+        assert POISONED_BATCH in v3.training_batches
+        assert POISONED_BATCH not in v2.training_batches
+        assert lineage.last_known_good(s, system="fraud-detector", exclude=["v3"]).version == "v2"
 
 
 def test_a_second_start_reuses_config_models_and_users(

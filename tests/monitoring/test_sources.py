@@ -78,7 +78,8 @@ def test_the_reference_is_the_serving_versions_training_batches(
 ) -> None:
     training = source.reference(monitor(model_version="production"))
     assert len(training) == 800  # b1 from Parquet and b2 from CSV
-    assert list(training.columns) == ["amount", "hour"]
+    assert list(training.columns) == ["amount", "hour", "batch_id"]
+    assert training["batch_id"].value_counts().to_dict() == {"b1": 400, "b2": 400}
     assert len(source.reference(monitor(model_version="v1"))) == 400
 
 

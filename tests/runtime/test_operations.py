@@ -176,6 +176,7 @@ UNDOABLE: dict[str, dict[str, Any]] = {
     "block_client": {"client_id": "c-1"},
     "rate_limit_client": {"client_id": "c-1", "rate_per_second": 2.0, "burst": 3},
     "quarantine_batch": {"batch_id": "b-1"},
+    "hold_promotion": {"system": "fraud"},
     "disable_retrieval": {"system": "bot"},
     "remove_document": {"system": "bot", "document": "doc-1"},
 }

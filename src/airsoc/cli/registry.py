@@ -1,8 +1,8 @@
 """``airsoc registry ...``: systems, model versions, data batches, lineage and integrity.
 
-Quarantining and releasing a batch and revoking a source (``quarantine-batch``,
-``release-batch``, ``revoke-source``) are generated from the table of operations
-(:mod:`airsoc.cli.operations`).
+Quarantining and releasing a batch, revoking a source, and holding or releasing a version's
+promotion (``quarantine-batch``, ``release-batch``, ``revoke-source``, ``hold-promotion``,
+``release-hold``) are generated from the table of operations (:mod:`airsoc.cli.operations`).
 
 Example:
     >>> import os, tempfile
@@ -305,13 +305,28 @@ def register_model(
     feature: Annotated[
         list[str] | None, typer.Option(help="name=number|integer|string|boolean (repeat)")
     ] = None,
+    validation: Annotated[
+        Path | None,
+        typer.Option(
+            help="The version's own validation evidence: CSV or Parquet with a score column "
+            "(and label, prediction); release monitors compare live traffic with it"
+        ),
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option(help="With --validation: the score at which a row is positive")
+    ] = 0.5,
     actor: ActorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Register a model version with its training batches."""
+    """Register a model version with its training batches (and its validation evidence)."""
     from airsoc import lineage as service
 
     features = {k: str(v) for k, v in _mapping(feature, "--feature").items()}
+    evidence = (
+        service.describe_validation(validation, threshold=threshold)
+        if validation is not None
+        else None
+    )
     with state.store().transaction() as s:
         view = service.register_model_version(
             s,
@@ -326,13 +341,19 @@ def register_model(
             metrics=_mapping(metric, "--metric"),
             params=_mapping(param, "--param"),
             input_schema=features or None,
+            validation=evidence,
         )
     if as_json:
         print_json(view)
     else:
         console.print(
             f"{system} {version} registered ({view.sha256[:12]}, "
-            f"{len(view.training_batches)} batches)"
+            f"{len(view.training_batches)} batches, "
+            + (
+                f"validation evidence of {evidence['rows']} rows)"
+                if evidence
+                else "no validation evidence)"
+            )
         )
 
 

@@ -1,25 +1,33 @@
 """``airsoc up --demo``: the whole platform with the demo fleet, live traffic and a scheduled
-fault, narrated as it happens.
+fault, narrated as it happens. Every detector is a real monitor of the configuration; none
+knows which model is clean or what the fault is.
 
-Timeline (with the defaults): traffic starts at once; after ``fault_after`` seconds the poisoned
-``fraud-detector`` v2 is promoted; the next monitor run sees its scores shift and fires; the alert
-group becomes a ``data_poisoning`` incident; lineage names the batch v2 was trained on that v1
-was not, and the demo approver becomes incident commander; the ``poisoned-training-data`` playbook
-waits ``approval_timeout`` seconds for the approver, then rolls the gateway back to v1 and
-quarantines the batch; the demo marks the incident contained and opens the draft post-mortem.
+Timeline (with the defaults): traffic starts at once, and the ground truth of each answered
+row (chargebacks, loan defaults) is sent back as a delayed label ``label_delay`` seconds later.
+At a quarter of ``fault_after`` vendor acme-data delivers a clean batch (the batch screen
+passes it); at half, the benign retrain v2 (v1 plus that batch, with its own validation
+evidence) is promoted: it raises no incident. At ``fault_after`` vendor brightline-data
+delivers a batch whose fraud labels were flipped, and the vendor pipeline promotes v3, trained
+with it. The batch screen finds the poisoned rows; the alert group becomes a ``data_poisoning``
+incident; lineage names the batch v3 was trained on that known-good v2 was not, and the demo
+approver becomes incident commander; the ``poisoned-training-data`` playbook waits
+``approval_timeout`` seconds for the approver, then rolls the gateway back to v2 and quarantines
+the batch; the delayed-label performance monitor sees recall fall meanwhile; the demo marks the
+incident contained and opens the draft post-mortem.
 
 Example:
     >>> options = DemoOptions(fault_after=5, monitor_every=2)
-    >>> options.approval_timeout
-    30.0
+    >>> options.approval_timeout, options.delay
+    (30.0, 1.0)
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,16 +40,20 @@ from airsoc.alerting import RecordingReceiver
 from airsoc.audit import verify_chains
 from airsoc.clock import Clock
 from airsoc.errors import AirsocError
-from airsoc.fleet.monitoring import DEMO_EVALUATORS, DemoTelemetry
+from airsoc.fleet.recommender import impressions
 from airsoc.fleet.setup import (
     POISONED_BATCH,
+    RETRAIN_BATCH,
     DemoSetup,
     UserDirectory,
     credit_rows,
     fraud_rows,
+    impression_rows,
     prepare_demo,
+    register_release,
+    review_rows,
 )
-from airsoc.fleet.systems import credit_applications, fraud_transactions
+from airsoc.fleet.systems import credit_applications, fraud_transactions, sentiment_reviews
 from airsoc.incidents.service import (
     IncidentUpdate,
     assign_role,
@@ -50,6 +62,7 @@ from airsoc.incidents.service import (
     transition_incident,
     update_incident,
 )
+from airsoc.monitoring.sources import EventLogTelemetry
 from airsoc.reporting import create_postmortem, list_postmortems
 from airsoc.response import list_runs
 from airsoc.runtime.health import PartStatus
@@ -63,6 +76,8 @@ from airsoc.store import Store
 __all__ = ["DemoOptions", "DemoOutcome", "DemoTraffic", "run_live_demo"]
 
 FAULT_ACTOR = "demo:fault-injector"
+RELEASE_ACTOR = "demo:release-pipeline"
+FAULT_VERSION = "v3"
 DEMO_ACTOR = "system:demo"
 APPROVER = "demo-approver"
 
@@ -80,26 +95,59 @@ class DemoOptions:
     approval_timeout: float = 30.0
     tick_interval: float = 1.0
     requests_per_second: float = 4.0
+    label_delay: float | None = None
+
+    @property
+    def delay(self) -> float:
+        """Seconds before a row's ground truth comes back (default: half a monitor period)."""
+        return self.label_delay if self.label_delay is not None else self.monitor_every / 2
 
 
 @dataclass
 class DemoOutcome:
-    """What happened: the incident the fault caused and when each step of the loop closed."""
+    """What happened: the incident the fault caused, incidents declared before the fault (the
+    benign retrain must raise none), the monitors that fired after it, and when each step of
+    the loop closed."""
 
     incident_id: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    before_fault: list[str] = field(default_factory=list)
+    fired_after_fault: list[str] = field(default_factory=list)
+
+
+def _labelled(rows: list[dict[str, Any]], labels: Any) -> Iterator[tuple[dict[str, Any], Any]]:
+    return itertools.cycle(list(zip(rows, labels, strict=True)))
 
 
 class DemoTraffic:
-    """Seeded background clients calling the gateway: card transactions and loan applications."""
+    """Seeded background clients calling the gateway: card transactions, loan applications,
+    product reviews and recommendation slots; each answered row's ground truth (for a slot:
+    clicked, ordered) is posted back ``label_delay`` seconds later."""
 
-    def __init__(self, base_url: str, *, rate: float, seed: int = 7) -> None:
+    def __init__(
+        self, base_url: str, *, rate: float, label_delay: float = 0.0, seed: int = 7
+    ) -> None:
         self.base_url = base_url
         self.rate = rate
+        self.label_delay = label_delay
         self.sent = 0
         self.failed = 0
-        self._fraud = itertools.cycle(fraud_rows(fraud_transactions(5000, seed=seed)))
-        self._credit = itertools.cycle(credit_rows(credit_applications(3000, seed=seed + 1)))
+        self.labels_sent = 0
+        fraud = fraud_transactions(5000, seed=seed)
+        credit = credit_applications(3000, seed=seed + 1)
+        self._fraud = _labelled(fraud_rows(fraud), [int(y) for y in fraud["is_fraud"]])
+        self._credit = _labelled(credit_rows(credit), [int(y) for y in credit["defaulted"]])
+        reviews = sentiment_reviews(2000, seed=seed + 2)
+        self._reviews = _labelled(review_rows(reviews), [int(y) for y in reviews["positive"]])
+        shown = impressions(5000, seed=seed + 3)
+        # The storefront reports a click and whether an order followed, for each impression.
+        outcomes = [
+            {"click": int(c), "order": int(o)}
+            for c, o in zip(shown["click"], shown["order"], strict=True)
+        ]
+        self._impressions = _labelled(impression_rows(shown), outcomes)
+        self._due: list[tuple[float, int, str, str, list[Any]]] = []
+        self._order = itertools.count()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-traffic", daemon=True)
 
@@ -118,12 +166,14 @@ class DemoTraffic:
                 for system, rows, n, who in (
                     ("fraud-detector", self._fraud, 8, "checkout"),
                     ("credit-scorer", self._credit, 3, "loan-portal"),
+                    ("sentiment-model", self._reviews, 4, "reviews-app"),
+                    ("recommender", self._impressions, 6, "storefront"),
                 ):
                     batch = [next(rows) for _ in range(n)]
                     try:
                         response = client.post(
                             f"/v1/systems/{system}/predict",
-                            json={"rows": batch},
+                            json={"rows": [r for r, _ in batch]},
                             headers={"X-Client-ID": who},
                         )
                         ok = response.status_code == 200
@@ -131,6 +181,38 @@ class DemoTraffic:
                         ok = False
                     self.sent += 1
                     self.failed += 0 if ok else 1
+                    if ok:
+                        heapq.heappush(
+                            self._due,
+                            (
+                                time.monotonic() + self.label_delay,
+                                next(self._order),
+                                system,
+                                str(response.json()["request_id"]),
+                                [y for _, y in batch],
+                            ),
+                        )
+                self._send_labels(client)
+
+    def _send_labels(self, client: httpx.Client) -> None:
+        """Post the ground truth of every answered request whose delay has passed."""
+        now = time.monotonic()
+        while self._due and self._due[0][0] <= now:
+            _, _, system, request_id, labels = heapq.heappop(self._due)
+            body = {
+                "labels": [
+                    {"request_id": request_id, "row_index": i, "label": y}
+                    for i, y in enumerate(labels)
+                ]
+            }
+            try:
+                response = client.post(
+                    f"/v1/systems/{system}/labels", json=body, headers={"X-Client-ID": "ledger"}
+                )
+            except httpx.HTTPError:
+                continue
+            if response.status_code == 202:
+                self.labels_sent += len(labels)
 
 
 class _Narrator:
@@ -171,10 +253,12 @@ class _Narrator:
             if run.breached and self.once(
                 ("breach", run.monitor, run.alert and run.alert.starts_at)
             ):
-                reason = escape("; ".join(v.reason for v in run.verdicts if v.is_alarm))
+                reason = escape("; ".join(v.reason for v in run.verdicts if v.is_alarm)[:400])
                 self.say(f"monitor [bold]{run.monitor}[/bold] fired: {reason}", "yellow")
                 if "fault" in self.outcome.timings:
                     self.mark("detected")
+                    if run.monitor not in self.outcome.fired_after_fault:
+                        self.outcome.fired_after_fault.append(run.monitor)
             if run.resolved:
                 self.say(f"monitor {run.monitor} is clean again; its alert resolved", "green")
         for note in report.notifications:
@@ -194,6 +278,8 @@ class _Narrator:
             self._primary = route.primary_version
         for incident in incidents:
             if self.once(("incident", incident.id)):
+                if "fault" not in self.outcome.timings:
+                    self.outcome.before_fault.append(incident.ref)
                 self.say(
                     f"incident [bold]{incident.ref}[/bold] declared: {escape(incident.title)} "
                     f"({incident.severity}, {incident.failure_mode})",
@@ -220,8 +306,7 @@ class _Narrator:
                     self._close(incident.id, pb.playbook, pb.status, incident.id in drafted)
         if (
             self.outcome.incident_id is not None
-            and route.primary_version == "v1"
-            and self._primary == "v1"
+            and route.primary_version not in (None, FAULT_VERSION)
             and "declared" in self.outcome.timings
         ):
             self.mark("contained")
@@ -296,9 +381,14 @@ def _banner(out: Console, platform: Platform, setup: DemoSetup, options: DemoOpt
     for name, password in setup.credentials.items():
         out.print(f"  user             {name}  password {password}")
     out.print(
-        f"  fault            in {options.fault_after:g}s the poisoned fraud-detector v2 "
-        f"(trained with {POISONED_BATCH}) is promoted"
+        f"  benign release   in {options.fault_after / 2:g}s fraud-detector v2, retrained with "
+        f"the clean {RETRAIN_BATCH}, is promoted"
     )
+    out.print(
+        f"  fault            in {options.fault_after:g}s the poisoned fraud-detector "
+        f"{FAULT_VERSION} (trained with {POISONED_BATCH}) is promoted"
+    )
+    out.print(f"  delayed labels   ground truth comes back {options.delay:g}s after each answer")
     out.print("  Ctrl-C stops.\n")
 
 
@@ -315,9 +405,7 @@ def run_live_demo(
     """Run the demo until ``options.duration`` passes or Ctrl-C; return what happened."""
     started = time.monotonic()
     registries = build_registries()
-    for name, evaluator in DEMO_EVALUATORS.items():
-        registries.evaluators.register(name, evaluator)
-    out.print("preparing the demo fleet (first start trains three models)...")
+    out.print("preparing the demo fleet (first start trains its six models)...")
     setup = prepare_demo(
         store=store,
         clock=clock,
@@ -350,7 +438,7 @@ def run_live_demo(
             gateway_port=options.gateway_port,
             tick_interval=options.tick_interval,
             receivers={name: [RecordingReceiver(name)] for name in ("ml-oncall", "pager")},
-            source=DemoTelemetry(store=store, references=setup.references),
+            source=EventLogTelemetry(store=store, base_dir=setup.folder),
             evaluators=registries.evaluators,
             on_tick=[narrator],
             on_error=lambda text: narrator.say(escape(text), "red"),
@@ -358,30 +446,21 @@ def run_live_demo(
     )
     platform.start()
     _banner(out, platform, setup, options)
-    traffic = DemoTraffic(platform.gateway_url, rate=options.requests_per_second)
+    traffic = DemoTraffic(
+        platform.gateway_url, rate=options.requests_per_second, label_delay=options.delay
+    )
     traffic.start()
     narrator.say(
-        f"traffic started: checkout and loan-portal clients calling {platform.gateway_url}"
+        f"traffic started: checkout, loan-portal, reviews-app and storefront clients calling "
+        f"{platform.gateway_url}; "
+        f"the ledger sends each answer's ground truth {options.delay:g}s later"
     )
-    fault_at = time.monotonic() + options.fault_after
+    schedule = _schedule(store, clock, platform, setup, narrator, options)
     end_at = time.monotonic() + options.duration if options.duration is not None else None
-    faulted = False
     try:
         while end_at is None or time.monotonic() < end_at:
-            if not faulted and time.monotonic() >= fault_at:
-                faulted = True
-                platform.gateway.promote(
-                    "fraud-detector",
-                    "v2",
-                    actor=FAULT_ACTOR,
-                    reason=f"scheduled fault: v2, trained with {POISONED_BATCH}, promoted",
-                )
-                narrator.mark("fault")
-                narrator.say(
-                    "[bold]fault injected[/bold]: fraud-detector v2 (poisoned vendor batch) "
-                    "now serves",
-                    "red",
-                )
+            while schedule and time.monotonic() >= schedule[0][0]:
+                schedule.pop(0)[1]()
             time.sleep(0.1)
     except KeyboardInterrupt:
         out.print("\nstopping...")
@@ -399,6 +478,68 @@ def run_live_demo(
         ]
         out.print("after the fault: " + (", ".join(steps) or "nothing yet"))
     out.print(
-        f"requests sent {traffic.sent} (failed {traffic.failed}); audit chains verified: {ok}"
+        f"requests sent {traffic.sent} (failed {traffic.failed}), labels sent "
+        f"{traffic.labels_sent}; audit chains verified: {ok}"
     )
+    if "fault" in timings:
+        out.print(
+            "incidents before the fault: "
+            + (", ".join(narrator.outcome.before_fault) or "none")
+            + "; monitors that fired after it: "
+            + (", ".join(narrator.outcome.fired_after_fault) or "none")
+        )
     return narrator.outcome
+
+
+def _schedule(
+    store: Store,
+    clock: Clock,
+    platform: Platform,
+    setup: DemoSetup,
+    narrator: _Narrator,
+    options: DemoOptions,
+) -> list[tuple[float, Callable[[], None]]]:
+    """Return the demo's releases as (monotonic time, step), in order."""
+
+    def promote(version: str, actor: str, reason: str) -> bool:
+        try:
+            platform.gateway.promote("fraud-detector", version, actor=actor, reason=reason)
+        except AirsocError as exc:
+            narrator.say(escape(f"{actor}: promoting {version} refused: {exc}"), "red")
+            return False
+        return True
+
+    def delivery() -> None:
+        register_release(store, clock, setup, "retrain", part="batch")
+        narrator.say(f"vendor acme-data delivered {RETRAIN_BATCH} (registered; screened next)")
+
+    def retrain() -> None:
+        release = register_release(store, clock, setup, "retrain")
+        if promote(release.version, RELEASE_ACTOR, release.reason):
+            narrator.mark("benign")
+            narrator.say(
+                f"benign release: fraud-detector {release.version} (retrained with "
+                f"{RETRAIN_BATCH}, validated, marked known-good) now serves",
+                "green",
+            )
+
+    def fault() -> None:
+        release = register_release(store, clock, setup, "fault")
+        narrator.mark("fault")
+        if promote(
+            release.version,
+            FAULT_ACTOR,
+            f"scheduled fault: {release.version}, trained with {POISONED_BATCH}, promoted",
+        ):
+            narrator.say(
+                f"[bold]fault injected[/bold]: vendor brightline-data delivered {POISONED_BATCH} "
+                f"and fraud-detector {release.version}, trained with it, now serves",
+                "red",
+            )
+
+    now = time.monotonic()
+    return [
+        (now + options.fault_after / 4, delivery),
+        (now + options.fault_after / 2, retrain),
+        (now + options.fault_after, fault),
+    ]

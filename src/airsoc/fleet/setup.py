@@ -3,18 +3,25 @@
 :func:`prepare_demo` is idempotent: the configuration, the trained models and the users are made
 once per data dir and reused afterwards. The fleet:
 
-- ``fraud-detector`` v1 (known-good) trained on two clean batches from vendor ``acme-data``, and
-  v2 trained with an extra batch from ``brightline-data`` whose fraud labels were flipped to
-  legit: the poisoned model the scheduled fault promotes.
-- ``credit-scorer`` v1, served and watched.
-- ``sentiment-model`` and ``support-bot``: registered systems without served versions.
+- ``fraud-detector`` v1 (known-good), trained on two clean batches from vendor ``acme-data``
+  and registered with its own validation evidence (scores and labels of a held-out split);
+- its benign retrain v2 (v1's batches plus a third clean ``acme-data`` batch, with its own
+  validation evidence), and the poisoned v3 (v2's batches plus a ``brightline-data`` batch whose
+  fraud labels were flipped to legit, registered without validation evidence): both trained
+  now, registered when the demo releases them (:func:`register_release`);
+- ``credit-scorer`` v1, served and watched, registered without validation evidence;
+- ``sentiment-model`` v1, served (product reviews in, sentiment out) and watched for text
+  drift against the reviews it was trained on;
+- ``recommender`` v1, served (impressions in, click probability out), whose traffic reports
+  clicks and orders as delayed labels, watched by the click-through monitor;
+- ``support-bot``: a registered system without a served version.
 
 Example:
     >>> text = demo_config_text(monitor_every=15)
     >>> from airsoc.runtime.config import parse_config
     >>> cfg = parse_config(text)
     >>> sorted(cfg.systems)
-    ['credit-scorer', 'fraud-detector', 'sentiment-model', 'support-bot']
+    ['credit-scorer', 'fraud-detector', 'recommender', 'sentiment-model', 'support-bot']
     >>> [m.every.total_seconds() for m in cfg.monitors][:1]
     [15.0]
 """
@@ -23,25 +30,30 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import joblib
 import pandas as pd
 import yaml
+from sklearn.model_selection import train_test_split
 
 from airsoc import lineage
 from airsoc.clock import Clock
 from airsoc.config import read_text
 from airsoc.errors import NotFoundError
+from airsoc.fleet.recommender import RECOMMENDER_FEATURES, impressions, train_recommender
 from airsoc.fleet.systems import (
     CREDIT_FEATURES,
     FRAUD_FEATURES,
     credit_applications,
     flip_labels,
     fraud_transactions,
+    sentiment_reviews,
     train_credit_scorer,
     train_fraud_detector,
+    train_served_sentiment_model,
 )
 from airsoc.lineage.config import LineageSection
 from airsoc.response.playbooks import DEFAULT_PLAYBOOKS_DIR
@@ -53,13 +65,17 @@ __all__ = [
     "DEMO_USERS",
     "FRAUD_SCHEMA",
     "POISONED_BATCH",
+    "RETRAIN_BATCH",
     "DemoSetup",
+    "Release",
     "UserDirectory",
     "credit_rows",
     "demo_config_text",
     "fraud_rows",
+    "impression_rows",
     "prepare_demo",
-    "reference_scores",
+    "register_release",
+    "review_rows",
 ]
 
 ACTOR = "system:demo"
@@ -79,18 +95,33 @@ CREDIT_SCHEMA = {
     "employment_years": "number",
     "region": "string",
 }
+SCHEMAS = {
+    "fraud-detector": FRAUD_SCHEMA,
+    "credit-scorer": CREDIT_SCHEMA,
+    "sentiment-model": {"text": "string"},
+    "recommender": {"segment": "string", "category": "string", "position": "number"},
+}
 DEMO_USERS = (("demo-admin", "admin"), ("demo-approver", "approver"))
+REVIEWS_BATCH = "reviewhub/2026-11-01"
+IMPRESSIONS_BATCH = "shopevents/2026-11-01"
 CLEAN_BATCHES = ("acme-data/2026-11-01", "acme-data/2026-11-08")
+RETRAIN_BATCH = "acme-data/2026-11-15"
 POISONED_BATCH = "brightline-data/2026-11-15"
 
 
 def demo_config_text(*, monitor_every: float) -> str:
     """Return the demo's ``airsoc.yaml``: systems, monitors, routing, incident rules, playbooks.
 
-    Monitors run every ``monitor_every`` seconds over a sliding window twice that long.
+    Monitors run every ``monitor_every`` seconds over a sliding window twice that long (the
+    performance monitor, which waits for delayed labels, over four times that long). Every
+    monitor judges what it can know: a version against its own validation evidence, live
+    performance against the validated performance of the version an operator marked
+    known-good, and each new data batch against the batches that version was trained on.
     """
     every = f"{monitor_every:g}s"
     window = f"{2 * monitor_every:g}s"
+    long_window = f"{4 * monitor_every:g}s"
+    columns = ", ".join(c for c in FRAUD_FEATURES if c != "merchant_category")
     return f"""\
 # airsoc.yaml written by `airsoc up --demo`: the demo fleet, its monitors, who is told, and
 # which playbooks run. Edit it while airsoc runs: a valid file is applied at once.
@@ -109,27 +140,82 @@ systems:
     kind: tabular-classifier
     owner: cx-analytics
     criticality: low
+  recommender:
+    kind: tabular-classifier
+    owner: growth-ml
+    criticality: medium
+    description: Picks the products a shopper sees; clicks and orders come back later.
   support-bot:
     kind: rag-app
     owner: cx-platform
     criticality: medium
 
 monitors:
-  - name: fraud-score-shift
+  # Every new data batch, from any vendor, screened against the training batches of the
+  # version an operator marked known-good.
+  - name: fraud-batch-screen
     system: fraud-detector
-    detector: score_drift
+    detector: data_poisoning
+    reference: {{model_version: known_good}}
+    params: {{source: "*", label: is_fraud, columns: [{columns}]}}
     window: {window}
     window_kind: sliding
     every: {every}
     failure_mode: data_poisoning
     severity: sev2
-  - name: credit-score-shift
-    system: credit-scorer
-    detector: score_drift
+  # The serving version against its own validation evidence, never against its predecessor.
+  - name: fraud-release
+    system: fraud-detector
+    detector: release_regression
+    reference: {{validation: production}}
     window: {window}
     window_kind: sliding
     every: {every}
-    failure_mode: prediction_drift
+    failure_mode: release_regression
+    severity: sev2
+  # Delayed labels (chargebacks): live recall and precision against the validated performance
+  # of the known-good version.
+  - name: fraud-performance
+    system: fraud-detector
+    detector: concept_drift
+    reference: {{validation: known_good}}
+    thresholds: {{alpha: 0.001, min_drop: 0.1}}
+    params: {{positive: 1}}
+    window: {long_window}
+    window_kind: sliding
+    every: {every}
+    failure_mode: concept_drift
+    severity: sev3
+  - name: credit-release
+    system: credit-scorer
+    detector: release_regression
+    reference: {{validation: production}}
+    window: {window}
+    window_kind: sliding
+    every: {every}
+    failure_mode: release_regression
+    severity: sev3
+  # Product reviews against the reviews the served sentiment version was trained on:
+  # new and out-of-vocabulary terms, TF-IDF embedding MMD, confidence decay.
+  - name: reviews-text-drift
+    system: sentiment-model
+    detector: text_drift
+    reference: {{model_version: production}}
+    params: {{column: text, embedder: tfidf}}
+    window: {window}
+    window_kind: sliding
+    every: {every}
+    failure_mode: data_drift
+    severity: sev3
+  # Clicks per impression against the impression log the recommender was trained on; a fall
+  # with orders intact is the click logger (pipeline_fault), with orders falling too a real drop.
+  - name: recommender-ctr
+    system: recommender
+    detector: click_through
+    reference: {{model_version: production}}
+    window: {long_window}
+    window_kind: sliding
+    every: {every}
     severity: sev3
   - name: fraud-latency
     system: fraud-detector
@@ -187,12 +273,59 @@ def fraud_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def impression_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return impressions as the gateway's request rows (what the recommender scores)."""
+    return [
+        {"segment": str(r["segment"]), "category": str(r["category"]),
+         "position": float(r["position"])}
+        for r in data[RECOMMENDER_FEATURES].to_dict("records")
+    ]  # fmt: skip
+
+
+def review_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return product reviews as the gateway's request rows (the text only)."""
+    return [{"text": str(t)} for t in data["text"]]
+
+
 def credit_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
     """Return loan applications as the gateway's request rows (features only, JSON types)."""
     return [
         {str(k): (float(v) if k != "region" else str(v)) for k, v in r.items()}
         for r in data[CREDIT_FEATURES].to_dict("records")
     ]
+
+
+@dataclass(frozen=True)
+class Release:
+    """A version the demo releases while it runs: the batch it adds and its model."""
+
+    name: str
+    version: str
+    batch: str
+    batches: tuple[str, ...]
+    validated: bool
+    reason: str
+
+
+#: What the demo releases, in order: the benign retrain, then the poisoned version (the fault).
+RELEASES = (
+    Release(
+        name="retrain",
+        version="v2",
+        batch=RETRAIN_BATCH,
+        batches=(*CLEAN_BATCHES, RETRAIN_BATCH),
+        validated=True,
+        reason="weekly retrain on the new acme-data batch; passed its holdout review",
+    ),
+    Release(
+        name="fault",
+        version="v3",
+        batch=POISONED_BATCH,
+        batches=(*CLEAN_BATCHES, RETRAIN_BATCH, POISONED_BATCH),
+        validated=False,
+        reason="retrained with the new brightline-data batch by the vendor pipeline",
+    ),
+)
 
 
 @dataclass
@@ -202,88 +335,166 @@ class DemoSetup:
     folder: Path
     config_path: Path
     credentials: dict[str, str]
-    references: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    releases: dict[str, Release] = field(default_factory=dict)
 
 
-def reference_scores(folder: Path) -> dict[str, list[dict[str, Any]]]:
-    """Return each served system's known-good scores on a clean sample (the monitors' reference)."""
-    fraud = joblib.load(folder / "models" / "fraud-detector-v1.joblib")
-    credit = joblib.load(folder / "models" / "credit-scorer-v1.joblib")
-    tx = pd.DataFrame(fraud_rows(fraud_transactions(1500, seed=101)))
-    apps = pd.DataFrame(credit_rows(credit_applications(1500, seed=102)))
-    return {
-        "fraud-detector": [{"score": float(s)} for s in fraud.predict_proba(tx)[:, 1]],
-        "credit-scorer": [{"score": float(s)} for s in credit.predict_proba(apps)[:, 1]],
-    }
-
-
-def _save_batch(folder: Path, name: str, data: pd.DataFrame) -> tuple[str, str]:
+def _save_batch(folder: Path, name: str, data: pd.DataFrame) -> Path:
     path = folder / "batches" / (name.replace("/", "_") + ".parquet")
     path.parent.mkdir(parents=True, exist_ok=True)
     data.to_parquet(path, index=False)
-    return str(path), lineage.sha256_file(path)
+    return path
+
+
+def _features(data: pd.DataFrame) -> pd.DataFrame:
+    return data[FRAUD_FEATURES].assign(country_mismatch=data["country_mismatch"].astype(float))
+
+
+def _train_version(folder: Path, version: str, data: pd.DataFrame, *, validate: bool) -> None:
+    """Train a fraud version on a split of ``data``; with ``validate``, write the held-out
+    split's scores and labels as its validation evidence."""
+    train, held_out = train_test_split(
+        data, test_size=0.25, random_state=0, stratify=data["is_fraud"]
+    )
+    model = train_fraud_detector(train)
+    joblib.dump(model, folder / "models" / f"fraud-detector-{version}.joblib")
+    if validate:
+        scores = model.predict_proba(_features(held_out))[:, 1]
+        pd.DataFrame({"score": scores, "label": held_out["is_fraud"].to_numpy()}).to_parquet(
+            folder / "models" / f"fraud-detector-{version}-validation.parquet", index=False
+        )
+
+
+def _train_fleet(folder: Path) -> dict[str, pd.DataFrame]:
+    """Generate the batches and train every model once; return the batches by id."""
+    data = {
+        CLEAN_BATCHES[0]: fraud_transactions(3000, seed=1),
+        CLEAN_BATCHES[1]: fraud_transactions(3000, seed=2),
+        RETRAIN_BATCH: fraud_transactions(3000, seed=5),
+        POISONED_BATCH: flip_labels(
+            fraud_transactions(3000, seed=3, fraud_rate=0.05),
+            "is_fraud",
+            share=1.0,
+            seed=3,
+            only_positive=True,
+        )[0],
+    }
+    (folder / "models").mkdir(parents=True, exist_ok=True)
+    for batch, frame in data.items():
+        _save_batch(folder, batch, frame)
+    _train_version(folder, "v1", pd.concat([data[b] for b in CLEAN_BATCHES]), validate=True)
+    for release in RELEASES:
+        frame = pd.concat([data[b] for b in release.batches], ignore_index=True)
+        _train_version(folder, release.version, frame, validate=release.validated)
+    credit = train_credit_scorer(credit_applications(3000, seed=4))
+    joblib.dump(credit, folder / "models" / "credit-scorer-v1.joblib")
+    reviews = sentiment_reviews(2000, seed=11)
+    _save_batch(folder, REVIEWS_BATCH, reviews)
+    sentiment = train_served_sentiment_model(reviews)
+    joblib.dump(sentiment, folder / "models" / "sentiment-model-v1.joblib")
+    shown = impressions(6000, seed=21)
+    _save_batch(folder, IMPRESSIONS_BATCH, shown)
+    joblib.dump(train_recommender(shown), folder / "models" / "recommender-v1.joblib")
+    return data
+
+
+def _register_batch(
+    s: Any,
+    clock: Clock,
+    folder: Path,
+    batch: str,
+    reason: str,
+    ingested_at: datetime | None = None,
+) -> None:
+    path = folder / "batches" / (batch.replace("/", "_") + ".parquet")
+    lineage.register_batch(
+        s,
+        ingested_at=ingested_at,
+        clock=clock,
+        actor=ACTOR,
+        batch_id=batch,
+        source=batch.split("/")[0],
+        rows=len(pd.read_parquet(path)),
+        sha256=lineage.sha256_file(path),
+        uri=str(path),
+        reason=reason,
+    )
+
+
+def _register_version(
+    s: Any,
+    clock: Clock,
+    folder: Path,
+    system: str,
+    version: str,
+    batches: tuple[str, ...],
+    *,
+    validated: bool,
+    reason: str,
+) -> None:
+    path = folder / "models" / f"{system}-{version}.joblib"
+    evidence = folder / "models" / f"{system}-{version}-validation.parquet"
+    lineage.register_model_version(
+        s,
+        clock=clock,
+        actor=ACTOR,
+        system=system,
+        version=version,
+        artifact_uri=str(path),
+        sha256=lineage.sha256_file(path),
+        training_batches=list(batches),
+        input_schema=SCHEMAS[system],
+        validation=lineage.describe_validation(evidence) if validated else None,
+        reason=reason,
+    )
 
 
 def _register_fleet(store: Store, clock: Clock, folder: Path) -> None:
-    clean = [fraud_transactions(1500, seed=s) for s in (1, 2)]
-    poisoned, _ = flip_labels(
-        fraud_transactions(3000, seed=3, fraud_rate=0.05),
-        "is_fraud",
-        share=1.0,
-        seed=3,
-        only_positive=True,
-    )
-    v1 = train_fraud_detector(pd.concat(clean, ignore_index=True))
-    v2 = train_fraud_detector(pd.concat([*clean, poisoned], ignore_index=True))
-    credit = train_credit_scorer(credit_applications(3000, seed=4))
-    models = folder / "models"
-    models.mkdir(parents=True, exist_ok=True)
-    artifacts = {}
-    for name, model in (
-        ("fraud-detector-v1", v1),
-        ("fraud-detector-v2", v2),
-        ("credit-scorer-v1", credit),
-    ):
-        path = models / f"{name}.joblib"
-        joblib.dump(model, path)
-        artifacts[name] = (str(path), lineage.sha256_file(path))
+    _train_fleet(folder)
+    credit_batch = _save_batch(folder, "lendco/2026-11-01", credit_applications(3000, seed=4))
     # The fleet registers only the systems section; the runtime checks the whole file.
     raw = yaml.safe_load(read_text(folder / "airsoc.yaml")) or {}
     config = LineageSection.model_validate({"systems": raw.get("systems", {})})
     with store.transaction() as s:
         lineage.sync_systems_from_config(s, clock=clock, actor=ACTOR, config=config)
-        for batch, data in zip((*CLEAN_BATCHES, POISONED_BATCH), (*clean, poisoned), strict=True):
-            uri, sha = _save_batch(folder, batch, data)
-            lineage.register_batch(
-                s,
-                clock=clock,
-                actor=ACTOR,
-                batch_id=batch,
-                source=batch.split("/")[0],
-                rows=len(data),
-                sha256=sha,
-                uri=uri,
-                reason="vendor delivery",
-            )
-        for system, version, batches, schema in (
-            ("fraud-detector", "v1", CLEAN_BATCHES, FRAUD_SCHEMA),
-            ("fraud-detector", "v2", (*CLEAN_BATCHES, POISONED_BATCH), FRAUD_SCHEMA),
-            ("credit-scorer", "v1", ("acme-data/2026-11-01",), CREDIT_SCHEMA),
-        ):
-            uri, sha = artifacts[f"{system}-{version}"]
-            lineage.register_model_version(
-                s,
-                clock=clock,
-                actor=ACTOR,
-                system=system,
-                version=version,
-                artifact_uri=uri,
-                sha256=sha,
-                training_batches=list(batches),
-                input_schema=schema,
-                reason="trained by the demo",
-            )
-        for system in ("fraud-detector", "credit-scorer"):
+        # The batches v1 was trained on arrived weeks ago; the batch screen sees only new ones.
+        for weeks, batch in zip((3, 2), CLEAN_BATCHES, strict=True):
+            when = clock.now() - timedelta(weeks=weeks)
+            _register_batch(s, clock, folder, batch, "vendor delivery", ingested_at=when)
+        lineage.register_batch(
+            s,
+            clock=clock,
+            actor=ACTOR,
+            batch_id="lendco/2026-11-01",
+            source="lendco",
+            rows=3000,
+            ingested_at=clock.now() - timedelta(weeks=3),
+            sha256=lineage.sha256_file(credit_batch),
+            uri=str(credit_batch),
+            reason="loan book export",
+        )
+        _register_version(
+            s, clock, folder, "fraud-detector", "v1", CLEAN_BATCHES, validated=True,
+            reason="trained by the demo",
+        )  # fmt: skip
+        _register_version(
+            s, clock, folder, "credit-scorer", "v1", ("lendco/2026-11-01",), validated=False,
+            reason="trained by the demo before validation evidence was kept",
+        )  # fmt: skip
+        _register_batch(
+            s, clock, folder, REVIEWS_BATCH, "review export", clock.now() - timedelta(weeks=3)
+        )
+        _register_version(
+            s, clock, folder, "sentiment-model", "v1", (REVIEWS_BATCH,), validated=False,
+            reason="trained by the demo",
+        )  # fmt: skip
+        _register_batch(
+            s, clock, folder, IMPRESSIONS_BATCH, "impression log", clock.now() - timedelta(weeks=3)
+        )
+        _register_version(
+            s, clock, folder, "recommender", "v1", (IMPRESSIONS_BATCH,), validated=False,
+            reason="trained by the demo",
+        )  # fmt: skip
+        for system in ("fraud-detector", "credit-scorer", "sentiment-model", "recommender"):
             lineage.mark_known_good(
                 s,
                 clock=clock,
@@ -295,6 +506,51 @@ def _register_fleet(store: Store, clock: Clock, folder: Path) -> None:
             promote(
                 s, clock=clock, actor=ACTOR, system=system, version="v1", reason="first release"
             )
+
+
+def register_release(
+    store: Store, clock: Clock, setup: DemoSetup, name: str, *, part: str = "all"
+) -> Release:
+    """Register the batch (``part="batch"``), the version (``"version"``) or both of release
+    ``name`` (``retrain`` or ``fault``), as the team's pipeline would before promoting it.
+
+    What an earlier run registered is left as it is. The benign retrain is marked known-good
+    when its version is registered (it passed its holdout review).
+    """
+    release = setup.releases[name]
+    with store.transaction() as s:
+        if part in ("batch", "all"):
+            try:
+                lineage.get_batch(s, batch_id=release.batch)
+            except NotFoundError:
+                _register_batch(s, clock, setup.folder, release.batch, "vendor delivery")
+        if part not in ("version", "all"):
+            return release
+        try:
+            lineage.get_model_version(s, system="fraud-detector", version=release.version)
+            return release
+        except NotFoundError:
+            pass
+        _register_version(
+            s,
+            clock,
+            setup.folder,
+            "fraud-detector",
+            release.version,
+            release.batches,
+            validated=release.validated,
+            reason=release.reason,
+        )
+        if release.validated:
+            lineage.mark_known_good(
+                s,
+                clock=clock,
+                actor=ACTOR,
+                system="fraud-detector",
+                version=release.version,
+                reason="passed its holdout review",
+            )
+    return release
 
 
 class UserDirectory(Protocol):
@@ -355,5 +611,5 @@ def prepare_demo(
         folder=folder,
         config_path=config_path,
         credentials=credentials,
-        references=reference_scores(folder),
+        releases={r.name: r for r in RELEASES},
     )

@@ -40,6 +40,7 @@ __all__ = [
     "train_credit_scorer",
     "train_fraud_detector",
     "train_sentiment_model",
+    "train_served_sentiment_model",
 ]
 
 MERCHANTS = ["grocery", "fuel", "travel", "electronics", "restaurants", "online", "pharmacy"]
@@ -168,6 +169,20 @@ def train_sentiment_model(data: pd.DataFrame) -> Pipeline:
         [("tfidf", TfidfVectorizer(ngram_range=(1, 2))), ("clf", LogisticRegression(max_iter=500))]
     )
     model.fit(data["text"], data["positive"])
+    return model
+
+
+def train_served_sentiment_model(data: pd.DataFrame) -> Pipeline:
+    """Return a fitted review-sentiment model that reads the ``text`` column of a table, as the
+    gateway hands it rows.
+
+    >>> model = train_served_sentiment_model(sentiment_reviews(600, seed=4))
+    >>> model.predict(pd.DataFrame({"text": ["The kettle is excellent, fast."]})).tolist()
+    [1]
+    """
+    text = ColumnTransformer([("tfidf", TfidfVectorizer(ngram_range=(1, 2)), "text")])
+    model = Pipeline([("text", text), ("clf", LogisticRegression(max_iter=500))])
+    model.fit(data[["text"]], data["positive"])
     return model
 
 

@@ -8,7 +8,9 @@ Service functions are keyword-only, typed, and run in the caller's transaction; 
 writes its audit entry in the same transaction. By concept:
 
 - :mod:`~airsoc.lineage.systems`: systems, synced from ``airsoc.yaml``, and their timeline;
-- :mod:`~airsoc.lineage.versions`: model versions with their training batches and evidence;
+- :mod:`~airsoc.lineage.versions`: model versions with their training batches and evidence,
+  and holds on their promotion;
+- :mod:`~airsoc.lineage.validation`: a version's own validation scores and metrics;
 - :mod:`~airsoc.lineage.batches`: data batches and their sources, quarantine and release;
 - :mod:`~airsoc.lineage.deployments`: what serves where, known-good versions, rollback targets;
 - :mod:`~airsoc.lineage.queries`: lineage walks and the blast radius of a batch;
@@ -99,11 +101,14 @@ from airsoc.lineage.systems import (
     system_chain,
     system_timeline,
 )
+from airsoc.lineage.validation import describe_validation, read_validation, validation_record
 from airsoc.lineage.versions import (
     MODEL_STATUSES,
     get_model_version,
+    hold_promotion,
     list_model_versions,
     register_model_version,
+    release_hold,
     set_model_status,
 )
 
@@ -126,10 +131,12 @@ __all__ = [
     "blast_radius",
     "current_deployments",
     "deployment_history",
+    "describe_validation",
     "end_deployment",
     "get_batch",
     "get_model_version",
     "get_system",
+    "hold_promotion",
     "last_known_good",
     "list_batches",
     "list_model_versions",
@@ -138,17 +145,20 @@ __all__ = [
     "mark_known_good",
     "models_for_batch",
     "quarantine_batch",
+    "read_validation",
     "record_deployment",
     "register_batch",
     "register_model_version",
     "register_system",
     "release_batch",
+    "release_hold",
     "revoke_source",
     "set_model_status",
     "sha256_file",
     "sync_systems_from_config",
     "system_chain",
     "system_timeline",
+    "validation_record",
     "verify_artifact",
     "verify_batch",
 ]

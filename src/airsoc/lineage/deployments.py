@@ -50,6 +50,7 @@ from airsoc.lineage.records import (
     system_row,
 )
 from airsoc.lineage.systems import system_chain
+from airsoc.lineage.versions import STICKY_STATUSES
 
 __all__ = [
     "DEPLOYMENT_ROLES",
@@ -114,7 +115,7 @@ def record_deployment(
         reason=reason,
     )
     session.add(row)
-    if model.status != "quarantined":
+    if model.status not in STICKY_STATUSES:
         model.status = _ROLE_STATUS[role]
     session.flush()
     append_entry(
@@ -178,8 +179,8 @@ def mark_known_good(
     if not reason.strip():
         raise InputError(f"{system} {version}: say why the version is (not) known-good")
     row = model_row(session, system, version)
-    if known_good and row.status == "quarantined":
-        raise ConflictError(f"{system} {version} is quarantined and cannot be marked known-good")
+    if known_good and row.status in STICKY_STATUSES:
+        raise ConflictError(f"{system} {version} is {row.status} and cannot be marked known-good")
     row.known_good = known_good
     row.known_good_by = actor
     row.known_good_at = clock.now()
@@ -206,16 +207,16 @@ def last_known_good(
 ) -> ModelVersionView:
     """Return the newest known-good version of ``system`` untouched by ``before_batch``.
 
-    A candidate must be flagged known-good, not quarantined, trained neither on ``before_batch``
-    nor on any quarantined batch, and not in ``exclude``; so it is what the system was before the
-    batch arrived, or a later version trained without it. Raises :class:`NotFoundError` when no
-    version qualifies.
+    A candidate must be flagged known-good, neither quarantined nor held, trained neither on
+    ``before_batch`` nor on any quarantined batch, and not in ``exclude``; so it is what the
+    system was before the batch arrived, or a later version trained without it. Raises
+    :class:`NotFoundError` when no version qualifies.
     """
     sys_row = system_row(session, system)
     query = select(ModelVersionRow).where(
         ModelVersionRow.system_id == sys_row.id,
         ModelVersionRow.known_good.is_(True),
-        ModelVersionRow.status != "quarantined",
+        ModelVersionRow.status.not_in(STICKY_STATUSES),
     )
     excluded = set(exclude)
     banned_batches = set(
@@ -266,7 +267,7 @@ def _close(
             DeploymentRow.id != row.id,
         )
     ).first()
-    if still_serving is None and model.status != "quarantined":
+    if still_serving is None and model.status not in STICKY_STATUSES:
         model.status = "retired" if row.role == "primary" else "candidate"
     session.flush()
     append_entry(

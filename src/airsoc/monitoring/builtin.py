@@ -4,14 +4,14 @@ The runtime registers these first, then plugins of the ``airsoc.evaluators`` ent
 
 Example:
     >>> sorted(BUILTIN_EVALUATORS)[:3]
-    ['adversarial_evasion', 'concept_drift', 'data_drift']
+    ['adversarial_evasion', 'click_through', 'concept_drift']
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from airsoc.monitoring import evaluators, security
+from airsoc.monitoring import engagement, evaluators, security
 from airsoc.monitoring.monitors import MonitorEvaluator, threshold_evaluator
 
 __all__ = ["BUILTIN_EVALUATORS"]
@@ -24,5 +24,7 @@ BUILTIN_EVALUATORS: Mapping[str, MonitorEvaluator] = {
     "pipeline_fault": evaluators.pipeline_fault,
     "fairness_regression": evaluators.fairness_regression,
     "text_drift": evaluators.text_drift,
+    "release_regression": evaluators.release_regression,
+    "click_through": engagement.click_through,
     **security.SECURITY_DETECTORS,
 }

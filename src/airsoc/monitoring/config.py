@@ -111,6 +111,7 @@ DETECTOR_NEEDS: dict[str, tuple[str, ...]] = {
     "threshold": ("metric",),
     "fairness_regression": ("params.group",),
     "hallucination_cascade": ("reference.documents",),
+    "release_regression": ("reference.validation",),
 }
 
 

@@ -7,7 +7,13 @@ One evaluator per detector name (the runtime registers them, see :mod:`airsoc.mo
 - ``prediction_drift``: :func:`~airsoc.detection.check_outputs` on the ``score`` column (else
   ``prediction``; ``params.output`` picks one) of the window and of the reference;
 - ``concept_drift``: :func:`~airsoc.detection.check_performance` on the rows whose delayed
-  ``label`` arrived, against the reference's labels and predictions;
+  ``label`` arrived, against the reference's labels and predictions (a labelled telemetry
+  range, or a version's validation evidence: ``reference: {validation: known_good}``);
+- ``release_regression``: :func:`~airsoc.detection.release.check_release` of the rows the
+  serving version answered (scores, and recall/precision on delayed labels) against that
+  version's own validation evidence (``reference: {validation: production}``), never against
+  its predecessor; a version registered without evidence is ``skipped: no validation evidence``;
+  where a canary runs, its recall and precision are also compared with the primary's;
 - ``pipeline_fault``: :func:`~airsoc.detection.check_quality` of the features, then
   :func:`~airsoc.detection.classify_failure_mode`;
 - ``fairness_regression``: :func:`~airsoc.detection.check_fairness` on the window, grouped by
@@ -39,11 +45,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from airsoc.detection import (
     DatasetProfile,
@@ -55,6 +63,7 @@ from airsoc.detection import (
     classify_failure_mode,
 )
 from airsoc.detection.llm.embeddings import MiniLMEmbedder, minilm_available
+from airsoc.detection.release import check_release
 from airsoc.detection.text_drift import check_text_drift
 from airsoc.detection.verdict import Verdict
 from airsoc.errors import AirsocError, DetectionError
@@ -63,11 +72,13 @@ from airsoc.monitoring.monitors import WindowData
 
 __all__ = [
     "TELEMETRY_FIELDS",
+    "ValidationReference",
     "concept_drift",
     "data_drift",
     "fairness_regression",
     "pipeline_fault",
     "prediction_drift",
+    "release_regression",
     "text_drift",
 ]
 
@@ -92,7 +103,29 @@ TELEMETRY_FIELDS = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class ValidationReference:
+    """A model version's own validation evidence, as a monitor's reference.
+
+    ``table`` has ``score``, ``prediction`` and (when labelled) ``label`` columns; it is None
+    when the version was registered without validation evidence. ``metrics`` are the values
+    measured on it at registration (``recall``, ``precision``, ...).
+    """
+
+    system: str
+    version: str
+    table: pd.DataFrame | None = None
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+
 def _frame(data: Any, what: str, monitor: MonitorConfig) -> pd.DataFrame:
+    if isinstance(data, ValidationReference):
+        if data.table is None:
+            raise DetectionError(
+                f"monitor {monitor.name!r}: {data.system} {data.version} has no validation "
+                "evidence to compare with (airsoc registry register-model --validation FILE)"
+            )
+        return data.table
     if isinstance(data, pd.DataFrame):
         return data
     if data is None:
@@ -285,6 +318,142 @@ def concept_drift(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
         alpha=monitor.thresholds.get("p_value", monitor.thresholds.get("alpha", 0.05)),
     )
     return _tag(verdicts, current, "concept_drift")
+
+
+#: The metrics a release is held to on delayed labels: (successes, trials) from the confusion.
+_RELEASE_METRICS = ("recall", "precision")
+
+
+def _live_metrics(monitor: MonitorConfig, rows: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    label = monitor.params.get("label", "label")
+    if label not in rows.columns or "prediction" not in rows.columns:
+        return {}
+    labelled = rows[rows[label].notna() & rows["prediction"].notna()]
+    if labelled.empty:
+        return {}
+    positive = monitor.params.get("positive", 1)
+    actual = labelled[label].to_numpy() == positive
+    predicted = labelled["prediction"].to_numpy() == positive
+    tp = int((actual & predicted).sum())
+    out = {}
+    if actual.any():
+        out["recall"] = (tp, int(actual.sum()))
+    if predicted.any():
+        out["precision"] = (tp, int(predicted.sum()))
+    return out
+
+
+def release_regression(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
+    """Return the release verdict of the serving version against its own validation evidence.
+
+    Only the rows that version answered count (a window straddling a promotion holds the
+    predecessor's too). Options: ``thresholds.alpha`` (0.01), ``min_effect`` (0.1, on the KS
+    statistic of the scores), ``tolerance`` (0.05 below each validated metric), ``min_live``
+    (100 scores); ``params.label``, ``params.positive``.
+    """
+    reference = window.reference
+    if not isinstance(reference, ValidationReference):
+        raise DetectionError(
+            f"monitor {monitor.name!r}: release_regression needs reference: "
+            "{validation: production} (the serving version's own validation evidence)"
+        )
+    current = _frame(window.current, "window", monitor)
+    if current.empty:
+        return _empty(monitor, "release_regression")
+    rows = current
+    if "version" in current.columns:
+        rows = current[current["version"].astype(str) == reference.version]
+    live = pd.to_numeric(rows.get("score", pd.Series(dtype=float)), errors="coerce").dropna()
+    validated = {
+        k: float(reference.metrics[k])
+        for k in _RELEASE_METRICS
+        if isinstance(reference.metrics.get(k), int | float)
+    }
+    live_metrics = {k: v for k, v in _live_metrics(monitor, rows).items() if k in validated}
+    th = monitor.thresholds
+    verdict = _call(
+        monitor,
+        check_release,
+        live.to_numpy(),
+        None if reference.table is None else reference.table["score"].to_numpy(),
+        live_metrics=live_metrics if reference.table is not None else None,
+        validation_metrics=validated if reference.table is not None else None,
+        version=reference.version,
+        alpha=th.get("alpha", th.get("p_value", 0.01)),
+        min_effect=th.get("min_effect", 0.1),
+        tolerance=th.get("tolerance", 0.05),
+        min_live=int(th.get("min_live", 100)),
+    )
+    verdict = verdict.model_copy(
+        update={"evidence": {**verdict.evidence, "model_version": reference.version}}
+    )
+    return [verdict, *_canary(monitor, current)]
+
+
+def _canary(monitor: MonitorConfig, current: pd.DataFrame) -> list[Verdict]:
+    """Compare the canary's delayed-label performance with the primary's on the same traffic.
+
+    Scores are not compared: a retrain may score differently and still be right. A metric
+    alarms when the canary's rate is below the primary's by ``tolerance`` or more and a one-sided
+    two-proportion test says so at ``alpha`` (Bonferroni over the metrics).
+    """
+    if "role" not in current.columns or not (current["role"] == "canary").any():
+        return []
+    canary = current[current["role"] == "canary"]
+    primary = current[current["role"] == "primary"]
+    version = str(canary["version"].mode().iloc[0])
+    th = monitor.thresholds
+    alpha, tolerance = th.get("alpha", 0.01), th.get("tolerance", 0.05)
+    theirs, ours = _live_metrics(monitor, canary), _live_metrics(monitor, primary)
+    names = [k for k in _RELEASE_METRICS if k in theirs and k in ours]
+    checks: dict[str, dict[str, Any]] = {}
+    for name in names:
+        (k1, n1), (k2, n2) = theirs[name], ours[name]
+        pooled = (k1 + k2) / (n1 + n2)
+        gap = k2 / n2 - k1 / n1
+        se = float(np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))) if 0 < pooled < 1 else 0.0
+        p = float(sps.norm.sf(gap / se)) if se > 0 else 1.0
+        checks[name] = {
+            "canary": round(k1 / n1, 4),
+            "primary": round(k2 / n2, 4),
+            "p_value": p,
+            "drift": p < alpha / len(names) and gap >= tolerance,
+        }
+    base = {
+        "detector": "release_regression",
+        "subject": f"canary:{version}",
+        "method": "two_proportion",
+        "n_current": len(canary),
+        "n_reference": len(primary),
+    }
+    if not checks:
+        return [
+            Verdict(
+                **base,
+                decision="ok",
+                reason=f"skipped: no delayed labels yet to compare canary {version} with the "
+                "primary",
+                evidence={"status": "skipped", "model_version": version},
+            )
+        ]
+    worse = [k for k, c in checks.items() if c["drift"]]
+    text = "; ".join(f"{k} {c['canary']} vs {c['primary']}" for k, c in checks.items())
+    return [
+        Verdict(
+            **base,
+            decision="drift" if worse else "ok",
+            failure_mode="release_regression" if worse else None,
+            p_value=min(c["p_value"] for c in checks.values()),
+            threshold=alpha,
+            threshold_source="fixed",
+            reason=(
+                f"canary {version} performs worse than the primary: {text}"
+                if worse
+                else f"canary {version} performs as the primary: {text}"
+            ),
+            evidence={"checks": checks, "model_version": version},
+        )
+    ]
 
 
 def pipeline_fault(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:

@@ -323,6 +323,9 @@ AlertSink = Callable[[Alert], None]
 
 #: Failed runs in a row after which a monitor raises a ``platform_fault`` alert.
 FAILURES_BEFORE_ALERT = 3
+#: Detectors whose data arrive now and then (a new data batch): a window without any is quiet,
+#: not blind, unless the monitor says it ``expects_data``.
+EVENT_DRIVEN = frozenset({"data_poisoning"})
 
 
 def _is_empty(data: Any) -> bool:
@@ -503,9 +506,10 @@ class MonitorScheduler:
             self._failures.get(monitor.name, 0) + 1 if status == "failed" else 0
         )
         reason = None
-        if status == "skipped" and skipped is not None and had_data:
+        watched = monitor.detector not in EVENT_DRIVEN
+        if status == "skipped" and skipped is not None and had_data and watched:
             reason = f"judged nothing in its last window: {skipped}"
-        elif status == "skipped" and (monitor.expects_data or had_data):
+        elif status == "skipped" and (monitor.expects_data or (had_data and watched)):
             reason = "sees no data although its system sent some before"
         elif failures >= FAILURES_BEFORE_ALERT:
             reason = f"failed {failures} runs in a row: {error}"

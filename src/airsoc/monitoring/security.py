@@ -818,7 +818,15 @@ def data_poisoning(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
         }
     else:
         batches = {str(monitor.params.get("batch", "window")): current}
-    return _screen_frames(monitor, _reference(monitor, window), batches)
+    reference = _reference(monitor, window)
+    if "batch_id" in reference.columns:
+        # A batch is never screened against itself (it may already train the reference).
+        reference = reference[~reference["batch_id"].astype(str).isin(list(batches))]
+        if reference.empty:
+            raise DetectionError(
+                f"monitor {monitor.name!r}: the reference holds only the batches screened"
+            )
+    return _screen_frames(monitor, reference, batches)
 
 
 # ------------------------------------------------------------------ batches from lineage
@@ -892,8 +900,8 @@ def security_window(
 
     Turn detectors read LLM turns (:func:`read_turns`, one row per turn). A ``data_poisoning``
     monitor with ``params.batch`` reads that registered batch; with ``params.source``, the
-    batches of that source (vendor) ingested in the window and not quarantined; rows carry
-    ``batch_id``.
+    batches of that source (vendor) ingested in the window and not quarantined (``"*"``: of
+    every source); rows carry ``batch_id``.
     """
     if monitor.detector in TURN_DETECTORS:
         return pd.DataFrame(read_turns(root, system=monitor.system, start=start, end=end))
@@ -902,10 +910,11 @@ def security_window(
     if "batch" in monitor.params:
         ids = [str(monitor.params["batch"])]
     elif "source" in monitor.params:
+        source = str(monitor.params["source"])
         with store.read() as s:
             ids = [
                 b.batch_id
-                for b in lineage.list_batches(s, source=str(monitor.params["source"]))
+                for b in lineage.list_batches(s, source=None if source == "*" else source)
                 if b.status != "quarantined" and start <= ensure_utc(b.ingested_at) < end
             ]
     else:

@@ -3,14 +3,18 @@
 :class:`EventLogTelemetry` is the :class:`~airsoc.monitoring.monitors.TelemetrySource` over the
 telemetry event log the gateway writes (``<data-dir>/telemetry``). A window is a pandas
 DataFrame with one row per answered input row of the monitor's system: the input features as
-columns, plus ``ts``, ``request_id``, ``row_index``, ``version``, ``client_id``, ``prediction``,
-``score`` and ``label`` (the delayed label of that row when one has arrived). Shadow answers and
-refusals are left out, so each input counts once.
+columns, plus ``ts``, ``request_id``, ``row_index``, ``version``, ``role`` (``primary`` or
+``canary``), ``client_id``, ``prediction``, ``score`` and ``label`` (the delayed label of that row
+when one has arrived). Shadow answers and refusals are left out, so each input counts once.
 
 A monitor's ``reference`` is one of:
 
-- ``{model_version: production}`` (or a version name): the training batches the serving (or
-  named) version was registered with, read from each batch's URI (Parquet or CSV);
+- ``{model_version: production}`` (or ``known_good``, or a version name): the training batches
+  the serving (last known-good, named) version was registered with, read from each batch's URI
+  (Parquet or CSV), each row with its ``batch_id``;
+- ``{validation: production}`` (or ``known_good``, or a version name): that version's own
+  validation evidence (:class:`~airsoc.monitoring.evaluators.ValidationReference`), what
+  ``release_regression`` and ``concept_drift`` compare with;
 - ``{profile: PATH}``: a stored profile (``airsoc profile``);
 - ``{range: {start, end}}`` (or ``{start, end}``): the system's telemetry in that time range.
 
@@ -56,6 +60,7 @@ from airsoc.clock import ensure_utc
 from airsoc.detection import DatasetProfile, load_profile
 from airsoc.errors import AirsocError, DetectionError
 from airsoc.monitoring.config import MonitorConfig
+from airsoc.monitoring.evaluators import ValidationReference
 from airsoc.monitoring.security import security_reference, security_window
 from airsoc.serving import control
 from airsoc.store import Store
@@ -84,6 +89,7 @@ class EventLogTelemetry:
         self.store = store
         self.root = Path(root) if root is not None else Path(store.settings.telemetry_dir)
         self.base_dir = Path(base_dir)
+        self._validation_cache: dict[tuple[str, str], pd.DataFrame] = {}
 
     # ------------------------------------------------------------------ windows
 
@@ -155,9 +161,11 @@ class EventLogTelemetry:
         frame = events.to_pandas()
         if frame.empty:
             return pd.DataFrame(columns=[*_META, "label"])
-        frame = frame[(frame["role"] == "primary") & (frame["status"] == "ok")]
+        # A canary answer is the answer its input got; a shadow answer is a copy nobody saw.
+        frame = frame[frame["role"].isin(["primary", "canary"]) & (frame["status"] == "ok")]
         inputs = pd.DataFrame([json.loads(t) for t in frame["inputs"]], index=frame.index)
         out = frame[["ts", "request_id", "row_index", "version", "client_id", "score"]].copy()
+        out["role"] = frame["role"]
         out["prediction"] = [_decode(v) for v in frame["output"]]
         labels = read_events(self.root, "label", system=system).to_pandas()
         if labels.empty:
@@ -185,12 +193,17 @@ class EventLogTelemetry:
     # ------------------------------------------------------------------ references
 
     def reference(self, monitor: MonitorConfig) -> Any:
-        """Return the monitor's reference: training data, a stored profile or a telemetry range."""
+        """Return the monitor's reference: training data, validation evidence, a stored profile or
+        a telemetry range (None when the monitor names none)."""
         ref = monitor.reference
         if (settings := security_reference(monitor, base_dir=self.base_dir)) is not None:
             return settings
+        if not ref:
+            return None  # a threshold needs none; a detector that does says so itself
         span = ref.get("range", ref if "start" in ref and "end" in ref else None)
         try:
+            if "validation" in ref:
+                return self._validation(monitor, str(ref["validation"]))
             if "model_version" in ref:
                 return self._training_data(monitor, str(ref["model_version"]))
             if "profile" in ref:
@@ -208,16 +221,44 @@ class EventLogTelemetry:
             raise DetectionError(f"monitor {monitor.name!r}: reference: {exc}") from None
         raise DetectionError(
             f"monitor {monitor.name!r}: reference must be {{model_version: production}}, "
-            f"{{profile: PATH}} or {{range: {{start, end}}}}, got {ref!r}"
+            f"{{validation: production}}, {{profile: PATH}} or {{range: {{start, end}}}}, "
+            f"got {ref!r}"
+        )
+
+    def _version(self, s: Any, monitor: MonitorConfig, version: str) -> str:
+        """Resolve ``production`` (the primary version now) and ``known_good`` (the last
+        version an operator marked known-good)."""
+        if version == "production":
+            serving = control.get_route(s, system=monitor.system).primary_version
+            if serving is None:
+                raise DetectionError(f"monitor {monitor.name!r}: {monitor.system} serves none")
+            return serving
+        if version == "known_good":
+            return lineage.last_known_good(s, system=monitor.system).version
+        return version
+
+    def _validation(self, monitor: MonitorConfig, version: str) -> ValidationReference:
+        with self.store.read() as s:
+            version = self._version(s, monitor, version)
+            model = lineage.get_model_version(s, system=monitor.system, version=version)
+        record = lineage.validation_record(model.metrics)
+        if record is None:
+            return ValidationReference(system=monitor.system, version=version)
+        key = (record["uri"], record["sha256"])
+        table = self._validation_cache.get(key)
+        if table is None:
+            table = lineage.read_validation(record)
+            self._validation_cache[key] = table
+        return ValidationReference(
+            system=monitor.system,
+            version=version,
+            table=table,
+            metrics=dict(record.get("metrics", {})),
         )
 
     def _training_data(self, monitor: MonitorConfig, version: str) -> pd.DataFrame:
         with self.store.read() as s:
-            if version == "production":
-                serving = control.get_route(s, system=monitor.system).primary_version
-                if serving is None:
-                    raise DetectionError(f"monitor {monitor.name!r}: {monitor.system} serves none")
-                version = serving
+            version = self._version(s, monitor, version)
             batches = lineage.batches_for_model(s, system=monitor.system, version=version)
         if not batches:
             raise DetectionError(
@@ -230,7 +271,9 @@ class EventLogTelemetry:
                 raise DetectionError(
                     f"monitor {monitor.name!r}: training batch {batch.batch_id} has no data URI"
                 )
-            frames.append(self._read(monitor, batch.batch_id, batch.uri))
+            frames.append(
+                self._read(monitor, batch.batch_id, batch.uri).assign(batch_id=batch.batch_id)
+            )
         return pd.concat(frames, ignore_index=True)
 
     def _read(self, monitor: MonitorConfig, batch: str, uri: str) -> pd.DataFrame:

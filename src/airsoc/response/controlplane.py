@@ -80,6 +80,8 @@ class RecordingControlPlane:
             "quarantine_batch",
             "release_batch",
             "revoke_source",
+            "hold_promotion",
+            "release_hold",
             "disable_retrieval",
             "enable_retrieval",
             "remove_document",
@@ -104,6 +106,7 @@ class RecordingControlPlane:
         self.quarantined: set[str] = set()
         self.known_batches = set(batches)
         self.untrusted_sources: set[str] = set()
+        self.held: set[tuple[str, str]] = set()
         self.retrieval_enabled: dict[str, bool] = dict.fromkeys(self.versions, True)
         self.documents = {k: set(v) for k, v in (documents or {}).items()}
         self.removed_documents: dict[str, set[str]] = {}
@@ -156,6 +159,8 @@ class RecordingControlPlane:
             target = self.versions[system][index - 1]
         elif to not in self.versions[system]:
             raise NotFoundError(f"{system} has no version {to!r}")
+        if (system, target) in self.held and target != current:
+            raise ConflictError(f"{system} {target}: its promotion is held")
         self.serving[system] = target
         return {"system": system, "from": current, "to": target}
 
@@ -247,6 +252,31 @@ class RecordingControlPlane:
     def _revoke_source(self, *, source: str) -> dict[str, Any]:
         self.untrusted_sources.add(source)
         return {"source": source, "quarantined": []}
+
+    def _hold_report(self, system: str, version: str, was: bool) -> dict[str, Any]:
+        held = (system, version) in self.held
+        return {
+            "system": system,
+            "version": version,
+            "was_held": was,
+            "status": "held" if held else "candidate",
+            "serving": self.serving.get(system) == version,
+        }
+
+    def _hold_promotion(self, *, system: str, version: str | None = None) -> dict[str, Any]:
+        self._system(system)
+        version = version or self.serving[system]
+        if version not in self.versions[system]:
+            raise NotFoundError(f"{system} has no version {version!r}")
+        was = (system, version) in self.held
+        self.held.add((system, version))
+        return self._hold_report(system, version, was)
+
+    def _release_hold(self, *, system: str, version: str) -> dict[str, Any]:
+        if (system, version) not in self.held:
+            raise ConflictError(f"{system} {version} is not held")
+        self.held.discard((system, version))
+        return self._hold_report(system, version, True)
 
     # ------------------------------------------------------------------ retrieval
 

@@ -2,9 +2,10 @@
 
 Each :class:`Operation` names a service function of a lower floor (routing and client controls
 of :mod:`airsoc.serving.control`, retrieval controls of :mod:`airsoc.serving.retrieval`, batch
-and source changes of :mod:`airsoc.lineage`), its parameters (a strict pydantic model), whether
-it is destructive (a second person approves it in a playbook), the role a person needs for it,
-and how to undo it. Three surfaces are generated from this table and nothing else:
+and source changes and holds on a version's promotion of :mod:`airsoc.lineage`), its parameters
+(a strict pydantic model), whether it is destructive (a second person approves it in a
+playbook), the role a person needs for it, and how to undo it. Three surfaces are generated
+from this table and nothing else:
 
 - the playbook actions (:mod:`airsoc.runtime.playbook_actions`, registered by the runtime),
 - the REST routes under ``/api/v1`` (:mod:`airsoc.server.routes.operations`),
@@ -54,6 +55,7 @@ __all__ = [
     "ClientParams",
     "DocumentParams",
     "FallbackParams",
+    "HoldParams",
     "LimitClientParams",
     "Operation",
     "OperationParams",
@@ -63,6 +65,7 @@ __all__ = [
     "SourceParams",
     "SystemParams",
     "Undo",
+    "VersionParams",
     "get_operation",
     "observe",
     "parse_params",
@@ -147,6 +150,20 @@ class ShadowParams(SystemParams):
 
     version: Name = Field(description="The candidate version")
     share: float = Field(1.0, gt=0.0, le=1.0, description="Share of traffic mirrored, (0, 1]")
+
+
+class HoldParams(SystemParams):
+    """Hold the promotion of a version."""
+
+    version: Name | None = Field(
+        None, description="The version to hold (default: the one serving as primary now)"
+    )
+
+
+class VersionParams(SystemParams):
+    """An operation on one model version."""
+
+    version: Name = Field(description="The model version")
 
 
 class ClientParams(OperationParams):
@@ -257,7 +274,7 @@ class Operation:
     api_omits: frozenset[str] = frozenset()
     cli_omits: frozenset[str] = frozenset()
     #: Which state to read before the change (route, client, batch, retrieval or none).
-    observes: Literal["route", "client", "batch", "retrieval", "none"]
+    observes: Literal["route", "client", "batch", "retrieval", "model", "none"]
     #: What a playbook step reports: built from the parameters, the state before and the result.
     report: Callable[[Any, Mapping[str, Any], Any], Output]
 
@@ -350,6 +367,22 @@ def observe(kind: str, session: Session, params: Any) -> dict[str, Any]:
         from airsoc.serving.retrieval import get_retrieval
 
         return get_retrieval(session, system=params.system).model_dump(mode="json")
+    if kind == "model":
+        from airsoc.lineage import current_deployments, get_model_version
+
+        primary = next(
+            (
+                d.version
+                for d in current_deployments(session, system=params.system)
+                if d.role == "primary"
+            ),
+            None,
+        )
+        version = params.version or primary
+        if version is None:
+            return {"version": None, "status": None, "serving": False}
+        model = get_model_version(session, system=params.system, version=version)
+        return {"version": version, "status": model.status, "serving": version == primary}
     return {}
 
 
@@ -403,6 +436,22 @@ def _retrieval_report(p: Any, before: Mapping[str, Any], after: Any) -> Output:
     return out
 
 
+def _hold_report(p: SystemParams, before: Mapping[str, Any], after: Any) -> Output:
+    return {
+        "system": p.system,
+        "version": after.version,
+        "was_held": before.get("status") == "held",
+        "status": after.status,
+        "serving": bool(before.get("serving")),
+    }
+
+
+def _held(when: bool) -> Callable[[Mapping[str, Any]], dict[str, Any] | None]:
+    return lambda out: (
+        {"system": out["system"], "version": out["version"]} if out["was_held"] is when else None
+    )
+
+
 def _back_to(out: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"system": out["system"], "to": out["from"]} if out.get("from") else None
 
@@ -447,6 +496,7 @@ _CANDIDATE = "route traffic to a candidate"
 _CLIENTS = "block or limit clients"
 _BATCHES = "quarantine data batches"
 _RETRIEVE = "change what a system retrieves"
+_HOLD = "hold or release the promotion of a model version"
 
 #: Every control operation, in the order the CLI and the API list them.
 OPERATIONS: tuple[Operation, ...] = (
@@ -634,6 +684,36 @@ OPERATIONS: tuple[Operation, ...] = (
         arguments=("source",),
         observes="none",
         report=_source_report,
+    ),
+    Operation(
+        name="hold_promotion",
+        summary="Hold a model version: it cannot be promoted or canaried until released.",
+        params=HoldParams,
+        service=f"{_LINEAGE}:hold_promotion",
+        destructive=False,
+        role=UserRole.RESPONDER,
+        permission=_HOLD,
+        undo=Undo(operation="release_hold", params=_held(False)),
+        path="/models/{system}/hold",
+        command="registry hold-promotion",
+        arguments=("system",),
+        observes="model",
+        report=_hold_report,
+    ),
+    Operation(
+        name="release_hold",
+        summary="Release the hold on a model version's promotion.",
+        params=VersionParams,
+        service=f"{_LINEAGE}:release_hold",
+        destructive=False,
+        role=UserRole.RESPONDER,
+        permission=_HOLD,
+        undo=Undo(operation="hold_promotion", params=_held(True)),
+        path="/models/{system}/{version}/release-hold",
+        command="registry release-hold",
+        arguments=("system", "version"),
+        observes="model",
+        report=_hold_report,
     ),
     Operation(
         name="disable_retrieval",

@@ -456,6 +456,7 @@ def _switch_primary(
     model = lineage.get_model_version(session, system=system, version=version)
     if model.status == "quarantined":
         raise ConflictError(f"{system} {version} is quarantined and cannot serve")
+    _refuse_held(session, model, system, version)
     row = session.get(RouteRow, system, with_for_update=True)
     if row is None:
         row = RouteRow(
@@ -492,6 +493,18 @@ def _switch_primary(
     return _commit_route(session, clock=clock, actor=actor, row=row, action=action, reason=reason)
 
 
+def _refuse_held(session: Session, model: Any, system: str, version: str) -> None:
+    """A held version may keep serving, but is not (re)promoted or canaried."""
+    if model.status != "held":
+        return
+    current = session.get(RouteRow, system)
+    if current is None or current.primary_version != version:
+        raise ConflictError(
+            f"{system} {version}: its promotion is held; release the hold first "
+            "(airsoc registry release-hold)"
+        )
+
+
 def _set_candidate(
     session: Session,
     *,
@@ -512,6 +525,8 @@ def _set_candidate(
     model = lineage.get_model_version(session, system=system, version=version)
     if model.status == "quarantined":
         raise ConflictError(f"{system} {version} is quarantined and cannot serve")
+    if mode == "canary":
+        _refuse_held(session, model, system, version)
     if row.mode in ("canary", "shadow") and row.mode != mode:
         lineage.end_deployment(
             session, clock=clock, actor=actor, system=system, role=row.mode, reason=reason
