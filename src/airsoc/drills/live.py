@@ -35,13 +35,13 @@ import httpx
 from rich.console import Console
 from rich.markup import escape
 
-from airsoc import lineage
 from airsoc.alerting import RecordingReceiver
 from airsoc.audit import verify_chains
 from airsoc.clock import Clock
 from airsoc.errors import AirsocError
 from airsoc.fleet.recommender import impressions
 from airsoc.fleet.setup import (
+    APPROVER,
     POISONED_BATCH,
     RETRAIN_BATCH,
     DemoSetup,
@@ -55,15 +55,11 @@ from airsoc.fleet.setup import (
 )
 from airsoc.fleet.systems import credit_applications, fraud_transactions, sentiment_reviews
 from airsoc.incidents.service import (
-    IncidentUpdate,
-    assign_role,
     get_incident,
     list_incidents,
-    transition_incident,
-    update_incident,
 )
 from airsoc.monitoring.sources import EventLogTelemetry
-from airsoc.reporting import create_postmortem, list_postmortems
+from airsoc.reporting import list_postmortems
 from airsoc.response import list_runs
 from airsoc.runtime.health import PartStatus
 from airsoc.runtime.loop import LoopReport
@@ -78,8 +74,6 @@ __all__ = ["DemoOptions", "DemoOutcome", "DemoTraffic", "run_live_demo"]
 FAULT_ACTOR = "demo:fault-injector"
 RELEASE_ACTOR = "demo:release-pipeline"
 FAULT_VERSION = "v3"
-DEMO_ACTOR = "system:demo"
-APPROVER = "demo-approver"
 
 
 @dataclass
@@ -288,7 +282,9 @@ class _Narrator:
                 if incident.failure_mode == "data_poisoning" and self.outcome.incident_id is None:
                     self.outcome.incident_id = incident.id
                     self.mark("declared")
-                    self._investigate(incident.id, incident.system)
+            if incident.id == self.outcome.incident_id:
+                self._investigated(incident.id)
+                self._observe(incident.id, incident.id in drafted)
             for pb in runs[incident.id]:
                 for step in pb.steps:
                     if self.once(("step", pb.id, step.step_id, step.status)):
@@ -303,7 +299,6 @@ class _Narrator:
                     )
                 if pb.status in ("succeeded", "failed") and self.once(("run", pb.id)):
                     self.say(f"  playbook {pb.playbook} {pb.status}", "bold")
-                    self._close(incident.id, pb.playbook, pb.status, incident.id in drafted)
         if (
             self.outcome.incident_id is not None
             and route.primary_version not in (None, FAULT_VERSION)
@@ -311,66 +306,29 @@ class _Narrator:
         ):
             self.mark("contained")
 
-    def _investigate(self, incident_id: int, system: str) -> None:
-        """Ask lineage what the served version was trained on that the known-good one was not,
-        put those batches on the incident (the playbook's quarantine step reads them), and make
-        the demo approver its incident commander (who may approve the rollback)."""
-        with self.store.transaction() as s:
-            served = get_route(s, system=system).primary_version
-            if served is None:
-                return
-            try:
-                good = lineage.last_known_good(s, system=system, exclude=[served]).version
-            except AirsocError as exc:
-                self.say(escape(f"investigation: {exc}"), "red")
-                return
-            batches = lineage.batches_for_model
-            suspect = sorted(
-                {b.batch_id for b in batches(s, system=system, version=served)}
-                - {b.batch_id for b in batches(s, system=system, version=good)}
-            )
-            update_incident(
-                s,
-                clock=self.clock,
-                incident_id=incident_id,
-                actor=DEMO_ACTOR,
-                changes=IncidentUpdate(model_versions=[f"{system}:{served}"], data_batches=suspect),
-                reason=f"lineage: {served} was trained on {suspect}, known-good {good} was not",
-            )
-            assign_role(
-                s,
-                clock=self.clock,
-                incident_id=incident_id,
-                role="incident_commander",
-                person=APPROVER,
-                actor=DEMO_ACTOR,
-            )
+    def _investigated(self, incident_id: int) -> None:
+        """Report what the platform's own investigation put on the incident."""
+        with self.store.read() as s:
+            incident = get_incident(s, incident_id=incident_id)
+        if not incident.data_batches or not self.once(("investigated", incident_id)):
+            return
         self.say(
-            f"investigation (lineage): {system} {served} was trained on "
-            f"{', '.join(suspect) or 'no other batch'}, which known-good {good} was not; "
-            "the playbook will quarantine it",
+            f"investigation (forensics.poisoning): {incident.system} "
+            f"{', '.join(incident.model_versions)} was trained on the suspect "
+            f"{', '.join(incident.data_batches)}; the playbook quarantines it",
             "cyan",
         )
         self.mark("investigated")
 
-    def _close(self, incident_id: int, playbook: str, status: str, drafted: bool) -> None:
-        with self.store.transaction() as s:
+    def _observe(self, incident_id: int, drafted: bool) -> None:
+        """Mark the milestones the platform reached: contained, post-mortem drafted."""
+        with self.store.read() as s:
             phase = get_incident(s, incident_id=incident_id).phase
-            if status == "succeeded" and phase in ("detected", "triaged"):
-                transition_incident(
-                    s,
-                    clock=self.clock,
-                    incident_id=incident_id,
-                    to="contained",
-                    actor=DEMO_ACTOR,
-                    reason=f"playbook {playbook} completed",
-                )
-            if not drafted:
-                pm = create_postmortem(
-                    s, clock=self.clock, incident_id=incident_id, actor=DEMO_ACTOR
-                )
-                self.say(f"post-mortem draft {pm.id} opened for incident {incident_id}", "green")
-                self.mark("postmortem")
+        if phase != "detected" and phase != "triaged" and self.once(("phase", incident_id)):
+            self.say(f"incident {incident_id} is now {phase}", "green")
+        if drafted and self.once(("postmortem", incident_id)):
+            self.say(f"post-mortem draft opened for incident {incident_id}", "green")
+            self.mark("postmortem")
 
 
 def _banner(out: Console, platform: Platform, setup: DemoSetup, options: DemoOptions) -> None:

@@ -61,6 +61,7 @@ from airsoc.serving import promote
 from airsoc.store import Store
 
 __all__ = [
+    "APPROVER",
     "CREDIT_SCHEMA",
     "DEMO_USERS",
     "FRAUD_SCHEMA",
@@ -102,6 +103,7 @@ SCHEMAS = {
     "recommender": {"segment": "string", "category": "string", "position": "number"},
 }
 DEMO_USERS = (("demo-admin", "admin"), ("demo-approver", "approver"))
+APPROVER = "demo-approver"  # the demo organisation's on-call incident commander
 REVIEWS_BATCH = "reviewhub/2026-11-01"
 IMPRESSIONS_BATCH = "shopevents/2026-11-01"
 CLEAN_BATCHES = ("acme-data/2026-11-01", "acme-data/2026-11-08")
@@ -252,7 +254,8 @@ playbooks:
 
 
 def _write_playbooks(folder: Path, *, approval_timeout: float) -> None:
-    """Copy the shipped playbooks; the rollback proceeds after ``approval_timeout`` unanswered."""
+    """Copy the shipped playbooks; the rollback proceeds after ``approval_timeout`` unanswered,
+    and the demo's on-call approver is made the poisoning incident's commander."""
     folder.mkdir(parents=True, exist_ok=True)
     for path in sorted(Path(DEFAULT_PLAYBOOKS_DIR).glob("*.yaml")):
         text = path.read_text(encoding="utf-8")
@@ -260,6 +263,13 @@ def _write_playbooks(folder: Path, *, approval_timeout: float) -> None:
             text = text.replace(
                 "timeout: 15m, on_timeout: proceed",
                 f"timeout: {approval_timeout:g}s, on_timeout: proceed",
+            )
+            # The demo organisation's on-call incident commander may approve the rollback.
+            text = text.replace(
+                "steps:\n",
+                "steps:\n  - id: commander\n    action: assign_role\n"
+                f"    with: {{role: incident_commander, person: {APPROVER}}}\n",
+                1,
             )
         (folder / path.name).write_text(text, encoding="utf-8")
 
