@@ -33,6 +33,7 @@ _DESCRIPTIONS = {
     403: "The user's role does not allow this.",
     404: "The object does not exist.",
     409: "The request conflicts with the object's current state (e.g. an illegal transition).",
+    413: "The request body is larger than the server accepts.",
     422: "A value is not acceptable; `loc` names it.",
     503: "The state store cannot be reached.",
 }
@@ -115,7 +116,9 @@ def install_error_handlers(app: FastAPI, *, error_page: ErrorPage) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         if not _is_api(request):
             return _console_error(request, exc.status_code, str(exc.detail))
         body = ErrorBody(code=code, message=str(exc.detail))
