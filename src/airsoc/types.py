@@ -12,6 +12,7 @@ value from outside must keep: :data:`Text` and :data:`NonBlank` (no control char
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, TypeAlias
 
@@ -20,15 +21,19 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     PlainSerializer,
     StringConstraints,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 __all__ = [
     "MAX_ROW_ID",
     "NON_BLANK_PATTERN",
     "TEXT_PATTERN",
     "Actor",
+    "ClosedKeys",
     "Duration",
     "JSONDict",
     "JSONValue",
@@ -113,6 +118,31 @@ Add bounds where it is used: ``Annotated[Text, Field(max_length=20000)]``."""
 
 NonBlank = Annotated[str, StringConstraints(pattern=NON_BLANK_PATTERN)]
 """:data:`Text` holding at least one character that is not white space."""
+
+
+@dataclass(frozen=True)
+class ClosedKeys:
+    """Marks a ``dict`` whose keys are constrained, so its JSON schema says so: pydantic writes
+    the key pattern as ``patternProperties``, which leaves every other key open.
+
+    >>> from pydantic import TypeAdapter
+    >>> schema = TypeAdapter(Annotated[dict[NonBlank, str], ClosedKeys(9)]).json_schema()
+    >>> schema["additionalProperties"], schema["propertyNames"]
+    (False, {'maxLength': 9, 'minLength': 1})
+    """
+
+    max_key_length: int
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Return the dict's schema with keys outside its pattern or length refused."""
+        json_schema = handler(schema)
+        target = handler.resolve_ref_schema(json_schema)
+        target["additionalProperties"] = False
+        target["propertyNames"] = {"maxLength": self.max_key_length, "minLength": 1}
+        return json_schema
+
 
 #: The largest row number a store keeps (a 32-bit ``INTEGER`` key on PostgreSQL).
 MAX_ROW_ID = 2**31 - 1

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -47,6 +47,7 @@ from airsoc.incidents.lifecycle import (
 )
 from airsoc.incidents.models import CustodyEventRow, EvidenceRow, IncidentRow, RoleAssignmentRow
 from airsoc.incidents.taxonomy import failure_mode as lookup_failure_mode
+from airsoc.types import Text
 
 __all__ = [
     "CustodyEventView",
@@ -79,7 +80,7 @@ class Impact(BaseModel):
         Literal["none", "privacy_breach", "proprietary_breach", "integrity_loss"] | None
     ) = None
     recoverability: Literal["regular", "supplemented", "extended", "not_recoverable"] | None = None
-    notes: str = ""
+    notes: Annotated[Text, Field(max_length=20000)] = ""
 
 
 class RoleView(BaseModel):

@@ -4,8 +4,9 @@ keep the console safe in a browser.
 - :class:`~airsoc.serving.limits.RequestLimitsMiddleware` with the app's
   :class:`~airsoc.serving.limits.RequestLimits`: bodies over ``max_body_bytes`` (evidence uploads:
   ``max_upload_bytes``) get 413 before the body is read or the token is checked; JSON nested
-  deeper than ``max_json_depth``, and control characters in the path, the query, a JSON body or a
-  form, get 422 naming where.
+  deeper than ``max_json_depth``, and control characters in the path, the query or a console
+  form, get 422 naming where. Text fields of JSON bodies refuse control characters in their
+  models (:data:`airsoc.types.Text`), so the OpenAPI document says so too.
 - Every answer carries ``X-Content-Type-Options: nosniff`` and a ``Referrer-Policy``; pages also
   carry a ``Content-Security-Policy`` that allows only the console's own stylesheet, no script at
   all, and no framing (``frame-ancestors 'none'``). The interactive API docs (``/docs``,

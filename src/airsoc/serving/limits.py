@@ -4,10 +4,11 @@ both run behind :class:`RequestLimitsMiddleware`.
 
 - A ``Content-Length`` over the limit is refused at once with 413; a chunked body is counted as
   it arrives and refused when it passes the limit, so no client makes the server hold more.
-- JSON and form bodies (at most ``max_body_bytes``) are read whole, then checked: nesting deeper
-  than ``max_json_depth`` and any control character in a string, a key or a form field is refused
-  with a located error before the app parses the body. Other bodies (file uploads, up to
-  ``max_upload_bytes`` on the paths named as upload paths) stream through, counted.
+- JSON and form bodies (at most ``max_body_bytes``) are read whole, then checked before the app
+  parses them: JSON nested deeper than ``max_json_depth`` is refused, and so is a control
+  character in a form field or (with ``json_text``) in any string or key of a JSON body, with
+  its location. Other bodies (file uploads, up to ``max_upload_bytes`` on the paths named as
+  upload paths) stream through, counted.
 - The path and every query parameter are checked for control characters too.
 
 Example:
@@ -21,7 +22,8 @@ Example:
     ...     return JSONResponse(error.to_dict(), status_code=error.http_status)
     >>> app = RequestLimitsMiddleware(
     ...     Starlette(routes=[Route("/echo", echo, methods=["POST"])]),
-    ...     limits=RequestLimits(max_body_bytes=100, max_json_depth=3), refuse=refuse)
+    ...     limits=RequestLimits(max_body_bytes=100, max_json_depth=3), refuse=refuse,
+    ...     json_text=True)
     >>> async def post(body):
     ...     transport = httpx.ASGITransport(app=app)
     ...     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -113,14 +115,18 @@ class RequestLimitsMiddleware:
         refuse: Refuse,
         upload_paths: Sequence[re.Pattern[str]] = (),
         json_always: bool = False,
+        json_text: bool = False,
     ) -> None:
         """``upload_paths`` get ``max_upload_bytes`` and stream through; with ``json_always``
-        every body is checked as JSON whatever its content type (the gateway reads them so)."""
+        every body is checked as JSON whatever its content type (the gateway reads them so);
+        with ``json_text`` every string of a JSON body is checked for control characters (an
+        app whose models type each field checks them there, with a schema saying so)."""
         self.app = app
         self.limits = limits
         self.refuse = refuse
         self.upload_paths = tuple(upload_paths)
         self.json_always = json_always
+        self.json_text = json_text
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse the request, or pass it on with a ``receive`` that cannot exceed the limit."""
@@ -162,7 +168,7 @@ class RequestLimitsMiddleware:
             raise InputError(
                 f"the JSON body nests arrays and objects deeper than {depth} levels", loc="body"
             )
-        if _CONTROL_HINT.search(body) is None:
+        if not self.json_text or _CONTROL_HINT.search(body) is None:
             return
         try:
             document = json.loads(body)

@@ -24,6 +24,8 @@ from airsoc.roles import UserRole
 from airsoc.server.auth import UserView
 from airsoc.server.deps import Ctx, CurrentUser, ServerContext, requires
 from airsoc.server.errors import error_responses
+from airsoc.types import MAX_ROW_ID, ClosedKeys, NonBlank
+from airsoc.types import Text as PlainText
 
 __all__ = [
     "IncidentChanges",
@@ -40,13 +42,12 @@ __all__ = [
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
-IncidentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The incident's number")]
-EvidenceId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The evidence item's number")]
+IncidentId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The incident's number")]
+EvidenceId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The evidence item's number")]
 Responder = Annotated[UserView, Depends(requires(UserRole.RESPONDER, "change incidents"))]
-_NON_BLANK = r"^[^\x00]*\S[^\x00]*$"
-Line = Annotated[str, Field(min_length=1, max_length=300, pattern=_NON_BLANK)]
-Text = Annotated[str, Field(max_length=20000, pattern=r"^[^\x00]*$")]
-Prose = Annotated[str, Field(min_length=1, max_length=20000, pattern=_NON_BLANK)]
+Line = Annotated[NonBlank, Field(min_length=1, max_length=300)]
+Text = Annotated[PlainText, Field(max_length=20000)]
+Prose = Annotated[NonBlank, Field(min_length=1, max_length=20000)]
 FailureModeName = Annotated[
     str,
     Field(
@@ -83,7 +84,9 @@ class IncidentCreate(BaseModel):
     model_versions: list[Line] = Field(default_factory=list, max_length=100)
     data_batches: list[Line] = Field(default_factory=list, max_length=100)
     indicators: list[Line] = Field(default_factory=list, max_length=100)
-    labels: dict[Line, Line] = Field(default_factory=dict, max_length=50)
+    labels: Annotated[dict[Line, Line], ClosedKeys(300)] = Field(
+        default_factory=dict, max_length=50
+    )
 
 
 class IncidentChanges(BaseModel):
@@ -97,13 +100,13 @@ class IncidentChanges(BaseModel):
     model_versions: list[Line] | None = Field(None, max_length=100)
     data_batches: list[Line] | None = Field(None, max_length=100)
     indicators: list[Line] | None = Field(None, max_length=100)
-    related_incidents: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(
+    related_incidents: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] | None = Field(
         None, max_length=100
     )
     impact: service.Impact | None = None
     contacts: list[Line] | None = Field(None, max_length=100)
     next_steps: list[Line] | None = Field(None, max_length=100)
-    labels: dict[Line, Line] | None = Field(None, max_length=50)
+    labels: Annotated[dict[Line, Line], ClosedKeys(300)] | None = Field(None, max_length=50)
     started_at: AwareDatetime | None = Field(None, description="When the problem began")
 
 
@@ -130,7 +133,7 @@ class MergeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    into: int = Field(ge=1, le=2**31 - 1, description="The incident that carries on")
+    into: int = Field(ge=1, le=MAX_ROW_ID, description="The incident that carries on")
     reason: Prose
 
 
@@ -190,7 +193,7 @@ def list_incidents(
     _user: CurrentUser,
     phase: Phase | None = None,
     open_only: Annotated[bool, Query(alias="open", description="Only open incidents")] = False,
-    system: Annotated[str | None, Query(max_length=200)] = None,
+    system: Annotated[PlainText | None, Query(max_length=200)] = None,
     severity: Severity | None = None,
     failure_mode: Annotated[FailureModeName | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -405,8 +408,8 @@ async def upload_evidence(
     ctx: Ctx,
     user: Responder,
     file: Annotated[UploadFile, File(description="The evidence file")],
-    source: Annotated[str, Form(min_length=1, max_length=500, pattern=_NON_BLANK)],
-    description: Annotated[str, Form(max_length=20000, pattern=r"^[^\x00]*$")] = "",
+    source: Annotated[NonBlank, Form(min_length=1, max_length=500)],
+    description: Annotated[PlainText, Form(max_length=20000)] = "",
 ) -> service.EvidenceView:
     """Store a file by its sha256, attach it and open its chain of custody."""
     content = await file.read()
@@ -444,7 +447,7 @@ def download_evidence(
     ctx: Ctx,
     user: Annotated[UserView, Depends(requires(UserRole.RESPONDER, "read evidence"))],
     purpose: Annotated[
-        str, Query(min_length=1, max_length=500, description="Why (kept in the custody log)")
+        NonBlank, Query(min_length=1, max_length=500, description="Why (kept in the custody log)")
     ] = "review",
 ) -> Response:
     """Return an evidence item's bytes; the access is added to its chain of custody."""
