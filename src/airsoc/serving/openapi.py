@@ -110,10 +110,12 @@ _SCHEMAS: dict[str, Any] = {
                         "row_index": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
                     },
                     "additionalProperties": {"$ref": "#/components/schemas/Json"},
+                    "propertyNames": {"pattern": TEXT_PATTERN},
                 },
             }
         },
         "additionalProperties": {"$ref": "#/components/schemas/Json"},
+        "propertyNames": {"pattern": TEXT_PATTERN},
     },
     "LabelsAnswer": {
         "type": "object",
@@ -137,6 +139,7 @@ _SCHEMAS: dict[str, Any] = {
                         "content": {"$ref": "#/components/schemas/Json"},
                     },
                     "additionalProperties": {"$ref": "#/components/schemas/Json"},
+                    "propertyNames": {"pattern": TEXT_PATTERN},
                 },
             },
             "stream": {
@@ -146,6 +149,7 @@ _SCHEMAS: dict[str, Any] = {
             },
         },
         "additionalProperties": {"$ref": "#/components/schemas/Json"},
+        "propertyNames": {"pattern": TEXT_PATTERN},
     },
     "ChatCompletion": {
         "type": "object",
