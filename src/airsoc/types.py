@@ -105,7 +105,9 @@ class StrictModel(BaseModel):
 #: DEL and C1. PostgreSQL cannot store NUL in text at all; the rest have no business in a name,
 #: a reason or a note, and hide content from people who read it later.
 _CONTROL_CLASS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
-_CONTROL_RE = re.compile(f"[{_CONTROL_CLASS}]")
+# Checked in Python also: lone surrogates, which cannot be written as UTF-8 (a JSON parser lets
+# "\\ud800" through; pydantic refuses it in typed fields, so the schema pattern leaves it out).
+_CONTROL_RE = re.compile(f"[{_CONTROL_CLASS}\ud800-\udfff]")
 
 #: A JSON-schema pattern (ECMA-262 and Python alike) for text without control characters.
 TEXT_PATTERN = f"^[^{_CONTROL_CLASS}]*$"
@@ -161,6 +163,11 @@ def find_control_character(text: str) -> int | None:
     return match.start() if match else None
 
 
+def _describe(char: str) -> str:
+    kind = "an unpaired surrogate" if "\ud800" <= char <= "\udfff" else "the control character"
+    return f"{kind} U+{ord(char):04X}"
+
+
 def control_character_problem(text: str) -> str | None:
     """Return what is wrong with ``text`` if it holds a control character, else None.
 
@@ -170,10 +177,7 @@ def control_character_problem(text: str) -> str | None:
     at = find_control_character(text)
     if at is None:
         return None
-    return (
-        f"contains the control character U+{ord(text[at]):04X} at position {at}"
-        "; only tab, newline and CR may appear"
-    )
+    return f"contains {_describe(text[at])} at position {at}; only tab, newline and CR may appear"
 
 
 def find_control_character_in_json(value: Any, loc: str = "") -> tuple[str, str] | None:

@@ -29,11 +29,13 @@ SEMANTIC_422 = {
 
 
 @pytest.fixture
-def app_and_tokens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def app_and_tokens(store_settings: Settings) -> Iterator[Any]:
+    """The app on SQLite and on PostgreSQL (a NUL byte that SQLite keeps is a 500 on PostgreSQL
+    unless it is refused)."""
     from datetime import UTC, datetime
 
     clock = SimulatedClock(datetime(2026, 3, 1, 9, tzinfo=UTC))
-    settings_ = Settings.resolve(data_dir=tmp_path_factory.mktemp("schemathesis"), environ={})
+    settings_ = store_settings
     store = Store.open(settings_)
     TOKENS.update(seed_users(store, clock))
     app = create_app(settings_, clock=clock, store=store)

@@ -66,10 +66,11 @@ __all__ = ["BodyTooLarge", "Refuse", "RequestLimits", "RequestLimitsMiddleware"]
 #: Builds the answer refusing a request, in the app's own error format.
 Refuse = Callable[[Scope, AirsocError], Response]
 
-# A JSON escape of a control character (or its raw bytes: DEL, C1 in UTF-8). A hit only means the
-# body is parsed and walked to find where; the walk decides.
+# A JSON escape of a control character or a surrogate (or raw bytes: DEL, C1 in UTF-8). A hit
+# only means the body is parsed and walked to find where; the walk decides (a pair is fine).
 _CONTROL_HINT = re.compile(
-    rb"\\u00[01][0-9a-fA-F]|\\u00[89][0-9a-fA-F]|\\u007[fF]|\x7f|\xc2[\x80-\x9f]"
+    rb"\\u00[01][0-9a-fA-F]|\\u00[89][0-9a-fA-F]|\\u007[fF]|\\u[dD][89a-fA-F]"
+    rb"|\x7f|\xc2[\x80-\x9f]"
 )
 
 
