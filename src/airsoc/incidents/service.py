@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -504,21 +504,27 @@ def add_evidence(
     clock: Clock,
     blobs: BlobStore,
     incident_id: int,
-    content: bytes,
+    content: bytes | BinaryIO,
     name: str,
     source: str,
     actor: str,
     media_type: str = "application/octet-stream",
     description: str = "",
 ) -> EvidenceView:
-    """Store ``content`` by its sha256, attach it to the incident and open its chain of custody."""
+    """Store ``content`` by its sha256, attach it to the incident and open its chain of custody.
+
+    ``content`` may be a binary file, copied to the evidence store in chunks (an upload never
+    sits in memory whole)."""
     _load(session, incident_id)
-    digest = blobs.put(content)
+    if isinstance(content, bytes):
+        digest, size = blobs.put(content), len(content)
+    else:
+        digest, size = blobs.put_stream(content)
     now = clock.now()
     row = EvidenceRow(
         incident_id=incident_id,
         sha256=digest,
-        size=len(content),
+        size=size,
         name=name,
         media_type=media_type,
         description=description,

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile, sta
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from airsoc.audit import AuditEntryView
 from airsoc.errors import NotFoundError
@@ -401,7 +402,7 @@ def list_evidence(
     "/{incident_id}/evidence",
     status_code=status.HTTP_201_CREATED,
     response_model=service.EvidenceView,
-    responses=error_responses(403, 404, 422),
+    responses=error_responses(403, 404, 413, 422),
 )
 async def upload_evidence(
     incident_id: IncidentId,
@@ -411,15 +412,30 @@ async def upload_evidence(
     source: Annotated[NonBlank, Form(min_length=1, max_length=500)],
     description: Annotated[PlainText, Form(max_length=20000)] = "",
 ) -> service.EvidenceView:
-    """Store a file by its sha256, attach it and open its chain of custody."""
-    content = await file.read()
+    """Store a file by its sha256, attach it and open its chain of custody.
+
+    The upload was spooled to disk as it arrived (at most the server's upload cap: 413 beyond,
+    and nothing stored); it is copied to the evidence store in chunks, off the event loop."""
+    return await run_in_threadpool(
+        _store_evidence, ctx, incident_id, user, file, source, description
+    )
+
+
+def _store_evidence(
+    ctx: ServerContext,
+    incident_id: int,
+    user: UserView,
+    file: UploadFile,
+    source: str,
+    description: str,
+) -> service.EvidenceView:
     with ctx.store.transaction() as s:
         return service.add_evidence(
             s,
             clock=ctx.clock,
             blobs=ctx.blobs,
             incident_id=incident_id,
-            content=content,
+            content=file.file,
             name=(file.filename or "evidence").replace("\x00", "")[:300],
             source=source,
             actor=user.name,
