@@ -223,6 +223,8 @@ def json_depth_exceeds(raw: bytes, limit: int) -> bool:
     >>> json_depth_exceeds(b'{"a": [[1], "]]]"]}', 3), json_depth_exceeds(b'[[{}]]', 2)
     (False, True)
     """
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False  # the common case, found without a pass over the strings
     brackets = _JSON_STRING.sub(b"", raw).translate(_ONLY_BRACKETS, _NOT_BRACKETS)
     if len(brackets) <= 2 * limit:
         return False
