@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile, status
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -125,7 +125,13 @@ class TransitionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    to: Phase = Field(description="The target phase, one of the incident's next_phases")
+    to: Annotated[
+        Phase,
+        # Merging names the incident it merges into, so it has its own route: not a choice here.
+        WithJsonSchema(
+            {"type": "string", "enum": [p.value for p in Phase if p is not Phase.MERGED]}
+        ),
+    ] = Field(description="The target phase, one of the incident's next_phases")
     reason: Prose
 
 
