@@ -245,6 +245,9 @@ def test_the_console_keeps_out_of_frames_and_scripts(api_any_store: Api) -> None
     assert " style=" not in r.text
     api = api_any_store.client.get("/api/v1/incidents")
     assert api.headers["x-content-type-options"] == "nosniff"
+    # the HTML report under /api/ keeps its own <style>, and no frame may hold it either
+    assert "style-src 'unsafe-inline'" in api.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in api.headers["content-security-policy"]
 
 
 def test_bodies_over_the_limit_are_refused_before_authentication(

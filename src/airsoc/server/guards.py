@@ -9,8 +9,10 @@ keep the console safe in a browser.
   models (:data:`airsoc.types.Text`), so the OpenAPI document says so too.
 - Every answer carries ``X-Content-Type-Options: nosniff`` and a ``Referrer-Policy``; pages also
   carry a ``Content-Security-Policy`` that allows only the console's own stylesheet, no script at
-  all, and no framing (``frame-ancestors 'none'``). The interactive API docs (``/docs``,
-  ``/redoc``) load their script from a CDN and keep only the framing rule.
+  all, and no framing (``frame-ancestors 'none'``). Under ``/api/`` (JSON, and the post-mortem
+  report as a self-contained HTML page with its own ``<style>``) inline style is allowed and
+  nothing else. The interactive API docs (``/docs``, ``/redoc``) load their script from a CDN and
+  keep only the framing rule.
 
 Example:
     >>> from airsoc.errors import PayloadTooLargeError
@@ -52,6 +54,10 @@ CONSOLE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
+_API_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
 _DOCS_CSP = "frame-ancestors 'none'"
 _DOCS = ("/docs", "/redoc")
 
@@ -82,7 +88,10 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         path = str(scope.get("path", ""))
-        csp = _DOCS_CSP if path.startswith(_DOCS) else CONSOLE_CSP
+        if path.startswith(_DOCS):
+            csp = _DOCS_CSP
+        else:
+            csp = _API_CSP if path.startswith("/api/") else CONSOLE_CSP
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
