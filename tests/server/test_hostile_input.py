@@ -179,6 +179,7 @@ def test_hostile_api_requests_get_a_located_4xx(api_any_store: Api, story: Story
         json={"text": "a\x00b"},
     )
     assert r.json()["loc"] == "body.text"
+    assert r.json()["message"].startswith("body.text: contains the control character U+0000")
     # nothing hostile reached the store
     timeline = api.client.get(
         f"/api/v1/incidents/{story.incident_id}/timeline", headers=api.auth("vic")
