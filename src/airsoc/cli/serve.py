@@ -18,14 +18,25 @@ def serve(
     secure_cookies: Annotated[
         bool, typer.Option(help="Send the console cookie only over HTTPS (behind a TLS proxy)")
     ] = False,
+    max_body_bytes: Annotated[
+        int, typer.Option(min=1, help="Largest request body accepted (JSON, forms)")
+    ] = 1 << 20,
+    max_upload_bytes: Annotated[
+        int, typer.Option(min=1, help="Largest evidence upload accepted")
+    ] = 100 << 20,
 ) -> None:
     """Serve the API (/api/v1), the console (/) and /metrics until interrupted."""
     import uvicorn
 
     from airsoc.server.app import create_app
+    from airsoc.serving.limits import RequestLimits
 
     app = create_app(
-        state.settings, clock=state.clock, store=state.store(), cookie_secure=secure_cookies
+        state.settings,
+        clock=state.clock,
+        store=state.store(),
+        cookie_secure=secure_cookies,
+        limits=RequestLimits(max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes),
     )
     ui.console.print(f"airsoc on http://{host}:{port}/ (API at /api/v1, docs at /docs)")
     # uvicorn's access log prints paths only; no secret ever travels in a path or query.

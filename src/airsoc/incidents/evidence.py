@@ -16,7 +16,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from airsoc.errors import HashMismatchError, NotFoundError
 
@@ -61,6 +61,38 @@ class BlobStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return digest
+
+    def put_stream(self, stream: BinaryIO) -> tuple[str, int]:
+        """Store what ``stream`` holds, copied in chunks (never whole in memory), and return its
+        sha256 and size. Until the copy is complete and synced it has only a temporary name.
+
+        >>> import io, tempfile
+        >>> BlobStore(tempfile.mkdtemp()).put_stream(io.BytesIO(b"x"))[1]
+        1
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        hasher = hashlib.sha256()
+        size = 0
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                while chunk := stream.read(_CHUNK):
+                    hasher.update(chunk)
+                    size += len(chunk)
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+            digest = hasher.hexdigest()
+            target = self.path(digest)
+            if target.exists():
+                Path(tmp).unlink()
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest, size
 
     def get(self, digest: str) -> bytes:
         """Return the blob, after checking it still hashes to ``digest``."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
@@ -36,6 +36,7 @@ from airsoc.audit import append_entry
 from airsoc.clock import Clock
 from airsoc.incidents.models import FindingRow
 from airsoc.incidents.service import get_incident, incident_chain
+from airsoc.types import NonBlank, Text
 
 __all__ = [
     "ChartData",
@@ -61,7 +62,7 @@ class ChartSeries(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[Text, Field(min_length=1, max_length=200)]
     values: list[float] = Field(max_length=2000)
 
 
@@ -71,10 +72,10 @@ class ChartData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["bar", "line"] = "bar"
-    x: list[str] = Field(min_length=1, max_length=2000)
+    x: list[Text] = Field(min_length=1, max_length=2000)
     series: list[ChartSeries] = Field(min_length=1, max_length=10)
-    x_label: str = ""
-    y_label: str = ""
+    x_label: Text = ""
+    y_label: Text = ""
     threshold: float | None = Field(None, description="Draws a dashed line, e.g. the alert level")
 
     @model_validator(mode="after")
@@ -92,12 +93,13 @@ class FindingIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=300, pattern=r"^[^\x00]*\S[^\x00]*$")
+    title: Annotated[NonBlank, Field(min_length=1, max_length=300)]
     kind: FindingKind = FindingKind.OBSERVATION
-    detail: str = Field("", max_length=20000)
-    recommendation: str = Field(
-        "", max_length=2000, description="What to change; becomes a post-mortem action item"
-    )
+    detail: Annotated[Text, Field(max_length=20000)] = ""
+    recommendation: Annotated[
+        Text,
+        Field(max_length=2000, description="What to change; becomes a post-mortem action item"),
+    ] = ""
     data: dict[str, Any] = Field(default_factory=dict, description="Free-form facts behind it")
     chart: ChartData | None = None
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -47,6 +47,7 @@ from airsoc.incidents.lifecycle import (
 )
 from airsoc.incidents.models import CustodyEventRow, EvidenceRow, IncidentRow, RoleAssignmentRow
 from airsoc.incidents.taxonomy import failure_mode as lookup_failure_mode
+from airsoc.types import Text
 
 __all__ = [
     "CustodyEventView",
@@ -79,7 +80,7 @@ class Impact(BaseModel):
         Literal["none", "privacy_breach", "proprietary_breach", "integrity_loss"] | None
     ) = None
     recoverability: Literal["regular", "supplemented", "extended", "not_recoverable"] | None = None
-    notes: str = ""
+    notes: Annotated[Text, Field(max_length=20000)] = ""
 
 
 class RoleView(BaseModel):
@@ -503,21 +504,27 @@ def add_evidence(
     clock: Clock,
     blobs: BlobStore,
     incident_id: int,
-    content: bytes,
+    content: bytes | BinaryIO,
     name: str,
     source: str,
     actor: str,
     media_type: str = "application/octet-stream",
     description: str = "",
 ) -> EvidenceView:
-    """Store ``content`` by its sha256, attach it to the incident and open its chain of custody."""
+    """Store ``content`` by its sha256, attach it to the incident and open its chain of custody.
+
+    ``content`` may be a binary file, copied to the evidence store in chunks (an upload never
+    sits in memory whole)."""
     _load(session, incident_id)
-    digest = blobs.put(content)
+    if isinstance(content, bytes):
+        digest, size = blobs.put(content), len(content)
+    else:
+        digest, size = blobs.put_stream(content)
     now = clock.now()
     row = EvidenceRow(
         incident_id=incident_id,
         sha256=digest,
-        size=len(content),
+        size=size,
         name=name,
         media_type=media_type,
         description=description,

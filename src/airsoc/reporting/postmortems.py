@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -39,6 +40,7 @@ from airsoc.incidents.findings import FindingKind, list_findings
 from airsoc.incidents.lifecycle import Severity, parse_severity
 from airsoc.incidents.service import get_incident
 from airsoc.reporting.models import ActionItemRow, PostmortemRow
+from airsoc.types import Text
 
 __all__ = [
     "ACTION_ITEM_DUE",
@@ -112,11 +114,11 @@ class Narrative(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    what_happened: str = Field("", max_length=20000)
-    went_well: list[str] = Field(default_factory=list, max_length=100)
-    went_badly: list[str] = Field(default_factory=list, max_length=100)
-    internal_message: str = Field("", max_length=20000)
-    external_message: str = Field("", max_length=20000)
+    what_happened: Annotated[Text, Field(max_length=20000)] = ""
+    went_well: list[Text] = Field(default_factory=list, max_length=100)
+    went_badly: list[Text] = Field(default_factory=list, max_length=100)
+    internal_message: Annotated[Text, Field(max_length=20000)] = ""
+    external_message: Annotated[Text, Field(max_length=20000)] = ""
     requests_affected: int | None = Field(None, ge=0)
     bad_predictions_served: int | None = Field(None, ge=0)
     users_affected: int | None = Field(None, ge=0)
@@ -128,11 +130,11 @@ class NarrativeUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    what_happened: str | None = Field(None, max_length=20000)
-    went_well: list[str] | None = Field(None, max_length=100)
-    went_badly: list[str] | None = Field(None, max_length=100)
-    internal_message: str | None = Field(None, max_length=20000)
-    external_message: str | None = Field(None, max_length=20000)
+    what_happened: Annotated[Text, Field(max_length=20000)] | None = None
+    went_well: list[Text] | None = Field(None, max_length=100)
+    went_badly: list[Text] | None = Field(None, max_length=100)
+    internal_message: Annotated[Text, Field(max_length=20000)] | None = None
+    external_message: Annotated[Text, Field(max_length=20000)] | None = None
     requests_affected: int | None = Field(None, ge=0)
     bad_predictions_served: int | None = Field(None, ge=0)
     users_affected: int | None = Field(None, ge=0)
@@ -144,8 +146,8 @@ class ActionItemIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=2000)
-    owner: str = Field(min_length=1, max_length=200)
+    title: Annotated[Text, Field(min_length=1, max_length=2000)]
+    owner: Annotated[Text, Field(min_length=1, max_length=200)]
     due_at: datetime | None = None
 
 
@@ -154,7 +156,7 @@ class ActionItemUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    owner: str | None = Field(None, min_length=1, max_length=200)
+    owner: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     due_at: datetime | None = None
     status: str | None = Field(None, pattern="^(open|done)$")
 

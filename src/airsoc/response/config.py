@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from pydantic import Field, field_validator
 
+from airsoc.errors import ExpressionError
 from airsoc.incidents.config import FailureModeName, SeverityName, SeverityValue
 from airsoc.response.conditions import compile_condition
 from airsoc.types import Duration, StrictModel
@@ -37,7 +38,11 @@ class IncidentRuleConfig(StrictModel):
     @field_validator("when")
     @classmethod
     def _valid_condition(cls, value: str) -> str:
-        compile_condition(value)
+        try:
+            compile_condition(value)
+        except ExpressionError as exc:
+            # As a ValueError the loader names the file and the key: incident_rules[0].when
+            raise ValueError(exc.message) from None
         return value
 
 

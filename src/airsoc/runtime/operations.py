@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from airsoc.clock import Clock
 from airsoc.errors import InputError, NotFoundError
 from airsoc.roles import UserRole
-from airsoc.types import Duration
+from airsoc.types import Duration, NonBlank, Text
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -72,11 +72,16 @@ __all__ = [
 ]
 
 #: A system, version, batch or source name (a batch id may hold slashes: vendor/2026-11-15).
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f][^\x00-\x1f]*$")]
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"),
+]
 #: A client id, as the gateway sees it (a header value or a peer address).
-ClientId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^/\s\x00]+$")]
-Document = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00]*\S[^\x00]*$")]
-Message = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
+ClientId = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=r"^[^/\s\x00-\x1f\x7f-\x9f]+$")
+]
+Document = Annotated[NonBlank, Field(min_length=1, max_length=500)]
+Message = Annotated[Text, Field(min_length=1, max_length=2000)]
 
 
 # --------------------------------------------------------------------------- parameters

@@ -41,6 +41,7 @@ from airsoc.server import console, panels
 from airsoc.server.console import Panel
 from airsoc.server.deps import ServerContext
 from airsoc.server.errors import install_error_handlers
+from airsoc.server.guards import install_guards
 from airsoc.server.metrics import (
     HookCollector,
     MetricHook,
@@ -65,6 +66,7 @@ from airsoc.server.routes import (
     traces,
     users,
 )
+from airsoc.serving.limits import RequestLimits
 from airsoc.settings import Settings
 from airsoc.store import Store
 
@@ -131,11 +133,13 @@ def create_app(
     cookie_secure: bool = False,
     alerting: AlertingEngine | None = None,
     readiness: Callable[[], Sequence[PartStatus]] | None = None,
+    limits: RequestLimits | None = None,
 ) -> FastAPI:
     """Return the airsoc web app on the store ``settings`` point at (opened and migrated here
     unless ``store`` is given). ``cookie_secure`` marks the console cookie HTTPS-only;
     ``alerting`` routes alerts from Alertmanager (without it they are stored only);
-    ``readiness`` is the running platform's parts (``/readyz`` fails while one is down)."""
+    ``readiness`` is the running platform's parts (``/readyz`` fails while one is down);
+    ``limits`` bounds request bodies (default: 1 MiB, evidence uploads 100 MiB, JSON 64 deep)."""
     own_store = store is None
     the_store = store or Store.open(settings)
 
@@ -173,6 +177,7 @@ def create_app(
     if readiness is not None:
         registry.register(PartsCollector(readiness))
     app.state.registry = registry
+    install_guards(app, limits=limits or RequestLimits(), error_page=console.render_error_page)
     app.add_middleware(RequestMetricsMiddleware, metrics=RequestMetrics(registry))
     install_error_handlers(app, error_page=console.render_error_page)
     for router in routers:

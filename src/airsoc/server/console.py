@@ -23,12 +23,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from airsoc.errors import AuthenticationError, InputError, PermissionDeniedError, RateLimitedError
+from airsoc.errors import (
+    AuthenticationError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+)
 from airsoc.incidents import service
 from airsoc.incidents.findings import list_findings
 from airsoc.incidents.lifecycle import OPEN_PHASES, TRANSITIONS, Phase, Role, Severity
@@ -48,6 +55,7 @@ from airsoc.server.auth import (
 from airsoc.server.deps import Ctx, ServerContext
 from airsoc.server.routes.incidents import read_incident_evidence
 from airsoc.server.routes.postmortems import move_postmortem
+from airsoc.types import MAX_ROW_ID
 
 __all__ = [
     "CSRF_FIELD",
@@ -69,6 +77,9 @@ logger = logging.getLogger("airsoc.server.console")
 SESSION_COOKIE = "airsoc_session"
 LOGIN_CSRF_COOKIE = "airsoc_login_csrf"
 CSRF_FIELD = "csrf_token"
+
+#: A row number in a console path: out of range is a page not found, never a database error.
+RowNumber = Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)]
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -304,7 +315,7 @@ def overview(request: Request, ctx: Ctx, cu: Viewer) -> Response:
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
-def incident_page(request: Request, incident_id: int, ctx: Ctx, cu: Viewer) -> Response:
+def incident_page(request: Request, incident_id: RowNumber, ctx: Ctx, cu: Viewer) -> Response:
     """The incident: summary, phase and next moves, roles, timeline, evidence, findings."""
     with ctx.store.read() as s:
         detail = service.get_incident(s, incident_id=incident_id)
@@ -343,7 +354,7 @@ Responder = Annotated[ConsoleUser, Depends(console_writer(UserRole.RESPONDER, "c
 
 @router.post("/incidents/{incident_id}/transition")
 def transition(
-    incident_id: int,
+    incident_id: RowNumber,
     ctx: Ctx,
     cu: Responder,
     to: Annotated[str, Form(max_length=32)],
@@ -356,6 +367,8 @@ def transition(
         if not merged_into.strip().isdigit():
             raise InputError("merge into: give the incident number", loc="merged_into")
         into = int(merged_into)
+        if not 1 <= into <= MAX_ROW_ID:
+            raise NotFoundError(f"incident {into} not found")
     with ctx.store.transaction() as s:
         service.transition_incident(
             s,
@@ -371,7 +384,7 @@ def transition(
 
 @router.post("/incidents/{incident_id}/notes")
 def note(
-    incident_id: int,
+    incident_id: RowNumber,
     ctx: Ctx,
     cu: Responder,
     text: Annotated[str, Form(max_length=20000)],
@@ -384,7 +397,7 @@ def note(
 
 @router.post("/incidents/{incident_id}/roles")
 def assign(
-    incident_id: int,
+    incident_id: RowNumber,
     ctx: Ctx,
     cu: Responder,
     role: Annotated[str, Form(max_length=64)],
@@ -404,7 +417,7 @@ def assign(
 
 
 @router.post("/incidents/{incident_id}/postmortem")
-def start_postmortem(incident_id: int, ctx: Ctx, cu: Responder) -> Response:
+def start_postmortem(incident_id: RowNumber, ctx: Ctx, cu: Responder) -> Response:
     """Open the incident's draft post-mortem and show it."""
     with ctx.store.transaction() as s:
         created = pm.create_postmortem(
@@ -414,7 +427,9 @@ def start_postmortem(incident_id: int, ctx: Ctx, cu: Responder) -> Response:
 
 
 @router.get("/incidents/{incident_id}/evidence/{evidence_id}")
-def download_evidence(incident_id: int, evidence_id: int, ctx: Ctx, cu: Viewer) -> Response:
+def download_evidence(
+    incident_id: RowNumber, evidence_id: RowNumber, ctx: Ctx, cu: Viewer
+) -> Response:
     """Download an evidence item (responders and up); the access joins its chain of custody."""
     require_role(cu.user, UserRole.RESPONDER, action="read evidence")
     with ctx.store.transaction() as s:
@@ -444,7 +459,7 @@ def postmortems_page(request: Request, ctx: Ctx, cu: Viewer) -> Response:
 
 
 @router.get("/postmortems/{postmortem_id}", response_class=HTMLResponse)
-def postmortem_page(request: Request, postmortem_id: int, ctx: Ctx, cu: Viewer) -> Response:
+def postmortem_page(request: Request, postmortem_id: RowNumber, ctx: Ctx, cu: Viewer) -> Response:
     """A post-mortem: the report with its charts, its review status and the next moves."""
     with ctx.store.read() as s:
         postmortem = pm.get_postmortem(s, postmortem_id=postmortem_id)
@@ -467,14 +482,17 @@ def _count(text: str, field: str) -> int | None:
     text = text.strip().replace(",", "").replace("_", "")
     if not text:
         return None
-    if not text.isdigit():
-        raise InputError(f"{field.replace('_', ' ')}: give a whole number, got {text!r}", loc=field)
+    if not text.isdigit() or int(text) > MAX_ROW_ID:
+        raise InputError(
+            f"{field.replace('_', ' ')}: give a whole number up to {MAX_ROW_ID}, got {text!r}",
+            loc=field,
+        )
     return int(text)
 
 
 @router.post("/postmortems/{postmortem_id}/narrative")
 def edit_narrative(
-    postmortem_id: int,
+    postmortem_id: RowNumber,
     ctx: Ctx,
     cu: Annotated[ConsoleUser, Depends(console_writer(UserRole.RESPONDER, "change post-mortems"))],
     what_happened: Annotated[str, Form(max_length=20000)] = "",
@@ -508,7 +526,7 @@ def edit_narrative(
 
 @router.post("/postmortems/{postmortem_id}/action-items")
 def add_action_item(
-    postmortem_id: int,
+    postmortem_id: RowNumber,
     ctx: Ctx,
     cu: Annotated[ConsoleUser, Depends(console_writer(UserRole.RESPONDER, "change post-mortems"))],
     title: Annotated[str, Form(min_length=1, max_length=2000)],
@@ -528,7 +546,7 @@ def add_action_item(
 
 @router.post("/postmortems/{postmortem_id}/transition")
 def postmortem_transition(
-    postmortem_id: int,
+    postmortem_id: RowNumber,
     ctx: Ctx,
     cu: Annotated[ConsoleUser, Depends(console_writer(UserRole.RESPONDER, "change post-mortems"))],
     to: Annotated[str, Form(max_length=32)],
@@ -548,7 +566,7 @@ def postmortem_transition(
 
 
 @router.get("/postmortems/{postmortem_id}/report.{fmt}")
-def postmortem_download(postmortem_id: int, fmt: str, ctx: Ctx, _cu: Viewer) -> Response:
+def postmortem_download(postmortem_id: RowNumber, fmt: str, ctx: Ctx, _cu: Viewer) -> Response:
     """Download the post-mortem as Markdown, HTML or PDF."""
     with ctx.store.read() as s:
         out = render_postmortem(s, postmortem_id=postmortem_id, fmt=fmt, now=ctx.clock.now())

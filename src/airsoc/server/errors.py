@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
@@ -22,6 +23,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airsoc.errors import AirsocError, AuthenticationError
+from airsoc.types import NON_BLANK_PATTERN, TEXT_PATTERN, control_character_problem
 
 __all__ = ["ErrorBody", "ErrorIssue", "ErrorPage", "error_responses", "install_error_handlers"]
 
@@ -33,6 +35,7 @@ _DESCRIPTIONS = {
     403: "The user's role does not allow this.",
     404: "The object does not exist.",
     409: "The request conflicts with the object's current state (e.g. an illegal transition).",
+    413: "The request body is larger than the server accepts.",
     422: "A value is not acceptable; `loc` names it.",
     503: "The state store cannot be reached.",
 }
@@ -58,6 +61,19 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """Return OpenAPI ``responses`` for these statuses (401 always: every route needs a token)."""
     wanted = sorted({401, *statuses})
     return {s: {"model": ErrorBody, "description": _DESCRIPTIONS[s]} for s in wanted}
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """Return pydantic's message, or for the shared text patterns what is actually wrong."""
+    pattern = (error.get("ctx") or {}).get("pattern")
+    value = error.get("input")
+    if pattern in (TEXT_PATTERN, NON_BLANK_PATTERN) and isinstance(value, str):
+        problem = control_character_problem(value)
+        if problem:
+            return problem
+        if pattern == NON_BLANK_PATTERN:
+            return "must hold a character that is not white space"
+    return str(error.get("msg"))
 
 
 def _is_api(request: Request) -> bool:
@@ -100,7 +116,7 @@ def install_error_handlers(app: FastAPI, *, error_page: ErrorPage) -> None:
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         issues = [
-            ErrorIssue(loc=".".join(str(p) for p in e.get("loc", ())), message=str(e.get("msg")))
+            ErrorIssue(loc=".".join(str(p) for p in e.get("loc", ())), message=_message(e))
             for e in exc.errors()
         ]
         first = issues[0] if issues else ErrorIssue(loc="", message="invalid request")
@@ -117,7 +133,9 @@ def install_error_handlers(app: FastAPI, *, error_page: ErrorPage) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         if not _is_api(request):
             return _console_error(request, exc.status_code, str(exc.detail))
         body = ErrorBody(code=code, message=str(exc.detail))

@@ -289,6 +289,10 @@ def route_template(scope: Scope) -> str:
     return "/".join(segments)
 
 
+#: Methods counted by name; any other a client makes up is counted as "other" (bounded labels).
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class RequestMetricsMiddleware:
     """ASGI middleware counting requests by route template (never by raw path or query)."""
 
@@ -313,7 +317,8 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, record)
         finally:
             template = route_template(scope)
-            self.metrics.requests.labels(scope["method"], template, str(status["code"])).inc()
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            self.metrics.requests.labels(method, template, str(status["code"])).inc()
             self.metrics.latency.labels(template).observe(time.perf_counter() - start)
 
 

@@ -7,6 +7,11 @@ Endpoints:
 - ``POST /v1/systems/{system}/labels``: ``{"labels": [{"request_id", "label", "row_index"}]}``.
 - ``POST /v1/chat/completions``: OpenAI-compatible; ``model`` names the system.
 - ``GET /v1/status`` and ``GET /healthz``.
+- ``GET /openapi.json``: the OpenAPI document of all of it (:mod:`airsoc.serving.openapi`).
+
+Before any endpoint runs, :class:`~airsoc.serving.limits.RequestLimitsMiddleware` refuses a body
+over ``max_body_bytes`` (413), JSON nested deeper than ``max_json_depth`` and any control
+character in the body's strings (422, located).
 
 Clients name themselves with ``X-Client-ID`` and may give ``X-Request-ID``. Every error is a 4xx or
 5xx with a JSON body ``{"code", "message", "loc"}`` (OpenAI's ``{"error": {...}}`` on the chat
@@ -42,23 +47,27 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as HttpRoute
+from starlette.types import Scope
 
 from airsoc.errors import (
     AirsocError,
     GatewayError,
     InputError,
     MalformedRequestError,
-    PayloadTooLargeError,
     SystemUnavailableError,
 )
 from airsoc.serving import control
 from airsoc.serving.adapters import ChatUpstream, ModelAdapter, Output
 from airsoc.serving.gateway import Gateway, LoadedVersion, Route, canary_bucket, validate_rows
+from airsoc.serving.limits import RequestLimits, RequestLimitsMiddleware
+from airsoc.serving.openapi import gateway_openapi
 from airsoc.serving.retrieval import RetrievalView
 from airsoc.telemetry.schemas import LabelEvent, LLMTurnEvent, PredictionEvent
+from airsoc.types import MAX_ROW_ID, control_character_problem
 
 __all__ = ["create_app"]
 
@@ -68,11 +77,14 @@ _HOLDING_MESSAGE = "Thanks, a person will follow up on this request shortly."
 _MAX_LABELS = 10_000
 
 
-def create_app(gateway: Gateway, *, manage_gateway: bool = True) -> Starlette:
+def create_app(
+    gateway: Gateway, *, manage_gateway: bool = True, max_json_depth: int = 64
+) -> Starlette:
     """Return the ASGI app serving ``gateway``.
 
     With ``manage_gateway`` the app starts the gateway's routing poller on startup and closes
-    the gateway (flushing its event log) on shutdown.
+    the gateway (flushing its event log) on shutdown. Bodies may hold ``gateway.max_body_bytes``
+    and nest ``max_json_depth`` deep.
     """
 
     @asynccontextmanager
@@ -93,9 +105,25 @@ def create_app(gateway: Gateway, *, manage_gateway: bool = True) -> Starlette:
             HttpRoute("/v1/chat/completions", handlers.chat, methods=["POST"]),
             HttpRoute("/v1/status", handlers.status, methods=["GET"]),
             HttpRoute("/healthz", handlers.health, methods=["GET"]),
+            HttpRoute("/openapi.json", handlers.openapi, methods=["GET"]),
         ],
         lifespan=lifespan,
+        middleware=[
+            Middleware(
+                RequestLimitsMiddleware,
+                limits=RequestLimits(
+                    max_body_bytes=gateway.max_body_bytes, max_json_depth=max_json_depth
+                ),
+                refuse=_refuse,
+                json_always=True,
+                json_text=True,
+            )
+        ],
     )
+
+
+def _refuse(scope: Scope, error: AirsocError) -> Response:
+    return _error_response(error, openai=scope.get("path") == "/v1/chat/completions")
 
 
 def _error_response(exc: AirsocError, *, openai: bool = False) -> JSONResponse:
@@ -156,23 +184,8 @@ class _Handlers:
         return f"{self._id_prefix}{next(self._id_counter):08x}"
 
     async def _body(self, request: Request) -> Any:
-        limit = self.gateway.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                raise MalformedRequestError(f"Content-Length {declared!r} is not a number")
-            if int(declared) > limit:
-                raise PayloadTooLargeError(
-                    f"the body has {declared} bytes; the gateway accepts at most {limit}"
-                )
-        chunks = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
-            chunks.append(chunk)
-        raw = b"".join(chunks)
+        # Size, depth and control characters were checked by RequestLimitsMiddleware.
+        raw = await request.body()
         try:
             return json.loads(raw, parse_constant=_reject_constant)
         except json.JSONDecodeError as exc:
@@ -190,6 +203,9 @@ class _Handlers:
         request_id = request.headers.get("x-request-id") or self._next_id()
         if len(request_id) > 100:
             raise InputError("X-Request-ID is longer than 100 characters", loc="X-Request-ID")
+        problem = control_character_problem(request_id)
+        if problem:
+            raise InputError(problem, loc="X-Request-ID")
         return client, request_id
 
     # ------------------------------------------------------------------ predict
@@ -404,11 +420,17 @@ class _Handlers:
             where = f"labels[{i}]"
             if not isinstance(item, dict) or not isinstance(item.get("request_id"), str):
                 raise InputError('each label needs a string "request_id"', loc=where)
+            if not 1 <= len(item["request_id"]) <= 100:
+                raise InputError(
+                    "request_id must have 1 to 100 characters", loc=f"{where}.request_id"
+                )
             if "label" not in item:
                 raise InputError('each label needs a "label"', loc=where)
             row_index = item.get("row_index", 0)
-            if type(row_index) is not int or row_index < 0:
-                raise InputError("row_index must be an integer >= 0", loc=f"{where}.row_index")
+            if type(row_index) is not int or not 0 <= row_index <= MAX_ROW_ID:
+                raise InputError(
+                    f"row_index must be an integer from 0 to {MAX_ROW_ID}", loc=f"{where}.row_index"
+                )
             events.append(
                 LabelEvent(
                     request_id=item["request_id"],
@@ -448,7 +470,7 @@ class _Handlers:
             raise InputError(
                 '"messages" must be a non-empty list of {role, content}', loc="messages"
             )
-        if body.get("stream"):
+        if body.get("stream") is not None and body.get("stream") is not False:
             raise InputError("streaming is not supported by the gateway", loc="stream")
         route = gateway.route_for(snapshot, system)
         headers = {"x-request-id": request_id, "x-airsoc-revision": str(route.revision)}
@@ -592,6 +614,12 @@ class _Handlers:
     async def health(self, request: Request) -> Response:
         """Return ok."""
         return JSONResponse({"ok": True})
+
+    async def openapi(self, request: Request) -> Response:
+        """Return the OpenAPI document of this gateway, with the systems it routes now."""
+        snapshot = self.gateway.snapshot
+        systems = {name: route.features for name, route in snapshot.routes.items()}
+        return JSONResponse(gateway_openapi(systems, max_rows=self.gateway.max_rows))
 
 
 def _retrieval(view: RetrievalView | None) -> dict[str, Any]:

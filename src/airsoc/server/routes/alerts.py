@@ -27,6 +27,8 @@ from airsoc.server.auth import UserView
 from airsoc.server.deps import Ctx, CurrentUser, ServerContext, requires
 from airsoc.server.errors import error_responses
 from airsoc.server.routes.incidents import Prose, Text
+from airsoc.types import ClosedKeys
+from airsoc.types import Text as PlainText
 
 __all__ = [
     "AlertmanagerAlert",
@@ -51,7 +53,8 @@ Matcher = Annotated[
         description='An Alertmanager matcher, e.g. `system=fraud` or `severity=~"sev1|sev2"`',
     ),
 ]
-LabelValue = Annotated[str, Field(max_length=500, pattern=r"^[^\x00]*$")]
+LabelValue = Annotated[PlainText, Field(max_length=500)]
+LabelName = Annotated[PlainText, Field(max_length=200)]
 
 
 class SilenceIn(BaseModel):
@@ -81,11 +84,15 @@ class AlertmanagerAlert(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     status: Literal["firing", "resolved"] = "firing"
-    labels: dict[str, LabelValue] = Field(min_length=1, max_length=50)
-    annotations: dict[str, LabelValue] = Field(default_factory=dict, max_length=50)
+    labels: Annotated[dict[LabelName, LabelValue], ClosedKeys(200)] = Field(
+        min_length=1, max_length=50
+    )
+    annotations: Annotated[dict[LabelName, LabelValue], ClosedKeys(200)] = Field(
+        default_factory=dict, max_length=50
+    )
     startsAt: AwareDatetime  # noqa: N815 - Alertmanager's field name
     endsAt: AwareDatetime | None = None  # noqa: N815
-    generatorURL: str = Field("", max_length=2000)  # noqa: N815
+    generatorURL: Annotated[PlainText, Field(max_length=2000)] = ""  # noqa: N815
 
 
 class AlertmanagerPayload(BaseModel):
@@ -93,7 +100,7 @@ class AlertmanagerPayload(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    version: str = Field("4", max_length=10)
+    version: Annotated[PlainText, Field(max_length=10)] = "4"
     status: Literal["firing", "resolved"] = "firing"
     alerts: list[AlertmanagerAlert] = Field(max_length=1000)
 
@@ -113,7 +120,7 @@ def alerts(
     status_: Annotated[
         Literal["firing", "resolved"] | None, Query(alias="status", description="Only this status")
     ] = None,
-    system: Annotated[str | None, Query(max_length=200)] = None,
+    system: Annotated[PlainText | None, Query(max_length=200)] = None,
     label: Annotated[
         list[Matcher] | None,
         Query(max_length=20, description="Matchers every returned alert satisfies"),

@@ -10,8 +10,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile, status
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from airsoc.audit import AuditEntryView
 from airsoc.errors import NotFoundError
@@ -24,6 +25,8 @@ from airsoc.roles import UserRole
 from airsoc.server.auth import UserView
 from airsoc.server.deps import Ctx, CurrentUser, ServerContext, requires
 from airsoc.server.errors import error_responses
+from airsoc.types import MAX_ROW_ID, ClosedKeys, NonBlank
+from airsoc.types import Text as PlainText
 
 __all__ = [
     "IncidentChanges",
@@ -40,13 +43,12 @@ __all__ = [
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
-IncidentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The incident's number")]
-EvidenceId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The evidence item's number")]
+IncidentId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The incident's number")]
+EvidenceId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The evidence item's number")]
 Responder = Annotated[UserView, Depends(requires(UserRole.RESPONDER, "change incidents"))]
-_NON_BLANK = r"^[^\x00]*\S[^\x00]*$"
-Line = Annotated[str, Field(min_length=1, max_length=300, pattern=_NON_BLANK)]
-Text = Annotated[str, Field(max_length=20000, pattern=r"^[^\x00]*$")]
-Prose = Annotated[str, Field(min_length=1, max_length=20000, pattern=_NON_BLANK)]
+Line = Annotated[NonBlank, Field(min_length=1, max_length=300)]
+Text = Annotated[PlainText, Field(max_length=20000)]
+Prose = Annotated[NonBlank, Field(min_length=1, max_length=20000)]
 FailureModeName = Annotated[
     str,
     Field(
@@ -83,7 +85,9 @@ class IncidentCreate(BaseModel):
     model_versions: list[Line] = Field(default_factory=list, max_length=100)
     data_batches: list[Line] = Field(default_factory=list, max_length=100)
     indicators: list[Line] = Field(default_factory=list, max_length=100)
-    labels: dict[Line, Line] = Field(default_factory=dict, max_length=50)
+    labels: Annotated[dict[Line, Line], ClosedKeys(300)] = Field(
+        default_factory=dict, max_length=50
+    )
 
 
 class IncidentChanges(BaseModel):
@@ -97,13 +101,13 @@ class IncidentChanges(BaseModel):
     model_versions: list[Line] | None = Field(None, max_length=100)
     data_batches: list[Line] | None = Field(None, max_length=100)
     indicators: list[Line] | None = Field(None, max_length=100)
-    related_incidents: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(
+    related_incidents: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] | None = Field(
         None, max_length=100
     )
     impact: service.Impact | None = None
     contacts: list[Line] | None = Field(None, max_length=100)
     next_steps: list[Line] | None = Field(None, max_length=100)
-    labels: dict[Line, Line] | None = Field(None, max_length=50)
+    labels: Annotated[dict[Line, Line], ClosedKeys(300)] | None = Field(None, max_length=50)
     started_at: AwareDatetime | None = Field(None, description="When the problem began")
 
 
@@ -121,7 +125,13 @@ class TransitionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    to: Phase = Field(description="The target phase, one of the incident's next_phases")
+    to: Annotated[
+        Phase,
+        # Merging names the incident it merges into, so it has its own route: not a choice here.
+        WithJsonSchema(
+            {"type": "string", "enum": [p.value for p in Phase if p is not Phase.MERGED]}
+        ),
+    ] = Field(description="The target phase, one of the incident's next_phases")
     reason: Prose
 
 
@@ -130,7 +140,7 @@ class MergeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    into: int = Field(ge=1, le=2**31 - 1, description="The incident that carries on")
+    into: int = Field(ge=1, le=MAX_ROW_ID, description="The incident that carries on")
     reason: Prose
 
 
@@ -190,7 +200,7 @@ def list_incidents(
     _user: CurrentUser,
     phase: Phase | None = None,
     open_only: Annotated[bool, Query(alias="open", description="Only open incidents")] = False,
-    system: Annotated[str | None, Query(max_length=200)] = None,
+    system: Annotated[PlainText | None, Query(max_length=200)] = None,
     severity: Severity | None = None,
     failure_mode: Annotated[FailureModeName | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -398,25 +408,40 @@ def list_evidence(
     "/{incident_id}/evidence",
     status_code=status.HTTP_201_CREATED,
     response_model=service.EvidenceView,
-    responses=error_responses(403, 404, 422),
+    responses=error_responses(403, 404, 413, 422),
 )
 async def upload_evidence(
     incident_id: IncidentId,
     ctx: Ctx,
     user: Responder,
     file: Annotated[UploadFile, File(description="The evidence file")],
-    source: Annotated[str, Form(min_length=1, max_length=500, pattern=_NON_BLANK)],
-    description: Annotated[str, Form(max_length=20000, pattern=r"^[^\x00]*$")] = "",
+    source: Annotated[NonBlank, Form(min_length=1, max_length=500)],
+    description: Annotated[PlainText, Form(max_length=20000)] = "",
 ) -> service.EvidenceView:
-    """Store a file by its sha256, attach it and open its chain of custody."""
-    content = await file.read()
+    """Store a file by its sha256, attach it and open its chain of custody.
+
+    The upload was spooled to disk as it arrived (at most the server's upload cap: 413 beyond,
+    and nothing stored); it is copied to the evidence store in chunks, off the event loop."""
+    return await run_in_threadpool(
+        _store_evidence, ctx, incident_id, user, file, source, description
+    )
+
+
+def _store_evidence(
+    ctx: ServerContext,
+    incident_id: int,
+    user: UserView,
+    file: UploadFile,
+    source: str,
+    description: str,
+) -> service.EvidenceView:
     with ctx.store.transaction() as s:
         return service.add_evidence(
             s,
             clock=ctx.clock,
             blobs=ctx.blobs,
             incident_id=incident_id,
-            content=content,
+            content=file.file,
             name=(file.filename or "evidence").replace("\x00", "")[:300],
             source=source,
             actor=user.name,
@@ -444,7 +469,7 @@ def download_evidence(
     ctx: Ctx,
     user: Annotated[UserView, Depends(requires(UserRole.RESPONDER, "read evidence"))],
     purpose: Annotated[
-        str, Query(min_length=1, max_length=500, description="Why (kept in the custody log)")
+        NonBlank, Query(min_length=1, max_length=500, description="Why (kept in the custody log)")
     ] = "review",
 ) -> Response:
     """Return an evidence item's bytes; the access is added to its chain of custody."""

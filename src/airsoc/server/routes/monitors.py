@@ -18,6 +18,7 @@ from airsoc.errors import NotFoundError
 from airsoc.monitoring.signals import SignalView, list_signals
 from airsoc.server.deps import Ctx, CurrentUser
 from airsoc.server.errors import error_responses
+from airsoc.types import Text as PlainText
 
 __all__ = ["MonitorSummary", "monitor_summaries", "router"]
 
@@ -26,7 +27,7 @@ router = APIRouter(tags=["monitors"])
 #: How many recent signals the monitor summaries look at.
 SUMMARY_WINDOW = 5000
 MonitorName = Annotated[
-    str,
+    PlainText,
     Path(
         min_length=1,
         max_length=200,
@@ -84,7 +85,7 @@ def monitor_summaries(session: Session, *, system: str | None = None) -> list[Mo
 def monitors(
     ctx: Ctx,
     _user: CurrentUser,
-    system: Annotated[str | None, Query(max_length=200)] = None,
+    system: Annotated[PlainText | None, Query(max_length=200)] = None,
 ) -> list[MonitorSummary]:
     """List the monitors that stored signals, with their latest verdict."""
     with ctx.store.read() as s:
@@ -114,8 +115,8 @@ def monitor_signals(
 def signals(
     ctx: Ctx,
     _user: CurrentUser,
-    system: Annotated[str | None, Query(max_length=200)] = None,
-    monitor: Annotated[str | None, Query(max_length=200)] = None,
+    system: Annotated[PlainText | None, Query(max_length=200)] = None,
+    monitor: Annotated[PlainText | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[SignalView]:
     """Return stored signals, oldest first, of one system or monitor."""

@@ -70,7 +70,7 @@ def body_model(operation: Operation) -> type[BaseModel]:
 
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._@:+-]*$"
-_CLIENT = r"^[^/\s\x00]+$"
+_CLIENT = r"^[^/\s\x00-\x1f\x7f-\x9f]+$"
 
 
 def _path_param(operation: Operation, name: str) -> Any:

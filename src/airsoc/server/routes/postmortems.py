@@ -20,6 +20,7 @@ from airsoc.roles import UserRole
 from airsoc.server.auth import UserView, parse_user_role, require_role
 from airsoc.server.deps import Ctx, CurrentUser, ServerContext, requires
 from airsoc.server.errors import error_responses
+from airsoc.types import NonBlank
 
 __all__ = [
     "PostmortemCreate",
@@ -51,7 +52,7 @@ class PostmortemTransition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     to: pm.PostmortemStatus
-    reason: str = Field(min_length=1, max_length=20000, pattern=r"^[^\x00]*\S[^\x00]*$")
+    reason: Annotated[NonBlank, Field(min_length=1, max_length=20000)]
 
 
 def move_postmortem(

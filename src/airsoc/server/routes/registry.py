@@ -22,6 +22,7 @@ from airsoc.server.deps import Ctx, CurrentUser, requires
 from airsoc.server.errors import error_responses
 from airsoc.server.routes.incidents import Prose
 from airsoc.server.routes.operations import add_operation_routes
+from airsoc.types import Text as PlainText
 
 __all__ = ["KnownGoodIn", "router"]
 
@@ -133,7 +134,7 @@ def last_known_good(
     system: SystemName,
     ctx: Ctx,
     _user: CurrentUser,
-    before_batch: Annotated[str | None, Query(max_length=200)] = None,
+    before_batch: Annotated[PlainText | None, Query(max_length=200)] = None,
 ) -> lineage.ModelVersionView:
     """Return the version a rollback would serve (trained before ``before_batch``)."""
     with ctx.store.read() as s:
@@ -166,7 +167,7 @@ def system_timeline(system: SystemName, ctx: Ctx, _user: CurrentUser) -> list[Au
 def batches(
     ctx: Ctx,
     _user: CurrentUser,
-    source: Annotated[str | None, Query(max_length=200)] = None,
+    source: Annotated[PlainText | None, Query(max_length=200)] = None,
     status: Annotated[
         str | None, Query(json_schema_extra={"enum": list(lineage.BATCH_STATUSES)})
     ] = None,

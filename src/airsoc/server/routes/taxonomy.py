@@ -17,6 +17,7 @@ from airsoc.incidents.taxonomy import (
 )
 from airsoc.server.deps import CurrentUser
 from airsoc.server.errors import error_responses
+from airsoc.types import Text as PlainText
 
 __all__ = ["FailureModeOut", "LifecycleOut", "router"]
 
@@ -99,7 +100,7 @@ def list_failure_modes(_user: CurrentUser) -> list[FailureModeOut]:
     "/failure-modes/{name}", response_model=FailureModeOut, responses=error_responses(404, 422)
 )
 def get_failure_mode(
-    name: Annotated[str, Path(max_length=64)], _user: CurrentUser
+    name: Annotated[PlainText, Path(max_length=64)], _user: CurrentUser
 ) -> FailureModeOut:
     """Return one failure mode (an unknown name answers 404 naming the known ones)."""
     try:

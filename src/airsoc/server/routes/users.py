@@ -12,6 +12,7 @@ from airsoc.server import auth
 from airsoc.server.auth import UserView
 from airsoc.server.deps import Ctx, CurrentUser, requires
 from airsoc.server.errors import error_responses
+from airsoc.types import NonBlank, Text
 
 __all__ = ["TokenCreate", "UserCreate", "router"]
 
@@ -28,7 +29,7 @@ class UserCreate(BaseModel):
 
     name: str = Field(pattern=auth.USER_NAME_PATTERN)
     role: UserRole
-    password: str | None = Field(None, min_length=8, max_length=1000, repr=False)
+    password: Annotated[Text, Field(min_length=8, max_length=1000)] | None = Field(None, repr=False)
 
 
 class TokenCreate(BaseModel):
@@ -36,7 +37,7 @@ class TokenCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]*\S[^\x00]*$")
+    name: Annotated[NonBlank, Field(min_length=1, max_length=200)]
 
 
 @router.get("/me", response_model=UserView, responses=error_responses())
