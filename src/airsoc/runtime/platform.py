@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from sqlalchemy.exc import OperationalError
 
 from airsoc.alerting.dispatcher import NotifyTarget
 from airsoc.audit import upgrade_chains
 from airsoc.clock import Clock
-from airsoc.errors import AirsocError, InputError
+from airsoc.errors import AirsocError, InputError, StoreError
 from airsoc.monitoring.monitors import MonitorEvaluator, TelemetrySource
 from airsoc.response.controlplane import ControlPlane
 from airsoc.runtime.config import load_checked_config
@@ -40,7 +41,7 @@ from airsoc.serving import Gateway
 from airsoc.serving import create_app as create_gateway_app
 from airsoc.store import Store
 
-__all__ = ["MAX_BACKOFF", "STALL_AFTER", "Platform", "PlatformOptions"]
+__all__ = ["MAX_BACKOFF", "STALL_AFTER", "Platform", "PlatformOptions", "store_unavailable"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,27 @@ class PlatformOptions:
     evaluators: Mapping[str, MonitorEvaluator] | None = None
     on_tick: list[Callable[[LoopReport], None]] = field(default_factory=list)
     on_error: Callable[[str], None] = print
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """Return whether ``exc`` (or an error it was raised from) says the store refused to work:
+    locked past its busy timeout, unreachable, out of connections.
+
+    >>> import sqlite3
+    >>> from sqlalchemy.exc import OperationalError
+    >>> store_unavailable(OperationalError("BEGIN", {}, sqlite3.OperationalError("locked")))
+    True
+    >>> store_unavailable(RuntimeError("a plugin's bug"))
+    False
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OperationalError | StoreError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _server(app: Any, host: str, port: int) -> uvicorn.Server:
@@ -98,7 +120,9 @@ class Platform:
                         f"audit chain {report.chain} does not verify: {report.problem}"
                     )
         config, playbooks = load_checked_config(options.config_path, evaluators=options.evaluators)
-        self.gateway = Gateway.open(store=store, clock=clock)
+        self.gateway = Gateway.open(
+            store=store, clock=clock, log_options=config.telemetry.log_options()
+        )
         self.loop = ResponseLoop(
             config=config,
             playbooks=playbooks,
@@ -178,7 +202,13 @@ class Platform:
                     logger.exception("airsoc worker: the round failed")
                     self.health.worker_failed(exc)
                     self.options.on_error(f"worker: {type(exc).__name__}: {exc}")
-                    delay = min(delay * 2, MAX_BACKOFF)
+                    if store_unavailable(exc):
+                        # The round already waited the store's busy timeout: try again at the
+                        # next tick, so the worker is back within a tick of the store.
+                        self.health.store_failed(exc)
+                        delay = self.options.tick_interval
+                    else:
+                        delay = min(delay * 2, MAX_BACKOFF)
                 else:
                     self.health.beat()
                     delay = self.options.tick_interval
@@ -221,6 +251,7 @@ class Platform:
             self._mtime = mtime
             try:
                 self.loop.reload(self.options.config_path)
+                self._apply_telemetry_policy()
                 self.options.on_error(f"reloaded {self.options.config_path}")
             except AirsocError as exc:
                 self.options.on_error(f"kept the running configuration: {exc}")
@@ -229,11 +260,18 @@ class Platform:
                 report = self.loop.tick()
         except AirsocError as exc:
             self.health.worker_failed(exc)
+            if store_unavailable(exc):
+                self.health.store_failed(exc)
             self.options.on_error(f"worker: {exc}")
             return None
         for hook in self.options.on_tick:
             hook(report)
         return report
+
+    def _apply_telemetry_policy(self) -> None:
+        log = self.gateway.event_log
+        if log is not None:
+            log.set_policy(**self.loop.config.telemetry.log_options())
 
     def run(
         self,
