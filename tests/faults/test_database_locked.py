@@ -42,7 +42,6 @@ def test_a_database_locked_past_the_busy_timeout(tmp_path: Path) -> None:
                 assert platform_fault_alerts(sink, part="store") == []
                 released = lock.release()
             wait_until(lambda: up.readyz() == 200, "/readyz to recover without a restart")
-            assert time.monotonic() > released
             wait_until(
                 lambda: any(
                     a["status"] == "resolved" for a in platform_fault_alerts(sink, part="store")
