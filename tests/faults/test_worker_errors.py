@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from airsoc.monitoring.models import MonitorStateRow
 from airsoc.response.runs import RunView, list_runs
 from airsoc.settings import Settings
@@ -27,8 +29,8 @@ from airsoc.testing.receivers import http_sink
 
 MONITOR = """\
 monitors:
-  - {name: flaky, system: fraud, detector: flaky_detector, window: 1h, window_kind: sliding, every: 1s,
-     failure_mode: data_drift, severity: sev2,
+  - {name: flaky, system: fraud, detector: flaky_detector, window: 1h, window_kind: sliding,
+     every: 1s, failure_mode: data_drift, severity: sev2,
      reference: {range: {start: "2020-01-01T00:00:00+00:00", end: "2020-01-02T00:00:00+00:00"}}}
 incident_rules:
   - {when: 'failure_mode == "data_drift"', declare: true}
@@ -41,6 +43,8 @@ steps:
   - {id: first, action: ledger, on_failure: {retry: {attempts: 3, backoff: 0s}}}
   - {id: second, action: ledger}
 """
+
+pytestmark = pytest.mark.slow
 
 
 def _state(data: Path) -> tuple[list[RunView], datetime | None]:

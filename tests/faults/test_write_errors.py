@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from airsoc.testing.faults import (
     PREDICT_ROW,
@@ -24,6 +25,8 @@ from airsoc.testing.faults import (
 from airsoc.testing.receivers import http_sink
 
 WRITER = "event-log writer"
+
+pytestmark = pytest.mark.slow
 
 
 def _injected(progress: Path) -> int:

@@ -2,8 +2,8 @@
 
 Lineage owns ``systems``, monitoring ``monitors``, alerting ``routes``, ``receivers``,
 ``inhibit_rules``, ``silences`` and ``templates``, response ``incident_rules``, ``escalation``
-and ``playbooks``, telemetry ``telemetry``. :func:`parse_config` checks the whole file at once; references across sections
-(a monitor's system, an escalation level's receiver) are checked by
+and ``playbooks``, telemetry ``telemetry``. :func:`parse_config` checks the whole file at once;
+references across sections (a monitor's system, an escalation level's receiver) are checked by
 :meth:`AirsocConfig.reference_issues`.
 
 Example:

@@ -412,7 +412,8 @@ class UpProcess:
         return self
 
     def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
+        assert self.proc is not None
+        assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.output.append(line)
             if line.startswith("watching"):
@@ -638,7 +639,8 @@ class SqliteWriteLock:
 
     def release(self) -> float:
         """Commit and end the holder; return (monotonic) when the lock was released."""
-        assert self.proc is not None and self.proc.stdin is not None
+        assert self.proc is not None
+        assert self.proc.stdin is not None
         assert self.proc.stdout is not None
         self.proc.stdin.write("\n")
         self.proc.stdin.flush()
