@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +105,7 @@ def _events_row(name: str, acknowledged: list[str], telemetry: Path) -> Row:
 # --------------------------------------------------------------------------- the faults
 
 
-def stop_under_load(name: str, signum: signal.Signals | None, clients: int) -> Row:
+def stop_under_load(name: str, signum: signal.Signals | None, clients: int, events: int) -> Row:
     """Load the gateway with ``clients`` threads, then send ``signum`` while they still send.
 
     Without ``signum`` (the baseline) the clients stop first and the platform is stopped idle.
@@ -113,7 +115,7 @@ def stop_under_load(name: str, signum: signal.Signals | None, clients: int) -> R
     prepare_system(data)
     with http_sink() as sink, UpProcess(config=_config(folder, sink), data_dir=data) as up:
         load = LoadClients(up.gateway_url, threads=clients, prefix="s").start()
-        wait_until(lambda: load.count() >= 300, "load on the gateway")
+        wait_until(lambda: load.count() >= events, "load on the gateway", timeout=600)
         if signum is None:
             load.stop()
         started = time.monotonic()
@@ -122,7 +124,10 @@ def stop_under_load(name: str, signum: signal.Signals | None, clients: int) -> R
         load.wait_gone()
         took = time.monotonic() - started
     row = _events_row(name, load.acknowledged, data / "telemetry")
-    row.note = f"exit {code}, stop took {took:.1f} s, answers {dict(load.statuses)}"
+    row.note = (
+        f"exit {code}, stop took {took:.1f} s, answers {dict(load.statuses)}, "
+        f"{load.unanswered} requests unanswered (connection closed or refused)"
+    )
     return row
 
 
@@ -210,6 +215,12 @@ def database_locked() -> Row:
             load = LoadClients(up.gateway_url, threads=4, prefix="l").start()
             with SqliteWriteLock(data / "airsoc.db") as lock:
                 wait_until(lambda: up.readyz() == 503, "/readyz to fail")
+                # Held well past the busy timeout: several rounds fail while it lasts.
+                since = lock.acquired_at or 0.0
+                wait_until(
+                    lambda: time.monotonic() - since > 3 * BUSY_TIMEOUT_MS / 1000,
+                    "three busy timeouts",
+                )
                 held = time.monotonic() - (lock.acquired_at or 0.0)
                 released = lock.release()
             wait_until(lambda: up.readyz() == 200, "/readyz to recover", interval=0.01)
@@ -297,8 +308,35 @@ def worker_raises() -> Row:
     )
 
 
+def _postgres_database() -> tuple[str, Callable[[], None]] | None:
+    """Create a scratch PostgreSQL database; return its URL and how to drop it (None when no
+    server answers at ``AIRSOC_TEST_POSTGRES_URL``)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    admin_url = os.environ.get(
+        "AIRSOC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    name = f"airsoc_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except SQLAlchemyError:
+        admin.dispose()
+        return None
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return admin.url.set(database=name).render_as_string(hide_password=False), drop
+
+
 def lease_rows() -> list[Row]:
-    """Lease expiry and kill -9 mid-step, when ``airsoc.testing.workers`` is installed."""
+    """Lease expiry and kill -9 mid-step (3 worker processes, 1 s lease, 3 s steps), on SQLite
+    and PostgreSQL, when ``airsoc.testing.workers`` is installed."""
     names = ("lease expiry, 3 processes", "kill -9 mid-step")
     try:
         workers = importlib.import_module("airsoc.testing.workers")
@@ -306,25 +344,34 @@ def lease_rows() -> list[Row]:
         return [Row(name, note="not available") for name in names]
     race: Callable[..., Any] = workers.run_lease_race
     rows = []
-    for name, kill in zip(names, (False, True), strict=True):
-        folder = _folder()
-        result = race(
-            f"sqlite:///{folder}/race.db",
-            workers=3,
-            runs=4,
-            lease_seconds=1.0,
-            step_seconds=3.0,
-            kill_one=kill,
-        )
-        rows.append(
-            Row(
-                f"{name} (SQLite)",
-                executed=result.executed,
-                planned=result.planned,
-                duplicated=result.duplicated,
-                recovery=result.recovery_seconds,
+    for backend in ("SQLite", "PostgreSQL"):
+        for name, kill in zip(names, (False, True), strict=True):
+            label = f"{name} ({backend})"
+            drop: Callable[[], None] | None = None
+            if backend == "SQLite":
+                url = f"sqlite:///{_folder()}/race.db"
+            else:
+                created = _postgres_database()
+                if created is None:
+                    rows.append(Row(label, note="no PostgreSQL server answers"))
+                    continue
+                url, drop = created
+            try:
+                result = race(
+                    url, workers=3, runs=4, lease_seconds=1.0, step_seconds=3.0, kill_one=kill
+                )
+            finally:
+                if drop is not None:
+                    drop()
+            rows.append(
+                Row(
+                    label,
+                    executed=result.executed,
+                    planned=result.planned,
+                    duplicated=result.duplicated,
+                    recovery=result.recovery_seconds,
+                )
             )
-        )
     return rows
 
 
@@ -338,7 +385,7 @@ def _cell(value: float | int | None, fmt: str = "d") -> str:
 def judge(rows: list[Row]) -> None:
     """Set each row's target and whether it is met."""
     for row in rows:
-        if row.note == "not available":
+        if row.note in ("not available", "no PostgreSQL server answers"):
             continue
         if row.fault.startswith(("SIGTERM", "SIGINT")):
             row.target, row.met = "0 lost, 0 duplicated", row.lost == 0 and row.duplicated == 0
@@ -379,11 +426,20 @@ def print_table(rows: list[Row]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20, help="client threads for the signals")
+    parser.add_argument(
+        "--events", type=int, default=2000, help="acknowledged predictions before the signal"
+    )
     args = parser.parse_args()
     rows = [
-        stop_under_load(f"baseline: no fault, {args.clients} clients", None, args.clients),
-        stop_under_load(f"SIGTERM, {args.clients} clients", signal.SIGTERM, args.clients),
-        stop_under_load(f"SIGINT, {args.clients} clients", signal.SIGINT, args.clients),
+        stop_under_load(
+            f"baseline: no fault, {args.clients} clients", None, args.clients, args.events
+        ),
+        stop_under_load(
+            f"SIGTERM, {args.clients} clients", signal.SIGTERM, args.clients, args.events
+        ),
+        stop_under_load(
+            f"SIGINT, {args.clients} clients", signal.SIGINT, args.clients, args.events
+        ),
         write_errors(),
         hostile_labels(),
         database_locked(),
