@@ -138,6 +138,7 @@ class Platform:
             evaluators=options.evaluators,
         )
         self._engine_lock = threading.Lock()
+        self._round_error: BaseException | None = None
         log = getattr(self.gateway, "event_log", None)
         self.health = SelfMonitor(
             clock=clock,
@@ -197,26 +198,36 @@ class Platform:
         try:
             while not self._stop.wait(delay):
                 try:
-                    self.tick()
+                    report = self.tick()
                 except Exception as exc:
                     logger.exception("airsoc worker: the round failed")
-                    self.health.worker_failed(exc)
+                    self._round_failed(exc)
                     self.options.on_error(f"worker: {type(exc).__name__}: {exc}")
-                    if store_unavailable(exc):
-                        # The round already waited the store's busy timeout: try again at the
-                        # next tick, so the worker is back within a tick of the store.
-                        self.health.store_failed(exc)
-                        delay = self.options.tick_interval
-                    else:
-                        delay = min(delay * 2, MAX_BACKOFF)
+                    delay = self._backoff(delay, exc)
                 else:
-                    self.health.beat()
-                    delay = self.options.tick_interval
+                    if report is None and self._round_error is not None:
+                        delay = self._backoff(delay, self._round_error)  # reported by tick()
+                    else:
+                        self.health.beat()
+                        delay = self.options.tick_interval
         except BaseException as exc:  # the thread is going away: say so
             self.health.worker_stopped(f"the worker thread ended: {type(exc).__name__}: {exc}")
             raise
         if not self._stop.is_set():
             self.health.worker_stopped("the worker thread ended")
+
+    def _round_failed(self, exc: BaseException) -> None:
+        self._round_error = exc
+        self.health.worker_failed(exc)
+        if store_unavailable(exc):
+            self.health.store_failed(exc)
+
+    def _backoff(self, delay: float, exc: BaseException) -> float:
+        if store_unavailable(exc):
+            # The round already waited the store's busy timeout: try again at the next tick, so
+            # the worker is back within a tick of the store.
+            return self.options.tick_interval
+        return min(delay * 2, MAX_BACKOFF)
 
     def _watch(self) -> None:
         while not self._stop.wait(self.options.tick_interval):
@@ -255,13 +266,12 @@ class Platform:
                 self.options.on_error(f"reloaded {self.options.config_path}")
             except AirsocError as exc:
                 self.options.on_error(f"kept the running configuration: {exc}")
+        self._round_error = None
         try:
             with self._engine_lock:
                 report = self.loop.tick()
         except AirsocError as exc:
-            self.health.worker_failed(exc)
-            if store_unavailable(exc):
-                self.health.store_failed(exc)
+            self._round_failed(exc)
             self.options.on_error(f"worker: {exc}")
             return None
         for hook in self.options.on_tick:
