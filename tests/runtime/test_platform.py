@@ -148,3 +148,19 @@ def test_a_store_that_refuses_the_worker_fails_readyz_until_it_accepts_again(
     )
     store = [a for a in platform_alerts(sink) if a["labels"]["part"] == "store"]
     assert [a["status"] for a in store] == ["firing", "resolved"]
+
+
+def test_the_telemetry_policy_comes_from_the_config_and_reloads(
+    running: tuple[Platform, HttpSink],
+) -> None:
+    platform, _ = running
+    log = platform.gateway.event_log
+    assert log is not None
+    assert (log.health().on_full, log.health().max_pending) == ("keep_serving", 200_000)
+    config = platform.options.config_path
+    config.write_text(
+        config.read_text(encoding="utf-8") + "telemetry: {on_full: refuse, queue_size: 50}\n",
+        encoding="utf-8",
+    )
+    wait_for(lambda: log.health().on_full == "refuse", "the reloaded policy")
+    assert log.health().max_pending == 50
