@@ -3,6 +3,7 @@ keeps flowing (the request that once stopped the event log's writer for good).""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -44,6 +45,9 @@ def test_hostile_labels_are_refused_and_telemetry_keeps_flowing(tmp_path: Path) 
                 )
                 assert 400 <= response.status_code < 500, (body, response.text)
                 assert response.json()["loc"].startswith("labels[0]"), response.json()
+            # The label route itself still works, and what it acknowledges reaches disk.
+            valid = {"labels": [{"request_id": before.acknowledged[0], "label": 1}]}
+            assert httpx.post(labels, json=valid).status_code == 202
             after = LoadClients(up.gateway_url, threads=2, prefix="after").start()
             wait_until(lambda: after.count() >= 20, "predictions after the hostile labels")
             after.stop()
@@ -53,6 +57,13 @@ def test_hostile_labels_are_refused_and_telemetry_keeps_flowing(tmp_path: Path) 
             wait_until(
                 lambda: account(acknowledged, written_request_ids(telemetry)).lost == 0,
                 "every acknowledged prediction on disk",
+            )
+            wait_until(
+                lambda: (
+                    written_request_ids(telemetry, kind="label")
+                    == Counter({before.acknowledged[0]: 1})
+                ),
+                "the valid label on disk",
             )
             assert up.alive()
             status, readiness = up.readiness()
