@@ -14,7 +14,8 @@ a :class:`FaultPlan` the child reads from the ``AIRSOC_FAULTS`` environment vari
   (``airsoc.actions``) raise an error that is not an airsoc error. :func:`write_plugin_dist`
   declares both as entry points of a distribution the child finds on its ``PYTHONPATH``, so they
   are loaded the way any installed plugin is. The ledger action appends its idempotency key to
-  the file ``ledger``: a key written twice is a side effect applied twice.
+  the file ``ledger``: a key written twice is a side effect applied twice. ``action_seconds``
+  makes each of its steps last that long (the side effect is applied at the end).
 
 :class:`LoadClients` sends predictions from many threads, each with its own ``X-Request-ID``, and
 remembers which were acknowledged (200); :func:`account` compares them with the prediction events
@@ -100,6 +101,7 @@ class FaultPlan:
     evaluator_raises_while: str | None = None
     action_raises_once: str | None = None
     ledger: str | None = None
+    action_seconds: float = 0.0
 
     def to_env(self) -> str:
         """Return the plan as the value of ``AIRSOC_FAULTS``."""
@@ -221,6 +223,8 @@ class LedgerAction(Action):
             raise RuntimeError("injected action failure (not an airsoc error)")
         if not plan.ledger:
             raise RuntimeError("the fault plan names no ledger file")
+        if plan.action_seconds:
+            time.sleep(plan.action_seconds)  # a long step, for faults that strike mid-step
         with open(plan.ledger, "a", encoding="utf-8") as fh:
             fh.write(ctx.idempotency_key + "\n")
         return ActionResult(output={"key": ctx.idempotency_key}, summary="wrote the ledger")
