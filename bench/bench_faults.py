@@ -17,6 +17,8 @@ model behind the gateway, alerts routed to a local webhook) and injects one faul
 - database locked past the busy timeout (another process holds ``BEGIN IMMEDIATE`` until
   ``/readyz`` has failed, with a 1 s busy timeout and 0.5 s ticks) under 4 clients; recovery:
   from the release until ``/readyz`` answers 200 again;
+- a database locked while a playbook step is in flight (the step's result cannot be recorded):
+  steps executed against planned; recovery: from the release until the run finished;
 - worker plugins that raise (a detector until it is fixed, a playbook action once): steps
   executed against planned (the action's side effects, by idempotency key); recovery: from the
   fix until the detector's ``platform_fault`` alert resolves;
@@ -308,6 +310,74 @@ def worker_raises() -> Row:
     )
 
 
+def _step_states(data: Path) -> list[tuple[str, str]]:
+    from airsoc.response.runs import list_runs
+    from airsoc.settings import Settings
+    from airsoc.store import Store
+
+    store = Store.open(Settings.resolve(data_dir=data, environ={}), migrate=False)
+    try:
+        with store.read() as s:
+            return [(r.status, st.status) for r in list_runs(s) for st in r.steps]
+    finally:
+        store.close()
+
+
+def database_locked_mid_step(patience: float) -> Row:
+    """The write lock is taken while a playbook step runs (2 s) and held 3 busy timeouts: the
+    step's result cannot be recorded. Recovery: from the release until the run has finished
+    (given up after ``patience`` seconds)."""
+    folder = _folder()
+    data = folder / "data"
+    prepare_system(data)
+    ledger = folder / "ledger"
+    plan = FaultPlan(busy_timeout_ms=BUSY_TIMEOUT_MS, ledger=str(ledger), action_seconds=2.0)
+    recovery: float | None = None
+    with http_sink() as sink:
+        config = _config(folder, sink, extra=WORKER_CONFIG)
+        (folder / "record.yaml").write_text(WORKER_PLAYBOOK, encoding="utf-8")
+        plugins = write_plugin_dist(folder / "plugins")
+        with UpProcess(
+            config=config, data_dir=data, plan=plan, plugin_path=plugins, tick=TICK
+        ) as up:
+            load = LoadClients(up.gateway_url, threads=1, prefix="m").start()
+            wait_until(lambda: load.count() >= 5, "telemetry in the window")
+            load.stop()
+            wait_until(lambda: ("running", "running") in _step_states(data), "a step in flight")
+            with SqliteWriteLock(data / "airsoc.db") as lock:
+                since = lock.acquired_at or 0.0
+                wait_until(
+                    lambda: time.monotonic() - since > 3 * BUSY_TIMEOUT_MS / 1000,
+                    "three busy timeouts",
+                )
+                released = lock.release()
+            try:
+                wait_until(
+                    lambda: {run for run, _ in _step_states(data)} == {"succeeded"},
+                    "the run to finish",
+                    timeout=patience,
+                    interval=0.2,
+                )
+                recovery = time.monotonic() - released
+            except TimeoutError:
+                pass
+            up.stop()
+    keys = ledger_keys(ledger)
+    return Row(
+        "database locked mid-step (run in flight)",
+        executed=sum(keys.values()),
+        planned=2,
+        duplicated=sum(n - 1 for n in keys.values()),
+        recovery=recovery,
+        note=(
+            f"runs/steps: {_step_states(data)}"
+            if recovery is not None
+            else f"the run had not finished {patience:.0f} s after the release: "
+            f"{_step_states(data)}"
+        ),
+    )
+
+
 def _postgres_database() -> tuple[str, Callable[[], None]] | None:
     """Create a scratch PostgreSQL database; return its URL and how to drop it (None when no
     server answers at ``AIRSOC_TEST_POSTGRES_URL``)."""
@@ -391,6 +461,11 @@ def judge(rows: list[Row]) -> None:
             row.target, row.met = "0 lost, 0 duplicated", row.lost == 0 and row.duplicated == 0
         elif row.fault.startswith("100 telemetry"):
             row.target, row.met = "0 lost", row.lost == 0
+        elif row.fault.startswith("database locked mid-step"):
+            row.target = "run finishes, executed == planned, 0 dup"
+            row.met = (
+                row.recovery is not None and row.executed == row.planned and row.duplicated == 0
+            )
         elif row.fault.startswith("database locked"):
             row.target = f"recovery <= 2 ticks ({2 * TICK:g} s)"
             row.met = row.recovery is not None and row.recovery <= 2 * TICK
@@ -429,6 +504,9 @@ def main() -> None:
     parser.add_argument(
         "--events", type=int, default=2000, help="acknowledged predictions before the signal"
     )
+    parser.add_argument(
+        "--patience", type=float, default=90.0, help="seconds to wait for a run to recover"
+    )
     args = parser.parse_args()
     rows = [
         stop_under_load(
@@ -444,6 +522,7 @@ def main() -> None:
         hostile_labels(),
         database_locked(),
         worker_raises(),
+        database_locked_mid_step(args.patience),
         *lease_rows(),
     ]
     judge(rows)
