@@ -480,7 +480,7 @@ def print_table(rows: list[Row]) -> None:
     """Print the one table."""
     header = (
         f"{'fault':48} {'acked':>7} {'written':>7} {'lost':>5} {'dup':>4} "
-        f"{'steps':>7} {'recovery s':>10}  {'target':36} met"
+        f"{'steps':>7} {'recovery s':>10}  {'target':40} met"
     )
     print(header)
     print("-" * len(header))
@@ -490,7 +490,7 @@ def print_table(rows: list[Row]) -> None:
         print(
             f"{r.fault:48} {_cell(r.acknowledged):>7} {_cell(r.written):>7} {_cell(r.lost):>5} "
             f"{_cell(r.duplicated):>4} {steps:>7} {_cell(r.recovery, '.2f'):>10}  "
-            f"{r.target:36} {met}"
+            f"{r.target:40} {met}"
         )
     notes = [f"  {r.fault}: {r.note}" for r in rows if r.note]
     if notes:
