@@ -116,3 +116,31 @@ def test_an_alias_bomb_is_refused_with_a_short_error() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(bomb)
     assert len(str(caught.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("text", "loc", "value"),
+    [
+        ("telemetry: {on_full: drop}", "telemetry.on_full", "'drop'"),
+        ("telemetry: {queue_size: 0}", "telemetry.queue_size", "0"),
+        ("telemetry: {retry_max: 0s}", "telemetry.retry_max", "'0s'"),
+        ("telemetry: {colour: red}", "telemetry.colour", "'red'"),
+    ],
+)
+def test_a_bad_telemetry_policy_is_located(text: str, loc: str, value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="airsoc.yaml")
+    assert f"airsoc.yaml: {loc}: " in str(info.value)
+    assert f"(got {value})" in str(info.value)
+
+
+def test_the_telemetry_policy_becomes_the_event_log_options() -> None:
+    config = parse_config("telemetry: {on_full: refuse, queue_size: 500, retry_max: 250ms}")
+    assert config.telemetry.log_options() == {
+        "on_full": "refuse",
+        "max_pending": 500,
+        "retry_max": 0.25,
+        "retry_initial": 0.05,
+    }
+    default = parse_config("receivers: {a: {}}").telemetry
+    assert (default.on_full, default.queue_size) == ("keep_serving", 200_000)

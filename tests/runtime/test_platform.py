@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from airsoc.clock import SystemClock
+from airsoc.errors import StoreError
 from airsoc.runtime.health import PartStatus
 from airsoc.runtime.loop import LoopReport
 from airsoc.runtime.platform import Platform, PlatformOptions
@@ -118,3 +119,48 @@ def test_a_failing_telemetry_writer_fails_readyz_and_alerts(
         assert platform_alerts(sink)[0]["labels"]["part"] == "event-log writer"
         monkeypatch.setattr(log, "health", healthy)
         wait_for(lambda: client.get("/readyz").status_code == 200, "/readyz to recover")
+
+
+def test_a_store_that_refuses_the_worker_fails_readyz_until_it_accepts_again(
+    running: tuple[Platform, HttpSink], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    platform, sink = running
+    real_tick = platform.loop.tick
+    locked = [True]
+
+    def locked_tick(**kw: Any) -> LoopReport:
+        if locked[0]:
+            raise StoreError("database is locked")
+        return real_tick(**kw)
+
+    monkeypatch.setattr(platform.loop, "tick", locked_tick)
+    with httpx.Client(base_url=platform.api_url) as client:
+        wait_for(lambda: client.get("/readyz").status_code == 503, "/readyz to fail")
+        assert client.get("/readyz").json()["detail"] == "store is failing"
+        locked[0] = False
+        wait_for(lambda: client.get("/readyz").status_code == 200, "/readyz to recover")
+    wait_for(
+        lambda: any(
+            a["status"] == "resolved" and a["labels"]["part"] == "store"
+            for a in platform_alerts(sink)
+        ),
+        "the store's alert, fired then resolved",
+    )
+    store = [a for a in platform_alerts(sink) if a["labels"]["part"] == "store"]
+    assert [a["status"] for a in store] == ["firing", "resolved"]
+
+
+def test_the_telemetry_policy_comes_from_the_config_and_reloads(
+    running: tuple[Platform, HttpSink],
+) -> None:
+    platform, _ = running
+    log = platform.gateway.event_log
+    assert log is not None
+    assert (log.health().on_full, log.health().max_pending) == ("keep_serving", 200_000)
+    config = platform.options.config_path
+    config.write_text(
+        config.read_text(encoding="utf-8") + "telemetry: {on_full: refuse, queue_size: 50}\n",
+        encoding="utf-8",
+    )
+    wait_for(lambda: log.health().on_full == "refuse", "the reloaded policy")
+    assert log.health().max_pending == 50

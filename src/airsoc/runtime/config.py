@@ -2,8 +2,8 @@
 
 Lineage owns ``systems``, monitoring ``monitors``, alerting ``routes``, ``receivers``,
 ``inhibit_rules``, ``silences`` and ``templates``, response ``incident_rules``, ``escalation``
-and ``playbooks``. :func:`parse_config` checks the whole file at once; references across sections
-(a monitor's system, an escalation level's receiver) are checked by
+and ``playbooks``, telemetry ``telemetry``. :func:`parse_config` checks the whole file at once;
+references across sections (a monitor's system, an escalation level's receiver) are checked by
 :meth:`AirsocConfig.reference_issues`.
 
 Example:
@@ -32,6 +32,7 @@ from airsoc.response.actions import ActionRegistry
 from airsoc.response.config import ResponseSection
 from airsoc.response.playbooks import Playbook, load_playbooks
 from airsoc.runtime.registries import build_registries
+from airsoc.telemetry.config import TelemetrySection
 
 __all__ = [
     "STARTER_CONFIG",
@@ -43,7 +44,9 @@ __all__ = [
 ]
 
 
-class AirsocConfig(LineageSection, MonitoringSection, AlertingSection, ResponseSection):
+class AirsocConfig(
+    LineageSection, MonitoringSection, AlertingSection, ResponseSection, TelemetrySection
+):
     """The whole ``airsoc.yaml``: every domain's sections."""
 
     def reference_issues(self) -> list[ConfigIssue]:

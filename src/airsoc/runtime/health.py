@@ -1,26 +1,32 @@
 """Self-monitoring: airsoc watches its own parts and says when one stops.
 
-:class:`SelfMonitor` reads the event-log writer's health and the worker's heartbeat. Any part
-that is not ``ok`` raises a ``platform_fault`` alert through the normal routing tree (resolved
-when the part recovers); a part that stopped or stalled, or a writer that keeps failing, also
-makes :meth:`SelfMonitor.ready` false, which fails ``/readyz``. A worker whose rounds fail goes on
-with backoff and stays ready. While the store itself is unwritable the fault is logged at
-once and the alert is delivered as soon as the store accepts it.
+:class:`SelfMonitor` reads the event-log writer's health, the worker's heartbeat and whether the
+store accepted the worker's last round. Any part that is not ``ok`` raises a ``platform_fault``
+alert through the normal routing tree (resolved when the part recovers); a part that stopped or
+stalled, a writer that keeps failing, or a store that refuses writes (locked past its busy
+timeout, unreachable) also makes :meth:`SelfMonitor.ready` false, which fails ``/readyz``. A
+worker whose rounds fail for another reason goes on with backoff and stays ready. While the store
+itself is unwritable the fault is logged at once and the alert is delivered as soon as the store
+accepts it; a part that recovers before its alert was delivered still has its firing alert sent
+first, and the resolved one after it.
 
 Example:
     >>> from airsoc.clock import SimulatedClock
     >>> monitor = SelfMonitor(clock=SimulatedClock(), stall_after=60.0)
     >>> monitor.beat()
     >>> [(p.part, p.ok) for p in monitor.parts()]
-    [('worker', True)]
+    [('worker', True), ('store', True)]
     >>> monitor.worker_failed(RuntimeError("database is locked"))
-    >>> [(p.part, p.status, p.ok) for p in monitor.parts()]
-    [('worker', 'failing', True)]
+    >>> [(p.part, p.status, p.ok) for p in monitor.parts()][0]
+    ('worker', 'failing', True)
     >>> monitor.ready(), [a.labels["part"] for a in monitor.alerts()]
     (True, ['worker'])
+    >>> monitor.store_failed(RuntimeError("database is locked"))
+    >>> monitor.ready(), sorted(a.labels["part"] for a in monitor.alerts())
+    (False, ['store', 'worker'])
     >>> monitor.worker_stopped("the thread ended")
-    >>> monitor.ready(), [a.labels["part"] for a in monitor.alerts()]
-    (False, ['worker'])
+    >>> monitor.ready(), sorted(a.labels["part"] for a in monitor.alerts())
+    (False, ['store', 'worker'])
 """
 
 from __future__ import annotations
@@ -74,6 +80,7 @@ class SelfMonitor:
         self._consecutive = 0
         self._last_error = ""
         self._stopped: str | None = None
+        self._store_error: str | None = None
         self._firing: dict[str, Alert] = {}
         self._pending: list[Alert] = []
 
@@ -82,6 +89,7 @@ class SelfMonitor:
         with self._lock:
             self._last_beat = time.monotonic()
             self._consecutive = 0
+            self._store_error = None
 
     def worker_failed(self, exc: BaseException) -> None:
         """Record an unexpected error of the worker (it goes on, with backoff)."""
@@ -89,6 +97,12 @@ class SelfMonitor:
             self._errors += 1
             self._consecutive += 1
             self._last_error = f"{type(exc).__name__}: {exc}"
+
+    def store_failed(self, exc: BaseException) -> None:
+        """Record that the store refused the worker's round (it is locked or unreachable); the
+        store counts as down until a round succeeds."""
+        with self._lock:
+            self._store_error = f"{type(exc).__name__}: {exc}"
 
     def worker_stopped(self, why: str) -> None:
         """Record that the worker is gone for good."""
@@ -116,6 +130,13 @@ class SelfMonitor:
                 return PartStatus("worker", "failing", True, detail, data)
         return PartStatus("worker", "ok", True, "", data)
 
+    def _store(self) -> PartStatus:
+        with self._lock:
+            error = self._store_error
+        if error is None:
+            return PartStatus("store", "ok", True)
+        return PartStatus("store", "failing", False, f"the store refuses writes: {error}")
+
     def _writer(self) -> PartStatus | None:
         if self.writer is None:
             return None
@@ -131,7 +152,7 @@ class SelfMonitor:
     def parts(self) -> list[PartStatus]:
         """Return the status of every watched part."""
         writer = self._writer()
-        return [self._worker(), *([writer] if writer else [])]
+        return [self._worker(), self._store(), *([writer] if writer else [])]
 
     def ready(self) -> bool:
         """Return whether every part works (``/readyz`` answers 503 otherwise)."""
@@ -142,6 +163,8 @@ class SelfMonitor:
         is down, a resolved one for each part that came back; alerts not yet accepted by the
         store (see :meth:`undelivered`) are returned again."""
         now = self.clock.now()
+        pending, self._pending = self._pending, []
+        unsent = {a.labels["part"] for a in pending if not a.is_resolved(now)}
         out: list[Alert] = []
         for part in self.parts():
             previous = self._firing.get(part.part)
@@ -165,11 +188,16 @@ class SelfMonitor:
                 self._firing[part.part] = alert
                 out.append(alert)
             elif previous is not None:
+                if part.part in unsent:
+                    # Its firing alert goes out first (it is in ``pending``): resolving it in
+                    # the same breath would leave the receivers nothing to notify.
+                    continue
                 logger.warning("airsoc's %s recovered", part.part)
                 del self._firing[part.part]
                 out.append(previous.resolved_at(now))
-        pending, self._pending = self._pending, []
-        return [*pending, *out]
+        # One alert per part and state: a newer one replaces an older one not yet delivered.
+        latest = {(a.labels["part"], a.is_resolved(now)): a for a in [*pending, *out]}
+        return list(latest.values())
 
     def undelivered(self, alerts: list[Alert]) -> None:
         """Keep ``alerts`` to send again: the store did not accept them."""

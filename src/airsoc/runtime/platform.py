@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from sqlalchemy.exc import OperationalError
 
 from airsoc.alerting.dispatcher import NotifyTarget
 from airsoc.audit import upgrade_chains
 from airsoc.clock import Clock
-from airsoc.errors import AirsocError, InputError
+from airsoc.errors import AirsocError, InputError, StoreError
 from airsoc.monitoring.monitors import MonitorEvaluator, TelemetrySource
 from airsoc.response.controlplane import ControlPlane
 from airsoc.runtime.config import load_checked_config
@@ -40,7 +41,7 @@ from airsoc.serving import Gateway
 from airsoc.serving import create_app as create_gateway_app
 from airsoc.store import Store
 
-__all__ = ["MAX_BACKOFF", "STALL_AFTER", "Platform", "PlatformOptions"]
+__all__ = ["MAX_BACKOFF", "STALL_AFTER", "Platform", "PlatformOptions", "store_unavailable"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,27 @@ class PlatformOptions:
     evaluators: Mapping[str, MonitorEvaluator] | None = None
     on_tick: list[Callable[[LoopReport], None]] = field(default_factory=list)
     on_error: Callable[[str], None] = print
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """Return whether ``exc`` (or an error it was raised from) says the store refused to work:
+    locked past its busy timeout, unreachable, out of connections.
+
+    >>> import sqlite3
+    >>> from sqlalchemy.exc import OperationalError
+    >>> store_unavailable(OperationalError("BEGIN", {}, sqlite3.OperationalError("locked")))
+    True
+    >>> store_unavailable(RuntimeError("a plugin's bug"))
+    False
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OperationalError | StoreError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _server(app: Any, host: str, port: int) -> uvicorn.Server:
@@ -98,7 +120,9 @@ class Platform:
                         f"audit chain {report.chain} does not verify: {report.problem}"
                     )
         config, playbooks = load_checked_config(options.config_path, evaluators=options.evaluators)
-        self.gateway = Gateway.open(store=store, clock=clock)
+        self.gateway = Gateway.open(
+            store=store, clock=clock, log_options=config.telemetry.log_options()
+        )
         self.loop = ResponseLoop(
             config=config,
             playbooks=playbooks,
@@ -114,6 +138,7 @@ class Platform:
             evaluators=options.evaluators,
         )
         self._engine_lock = threading.Lock()
+        self._round_error: BaseException | None = None
         log = getattr(self.gateway, "event_log", None)
         self.health = SelfMonitor(
             clock=clock,
@@ -173,20 +198,36 @@ class Platform:
         try:
             while not self._stop.wait(delay):
                 try:
-                    self.tick()
+                    report = self.tick()
                 except Exception as exc:
                     logger.exception("airsoc worker: the round failed")
-                    self.health.worker_failed(exc)
+                    self._round_failed(exc)
                     self.options.on_error(f"worker: {type(exc).__name__}: {exc}")
-                    delay = min(delay * 2, MAX_BACKOFF)
+                    delay = self._backoff(delay, exc)
                 else:
-                    self.health.beat()
-                    delay = self.options.tick_interval
+                    if report is None and self._round_error is not None:
+                        delay = self._backoff(delay, self._round_error)  # reported by tick()
+                    else:
+                        self.health.beat()
+                        delay = self.options.tick_interval
         except BaseException as exc:  # the thread is going away: say so
             self.health.worker_stopped(f"the worker thread ended: {type(exc).__name__}: {exc}")
             raise
         if not self._stop.is_set():
             self.health.worker_stopped("the worker thread ended")
+
+    def _round_failed(self, exc: BaseException) -> None:
+        self._round_error = exc
+        self.health.worker_failed(exc)
+        if store_unavailable(exc):
+            self.health.store_failed(exc)
+
+    def _backoff(self, delay: float, exc: BaseException) -> float:
+        if store_unavailable(exc):
+            # The round already waited the store's busy timeout: try again at the next tick, so
+            # the worker is back within a tick of the store.
+            return self.options.tick_interval
+        return min(delay * 2, MAX_BACKOFF)
 
     def _watch(self) -> None:
         while not self._stop.wait(self.options.tick_interval):
@@ -221,19 +262,26 @@ class Platform:
             self._mtime = mtime
             try:
                 self.loop.reload(self.options.config_path)
+                self._apply_telemetry_policy()
                 self.options.on_error(f"reloaded {self.options.config_path}")
             except AirsocError as exc:
                 self.options.on_error(f"kept the running configuration: {exc}")
+        self._round_error = None
         try:
             with self._engine_lock:
                 report = self.loop.tick()
         except AirsocError as exc:
-            self.health.worker_failed(exc)
+            self._round_failed(exc)
             self.options.on_error(f"worker: {exc}")
             return None
         for hook in self.options.on_tick:
             hook(report)
         return report
+
+    def _apply_telemetry_policy(self) -> None:
+        log = self.gateway.event_log
+        if log is not None:
+            log.set_policy(**self.loop.config.telemetry.log_options())
 
     def run(
         self,

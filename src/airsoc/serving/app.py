@@ -38,6 +38,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -57,8 +58,10 @@ from airsoc.errors import (
     AirsocError,
     GatewayError,
     InputError,
+    InvalidEventError,
     MalformedRequestError,
     SystemUnavailableError,
+    TelemetryUnavailableError,
 )
 from airsoc.serving import control
 from airsoc.serving.adapters import ChatUpstream, ModelAdapter, Output
@@ -152,6 +155,11 @@ def _json_errors(
         async def handler(self: _Handlers, request: Request) -> Response:
             try:
                 return await fn(self, request)
+            except TelemetryUnavailableError as exc:
+                # The telemetry policy is "refuse": nothing of this request was recorded.
+                response = _error_response(exc, openai=openai)
+                response.headers["Retry-After"] = self._retry_after()
+                return response
             except AirsocError as exc:
                 return _error_response(exc, openai=openai)
             except Exception:
@@ -179,6 +187,10 @@ class _Handlers:
         # Request ids: a random prefix per process and a counter (uuid4 costs a syscall).
         self._id_prefix = uuid.uuid4().hex[:12]
         self._id_counter = itertools.count(1)
+
+    def _retry_after(self) -> str:
+        log = self.gateway.event_log
+        return str(max(1, math.ceil(log.retry_max if log is not None else 1.0)))
 
     def _next_id(self) -> str:
         return f"{self._id_prefix}{next(self._id_counter):08x}"
@@ -442,7 +454,11 @@ class _Handlers:
                 )
             )
         if gateway.event_log is not None:
-            gateway.event_log.extend(events)
+            try:
+                gateway.event_log.extend(events)
+            except InvalidEventError as exc:  # name the field as the caller sent it
+                loc = (exc.loc or "").replace("events[", "labels[", 1)
+                raise InvalidEventError(exc.message, loc=loc or None) from None
         return JSONResponse({"accepted": len(events)}, status_code=202)
 
     # ------------------------------------------------------------------ chat

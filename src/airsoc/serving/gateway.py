@@ -257,10 +257,19 @@ class Gateway:
 
     @classmethod
     def open(
-        cls, *, store: Store, clock: Clock, log_name: str = "gateway", **options: Any
+        cls,
+        *,
+        store: Store,
+        clock: Clock,
+        log_name: str = "gateway",
+        log_options: Mapping[str, Any] | None = None,
+        **options: Any,
     ) -> Gateway:
-        """Return a gateway that logs to ``<data-dir>/telemetry`` (log ``log_name``)."""
-        log = EventLog(store.settings.telemetry_dir, name=log_name)
+        """Return a gateway that logs to ``<data-dir>/telemetry`` (log ``log_name``).
+
+        ``log_options`` are the event log's policy (see
+        :meth:`airsoc.telemetry.config.TelemetryConfig.log_options`)."""
+        log = EventLog(store.settings.telemetry_dir, name=log_name, **(log_options or {}))
         return cls(store=store, clock=clock, event_log=log, owns_event_log=True, **options)
 
     # ------------------------------------------------------------------ snapshot

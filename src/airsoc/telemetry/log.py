@@ -332,6 +332,38 @@ class EventLog:
         """Drain the log (see :meth:`drain`); use :meth:`drain` to see what was written."""
         self.drain(timeout)
 
+    def set_policy(
+        self,
+        *,
+        on_full: OverflowPolicy,
+        max_pending: int,
+        retry_max: float | None = None,
+        retry_initial: float | None = None,
+    ) -> None:
+        """Change the on-full policy, the memory bound and the backoff of a running log (a
+        reloaded configuration); events already queued stay queued.
+
+        >>> import tempfile
+        >>> log = EventLog(tempfile.mkdtemp())
+        >>> log.set_policy(on_full="refuse", max_pending=10)
+        >>> log.health().on_full, log.health().max_pending
+        ('refuse', 10)
+        >>> _ = log.drain()
+        """
+        if on_full not in _POLICIES:
+            raise InputError(
+                f"on_full must be one of {', '.join(_POLICIES)}, got {on_full!r}", loc="on_full"
+            )
+        if max_pending < 1:
+            raise InputError("max_pending must be at least 1", loc="max_pending")
+        with self._lock:
+            self.on_full = on_full
+            self.max_pending = max_pending
+            if retry_max is not None:
+                self.retry_max = retry_max
+            if retry_initial is not None:
+                self.retry_initial = retry_initial
+
     def stats(self) -> dict[str, int]:
         """Return counts: events accepted, written, still pending, and files written."""
         with self._lock:
