@@ -22,7 +22,8 @@ WEIGHTS = np.array([1.5, -1.0, 0.8, 0.0])
 
 
 def _score(x: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-(x @ WEIGHTS - 1.0)))
+    scores: np.ndarray = 1 / (1 + np.exp(-(x @ WEIGHTS - 1.0)))
+    return scores
 
 
 def prediction_log(seed: int = 0, *, rotate: bool = True) -> tuple[pd.DataFrame, datetime]:

@@ -333,3 +333,38 @@ def test_a_cooperative_action_is_woken_by_its_step_timeout(
     assert Cooperative.done.wait(60)  # long before its 120 s wait would have ended
     assert isinstance(Cooperative.stopped[0], StepCancelledError)
     assert "step timed out" in str(Cooperative.stopped[0])
+
+
+def test_a_run_interrupted_by_a_store_error_resumes_at_the_next_round_under_its_token(
+    sqlite_store: Store, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store refuses the step's result (locked past its busy timeout): the worker keeps the
+    run and resumes it at once, not after its five-minute lease runs out."""
+    from sqlalchemy.exc import OperationalError
+
+    reg = registry()
+    inc = incident(sqlite_store, clock)
+    _, run_id = start(sqlite_store, clock, "name: c\nsteps: [{id: a, action: count}]", inc.id, reg)
+    worker = runner(sqlite_store, clock, reg)
+    close_step = PlaybookRunner._close_step
+    refused = []
+
+    def locked_once(self: PlaybookRunner, *args: object, **kwargs: object) -> None:
+        if not refused:
+            refused.append(True)
+            raise OperationalError("UPDATE step_states", {}, Exception("database is locked"))
+        close_step(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PlaybookRunner, "_close_step", locked_once)
+    with pytest.raises(OperationalError):
+        worker.run_until_idle()
+    view = run_view(sqlite_store, run_id)
+    assert (view.status, view.claimed_by) == ("running", "w1")
+    # Another worker cannot take it: the lease is live. The same worker resumes it at once.
+    other = RunLease(worker_id="w2", clock=clock, duration=timedelta(minutes=5))
+    assert other.claim(sqlite_store) is None
+    assert worker.run_until_idle() == [run_id]
+    assert run_view(sqlite_store, run_id).status == "succeeded"
+    # The action's effect was recorded before the refused write: the resumed run does not
+    # repeat it.
+    assert list(CountingAction.calls.values()) == [1]

@@ -111,6 +111,10 @@ class PlaybookRunner:
         self._lease = RunLease(worker_id=worker_id, clock=clock, duration=lease)
         #: How many times this worker found a run taken from it and stopped acting on it.
         self.leases_lost = 0
+        # Runs this worker still holds after an unexpected error (e.g. the store was locked while
+        # a step's result was written): resumed first, under the same token, instead of waiting
+        # for the lease to run out.
+        self._interrupted: dict[int, HeldRun] = {}
 
     # --- claiming ------------------------------------------------------------------------------
 
@@ -120,12 +124,37 @@ class PlaybookRunner:
         return self._lease.claim(self.store)
 
     def run_once(self) -> int | None:
-        """Claim and advance one run; return its id, or None when nothing is runnable."""
-        held = self.claim()
+        """Claim and advance one run; return its id, or None when nothing is runnable.
+
+        A run this worker was advancing when an unexpected error stopped it comes first: it is
+        still this worker's (same token, lease renewed), so it resumes at once rather than
+        after its lease runs out, and the step that was interrupted runs again under its
+        idempotency key.
+        """
+        held = self._resume() or self.claim()
         if held is None:
             return None
-        self.advance(held)
+        try:
+            self.advance(held)
+        except Exception:
+            self._interrupted[held.run_id] = held
+            raise
         return held.run_id
+
+    def _resume(self) -> HeldRun | None:
+        while self._interrupted:
+            run_id, held = next(iter(self._interrupted.items()))
+            try:
+                if held.renew():
+                    del self._interrupted[run_id]
+                    log.info(
+                        "worker %s resumes run %s (token %s)", self.worker_id, run_id, held.token
+                    )
+                    return held
+            except LeaseLostError as exc:
+                log.info("worker %s no longer holds run %s: %s", self.worker_id, run_id, exc)
+            del self._interrupted[run_id]  # taken over, or ended: nothing to resume
+        return None
 
     def run_until_idle(self, *, limit: int = 10_000) -> list[int]:
         """Advance runs until none is runnable; return the ids advanced, in order."""
