@@ -8,9 +8,10 @@ The score comes from trained models; rules explain it and set a floor under it:
   embeddings (:class:`~airsoc.detection.llm.classifier.EmbeddingHead`), about one MiniLM pass
   per window. Stage 1 may clear a window on its own but never convicts one alone, so wording
   that merely resembles an attack (text *about* prompts and jailbreaks) is read for meaning;
-* long texts are read in overlapping windows of about 128 tokens, and each sentence is read on
-  its own as well; the text scores as its worst window or sentence, so an attack placed after
-  pages of benign text, or one instruction planted in a document, is not diluted;
+* long texts are read in overlapping windows of about 128 tokens, and each sentence of a
+  retrieved chunk or tool output is read on its own as well; the text scores as its worst
+  window or sentence, so an attack placed after pages of benign text, or one instruction
+  planted in a document, is not diluted;
 * every decoded payload (base64, base32, ascii85, z85, hex, binary, Morse, Unicode tags,
   escapes, rot13...; see :mod:`airsoc.detection.llm.text`) is scored too;
 * rules (instruction override in ten languages, role markers, persona jailbreaks, prompt
@@ -468,8 +469,9 @@ class PromptInjectionDetector:
             self._fit()
         return float(self.model_.thresholds.get(key, 0.5))
 
-    def score_texts(self, texts: Sequence[str]) -> list[float]:
-        """Return the model score of each text (its worst window), without rules.
+    def score_texts(self, texts: Sequence[str], *, source: str = "user") -> list[float]:
+        """Return the model score of each text (its worst window, or sentence for content
+        sources), without rules.
 
         >>> from airsoc.detection.llm.embeddings import TfidfEmbedder
         >>> d = PromptInjectionDetector(embedder=TfidfEmbedder())
@@ -478,7 +480,13 @@ class PromptInjectionDetector:
         >>> high > 0.5 > low
         True
         """
-        return [self._score(text_windows(t), sentence_units(t)).score for t in texts]
+        return [self._score(text_windows(t), self._sentences(t, source)).score for t in texts]
+
+    @staticmethod
+    def _sentences(text: str, source: str) -> list[str]:
+        """Return the sentences read on their own: in retrieved chunks and tool output, where
+        an instruction is planted among benign content; a user's own message is read whole."""
+        return sentence_units(text) if source in ("retrieved", "tool") else []
 
     def _score(self, windows: Sequence[str], sentences: Sequence[str] = ()) -> _Scores:
         """Score every window and every sentence (see :func:`~.text.sentence_units`): an
@@ -588,7 +596,7 @@ class PromptInjectionDetector:
         if hidden and floor:
             floor = min(1.0, floor + 0.1)
         windows = text_windows(view.normalized)
-        sentences = sentence_units(view.normalized)
+        sentences = self._sentences(view.normalized, source)
         scored = self._score(windows, sentences)
         units = windows + [s for s in sentences if s not in windows]
         payload_score = self._score([p.text for p in view.payloads]).score if view.payloads else 0.0

@@ -16,9 +16,9 @@ wheel anywhere) and :func:`write_public_corpus` writes the shipped file. Trainin
 shipped file only (:func:`load_public_corpus`); nothing is downloaded at run time.
 
 Each row also keeps its ``origin`` (for neuralchemy, the origin it names itself). Rows that
-repeat, name a local scratch folder, are shorter than 8 or longer than 4,000 characters, or share a run of six words with a
-text of the held-out evaluation sets are dropped, so that training sees neither an evaluation
-text nor its wording.
+repeat, name a local scratch folder, are shorter than 8 or longer than 4,000 characters, or
+share a run of six words with a text of the held-out evaluation sets are dropped, so that
+training sees neither an evaluation text nor its wording.
 
 Example:
     >>> rows = load_public_corpus()

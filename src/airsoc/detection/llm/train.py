@@ -81,9 +81,11 @@ def _windows(rows: Sequence[LabelledText], docs: Sequence[str]) -> tuple[list[st
     return texts, labels
 
 
-#: At most this many rows of one public source: the multilingual set has attacks only, and
-#: in bulk it would teach the models that any language but English is an attack.
-PUBLIC_CAP = {"yanismiraoui": 250}
+#: At most this many rows of one public source. The multilingual set has attacks only; even a
+#: few hundred of its rows taught the models that a language other than English is a sign of
+#: attack (benign questions in Spanish and Italian alarmed), so it is shipped but not trained
+#: on until benign text in those languages matches it.
+PUBLIC_CAP = {"yanismiraoui": 0}
 
 
 def _public_rows(seed: int) -> list[LabelledText]:
@@ -146,7 +148,7 @@ def train_injection_model(
     detector = PromptInjectionDetector(model=draft)
     thresholds: dict[str, float] = {}
     for source, benign in _calibration_split(docs_held).items():
-        scores = np.array(detector.score_texts(benign))
+        scores = np.array(detector.score_texts(benign, source=source))
         q = float(np.quantile(scores, 0.995))
         thresholds[source] = round(min(max(q + 0.05, 0.5), 0.9), 3)
         if log:
