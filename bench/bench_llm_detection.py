@@ -26,10 +26,14 @@ from airsoc.detection.llm.evalsets import (
     evaluation_set,
     grounding_set,
     length_auc,
+    shared_wording,
 )
 from airsoc.detection.llm.grounding import DocumentIndex, GroundingChecker, RetrievedChunk
 from airsoc.detection.llm.harmful import HarmfulOutputDetector
 from airsoc.detection.llm.injection import PromptInjectionDetector, Source
+from airsoc.detection.llm.public_data import load_public_corpus
+from airsoc.detection.llm.training_data import harm_training_set, injection_training_set
+from airsoc.detection.llm.training_variety import harm_variety_set, injection_variety_set
 from airsoc.fleet.rag.policies import load_policies
 
 
@@ -65,6 +69,21 @@ def bench_injection(main: PromptInjectionDetector, base: PromptInjectionDetector
             (name, len(rows), sum(r.label != "benign" for r in rows), length_auc(rows))
             for name in EVALUATION_SETS
             for rows in [evaluation_set(name)]
+        ],
+    )
+    injection_train = [r.text for r in injection_training_set(seed=1, size=4000)]
+    injection_train += [r.text for r in injection_variety_set(seed=5, size=2000)]
+    injection_train += [r.text for r in load_public_corpus()]
+    harm_train = [r.text for r in harm_training_set() + harm_variety_set(seed=21, size=2500)]
+    _table(
+        "Wording shared with the training data: share of texts that repeat a 6-word run",
+        ["set", "class", "share"],
+        [
+            (name, label, share)
+            for name in EVALUATION_SETS
+            for label, share in shared_wording(
+                evaluation_set(name), harm_train if name == "harm" else injection_train
+            ).items()
         ],
     )
     table = []

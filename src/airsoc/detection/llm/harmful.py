@@ -36,7 +36,7 @@ import yaml
 from airsoc.detection.llm.canary import find_canary_leaks
 from airsoc.detection.llm.classifier import EmbeddingHead, HashedTextModel, load_arrays
 from airsoc.detection.llm.embeddings import Embedder, MiniLMEmbedder, minilm_available
-from airsoc.detection.llm.text import DEFAULT_MAX_CHARS, prepare_text, text_windows
+from airsoc.detection.llm.text import DEFAULT_MAX_CHARS, prepare_text, text_units
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DataFileError
 
@@ -120,15 +120,15 @@ class HarmClassifier:
     threshold: float = 0.5
 
     def score(self, text: str, embedder: Embedder | None) -> tuple[float, str, bool]:
-        """Return the harm probability of the worst window, its hazard, and whether the
-        embedding head ran.
+        """Return the harm probability of the worst window or sentence, its hazard, and whether
+        the embedding head ran. One unsafe sentence inside a polite answer is read on its own.
 
         >>> clf = load_harm_classifier()
         >>> p, hazard, _ = clf.score("Mix the fertiliser with fuel oil and add a detonator.", None)
         >>> p > clf.threshold, hazard
         (True, 'indiscriminate_weapons')
         """
-        windows = text_windows(text)
+        windows = text_units(text)
         harm = self.stage1.proba(windows)[:, self.stage1.classes.index("harmful")]
         embedded = False
         low, high = self.band

@@ -4,10 +4,14 @@ The score comes from trained models; rules explain it and set a floor under it:
 
 * stage 1, always: a logistic model over hashed character and word n-grams
   (:class:`~airsoc.detection.llm.classifier.HashedTextModel`), well under a millisecond;
-* stage 2, only where stage 1 is unsure: a logistic head over MiniLM sentence embeddings
-  (:class:`~airsoc.detection.llm.classifier.EmbeddingHead`), about one MiniLM pass per window;
-* long texts are read in overlapping windows of about 128 tokens, and the text scores as its
-  worst window, so an attack placed after pages of benign text is not diluted;
+* stage 2, only where stage 1 does not clear a window: a logistic head over MiniLM sentence
+  embeddings (:class:`~airsoc.detection.llm.classifier.EmbeddingHead`), about one MiniLM pass
+  per window. Stage 1 may clear a window on its own but never convicts one alone, so wording
+  that merely resembles an attack (text *about* prompts and jailbreaks) is read for meaning;
+* long texts are read in overlapping windows of about 128 tokens, and each sentence of a
+  retrieved chunk or tool output is read on its own as well; the text scores as its worst
+  window or sentence, so an attack placed after pages of benign text, or one instruction
+  planted in a document, is not diluted;
 * every decoded payload (base64, base32, ascii85, z85, hex, binary, Morse, Unicode tags,
   escapes, rot13...; see :mod:`airsoc.detection.llm.text`) is scored too;
 * rules (instruction override in ten languages, role markers, persona jailbreaks, prompt
@@ -54,7 +58,12 @@ from airsoc.detection.llm.embeddings import (
     cosine_matrix,
     minilm_available,
 )
-from airsoc.detection.llm.text import DEFAULT_MAX_CHARS, prepare_text, text_windows
+from airsoc.detection.llm.text import (
+    DEFAULT_MAX_CHARS,
+    prepare_text,
+    sentence_units,
+    text_windows,
+)
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DataFileError
 
@@ -179,12 +188,22 @@ RULES: tuple[InjectionRule, ...] = (
         "persona.known",
         "persona_jailbreak",
         _rx(
-            r"\bDAN\b|\bdo anything now\b|\bdeveloper mode\b[^.\n]{0,60}\b(?:polic|filter|restrict|"
-            r"ignore)|\bopposite mode\b|\bjailbr(?:oken|eak)\b|\bsans aucune limite\b|"
+            r"(?-i:\bDAN\b)|\bdo anything now\b|\bdeveloper mode\b[^.\n]{0,60}\b(?:polic|filter|"
+            r"restrict|ignore)|\bopposite mode\b|\bsans aucune limite\b|"
             r"\bsin (?:reglas|filtros)\b|\bohne einschränkungen\b|без ограничений|没有任何限制"
         ),
         0.75,
         JAILBREAK,
+    ),
+    InjectionRule(
+        # The word alone is also everyday language (a jailbroken phone): it explains, it does
+        # not set a floor.
+        "mention.jailbreak",
+        "persona_jailbreak",
+        _rx(r"\bjailbr(?:oken|eak\w*)\b"),
+        0.6,
+        JAILBREAK,
+        floor=False,
     ),
     InjectionRule(
         "prompt_leak",
@@ -450,8 +469,9 @@ class PromptInjectionDetector:
             self._fit()
         return float(self.model_.thresholds.get(key, 0.5))
 
-    def score_texts(self, texts: Sequence[str]) -> list[float]:
-        """Return the model score of each text (its worst window), without rules.
+    def score_texts(self, texts: Sequence[str], *, source: str = "user") -> list[float]:
+        """Return the model score of each text (its worst window, or sentence for content
+        sources), without rules.
 
         >>> from airsoc.detection.llm.embeddings import TfidfEmbedder
         >>> d = PromptInjectionDetector(embedder=TfidfEmbedder())
@@ -460,13 +480,23 @@ class PromptInjectionDetector:
         >>> high > 0.5 > low
         True
         """
-        return [self._score(text_windows(t)).score for t in texts]
+        return [self._score(text_windows(t), self._sentences(t, source)).score for t in texts]
 
-    def _score(self, windows: Sequence[str]) -> _Scores:
+    @staticmethod
+    def _sentences(text: str, source: str) -> list[str]:
+        """Return the sentences read on their own: in retrieved chunks and tool output, where
+        an instruction is planted among benign content; a user's own message is read whole."""
+        return sentence_units(text) if source in ("retrieved", "tool") else []
+
+    def _score(self, windows: Sequence[str], sentences: Sequence[str] = ()) -> _Scores:
+        """Score every window and every sentence (see :func:`~.text.sentence_units`): an
+        instruction planted in a document is read on its own as well as in its window."""
         if not self._fitted:
             self._fit()
         model = self.model_
         windows = [w for w in windows if w.strip()] or [""]
+        n_windows = len(windows)
+        windows = windows + [s for s in sentences if s.strip() and s not in windows]
         attack = model.stage1.classes.index("attack")
         p1 = model.stage1.proba(windows)[:, attack]
         scores = p1.copy()
@@ -484,7 +514,7 @@ class PromptInjectionDetector:
         return _Scores(
             float(scores[worst]),
             worst,
-            len(windows),
+            n_windows,
             len(unsure) if p2max is not None else 0,
             float(p1.max()),
             p2max,
@@ -566,7 +596,9 @@ class PromptInjectionDetector:
         if hidden and floor:
             floor = min(1.0, floor + 0.1)
         windows = text_windows(view.normalized)
-        scored = self._score(windows)
+        sentences = self._sentences(view.normalized, source)
+        scored = self._score(windows, sentences)
+        units = windows + [s for s in sentences if s not in windows]
         payload_score = self._score([p.text for p in view.payloads]).score if view.payloads else 0.0
         model_score = max(scored.score, payload_score)
         leaks = find_canary_leaks(view.normalized, self.canaries) if self.canaries else []
@@ -575,7 +607,7 @@ class PromptInjectionDetector:
             score = 1.0
         warn = self.warn_at if self.warn_at is not None else 0.6 * threshold
         decision: Decision = "drift" if score >= threshold else "warn" if score >= warn else "ok"
-        nearest, sim = self._nearest([windows[scored.worst]]) if decision != "ok" else (None, 0.0)
+        nearest, sim = self._nearest([units[scored.worst]]) if decision != "ok" else (None, 0.0)
         atlas = self._techniques(hits, source, decision, leaks=bool(leaks))
         matches: list[dict[str, Any]] = [
             {"rule": h.rule.id, "category": h.rule.category, "where": h.where, "excerpt": h.excerpt}
@@ -618,6 +650,7 @@ class PromptInjectionDetector:
                 "windows": scored.windows,
                 "embedded_windows": scored.embedded,
                 "worst_window": scored.worst,
+                "sentences": len(sentences),
                 "nearest_attack": (
                     {"id": nearest.id, "category": nearest.category, "cosine": round(sim, 4)}
                     if nearest

@@ -31,19 +31,27 @@ from airsoc.detection.llm.corpus import LabelledText, load_labelled_texts
 from airsoc.detection.llm.embeddings import MiniLMEmbedder, minilm_available
 from airsoc.detection.llm.harmful import HarmClassifier
 from airsoc.detection.llm.injection import SOURCES, InjectionModel, PromptInjectionDetector
-from airsoc.detection.llm.text import prepare_text, text_windows
+from airsoc.detection.llm.public_data import (
+    HARM_REQUEST_ORIGINS,
+    load_public_corpus,
+    source_of,
+)
+from airsoc.detection.llm.text import prepare_text, text_units
 from airsoc.detection.llm.training_data import (
     documentation_prose,
     harm_training_set,
     injection_training_set,
 )
+from airsoc.detection.llm.training_variety import harm_variety_set, injection_variety_set
 from airsoc.errors import DetectionError
 
 __all__ = ["main", "split_documents", "train_harm_model", "train_injection_model"]
 
-HEAD_SAMPLES = 1600
-BAND = (0.1, 0.9)
-HEAD_WEIGHT = 0.5
+HEAD_SAMPLES = 3000
+#: Stage 1 alone may clear a window (below 0.1) but never convict it: every window it finds
+#: suspicious is read by the embedding head too, which weighs more.
+BAND = (0.1, 1.0)
+HEAD_WEIGHT = 0.6
 HARM_MIN_THRESHOLD = 0.7
 
 
@@ -62,15 +70,33 @@ def _windows(rows: Sequence[LabelledText], docs: Sequence[str]) -> tuple[list[st
         normalized = prepare_text(r.text).normalized
         label = "attack" if r.label == "attack" else "benign"
         # An attack is one window (its planted part may be anywhere); benign text is cut into
-        # the windows the detector will read.
-        for w in [normalized] if label == "attack" else text_windows(normalized):
+        # the windows and sentences the detector will read.
+        for w in [normalized] if label == "attack" else text_units(normalized):
             texts.append(w)
             labels.append(label)
     for d in docs:
-        for w in text_windows(d):
+        for w in text_units(d):
             texts.append(w)
             labels.append("benign")
     return texts, labels
+
+
+#: At most this many rows of one public source. The multilingual set has attacks only; even a
+#: few hundred of its rows taught the models that a language other than English is a sign of
+#: attack (benign questions in Spanish and Italian alarmed), so it is shipped but not trained
+#: on until benign text in those languages matches it.
+PUBLIC_CAP = {"yanismiraoui": 0}
+
+
+def _public_rows(seed: int) -> list[LabelledText]:
+    rows = load_public_corpus(exclude_origins=HARM_REQUEST_ORIGINS)
+    rng = random.Random(seed)
+    out: list[LabelledText] = []
+    for source in sorted({source_of(r) for r in rows}):
+        part = [r for r in rows if source_of(r) == source]
+        rng.shuffle(part)
+        out += part[: PUBLIC_CAP.get(source, len(part))]
+    return out
 
 
 def _head_sample(labels: Sequence[str], size: int, seed: int) -> list[int]:
@@ -86,6 +112,8 @@ def _head_sample(labels: Sequence[str], size: int, seed: int) -> list[int]:
 def _calibration_split(held_docs: Sequence[str]) -> dict[str, list[str]]:
     rows = injection_training_set(seed=2, size=1500)
     benign = [r for r in rows if r.label == "benign"]
+    variety = [r for r in injection_variety_set(seed=6, size=600) if r.label == "benign"]
+    benign += [r for r in variety if r.category != "tool_output"]
     return {
         "user": [r.text for r in benign if r.category != "tool_output"] + list(held_docs[:200]),
         "retrieved": [r.text for r in benign if r.category in ("prose", "email")] + list(held_docs),
@@ -101,7 +129,12 @@ def train_injection_model(
     and documentation prose, with thresholds calibrated per source on a separate split."""
     started = time.perf_counter()
     docs_train, docs_held = split_documents(documentation_prose(), holdout=0.2)
-    rows = injection_training_set(seed=seed, size=size) + load_labelled_texts("injection_corpus")
+    rows = (
+        injection_training_set(seed=seed, size=size)
+        + load_labelled_texts("injection_corpus")
+        + injection_variety_set(seed=seed + 4, size=size // 2)
+        + _public_rows(seed)
+    )
     texts, labels = _windows(rows, docs_train)
     stage1 = HashedTextModel.fit(texts, labels)
     head = None
@@ -115,14 +148,14 @@ def train_injection_model(
     detector = PromptInjectionDetector(model=draft)
     thresholds: dict[str, float] = {}
     for source, benign in _calibration_split(docs_held).items():
-        scores = np.array(detector.score_texts(benign))
+        scores = np.array(detector.score_texts(benign, source=source))
         q = float(np.quantile(scores, 0.995))
         thresholds[source] = round(min(max(q + 0.05, 0.5), 0.9), 3)
         if log:
             print(f"calibration {source}: {len(benign)} benign texts, q99.5 {q:.3f}")
     info = {
-        "trained_on": f"training_data seed {seed} size {size}, injection_corpus, "
-        f"{len(docs_train)} documentation paragraphs",
+        "trained_on": f"training_data seed {seed} size {size}, training_variety, "
+        f"injection_corpus, public_injection, {len(docs_train)} documentation paragraphs",
         "windows": str(len(texts)),
         "head_samples": str(HEAD_SAMPLES if head is not None else 0),
     }
@@ -137,7 +170,7 @@ def train_harm_model(
     """Return the harm classifier: stage-1 model and embedding head (``harmful`` or
     ``benign``), hazard models (fitted on harmful texts only) and the alarm score calibrated
     on a separate benign split."""
-    rows = harm_training_set(seed=seed, size=size)
+    rows = harm_training_set(seed=seed, size=size) + harm_variety_set(seed=seed + 10, size=size)
     # Benign text as varied as answers are: the support answers of the harm set, the benign
     # texts of the injection set, and single sentences and paragraphs of documentation.
     benign = [
@@ -145,7 +178,10 @@ def train_harm_model(
     ]
     docs = documentation_prose()
     sentences = [s for d in docs[::3] for s in re.split(r"(?<=[.!?])\s+", d) if len(s) > 30]
-    texts = [r.text for r in rows] + benign + docs[::4] + sentences[::2]
+    security_talk = [
+        r.text for r in injection_variety_set(seed=seed + 2, size=1500) if r.label == "benign"
+    ]
+    texts = [r.text for r in rows] + benign + security_talk + docs[::4] + sentences[::2]
     labels = [r.label for r in rows]
     labels += ["benign"] * (len(texts) - len(labels))
     stage1 = HashedTextModel.fit(texts, labels)
@@ -167,6 +203,7 @@ def train_harm_model(
     others = [
         r.text for r in injection_training_set(seed=seed + 101, size=600) if r.label == "benign"
     ]
+    answers += [r.text for r in harm_variety_set(seed=seed + 200, size=600) if r.label == "benign"]
     calibration = [t for t in answers if t not in seen][:300]
     calibration += [t for t in others if t not in seen][:300]
     scores = [draft.score(t, embedder)[0] for t in calibration]
