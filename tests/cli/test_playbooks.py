@@ -60,6 +60,8 @@ def test_dry_run_prints_every_step_with_templates_filled(
         "investigate",
         "contain",
         "quarantine",
+        "contained",
+        "postmortem",
         "tell",
     ]
 
