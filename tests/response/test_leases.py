@@ -368,3 +368,34 @@ def test_a_run_interrupted_by_a_store_error_resumes_at_the_next_round_under_its_
     # The action's effect was recorded before the refused write: the resumed run does not
     # repeat it.
     assert list(CountingAction.calls.values()) == [1]
+
+
+def test_an_action_whose_result_the_store_refused_is_recorded_on_resume_not_repeated(
+    sqlite_store: Store, clock: SimulatedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The action acted, then the store refused its result: the resumed run stores the result
+    this worker kept, and the action does not act a second time."""
+    from sqlalchemy.exc import OperationalError
+
+    from airsoc.response import execution
+
+    reg = registry()
+    inc = incident(sqlite_store, clock)
+    _, run_id = start(sqlite_store, clock, "name: c\nsteps: [{id: a, action: count}]", inc.id, reg)
+    worker = runner(sqlite_store, clock, reg)
+    audit_run = execution.audit_run
+    refused = []
+
+    def locked_once(s: object, **kwargs: object) -> None:
+        if kwargs.get("action") == "playbook.step_succeeded" and not refused:
+            refused.append(True)
+            raise OperationalError("INSERT action_effects", {}, Exception("database is locked"))
+        audit_run(s, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(execution, "audit_run", locked_once)
+    with pytest.raises(OperationalError):
+        worker.run_until_idle()
+    assert list(CountingAction.calls.values()) == [1]
+    assert worker.run_until_idle() == [run_id]
+    assert run_view(sqlite_store, run_id).status == "succeeded"
+    assert list(CountingAction.calls.values()) == [1]

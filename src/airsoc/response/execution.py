@@ -110,7 +110,8 @@ def execute_unit(
                 return dict(state.output)
             key = state.idempotency_key
             effect = s.get(ActionEffectRow, key)
-            if effect is None:
+            pending = held.unrecorded.get(key) if effect is None else None
+            if effect is None and pending is None:
                 params = render_params(step, action, ctx)
                 state.status = StepStatus.RUNNING.value
                 state.attempts += 1
@@ -127,6 +128,9 @@ def execute_unit(
                 )
         if effect is not None:
             result = ActionResult.model_validate(effect.result)
+        elif pending is not None:
+            # This worker's earlier attempt acted; only storing its result failed.
+            result = ActionResult.model_validate(pending)
         else:
             guard = held.guard()
             context = ActionContext(
@@ -179,7 +183,10 @@ def execute_unit(
                     delay *= 2
                     continue
                 raise StepFailedError(f"step {step.id}: {message}") from None
-        # After: the output and the effect are stored; later steps can read the output.
+        # After: the output and the effect are stored; later steps can read the output. When the
+        # store refuses this write, the result is kept with the hold, so the run resumed by this
+        # worker stores it instead of acting again.
+        held.unrecorded[key] = result.model_dump(mode="json")
         with store.transaction() as s:
             held.hold(s)
             state = state_of(s)
@@ -209,6 +216,7 @@ def execute_unit(
                     "output": plain_data(result.output),
                 },
             )
+        held.unrecorded.pop(key, None)
         return plain_data(result.output)  # type: ignore[no-any-return]
 
 

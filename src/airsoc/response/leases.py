@@ -165,6 +165,10 @@ class HeldRun:
         self.lost_reason = ""
         self._lock = threading.Lock()
         self._guards: list[StepGuard] = []
+        #: Results of actions that completed while their result could not be stored (the store
+        #: refused the write), by idempotency key: a resumed run records them instead of acting
+        #: a second time.
+        self.unrecorded: dict[str, dict[str, object]] = {}
 
     # --- checks -----------------------------------------------------------------------------
 
