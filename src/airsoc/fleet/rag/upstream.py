@@ -72,9 +72,11 @@ def question_of(messages: Any) -> str:
     raise ValueError("the last user message has no text content")
 
 
-def chat_completion(reply: BotReply, *, model: str, session_id: str, seq: int, created: int,
-                    question: str) -> dict[str, Any]:  # fmt: skip
-    """Return ``reply`` as an OpenAI chat completion with what it rests on.
+def chat_completion(
+    reply: BotReply, *, question: str, model: str, session_id: str, seq: int, created: int
+) -> dict[str, Any]:
+    """Return the bot's ``reply`` to ``question`` as an OpenAI chat completion (id
+    ``chatcmpl-rag-<seq>``, created at ``created`` epoch seconds), with what it rests on.
 
     >>> from airsoc.fleet.rag.bot import BotReply
     >>> c = chat_completion(BotReply("Hello.", "scripted"), model="bot", session_id="s",
