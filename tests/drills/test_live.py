@@ -3,6 +3,7 @@ raises nothing, the poisoned release is found), and the plain platform serves an
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from airsoc.response import ApprovalView, list_approvals, list_runs
 from airsoc.serving import get_route
 from airsoc.settings import Settings
 from airsoc.store import Store
+from airsoc.telemetry import read_events
 from airsoc.testing import free_port
 
 AIRSOC = str(Path(sys.executable).with_name("airsoc"))
@@ -40,7 +42,7 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
     result = subprocess.run(
         [AIRSOC, "up", "--demo", "--duration", "35", "--fault-after", "12",
          "--monitor-every", "2", "--approval-timeout", "1", "--tick", "0.3",
-         "--api-port", str(api), "--gateway-port", str(gw)],
+         "--api-port", str(api), "--gateway-port", str(gw), "--bot-port", str(free_port())],
         env=_env(data), cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -56,6 +58,12 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
     fired = next(line for line in out.splitlines() if "monitors that fired after it" in line)
     assert "fraud-batch-screen" in fired.split("monitors that fired after it:")[1]
     assert "score_drift" not in out
+    # The support bot answered through the gateway's chat endpoint, and none of its monitors
+    # fired on the clean help-center traffic.
+    asked = next(line for line in out.splitlines() if "support questions" in line)
+    assert int(asked.split("support questions ")[1].split()[0]) > 10
+    assert "(failed 0)" in asked.split("support questions")[1]
+    assert "monitor support-" not in out
 
     store = Store.open(Settings.resolve(data_dir=data, environ={}))
     try:
@@ -73,6 +81,7 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
             every = list_incidents(s)
             assert every
             assert all(i.detected_at >= arrived for i in every)
+            assert [i.system for i in every if i.system == "support-bot"] == []
             incidents = [i for i in every if i.failure_mode == "data_poisoning"]
             assert [i.system for i in incidents] == ["fraud-detector"]
             incident = get_incident(s, incident_id=incidents[0].id)
@@ -94,10 +103,16 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
             assert get_batch(s, batch_id=POISONED_BATCH).status == "quarantined"
             assert get_batch(s, batch_id=RETRAIN_BATCH).status == "accepted"
             assert all(r.ok for r in verify_chains(s))
+            assert get_route(s, system="support-bot").primary_version == "v1"
             drafts = list_postmortems(s)
             assert [(p.incident_id, p.status) for p in drafts] == [(incident.id, "draft")]
     finally:
         store.close()
+    turns = read_events(data / "telemetry", "llm_turn", system="support-bot").to_pylist()
+    assert len(turns) > 10
+    assert all(t["status"] == "ok" and t["client_id"] == "help-center" for t in turns)
+    with_documents = [t for t in turns if json.loads(t["document_ids"])]
+    assert len(with_documents) >= len(turns) // 2
 
 
 def test_the_demo_approver_approves_the_rollback_before_its_timeout(tmp_path: Path) -> None:
@@ -106,7 +121,8 @@ def test_the_demo_approver_approves_the_rollback_before_its_timeout(tmp_path: Pa
     proc = subprocess.Popen(
         [AIRSOC, "up", "--demo", "--duration", "60", "--fault-after", "8",
          "--monitor-every", "2", "--approval-timeout", "600", "--tick", "0.3",
-         "--api-port", str(free_port()), "--gateway-port", str(free_port())],
+         "--api-port", str(free_port()), "--gateway-port", str(free_port()),
+         "--bot-port", str(free_port())],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:

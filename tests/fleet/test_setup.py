@@ -15,6 +15,7 @@ from airsoc.fleet.setup import (
     DemoSetup,
     prepare_demo,
     register_release,
+    register_support_bot,
 )
 from airsoc.monitoring import BUILTIN_EVALUATORS
 from airsoc.runtime import load_checked_config
@@ -116,3 +117,29 @@ def test_a_second_start_reuses_config_models_and_users(
     assert again.credentials == first.credentials
     assert (model.stat().st_mtime_ns, again.config_path.read_text()) == before
     assert Path(again.folder / "credentials.txt").stat().st_mode & 0o077 == 0
+
+
+def test_the_support_bot_is_served_per_address_with_its_monitors_and_policy_index(
+    prepared: tuple[Store, DemoSetup],
+) -> None:
+    store, setup = prepared
+    clock = SystemClock()
+    config, _ = load_checked_config(setup.config_path, evaluators=BUILTIN_EVALUATORS)
+    watched = {m.detector: m for m in config.monitors if m.system == "support-bot"}
+    assert sorted(watched) == ["hallucination_cascade", "harmful_output", "prompt_injection"]
+    assert watched["prompt_injection"].params["scan"] == ["user", "retrieved"]
+    index = setup.folder / str(watched["hallucination_cascade"].reference["documents"])
+    assert index.exists()
+    first = register_support_bot(store, clock, folder=setup.folder, url="http://127.0.0.1:1/v1")
+    again = register_support_bot(store, clock, folder=setup.folder, url="http://127.0.0.1:1/v1")
+    moved = register_support_bot(store, clock, folder=setup.folder, url="http://127.0.0.1:2/v1")
+    assert (first, again, moved) == ("v1", "v1", "v2")
+    with store.read() as s:
+        assert get_route(s, system="support-bot").primary_version == "v2"
+        version = lineage.get_model_version(s, system="support-bot", version="v2")
+    assert (version.framework, version.artifact_uri) == ("openai", "http://127.0.0.1:2/v1")
+    assert version.sha256 == lineage.sha256_file(index)
+    # Back at the first address: its version serves again, nothing new is registered.
+    assert (
+        register_support_bot(store, clock, folder=setup.folder, url="http://127.0.0.1:1/v1") == "v1"
+    )

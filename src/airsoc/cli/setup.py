@@ -45,6 +45,9 @@ def up(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     api_port: Annotated[int, typer.Option(help="Port of the API and console")] = 8000,
     gateway_port: Annotated[int, typer.Option(help="Port of the serving gateway")] = 8400,
+    bot_port: Annotated[
+        int, typer.Option(help="With --demo: port of the support bot's chat upstream")
+    ] = 8401,
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: run until Ctrl-C)")
     ] = None,
@@ -92,6 +95,7 @@ def up(
                     host=host,
                     api_port=api_port,
                     gateway_port=gateway_port,
+                    bot_port=bot_port,
                     duration=duration,
                     fault_after=fault_after,
                     monitor_every=monitor_every,

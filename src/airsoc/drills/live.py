@@ -2,6 +2,11 @@
 fault, narrated as it happens. Every detector is a real monitor of the configuration; none
 knows which model is clean or what the fault is.
 
+The RAG support bot runs beside the platform as an OpenAI-compatible chat upstream on
+``bot_port``; the gateway's chat endpoint serves it, so a help-center client's support questions
+(most answered from the policy documents) reach the event log as LLM turns with the documents
+retrieved, and the bot's prompt-injection, harmful-output and grounding monitors watch them.
+
 Timeline (with the defaults): traffic starts at once, and the ground truth of each answered
 row (chargebacks, loan defaults) is sent back as a delayed label ``label_delay`` seconds later.
 At a quarter of ``fault_after`` vendor acme-data delivers a clean batch (the batch screen
@@ -23,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import threading
@@ -38,12 +44,16 @@ from rich.markup import escape
 from airsoc.alerting import RecordingReceiver
 from airsoc.audit import verify_chains
 from airsoc.clock import Clock
-from airsoc.errors import AirsocError
+from airsoc.errors import AirsocError, InputError
+from airsoc.fleet.rag import SupportBot
+from airsoc.fleet.rag.questions import support_questions
+from airsoc.fleet.rag.upstream import chat_app
 from airsoc.fleet.recommender import impressions
 from airsoc.fleet.setup import (
     APPROVER,
     POISONED_BATCH,
     RETRAIN_BATCH,
+    SUPPORT_BOT,
     DemoSetup,
     UserDirectory,
     credit_rows,
@@ -51,6 +61,7 @@ from airsoc.fleet.setup import (
     impression_rows,
     prepare_demo,
     register_release,
+    register_support_bot,
     review_rows,
 )
 from airsoc.fleet.systems import credit_applications, fraud_transactions, sentiment_reviews
@@ -65,7 +76,8 @@ from airsoc.runtime.health import PartStatus
 from airsoc.runtime.loop import LoopReport
 from airsoc.runtime.platform import Platform, PlatformOptions
 from airsoc.runtime.registries import build_registries
-from airsoc.serving import get_route
+from airsoc.serving import RetrievalView, get_retrieval, get_route
+from airsoc.serving.testing import serve_in_thread
 from airsoc.settings import Settings
 from airsoc.store import Store
 
@@ -83,6 +95,7 @@ class DemoOptions:
     host: str = "127.0.0.1"
     api_port: int = 8000
     gateway_port: int = 8400
+    bot_port: int = 8401
     duration: float | None = None
     fault_after: float = 60.0
     monitor_every: float = 15.0
@@ -116,10 +129,18 @@ def _labelled(rows: list[dict[str, Any]], labels: Any) -> Iterator[tuple[dict[st
 class DemoTraffic:
     """Seeded background clients calling the gateway: card transactions, loan applications,
     product reviews and recommendation slots; each answered row's ground truth (for a slot:
-    clicked, ordered) is posted back ``label_delay`` seconds later."""
+    clicked, ordered) is posted back ``label_delay`` seconds later. The help center asks the
+    support bot ``questions_per_second`` questions on the chat endpoint, from a dozen
+    customers (each a session)."""
 
     def __init__(
-        self, base_url: str, *, rate: float, label_delay: float = 0.0, seed: int = 7
+        self,
+        base_url: str,
+        *,
+        rate: float,
+        label_delay: float = 0.0,
+        seed: int = 7,
+        questions_per_second: float = 1.0,
     ) -> None:
         self.base_url = base_url
         self.rate = rate
@@ -127,6 +148,11 @@ class DemoTraffic:
         self.sent = 0
         self.failed = 0
         self.labels_sent = 0
+        self.questions_sent = 0
+        self.questions_failed = 0
+        self.questions_per_second = questions_per_second
+        self._questions = itertools.cycle(enumerate(support_questions(1000, seed=seed + 4)))
+        self._next_question = 0.0
         fraud = fraud_transactions(5000, seed=seed)
         credit = credit_applications(3000, seed=seed + 1)
         self._fraud = _labelled(fraud_rows(fraud), [int(y) for y in fraud["is_fraud"]])
@@ -186,7 +212,30 @@ class DemoTraffic:
                                 [y for _, y in batch],
                             ),
                         )
+                self._ask(client)
                 self._send_labels(client)
+
+    def _ask(self, client: httpx.Client) -> None:
+        """Ask the support bot the next question when one is due."""
+        if self.questions_per_second <= 0 or time.monotonic() < self._next_question:
+            return
+        self._next_question = time.monotonic() + 1 / self.questions_per_second
+        i, question = next(self._questions)
+        try:
+            response = client.post(
+                "/v1/chat/completions",
+                json={
+                    "model": SUPPORT_BOT,
+                    "messages": [{"role": "user", "content": question}],
+                    "user": f"customer-{i % 12}",
+                },
+                headers={"X-Client-ID": "help-center"},
+            )
+            ok = response.status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        self.questions_sent += 1
+        self.questions_failed += 0 if ok else 1
 
     def _send_labels(self, client: httpx.Client) -> None:
         """Post the ground truth of every answered request whose delay has passed."""
@@ -346,6 +395,10 @@ def _banner(out: Console, platform: Platform, setup: DemoSetup, options: DemoOpt
         f"  fault            in {options.fault_after:g}s the poisoned fraud-detector "
         f"{FAULT_VERSION} (trained with {POISONED_BATCH}) is promoted"
     )
+    out.print(
+        f"  support bot      {options.host}:{options.bot_port}, served by the gateway's "
+        f"{platform.gateway_url}/v1/chat/completions as model {SUPPORT_BOT}"
+    )
     out.print(f"  delayed labels   ground truth comes back {options.delay:g}s after each answer")
     out.print("  Ctrl-C stops.\n")
 
@@ -385,32 +438,39 @@ def run_live_demo(
             f"start from an empty data dir ({settings.data_dir}) for the full story"
         )
     narrator = _Narrator(store, clock, out, started)
-    platform = Platform(
-        store=store,
-        clock=clock,
-        api_app=api_app,
-        options=PlatformOptions(
-            config_path=setup.config_path,
-            host=options.host,
-            api_port=options.api_port,
-            gateway_port=options.gateway_port,
-            tick_interval=options.tick_interval,
-            receivers={name: [RecordingReceiver(name)] for name in ("ml-oncall", "pager")},
-            source=EventLogTelemetry(store=store, base_dir=setup.folder),
-            evaluators=registries.evaluators,
-            on_tick=[narrator],
-            on_error=lambda text: narrator.say(escape(text), "red"),
-        ),
-    )
-    platform.start()
+    bot = contextlib.ExitStack()
+    bot_url = bot.enter_context(_support_bot(store, clock, options))
+    try:
+        register_support_bot(store, clock, folder=setup.folder, url=bot_url)
+        platform = Platform(
+            store=store,
+            clock=clock,
+            api_app=api_app,
+            options=PlatformOptions(
+                config_path=setup.config_path,
+                host=options.host,
+                api_port=options.api_port,
+                gateway_port=options.gateway_port,
+                tick_interval=options.tick_interval,
+                receivers={name: [RecordingReceiver(name)] for name in ("ml-oncall", "pager")},
+                source=EventLogTelemetry(store=store, base_dir=setup.folder),
+                evaluators=registries.evaluators,
+                on_tick=[narrator],
+                on_error=lambda text: narrator.say(escape(text), "red"),
+            ),
+        )
+        platform.start()
+    except BaseException:
+        bot.close()
+        raise
     _banner(out, platform, setup, options)
     traffic = DemoTraffic(
         platform.gateway_url, rate=options.requests_per_second, label_delay=options.delay
     )
     traffic.start()
     narrator.say(
-        f"traffic started: checkout, loan-portal, reviews-app and storefront clients calling "
-        f"{platform.gateway_url}; "
+        f"traffic started: checkout, loan-portal, reviews-app, storefront and help-center "
+        f"clients calling {platform.gateway_url}; "
         f"the ledger sends each answer's ground truth {options.delay:g}s later"
     )
     schedule = _schedule(store, clock, platform, setup, narrator, options)
@@ -425,6 +485,7 @@ def run_live_demo(
     finally:
         traffic.stop()
         platform.stop()
+        bot.close()
     with store.read() as s:
         ok = all(r.ok for r in verify_chains(s))
     timings = narrator.outcome.timings
@@ -437,7 +498,8 @@ def run_live_demo(
         out.print("after the fault: " + (", ".join(steps) or "nothing yet"))
     out.print(
         f"requests sent {traffic.sent} (failed {traffic.failed}), labels sent "
-        f"{traffic.labels_sent}; audit chains verified: {ok}"
+        f"{traffic.labels_sent}, support questions {traffic.questions_sent} (failed "
+        f"{traffic.questions_failed}); audit chains verified: {ok}"
     )
     if "fault" in timings:
         out.print(
@@ -447,6 +509,32 @@ def run_live_demo(
             + (", ".join(narrator.outcome.fired_after_fault) or "none")
         )
     return narrator.outcome
+
+
+@contextlib.contextmanager
+def _support_bot(store: Store, clock: Clock, options: DemoOptions) -> Iterator[str]:
+    """Serve the support bot's chat upstream on ``options.bot_port``; yield its ``/v1`` URL.
+
+    The bot reads its retrieval control from the store before each answer, so the gateway's
+    ``disable_retrieval`` and ``remove_document`` reach it."""
+
+    def controls() -> RetrievalView:
+        with store.read() as s:
+            return get_retrieval(s, system=SUPPORT_BOT)
+
+    app = chat_app(SupportBot.demo(clock=clock), controls=controls)
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(
+                serve_in_thread(app, host=options.host, port=options.bot_port)
+            )
+        except RuntimeError as exc:
+            raise InputError(
+                f"the support bot did not start on {options.host}:{options.bot_port} "
+                f"(in use?): {exc}",
+                loc="bot_port",
+            ) from None
+        yield f"{url}/v1"
 
 
 def _schedule(

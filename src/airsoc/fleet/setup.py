@@ -14,7 +14,10 @@ once per data dir and reused afterwards. The fleet:
   drift against the reviews it was trained on;
 - ``recommender`` v1, served (impressions in, click probability out), whose traffic reports
   clicks and orders as delayed labels, watched by the click-through monitor;
-- ``support-bot``: a registered system without a served version.
+- ``support-bot``: the RAG support bot, an OpenAI-compatible chat upstream the demo starts
+  (:mod:`airsoc.fleet.rag.upstream`) and the gateway's chat endpoint serves; a version is
+  registered for each address it listens on (:func:`register_support_bot`), and its turns are
+  watched for prompt injection, harmful output and answers the policies do not support.
 
 Example:
     >>> text = demo_config_text(monitor_every=15)
@@ -24,6 +27,8 @@ Example:
     ['credit-scorer', 'fraud-detector', 'recommender', 'sentiment-model', 'support-bot']
     >>> [m.every.total_seconds() for m in cfg.monitors][:1]
     [15.0]
+    >>> sorted(m.detector for m in cfg.monitors if m.system == "support-bot")
+    ['hallucination_cascade', 'harmful_output', 'prompt_injection']
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from airsoc import lineage
 from airsoc.clock import Clock
 from airsoc.config import read_text
 from airsoc.errors import NotFoundError
+from airsoc.fleet.rag.policies import POLICIES_RESOURCE
 from airsoc.fleet.recommender import RECOMMENDER_FEATURES, impressions, train_recommender
 from airsoc.fleet.systems import (
     CREDIT_FEATURES,
@@ -57,7 +63,7 @@ from airsoc.fleet.systems import (
 )
 from airsoc.lineage.config import LineageSection
 from airsoc.response.playbooks import DEFAULT_PLAYBOOKS_DIR
-from airsoc.serving import promote
+from airsoc.serving import get_route, promote
 from airsoc.store import Store
 
 __all__ = [
@@ -67,6 +73,7 @@ __all__ = [
     "FRAUD_SCHEMA",
     "POISONED_BATCH",
     "RETRAIN_BATCH",
+    "SUPPORT_BOT",
     "DemoSetup",
     "Release",
     "UserDirectory",
@@ -76,6 +83,7 @@ __all__ = [
     "impression_rows",
     "prepare_demo",
     "register_release",
+    "register_support_bot",
     "review_rows",
 ]
 
@@ -109,6 +117,9 @@ IMPRESSIONS_BATCH = "shopevents/2026-11-01"
 CLEAN_BATCHES = ("acme-data/2026-11-01", "acme-data/2026-11-08")
 RETRAIN_BATCH = "acme-data/2026-11-15"
 POISONED_BATCH = "brightline-data/2026-11-15"
+SUPPORT_BOT = "support-bot"
+#: The approved policy index the support bot answers from, in the demo folder.
+POLICY_INDEX = "policies.yaml"
 
 
 def demo_config_text(*, monitor_every: float) -> str:
@@ -151,6 +162,7 @@ systems:
     kind: rag-app
     owner: cx-platform
     criticality: medium
+    description: Answers customer and employee questions from the approved policies.
 
 monitors:
   # Every new data batch, from any vendor, screened against the training batches of the
@@ -219,6 +231,35 @@ monitors:
     window_kind: sliding
     every: {every}
     severity: sev3
+  # The support bot's turns, as the gateway's chat endpoint logged them: instructions injected
+  # in what people type or in what the bot retrieved, unsafe or leaking answers, and answers
+  # the approved policies do not support.
+  - name: support-injection
+    system: support-bot
+    detector: prompt_injection
+    params: {{scan: [user, retrieved]}}
+    window: {window}
+    window_kind: sliding
+    every: {every}
+    failure_mode: prompt_injection
+    severity: sev2
+  - name: support-harmful-output
+    system: support-bot
+    detector: harmful_output
+    window: {window}
+    window_kind: sliding
+    every: {every}
+    failure_mode: harmful_output
+    severity: sev2
+  - name: support-grounding
+    system: support-bot
+    detector: hallucination_cascade
+    reference: {{documents: {POLICY_INDEX}}}
+    window: {long_window}
+    window_kind: sliding
+    every: {every}
+    failure_mode: hallucination_cascade
+    severity: sev3
   - name: fraud-latency
     system: fraud-detector
     detector: threshold
@@ -251,6 +292,46 @@ incident_rules:
 playbooks:
   - playbooks/*.yaml
 """
+
+
+def register_support_bot(store: Store, clock: Clock, *, folder: Path, url: str) -> str:
+    """Serve the support bot listening at ``url`` (its ``/v1`` base) through the gateway and
+    return its version: the version registered for that address, else a new one (the bot
+    moved), registered with the hash of the policy index it answers from and promoted."""
+    index = folder / POLICY_INDEX
+    with store.transaction() as s:
+        versions = lineage.list_model_versions(s, system=SUPPORT_BOT)
+        known = next((v for v in versions if v.artifact_uri == url), None)
+        if known is None:
+            version = f"v{len(versions) + 1}"
+            lineage.register_model_version(
+                s,
+                clock=clock,
+                actor=ACTOR,
+                system=SUPPORT_BOT,
+                version=version,
+                artifact_uri=url,
+                sha256=lineage.sha256_file(index),
+                framework="openai",
+                params={"model": "support-bot-rag", "documents": POLICY_INDEX},
+                reason=f"the demo's RAG support bot, answering at {url}",
+            )
+        else:
+            version = known.version
+        try:
+            serving = get_route(s, system=SUPPORT_BOT).primary_version
+        except NotFoundError:
+            serving = None
+        if serving != version:
+            promote(
+                s,
+                clock=clock,
+                actor=ACTOR,
+                system=SUPPORT_BOT,
+                version=version,
+                reason=f"the support bot answers at {url}",
+            )
+    return version
 
 
 def _write_playbooks(folder: Path, *, approval_timeout: float) -> None:
@@ -609,6 +690,9 @@ def prepare_demo(
             encoding="utf-8",
         )
         _write_playbooks(folder / "playbooks", approval_timeout=approval_timeout)
+    index = folder / POLICY_INDEX
+    if not index.exists():
+        index.write_bytes(POLICIES_RESOURCE.read_bytes())
     with store.read() as s:
         try:
             registered = bool(lineage.list_model_versions(s, system="fraud-detector"))

@@ -599,6 +599,7 @@ class _Handlers:
                 completion_tokens=usage.get("completion_tokens"),
                 latency_ms=(time.perf_counter() - started) * 1000,
                 status=status,
+                document_ids=_document_ids(answer),
             )
         )
 
@@ -636,6 +637,20 @@ class _Handlers:
         snapshot = self.gateway.snapshot
         systems = {name: route.features for name, route in snapshot.routes.items()}
         return JSONResponse(gateway_openapi(systems, max_rows=self.gateway.max_rows))
+
+
+def _document_ids(answer: Mapping[str, Any] | None) -> list[str]:
+    """Return the ids of the documents a RAG upstream says it retrieved (its answer's
+    ``retrieved`` chunks), each once, in retrieval order.
+
+    >>> _document_ids({"retrieved": [{"doc_id": "POL-1"}, {"doc_id": "POL-1"}, {"x": 1}]})
+    ['POL-1']
+    """
+    chunks = (answer or {}).get("retrieved")
+    if not isinstance(chunks, list):
+        return []
+    ids = (c.get("doc_id") for c in chunks if isinstance(c, Mapping))
+    return list(dict.fromkeys(str(i) for i in ids if isinstance(i, str) and i))
 
 
 def _retrieval(view: RetrievalView | None) -> dict[str, Any]:

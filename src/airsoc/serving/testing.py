@@ -30,14 +30,15 @@ __all__ = ["FakeChatUpstream", "serve_in_thread"]
 
 
 @contextmanager
-def serve_in_thread(app: Any, *, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on a free port in a thread; yield its base URL.
+def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on ``port`` (0: a free one) in a thread; yield its base
+    URL.
 
     The app's lifespan runs, so a gateway app starts its routing poller and, on exit, closes.
     """
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -149,8 +150,18 @@ class SupportBot:
         """Return the bot over the shipped policy corpus."""
         return cls(RetrievalIndex(load_policies(), backend=backend), clock=clock, guard=guard)
 
-    def answer(self, question: str, *, session_id: str = "anonymous") -> BotReply:
+    def answer(
+        self,
+        question: str,
+        *,
+        session_id: str = "anonymous",
+        retrieval: bool = True,
+        exclude: Collection[str] = (),
+    ) -> BotReply:
         """Return the bot's reply to ``question``; hand off to a human when it cannot answer.
+
+        ``retrieval=False`` answers from the scripts for this question only; documents in
+        ``exclude`` are not retrieved (a retrieval control read from the gateway's store).
 
         >>> from airsoc.clock import SimulatedClock
         >>> bot = SupportBot.demo(clock=SimulatedClock())
@@ -175,8 +186,12 @@ class SupportBot:
                     ticket=ticket,
                     guard=verdict,
                 )
-        if self.retrieval_enabled and not self.scripted_only:
-            hits = [h for h in self.index.search(question, k=5) if h.score >= self.min_score]
+        if retrieval and self.retrieval_enabled and not self.scripted_only:
+            hits = [
+                h
+                for h in self.index.search(question, k=5)
+                if h.score >= self.min_score and h.chunk.doc_id not in exclude
+            ]
             if self.guard is not None:
                 # Indirect injection: a poisoned document never reaches the answer.
                 guard = self.guard

@@ -17,13 +17,16 @@ import yaml
 
 from airsoc.detection.llm.grounding import ApprovedDocument, DocumentIndex
 
-__all__ = ["load_policies", "policy_index"]
+__all__ = ["POLICIES_RESOURCE", "load_policies", "policy_index"]
+
+#: The policy documents as shipped: a YAML list of ``id``, ``title``, ``version``, ``sections``
+#: (the shape a hallucination monitor's ``documents:`` index takes).
+POLICIES_RESOURCE = resources.files("airsoc.fleet.rag") / "policies.yaml"
 
 
 @functools.lru_cache(maxsize=1)
 def _load() -> tuple[ApprovedDocument, ...]:
-    path = resources.files("airsoc.fleet.rag") / "policies.yaml"
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = yaml.safe_load(POLICIES_RESOURCE.read_text(encoding="utf-8"))
     return tuple(
         ApprovedDocument.build(
             d["id"],
