@@ -15,7 +15,8 @@ changes no state and returns nothing stored but document ids and sections.
 
 **Which index.** Grounding uses the index of ``system``: the file named by
 ``systems.<name>.guard.documents`` in the configuration the server was given
-(:func:`serve_document_indexes`, done by ``airsoc up``).
+(:func:`serve_config_documents`, done by ``airsoc up``; :func:`serve_document_indexes` to
+give them directly).
 
 Example:
     >>> import tempfile
@@ -73,6 +74,7 @@ __all__ = [
     "ScanVerdict",
     "router",
     "scan_items",
+    "serve_config_documents",
     "serve_document_indexes",
 ]
 
@@ -149,6 +151,23 @@ def serve_document_indexes(app: FastAPI, indexes: Mapping[str, str | Path | Docu
     with _lock:
         app.state.scan_indexes = dict(indexes)
         app.state.scan_loaded = {}
+
+
+def serve_config_documents(app: FastAPI, config_path: str | Path) -> None:
+    """Give the app the document index of every system whose ``guard.documents`` the
+    configuration in ``config_path`` names (relative paths start at the file's folder)."""
+    from airsoc.runtime.config import load_config
+
+    path = Path(config_path)
+    systems = load_config(path).systems
+    serve_document_indexes(
+        app,
+        {
+            name: path.parent / system.guard.documents
+            for name, system in systems.items()
+            if system.guard is not None and system.guard.documents
+        },
+    )
 
 
 def _index(app: FastAPI, system: str | None) -> DocumentIndex:
