@@ -286,3 +286,23 @@ def test_a_blocked_input_is_answered_as_a_stream_when_one_was_asked(
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == GuardConfig().message
     assert chunks[-1].choices[0].finish_reason == "content_filter"
+
+
+def test_a_redacting_stream_replaces_the_failing_window_and_goes_on(
+    registry: Registry, tmp_path: Path
+) -> None:
+    reply = POLITE + SECRET + " " + POLITE
+    with served(registry, tmp_path, GuardConfig(output="redact"), reply=reply) as srv:
+        chunks = list(
+            srv.client.chat.completions.create(
+                model="support-bot", messages=user(BENIGN), stream=True
+            )
+        )
+        srv.gateway.close()
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "AKIAIOSFODNN7EXAMPLE" not in text
+    assert REDACTED in text
+    assert text.startswith("Thanks for reaching out")
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    (turn,) = turns(tmp_path)
+    assert "redact" in [d["action"] for d in turn["guard"]]

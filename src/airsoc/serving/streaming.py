@@ -221,10 +221,10 @@ async def guarded_stream(
             yield emit(c)
         yield SSE_DONE
     finally:
+        on_end(report)  # first: closing below may be cut short when the caller went away
         closer = getattr(chunks, "aclose", None)
         if closer is not None:
             await closer()
-        on_end(report)
 
 
 def _is_final(chunk: Mapping[str, Any]) -> bool:
