@@ -431,13 +431,15 @@ def guard_inputs(n: int, *, max_tokens: int = 64) -> list[str]:
     tokenizer = MiniLMEmbedder.load().tokenizer
     rng = random.Random(11)
     out: list[str] = []
+    seen: set[str] = set()
     while len(out) < n:
         parts = [rng.choice(_OPENERS)]
         parts += rng.sample(_MIDDLES, rng.randint(1, 3))
         parts.append(rng.choice(_ENDINGS))
         text = " ".join(parts[:-1]) + ". " + parts[-1]
         tokens = len(tokenizer.encode(text).ids)
-        if tokens <= max_tokens:
+        if tokens <= max_tokens and text not in seen:  # distinct: no cache can help
+            seen.add(text)
             out.append(text)
     return out
 
@@ -516,7 +518,9 @@ def measure_guard(requests: int) -> dict[str, Any]:
                     blocked += r.headers.get("x-airsoc-guard") == "blocked"
         store.close()
         turns = read_events(Path(tmp) / "telemetry", "llm_turn", system="bot-guarded").to_pylist()
-    checks = [d["ms"] for t in turns[-requests:] for d in json.loads(t["guard"] or "[]")]
+    decisions = [d for t in turns[-requests:] for d in json.loads(t["guard"] or "[]")]
+    checks = [d["ms"] for d in decisions]
+    cpu = [d["cpu_ms"] for d in decisions]
     on = np.array(times["bot-guarded"]) * 1000
     off = np.array(times["bot-open"]) * 1000
     return {
@@ -530,6 +534,8 @@ def measure_guard(requests: int) -> dict[str, Any]:
             "p50": float(np.percentile(checks, 50)),
             "p95": float(np.percentile(checks, 95)),
         },
+        "cpu": {"p50": float(np.percentile(cpu, 50)), "p95": float(np.percentile(cpu, 95))},
+        "load": os.getloadavg()[0],
     }
 
 
@@ -541,7 +547,8 @@ def print_guard(result: dict[str, Any]) -> bool:
     print(
         f"\ninline guard: {result['requests']} chat requests each way, interleaved; input "
         f"scanning on (block), inputs of at most {result['max_tokens']} MiniLM tokens, MiniLM "
-        f"stage ran on {result['embedded']} of them; {result['blocked']} blocked\n"
+        f"stage ran on {result['embedded']} of them; {result['blocked']} blocked; "
+        f"{os.cpu_count()} cores, load average {result['load']:.1f}\n"
     )
     print(f"| {'chat request through the gateway':<44} | {'p50 ms':>7} | {'p95 ms':>7} |")
     print(f"|{'-' * 46}|{'-' * 9}|{'-' * 9}|")
@@ -550,6 +557,11 @@ def print_guard(result: dict[str, Any]) -> bool:
     )
     print(f"| {'guard on (input: block)':<44} | {on['p50']:>7.2f} | {on['p95']:>7.2f} |")
     print(f"| {'added by the guard':<44} | {added50:>+7.2f} | {added95:>+7.2f} |")
+    cpu = result["cpu"]
+    print(
+        f"| {'guard check, CPU time (idle-core cost)':<44} "
+        f"| {cpu['p50']:>7.2f} | {cpu['p95']:>7.2f} |"
+    )
     print(
         f"| {'guard check itself (logged ms per turn)':<44} "
         f"| {check['p50']:>7.2f} | {check['p95']:>7.2f} |"

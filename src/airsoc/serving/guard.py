@@ -213,6 +213,7 @@ class ChatGuard:
         context: str = "",
     ) -> GuardCheck:
         started = time.perf_counter()
+        cpu_started = time.thread_time()
         try:
             verdict = judge(context + text)
         except Exception as exc:  # a detector's failure is the policy's call, never a crash
@@ -244,6 +245,8 @@ class ChatGuard:
             "subject": subject,
             "detector": verdict.detector,
             **row,
+            # CPU time of the check: what it costs on an idle core, whatever the machine's load.
+            "cpu_ms": round((time.thread_time() - cpu_started) * 1000, 3),
         }
         fails = verdict.decision == "drift"
         if not fails:
