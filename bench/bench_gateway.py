@@ -14,7 +14,12 @@ Measured:
    shutdown;
 4. routing switches made from another process (this one, through the store, as the CLI does):
    how long after the commit requests still saw the old version, and whether any response mixed
-   the routing revision of one version with the answer of the other.
+   the routing revision of one version with the answer of the other;
+5. the inline guard (``--guard-only`` runs this alone): 1,000 chat completions through a system
+   whose guard scans the input (``input: block``; the shipped detectors, MiniLM embeddings on)
+   and the same 1,000 through one without a guard, interleaved in the same run, against a local
+   OpenAI-compatible upstream; inputs of at most 64 tokens. Reported: p50/p95 of both, the added
+   latency (target: at most 30 ms at p50) and the guard check's own time from the turn log.
 """
 
 from __future__ import annotations
@@ -388,6 +393,184 @@ def measure_switches(data_dir: Path, url: str, switches: int) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- inline guard
+
+_OPENERS = [
+    "Hi, I ordered a jacket last week and",
+    "Hello, quick question:",
+    "My parcel from the spring sale",
+    "I was reading the setup guide and",
+    "Our team uses your invoicing app, and",
+    "Could you explain the instructions in the manual, because",
+]
+_MIDDLES = [
+    "it arrived with a torn sleeve",
+    "the tracking page has not moved since Monday",
+    "the refund has not reached my card yet",
+    "the prompt on the router screen asks for a code I do not have",
+    "the previous instructions in the guide do not match what the screen shows",
+    "the assistant told me to ignore the warning light, is that safe",
+    "I would like to change the delivery address to my office",
+    "the discount code from your newsletter is rejected at checkout",
+]
+_ENDINGS = [
+    "What should I do?",
+    "Can you help me with the next steps?",
+    "How long does this usually take?",
+    "Please tell me the rules for returns in this case.",
+    "Thanks in advance.",
+]
+
+
+def guard_inputs(n: int, *, max_tokens: int = 64) -> list[str]:
+    """Return ``n`` support-desk messages of at most ``max_tokens`` MiniLM tokens, some of them
+    worded near the injection model's doubt band (prompts, instructions, ignoring), so the
+    embedding stage runs on part of them."""
+    from airsoc.detection.llm.embeddings import MiniLMEmbedder
+
+    tokenizer = MiniLMEmbedder.load().tokenizer
+    rng = random.Random(11)
+    out: list[str] = []
+    seen: set[str] = set()
+    while len(out) < n:
+        parts = [rng.choice(_OPENERS)]
+        parts += rng.sample(_MIDDLES, rng.randint(1, 3))
+        parts.append(rng.choice(_ENDINGS))
+        text = " ".join(parts[:-1]) + ". " + parts[-1]
+        tokens = len(tokenizer.encode(text).ids)
+        if tokens <= max_tokens and text not in seen:  # distinct: no cache can help
+            seen.add(text)
+            out.append(text)
+    return out
+
+
+def measure_guard(requests: int) -> dict[str, Any]:
+    """Return the latency the guard's input scanning adds: the same requests through a system
+    with ``guard: {input: block}`` and one without, interleaved, over real HTTP, in one run."""
+    from airsoc import lineage as lin
+    from airsoc.clock import SystemClock
+    from airsoc.detection.llm.embeddings import MiniLMEmbedder
+    from airsoc.lineage.config import GuardConfig
+    from airsoc.serving.app import create_app
+    from airsoc.serving.gateway import Gateway
+    from airsoc.serving.guard import ChatGuard
+    from airsoc.serving.testing import FakeChatUpstream, serve_in_thread
+    from airsoc.settings import Settings
+    from airsoc.store import Store
+    from airsoc.telemetry import read_events
+
+    texts = guard_inputs(requests)
+    tokenizer = MiniLMEmbedder.load().tokenizer
+    max_tokens = max(len(tokenizer.encode(t).ids) for t in texts)
+    guard = ChatGuard()  # the shipped detectors: hashed n-grams, then MiniLM where unsure
+    guard.warm_up()
+    embedded = sum(
+        bool(guard.injection.detect(t, source="user").evidence["embedded_windows"]) for t in texts
+    )
+    upstream = FakeChatUpstream(reply="Thanks, a colleague will look into it today.")
+    with tempfile.TemporaryDirectory() as tmp, serve_in_thread(upstream.app) as upstream_url:
+        clock = SystemClock()
+        store = Store.open(Settings.resolve(data_dir=tmp, environ={}))
+        with store.transaction() as s:
+            for name in ("bot-guarded", "bot-open"):
+                lin.register_system(
+                    s, clock=clock, actor="bench", name=name, kind="llm-app", owner="bench"
+                )
+                lin.register_model_version(
+                    s,
+                    clock=clock,
+                    actor="bench",
+                    system=name,
+                    version="m1",
+                    framework="openai",
+                    artifact_uri=f"{upstream_url}/v1",
+                    sha256="a" * 64,
+                    params={"model": "tiny"},
+                )
+        gateway = Gateway.open(
+            store=store,
+            clock=clock,
+            guards={"bot-guarded": GuardConfig(input="block")},
+            guard=guard,
+        )
+        for name in ("bot-guarded", "bot-open"):
+            gateway.promote(name, "m1", actor="bench", reason="benchmark")
+        times: dict[str, list[float]] = {"bot-guarded": [], "bot-open": []}
+        blocked = 0
+        with serve_in_thread(create_app(gateway)) as url, httpx.Client(timeout=60) as client:
+            for text in texts[:20]:  # warm the connections and code paths
+                for name in times:
+                    client.post(
+                        f"{url}/v1/chat/completions",
+                        json={"model": name, "messages": [{"role": "user", "content": text}]},
+                    )
+            for i, text in enumerate(texts):
+                order = list(times) if i % 2 == 0 else list(reversed(times))
+                for name in order:
+                    started = time.perf_counter()
+                    r = client.post(
+                        f"{url}/v1/chat/completions",
+                        json={"model": name, "messages": [{"role": "user", "content": text}]},
+                    )
+                    times[name].append(time.perf_counter() - started)
+                    if r.status_code != 200:
+                        raise RuntimeError(f"{name}: HTTP {r.status_code} {r.text[:200]}")
+                    blocked += r.headers.get("x-airsoc-guard") == "blocked"
+        store.close()
+        turns = read_events(Path(tmp) / "telemetry", "llm_turn", system="bot-guarded").to_pylist()
+    decisions = [d for t in turns[-requests:] for d in json.loads(t["guard"] or "[]")]
+    checks = [d["ms"] for d in decisions]
+    cpu = [d["cpu_ms"] for d in decisions]
+    on = np.array(times["bot-guarded"]) * 1000
+    off = np.array(times["bot-open"]) * 1000
+    return {
+        "requests": requests,
+        "max_tokens": max_tokens,
+        "embedded": embedded,
+        "blocked": blocked,
+        "on": {"p50": float(np.percentile(on, 50)), "p95": float(np.percentile(on, 95))},
+        "off": {"p50": float(np.percentile(off, 50)), "p95": float(np.percentile(off, 95))},
+        "check": {
+            "p50": float(np.percentile(checks, 50)),
+            "p95": float(np.percentile(checks, 95)),
+        },
+        "cpu": {"p50": float(np.percentile(cpu, 50)), "p95": float(np.percentile(cpu, 95))},
+        "load": os.getloadavg()[0],
+    }
+
+
+def print_guard(result: dict[str, Any]) -> bool:
+    """Print the guard's table; return whether the added p50 is within 30 ms."""
+    on, off, check = result["on"], result["off"], result["check"]
+    added50 = on["p50"] - off["p50"]
+    added95 = on["p95"] - off["p95"]
+    print(
+        f"\ninline guard: {result['requests']} chat requests each way, interleaved; input "
+        f"scanning on (block), inputs of at most {result['max_tokens']} MiniLM tokens, MiniLM "
+        f"stage ran on {result['embedded']} of them; {result['blocked']} blocked; "
+        f"{os.cpu_count()} cores, load average {result['load']:.1f}\n"
+    )
+    print(f"| {'chat request through the gateway':<44} | {'p50 ms':>7} | {'p95 ms':>7} |")
+    print(f"|{'-' * 46}|{'-' * 9}|{'-' * 9}|")
+    print(
+        f"| {'guard off (same requests, same run)':<44} | {off['p50']:>7.2f} | {off['p95']:>7.2f} |"
+    )
+    print(f"| {'guard on (input: block)':<44} | {on['p50']:>7.2f} | {on['p95']:>7.2f} |")
+    print(f"| {'added by the guard':<44} | {added50:>+7.2f} | {added95:>+7.2f} |")
+    cpu = result["cpu"]
+    print(
+        f"| {'guard check, CPU time (idle-core cost)':<44} "
+        f"| {cpu['p50']:>7.2f} | {cpu['p95']:>7.2f} |"
+    )
+    print(
+        f"| {'guard check itself (logged ms per turn)':<44} "
+        f"| {check['p50']:>7.2f} | {check['p95']:>7.2f} |"
+    )
+    ok = added50 <= 30.0
+    print(f"\ntarget: added p50 <= 30 ms: {added50:+.2f} ms -> {'yes' if ok else 'NO'}")
+    return ok
+
+
 # --------------------------------------------------------------------------- orchestration
 
 
@@ -520,6 +703,7 @@ def main(quick: bool) -> int:
     ]
     for name, value, ok in checks:
         print(f"| {name:<52} | {value:>14} | {'yes' if ok else 'NO':>4} |")
+    print_guard(measure_guard(1000))
     correct = gateway_ok == logged and switch["half_switched"] == 0
     return 0 if correct else 1
 
@@ -527,6 +711,9 @@ def main(quick: bool) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short phases")
+    parser.add_argument(
+        "--guard-only", action="store_true", help="only the inline guard's measurement"
+    )
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--load", help=argparse.SUPPRESS)
@@ -539,5 +726,7 @@ if __name__ == "__main__":
         serve(args.serve, args.port)
     elif args.load:
         load(args.load, args.mode, args.seconds, args.rate, args.workers)
+    elif args.guard_only:
+        sys.exit(0 if print_guard(measure_guard(1000)) else 1)
     else:
         sys.exit(main(args.quick))

@@ -1,9 +1,10 @@
 """User roles: what a person may do, from reading to administering.
 
 Each role includes the rights of the ones before it:
-``ingest < viewer < responder < approver < admin``. ``ingest`` is for telemetry senders (an app's
-OpenTelemetry exporter): it may send traces and nothing else, so a token baked into an app's
-deployment cannot read incidents. Every higher role may send traces too. The API, the CLI and the
+``ingest < viewer < responder < approver < admin``. ``ingest`` is for an app's service token
+(its OpenTelemetry exporter, its inline scans): it may send traces and ask for scans
+(``POST /api/v1/scan``) and nothing else, so a token baked into an app's deployment cannot read
+incidents. Every higher role may do both too. The API, the CLI and the
 table of operations all speak these names, so they live on the base floor.
 
 Example:

@@ -401,6 +401,13 @@ def test_chat_completions_work_with_the_official_openai_client(
             )
             scripted = client.chat.completions.create(model="support-bot", messages=messages)
             assert scripted.choices[0].message.content == "Please see our FAQ."
+            streamed = list(
+                client.chat.completions.create(model="support-bot", messages=messages, stream=True)
+            )
+            assert [c.choices[0].finish_reason for c in streamed][-1] == "stop"
+            assert "".join(c.choices[0].delta.content or "" for c in streamed) == (
+                "Please see our FAQ."
+            )
 
             gateway.change(
                 control.isolate, system="support-bot", actor="oncall", reason="prompt injection"
@@ -412,12 +419,11 @@ def test_chat_completions_work_with_the_official_openai_client(
 
             with pytest.raises(openai.NotFoundError):
                 client.chat.completions.create(model="no-such-bot", messages=messages)
-            with pytest.raises(openai.UnprocessableEntityError, match="streaming"):
-                client.chat.completions.create(model="support-bot", messages=messages, stream=True)
     assert len(upstream.requests) == 1  # fallback and isolation never reached the upstream
     turns = read_events(tmp_path / "telemetry", "llm_turn", system="support-bot").to_pylist()
     assert [(t["mode"], t["status"]) for t in turns] == [
         ("primary", "ok"),
+        ("fallback", "scripted"),
         ("fallback", "scripted"),
         ("isolated", "refused"),
     ]

@@ -75,7 +75,12 @@ def up(
     store = state.store()
 
     def api_app(readiness: Callable[[], list[PartStatus]]) -> FastAPI:
-        return create_app(state.settings, clock=state.clock, store=store, readiness=readiness)
+        app = create_app(state.settings, clock=state.clock, store=store, readiness=readiness)
+        if not demo and config.exists():
+            from airsoc.server.routes.scan import serve_config_documents
+
+            serve_config_documents(app, config)  # grounding indexes for POST /api/v1/scan
+        return app
 
     if demo and scripted:
         from airsoc.drills.scenario import run_demo

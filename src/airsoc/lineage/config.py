@@ -15,7 +15,7 @@ from pydantic import Field
 
 from airsoc.types import StrictModel
 
-__all__ = ["FallbackConfig", "LineageSection", "SystemConfig"]
+__all__ = ["FallbackConfig", "GuardConfig", "LineageSection", "SystemConfig"]
 
 
 class FallbackConfig(StrictModel):
@@ -24,6 +24,40 @@ class FallbackConfig(StrictModel):
     type: Literal["rules", "scripted", "human_handoff"]
     path: str | None = None
     message: str | None = None
+
+
+GuardAction = Literal["block", "redact", "log", "off"]
+GuardSource = Literal["user", "retrieved", "tool"]
+
+
+def _default_sources() -> list[GuardSource]:
+    return ["user", "tool"]
+
+
+class GuardConfig(StrictModel):
+    """The inline guard of an LLM system's chat traffic on the gateway.
+
+    ``input`` acts on a prompt injection in the new messages of a turn before the upstream sees
+    them, ``output`` on harmful output before the caller does: ``block`` answers a refusal,
+    ``redact`` removes the failing sentences and goes on, ``log`` only records the decision,
+    ``off`` does not scan. ``on_error`` says what happens when a detector fails: ``open``
+    serves as if it passed, ``closed`` refuses. ``sources`` are the kinds of message scanned
+    for injection: ``user`` (user messages), ``tool`` (tool and function results) and
+    ``retrieved`` (system messages after the first, where RAG apps put retrieved context).
+    A stream is scanned every ``stream_window`` characters and at its end. ``documents`` is the
+    system's approved document index (YAML or JSON), for grounding checks.
+
+    >>> GuardConfig.model_validate({"input": "block", "on_error": "open"}).sources
+    ['user', 'tool']
+    """
+
+    input: GuardAction = "off"
+    output: GuardAction = "off"
+    on_error: Literal["open", "closed"] = "closed"
+    sources: list[GuardSource] = Field(default_factory=_default_sources)
+    stream_window: int = Field(default=200, ge=20, le=10_000)
+    message: str = "Sorry, I can't help with that request."
+    documents: str | None = None
 
 
 class SystemConfig(StrictModel):
@@ -36,6 +70,7 @@ class SystemConfig(StrictModel):
     criticality: Literal["low", "medium", "high", "critical"] = "medium"
     fallback: FallbackConfig | None = None
     description: str = ""
+    guard: GuardConfig | None = None
 
 
 class LineageSection(StrictModel):

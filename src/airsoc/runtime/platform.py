@@ -121,7 +121,10 @@ class Platform:
                     )
         config, playbooks = load_checked_config(options.config_path, evaluators=options.evaluators)
         self.gateway = Gateway.open(
-            store=store, clock=clock, log_options=config.telemetry.log_options()
+            store=store,
+            clock=clock,
+            log_options=config.telemetry.log_options(),
+            guards={n: c.guard for n, c in config.systems.items() if c.guard is not None},
         )
         self.loop = ResponseLoop(
             config=config,
@@ -282,6 +285,8 @@ class Platform:
         log = self.gateway.event_log
         if log is not None:
             log.set_policy(**self.loop.config.telemetry.log_options())
+        systems = self.loop.config.systems
+        self.gateway.set_guards({n: c.guard for n, c in systems.items() if c.guard is not None})
 
     def run(
         self,

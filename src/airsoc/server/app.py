@@ -62,6 +62,7 @@ from airsoc.server.routes import (
     ops,
     postmortems,
     registry,
+    scan,
     taxonomy,
     traces,
     users,
@@ -93,6 +94,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     approvals.router,
     registry.router,
     gateway.router,
+    scan.router,
 )
 
 #: Metric hooks read at every scrape of /metrics. Add a domain's metrics: one line here.

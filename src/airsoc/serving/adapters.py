@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -322,12 +323,13 @@ class ChatUpstream:
         """Refuse: a chat model answers on ``POST /v1/chat/completions`` only."""
         raise InputError(f"{self.where} is a chat model; use POST /v1/chat/completions")
 
+    def _headers(self) -> dict[str, str]:
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         """Forward a chat completion request (``model`` replaced) and return the answer."""
-        headers = {}
-        key = os.environ.get(self.api_key_env) if self.api_key_env else None
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
+        headers = self._headers()
         url = f"{self.base_url}/chat/completions"
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
@@ -343,6 +345,55 @@ class ChatUpstream:
             )
         answer: dict[str, Any] = response.json()
         return answer
+
+    async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Forward a streamed chat completion request (``model`` replaced); return its chunks.
+
+        The upstream's answer is checked before this returns (an HTTP error raises
+        :class:`GatewayError` here, before anything was sent on); the chunks come from the
+        returned iterator, which closes the connection when it ends or is closed."""
+        url = f"{self.base_url}/chat/completions"
+        client = httpx.AsyncClient(timeout=self.timeout)
+        try:
+            request = client.build_request(
+                "POST", url, json={**body, "model": self.model}, headers=self._headers()
+            )
+            response = await client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            await client.aclose()
+            raise GatewayError(f"{self.where}: upstream {url} did not answer: {exc}") from exc
+        if response.status_code != 200:
+            text = (await response.aread()).decode("utf-8", "replace")
+            await response.aclose()
+            await client.aclose()
+            raise GatewayError(
+                f"{self.where}: upstream {url} answered HTTP {response.status_code}: {text[:200]}"
+            )
+        return self._chunks(client, response, url)
+
+    async def _chunks(
+        self, client: httpx.AsyncClient, response: httpx.Response, url: str
+    ) -> AsyncIterator[dict[str, Any]]:
+        try:
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue  # blank separators, comments, event names
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return
+                try:
+                    chunk = json.loads(data)
+                except json.JSONDecodeError:
+                    raise GatewayError(
+                        f"{self.where}: upstream {url} sent a chunk that is not JSON"
+                    ) from None
+                if isinstance(chunk, dict):
+                    yield chunk
+        except httpx.HTTPError as exc:
+            raise GatewayError(f"{self.where}: upstream {url} broke off: {exc}") from exc
+        finally:
+            await response.aclose()
+            await client.aclose()
 
 
 _MLFLOW_TYPES = {

@@ -5,7 +5,13 @@ Endpoints:
 - ``POST /v1/systems/{system}/predict``: ``{"rows": [{feature: value}, ...]}`` in,
   ``{"request_id", "system", "version", "mode", "role", "predictions", "scores"}`` out.
 - ``POST /v1/systems/{system}/labels``: ``{"labels": [{"request_id", "label", "row_index"}]}``.
-- ``POST /v1/chat/completions``: OpenAI-compatible; ``model`` names the system.
+- ``POST /v1/chat/completions``: OpenAI-compatible; ``model`` names the system;
+  ``"stream": true`` answers server-sent events in OpenAI's chunk format. A system with a guard
+  policy (:mod:`airsoc.serving.guard`) has its input scanned before the upstream sees it and its
+  output before the caller does; a refused turn is answered in the completion's own shape, with
+  the policy's message and ``finish_reason: "content_filter"`` (HTTP 200, header
+  ``X-Airsoc-Guard: blocked``), and the upstream never sees it. Streams are scanned in windows
+  and cut when one fails (:mod:`airsoc.serving.streaming`).
 - ``GET /v1/status`` and ``GET /healthz``.
 - ``GET /openapi.json``: the OpenAPI document of all of it (:mod:`airsoc.serving.openapi`).
 
@@ -50,7 +56,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route as HttpRoute
 from starlette.types import Scope
 
@@ -63,12 +69,21 @@ from airsoc.errors import (
     SystemUnavailableError,
     TelemetryUnavailableError,
 )
+from airsoc.lineage.config import GuardConfig
 from airsoc.serving import control
 from airsoc.serving.adapters import ChatUpstream, ModelAdapter, Output
 from airsoc.serving.gateway import Gateway, LoadedVersion, Route, canary_bucket, validate_rows
+from airsoc.serving.guard import GuardCheck, message_text
 from airsoc.serving.limits import RequestLimits, RequestLimitsMiddleware
 from airsoc.serving.openapi import gateway_openapi
 from airsoc.serving.retrieval import RetrievalView
+from airsoc.serving.streaming import (
+    SSE_DONE,
+    StreamReport,
+    completion_chunks,
+    guarded_stream,
+    sse,
+)
 from airsoc.telemetry.schemas import LabelEvent, LLMTurnEvent, PredictionEvent
 from airsoc.types import MAX_ROW_ID, control_character_problem
 
@@ -465,7 +480,8 @@ class _Handlers:
 
     @_json_errors(openai=True)
     async def chat(self, request: Request) -> Response:
-        """Answer an OpenAI chat completion request from the system named by ``model``."""
+        """Answer an OpenAI chat completion request from the system named by ``model``, through
+        the system's guard policy; ``"stream": true`` answers server-sent events."""
         started = time.perf_counter()
         gateway = self.gateway
         snapshot = gateway.snapshot
@@ -486,8 +502,9 @@ class _Handlers:
             raise InputError(
                 '"messages" must be a non-empty list of {role, content}', loc="messages"
             )
-        if body.get("stream") is not None and body.get("stream") is not False:
-            raise InputError("streaming is not supported by the gateway", loc="stream")
+        stream = body.get("stream")
+        if stream is not None and not isinstance(stream, bool):
+            raise InputError('"stream" must be true or false', loc="stream")
         route = gateway.route_for(snapshot, system)
         headers = {"x-request-id": request_id, "x-airsoc-revision": str(route.revision)}
         if route.mode == "isolated":
@@ -512,18 +529,167 @@ class _Handlers:
             self._log_turn(
                 route, None, "fallback", client, request_id, body, answer, started, status
             )
-            return JSONResponse(answer, headers=headers)
+            return _chat_reply(answer, headers, stream=bool(stream))
+        policy = gateway.guards.get(system)
+        decisions: list[dict[str, Any]] = []
+        upstream_body = body
+        if policy is not None and policy.input != "off":
+            checked = await run_in_threadpool(gateway.guard.check_input, policy, messages)
+            decisions += checked.decisions
+            if checked.blocked:
+                # The upstream never sees a refused turn; the caller gets a refusal in OpenAI's
+                # own shape (finish_reason content_filter), so apps need no new error path.
+                answer = self._scripted_completion(
+                    request_id, system, policy.message, finish_reason="content_filter"
+                )
+                headers["x-airsoc-guard"] = "blocked"
+                self._log_turn(
+                    route,
+                    None,
+                    "guard",
+                    client,
+                    request_id,
+                    body,
+                    answer,
+                    started,
+                    "blocked",
+                    guard=decisions,
+                )
+                return _chat_reply(answer, headers, stream=bool(stream))
+            if any(d["action"] == "redact" for d in decisions):
+                upstream_body = {**body, "messages": checked.messages}
         loaded, role = self._pick(route, request_id)
-        answer = await self._chat_upstream(loaded).complete(body)
-        self._log_turn(route, loaded.version, role, client, request_id, body, answer, started)
         background = None
         if self._mirrored(route, request_id):
             assert route.candidate is not None
+            mirrored = {k: v for k, v in upstream_body.items() if k != "stream_options"}
+            mirrored["stream"] = False
             background = BackgroundTask(
-                self._shadow_chat, route, route.candidate, body, client, request_id
+                self._shadow_chat, route, route.candidate, mirrored, client, request_id
             )
         headers["x-airsoc-version"] = loaded.version
-        return JSONResponse(answer, headers=headers, background=background)
+        if stream:
+            return await self._stream_chat(
+                route,
+                loaded,
+                role,
+                client,
+                request_id,
+                body,
+                upstream_body,
+                policy,
+                decisions,
+                started,
+                headers,
+                background,
+            )
+        answer = await self._chat_upstream(loaded).complete(upstream_body)
+        delivered = answer
+        status = "ok"
+        if policy is not None and policy.output != "off":
+            delivered, blocked, output = await self._guard_answer(policy, answer)
+            decisions += output
+            status = "blocked" if blocked else status
+        actions = {d["action"] for d in decisions}
+        if decisions:
+            headers["x-airsoc-guard"] = _guard_header(actions)
+        # The log keeps the upstream's own answer (what the model did); the decisions say
+        # what the caller got instead.
+        self._log_turn(
+            route,
+            loaded.version,
+            role,
+            client,
+            request_id,
+            body,
+            answer,
+            started,
+            status,
+            guard=decisions,
+        )
+        return JSONResponse(delivered, headers=headers, background=background)
+
+    async def _guard_answer(
+        self, policy: GuardConfig, answer: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool, list[dict[str, Any]]]:
+        """Return the answer as the output policy lets it through, whether it was refused, and
+        the decisions."""
+        choices = []
+        decisions: list[dict[str, Any]] = []
+        blocked = False
+        for choice in answer.get("choices") or []:
+            message = choice.get("message") if isinstance(choice, dict) else None
+            text = message_text(message.get("content")) if isinstance(message, dict) else None
+            if not text:
+                choices.append(choice)
+                continue
+            assert isinstance(message, dict)
+            checked = await run_in_threadpool(self.gateway.guard.check_output, policy, text)
+            decisions += checked.decisions
+            if checked.blocked:
+                blocked = True
+                message = {**message, "content": policy.message}
+                choice = {**choice, "message": message, "finish_reason": "content_filter"}
+            elif checked.changed:
+                choice = {**choice, "message": {**message, "content": checked.text}}
+            choices.append(choice)
+        return {**answer, "choices": choices}, blocked, decisions
+
+    async def _stream_chat(
+        self,
+        route: Route,
+        loaded: LoadedVersion,
+        role: str,
+        client: str,
+        request_id: str,
+        body: dict[str, Any],
+        upstream_body: dict[str, Any],
+        policy: GuardConfig | None,
+        decisions: list[dict[str, Any]],
+        started: float,
+        headers: dict[str, str],
+        background: BackgroundTask | None,
+    ) -> Response:
+        chunks = await self._chat_upstream(loaded).stream(upstream_body)
+        guard = self.gateway.guard
+        check: Callable[[str, str], Awaitable[GuardCheck]] | None = None
+        if policy is not None and policy.output != "off":
+            output_policy = policy
+
+            async def check(context: str, text: str) -> GuardCheck:
+                return await run_in_threadpool(
+                    guard.check_output, output_policy, text, stage="stream", context=context
+                )
+
+        def on_end(report: StreamReport) -> None:
+            self._log_turn(
+                route,
+                loaded.version,
+                role,
+                client,
+                request_id,
+                body,
+                report.response(),
+                started,
+                report.status,
+                guard=report.decisions,
+            )
+
+        if decisions:
+            headers["x-airsoc-guard"] = _guard_header({d["action"] for d in decisions})
+        return StreamingResponse(
+            guarded_stream(
+                chunks,
+                check=check,
+                action=policy.output if policy is not None else "off",
+                window=policy.stream_window if policy is not None else 200,
+                report=StreamReport(decisions=list(decisions)),
+                on_end=on_end,
+            ),
+            media_type="text/event-stream",
+            headers={**headers, "cache-control": "no-cache"},
+            background=background,
+        )
 
     def _chat_upstream(self, loaded: LoadedVersion) -> ChatUpstream:
         adapter: ModelAdapter = loaded.require()
@@ -551,7 +717,9 @@ class _Handlers:
             route, candidate.version, "shadow", client, request_id, body, answer, started, status
         )
 
-    def _scripted_completion(self, request_id: str, system: str, message: str) -> dict[str, Any]:
+    def _scripted_completion(
+        self, request_id: str, system: str, message: str, *, finish_reason: str = "stop"
+    ) -> dict[str, Any]:
         return {
             "id": f"chatcmpl-{request_id}",
             "object": "chat.completion",
@@ -561,7 +729,7 @@ class _Handlers:
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": message},
-                    "finish_reason": "stop",
+                    "finish_reason": finish_reason,
                 }
             ],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
@@ -578,6 +746,8 @@ class _Handlers:
         answer: Mapping[str, Any] | None,
         started: float,
         status: str = "ok",
+        *,
+        guard: list[dict[str, Any]] | None = None,
     ) -> None:
         log = self.gateway.event_log
         if log is None:
@@ -600,6 +770,7 @@ class _Handlers:
                 latency_ms=(time.perf_counter() - started) * 1000,
                 status=status,
                 document_ids=_document_ids(answer),
+                guard=guard or [],
             )
         )
 
@@ -651,6 +822,27 @@ def _document_ids(answer: Mapping[str, Any] | None) -> list[str]:
         return []
     ids = (c.get("doc_id") for c in chunks if isinstance(c, Mapping))
     return list(dict.fromkeys(str(i) for i in ids if isinstance(i, str) and i))
+
+
+def _guard_header(actions: set[str]) -> str:
+    """Return the ``X-Airsoc-Guard`` header: the strongest action the guard took."""
+    for action in ("block", "fail_closed", "redact", "fail_open", "log"):
+        if action in actions:
+            return {"block": "blocked", "redact": "redacted", "log": "logged"}.get(action, action)
+    return "allowed"
+
+
+def _chat_reply(answer: dict[str, Any], headers: dict[str, str], *, stream: bool) -> Response:
+    """Return a completion the gateway wrote itself, whole or as a stream."""
+    if not stream:
+        return JSONResponse(answer, headers=headers)
+
+    async def events() -> AsyncIterator[bytes]:
+        for chunk in completion_chunks(answer):
+            yield sse(chunk)
+        yield SSE_DONE
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
 
 def _retrieval(view: RetrievalView | None) -> dict[str, Any]:

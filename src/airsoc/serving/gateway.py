@@ -56,9 +56,11 @@ from airsoc.errors import (
     RateLimitedError,
 )
 from airsoc.lineage import ModelVersionView
+from airsoc.lineage.config import GuardConfig
 from airsoc.serving import control
 from airsoc.serving.adapters import ModelAdapter, RulesAdapter, load_adapter, load_callable
 from airsoc.serving.control import RouteView
+from airsoc.serving.guard import ChatGuard, shared_guard
 from airsoc.serving.models import RoutingRevisionRow
 from airsoc.serving.retrieval import RetrievalView, list_retrieval
 from airsoc.store import Store
@@ -234,6 +236,8 @@ class Gateway:
         base_dir: str | Path | None = None,
         owns_event_log: bool = False,
         client_id_header: str | None = "x-client-id",
+        guards: Mapping[str, GuardConfig] | None = None,
+        guard: ChatGuard | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -246,6 +250,8 @@ class Gateway:
         self.base_dir = Path(base_dir) if base_dir else None
         self._owns_event_log = owns_event_log
         self.client_id_header = client_id_header.lower() if client_id_header else None
+        self._guards: Mapping[str, GuardConfig] = MappingProxyType(dict(guards or {}))
+        self._guard = guard
         self._snapshot = RoutingSnapshot(revision=-1)
         self._swap_lock = threading.Lock()
         self._adapters: dict[tuple[str, str, str], LoadedVersion] = {}
@@ -271,6 +277,25 @@ class Gateway:
         :meth:`airsoc.telemetry.config.TelemetryConfig.log_options`)."""
         log = EventLog(store.settings.telemetry_dir, name=log_name, **(log_options or {}))
         return cls(store=store, clock=clock, event_log=log, owns_event_log=True, **options)
+
+    # ------------------------------------------------------------------ guard
+
+    @property
+    def guards(self) -> Mapping[str, GuardConfig]:
+        """Return the guard policy of each system that has one (``systems.<name>.guard``)."""
+        return self._guards
+
+    def set_guards(self, guards: Mapping[str, GuardConfig]) -> None:
+        """Apply new guard policies (a reloaded configuration) to the requests that follow."""
+        self._guards = MappingProxyType(dict(guards))
+
+    @property
+    def guard(self) -> ChatGuard:
+        """Return the detectors the guard policies run with (the process's shared ones unless
+        given)."""
+        if self._guard is None:
+            self._guard = shared_guard()
+        return self._guard
 
     # ------------------------------------------------------------------ snapshot
 

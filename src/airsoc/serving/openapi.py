@@ -144,8 +144,11 @@ _SCHEMAS: dict[str, Any] = {
             },
             "stream": {
                 "type": ["boolean", "null"],
-                "enum": [False, None],
-                "description": "Streaming is not supported",
+                "description": (
+                    "true: answer server-sent events in OpenAI's chunk format (text/event-stream),"
+                    " ending with data: [DONE]; a guarded stream is cut with finish_reason "
+                    "content_filter when a window of its output fails"
+                ),
             },
         },
         "additionalProperties": {"$ref": "#/components/schemas/Json"},
@@ -312,7 +315,32 @@ def gateway_openapi(
                 "content": {"application/json": {"schema": _ref("ChatRequest")}},
             },
             "responses": {
-                "200": _json(_ref("ChatCompletion"), "The completion"),
+                "200": {
+                    "description": (
+                        "The completion (a chat.completion object, or with stream: true, "
+                        "chat.completion.chunk events). A turn the system's guard refuses is "
+                        "answered here too: the policy's message with finish_reason "
+                        "content_filter and the header X-Airsoc-Guard: blocked"
+                    ),
+                    "headers": {
+                        "X-Airsoc-Guard": {
+                            "description": (
+                                "What the guard did: allowed, logged, redacted, blocked, "
+                                "fail_open or fail_closed (absent without a guard policy)"
+                            ),
+                            "schema": {"type": "string"},
+                        }
+                    },
+                    "content": {
+                        "application/json": {"schema": _ref("ChatCompletion")},
+                        "text/event-stream": {
+                            "schema": {
+                                "type": "string",
+                                "description": "data: <chat.completion.chunk JSON> events",
+                            }
+                        },
+                    },
+                },
                 **_errors("OpenAIError", "400", "403", "404", "413", "422", "429", "502", "503"),
             },
         }

@@ -15,15 +15,16 @@ Example:
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 __all__ = ["FakeChatUpstream", "serve_in_thread"]
@@ -57,11 +58,17 @@ def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iter
 
 class FakeChatUpstream:
     """An OpenAI-compatible ``POST /v1/chat/completions`` answering ``reply`` and recording
-    every request body it received (``requests``)."""
+    every request body it received (``requests``).
 
-    def __init__(self, *, reply: str = "ok", status_code: int = 200) -> None:
+    With ``"stream": true`` it answers server-sent events in OpenAI's chunk format: a role
+    chunk, the reply in pieces of ``chunk_chars`` characters, a final chunk with
+    ``finish_reason`` (and ``usage`` when ``stream_options.include_usage`` asks), then
+    ``[DONE]``."""
+
+    def __init__(self, *, reply: str = "ok", status_code: int = 200, chunk_chars: int = 7) -> None:
         self.reply = reply
         self.status_code = status_code
+        self.chunk_chars = chunk_chars
         self.requests: list[dict[str, Any]] = []
         self.app = Starlette(
             routes=[Route("/v1/chat/completions", self._complete, methods=["POST"])]
@@ -84,6 +91,17 @@ class FakeChatUpstream:
             )
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
         completion_tokens = len(self.reply.split())
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return StreamingResponse(
+                self._events(body["model"], usage if include_usage else None),
+                media_type="text/event-stream",
+            )
         return JSONResponse(
             {
                 "id": f"chatcmpl-{len(self.requests)}",
@@ -99,10 +117,28 @@ class FakeChatUpstream:
                         "finish_reason": "stop",
                     }
                 ],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
+                "usage": usage,
             }
         )
+
+    async def _events(self, model: str, usage: dict[str, int] | None) -> AsyncIterator[str]:
+        base = {
+            "id": f"chatcmpl-{len(self.requests)}",
+            "object": "chat.completion.chunk",
+            "created": 1_767_225_600,
+            "model": model,
+            "system_fingerprint": "fp_fake",
+        }
+
+        def event(delta: dict[str, Any], finish: str | None = None) -> str:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            return f"data: {json.dumps({**base, 'choices': [choice]})}\n\n"
+
+        yield event({"role": "assistant", "content": ""})
+        step = max(1, self.chunk_chars)
+        for i in range(0, len(self.reply), step):
+            yield event({"content": self.reply[i : i + step]})
+        yield event({}, "stop")
+        if usage is not None:
+            yield f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n"
+        yield "data: [DONE]\n\n"

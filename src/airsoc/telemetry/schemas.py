@@ -119,6 +119,9 @@ class LLMTurnEvent(Event):
     carried no prompt or completion text (OpenTelemetry's default), so content-based detectors
     report the turn as skipped rather than clean.
 
+    ``guard`` lists the gateway guard's decisions on the turn, one per check (stage ``input``,
+    ``output`` or ``stream``; detector, verdict, action taken, score, time in ms).
+
     >>> from datetime import datetime, timezone
     >>> e = LLMTurnEvent(request_id="t:s", ts=datetime(2026, 1, 1, tzinfo=timezone.utc),
     ...                  system="bot", trace_id="t", span_id="s", document_ids=["policy-7"],
@@ -129,7 +132,7 @@ class LLMTurnEvent(Event):
     """
 
     kind: ClassVar[str] = "llm_turn"
-    json_fields: ClassVar[tuple[str, ...]] = ("messages", "response", "document_ids")
+    json_fields: ClassVar[tuple[str, ...]] = ("messages", "response", "document_ids", "guard")
 
     version: str | None = None
     mode: str = "primary"
@@ -148,6 +151,7 @@ class LLMTurnEvent(Event):
     user_id: str | None = None
     document_ids: list[str] = field(default_factory=list)
     content_captured: bool = True
+    guard: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +225,8 @@ EVENT_SCHEMAS: dict[str, pa.Schema] = {
             ("user_id", pa.string()),
             ("document_ids", pa.string()),
             ("content_captured", pa.bool_()),
+            # Since the gateway guard: older files have no decisions (read as null).
+            ("guard", pa.string()),
         ]
     ),
     "feedback": pa.schema(
