@@ -158,12 +158,12 @@ class _Decisions:
 
     def nearest(self, Z: np.ndarray, i: int) -> np.ndarray:
         """Return the mean distance of each input to its ``k`` nearest members of class ``i``."""
-        members = self.members[i]
+        members = self.members[i].astype(np.float32)
         k = min(self.k, len(members))
         norms = (members**2).sum(axis=1)
         out = np.empty(len(Z))
         for start in range(0, len(Z), 1024):
-            block = Z[start : start + 1024]
+            block = Z[start : start + 1024].astype(np.float32)
             squared = (block**2).sum(axis=1)[:, None] - 2 * block @ members.T + norms
             closest = np.partition(squared, k - 1, axis=1)[:, :k]
             out[start : start + 1024] = np.sqrt(np.maximum(closest, 0.0)).mean(axis=1)
@@ -434,8 +434,12 @@ class EvasionDetector:
         points = (X[:, None, :] + steps[None]).reshape(n * len(radii), d)
         moved = self._proba(points).argmax(axis=1).reshape(n, len(radii))
         flips = (moved != decided[:, None]).mean(axis=1)
+        # Neighbours only where the decision flipped at all: a stable input is not near a
+        # boundary, and the search is the costly part.
+        ratio = np.zeros(n)
+        near = np.flatnonzero(flips > 0)
         with one_thread():
-            ratio = self.decisions_.ratio(Z, decided)
+            ratio[near] = self.decisions_.ratio(Z[near], decided[near])
         return np.vstack([flips, ratio])
 
     def _fit_reference(self, X_ref: np.ndarray) -> _Reference:
