@@ -13,13 +13,14 @@ scores:
   noise or under quantisation of the input (feature squeezing);
 * low margin: one minus the gap between the two most likely classes of the served model;
 * off the domain: the number of discrete features (at most ``max_levels`` distinct values in
-  the reference: counts, flags, codes) whose value is none of the reference's values. An attack
-  that moves every feature continuously leaves this lattice; one that respects it does not;
+  the reference: counts, flags, codes) whose value is neither one of the reference's values
+  nor on the grid of their smallest step (so an unseen count still fits). An attack that moves
+  every feature continuously leaves this lattice; one that respects it does not;
 * decision boundary, for the inputs whose margin the cheap screen keeps (the least confident
   ``screen_share`` of clean traffic): the share of the served model's decisions that flip on
   random points at a few small distances around the input, and the distance to the nearest
   reference inputs the model decides the same way over the distance to those it decides
-  otherwise. Decision-based attacks such as HopSkipJump stop just across the boundary, where
+  otherwise (searched only where some decision flipped). Decision-based attacks such as HopSkipJump stop just across the boundary, where
   the decision is unstable and the input still sits among the other class; both use only the
   model's decisions, so they hold for piecewise-constant models (trees) too. The two are joined
   by Fisher's rule on their p-values among clean calibration inputs.
