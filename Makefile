@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := postgres,pdf,mlflow,embeddings,spark,otlp,dev
+EXTRAS := postgres,pdf,mlflow,embeddings,spark,otlp,dev,bench
 STAMP := $(VENV)/.installed
 
 .PHONY: run test check lint types pytest bench clean browser-deps jdk-deps
@@ -52,7 +52,7 @@ pytest: $(STAMP) browser-deps jdk-deps
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS),bench]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	for script in $(wildcard bench/bench_*.py); do $(BIN)/python $$script || exit 1; done
 
 clean:

@@ -8,7 +8,7 @@ from sklearn.preprocessing import StandardScaler
 
 from airsoc.detection.attacks.evasion import EvasionDetector
 from airsoc.errors import DetectionError, InputError
-from tests.detection.attacks.generators import credit_table
+from tests.detection.attacks.generators import FEATURES, credit_table, fraud_batch
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +82,98 @@ def test_a_repeated_fit_on_the_same_reference_is_cached(setup: tuple) -> None:  
     again = EvasionDetector(model, random_state=0).fit(X[:1000])
     assert again.reference_ is detector.reference_
     assert again.threshold_ == detector.threshold_
+
+
+@pytest.mark.slow
+def test_hopskipjump_on_a_fraud_detector_is_caught_at_a_measured_one_percent_rate() -> None:
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ART warns that PyTorch is missing
+        from art.attacks.evasion import HopSkipJump
+        from art.estimators.classification import SklearnClassifier
+    batch = fraud_batch(16_000, seed=3, fraud_rate=0.08)
+    F = batch[FEATURES].to_numpy().copy()
+    F[:, [0, 2, 5]] = np.log1p(F[:, [0, 2, 5]])
+    F = StandardScaler().fit(F[:8000]).transform(F)
+    labels = batch["label"].to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MLPClassifier((32, 16), max_iter=300, random_state=0).fit(F[:8000], labels[:8000])
+        fraud = F[12000:][model.predict(F[12000:]) == 1][:60]
+        attack = HopSkipJump(
+            SklearnClassifier(model, clip_values=(F.min(0), F.max(0))),
+            targeted=False,
+            max_iter=20,
+            max_eval=1000,
+            init_eval=100,
+            verbose=False,
+        )
+        adversarial = attack.generate(fraud)
+    adversarial = adversarial[model.predict(adversarial) == 0]
+    assert len(adversarial) >= 50
+    # The detector sees the served model and clean traffic only, never the attack.
+    detector = EvasionDetector(model).fit(F[:8000], X_cal=F[8000:12000])
+    measured_fpr = detector.score(F[12000:]).flagged.mean()
+    assert measured_fpr <= 0.01
+    caught = detector.score(adversarial)
+    assert caught.flagged.mean() >= 0.9
+    # HopSkipJump moves the count and flag features off their values; it also ends near the
+    # boundary, among inputs the model decides the other way.
+    assert (caught.domain >= 1.0).mean() >= 0.9
+    assert (caught.boundary >= 1.0).mean() >= 0.5
+    verdicts = detector.detect(
+        np.vstack([F[12000:12500], adversarial]),
+        clients=["good"] * 500 + ["attacker"] * len(adversarial),
+    )
+    by = {v.subject: v for v in verdicts}
+    assert by["client:attacker"].decision == "drift"
+    assert by["client:attacker"].evidence["drivers"]["domain"] > 0
+    assert by["client:good"].decision == "ok"
+
+
+def test_a_tree_model_gets_the_boundary_probe_and_a_calibrated_rate() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = make_classification(n_samples=6000, n_features=6, class_sep=2.0, random_state=2)
+    model = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(X[:2000], y[:2000])
+    detector = EvasionDetector(model).fit(X[:2000], X_cal=X[2000:4000])
+    clean = detector.score(X[4000:])
+    assert clean.flagged.mean() <= 0.025
+    # Points pushed onto the model's decision boundary by bisection along a line between two
+    # inputs decided differently: piecewise-constant scores give no gradient, decisions do.
+    decided = model.predict(X[4000:])
+    a, b = X[4000:][decided == 0][:150], X[4000:][decided == 1][:150]
+    low, high = np.zeros(len(a)), np.ones(len(a))
+    for _ in range(30):
+        mid = (low + high) / 2
+        flipped = model.predict(a + mid[:, None] * (b - a)) == 1
+        high = np.where(flipped, mid, high)
+        low = np.where(flipped, low, mid)
+    on_boundary = a + high[:, None] * (b - a)
+    scores = detector.score(on_boundary)
+    assert (scores.boundary >= 1.0).mean() > 0.5
+    assert scores.flagged.mean() > 0.5
+
+
+def test_off_lattice_values_of_discrete_features_are_scored() -> None:
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(2.0, 3000).astype(float)
+    flag = (rng.random(3000) < 0.3).astype(float)
+    X = np.column_stack([rng.normal(size=3000), counts, flag])
+    y = (X[:, 0] + 0.5 * counts + flag > 1.5).astype(int)
+    model = LogisticRegression().fit(X[:1000], y[:1000])
+    detector = EvasionDetector(model).fit(X[:1000], X_cal=X[1000:2000])
+    moved = X[2000:2100].copy()
+    moved[:, 1] += 0.37  # a count of 2.37 never occurs
+    assert (detector.score(moved).domain >= 1.0).all()
+    higher = X[2000:2100].copy()
+    higher[:, 1] = counts.max() + 3  # a count never seen, but still a count
+    assert detector.score(higher).domain.max() < 1.0
+    assert detector.score(X[2000:]).domain.max() < 1.0
+    with pytest.raises(InputError, match="screen_share"):
+        EvasionDetector(model, screen_share=0.0)
+    with pytest.raises(InputError, match="radii"):
+        EvasionDetector(model, radii=())

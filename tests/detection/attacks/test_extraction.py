@@ -93,7 +93,6 @@ def test_the_reference_fit_is_reused() -> None:
 def test_a_hopskipjump_attacker_is_caught_by_its_query_stream() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pytest.importorskip("art")
         from art.attacks.evasion import HopSkipJump
         from art.estimators.classification import SklearnClassifier
     rng = np.random.default_rng(5)

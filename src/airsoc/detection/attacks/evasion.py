@@ -1,7 +1,7 @@
 """Adversarial evasion at inference: inconsistent features, unstable predictions, low margins.
 
 :class:`EvasionDetector` wraps the served model (anything with ``predict_proba``; a surrogate
-only when the served model cannot be called) and clean reference inputs. Each input gets four
+only when the served model cannot be called) and clean reference inputs. Each input gets six
 scores:
 
 * feature inconsistency: each feature is predicted from the others by an additive spline
@@ -11,10 +11,26 @@ scores:
   distance to the ``k`` nearest reference inputs (standardised space; slower);
 * instability: the largest L1 change of the served model's probabilities under small Gaussian
   noise or under quantisation of the input (feature squeezing);
-* low margin: one minus the gap between the two most likely classes of the served model.
+* low margin: one minus the gap between the two most likely classes of the served model;
+* off the domain: the number of discrete features (at most ``max_levels`` distinct values in
+  the reference: counts, flags, codes) whose value is neither one of the reference's values
+  nor on the grid of their smallest step (so an unseen count still fits). An attack that moves
+  every feature continuously leaves this lattice; one that respects it does not;
+* decision boundary, for the inputs whose margin the cheap screen keeps (the least confident
+  ``screen_share`` of clean traffic): the share of the served model's decisions that flip on
+  random points at a few small distances around the input, and the distance to the nearest
+  reference inputs the model decides the same way over the distance to those it decides
+  otherwise (searched only where some decision flipped). Decision-based attacks such as HopSkipJump stop just across the boundary, where
+  the decision is unstable and the input still sits among the other class; both use only the
+  model's decisions, so they hold for piecewise-constant models (trees) too. The two are joined
+  by Fisher's rule on their p-values among clean calibration inputs.
 
 Each score is rescaled on one part of the clean calibration inputs (median to 0, 99th
-percentile to 1); the combined score is the largest. The threshold is the conformal quantile of
+percentile to 1). Two groups are compared with that part: the largest of the first five scores,
+and the boundary score; each gets a p-value (empirical, with an exponential tail beyond the
+clean 95th percentile so that size still counts), and the combined score is ``-log`` of the
+smaller p-value, each divided by its group's share of the false-positive budget
+(``boundary_share`` for the boundary group). The threshold is the conformal quantile of
 the combined score on the other part, so a clean input is flagged with probability at most
 ``fpr``. Calibration inputs must be clean traffic the model was not trained on (a version's
 validation rows, or a window an operator marked clean): on training rows margins are too wide
@@ -68,7 +84,7 @@ def _model_digest(model: Any) -> str:
         return f"id:{id(model)}"
 
 
-SIGNALS = ("inconsistency", "manifold", "instability", "margin")
+SIGNALS = ("inconsistency", "manifold", "instability", "margin", "domain", "boundary")
 
 
 @dataclass
@@ -79,6 +95,8 @@ class EvasionScores:
     manifold: np.ndarray
     instability: np.ndarray
     margin: np.ndarray
+    domain: np.ndarray
+    boundary: np.ndarray
     combined: np.ndarray
     flagged: np.ndarray
 
@@ -95,6 +113,7 @@ class _Reference:
     low: np.ndarray
     span: np.ndarray
     std: np.ndarray
+    levels: tuple[np.ndarray | None, ...]
 
 
 @dataclass(frozen=True)
@@ -130,6 +149,104 @@ class _Consistency:
         return np.asarray(Z - (self.splines.transform(Z) @ self.coef + self.intercept))
 
 
+@dataclass(frozen=True)
+class _Decisions:
+    """Reference inputs grouped by the served model's decision, for nearest-neighbour search."""
+
+    classes: np.ndarray
+    members: tuple[np.ndarray, ...]  # the standardised reference inputs of each class
+    k: int
+
+    def nearest(self, Z: np.ndarray, i: int) -> np.ndarray:
+        """Return the mean distance of each input to its ``k`` nearest members of class ``i``."""
+        members = self.members[i].astype(np.float32)
+        k = min(self.k, len(members))
+        norms = (members**2).sum(axis=1)
+        out = np.empty(len(Z))
+        for start in range(0, len(Z), 1024):
+            block = Z[start : start + 1024].astype(np.float32)
+            squared = (block**2).sum(axis=1)[:, None] - 2 * block @ members.T + norms
+            closest = np.partition(squared, k - 1, axis=1)[:, :k]
+            out[start : start + 1024] = np.sqrt(np.maximum(closest, 0.0)).mean(axis=1)
+        return out
+
+    def ratio(self, Z: np.ndarray, decided: np.ndarray) -> np.ndarray:
+        """Return the distance to the same decision's neighbours over the other decisions'."""
+        far = np.full((len(self.classes), len(Z)), np.inf)
+        for i in range(len(self.classes)):
+            far[i] = self.nearest(Z, i)
+        own = np.searchsorted(self.classes, decided)
+        known = (own < len(self.classes)) & (
+            self.classes[np.minimum(own, len(self.classes) - 1)] == decided
+        )
+        rows = np.arange(len(Z))
+        same = np.where(known, far[np.minimum(own, len(self.classes) - 1), rows], np.inf)
+        if known.any():
+            far[np.minimum(own, len(self.classes) - 1)[known], rows[known]] = np.inf
+        other = far.min(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(np.isinf(other), 0.0, same / other)
+        return np.asarray(np.minimum(np.nan_to_num(ratio, nan=0.0, posinf=1e9), 1e9))
+
+
+def _p_values(values: np.ndarray, sorted_reference: np.ndarray) -> np.ndarray:
+    """Return each row's conformal p-values: the share of the (sorted) reference at or above."""
+    n = sorted_reference.shape[1]
+    above = np.vstack(
+        [
+            n - np.searchsorted(sorted_reference[i], values[i], side="left")
+            for i in range(len(values))
+        ]
+    )
+    return np.asarray((1.0 + above) / (n + 1.0))
+
+
+def _tail_surprise(values: np.ndarray, sorted_reference: np.ndarray) -> np.ndarray:
+    """Return ``-log`` of conformal p-values with an exponential tail beyond the 95th percentile.
+
+    The tail, fitted to the reference's excesses over that percentile, keeps the size of an
+    extreme value: an input far beyond every clean input gets a far smaller p-value than one
+    just beyond them.
+    """
+    surprise: np.ndarray = -np.log(_p_values(values, sorted_reference))
+    for i, ref in enumerate(sorted_reference):
+        start = float(np.quantile(ref, 0.95))
+        excess = ref[ref > start] - start
+        scale = max(float(excess.mean()) if excess.size else 0.0, 1e-9)
+        tail = -np.log(0.05) + np.maximum(values[i] - start, 0.0) / scale
+        surprise[i] = np.maximum(surprise[i], tail)
+    return surprise
+
+
+def _levels(column: np.ndarray, max_levels: int) -> np.ndarray | None:
+    """Return the sorted distinct values of a discrete feature, or None for a continuous one."""
+    seen = np.unique(column)
+    if len(seen) < 2 or len(seen) > max_levels or len(column) < 10 * len(seen):
+        return None
+    return np.asarray(seen)
+
+
+def _off_lattice(values: np.ndarray, seen: np.ndarray, tolerance: float) -> np.ndarray:
+    """Return which values are neither a seen value nor on the grid of the smallest seen step.
+
+    The grid lets a count the reference never reached (9 when it saw 0 to 8) pass.
+    """
+    at = np.clip(np.searchsorted(seen, values), 1, len(seen) - 1)
+    gap = np.minimum(np.abs(values - seen[at - 1]), np.abs(values - seen[at]))
+    step = float(np.diff(seen).min())
+    steps = (values - seen[0]) / step
+    off_grid = np.abs(steps - np.round(steps)) * step > tolerance
+    return np.asarray((gap > tolerance) & off_grid)
+
+
+def _low_margin(proba: np.ndarray) -> np.ndarray:
+    """Return one minus the gap between the two most likely classes."""
+    if proba.shape[1] < 2:
+        return np.zeros(len(proba))
+    top2 = np.sort(proba, axis=1)[:, -2:]
+    return np.asarray(1.0 - (top2[:, 1] - top2[:, 0]))
+
+
 class EvasionDetector:
     """Score inference inputs for adversarial evasion; see the module docstring.
 
@@ -137,7 +254,11 @@ class EvasionDetector:
     it); ``alpha`` the significance of a client's excess of flagged inputs; ``noise_scale`` the
     noise, in reference standard deviations, of the instability probe; ``max_consistency``
     the most features modelled for the consistency score (the first ones);
-    ``max_reference`` the most reference rows searched for nearest neighbours.
+    ``max_reference`` the most reference rows searched for nearest neighbours. The boundary
+    probe runs on the inputs whose low margin is above the clean ``1 - screen_share`` quantile:
+    ``n_directions`` random points at each distance of ``radii`` (the norm of the step, in
+    reference standard deviations per feature), and the ``n_neighbours`` nearest reference
+    inputs of each decision.
     """
 
     name = "adversarial_evasion"
@@ -155,8 +276,30 @@ class EvasionDetector:
         calibration_share: float = 0.3,
         max_consistency: int = 32,
         max_reference: int = 2000,
+        screen_share: float = 0.1,
+        radii: Sequence[float] = (0.2, 0.4, 0.7, 1.0),
+        n_directions: int = 16,
+        n_neighbours: int = 5,
+        max_levels: int = 32,
+        boundary_share: float = 0.85,
         random_state: int = 0,
     ) -> None:
+        if not 0 < screen_share <= 1:
+            raise InputError(
+                f"screen_share must be in (0, 1], got {screen_share}", loc="screen_share"
+            )
+        if not radii or min(radii) <= 0:
+            raise InputError(f"radii must be positive distances, got {list(radii)}", loc="radii")
+        if not 0 < boundary_share < 1:
+            raise InputError(
+                f"boundary_share must be in (0, 1), got {boundary_share}", loc="boundary_share"
+            )
+        self.boundary_share = boundary_share
+        self.max_levels = max_levels
+        self.screen_share = screen_share
+        self.radii = tuple(float(r) for r in radii)
+        self.n_directions = n_directions
+        self.n_neighbours = n_neighbours
         self.max_reference = max_reference
         self.model = model
         self.k = k
@@ -188,36 +331,117 @@ class EvasionDetector:
         if len(X_cal) < 20:
             raise DetectionError("the calibration needs at least 20 clean inputs")
         key = fingerprint(
-            "evasion", X_ref, self.k, self.max_consistency, self.max_reference, self.random_state
+            "evasion",
+            X_ref,
+            self.k,
+            self.max_consistency,
+            self.max_reference,
+            self.max_levels,
+            self.random_state,
         )
         self.reference_ = FITTED.get_or_fit(key, lambda: self._fit_reference(X_ref))
+        digest = _model_digest(self.model)
+        self.decisions_ = FITTED.get_or_fit(
+            fingerprint(key, digest, self.n_neighbours),
+            lambda: self._fit_decisions(X_ref),
+        )
         calibration_key = fingerprint(
             key,
             X_cal,
-            _model_digest(self.model),
+            digest,
+            self.screen_share,
+            self.boundary_share,
+            self.radii,
+            self.n_directions,
             self.fpr,
             self.noise_scale,
             self.n_noise,
             self.quantize_levels,
         )
         calibrated = FITTED.get_or_fit(calibration_key, lambda: self._calibrate(X_cal, rng))
-        self.cal_, self.threshold_, self.n_calibration_, self.calibrated_fpr_ = calibrated
+        (
+            self.screen_,
+            self.cal_decision_,
+            self.cal_,
+            self.cal_groups_,
+            self.threshold_,
+            self.n_calibration_,
+            self.calibrated_fpr_,
+        ) = calibrated
         return self
 
     def _calibrate(
         self, X_cal: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, float, int, float]:
+    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float, int, float]:
         # Half the calibration inputs set each signal's scale, the other half the threshold,
         # so the threshold is a conformal quantile of scores it did not shape.
         order = rng.permutation(len(X_cal))
         half = len(X_cal) // 2
-        self.cal_ = self._raw(X_cal[order[:half]])
-        combined = self._combine(self._raw(X_cal[order[half:]]))
+        scale_rows, threshold_rows = X_cal[order[:half]], X_cal[order[half:]]
+        # The screen keeps the least confident screen_share of clean inputs for the probes.
+        self.screen_ = float(
+            np.quantile(_low_margin(self._proba(scale_rows)), 1 - self.screen_share)
+        )
+        raw = self._raw(scale_rows)
+        self.cal_decision_ = np.sort(raw[5:7], axis=1)
+        self.cal_ = np.vstack([raw[:5], self._fisher(raw[5:7])])
+        self.cal_groups_ = np.sort(self._groups(self._scaled(raw)), axis=1)
+        combined = self._combine(self._raw(threshold_rows))
         n = len(combined)
         rank = min(int(np.ceil((n + 1) * (1 - self.fpr))), n)
         threshold = float(np.sort(combined)[rank - 1])
         # The share of the threshold rows above it: at most fpr, by construction.
-        return self.cal_, threshold, n, float((combined > threshold).mean())
+        measured = float((combined > threshold).mean())
+        return self.screen_, self.cal_decision_, self.cal_, self.cal_groups_, threshold, n, measured
+
+    def _fisher(self, raw: np.ndarray) -> np.ndarray:
+        """Join the flip share and the neighbour ratio: ``-log`` of their clean p-values, summed."""
+        return np.asarray(-np.log(_p_values(raw, self.cal_decision_)).sum(axis=0))
+
+    @staticmethod
+    def _groups(z: list[np.ndarray]) -> np.ndarray:
+        """Return the two group scores: the largest of the first four signals, the boundary."""
+        return np.vstack([np.max(z[:5], axis=0), z[5]])
+
+    def _proba(self, X: np.ndarray) -> np.ndarray:
+        proba = np.asarray(self.model.predict_proba(X), dtype=float)
+        if proba.ndim != 2 or len(proba) != len(X):
+            raise DetectionError(
+                f"the model's predict_proba returned shape {proba.shape} for {len(X)} inputs"
+            )
+        return proba
+
+    def _fit_decisions(self, X_ref: np.ndarray) -> _Decisions:
+        ref = self.reference_
+        rows = np.random.default_rng(self.random_state).permutation(len(X_ref))
+        X = X_ref[rows[: self.max_reference]]
+        decided = self._proba(X).argmax(axis=1)
+        Z = ref.scaler.transform(X)
+        classes = np.unique(decided)
+        # At most half the searched rows per decision: the majority's neighbours stay dense.
+        members = tuple(Z[decided == c][: max(self.max_reference // 2, 1)] for c in classes)
+        return _Decisions(classes, members, self.n_neighbours)
+
+    def _probe(self, X: np.ndarray, Z: np.ndarray, decided: np.ndarray) -> np.ndarray:
+        """Return the flip share and the neighbour ratio of each input (2 x n)."""
+        n, d = X.shape
+        if n == 0:
+            return np.zeros((2, 0))
+        # The same random directions for every input: one model call for all probe points.
+        rng = np.random.default_rng(self.random_state + 1)
+        radii = np.repeat(self.radii, self.n_directions)
+        steps = rng.normal(size=(len(radii), d))
+        steps *= (radii / np.linalg.norm(steps, axis=1))[:, None] * self.reference_.std
+        points = (X[:, None, :] + steps[None]).reshape(n * len(radii), d)
+        moved = self._proba(points).argmax(axis=1).reshape(n, len(radii))
+        flips = (moved != decided[:, None]).mean(axis=1)
+        # Neighbours only where the decision flipped at all: a stable input is not near a
+        # boundary, and the search is the costly part.
+        ratio = np.zeros(n)
+        near = np.flatnonzero(flips > 0)
+        with one_thread():
+            ratio[near] = self.decisions_.ratio(Z[near], decided[near])
+        return np.vstack([flips, ratio])
 
     def _fit_reference(self, X_ref: np.ndarray) -> _Reference:
         with one_thread():
@@ -239,6 +463,7 @@ class EvasionDetector:
             low=X_ref.min(axis=0),
             span=np.maximum(X_ref.max(axis=0) - X_ref.min(axis=0), 1e-12),
             std=X_ref.std(axis=0) + 1e-12,
+            levels=tuple(_levels(X_ref[:, j], self.max_levels) for j in range(X_ref.shape[1])),
         )
 
     @staticmethod
@@ -265,7 +490,7 @@ class EvasionDetector:
             else:
                 manifold = np.einsum("ij,jk,ik->i", Z, ref.precision, Z)
         inconsistency = ((residual / ref.residual_scale) ** 2).sum(axis=1)
-        proba = np.asarray(self.model.predict_proba(X))
+        proba = self._proba(X)
         rng = np.random.default_rng(self.random_state)
         change = np.zeros(len(X))
         for _ in range(self.n_noise):
@@ -274,15 +499,30 @@ class EvasionDetector:
         levels = self.quantize_levels
         squeezed = np.round((X - ref.low) / ref.span * levels) / levels * ref.span + ref.low
         change = np.maximum(change, np.abs(self.model.predict_proba(squeezed) - proba).sum(1))
-        top2 = np.sort(proba, axis=1)[:, -2:]
-        margin = 1.0 - (top2[:, 1] - top2[:, 0])
-        return np.vstack([inconsistency, manifold, change, margin])
+        margin = _low_margin(proba)
+        probes = np.zeros((2, len(X)))
+        kept = np.flatnonzero(margin >= self.screen_)
+        probes[:, kept] = self._probe(X[kept], Z[kept], proba[kept].argmax(axis=1))
+        domain = np.zeros(len(X))
+        for j, seen in enumerate(ref.levels):
+            if seen is not None:
+                domain += _off_lattice(X[:, j], seen, 1e-6 * float(ref.std[j]))
+        return np.vstack([inconsistency, manifold, change, margin, domain, probes])
 
     def _scaled(self, raw: np.ndarray) -> list[np.ndarray]:
-        return [tail_scale(raw[i], self.cal_[i]) for i in range(len(SIGNALS))]
+        joined = np.vstack([raw[:5], self._fisher(raw[5:7])])
+        # A domain count that clean inputs never reach scales to a huge value: hard evidence.
+        return [tail_scale(joined[i], self.cal_[i]) for i in range(len(SIGNALS))]
 
     def _combine(self, raw: np.ndarray) -> np.ndarray:
-        return np.asarray(np.max(self._scaled(raw), axis=0))
+        return self._joined(self._scaled(raw))
+
+    def _joined(self, z: list[np.ndarray]) -> np.ndarray:
+        # Each group's clean p-value; the combined score is -log of the smaller one, so the
+        # boundary group is not drowned by heavy-tailed distances in a plain maximum.
+        surprise = _tail_surprise(self._groups(z), self.cal_groups_)
+        share = np.array([[1.0 - self.boundary_share], [self.boundary_share]])
+        return np.asarray((surprise + np.log(share)).max(axis=0))
 
     def score(self, X: Any) -> EvasionScores:
         """Return the per-input scores and flags of ``X``."""
@@ -290,8 +530,9 @@ class EvasionDetector:
             raise DetectionError("EvasionDetector.score called before fit")
         X = self._check(X, "inputs")
         z = self._scaled(self._raw(X))
-        combined = np.max(z, axis=0)
-        return EvasionScores(z[0], z[1], z[2], z[3], combined, combined > self.threshold_)
+        combined = self._joined(z)
+        flagged = combined > self.threshold_
+        return EvasionScores(z[0], z[1], z[2], z[3], z[4], z[5], combined, flagged)
 
     def detect(
         self, X: Any, *, clients: Sequence[str] | None = None, subject: str = "traffic"
@@ -329,14 +570,15 @@ class EvasionDetector:
             "manifold": s.manifold,
             "instability": s.instability,
             "margin": s.margin,
+            "domain": s.domain,
+            "boundary": s.boundary,
         }
         flagged_rows = rows[s.flagged[rows]]
-        drivers = {
-            name: int((v[flagged_rows] >= self.threshold_).sum()) for name, v in parts.items()
-        }
+        # A signal drives a flagged input when it is beyond its own clean 99th percentile.
+        drivers = {name: int((v[flagged_rows] >= 1.0).sum()) for name, v in parts.items()}
         return Verdict(
             detector=self.name,
-            method="consistency+knn+squeezing+margin",
+            method="consistency+knn+squeezing+margin+domain+boundary",
             subject=subject,
             failure_mode="adversarial_evasion",
             statistic=round(share, 4),
