@@ -209,3 +209,55 @@ def test_the_hallucination_playbook_names_the_changed_document_from_logged_turns
         "root_cause",
         {"type": "document", "name": world.corrupted},
     )
+
+
+def test_the_extraction_playbook_names_the_clients_and_a_block_walked_around(
+    store: Store, tmp_path: Path
+) -> None:
+    from airsoc.serving.control import block_client
+    from tests.forensics.test_clients import T0, prediction_log
+
+    log_rows, blocked_at = prediction_log()
+    log = EventLog(store.settings.telemetry_dir)
+    for i, row in enumerate(log_rows.to_dict("records")):
+        log.append(
+            PredictionEvent(
+                request_id=f"q{i}",
+                ts=row["at"],
+                system="fraud",
+                version="v1",
+                client_id=row["client_id"],
+                inputs={f"f{j}": row[f"f{j}"] for j in range(4)},
+                output=int(row["score"] > 0.5),
+                score=row["score"],
+            )
+        )
+    log.close()
+    with store.transaction() as s:
+        block_client(
+            s, clock=SimulatedClock(blocked_at), actor="dana", client_id="scraper", reason="sweep"
+        )
+    actions = [s.action for s in _playbook("model-extraction").steps]
+    assert actions.index("forensics.clients") < actions.index("rate_limit_client")
+    evasion = [s.action for s in _playbook("adversarial-evasion").steps]
+    assert evasion.index("forensics.clients") < evasion.index("rate_limit_client")
+    # No extraction monitor is configured: the clients investigation needs only the window.
+    iid, run = _run(
+        store, SimulatedClock(T0 + timedelta(days=1)), system="fraud", mode="model_extraction",
+        playbook="model-extraction", monitors=[], base_dir=tmp_path,
+    )  # fmt: skip
+    steps = {st.step_id: st for st in run.steps}
+    assert steps["root_cause"].status == "succeeded", steps["root_cause"]
+    out = run.outputs["root_cause"]
+    kinds = {c["client"]: c["kind"] for c in out["suspects"]}
+    assert kinds == {"scraper": "extraction", "scraper-2": "extraction", "prober": "evasion"}
+    (block,) = out["blocks"]
+    assert (block["client"], block["successors"], block["stopped"]) == (
+        "scraper",
+        ["scraper-2"],
+        False,
+    )
+    with store.read() as s:
+        findings = list_findings(s, incident_id=iid)
+    assert findings[0].kind.value == "root_cause"
+    assert findings[0].data["subject"]["type"] == "client"

@@ -18,6 +18,10 @@
   approved documents, and names the documents behind the ungrounded answers, when they changed
   and the affected sessions (:func:`airsoc.forensics.investigate_rag`).
 
+- ``forensics.clients`` reads the system's answered queries and the gateway's client blocks,
+  and ranks the clients that sweep or probe the model
+  (:func:`airsoc.forensics.investigate_clients`).
+
 The monitors and telemetry come from the runtime (``ResponseServices.monitors`` and
 ``telemetry``); a step's ``reference`` stands in for a monitor the configuration lacks.
 
@@ -49,9 +53,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from airsoc.errors import ActionError, AirsocError, NotFoundError
 from airsoc.forensics import (
     capture_evidence,
+    investigate_clients,
     investigate_drift,
     investigate_incident,
     investigate_rag,
+    record_client_findings,
     record_drift_findings,
     record_poisoning_findings,
     record_rag_findings,
@@ -72,6 +78,7 @@ from airsoc.types import Duration
 __all__ = [
     "FORENSICS_ACTIONS",
     "CaptureEvidence",
+    "InvestigateClients",
     "InvestigateDrift",
     "InvestigatePoisoning",
     "InvestigateRag",
@@ -307,10 +314,16 @@ class _WindowParams(_Params):
 
 
 def _monitor(
-    ctx: ActionContext, action: str, detectors: tuple[str, ...], what: str
+    ctx: ActionContext,
+    action: str,
+    detectors: tuple[str, ...],
+    what: str,
+    *,
+    needs_reference: bool = True,
 ) -> MonitorConfig:
     """Return the monitor an investigation reads: named, else the system's first of
-    ``detectors``, else one made from the step's ``reference``."""
+    ``detectors``, else one made from the step's ``reference`` (or, for an investigation of
+    the window alone, one with none)."""
     params = ctx.params
     system = str(ctx.incident["system"])
     monitors = list(ctx.services.monitors)
@@ -324,7 +337,7 @@ def _monitor(
         if params.reference is not None:
             found = found.model_copy(update={"reference": dict(params.reference)})
         return found
-    if params.reference is None:
+    if params.reference is None and needs_reference:
         raise ActionError(
             f"{action}: the configuration has no {what} monitor of {system} "
             f"({' or '.join(detectors)}); give the step a reference"
@@ -335,7 +348,7 @@ def _monitor(
         detector=detectors[0],
         window=params.window,
         every=params.window,
-        reference=dict(params.reference),
+        reference=dict(params.reference or {}),
     )
 
 
@@ -500,12 +513,81 @@ class InvestigateRag(Action):
         )
 
 
+class InvestigateClients(Action):
+    """Find the clients that abuse the model (extraction sweeps, boundary probing), from when,
+    how many queries, what they covered, and whether blocking them held."""
+
+    name = "forensics.clients"
+    summary = "investigate client abuse"
+
+    class Params(_WindowParams):
+        threshold: float = Field(0.5, ge=0.0, le=1.0, description="The decision threshold")
+        min_queries: int = Field(20, ge=1, description="Clients with fewer are not judged")
+
+    params_model = Params
+
+    def execute(self, ctx: ActionContext) -> ActionResult:
+        """Read the answered queries and the client blocks, investigate, record findings."""
+        from airsoc.serving.control import list_client_rules
+
+        params: InvestigateClients.Params = ctx.params
+        try:
+            monitor = _monitor(
+                ctx,
+                self.name,
+                ("model_extraction", "adversarial_evasion"),
+                "client abuse",
+                needs_reference=False,
+            )
+            end = ctx.clock.now()
+            window = _telemetry(ctx).window(monitor, end - params.window, end)
+            log = _rows(window, self.name, "window")
+            features = [
+                c
+                for c in log.columns
+                if c not in _NOT_FEATURES and pd.api.types.is_numeric_dtype(log[c])
+            ]
+            scored = "score" in log.columns and log["score"].notna().all()
+            with ctx.services.store.read() as s:
+                blocked = {r.client_id: r.updated_at for r in list_client_rules(s) if r.blocked}
+            found = investigate_clients(
+                log[["client_id", "ts", *(["score"] if scored else []), *features]],
+                time_column="ts",
+                score_column="score" if scored else None,
+                features=features,
+                threshold=params.threshold,
+                blocked=blocked,
+                min_queries=params.min_queries,
+            )
+            output = {
+                "monitor": monitor.name,
+                "suspects": [
+                    {"client": c.client, "score": c.score, "kind": c.kind, "queries": c.queries}
+                    for c in found.suspects
+                    if c.suspect
+                ],
+                "blocks": [b.model_dump(mode="json") for b in found.blocks],
+                "recommendation": found.recommendation,
+            }
+            return _record(ctx, self.name, record_client_findings, found, output)
+        except AirsocError as exc:
+            raise ActionError(f"{self.name} failed: {exc}") from exc
+
+    def describe(self, ctx: ActionContext) -> str:
+        """Say what would be investigated."""
+        return (
+            f"investigate the clients of the last {ctx.params.window} of answered queries; "
+            "record findings"
+        )
+
+
 #: The forensics actions the runtime registers, in order.
 FORENSICS_ACTIONS: tuple[Action, ...] = (
     CaptureEvidence(),
     InvestigatePoisoning(),
     InvestigateDrift(),
     InvestigateRag(),
+    InvestigateClients(),
 )
 
 
