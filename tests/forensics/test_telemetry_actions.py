@@ -261,3 +261,50 @@ def test_the_extraction_playbook_names_the_clients_and_a_block_walked_around(
         findings = list_findings(s, incident_id=iid)
     assert findings[0].kind.value == "root_cause"
     assert findings[0].data["subject"]["type"] == "client"
+
+
+def test_the_injection_playbook_names_the_channel_and_the_sessions_reached(
+    store: Store, tmp_path: Path
+) -> None:
+    from tests.forensics.test_injection import T0, turns
+
+    log = EventLog(store.settings.telemetry_dir)
+    for i, t in enumerate(turns()):
+        messages: list[dict[str, object]] = [
+            {
+                "role": "user",
+                "content": t.user,
+                "retrieved": [{"doc_id": d, "text": x} for d, x in t.retrieved.items()],
+            },
+            *[{"role": "tool", "content": x} for x in t.tools.values()],
+        ]
+        log.append(
+            LLMTurnEvent(
+                request_id=f"r{i}",
+                ts=t.at,
+                system="support-bot",
+                client_id=t.user_id,
+                messages=messages,
+                response={
+                    "choices": [{"message": {"role": "assistant", "content": t.output}}],
+                    "session_id": t.session_id,
+                },
+            )
+        )
+    log.close()
+    actions = [s.action for s in _playbook("prompt-injection").steps]
+    assert actions.index("forensics.injection") < actions.index("block_client")
+    iid, run = _run(
+        store, SimulatedClock(T0 + timedelta(hours=6)), system="support-bot",
+        mode="prompt_injection", playbook="prompt-injection", monitors=[], base_dir=tmp_path,
+    )  # fmt: skip
+    steps = {st.step_id: st for st in run.steps}
+    assert steps["root_cause"].status == "succeeded", steps["root_cause"]
+    out = run.outputs["root_cause"]
+    assert out["channels"][0] == {"channel": "retrieved", "origins": ["POL-RET-2"]}
+    expected = {f"s{i:03d}" for i in range(60) if i % 4 == 0 or i % 10 == 3}
+    assert set(out["sessions"]) == expected
+    with store.read() as s:
+        findings = list_findings(s, incident_id=iid)
+    assert findings[0].kind.value == "root_cause"
+    assert all(f.data["method"].startswith("forensics.injection") for f in findings)

@@ -101,6 +101,7 @@ __all__ = [
     "security_reference",
     "security_window",
     "to_rag_turns",
+    "turn_records",
 ]
 
 #: Detectors whose window is LLM turns rather than prediction rows.
@@ -609,8 +610,21 @@ def rag_turns(monitor: MonitorConfig, data: Any) -> list[Turn]:
     >>> [t.answer for t in rag_turns(m, [{"ts": at, "session_id": "s", "answer": "Yes."}])]
     ['Yes.']
     """
-    kept, _skipped = _captured("hallucination_cascade", _turns(monitor, data))
-    return to_rag_turns(monitor, kept)
+    return to_rag_turns(monitor, turn_records(monitor, data))
+
+
+def turn_records(monitor: MonitorConfig, data: Any) -> list[TurnRecord]:
+    """Return the turns of a window that carried their content (what forensics reads).
+
+    >>> from datetime import datetime, timezone
+    >>> m = MonitorConfig(name="m", system="bot", detector="prompt_injection",
+    ...                   window="1h", every="1h")
+    >>> at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> [t.user for t in turn_records(m, [{"ts": at, "session_id": "s", "user": "hi"}])]
+    ['hi']
+    """
+    kept, _skipped = _captured(monitor.detector, _turns(monitor, data))
+    return kept
 
 
 # ------------------------------------------------------------------------ tabular monitors

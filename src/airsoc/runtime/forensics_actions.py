@@ -22,6 +22,10 @@
   and ranks the clients that sweep or probe the model
   (:func:`airsoc.forensics.investigate_clients`).
 
+- ``forensics.injection`` reads the system's logged LLM turns and names the channel, payload
+  family, reach and effect of an injection, and why each guard layer given to the step let it
+  pass (:func:`airsoc.forensics.investigate_injection`).
+
 The monitors and telemetry come from the runtime (``ResponseServices.monitors`` and
 ``telemetry``); a step's ``reference`` stands in for a monitor the configuration lacks.
 
@@ -56,19 +60,22 @@ from airsoc.forensics import (
     investigate_clients,
     investigate_drift,
     investigate_incident,
+    investigate_injection,
     investigate_rag,
     record_client_findings,
     record_drift_findings,
+    record_injection_findings,
     record_poisoning_findings,
     record_rag_findings,
 )
+from airsoc.forensics.injection import GuardLayer, InjectionTurn
 from airsoc.forensics.record import InvestigationRecord
 from airsoc.incidents.evidence import BlobStore
 from airsoc.incidents.service import add_evidence
 from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.evaluators import TELEMETRY_FIELDS
 from airsoc.monitoring.monitors import TelemetrySource
-from airsoc.monitoring.security import rag_turns
+from airsoc.monitoring.security import rag_turns, turn_records
 from airsoc.monitoring.signals import list_signals
 from airsoc.monitoring.sources import EventLogTelemetry
 from airsoc.response.actions import Action, ActionContext, ActionRegistry, ActionResult
@@ -80,6 +87,7 @@ __all__ = [
     "CaptureEvidence",
     "InvestigateClients",
     "InvestigateDrift",
+    "InvestigateInjection",
     "InvestigatePoisoning",
     "InvestigateRag",
     "register_forensics_actions",
@@ -581,6 +589,73 @@ class InvestigateClients(Action):
         )
 
 
+class InvestigateInjection(Action):
+    """Find the channel a prompt injection came through, its payload family, whom it reached,
+    why each guard layer let it pass and what the model did, from the logged LLM turns."""
+
+    name = "forensics.injection"
+    summary = "investigate a prompt injection"
+
+    class Params(_WindowParams):
+        guards: list[GuardLayer] = Field(
+            default_factory=list,
+            description="The guard layers as configured (name, channels, mode, threshold, "
+            "decodes), to say why each let the injection pass",
+        )
+        canaries: list[str] = Field(
+            default_factory=list, description="Canary tokens whose leak in an answer counts"
+        )
+
+    params_model = Params
+
+    def execute(self, ctx: ActionContext) -> ActionResult:
+        """Read the turns, investigate every text by its channel, record findings."""
+        params: InvestigateInjection.Params = ctx.params
+        try:
+            monitor = _monitor(
+                ctx, self.name, ("prompt_injection",), "prompt-injection", needs_reference=False
+            )
+            end = ctx.clock.now()
+            records = turn_records(
+                monitor, _telemetry(ctx).window(monitor, end - params.window, end)
+            )
+            turns = [_injection_turn(t) for t in records]
+            found = investigate_injection(turns, guards=params.guards, canaries=params.canaries)
+            output = {
+                "monitor": monitor.name,
+                "channels": [{"channel": c.channel, "origins": c.origins} for c in found.channels],
+                "sessions": found.sessions,
+                "injected_turns": found.injected_turns,
+                "changes": found.changes,
+            }
+            return _record(ctx, self.name, record_injection_findings, found, output)
+        except AirsocError as exc:
+            raise ActionError(f"{self.name} failed: {exc}") from exc
+
+    def describe(self, ctx: ActionContext) -> str:
+        """Say what would be investigated."""
+        return (
+            f"investigate the last {ctx.params.window} of LLM turns for injections by channel; "
+            "record findings"
+        )
+
+
+def _injection_turn(t: Any) -> InjectionTurn:
+    retrieved: dict[str, str] = {}
+    for i, chunk in enumerate(t.retrieved):
+        doc = str(chunk.get("doc_id") or f"chunk-{i + 1}")
+        retrieved[doc] = f"{retrieved[doc]}\n{chunk['text']}" if doc in retrieved else chunk["text"]
+    return InjectionTurn(
+        session_id=t.session_id or t.request_id,
+        user_id=t.client_id,
+        at=t.ts,
+        user=t.user,
+        retrieved=retrieved,
+        tools={f"tool-{i + 1}": text for i, text in enumerate(t.tools)},
+        output=t.answer,
+    )
+
+
 #: The forensics actions the runtime registers, in order.
 FORENSICS_ACTIONS: tuple[Action, ...] = (
     CaptureEvidence(),
@@ -588,6 +663,7 @@ FORENSICS_ACTIONS: tuple[Action, ...] = (
     InvestigateDrift(),
     InvestigateRag(),
     InvestigateClients(),
+    InvestigateInjection(),
 )
 
 
