@@ -276,7 +276,7 @@ def test_the_injection_playbook_names_the_channel_and_the_sessions_reached(
                 "content": t.user,
                 "retrieved": [{"doc_id": d, "text": x} for d, x in t.retrieved.items()],
             },
-            *[{"role": "tool", "content": x} for x in t.tools.values()],
+            *[dict[str, object](role="tool", content=x) for x in t.tools.values()],
         ]
         log.append(
             LLMTurnEvent(
