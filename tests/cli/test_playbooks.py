@@ -23,7 +23,7 @@ def test_list_shows_one_default_per_failure_mode(cli: Callable[..., CliResult]) 
 def test_show_and_check(cli: Callable[..., CliResult], tmp_path: Path) -> None:
     shown = cli("playbooks", "show", "poisoned-training-data")
     assert "1. evidence: capture_evidence" in shown.stdout
-    assert "3. contain: rollback" in shown.stdout
+    assert "4. contain: rollback" in shown.stdout
     assert "approval by incident_commander" in shown.stdout
     (tmp_path / "bad.yaml").write_text(
         "name: b\nsteps:\n  - id: x\n    action: notify\n    when: 'item.score > '\n"
@@ -58,6 +58,7 @@ def test_dry_run_prints_every_step_with_templates_filled(
     assert [s["step_id"] for s in data["poisoned-training-data"]] == [
         "evidence",
         "investigate",
+        "probation",
         "contain",
         "quarantine",
         "contained",

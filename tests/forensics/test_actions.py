@@ -89,6 +89,15 @@ def test_the_poisoning_playbook_finds_and_quarantines_the_batches_itself(tmp_pat
         with store.read() as s:
             kinds = [f.kind.value for f in list_findings(s, incident_id=inc.id)]
         assert kinds[0] == "root_cause"
+        # The vendor the investigation names first is on probation before containment.
+        assert steps["probation"].status == "succeeded"
+        assert waiting.outputs["probation"] == {
+            "source": "bolt",
+            "previous_level": "trusted",
+            "level": "probation",
+        }
+        with store.read() as s:
+            assert lineage.get_source_trust(s, source="bolt").trust == "probation"
         # Nobody approves: the rollback proceeds on timeout, then quarantine acts on the batches.
         clock.advance(timedelta(minutes=16))
         runner.run_until_idle()

@@ -40,6 +40,7 @@ SRC = Path(airsoc.__file__).parent
 CLI_GROUPS: dict[str, typer.Typer] = {"gateway": cli_gateway.app, "registry": cli_registry.app}
 #: A valid value for each body field an operation requires (besides the reason).
 EXAMPLES: dict[str, Any] = {"version": "v2", "share": 0.5, "document": "doc-1"}
+EXAMPLES |= {"level": "probation", "trusted_batches": ["trusted-1"]}
 USER_OF = {UserRole(role): name for name, role in ROLES.items()}
 
 

@@ -12,6 +12,7 @@ writes its audit entry in the same transaction. By concept:
   and holds on their promotion;
 - :mod:`~airsoc.lineage.validation`: a version's own validation scores and metrics;
 - :mod:`~airsoc.lineage.batches`: data batches and their sources, quarantine and release;
+- :mod:`~airsoc.lineage.sources`: sources' trust levels and approvals of batches on probation;
 - :mod:`~airsoc.lineage.deployments`: what serves where, known-good versions, rollback targets;
 - :mod:`~airsoc.lineage.queries`: lineage walks and the blast radius of a batch;
 - :mod:`~airsoc.lineage.integrity`: artifacts and batches checked against their sha256.
@@ -90,6 +91,18 @@ from airsoc.lineage.records import (
     BatchView,
     ModelVersionView,
 )
+from airsoc.lineage.sources import (
+    TRUST_LEVELS,
+    SourceTrustView,
+    approve_batch,
+    check_training_batches,
+    get_source_trust,
+    list_sources,
+    screen_and_approve_batch,
+    screening_passed,
+    set_source_trust,
+    source_chain,
+)
 from airsoc.lineage.systems import (
     SYSTEM_KINDS,
     SyncReport,
@@ -117,29 +130,35 @@ __all__ = [
     "DEPLOYMENT_ROLES",
     "MODEL_STATUSES",
     "SYSTEM_KINDS",
+    "TRUST_LEVELS",
     "BatchView",
     "BlastRadius",
     "DeploymentView",
     "IntegrityReport",
     "ModelVersionView",
+    "SourceTrustView",
     "SyncReport",
     "SystemImpact",
     "SystemView",
+    "approve_batch",
     "batch_chain",
     "batches_for_model",
     "batches_from_source",
     "blast_radius",
+    "check_training_batches",
     "current_deployments",
     "deployment_history",
     "describe_validation",
     "end_deployment",
     "get_batch",
     "get_model_version",
+    "get_source_trust",
     "get_system",
     "hold_promotion",
     "last_known_good",
     "list_batches",
     "list_model_versions",
+    "list_sources",
     "list_systems",
     "local_path",
     "mark_known_good",
@@ -153,8 +172,12 @@ __all__ = [
     "release_batch",
     "release_hold",
     "revoke_source",
+    "screen_and_approve_batch",
+    "screening_passed",
     "set_model_status",
+    "set_source_trust",
     "sha256_file",
+    "source_chain",
     "sync_systems_from_config",
     "system_chain",
     "system_timeline",

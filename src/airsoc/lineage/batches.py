@@ -35,7 +35,13 @@ from airsoc.clock import Clock, ensure_utc
 from airsoc.errors import ConflictError, InputError
 from airsoc.lineage.models import DataBatchRow
 from airsoc.lineage.queries import models_for_batch
-from airsoc.lineage.records import BatchView, batch_row, check_choice, check_sha256
+from airsoc.lineage.records import (
+    BatchView,
+    batch_chain,
+    batch_row,
+    check_choice,
+    check_sha256,
+)
 from airsoc.lineage.versions import set_model_status
 
 __all__ = [
@@ -52,15 +58,6 @@ __all__ = [
 
 
 BATCH_STATUSES = ("accepted", "quarantined", "released")
-
-
-def batch_chain(batch_id: str) -> str:
-    """Return the audit chain of a data batch.
-
-    >>> batch_chain("acme-7")
-    'batch/acme-7'
-    """
-    return f"batch/{batch_id}"
 
 
 def register_batch(

@@ -79,6 +79,23 @@ class DataBatchRow(Base):
     validation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), index=True)
     created_by: Mapped[str] = mapped_column(String(200))
+    #: Who approved the batch for training while its source was on probation, and the
+    #: screening verdict the approval rests on.
+    approved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    screening: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class SourceRow(Base):
+    """A data source (vendor) whose trust level is not the default ``trusted``."""
+
+    __tablename__ = "lineage_sources"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    trust: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class TrainingLinkRow(Base):

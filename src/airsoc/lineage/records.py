@@ -31,6 +31,7 @@ from airsoc.lineage.models import DataBatchRow, ModelVersionRow, SystemRow, Trai
 __all__ = [
     "BatchView",
     "ModelVersionView",
+    "batch_chain",
     "batch_row",
     "check_choice",
     "check_sha256",
@@ -78,6 +79,18 @@ class BatchView(BaseModel):
     validation: dict[str, Any]
     status: str
     created_by: str
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    screening: dict[str, Any] | None = None
+
+
+def batch_chain(batch_id: str) -> str:
+    """Return the audit chain of a data batch.
+
+    >>> batch_chain("acme-7")
+    'batch/acme-7'
+    """
+    return f"batch/{batch_id}"
 
 
 def system_row(session: Session, name: str) -> SystemRow:

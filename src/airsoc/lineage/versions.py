@@ -56,6 +56,7 @@ from airsoc.lineage.records import (
     model_view,
     system_row,
 )
+from airsoc.lineage.sources import check_training_batches
 from airsoc.lineage.systems import system_chain
 from airsoc.lineage.validation import VALIDATION_KEY
 
@@ -104,8 +105,10 @@ def register_model_version(
     """Register a model version with the batches it was trained on and return it.
 
     Without ``sha256`` the artifact must be a local file and is hashed now. Training on a
-    quarantined batch is refused. ``validation`` is the record of the version's own validation
-    evidence (:func:`airsoc.lineage.validation.describe_validation`), kept in its metrics.
+    quarantined batch, on a batch of a revoked source, or on an unapproved batch of a source on
+    probation is refused (:func:`airsoc.lineage.sources.check_training_batches`).
+    ``validation`` is the record of the version's own validation evidence
+    (:func:`airsoc.lineage.validation.describe_validation`), kept in its metrics.
     """
     sys_row = system_row(session, system)
     check_choice(status, MODEL_STATUSES, "model status")
@@ -127,11 +130,9 @@ def register_model_version(
         sha256 = sha256_file(path)
     check_sha256(sha256, f"{system} {version}")
     batches = [batch_row(session, b) for b in dict.fromkeys(training_batches)]
-    for batch in batches:
-        if batch.status == "quarantined":
-            raise ConflictError(
-                f"{system} {version}: training batch {batch.batch_id} is quarantined"
-            )
+    check_training_batches(
+        session, batch_ids=[b.batch_id for b in batches], subject=f"{system} {version}"
+    )
     row = ModelVersionRow(
         system_id=sys_row.id,
         version=version,

@@ -94,11 +94,14 @@ __all__ = [
     "harmful_output",
     "model_extraction",
     "prompt_injection",
+    "rag_turns",
     "read_batch",
     "read_turns",
     "screen_batch",
     "security_reference",
     "security_window",
+    "to_rag_turns",
+    "turn_records",
 ]
 
 #: Detectors whose window is LLM turns rather than prediction rows.
@@ -564,12 +567,19 @@ def hallucination_cascade(monitor: MonitorConfig, window: WindowData) -> list[Ve
         min_sessions=int(th.get("min_sessions", 3)),
         min_upvoted=int(th.get("min_upvoted", 3)),
     )
-    rag = []
+    rag = to_rag_turns(monitor, turns)
+    verdict = _call(monitor, detector.detect, rag, subject="window")
+    return _with_version([*skipped, verdict], (t.version for t in turns))
+
+
+def to_rag_turns(monitor: MonitorConfig, turns: Sequence[TurnRecord]) -> list[Turn]:
+    """Return the turns with an answer as RAG turns (what grounding and forensics read)."""
+    out: list[Turn] = []
     for t in turns:
         if not t.answer:
             continue
         try:
-            rag.append(
+            out.append(
                 Turn(
                     session_id=t.session_id,
                     at=t.ts,
@@ -587,8 +597,34 @@ def hallucination_cascade(monitor: MonitorConfig, window: WindowData) -> list[Ve
             raise DetectionError(
                 f"monitor {monitor.name!r}: turn {t.request_id}: {exc.errors()[0]['msg']}"
             ) from None
-    verdict = _call(monitor, detector.detect, rag, subject="window")
-    return _with_version([*skipped, verdict], (t.version for t in turns))
+    return out
+
+
+def rag_turns(monitor: MonitorConfig, data: Any) -> list[Turn]:
+    """Return the RAG turns of a window of turn records that carried their content.
+
+    >>> from datetime import datetime, timezone
+    >>> m = MonitorConfig(name="m", system="bot", detector="hallucination_cascade",
+    ...                   window="1h", every="1h")
+    >>> at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> [t.answer for t in rag_turns(m, [{"ts": at, "session_id": "s", "answer": "Yes."}])]
+    ['Yes.']
+    """
+    return to_rag_turns(monitor, turn_records(monitor, data))
+
+
+def turn_records(monitor: MonitorConfig, data: Any) -> list[TurnRecord]:
+    """Return the turns of a window that carried their content (what forensics reads).
+
+    >>> from datetime import datetime, timezone
+    >>> m = MonitorConfig(name="m", system="bot", detector="prompt_injection",
+    ...                   window="1h", every="1h")
+    >>> at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> [t.user for t in turn_records(m, [{"ts": at, "session_id": "s", "user": "hi"}])]
+    ['hi']
+    """
+    kept, _skipped = _captured(monitor.detector, _turns(monitor, data))
+    return kept
 
 
 # ------------------------------------------------------------------------ tabular monitors

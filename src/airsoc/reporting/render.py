@@ -218,10 +218,37 @@ def render_pdf(report: PostmortemReport) -> bytes:
         ("Time (UTC)", "Who", "What"),
     )
     heading("Root cause and contributing factors")
-    if report.root_causes:
-        for f in report.root_causes:
-            para(f"Root cause: {f.title}. {f.detail}")
-    else:
+    rc = report.root_cause
+    for line in rc.headlines:
+        para(f"Root cause: {line}.", "B")
+    for w in rc.windows:
+        para(f"Window ({w.method}): {w.describe()}.")
+    for g in rc.groups:
+        para(f"{g.label} (top {len(g.suspects)} of {g.total}):")
+        table(
+            [(x.name, f"{x.score:.3f}", x.kind.replace("_", " "), x.method) for x in g.suspects],
+            [2.2, 0.8, 1.4, 1.6],
+            (g.subject_type.capitalize(), "Score", "Finding", "Method"),
+        )
+    if rc.options:
+        para("Rollback or patch, measured on the trusted validation slice:")
+        chosen = rc.recommendation.action if rc.recommendation else None
+        table(
+            [
+                (o.label + (" (recommended)" if o.action == chosen else ""), o.metric_text(),
+                 o.cost_text())
+                for o in rc.options
+            ],
+            [1.6, 3, 1.8],
+            ("Option", "Metrics", "Cost"),
+        )  # fmt: skip
+    if rc.recommendation:
+        para(f"Recommendation: {rc.recommendation.label}. {rc.recommendation.reason}")
+    if rc.methods:
+        para(f"Methods: {', '.join(rc.methods)}.")
+    for f in report.root_causes:
+        para(f"Root cause: {f.title}. {f.detail}")
+    if rc.empty and not report.root_causes:
         para("No root cause has been recorded yet.")
     if report.contributing_factors:
         para("Contributing factors:")

@@ -43,6 +43,7 @@ from airsoc.reporting.postmortems import (
     due_date_for,
     postmortem_for_incident,
 )
+from airsoc.reporting.root_cause import RootCauseSection, root_cause_section
 from airsoc.reporting.timing import IncidentTimes, format_duration, times_of
 
 __all__ = [
@@ -86,6 +87,8 @@ class PostmortemReport(BaseModel):
     overview: list[str]
     impact: list[tuple[str, str]]
     timeline: list[TimelineLine]
+    #: Computed from the findings forensics recorded; the lists below hold the others.
+    root_cause: RootCauseSection
     root_causes: list[FindingView]
     contributing_factors: list[FindingView]
     observations: list[FindingView]
@@ -278,6 +281,21 @@ def _line(entry: AuditEntryView) -> TimelineLine:
     return TimelineLine(at=entry.at, actor=describe_actor(entry.actor), text=describe_entry(entry))
 
 
+def _timeline_line(
+    entry: AuditEntryView, findings: list[FindingView], covered: set[int]
+) -> TimelineLine:
+    finding_id = entry.data.get("finding_id") if entry.action == "incident.finding_added" else None
+    if finding_id not in covered:
+        return _line(entry)
+    f = next(f for f in findings if f.id == finding_id)
+    subject = f.data["subject"]
+    text = (
+        f"Finding recorded ({f.kind.value.replace('_', ' ')}) by {f.data['method']}: "
+        f"{subject.get('type', 'subject')} {subject['name']}; see the root cause."
+    )
+    return TimelineLine(at=entry.at, actor=describe_actor(entry.actor), text=text)
+
+
 def _response(
     detail: IncidentDetail, times: IncidentTimes
 ) -> tuple[list[str], list[TimelineLine], list[TimelineLine]]:
@@ -399,7 +417,11 @@ def build_report(
     findings = list_findings(session, incident_id=incident_id)
     times = times_of(detail, detail.timeline)
     end = now or detail.closed_at or detail.updated_at
-    timeline = [_line(e) for e in detail.timeline]
+    root_cause = root_cause_section(findings)
+    covered = set(root_cause.covered)
+    # The root-cause section says what forensics found; the timeline only says when.
+    timeline = [_timeline_line(e, findings, covered) for e in detail.timeline]
+    people = [f for f in findings if f.id not in covered]
     # Status updates and notice drafts that response saves as notes are messaging, not findings.
     notes = [
         TimelineLine(at=e.at, actor=describe_actor(e.actor), text=e.reason)
@@ -474,9 +496,10 @@ def build_report(
         overview=_overview(detail, times, narrative),
         impact=_impact(detail, times, narrative, end),
         timeline=timeline,
-        root_causes=[f for f in findings if f.kind == FindingKind.ROOT_CAUSE],
-        contributing_factors=[f for f in findings if f.kind == FindingKind.CONTRIBUTING_FACTOR],
-        observations=[f for f in findings if f.kind == FindingKind.OBSERVATION],
+        root_cause=root_cause,
+        root_causes=[f for f in people if f.kind == FindingKind.ROOT_CAUSE],
+        contributing_factors=[f for f in people if f.kind == FindingKind.CONTRIBUTING_FACTOR],
+        observations=[f for f in people if f.kind == FindingKind.OBSERVATION],
         handler_notes=notes,
         detection=_detection(detail, times),
         response=response,

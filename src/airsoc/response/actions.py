@@ -45,6 +45,8 @@ from airsoc.settings import Settings
 if TYPE_CHECKING:
     from airsoc.alerting.dispatcher import NotifyTarget
     from airsoc.alerting.templates import Templates
+    from airsoc.monitoring.config import MonitorConfig
+    from airsoc.monitoring.monitors import TelemetrySource
     from airsoc.response.controlplane import ControlPlane
     from airsoc.store import Store
 
@@ -85,6 +87,10 @@ class ResponseServices:
     receivers: Mapping[str, Sequence[NotifyTarget]] = field(default_factory=dict)
     templates: Templates | None = None
     command_timeout: float = 60.0
+    #: The configured monitors and the telemetry they read: where forensics finds an
+    #: incident's window and reference.
+    monitors: Sequence[MonitorConfig] = ()
+    telemetry: TelemetrySource | None = None
 
 
 class AttemptGuard(Protocol):

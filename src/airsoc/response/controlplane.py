@@ -86,6 +86,8 @@ class RecordingControlPlane:
             "enable_retrieval",
             "remove_document",
             "restore_document",
+            "set_source_trust",
+            "approve_batch",
         }
     )
 
@@ -106,6 +108,8 @@ class RecordingControlPlane:
         self.quarantined: set[str] = set()
         self.known_batches = set(batches)
         self.untrusted_sources: set[str] = set()
+        self.source_trust: dict[str, str] = {}
+        self.approved_batches: set[str] = set()
         self.held: set[tuple[str, str]] = set()
         self.retrieval_enabled: dict[str, bool] = dict.fromkeys(self.versions, True)
         self.documents = {k: set(v) for k, v in (documents or {}).items()}
@@ -252,6 +256,21 @@ class RecordingControlPlane:
     def _revoke_source(self, *, source: str) -> dict[str, Any]:
         self.untrusted_sources.add(source)
         return {"source": source, "quarantined": []}
+
+    def _set_source_trust(self, *, source: str, level: str) -> dict[str, Any]:
+        before = self.source_trust.get(source, "trusted")
+        self.source_trust[source] = level
+        return {"source": source, "previous_level": before, "level": level}
+
+    def _approve_batch(
+        self, *, batch_id: str, trusted_batches: Sequence[str], label_column: str = "label"
+    ) -> dict[str, Any]:
+        if self.known_batches and batch_id not in self.known_batches:
+            raise NotFoundError(f"data batch {batch_id!r} is not registered")
+        if batch_id in self.quarantined:
+            raise ConflictError(f"batch {batch_id} is quarantined; release it before approving it")
+        self.approved_batches.add(batch_id)
+        return {"batch_id": batch_id, "screening": "ok", "trusted_batches": list(trusted_batches)}
 
     def _hold_report(self, system: str, version: str, was: bool) -> dict[str, Any]:
         held = (system, version) in self.held

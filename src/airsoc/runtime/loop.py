@@ -142,6 +142,8 @@ class ResponseLoop:
         self.scheduler = scheduler
         self.runner.services.receivers = engine.receivers
         self.runner.services.templates = engine.templates
+        self.runner.services.monitors = list(config.monitors)
+        self.runner.services.telemetry = self.source
 
     def _firing(self, monitor: str) -> Alert | None:
         with self.store.read() as s:

@@ -27,7 +27,7 @@ Example:
     >>> op.function().__name__
     'rollback'
     >>> sorted(o.name for o in OPERATIONS if o.role is UserRole.APPROVER)
-    ['set_canary', 'set_shadow']
+    ['approve_batch', 'set_canary', 'set_shadow']
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OPERATIONS",
+    "ApproveBatchParams",
     "BatchParams",
     "BlockClientParams",
     "CanaryParams",
@@ -63,6 +64,7 @@ __all__ = [
     "RollbackParams",
     "ShadowParams",
     "SourceParams",
+    "SourceTrustParams",
     "SystemParams",
     "Undo",
     "VersionParams",
@@ -229,6 +231,24 @@ class SourceParams(OperationParams):
     source: Name = Field(description="The data source (vendor)")
 
 
+class SourceTrustParams(SourceParams):
+    """Set a data source's trust level."""
+
+    level: Literal["trusted", "probation", "revoked"] = Field(
+        description="trusted|probation|revoked"
+    )
+
+
+class ApproveBatchParams(BatchParams):
+    """Screen a batch against trusted batches and approve it for training if it passes."""
+
+    # Plain strings, so the CLI can take the option repeated; the registry checks each name.
+    trusted_batches: list[str] = Field(
+        min_length=1, description="The trusted batches to screen against (repeat for more)"
+    )
+    label_column: Name = Field("label", description="The label column")
+
+
 class DocumentParams(SystemParams):
     """An operation on one document a RAG system may retrieve."""
 
@@ -279,9 +299,23 @@ class Operation:
     api_omits: frozenset[str] = frozenset()
     cli_omits: frozenset[str] = frozenset()
     #: Which state to read before the change (route, client, batch, retrieval or none).
-    observes: Literal["route", "client", "batch", "retrieval", "model", "none"]
+    observes: Literal["route", "client", "batch", "retrieval", "model", "source", "none"]
     #: What a playbook step reports: built from the parameters, the state before and the result.
     report: Callable[[Any, Mapping[str, Any], Any], Output]
+    #: A higher role some parameter values need (e.g. revoking a source), or None.
+    escalate: Callable[[Mapping[str, Any]], UserRole | None] | None = None
+
+    def required_role(self, values: Mapping[str, Any]) -> UserRole:
+        """Return the role a person needs to run this operation with ``values``.
+
+        >>> op = get_operation("set_source_trust")
+        >>> op.required_role({"level": "probation"}).value
+        'responder'
+        >>> op.required_role({"level": "revoked"}).value
+        'approver'
+        """
+        higher = self.escalate(values) if self.escalate is not None else None
+        return higher if higher is not None and higher.rank > self.role.rank else self.role
 
     def function(self) -> Callable[..., Any]:
         """Return the service function.
@@ -368,6 +402,10 @@ def observe(kind: str, session: Session, params: Any) -> dict[str, Any]:
         from airsoc.lineage import get_batch
 
         return get_batch(session, batch_id=params.batch_id).model_dump(mode="json")
+    if kind == "source":
+        from airsoc.lineage import get_source_trust
+
+        return get_source_trust(session, source=params.source).model_dump(mode="json")
     if kind == "retrieval":
         from airsoc.serving.retrieval import get_retrieval
 
@@ -493,6 +531,33 @@ def _document(when: bool) -> Callable[[Mapping[str, Any]], dict[str, Any] | None
     )
 
 
+def _trust_report(p: SourceTrustParams, before: Mapping[str, Any], after: Any) -> Output:
+    return {"source": p.source, "previous_level": before["trust"], "level": after.trust}
+
+
+def _previous_trust(out: Mapping[str, Any]) -> dict[str, Any] | None:
+    if out["previous_level"] == out["level"]:
+        return None
+    return {"source": out["source"], "level": out["previous_level"]}
+
+
+def _trust_role(values: Mapping[str, Any]) -> UserRole | None:
+    # Putting a vendor on probation is containment; revoking it, or trusting it again, is a
+    # decision for an approver.
+    return UserRole.APPROVER if values.get("level") in ("revoked", "trusted") else None
+
+
+def _approval_report(p: ApproveBatchParams, before: Mapping[str, Any], after: Any) -> Output:
+    screening = after.screening or {}
+    return {
+        "batch_id": p.batch_id,
+        "source": after.source,
+        "approved_by": after.approved_by,
+        "screening": screening.get("decision"),
+        "rows_flagged": screening.get("rows_flagged"),
+    }
+
+
 _CONTROL = "airsoc.serving.control"
 _RETRIEVAL = "airsoc.serving.retrieval"
 _LINEAGE = "airsoc.lineage"
@@ -502,6 +567,8 @@ _CLIENTS = "block or limit clients"
 _BATCHES = "quarantine data batches"
 _RETRIEVE = "change what a system retrieves"
 _HOLD = "hold or release the promotion of a model version"
+_TRUST = "set a data source's trust level"
+_APPROVE = "approve a batch of a source on probation for training"
 
 #: Every control operation, in the order the CLI and the API list them.
 OPERATIONS: tuple[Operation, ...] = (
@@ -780,6 +847,38 @@ OPERATIONS: tuple[Operation, ...] = (
         observes="retrieval",
         report=_retrieval_report,
     ),
+    Operation(
+        name="set_source_trust",
+        summary="Set a data source's trust level: trusted, probation or revoked.",
+        params=SourceTrustParams,
+        service=f"{_LINEAGE}:set_source_trust",
+        destructive=False,
+        role=UserRole.RESPONDER,
+        permission=_TRUST,
+        undo=Undo(operation="set_source_trust", params=_previous_trust),
+        path="/sources/{source}/trust",
+        command="registry source-trust",
+        arguments=("source", "level"),
+        observes="source",
+        report=_trust_report,
+        escalate=_trust_role,
+    ),
+    Operation(
+        name="approve_batch",
+        summary="Screen a batch of a source on probation and approve it for training.",
+        params=ApproveBatchParams,
+        service=f"{_LINEAGE}:screen_and_approve_batch",
+        destructive=False,
+        role=UserRole.APPROVER,
+        permission=_APPROVE,
+        undo=None,
+        path="/batches/{batch_id}/approve",
+        command="registry approve-batch",
+        arguments=("batch_id",),
+        options={"trusted_batches": "--trusted"},
+        observes="batch",
+        report=_approval_report,
+    ),
 )
 
 _BY_NAME = {op.name: op for op in OPERATIONS}
@@ -793,7 +892,7 @@ def get_operation(name: str) -> Operation:
     >>> get_operation("reboot")
     Traceback (most recent call last):
     ...
-    airsoc.errors.NotFoundError: unknown operation 'reboot'; known: block_client, ...
+    airsoc.errors.NotFoundError: unknown operation 'reboot'; known: ..., block_client, ...
     """
     try:
         return _BY_NAME[name]

@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, create_model
 
 from airsoc.runtime.operations import OPERATIONS, Operation
-from airsoc.server.auth import UserView
+from airsoc.server.auth import UserView, require_role
 from airsoc.server.deps import Ctx, requires
 from airsoc.server.errors import error_responses
 from airsoc.server.routes.incidents import Prose
@@ -91,6 +91,8 @@ def _route(operation: Operation) -> tuple[Any, Any]:
     def endpoint(ctx: Any, user: UserView, body: BaseModel, **path: str) -> Any:
         values = {**path, **body.model_dump()}
         reason = values.pop("reason")
+        # Some values need more than the route's role (revoking a source needs an approver).
+        require_role(user, operation.required_role(values), action=operation.permission)
         with ctx.store.transaction() as s:
             return operation.call(s, clock=ctx.clock, actor=user.name, reason=reason, **values)
 
