@@ -62,7 +62,14 @@ from airsoc.server.auth import (
     start_web_session,
 )
 from airsoc.server.deps import Ctx, ServerContext
-from airsoc.server.humanize import describe_output, escape_text, markdown_html, utc_iso, when
+from airsoc.server.humanize import (
+    describe_output,
+    describe_step,
+    escape_text,
+    markdown_html,
+    utc_iso,
+    when,
+)
 from airsoc.server.routes.incidents import read_incident_evidence
 from airsoc.server.routes.postmortems import move_postmortem
 from airsoc.types import MAX_ROW_ID
@@ -113,6 +120,7 @@ def _slug(text: str) -> str:
 templates.env.filters["when"] = _when
 templates.env.filters["markdown"] = markdown_html
 templates.env.filters["describe_output"] = describe_output
+templates.env.globals["describe_step"] = describe_step
 templates.env.filters["text_times"] = escape_text
 templates.env.filters["slug"] = _slug
 templates.env.globals["countdown"] = countdown

@@ -29,6 +29,7 @@ from markupsafe import Markup, escape
 __all__ = [
     "ISO_TIMESTAMP",
     "describe_output",
+    "describe_step",
     "describe_value",
     "escape_text",
     "markdown_html",
@@ -135,6 +136,24 @@ def describe_output(output: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     if not output:
         return []
     return [(_words(str(key)), describe_value(value)) for key, value in output.items()]
+
+
+#: Past tense of the operations whose output says what moved from what to what.
+_DONE = {"rollback": "Rolled back", "promote": "Promoted", "restore": "Restored"}
+
+
+def describe_step(action: str, output: Mapping[str, Any] | None) -> str | None:
+    """Return a sentence for a step whose output moved something ``from`` one value ``to``
+    another, else ``None``.
+
+    >>> describe_step("rollback", {"system": "fraud", "from": "v7", "to": "v6"})
+    'Rolled back fraud from v7 to v6.'
+    """
+    if not output or not all(k in output for k in _MOVE):
+        return None
+    verb = _DONE.get(action, f"{_words(action)}:")
+    what = f" {output['system']}" if "system" in output else ""
+    return f"{verb}{what} from {describe_value(output['from'])} to {describe_value(output['to'])}."
 
 
 def escape_text(text: str) -> Markup:
