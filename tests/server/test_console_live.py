@@ -105,7 +105,7 @@ def test_the_console_acknowledges_as_the_logged_in_user(api: Api) -> None:
     api.client.cookies.clear()
     login(api.client, "dana")
     page = api.client.get(f"/incidents/{inc}").text
-    assert 'action="/incidents/%d/acknowledge"' % inc in page
+    assert f'action="/incidents/{inc}/acknowledge"' in page
     assert '<td id="acknowledged">not yet</td>' in page
     forged = api.client.post(
         f"/incidents/{inc}/acknowledge", data={"csrf_token": "x"}, follow_redirects=False
@@ -116,7 +116,7 @@ def test_the_console_acknowledges_as_the_logged_in_user(api: Api) -> None:
     assert r.status_code == 200
     assert re.search(r'id="acknowledged">by dana at <time datetime="[^"]+Z">', r.text)
     assert "Acknowledge</button>" not in r.text
-    assert "TTA 42s" in r.text or "TTA 0m 42s" in r.text or "TTA 42 s" in r.text
+    assert "TTA 42 s" in r.text
 
 
 def test_a_pending_approval_counts_down_to_its_timeout(api: Api) -> None:
