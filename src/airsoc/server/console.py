@@ -69,6 +69,7 @@ from airsoc.server.humanize import (
     markdown_html,
     utc_iso,
     when,
+    without_json,
 )
 from airsoc.server.routes.incidents import read_incident_evidence
 from airsoc.server.routes.postmortems import move_postmortem
@@ -379,7 +380,10 @@ def incident_page(request: Request, incident_id: RowNumber, ctx: Ctx, cu: Viewer
     phase = Phase(detail.phase)
     moves = [(dst.value, why) for (src, dst), why in TRANSITIONS.items() if src == phase]
     charts = {f.id: Markup(chart_from_data(f.chart, title=f.title)) for f in findings if f.chart}
-    timeline = [(e, describe_actor(e.actor), describe_entry(e)) for e in reversed(detail.timeline)]
+    timeline = [
+        (e, describe_actor(e.actor), without_json(describe_entry(e)))
+        for e in reversed(detail.timeline)
+    ]
     return page(
         request,
         "incident.html",

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ __all__ = [
     "times_in_text",
     "utc_iso",
     "when",
+    "without_json",
 ]
 
 #: An ISO 8601 timestamp as stored bodies carry it (``2026-03-01T09:05:07.123456+00:00``).
@@ -154,6 +156,43 @@ def describe_step(action: str, output: Mapping[str, Any] | None) -> str | None:
     verb = _DONE.get(action, f"{_words(action)}:")
     what = f" {output['system']}" if "system" in output else ""
     return f"{verb}{what} from {describe_value(output['from'])} to {describe_value(output['to'])}."
+
+
+_DECODER = json.JSONDecoder()
+_ACTION_BEFORE = re.compile(r"([a-z][a-z0-9_.]*):\s*$")
+
+
+def without_json(text: str) -> str:
+    """Return ``text`` with each JSON object in it written as words (a summary such as
+    ``rollback: {"from": "v2", "to": "v1"}`` becomes "Rolled back from v2 to v1").
+
+    >>> without_json('Playbook step succeeded: rollback: {"from": "v2", "to": "v1"}.')
+    'Playbook step succeeded: Rolled back from v2 to v1.'
+    >>> without_json('quarantine: {"batch": "b-17", "was_quarantined": false}')
+    'quarantine: batch: b-17; was quarantined: no'
+    """
+    out, at = [], 0
+    while (start := text.find("{", at)) >= 0:
+        try:
+            value, end = _DECODER.raw_decode(text, start)
+        except ValueError:
+            out.append(text[at : start + 1])
+            at = start + 1
+            continue
+        before = text[at:start]
+        said = None
+        action = _ACTION_BEFORE.search(before)
+        if action and isinstance(value, Mapping):
+            said = describe_step(action.group(1), value)
+        if said:
+            out.append(before[: action.start()] if action else before)
+            out.append(said.rstrip("."))
+        else:
+            out.append(before)
+            out.append(describe_value(value))
+        at = end
+    out.append(text[at:])
+    return "".join(out)
 
 
 def escape_text(text: str) -> Markup:
