@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from airsoc.incidents.service import declare_incident, get_incident, transition_incident
+from airsoc.incidents.service import add_note, declare_incident, get_incident, transition_incident
 from airsoc.reporting.charts import Series, bar_chart, line_chart
 from airsoc.response import PlaybookRunner, ResponseServices
 from airsoc.response.config import EscalationConfig
@@ -67,7 +67,16 @@ def test_a_responder_acknowledges_once_and_time_to_acknowledge_is_measured(api: 
         ]
         is None
     )
-    api.clock.advance(timedelta(minutes=7, seconds=5))
+    api.clock.advance(timedelta(minutes=1))
+    with api.store.transaction() as s:
+        add_note(s, clock=api.clock, incident_id=inc, actor="sam", text="looking")
+    assert (
+        api.client.get(f"/api/v1/incidents/{inc}/times", headers=api.auth("dana")).json()[
+            "tta_seconds"
+        ]
+        == 60.0
+    )  # without an acknowledgement, the first person's entry stands for it
+    api.clock.advance(timedelta(minutes=6, seconds=5))
     viewer = api.client.post(f"/api/v1/incidents/{inc}/acknowledge", headers=api.auth("vic"))
     assert viewer.status_code == 403
     r = api.client.post(
