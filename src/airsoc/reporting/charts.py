@@ -158,9 +158,11 @@ def bar_chart(
             value = s.values[i]
             x = x0 + bar_w * j
             if value is None:
+                # Written upwards from the axis, so neighbouring unknowns never overlap.
+                tx, ty = x + bar_w / 2 + 3, top + plot_h - 4
                 body.append(
-                    f'<text class="unknown" x="{x + bar_w / 2:.1f}" y="{top + plot_h - 4}" '
-                    f'font-size="10" text-anchor="middle" {_FONT} fill="#6b7686">'
+                    f'<text class="unknown" x="{tx:.1f}" y="{ty}" font-size="10" '
+                    f'transform="rotate(-90 {tx:.1f} {ty})" {_FONT} fill="#6b7686">'
                     f"<title>{escape(s.name)} {escape(label)}: unknown</title>unknown</text>"
                 )
                 continue
