@@ -91,6 +91,12 @@ steps:
     approval: {role: incident_commander}
 """
 
+#: The same playbook, whose approval times out after 30 minutes (then the run is aborted).
+TIMED_ROLLBACK_PLAYBOOK = ROLLBACK_PLAYBOOK.replace(
+    "approval: {role: incident_commander}",
+    "approval: {role: incident_commander, timeout: 30m, on_timeout: abort}",
+)
+
 
 @dataclass
 class Story:
@@ -109,10 +115,12 @@ def seed_operations(
     control_plane: ControlPlane | None = None,
     requester: str = "dana",
     commander: str = "sam",
+    playbook: str = ROLLBACK_PLAYBOOK,
 ) -> Story:
     """Register fraud-detector (v6 known-good, v7 serving), store drift signals and an alert of
     its input-drift monitor, declare an incident, and start a playbook run that waits for the
-    approval of its rollback step (requested by ``requester``; ``commander`` may decide)."""
+    approval of its rollback step (requested by ``requester``; ``commander`` may decide).
+    ``playbook`` is the run's playbook (its first step must wait for an approval)."""
     system = "fraud-detector"
     with store.transaction() as s:
         lineage.register_system(
@@ -186,9 +194,7 @@ def seed_operations(
         run = start_run(
             s,
             clock=clock,
-            playbook=parse_playbook(
-                ROLLBACK_PLAYBOOK, registry=build_action_registry(plugins=False)
-            ),
+            playbook=parse_playbook(playbook, registry=build_action_registry(plugins=False)),
             incident_id=inc.id,
             started_by=requester,
         )

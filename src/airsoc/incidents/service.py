@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from airsoc.audit import AuditEntryView, append_entry, list_entries
 from airsoc.clock import Clock
-from airsoc.errors import InputError, NotFoundError
+from airsoc.errors import ConflictError, InputError, NotFoundError
 from airsoc.incidents.evidence import BlobStore
 from airsoc.incidents.lifecycle import (
     OPEN_PHASES,
@@ -50,6 +50,7 @@ from airsoc.incidents.taxonomy import failure_mode as lookup_failure_mode
 from airsoc.types import Text
 
 __all__ = [
+    "ACKNOWLEDGED",
     "CustodyEventView",
     "EvidenceView",
     "Impact",
@@ -57,6 +58,7 @@ __all__ = [
     "IncidentUpdate",
     "IncidentView",
     "RoleView",
+    "acknowledge_incident",
     "add_evidence",
     "add_note",
     "assign_role",
@@ -168,13 +170,16 @@ class IncidentView(BaseModel):
 
 
 class IncidentDetail(IncidentView):
-    """An incident with its roles, evidence, notes and whole timeline."""
+    """An incident with its roles, evidence, notes and whole timeline; ``acknowledged_at`` and
+    ``acknowledged_by`` come from its acknowledgement on the timeline (``None`` until then)."""
 
     roles: list[RoleView]
     role_history: list[RoleView]
     evidence: list[EvidenceView]
     notes: list[AuditEntryView]
     timeline: list[AuditEntryView]
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
 
 
 class IncidentUpdate(BaseModel):
@@ -194,6 +199,10 @@ class IncidentUpdate(BaseModel):
     next_steps: list[str] | None = None
     labels: dict[str, str] | None = None
     started_at: datetime | None = None
+
+
+#: The timeline action of an incident's acknowledgement.
+ACKNOWLEDGED = "incident.acknowledged"
 
 
 def incident_chain(incident_id: int) -> str:
@@ -291,6 +300,7 @@ def get_incident(session: Session, *, incident_id: int) -> IncidentDetail:
         ).scalars()
     ]
     base = IncidentView.of(row)
+    ack = next((e for e in timeline if e.action == ACKNOWLEDGED), None)
     return IncidentDetail(
         **base.model_dump(),
         roles=[r for r in history if r.ended_at is None],
@@ -298,6 +308,8 @@ def get_incident(session: Session, *, incident_id: int) -> IncidentDetail:
         evidence=evidence,
         notes=[e for e in timeline if e.action == "incident.note"],
         timeline=timeline,
+        acknowledged_at=ack.at if ack else None,
+        acknowledged_by=ack.actor if ack else None,
     )
 
 
@@ -458,6 +470,53 @@ def add_note(
         actor=actor,
         action="incident.note",
         reason=text,
+    )
+
+
+def acknowledge_incident(
+    session: Session, *, clock: Clock, incident_id: int, actor: str, reason: str = ""
+) -> AuditEntryView:
+    """Record that ``actor`` has taken the open incident and return the timeline entry.
+
+    The entry's time is the incident's acknowledgement: time to acknowledge runs from detection
+    to it, and escalation stops paging. An incident is acknowledged once; a second
+    acknowledgement, or one of a closed incident, is a conflict naming who acknowledged it.
+
+    >>> from airsoc.clock import SimulatedClock
+    >>> from airsoc.testing import scratch_store
+    >>> store, clock = scratch_store(), SimulatedClock()
+    >>> with store.transaction() as s:
+    ...     inc = declare_incident(s, clock=clock, actor="system:monitor", system="fraud",
+    ...                            failure_mode="data_drift", summary="psi 0.4")
+    ...     entry = acknowledge_incident(s, clock=clock, incident_id=inc.id, actor="dana")
+    >>> with store.read() as s:
+    ...     get_incident(s, incident_id=inc.id).acknowledged_by
+    'dana'
+    >>> store.close()
+    """
+    row = _load(session, incident_id, lock=True)
+    if Phase(row.phase) not in OPEN_PHASES:
+        raise ConflictError(
+            f"INC-{incident_id} is {row.phase.replace('_', ' ')}; only an open incident can be "
+            "acknowledged"
+        )
+    chain = incident_chain(incident_id)
+    earlier = next(
+        (e for e in list_entries(session, chain=chain) if e.action == ACKNOWLEDGED), None
+    )
+    if earlier is not None:
+        raise ConflictError(
+            f"INC-{incident_id} was already acknowledged by {earlier.actor} at "
+            f"{earlier.at.strftime('%Y-%m-%d %H:%M:%S')} UTC"
+        )
+    row.updated_at = clock.now()
+    return append_entry(
+        session,
+        clock=clock,
+        chain=chain,
+        actor=actor,
+        action=ACKNOWLEDGED,
+        reason=reason.strip(),
     )
 
 

@@ -1,5 +1,6 @@
-"""The failure-mode taxonomy: every mode with its MITRE ATLAS techniques, OWASP IDs, default
-severity and default playbook. This table is the project's own (facts: IDs, names, tactics);
+"""The failure-mode taxonomy: every mode with its MITRE ATLAS techniques, OWASP IDs (ML Top 10,
+LLM Top 10 and Top 10 for Agentic Applications, each with its list version), default severity and
+default playbook. This table is the project's own (facts: IDs, names, tactics);
 descriptions, mitigations and case studies come from the full ATLAS data file (see
 :mod:`airsoc.incidents.atlas`).
 
@@ -9,6 +10,8 @@ Example:
     ['AML.T0020', 'AML.T0010.002', 'AML.T0019']
     >>> mode.default_severity, mode.owasp[0].id, mode.owasp[0].version
     ('sev2', 'ML02', '2023')
+    >>> [(o.id, o.version) for o in failure_mode("prompt_injection").owasp]
+    [('LLM01', '2025'), ('LLM07', '2025'), ('ASI01', '2026')]
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from airsoc.errors import UnknownFailureModeError
 __all__ = [
     "ATLAS_VERSION",
     "FAILURE_MODES",
+    "OWASP_AGENTIC_TOP10",
+    "OWASP_AGENTIC_VERSION",
     "OWASP_LLM_VERSION",
     "OWASP_ML_VERSION",
     "AtlasTechnique",
@@ -32,6 +37,8 @@ __all__ = [
 ATLAS_VERSION = "5.6.0"
 OWASP_ML_VERSION = "2023"
 OWASP_LLM_VERSION = "2025"
+#: The OWASP Top 10 for Agentic Applications as published in December 2025 (titled "2026").
+OWASP_AGENTIC_VERSION = "2026"
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,10 @@ def _llm(id_: str, name: str) -> OwaspEntry:
     return OwaspEntry("OWASP LLM Top 10", id_, name, OWASP_LLM_VERSION)
 
 
+def _asi(id_: str, name: str) -> OwaspEntry:
+    return OwaspEntry("OWASP Agentic Top 10", id_, name, OWASP_AGENTIC_VERSION)
+
+
 _POISON = _t("AML.T0020", "Poison Training Data", "Resource Development", "Persistence")
 _SUPPLY_DATA = _t("AML.T0010.002", "AI Supply Chain Compromise: Data", "Initial Access")
 _SUPPLY_MODEL = _t("AML.T0010.003", "AI Supply Chain Compromise: Model", "Initial Access")
@@ -122,6 +133,21 @@ _LLM07 = _llm("LLM07", "System Prompt Leakage")
 _LLM08 = _llm("LLM08", "Vector and Embedding Weaknesses")
 _LLM09 = _llm("LLM09", "Misinformation")
 _LLM10 = _llm("LLM10", "Unbounded Consumption")
+
+#: The whole agentic list, in its published order (modes below cite the entries that fit them).
+OWASP_AGENTIC_TOP10: tuple[OwaspEntry, ...] = (
+    _asi("ASI01", "Agent Goal Hijack"),
+    _asi("ASI02", "Tool Misuse and Exploitation"),
+    _asi("ASI03", "Identity and Privilege Abuse"),
+    _asi("ASI04", "Agentic Supply Chain Vulnerabilities"),
+    _asi("ASI05", "Unexpected Code Execution"),
+    _asi("ASI06", "Memory and Context Poisoning"),
+    _asi("ASI07", "Insecure Inter-Agent Communication"),
+    _asi("ASI08", "Cascading Failures"),
+    _asi("ASI09", "Human-Agent Trust Exploitation"),
+    _asi("ASI10", "Rogue Agents"),
+)
+_ASI01, _ASI04 = OWASP_AGENTIC_TOP10[0], OWASP_AGENTIC_TOP10[3]
 
 FAILURE_MODES: dict[str, FailureMode] = {
     m.name: m
@@ -204,7 +230,7 @@ FAILURE_MODES: dict[str, FailureMode] = {
             "sev2",
             "prompt-injection",
             (_PI, _PI_DIRECT, _PI_INDIRECT, _JAILBREAK, _SYSPROMPT),
-            (_LLM01, _LLM07),
+            (_LLM01, _LLM07, _ASI01),
         ),
         FailureMode(
             "harmful_output",
@@ -244,7 +270,7 @@ FAILURE_MODES: dict[str, FailureMode] = {
             "sev1",
             "supply-chain",
             (_SUPPLY_MODEL, _SUPPLY_DATA, _PUBLISH_MODEL, _MANIPULATE),
-            (_ML06, _LLM03),
+            (_ML06, _LLM03, _ASI04),
         ),
         FailureMode(
             "release_regression",

@@ -34,10 +34,11 @@ _FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"'
 
 @dataclass(frozen=True)
 class Series:
-    """A named series of values, one per category or x position."""
+    """A named series of values, one per category or x position; ``None`` is an unknown value,
+    drawn as "unknown" (bar charts) or a gap (line charts), never as 0."""
 
     name: str
-    values: Sequence[float]
+    values: Sequence[float | None]
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def bar_chart(
     """Return an SVG bar chart (grouped when there are several series), with value labels."""
     left, top, right, bottom = 56, 34, 12, 40
     plot_w, plot_h = width - left - right, height - top - bottom
-    values = [v for s in series for v in s.values]
+    values = [v for s in series for v in s.values if v is not None]
     top_value = _nice_max(max([*values, threshold or 0.0, 0.0]))
     if values and all(float(v).is_integer() for v in values):
         top_value = max(4.0, math.ceil(top_value / 4) * 4)  # counts: whole-number gridlines
@@ -155,8 +156,17 @@ def bar_chart(
         x0 = left + slot * i + slot * 0.15
         for j, s in enumerate(series):
             value = s.values[i]
-            h = plot_h * max(value, 0.0) / top_value
             x = x0 + bar_w * j
+            if value is None:
+                # Written upwards from the axis, so neighbouring unknowns never overlap.
+                tx, ty = x + bar_w / 2 + 3, top + plot_h - 4
+                body.append(
+                    f'<text class="unknown" x="{tx:.1f}" y="{ty}" font-size="10" '
+                    f'transform="rotate(-90 {tx:.1f} {ty})" {_FONT} fill="#6b7686">'
+                    f"<title>{escape(s.name)} {escape(label)}: unknown</title>unknown</text>"
+                )
+                continue
+            h = plot_h * max(value, 0.0) / top_value
             y = top + plot_h - h
             body.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
@@ -187,19 +197,24 @@ def line_chart(
     """Return an SVG line chart; x positions are evenly spaced and some of them labelled."""
     left, top, right, bottom = 56, 34, 16, 40
     plot_w, plot_h = width - left - right, height - top - bottom
-    peak = max([v for s in series for v in s.values] + [threshold or 0.0, 0.0])
+    peak = max([v for s in series for v in s.values if v is not None] + [threshold or 0.0, 0.0])
     top_value = _nice_max(peak)
     body = _axes(left, top, plot_w, plot_h, top_value, y_label)
     step = plot_w / max(len(x) - 1, 1)
     for j, s in enumerate(series):
-        points = " ".join(
-            f"{left + step * i:.1f},{top + plot_h - plot_h * max(v, 0.0) / top_value:.1f}"
-            for i, v in enumerate(s.values)
-        )
-        body.append(
-            f'<polyline points="{points}" fill="none" stroke="{PALETTE[j % len(PALETTE)]}" '
-            f'stroke-width="2"><title>{escape(s.name)}</title></polyline>'
-        )
+        runs: list[list[str]] = [[]]  # an unknown value breaks the line
+        for i, v in enumerate(s.values):
+            if v is None:
+                runs.append([])
+                continue
+            y = top + plot_h - plot_h * max(v, 0.0) / top_value
+            runs[-1].append(f"{left + step * i:.1f},{y:.1f}")
+        for run in (r for r in runs if r):
+            body.append(
+                f'<polyline points="{" ".join(run)}" fill="none" '
+                f'stroke="{PALETTE[j % len(PALETTE)]}" '
+                f'stroke-width="2"><title>{escape(s.name)}</title></polyline>'
+            )
     every = max(1, len(x) // 6)
     for i, label in enumerate(x):
         if i % every == 0 or i == len(x) - 1:

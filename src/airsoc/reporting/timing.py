@@ -4,8 +4,9 @@ at a time and fleet-wide (means by failure mode or system, per period).
 Definitions, all from the incident record and its timeline:
 
 - **TTD** (detect): ``detected_at - started_at`` (unknown without a start time);
-- **TTA** (acknowledge): from detection to the first entry on the timeline by a person (not
-  ``system:`` or ``playbook:``) after the declaration;
+- **TTA** (acknowledge): from detection to the incident's acknowledgement, or without one to
+  the first entry on the timeline by a person (not ``system:`` or ``playbook:``) after the
+  declaration;
 - **TTC** (contain): ``contained_at - detected_at``;
 - **TTR** (recover): ``recovered_at - detected_at``.
 
@@ -42,7 +43,13 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from airsoc.audit import AuditEntryView, list_entries
-from airsoc.incidents.service import IncidentView, get_incident, incident_chain, list_incidents
+from airsoc.incidents.service import (
+    ACKNOWLEDGED,
+    IncidentView,
+    get_incident,
+    incident_chain,
+    list_incidents,
+)
 
 __all__ = [
     "MACHINE_ACTOR_PREFIXES",
@@ -99,10 +106,13 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 def times_of(incident: IncidentView, timeline: Iterable[AuditEntryView]) -> IncidentTimes:
     """Return the times of ``incident`` given its timeline entries."""
-    acknowledged = next(
+    entries = list(timeline)
+    # An explicit acknowledgement is the acknowledgement; before one exists, the first entry
+    # by a person stands for it.
+    acknowledged = next((e.at for e in entries if e.action == ACKNOWLEDGED), None) or next(
         (
             e.at
-            for e in timeline
+            for e in entries
             if e.action != "incident.declared" and not e.actor.startswith(MACHINE_ACTOR_PREFIXES)
         ),
         None,

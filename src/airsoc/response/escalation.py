@@ -119,8 +119,8 @@ def start_escalation(
 
 
 def is_acknowledged(incident: Any) -> bool:
-    """Return whether someone has taken the incident (triaged, or an IC assigned)."""
-    if incident.phase != Phase.DETECTED.value:
+    """Return whether someone has taken the incident (acknowledged, triaged, or an IC assigned)."""
+    if incident.phase != Phase.DETECTED.value or getattr(incident, "acknowledged_at", None):
         return True
     return any(r.role == Role.INCIDENT_COMMANDER.value for r in incident.roles)
 

@@ -37,7 +37,7 @@ from airsoc.alerting import AlertingEngine
 from airsoc.clock import Clock, SystemClock
 from airsoc.incidents.evidence import BlobStore
 from airsoc.runtime.health import PartStatus
-from airsoc.server import console, panels
+from airsoc.server import apidocs, console, panels
 from airsoc.server.console import Panel
 from airsoc.server.deps import ServerContext
 from airsoc.server.errors import install_error_handlers
@@ -162,6 +162,8 @@ def create_app(
             "listed in docs/errors.md."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served from the package by apidocs, never from a CDN
+        redoc_url=None,
     )
     app.state.ctx = ServerContext(
         settings=settings,
@@ -188,5 +190,6 @@ def create_app(
     app.include_router(traces.router)  # OTLP's own path, /v1/traces
     app.include_router(console.router)
     app.include_router(panels.router)
+    apidocs.install_api_docs(app)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     return app

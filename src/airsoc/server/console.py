@@ -1,4 +1,11 @@
-"""The console: server-rendered pages (Jinja2, no JavaScript needed, charts as inline SVG).
+"""The console: server-rendered pages (Jinja2, charts as inline SVG) that stay live.
+
+Every page works without JavaScript. With it, one static script (``/static/live.js``, no inline
+script, no CDN) keeps the page current: it polls the page every few seconds and swaps in the
+sections marked ``data-live`` that changed (never one holding what the reader is typing), shows
+every ``<time>`` in the reader's time zone to the second, counts approvals' time-outs down to the
+second, and sends forms marked ``data-inplace`` (acknowledge, approve, reject) without leaving
+the page.
 
 Login opens a server-side session (cookie ``airsoc_session``: HttpOnly, SameSite=Lax, Secure
 when served over HTTPS). Every form carries the session's CSRF token and every POST checks it
@@ -16,9 +23,11 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,6 +62,15 @@ from airsoc.server.auth import (
     start_web_session,
 )
 from airsoc.server.deps import Ctx, ServerContext
+from airsoc.server.humanize import (
+    describe_output,
+    describe_step,
+    escape_text,
+    markdown_html,
+    utc_iso,
+    when,
+    without_json,
+)
 from airsoc.server.routes.incidents import read_incident_evidence
 from airsoc.server.routes.postmortems import move_postmortem
 from airsoc.types import MAX_ROW_ID
@@ -82,6 +100,31 @@ CSRF_FIELD = "csrf_token"
 RowNumber = Annotated[int, PathParam(ge=1, le=MAX_ROW_ID)]
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def _when(moment: datetime | None, missing: str = "unknown") -> Markup:
+    return when(moment, missing=missing)
+
+
+def countdown(deadline: datetime, then: str) -> Markup:
+    """Return an approval's time-out as an element the console's script counts down to the
+    second (the text without the script names the moment, UTC to the second)."""
+    return Markup(
+        '<span class="countdown" data-deadline="{}" data-then="{}">times out at {} (then {})</span>'
+    ).format(utc_iso(deadline), then, when(deadline), then)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+templates.env.filters["when"] = _when
+templates.env.filters["markdown"] = markdown_html
+templates.env.filters["describe_output"] = describe_output
+templates.env.globals["describe_step"] = describe_step
+templates.env.filters["text_times"] = escape_text
+templates.env.filters["slug"] = _slug
+templates.env.globals["countdown"] = countdown
 router = APIRouter(include_in_schema=False)
 
 
@@ -143,8 +186,10 @@ def _response_times(pctx: PanelContext) -> Markup | None:
     if not rows:
         return None
 
-    def minutes(field: str) -> list[float]:
-        return [round((getattr(r, field) or 0.0) / 60, 1) for r in rows]
+    def minutes(field: str) -> list[float | None]:
+        # An unknown mean time stays unknown: the chart writes "unknown", never a bar of 0.
+        values: list[float | None] = [getattr(r, field) for r in rows]
+        return [None if v is None else round(v / 60, 1) for v in values]
 
     chart = bar_chart(
         [r.group.replace("_", " ") for r in rows],
@@ -218,7 +263,13 @@ class console_writer:  # noqa: N801 - used like a function in Depends(console_wr
 
 def page(request: Request, name: str, cu: ConsoleUser | None, **values: Any) -> HTMLResponse:
     """Return the page rendered from template ``name`` for ``cu`` (user and CSRF token filled)."""
-    context = {"user": cu.user if cu else None, "csrf_token": cu.csrf_token if cu else "", **values}
+    now = request.app.state.ctx.clock.now()
+    context = {
+        "user": cu.user if cu else None,
+        "csrf_token": cu.csrf_token if cu else "",
+        "server_now": utc_iso(now),
+        **values,
+    }
     return templates.TemplateResponse(request, name, context)
 
 
@@ -329,7 +380,10 @@ def incident_page(request: Request, incident_id: RowNumber, ctx: Ctx, cu: Viewer
     phase = Phase(detail.phase)
     moves = [(dst.value, why) for (src, dst), why in TRANSITIONS.items() if src == phase]
     charts = {f.id: Markup(chart_from_data(f.chart, title=f.title)) for f in findings if f.chart}
-    timeline = [(e, describe_actor(e.actor), describe_entry(e)) for e in reversed(detail.timeline)]
+    timeline = [
+        (e, describe_actor(e.actor), without_json(describe_entry(e)))
+        for e in reversed(detail.timeline)
+    ]
     return page(
         request,
         "incident.html",
@@ -380,6 +434,16 @@ def transition(
             merged_into=into,
         )
     return RedirectResponse(f"/incidents/{incident_id}#timeline", status_code=303)
+
+
+@router.post("/incidents/{incident_id}/acknowledge")
+def acknowledge(incident_id: RowNumber, ctx: Ctx, cu: Responder) -> Response:
+    """Acknowledge the incident as the logged-in responder."""
+    with ctx.store.transaction() as s:
+        service.acknowledge_incident(
+            s, clock=ctx.clock, incident_id=incident_id, actor=cu.user.name
+        )
+    return RedirectResponse(f"/incidents/{incident_id}#summary", status_code=303)
 
 
 @router.post("/incidents/{incident_id}/notes")

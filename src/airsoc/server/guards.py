@@ -8,11 +8,13 @@ keep the console safe in a browser.
   form, get 422 naming where. Text fields of JSON bodies refuse control characters in their
   models (:data:`airsoc.types.Text`), so the OpenAPI document says so too.
 - Every answer carries ``X-Content-Type-Options: nosniff`` and a ``Referrer-Policy``; pages also
-  carry a ``Content-Security-Policy`` that allows only the console's own stylesheet, no script at
-  all, and no framing (``frame-ancestors 'none'``). Under ``/api/`` (JSON, and the post-mortem
-  report as a self-contained HTML page with its own ``<style>``) inline style is allowed and
-  nothing else. The interactive API docs (``/docs``, ``/redoc``) load their script from a CDN and
-  keep only the framing rule.
+  carry a ``Content-Security-Policy`` that allows only the console's own stylesheet and script
+  files (no inline script), requests to itself (the live updates), and no framing
+  (``frame-ancestors 'none'``). Under ``/api/`` (JSON, and the post-mortem report as a
+  self-contained HTML page with its own ``<style>``) inline style is allowed and nothing else.
+  The interactive API docs (``/docs``, ``/redoc``) load Swagger UI and ReDoc from the app itself
+  (:mod:`airsoc.server.apidocs`): scripts from ``'self'`` only; inline style, which both
+  libraries inject, and ReDoc's blob: worker are allowed there.
 
 Example:
     >>> from airsoc.errors import PayloadTooLargeError
@@ -39,6 +41,7 @@ from airsoc.serving.limits import Refuse, RequestLimits, RequestLimitsMiddleware
 
 __all__ = [
     "CONSOLE_CSP",
+    "DOCS_CSP",
     "UPLOAD_PATHS",
     "SecurityHeadersMiddleware",
     "install_guards",
@@ -48,17 +51,22 @@ __all__ = [
 #: Routes whose bodies are files: they stream (to disk) up to ``max_upload_bytes``.
 UPLOAD_PATHS = (re.compile(r"^/api/v1/incidents/[^/]+/evidence/?$"),)
 
-#: The console's policy: its own stylesheet and images, no script, forms only to itself, and
-#: never inside a frame (clickjacking).
+#: The console's policy: its own stylesheet, images and script files (no inline script), requests
+#: only to itself, forms only to itself, and never inside a frame (clickjacking).
 CONSOLE_CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-    "base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 _API_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
-_DOCS_CSP = "frame-ancestors 'none'"
+#: The API docs' policy: Swagger UI and ReDoc from the app itself, never from elsewhere.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; connect-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+    "worker-src 'self' blob:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 _DOCS = ("/docs", "/redoc")
 
 
@@ -89,7 +97,7 @@ class SecurityHeadersMiddleware:
             return
         path = str(scope.get("path", ""))
         if path.startswith(_DOCS):
-            csp = _DOCS_CSP
+            csp = DOCS_CSP
         else:
             csp = _API_CSP if path.startswith("/api/") else CONSOLE_CSP
 

@@ -185,7 +185,7 @@ def monitor_chart(
     limits = {th for _t, _s, th in points if th is not None}
     threshold = next(iter(limits)) if len(limits) == 1 else None
     if len(limits) > 1:
-        series.append(Series("threshold", [th or 0.0 for _t, _s, th in points]))
+        series.append(Series("threshold", [th for _t, _s, th in points]))
     return line_chart(
         x,
         series,

@@ -380,6 +380,34 @@ def add_note(incident_id: IncidentId, body: NoteIn, ctx: Ctx, user: Responder) -
         )
 
 
+class AcknowledgeIn(BaseModel):
+    """An acknowledgement: optionally, what the responder is doing about it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text = ""
+
+
+@router.post(
+    "/{incident_id}/acknowledge",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AuditEntryView,
+    responses=error_responses(403, 404, 409, 422),
+)
+def acknowledge(
+    incident_id: IncidentId, ctx: Ctx, user: Responder, body: AcknowledgeIn | None = None
+) -> AuditEntryView:
+    """Acknowledge the incident as the caller: time to acknowledge stops, paging stops."""
+    with ctx.store.transaction() as s:
+        return service.acknowledge_incident(
+            s,
+            clock=ctx.clock,
+            incident_id=incident_id,
+            actor=user.name,
+            reason=body.reason if body else "",
+        )
+
+
 @router.get(
     "/{incident_id}/timeline",
     response_model=list[AuditEntryView],
