@@ -347,7 +347,7 @@ def test_a_run_interrupted_by_a_store_error_resumes_at_the_next_round_under_its_
     _, run_id = start(sqlite_store, clock, "name: c\nsteps: [{id: a, action: count}]", inc.id, reg)
     worker = runner(sqlite_store, clock, reg)
     close_step = PlaybookRunner._close_step
-    refused = []
+    refused: list[bool] = []
 
     def locked_once(self: PlaybookRunner, *args: object, **kwargs: object) -> None:
         if not refused:
@@ -383,8 +383,8 @@ def test_an_action_whose_result_the_store_refused_is_recorded_on_resume_not_repe
     inc = incident(sqlite_store, clock)
     _, run_id = start(sqlite_store, clock, "name: c\nsteps: [{id: a, action: count}]", inc.id, reg)
     worker = runner(sqlite_store, clock, reg)
-    audit_run = execution.audit_run
-    refused = []
+    audit_run = execution.audit_run  # type: ignore[attr-defined]
+    refused: list[bool] = []
 
     def locked_once(s: object, **kwargs: object) -> None:
         if kwargs.get("action") == "playbook.step_succeeded" and not refused:

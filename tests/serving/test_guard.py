@@ -96,7 +96,7 @@ def turns(tmp_path: Path) -> list[dict[str, Any]]:
     rows = read_events(tmp_path / "telemetry", "llm_turn", system="support-bot").to_pylist()
     for row in rows:
         row["guard"] = json.loads(row["guard"]) if row["guard"] else []
-    return rows
+    return list(rows)
 
 
 def user(text: str) -> Any:

@@ -17,13 +17,13 @@ scores:
   nor on the grid of their smallest step (so an unseen count still fits). An attack that moves
   every feature continuously leaves this lattice; one that respects it does not;
 * decision boundary, for the inputs whose margin the cheap screen keeps (the least confident
-  ``screen_share`` of clean traffic): the share of the served model's decisions that flip on
-  random points at a few small distances around the input, and the distance to the nearest
-  reference inputs the model decides the same way over the distance to those it decides
-  otherwise (searched only where some decision flipped). Decision-based attacks such as HopSkipJump stop just across the boundary, where
-  the decision is unstable and the input still sits among the other class; both use only the
-  model's decisions, so they hold for piecewise-constant models (trees) too. The two are joined
-  by Fisher's rule on their p-values among clean calibration inputs.
+  ``screen_share`` of clean traffic): the share of the served model's decisions that flip on random
+  points at a few small distances around the input, and the distance to the nearest reference inputs
+  the model decides the same way over the distance to those it decides otherwise (searched only
+  where some decision flipped). Decision-based attacks such as HopSkipJump stop just across the
+  boundary, where the decision is unstable and the input still sits among the other class; both use
+  only the model's decisions, so they hold for piecewise-constant models (trees) too. The two are
+  joined by Fisher's rule on their p-values among clean calibration inputs.
 
 Each score is rescaled on one part of the clean calibration inputs (median to 0, 99th
 percentile to 1). Two groups are compared with that part: the largest of the first five scores,
