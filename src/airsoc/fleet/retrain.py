@@ -18,7 +18,7 @@ Example:
     ...     batches=[TrainingBatch(batch_id="b1", source="acme", uri=str(folder / "b1.parquet"),
     ...                            excluded_rows=[0, 1, 2])]))
     >>> Path(trained.artifact).name, trained.metrics["training_rows"]
-    ('fraud-detector-v3.joblib', 1498)
+    ('fraud-detector-v3.joblib', 1497)
 """
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ class CanaryTest:
     >>> t = CanaryTest(share=0.2, margin=0.5, alpha=0.05).update(candidate_errors=1,
     ...                                                          primary_errors=4)
     >>> t.decision, round(t.log_worse, 3), round(t.threshold, 3)
-    ('continue', -0.077, 2.996)
+    ('continue', -0.071, 2.996)
     """
 
     share: float
