@@ -208,7 +208,7 @@ def retrain(
     system: str,
     version: str | None = None,
     base_version: str | None = None,
-    clean_training_set: Sequence[CleanBatch | dict[str, Any]] | None = None,
+    clean_training_set: Sequence[Any] | None = None,
     hook: str | None = None,
     seed: int = 0,
 ) -> RetrainReport:
@@ -230,10 +230,7 @@ def retrain(
     base = base_version or _primary(session, system)
     if base is not None:
         lineage.get_model_version(session, system=system, version=base)
-    chosen = [
-        c if isinstance(c, CleanBatch) else CleanBatch.model_validate(c)
-        for c in clean_training_set or []
-    ]
+    chosen = [CleanBatch.model_validate(c, from_attributes=True) for c in clean_training_set or []]
     clean = _clean_set(session, system, base, chosen if clean_training_set is not None else None)
     new = version or _next_version(session, system, base)
     batches = []
