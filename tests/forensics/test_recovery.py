@@ -241,11 +241,13 @@ def test_retrain_shadow_canary_promote_on_the_real_gateway(fraud: Fraud) -> None
         idempotency_key="run-1/retrain",
         reason="poisoned vendor batch",
     )
-    assert trained["version"] == "v3" and trained["base_version"] == "v2"
+    assert trained["version"] == "v3"
+    assert trained["base_version"] == "v2"
     assert trained["excluded_rows"] == {b: n for b, n in excluded.items() if n}
     with fraud.store.read() as s:
         v3 = lineage.get_model_version(s, system=SYSTEM, version="v3")
-    assert v3.status == "candidate" and sorted(v3.training_batches) == sorted([*CLEAN, POISONED])
+    assert v3.status == "candidate"
+    assert sorted(v3.training_batches) == sorted([*CLEAN, POISONED])
     assert v3.params["retrained_from"] == "v2"
     assert len(v3.params["excluded_rows"][POISONED]) == excluded[POISONED]
     assert v3.metrics["validation"]["metrics"]["recall"] > 0.5
@@ -258,7 +260,8 @@ def test_retrain_shadow_canary_promote_on_the_real_gateway(fraud: Fraud) -> None
     shadow = fraud.control.apply(
         "shadow_compare", {"system": SYSTEM}, idempotency_key="run-1/shadow"
     )
-    assert shadow["pairs"] == 300 and shadow["labelled_pairs"] == 300
+    assert shadow["pairs"] == 300
+    assert shadow["labelled_pairs"] == 300
     assert shadow["candidate"]["error_rate"] < shadow["primary"]["error_rate"]
     assert 0.5 < shadow["agreement"] < 1.0
     assert shadow["ready"], shadow["reasons"]
@@ -270,7 +273,8 @@ def test_retrain_shadow_canary_promote_on_the_real_gateway(fraud: Fraud) -> None
     report = run_canary(fraud, "run-1/canary")
     assert report["verdict"] == "promote", report["reasons"]
     assert report["candidate"]["error_rate"] < report["primary"]["error_rate"]
-    assert report["applied"] and report["previous_primary"] == "v2"
+    assert report["applied"]
+    assert report["previous_primary"] == "v2"
     with fraud.store.read() as s:
         route = get_route(s, system=SYSTEM)
         assert (route.mode, route.primary_version) == ("primary", "v3")
@@ -289,7 +293,7 @@ def test_retrain_shadow_canary_promote_on_the_real_gateway(fraud: Fraud) -> None
     assert timeline.index("model.retrained") < timeline.index("canary.shadow_compared")
     last_promotion = len(timeline) - 1 - timeline[::-1].index("routing.promote")
     assert timeline.index("canary.shadow_compared") < last_promotion
-    assert "canary.analysed" in timeline[last_promotion - 3 : last_promotion]
+    assert "canary.analysed" in timeline[last_promotion - 4 : last_promotion]
 
 
 def test_a_worse_candidate_is_aborted_by_the_canary_analysis(fraud: Fraud, tmp_path: Path) -> None:
@@ -359,7 +363,8 @@ def test_canary_analysis_continues_until_the_evidence_decides(fraud: Fraud) -> N
     report = fraud.control.apply(
         "canary_analysis", {"system": SYSTEM}, idempotency_key="run-3/canary"
     )
-    assert report["verdict"] == "continue" and not report["applied"]
+    assert report["verdict"] == "continue"
+    assert not report["applied"]
     with fraud.store.read() as s:
         assert get_route(s, system=SYSTEM).mode == "canary"
 
@@ -368,7 +373,7 @@ def test_recovery_refuses_what_it_cannot_do(fraud: Fraud) -> None:
     op = get_operation("canary_analysis")
     with fraud.store.transaction() as s, pytest.raises(ConflictError, match="runs no canary"):
         op.call(s, clock=fraud.clock, actor="ana", reason="check", system=SYSTEM)
-    with fraud.store.transaction() as s, pytest.raises(InputError, match="quarantined|empty"):
+    with fraud.store.transaction() as s, pytest.raises(InputError, match="is empty"):
         retrain(
             s,
             clock=fraud.clock,
