@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import joblib
 import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
@@ -137,7 +138,7 @@ def fraud(sqlite_store: Store, clock: SimulatedClock, tmp_path: Path) -> Any:
         for version, batches in (("v1", CLEAN[:1]), ("v2", (*CLEAN, POISONED))):
             model = train_fraud_detector(pd.concat([frames[b] for b in batches]))
             path = models / f"{version}.joblib"
-            pd.to_pickle(model, path)  # joblib reads pickles
+            joblib.dump(model, path)
             lineage.register_model_version(
                 s,
                 clock=clock,
