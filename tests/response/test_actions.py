@@ -78,9 +78,10 @@ def test_names_are_unique_and_unknown_names_list_the_known() -> None:
         registry.register(registry.get("rollback"))
     with pytest.raises(NotFoundError, match="known: assign_role, block_client"):
         registry.get("rollbak")
-    # built-ins, the operations (with hold_promotion and release_hold), forensics.poisoning
+    # built-ins, the operations (with hold_promotion, release_hold and the recovery steps),
+    # forensics.poisoning
     # (capture_evidence replaced) and open_postmortem
-    assert len(registry.names()) == 29
+    assert len(registry.names()) == 32
     assert len(default_registry(plugins=False).names()) == 9  # the rest is the table's
 
 

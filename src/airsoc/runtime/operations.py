@@ -83,6 +83,8 @@ Name = Annotated[
 ClientId = Annotated[
     str, Field(min_length=1, max_length=200, pattern=r"^[^/\s\x00-\x1f\x7f-\x9f]+$")
 ]
+#: A look-back window: a number and one unit (30m, 2h, 7d).
+Window = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,5}[smhdw]$")]
 Document = Annotated[NonBlank, Field(min_length=1, max_length=500)]
 Message = Annotated[Text, Field(min_length=1, max_length=2000)]
 
@@ -265,7 +267,9 @@ class ShadowCompareParams(SystemParams):
     """Compare the candidate in shadow with the primary."""
 
     version: Name | None = Field(None, description="The candidate (default: the one in shadow)")
-    window: Duration | None = Field(None, description="How far back (default: since it started)")
+    window: Window | None = Field(
+        None, description="How far back, e.g. 2h (default: since it started)"
+    )
     min_pairs: int = Field(100, ge=1, description="Paired rows needed to call it ready")
     min_agreement: float = Field(0.9, ge=0.0, le=1.0, description="Agreement needed, 0..1")
 
@@ -274,7 +278,9 @@ class CanaryAnalysisParams(SystemParams):
     """Analyse a canary and promote or abort it."""
 
     version: Name | None = Field(None, description="The candidate (default: the one in canary)")
-    window: Duration | None = Field(None, description="How far back (default: since it started)")
+    window: Window | None = Field(
+        None, description="How far back, e.g. 2h (default: since it started)"
+    )
     margin: float = Field(0.5, gt=0.0, le=10.0, description="Relative error increase that is worse")
     alpha: float = Field(0.05, gt=0.0, lt=0.5, description="Error probability of each decision")
     max_labelled: int = Field(20_000, ge=1, description="Abort undecided after this many labels")
@@ -875,7 +881,6 @@ OPERATIONS: tuple[Operation, ...] = (
         path="/gateway/routes/{system}/shadow-compare",
         command="gateway shadow-compare",
         arguments=("system",),
-        cli_omits=frozenset({"window"}),
         observes="route",
         report=_dumped,
     ),
@@ -891,7 +896,6 @@ OPERATIONS: tuple[Operation, ...] = (
         path="/gateway/routes/{system}/canary-analysis",
         command="gateway canary-analysis",
         arguments=("system",),
-        cli_omits=frozenset({"window"}),
         observes="route",
         report=_canary_report,
     ),

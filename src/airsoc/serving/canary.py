@@ -63,6 +63,7 @@ from airsoc.errors import ConflictError, InputError
 from airsoc.serving import control
 from airsoc.settings import Settings
 from airsoc.telemetry.readers import read_events
+from airsoc.types import parse_duration
 
 __all__ = [
     "ArmStats",
@@ -289,9 +290,10 @@ def _labels(root: Path, system: str, since: datetime) -> dict[tuple[str, int], A
     return {(r["request_id"], int(r["row_index"])): _decoded(r["label"]) for r in table.to_pylist()}
 
 
-def _window(route: control.RouteView, clock: Clock, window: timedelta | None) -> datetime:
-    now = clock.now()
-    return now - window if window is not None else route.updated_at
+def _window(route: control.RouteView, clock: Clock, window: timedelta | str | None) -> datetime:
+    if window is None:
+        return route.updated_at
+    return clock.now() - (window if isinstance(window, timedelta) else parse_duration(window))
 
 
 def _candidate(route: control.RouteView, mode: str, version: str | None) -> str:
@@ -318,7 +320,7 @@ def shadow_compare(
     reason: str,
     system: str,
     version: str | None = None,
-    window: timedelta | None = None,
+    window: timedelta | str | None = None,
     min_pairs: int = 100,
     min_agreement: float = 0.9,
 ) -> ShadowReport:
@@ -414,7 +416,7 @@ def canary_analysis(
     reason: str,
     system: str,
     version: str | None = None,
-    window: timedelta | None = None,
+    window: timedelta | str | None = None,
     margin: float = 0.5,
     alpha: float = 0.05,
     max_labelled: int = 20_000,
