@@ -39,6 +39,7 @@ from airsoc.serving.canary import CanaryTest
 from airsoc.serving.control import get_route
 from airsoc.serving.gateway import Gateway
 from airsoc.store import Store
+from airsoc.testing import run_cli
 
 SYSTEM = "fraud-detector"
 CLEAN = ("acme/2026-02-01", "acme/2026-02-08")
@@ -404,3 +405,29 @@ def test_the_sequential_test_holds_its_error_rate_under_equal_versions() -> None
                 break
         wrong += test.decision == "abort"
     assert wrong / 300 <= 0.05
+
+
+def test_the_recovery_steps_are_commands(fraud: Fraud, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRSOC_DATA_DIR", str(fraud.store.settings.data_dir))
+    done = run_cli("registry", "retrain", SYSTEM, "--version", "v5", "--reason", "drill")
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.strip() == f"{SYSTEM}: trained v5 on 3 batches"
+    refused = run_cli("gateway", "canary-analysis", SYSTEM, "--reason", "check", "--json")
+    assert refused.exit_code != 0
+    assert "runs no canary" in refused.stdout + refused.stderr
+    fraud.control.apply("set_shadow", {"system": SYSTEM, "version": "v5"}, idempotency_key="k6")
+    serve(fraud, 40, seed=3)
+    compared = run_cli(
+        "gateway",
+        "shadow-compare",
+        SYSTEM,
+        "--window",
+        "2h",
+        "--min-pairs",
+        "40",
+        "--reason",
+        "before the canary",
+    )
+    assert compared.exit_code == 0, compared.stderr
+    assert compared.stdout.startswith(f"{SYSTEM}: ")
+    assert "canary.shadow_compared" in actions(fraud)
