@@ -219,6 +219,15 @@ def retrain(
     ``module:function``. The new version is registered as a candidate with the batches it was
     trained on, the rows left out (``params.excluded_rows``), and its validation evidence;
     ``model.registered`` and ``model.retrained`` go on the system's audit timeline.
+
+    >>> from airsoc.testing import scratch_operations
+    >>> store, clock = scratch_operations()
+    >>> with store.transaction() as s:
+    ...     retrain(s, clock=clock, actor="ana", reason="poisoned", system="fraud")
+    Traceback (most recent call last):
+    ...
+    airsoc.errors.InputError: system fraud has no retrain hook; name one in airsoc.yaml ...
+    >>> store.close()
     """
     view = lineage.get_system(session, name=system)
     spec: dict[str, Any] | None = {"hook": hook} if hook else view.retrain

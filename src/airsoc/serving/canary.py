@@ -331,6 +331,16 @@ def shadow_compare(
     on at least ``min_agreement`` of them or the labels show the candidate errs no more often,
     and the candidate failed no more requests than the primary. The comparison is written on
     the system's audit timeline.
+
+    >>> from airsoc.testing import scratch_operations
+    >>> store, clock = scratch_operations()
+    >>> with store.transaction() as s:
+    ...     _ = control.set_shadow(s, clock=clock, actor="ana", system="fraud", version="v1",
+    ...                            share=1.0, reason="try v1")
+    ...     report = shadow_compare(s, clock=clock, actor="ana", reason="check", system="fraud")
+    >>> report.pairs, report.ready, report.reasons
+    (0, False, ['0 paired rows, fewer than the 100 needed'])
+    >>> store.close()
     """
     route = control.get_route(session, system=system)
     candidate = _candidate(route, "shadow", version)
@@ -433,6 +443,21 @@ def canary_analysis(
     candidate's promotion; ``continue`` changes nothing. A canary that reaches
     ``max_labelled`` labelled candidate rows without a decision is aborted: it could not show
     the candidate is no worse. Every analysis is written on the system's audit timeline.
+
+    >>> from airsoc.testing import scratch_operations
+    >>> store, clock = scratch_operations()
+    >>> with store.transaction() as s:
+    ...     canary_analysis(s, clock=clock, actor="ana", reason="check", system="fraud")
+    Traceback (most recent call last):
+    ...
+    airsoc.errors.ConflictError: system fraud runs no canary now (mode primary); ...
+    >>> with store.transaction() as s:
+    ...     _ = control.set_canary(s, clock=clock, actor="ana", system="fraud", version="v1",
+    ...                            share=0.1, reason="try v1")
+    ...     report = canary_analysis(s, clock=clock, actor="ana", reason="check", system="fraud")
+    >>> report.verdict, report.applied
+    ('continue', False)
+    >>> store.close()
     """
     route = control.get_route(session, system=system)
     candidate = _candidate(route, "canary", version)
