@@ -78,10 +78,10 @@ def test_names_are_unique_and_unknown_names_list_the_known() -> None:
         registry.register(registry.get("rollback"))
     with pytest.raises(NotFoundError, match="known: approve_batch, assign_role, block_client"):
         registry.get("rollbak")
-    # built-ins, the operations (with hold_promotion, release_hold, set_source_trust and
-    # approve_batch), forensics.poisoning, .drift, .rag, .clients and .injection (capture_evidence
-    # replaced) and open_postmortem
-    assert len(registry.names()) == 35
+    # built-ins, the operations (with hold_promotion, release_hold, set_source_trust,
+    # approve_batch and the recovery steps), forensics.poisoning, .drift, .rag, .clients and
+    # .injection (capture_evidence replaced) and open_postmortem
+    assert len(registry.names()) == 38
     assert len(default_registry(plugins=False).names()) == 9  # the rest is the table's
 
 

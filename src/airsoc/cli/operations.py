@@ -71,6 +71,13 @@ def said(operation: Operation, result: Any) -> str:
         removed = ", ".join(result.removed_documents) or "none"
         state_ = "on" if result.enabled else "off"
         return f"{result.system}: retrieval {state_}; removed documents: {removed}"
+    if kind == "RetrainReport":
+        return f"{result.system}: trained {result.version} on {len(result.batches)} batches"
+    if kind in ("ShadowReport", "CanaryReport"):
+        verdict = (
+            result.verdict if kind == "CanaryReport" else ("ready" if result.ready else "not ready")
+        )
+        return f"{result.system}: {verdict}; " + "; ".join(result.reasons or ["no objection"])
     if isinstance(result, list):
         names = ", ".join(b.batch_id for b in result) or "none"
         return f"quarantined {len(result)} batches: {names}"

@@ -145,6 +145,7 @@ systems:
     owner: risk-ml
     criticality: high
     description: Scores card transactions; fraud blocks the payment.
+    retrain: {{hook: "airsoc.fleet.retrain:train_fraud_version"}}
   credit-scorer:
     kind: tabular-classifier
     owner: lending-ml

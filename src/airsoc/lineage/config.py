@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from airsoc.types import StrictModel
 
-__all__ = ["FallbackConfig", "GuardConfig", "LineageSection", "SystemConfig"]
+__all__ = ["FallbackConfig", "GuardConfig", "LineageSection", "RetrainConfig", "SystemConfig"]
 
 
 class FallbackConfig(StrictModel):
@@ -60,6 +60,29 @@ class GuardConfig(StrictModel):
     documents: str | None = None
 
 
+class RetrainConfig(StrictModel):
+    """How a system is retrained: a Python callable (``package.module:function``) or a command.
+
+    The callable is given a :class:`airsoc.forensics.recovery.RetrainRequest` and returns a
+    :class:`airsoc.forensics.recovery.TrainedModel`; the command reads the request as JSON on
+    its standard input and writes the trained model as JSON on its standard output.
+
+    >>> RetrainConfig(hook="airsoc.fleet.retrain:train_fraud_version").hook
+    'airsoc.fleet.retrain:train_fraud_version'
+    >>> RetrainConfig(command=["python", "train.py"]).command
+    ['python', 'train.py']
+    """
+
+    hook: str | None = Field(None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    command: list[str] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RetrainConfig:
+        if (self.hook is None) == (self.command is None):
+            raise ValueError("give exactly one of hook (module:function) or command")
+        return self
+
+
 class SystemConfig(StrictModel):
     """An AI system airsoc watches and protects."""
 
@@ -69,6 +92,7 @@ class SystemConfig(StrictModel):
     owner: str
     criticality: Literal["low", "medium", "high", "critical"] = "medium"
     fallback: FallbackConfig | None = None
+    retrain: RetrainConfig | None = None
     description: str = ""
     guard: GuardConfig | None = None
 

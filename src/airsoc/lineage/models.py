@@ -35,6 +35,8 @@ class SystemRow(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: How the system is retrained (``{"hook": "module:function"}`` or ``{"command": [...]}``).
+    retrain: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ModelVersionRow(Base):

@@ -63,6 +63,7 @@ class SystemView(BaseModel):
     criticality: str
     fallback: dict[str, Any] | None
     description: str
+    retrain: dict[str, Any] | None = None
     created_by: str
     created_at: datetime
     updated_at: datetime
@@ -98,6 +99,7 @@ def register_system(
     fallback: dict[str, Any] | None = None,
     description: str = "",
     reason: str = "",
+    retrain: dict[str, Any] | None = None,
 ) -> SystemView:
     """Create or update a system and return it; an unchanged system writes nothing."""
     if not name.strip() or "/" in name:
@@ -114,6 +116,7 @@ def register_system(
         "criticality": criticality,
         "fallback": fallback,
         "description": description,
+        "retrain": retrain,
     }
     row = session.execute(select(SystemRow).where(SystemRow.name == name)).scalar_one_or_none()
     now = clock.now()
@@ -177,6 +180,7 @@ def sync_systems_from_config(
             fallback=cfg.fallback.model_dump(exclude_none=True) if cfg.fallback else None,
             description=cfg.description,
             reason="synced from airsoc.yaml",
+            retrain=cfg.retrain.model_dump(exclude_none=True) if cfg.retrain else None,
         )
         if before is None:
             report.created.append(name)

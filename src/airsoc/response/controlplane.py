@@ -88,6 +88,9 @@ class RecordingControlPlane:
             "restore_document",
             "set_source_trust",
             "approve_batch",
+            "retrain",
+            "shadow_compare",
+            "canary_analysis",
         }
     )
 
@@ -98,6 +101,7 @@ class RecordingControlPlane:
         batches: Sequence[str] = (),
         documents: Mapping[str, Sequence[str]] | None = None,
         fail: Sequence[str] = (),
+        canary_verdicts: Mapping[str, str] | None = None,
     ) -> None:
         self.versions = {k: list(v) for k, v in (versions or {}).items()}
         self.serving = {k: v[-1] for k, v in self.versions.items() if v}
@@ -115,6 +119,8 @@ class RecordingControlPlane:
         self.documents = {k: set(v) for k, v in (documents or {}).items()}
         self.removed_documents: dict[str, set[str]] = {}
         self.fail = set(fail)
+        #: What the canary analysis of each system concludes (default ``promote``).
+        self.canary_verdicts = dict(canary_verdicts or {})
         self.calls: list[ControlCall] = []
         self.reasons: list[str | None] = []
         self._done: dict[str, dict[str, Any]] = {}
@@ -336,3 +342,70 @@ class RecordingControlPlane:
 
     def _restore_document(self, *, system: str, document: str) -> dict[str, Any]:
         return self._document(system, document, False)
+
+    # ------------------------------------------------------------------ recovery
+
+    def _retrain(
+        self,
+        *,
+        system: str,
+        version: str | None = None,
+        base_version: str | None = None,
+        clean_training_set: Sequence[Mapping[str, Any]] | None = None,
+        **_hook: Any,
+    ) -> dict[str, Any]:
+        self._system(system)
+        base = base_version or self.serving.get(system)
+        new = version or f"{base or 'v'}-retrained-{len(self.versions[system])}"
+        if new in self.versions[system]:
+            raise ConflictError(f"system {system} already has a model version {new!r}")
+        self.versions[system].append(new)
+        chosen = list(clean_training_set or [])
+        return {
+            "system": system,
+            "version": new,
+            "base_version": base,
+            "batches": [str(c["batch"]) for c in chosen],
+            "excluded_rows": {
+                str(c["batch"]): len(c.get("excluded_rows") or [])
+                for c in chosen
+                if c.get("excluded_rows")
+            },
+            "status": "candidate",
+        }
+
+    def _running(self, system: str, mode: str, version: str | None) -> str:
+        self._system(system)
+        if self.mode[system] != mode or system not in self.canary:
+            raise ConflictError(f"system {system} runs no {mode} now")
+        candidate = self.canary[system][0]
+        if version is not None and version != candidate:
+            raise ConflictError(f"system {system}: the {mode} runs {candidate}, not {version}")
+        return candidate
+
+    def _shadow_compare(
+        self, *, system: str, version: str | None = None, **_options: Any
+    ) -> dict[str, Any]:
+        candidate = self._running(system, "shadow", version)
+        return {"system": system, "candidate": {"version": candidate}, "ready": True, "reasons": []}
+
+    def _canary_analysis(
+        self, *, system: str, version: str | None = None, apply: bool = True, **_options: Any
+    ) -> dict[str, Any]:
+        candidate = self._running(system, "canary", version)
+        verdict = self.canary_verdicts.get(system, "promote")
+        previous = self.serving[system]
+        if apply and verdict == "promote":
+            self.serving[system] = candidate
+            self._restore(system=system)
+        elif apply and verdict == "abort":
+            self._restore(system=system)
+            self.held.add((system, candidate))
+        return {
+            "system": system,
+            "candidate_version": candidate,
+            "verdict": verdict,
+            "applied": apply and verdict != "continue",
+            "previous_primary": previous,
+            "reasons": [],
+        }

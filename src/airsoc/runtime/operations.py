@@ -27,7 +27,7 @@ Example:
     >>> op.function().__name__
     'rollback'
     >>> sorted(o.name for o in OPERATIONS if o.role is UserRole.APPROVER)
-    ['approve_batch', 'set_canary', 'set_shadow']
+    ['approve_batch', 'canary_analysis', 'set_canary', 'set_shadow']
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ __all__ = [
     "ApproveBatchParams",
     "BatchParams",
     "BlockClientParams",
+    "CanaryAnalysisParams",
     "CanaryParams",
     "ClientParams",
     "DocumentParams",
@@ -61,7 +62,9 @@ __all__ = [
     "Operation",
     "OperationParams",
     "QuarantineParams",
+    "RetrainParams",
     "RollbackParams",
+    "ShadowCompareParams",
     "ShadowParams",
     "SourceParams",
     "SourceTrustParams",
@@ -82,6 +85,8 @@ Name = Annotated[
 ClientId = Annotated[
     str, Field(min_length=1, max_length=200, pattern=r"^[^/\s\x00-\x1f\x7f-\x9f]+$")
 ]
+#: A look-back window: a number and one unit (30m, 2h, 7d).
+Window = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,5}[smhdw]$")]
 Document = Annotated[NonBlank, Field(min_length=1, max_length=500)]
 Message = Annotated[Text, Field(min_length=1, max_length=2000)]
 
@@ -253,6 +258,59 @@ class DocumentParams(SystemParams):
     """An operation on one document a RAG system may retrieve."""
 
     document: Document = Field(description="The document id")
+
+
+class CleanBatchParams(OperationParams):
+    """One batch of a clean training set and the rows of its file to leave out."""
+
+    batch: Name = Field(description="The batch")
+    excluded_rows: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=list, description="0-based rows of the batch's file to leave out"
+    )
+
+
+class RetrainParams(SystemParams):
+    """Train a new version on a clean training set through the system's training hook."""
+
+    version: Name | None = Field(None, description="The new version (default: <base>-retrained-N)")
+    base_version: Name | None = Field(
+        None, description="The version being replaced (default: the primary)"
+    )
+    clean_training_set: list[CleanBatchParams] | None = Field(
+        None, description="Batches and excluded rows (default: the base's unquarantined batches)"
+    )
+    hook: str | None = Field(None, description="module:function (default: the config's hook)")
+    seed: int = Field(0, ge=0, description="Seed of the training")
+
+
+class ShadowCompareParams(SystemParams):
+    """Compare the candidate in shadow with the primary."""
+
+    version: Name | None = Field(None, description="The candidate (default: the one in shadow)")
+    window: Window | None = Field(
+        None, description="How far back, e.g. 2h (default: since it started)"
+    )
+    min_pairs: int = Field(100, ge=1, description="Paired rows needed to call it ready")
+    min_agreement: float = Field(0.9, ge=0.0, le=1.0, description="Agreement needed, 0..1")
+
+
+class CanaryAnalysisParams(SystemParams):
+    """Analyse a canary and promote or abort it."""
+
+    version: Name | None = Field(None, description="The candidate (default: the one in canary)")
+    window: Window | None = Field(
+        None, description="How far back, e.g. 2h (default: since it started)"
+    )
+    margin: float = Field(0.5, gt=0.0, le=10.0, description="Relative error increase that is worse")
+    alpha: float = Field(0.05, gt=0.0, lt=0.5, description="Error probability of each decision")
+    max_labelled: int = Field(20_000, ge=1, description="Abort undecided after this many labels")
+    max_latency_ratio: float = Field(2.0, gt=0.0, description="Allowed p95 latency ratio")
+    latency_slack_ms: float = Field(50.0, ge=0.0, description="Allowed extra p95 latency, ms")
+    max_score_distance: float = Field(
+        0.5, gt=0.0, le=1.0, description="Allowed Kolmogorov-Smirnov distance of scores"
+    )
+    min_rows: int = Field(50, ge=1, description="Rows each arm needs before a promotion")
+    apply: bool = Field(True, description="Promote or abort (else only report the verdict)")
 
 
 # --------------------------------------------------------------------------- the table
@@ -489,6 +547,17 @@ def _hold_report(p: SystemParams, before: Mapping[str, Any], after: Any) -> Outp
     }
 
 
+def _dumped(p: Any, before: Mapping[str, Any], after: Any) -> Output:
+    out: Output = after.model_dump(mode="json")
+    return out
+
+
+def _canary_report(p: Any, before: Mapping[str, Any], after: Any) -> Output:
+    out: Output = after.model_dump(mode="json")
+    out["previous_primary"] = before.get("primary_version")
+    return out
+
+
 def _held(when: bool) -> Callable[[Mapping[str, Any]], dict[str, Any] | None]:
     return lambda out: (
         {"system": out["system"], "version": out["version"]} if out["was_held"] is when else None
@@ -569,6 +638,10 @@ _RETRIEVE = "change what a system retrieves"
 _HOLD = "hold or release the promotion of a model version"
 _TRUST = "set a data source's trust level"
 _APPROVE = "approve a batch of a source on probation for training"
+    ),
+    Operation(
+_RECOVERY = "airsoc.forensics.recovery"
+_CANARY = "airsoc.serving.canary"
 
 #: Every control operation, in the order the CLI and the API list them.
 OPERATIONS: tuple[Operation, ...] = (
@@ -878,6 +951,54 @@ OPERATIONS: tuple[Operation, ...] = (
         options={"trusted_batches": "--trusted"},
         observes="batch",
         report=_approval_report,
+    ),
+    Operation(
+        name="retrain",
+        summary="Train a new candidate version on a clean training set through the training hook.",
+        params=RetrainParams,
+        service=f"{_RECOVERY}:retrain",
+        destructive=False,
+        role=UserRole.RESPONDER,
+        permission="retrain a model",
+        undo=None,
+        path="/models/{system}/retrain",
+        command="registry retrain",
+        arguments=("system",),
+        # The hook runs code: it comes from the config, or from the CLI and playbooks.
+        api_omits=frozenset({"hook"}),
+        cli_omits=frozenset({"clean_training_set"}),
+        observes="none",
+        report=_dumped,
+    ),
+    Operation(
+        name="shadow_compare",
+        summary="Compare the candidate in shadow with the primary on the same live requests.",
+        params=ShadowCompareParams,
+        service=f"{_CANARY}:shadow_compare",
+        destructive=False,
+        role=UserRole.RESPONDER,
+        permission="analyse a candidate",
+        undo=None,
+        path="/gateway/routes/{system}/shadow-compare",
+        command="gateway shadow-compare",
+        arguments=("system",),
+        observes="route",
+        report=_dumped,
+    ),
+    Operation(
+        name="canary_analysis",
+        summary="Analyse the canary with a sequential test; promote, abort or continue it.",
+        params=CanaryAnalysisParams,
+        service=f"{_CANARY}:canary_analysis",
+        destructive=False,
+        role=UserRole.APPROVER,
+        permission=_CANDIDATE,
+        undo=None,
+        path="/gateway/routes/{system}/canary-analysis",
+        command="gateway canary-analysis",
+        arguments=("system",),
+        observes="route",
+        report=_canary_report,
     ),
 )
 
