@@ -638,8 +638,6 @@ _RETRIEVE = "change what a system retrieves"
 _HOLD = "hold or release the promotion of a model version"
 _TRUST = "set a data source's trust level"
 _APPROVE = "approve a batch of a source on probation for training"
-    ),
-    Operation(
 _RECOVERY = "airsoc.forensics.recovery"
 _CANARY = "airsoc.serving.canary"
 
