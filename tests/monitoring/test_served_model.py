@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,17 @@ from airsoc.lineage.integrity import sha256_file
 from airsoc.monitoring.alerts import Alert
 from airsoc.monitoring.builtin import BUILTIN_EVALUATORS
 from airsoc.monitoring.config import MonitorConfig
-from airsoc.monitoring.monitors import InMemoryTelemetry, MonitorRun, MonitorScheduler
+from airsoc.monitoring.monitors import (
+    InMemoryTelemetry,
+    MonitorRun,
+    MonitorScheduler,
+    ServedModel,
+    WindowData,
+)
+from airsoc.monitoring.security import adversarial_evasion
 from airsoc.monitoring.sources import EventLogTelemetry
 from airsoc.serving import control
+from airsoc.serving.adapters import SklearnAdapter
 from airsoc.store import Store
 
 FEATURES = ["f0", "f1", "f2", "f3"]
@@ -178,3 +186,21 @@ def test_a_tampered_artifact_is_not_loaded_and_the_surrogate_judges(
     (verdict,) = result.verdicts
     assert verdict.evidence["model"].startswith("surrogate (cannot load: ")
     assert "supply_chain" in verdict.evidence["model"]
+
+
+def test_a_served_feature_the_window_lacks_means_the_surrogate() -> None:
+    train = clean(0, 400)
+    train["f9"] = 1.0
+    served = LogisticRegression().fit(train[[*FEATURES, "f9"]], served_rule(train))
+    model = ServedModel(system="bot", version="v8", adapter=SklearnAdapter(served))
+    reference = clean(1, 300).drop(columns="client_id")
+    reference["label"] = (reference["f0"] > 0).astype(int)
+    m = MonitorConfig(
+        name="ev", system="bot", detector="adversarial_evasion", window="1h", every="1h"
+    )
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    window = WindowData(start=at, end=at, current=clean(2, 100), reference=reference, model=model)
+    (verdict,) = adversarial_evasion(m, window)
+    assert (
+        verdict.evidence["model"] == "surrogate (served v8 features ['f9'] are not in the window)"
+    )
