@@ -173,8 +173,8 @@ def test_an_http_model_falls_back_to_the_surrogate_and_says_why(
     register(sqlite_store, clock, tmp_path, "http")
     result, _, _ = run(sqlite_store, clock, "evasion-http", clean(5, 200))
     (verdict,) = result.verdicts
-    assert verdict.evidence["model"] == "surrogate (v7 is a http model, not a local one)"
-    assert "model: surrogate (v7 is a http model" in verdict.reason
+    assert verdict.evidence["model"] == "surrogate (v7 is a 'http' model, no local one to call)"
+    assert "model: surrogate (v7 is a 'http' model" in verdict.reason
 
 
 def test_a_tampered_artifact_is_not_loaded_and_the_surrogate_judges(

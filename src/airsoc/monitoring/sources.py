@@ -251,7 +251,7 @@ class EventLogTelemetry:
             return ServedModel(
                 system=monitor.system,
                 version=version,
-                reason=f"{version} is a {model.framework} model, not a local one",
+                reason=f"{version} is a {model.framework!r} model, no local one to call",
             )
         try:
             adapter = load_adapter(model)
