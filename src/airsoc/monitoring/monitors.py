@@ -30,7 +30,7 @@ import math
 import numbers
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -50,12 +50,14 @@ from airsoc.store import Store
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "WANTS_MODEL",
     "EvaluatorRegistry",
     "InMemoryTelemetry",
     "MonitorEvaluator",
     "MonitorRun",
     "MonitorScheduler",
     "MonitorStatus",
+    "ServedModel",
     "TelemetrySource",
     "WindowData",
     "monitor_status",
@@ -68,13 +70,35 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
+class ServedModel:
+    """The model a system serves, as a monitor judges it: the version and its loaded adapter.
+
+    ``adapter`` is None when there is no local model to call (an HTTP or chat upstream) or it
+    could not be loaded; ``reason`` says why, and the monitor falls back to a surrogate.
+
+    >>> ServedModel(system="fraud", version="v2", reason="http upstream").adapter is None
+    True
+    """
+
+    system: str
+    version: str | None
+    adapter: Any = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class WindowData:
-    """The data one monitor run judges: the current window and the reference."""
+    """The data one monitor run judges: the current window and the reference.
+
+    ``model`` is the :class:`ServedModel` for detectors that judge the served model's own
+    outputs (:data:`WANTS_MODEL`), when the telemetry source can give it.
+    """
 
     start: datetime
     end: datetime
     current: Any
     reference: Any
+    model: Any = None
 
 
 class MonitorEvaluator(Protocol):
@@ -95,6 +119,9 @@ class TelemetrySource(Protocol):
     def reference(self, monitor: MonitorConfig) -> Any:
         """Return the reference data of ``monitor`` (a profile, training batches, a range)."""
         ...
+
+    # A source may also offer ``served_model(monitor) -> ServedModel | None``: the model the
+    # monitor's system serves, for the detectors in WANTS_MODEL (looked up with getattr).
 
 
 @dataclass
@@ -326,6 +353,9 @@ FAILURES_BEFORE_ALERT = 3
 #: Detectors whose data arrive now and then (a new data batch): a window without any is quiet,
 #: not blind, unless the monitor says it ``expects_data``.
 EVENT_DRIVEN = frozenset({"data_poisoning"})
+#: Detectors that judge the served model's own outputs: the scheduler asks the telemetry source
+#: for it (an optional ``served_model(monitor)`` method) before running them.
+WANTS_MODEL = frozenset({"adversarial_evasion"})
 
 
 def _is_empty(data: Any) -> bool:
@@ -428,6 +458,9 @@ class MonitorScheduler:
                         )
                     ]
                 else:
+                    served = getattr(self.source, "served_model", None)
+                    if served is not None and monitor.detector in WANTS_MODEL:
+                        data = replace(data, model=served(monitor))
                     verdicts = list(evaluator(monitor, data))
                     if verdicts and all(v.status == "skipped" for v in verdicts):
                         # e.g. turns whose traces carried no text: nothing judged, never "ok"

@@ -24,9 +24,12 @@ Turn windows are records (dicts) with ``request_id``, ``ts``, ``client_id``, ``s
 ``tools`` (tool outputs), ``answer``, ``feedback`` and ``reingested``; :func:`read_turns` builds
 them from the gateway's ``llm_turn`` and ``feedback`` events. Tabular windows are tables as for
 :mod:`airsoc.monitoring.evaluators`. Options come from ``thresholds`` (numbers) and ``params``.
-The tabular detectors judge prediction instability and margins on a surrogate of the served
-model: a logistic regression fitted on the reference's labels (``params.label``, default
-``label``; else its ``prediction`` column).
+``adversarial_evasion`` judges prediction instability and margins on the model the system
+serves (the window's ``model``, from the telemetry source) when it is a local model taking
+numeric features the window has; otherwise, like ``model_extraction``, on a surrogate of it: a
+logistic regression fitted on the reference's labels (``params.label``, default ``label``;
+else its ``prediction`` column). Its verdicts say which (``model: served v2`` or
+``model: surrogate (why)``).
 
 Example:
     >>> from datetime import datetime, timezone
@@ -87,6 +90,7 @@ __all__ = [
     "CONTENT_NOT_CAPTURED",
     "SECURITY_DETECTORS",
     "TURN_DETECTORS",
+    "ServedProba",
     "TurnRecord",
     "adversarial_evasion",
     "data_poisoning",
@@ -739,7 +743,9 @@ def adversarial_evasion(monitor: MonitorConfig, window: WindowData) -> list[Verd
     reference = _reference(monitor, window)
     columns = _columns(monitor, current, reference)
     x_ref = _matrix(monitor, reference, columns, "reference")
-    model = _surrogate(monitor, x_ref, _targets(monitor, reference))
+    model, used = _served_or_surrogate(window.model, columns)
+    if model is None:
+        model = _surrogate(monitor, x_ref, _targets(monitor, reference))
     th = monitor.thresholds
     detector = EvasionDetector(
         model,
@@ -751,7 +757,62 @@ def adversarial_evasion(monitor: MonitorConfig, window: WindowData) -> list[Verd
     _call(monitor, detector.fit, x_ref)
     x = _matrix(monitor, current, columns, "window")
     verdicts = _call(monitor, detector.detect, x, clients=_clients(current))
+    verdicts = [
+        v.model_copy(
+            update={
+                "reason": f"{v.reason}; model: {used}",
+                "evidence": {**v.evidence, "model": used},
+            }
+        )
+        for v in verdicts
+    ]
     return _per_client(verdicts, current)
+
+
+class ServedProba:
+    """The served model's class probabilities on the monitor's numeric rows.
+
+    Each row of the matrix (one column per name of ``columns``) goes back to the served model
+    as the row of named features it takes; columns it does not take are left out.
+
+    >>> import numpy as np
+    >>> class Half:
+    ...     def predict_proba(self, rows):
+    ...         return np.array([[0.5, 0.5] for _ in rows])
+    >>> ServedProba(Half(), ["a", "b"]).predict_proba(np.zeros((2, 2))).shape
+    (2, 2)
+    """
+
+    def __init__(self, adapter: Any, columns: Sequence[str]) -> None:
+        self.adapter = adapter
+        self.columns = [str(c) for c in columns]
+
+    def predict_proba(self, x: Any) -> Any:
+        """Return the served model's probabilities for the rows of ``x``."""
+        rows = [dict(zip(self.columns, map(float, r), strict=True)) for r in np.asarray(x)]
+        return np.asarray(self.adapter.predict_proba(rows), dtype=float)
+
+
+def _served_or_surrogate(served: Any, columns: Sequence[str]) -> tuple[Any, str]:
+    """Return the served model wrapped for the detector and ``served <version>``, or None and
+    ``surrogate (why)`` when the monitor must judge a surrogate instead."""
+    if served is None:
+        return None, "surrogate (the telemetry source gives no served model)"
+    version = getattr(served, "version", None)
+    adapter = getattr(served, "adapter", None)
+    if adapter is None:
+        why = getattr(served, "reason", None) or "no served model"
+        return None, f"surrogate ({why})"
+    if not callable(getattr(adapter, "predict_proba", None)):
+        return None, f"surrogate (served {version} gives no class probabilities)"
+    features = dict(getattr(adapter, "features", None) or {})
+    missing = [f for f in features if f not in columns]
+    if missing:
+        return None, f"surrogate (served {version} features {missing} are not in the window)"
+    text = [f for f, kind in features.items() if kind not in ("number", "integer")]
+    if text:
+        return None, f"surrogate (served {version} features {text} are not numeric)"
+    return ServedProba(adapter, columns), f"served {version}"
 
 
 def model_extraction(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:

@@ -61,8 +61,10 @@ from airsoc.detection import DatasetProfile, load_profile
 from airsoc.errors import AirsocError, DetectionError
 from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.evaluators import ValidationReference
+from airsoc.monitoring.monitors import ServedModel
 from airsoc.monitoring.security import security_reference, security_window
 from airsoc.serving import control
+from airsoc.serving.adapters import load_adapter
 from airsoc.store import Store
 from airsoc.telemetry import read_events
 
@@ -90,6 +92,7 @@ class EventLogTelemetry:
         self.root = Path(root) if root is not None else Path(store.settings.telemetry_dir)
         self.base_dir = Path(base_dir)
         self._validation_cache: dict[tuple[str, str], pd.DataFrame] = {}
+        self._served_cache: dict[tuple[str, str], ServedModel] = {}
 
     # ------------------------------------------------------------------ windows
 
@@ -224,6 +227,47 @@ class EventLogTelemetry:
             f"{{validation: production}}, {{profile: PATH}} or {{range: {{start, end}}}}, "
             f"got {ref!r}"
         )
+
+    # ------------------------------------------------------------------ the served model
+
+    def served_model(self, monitor: MonitorConfig) -> ServedModel:
+        """Return the model the monitor's system serves now (its primary version), loaded.
+
+        A local scikit-learn model is loaded through its adapter after its sha256 is checked,
+        once per (system, version). An HTTP, chat or MLflow upstream, or a version that cannot be
+        loaded, comes back without an adapter and with the reason (the monitor then falls back
+        to a surrogate).
+        """
+        try:
+            with self.store.read() as s:
+                version = self._version(s, monitor, "production")
+                model = lineage.get_model_version(s, system=monitor.system, version=version)
+        except AirsocError as exc:
+            return ServedModel(system=monitor.system, version=None, reason=exc.message)
+        key = (monitor.system, version)
+        if (cached := self._served_cache.get(key)) is not None:
+            return cached
+        if model.framework not in ("sklearn", "joblib"):
+            return ServedModel(
+                system=monitor.system,
+                version=version,
+                reason=f"{version} is a {model.framework!r} model, no local one to call",
+            )
+        try:
+            adapter = load_adapter(model)
+        except AirsocError as exc:
+            return ServedModel(
+                system=monitor.system, version=version, reason=f"cannot load: {exc.message}"
+            )
+        except (OSError, ValueError, ImportError) as exc:
+            return ServedModel(
+                system=monitor.system,
+                version=version,
+                reason=f"cannot load: {type(exc).__name__}: {exc}",
+            )
+        served = ServedModel(system=monitor.system, version=version, adapter=adapter)
+        self._served_cache[key] = served
+        return served
 
     def _version(self, s: Any, monitor: MonitorConfig, version: str) -> str:
         """Resolve ``production`` (the primary version now) and ``known_good`` (the last

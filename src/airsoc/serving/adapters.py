@@ -110,16 +110,25 @@ class SklearnAdapter:
         self._dtype: type = float if numeric else object
         self._proba = hasattr(model, "predict_proba")
 
-    def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Output]:
-        """Return the model's predictions (and scores) for ``rows``."""
+    def _data(self, rows: Sequence[Mapping[str, Any]]) -> Any:
         if self._frame:
             import pandas as pd
 
-            data: Any = pd.DataFrame(
-                [[r[n] for n in self._names] for r in rows], columns=self._names
-            )
-        else:
-            data = np.array([[r[n] for n in self._names] for r in rows], dtype=self._dtype)
+            return pd.DataFrame([[r[n] for n in self._names] for r in rows], columns=self._names)
+        return np.array([[r[n] for n in self._names] for r in rows], dtype=self._dtype)
+
+    def predict_proba(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Return the model's class probabilities for ``rows`` (one column per class).
+
+        A model without ``predict_proba`` (a regressor) is an :class:`InputError`.
+        """
+        if not self._proba:
+            raise InputError(f"{type(self.model).__name__} gives no class probabilities")
+        return np.asarray(self.model.predict_proba(self._data(rows)), dtype=float)
+
+    def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Output]:
+        """Return the model's predictions (and scores) for ``rows``."""
+        data = self._data(rows)
         if not self._proba:
             return [Output(_plain(p)) for p in self.model.predict(data)]
         proba = self.model.predict_proba(data)
