@@ -115,10 +115,14 @@ def run(
     source = Served(store)
     now = clock.now()
     for i, r in enumerate(traffic.to_dict("records")):
-        source.append({"system": "bot", "ts": now - timedelta(hours=11, seconds=-i), **r})
+        row = {str(k): v for k, v in r.items()}
+        source.append({"system": "bot", "ts": now - timedelta(hours=11, seconds=-i), **row})
     reference = clean(1, 800)
     reference["label"] = (reference["f0"] + 0.5 * reference["f1"] > 0).astype(int)
-    source.references["bot"] = reference.drop(columns="client_id").to_dict("records")
+    source.references["bot"] = [
+        {str(k): v for k, v in r.items()}
+        for r in reference.drop(columns="client_id").to_dict("records")
+    ]
     fired: list[Alert] = []
     sched = MonitorScheduler(
         evaluators=BUILTIN_EVALUATORS,
