@@ -47,6 +47,8 @@ from typing import Any
 import httpx
 
 from airsoc.testing.faults import (
+    FLAKY_MONITOR_CONFIG,
+    LEDGER_PLAYBOOK,
     FaultPlan,
     LoadClients,
     SqliteWriteLock,
@@ -246,24 +248,6 @@ def database_locked() -> Row:
     return row
 
 
-WORKER_CONFIG = """\
-monitors:
-  - {name: flaky, system: fraud, detector: flaky_detector, window: 1h, window_kind: sliding,
-     every: 1s, failure_mode: data_drift, severity: sev2,
-     reference: {range: {start: "2020-01-01T00:00:00+00:00", end: "2020-01-02T00:00:00+00:00"}}}
-incident_rules:
-  - {when: 'failure_mode == "data_drift"', declare: true}
-playbooks: [record.yaml]
-"""
-WORKER_PLAYBOOK = """\
-name: record
-on: {failure_mode: data_drift}
-steps:
-  - {id: first, action: ledger, on_failure: {retry: {attempts: 3, backoff: 0s}}}
-  - {id: second, action: ledger}
-"""
-
-
 def worker_raises() -> Row:
     """A detector plugin raises until fixed; the playbook's action plugin raises once."""
     folder = _folder()
@@ -277,8 +261,8 @@ def worker_raises() -> Row:
     )
     part = "monitor/flaky"
     with http_sink() as sink:
-        config = _config(folder, sink, extra=WORKER_CONFIG)
-        (folder / "record.yaml").write_text(WORKER_PLAYBOOK, encoding="utf-8")
+        config = _config(folder, sink, extra=FLAKY_MONITOR_CONFIG)
+        (folder / "record.yaml").write_text(LEDGER_PLAYBOOK, encoding="utf-8")
         plugins = write_plugin_dist(folder / "plugins")
         with UpProcess(config=config, data_dir=data, plan=plan, plugin_path=plugins) as up:
             load = LoadClients(up.gateway_url, threads=1, prefix="p").start()
@@ -334,8 +318,8 @@ def database_locked_mid_step(patience: float) -> Row:
     plan = FaultPlan(busy_timeout_ms=BUSY_TIMEOUT_MS, ledger=str(ledger), action_seconds=2.0)
     recovery: float | None = None
     with http_sink() as sink:
-        config = _config(folder, sink, extra=WORKER_CONFIG)
-        (folder / "record.yaml").write_text(WORKER_PLAYBOOK, encoding="utf-8")
+        config = _config(folder, sink, extra=FLAKY_MONITOR_CONFIG)
+        (folder / "record.yaml").write_text(LEDGER_PLAYBOOK, encoding="utf-8")
         plugins = write_plugin_dist(folder / "plugins")
         with UpProcess(
             config=config, data_dir=data, plan=plan, plugin_path=plugins, tick=TICK

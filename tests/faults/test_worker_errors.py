@@ -15,6 +15,8 @@ from airsoc.response.runs import RunView, list_runs
 from airsoc.settings import Settings
 from airsoc.store import Store
 from airsoc.testing.faults import (
+    FLAKY_MONITOR_CONFIG,
+    LEDGER_PLAYBOOK,
     FaultPlan,
     LoadClients,
     UpProcess,
@@ -26,23 +28,6 @@ from airsoc.testing.faults import (
     write_plugin_dist,
 )
 from airsoc.testing.receivers import http_sink
-
-MONITOR = """\
-monitors:
-  - {name: flaky, system: fraud, detector: flaky_detector, window: 1h, window_kind: sliding,
-     every: 1s, failure_mode: data_drift, severity: sev2,
-     reference: {range: {start: "2020-01-01T00:00:00+00:00", end: "2020-01-02T00:00:00+00:00"}}}
-incident_rules:
-  - {when: 'failure_mode == "data_drift"', declare: true}
-playbooks: [record.yaml]
-"""
-PLAYBOOK = """\
-name: record
-on: {failure_mode: data_drift}
-steps:
-  - {id: first, action: ledger, on_failure: {retry: {attempts: 3, backoff: 0s}}}
-  - {id: second, action: ledger}
-"""
 
 pytestmark = pytest.mark.slow
 
@@ -73,8 +58,9 @@ def test_plugins_that_raise_are_alerted_recovered_and_never_act_twice(tmp_path: 
     )
     with http_sink() as sink:
         config = tmp_path / "airsoc.yaml"
-        config.write_text(config_text(sink.url + "/hook", extra=MONITOR), encoding="utf-8")
-        (tmp_path / "record.yaml").write_text(PLAYBOOK, encoding="utf-8")
+        text = config_text(sink.url + "/hook", extra=FLAKY_MONITOR_CONFIG)
+        config.write_text(text, encoding="utf-8")
+        (tmp_path / "record.yaml").write_text(LEDGER_PLAYBOOK, encoding="utf-8")
         plugins = write_plugin_dist(tmp_path / "plugins")
         with UpProcess(config=config, data_dir=data, plan=plan, plugin_path=plugins) as up:
             clients = LoadClients(up.gateway_url, threads=1, prefix="p").start()

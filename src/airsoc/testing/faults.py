@@ -59,6 +59,8 @@ from airsoc.testing.receivers import HttpSink
 
 __all__ = [
     "FAULTS_ENV",
+    "FLAKY_MONITOR_CONFIG",
+    "LEDGER_PLAYBOOK",
     "PREDICT_ROW",
     "EventAccount",
     "FaultPlan",
@@ -85,6 +87,26 @@ FAULTS_ENV = "AIRSOC_FAULTS"
 #: The features of the system :func:`prepare_system` serves, and one row of them.
 FEATURES = {"amount": "number", "age": "number", "hour": "number"}
 PREDICT_ROW = {"amount": 400.0, "age": 35.0, "hour": 2.0}
+
+#: The ``airsoc.yaml`` additions that make the worker fail: a monitor of the plugin detector
+#: :func:`flaky_detector`, a rule declaring its incidents, and :data:`LEDGER_PLAYBOOK`.
+FLAKY_MONITOR_CONFIG = """\
+monitors:
+  - {name: flaky, system: fraud, detector: flaky_detector, window: 1h, window_kind: sliding,
+     every: 1s, failure_mode: data_drift, severity: sev2,
+     reference: {range: {start: "2020-01-01T00:00:00+00:00", end: "2020-01-02T00:00:00+00:00"}}}
+incident_rules:
+  - {when: 'failure_mode == "data_drift"', declare: true}
+playbooks: [record.yaml]
+"""
+#: The playbook (``record.yaml``) whose two steps write the ledger; the first one retries.
+LEDGER_PLAYBOOK = """\
+name: record
+on: {failure_mode: data_drift}
+steps:
+  - {id: first, action: ledger, on_failure: {retry: {attempts: 3, backoff: 0s}}}
+  - {id: second, action: ledger}
+"""
 
 
 # --------------------------------------------------------------------------- the fault plan
