@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -108,7 +109,6 @@ def drift(
     whether delayed labels show a loss, and what to do. Exit 0 when it ran."""
     from airsoc.detection.attacks import read_frame
     from airsoc.forensics.drift import investigate_drift, record_drift_findings
-    from airsoc.incidents.evidence import BlobStore
 
     result = investigate_drift(
         read_frame(reference),
@@ -119,16 +119,7 @@ def drift(
         prediction_column=prediction_column,
         version_changed=version_changed,
     )
-    if incident is not None:
-        with state.store().transaction() as s:
-            record_drift_findings(
-                s,
-                clock=state.clock,
-                blobs=BlobStore(state.settings.evidence_dir),
-                incident_id=incident,
-                investigation=result,
-                actor=actor or "forensics",
-            )
+    _record(record_drift_findings, result, incident=incident, actor=actor)
     if as_json:
         ui.print_json(result.to_json())
         return
@@ -162,7 +153,6 @@ def rag(
     from airsoc.detection.llm.grounding import load_document_index
     from airsoc.detection.llm.turns import parse_turns
     from airsoc.forensics.rag import investigate_rag, record_rag_findings
-    from airsoc.incidents.evidence import BlobStore
 
     try:
         raw = turns.read_bytes()
@@ -171,16 +161,7 @@ def rag(
     result = investigate_rag(
         parse_turns(raw, source=str(turns)), approved=load_document_index(documents)
     )
-    if incident is not None:
-        with state.store().transaction() as s:
-            record_rag_findings(
-                s,
-                clock=state.clock,
-                blobs=BlobStore(state.settings.evidence_dir),
-                incident_id=incident,
-                investigation=result,
-                actor=actor or "forensics",
-            )
+    _record(record_rag_findings, result, incident=incident, actor=actor)
     if as_json:
         ui.print_json(result.to_json())
         return
@@ -214,7 +195,6 @@ def fairness(
     segments. Exit 0 when it ran."""
     from airsoc.detection.attacks import read_frame
     from airsoc.forensics.fairness import investigate_fairness, record_fairness_findings
-    from airsoc.incidents.evidence import BlobStore
 
     result = investigate_fairness(
         read_frame(reference),
@@ -225,16 +205,7 @@ def fairness(
         label_column=label_column,
         features=feature or None,
     )
-    if incident is not None:
-        with state.store().transaction() as s:
-            record_fairness_findings(
-                s,
-                clock=state.clock,
-                blobs=BlobStore(state.settings.evidence_dir),
-                incident_id=incident,
-                investigation=result,
-                actor=actor or "forensics",
-            )
+    _record(record_fairness_findings, result, incident=incident, actor=actor)
     if as_json:
         ui.print_json(result.to_json())
         return
@@ -271,7 +242,6 @@ def clients(
 
     from airsoc.detection.attacks import read_frame
     from airsoc.forensics.clients import investigate_clients, record_client_findings
-    from airsoc.incidents.evidence import BlobStore
 
     blocks: dict[str, datetime] = {}
     for i, spec in enumerate(blocked or []):
@@ -291,16 +261,7 @@ def clients(
         score_column=score_column,
         blocked=blocks,
     )
-    if incident is not None:
-        with state.store().transaction() as s:
-            record_client_findings(
-                s,
-                clock=state.clock,
-                blobs=BlobStore(state.settings.evidence_dir),
-                incident_id=incident,
-                investigation=result,
-                actor=actor or "forensics",
-            )
+    _record(record_client_findings, result, incident=incident, actor=actor)
     if as_json:
         ui.print_json(result.to_json())
         return
@@ -339,7 +300,6 @@ def injection(
         investigate_injection,
         record_injection_findings,
     )
-    from airsoc.incidents.evidence import BlobStore
 
     def load(path: Path) -> Any:
         try:
@@ -369,16 +329,7 @@ def injection(
         guards=parse(guards, GuardLayer) if guards is not None else (),
         canaries=canary or (),
     )
-    if incident is not None:
-        with state.store().transaction() as s:
-            record_injection_findings(
-                s,
-                clock=state.clock,
-                blobs=BlobStore(state.settings.evidence_dir),
-                incident_id=incident,
-                investigation=result,
-                actor=actor or "forensics",
-            )
+    _record(record_injection_findings, result, incident=incident, actor=actor)
     if as_json:
         ui.print_json(result.to_json())
         return
@@ -391,3 +342,22 @@ def injection(
         ui.console.print(f"guard {g.guard} ({g.channel}): {g.why}", markup=False)
     for change in result.changes:
         ui.console.print(f"change: {change}", markup=False)
+
+
+def _record(
+    record: Callable[..., object], result: object, *, incident: int | None, actor: str | None
+) -> None:
+    """Attach an investigation and its findings to ``incident`` when one was named."""
+    if incident is None:
+        return
+    from airsoc.incidents.evidence import BlobStore
+
+    with state.store().transaction() as s:
+        record(
+            s,
+            clock=state.clock,
+            blobs=BlobStore(state.settings.evidence_dir),
+            incident_id=incident,
+            investigation=result,
+            actor=actor or "forensics",
+        )
