@@ -7,10 +7,12 @@ import re
 from fastapi.testclient import TestClient
 from markupsafe import Markup
 
+from airsoc.clock import SimulatedClock
 from airsoc.incidents.findings import ChartData, ChartSeries, FindingIn, add_finding
 from airsoc.incidents.service import add_evidence, declare_incident
 from airsoc.server.app import OVERVIEW_PANELS, create_app
 from airsoc.server.console import Panel, PanelContext
+from airsoc.store import Store
 from tests.server.conftest import PASSWORD, Api
 
 
@@ -269,3 +271,28 @@ def test_what_users_typed_is_escaped_everywhere(api: Api) -> None:
         assert "<img src=x" not in page
         assert "<b>bold</b>" not in page
     assert "&lt;script&gt;" in api.client.get(f"/incidents/{inc.id}").text
+
+
+def test_the_overview_shows_the_platform_parts_that_are_down(
+    sqlite_store: Store, clock: SimulatedClock
+) -> None:
+    """A stopped part of the running platform shows first on the overview, as on /readyz."""
+    from airsoc.runtime.health import PartStatus
+    from tests.server.conftest import seed_users
+
+    seed_users(sqlite_store, clock)
+    parts = [PartStatus(part="event_log", status="ok", ok=True)]
+    app = create_app(
+        sqlite_store.settings, clock=clock, store=sqlite_store, readiness=lambda: list(parts)
+    )
+    with TestClient(app) as client:
+        login(client, "vic")
+        assert "Platform faults" not in client.get("/").text
+        parts.append(
+            PartStatus(part="worker", status="stalled", ok=False, detail="no heartbeat for 90 s")
+        )
+        page = client.get("/").text
+        assert "Platform faults" in page
+        assert "worker" in page
+        assert "no heartbeat for 90 s" in page
+        assert client.get("/readyz").status_code == 503

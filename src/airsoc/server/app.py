@@ -107,6 +107,7 @@ METRIC_HOOKS: tuple[MetricHook, ...] = (
 
 #: Sections of the console overview, in order. Add a domain's panel: one line here.
 OVERVIEW_PANELS: tuple[Panel, ...] = (
+    panels.platform_panel,
     panels.systems_panel,
     console.open_incidents_panel,
     panels.approvals_panel,

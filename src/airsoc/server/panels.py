@@ -20,7 +20,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -165,6 +165,28 @@ def _communications(pctx: PanelContext) -> Markup | None:
     return Markup(html)
 
 
+def _platform(pctx: PanelContext) -> Markup | None:
+    """The running platform's parts that fail readiness (the event-log writer, the worker, the
+    store): the same parts ``/readyz`` and ``airsoc_platform_part_up`` report."""
+    readiness = pctx.ctx.readiness
+    if readiness is None:
+        return None
+    down = [p for p in readiness() if not p.ok]
+    if not down:
+        return None
+    rows = "".join(
+        f"<tr><td>{escape(p.part)}</td><td>{escape(p.status)}</td><td>{escape(p.detail)}</td></tr>"
+        for p in down
+    )
+    return Markup(
+        '<p class="alert">airsoc itself is degraded: a platform_fault alert is raised and '
+        "/readyz fails until these parts recover.</p>"
+        "<table><thead><tr><th>part</th><th>status</th><th>detail</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
+platform_panel = Panel("Platform faults", _platform)
 systems_panel = Panel("Systems", _systems)
 approvals_panel = Panel("Pending approvals", _approvals)
 playbook_runs_panel = Panel("Playbook runs", _runs)
