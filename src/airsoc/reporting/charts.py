@@ -331,7 +331,9 @@ def time_ticks(start: datetime, end: datetime, *, max_ticks: int = 7) -> list[_T
     start, end = _utc(start), _utc(end)
     span = max(end - start, timedelta(seconds=1))
     step = next((s for s in _TIME_STEPS if span / s <= max_ticks), _TIME_STEPS[-1])
-    unit = "second" if step < timedelta(minutes=1) else "minute" if step < timedelta(days=1) else "day"
+    unit = "day"
+    if step < timedelta(days=1):
+        unit = "second" if step < timedelta(minutes=1) else "minute"
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     first = epoch + step * math.ceil((start - epoch) / step)
     dated = start.date() != end.date()

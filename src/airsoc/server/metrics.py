@@ -42,9 +42,9 @@ from airsoc.incidents.service import list_incidents
 from airsoc.monitoring.signals import list_signals
 from airsoc.reporting.timing import fleet_metrics
 from airsoc.runtime.health import PartStatus
+from airsoc.server.traffic import quantile
 from airsoc.settings import Settings
 from airsoc.store import Store
-from airsoc.server.traffic import quantile
 from airsoc.telemetry import read_events
 
 __all__ = [
