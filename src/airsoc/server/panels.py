@@ -68,8 +68,8 @@ __all__ = [
 
 router = APIRouter(include_in_schema=False)
 
-#: How many signals a monitor chart draws, and how many alerts a system page lists.
-CHART_POINTS = 200
+#: How many signals a monitor chart reads, and how many alerts a system page lists.
+CHART_POINTS = 2000
 RECENT_ALERTS = 20
 _CONTAINED = ("fallback", "isolated")
 
@@ -220,13 +220,12 @@ def _monitor_panels(
                 m.monitor, Markup(monitor_chart(m.monitor, runs, annotations=annotations))
             )
         else:
-            reasons = sorted({r.reason for r in runs if r.reason})
-            why = f": {'; '.join(reasons)}" if reasons else ""
+            last = next((r for r in reversed(runs) if r.reason), None)
+            said = f"; the last said: {last.reason}" if last else ""
             chart = Chart(
                 m.monitor,
                 None,
-                f"None of its {len(runs)} runs measured a statistic (each was "
-                f"{'/'.join(sorted({r.status for r in runs}))}){why}.",
+                f"No run has measured a statistic yet ({len(runs)} runs{said}).",
             )
         panels.append((m, chart))
     return panels
@@ -234,10 +233,11 @@ def _monitor_panels(
 
 @router.get("/systems/{system}", response_class=HTMLResponse)
 def system_page(
-    request: Request, system: SystemName, ctx: Ctx, cu: Viewer, span: SpanName = "1h"
+    request: Request, system: SystemName, ctx: Ctx, cu: Viewer, span: SpanName = "fit"
 ) -> Response:
     """A system: routing, its traffic per version, the guard (chat systems), its monitors'
-    history and recent alerts, over ``span`` (15m, 1h, 6h, 24h or 7d)."""
+    history and recent alerts, over ``span`` (15m, 1h, 6h, 24h or 7d; ``fit``, the default:
+    the last hour from the system's first request in it)."""
     length, span_words = SPANS[span]
     now = ctx.clock.now()
     with ctx.store.read() as s:

@@ -21,7 +21,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from airsoc.reporting.charts import PALETTE, Annotation, Marker, Series, line_ch
 from airsoc.server.traffic import GUARD_OUTCOMES, SystemTraffic
 
 __all__ = [
+    "FIT_AT_LEAST",
     "LLM_DETECTORS",
     "SPANS",
     "Chart",
@@ -47,20 +48,25 @@ __all__ = [
     "traffic_charts",
 ]
 
-#: The spans the system page offers: query value, length, and how a sentence says it.
+#: The spans the system page offers: query value, length, and how a sentence says it. ``fit``
+#: is the last hour from the system's first request in it (at least :data:`FIT_AT_LEAST`).
 SPANS: Mapping[str, tuple[timedelta, str]] = {
+    "fit": (timedelta(hours=1), "the last hour"),
     "15m": (timedelta(minutes=15), "the last 15 minutes"),
     "1h": (timedelta(hours=1), "the last hour"),
     "6h": (timedelta(hours=6), "the last 6 hours"),
     "24h": (timedelta(hours=24), "the last 24 hours"),
     "7d": (timedelta(days=7), "the last 7 days"),
 }
+FIT_AT_LEAST = timedelta(minutes=5)
 #: Detectors of LLM monitors (what the support bot's page groups as its LLM monitors).
 LLM_DETECTORS = frozenset(
     {"prompt_injection", "harmful_output", "hallucination_cascade", "llm_quality", "toxicity"}
 )
 #: Subjects that summarise a whole run (preferred over per-item subjects as the run's statistic).
 _SUMMARY_SUBJECTS = ("window", "dataset", "summary")
+#: Most subjects a monitor chart draws as lines of their own (more: the largest per run).
+_SUBJECT_LINES = 6
 _WIDTH = 760
 _ROUTING_COLOURS = {
     "promote": "#009E73",
@@ -128,8 +134,9 @@ def routing_changes(session: Session, *, system: str) -> list[Annotation]:
 
 @dataclass(frozen=True)
 class MonitorRun:
-    """One run of a monitor: its statistic (None when it did not run), threshold, whether it
-    raised the alarm, its status and why it did not run."""
+    """One run of a monitor: its statistic (None when it measured none), threshold, whether it
+    raised the alarm (and the statistic that did), its status, why it measured nothing, and
+    the statistic of each subject it measured."""
 
     at: datetime
     statistic: float | None
@@ -137,12 +144,20 @@ class MonitorRun:
     alarm: bool
     status: str
     reason: str
+    subjects: Mapping[str, float] = field(default_factory=dict)
+    alarm_value: float | None = None
+
+
+def _run_key(g: SignalView) -> datetime:
+    # The verdicts of one run share the window they judged; their own times differ by the
+    # moments it took to store them.
+    return g.window_end or g.at
 
 
 def monitor_runs(signals: Sequence[SignalView]) -> list[MonitorRun]:
-    """Return a monitor's runs, oldest first, from its signals (one run: the signals stored at
-    one time). A run's statistic is its summary subject's (``window``, ``dataset``) or else
-    the largest of its subjects'; the run raised the alarm when any of its verdicts did.
+    """Return a monitor's runs, oldest first, from its signals (one run: the signals on one
+    window). A run's statistic is its summary subject's (``window``, ``dataset``) or else the
+    largest of its subjects'; the run raised the alarm when any of its verdicts did.
 
     >>> from datetime import UTC
     >>> t = datetime(2026, 3, 1, tzinfo=UTC)
@@ -151,25 +166,27 @@ def monitor_runs(signals: Sequence[SignalView]) -> list[MonitorRun]:
     ...         decision=decision, statistic=stat, p_value=None, threshold=0.5, source="t",
     ...         at=t, window_start=None, window_end=None,
     ...         verdict={"status": status, "reason": "no rows"})
-    >>> [(r.statistic, r.alarm) for r in monitor_runs([sig("turn:r1", 0.9, "drift"),
-    ...                                                 sig("window", 0.1, "ok")])]
-    [(0.1, True)]
+    >>> [(r.statistic, r.alarm, r.alarm_value) for r in monitor_runs(
+    ...     [sig("turn:r1", 0.9, "drift"), sig("window", 0.1, "ok")])]
+    [(0.1, True, 0.9)]
     >>> monitor_runs([sig("window", None, "ok", "skipped")])[0].reason
     'no rows'
     """
-    by_time: dict[datetime, list[SignalView]] = {}
+    by_run: dict[datetime, list[SignalView]] = {}
     for g in signals:
-        by_time.setdefault(g.at, []).append(g)
+        by_run.setdefault(_run_key(g), []).append(g)
     runs = []
-    for at in sorted(by_time):
-        group = by_time[at]
+    for at in sorted(by_run):
+        group = by_run[at]
         ran = [g for g in group if str(g.verdict.get("status", "ran")) == "ran"]
         measured = [g for g in ran if g.statistic is not None]
         summary = [g for g in measured if g.subject in _SUMMARY_SUBJECTS]
-        chosen = (
-            summary[0] if summary else max(measured, key=lambda g: g.statistic or 0.0, default=None)
-        )
+        chosen = summary[0] if summary else max(measured, key=_statistic, default=None)
+        alarms = [g for g in measured if g.decision == "drift"]
         status = "ran" if ran else str(group[0].verdict.get("status", "skipped"))
+        # A run without a statistic says why: a check that did not run, or one that ran and
+        # found too little to measure.
+        silent = (ran or group)[0]
         runs.append(
             MonitorRun(
                 at=at,
@@ -177,10 +194,32 @@ def monitor_runs(signals: Sequence[SignalView]) -> list[MonitorRun]:
                 threshold=chosen.threshold if chosen else group[0].threshold,
                 alarm=any(g.decision == "drift" for g in ran),
                 status=status,
-                reason="" if ran else str(group[0].verdict.get("reason", "")),
+                reason="" if chosen else str(silent.verdict.get("reason", "")),
+                subjects={g.subject: _statistic(g) for g in measured if g not in summary},
+                alarm_value=max(map(_statistic, alarms)) if alarms else None,
             )
         )
     return runs
+
+
+def _statistic(g: SignalView) -> float:
+    return float(g.statistic or 0.0)
+
+
+def _monitor_series(runs: Sequence[MonitorRun]) -> tuple[list[Series], str]:
+    """Return the series of a monitor chart and what its statistic is: one line per subject
+    when the runs measured a few subjects and no summary, else the run's statistic."""
+    names = sorted({name for r in runs for name in r.subjects})
+    summarised = any(r.statistic is not None and not r.subjects for r in runs)
+    if 1 < len(names) <= _SUBJECT_LINES and not summarised:
+        return [
+            Series(name, [r.subjects.get(name) for r in runs], colour=PALETTE[i % len(PALETTE)])
+            for i, name in enumerate(names)
+        ], "statistic per run, by subject"
+    what = "statistic per run" if len(names) <= 1 else f"largest of {len(names)} subjects per run"
+    if any(r.subjects for r in runs) and summarised:
+        what = "statistic per run"
+    return [Series("statistic", [r.statistic for r in runs], colour=PALETTE[0])], what
 
 
 def monitor_chart(
@@ -191,23 +230,26 @@ def monitor_chart(
     span: tuple[datetime, datetime] | None = None,
 ) -> str:
     """Return an SVG chart of a monitor's statistic per run over time against its threshold
-    (one dashed line when it never changed, else a second series), alarms ringed, routing
-    changes marked; a run that did not run is a gap."""
+    (one dashed line when it never changed, else a series), alarms ringed, routing changes
+    marked; a run that measured nothing is a gap."""
     limits = {r.threshold for r in runs if r.threshold is not None}
-    series = [Series("statistic", [r.statistic for r in runs], colour=PALETTE[0])]
-    if len(limits) > 1:
+    series, what = _monitor_series(runs)
+    markers = []
+    for r in runs:
+        # Ringed on the line drawn: the alarming subject's own, or the run's statistic.
+        value = r.alarm_value if len(series) > 1 and r.alarm_value is not None else r.statistic
+        if r.alarm and value is not None:
+            markers.append(
+                Marker(r.at, value, f"alarm at {r.at:%Y-%m-%d %H:%M:%S} UTC: {value:.4g}")
+            )
+    if len(limits) > 1 and len(series) == 1:
         series.append(
             Series("threshold", [r.threshold for r in runs], colour="#D55E00", dash="6 4")
         )
-    markers = [
-        Marker(r.at, r.statistic, f"alarm at {r.at:%Y-%m-%d %H:%M:%S} UTC: {r.statistic:.4g}")
-        for r in runs
-        if r.alarm and r.statistic is not None
-    ]
     return line_chart(
         [r.at for r in runs],
         series,
-        title=f"{monitor}: statistic per run",
+        title=f"{monitor}: {what}",
         threshold=next(iter(limits)) if len(limits) == 1 else None,
         width=_WIDTH,
         span=span,

@@ -262,18 +262,31 @@ def system_traffic(
     start: datetime,
     end: datetime,
     buckets: int = 60,
+    fit: timedelta | None = None,
 ) -> SystemTraffic:
     """Return ``system``'s gateway traffic from ``start`` to ``end`` in ``buckets`` buckets
-    (predictions and chat turns alike; the guard's decisions from the chat turns)."""
+    (predictions and chat turns alike; the guard's decisions from the chat turns).
+
+    With ``fit``, the span starts at the first request after ``start`` instead (a system that
+    began serving a minute ago fills the chart), but spans at least ``fit``.
+    """
     start = start.astimezone(UTC) if start.tzinfo else start.replace(tzinfo=UTC)
     end = end.astimezone(UTC) if end.tzinfo else end.replace(tzinfo=UTC)
+    tables = {
+        kind: read_events(root, kind, system=system, start=start, end=end)
+        for kind in ("prediction", "llm_turn")
+    }
+    if fit is not None:
+        firsts = [t.column("ts")[0].as_py() for t in tables.values() if t.num_rows]
+        if firsts:
+            first = min(firsts).replace(microsecond=0)
+            start = max(start, min(first, end - fit))
     step = (end - start) / buckets
     wanted = ["request_id", "role", "ts", "version", "latency_ms", "status"]
     requests: dict[tuple[str, str], tuple[int, str, float, str]] = {}
     guard: dict[str, list[int | None]] = {}
     unchecked = 0
-    for kind in ("prediction", "llm_turn"):
-        table = read_events(root, kind, system=system, start=start, end=end)
+    for kind, table in tables.items():
         if not table.num_rows:
             continue
         requests.update(_fold(table.select(wanted).to_pydict(), start, step, buckets))
