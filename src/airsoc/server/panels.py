@@ -45,6 +45,7 @@ from airsoc.server.deps import Ctx
 from airsoc.server.routes.approvals import decide
 from airsoc.server.routes.monitors import MonitorSummary, monitor_summaries
 from airsoc.server.system_view import (
+    FIT_AT_LEAST,
     LLM_DETECTORS,
     SPANS,
     Chart,
@@ -256,7 +257,13 @@ def system_page(
             a for a in list_alerts(s, limit=10_000) if a.labels.get("system") == system
         ][:RECENT_ALERTS]
         open_incidents = incidents.list_incidents(s, open_only=True, system=system, limit=50)
-    traffic = system_traffic(ctx.settings.telemetry_dir, system=system, start=now - length, end=now)
+    traffic = system_traffic(
+        ctx.settings.telemetry_dir,
+        system=system,
+        start=now - length,
+        end=now,
+        fit=FIT_AT_LEAST if span == "fit" else None,
+    )
     chat = kind in _CHAT_KINDS or bool(traffic.guard) or traffic.guard_unchecked > 0
     llm_monitors = [(m, c) for m, c in monitors if m.detector in LLM_DETECTORS]
     other_monitors = [(m, c) for m, c in monitors if m.detector not in LLM_DETECTORS]
