@@ -53,9 +53,10 @@ def test_tick_labels_follow_the_readers_time_zone(chromium: Browser) -> None:
     assert labels
     assert len(set(labels)) == len(labels)
     assert all(len(label) == 5 for label in labels), labels  # one local day: no date
-    first_utc = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)  # the first round half hour
+    first_utc = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)  # the first round hour
     assert labels[0] == first_utc.astimezone(kolkata).strftime("%H:%M")
-    assert caption.startswith("times ") and caption.endswith(", 2026-03-02")
+    assert caption.startswith("times ")
+    assert caption.endswith(", 2026-03-02")
 
     # A reader in UTC sees them across two days, so dated.
     labels_utc, caption_utc = local_ticks(chromium, svg, "UTC")
