@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import openai
+import pytest
 
 from airsoc import lineage
 from airsoc.detection.verdict import Verdict
@@ -321,3 +322,37 @@ def test_the_guard_panel_of_a_chat_system(api: Api, tmp_path: Path) -> None:
     # The run's statistic is the window summary (0.33), not the flagged turn's 0.9.
     assert "0.9" not in str(ET.tostring(found["support-injection: statistic per run"]))
     assert points_of(found["Requests per minute, by version"], "m1")
+
+
+def test_a_run_of_a_few_subjects_draws_a_line_per_subject(api: Api) -> None:
+    register(api)
+    for run, recall in enumerate((0.91, 0.88, 0.52)):
+        api.clock.advance(timedelta(minutes=15))
+        window = (api.clock.now() - timedelta(minutes=30), api.clock.now())
+        for metric, value in (("precision", 0.9), ("recall", recall), ("f1", 0.85)):
+            api.clock.advance(timedelta(milliseconds=3))  # stored one after the other
+            with api.store.transaction() as s:
+                record_signal(
+                    s,
+                    clock=api.clock,
+                    monitor="fraud-performance",
+                    system=SYSTEM,
+                    window=window,
+                    verdict=Verdict(
+                        detector="concept_drift",
+                        method="binomial",
+                        subject=metric,
+                        statistic=value,
+                        threshold=0.7,
+                        decision="drift" if value < 0.7 else "ok",
+                        reason=f"{metric} {value} (run {run})",
+                    ),
+                )
+    login(api.client, "vic")
+    page = api.client.get(f"/systems/{SYSTEM}").text
+    chart = charts(page)["fraud-performance: statistic per run, by subject"]
+    for metric in ("precision", "recall", "f1"):
+        assert len(points_of(chart, metric)) == 3, metric  # one point per run, not per signal
+    (marker,) = [c for c in chart.iter(f"{SVG}circle") if c.get("class") == "marker"]
+    recall_points = points_of(chart, "recall")
+    assert float(marker.get("cy", 0)) == pytest.approx(recall_points[-1][1])
