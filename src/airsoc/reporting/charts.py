@@ -195,16 +195,21 @@ def _legend_layout(series: Sequence[Series], width: int) -> list[tuple[int, int]
     return spots
 
 
-def _legend(series: Sequence[Series], width: int, y0: float) -> list[str]:
+def _legend(series: Sequence[Series], width: int, y0: float, *, boxes: bool = False) -> list[str]:
+    """Return the legend: a key per series (a box for bars, a stroke for lines) and its name."""
     out = []
     for i, (s, (x, row)) in enumerate(zip(series, _legend_layout(series, width), strict=False)):
         y = y0 + 16 * row
         dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
         unknown = "" if any(v is not None for v in s.values) else " (unknown)"
+        key = (
+            f'<rect x="{x + 4}" y="{y - 9}" width="10" height="10" fill="{_colour(s, i)}"/>'
+            if boxes
+            else f'<line x1="{x}" y1="{y - 4}" x2="{x + 18}" y2="{y - 4}" '
+            f'stroke="{_colour(s, i)}" stroke-width="3"{dash}/>'
+        )
         out.append(
-            f'<line x1="{x}" y1="{y - 4}" x2="{x + 18}" y2="{y - 4}" stroke="{_colour(s, i)}" '
-            f'stroke-width="3"{dash}/>'
-            f'<text x="{x + 22}" y="{y}" font-size="11" {_FONT} fill="#333">'
+            key + f'<text x="{x + 22}" y="{y}" font-size="11" {_FONT} fill="#333">'
             f"{escape(s.name)}{unknown}</text>"
         )
     return out
@@ -279,7 +284,7 @@ def bar_chart(
             f'text-anchor="middle" {_FONT} fill="#333">{escape(label)}</text>'
         )
     body += _threshold(threshold, scale, left, top, plot_w, plot_h)
-    body += _legend(series, width, top + plot_h + 36)
+    body += _legend(series, width, top + plot_h + 36, boxes=True)
     return _frame(width, height, title, body)
 
 
