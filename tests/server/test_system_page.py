@@ -231,9 +231,15 @@ def test_a_monitor_history_shows_its_threshold_alarms_and_skipped_runs(api: Api)
                         else f"run {i}",
                     ),
                 )
+    api.clock.advance(timedelta(minutes=5))
+    with api.store.transaction() as s:  # after the last run: the chart runs up to now
+        control.set_canary(
+            s, clock=api.clock, actor="sam", system=SYSTEM, version="v2", share=0.1, reason="try"
+        )
     login(api.client, "vic")
     page = api.client.get(f"/systems/{SYSTEM}").text
     chart = charts(page)["fraud-input-drift: statistic per run"]
+    assert "canary v2 10%" in annotations_of(chart)
     lines = [e for e in chart.iter(f"{SVG}line") if e.get("class") == "threshold"]
     assert len(lines) == 1
     assert [

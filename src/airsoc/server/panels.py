@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
@@ -209,7 +210,11 @@ _CHAT_KINDS = ("llm-app", "rag-app")
 
 
 def _monitor_panels(
-    session: Session, system: str, monitors: list[MonitorSummary], annotations: list[Annotation]
+    session: Session,
+    system: str,
+    monitors: list[MonitorSummary],
+    annotations: list[Annotation],
+    now: datetime,
 ) -> list[tuple[MonitorSummary, Chart]]:
     panels = []
     for m in monitors:
@@ -217,9 +222,10 @@ def _monitor_panels(
         runs = monitor_runs(signals)
         measured = [r for r in runs if r.statistic is not None]
         if measured:
-            chart = Chart(
-                m.monitor, Markup(monitor_chart(m.monitor, runs, annotations=annotations))
-            )
+            # Up to now: a routing change since the last run shows, and so does the silence.
+            span = (runs[0].at, max(now, runs[-1].at))
+            svg = monitor_chart(m.monitor, runs, annotations=annotations, span=span)
+            chart = Chart(m.monitor, Markup(svg))
         else:
             last = next((r for r in reversed(runs) if r.reason), None)
             said = f"; the last said: {last.reason}" if last else ""
@@ -252,7 +258,7 @@ def system_page(
         kind = next((x.kind for x in lineage.list_systems(s) if x.name == system), None)
         annotations = routing_changes(s, system=system)
         summaries = monitor_summaries(s, system=system)
-        monitors = _monitor_panels(s, system, summaries, annotations)
+        monitors = _monitor_panels(s, system, summaries, annotations, now)
         alerts: list[AlertView] = [
             a for a in list_alerts(s, limit=10_000) if a.labels.get("system") == system
         ][:RECENT_ALERTS]

@@ -32,6 +32,7 @@ from airsoc import lineage
 from airsoc.audit import list_entries
 from airsoc.monitoring.signals import SignalView
 from airsoc.reporting.charts import PALETTE, Annotation, Marker, Series, line_chart
+from airsoc.server.humanize import utc_iso
 from airsoc.server.traffic import GUARD_OUTCOMES, SystemTraffic
 
 __all__ = [
@@ -273,7 +274,7 @@ def traffic_charts(
                 "Traffic",
                 None,
                 f"No requests in {span_words}: the gateway logged none for "
-                f"{traffic.system} since {traffic.start:%Y-%m-%d %H:%M} UTC.",
+                f"{traffic.system} since {utc_iso(traffic.start)}.",
             )
         ]
     colours = _version_colours(traffic)
