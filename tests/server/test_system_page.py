@@ -204,7 +204,10 @@ def test_an_idle_system_says_why_its_traffic_charts_are_empty(api: Api) -> None:
     assert api.client.get(f"/systems/{SYSTEM}?span=2y").status_code == 422
 
 
-def test_a_monitor_history_shows_its_threshold_alarms_and_skipped_runs(api: Api) -> None:
+def test_a_monitor_history_shows_its_threshold_alarms_and_skipped_runs(
+    api_any_store: Api,
+) -> None:
+    api = api_any_store
     register(api)
     with api.store.transaction() as s:
         control.promote(s, clock=api.clock, actor="ci", system=SYSTEM, version="v1", reason="go")
