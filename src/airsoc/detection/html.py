@@ -33,8 +33,8 @@ _LEFT, _TOP, _RIGHT = 44, 22, 10
 _COLORS = {"reference": "#4c78a8", "current": "#f58518"}
 _BADGE = {"ok": "#2e7d32", "warn": "#b26a00", "drift": "#c62828"}
 _ORDER = {"drift": 0, "warn": 1, "ok": 2}
-#: Category labels longer than this are cut (the whole label stays in the bar's tooltip).
-_LABEL_CHARS = 24
+#: Category labels longer than this are cut in the middle (whole in the bar's tooltip).
+_LABEL_CHARS = 28
 _CHAR_W = 6.2  # px per character at font-size 10
 
 _STYLE = """
@@ -87,10 +87,20 @@ def _x_labels(chart: dict[str, Any], n: int) -> list[tuple[float, str, str]]:
         offset = 1.0 if n == len(edges) + 1 else 0.0
         return [(k + offset, _num(edges[k]), _num(edges[k])) for k in picked]
     labels = [str(x) for x in chart["labels"]]
-    return [
-        (i + 0.5, x if len(x) <= _LABEL_CHARS else x[: _LABEL_CHARS - 1] + "\u2026", x)
-        for i, x in enumerate(labels)
-    ]
+    return [(i + 0.5, _shorten(x), x) for i, x in enumerate(labels)]
+
+
+def _shorten(label: str) -> str:
+    """Return ``label`` cut in the middle to :data:`_LABEL_CHARS` characters: the start and
+    the end of a long category name are what tell it from its neighbours.
+
+    >>> _shorten("merchant category number 07 (online)")
+    'merchant cate\u2026er 07 (online)'
+    """
+    if len(label) <= _LABEL_CHARS:
+        return label
+    head = (_LABEL_CHARS - 1) // 2
+    return label[:head] + "\u2026" + label[-(_LABEL_CHARS - 1 - head) :]
 
 
 def _bars(chart: dict[str, Any]) -> str:
@@ -103,28 +113,33 @@ def _bars(chart: dict[str, Any]) -> str:
     longest = max((len(shown) for _x, shown, _w in labels), default=0)
     rotate = chart["kind"] != "numeric" and longest * _CHAR_W > slot - 2
     bottom = 34 + (int(longest * _CHAR_W * 0.71) if rotate else 0)
+    # A turned label reaches left of its bar: the first one must fit in the picture.
+    left = max(_LEFT, int(longest * _CHAR_W * 0.71 - slot / 2) + 6) if rotate else _LEFT
+    if left != _LEFT:
+        plot_w = _W - left - _RIGHT
+        slot = plot_w / n
     height = _H + bottom - 34
     plot_h = height - _TOP - bottom
     ticks = _share_ticks(max([*ref, *cur, 0.0]))
     top = ticks[-1]
     base = _TOP + plot_h
     parts = [
-        f'<line x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{base}" stroke="#888"/>'
-        f'<line x1="{_LEFT}" y1="{base}" x2="{_LEFT + plot_w}" y2="{base}" stroke="#888"/>'
+        f'<line x1="{left}" y1="{_TOP}" x2="{left}" y2="{base}" stroke="#888"/>'
+        f'<line x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}" stroke="#888"/>'
     ]
     for t in ticks:
         y = base - plot_h * t / top
         parts.append(
-            f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{_LEFT + plot_w}" y2="{y:.1f}" stroke="#eee"/>'
-            f'<line class="y-tick" x1="{_LEFT - 4}" y1="{y:.1f}" x2="{_LEFT}" y2="{y:.1f}" '
-            f'stroke="#888"/><text x="{_LEFT - 6}" y="{y + 3:.1f}" font-size="10" '
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#eee"/>'
+            f'<line class="y-tick" x1="{left - 4}" y1="{y:.1f}" x2="{left}" y2="{y:.1f}" '
+            f'stroke="#888"/><text x="{left - 6}" y="{y + 3:.1f}" font-size="10" '
             f'text-anchor="end">{_pct(t)}</text>'
         )
     whole = {round(x - 0.5): w for x, _s, w in labels} if chart["kind"] != "numeric" else {}
     for i, (r, c) in enumerate(zip(ref, cur, strict=True)):
         for j, (share, key) in enumerate(((r, "reference"), (c, "current"))):
             h = plot_h * share / top
-            x = _LEFT + i * slot + j * slot / 2
+            x = left + i * slot + j * slot / 2
             what = escape(whole.get(i, ""))
             parts.append(
                 f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{max(slot / 2 - 0.5, 0.5):.1f}"'
@@ -132,7 +147,7 @@ def _bars(chart: dict[str, Any]) -> str:
                 f"{key} {share:.2%}</title></rect>"
             )
     for pos, shown, full in labels:
-        x = _LEFT + pos * slot
+        x = left + pos * slot
         y = base + 13
         tip = f"<title>{escape(full)}</title>" if shown != full else ""
         if rotate:
