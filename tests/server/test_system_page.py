@@ -145,6 +145,7 @@ def test_two_versions_and_a_rollback_are_charted_per_version(api: Api) -> None:
     )
     day, night = {"amount": 20.0, "hour": 14}, {"amount": 20.0, "hour": 3}
     gateway.promote(SYSTEM, "v1", actor="ci", reason="first release")
+    first_request = api.clock.now()
     for _ in range(3):
         assert set(send(gateway, [day, night])) == {200}
         api.clock.advance(timedelta(minutes=4))
@@ -173,6 +174,9 @@ def test_two_versions_and_a_rollback_are_charted_per_version(api: Api) -> None:
         assert len(set(labels)) == len(labels)  # distinct x tick labels
     assert points_of(rate, "v1")
     assert points_of(rate, "v2")
+    # The default span fits the traffic: it starts at the first request, not an hour ago.
+    (zone,) = [t for t in rate.iter(f"{SVG}text") if t.get("class") == "tick-zone"]
+    assert zone.get("data-from") == first_request.strftime("%Y-%m-%dT%H:%M:%SZ")
     for name in ("v1 p50", "v1 p95", "v1 p99", "v2 p50", "v2 p99"):
         assert points_of(latency, name), name
     marks = annotations_of(errors)
