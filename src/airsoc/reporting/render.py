@@ -267,15 +267,26 @@ def render_pdf(report: PostmortemReport) -> bytes:
         para(line)
     heading("Response")
     para(" ".join(report.response))
-    if report.playbook_steps:
-        para("Playbook steps:")
-        bullets([f"{a.at:%H:%M} UTC, {a.actor}: {a.text}" for a in report.playbook_steps])
-    if report.responder_moves:
-        para("Responders moved the incident:")
-        bullets([f"{a.at:%H:%M} UTC, {a.actor}: {a.text}" for a in report.responder_moves])
-    if report.approvals:
-        para("Approvals:")
-        bullets([f"{a.at:%H:%M}, {a.actor}: {a.text}" for a in report.approvals])
+    course = report.course
+    decided = (
+        f"{(course.decision_kind or '').replace('_', ' ')}: {course.decision}."
+        if course.decision
+        else "none decided yet."
+    )
+    advised = (
+        f" Forensics recommended: {course.recommendation} (see the root cause)."
+        if course.recommendation
+        else ""
+    )
+    para(f"Rollback or patch: {decided}{advised}")
+    if len(course.containment_steps) > 1:
+        para("Containment steps:")
+        bullets(course.containment_steps)
+    if course.recovery:
+        para("Recovery:")
+        bullets(course.recovery)
+    else:
+        para("Recovery: no retrain, shadow or canary step has run yet.")
     heading("What went well")
     bullets(report.went_well or ["Nothing recorded."])
     heading("What did not go well")
