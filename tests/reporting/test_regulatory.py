@@ -106,10 +106,9 @@ def test_the_flag_takes_the_systems_profile_and_is_on_the_timeline(
     assert view.due_at == datetime(2026, 3, 3, 23, 0, tzinfo=UTC)  # 1 March + 2, CET
     assert view.due_local == "2026-03-04 00:00 CET (Europe/Berlin)"
     assert view.status == "due"
-    with sqlite_store.transaction() as s:
-        with pytest.raises(ConflictError, match="already flagged"):
-            flag_serious(s, clock=clock, incident_id=iid, category="death", actor="dana",
-                         reason="again")  # fmt: skip
+    with sqlite_store.transaction() as s, pytest.raises(ConflictError, match="already flagged"):
+        flag_serious(s, clock=clock, incident_id=iid, category="death", actor="dana",
+                     reason="again")  # fmt: skip
     # Awareness set by hand needs its reason; it moves the due date, on the record.
     clock.advance(timedelta(hours=3))
     with sqlite_store.transaction() as s:
