@@ -4,6 +4,7 @@ once per threshold, and the check that evidence came before each change."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -69,7 +70,7 @@ def test_an_unknown_category_or_time_zone_is_named() -> None:
         report_due(at, category="death", time_zone="Mars/Olympus")
 
 
-def _config(**systems: dict[str, object]) -> RegulatoryConfig:
+def _config(**systems: Mapping[str, object]) -> RegulatoryConfig:
     return RegulatoryConfig.model_validate(
         {
             "provider": "Acme Payments GmbH",

@@ -61,6 +61,7 @@ from airsoc.incidents.service import IncidentDetail
 from airsoc.lineage import get_batch, system_timeline
 from airsoc.reporting.root_cause import root_cause_section
 from airsoc.response import RunView, list_runs
+from airsoc.response.runs import StepView
 from airsoc.settings import Settings
 from airsoc.telemetry import read_events
 
@@ -71,6 +72,7 @@ __all__ = [
     "ImpactCounts",
     "IncidentCourse",
     "Moment",
+    "acted_steps",
     "incident_course",
     "served_by",
 ]
@@ -379,6 +381,23 @@ def _counts(
     return counts
 
 
+def acted_steps(run: RunView) -> list[StepView]:
+    """Return the steps of ``run`` that acted and succeeded: each item of a ``foreach`` step,
+    not the row that sums the items up.
+
+    >>> acted_steps(RunView(id=1, playbook="p", incident_id=1, status="succeeded",
+    ...     started_by="x", created_at=datetime(2026, 1, 1), updated_at=datetime(2026, 1, 1),
+    ...     claimed_by=None, error=None, outputs={}, steps=[]))
+    []
+    """
+    itemised = {s.step_id for s in run.steps if s.item_index >= 0}
+    return [
+        s
+        for s in run.steps
+        if s.status == "succeeded" and not (s.item_index < 0 and s.step_id in itemised)
+    ]
+
+
 def _step_words(run: RunView, step_id: str, timeline: Iterable[AuditEntryView]) -> str:
     """Return how the step's approval went, if it had one."""
     for e in timeline:
@@ -391,7 +410,7 @@ def _step_words(run: RunView, step_id: str, timeline: Iterable[AuditEntryView]) 
     return ""
 
 
-def _describe_step(run: RunView, step: Any, timeline: Sequence[AuditEntryView]) -> str:
+def _describe_step(run: RunView, step: StepView, timeline: Sequence[AuditEntryView]) -> str:
     out = step.output or {}
     when = f"{step.finished_at:%H:%M} UTC" if step.finished_at else "at an unknown time"
     what = step.action.replace("_", " ")
@@ -419,11 +438,7 @@ def _decisions(
     containment: list[str] = []
     recovery: list[str] = []
     for run in sorted(runs, key=lambda r: r.id):
-        for step in run.steps:
-            if step.status != "succeeded":
-                continue
-            if step.action == "quarantine_batch" and not (step.output or {}).get("batch_id"):
-                continue  # the summary row of a foreach; its items say what was quarantined
+        for step in acted_steps(run):
             if step.action in CONTAINING_ACTIONS or step.action == "quarantine_batch":
                 line = _describe_step(run, step, detail.timeline)
                 containment.append(line)

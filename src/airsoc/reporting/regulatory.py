@@ -44,6 +44,7 @@ from airsoc.incidents.service import IncidentDetail, get_incident, incident_chai
 from airsoc.lineage import system_timeline
 from airsoc.monitoring.alerts import Alert
 from airsoc.reporting.config import RegulatoryConfig, RegulatoryProfile, check_time_zone
+from airsoc.reporting.course import acted_steps
 from airsoc.reporting.models import RegulatoryProfileRow, SeriousIncidentRow
 from airsoc.response import list_runs
 
@@ -604,10 +605,8 @@ def changes_and_evidence(session: Session, *, incident_id: int) -> list[ChangeCh
         to = f" ({e.data.get('mode')}, serving {primary})" if primary else ""
         changes.append((e.at, e.actor, f"{e.action}{to}: {e.reason}".strip()))
     for run in list_runs(session, incident_id=incident_id):
-        for step in run.steps:
-            if step.action not in CHANGE_ACTIONS or step.status != "succeeded":
-                continue
-            if step.finished_at is None or not step.output:
+        for step in acted_steps(run):
+            if step.action not in CHANGE_ACTIONS or step.finished_at is None:
                 continue
             subject = ", ".join(
                 f"{k} {v}"
