@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from airsoc.alerting.receivers import RecordingReceiver
 from airsoc.clock import SimulatedClock
 from airsoc.errors import ConflictError, InputError
 from airsoc.incidents.service import declare_incident, get_incident
@@ -23,6 +25,8 @@ from airsoc.reporting.regulatory import (
     sync_profiles,
     update_serious,
 )
+from airsoc.runtime.config import load_checked_config
+from airsoc.runtime.loop import ResponseLoop
 from airsoc.store import Store
 
 BERLIN = "Europe/Berlin"
@@ -208,3 +212,55 @@ def test_a_late_flag_sends_only_the_closest_reminder(
     assert (
         "due within 24h (by 2026-03-02 00:00 CET (Europe/Berlin))" in alert.annotations["summary"]
     )
+
+
+LOOP_CONFIG = """
+routes:
+  receiver: ops
+  group_wait: 0s
+  routes: [{matchers: ['alertname =~ "Regulatory.*"'], receiver: compliance}]
+receivers: {ops: {}, compliance: {}}
+regulatory:
+  provider: Acme Payments GmbH
+  reminders: [24h, 2h]
+  jurisdictions: {eu: {time_zone: Europe/Berlin}}
+  systems: {fraud-detector: {jurisdiction: eu}}
+"""
+
+
+def test_the_loop_sends_each_reminder_once_through_the_routing_tree(
+    sqlite_store: Store, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "airsoc.yaml"
+    path.write_text(LOOP_CONFIG)
+    config, playbooks = load_checked_config(path)
+    got = {n: RecordingReceiver(n) for n in ("ops", "compliance")}
+    loop = ResponseLoop(
+        config=config,
+        playbooks=playbooks,
+        store=sqlite_store,
+        clock=clock,
+        receivers={k: [v] for k, v in got.items()},
+    )
+    iid = _declare(sqlite_store, clock)
+    with sqlite_store.transaction() as s:
+        # The profile came from airsoc.yaml when the loop applied it.
+        due = flag_serious(
+            s, clock=clock, incident_id=iid, category="widespread_infringement", actor="dana",
+            reason="fraud blocks for every card of one issuer",
+        ).due_at  # fmt: skip
+    sent = []
+    for hours in (30, 23, 22, 1.5, 1, 0, -1, -2):
+        clock.set(due - timedelta(hours=hours))
+        report = loop.tick()
+        sent.append(report.regulatory_reminders)
+    assert sent == [0, 1, 0, 1, 0, 1, 0, 0]
+    # Each reminder reached the compliance receiver, in order; none went anywhere else.
+    reminders = [
+        a.labels["reminder"]
+        for n in got["compliance"].notifications
+        for a in n.alerts
+        if n.status == "firing" and not n.repeat
+    ]
+    assert list(dict.fromkeys(reminders)) == ["24h", "2h", "overdue"]
+    assert got["ops"].notifications == []

@@ -27,7 +27,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -47,6 +47,7 @@ from airsoc.reporting.config import RegulatoryConfig, RegulatoryProfile, check_t
 from airsoc.reporting.course import acted_steps
 from airsoc.reporting.models import RegulatoryProfileRow, SeriousIncidentRow
 from airsoc.response import list_runs
+from airsoc.store import Store
 
 __all__ = [
     "CHANGE_ACTIONS",
@@ -67,6 +68,7 @@ __all__ = [
     "mark_reminder_sent",
     "record_report",
     "report_due",
+    "send_reminders",
     "sync_profiles",
     "update_serious",
 ]
@@ -574,6 +576,25 @@ def mark_reminder_sent(
         data={"reminder": reminder.key, "skipped": reminder.skipped},
     )
     session.flush()
+
+
+def send_reminders(
+    store: Store,
+    *,
+    clock: Clock,
+    submit: Callable[[Alert], None],
+    lead_times: Sequence[timedelta],
+) -> list[Reminder]:
+    """Send each reminder due now through ``submit`` (the alerting engine's routing tree) and
+    record it on its incident; return them. A reminder whose sending fails is not recorded, so
+    the next round sends it again."""
+    with store.read() as s:
+        reminders = due_reminders(s, now=clock.now(), lead_times=lead_times)
+    for reminder in reminders:
+        submit(reminder.alert)
+        with store.transaction() as s:
+            mark_reminder_sent(s, clock=clock, reminder=reminder)
+    return reminders
 
 
 # --------------------------------------------------------------------------- evidence first
