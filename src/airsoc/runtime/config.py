@@ -2,9 +2,9 @@
 
 Lineage owns ``systems``, monitoring ``monitors``, alerting ``routes``, ``receivers``,
 ``inhibit_rules``, ``silences`` and ``templates``, response ``incident_rules``, ``escalation``
-and ``playbooks``, telemetry ``telemetry``, reporting ``regulatory``. :func:`parse_config` checks the whole file at once;
-references across sections (a monitor's system, an escalation level's receiver) are checked by
-:meth:`AirsocConfig.reference_issues`.
+and ``playbooks``, telemetry ``telemetry``, reporting ``regulatory``. :func:`parse_config`
+checks the whole file at once; references across sections (a monitor's system, an escalation
+level's receiver) are checked by :meth:`AirsocConfig.reference_issues`.
 
 Example:
     >>> cfg = parse_config("systems: {fraud-detector: {kind: tabular-classifier, owner: risk-ml, "
