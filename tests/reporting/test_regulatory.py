@@ -141,7 +141,10 @@ def test_a_system_outside_article_73_or_without_a_profile_is_refused(
         sync_profiles(s, clock=clock, config=_config(**{"credit-scorer": {"jurisdiction": "uk"}}))
     with sqlite_store.transaction() as s, pytest.raises(ConflictError, match="does not apply"):
         flag_serious(s, clock=clock, incident_id=uk, category="other", actor="d", reason="r")
-    with sqlite_store.transaction() as s, pytest.raises(InputError, match="no regulatory profile"):
+    with (
+        sqlite_store.transaction() as s,
+        pytest.raises(ConflictError, match="no regulatory profile"),
+    ):
         flag_serious(s, clock=clock, incident_id=other, category="other", actor="d", reason="r")
     with sqlite_store.transaction() as s:
         view = flag_serious(

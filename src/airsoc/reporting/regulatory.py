@@ -332,10 +332,9 @@ def flag_serious(
         )
     zone = time_zone or (profile.time_zone if profile else None)
     if zone is None:
-        raise InputError(
+        raise ConflictError(
             f"{incident.system} has no regulatory profile (regulatory.systems in airsoc.yaml); "
-            "give the time zone its deadlines are counted in",
-            loc="time_zone",
+            "give the time zone its deadlines are counted in"
         )
     try:
         check_time_zone(zone)
@@ -385,7 +384,10 @@ def _awareness(aware_at: datetime | None, aware_reason: str, now: datetime) -> t
             "say why the provider became aware at another time than the flag", loc="aware_reason"
         )
     if aware_at > now:
-        raise InputError("the provider cannot become aware in the future", loc="aware_at")
+        raise ConflictError(
+            f"the provider cannot become aware in the future ({aware_at.isoformat()} is after "
+            f"{now.isoformat()})"
+        )
     return aware_at.astimezone(UTC), aware_reason.strip()
 
 
