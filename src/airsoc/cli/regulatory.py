@@ -6,15 +6,16 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
 from airsoc.errors import InputError
-from airsoc.reporting import regulatory
-from airsoc.reporting.regulatory import SeriousIncidentView
+
+if TYPE_CHECKING:
+    from airsoc.reporting.regulatory import SeriousIncidentView
 
 __all__ = ["app"]
 
@@ -76,6 +77,8 @@ def flag(
     as_json: JsonOpt = False,
 ) -> None:
     """Flag an incident as a serious incident; its report's due date starts from awareness."""
+    from airsoc.reporting import regulatory
+
     with state.store().transaction() as s:
         view = regulatory.flag_serious(
             s,
@@ -101,6 +104,8 @@ def update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change a serious incident's category or awareness time (its due date follows)."""
+    from airsoc.reporting import regulatory
+
     with state.store().transaction() as s:
         view = regulatory.update_serious(
             s,
@@ -117,6 +122,8 @@ def update(
 @app.command()
 def show(incident_id: IncidentArg, as_json: JsonOpt = False) -> None:
     """Show a serious incident's category, awareness, due date and status."""
+    from airsoc.reporting import regulatory
+
     with state.store().read() as s:
         view = regulatory.get_serious(s, incident_id=incident_id, now=state.clock.now())
     if view is None:
@@ -127,6 +134,8 @@ def show(incident_id: IncidentArg, as_json: JsonOpt = False) -> None:
 @app.command("list")
 def list_(as_json: JsonOpt = False) -> None:
     """List serious incidents, the soonest due first."""
+    from airsoc.reporting import regulatory
+
     with state.store().read() as s:
         views = regulatory.list_serious(s, now=state.clock.now())
     if as_json:
@@ -148,6 +157,8 @@ def sent(
     as_json: JsonOpt = False,
 ) -> None:
     """Record that the initial or final report went to the authority (reminders stop)."""
+    from airsoc.reporting import regulatory
+
     with state.store().transaction() as s:
         view = regulatory.record_report(
             s, clock=state.clock, incident_id=incident_id, kind=kind, actor=_actor(actor),
