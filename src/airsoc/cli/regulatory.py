@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from airsoc.cli.evidence import ActorOpt, JsonOpt, actor_name
 from airsoc.cli.output import console, print_json, print_table
 from airsoc.cli.state import state
 from airsoc.errors import InputError
@@ -21,17 +22,7 @@ __all__ = ["app"]
 
 app = typer.Typer(no_args_is_help=True)
 
-ActorOpt = Annotated[
-    str | None, typer.Option("--actor", help="Who is acting [env: AIRSOC_ACTOR; default: $USER]")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
 IncidentArg = Annotated[int, typer.Argument(help="Incident number")]
-
-
-def _actor(actor: str | None) -> str:
-    from airsoc.cli.incidents import actor_name
-
-    return actor_name(actor)
 
 
 def _when(text: str | None) -> datetime | None:
@@ -85,7 +76,7 @@ def flag(
             clock=state.clock,
             incident_id=incident_id,
             category=category,
-            actor=_actor(actor),
+            actor=actor_name(actor),
             reason=reason,
             aware_at=_when(aware_at),
             aware_reason=aware_reason,
@@ -111,7 +102,7 @@ def update(
             s,
             clock=state.clock,
             incident_id=incident_id,
-            actor=_actor(actor),
+            actor=actor_name(actor),
             reason=reason,
             category=category,
             aware_at=_when(aware_at),
@@ -161,7 +152,7 @@ def sent(
 
     with state.store().transaction() as s:
         view = regulatory.record_report(
-            s, clock=state.clock, incident_id=incident_id, kind=kind, actor=_actor(actor),
+            s, clock=state.clock, incident_id=incident_id, kind=kind, actor=actor_name(actor),
             reason=reason,
         )  # fmt: skip
     _print(view, as_json)
