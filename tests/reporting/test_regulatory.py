@@ -97,10 +97,10 @@ def _declare(store: Store, clock: SimulatedClock, system: str = "fraud-detector"
 
 
 def test_the_flag_takes_the_systems_profile_and_is_on_the_timeline(
-    sqlite_store: Store, clock: SimulatedClock
+    store: Store, clock: SimulatedClock
 ) -> None:
-    iid = _declare(sqlite_store, clock)
-    with sqlite_store.transaction() as s:
+    iid = _declare(store, clock)
+    with store.transaction() as s:
         sync_profiles(s, clock=clock, config=_config())
         view = flag_serious(
             s, clock=clock, incident_id=iid, category="widespread_infringement", actor="dana",
@@ -111,12 +111,12 @@ def test_the_flag_takes_the_systems_profile_and_is_on_the_timeline(
     assert view.due_at == datetime(2026, 3, 3, 23, 0, tzinfo=UTC)  # 1 March + 2, CET
     assert view.due_local == "2026-03-04 00:00 CET (Europe/Berlin)"
     assert view.status == "due"
-    with sqlite_store.transaction() as s, pytest.raises(ConflictError, match="already flagged"):
+    with store.transaction() as s, pytest.raises(ConflictError, match="already flagged"):
         flag_serious(s, clock=clock, incident_id=iid, category="death", actor="dana",
                      reason="again")  # fmt: skip
     # Awareness set by hand needs its reason; it moves the due date, on the record.
     clock.advance(timedelta(hours=3))
-    with sqlite_store.transaction() as s:
+    with store.transaction() as s:
         earlier = datetime(2026, 2, 28, 22, 30, tzinfo=UTC)  # 23:30 in Berlin, 28 February
         view = update_serious(
             s, clock=clock, incident_id=iid, actor="dana", aware_at=earlier,
@@ -155,11 +155,11 @@ def test_a_system_outside_article_73_or_without_a_profile_is_refused(
 
 
 def test_reminders_fire_once_per_threshold_then_overdue(
-    sqlite_store: Store, clock: SimulatedClock
+    store: Store, clock: SimulatedClock
 ) -> None:
-    iid = _declare(sqlite_store, clock)
+    iid = _declare(store, clock)
     leads = [timedelta(hours=24), timedelta(hours=2)]
-    with sqlite_store.transaction() as s:
+    with store.transaction() as s:
         sync_profiles(s, clock=clock, config=_config())
         due = flag_serious(
             s, clock=clock, incident_id=iid, category="critical_infrastructure", actor="dana",
@@ -168,7 +168,7 @@ def test_reminders_fire_once_per_threshold_then_overdue(
 
     def sent_at(when: datetime) -> list[str]:
         clock.set(when)
-        with sqlite_store.transaction() as s:
+        with store.transaction() as s:
             reminders = due_reminders(s, now=clock.now(), lead_times=leads)
             for r in reminders:
                 mark_reminder_sent(s, clock=clock, reminder=r)
@@ -181,7 +181,7 @@ def test_reminders_fire_once_per_threshold_then_overdue(
     assert sent_at(due - timedelta(minutes=1)) == []
     assert sent_at(due) == ["overdue"]
     assert sent_at(due + timedelta(hours=5)) == []
-    with sqlite_store.read() as s:
+    with store.read() as s:
         view = get_serious(s, incident_id=iid, now=clock.now())
         timeline = get_incident(s, incident_id=iid).timeline
     assert view is not None
@@ -191,7 +191,7 @@ def test_reminders_fire_once_per_threshold_then_overdue(
         "2h",
         "overdue",
     ]
-    with sqlite_store.transaction() as s:
+    with store.transaction() as s:
         view = record_report(s, clock=clock, incident_id=iid, kind="initial", actor="dana")
     assert view.status == "initial report sent (late)"
 
