@@ -3,12 +3,17 @@ an approver signed off, investigated, recovered, with evidence, findings and not
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from airsoc.audit import append_entry
 from airsoc.clock import SimulatedClock
+from airsoc.fleet.setup import fraud_rows, prepare_demo, register_release
+from airsoc.fleet.systems import fraud_transactions
 from airsoc.incidents.evidence import BlobStore
 from airsoc.incidents.findings import ChartData, ChartSeries, FindingIn, add_finding
 from airsoc.incidents.service import (
@@ -19,10 +24,18 @@ from airsoc.incidents.service import (
     assign_role,
     declare_incident,
     incident_chain,
+    list_incidents,
     transition_incident,
     update_incident,
 )
+from airsoc.monitoring import BUILTIN_EVALUATORS
+from airsoc.monitoring.sources import EventLogTelemetry
 from airsoc.reporting.postmortems import NarrativeUpdate, create_postmortem, update_narrative
+from airsoc.runtime.platform import Platform, PlatformOptions
+from airsoc.server.auth import StoreUserDirectory
+from airsoc.serving import create_app
+from airsoc.serving.testing import serve_in_thread
+from airsoc.settings import Settings
 from airsoc.store import Store
 
 
@@ -198,3 +211,88 @@ def worked_incident(store: Store, clock: SimulatedClock) -> int:
 def worked_incident_sqlite(sqlite_store: Store, clock: SimulatedClock) -> int:
     """The worked incident on SQLite."""
     return work_incident(sqlite_store, clock)
+
+
+@dataclass
+class DemoRecord:
+    """The demo's poisoning incident, worked by the real platform loop on a simulated clock, and
+    what the gateway's clients saw: (time, answering version, rows) of every answer."""
+
+    store: Store
+    clock: SimulatedClock
+    incident_id: int
+    answers: list[tuple[datetime, str, int]] = field(default_factory=list)
+    promoted_v3: datetime | None = None
+
+
+@pytest.fixture(scope="session")
+def demo_record(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRecord]:
+    """Run the demo's story: v1 serves, the benign v2 is promoted, the poisoned v3 is promoted;
+    the platform's monitors, rules and playbook do the rest (no step is narrated)."""
+    data = tmp_path_factory.mktemp("demo")
+    store = Store.open(Settings.resolve(data_dir=data, environ={}))
+    clock = SimulatedClock(datetime(2026, 3, 27, 9, 0, tzinfo=UTC))
+    setup = prepare_demo(
+        store=store,
+        clock=clock,
+        users=StoreUserDirectory(store, clock),
+        monitor_every=60,
+        approval_timeout=120,
+    )
+    platform = Platform(
+        store=store,
+        clock=clock,
+        api_app=lambda parts: None,
+        options=PlatformOptions(
+            config_path=setup.config_path,
+            source=EventLogTelemetry(store=store, base_dir=setup.folder),
+            evaluators=BUILTIN_EVALUATORS,
+        ),
+    )
+    rows = iter(fraud_rows(fraud_transactions(3000, seed=3)))
+    record = DemoRecord(store=store, clock=clock, incident_id=0)
+    try:
+        with (
+            serve_in_thread(create_app(platform.gateway)) as url,
+            httpx.Client(base_url=url, timeout=30) as client,
+        ):
+
+            def traffic(requests: int) -> None:
+                for i in range(requests):
+                    batch = [next(rows) for _ in range(1 + i % 4)]
+                    answer = client.post(
+                        "/v1/systems/fraud-detector/predict",
+                        json={"rows": batch},
+                        headers={"X-Client-ID": f"shop-{i % 3}"},
+                    )
+                    assert answer.status_code == 200, answer.text
+                    record.answers.append((clock.now(), answer.json()["version"], len(batch)))
+                assert platform.gateway.event_log is not None
+                platform.gateway.event_log.flush()
+
+            def minutes(count: int) -> None:
+                for _ in range(count):
+                    clock.advance(timedelta(minutes=1))
+                    platform.tick()
+
+            traffic(20)
+            minutes(3)
+            register_release(store, clock, setup, "retrain")
+            platform.gateway.promote("fraud-detector", "v2", actor="release-bot", reason="retrain")
+            traffic(20)
+            minutes(3)
+            register_release(store, clock, setup, "fault")
+            record.promoted_v3 = clock.now()
+            platform.gateway.promote(
+                "fraud-detector", "v3", actor="vendor-pipeline", reason="new vendor batch"
+            )
+            for _ in range(8):
+                traffic(10)
+                minutes(1)
+        with store.read() as s:
+            (incident,) = [i for i in list_incidents(s) if i.failure_mode == "data_poisoning"]
+        record.incident_id = incident.id
+        yield record
+    finally:
+        platform.gateway.close()
+        store.close()

@@ -18,22 +18,23 @@ def test_every_section_is_filled_from_the_record(
         "On 2026-03-01 at 09:38 UTC, the monitor fraud-batch-screen reported data poisoning on "
         "fraud-detector. It was declared as INC-1 at SEV2."
     )
-    assert "contained 5 min after detection" in r.overview[2]
+    assert "contained 43 min after its impact began" in r.overview[2]
     impact = dict(r.impact)
-    assert impact["Requests affected"] == "48,210"
-    assert impact["Bad predictions served"] == "3,940"
-    assert impact["Sessions affected"] == "not measured"
-    assert impact["Duration of impact"] == "2 h 27 min"
+    # Stated by people; the event log of this store is empty, so nothing is measured.
+    assert impact["Requests served by fraud-detector"] == "48,210"
+    assert impact["Predictions served by fraud-detector"] == "3,940"
+    assert impact["Sessions affected"] == "unknown (the event log has no data)"
+    assert impact["Duration of impact"] == "43 min"  # to containment, not to recovery
     assert impact["Information impact"] == "integrity loss"
     assert [f.title for f in r.root_causes] == ["Vendor batch 17 carried flipped fraud labels"]
     assert [f.title for f in r.contributing_factors] == ["Retraining ran without a holdout check"]
     assert [n.text for n in r.handler_notes] == ["vendor acme-data contacted"]
     assert r.detection.splitlines()[1] == (
-        "The problem began at 09:00 UTC, so it went unnoticed for 38 min."
+        "The impact began at 09:00 UTC, from the start recorded on the incident, so it went "
+        "unnoticed for 38 min (time to detect)."
     )
-    assert [s.text for s in r.playbook_steps][-1] == (
-        "Moved from detected to contained: rolled back to known-good v6."
-    )
+    # No playbook run or routing change is on the record: nothing to call a decision.
+    assert r.course.decision is None
     assert [(a.actor, a.text) for a in r.approvals] == [
         ("sam", "Approval granted: rollback to v6 approved.")
     ]
@@ -49,7 +50,7 @@ def test_every_section_is_filled_from_the_record(
     assert "Incident commander: dana." in r.internal_message
     assert "acme" not in r.external_message  # no internals in the public statement
     assert next(t["id"] for t in r.atlas) == "AML.T0020"
-    assert [m[1] for m in r.metrics] == ["38 min", "3 min", "5 min", "1 h 49 min"]
+    assert [m[1] for m in r.metrics] == ["38 min", "38 min", "3 min", "43 min", "1 h 49 min"]
     assert [c.title for c in r.charts] == [
         "Time in each phase",
         "Response times",
@@ -75,7 +76,8 @@ def test_a_fresh_incident_gets_a_report_that_says_what_is_missing(
         r = build_report(s, incident_id=inc.id)
     assert r.status == "Not started"
     assert r.detection.startswith("Dana detected it by hand")
-    assert "When the problem began is not recorded" in r.detection
+    assert "When the impact began is unknown (no bad version was promoted" in r.detection
+    assert {m[0]: m[1] for m in r.metrics}["Time to detect (TTD)"] == "unknown"
     assert "No root cause has been recorded yet." in r.went_badly
     assert "No evidence was attached to the incident." in r.went_badly
     assert r.response[0] == "No playbook acted on this incident; responders worked it by hand."

@@ -10,6 +10,7 @@ import typer
 
 from airsoc.cli.evidence import app as evidence_app
 from airsoc.cli.output import console, print_json, print_table
+from airsoc.cli.regulatory import app as serious_app
 from airsoc.cli.state import state
 from airsoc.incidents import service
 
@@ -268,3 +269,6 @@ def update(
 
 # ``airsoc incidents evidence ...`` is kept as an alias of ``airsoc evidence ...``.
 app.add_typer(evidence_app, name="evidence", help="Evidence (alias of airsoc evidence).")
+app.add_typer(
+    serious_app, name="serious", help="Serious incidents (EU AI Act Article 73) and reports."
+)

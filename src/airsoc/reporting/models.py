@@ -1,4 +1,5 @@
-"""Tables of reporting: post-mortems and their action items.
+"""Tables of reporting: post-mortems and their action items, serious incidents (EU AI Act
+Article 73) and the regulatory profiles of systems.
 
 Other domains never read these; they call :mod:`airsoc.reporting.postmortems`.
 """
@@ -8,12 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from airsoc.store.base import Base, UTCDateTime
 
-__all__ = ["ActionItemRow", "PostmortemRow"]
+__all__ = ["ActionItemRow", "PostmortemRow", "RegulatoryProfileRow", "SeriousIncidentRow"]
 
 
 class PostmortemRow(Base):
@@ -43,3 +44,39 @@ class ActionItemRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SeriousIncidentRow(Base):
+    """An incident flagged as a serious incident to report: its category, when the provider
+    became aware (and why that time, if set by hand), the time zone its deadlines are counted
+    in, when its reports went out, and the reminders already sent."""
+
+    __tablename__ = "serious_incidents"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(40))
+    aware_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    aware_reason: Mapped[str] = mapped_column(Text, default="")
+    time_zone: Mapped[str] = mapped_column(String(64))
+    jurisdiction: Mapped[str] = mapped_column(String(100))
+    authority: Mapped[str] = mapped_column(String(300))
+    provider: Mapped[str] = mapped_column(String(300))
+    flagged_by: Mapped[str] = mapped_column(String(200))
+    flagged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    initial_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    final_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reminders_sent: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class RegulatoryProfileRow(Base):
+    """What ``airsoc.yaml``'s ``regulatory`` section says about one system, as last applied."""
+
+    __tablename__ = "regulatory_profiles"
+
+    system: Mapped[str] = mapped_column(String(200), primary_key=True)
+    jurisdiction: Mapped[str] = mapped_column(String(100))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    article_73: Mapped[bool] = mapped_column(Boolean)
+    authority: Mapped[str] = mapped_column(String(300))
+    provider: Mapped[str] = mapped_column(String(300))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,7 @@ from airsoc.reporting.report import PostmortemReport, build_report
 
 __all__ = [
     "REPORT_FORMATS",
+    "PdfDocument",
     "RenderedReport",
     "render",
     "render_html",
@@ -136,62 +138,96 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def render_pdf(report: PostmortemReport) -> bytes:
-    """Return the report as a PDF: the same sections as the HTML, with the charts drawn in."""
-    from fpdf import FPDF
-    from fpdf.enums import XPos, YPos
+class PdfDocument:
+    """An A4 document written top to bottom: headings, paragraphs, bullets, tables and SVG
+    charts, in Latin-1 text (fpdf2's core fonts). Every PDF report is written with it.
 
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.set_title(_latin1(report.title))
-    pdf.set_creator("airsoc")
-    pdf.add_page()
-    width = pdf.w - pdf.l_margin - pdf.r_margin
-    nl: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+    >>> doc = PdfDocument("A title")
+    >>> doc.heading("A title", 16)
+    >>> doc.table([("a", "1")], [1, 1], ("key", "value"))
+    >>> doc.output()[:5]
+    b'%PDF-'
+    """
 
-    def heading(text: str, size: int = 13) -> None:
-        pdf.ln(2)
-        pdf.set_font("Helvetica", "B", size)
-        pdf.multi_cell(width, 7, _latin1(text), **nl)
-        pdf.set_font("Helvetica", "", 10)
+    def __init__(self, title: str) -> None:
+        from fpdf import FPDF
+        from fpdf.enums import XPos, YPos
 
-    def para(text: str, style: str = "") -> None:
-        pdf.set_font("Helvetica", style, 10)
-        pdf.multi_cell(width, 5, _latin1(text), **nl)
-        pdf.ln(1)
+        self.pdf = FPDF(format="A4")
+        self.pdf.set_auto_page_break(auto=True, margin=15)
+        self.pdf.set_title(_latin1(title))
+        self.pdf.set_creator("airsoc")
+        self.pdf.add_page()
+        self.width = self.pdf.w - self.pdf.l_margin - self.pdf.r_margin
+        self._nl: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
 
-    def bullets(items: list[str]) -> None:
+    def heading(self, text: str, size: int = 13) -> None:
+        """Write a heading."""
+        self.pdf.ln(2)
+        self.pdf.set_font("Helvetica", "B", size)
+        self.pdf.multi_cell(self.width, 7, _latin1(text), **self._nl)
+        self.pdf.set_font("Helvetica", "", 10)
+
+    def para(self, text: str, style: str = "") -> None:
+        """Write a paragraph (``style``: ``""``, ``"B"``, ``"I"``)."""
+        self.pdf.set_font("Helvetica", style, 10)
+        self.pdf.multi_cell(self.width, 5, _latin1(text), **self._nl)
+        self.pdf.ln(1)
+
+    def bullets(self, items: list[str]) -> None:
+        """Write a bulleted list."""
         for item in items:
-            pdf.set_font("Helvetica", "", 10)
-            pdf.multi_cell(width, 5, _latin1(f"- {item}"), **nl)
-        pdf.ln(1)
+            self.pdf.set_font("Helvetica", "", 10)
+            self.pdf.multi_cell(self.width, 5, _latin1(f"- {item}"), **self._nl)
+        self.pdf.ln(1)
 
     def table(
-        rows: list[tuple[str, ...]], widths: list[float], header: tuple[str, ...] = ()
+        self,
+        rows: Sequence[tuple[str, ...]],
+        widths: list[float],
+        header: tuple[str, ...] = (),
     ) -> None:
-        pdf.set_font("Helvetica", "", 9)
-        with pdf.table(
+        """Write a table with relative column ``widths`` and an optional ``header`` row."""
+        self.pdf.set_font("Helvetica", "", 9)
+        with self.pdf.table(
             col_widths=widths,
             text_align="LEFT",
             first_row_as_headings=bool(header),
             line_height=4.5,
         ) as t:
-            for row in ([header] if header else []) + rows:
+            for row in [*([header] if header else []), *rows]:
                 cells = t.row()
                 for value in row:
                     cells.cell(_latin1(value))
-        pdf.ln(2)
+        self.pdf.ln(2)
 
-    def chart(svg: str, caption: str) -> None:
-        if pdf.will_page_break(70):
-            pdf.add_page()
+    def chart(self, svg: str, caption: str) -> None:
+        """Draw an SVG chart with its caption."""
+        if self.pdf.will_page_break(70):
+            self.pdf.add_page()
         # fpdf2 draws SVG shapes and text but not <title> tooltips; drop them.
         plain = re.sub(r"<title>.*?</title>", "", svg)
-        pdf.image(io.BytesIO(plain.encode()), w=min(width, 170))
+        self.pdf.image(io.BytesIO(plain.encode()), w=min(self.width, 170))
         if caption:
-            pdf.set_font("Helvetica", "I", 8)
-            pdf.multi_cell(width, 4, _latin1(caption), **nl)
-        pdf.ln(2)
+            self.pdf.set_font("Helvetica", "I", 8)
+            self.pdf.multi_cell(self.width, 4, _latin1(caption), **self._nl)
+        self.pdf.ln(2)
+
+    def output(self) -> bytes:
+        """Return the document's bytes."""
+        return bytes(self.pdf.output())
+
+
+def render_pdf(report: PostmortemReport) -> bytes:
+    """Return the report as a PDF: the same sections as the HTML, with the charts drawn in."""
+    doc = PdfDocument(report.title)
+    heading, para, bullets, table, chart = (
+        doc.heading,
+        doc.para,
+        doc.bullets,
+        doc.table,
+        doc.chart,
+    )
 
     heading(report.title, 16)
     para(
@@ -267,15 +303,26 @@ def render_pdf(report: PostmortemReport) -> bytes:
         para(line)
     heading("Response")
     para(" ".join(report.response))
-    if report.playbook_steps:
-        para("Playbook steps:")
-        bullets([f"{a.at:%H:%M} UTC, {a.actor}: {a.text}" for a in report.playbook_steps])
-    if report.responder_moves:
-        para("Responders moved the incident:")
-        bullets([f"{a.at:%H:%M} UTC, {a.actor}: {a.text}" for a in report.responder_moves])
-    if report.approvals:
-        para("Approvals:")
-        bullets([f"{a.at:%H:%M}, {a.actor}: {a.text}" for a in report.approvals])
+    course = report.course
+    decided = (
+        f"{(course.decision_kind or '').replace('_', ' ')}: {course.decision}."
+        if course.decision
+        else "none decided yet."
+    )
+    advised = (
+        f" Forensics recommended: {course.recommendation} (see the root cause)."
+        if course.recommendation
+        else ""
+    )
+    para(f"Rollback or patch: {decided}{advised}")
+    if len(course.containment_steps) > 1:
+        para("Containment steps:")
+        bullets(course.containment_steps)
+    if course.recovery:
+        para("Recovery:")
+        bullets(course.recovery)
+    else:
+        para("Recovery: no retrain, shadow or canary step has run yet.")
     heading("What went well")
     bullets(report.went_well or ["Nothing recorded."])
     heading("What did not go well")
@@ -309,4 +356,4 @@ def render_pdf(report: PostmortemReport) -> bytes:
     table([tuple(m) for m in report.metrics], [1.6, 1, 2], ("Metric", "Value", "Measured as"))
     if "Response times" in by_title:
         chart(by_title["Response times"].svg, by_title["Response times"].caption)
-    return bytes(pdf.output())
+    return doc.output()

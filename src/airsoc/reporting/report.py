@@ -36,6 +36,7 @@ from airsoc.incidents.lifecycle import Phase
 from airsoc.incidents.service import IncidentDetail, get_incident
 from airsoc.incidents.taxonomy import failure_mode as lookup_failure_mode
 from airsoc.reporting.charts import PhaseSpan, Series, bar_chart, chart_from_data, phase_chart
+from airsoc.reporting.course import IncidentCourse, incident_course
 from airsoc.reporting.postmortems import (
     ActionItemView,
     Narrative,
@@ -95,8 +96,8 @@ class PostmortemReport(BaseModel):
     handler_notes: list[TimelineLine]
     detection: str
     response: list[str]
-    playbook_steps: list[TimelineLine]
-    responder_moves: list[TimelineLine]
+    #: The rollback-or-patch decision, the containing steps and the recovery, measured.
+    course: IncidentCourse
     approvals: list[TimelineLine]
     went_well: list[str]
     went_badly: list[str]
@@ -187,7 +188,9 @@ def _phase_spans(detail: IncidentDetail, end: datetime) -> list[PhaseSpan]:
     return spans
 
 
-def _overview(detail: IncidentDetail, times: IncidentTimes, narrative: Narrative) -> list[str]:
+def _overview(
+    detail: IncidentDetail, course: IncidentCourse, times: IncidentTimes, narrative: Narrative
+) -> list[str]:
     mode = lookup_failure_mode(detail.failure_mode)
     first = (
         f"On {detail.detected_at:%Y-%m-%d} at {detail.detected_at:%H:%M} UTC, "
@@ -201,13 +204,19 @@ def _overview(detail: IncidentDetail, times: IncidentTimes, narrative: Narrative
         paragraphs.append(what)
     else:
         paragraphs.append(detail.summary.strip())
-    course = []
-    if times.ttc_seconds is not None:
-        course.append(f"contained {format_duration(times.ttc_seconds)} after detection")
+    course_words = []
+    if course.ttc_seconds is not None and course.impact_start.at is not None:
+        course_words.append(
+            f"contained {format_duration(course.ttc_seconds)} after its impact began"
+        )
+    elif times.ttc_seconds is not None:
+        course_words.append(f"contained {format_duration(times.ttc_seconds)} after detection")
     if times.ttr_seconds is not None:
-        course.append(f"normal service was back {format_duration(times.ttr_seconds)} after it")
-    if course:
-        paragraphs.append(f"The incident was {' and '.join(course)}.")
+        course_words.append(
+            f"normal service was back {format_duration(times.ttr_seconds)} after detection"
+        )
+    if course_words:
+        paragraphs.append(f"The incident was {' and '.join(course_words)}.")
     paragraphs.append(f"At the time of writing the incident is {_PHASE_WORDS[detail.phase]}.")
     return paragraphs
 
@@ -224,26 +233,57 @@ _PHASE_WORDS = {
 }
 
 
-def _impact(
-    detail: IncidentDetail, times: IncidentTimes, narrative: Narrative, end: datetime
-) -> list[tuple[str, str]]:
-    def count(value: int | None) -> str:
-        return "not measured" if value is None else f"{value:,}"
+def _count(stated: int | None, measured: int | None, reason: str) -> str:
+    if stated is not None:
+        if measured is not None and measured != stated:
+            return f"{stated:,} (as stated; the event log counts {measured:,})"
+        return f"{stated:,}"
+    if measured is None:
+        return f"unknown ({reason})" if reason else "unknown"
+    return f"{measured:,}"
 
-    start = detail.started_at or detail.detected_at
-    stop = detail.recovered_at or detail.closed_at or end
-    duration = format_duration((stop - start).total_seconds())
-    if detail.recovered_at is None and detail.closed_at is None:
-        duration += " (still ongoing)"
-    rows = [
-        ("Requests affected", count(narrative.requests_affected)),
-        ("Bad predictions served", count(narrative.bad_predictions_served)),
-        ("Users affected", count(narrative.users_affected)),
-        ("Sessions affected", count(narrative.sessions_affected)),
-        ("Duration of impact", duration),
+
+def _impact(
+    detail: IncidentDetail, course: IncidentCourse, narrative: Narrative
+) -> list[tuple[str, str]]:
+    counts = course.counts
+    served = f"served by {counts.version}" if counts.version else f"served by {detail.system}"
+    rows = [("Start of impact", course.impact_start.describe())]
+    if course.contained.at is not None:
+        rows.append(("Contained", course.contained.describe()))
+    if course.impact_start.at is None:
+        duration = f"unknown ({course.impact_start.reason})"
+    elif course.contained.at is None:
+        so_far = ((counts.end or detail.updated_at) - course.impact_start.at).total_seconds()
+        duration = f"{format_duration(so_far)} so far (still ongoing: not contained yet)"
+    else:
+        duration = format_duration(course.ttc_seconds)
+    rows.append(("Duration of impact", duration))
+    reason = counts.reason
+    rows += [
+        (f"Requests {served}", _count(narrative.requests_affected, counts.requests, reason)),
+        (
+            f"Predictions {served}",
+            _count(narrative.bad_predictions_served, counts.predictions, reason),
+        ),
+        ("Clients affected", _count(None, counts.clients, reason)),
+    ]
+    if counts.turns:
+        rows.append((f"LLM turns {served}", f"{counts.turns:,}"))
+    rows += [
+        (
+            "Users affected",
+            _count(narrative.users_affected, counts.users if counts.turns else None, reason
+                   or "the event log has no chat turns to count users in"),
+        ),
+        (
+            "Sessions affected",
+            _count(narrative.sessions_affected, counts.sessions if counts.turns else None, reason
+                   or "the event log has no chat turns to count sessions in"),
+        ),
         ("Model versions", ", ".join(detail.model_versions) or "none recorded"),
         ("Data batches", ", ".join(detail.data_batches) or "none recorded"),
-    ]
+    ]  # fmt: skip
     for key, label in (
         ("functional", "Functional impact"),
         ("information", "Information impact"),
@@ -256,25 +296,46 @@ def _impact(
     return rows
 
 
-def _detection(detail: IncidentDetail, times: IncidentTimes) -> str:
+def _detection(detail: IncidentDetail, course: IncidentCourse) -> str:
     automatic = detail.created_by.startswith("system:")
     how = "automatically" if automatic else "by hand"
     lines = [
         f"{describe_actor(detail.created_by).capitalize()} detected it {how} on "
         f"{detail.detected_at:%Y-%m-%d} at {detail.detected_at:%H:%M} UTC."
     ]
-    if times.ttd_seconds is not None and detail.started_at is not None:
-        lines.append(
-            f"The problem began at {detail.started_at:%H:%M} UTC, so it went unnoticed for "
-            f"{format_duration(times.ttd_seconds)}."
-        )
+    start = course.impact_start
+    if start.at is not None and course.ttd_seconds is not None:
+        if course.ttd_seconds >= 0:
+            lines.append(
+                f"The impact began at {start.at:%H:%M} UTC, from {start.evidence}, so it went "
+                f"unnoticed for {format_duration(course.ttd_seconds)} (time to detect)."
+            )
+        else:
+            lines.append(
+                f"The impact began at {start.at:%H:%M} UTC, from {start.evidence}: the first "
+                f"alarm came {format_duration(-course.ttd_seconds)} before it."
+            )
+        if course.time_to_declare_seconds is not None:
+            lines.append(
+                f"It was declared {format_duration(max(course.time_to_declare_seconds, 0))} "
+                "after the impact began."
+            )
     else:
-        lines.append("When the problem began is not recorded, so time to detect is unknown.")
+        lines.append(
+            f"When the impact began is unknown ({start.reason}), so time to detect is unknown."
+        )
     if detail.indicators:
         lines.append("Indicators: " + "; ".join(detail.indicators) + ".")
     mode = lookup_failure_mode(detail.failure_mode)
     lines.append(f"{mode.name.replace('_', ' ').capitalize()} typically shows in {mode.signal}.")
     return "\n".join(lines)
+
+
+def _signed(seconds: float | None) -> str:
+    """Return a time to detect; negative when the alarm came before the impact began."""
+    if seconds is not None and seconds < 0:
+        return f"alarm {format_duration(-seconds)} before impact"
+    return format_duration(seconds)
 
 
 def _line(entry: AuditEntryView) -> TimelineLine:
@@ -296,23 +357,14 @@ def _timeline_line(
     return TimelineLine(at=entry.at, actor=describe_actor(entry.actor), text=text)
 
 
-def _response(
-    detail: IncidentDetail, times: IncidentTimes
-) -> tuple[list[str], list[TimelineLine], list[TimelineLine]]:
-    automated = [
-        e
-        for e in detail.timeline
-        if e.actor.startswith("playbook:") or e.action.startswith(("playbook.", "response."))
-    ]
+def _response(detail: IncidentDetail, course: IncidentCourse, times: IncidentTimes) -> list[str]:
+    runs = sorted(
+        {describe_actor(e.actor) for e in detail.timeline if e.actor.startswith("playbook:")}
+    )
     summary = []
-    if automated:
-        runs = sorted(
-            {describe_actor(e.actor) for e in automated if e.actor.startswith("playbook:")}
-        )
-        names = " and ".join(runs) or "A playbook"
-        summary.append(
-            f"{names[0].upper()}{names[1:]} acted on the incident; its recorded steps are below."
-        )
+    if runs:
+        names = " and ".join(runs)
+        summary.append(f"{names[0].upper()}{names[1:]} acted on the incident.")
     else:
         summary.append("No playbook acted on this incident; responders worked it by hand.")
     commanders = [r.person for r in detail.role_history if r.role == "incident_commander"]
@@ -320,20 +372,28 @@ def _response(
         summary.append(f"{commanders[0]} led the response as incident commander.")
     elif commanders:
         summary.append(f"Incident command passed from {' to '.join(commanders)}.")
-    summary.append(
-        f"The incident was acknowledged after {format_duration(times.tta_seconds)} and contained "
-        f"after {format_duration(times.ttc_seconds)}."
+    contained = (
+        f"contained {format_duration(course.ttc_seconds)} after the impact began "
+        f"({course.contained.evidence})"
+        if course.ttc_seconds is not None
+        else f"contained after {format_duration(times.ttc_seconds)}"
+        if times.ttc_seconds is not None
+        else "not contained yet"
     )
-    manual = [
-        _line(e)
-        for e in detail.timeline
-        if e.action == "incident.transitioned" and e not in automated
-    ]
-    return summary, [_line(e) for e in automated], manual
+    acknowledged = (
+        f"acknowledged after {format_duration(times.tta_seconds)}"
+        if times.tta_seconds is not None
+        else "not acknowledged by a person"
+    )
+    summary.append(f"The incident was {acknowledged} and {contained}.")
+    return summary
 
 
 def _drafted_lessons(
-    detail: IncidentDetail, times: IncidentTimes, findings: list[FindingView]
+    detail: IncidentDetail,
+    course: IncidentCourse,
+    times: IncidentTimes,
+    findings: list[FindingView],
 ) -> tuple[list[str], list[str]]:
     good, bad = [], []
     if detail.created_by.startswith("system:"):
@@ -342,18 +402,19 @@ def _drafted_lessons(
         good.append(f"A responder picked it up within {format_duration(times.tta_seconds)}.")
     elif times.tta_seconds is not None:
         bad.append(f"It waited {format_duration(times.tta_seconds)} for a responder.")
-    if times.ttc_seconds is not None and times.ttc_seconds <= 3600:
-        good.append(f"Containment took {format_duration(times.ttc_seconds)}.")
-    elif times.ttc_seconds is not None:
-        bad.append(f"Containment took {format_duration(times.ttc_seconds)}.")
+    ttc = course.ttc_seconds if course.ttc_seconds is not None else times.ttc_seconds
+    if ttc is not None and ttc <= 3600:
+        good.append(f"Containment took {format_duration(ttc)}.")
+    elif ttc is not None:
+        bad.append(f"Containment took {format_duration(ttc)}.")
     if detail.evidence:
         count = len(detail.evidence)
         pieces = "One piece of evidence was" if count == 1 else f"{count} pieces of evidence were"
         good.append(f"{pieces} captured with sha256 hashes and a chain of custody.")
     else:
         bad.append("No evidence was attached to the incident.")
-    if times.ttd_seconds is not None and times.ttd_seconds > 3600:
-        bad.append(f"The problem went unnoticed for {format_duration(times.ttd_seconds)}.")
+    if course.ttd_seconds is not None and course.ttd_seconds > 3600:
+        bad.append(f"The problem went unnoticed for {format_duration(course.ttd_seconds)}.")
     if not any(f.kind == FindingKind.ROOT_CAUSE for f in findings):
         bad.append("No root cause has been recorded yet.")
     handoffs = [e for e in detail.timeline if e.action == "incident.role_handed_off"]
@@ -429,21 +490,32 @@ def build_report(
         if not e.actor.startswith("system:")
     ]
     approvals = [_line(e) for e in detail.timeline if "approv" in e.action or "reject" in e.action]
-    good, bad = _drafted_lessons(detail, times, findings)
-    response, playbook_steps, responder_moves = _response(detail, times)
+    course = incident_course(session, detail, now=end)
+    good, bad = _drafted_lessons(detail, course, times, findings)
+    response = _response(detail, course, times)
     internal, external = _messages(detail, times, narrative)
+    # Times from the start of impact come from the evidence the course names; without a start
+    # they are unknown (with the reason in the Detection section), never zero.
+    ttd = course.ttd_seconds if course.impact_start.at is not None else None
+    ttc = course.ttc_seconds if course.impact_start.at is not None else times.ttc_seconds
+    ttc_what = (
+        "start of impact to containment"
+        if course.impact_start.at is not None
+        else "detection to containment (the start of impact is unknown)"
+    )
     metric_rows = [
+        ("Time to detect (TTD)", _signed(ttd), "start of impact to the first alarm"),
         (
-            "Time to detect (TTD)",
-            format_duration(times.ttd_seconds),
-            "start of impact to detection",
+            "Time to declare",
+            format_duration(course.time_to_declare_seconds),
+            "start of impact to declaration",
         ),
         (
             "Time to acknowledge (TTA)",
             format_duration(times.tta_seconds),
             "detection to first human action",
         ),
-        ("Time to contain (TTC)", format_duration(times.ttc_seconds), "detection to containment"),
+        ("Time to contain (TTC)", format_duration(ttc), ttc_what),
         ("Time to recover (TTR)", format_duration(times.ttr_seconds), "detection to recovery"),
     ]
     charts = []
@@ -457,10 +529,19 @@ def build_report(
             )
         )
     known = [
-        (label.split(" (")[1].rstrip(")"), value / 60)
+        (
+            label.split(" (")[1].rstrip(")") if " (" in label else label.removeprefix("Time to "),
+            value / 60,
+        )
         for (label, _text, _what), value in zip(
             metric_rows,
-            [times.ttd_seconds, times.tta_seconds, times.ttc_seconds, times.ttr_seconds],
+            [
+                ttd if ttd is None or ttd >= 0 else 0.0,
+                course.time_to_declare_seconds,
+                times.tta_seconds,
+                ttc,
+                times.ttr_seconds,
+            ],
             strict=True,
         )
         if value is not None
@@ -475,7 +556,7 @@ def build_report(
                     title="Response times (minutes)",
                     y_label="minutes",
                 ),
-                caption="Time to detect, acknowledge, contain and recover, in minutes.",
+                caption="Time to detect, declare, acknowledge, contain and recover, in minutes.",
             )
         )
     for f in findings:
@@ -493,18 +574,17 @@ def build_report(
         system=detail.system,
         failure_mode=detail.failure_mode,
         generated_at=end,
-        overview=_overview(detail, times, narrative),
-        impact=_impact(detail, times, narrative, end),
+        overview=_overview(detail, course, times, narrative),
+        impact=_impact(detail, course, narrative),
         timeline=timeline,
         root_cause=root_cause,
         root_causes=[f for f in people if f.kind == FindingKind.ROOT_CAUSE],
         contributing_factors=[f for f in people if f.kind == FindingKind.CONTRIBUTING_FACTOR],
         observations=[f for f in people if f.kind == FindingKind.OBSERVATION],
         handler_notes=notes,
-        detection=_detection(detail, times),
+        detection=_detection(detail, course),
         response=response,
-        playbook_steps=playbook_steps,
-        responder_moves=responder_moves,
+        course=course,
         approvals=approvals,
         went_well=narrative.went_well or good,
         went_badly=narrative.went_badly or bad,

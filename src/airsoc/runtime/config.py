@@ -2,9 +2,9 @@
 
 Lineage owns ``systems``, monitoring ``monitors``, alerting ``routes``, ``receivers``,
 ``inhibit_rules``, ``silences`` and ``templates``, response ``incident_rules``, ``escalation``
-and ``playbooks``, telemetry ``telemetry``. :func:`parse_config` checks the whole file at once;
-references across sections (a monitor's system, an escalation level's receiver) are checked by
-:meth:`AirsocConfig.reference_issues`.
+and ``playbooks``, telemetry ``telemetry``, reporting ``regulatory``. :func:`parse_config`
+checks the whole file at once; references across sections (a monitor's system, an escalation
+level's receiver) are checked by :meth:`AirsocConfig.reference_issues`.
 
 Example:
     >>> cfg = parse_config("systems: {fraud-detector: {kind: tabular-classifier, owner: risk-ml, "
@@ -28,6 +28,7 @@ from airsoc.errors import ConfigError, ConfigIssue
 from airsoc.lineage.config import LineageSection
 from airsoc.monitoring.config import MonitoringSection, missing_needs
 from airsoc.monitoring.monitors import MonitorEvaluator
+from airsoc.reporting.config import RegulatorySection
 from airsoc.response.actions import ActionRegistry
 from airsoc.response.config import ResponseSection
 from airsoc.response.playbooks import Playbook, load_playbooks
@@ -45,7 +46,12 @@ __all__ = [
 
 
 class AirsocConfig(
-    LineageSection, MonitoringSection, AlertingSection, ResponseSection, TelemetrySection
+    LineageSection,
+    MonitoringSection,
+    AlertingSection,
+    ResponseSection,
+    TelemetrySection,
+    RegulatorySection,
 ):
     """The whole ``airsoc.yaml``: every domain's sections."""
 

@@ -37,6 +37,7 @@ from airsoc.monitoring.monitors import (
     MonitorScheduler,
     TelemetrySource,
 )
+from airsoc.reporting.regulatory import send_reminders, sync_profiles
 from airsoc.response.actions import ActionRegistry, ResponseServices
 from airsoc.response.controlplane import ControlPlane
 from airsoc.response.declaration import IncidentDeclarer
@@ -62,6 +63,7 @@ class LoopReport:
     pages: int = 0
     status_updates: int = 0
     findings: list[Delivery] = field(default_factory=list)
+    regulatory_reminders: int = 0
 
 
 class ResponseLoop:
@@ -132,6 +134,9 @@ class ResponseLoop:
             if self.source is not None
             else None
         )
+        with self.store.transaction() as s:
+            # Where each system is placed for regulatory reporting, for the API and CLI.
+            sync_profiles(s, clock=self.clock, config=config.regulatory)
         previous: AlertingEngine | None = getattr(self, "engine", None)
         if previous is not None:
             engine.dispatcher.adopt(previous.dispatcher)
@@ -185,6 +190,15 @@ class ResponseLoop:
                 config=self.config.escalation,
                 receivers=receivers,
                 templates=self.engine.templates,
+            )
+        )
+        engine = self.engine
+        report.regulatory_reminders = len(
+            send_reminders(
+                self.store,
+                clock=self.clock,
+                submit=lambda alert: engine.submit(alert, source="regulatory"),
+                lead_times=self.config.regulatory.reminders,
             )
         )
         # Incident updates as OCSF findings, to the SIEM/SOAR sinks their labels route to.

@@ -37,7 +37,7 @@ from airsoc.alerting import AlertingEngine
 from airsoc.clock import Clock, SystemClock
 from airsoc.incidents.evidence import BlobStore
 from airsoc.runtime.health import PartStatus
-from airsoc.server import apidocs, console, panels
+from airsoc.server import apidocs, console, panels, regulatory
 from airsoc.server.console import Panel
 from airsoc.server.deps import ServerContext
 from airsoc.server.errors import install_error_handlers
@@ -67,6 +67,7 @@ from airsoc.server.routes import (
     traces,
     users,
 )
+from airsoc.server.routes import regulatory as regulatory_routes
 from airsoc.serving.limits import RequestLimits
 from airsoc.settings import Settings
 from airsoc.store import Store
@@ -87,6 +88,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     incidents.router,
     postmortems.router,
     postmortems.reports_router,
+    regulatory_routes.router,
     taxonomy.router,
     users.router,
     alerts.router,
@@ -119,6 +121,7 @@ INCIDENT_PANELS: tuple[Panel, ...] = (
     panels.playbook_runs_panel,
     console.communication_drafts_panel,
     panels.communications_panel,
+    regulatory.regulatory_panel,
 )
 
 _STATIC = Path(__file__).parent / "static"
@@ -191,6 +194,7 @@ def create_app(
     app.include_router(traces.router)  # OTLP's own path, /v1/traces
     app.include_router(console.router)
     app.include_router(panels.router)
+    app.include_router(regulatory.router)
     apidocs.install_api_docs(app)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     return app
