@@ -52,8 +52,8 @@ __all__ = [
     "SeverityDecision",
     "SlaConfig",
     "approval_requirement",
-    "declaration_severity",
     "decide_severity",
+    "declaration_severity",
     "system_criticality",
 ]
 
