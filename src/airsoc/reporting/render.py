@@ -20,17 +20,16 @@ Example:
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from airsoc.errors import InputError
+from airsoc.reporting.pdf import PdfDocument
 from airsoc.reporting.postmortems import get_postmortem
 from airsoc.reporting.report import PostmortemReport, build_report
 
@@ -116,82 +115,10 @@ def render_postmortem(
     )
 
 
-_LATIN1_SUBSTITUTES = {
-    "…": "...",
-    "—": "-",
-    "–": "-",
-    "→": "->",
-    "“": '"',
-    "”": '"',
-    "‘": "'",
-    "’": "'",
-    "·": "-",
-    "•": "-",
-}
-
-
-def _latin1(text: str) -> str:
-    for bad, good in _LATIN1_SUBSTITUTES.items():
-        text = text.replace(bad, good)
-    return text.encode("latin-1", "replace").decode("latin-1")
-
-
 def render_pdf(report: PostmortemReport) -> bytes:
     """Return the report as a PDF: the same sections as the HTML, with the charts drawn in."""
-    from fpdf import FPDF
-    from fpdf.enums import XPos, YPos
-
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.set_title(_latin1(report.title))
-    pdf.set_creator("airsoc")
-    pdf.add_page()
-    width = pdf.w - pdf.l_margin - pdf.r_margin
-    nl: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
-
-    def heading(text: str, size: int = 13) -> None:
-        pdf.ln(2)
-        pdf.set_font("Helvetica", "B", size)
-        pdf.multi_cell(width, 7, _latin1(text), **nl)
-        pdf.set_font("Helvetica", "", 10)
-
-    def para(text: str, style: str = "") -> None:
-        pdf.set_font("Helvetica", style, 10)
-        pdf.multi_cell(width, 5, _latin1(text), **nl)
-        pdf.ln(1)
-
-    def bullets(items: list[str]) -> None:
-        for item in items:
-            pdf.set_font("Helvetica", "", 10)
-            pdf.multi_cell(width, 5, _latin1(f"- {item}"), **nl)
-        pdf.ln(1)
-
-    def table(
-        rows: list[tuple[str, ...]], widths: list[float], header: tuple[str, ...] = ()
-    ) -> None:
-        pdf.set_font("Helvetica", "", 9)
-        with pdf.table(
-            col_widths=widths,
-            text_align="LEFT",
-            first_row_as_headings=bool(header),
-            line_height=4.5,
-        ) as t:
-            for row in ([header] if header else []) + rows:
-                cells = t.row()
-                for value in row:
-                    cells.cell(_latin1(value))
-        pdf.ln(2)
-
-    def chart(svg: str, caption: str) -> None:
-        if pdf.will_page_break(70):
-            pdf.add_page()
-        # fpdf2 draws SVG shapes and text but not <title> tooltips; drop them.
-        plain = re.sub(r"<title>.*?</title>", "", svg)
-        pdf.image(io.BytesIO(plain.encode()), w=min(width, 170))
-        if caption:
-            pdf.set_font("Helvetica", "I", 8)
-            pdf.multi_cell(width, 4, _latin1(caption), **nl)
-        pdf.ln(2)
+    doc = PdfDocument(report.title)
+    heading, para, bullets, table, chart = doc.heading, doc.para, doc.bullets, doc.table, doc.chart
 
     heading(report.title, 16)
     para(
@@ -309,4 +236,4 @@ def render_pdf(report: PostmortemReport) -> bytes:
     table([tuple(m) for m in report.metrics], [1.6, 1, 2], ("Metric", "Value", "Measured as"))
     if "Response times" in by_title:
         chart(by_title["Response times"].svg, by_title["Response times"].caption)
-    return bytes(pdf.output())
+    return doc.output()

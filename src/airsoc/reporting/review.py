@@ -7,7 +7,7 @@ request changes -> back to ``draft`` (on the post-mortem's own chain).
 
 Action items (owner, due date, status ``open`` / ``in_progress`` / ``done`` / ``cancelled``)
 come from a post-mortem or from a review; :func:`list_action_items` queries all of them, and
-``overdue_at`` keeps those still open or in progress past their due date.
+``overdue_only`` keeps those still open or in progress past their due date.
 
 Example:
     >>> from datetime import timedelta
@@ -28,7 +28,7 @@ Example:
     ('changes_requested', ['sam'], ['Page the data owner first'])
     >>> clock.advance(timedelta(days=3))
     >>> with store.read() as s:
-    ...     [(a.title, a.overdue) for a in list_action_items(s, overdue_at=clock.now())]
+    ...     [(a.title, a.overdue) for a in list_action_items(s, at=clock.now(), overdue_only=True)]
     [('Page the data owner first', True)]
     >>> store.close()
 """
@@ -72,6 +72,7 @@ __all__ = [
     "decide_review",
     "get_review_item",
     "list_action_items",
+    "postmortem_id_of",
     "review_queue",
 ]
 
@@ -111,7 +112,12 @@ class ReviewItemView(ReviewItemSummary):
     history: list[AuditEntryView]
 
 
-def _postmortem_id(kind: str, reference: str) -> int | None:
+def postmortem_id_of(kind: str, reference: str) -> int | None:
+    """Return the post-mortem a review item is about (``PM-3`` -> 3), or None.
+
+    >>> postmortem_id_of("postmortem", "PM-3"), postmortem_id_of("tabletop_debrief", "PM-3")
+    (3, None)
+    """
     match = _PM_REFERENCE.match(reference)
     return int(match.group(1)) if kind == "postmortem" and match else None
 
@@ -214,7 +220,7 @@ def decide_review(
         reason=stored.text,
         data={"decision": decision, "kind": row.kind, "reference": row.reference},
     )
-    postmortem_id = _postmortem_id(row.kind, row.reference)
+    postmortem_id = postmortem_id_of(row.kind, row.reference)
     if postmortem_id is not None:
         postmortem = session.get(PostmortemRow, postmortem_id)
         if postmortem is not None and postmortem.status == PostmortemStatus.IN_REVIEW.value:
@@ -239,7 +245,7 @@ def add_review_action_item(
     """
     row = _load(session, item_id, lock=True)
     now = clock.now()
-    postmortem_id = _postmortem_id(row.kind, row.reference)
+    postmortem_id = postmortem_id_of(row.kind, row.reference)
     postmortem = session.get(PostmortemRow, postmortem_id) if postmortem_id else None
     if item.due_at is not None:
         due = item.due_at
@@ -316,12 +322,14 @@ def list_action_items(
     *,
     status: str | None = None,
     owner: str | None = None,
-    overdue_at: datetime | None = None,
+    at: datetime | None = None,
+    overdue_only: bool = False,
     limit: int = 500,
 ) -> list[ActionItemEntry]:
-    """Return action items from post-mortems and reviews, soonest due first.
+    """Return action items from post-mortems and reviews, soonest due first, each marked overdue
+    when it is still open or in progress past its due date as of ``at``.
 
-    ``overdue_at`` keeps only items still open or in progress whose due date is before it.
+    ``overdue_only`` keeps only those (it needs ``at``).
     """
     query = select(ActionItemRow).order_by(ActionItemRow.due_at, ActionItemRow.id).limit(limit)
     if status:
@@ -333,9 +341,10 @@ def list_action_items(
         query = query.where(ActionItemRow.status == status)
     if owner:
         query = query.where(ActionItemRow.owner == owner)
-    if overdue_at is not None:
+    if overdue_only:
+        if at is None:
+            raise InputError("overdue needs a time to be overdue at", loc="at")
         query = query.where(
-            or_(*(ActionItemRow.status == s for s in _STILL_TO_DO)),
-            ActionItemRow.due_at < overdue_at,
+            or_(*(ActionItemRow.status == s for s in _STILL_TO_DO)), ActionItemRow.due_at < at
         )
-    return [_entry(r, overdue_at) for r in session.execute(query).scalars()]
+    return [_entry(r, at) for r in session.execute(query).scalars()]

@@ -1,4 +1,4 @@
-"""The review board's queue: items of any kind (a post-mortem, a tabletop debrief, ...) by reference.
+"""The review board's queue: items of any kind (post-mortems, tabletop debriefs) by reference.
 
 An item has a ``kind``, a ``reference`` (``PM-3``, a drill's debrief id, ...), a ``title`` and a
 ``status``: ``pending`` (waiting for the board), ``approved``, ``changes_requested`` or
