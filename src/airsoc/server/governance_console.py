@@ -1,5 +1,6 @@
 """Console pages of governance: the review board's queue, a review item with its decisions and
-action items, the action items still to do, and the overview's panel of overdue action items.
+action items, the action items still to do, the overview's panel of overdue action items, and
+the AI SOC's charter (with Markdown and PDF downloads).
 
 Example:
     >>> overdue_actions_panel.title
@@ -17,6 +18,7 @@ from markupsafe import Markup
 
 from airsoc.errors import InputError
 from airsoc.reporting import review
+from airsoc.reporting.charter import render_charter_markdown, render_charter_pdf
 from airsoc.reporting.postmortems import ActionItemIn, ActionItemUpdate
 from airsoc.reporting.review_queue import REVIEW_KINDS
 from airsoc.roles import UserRole
@@ -31,6 +33,7 @@ from airsoc.server.console import (
     templates,
 )
 from airsoc.server.deps import Ctx
+from airsoc.server.routes.charter import served_charter
 
 __all__ = ["overdue_actions_panel", "router"]
 
@@ -168,3 +171,26 @@ def action_items_page(request: Request, ctx: Ctx, cu: Viewer, overdue: bool = Fa
         items=items, empty="No action items.", now=now
     )
     return page(request, "action_items.html", cu, table=Markup(html), overdue=overdue)
+
+
+@router.get("/charter", response_class=HTMLResponse)
+def charter_page(request: Request, ctx: Ctx, cu: Viewer) -> Response:
+    """The AI SOC's charter, generated from the configuration the server runs with."""
+    return page(request, "charter.html", cu, c=served_charter(request, ctx))
+
+
+@router.get("/charter.{fmt}")
+def charter_download(request: Request, fmt: str, ctx: Ctx, _cu: Viewer) -> Response:
+    """Download the charter as Markdown or PDF."""
+    if fmt not in ("md", "pdf"):
+        raise InputError(f"unknown charter format {fmt!r}; use md or pdf", loc="format")
+    built = served_charter(request, ctx)
+    if fmt == "md":
+        data, media = render_charter_markdown(built).encode(), "text/markdown; charset=utf-8"
+    else:
+        data, media = render_charter_pdf(built), "application/pdf"
+    return Response(
+        data,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="charter.{fmt}"'},
+    )
