@@ -80,7 +80,8 @@ def test_a_low_default_failure_mode_on_a_critical_system_declares_at_the_floor(
     # data_drift defaults to SEV4; a critical system's floor is SEV2 by default.
     critical = declarer(flush(clock, "fraud", "data_drift"))
     low = declarer(flush(clock, "toy", "data_drift"))
-    assert critical is not None and low is not None
+    assert critical is not None
+    assert low is not None
     assert (critical.severity, low.severity) == ("sev2", "sev4")
     with store.read() as s:
         declared = list_entries(s, chain=incident_chain(critical.id))[0]
@@ -100,7 +101,8 @@ def test_the_floor_comes_from_the_configuration_and_never_lowers(
     config = parse_config(RULES + "governance:\n  criticality:\n    low: {severity_floor: sev3}\n")
     declarer = IncidentDeclarer(config=config, store=store, clock=clock)
     inc = declarer(flush(clock, "toy", "data_drift"))
-    assert inc is not None and inc.severity == "sev3"
+    assert inc is not None
+    assert inc.severity == "sev3"
     # Already above the floor: kept.
     assert decide_severity("sev1", criticality="low", rules=config.governance).severity == "sev1"
 
