@@ -107,7 +107,7 @@ def test_a_responder_cannot_decide_in_the_console(api: Api) -> None:
         follow_redirects=False,
     )
     assert r.status_code == 403
-    assert "dana is a responder; to decide reviews needs the approver role" in r.text
+    assert "dana is a responder; to change review decisions needs the approver role" in r.text
 
 
 def test_the_charter_page_and_its_markdown_and_pdf(api: Api, tmp_path: Path) -> None:

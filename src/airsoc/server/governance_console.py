@@ -40,7 +40,9 @@ __all__ = ["overdue_actions_panel", "router"]
 router = APIRouter(include_in_schema=False)
 
 Responder = Annotated[ConsoleUser, Depends(console_writer(UserRole.RESPONDER, "change reviews"))]
-Approver = Annotated[ConsoleUser, Depends(console_writer(UserRole.APPROVER, "decide reviews"))]
+Approver = Annotated[
+    ConsoleUser, Depends(console_writer(UserRole.APPROVER, "change review decisions"))
+]
 
 
 def _overdue_actions(pctx: PanelContext) -> Markup | None:
