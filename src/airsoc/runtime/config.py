@@ -1,9 +1,9 @@
 """``airsoc.yaml``, composed from the sections each domain owns, validated whole.
 
 Lineage owns ``systems``, monitoring ``monitors``, alerting ``routes``, ``receivers``,
-``inhibit_rules``, ``silences`` and ``templates``, response ``incident_rules``, ``escalation``
-and ``playbooks``, telemetry ``telemetry``. :func:`parse_config` checks the whole file at once;
-references across sections (a monitor's system, an escalation level's receiver) are checked by
+``inhibit_rules``, ``silences`` and ``templates``, response ``incident_rules``, ``escalation``,
+``playbooks`` and ``governance``, telemetry ``telemetry``. :func:`parse_config` checks the whole
+file at once; references across sections (a monitor's system, an escalation level's receiver) are checked by
 :meth:`AirsocConfig.reference_issues`.
 
 Example:
@@ -216,4 +216,10 @@ incident_rules: []
 
 playbooks: []
   # - playbooks/*.yaml
+
+# governance:                     # what criticality means (docs/governance.md)
+#   criticality:
+#     high: {severity_floor: sev2, destructive_steps: require_approval}
+#   slas:
+#     detection: {sev1: 15m, sev2: 1h}
 """
