@@ -3,8 +3,8 @@
 Lineage owns ``systems``, monitoring ``monitors``, alerting ``routes``, ``receivers``,
 ``inhibit_rules``, ``silences`` and ``templates``, response ``incident_rules``, ``escalation``,
 ``playbooks`` and ``governance``, telemetry ``telemetry``. :func:`parse_config` checks the whole
-file at once; references across sections (a monitor's system, an escalation level's receiver) are checked by
-:meth:`AirsocConfig.reference_issues`.
+file at once; references across sections (a monitor's system, an escalation level's receiver)
+are checked by :meth:`AirsocConfig.reference_issues`.
 
 Example:
     >>> cfg = parse_config("systems: {fraud-detector: {kind: tabular-classifier, owner: risk-ml, "
