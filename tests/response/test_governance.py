@@ -110,6 +110,8 @@ def test_the_floor_comes_from_the_configuration_and_never_lowers(
 def test_a_bad_governance_section_names_its_location() -> None:
     with pytest.raises(ConfigError, match=r"governance\.criticality\.high\.severity_floor"):
         parse_config("governance:\n  criticality:\n    high: {severity_floor: sev9}\n")
+    with pytest.raises(ConfigError, match=r"governance\.criticality\.low\.approval_role"):
+        parse_config("governance:\n  criticality:\n    low: {approval_role: boss}\n")
     with pytest.raises(ConfigError, match=r"governance\.criticality\.urgent"):
         parse_config("governance:\n  criticality:\n    urgent: {}\n")
 

@@ -31,12 +31,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airsoc.incidents.config import SeverityName, SeverityValue
-from airsoc.incidents.lifecycle import parse_severity
+from airsoc.errors import AirsocError
+from airsoc.incidents.lifecycle import parse_role, parse_severity
 from airsoc.incidents.taxonomy import failure_mode as lookup_failure_mode
 from airsoc.lineage.config import Criticality
 from airsoc.lineage.models import SystemRow
@@ -82,6 +83,14 @@ class CriticalityRuleConfig(StrictModel):
     approval_timeout: Duration | None = None
     on_timeout: Literal["proceed", "skip", "abort"] = "abort"
     four_eyes: Literal["destructive", "all"] = "destructive"
+
+    @field_validator("approval_role")
+    @classmethod
+    def _known_role(cls, value: str) -> str:
+        try:
+            return parse_role(value).value
+        except AirsocError as exc:
+            raise ValueError(exc.message) from None
 
     def approval_spec(self) -> ApprovalSpec:
         """Return the approval a destructive step waits for when the playbook gives none."""
