@@ -35,8 +35,8 @@ from pydantic import Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from airsoc.incidents.config import SeverityName, SeverityValue
 from airsoc.errors import AirsocError
+from airsoc.incidents.config import SeverityName, SeverityValue
 from airsoc.incidents.lifecycle import parse_role, parse_severity
 from airsoc.incidents.taxonomy import failure_mode as lookup_failure_mode
 from airsoc.lineage.config import Criticality
