@@ -136,6 +136,8 @@ def test_the_charter_page_and_its_markdown_and_pdf(api: Api, tmp_path: Path) -> 
     assert re.search(r"detection</td><td>SEV2</td><td>20 min</td><td>10 min \(met 1 of 1\)", slas)
     assert re.search(r"containment</td><td>SEV2</td><td>4 h</td><td>30 min \(met 1 of 1\)", slas)
     assert "notification</td><td>SEV2</td><td>30 min</td><td>not measured yet" in slas
+    # SEV1 detection was left out of the file: its default target stays.
+    assert "detection</td><td>SEV1</td><td>15 min</td><td>not measured yet" in slas
     assert "fraud-input-drift" in page
     assert "MITRE ATLAS</td><td>5.6.0" in page
     assert "OWASP Top 10 for LLM Applications</td><td>2025" in page

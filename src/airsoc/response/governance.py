@@ -29,9 +29,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -115,18 +115,42 @@ def _sla(*minutes: int) -> dict[SeverityName, timedelta]:
     return {name: timedelta(minutes=m) for name, m in zip(names, minutes, strict=True)}
 
 
+_DEFAULT_SLAS = {
+    "detection": (15, 60, 240, 1440, 4320),
+    "containment": (60, 240, 1440, 4320, 10080),
+    "notification": (15, 30, 120, 480, 1440),
+}
+
+
 class SlaConfig(StrictModel):
     """Service levels per severity: detection (fault to declaration), containment (declaration
-    to contained) and notification (declaration to the first notice sent)."""
+    to contained) and notification (declaration to the first notice sent). A severity left out
+    keeps its default.
+
+    >>> SlaConfig.model_validate({"detection": {"sev2": "20m"}}).detection["sev1"]
+    datetime.timedelta(seconds=900)
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        merged = dict(value)
+        for measure, minutes in _DEFAULT_SLAS.items():
+            given = value.get(measure)
+            if isinstance(given, dict):
+                merged[measure] = {**_sla(*minutes), **given}
+        return merged
 
     detection: dict[SeverityName, Duration] = Field(
-        default_factory=lambda: _sla(15, 60, 240, 1440, 4320)
+        default_factory=lambda: _sla(*_DEFAULT_SLAS["detection"])
     )
     containment: dict[SeverityName, Duration] = Field(
-        default_factory=lambda: _sla(60, 240, 1440, 4320, 10080)
+        default_factory=lambda: _sla(*_DEFAULT_SLAS["containment"])
     )
     notification: dict[SeverityName, Duration] = Field(
-        default_factory=lambda: _sla(15, 30, 120, 480, 1440)
+        default_factory=lambda: _sla(*_DEFAULT_SLAS["notification"])
     )
 
 
