@@ -187,3 +187,30 @@ def test_a_runner_given_other_rules_follows_them(store: Store, clock: SimulatedC
     with store.read() as s:
         (approval,) = list_approvals(s)
     assert approval.role == "scribe"
+
+
+def test_a_dry_run_shows_the_approvals_governance_adds(store: Store, clock: SimulatedClock) -> None:
+    from airsoc.response.actions import ResponseServices
+    from airsoc.response.dryrun import dry_run
+    from airsoc.response.playbooks import parse_playbook
+
+    reg = registry()
+    playbook = parse_playbook(ROLLBACK + NOTE.split("steps:")[1], registry=reg)
+    services = ResponseServices(store=store, settings=store.settings)
+    incident_data = {"system": "fraud", "failure_mode": "data_drift", "severity": "sev4"}
+    plain = dry_run(playbook, incident=incident_data, registry=reg, services=services, clock=clock)
+    assert [s.approval for s in plain] == [None, "needs approval by incident_commander"]
+    critical = dry_run(
+        playbook,
+        incident=incident_data,
+        registry=reg,
+        services=services,
+        clock=clock,
+        criticality="critical",
+    )
+    assert [s.approval for s in critical] == [
+        "needs approval by incident_commander (four-eyes); "
+        "critical systems require approval of destructive steps",
+        "needs approval by incident_commander (four-eyes); the playbook asks for it; "
+        "four-eyes on every step of critical systems",
+    ]
