@@ -35,6 +35,7 @@ from airsoc.reporting.report import PostmortemReport, build_report
 
 __all__ = [
     "REPORT_FORMATS",
+    "PdfDocument",
     "RenderedReport",
     "render",
     "render_html",
