@@ -44,7 +44,7 @@ from airsoc.incidents.taxonomy import (
 )
 from airsoc.lineage.config import SystemConfig
 from airsoc.monitoring.config import MonitorConfig
-from airsoc.reporting.pdf import PdfDocument
+from airsoc.reporting.render import PdfDocument
 from airsoc.reporting.timing import format_duration, times_of
 from airsoc.response.config import EscalationConfig, IncidentRuleConfig
 from airsoc.response.escalation import list_communications
