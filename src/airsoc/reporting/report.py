@@ -169,6 +169,16 @@ def describe_entry(entry: AuditEntryView) -> str:
         return f"Record updated: {fields}{because}."
     if action == "incident.finding_added":
         return f"Finding recorded ({str(data.get('kind', '')).replace('_', ' ')}): {reason}."
+    if action == "incident.flagged_serious":
+        return (
+            f"Flagged as a serious incident ({str(data.get('category', '')).replace('_', ' ')}; "
+            f"report due {str(data.get('due_at', '?'))[:16].replace('T', ' ')} UTC): {reason}."
+        )
+    if action == "regulatory.report_submitted":
+        late = " (late)" if data.get("late") else ""
+        return f"The {data.get('report')} serious-incident report was sent{late}: {reason}."
+    if action == "regulatory.reminder_sent":
+        return f"Reminder sent: {reason}."
     if action == "incident.absorbed":
         return f"Incident {data.get('incident')} was merged into this one: {reason}."
     words = action.replace(".", " ").replace("_", " ")
