@@ -307,9 +307,7 @@ def test_log_in_work_an_incident_and_read_a_postmortem(browser: Browser, tmp_pat
         page.screenshot(path=str(SHOTS / "05-overview-pending-approval.png"), full_page=True)
         page.get_by_role("link", name=story.system).click()
         expect(page.locator("#routing-version")).to_have_text("v7")
-        expect(
-            page.get_by_role("img", name="fraud-input-drift: statistic over time")
-        ).to_be_visible()
+        expect(page.get_by_role("img", name="fraud-input-drift: statistic per run")).to_be_visible()
         assert_readable(page)
         page.screenshot(path=str(SHOTS / "06-system-before.png"), full_page=True)
 

@@ -192,7 +192,9 @@ def test_unknown_values_are_written_unknown_never_drawn_as_zero() -> None:
     assert ">unknown</text>" in svg
     assert "MTTA drift: unknown" in svg
     line = line_chart(["a", "b", "c", "d"], [Series("s", [1.0, None, 2.0, 3.0])], title="t")
-    assert line.count("<polyline") == 2  # the gap splits the line; nothing drops to 0
+    # The gap splits the line; nothing drops to 0; the lone point before it is a dot.
+    assert line.count("<polyline") == 1
+    assert line.count("<circle") == 1
 
 
 def test_the_overview_writes_unknown_mean_times_as_unknown(api: Api) -> None:

@@ -26,9 +26,11 @@ def test_the_system_page_charts_each_monitor_and_shows_routing_and_alerts(api: A
     page = api.client.get("/systems/fraud-detector").text
     assert '<td id="routing-mode">primary</td>' in page
     assert '<td id="routing-version">v7</td>' in page
-    assert 'aria-label="fraud-input-drift: statistic over time"' in page
+    assert 'aria-label="fraud-input-drift: statistic per run"' in page
     assert page.count("<polyline") == 1
-    assert "stroke-dasharray" in page  # the threshold line
+    assert 'class="threshold"' in page
+    assert page.count('class="marker"') == 1  # the one run that raised the alarm
+    assert "No requests in the last hour" in page  # the seed sends no traffic
     assert "5 signals, 1 raised the alarm" in page
     assert "https://" not in page
     assert api.client.get("/systems/nope").status_code == 404

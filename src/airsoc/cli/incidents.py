@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -41,11 +42,24 @@ def declare(
     model_version: Annotated[list[str] | None, typer.Option(help="Affected model version")] = None,
     data_batch: Annotated[list[str] | None, typer.Option(help="Suspect data batch")] = None,
     indicator: Annotated[list[str] | None, typer.Option(help="An indicator of compromise")] = None,
+    config: Annotated[
+        Path, typer.Option(help="Its governance rules set the severity floor (if the file exists)")
+    ] = Path("airsoc.yaml"),
     actor: ActorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Declare an incident (phase: detected)."""
+    """Declare an incident (phase: detected), at least as severe as its system's severity floor."""
+    from airsoc.response.governance import GovernanceConfig, declaration_severity
+
+    rules = GovernanceConfig()
+    if config.exists():
+        from airsoc.runtime.config import load_config
+
+        rules = load_config(config).governance
     with state.store().transaction() as s:
+        decision = declaration_severity(
+            s, system=system, failure_mode=failure_mode, severity=severity, rules=rules
+        )
         inc = service.declare_incident(
             s,
             clock=state.clock,
@@ -53,7 +67,8 @@ def declare(
             system=system,
             failure_mode=failure_mode,
             summary=summary,
-            severity=severity,
+            severity=decision.severity,
+            severity_reason=decision.reason,
             title=title,
             model_versions=model_version or (),
             data_batches=data_batch or (),

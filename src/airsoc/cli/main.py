@@ -35,7 +35,7 @@ import typer
 import typer.main
 from typer.core import TyperGroup
 
-from airsoc.cli import identity, profile, scan, screen, serve, setup
+from airsoc.cli import charter, identity, profile, scan, screen, serve, setup
 from airsoc.cli import output as ui
 from airsoc.cli.state import state
 from airsoc.errors import AirsocError, ConfigError
@@ -102,6 +102,9 @@ GROUPS: dict[str, CommandGroup] = {
     ),
     "postmortem": CommandGroup(
         "airsoc.cli.postmortems", "Blameless post-mortems and fleet response times."
+    ),
+    "review": CommandGroup(
+        "airsoc.cli.review", "The review board: queue, decisions and action items."
     ),
     "export": CommandGroup(
         "airsoc.cli.export", "Export records in other tools' formats (OCSF findings)."
@@ -205,6 +208,7 @@ screen.register(app)
 scan.register(app)
 serve.register(app)
 identity.register(app)
+charter.register(app)
 
 
 def _usage_line(exc: typer.TyperException) -> str:

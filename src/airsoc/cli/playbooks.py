@@ -175,9 +175,25 @@ def dry_run_incident(
     else:
         chosen = [p for p, _ in _playbooks(config, registry).values() if p.applies_to(incident)]
     services = ResponseServices(store=state.store(), settings=state.settings)
+    rules = None
+    path = config or (Path("airsoc.yaml") if Path("airsoc.yaml").exists() else None)
+    if path is not None:
+        from airsoc.runtime.config import load_config
+
+        rules = load_config(path).governance
+    from airsoc.response.governance import system_criticality
+
+    with state.store().read() as s:
+        criticality = system_criticality(s, system=str(incident.get("system", "")))
     plans = {
         p.name: dry_run(
-            p, incident=incident, registry=registry, services=services, clock=state.clock
+            p,
+            incident=incident,
+            registry=registry,
+            services=services,
+            clock=state.clock,
+            criticality=criticality,
+            rules=rules,
         )
         for p in chosen
     }
@@ -218,6 +234,7 @@ def run(
     store = state.store()
     receivers = {}
     templates = None
+    governance = None
     path = config or (Path("airsoc.yaml") if Path("airsoc.yaml").exists() else None)
     if path is not None:
         from airsoc.alerting.engine import AlertingEngine
@@ -225,6 +242,7 @@ def run(
         cfg, _ = load_checked_config(path, registry=registry)
         engine = AlertingEngine(config=cfg, store=store, clock=state.clock)
         receivers, templates = dict(engine.receivers), engine.templates
+        governance = cfg.governance
     with store.transaction() as s:
         view = start_run(
             s,
@@ -245,6 +263,7 @@ def run(
             templates=templates,
             control_plane=live_control_plane(store=store, clock=state.clock),
         ),
+        governance=governance,
     )
     worker.run_until_idle()
     with store.read() as s:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -24,6 +25,10 @@ def serve(
     max_upload_bytes: Annotated[
         int, typer.Option(min=1, help="Largest evidence upload accepted")
     ] = 100 << 20,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="An airsoc.yaml whose charter and governance rules the API serves"),
+    ] = None,
 ) -> None:
     """Serve the API (/api/v1), the console (/) and /metrics until interrupted."""
     import uvicorn
@@ -38,6 +43,10 @@ def serve(
         cookie_secure=secure_cookies,
         limits=RequestLimits(max_body_bytes=max_body_bytes, max_upload_bytes=max_upload_bytes),
     )
+    if config is not None:
+        from airsoc.server.routes.charter import serve_configuration
+
+        serve_configuration(app, config)
     ui.console.print(f"airsoc on http://{host}:{port}/ (API at /api/v1, docs at /docs)")
     # uvicorn's access log prints paths only; no secret ever travels in a path or query.
     uvicorn.run(app, host=host, port=port, log_level="info")

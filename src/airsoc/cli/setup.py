@@ -77,9 +77,11 @@ def up(
     def api_app(readiness: Callable[[], list[PartStatus]]) -> FastAPI:
         app = create_app(state.settings, clock=state.clock, store=store, readiness=readiness)
         if not demo and config.exists():
+            from airsoc.server.routes.charter import serve_configuration
             from airsoc.server.routes.scan import serve_config_documents
 
             serve_config_documents(app, config)  # grounding indexes for POST /api/v1/scan
+            serve_configuration(app, config)  # the charter, and severity floors of declarations
         return app
 
     if demo and scripted:

@@ -227,10 +227,13 @@ def declare_incident(
     started_at: datetime | None = None,
     detected_at: datetime | None = None,
     group_key: str | None = None,
+    severity_reason: str = "",
 ) -> IncidentView:
     """Open an incident in phase ``detected``, tagged from the taxonomy, and return it.
 
     Without a severity the failure mode's default applies; ``sev2|sev3`` (unsure) takes the higher.
+    ``severity_reason`` says why the severity is what it is (e.g. a system's severity floor); it
+    is recorded with the declaration.
     """
     mode = lookup_failure_mode(failure_mode)
     sev = parse_severity(severity) if severity else parse_severity(mode.default_severity)
@@ -276,7 +279,12 @@ def declare_incident(
         actor=actor,
         action="incident.declared",
         reason=summary,
-        data={"system": system, "failure_mode": mode.name, "severity": sev.value},
+        data={
+            "system": system,
+            "failure_mode": mode.name,
+            "severity": sev.value,
+            **({"severity_reason": severity_reason} if severity_reason else {}),
+        },
     )
     return IncidentView.of(row)
 

@@ -15,7 +15,18 @@ from pydantic import Field, model_validator
 
 from airsoc.types import StrictModel
 
-__all__ = ["FallbackConfig", "GuardConfig", "LineageSection", "RetrainConfig", "SystemConfig"]
+__all__ = [
+    "Criticality",
+    "FallbackConfig",
+    "GuardConfig",
+    "LineageSection",
+    "RetrainConfig",
+    "SystemConfig",
+]
+
+
+#: How much a system matters; governance sets severity floors and approval rules by it.
+Criticality = Literal["low", "medium", "high", "critical"]
 
 
 class FallbackConfig(StrictModel):
@@ -90,7 +101,7 @@ class SystemConfig(StrictModel):
         "tabular-classifier", "tabular-regressor", "llm-app", "rag-app", "ranker", "other"
     ]
     owner: str
-    criticality: Literal["low", "medium", "high", "critical"] = "medium"
+    criticality: Criticality = "medium"
     fallback: FallbackConfig | None = None
     retrain: RetrainConfig | None = None
     description: str = ""

@@ -40,6 +40,7 @@ from airsoc.incidents.findings import FindingKind, list_findings
 from airsoc.incidents.lifecycle import Severity, parse_severity
 from airsoc.incidents.service import get_incident
 from airsoc.reporting.models import ActionItemRow, PostmortemRow
+from airsoc.reporting.review_queue import file_review_item, withdraw_review_item
 from airsoc.types import Text
 
 __all__ = [
@@ -158,16 +159,18 @@ class ActionItemUpdate(BaseModel):
 
     owner: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     due_at: datetime | None = None
-    status: str | None = Field(None, pattern="^(open|done)$")
+    status: str | None = Field(None, pattern="^(open|in_progress|done|cancelled)$")
 
 
 class ActionItemView(BaseModel):
-    """An action item with its owner, due date and status (``open`` or ``done``)."""
+    """An action item with its owner, due date and status (``open``, ``in_progress``, ``done``
+    or ``cancelled``), from a post-mortem or from a review of the review board."""
 
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    postmortem_id: int
+    postmortem_id: int | None
+    review_item_id: int | None = None
     title: str
     owner: str
     due_at: datetime
@@ -373,6 +376,7 @@ def transition_postmortem(
     source = row.status
     row.status = target.value
     row.updated_at = clock.now()
+    _queue_for_review(session, clock, row, source, actor)
     append_entry(
         session,
         clock=clock,
@@ -384,6 +388,32 @@ def transition_postmortem(
     )
     session.flush()
     return _view(session, row)
+
+
+def _queue_for_review(
+    session: Session, clock: Clock, row: PostmortemRow, source: str, actor: str
+) -> None:
+    # In review means in the review board's queue; leaving review by another way takes it off.
+    reference = f"PM-{row.id}"
+    if row.status == PostmortemStatus.IN_REVIEW.value:
+        title = get_incident(session, incident_id=row.incident_id).title
+        file_review_item(
+            session,
+            clock=clock,
+            kind="postmortem",
+            reference=reference,
+            title=f"Post-mortem of INC-{row.incident_id}: {title}",
+            actor=actor,
+        )
+    elif source == PostmortemStatus.IN_REVIEW.value:
+        withdraw_review_item(
+            session,
+            clock=clock,
+            kind="postmortem",
+            reference=reference,
+            actor=actor,
+            reason=f"the post-mortem moved to {row.status} outside the review board",
+        )
 
 
 def update_narrative(

@@ -20,18 +20,16 @@ Example:
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from airsoc.errors import InputError
+from airsoc.reporting.pdf import PdfDocument
 from airsoc.reporting.postmortems import get_postmortem
 from airsoc.reporting.report import PostmortemReport, build_report
 
@@ -118,116 +116,10 @@ def render_postmortem(
     )
 
 
-_LATIN1_SUBSTITUTES = {
-    "…": "...",
-    "—": "-",
-    "–": "-",
-    "→": "->",
-    "“": '"',
-    "”": '"',
-    "‘": "'",
-    "’": "'",
-    "·": "-",
-    "•": "-",
-}
-
-
-def _latin1(text: str) -> str:
-    for bad, good in _LATIN1_SUBSTITUTES.items():
-        text = text.replace(bad, good)
-    return text.encode("latin-1", "replace").decode("latin-1")
-
-
-class PdfDocument:
-    """An A4 document written top to bottom: headings, paragraphs, bullets, tables and SVG
-    charts, in Latin-1 text (fpdf2's core fonts). Every PDF report is written with it.
-
-    >>> doc = PdfDocument("A title")
-    >>> doc.heading("A title", 16)
-    >>> doc.table([("a", "1")], [1, 1], ("key", "value"))
-    >>> doc.output()[:5]
-    b'%PDF-'
-    """
-
-    def __init__(self, title: str) -> None:
-        from fpdf import FPDF
-        from fpdf.enums import XPos, YPos
-
-        self.pdf = FPDF(format="A4")
-        self.pdf.set_auto_page_break(auto=True, margin=15)
-        self.pdf.set_title(_latin1(title))
-        self.pdf.set_creator("airsoc")
-        self.pdf.add_page()
-        self.width = self.pdf.w - self.pdf.l_margin - self.pdf.r_margin
-        self._nl: dict[str, Any] = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
-
-    def heading(self, text: str, size: int = 13) -> None:
-        """Write a heading."""
-        self.pdf.ln(2)
-        self.pdf.set_font("Helvetica", "B", size)
-        self.pdf.multi_cell(self.width, 7, _latin1(text), **self._nl)
-        self.pdf.set_font("Helvetica", "", 10)
-
-    def para(self, text: str, style: str = "") -> None:
-        """Write a paragraph (``style``: ``""``, ``"B"``, ``"I"``)."""
-        self.pdf.set_font("Helvetica", style, 10)
-        self.pdf.multi_cell(self.width, 5, _latin1(text), **self._nl)
-        self.pdf.ln(1)
-
-    def bullets(self, items: list[str]) -> None:
-        """Write a bulleted list."""
-        for item in items:
-            self.pdf.set_font("Helvetica", "", 10)
-            self.pdf.multi_cell(self.width, 5, _latin1(f"- {item}"), **self._nl)
-        self.pdf.ln(1)
-
-    def table(
-        self,
-        rows: Sequence[tuple[str, ...]],
-        widths: list[float],
-        header: tuple[str, ...] = (),
-    ) -> None:
-        """Write a table with relative column ``widths`` and an optional ``header`` row."""
-        self.pdf.set_font("Helvetica", "", 9)
-        with self.pdf.table(
-            col_widths=widths,
-            text_align="LEFT",
-            first_row_as_headings=bool(header),
-            line_height=4.5,
-        ) as t:
-            for row in [*([header] if header else []), *rows]:
-                cells = t.row()
-                for value in row:
-                    cells.cell(_latin1(value))
-        self.pdf.ln(2)
-
-    def chart(self, svg: str, caption: str) -> None:
-        """Draw an SVG chart with its caption."""
-        if self.pdf.will_page_break(70):
-            self.pdf.add_page()
-        # fpdf2 draws SVG shapes and text but not <title> tooltips; drop them.
-        plain = re.sub(r"<title>.*?</title>", "", svg)
-        self.pdf.image(io.BytesIO(plain.encode()), w=min(self.width, 170))
-        if caption:
-            self.pdf.set_font("Helvetica", "I", 8)
-            self.pdf.multi_cell(self.width, 4, _latin1(caption), **self._nl)
-        self.pdf.ln(2)
-
-    def output(self) -> bytes:
-        """Return the document's bytes."""
-        return bytes(self.pdf.output())
-
-
 def render_pdf(report: PostmortemReport) -> bytes:
     """Return the report as a PDF: the same sections as the HTML, with the charts drawn in."""
     doc = PdfDocument(report.title)
-    heading, para, bullets, table, chart = (
-        doc.heading,
-        doc.para,
-        doc.bullets,
-        doc.table,
-        doc.chart,
-    )
+    heading, para, bullets, table, chart = doc.heading, doc.para, doc.bullets, doc.table, doc.chart
 
     heading(report.title, 16)
     para(

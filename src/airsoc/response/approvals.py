@@ -7,7 +7,9 @@ moves the run accordingly, through the run lifecycle table.
 
 Who may decide: a person who holds the approval's role on the incident, or its incident
 commander. For destructive actions (rollback, quarantine, block, ...) the person who requested
-the run cannot approve it (four-eyes). Every decision records who, when and why on the incident's
+the run cannot approve it (four-eyes); the governance rule of the system's criticality can widen
+four-eyes to every step and add approvals to destructive steps
+(:mod:`airsoc.response.governance`). Every decision records who, when and why on the incident's
 timeline, and makes the run runnable again.
 
 Example:
@@ -34,7 +36,7 @@ from airsoc.incidents.lifecycle import Role
 from airsoc.incidents.service import get_incident, incident_chain
 from airsoc.response.lifecycle import RunStatus, move_run
 from airsoc.response.models import ApprovalRow, PlaybookRunRow
-from airsoc.response.playbooks import Step
+from airsoc.response.playbooks import ApprovalSpec, Step
 from airsoc.response.runs import audit_run
 
 __all__ = ["ApprovalView", "GateDecision", "approval_gate", "decide_approval", "list_approvals"]
@@ -52,6 +54,7 @@ class ApprovalView(BaseModel):
     action: str
     role: str
     destructive: bool
+    four_eyes: bool = False
     summary: str
     requested_by: str
     requested_at: datetime
@@ -99,9 +102,10 @@ def decide_approval(
         )
     if row.timeout_at is not None and clock.now() >= row.timeout_at:
         raise ConflictError(f"approval {approval_id} timed out at {row.timeout_at.isoformat()}")
-    if row.destructive and actor == row.requested_by:
+    if (row.destructive or row.four_eyes) and actor == row.requested_by:
+        why = "destructive actions" if row.destructive else "steps on this system"
         raise PermissionDeniedError(
-            f"{actor} requested this {row.action} and cannot approve it: destructive actions "
+            f"{actor} requested this {row.action} and cannot approve it: {why} "
             "need a second person (four-eyes)"
         )
     incident = get_incident(session, incident_id=row.incident_id)
@@ -159,13 +163,18 @@ def approval_gate(
     step: Step,
     destructive: bool,
     summary: Callable[[], str],
+    spec: ApprovalSpec | None = None,
+    four_eyes: bool = False,
+    why: str = "",
 ) -> GateDecision:
     """Return whether ``step`` of ``run`` may proceed, filing its approval request if new.
 
+    ``spec`` is the approval needed (default: the step's own), ``four_eyes`` whether the run's
+    starter is barred from deciding, ``why`` the rule that asks for it (recorded on the request).
     ``summary`` describes the step for the approver; it is called only for a new request.
     A request past its timeout is marked ``timed_out`` and its ``on_timeout`` decides.
     """
-    spec = step.approval
+    spec = spec or step.approval
     assert spec is not None
     now = clock.now()
     approval = session.execute(
@@ -180,6 +189,7 @@ def approval_gate(
             action=step.action,
             role=spec.role,
             destructive=destructive,
+            four_eyes=four_eyes or destructive,
             summary=summary(),
             requested_by=run.started_by,
             requested_at=now,
@@ -195,7 +205,14 @@ def approval_gate(
             incident_id=run.incident_id,
             action="playbook.approval_requested",
             reason=approval.summary,
-            data={"run": run.id, "step": step.id, "approval": approval.id, "role": spec.role},
+            data={
+                "run": run.id,
+                "step": step.id,
+                "approval": approval.id,
+                "role": spec.role,
+                "four_eyes": approval.four_eyes,
+                **({"rule": why} if why else {}),
+            },
         )
         return GateDecision("wait", wake_at=timeout_at)
     if approval.status == "approved":

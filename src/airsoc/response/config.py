@@ -1,4 +1,4 @@
-"""The response sections of ``airsoc.yaml``: incident rules, escalation and playbooks.
+"""The response sections of ``airsoc.yaml``: incident rules, escalation, playbooks, governance.
 
 Example:
     >>> ResponseSection.model_validate(
@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 from airsoc.errors import ExpressionError
 from airsoc.incidents.config import FailureModeName, SeverityName, SeverityValue
 from airsoc.response.conditions import compile_condition
+from airsoc.response.governance import GovernanceConfig
 from airsoc.types import Duration, StrictModel
 
 __all__ = [
@@ -84,3 +85,4 @@ class ResponseSection(StrictModel):
     incident_rules: list[IncidentRuleConfig] = Field(default_factory=list)
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     playbooks: list[str] = Field(default_factory=list)
+    governance: GovernanceConfig = Field(default_factory=GovernanceConfig)

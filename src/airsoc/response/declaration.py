@@ -4,7 +4,8 @@ When an alert group is flushed, :class:`IncidentDeclarer` looks for the open inc
 (its key is the group's labels): later alerts attach to it instead of opening another. Without
 one, the ``incident_rules`` are tried in order; the first whose ``when`` holds decides
 (``declare: false`` means "never for these"). A declared incident takes its failure mode and
-severity from the rule or the alert labels, its ATLAS/OWASP tags from the taxonomy, starts its
+severity from the rule or the alert labels (raised to the severity floor of the system's
+criticality, :mod:`airsoc.response.governance`), its ATLAS/OWASP tags from the taxonomy, starts its
 escalation policy and communication cadence, and starts the playbooks whose ``on`` matches.
 
 Rule conditions read the group's common labels by name (``failure_mode``, ``severity``,
@@ -42,6 +43,7 @@ from airsoc.incidents.taxonomy import failure_mode as lookup_failure_mode
 from airsoc.monitoring.alerts import STANDARD_LABELS
 from airsoc.response.conditions import evaluate
 from airsoc.response.config import IncidentRuleConfig, ResponseSection
+from airsoc.response.governance import declaration_severity
 from airsoc.response.incident_alerts import incident_alerts, incident_group_key
 from airsoc.response.models import IncidentAlertRow
 from airsoc.response.playbooks import Playbook
@@ -95,6 +97,7 @@ class IncidentDeclarer:
     ) -> None:
         self.rules = list(config.incident_rules)
         self.escalation = config.escalation
+        self.governance = config.governance
         self.store = store
         self.clock = clock
         self.playbooks = list(playbooks)
@@ -183,6 +186,10 @@ class IncidentDeclarer:
                 severity = parse_severity(labels.get("severity", "")).value
             except AirsocError:
                 severity = None
+        system = labels.get("system") or "unknown"
+        decision = declaration_severity(
+            s, system=system, failure_mode=mode.name, severity=severity, rules=self.governance
+        )
         summaries = sorted({a.annotations.get("summary", "") for a in flush.alerts} - {""})
         summary = f"{len(flush.alerts)} alert(s) on {labels.get('system', 'unknown system')}"
         if summaries:
@@ -191,10 +198,11 @@ class IncidentDeclarer:
             s,
             clock=self.clock,
             actor=self.actor,
-            system=labels.get("system") or "unknown",
+            system=system,
             failure_mode=mode.name,
             summary=summary,
-            severity=severity,
+            severity=decision.severity,
+            severity_reason=decision.reason,
             model_versions=[labels["model_version"]] if labels.get("model_version") else (),
             labels={k: str(v) for k, v in labels.items()},
             detected_at=min(a.starts_at for a in flush.alerts),

@@ -25,6 +25,7 @@ from airsoc.clock import Clock
 from airsoc.errors import AirsocError
 from airsoc.response.actions import Action, ActionContext, ActionRegistry, ResponseServices
 from airsoc.response.conditions import plain_data
+from airsoc.response.governance import GovernanceConfig, approval_requirement
 from airsoc.response.playbooks import Playbook, Step
 from airsoc.response.steps import StepFailedError, condition_holds, foreach_items, render_params
 
@@ -48,19 +49,33 @@ def dry_run(
     registry: ActionRegistry,
     services: ResponseServices,
     clock: Clock,
+    criticality: str | None = None,
+    rules: GovernanceConfig | None = None,
 ) -> list[DryRunStep]:
-    """Return what each step would do on ``incident``, templates filled, nothing executed."""
+    """Return what each step would do on ``incident``, templates filled, nothing executed.
+
+    ``criticality`` is the incident's system's; with it, the approvals its governance ``rules``
+    add (default: the documented defaults) are shown too.
+    """
     ctx: dict[str, Any] = {"incident": plain_data(incident), "steps": {}, "run": {"id": 0}}
     out: list[DryRunStep] = []
     for step in playbook.steps:
         action = registry.get(step.action)
-        approval = (
-            f"needs approval by {step.approval.role}"
-            + (f" within {step.approval.timeout}" if step.approval.timeout is not None else "")
-            + (" (four-eyes)" if action.destructive else "")
-            if step.approval
-            else None
+        need = approval_requirement(
+            step,
+            destructive=action.destructive,
+            criticality=criticality,
+            rules=rules or GovernanceConfig(),
         )
+        approval = None
+        if need.spec is not None:
+            approval = f"needs approval by {need.spec.role}"
+            if need.spec.timeout is not None:
+                approval += f" within {need.spec.timeout}"
+            if need.four_eyes:
+                approval += " (four-eyes)"
+            if step.approval is None or (need.four_eyes and not action.destructive):
+                approval += f"; {need.reason}"  # the system's governance rule asked for it
         ctx["steps"][step.id] = {}
         try:
             if step.foreach:

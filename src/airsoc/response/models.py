@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from airsoc.store.base import Base, UTCDateTime
@@ -69,6 +69,8 @@ class ApprovalRow(Base):
     action: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(64))
     destructive: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Whoever started the run cannot decide (always so for destructive steps).
+    four_eyes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     summary: Mapped[str] = mapped_column(Text, default="")
     requested_by: Mapped[str] = mapped_column(String(200))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -65,6 +65,7 @@ from airsoc.response.actions import (
 )
 from airsoc.response.approvals import approval_gate
 from airsoc.response.execution import execute_unit
+from airsoc.response.governance import GovernanceConfig, approval_requirement, system_criticality
 from airsoc.response.leases import HeldRun, LeaseLostError, RunLease
 from airsoc.response.lifecycle import (
     DONE_STEP_STATUSES,
@@ -101,6 +102,7 @@ class PlaybookRunner:
         worker_id: str,
         registry: ActionRegistry | None = None,
         lease: timedelta = timedelta(minutes=5),
+        governance: GovernanceConfig | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -108,6 +110,8 @@ class PlaybookRunner:
         self.worker_id = worker_id
         self.registry = registry or default_registry()
         self.lease = lease
+        #: The rules per criticality that add approvals and four-eyes (``airsoc.yaml``).
+        self.governance = governance or GovernanceConfig()
         self._lease = RunLease(worker_id=worker_id, clock=clock, duration=lease)
         #: How many times this worker found a run taken from it and stopped acting on it.
         self.leases_lost = 0
@@ -246,7 +250,7 @@ class PlaybookRunner:
                 f"condition false: {step.when}",
             )
             return
-        if step.approval is not None and not self._approved(held, incident_id, step, position, ctx):
+        if not self._approved(held, incident_id, step, position, ctx):
             return
         action = self._action(step)
         if step.foreach:
@@ -427,15 +431,29 @@ class PlaybookRunner:
     ) -> bool:
         run_id = held.run_id
         action = self.registry.get(step.action) if step.action in self.registry.actions else None
+        destructive = bool(action and action.destructive)
+        if step.approval is None and not destructive:
+            return True
         with self.store.transaction() as s:
+            need = approval_requirement(
+                step,
+                destructive=destructive,
+                criticality=system_criticality(s, system=str(ctx["incident"]["system"])),
+                rules=self.governance,
+            )
+            if need.spec is None:
+                return True
             run = held.hold(s)
             decision = approval_gate(
                 s,
                 clock=self.clock,
                 run=run,
                 step=step,
-                destructive=bool(action and action.destructive),
+                destructive=destructive,
                 summary=lambda: self._summary(step, action, ctx),
+                spec=need.spec,
+                four_eyes=need.four_eyes,
+                why=need.reason,
             )
             now = self.clock.now()
             if decision.outcome == "wait":

@@ -1,10 +1,10 @@
 """``airsoc.yaml``, composed from the sections each domain owns, validated whole.
 
 Lineage owns ``systems``, monitoring ``monitors``, alerting ``routes``, ``receivers``,
-``inhibit_rules``, ``silences`` and ``templates``, response ``incident_rules``, ``escalation``
-and ``playbooks``, telemetry ``telemetry``, reporting ``regulatory``. :func:`parse_config`
-checks the whole file at once; references across sections (a monitor's system, an escalation
-level's receiver) are checked by :meth:`AirsocConfig.reference_issues`.
+``inhibit_rules``, ``silences`` and ``templates``, response ``incident_rules``, ``escalation``,
+``playbooks`` and ``governance``, telemetry ``telemetry``, reporting ``regulatory``.
+:func:`parse_config` checks the whole file at once; references across sections (a monitor's
+system, an escalation level's receiver) are checked by :meth:`AirsocConfig.reference_issues`.
 
 Example:
     >>> cfg = parse_config("systems: {fraud-detector: {kind: tabular-classifier, owner: risk-ml, "
@@ -222,4 +222,10 @@ incident_rules: []
 
 playbooks: []
   # - playbooks/*.yaml
+
+# governance:                     # what criticality means (docs/governance.md)
+#   criticality:
+#     high: {severity_floor: sev2, destructive_steps: require_approval}
+#   slas:
+#     detection: {sev1: 15m, sev2: 1h}
 """

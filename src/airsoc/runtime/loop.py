@@ -145,6 +145,7 @@ class ResponseLoop:
         self.engine = engine
         self.declarer = declarer
         self.scheduler = scheduler
+        self.runner.governance = config.governance
         self.runner.services.receivers = engine.receivers
         self.runner.services.templates = engine.templates
         self.runner.services.monitors = list(config.monitors)

@@ -37,7 +37,7 @@ from airsoc.alerting import AlertingEngine
 from airsoc.clock import Clock, SystemClock
 from airsoc.incidents.evidence import BlobStore
 from airsoc.runtime.health import PartStatus
-from airsoc.server import apidocs, console, panels, regulatory
+from airsoc.server import apidocs, console, governance_console, panels, regulatory
 from airsoc.server.console import Panel
 from airsoc.server.deps import ServerContext
 from airsoc.server.errors import install_error_handlers
@@ -56,12 +56,14 @@ from airsoc.server.metrics import (
 from airsoc.server.routes import (
     alerts,
     approvals,
+    charter,
     gateway,
     incidents,
     monitors,
     ops,
     postmortems,
     registry,
+    reviews,
     scan,
     taxonomy,
     traces,
@@ -97,6 +99,9 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     registry.router,
     gateway.router,
     scan.router,
+    reviews.router,
+    reviews.action_items_router,
+    charter.router,
 )
 
 #: Metric hooks read at every scrape of /metrics. Add a domain's metrics: one line here.
@@ -114,6 +119,7 @@ OVERVIEW_PANELS: tuple[Panel, ...] = (
     console.open_incidents_panel,
     panels.approvals_panel,
     console.response_times_panel,
+    governance_console.overdue_actions_panel,
 )
 
 #: Sections of the console's incident page after the core ones. Add one: one line here.
@@ -195,6 +201,7 @@ def create_app(
     app.include_router(console.router)
     app.include_router(panels.router)
     app.include_router(regulatory.router)
+    app.include_router(governance_console.router)
     apidocs.install_api_docs(app)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     return app

@@ -42,6 +42,7 @@ from airsoc.incidents.service import list_incidents
 from airsoc.monitoring.signals import list_signals
 from airsoc.reporting.timing import fleet_metrics
 from airsoc.runtime.health import PartStatus
+from airsoc.server.traffic import quantile
 from airsoc.settings import Settings
 from airsoc.store import Store
 from airsoc.telemetry import read_events
@@ -144,11 +145,6 @@ def notification_metrics(session: Session, clock: Clock) -> Iterator[Metric]:
     yield failures
 
 
-def _quantile(sorted_values: list[float], q: float) -> float:
-    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[index]
-
-
 def gateway_metrics(session: Session, clock: Clock) -> Iterator[Metric]:
     """Return the gateway's request rate (by system and status) and latency quantiles (by system)
     over the last :data:`GATEWAY_WINDOW` seconds of the telemetry event log."""
@@ -186,7 +182,7 @@ def gateway_metrics(session: Session, clock: Clock) -> Iterator[Metric]:
         for system, per_request in sorted(latencies.items()):
             values = sorted(per_request.values())
             for q in _QUANTILES:
-                latency.add_metric([system, str(q)], _quantile(values, q) / 1000)
+                latency.add_metric([system, str(q)], quantile(values, q) / 1000)
     yield rate
     yield latency
 

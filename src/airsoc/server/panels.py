@@ -1,24 +1,23 @@
-"""Console panels and pages of the operational domains: systems and their health, a system's
-monitors (SVG charts of each statistic and threshold over time, from stored signals), routing and
-recent alerts; pending approvals; an incident's playbook runs with approve/reject buttons; and the
-status updates and customer-notice drafts response saved on it.
+"""Console panels and pages of the operational domains: systems and their health; a system's
+page (routing, its gateway traffic per version, the guard's decisions on a chat system, each
+monitor's statistic per run against its threshold, routing changes marked on every chart; see
+:mod:`airsoc.server.system_view`) and recent alerts; pending approvals; an incident's playbook
+runs with approve/reject buttons; and the status updates and customer-notice drafts response
+saved on it.
 
 Example:
     >>> [p.title for p in (systems_panel, approvals_panel, playbook_runs_panel)]
     ['Systems', 'Pending approvals', 'Playbook runs']
-    >>> svg = monitor_chart("drift", [(datetime(2026, 1, 1, 9), 0.1, 0.2),
-    ...                               (datetime(2026, 1, 1, 10), 0.4, 0.2)])
-    >>> svg.count("<polyline"), 'aria-label="drift' in svg
-    (1, True)
+    >>> sorted(SPANS)[:2]
+    ['15m', '1h']
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
 from pydantic import BaseModel
@@ -30,7 +29,7 @@ from airsoc.alerting.service import AlertView
 from airsoc.errors import NotFoundError
 from airsoc.incidents import service as incidents
 from airsoc.monitoring.signals import list_signals
-from airsoc.reporting.charts import Series, line_chart
+from airsoc.reporting.charts import Annotation
 from airsoc.response import list_approvals, list_runs
 from airsoc.response.escalation import list_communications
 from airsoc.roles import UserRole
@@ -46,12 +45,23 @@ from airsoc.server.console import (
 from airsoc.server.deps import Ctx
 from airsoc.server.routes.approvals import decide
 from airsoc.server.routes.monitors import MonitorSummary, monitor_summaries
+from airsoc.server.system_view import (
+    FIT_AT_LEAST,
+    LLM_DETECTORS,
+    SPANS,
+    Chart,
+    guard_charts,
+    monitor_chart,
+    monitor_runs,
+    routing_changes,
+    traffic_charts,
+)
+from airsoc.server.traffic import system_traffic
 
 __all__ = [
     "SystemHealth",
     "approvals_panel",
     "communications_panel",
-    "monitor_chart",
     "playbook_runs_panel",
     "router",
     "system_health",
@@ -60,8 +70,8 @@ __all__ = [
 
 router = APIRouter(include_in_schema=False)
 
-#: How many signals a monitor chart draws, and how many alerts a system page lists.
-CHART_POINTS = 200
+#: How many signals a monitor chart reads, and how many alerts a system page lists.
+CHART_POINTS = 2000
 RECENT_ALERTS = 20
 _CONTAINED = ("fallback", "isolated")
 
@@ -193,37 +203,50 @@ playbook_runs_panel = Panel("Playbook runs", _runs)
 communications_panel = Panel("Status updates and notices", _communications)
 
 
-def monitor_chart(
-    monitor: str, points: Sequence[tuple[datetime, float, float | None]], *, y_label: str = ""
-) -> str:
-    """Return an SVG line chart of a monitor's statistic (and threshold) over time.
-
-    ``points`` are ``(time, statistic, threshold)``; a threshold that never changes is drawn as
-    one dashed line, a changing one as a second series.
-    """
-    one_day = len({t.date() for t, _s, _th in points}) <= 1
-    x = [t.strftime("%H:%M" if one_day else "%m-%d %H:%M") for t, _s, _th in points]
-    series = [Series("statistic", [s for _t, s, _th in points])]
-    limits = {th for _t, _s, th in points if th is not None}
-    threshold = next(iter(limits)) if len(limits) == 1 else None
-    if len(limits) > 1:
-        series.append(Series("threshold", [th for _t, _s, th in points]))
-    return line_chart(
-        x,
-        series,
-        title=f"{monitor}: statistic over time",
-        y_label=y_label,
-        threshold=threshold,
-        width=760,
-    )
-
-
 SystemName = Annotated[str, Path(min_length=1, max_length=200)]
+SpanName = Annotated[str, Query(pattern="^(" + "|".join(SPANS) + ")$")]
+#: Systems whose traffic is chat turns: their page shows the guard and groups LLM monitors.
+_CHAT_KINDS = ("llm-app", "rag-app")
+
+
+def _monitor_panels(
+    session: Session,
+    system: str,
+    monitors: list[MonitorSummary],
+    annotations: list[Annotation],
+    now: datetime,
+) -> list[tuple[MonitorSummary, Chart]]:
+    panels = []
+    for m in monitors:
+        signals = list_signals(session, monitor=m.monitor, system=system, limit=CHART_POINTS)
+        runs = monitor_runs(signals)
+        measured = [r for r in runs if r.statistic is not None]
+        if measured:
+            # Up to now: a routing change since the last run shows, and so does the silence.
+            span = (runs[0].at, max(now, runs[-1].at))
+            svg = monitor_chart(m.monitor, runs, annotations=annotations, span=span)
+            chart = Chart(m.monitor, Markup(svg))
+        else:
+            last = next((r for r in reversed(runs) if r.reason), None)
+            said = f"; the last said: {last.reason}" if last else ""
+            chart = Chart(
+                m.monitor,
+                None,
+                f"No run has measured a statistic yet ({len(runs)} runs{said}).",
+            )
+        panels.append((m, chart))
+    return panels
 
 
 @router.get("/systems/{system}", response_class=HTMLResponse)
-def system_page(request: Request, system: SystemName, ctx: Ctx, cu: Viewer) -> Response:
-    """A system: routing mode and version, monitors with charts, recent alerts."""
+def system_page(
+    request: Request, system: SystemName, ctx: Ctx, cu: Viewer, span: SpanName = "fit"
+) -> Response:
+    """A system: routing, its traffic per version, the guard (chat systems), its monitors'
+    history and recent alerts, over ``span`` (15m, 1h, 6h, 24h or 7d; ``fit``, the default:
+    the last hour from the system's first request in it)."""
+    length, span_words = SPANS[span]
+    now = ctx.clock.now()
     with ctx.store.read() as s:
         health = next((h for h in system_health(s) if h.name == system), None)
         if health is None:
@@ -232,27 +255,47 @@ def system_page(request: Request, system: SystemName, ctx: Ctx, cu: Viewer) -> R
             route: serving.RouteView | None = serving.get_route(s, system=system)
         except NotFoundError:
             route = None
-        charts = []
-        for m in monitor_summaries(s, system=system):
-            signals = [
-                g
-                for g in list_signals(s, monitor=m.monitor, system=system, limit=CHART_POINTS)
-                if g.statistic is not None
-            ]
-            points = [(g.at, float(g.statistic or 0.0), g.threshold) for g in signals]
-            chart = Markup(monitor_chart(m.monitor, points)) if len(points) >= 1 else None
-            charts.append((m, chart))
+        kind = next((x.kind for x in lineage.list_systems(s) if x.name == system), None)
+        annotations = routing_changes(s, system=system)
+        summaries = monitor_summaries(s, system=system)
+        monitors = _monitor_panels(s, system, summaries, annotations, now)
         alerts: list[AlertView] = [
             a for a in list_alerts(s, limit=10_000) if a.labels.get("system") == system
         ][:RECENT_ALERTS]
         open_incidents = incidents.list_incidents(s, open_only=True, system=system, limit=50)
+    traffic = system_traffic(
+        ctx.settings.telemetry_dir,
+        system=system,
+        start=now - length,
+        end=now,
+        fit=FIT_AT_LEAST if span == "fit" else None,
+    )
+    chat = kind in _CHAT_KINDS or bool(traffic.guard) or traffic.guard_unchecked > 0
+    llm_monitors = [(m, c) for m, c in monitors if m.detector in LLM_DETECTORS]
+    other_monitors = [(m, c) for m, c in monitors if m.detector not in LLM_DETECTORS]
+    if route is None and not traffic.requests:
+        traffic_panel = [
+            Chart(
+                "Traffic",
+                None,
+                f"{system} is not routed through the gateway: no traffic is logged.",
+            )
+        ]
+    else:
+        traffic_panel = traffic_charts(traffic, annotations, span_words=span_words)
     return page(
         request,
         "system.html",
         cu,
         health=health,
         route=route,
-        charts=charts,
+        span=span,
+        spans=list(SPANS),
+        traffic=traffic_panel,
+        guard=guard_charts(traffic, annotations, span_words=span_words) if chat else None,
+        chat=chat,
+        llm_monitors=llm_monitors,
+        monitors=other_monitors,
         alerts=alerts,
         incidents=open_incidents,
     )

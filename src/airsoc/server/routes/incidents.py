@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile, status
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 from sqlalchemy.orm import Session
@@ -21,10 +21,12 @@ from airsoc.incidents.findings import FindingIn, FindingView, add_finding, list_
 from airsoc.incidents.lifecycle import TRANSITIONS, Phase, Role, Severity
 from airsoc.incidents.taxonomy import FAILURE_MODES
 from airsoc.reporting.timing import IncidentTimes, incident_times
+from airsoc.response.governance import declaration_severity
 from airsoc.roles import UserRole
 from airsoc.server.auth import UserView
 from airsoc.server.deps import Ctx, CurrentUser, ServerContext, requires
 from airsoc.server.errors import error_responses
+from airsoc.server.routes.charter import governance_of
 from airsoc.types import MAX_ROW_ID, ClosedKeys, NonBlank
 from airsoc.types import Text as PlainText
 
@@ -224,9 +226,19 @@ def list_incidents(
     response_model=service.IncidentView,
     responses=error_responses(403, 422),
 )
-def declare(body: IncidentCreate, ctx: Ctx, user: Responder) -> service.IncidentView:
-    """Declare an incident in phase ``detected``, tagged from the taxonomy."""
+def declare(
+    body: IncidentCreate, request: Request, ctx: Ctx, user: Responder
+) -> service.IncidentView:
+    """Declare an incident in phase ``detected``, tagged from the taxonomy, at least as severe as
+    the severity floor of its system's criticality."""
     with ctx.store.transaction() as s:
+        decision = declaration_severity(
+            s,
+            system=body.system,
+            failure_mode=body.failure_mode,
+            severity=body.severity,
+            rules=governance_of(request.app),
+        )
         return service.declare_incident(
             s,
             clock=ctx.clock,
@@ -234,7 +246,8 @@ def declare(body: IncidentCreate, ctx: Ctx, user: Responder) -> service.Incident
             system=body.system,
             failure_mode=body.failure_mode,
             summary=body.summary,
-            severity=body.severity,
+            severity=decision.severity,
+            severity_reason=decision.reason,
             title=body.title,
             model_versions=body.model_versions,
             data_batches=body.data_batches,

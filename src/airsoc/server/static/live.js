@@ -3,6 +3,8 @@
 //  - every few seconds it fetches the page again and swaps in each section marked data-live
 //    whose content changed, unless the reader is typing in it;
 //  - every <time datetime> shows in the reader's time zone, to the second;
+//  - every chart's time-axis labels (SVG text.tick-time) show in the reader's time zone, with
+//    the date when the chart's ticks fall on more than one local day;
 //  - every .countdown counts down to its deadline, to the second;
 //  - forms marked data-inplace are sent without leaving the page, which then refreshes.
 (function () {
@@ -15,17 +17,6 @@
   var skew = isNaN(serverNow) ? 0 : serverNow - Date.now();
   var pad = function (n) { return (n < 10 ? "0" : "") + n; };
 
-  function localTime(date) {
-    var zone = "";
-    try {
-      var parts = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(date);
-      for (var i = 0; i < parts.length; i++) {
-        if (parts[i].type === "timeZoneName") { zone = " " + parts[i].value; }
-      }
-    } catch (e) { zone = ""; }
-    return date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) +
-      " " + pad(date.getHours()) + ":" + pad(date.getMinutes()) + ":" + pad(date.getSeconds()) + zone;
-  }
 
   function formatTimes(root) {
     var nodes = root.querySelectorAll("time[datetime]");
@@ -35,6 +26,61 @@
       if (isNaN(date.getTime())) { continue; }
       if (!node.hasAttribute("title")) { node.setAttribute("title", node.textContent); }
       node.textContent = localTime(date);
+    }
+  }
+
+  function zoneName(date) {
+    try {
+      var parts = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(date);
+      for (var i = 0; i < parts.length; i++) {
+        if (parts[i].type === "timeZoneName") { return parts[i].value; }
+      }
+    } catch (e) { return ""; }
+    return "";
+  }
+
+  function localDay(date) {
+    return date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate());
+  }
+
+  function localTime(date) {
+    var zone = zoneName(date);
+    return localDay(date) + " " + pad(date.getHours()) + ":" + pad(date.getMinutes()) + ":" +
+      pad(date.getSeconds()) + (zone ? " " + zone : "");
+  }
+
+  function formatAxes(root) {
+    var charts = root.querySelectorAll("svg");
+    for (var c = 0; c < charts.length; c++) {
+      var ticks = charts[c].querySelectorAll("text.tick-time[data-at]");
+      if (!ticks.length) { continue; }
+      var days = {};
+      var dates = [];
+      for (var i = 0; i < ticks.length; i++) {
+        var date = new Date(ticks[i].getAttribute("data-at"));
+        dates.push(date);
+        if (!isNaN(date.getTime())) { days[localDay(date)] = true; }
+      }
+      var dated = Object.keys(days).length > 1;
+      for (var j = 0; j < ticks.length; j++) {
+        var d = dates[j];
+        if (isNaN(d.getTime())) { continue; }
+        var unit = ticks[j].getAttribute("data-unit");
+        var clock = pad(d.getHours()) + ":" + pad(d.getMinutes()) +
+          (unit === "second" ? ":" + pad(d.getSeconds()) : "");
+        ticks[j].textContent = unit === "day" ? localDay(d) :
+          (dated ? pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " : "") + clock;
+      }
+      var caption = charts[c].querySelector("text.tick-zone[data-from]");
+      if (caption) {
+        var from = new Date(caption.getAttribute("data-from"));
+        var to = new Date(caption.getAttribute("data-to"));
+        if (!isNaN(from.getTime()) && !isNaN(to.getTime())) {
+          var span = localDay(from) === localDay(to) ? localDay(from) :
+            localDay(from) + " to " + localDay(to);
+          caption.textContent = "times " + (zoneName(from) || "local") + ", " + span;
+        }
+      }
     }
   }
 
@@ -88,7 +134,7 @@
     if (!main || !nextMain) { return; }
     if (liveIds(main) !== liveIds(nextMain)) {
       // A section appeared or went away: take the new page unless someone is typing.
-      if (!busy(main)) { main.innerHTML = nextMain.innerHTML; formatTimes(main); }
+      if (!busy(main)) { main.innerHTML = nextMain.innerHTML; formatTimes(main); formatAxes(main); }
       return;
     }
     var nodes = nextMain.querySelectorAll("[data-live][id]");
@@ -99,6 +145,7 @@
       old.innerHTML = fresh.innerHTML;
       old.setAttribute("data-source", fresh.innerHTML);
       formatTimes(old);
+      formatAxes(old);
     }
     tickCountdowns();
   }
@@ -167,6 +214,7 @@
 
   remember();  // the server's markup, before the times are put in the reader's zone
   formatTimes(document);
+  formatAxes(document);
   tickCountdowns();
   window.setInterval(tickCountdowns, 1000);
   if (pollSeconds > 0) {
