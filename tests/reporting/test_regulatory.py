@@ -18,6 +18,7 @@ from airsoc.reporting.config import RegulatoryConfig
 from airsoc.reporting.regulatory import (
     due_reminders,
     flag_serious,
+    get_profile,
     get_serious,
     mark_reminder_sent,
     record_report,
@@ -267,3 +268,28 @@ def test_the_loop_sends_each_reminder_once_through_the_routing_tree(
     ]
     assert list(dict.fromkeys(reminders)) == ["24h", "2h", "overdue"]
     assert got["ops"].notifications == []
+
+
+def test_applying_the_file_again_updates_and_removes_profiles(
+    store: Store, clock: SimulatedClock
+) -> None:
+    with store.transaction() as s:
+        sync_profiles(s, clock=clock, config=_config())
+    with store.transaction() as s:
+        placed = sync_profiles(
+            s, clock=clock,
+            config=_config(**{"credit-scorer": {"jurisdiction": "eu", "time_zone": DUBLIN}}),
+        )  # fmt: skip
+        moved = get_profile(s, system="credit-scorer")
+        gone = get_profile(s, system="fraud-detector")
+    assert placed == 1
+    assert gone is None
+    assert moved is not None
+    assert (moved.time_zone, moved.authority, moved.provider) == (
+        DUBLIN,
+        "BNetzA",
+        "Acme Payments GmbH",
+    )
+    with store.transaction() as s:
+        assert sync_profiles(s, clock=clock, config=RegulatoryConfig()) == 0
+        assert get_profile(s, system="credit-scorer") is None

@@ -13,6 +13,7 @@ from airsoc.clock import SimulatedClock
 from airsoc.incidents.service import declare_incident
 from airsoc.reporting.regulatory import changes_and_evidence, flag_serious, record_report
 from airsoc.reporting.regulatory_report import build_regulatory_report, render_regulatory
+from airsoc.reporting.report import build_report
 from airsoc.serving.control import promote, rollback
 from airsoc.store import Store
 from tests.reporting.conftest import DemoRecord
@@ -25,10 +26,10 @@ def _pdf_text(data: bytes) -> str:
 def test_the_demo_incident_reports_render_from_the_record(demo_record: DemoRecord) -> None:
     store, clock, iid = demo_record.store, demo_record.clock, demo_record.incident_id
     with store.transaction() as s:
+        # The demo's airsoc.yaml places fraud-detector in the EU, counted in Berlin time.
         flag_serious(
             s, clock=clock, incident_id=iid, category="widespread_infringement",
             actor="demo-approver", reason="fraud blocks across one issuer's cards",
-            time_zone="Europe/Berlin",
         )  # fmt: skip
     with store.read() as s:
         initial = build_regulatory_report(s, incident_id=iid, kind="initial", now=clock.now())
@@ -56,6 +57,12 @@ def test_the_demo_incident_reports_render_from_the_record(demo_record: DemoRecor
     ):
         assert text in markdown, text
     assert "changed before evidence" not in markdown
+    with store.read() as s:
+        postmortem = build_report(s, incident_id=iid, now=clock.now())
+    assert postmortem.timeline[-1].text == (
+        "Flagged as a serious incident (widespread infringement; report due 2026-03-29 22:00 "
+        "UTC): fraud blocks across one issuer's cards."
+    )
     text = _pdf_text(render_regulatory(initial, "pdf"))
     for words in ("Serious incident report (initial)", "Evidence before changes", "CEST"):
         assert words in text, words

@@ -286,6 +286,15 @@ receivers:
   ml-oncall: {{}}   # the demo records notifications and prints them
   pager: {{}}
 
+# Serious incidents (EU AI Act Article 73): report deadlines counted in Berlin's calendar days.
+regulatory:
+  provider: the demo organisation
+  jurisdictions: {{eu: {{time_zone: Europe/Berlin}}}}
+  systems:
+    fraud-detector: {{jurisdiction: eu}}
+    credit-scorer: {{jurisdiction: eu}}
+    support-bot: {{jurisdiction: eu}}
+
 incident_rules:
   - when: 'failure_mode == "data_poisoning" or severity in ["sev1", "sev2"]'
     declare: true

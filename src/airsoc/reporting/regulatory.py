@@ -172,22 +172,22 @@ def local_text(at: datetime, time_zone: str) -> str:
 def sync_profiles(session: Session, *, clock: Clock, config: RegulatoryConfig) -> int:
     """Store what ``config`` says about each system (replacing what was stored); return how
     many systems are placed. The runtime calls it whenever it applies ``airsoc.yaml``."""
-    session.execute(delete(RegulatoryProfileRow))
     now = clock.now()
+    # Row by row, so that workers applying the same file at once agree instead of colliding.
+    session.execute(
+        delete(RegulatoryProfileRow).where(RegulatoryProfileRow.system.not_in(config.systems))
+    )
     for system in config.systems:
         profile = config.profile(system)
         assert profile is not None
-        session.add(
-            RegulatoryProfileRow(
-                system=system,
-                jurisdiction=profile.jurisdiction,
-                time_zone=profile.time_zone,
-                article_73=profile.article_73,
-                authority=profile.authority,
-                provider=profile.provider,
-                updated_at=now,
-            )
-        )
+        fields = profile.model_dump(exclude={"system"})
+        row = session.get(RegulatoryProfileRow, system, with_for_update=True)
+        if row is None:
+            session.add(RegulatoryProfileRow(system=system, updated_at=now, **fields))
+        elif any(getattr(row, k) != v for k, v in fields.items()):
+            for k, v in fields.items():
+                setattr(row, k, v)
+            row.updated_at = now
     session.flush()
     return len(config.systems)
 

@@ -169,6 +169,16 @@ def describe_entry(entry: AuditEntryView) -> str:
         return f"Record updated: {fields}{because}."
     if action == "incident.finding_added":
         return f"Finding recorded ({str(data.get('kind', '')).replace('_', ' ')}): {reason}."
+    if action == "incident.flagged_serious":
+        return (
+            f"Flagged as a serious incident ({str(data.get('category', '')).replace('_', ' ')}; "
+            f"report due {str(data.get('due_at', '?'))[:16].replace('T', ' ')} UTC): {reason}."
+        )
+    if action == "regulatory.report_submitted":
+        late = " (late)" if data.get("late") else ""
+        return f"The {data.get('report')} serious-incident report was sent{late}: {reason}."
+    if action == "regulatory.reminder_sent":
+        return f"Reminder sent: {reason}."
     if action == "incident.absorbed":
         return f"Incident {data.get('incident')} was merged into this one: {reason}."
     words = action.replace(".", " ").replace("_", " ")
@@ -260,30 +270,34 @@ def _impact(
         duration = format_duration(course.ttc_seconds)
     rows.append(("Duration of impact", duration))
     reason = counts.reason
-    rows += [
-        (f"Requests {served}", _count(narrative.requests_affected, counts.requests, reason)),
-        (
-            f"Predictions {served}",
-            _count(narrative.bad_predictions_served, counts.predictions, reason),
-        ),
-        ("Clients affected", _count(None, counts.clients, reason)),
-    ]
+    chat = bool(counts.turns) and not counts.predictions
+    if not chat:
+        # A chat system's traffic is turns; prediction rows would only say "0".
+        rows += [
+            (f"Requests {served}", _count(narrative.requests_affected, counts.requests, reason)),
+            (
+                f"Predictions {served}",
+                _count(narrative.bad_predictions_served, counts.predictions, reason),
+            ),
+            ("Clients affected", _count(None, counts.clients, reason)),
+        ]
     if counts.turns:
         rows.append((f"LLM turns {served}", f"{counts.turns:,}"))
+    no_turns = reason or "the event log has no chat turns to count them in"
     rows += [
         (
             "Users affected",
-            _count(narrative.users_affected, counts.users if counts.turns else None, reason
-                   or "the event log has no chat turns to count users in"),
+            _count(narrative.users_affected, counts.users if counts.turns else None, no_turns),
         ),
         (
             "Sessions affected",
-            _count(narrative.sessions_affected, counts.sessions if counts.turns else None, reason
-                   or "the event log has no chat turns to count sessions in"),
+            _count(
+                narrative.sessions_affected, counts.sessions if counts.turns else None, no_turns
+            ),
         ),
         ("Model versions", ", ".join(detail.model_versions) or "none recorded"),
         ("Data batches", ", ".join(detail.data_batches) or "none recorded"),
-    ]  # fmt: skip
+    ]
     for key, label in (
         ("functional", "Functional impact"),
         ("information", "Information impact"),
