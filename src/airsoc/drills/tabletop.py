@@ -43,7 +43,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,10 +55,16 @@ from rich.markup import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from airsoc.audit import append_entry
+from airsoc.audit import append_entry, list_entries
 from airsoc.clock import Clock
+from airsoc.drills.injectors import builtin_injectors
 from airsoc.drills.models import DebriefRow
+from airsoc.drills.scenario import Scenario
 from airsoc.errors import DataFileError, InputError, NotFoundError
+from airsoc.incidents.service import list_incidents
+from airsoc.incidents.taxonomy import failure_mode
+from airsoc.monitoring.signals import list_signals
+from airsoc.response import default_playbooks
 from airsoc.store import Store
 
 __all__ = [
@@ -73,12 +79,14 @@ __all__ = [
     "Reveal",
     "ScriptedAnswers",
     "Stop",
+    "StoreReveal",
     "TabletopPlan",
     "TerminalAnswers",
     "debrief_html",
     "get_debrief",
     "list_debriefs",
     "load_answers",
+    "plan_from_scenario",
     "run_tabletop",
     "sparkline",
 ]
@@ -109,11 +117,15 @@ def sparkline(values: Sequence[float]) -> str:
 
 @dataclass(frozen=True)
 class Prompt:
-    """A question to the players; ``options`` are the decisions offered (empty: free text)."""
+    """A question to the players; ``options`` are the decisions offered (empty: free text),
+    ``ideal`` the answer the debrief shows beside theirs, ``playbook_step`` the step it is
+    about."""
 
     id: str
     text: str
     options: tuple[str, ...] = ()
+    ideal: str | None = None
+    playbook_step: str | None = None
 
 
 @dataclass
@@ -178,6 +190,8 @@ class RecordedAnswer(BaseModel):
     prompt: str
     answer: str
     decision: str | None = None
+    ideal: str | None = None
+    playbook_step: str | None = None
     at_s: float
     answered_at: datetime
 
@@ -300,6 +314,187 @@ class Debrief(BaseModel):
     markdown: str
 
 
+def plan_from_scenario(scenario: Scenario) -> TabletopPlan:
+    """Return the tabletop exercise of ``scenario``: a stop at each inject (with the prompts
+    asked right after it) and at each prompt's own time, the playbook of the failure mode the
+    scenario expects, and its ideal timeline from the expectations (times from the first fault).
+
+    Example:
+        >>> from airsoc.drills.scenario import load_scenario
+        >>> plan = plan_from_scenario(load_scenario("benign-week"))
+        >>> [(s.at_s, len(s.prompts)) for s in plan.stops][:2]
+        [(86400.0, 1), (172800.0, 0)]
+        >>> plan.playbook is None, [i.expected for i in plan.ideal]
+        (True, ['no incident is declared'])
+    """
+    injectors = builtin_injectors()
+    stops: dict[float, Stop] = {}
+    by_inject: dict[str, float] = {}
+    for inject in scenario.injects:
+        at = inject.at.total_seconds()
+        by_inject[str(inject.id)] = at
+        stop = stops.setdefault(at, Stop(at_s=at, lines=[]))
+        if inject.kind == "message":
+            stop.lines.append(f"message: {inject.params.get('text', '')}")
+        else:
+            injector = injectors[inject.kind]
+            what = "benign change" if inject.benign else "fault"
+            stop.lines.append(
+                f"{what} {inject.id}: {injector.describe(injector.validate(dict(inject.params)))}"
+            )
+        if inject.message:
+            stop.lines.append(f"message: {inject.message}")
+    for i, prompt in enumerate(scenario.tabletop):
+        if prompt.after is not None:
+            at = by_inject[prompt.after]
+        elif prompt.at is not None:
+            at = prompt.at.total_seconds()
+        else:
+            at = scenario.traffic.duration.total_seconds()
+        stop = stops.setdefault(at, Stop(at_s=at, lines=[]))
+        stop.prompts.append(
+            Prompt(
+                id=prompt.id or f"prompt-{i + 1}",
+                text=prompt.prompt,
+                options=tuple(prompt.choices),
+                ideal=prompt.ideal,
+                playbook_step=prompt.playbook_step,
+            )
+        )
+    expected = scenario.expectations
+    playbook = None
+    ideal: list[IdealStep] = []
+    fault_at = scenario.faults[0].at.total_seconds() if scenario.faults else 0.0
+
+    def by(within: timedelta | None) -> float | None:
+        return None if within is None else fault_at + within.total_seconds()
+
+    if expected.no_incident:
+        ideal.append(IdealStep(expected="no incident is declared"))
+    if expected.incident is not None:
+        mode = failure_mode(expected.incident.failure_mode)
+        found = next((p for p in default_playbooks() if p.name == mode.default_playbook), None)
+        if found is not None:
+            playbook = PlaybookOutline(
+                name=found.name, steps=[(step.id, step.action) for step in found.steps]
+            )
+        severity = expected.incident.severity or mode.default_severity
+        ideal.append(
+            IdealStep(
+                expected=f"declare {mode.name} at {severity} or worse",
+                decision="declare_incident",
+                by_s=by(expected.incident.within),
+            )
+        )
+    for step in [*expected.containment, *expected.steps]:
+        ideal.append(
+            IdealStep(
+                expected=("never " if step.forbidden else "") + step.action,
+                decision=None if step.forbidden else step.action,
+                by_s=by(step.within),
+            )
+        )
+    if expected.root_cause is not None:
+        ideal.append(IdealStep(expected=f"root cause names {expected.root_cause.subject}"))
+    if expected.recovery is not None:
+        what = expected.recovery.action or f"incident {expected.recovery.phase}"
+        ideal.append(
+            IdealStep(
+                expected=f"recovery: {what}",
+                decision=expected.recovery.action,
+                by_s=by(expected.recovery.within),
+            )
+        )
+    return TabletopPlan(
+        scenario=scenario.name,
+        title=(scenario.description or scenario.name).split(". ")[0][:200],
+        stops=sorted(stops.values(), key=lambda s: s.at_s),
+        playbook=playbook,
+        ideal=ideal,
+    )
+
+
+class StoreReveal:
+    """What the platform recorded in a chaos run of the scenario, from its store: the audit
+    entries of the fleet's systems and of its incidents, the monitors' statistics as text
+    charts, and each incident's phase at the time of the stop.
+
+    ``started_at`` is when the run started (exercise time 0)."""
+
+    def __init__(
+        self, store: Store, *, started_at: datetime, systems: Sequence[str], limit: int = 8
+    ) -> None:
+        self.store = store
+        self.started_at = started_at
+        self.systems = list(systems)
+        self.limit = limit
+
+    def _at(self, seconds: float) -> datetime:
+        return self.started_at + timedelta(seconds=seconds)
+
+    def _chains(self, session: Session) -> list[str]:
+        return [f"system/{s}" for s in self.systems] + [
+            f"incident/{i.id}" for i in list_incidents(session)
+        ]
+
+    def excerpts(self, start_s: float, end_s: float) -> list[str]:
+        """Return the last audit entries recorded between two exercise times."""
+        low, high = self._at(start_s), self._at(end_s)
+        with self.store.read() as s:
+            entries = [
+                (e.at, chain, e)
+                for chain in self._chains(s)
+                for e in list_entries(s, chain=chain)
+                if low <= e.at <= high
+            ]
+        entries.sort(key=lambda t: t[0])
+        return [
+            f"T+{_clock_text((at - self.started_at).total_seconds())} {chain} {e.actor}: "
+            f"{e.action} {e.reason}".rstrip()[:200]
+            for at, chain, e in entries[-self.limit :]
+        ]
+
+    def charts(self, end_s: float) -> list[str]:
+        """Return each monitor's statistic up to ``end_s`` as a sparkline (last 24 runs)."""
+        high = self._at(end_s)
+        with self.store.read() as s:
+            signals = [
+                v
+                for system in self.systems
+                for v in list_signals(s, system=system)
+                if v.at <= high and v.statistic is not None
+            ]
+        series: dict[str, list[float]] = {}
+        for v in sorted(signals, key=lambda v: v.at):
+            series.setdefault(f"{v.monitor} {v.subject}".strip(), []).append(
+                float(v.statistic or 0)
+            )
+        return [
+            f"{name[:40]:<40} {sparkline(values[-24:])} last {values[-1]:.3g}"
+            for name, values in sorted(series.items())
+        ][: self.limit]
+
+    def state(self, at_s: float) -> list[str]:
+        """Return each incident declared by ``at_s`` with its phase then."""
+        high = self._at(at_s)
+        out = []
+        with self.store.read() as s:
+            for incident in list_incidents(s):
+                timeline = [e for e in list_entries(s, chain=f"incident/{incident.id}")
+                            if e.at <= high]  # fmt: skip
+                if not timeline:
+                    continue
+                phase = "detected"
+                for e in timeline:
+                    if e.action == "incident.transitioned":
+                        phase = str(e.data.get("to", phase))
+                out.append(
+                    f"{incident.ref} {incident.failure_mode} on {incident.system} "
+                    f"({incident.severity}): {phase}"
+                )
+        return out
+
+
 def run_tabletop(
     plan: TabletopPlan,
     *,
@@ -340,6 +535,8 @@ def run_tabletop(
                     prompt=prompt.text,
                     answer=text,
                     decision=decision,
+                    ideal=prompt.ideal,
+                    playbook_step=prompt.playbook_step,
                     at_s=stop.at_s,
                     answered_at=clock.now(),
                 )
@@ -448,13 +645,13 @@ def debrief_markdown(
         "",
         "## Answers and decisions",
         "",
-        "| at | prompt | decision | answer | answered at |",
-        "|---|---|---|---|---|",
+        "| at | prompt | decision | answer | ideal | answered at |",
+        "|---|---|---|---|---|---|",
     ]
     for a in answers:
         lines.append(
             f"| T+{_clock_text(a.at_s)} | {_cell(a.prompt)} | {_cell(a.decision or '-')} | "
-            f"{_cell(a.answer)} | {a.answered_at:%Y-%m-%d %H:%M:%S} |"
+            f"{_cell(a.answer)} | {_cell(a.ideal or '-')} | {a.answered_at:%Y-%m-%d %H:%M:%S} |"
         )
     if comparison.get("playbook_name"):
         lines += [
