@@ -103,6 +103,9 @@ GROUPS: dict[str, CommandGroup] = {
     "postmortem": CommandGroup(
         "airsoc.cli.postmortems", "Blameless post-mortems and fleet response times."
     ),
+    "drill": CommandGroup(
+        "airsoc.cli.drill", "Drills: chaos, real-time and tabletop runs of scenarios."
+    ),
     "export": CommandGroup(
         "airsoc.cli.export", "Export records in other tools' formats (OCSF findings)."
     ),

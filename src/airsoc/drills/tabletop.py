@@ -65,6 +65,7 @@ from airsoc.incidents.service import list_incidents
 from airsoc.incidents.taxonomy import failure_mode
 from airsoc.monitoring.signals import list_signals
 from airsoc.response import default_playbooks
+from airsoc.runtime.registries import build_action_registry
 from airsoc.store import Store
 
 __all__ = [
@@ -373,7 +374,8 @@ def plan_from_scenario(scenario: Scenario) -> TabletopPlan:
         ideal.append(IdealStep(expected="no incident is declared"))
     if expected.incident is not None:
         mode = failure_mode(expected.incident.failure_mode)
-        found = next((p for p in default_playbooks() if p.name == mode.default_playbook), None)
+        shipped = default_playbooks(registry=build_action_registry(plugins=False))
+        found = next((p for p in shipped if p.name == mode.default_playbook), None)
         if found is not None:
             playbook = PlaybookOutline(
                 name=found.name, steps=[(step.id, step.action) for step in found.steps]
@@ -407,7 +409,7 @@ def plan_from_scenario(scenario: Scenario) -> TabletopPlan:
         )
     return TabletopPlan(
         scenario=scenario.name,
-        title=(scenario.description or scenario.name).split(". ")[0][:200],
+        title=scenario.name,
         stops=sorted(stops.values(), key=lambda s: s.at_s),
         playbook=playbook,
         ideal=ideal,
@@ -777,9 +779,12 @@ def _show(out: Console | None, text: str) -> None:
 
 
 def _clock_text(seconds: float) -> str:
-    """Return exercise time as ``1d 02:03`` / ``02:03`` (hours and minutes)."""
+    """Return exercise time as ``1d 02:03`` or ``02:03`` (hours and minutes), with seconds
+    when it is not on a minute (``00:01:30``)."""
     days, rest = divmod(int(seconds), 86400)
     text = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}"
+    if rest % 60:
+        text += f":{rest % 60:02d}"
     return f"{days}d {text}" if days else text
 
 
