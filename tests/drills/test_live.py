@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import httpx
 from airsoc.audit import verify_chains
 from airsoc.audit.service import list_entries
 from airsoc.fleet.setup import POISONED_BATCH, RETRAIN_BATCH
+from airsoc.incidents.findings import list_findings
 from airsoc.incidents.service import get_incident, list_incidents
 from airsoc.lineage import get_batch
 from airsoc.reporting import list_postmortems
@@ -47,23 +49,24 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
+    # Where to watch, and the scenario's injects; then what the drill did, and the scorecard.
     assert f"http://127.0.0.1:{api}/" in out
     assert "demo-approver  password" in out
-    assert "benign release: fraud-detector v2" in out
-    assert "fault injected" in out
-    assert "waits for approval" in out
-    assert "post-mortem draft" in out
-    # The benign retrain raised no incident; the batch screen found the poisoned delivery.
-    assert "incidents before the fault: none" in out
-    fired = next(line for line in out.splitlines() if "monitors that fired after it" in line)
-    assert "fraud-batch-screen" in fired.split("monitors that fired after it:")[1]
-    assert "score_drift" not in out
-    # The support bot answered through the gateway's chat endpoint, and none of its monitors
-    # fired on the clean help-center traffic.
+    assert "benign change    in 6s: retrain" in out
+    assert "fault            in 12s: poisoned-release" in out
+    assert "inject retrain (benign change): released fraud-detector v2" in out
+    assert "inject poisoned-release (fault): released fraud-detector v3" in out
+    assert "scorecard of live-demo: passed" in out, out
+    # The support bot answered through the gateway's chat endpoint.
     asked = next(line for line in out.splitlines() if "support questions" in line)
     assert int(asked.split("support questions ")[1].split()[0]) > 10
     assert "(failed 0)" in asked.split("support questions")[1]
-    assert "monitor support-" not in out
+    # No narrator: the demo's own lines are its injects and the status read from the store.
+    drill_lines = [line for line in out.splitlines() if re.match(r"^ *\d+\.\ds ", line)]
+    assert drill_lines
+    assert all(
+        re.match(r"^ *\d+\.\ds (inject |no incident|INC-\d+ )", line) for line in drill_lines
+    ), drill_lines
 
     store = Store.open(Settings.resolve(data_dir=data, environ={}))
     try:
@@ -86,6 +89,11 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
             assert [i.system for i in incidents] == ["fraud-detector"]
             incident = get_incident(s, incident_id=incidents[0].id)
             assert incident.labels["monitor"] == "fraud-batch-screen"
+            # Investigated by the platform: the poisoning forensics named the vendor's batch.
+            findings = list_findings(s, incident_id=incident.id)
+            assert findings
+            assert any(POISONED_BATCH in json.dumps(f.data) for f in findings)
+            assert all(f.author.startswith("playbook:") for f in findings), findings
             assert incident.phase == "contained"
             runs = list_runs(s, incident_id=incident.id)
             assert [(r.playbook, r.status) for r in runs] == [

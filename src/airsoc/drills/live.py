@@ -87,6 +87,7 @@ __all__ = [
     "platform_status",
     "run_live_demo",
     "run_live_drill",
+    "scorecard_lines",
 ]
 
 DEMO_SCENARIO = "live-demo"
@@ -362,7 +363,6 @@ def run_live_drill(
         releases=releases,
     )
     pending = list(scenario.injects)
-    applied: dict[str, float] = {}
     step_s = scenario.traffic.step.total_seconds()
     end_s = scenario.traffic.duration.total_seconds()
     last_status = ""
@@ -383,9 +383,7 @@ def run_live_drill(
                 if elapsed >= end_s or (stop_early is not None and stop_early()):
                     break
                 while pending and pending[0].at.total_seconds() <= elapsed:
-                    inject = pending.pop(0)
-                    applied[str(inject.id)] = elapsed
-                    say(_apply(ctx, inject))
+                    say(_apply(ctx, pending.pop(0)))
                 for due in [c for c in ctx.scheduled if c[0] <= ctx.elapsed_s]:
                     ctx.scheduled.remove(due)
                     due[2](ctx)
@@ -402,7 +400,7 @@ def run_live_drill(
         except KeyboardInterrupt:
             interrupted = True
             out.print("\nstopping...")
-    card = score_drill(scenario, store=store, started_at=ctx.started_at, applied=applied)
+    card = score_drill(scenario, store=store, started_at=ctx.started_at, ended_at=clock.now())
     card.wall_s = time.monotonic() - started
     card.requests_sent = traffic.sent
     card.rows_sent = traffic.rows_sent
@@ -537,7 +535,44 @@ def run_live_demo(
         f"{result.traffic.labels_sent}, support questions {center.sent if center else 0} "
         f"(failed {center.failed if center else 0}); audit chains verified: {ok}"
     )
+    for line in scorecard_lines(result.scorecard):
+        out.print(line, markup=False)
     return result
+
+
+def scorecard_lines(card: Scorecard) -> list[str]:
+    """Return a scorecard as a few lines of text (times in seconds from the first fault).
+
+    Example:
+        >>> scorecard_lines(Scorecard(scenario="benign-week", passed=True))[:2]
+        ['scorecard of benign-week: passed', '  detect -, declare -, contain -, recover -']
+    """
+
+    def t(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f}s"
+
+    def yes(value: bool | None) -> str:
+        return "-" if value is None else "yes" if value else "no"
+
+    bad = card.bad_predictions_served
+    lines = [
+        f"scorecard of {card.scenario}: {'passed' if card.passed else 'FAILED'}",
+        f"  detect {t(card.time_to_detect_s)}, declare {t(card.time_to_declare_s)}, "
+        f"contain {t(card.time_to_contain_s)}, recover {t(card.time_to_recover_s)}",
+        f"  bad predictions served {'-' if bad is None else bad}, false alarms "
+        f"{card.false_alarms}, failure mode correct "
+        f"{yes(card.failure_mode_correct)}, root cause correct {yes(card.root_cause_correct)}",
+    ]
+    for step in card.steps:
+        lines.append(f"  step {step.expected}: {step.taken or 'not taken'} at {t(step.at_s)}")
+    for incident in card.incidents:
+        lines.append(
+            f"  incident {incident.ref} {incident.failure_mode} on {incident.system} "
+            f"({incident.severity}, {incident.phase}), explained by "
+            f"{incident.explained_by or 'no inject (a false alarm)'}"
+        )
+    lines += [f"  reason: {reason}" for reason in card.reasons]
+    return lines
 
 
 @contextlib.contextmanager
