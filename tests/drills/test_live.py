@@ -17,12 +17,14 @@ import httpx
 
 from airsoc.audit import verify_chains
 from airsoc.audit.service import list_entries
-from airsoc.fleet.setup import POISONED_BATCH, RETRAIN_BATCH
+from airsoc.clock import SystemClock
+from airsoc.fleet.setup import POISONED_BATCH, RETRAIN_BATCH, prepare_demo
 from airsoc.incidents.findings import list_findings
 from airsoc.incidents.service import get_incident, list_incidents
 from airsoc.lineage import get_batch
 from airsoc.reporting import list_postmortems
 from airsoc.response import ApprovalView, list_approvals, list_runs
+from airsoc.server.auth import StoreUserDirectory
 from airsoc.serving import get_route
 from airsoc.settings import Settings
 from airsoc.store import Store
@@ -178,6 +180,105 @@ def test_the_demo_approver_approves_the_rollback_before_its_timeout(tmp_path: Pa
             assert (approval.status, approval.decided_by) == ("approved", "demo-approver")
     finally:
         store.close()
+
+
+REAL_TIME_SCENARIO = """
+name: poisoned-release-real-time
+description: The poisoned release on the wall clock, against a running platform.
+fleet: {systems: [fraud-detector], monitor_every: 2s, approval_timeout: 1s}
+traffic:
+  duration: 30s
+  step: 0.5s
+  label_delay: 1s
+  streams:
+    - {system: fraud-detector, client: checkout, rate: 115200, rows_per_request: 8}
+injects:
+  - {id: retrain, at: 3s, kind: release, benign: true, params: {release: retrain}}
+  - {id: poisoned-release, at: 6s, kind: release, params: {release: fault}}
+expectations:
+  incident: {failure_mode: data_poisoning, system: fraud-detector, within: 20s}
+  containment:
+    - {action: rollback, params: {to: last_known_good}}
+  root_cause: {subject: brightline-data}
+"""
+
+
+def _wait_until_up(proc: subprocess.Popen[str], url: str) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "airsoc up did not start"
+        assert proc.poll() is None, proc.communicate()[0]
+        time.sleep(0.2)
+
+
+def test_a_scenario_runs_in_real_time_against_a_running_platform(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = _env(data)
+    # The demo fleet in the data dir, as the first `airsoc up --demo` prepares it.
+    store = Store.open(Settings.resolve(data_dir=data, environ={}))
+    clock = SystemClock()
+    setup = prepare_demo(
+        store=store, clock=clock, users=StoreUserDirectory(store, clock),
+        monitor_every=2, approval_timeout=1,
+    )  # fmt: skip
+    store.close()
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(REAL_TIME_SCENARIO, encoding="utf-8")
+    api, gw = free_port(), free_port()
+    platform = subprocess.Popen(
+        [AIRSOC, "up", "--config", str(setup.config_path), "--tick", "0.3",
+         "--api-port", str(api), "--gateway-port", str(gw)],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        _wait_until_up(platform, f"http://127.0.0.1:{gw}/v1/status")
+        card_path = tmp_path / "card.json"
+        drill = subprocess.run(
+            [AIRSOC, "drill", "run", str(scenario), "--real-time",
+             "--api", f"http://127.0.0.1:{api}", "--gateway", f"http://127.0.0.1:{gw}",
+             "--output", str(card_path)],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False,
+        )  # fmt: skip
+    finally:
+        platform.send_signal(signal.SIGINT)
+        platform.communicate(timeout=60)
+    assert drill.returncode == 0, drill.stdout + drill.stderr
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    assert card["passed"], card["reasons"]
+    assert card["false_alarms"] == 0
+    assert [i["explained_by"] for i in card["incidents"]] == ["poisoned-release"]
+    assert 0 < card["time_to_detect_s"] <= card["time_to_contain_s"] < 30
+    assert card["requests_sent"] > 20
+    assert card["labels_sent"] > 0
+    assert "inject poisoned-release (fault): released fraud-detector v3" in drill.stdout
+    # The injectors acted through the running platform: its gateway served v3 until the
+    # platform's own playbook rolled it back.
+    store = Store.open(Settings.resolve(data_dir=data, environ={}))
+    try:
+        with store.read() as s:
+            route = get_route(s, system="fraud-detector")
+            assert (route.primary_version, route.updated_by[:9]) == ("v2", "playbook:")
+            served = read_events(data / "telemetry", "prediction", system="fraud-detector")
+            assert "v3" in set(served.column("version").to_pylist())
+    finally:
+        store.close()
+
+
+def test_real_time_needs_a_running_platform(tmp_path: Path) -> None:
+    nobody = f"http://127.0.0.1:{free_port()}"
+    result = subprocess.run(
+        [AIRSOC, "drill", "run", "live-demo", "--real-time", "--api", nobody,
+         "--gateway", nobody],
+        env=_env(tmp_path / "data"), cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"no running airsoc gateway at {nobody}/v1/status" in result.stderr
 
 
 def test_up_serves_reloads_and_stops_on_ctrl_c(tmp_path: Path) -> None:
