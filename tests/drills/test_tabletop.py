@@ -81,7 +81,7 @@ def test_a_scripted_tabletop_is_stored_compared_and_exported(cli: Cli, tmp_path:
     assert listed.exit_code == 0, listed.stderr
     assert [
         (d["kind"], d["ref"], d["status"], d["scenario"]) for d in json.loads(listed.stdout)
-    ] == [("drill_debrief", "DRL-1", "open", "live-demo")]
+    ] == [("tabletop_debrief", "DRL-1", "open", "live-demo")]
     store = Store.open(Settings.resolve(data_dir=tmp_path / "airsoc-data", environ={}))
     try:
         with store.read() as s:

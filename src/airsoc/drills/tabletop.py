@@ -34,7 +34,7 @@ Example:
     '# Tabletop debrief: A poisoned vendor batch (DRL-1)'
     >>> with store.read() as s:
     ...     [(d.kind, d.ref, d.status) for d in list_debriefs(s)]
-    [('drill_debrief', 'DRL-1', 'open')]
+    [('tabletop_debrief', 'DRL-1', 'open')]
     >>> store.close()
 """
 
@@ -92,7 +92,7 @@ __all__ = [
     "sparkline",
 ]
 
-DEBRIEF_KIND = "drill_debrief"
+DEBRIEF_KIND = "tabletop_debrief"
 """The kind a debrief has in a review queue."""
 
 _BARS = "▁▂▃▄▅▆▇█"
