@@ -21,9 +21,11 @@ from airsoc.drills.tabletop import (
     Prompt,
     ScriptedAnswers,
     StoreReveal,
+    get_debrief,
     list_debriefs,
     load_answers,
     plan_from_scenario,
+    run_tabletop,
 )
 from airsoc.errors import DataFileError
 from airsoc.incidents.service import declare_incident, transition_incident
@@ -52,7 +54,7 @@ def test_a_scripted_tabletop_is_stored_compared_and_exported(cli: Cli, tmp_path:
         ],
     )  # fmt: skip
     result = cli(
-        "drill", "run", "live-demo", "--tabletop", "--answers", str(answers),
+        "drill", "run", "live-demo", "--tabletop", "--no-replay", "--answers", str(answers),
         "--player", "dana", "--player", "lee", "--output", str(tmp_path / "out" / "debrief"),
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
@@ -103,7 +105,7 @@ def test_the_players_answer_at_the_terminal(tmp_path: Path) -> None:
     # One prompt per line of input: a decision number (a wrong one is asked again), an answer.
     typed = "9\n1\nvalidation evidence\n1\nevidence first\n\nno decision yet\n"
     result = subprocess.run(
-        [AIRSOC, "drill", "run", "live-demo", "--tabletop", "--player", "sam"],
+        [AIRSOC, "drill", "run", "live-demo", "--tabletop", "--no-replay", "--player", "sam"],
         input=typed, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
         check=False,
     )  # fmt: skip
@@ -157,7 +159,7 @@ def test_scripted_answers_that_do_not_fit_are_named(tmp_path: Path) -> None:
 
 def test_the_plan_follows_the_scenario() -> None:
     plan = plan_from_scenario(load_scenario("live-demo"))
-    assert [(s.at_s, len(s.prompts)) for s in plan.stops] == [(30.0, 1), (60.0, 2)]
+    assert [(s.at_s, len(s.prompts)) for s in plan.stops] == [(30.0, 1), (60.0, 2), (600.0, 0)]
     assert plan.playbook is not None
     assert plan.playbook.name == "poisoned-training-data"
     assert ("contain", "rollback") in plan.playbook.steps
@@ -193,3 +195,25 @@ def test_a_stop_reveals_what_the_store_recorded(sqlite_store: Store) -> None:
     (moved,) = reveal.excerpts(15 * 60, 45 * 60)
     assert "incident.transitioned rolled back" in moved
     assert reveal.charts(45 * 60) == []
+
+
+def test_debriefs_are_stored_and_listed_on_every_store(store: Store) -> None:
+    plan = plan_from_scenario(load_scenario("live-demo"))
+    clock = SimulatedClock()
+    answers = ScriptedAnswers(["first", {"answer": "second", "decision": "rollback"}, "third"])
+    debrief = run_tabletop(plan, answers=answers, store=store, clock=clock, players=[], out=None)
+    clock.advance(timedelta(hours=1))
+    again = run_tabletop(
+        plan, answers=ScriptedAnswers(["a", "b", "c"]), store=store, clock=clock,
+        players=["kim"], out=None,
+    )  # fmt: skip
+    with store.read() as s:
+        assert [(d.ref, d.status) for d in list_debriefs(s)] == [
+            (again.ref, "open"), (debrief.ref, "open")
+        ]  # fmt: skip
+        assert list_debriefs(s, status="closed") == []
+        stored = get_debrief(s, debrief_id=debrief.id)
+    assert [a.decision for a in stored.answers] == [None, "rollback", None]
+    assert stored.answers[1].answered_at == debrief.answers[1].answered_at
+    assert stored.markdown == debrief.markdown
+    assert "| contain | rollback | yes | T+00:01 |" in stored.markdown

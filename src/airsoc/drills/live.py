@@ -366,6 +366,7 @@ def run_live_drill(
     step_s = scenario.traffic.step.total_seconds()
     end_s = scenario.traffic.duration.total_seconds()
     last_status = ""
+    sent_to = 0.0
     next_status = 0.0
     lines: list[str] = []
 
@@ -387,7 +388,11 @@ def run_live_drill(
                 for due in [c for c in ctx.scheduled if c[0] <= ctx.elapsed_s]:
                     ctx.scheduled.remove(due)
                     due[2](ctx)
-                traffic.round(client, elapsed_s=ctx.elapsed_s, step_s=step_s)
+                # Send what the time since the last round asks for, so the rates hold when a
+                # round runs late on a loaded machine.
+                now_s = ctx.elapsed_s
+                traffic.round(client, elapsed_s=sent_to, step_s=max(0.0, now_s - sent_to))
+                sent_to = now_s
                 if help_center is not None:
                     help_center.ask(client)
                 if time.monotonic() >= next_status:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -323,8 +323,10 @@ def plan_from_scenario(scenario: Scenario) -> TabletopPlan:
     Example:
         >>> from airsoc.drills.scenario import load_scenario
         >>> plan = plan_from_scenario(load_scenario("benign-week"))
-        >>> [(s.at_s, len(s.prompts)) for s in plan.stops][:2]
-        [(86400.0, 1), (172800.0, 0)]
+        >>> [(s.at_s, len(s.prompts)) for s in plan.stops]
+        [(86400.0, 1), (172800.0, 0), (345600.0, 0), (604800.0, 0)]
+        >>> plan.stops[-1].lines
+        ['end of the exercise']
         >>> plan.playbook is None, [i.expected for i in plan.ideal]
         (True, ['no incident is declared'])
     """
@@ -345,13 +347,15 @@ def plan_from_scenario(scenario: Scenario) -> TabletopPlan:
             )
         if inject.message:
             stop.lines.append(f"message: {inject.message}")
+    end = scenario.traffic.duration.total_seconds()
+    stops.setdefault(end, Stop(at_s=end, lines=[])).lines.append("end of the exercise")
     for i, prompt in enumerate(scenario.tabletop):
         if prompt.after is not None:
             at = by_inject[prompt.after]
         elif prompt.at is not None:
             at = prompt.at.total_seconds()
         else:
-            at = scenario.traffic.duration.total_seconds()
+            at = end
         stop = stops.setdefault(at, Stop(at_s=at, lines=[]))
         stop.prompts.append(
             Prompt(
@@ -440,14 +444,16 @@ class StoreReveal:
         ]
 
     def excerpts(self, start_s: float, end_s: float) -> list[str]:
-        """Return the last audit entries recorded between two exercise times."""
-        low, high = self._at(start_s), self._at(end_s)
+        """Return the last audit entries recorded after ``start_s`` (from the beginning when it
+        is 0), up to ``end_s``."""
+        low = self._at(start_s) if start_s > 0 else datetime.min.replace(tzinfo=UTC)
+        high = self._at(end_s)
         with self.store.read() as s:
             entries = [
                 (e.at, chain, e)
                 for chain in self._chains(s)
                 for e in list_entries(s, chain=chain)
-                if low <= e.at <= high
+                if low < e.at <= high
             ]
         entries.sort(key=lambda t: t[0])
         return [
