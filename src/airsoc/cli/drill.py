@@ -6,7 +6,7 @@ with errors, an unknown built-in, a data dir that already holds a run).
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +21,7 @@ __all__ = ["app"]
 app = typer.Typer(no_args_is_help=True)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     """How the scorecard is written."""
 
     text = "text"
