@@ -56,18 +56,19 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
     assert "demo-approver  password" in out
     assert "benign change    in 6s: retrain" in out
     assert "fault            in 12s: poisoned-release" in out
-    assert "inject retrain (benign change): released fraud-detector v2" in out
-    assert "inject poisoned-release (fault): released fraud-detector v3" in out
-    assert "scorecard of live-demo: passed" in out, out
+    assert "inject retrain: release(release=retrain" in out
+    assert "inject poisoned-release: release(release=fault" in out
+    assert "drill live-demo: passed" in out, out
+    assert "explained by poisoned-release" in out
     # The support bot answered through the gateway's chat endpoint.
     asked = next(line for line in out.splitlines() if "support questions" in line)
     assert int(asked.split("support questions ")[1].split()[0]) > 10
     assert "(failed 0)" in asked.split("support questions")[1]
     # No narrator: the demo's own lines are its injects and the status read from the store.
-    drill_lines = [line for line in out.splitlines() if re.match(r"^ *\d+\.\ds ", line)]
+    drill_lines = [line for line in out.splitlines() if re.match(r"^\+ *\d+s ", line)]
     assert drill_lines
     assert all(
-        re.match(r"^ *\d+\.\ds (inject |no incident|INC-\d+ )", line) for line in drill_lines
+        re.match(r"^\+ *\d+s (inject |no incident|INC-\d+ )", line) for line in drill_lines
     ), drill_lines
 
     store = Store.open(Settings.resolve(data_dir=data, environ={}))
@@ -241,7 +242,7 @@ def test_a_scenario_runs_in_real_time_against_a_running_platform(tmp_path: Path)
         drill = subprocess.run(
             [AIRSOC, "drill", "run", str(scenario), "--real-time",
              "--api", f"http://127.0.0.1:{api}", "--gateway", f"http://127.0.0.1:{gw}",
-             "--output", str(card_path)],
+             "--format", "json", "--output", str(card_path)],
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False,
         )  # fmt: skip
     finally:
@@ -255,7 +256,7 @@ def test_a_scenario_runs_in_real_time_against_a_running_platform(tmp_path: Path)
     assert 0 < card["time_to_detect_s"] <= card["time_to_contain_s"] < 30
     assert card["requests_sent"] > 20
     assert card["labels_sent"] > 0
-    assert "inject poisoned-release (fault): released fraud-detector v3" in drill.stdout
+    assert "inject poisoned-release: release(release=fault" in drill.stdout
     # The injectors acted through the running platform: its gateway served v3 until the
     # platform's own playbook rolled it back.
     store = Store.open(Settings.resolve(data_dir=data, environ={}))

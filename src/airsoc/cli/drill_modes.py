@@ -94,10 +94,20 @@ def tabletop(
     answers: Path | None,
     players: list[str],
     output: Path | None,
+    replay: bool = True,
+    seed: int | None = None,
+    scale: float = 1.0,
 ) -> int:
     """Play ``scenario`` as a tabletop exercise in the terminal (or with scripted
-    ``answers``); store the debrief, write it as Markdown and HTML; return its id."""
+    ``answers``); store the debrief, write it as Markdown and HTML; return its id.
+
+    With ``replay`` and a scenario that sends traffic, the scenario first runs in chaos mode in
+    the data dir, and each stop also reveals what the platform recorded by then (log excerpts,
+    monitor charts, incident state)."""
+    from airsoc.drills.runner import DrillOptions, run_drill
     from airsoc.drills.tabletop import (
+        Reveal,
+        StoreReveal,
         TerminalAnswers,
         debrief_html,
         load_answers,
@@ -107,14 +117,36 @@ def tabletop(
 
     plan = plan_from_scenario(scenario)
     source = load_answers(answers) if answers is not None else TerminalAnswers(console)
+    store = state.store()
+    reveal: Reveal | None = None
+    if replay and scenario.traffic.streams:
+        console.print(
+            f"running {scenario.name} in chaos mode first, to reveal what the platform recorded"
+        )
+        from airsoc.server.auth import StoreUserDirectory
+
+        start = state.clock.now().replace(minute=0, second=0, microsecond=0)
+        card = run_drill(
+            scenario,
+            store=store,
+            options=DrillOptions(
+                seed=seed, scale=scale, start=start, users=StoreUserDirectory(store, state.clock)
+            ),
+        )
+        console.print(
+            f"the platform's run: {'passed' if card.passed else 'failed'} its expectations "
+            "(the debrief shows what you decided, the reveal what the platform did)"
+        )
+        reveal = StoreReveal(store, started_at=start, systems=scenario.fleet.systems)
     console.print(f"[bold]tabletop exercise[/bold]: {plan.title}")
     debrief = run_tabletop(
         plan,
         answers=source,
-        store=state.store(),
+        store=store,
         clock=state.clock,
         players=players,
         out=console,
+        reveal=reveal,
     )
     if output is not None:
         markdown = output.with_suffix(".md")

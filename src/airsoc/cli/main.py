@@ -104,7 +104,8 @@ GROUPS: dict[str, CommandGroup] = {
         "airsoc.cli.postmortems", "Blameless post-mortems and fleet response times."
     ),
     "drill": CommandGroup(
-        "airsoc.cli.drill", "Drills: chaos, real-time and tabletop runs of scenarios."
+        "airsoc.cli.drill",
+        "Drills: check and run scenarios (chaos, real time, tabletop) on the demo fleet.",
     ),
     "export": CommandGroup(
         "airsoc.cli.export", "Export records in other tools' formats (OCSF findings)."

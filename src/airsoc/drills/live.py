@@ -32,7 +32,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import heapq
 import itertools
 import time
 from collections.abc import Callable, Iterator
@@ -42,16 +41,15 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.markup import escape
 
 from airsoc.alerting import RecordingReceiver
 from airsoc.audit import verify_chains
 from airsoc.clock import Clock
 from airsoc.drills.context import DrillContext, Releases
-from airsoc.drills.injectors import get_injector
+from airsoc.drills.injectors import builtin_injectors
+from airsoc.drills.runner import GatewayTraffic, apply_inject, run_scheduled
 from airsoc.drills.scenario import Scenario, load_scenario
 from airsoc.drills.scorecard import Scorecard
-from airsoc.drills.traffic import Stream, TrafficBatch, TrafficControl
 from airsoc.errors import InputError
 from airsoc.fleet.rag import SupportBot
 from airsoc.fleet.rag.questions import support_questions
@@ -67,6 +65,7 @@ from airsoc.fleet.setup import (
 from airsoc.incidents.service import list_incidents
 from airsoc.monitoring.sources import EventLogTelemetry
 from airsoc.reporting import list_postmortems
+from airsoc.reporting.drill_report import render_drill_text
 from airsoc.response import list_runs
 from airsoc.runtime.health import PartStatus
 from airsoc.runtime.platform import Platform, PlatformOptions
@@ -80,14 +79,13 @@ __all__ = [
     "DEMO_SCENARIO",
     "DemoOptions",
     "HelpCenter",
+    "HttpGateway",
     "LiveResult",
-    "LiveTraffic",
     "StoreReleases",
     "demo_scenario",
     "platform_status",
     "run_live_demo",
     "run_live_drill",
-    "scorecard_lines",
 ]
 
 DEMO_SCENARIO = "live-demo"
@@ -203,87 +201,18 @@ class HelpCenter:
         self.failed += 0 if ok else 1
 
 
-class LiveTraffic:
-    """A scenario's traffic on the wall clock: each round sends the requests its
-    :class:`~airsoc.drills.traffic.TrafficControl` has due through the gateway, and posts the
-    ground truth of every answered row ``label_delay`` seconds later (as the ledger would)."""
+class HttpGateway:
+    """A running gateway over HTTP, as the drill's clients reach it."""
 
-    def __init__(self, control: TrafficControl, *, label_delay: float) -> None:
-        self.control = control
-        self.label_delay = label_delay
-        self.sent = 0
-        self.failed = 0
-        self.rows_sent = 0
-        self.labels_sent = 0
-        self._due: list[tuple[float, int, str, str, list[Any]]] = []
-        self._order = itertools.count()
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
 
-    @classmethod
-    def for_scenario(cls, scenario: Scenario, *, seed: int) -> LiveTraffic:
-        """Return the traffic of ``scenario``'s streams."""
-        traffic = TrafficControl(seed=seed)
-        for spec in scenario.traffic.streams:
-            traffic.add_stream(
-                Stream(
-                    system=spec.system,
-                    client=spec.client,
-                    rows_per_hour=spec.rate,
-                    rows_per_request=spec.rows_per_request,
-                    mix=dict(spec.mix),
-                    labels=spec.labels,
-                )
-            )
-        return cls(traffic, label_delay=scenario.traffic.label_delay.total_seconds())
-
-    def round(self, client: httpx.Client, *, elapsed_s: float, step_s: float) -> None:
-        """Send the requests due in this round, then the labels due by now."""
-        for batch in self.control.round(elapsed_s=elapsed_s, step_s=step_s):
-            self._send(client, batch)
-        now = time.monotonic()
-        while self._due and self._due[0][0] <= now:
-            _, _, system, request_id, labels = heapq.heappop(self._due)
-            body = {
-                "labels": [
-                    {"request_id": request_id, "row_index": i, "label": y}
-                    for i, y in enumerate(labels)
-                ]
-            }
-            try:
-                response = client.post(
-                    f"/v1/systems/{system}/labels", json=body, headers={"X-Client-ID": "ledger"}
-                )
-            except httpx.HTTPError:
-                continue
-            if response.status_code == 202:
-                self.labels_sent += len(labels)
-
-    def _send(self, client: httpx.Client, batch: TrafficBatch) -> None:
-        rows = batch.rows
+    def post(self, path: str, body: Any, *, client: str) -> httpx.Response:
+        """Send ``body`` to ``path`` as ``client``; a connection error reads as a 503."""
         try:
-            response = client.post(
-                f"/v1/systems/{batch.system}/predict",
-                json={"rows": rows},
-                headers={"X-Client-ID": batch.client},
-            )
-            ok = response.status_code == 200
-        except httpx.HTTPError:
-            ok = False
-        self.sent += 1
-        self.failed += 0 if ok else 1
-        if not ok:
-            return
-        self.rows_sent += len(rows)
-        if batch.labels_enabled:
-            heapq.heappush(
-                self._due,
-                (
-                    time.monotonic() + self.label_delay,
-                    next(self._order),
-                    batch.system,
-                    str(response.json()["request_id"]),
-                    batch.labels,
-                ),
-            )
+            return self.client.post(path, json=body, headers={"X-Client-ID": client})
+        except httpx.HTTPError as exc:
+            return httpx.Response(503, text=str(exc))
 
 
 @dataclass
@@ -291,7 +220,7 @@ class LiveResult:
     """What a drill on the wall clock sent, and its scorecard."""
 
     scorecard: Scorecard
-    traffic: LiveTraffic
+    traffic: GatewayTraffic
     help_center: HelpCenter | None = None
     lines: list[str] = field(default_factory=list)
 
@@ -350,7 +279,8 @@ def run_live_drill(
     from airsoc.drills.scoring import score_drill
 
     drill_seed = scenario.seed if seed is None else seed
-    traffic = LiveTraffic.for_scenario(scenario, seed=drill_seed)
+    traffic = GatewayTraffic(scenario, clock=clock, seed=drill_seed)
+    injectors = builtin_injectors()
     started = time.monotonic()
     ctx = DrillContext(
         clock=clock,
@@ -370,13 +300,12 @@ def run_live_drill(
     next_status = 0.0
     lines: list[str] = []
 
-    def say(text: str) -> None:
-        line = f"{time.monotonic() - started:7.1f}s {text}"
+    def log(line: str) -> None:
         lines.append(line)
-        out.print(f"[dim]{line[:9]}[/dim]{escape(line[9:])}")
+        out.print(line, markup=False)
 
-    interrupted = False
     with httpx.Client(base_url=gateway_url, timeout=10) as client:
+        gateway = HttpGateway(client)
         try:
             while True:
                 round_start = time.monotonic()
@@ -384,14 +313,16 @@ def run_live_drill(
                 if elapsed >= end_s or (stop_early is not None and stop_early()):
                     break
                 while pending and pending[0].at.total_seconds() <= elapsed:
-                    say(_apply(ctx, pending.pop(0)))
-                for due in [c for c in ctx.scheduled if c[0] <= ctx.elapsed_s]:
-                    ctx.scheduled.remove(due)
-                    due[2](ctx)
+                    apply_inject(ctx, pending.pop(0), injectors, log)
+                run_scheduled(ctx, log)
                 # Send what the time since the last round asks for, so the rates hold when a
                 # round runs late on a loaded machine.
                 now_s = ctx.elapsed_s
-                traffic.round(client, elapsed_s=sent_to, step_s=max(0.0, now_s - sent_to))
+                for batch in traffic.control.round(
+                    elapsed_s=sent_to, step_s=max(0.0, now_s - sent_to)
+                ):
+                    traffic.send(gateway, batch)
+                traffic.post_labels(gateway)
                 sent_to = now_s
                 if help_center is not None:
                     help_center.ask(client)
@@ -400,33 +331,18 @@ def run_live_drill(
                     status = platform_status(store)
                     if status != last_status:
                         last_status = status
-                        say(status + _approval_hint(store))
+                        log(f"+{ctx.elapsed_s:>9.0f}s {status}{_approval_hint(store)}")
                 time.sleep(max(0.0, step_s - (time.monotonic() - round_start)))
         except KeyboardInterrupt:
-            interrupted = True
-            out.print("\nstopping...")
+            out.print(f"\nstopped by Ctrl-C after {time.monotonic() - started:.0f}s")
     card = score_drill(scenario, store=store, started_at=ctx.started_at, ended_at=clock.now())
-    card.wall_s = time.monotonic() - started
-    card.requests_sent = traffic.sent
-    card.rows_sent = traffic.rows_sent
-    card.labels_sent = traffic.labels_sent
+    card.seed = drill_seed
+    card.wall_s = round(time.monotonic() - started, 3)
+    card.requests_sent = traffic.counts.requests
+    card.rows_sent = traffic.counts.rows
+    card.labels_sent = traffic.counts.labels
     card.data_dir = str(store.settings.data_dir)
-    if interrupted:
-        card.reasons.append("stopped by Ctrl-C before the drill's end")
     return LiveResult(scorecard=card, traffic=traffic, help_center=help_center, lines=lines)
-
-
-def _apply(ctx: DrillContext, inject: Any) -> str:
-    """Apply ``inject`` with its injector; return the line the drill's log shows."""
-    injector = get_injector(inject.kind)
-    params = injector.validate(dict(inject.params))
-    ctx.inject_id = str(inject.id)
-    ctx.benign = inject.benign
-    before = len(ctx.notes)
-    injector.apply(ctx, params)
-    what = "benign change" if inject.benign else "message" if inject.kind == "message" else "fault"
-    done = "; ".join(n.split(": ", 1)[-1] for n in ctx.notes[before:])
-    return f"inject {inject.id} ({what}): {done or injector.describe(params)}"
 
 
 def _approval_hint(store: Store) -> str:
@@ -536,48 +452,13 @@ def run_live_demo(
         ok = all(r.ok for r in verify_chains(s))
     center = result.help_center
     out.print(
-        f"\nrequests sent {result.traffic.sent} (failed {result.traffic.failed}), labels sent "
-        f"{result.traffic.labels_sent}, support questions {center.sent if center else 0} "
+        f"\nrequests sent {result.traffic.counts.requests} (refused "
+        f"{result.traffic.counts.refused}), labels sent {result.traffic.counts.labels}, "
+        f"support questions {center.sent if center else 0} "
         f"(failed {center.failed if center else 0}); audit chains verified: {ok}"
     )
-    for line in scorecard_lines(result.scorecard):
-        out.print(line, markup=False)
+    out.print(render_drill_text(result.scorecard.to_json()), markup=False)
     return result
-
-
-def scorecard_lines(card: Scorecard) -> list[str]:
-    """Return a scorecard as a few lines of text (times in seconds from the first fault).
-
-    Example:
-        >>> scorecard_lines(Scorecard(scenario="benign-week", passed=True))[:2]
-        ['scorecard of benign-week: passed', '  detect -, declare -, contain -, recover -']
-    """
-
-    def t(value: float | None) -> str:
-        return "-" if value is None else f"{value:.1f}s"
-
-    def yes(value: bool | None) -> str:
-        return "-" if value is None else "yes" if value else "no"
-
-    bad = card.bad_predictions_served
-    lines = [
-        f"scorecard of {card.scenario}: {'passed' if card.passed else 'FAILED'}",
-        f"  detect {t(card.time_to_detect_s)}, declare {t(card.time_to_declare_s)}, "
-        f"contain {t(card.time_to_contain_s)}, recover {t(card.time_to_recover_s)}",
-        f"  bad predictions served {'-' if bad is None else bad}, false alarms "
-        f"{card.false_alarms}, failure mode correct "
-        f"{yes(card.failure_mode_correct)}, root cause correct {yes(card.root_cause_correct)}",
-    ]
-    for step in card.steps:
-        lines.append(f"  step {step.expected}: {step.taken or 'not taken'} at {t(step.at_s)}")
-    for incident in card.incidents:
-        lines.append(
-            f"  incident {incident.ref} {incident.failure_mode} on {incident.system} "
-            f"({incident.severity}, {incident.phase}), explained by "
-            f"{incident.explained_by or 'no inject (a false alarm)'}"
-        )
-    lines += [f"  reason: {reason}" for reason in card.reasons]
-    return lines
 
 
 @contextlib.contextmanager

@@ -85,6 +85,7 @@ __all__ = [
     "register_release",
     "register_support_bot",
     "review_rows",
+    "write_playbooks",
 ]
 
 ACTOR = "system:demo"
@@ -335,7 +336,7 @@ def register_support_bot(store: Store, clock: Clock, *, folder: Path, url: str) 
     return version
 
 
-def _write_playbooks(folder: Path, *, approval_timeout: float) -> None:
+def write_playbooks(folder: Path, *, approval_timeout: float) -> None:
     """Copy the shipped playbooks; the rollback proceeds after ``approval_timeout`` unanswered,
     and the demo's on-call approver is made the poisoning incident's commander."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -690,7 +691,7 @@ def prepare_demo(
             demo_config_text(monitor_every=monitor_every),
             encoding="utf-8",
         )
-        _write_playbooks(folder / "playbooks", approval_timeout=approval_timeout)
+        write_playbooks(folder / "playbooks", approval_timeout=approval_timeout)
     index = folder / POLICY_INDEX
     if not index.exists():
         index.write_bytes(POLICIES_RESOURCE.read_bytes())
