@@ -317,10 +317,16 @@ def _step_problem(
         return f"{expected.action} must not run, but ran at {at:g}s" if found else None
     if found is None:
         ran = [st for st in steps if st.action == expected.action]
+        failed = [st for st in ran if st.status != "succeeded"]
+        if failed:
+            return (
+                f"{expected.action} did not succeed (it ended {failed[-1].status}: "
+                f"{failed[-1].error or 'no error recorded'})"
+            )
         if ran:
             return (
-                f"{expected.action} did not succeed (it ended {ran[-1].status}: "
-                f"{ran[-1].error or 'no error recorded'})"
+                f"{expected.action} ran with {json.dumps(ran[-1].params, sort_keys=True)}, "
+                f"not {json.dumps(expected.params, sort_keys=True)}"
             )
         return f"{expected.action} did not run (no playbook step ran it)"
     if expected.within is not None and at is not None and at > expected.within.total_seconds():

@@ -202,6 +202,19 @@ monitors:
     every: {every}
     failure_mode: concept_drift
     severity: sev3
+  # Each client's queries against normal traffic: grid sweeps and boundary probing (model
+  # extraction), and inputs off the data's manifold whose answer flips under small noise
+  # (adversarial evasion). The verdicts name the client; forensics ranks the suspects.
+  - name: fraud-extraction
+    system: fraud-detector
+    detector: model_extraction
+    reference: {{model_version: production}}
+    params: {{label: is_fraud, columns: [{columns}]}}
+    window: {window}
+    window_kind: sliding
+    every: {every}
+    failure_mode: model_extraction
+    severity: sev2
   - name: credit-release
     system: credit-scorer
     detector: release_regression
@@ -354,6 +367,17 @@ def write_playbooks(folder: Path, *, approval_timeout: float) -> None:
                 f"    with: {{role: incident_commander, person: {APPROVER}}}\n",
                 1,
             )
+        if path.name in ("model-extraction.yaml", "adversarial-evasion.yaml"):
+            # The client comes from the investigation that runs first (the alert names the
+            # system, not the client); the demo organisation blocks after an unanswered approval.
+            text = text.replace(
+                '"incident.labels.client != null"',
+                '"len(default(steps.root_cause.suspects, [])) > 0"',
+            )
+            text = text.replace(
+                "{{ incident.labels.client }}", "{{ steps.root_cause.suspects[0].client }}"
+            )
+            text = text.replace("on_timeout: skip", "on_timeout: proceed")
         (folder / path.name).write_text(text, encoding="utf-8")
 
 
