@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -217,3 +218,56 @@ def test_debriefs_are_stored_and_listed_on_every_store(store: Store) -> None:
     assert stored.answers[1].answered_at == debrief.answers[1].answered_at
     assert stored.markdown == debrief.markdown
     assert "| contain | rollback | yes | T+00:01 |" in stored.markdown
+
+
+REPLAYED = """
+name: poisoned-release-tabletop
+description: The poisoned release, replayed for a tabletop.
+fleet: {systems: [fraud-detector], monitor_every: 5m, approval_timeout: 5m}
+traffic:
+  duration: 1h
+  step: 1m
+  label_delay: 5m
+  streams:
+    - {system: fraud-detector, client: checkout, rate: 6000, rows_per_request: 50}
+injects:
+  - {id: retrain, at: 5m, kind: release, benign: true, params: {release: retrain}}
+  - {id: poisoned-release, at: 15m, kind: release, params: {release: fault}}
+expectations:
+  incident: {failure_mode: data_poisoning, system: fraud-detector, within: 20m}
+  containment:
+    - {action: rollback, params: {to: last_known_good}}
+tabletop:
+  - after: poisoned-release
+    prompt: The vendor pipeline just promoted v3. What do you watch?
+  - at: 40m
+    prompt: Where does the incident stand, and what next?
+    choices: [rollback, quarantine_batch, retrain]
+"""
+
+
+def test_a_tabletop_reveals_what_the_platform_recorded(cli: Cli, tmp_path: Path) -> None:
+    scenario = tmp_path / "tabletop.yaml"
+    scenario.write_text(REPLAYED, encoding="utf-8")
+    answers = _answers(
+        tmp_path / "answers.json",
+        ["the batch screen", {"answer": "quarantine the batch", "decision": "quarantine_batch"}],
+    )
+    result = cli("drill", "run", str(scenario), "--tabletop", "--answers", str(answers))
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "running poisoned-release-tabletop in chaos mode first" in out
+    fault, later, end = out.index("T+00:15\n"), out.index("T+00:40\n"), out.index("T+01:00\n")
+    # Before the prompt after the fault: the release in the log, the monitors' charts, and
+    # no incident yet; by 40 minutes the platform's incident and its phase.
+    assert (
+        "drill:release-pipeline: routing.promote retrained with the new brightline-data"
+        in (out[fault:later])
+    )
+    assert "fraud-performance recall" in out[fault:later]
+    assert "incident state" not in out[fault:later]
+    assert re.search(r"incident state\n +INC-1 data_poisoning on fraud-detector \(sev2\): "
+                     r"contained", out[later:end])  # fmt: skip
+    assert "incident/1 playbook:1: playbook.succeeded" in out[later:end]
+    assert "end of the exercise" in out[end:]
+    assert "| quarantine | quarantine_batch | yes | T+00:40 |" in out

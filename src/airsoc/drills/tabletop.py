@@ -428,7 +428,7 @@ class StoreReveal:
     ``started_at`` is when the run started (exercise time 0)."""
 
     def __init__(
-        self, store: Store, *, started_at: datetime, systems: Sequence[str], limit: int = 8
+        self, store: Store, *, started_at: datetime, systems: Sequence[str], limit: int = 12
     ) -> None:
         self.store = store
         self.started_at = started_at
