@@ -303,6 +303,10 @@ receivers:
 incident_rules:
   - when: 'failure_mode == "data_poisoning" or severity in ["sev1", "sev2"]'
     declare: true
+  # A broken pipeline feeds every model downstream: declared whatever the monitor's severity,
+  # so the pipeline is paused before anyone retrains on the faulty data.
+  - when: 'failure_mode == "pipeline_fault"'
+    declare: true
 
 playbooks:
   - playbooks/*.yaml
