@@ -165,3 +165,14 @@ def test_a_click_logging_bug_is_a_pipeline_fault_and_nothing_retrains(tmp_path: 
     assert forbidden
     assert all(s.taken is None for s in forbidden)
     store.close()
+
+
+@pytest.mark.slow
+def test_slang_in_reviews_is_declared_as_drift_and_investigated(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    card = run_drill(
+        load_scenario("sentiment-slang-drift"), store=store, options=DrillOptions(scale=0.25)
+    )
+    assert card.passed, card.reasons
+    assert [i.failure_mode for i in card.incidents] == ["data_drift"]
+    store.close()

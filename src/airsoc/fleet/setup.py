@@ -304,8 +304,9 @@ incident_rules:
   - when: 'failure_mode == "data_poisoning" or severity in ["sev1", "sev2"]'
     declare: true
   # A broken pipeline feeds every model downstream: declared whatever the monitor's severity,
-  # so the pipeline is paused before anyone retrains on the faulty data.
-  - when: 'failure_mode == "pipeline_fault"'
+  # so the pipeline is paused before anyone retrains on the faulty data. Drifted inputs are
+  # declared too, so that the drift playbook's investigation and escalation run.
+  - when: 'failure_mode in ["pipeline_fault", "data_drift"]'
     declare: true
 
 playbooks:
