@@ -176,3 +176,14 @@ def test_slang_in_reviews_is_declared_as_drift_and_investigated(tmp_path: Path) 
     assert card.passed, card.reasons
     assert [i.failure_mode for i in card.incidents] == ["data_drift"]
     store.close()
+
+
+@pytest.mark.slow
+def test_a_fairness_shift_in_one_region_is_declared(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    card = run_drill(
+        load_scenario("credit-fairness-shift"), store=store, options=DrillOptions(scale=0.25)
+    )
+    assert card.passed, card.reasons
+    assert [i.failure_mode for i in card.incidents] == ["fairness_regression"]
+    store.close()

@@ -224,6 +224,17 @@ monitors:
     every: {every}
     failure_mode: release_regression
     severity: sev3
+  # Approvals (a predicted non-default) by region: a region whose approval rate falls below
+  # four fifths of the best region's, with statistical evidence, is a fairness regression.
+  - name: credit-fairness
+    system: credit-scorer
+    detector: fairness_regression
+    params: {{group: region, positive: 0}}
+    window: {long_window}
+    window_kind: sliding
+    every: {every}
+    failure_mode: fairness_regression
+    severity: sev2
   # Product reviews against the reviews the served sentiment version was trained on:
   # new and out-of-vocabulary terms, TF-IDF embedding MMD, confidence decay.
   - name: reviews-text-drift
