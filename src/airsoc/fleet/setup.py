@@ -215,6 +215,16 @@ monitors:
     every: {every}
     failure_mode: model_extraction
     severity: sev2
+  - name: fraud-evasion
+    system: fraud-detector
+    detector: adversarial_evasion
+    reference: {{model_version: production}}
+    params: {{label: is_fraud, columns: [{columns}]}}
+    window: {window}
+    window_kind: sliding
+    every: {every}
+    failure_mode: adversarial_evasion
+    severity: sev2
   - name: credit-release
     system: credit-scorer
     detector: release_regression
