@@ -51,10 +51,10 @@ class ExtractionProbe(Injector):
         """Add the probing client to the traffic."""
         make = GENERATORS[params.system].make
         normal = make(2000, seed=int(ctx.rng.integers(0, 2**31 - 1)))
-        grids = {
-            f: np.linspace(*np.quantile(normal[f].astype(float), [0.05, 0.95]), params.levels)
-            for f in params.features
-        }
+        grids = {}
+        for feature in params.features:
+            low, high = np.quantile(normal[feature].astype(float), [0.05, 0.95])
+            grids[feature] = np.linspace(float(low), float(high), params.levels)
         base = normal.iloc[[0]]
 
         def sweep(rng: np.random.Generator, n: int) -> pd.DataFrame:
