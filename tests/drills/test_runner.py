@@ -151,3 +151,39 @@ def test_a_scenario_written_from_the_docs_runs_from_the_command_line(tmp_path: P
     assert again.returncode == 2
     assert "already holds a run" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+@pytest.mark.slow
+def test_a_click_logging_bug_is_a_pipeline_fault_and_nothing_retrains(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    card = run_drill(
+        load_scenario("ctr-logging-bug"), store=store, options=DrillOptions(scale=0.25)
+    )
+    assert card.passed, card.reasons
+    assert card.failure_mode_correct
+    forbidden = [s for s in card.steps if s.expected.startswith("no ")]
+    assert forbidden
+    assert all(s.taken is None for s in forbidden)
+    store.close()
+
+
+@pytest.mark.slow
+def test_slang_in_reviews_is_declared_as_drift_and_investigated(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    card = run_drill(
+        load_scenario("sentiment-slang-drift"), store=store, options=DrillOptions(scale=0.25)
+    )
+    assert card.passed, card.reasons
+    assert [i.failure_mode for i in card.incidents] == ["data_drift"]
+    store.close()
+
+
+@pytest.mark.slow
+def test_a_fairness_shift_in_one_region_is_declared(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    card = run_drill(
+        load_scenario("credit-fairness-shift"), store=store, options=DrillOptions(scale=0.25)
+    )
+    assert card.passed, card.reasons
+    assert [i.failure_mode for i in card.incidents] == ["fairness_regression"]
+    store.close()
