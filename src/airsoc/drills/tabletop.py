@@ -322,13 +322,17 @@ def plan_from_scenario(scenario: Scenario) -> TabletopPlan:
 
     Example:
         >>> from airsoc.drills.scenario import load_scenario
-        >>> plan = plan_from_scenario(load_scenario("benign-week"))
+        >>> plan = plan_from_scenario(load_scenario("live-demo"))
         >>> [(s.at_s, len(s.prompts)) for s in plan.stops]
-        [(86400.0, 1), (172800.0, 0), (345600.0, 0), (604800.0, 0)]
+        [(30.0, 1), (60.0, 2), (600.0, 0)]
         >>> plan.stops[-1].lines
         ['end of the exercise']
-        >>> plan.playbook is None, [i.expected for i in plan.ideal]
-        (True, ['no incident is declared'])
+        >>> plan.playbook.name if plan.playbook else None
+        'poisoned-training-data'
+        >>> [i.expected for i in plan.ideal][-1]
+        'root cause names brightline-data'
+        >>> plan_from_scenario(load_scenario("benign-week")).ideal[0].expected
+        'no incident is declared'
     """
     injectors = builtin_injectors()
     stops: dict[float, Stop] = {}
