@@ -135,6 +135,9 @@ def test_an_atlas_skeleton_is_played_as_a_tabletop(cli: Cli, tmp_path: Path) -> 
     assert "## Compared with the playbook `poisoned-training-data`" in played.stdout
     printed = cli("drill", "from-atlas", "AML.CS9001", "--atlas", str(ATLAS_FIXTURE))
     assert printed.stdout == scenario.read_text(encoding="utf-8")
+    both = cli("drill", "run", str(scenario), "--tabletop", "--real-time")
+    assert both.exit_code == 2
+    assert "choose --tabletop or --real-time, not both" in both.stderr
     missing = cli("drill", "from-atlas", "AML.CS0404", "--atlas", str(ATLAS_FIXTURE))
     assert missing.exit_code == 1
     assert "case study AML.CS0404 is not in ATLAS 5.6.0" in missing.stderr

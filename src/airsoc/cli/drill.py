@@ -139,6 +139,8 @@ def run(
         raise _bad_input(exc) from None
     if data_dir is not None:
         state.reset(data_dir=data_dir, database_url=state.database_url)
+    if tabletop and real_time:
+        raise _bad_input(InputError("choose --tabletop or --real-time, not both"))
     if tabletop:
         drill_modes.tabletop(
             loaded, answers=answers, players=player or [], output=output, replay=replay,

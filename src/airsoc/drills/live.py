@@ -268,7 +268,6 @@ def run_live_drill(
     seed: int | None = None,
     status_every: float = 1.0,
     help_center: HelpCenter | None = None,
-    stop_early: Callable[[], bool] | None = None,
 ) -> LiveResult:
     """Run ``scenario`` on the wall clock against the platform behind ``gateway_url`` (whose
     store is ``store``) until its traffic's duration passes or Ctrl-C; return its scorecard.
@@ -310,7 +309,7 @@ def run_live_drill(
             while True:
                 round_start = time.monotonic()
                 elapsed = round_start - started
-                if elapsed >= end_s or (stop_early is not None and stop_early()):
+                if elapsed >= end_s:
                     break
                 while pending and pending[0].at.total_seconds() <= elapsed:
                     apply_inject(ctx, pending.pop(0), injectors, log)
