@@ -188,7 +188,7 @@ name: poisoned-release-real-time
 description: The poisoned release on the wall clock, against a running platform.
 fleet: {systems: [fraud-detector], monitor_every: 2s, approval_timeout: 1s}
 traffic:
-  duration: 30s
+  duration: 75s
   step: 0.5s
   label_delay: 1s
   streams:
@@ -197,7 +197,7 @@ injects:
   - {id: retrain, at: 3s, kind: release, benign: true, params: {release: retrain}}
   - {id: poisoned-release, at: 6s, kind: release, params: {release: fault}}
 expectations:
-  incident: {failure_mode: data_poisoning, system: fraud-detector, within: 20s}
+  incident: {failure_mode: data_poisoning, system: fraud-detector, within: 60s}
   containment:
     - {action: rollback, params: {to: last_known_good}}
   root_cause: {subject: brightline-data}
@@ -253,7 +253,7 @@ def test_a_scenario_runs_in_real_time_against_a_running_platform(tmp_path: Path)
     assert card["passed"], card["reasons"]
     assert card["false_alarms"] == 0
     assert [i["explained_by"] for i in card["incidents"]] == ["poisoned-release"]
-    assert 0 < card["time_to_detect_s"] <= card["time_to_contain_s"] < 30
+    assert 0 < card["time_to_detect_s"] <= card["time_to_contain_s"] < 75
     assert card["requests_sent"] > 20
     assert card["labels_sent"] > 0
     assert "inject poisoned-release: release(release=fault" in drill.stdout

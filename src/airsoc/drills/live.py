@@ -303,7 +303,7 @@ def run_live_drill(
         lines.append(line)
         out.print(line, markup=False)
 
-    with httpx.Client(base_url=gateway_url, timeout=10) as client:
+    with httpx.Client(base_url=gateway_url, timeout=30) as client:
         gateway = HttpGateway(client)
         try:
             while True:
