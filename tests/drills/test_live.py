@@ -44,7 +44,7 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
     data = tmp_path / "data"
     api, gw = free_port(), free_port()
     result = subprocess.run(
-        [AIRSOC, "up", "--demo", "--duration", "35", "--fault-after", "12",
+        [AIRSOC, "up", "--demo", "--duration", "45", "--fault-after", "12",
          "--monitor-every", "2", "--approval-timeout", "1", "--tick", "0.3",
          "--api-port", str(api), "--gateway-port", str(gw), "--bot-port", str(free_port())],
         env=_env(data), cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False,
