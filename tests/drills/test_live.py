@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,11 +17,14 @@ import httpx
 
 from airsoc.audit import verify_chains
 from airsoc.audit.service import list_entries
-from airsoc.fleet.setup import POISONED_BATCH, RETRAIN_BATCH
+from airsoc.clock import SystemClock
+from airsoc.fleet.setup import POISONED_BATCH, RETRAIN_BATCH, prepare_demo
+from airsoc.incidents.findings import list_findings
 from airsoc.incidents.service import get_incident, list_incidents
 from airsoc.lineage import get_batch
 from airsoc.reporting import list_postmortems
 from airsoc.response import ApprovalView, list_approvals, list_runs
+from airsoc.server.auth import StoreUserDirectory
 from airsoc.serving import get_route
 from airsoc.settings import Settings
 from airsoc.store import Store
@@ -40,30 +44,32 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
     data = tmp_path / "data"
     api, gw = free_port(), free_port()
     result = subprocess.run(
-        [AIRSOC, "up", "--demo", "--duration", "35", "--fault-after", "12",
+        [AIRSOC, "up", "--demo", "--duration", "45", "--fault-after", "12",
          "--monitor-every", "2", "--approval-timeout", "1", "--tick", "0.3",
          "--api-port", str(api), "--gateway-port", str(gw), "--bot-port", str(free_port())],
         env=_env(data), cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
+    # Where to watch, and the scenario's injects; then what the drill did, and the scorecard.
     assert f"http://127.0.0.1:{api}/" in out
     assert "demo-approver  password" in out
-    assert "benign release: fraud-detector v2" in out
-    assert "fault injected" in out
-    assert "waits for approval" in out
-    assert "post-mortem draft" in out
-    # The benign retrain raised no incident; the batch screen found the poisoned delivery.
-    assert "incidents before the fault: none" in out
-    fired = next(line for line in out.splitlines() if "monitors that fired after it" in line)
-    assert "fraud-batch-screen" in fired.split("monitors that fired after it:")[1]
-    assert "score_drift" not in out
-    # The support bot answered through the gateway's chat endpoint, and none of its monitors
-    # fired on the clean help-center traffic.
+    assert "benign change    in 6s: retrain" in out
+    assert "fault            in 12s: poisoned-release" in out
+    assert "inject retrain: release(release=retrain" in out
+    assert "inject poisoned-release: release(release=fault" in out
+    assert "drill live-demo: passed" in out, out
+    assert "explained by poisoned-release" in out
+    # The support bot answered through the gateway's chat endpoint.
     asked = next(line for line in out.splitlines() if "support questions" in line)
     assert int(asked.split("support questions ")[1].split()[0]) > 10
     assert "(failed 0)" in asked.split("support questions")[1]
-    assert "monitor support-" not in out
+    # No narrator: the demo's own lines are its injects and the status read from the store.
+    drill_lines = [line for line in out.splitlines() if re.match(r"^\+ *\d+s ", line)]
+    assert drill_lines
+    assert all(
+        re.match(r"^\+ *\d+s (inject |no incident|INC-\d+ )", line) for line in drill_lines
+    ), drill_lines
 
     store = Store.open(Settings.resolve(data_dir=data, environ={}))
     try:
@@ -86,6 +92,11 @@ def test_demo_detects_contains_and_writes_up_the_fault(tmp_path: Path) -> None:
             assert [i.system for i in incidents] == ["fraud-detector"]
             incident = get_incident(s, incident_id=incidents[0].id)
             assert incident.labels["monitor"] == "fraud-batch-screen"
+            # Investigated by the platform: the poisoning forensics named the vendor's batch.
+            findings = list_findings(s, incident_id=incident.id)
+            assert findings
+            assert any(POISONED_BATCH in json.dumps(f.data) for f in findings)
+            assert all(f.author.startswith("playbook:") for f in findings), findings
             assert incident.phase == "contained"
             runs = list_runs(s, incident_id=incident.id)
             assert [(r.playbook, r.status) for r in runs] == [
@@ -170,6 +181,105 @@ def test_the_demo_approver_approves_the_rollback_before_its_timeout(tmp_path: Pa
             assert (approval.status, approval.decided_by) == ("approved", "demo-approver")
     finally:
         store.close()
+
+
+REAL_TIME_SCENARIO = """
+name: poisoned-release-real-time
+description: The poisoned release on the wall clock, against a running platform.
+fleet: {systems: [fraud-detector], monitor_every: 2s, approval_timeout: 1s}
+traffic:
+  duration: 75s
+  step: 0.5s
+  label_delay: 1s
+  streams:
+    - {system: fraud-detector, client: checkout, rate: 115200, rows_per_request: 8}
+injects:
+  - {id: retrain, at: 3s, kind: release, benign: true, params: {release: retrain}}
+  - {id: poisoned-release, at: 6s, kind: release, params: {release: fault}}
+expectations:
+  incident: {failure_mode: data_poisoning, system: fraud-detector, within: 60s}
+  containment:
+    - {action: rollback, params: {to: last_known_good}}
+  root_cause: {subject: brightline-data}
+"""
+
+
+def _wait_until_up(proc: subprocess.Popen[str], url: str) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "airsoc up did not start"
+        assert proc.poll() is None, proc.communicate()[0]
+        time.sleep(0.2)
+
+
+def test_a_scenario_runs_in_real_time_against_a_running_platform(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = _env(data)
+    # The demo fleet in the data dir, as the first `airsoc up --demo` prepares it.
+    store = Store.open(Settings.resolve(data_dir=data, environ={}))
+    clock = SystemClock()
+    setup = prepare_demo(
+        store=store, clock=clock, users=StoreUserDirectory(store, clock),
+        monitor_every=2, approval_timeout=1,
+    )  # fmt: skip
+    store.close()
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(REAL_TIME_SCENARIO, encoding="utf-8")
+    api, gw = free_port(), free_port()
+    platform = subprocess.Popen(
+        [AIRSOC, "up", "--config", str(setup.config_path), "--tick", "0.3",
+         "--api-port", str(api), "--gateway-port", str(gw)],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        _wait_until_up(platform, f"http://127.0.0.1:{gw}/v1/status")
+        card_path = tmp_path / "card.json"
+        drill = subprocess.run(
+            [AIRSOC, "drill", "run", str(scenario), "--real-time",
+             "--api", f"http://127.0.0.1:{api}", "--gateway", f"http://127.0.0.1:{gw}",
+             "--format", "json", "--output", str(card_path)],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False,
+        )  # fmt: skip
+    finally:
+        platform.send_signal(signal.SIGINT)
+        platform.communicate(timeout=60)
+    assert drill.returncode == 0, drill.stdout + drill.stderr
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    assert card["passed"], card["reasons"]
+    assert card["false_alarms"] == 0
+    assert [i["explained_by"] for i in card["incidents"]] == ["poisoned-release"]
+    assert 0 < card["time_to_detect_s"] <= card["time_to_contain_s"] < 75
+    assert card["requests_sent"] > 20
+    assert card["labels_sent"] > 0
+    assert "inject poisoned-release: release(release=fault" in drill.stdout
+    # The injectors acted through the running platform: its gateway served v3 until the
+    # platform's own playbook rolled it back.
+    store = Store.open(Settings.resolve(data_dir=data, environ={}))
+    try:
+        with store.read() as s:
+            route = get_route(s, system="fraud-detector")
+            assert (route.primary_version, route.updated_by[:9]) == ("v2", "playbook:")
+            served = read_events(data / "telemetry", "prediction", system="fraud-detector")
+            assert "v3" in set(served.column("version").to_pylist())
+    finally:
+        store.close()
+
+
+def test_real_time_needs_a_running_platform(tmp_path: Path) -> None:
+    nobody = f"http://127.0.0.1:{free_port()}"
+    result = subprocess.run(
+        [AIRSOC, "drill", "run", "live-demo", "--real-time", "--api", nobody,
+         "--gateway", nobody],
+        env=_env(tmp_path / "data"), cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"no running airsoc gateway at {nobody}/v1/status" in result.stderr
 
 
 def test_up_serves_reloads_and_stops_on_ctrl_c(tmp_path: Path) -> None:

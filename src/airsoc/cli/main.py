@@ -106,6 +106,10 @@ GROUPS: dict[str, CommandGroup] = {
     "review": CommandGroup(
         "airsoc.cli.review", "The review board: queue, decisions and action items."
     ),
+    "drill": CommandGroup(
+        "airsoc.cli.drill",
+        "Drills: check and run scenarios (chaos, real time, tabletop) on the demo fleet.",
+    ),
     "export": CommandGroup(
         "airsoc.cli.export", "Export records in other tools' formats (OCSF findings)."
     ),

@@ -36,9 +36,6 @@ def up(
     demo: Annotated[
         bool, typer.Option(help="Run the demo: fleet, traffic and a scheduled fault")
     ] = False,
-    scripted: Annotated[
-        bool, typer.Option(help="With --demo: replay a finished incident on a simulated clock")
-    ] = False,
     config: Annotated[Path, typer.Option(help="The configuration to run (without --demo)")] = Path(
         "airsoc.yaml"
     ),
@@ -84,11 +81,6 @@ def up(
             serve_configuration(app, config)  # the charter, and severity floors of declarations
         return app
 
-    if demo and scripted:
-        from airsoc.drills.scenario import run_demo
-
-        run_demo(store=store, settings=state.settings, clock=state.clock, out=ui.console)
-        return
     if demo:
         from airsoc.drills.live import DemoOptions, run_live_demo
 

@@ -85,6 +85,7 @@ __all__ = [
     "register_release",
     "register_support_bot",
     "review_rows",
+    "write_playbooks",
 ]
 
 ACTOR = "system:demo"
@@ -201,6 +202,29 @@ monitors:
     every: {every}
     failure_mode: concept_drift
     severity: sev3
+  # Each client's queries against normal traffic: grid sweeps and boundary probing (model
+  # extraction), and inputs off the data's manifold whose answer flips under small noise
+  # (adversarial evasion). The verdicts name the client; forensics ranks the suspects.
+  - name: fraud-extraction
+    system: fraud-detector
+    detector: model_extraction
+    reference: {{model_version: production}}
+    params: {{label: is_fraud, columns: [{columns}]}}
+    window: {window}
+    window_kind: sliding
+    every: {every}
+    failure_mode: model_extraction
+    severity: sev2
+  - name: fraud-evasion
+    system: fraud-detector
+    detector: adversarial_evasion
+    reference: {{model_version: production}}
+    params: {{label: is_fraud, columns: [{columns}]}}
+    window: {window}
+    window_kind: sliding
+    every: {every}
+    failure_mode: adversarial_evasion
+    severity: sev2
   - name: credit-release
     system: credit-scorer
     detector: release_regression
@@ -210,6 +234,17 @@ monitors:
     every: {every}
     failure_mode: release_regression
     severity: sev3
+  # Approvals (a predicted non-default) by region: a region whose approval rate falls below
+  # four fifths of the best region's, with statistical evidence, is a fairness regression.
+  - name: credit-fairness
+    system: credit-scorer
+    detector: fairness_regression
+    params: {{group: region, positive: 0}}
+    window: {long_window}
+    window_kind: sliding
+    every: {every}
+    failure_mode: fairness_regression
+    severity: sev2
   # Product reviews against the reviews the served sentiment version was trained on:
   # new and out-of-vocabulary terms, TF-IDF embedding MMD, confidence decay.
   - name: reviews-text-drift
@@ -298,6 +333,11 @@ regulatory:
 incident_rules:
   - when: 'failure_mode == "data_poisoning" or severity in ["sev1", "sev2"]'
     declare: true
+  # A broken pipeline feeds every model downstream: declared whatever the monitor's severity,
+  # so the pipeline is paused before anyone retrains on the faulty data. Drifted inputs are
+  # declared too, so that the drift playbook's investigation and escalation run.
+  - when: 'failure_mode in ["pipeline_fault", "data_drift"]'
+    declare: true
 
 playbooks:
   - playbooks/*.yaml
@@ -344,7 +384,7 @@ def register_support_bot(store: Store, clock: Clock, *, folder: Path, url: str) 
     return version
 
 
-def _write_playbooks(folder: Path, *, approval_timeout: float) -> None:
+def write_playbooks(folder: Path, *, approval_timeout: float) -> None:
     """Copy the shipped playbooks; the rollback proceeds after ``approval_timeout`` unanswered,
     and the demo's on-call approver is made the poisoning incident's commander."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -362,6 +402,17 @@ def _write_playbooks(folder: Path, *, approval_timeout: float) -> None:
                 f"    with: {{role: incident_commander, person: {APPROVER}}}\n",
                 1,
             )
+        if path.name in ("model-extraction.yaml", "adversarial-evasion.yaml"):
+            # The client comes from the investigation that runs first (the alert names the
+            # system, not the client); the demo organisation blocks after an unanswered approval.
+            text = text.replace(
+                '"incident.labels.client != null"',
+                '"len(default(steps.root_cause.suspects, [])) > 0"',
+            )
+            text = text.replace(
+                "{{ incident.labels.client }}", "{{ steps.root_cause.suspects[0].client }}"
+            )
+            text = text.replace("on_timeout: skip", "on_timeout: proceed")
         (folder / path.name).write_text(text, encoding="utf-8")
 
 
@@ -699,7 +750,7 @@ def prepare_demo(
             demo_config_text(monitor_every=monitor_every),
             encoding="utf-8",
         )
-        _write_playbooks(folder / "playbooks", approval_timeout=approval_timeout)
+        write_playbooks(folder / "playbooks", approval_timeout=approval_timeout)
     index = folder / POLICY_INDEX
     if not index.exists():
         index.write_bytes(POLICIES_RESOURCE.read_bytes())

@@ -32,6 +32,14 @@ class AtlasData:
     techniques: dict[str, dict[str, Any]]
     mitigations_by_technique: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     case_studies_by_technique: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    case_studies: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def case_study(self, case_study_id: str) -> dict[str, Any]:
+        """Return one case study as the file has it (name, summary, procedure, target, ...)."""
+        study = self.case_studies.get(case_study_id)
+        if study is None:
+            raise NotFoundError(f"case study {case_study_id} is not in ATLAS {self.version}")
+        return study
 
     def describe(self, technique_id: str) -> dict[str, Any]:
         """Return a technique's name, description, tactics, mitigations and case studies.
@@ -84,7 +92,7 @@ def load_atlas(path: str | Path) -> AtlasData:
         for ref in mit.get("techniques", []):
             mitigations.setdefault(ref["id"], []).append({"id": mit["id"], "name": mit["name"]})
     studies: dict[str, list[dict[str, str]]] = {}
-    for study in raw.get("case-studies", []):
+    for study in raw.get("case-studies") or []:
         for step in study.get("procedure", []):
             tech_id = step.get("technique")
             if tech_id:
@@ -95,6 +103,7 @@ def load_atlas(path: str | Path) -> AtlasData:
         techniques=techniques,
         mitigations_by_technique=mitigations,
         case_studies_by_technique=studies,
+        case_studies={str(s["id"]): s for s in raw.get("case-studies") or [] if "id" in s},
     )
 
 

@@ -170,7 +170,9 @@ class EventLogTelemetry:
         out = frame[["ts", "request_id", "row_index", "version", "client_id", "score"]].copy()
         out["role"] = frame["role"]
         out["prediction"] = [_decode(v) for v in frame["output"]]
-        labels = read_events(self.root, "label", system=system).to_pandas()
+        # A label is posted after its prediction, so labels older than the window cannot
+        # belong to it: reading from ``start`` keeps a long run from rereading its history.
+        labels = read_events(self.root, "label", system=system, start=start).to_pandas()
         if labels.empty:
             out["label"] = None
         else:

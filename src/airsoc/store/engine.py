@@ -41,6 +41,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "airsoc.response.models",
     "airsoc.server.models",
     "airsoc.reporting.models",
+    "airsoc.drills.models",
 )
 
 

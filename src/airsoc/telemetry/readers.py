@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from airsoc.clock import ensure_utc
 from airsoc.errors import InputError
 from airsoc.telemetry.schemas import EVENT_SCHEMAS
 
@@ -55,7 +56,11 @@ def read_events(
     folder = Path(root) / kind
     if system is not None:
         folder = folder / f"system={system}"
-    files = sorted(str(p) for p in folder.rglob("part-*.parquet")) if folder.exists() else []
+    files = (
+        sorted(str(p) for p in folder.rglob("part-*.parquet") if _in_days(p, start, end))
+        if folder.exists()
+        else []
+    )
     if not files:
         return schema.empty_table()
     dataset = ds.dataset(files, schema=schema, format="parquet")
@@ -67,6 +72,17 @@ def read_events(
         if clause is not None:
             condition = clause if condition is None else condition & clause
     return dataset.to_table(filter=condition).sort_by("ts")
+
+
+def _in_days(path: Path, start: datetime | None, end: datetime | None) -> bool:
+    """Return whether the partition of ``path`` (``date=YYYY-MM-DD``, the events' UTC day) can
+    hold events in ``[start, end)``; a file outside a day partition always can."""
+    day = next((p[5:] for p in path.parts if p.startswith("date=")), None)
+    if day is None:
+        return True
+    if start is not None and day < ensure_utc(start).date().isoformat():
+        return False
+    return end is None or day <= ensure_utc(end).date().isoformat()
 
 
 def query_events(root: str | Path, kind: str, sql: str, *, connection: Any = None) -> Any:

@@ -1,0 +1,537 @@
+"""Chaos mode: run a scenario against the real platform in one process on a simulated clock,
+then score it from the store.
+
+:func:`run_drill` prepares the demo fleet in the store's data dir, writes the drill's
+configuration (the fleet's ``airsoc.yaml`` with the scenario's changes), opens the gateway and
+serves its ASGI app in process (every request goes through the app over HTTP semantics, in
+batches of rows), and drives the runtime's :class:`~airsoc.runtime.loop.ResponseLoop` round by
+round: each round applies the injects due, sends the traffic due spread over the round, posts
+the delayed labels due, and ticks the loop once. Nothing is narrated: detection, declaration,
+investigation and containment are the platform's. The scorecard is computed afterwards by
+:func:`airsoc.drills.scoring.score_drill` from the store alone.
+
+Example:
+    >>> options = DrillOptions(seed=3, scale=0.5)
+    >>> options.seed, options.scale
+    (3, 0.5)
+    >>> merge_config({"monitors": [{"name": "a"}], "routes": {"receiver": "x"}},
+    ...              {"monitors": [{"name": "b"}], "routes": {"group_wait": "1s"}})
+    {'monitors': [{'name': 'a'}, {'name': 'b'}], 'routes': {'receiver': 'x', 'group_wait': '1s'}}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import heapq
+import itertools
+import math
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import yaml
+from threadpoolctl import threadpool_limits
+
+from airsoc.alerting import RecordingReceiver
+from airsoc.clock import Clock, SimulatedClock, SystemClock
+from airsoc.drills.context import DrillContext
+from airsoc.drills.injectors import Injector, builtin_injectors
+from airsoc.drills.scenario import Scenario
+from airsoc.drills.scorecard import Scorecard
+from airsoc.drills.scoring import score_drill
+from airsoc.drills.traffic import Stream, TrafficBatch, TrafficControl
+from airsoc.errors import InputError, NotFoundError
+from airsoc.fleet.setup import (
+    DemoSetup,
+    UserDirectory,
+    demo_config_text,
+    prepare_demo,
+    write_playbooks,
+)
+from airsoc.incidents.service import list_incidents
+from airsoc.lineage import list_model_versions
+from airsoc.monitoring.sources import EventLogTelemetry
+from airsoc.runtime.config import load_checked_config
+from airsoc.runtime.control import live_control_plane
+from airsoc.runtime.health import SelfMonitor
+from airsoc.runtime.loop import ResponseLoop
+from airsoc.runtime.platform import STALL_AFTER, store_unavailable
+from airsoc.runtime.registries import build_registries
+from airsoc.serving import Gateway
+from airsoc.serving import create_app as create_gateway_app
+from airsoc.store import Store
+from airsoc.telemetry.log import EventLog
+
+__all__ = [
+    "DEFAULT_START",
+    "DrillOptions",
+    "GatewayClient",
+    "GatewayTraffic",
+    "InProcessGateway",
+    "apply_inject",
+    "merge_config",
+    "run_drill",
+    "run_scheduled",
+]
+
+#: Where the simulated clock starts when the caller gives no start.
+DEFAULT_START = datetime(2026, 11, 16, tzinfo=UTC)
+#: The drill's configuration and playbooks, in the fleet's folder.
+DRILL_CONFIG = "drill.yaml"
+DRILL_PLAYBOOKS = "drill-playbooks"
+LABEL_CLIENT = "ledger"
+#: Wall seconds a flush waits while the drill makes the event log's writes fail.
+FAULTED_FLUSH_TIMEOUT = 1.0
+#: Labels the ledger posts in one request.
+LABELS_PER_REQUEST = 1000
+#: Events the drill's event log holds before it writes on its own (it is flushed explicitly).
+LOG_BATCH = 1_000_000
+LOG_FLUSH_INTERVAL = 3600.0
+
+
+class _NoUsers:
+    """A user directory for drills run without a console: it creates nobody."""
+
+    def names(self) -> set[str]:
+        return set()
+
+    def add(self, *, name: str, role: str, password: str) -> None:
+        del name, role, password
+
+
+@dataclass
+class DrillOptions:
+    """How a drill runs: its seed (default: the scenario's), the traffic scale (tests run at
+    reduced scale), where the simulated clock starts, who the console users are (the console's
+    user store, so the demo's users can log in afterwards), and where progress lines go."""
+
+    seed: int | None = None
+    scale: float = 1.0
+    start: datetime | None = None
+    users: UserDirectory | None = None
+    log: Callable[[str], None] | None = None
+    wall_clock: Clock = field(default_factory=SystemClock)
+
+
+def merge_config(base: Mapping[str, Any], change: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``change`` merged in: mappings key by key, lists appended to,
+    anything else replaced."""
+    out = dict(base)
+    for key, value in change.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge_config(out[key], value)
+        elif isinstance(value, list) and isinstance(out.get(key), list):
+            out[key] = [*out[key], *value]
+        else:
+            out[key] = value
+    return out
+
+
+def write_drill_config(scenario: Scenario, setup: DemoSetup) -> Path:
+    """Write the drill's ``airsoc.yaml`` into the fleet's folder and return its path: the demo
+    fleet's configuration with monitors only for the scenario's systems and the scenario's
+    ``fleet.config`` merged in, and the fleet's playbooks."""
+    fleet = scenario.fleet
+    base = yaml.safe_load(demo_config_text(monitor_every=fleet.monitor_every.total_seconds()))
+    systems = set(fleet.systems)
+    unknown = systems - set(base.get("systems", {}))
+    if unknown:
+        raise InputError(
+            f"the demo fleet has no system {', '.join(sorted(unknown))}; it has "
+            f"{', '.join(sorted(base.get('systems', {})))}",
+            loc="fleet.systems",
+        )
+    base["monitors"] = [m for m in base.get("monitors", []) if m.get("system") in systems]
+    base["playbooks"] = [f"{DRILL_PLAYBOOKS}/*.yaml"]
+    config = merge_config(base, fleet.config)
+    path = setup.folder / DRILL_CONFIG
+    path.write_text(
+        f"# The configuration of drill {scenario.name}, written by `airsoc drill run`.\n"
+        + yaml.safe_dump(config, sort_keys=False),
+        encoding="utf-8",
+    )
+    write_playbooks(
+        setup.folder / DRILL_PLAYBOOKS, approval_timeout=fleet.approval_timeout.total_seconds()
+    )
+    return path
+
+
+class InProcessGateway:
+    """The gateway's ASGI app called through ``httpx`` (HTTP semantics, no socket), on one
+    event loop owned by this object."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self._loop = asyncio.new_event_loop()
+        self._client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_gateway_app(gateway, manage_gateway=False)),
+            base_url="http://gateway.drill",
+            timeout=60,
+        )
+
+    def post(self, path: str, body: Any, *, client: str) -> httpx.Response:
+        """Send one request as ``client`` and return the response."""
+        return self._loop.run_until_complete(
+            self._client.post(path, json=body, headers={"X-Client-ID": client})
+        )
+
+    def close(self) -> None:
+        """Close the client and the event loop."""
+        self._loop.run_until_complete(self._client.aclose())
+        self._loop.close()
+
+
+class _ChaosFaults:
+    """The platform faults a chaos drill can inject in process (see
+    :class:`~airsoc.drills.context.PlatformFaults`): event-log writes that fail for a number of
+    rounds. The store's lock and the worker's death need a second process; they are not
+    offered here."""
+
+    def __init__(self) -> None:
+        self.round = 0
+        self.failing_until = -1
+        self.injected = 0
+
+    def writes_fail(self) -> bool:
+        """Return whether event-log writes fail in the current round."""
+        return self.round < self.failing_until
+
+    def install(self, log: EventLog) -> None:
+        """Route ``log``'s writes through the fault switch (this drill's log only)."""
+        real = log._write
+
+        def write(group: Any) -> None:
+            if self.writes_fail():
+                self.injected += 1
+                raise OSError(errno.EIO, f"injected write error {self.injected} (drill)")
+            real(group)
+
+        log._write = write  # type: ignore[method-assign]
+
+    def lock_database(self, seconds: float) -> None:
+        """Not offered in process (the store's busy timeout is a minute of wall time)."""
+        raise InputError("a chaos drill cannot lock its own database", loc="kind")
+
+    def fail_telemetry_writes(self, rounds: int) -> None:
+        """Fail every event-log write for the next ``rounds`` rounds."""
+        self.failing_until = self.round + rounds
+
+    def kill_worker_mid_step(self) -> None:
+        """Not offered in process (the worker is this process)."""
+        raise InputError("a chaos drill cannot kill its own worker", loc="kind")
+
+
+@dataclass
+class _Counts:
+    requests: int = 0
+    rows: int = 0
+    refused: int = 0
+    labels: int = 0
+
+
+class GatewayClient(Protocol):
+    """How traffic reaches a gateway: the in-process app, or a running gateway over HTTP."""
+
+    def post(self, path: str, body: Any, *, client: str) -> httpx.Response:
+        """Send ``body`` to ``path`` as ``client`` and return the response."""
+        ...
+
+
+class GatewayTraffic:
+    """A scenario's traffic as clients send it to a gateway: each batch of rows a request, and
+    the ground truth of each answered row posted ``label_delay`` later on ``clock`` (simulated
+    in chaos mode, the wall clock in a live drill)."""
+
+    def __init__(self, scenario: Scenario, *, clock: Clock, seed: int, scale: float = 1.0) -> None:
+        self.clock = clock
+        self.label_delay = scenario.traffic.label_delay
+        self.control = self.control_for(scenario, seed=seed, scale=scale)
+        self.counts = _Counts()
+        self._labels: list[tuple[datetime, int, str, str, list[Any]]] = []
+        self._order = itertools.count()
+
+    @staticmethod
+    def control_for(scenario: Scenario, *, seed: int, scale: float = 1.0) -> TrafficControl:
+        """Return the traffic of ``scenario``'s streams, every rate times ``scale``."""
+        control = TrafficControl(seed=seed)
+        for spec in scenario.traffic.streams:
+            control.add_stream(
+                Stream(
+                    system=spec.system,
+                    client=spec.client,
+                    rows_per_hour=spec.rate,
+                    rows_per_request=spec.rows_per_request,
+                    mix=dict(spec.mix),
+                    labels=spec.labels,
+                )
+            )
+        control.scale(scale)
+        return control
+
+    def send(self, client: GatewayClient, batch: TrafficBatch) -> None:
+        """Send one batch; remember its rows' ground truth, due ``label_delay`` from now."""
+        rows = batch.rows
+        if not rows:
+            return
+        response = client.post(
+            f"/v1/systems/{batch.system}/predict", {"rows": rows}, client=batch.client
+        )
+        self.counts.requests += 1
+        if response.status_code != 200:
+            self.counts.refused += 1
+            return
+        self.counts.rows += len(rows)
+        if batch.labels_enabled:
+            due = self.clock.now() + self.label_delay
+            request_id = str(response.json()["request_id"])
+            heapq.heappush(
+                self._labels,
+                (due, next(self._order), batch.system, request_id, batch.labels),
+            )
+
+    def post_labels(self, client: GatewayClient) -> None:
+        """Post the ground truth whose delay has passed: one request per system, as a ledger
+        sends its daily file."""
+        now = self.clock.now()
+        due: dict[str, list[dict[str, Any]]] = {}
+        while self._labels and self._labels[0][0] <= now:
+            _, _, system, request_id, labels = heapq.heappop(self._labels)
+            due.setdefault(system, []).extend(
+                {"request_id": request_id, "row_index": i, "label": y} for i, y in enumerate(labels)
+            )
+        for system, items in due.items():
+            for start in range(0, len(items), LABELS_PER_REQUEST):
+                part = items[start : start + LABELS_PER_REQUEST]
+                response = client.post(
+                    f"/v1/systems/{system}/labels", {"labels": part}, client=LABEL_CLIENT
+                )
+                if response.status_code == 202:
+                    self.counts.labels += len(part)
+
+
+def apply_inject(
+    ctx: DrillContext, inject: Any, injectors: Mapping[str, Injector], log: Callable[[str], None]
+) -> None:
+    """Apply ``inject`` with its injector on ``ctx`` (its message noted), logging it first."""
+    injector = injectors[inject.kind]
+    ctx.inject_id = str(inject.id)
+    ctx.benign = inject.benign
+    params = injector.validate(dict(inject.params))
+    log(f"+{ctx.elapsed_s:>9.0f}s inject {inject.id}: {injector.describe(params)}")
+    if inject.message:
+        ctx.note(inject.message)
+    injector.apply(ctx, params)
+
+
+def run_scheduled(ctx: DrillContext, log: Callable[[str], None]) -> None:
+    """Run the calls injectors scheduled whose time has come on ``ctx``'s clock."""
+    due = sorted(c for c in ctx.scheduled if c[0] <= ctx.elapsed_s)
+    ctx.scheduled[:] = [c for c in ctx.scheduled if c[0] > ctx.elapsed_s]
+    for _, name, call in due:
+        log(f"+{ctx.elapsed_s:>9.0f}s {name}")
+        call(ctx)
+
+
+class _Drill:
+    """One run: the platform's parts, the traffic and the schedule of injects."""
+
+    def __init__(
+        self, scenario: Scenario, store: Store, options: DrillOptions, clock: SimulatedClock
+    ) -> None:
+        self.scenario = scenario
+        self.store = store
+        self.options = options
+        self.clock = clock
+        self.seed = options.seed if options.seed is not None else scenario.seed
+        self.sender = GatewayTraffic(scenario, clock=clock, seed=self.seed, scale=options.scale)
+        self.counts = self.sender.counts
+        self.registries = build_registries()
+        self.injectors = builtin_injectors()
+        self.faults = _ChaosFaults()
+
+    def log(self, text: str) -> None:
+        if self.options.log is not None:
+            self.options.log(text)
+
+    @contextmanager
+    def platform(self, setup: DemoSetup) -> Iterator[tuple[ResponseLoop, InProcessGateway]]:
+        config_path = write_drill_config(self.scenario, setup)
+        config, playbooks = load_checked_config(
+            config_path,
+            registry=self.registries.actions,
+            evaluators=self.registries.evaluators,
+        )
+        # The drill writes the event log when the monitors are about to read it (a simulated
+        # hour of traffic takes milliseconds: writing every 0.1 s of wall time would make
+        # thousands of tiny files for the monitors to read back).
+        log = EventLog(
+            self.store.settings.telemetry_dir,
+            name="gateway",
+            batch_size=LOG_BATCH,
+            flush_interval=LOG_FLUSH_INTERVAL,
+            fsync=False,
+            **config.telemetry.log_options(),
+        )
+        gateway = Gateway(
+            store=self.store,
+            clock=self.clock,
+            event_log=log,
+            owns_event_log=True,
+            guards={n: c.guard for n, c in config.systems.items() if c.guard is not None},
+        )
+        loop = ResponseLoop(
+            config=config,
+            playbooks=playbooks,
+            store=self.store,
+            clock=self.clock,
+            source=EventLogTelemetry(store=self.store, base_dir=setup.folder),
+            control_plane=live_control_plane(store=self.store, clock=self.clock, gateway=gateway),
+            receivers={name: [RecordingReceiver(name)] for name in config.receivers},
+            registry=self.registries.actions,
+            evaluators=self.registries.evaluators,
+            worker_id="drill",
+        )
+        self.faults.install(log)
+        self.health = SelfMonitor(
+            clock=self.clock,
+            stall_after=max(STALL_AFTER, 30 * self.scenario.traffic.step.total_seconds()),
+            writer=log.health,
+        )
+        client = InProcessGateway(gateway)
+        try:
+            yield loop, client
+        finally:
+            client.close()
+            gateway.close()
+
+    def run(self) -> Scorecard:
+        wall = self.options.wall_clock.monotonic()
+        setup = prepare_demo(
+            store=self.store,
+            clock=self.clock,
+            users=self.options.users or _NoUsers(),
+            monitor_every=self.scenario.fleet.monitor_every.total_seconds(),
+            approval_timeout=self.scenario.fleet.approval_timeout.total_seconds(),
+        )
+        started_at = self.clock.now()
+        traffic = self.sender.control
+        ctx = DrillContext(
+            clock=self.clock,
+            store=self.store,
+            folder=setup.folder,
+            traffic=traffic,
+            seed=self.seed,
+            started_at=started_at,
+            setup=setup,
+            faults=self.faults,
+        )
+        step = self.scenario.traffic.step.total_seconds()
+        rounds = math.ceil(self.scenario.traffic.duration.total_seconds() / step)
+        pending = list(self.scenario.injects)
+        every = self.scenario.fleet.monitor_every.total_seconds()
+        with self.platform(setup) as (loop, client):
+            ctx.releases = client.gateway
+            for k in range(rounds):
+                elapsed = k * step
+                self.clock.set(started_at + timedelta(seconds=elapsed))
+                while pending and pending[0].at.total_seconds() <= elapsed:
+                    apply_inject(ctx, pending.pop(0), self.injectors, self.log)
+                run_scheduled(ctx, self.log)
+                batches = traffic.round(elapsed_s=elapsed, step_s=step)
+                for i, batch in enumerate(batches):
+                    offset = step * i / max(len(batches), 1)
+                    self.clock.set(started_at + timedelta(seconds=elapsed + offset))
+                    self.sender.post_labels(client)
+                    self.sender.send(client, batch)
+                self.clock.set(started_at + timedelta(seconds=elapsed + step))
+                self.sender.post_labels(client)
+                boundary = math.floor((elapsed + step) / every) > math.floor(elapsed / every)
+                if boundary or self.faults.writes_fail():
+                    self.flush(client.gateway)
+                client.gateway.refresh()
+                self.tick(loop)
+                self.faults.round += 1
+            ended_at = self.clock.now()
+        card = score_drill(
+            self.scenario,
+            store=self.store,
+            started_at=started_at,
+            ended_at=ended_at,
+            telemetry_root=self.store.settings.telemetry_dir,
+        )
+        card.seed = self.seed
+        card.scale = self.options.scale
+        card.data_dir = str(self.store.settings.data_dir)
+        card.requests_sent = self.counts.requests
+        card.rows_sent = self.counts.rows
+        card.labels_sent = self.counts.labels
+        card.wall_s = round(self.options.wall_clock.monotonic() - wall, 3)
+        return card
+
+    def flush(self, gateway: Gateway) -> None:
+        """Write the event log before the monitors read it; a writer that cannot write is the
+        self-monitor's to report (its health says so), not the drill's to stop on."""
+        log = gateway.event_log
+        if log is None:
+            return
+        try:
+            log.flush(timeout=FAULTED_FLUSH_TIMEOUT if self.faults.writes_fail() else 60.0)
+        except TimeoutError as exc:
+            self.log(f"+{self.clock.monotonic():>9.0f}s event log: {exc}")
+
+    def tick(self, loop: ResponseLoop) -> None:
+        """Run one supervised round of the loop, as the platform's worker does: a failing
+        round is counted by the self-monitor, whose ``platform_fault`` alerts go through the
+        routing tree (again next round when the store did not take them)."""
+        try:
+            loop.tick()
+        except Exception as exc:
+            self.health.worker_failed(exc)
+            if store_unavailable(exc):
+                self.health.store_failed(exc)
+            self.log(f"+{self.clock.monotonic():>9.0f}s round failed: {type(exc).__name__}: {exc}")
+        else:
+            self.health.beat()
+        alerts = self.health.alerts()
+        for i, alert in enumerate(alerts):
+            try:
+                loop.engine.submit(alert, source="self-monitor")
+            except Exception:
+                self.health.undelivered(alerts[i:])
+                break
+
+
+def _check_fresh(store: Store) -> None:
+    """Refuse a data dir that already holds a run: its incidents would absorb the drill's
+    alerts and its routing would not be the fleet's first release."""
+    with store.read() as s:
+        incidents = list_incidents(s)
+        try:
+            versions = list_model_versions(s, system="fraud-detector")
+        except NotFoundError:  # no fleet yet: a fresh data dir
+            versions = []
+    if incidents or len(versions) > 1:
+        raise InputError(
+            f"the data dir {store.settings.data_dir} already holds a run "
+            f"({len(incidents)} incident(s)); run each drill in an empty data dir",
+            loc="data_dir",
+        )
+
+
+def run_drill(
+    scenario: Scenario, *, store: Store, options: DrillOptions | None = None
+) -> Scorecard:
+    """Run ``scenario`` in chaos mode against the platform over ``store`` (whose data dir keeps
+    the fleet, telemetry and evidence) and return its scorecard."""
+    options = options or DrillOptions()
+    _check_fresh(store)
+    clock = SimulatedClock(options.start or DEFAULT_START)
+    # One thread per model call: requests come one at a time, and on a busy machine OpenMP's
+    # spinning threads cost far more than they give on batches of a few hundred rows.
+    with threadpool_limits(limits=1):
+        return _Drill(scenario, store, options, clock).run()
