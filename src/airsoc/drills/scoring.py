@@ -321,6 +321,8 @@ def _step_problem(
     if found is None:
         ran = [st for st in steps if st.action == expected.action]
         failed = [st for st in ran if st.status != "succeeded"]
+        if failed and failed[-1].status == "skipped":
+            return f"{expected.action} was skipped (its playbook condition did not hold)"
         if failed:
             return (
                 f"{expected.action} did not succeed (it ended {failed[-1].status}: "
