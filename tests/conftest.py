@@ -31,6 +31,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 ATLAS_PATH = REPO_ROOT.parent / "shared" / "data" / "atlas" / "ATLAS.yaml"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fleet_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One cache of the trained demo fleet for the whole run (and the ``airsoc`` processes tests
+    start), kept out of the user's home: the fleet trains once, every demo data dir copies it."""
+    path = tmp_path_factory.mktemp("fleet-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRSOC_FLEET_CACHE", str(path))
+        yield path
+
+
 @pytest.fixture
 def clock() -> SimulatedClock:
     """A simulated clock at 2026-03-01 09:00 UTC."""

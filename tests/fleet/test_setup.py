@@ -13,6 +13,7 @@ from airsoc.fleet.setup import (
     POISONED_BATCH,
     RETRAIN_BATCH,
     DemoSetup,
+    fleet_cache_dir,
     prepare_demo,
     register_release,
     register_support_bot,
@@ -117,6 +118,51 @@ def test_a_second_start_reuses_config_models_and_users(
     assert again.credentials == first.credentials
     assert (model.stat().st_mtime_ns, again.config_path.read_text()) == before
     assert Path(again.folder / "credentials.txt").stat().st_mode & 0o077 == 0
+
+
+def test_a_new_data_dir_copies_the_trained_fleet_from_the_cache(
+    prepared: tuple[Store, DemoSetup],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _store, first = prepared
+    cache = fleet_cache_dir()
+    assert cache is not None
+    assert any(cache.iterdir()), "the first start filled the cache"
+
+    def no_training(folder: Path) -> None:
+        raise AssertionError(f"the fleet was trained again into {folder}")
+
+    monkeypatch.setattr("airsoc.fleet.setup._train_fleet_into", no_training)
+    store = Store.open(Settings.resolve(data_dir=tmp_path / "data", environ={}))
+    try:
+        second = prepare_demo(
+            store=store, clock=SystemClock(), users=StoreUserDirectory(store, SystemClock())
+        )
+        for name in ("fraud-detector-v1.joblib", "recommender-v1.joblib"):
+            copied = (second.folder / "models" / name).read_bytes()
+            assert copied == (first.folder / "models" / name).read_bytes()
+        with store.read() as s:
+            assert [v.version for v in lineage.list_model_versions(s, system="fraud-detector")]
+    finally:
+        store.close()
+
+
+def test_without_a_cache_the_fleet_trains_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRSOC_FLEET_CACHE", "off")
+    trained: list[Path] = []
+    monkeypatch.setattr("airsoc.fleet.setup._train_fleet_into", trained.append)
+    store = Store.open(Settings.resolve(data_dir=tmp_path / "data", environ={}))
+    try:
+        with pytest.raises(FileNotFoundError):  # nothing was trained: no batch to register
+            prepare_demo(
+                store=store, clock=SystemClock(), users=StoreUserDirectory(store, SystemClock())
+            )
+    finally:
+        store.close()
+    assert [p.name for p in trained] == ["fleet"]
 
 
 def test_the_support_bot_is_served_per_address_with_its_monitors_and_policy_index(

@@ -33,7 +33,13 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import secrets
+import shutil
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -79,6 +85,7 @@ __all__ = [
     "UserDirectory",
     "credit_rows",
     "demo_config_text",
+    "fleet_cache_dir",
     "fraud_rows",
     "impression_rows",
     "prepare_demo",
@@ -516,8 +523,8 @@ def _train_version(folder: Path, version: str, data: pd.DataFrame, *, validate: 
         )
 
 
-def _train_fleet(folder: Path) -> dict[str, pd.DataFrame]:
-    """Generate the batches and train every model once; return the batches by id."""
+def _train_fleet_into(folder: Path) -> None:
+    """Generate the batches and train every model into ``folder``."""
     data = {
         CLEAN_BATCHES[0]: fraud_transactions(3000, seed=1),
         CLEAN_BATCHES[1]: fraud_transactions(3000, seed=2),
@@ -546,7 +553,69 @@ def _train_fleet(folder: Path) -> dict[str, pd.DataFrame]:
     shown = impressions(6000, seed=21)
     _save_batch(folder, IMPRESSIONS_BATCH, shown)
     joblib.dump(train_recommender(shown), folder / "models" / "recommender-v1.joblib")
-    return data
+
+
+def fleet_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    """Where trained fleet models are kept between demo data dirs: ``AIRSOC_FLEET_CACHE``, else
+    ``$XDG_CACHE_HOME/airsoc/fleet`` (``~/.cache/airsoc/fleet``); ``AIRSOC_FLEET_CACHE=off``
+    keeps none.
+
+    >>> fleet_cache_dir({"AIRSOC_FLEET_CACHE": "off"}) is None
+    True
+    >>> fleet_cache_dir({"AIRSOC_FLEET_CACHE": "cache"}).name
+    'cache'
+    """
+    env = os.environ if environ is None else environ
+    chosen = env.get("AIRSOC_FLEET_CACHE", "").strip()
+    if chosen.lower() == "off":
+        return None
+    if chosen:
+        return Path(chosen)
+    base = env.get("XDG_CACHE_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".cache") / "airsoc" / "fleet"
+
+
+def _fleet_key() -> str:
+    """A digest of what the trained fleet depends on: the fleet's code and the libraries that
+    train and store it. A change to either trains afresh."""
+    import numpy
+    import sklearn
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    for version in (sklearn.__version__, numpy.__version__, pd.__version__, joblib.__version__):
+        digest.update(version.encode())
+    return digest.hexdigest()[:16]
+
+
+def _train_fleet(folder: Path) -> None:
+    """Put the fleet's batches and trained models in ``folder``: trained once, then copied from
+    the cache (:func:`fleet_cache_dir`), so each new data dir does not train the fleet again.
+    The cache entry is written aside and renamed into place, so a crash or a second process
+    never leaves a half-written one."""
+    cache = fleet_cache_dir()
+    entry = cache / _fleet_key() if cache is not None else None
+    if entry is not None and entry.is_dir():
+        shutil.copytree(entry, folder, dirs_exist_ok=True)
+        return
+    with tempfile.TemporaryDirectory(prefix="airsoc-fleet-") as scratch:
+        staging = Path(scratch) / "fleet"
+        _train_fleet_into(staging)
+        shutil.copytree(staging, folder, dirs_exist_ok=True)
+        if entry is None:
+            return
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            aside = entry.parent / f".{entry.name}-{secrets.token_hex(4)}"
+            shutil.copytree(staging, aside)
+            try:
+                aside.rename(entry)
+            except OSError:  # another process filled the entry first
+                shutil.rmtree(aside, ignore_errors=True)
+        except OSError as exc:
+            # A cache that cannot be written only costs the next start its training.
+            logging.getLogger(__name__).warning("the trained fleet was not cached: %s", exc)
 
 
 def _register_batch(
