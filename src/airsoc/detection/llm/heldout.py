@@ -12,19 +12,27 @@ Example:
     (True, {'attack'})
     >>> sorted({r.source for r in heldout_set("short_support")})
     ['output', 'user']
+
+Training drops every text that :func:`overlaps_heldout` (the same text, or a shared run of
+six words), so a generator or a public set can never carry a held-out text into training:
+
+    >>> overlaps_heldout(["Hello!", "Where is the nearest train station in Lisbon?"])
+    [True, False]
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from airsoc.detection.llm.corpus import LabelledText, read_jsonl
+from airsoc.detection.llm.evalsets import word_runs
 from airsoc.errors import InputError
 
-__all__ = ["HELDOUT_SETS", "HeldoutText", "heldout_dir", "heldout_set"]
+__all__ = ["HELDOUT_SETS", "HeldoutText", "heldout_dir", "heldout_set", "overlaps_heldout"]
 
 #: The held-out files, by name (``data/heldout/<name>.jsonl``).
 HELDOUT_SETS: tuple[str, ...] = (
@@ -72,3 +80,23 @@ def heldout_set(name: str) -> tuple[HeldoutText, ...]:
         )
         for r in rows
     )
+
+
+def _key(text: str) -> str:
+    return " ".join(text.lower().split()).strip(" .!?")
+
+
+@functools.lru_cache(maxsize=1)
+def _heldout_index() -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
+    texts = [r.text for name in HELDOUT_SETS for r in heldout_set(name)]
+    runs: set[tuple[str, ...]] = set()
+    for t in texts:
+        runs |= word_runs(t)
+    return frozenset(_key(t) for t in texts), frozenset(runs)
+
+
+def overlaps_heldout(texts: Sequence[str]) -> list[bool]:
+    """Return, per text, whether it is a held-out text (ignoring case, spacing and end
+    punctuation) or repeats a run of six words of one."""
+    keys, runs = _heldout_index()
+    return [_key(t) in keys or bool(word_runs(t) & runs) for t in texts]
