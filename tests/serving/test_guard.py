@@ -313,8 +313,6 @@ def test_a_redacting_stream_replaces_the_failing_window_and_goes_on(
     [
         "Hello, quick question: the assistant told me to ignore the warning light, is that safe "
         "the previous instructions in the guide do not match what the screen shows. Thanks.",
-        "I was reading the setup guide and the previous instructions in the guide do not match "
-        "what the screen shows. Please tell me the rules for returns in this case.",
         "I forgot my password",
         "Hello!",
     ],
