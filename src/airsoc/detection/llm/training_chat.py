@@ -12,7 +12,7 @@ Example:
     >>> {r.label for r in rows}, len(rows) <= 60
     ({'benign'}, True)
     >>> sorted({r.category for r in chat_turn_set(seed=1, size=400)})[:3]
-    ['acknowledgement', 'account_problem', 'bot_filler']
+    ['about_the_bot', 'account_problem', 'acknowledgement']
 """
 
 from __future__ import annotations
