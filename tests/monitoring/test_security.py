@@ -228,6 +228,26 @@ def test_hallucination_cascade_alarms_on_a_repeated_fabricated_citation(
     assert_clean(clean, none)
 
 
+def test_hallucination_cascade_ignores_the_bots_holding_and_handoff_messages(
+    sqlite_store: Store, clock: SimulatedClock
+) -> None:
+    """A realistic mix: grounded answers, and the hand-off and holding messages a support bot
+    sends when it passes a conversation to a person; those make no claim."""
+    filler = (
+        "I've passed your question to a colleague who will get back to you.",
+        "I can't help with that request. A colleague will review this conversation.",
+        "One moment please, I'm handing you over to a colleague.",
+    )
+    turns = rag_turns(60)
+    for i, turn in enumerate(turns):
+        if i % 2:
+            turn["answer"] = filler[i % len(filler)]
+            turn["retrieved"] = [] if i % 4 == 1 else [LEAVE_CHUNK]
+    m = monitor("hallucination_cascade", reference={"documents": POLICIES})
+    clean, none = run(sqlite_store, clock, m.model_copy(update={"name": "hc-handoff"}), turns)
+    assert_clean(clean, none)
+
+
 def test_hallucination_cascade_reads_a_configured_document_index(
     sqlite_store: Store, clock: SimulatedClock, tmp_path: Path
 ) -> None:

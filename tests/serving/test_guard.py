@@ -306,3 +306,19 @@ def test_a_redacting_stream_replaces_the_failing_window_and_goes_on(
     assert chunks[-1].choices[0].finish_reason == "stop"
     (turn,) = turns(tmp_path)
     assert "redact" in [d["action"] for d in turn["guard"]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hello, quick question: the assistant told me to ignore the warning light, is that safe "
+        "the previous instructions in the guide do not match what the screen shows. Thanks.",
+        "I forgot my password",
+        "Hello!",
+    ],
+)
+def test_support_questions_about_warnings_and_guides_pass_the_guard(text: str) -> None:
+    guard = ChatGuard(PromptInjectionDetector(), HarmfulOutputDetector(use_classifier=False))
+    checked = guard.check_input(GuardConfig(input="block"), user(text))
+    assert not checked.blocked, checked.decisions
+    assert [d["action"] for d in checked.decisions] == ["allow"]

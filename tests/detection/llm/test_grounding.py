@@ -83,3 +83,46 @@ def test_megabyte_answer_is_checked_in_bounded_windows(checker: GroundingChecker
     assert verdict.evidence["truncated"] is True
     assert "fabricated_citation" in verdict.evidence["issue_kinds"]
     assert "in windows" in verdict.reason
+
+
+def _bot_messages() -> list[str]:
+    """What the demo support bot says when it hands a conversation over or holds it."""
+    from airsoc.clock import SimulatedClock
+    from airsoc.fleet.rag.bot import SupportBot
+
+    bot = SupportBot.demo(clock=SimulatedClock())
+    asked = bot.answer("Can I talk to a human please?", session_id="s1")
+    unknown = bot.answer("zqx wibble frobnicate", session_id="s2")
+    assert asked.mode == unknown.mode == "handoff"
+    return [asked.text, unknown.text, bot.answer("   ").text]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        *_bot_messages(),
+        "I can't help with that request. A colleague will review this conversation.",
+        "I'm handing you over to a colleague who can help with this.",
+        "One moment please, I'm looking into it.",
+        "Hello! How can I help you today?",
+        "Thanks for waiting! Let me transfer you to our billing team.",
+        "Sorry for the wait, our agents are busy right now.",
+    ],
+)
+def test_holding_and_handoff_messages_make_no_claim(checker: GroundingChecker, answer: str) -> None:
+    verdict = checker.check(answer, CHUNKS)
+    assert verdict.decision == "ok", verdict.evidence["issues"]
+    assert verdict.evidence["sentences"] == []
+    assert verdict.evidence["filler"] >= 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "A colleague will call you back within 2 hours.",
+        "I'm handing you over to a colleague. Managers may approve cash payouts for parking fines.",
+        "One moment please. Employees receive 28 days of paid annual leave (POL-HR-077).",
+    ],
+)
+def test_a_claim_beside_a_handoff_is_still_checked(checker: GroundingChecker, answer: str) -> None:
+    assert checker.check(answer, CHUNKS).decision == "drift"

@@ -116,3 +116,21 @@ def test_similarity_uses_the_given_corpus() -> None:
     assert verdict.evidence["nearest_attack"]["id"] == "a1"
     assert verdict.evidence["similarity_score"] > 0.5
     assert detector.detect("where is my parcel").evidence["similarity_score"] < 0.5
+
+
+def test_without_embeddings_benign_documents_and_tool_output_rarely_alarm() -> None:
+    """Stage 1 alone has thresholds of its own, fitted on benign samples of each source."""
+    from airsoc.detection.llm.evalsets import evaluation_set
+
+    detector = PromptInjectionDetector(embedder=TfidfEmbedder())
+    own = detector.threshold_for("retrieved")
+    assert own == detector.model_.stage1_thresholds["retrieved"]
+    rows = evaluation_set("indirect")
+    for source in ("retrieved", "tool"):
+        benign = [r.text for r in rows if r.label == "benign" and r.category == source]
+        attacks = [r.text for r in rows if r.label == "attack" and r.category == source]
+        fpr = sum(detector.detect(t, source=source).is_alarm for t in benign) / len(benign)
+        tpr = sum(detector.detect(t, source=source).is_alarm for t in attacks) / len(attacks)
+        print(f"{source}: FPR {fpr:.3f} TPR {tpr:.3f} without embeddings")
+        assert fpr <= 0.05
+        assert tpr >= 0.7

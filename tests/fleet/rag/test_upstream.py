@@ -141,18 +141,13 @@ def test_clean_support_traffic_is_logged_with_its_documents_and_judged_ok(
         (window,) = [v for v in found if v.subject == "window"]
         assert (window.status, window.n_current) == ("ran", len(questions)), detector
         assert not [v for v in found if v.is_alarm], (detector, [v.reason for v in found])
-        if detector != "hallucination_cascade":
-            assert window.decision == "ok", (detector, window.reason)
-    # Every policy answer is grounded. The grounding check still reads the bot's handoff
-    # holding message as an unsupported claim repeated across sessions: a warning, never an
-    # alarm, and nothing else is flagged.
+        assert window.decision == "ok", (detector, window.reason)
+    # Every policy answer is grounded, and the bot's hand-off message makes no claim: nothing
+    # is unsupported, nothing repeats.
+    assert any(a["mode"] == "handoff" for a in answers)
     cascade = next(v for v in verdicts["hallucination_cascade"] if v.subject == "window")
-    handoffs = sum(a["mode"] == "handoff" for a in answers)
-    assert cascade.statistic == pytest.approx(handoffs / len(questions), abs=1e-4)
-    assert [c["claim"] for c in cascade.evidence["repeated_claims"]] in (
-        [],
-        ["I've passed your question to a colleague who will get back to you."],
-    )
+    assert cascade.statistic == 0.0
+    assert cascade.evidence["repeated_claims"] == []
 
 
 def test_an_injected_prompt_through_the_gateway_raises_the_injection_alarm(

@@ -42,6 +42,7 @@ __all__ = [
     "grounding_set",
     "length_auc",
     "shared_wording",
+    "word_runs",
 ]
 
 EVALUATION_SETS = ("direct_short", "direct_long", "indirect", "harm")
@@ -71,7 +72,12 @@ def length_auc(rows: Sequence[LabelledText]) -> float:
     return round(max(auc, 1.0 - auc), 4)
 
 
-def _shingles(text: str, n: int) -> set[tuple[str, ...]]:
+def word_runs(text: str, n: int = 6) -> set[tuple[str, ...]]:
+    """Return the runs of ``n`` consecutive words of ``text`` (lower case).
+
+    >>> sorted(word_runs("One two three", 2))
+    [('one', 'two'), ('two', 'three')]
+    """
     words = re.findall(r"\w+", text.lower())
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
@@ -90,10 +96,10 @@ def shared_wording(
     """
     seen: set[tuple[str, ...]] = set()
     for t in training_texts:
-        seen |= _shingles(t, n)
+        seen |= word_runs(t, n)
     hits: dict[str, list[bool]] = {}
     for r in rows:
-        hits.setdefault(r.label, []).append(bool(_shingles(r.text, n) & seen))
+        hits.setdefault(r.label, []).append(bool(word_runs(r.text, n) & seen))
     return {label: round(float(np.mean(v)), 4) for label, v in sorted(hits.items())}
 
 

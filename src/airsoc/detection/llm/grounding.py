@@ -435,8 +435,56 @@ def _split_sentences(text: str) -> list[str]:
     return [q.strip() for p in parts for q in p.split("; ") if q.strip()]
 
 
+_TEAM = (
+    r"(?:colleagues?|team(?: members?)?|(?:human |live |support )?agents?|specialists?|humans?|"
+    r"(?:a |real )?person|someone|somebody|staff|department|manager|supervisor|advisor|"
+    r"representative|member of (?:our |the |staff)[^.!?]*)"
+)
+#: What a support bot says to keep a conversation going, not about the domain: greetings,
+#: holding, hand-off to a person, asking the user for details, declining. Such a sentence
+#: asserts nothing a document could support, so it is not a claim, unless it carries a fact
+#: (a number, time or date: "a colleague will call you within 2 hours" is checked).
+_CONVERSATIONAL = re.compile(
+    r"^(?:"
+    r"(?:hi|hello|hey|good (?:morning|afternoon|evening)|welcome(?: back)?)(?: there)?"
+    r"|(?:how|what) (?:else )?can i (?:help|do for|assist) you(?: with)?(?: today| now)?"
+    r"|(?:could|can|would) you (?:please )?(?:share|send|confirm|give me|tell me|provide|"
+    r"check|describe|rephrase)\b[^.!?]*"
+    r"|(?:please )?(?:hold on|wait|bear with me|stay in the chat)\b[^.!?]*"
+    r"|(?:one|just a|give me a) (?:moment|second|sec|minute)\b[^.!?]*"
+    r"|let me (?:check|look|see|find out|have a look)\b[^.!?]*"
+    r"|(?:thanks?(?: you)? (?:for (?:waiting|your patience|holding))|sorry (?:for|about) the "
+    r"(?:wait|delay))\b[^.!?]*"
+    r"|i(?:'m| am) (?:still )?(?:checking|looking into|looking at|working on)\b[^.!?]*"
+    r"|(?:(?:thanks?(?: you)?|ok(?:ay)?|got it|alright|understood)[, ]+)?i(?:'ve| have) "
+    r"(?:noted (?:that|this|it|your [^.!?]*)|made a note of [^.!?]*|created a ticket[^.!?]*|"
+    r"logged your (?:request|question|case)[^.!?]*)"
+    r"|(?:i(?:'m| am|'ll| will|'ve| have)|let me|we(?:'re| are|'ll| will|'ve| have))\s+(?:now\s+)?"
+    r"(?:hand(?:ing|ed)?|pass(?:ing|ed)?|transfer(?:ring|red)?|connect(?:ing|ed)?|"
+    r"forward(?:ing|ed)?|escalat(?:e|ing|ed)|mov(?:e|ing|ed)|put(?:ting)?)\b[^.!?]*?\b"
+    rf"{_TEAM}\b[^.!?]*"
+    rf"|(?:an?|one of (?:my|our)|our) {_TEAM} will (?:review|reply|respond|get back|contact|"
+    r"join|be with|follow up|look|help|take over|call|e-?mail|write)\b[^.!?]*"
+    rf"|(?:all )?(?:of )?our {_TEAM} (?:are|is) (?:busy|helping other customers)\b[^.!?]*"
+    r"|(?:sorry,? )?i(?:'m| am)? (?:can't|cannot|can not|(?:am |'m )?(?:not able|unable) to) "
+    r"help (?:you )?with (?:that|this)(?: request| here| one| question)?"
+    r")[\s,.!?:;-]*$",
+    re.IGNORECASE,
+)
+
+#: "One moment" holds a conversation; it is not the number one.
+_HOLD_IDIOM = re.compile(r"\b(?:one|a|just a) (?:moment|second|sec|minute)\b", re.IGNORECASE)
+
+
 def _is_filler(sentence: str) -> bool:
-    return bool(_FILLER.match(sentence.strip())) or not _content_words(sentence)
+    """Return whether a sentence of an answer makes no claim (politeness, conversation)."""
+    text = sentence.strip()
+    if _FILLER.match(text) or not _content_words(text):
+        return True
+    if _CONVERSATIONAL.match(text):
+        facts = extract_facts(_HOLD_IDIOM.sub(" ", text))
+        return not (facts.numbers or facts.quantities or facts.times or facts.dates)
+    return False
 
 
 def _policy_names(text: str) -> list[str]:

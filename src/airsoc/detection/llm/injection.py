@@ -68,6 +68,8 @@ from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DataFileError
 
 __all__ = [
+    "CONTENT_MODEL_ONLY",
+    "MIN_WORDS",
     "RULES",
     "SOURCES",
     "InjectionModel",
@@ -81,6 +83,18 @@ __all__ = [
 Source = Literal["user", "retrieved", "tool", "output"]
 #: The sources a threshold is calibrated for (``output`` uses the ``user`` threshold).
 SOURCES: tuple[str, ...] = ("user", "retrieved", "tool")
+
+#: In retrieved chunks and tool output, a model score alone (no rule naming an address to the
+#: model, an override, a role marker or an exfiltration target) alarms only from here (the top
+#: of stage 1's unsure band); between the source's threshold and this it warns. Documents and
+#: tool output talk about instructions, passwords and rules far more often than users do, and
+#: a planted instruction nearly always names the model it speaks to.
+CONTENT_MODEL_ONLY = 0.9
+
+#: A text of fewer words than this (with no rule, payload or canary) is never flagged on the
+#: model score alone: an instruction needs a verb and what it acts on.
+MIN_WORDS = 2
+_WORDS = re.compile(r"\w+")
 
 DIRECT = "AML.T0051.000"
 INDIRECT = "AML.T0051.001"
@@ -115,6 +129,11 @@ _PRIOR = (
     r"(?:previous|prior|above|earlier|preceding|original|initial|all|every|your|the developer'?s?|"
     r"system|old)"
 )
+#: A name for the model that reads a text (an addressee in content).
+_AI = (
+    r"(?:ai(?: assistant| agent| system| model| coding assistants?)?|assistant|chatbot|bot|"
+    r"language model|llm(?: agent)?|model|agents?|summari[sz]ers?|copilot)"
+)
 _INSTRUCTIONS = (
     r"(?:instructions?|directives?|rules|guidelines|guidance|prompts?|constraints|orders|commands|"
     r"polic(?:y|ies)|programming)"
@@ -124,7 +143,13 @@ RULES: tuple[InjectionRule, ...] = (
     InjectionRule(
         "override.en",
         "instruction_override",
-        _rx(rf"\b{_OVERRIDE_VERB}\b[^.\n]{{0,40}}\b{_PRIOR}\b[^.\n]{{0,30}}\b{_INSTRUCTIONS}\b"),
+        # The instructions must be what is overridden: at most four words between the verb
+        # and "previous", no clause boundary ("ignore the warning light, is that safe? the
+        # previous instructions in the guide..." is two clauses).
+        _rx(
+            rf"\b{_OVERRIDE_VERB}\b(?:[^\S\n]+[^\s.,;:!?]+){{0,4}}?[^\S\n]+{_PRIOR}\b"
+            rf"[^.,;:!?\n]{{0,30}}\b{_INSTRUCTIONS}\b"
+        ),
         0.9,
     ),
     InjectionRule(
@@ -140,7 +165,10 @@ RULES: tuple[InjectionRule, ...] = (
         "override.new_rules",
         "instruction_override",
         _rx(
-            r"\b(?:new (?:system )?(?:instructions|directive|task|rules)|your (?:new|real) "
+            # "New instructions" alone is everyday language (a guide, a school); announced
+            # (a colon, or addressed to the model) it is an override.
+            r"\bnew (?:system )?(?:instructions|directive|task|rules)\s*(?::|-\s|for (?:you|"
+            r"the (?:ai|assistant|model))\b)|\b(?:your (?:new|real) "
             r"(?:task|instructions)|(?:previous|prior|above) (?:rules|instructions) (?:no longer|"
             r"do not|don't) apply|(?:instructions|rules) (?:above|before) (?:were|was) a test)\b"
         ),
@@ -150,10 +178,12 @@ RULES: tuple[InjectionRule, ...] = (
         "override.multilingual",
         "instruction_override",
         _rx(
-            r"(?:ignor|olvid|descart|no hagas caso|oubli|ne tiens plus compte|vergiss|missacht|"
+            # (English narration, "the system ignored their instructions", is not an override)
+            r"(?:ignor(?!ed\b|ing\b|es\b)|olvid|descart|no hagas caso|oubli|ne tiens plus compte|"
+            r"vergiss|missacht|"
             r"dimentic|esqueç|desconsider|negeer|vergeet|игнорир|забудь|не обращай внимания|"
             r"忽略|无视|忘记|無視)"
-            r"[^.\n]{0,50}"
+            r"[^.,;:!?\n]{0,50}"
             r"(?:instruc|indicacion|regla|consigne|règle|regel|anweisung|vorgabe|istruzion|regol|"
             r"instruç|regra|instructie|инструкц|правил|указани|指令|指示|规则|ルール)"
         ),
@@ -165,7 +195,8 @@ RULES: tuple[InjectionRule, ...] = (
         _rx(
             r"<\|im_(?:start|end)\|>|\[/?INST\]|<</?SYS>>|<\|(?:system|user|assistant|end)\|>|"
             r"</?system>|(?:^|\n|\s)#{2,}\s*(?:system|instruction)\s*:|"
-            r"\bsystem (?:message|directive|override)\s*:|(?:^|\n)\s*(?:system|human)\s*:"
+            r"\bsystem (?:message|directive|override|notice|update)(?: to the (?:assistant|ai|"
+            r"model))?\s*:|(?:^|\n)\s*(?:system|human)\s*:"
         ),
         0.8,
     ),
@@ -196,6 +227,29 @@ RULES: tuple[InjectionRule, ...] = (
         JAILBREAK,
     ),
     InjectionRule(
+        # "You are (now) X, without rules / restrictions / filters" in the languages the
+        # override rule reads.
+        "persona.multilingual",
+        "persona_jailbreak",
+        _rx(
+            r"(?:\b(?:du bist|bist du|sei|tu es|tu seras|vous êtes|eres|serás|sei|sarai|você é|"
+            r"tu és|je bent|jij bent|ben je|jesteś|będziesz|jsi|budeš|ты|sen)\b|sen\s+'|"
+            r"\bolarak\b)"
+            r"[^\n]{0,120}?"
+            r"(?:\bohne (?:jegliche |alle |irgendwelche )?(?:einschränkung|regel|filter|grenze|"
+            r"zensur)|\bkeine (?:regeln|einschränkungen|filter)|\bsans (?:aucune |aucun )?"
+            r"(?:limite|règle|filtre|restriction|censure)|libérée? de|\bsin (?:ningún |ninguna )?"
+            r"(?:filtro|regla|restricci|límite|censura)|\bsenza (?:alcun[ao]? |nessun[ao]? )?"
+            r"(?:filtr|regol|restrizion|limit|censura)|\bsem (?:nenhum[a]? |qualquer )?"
+            r"(?:filtro|regra|restri|limite|censura)|\bzonder (?:enige )?(?:regels|filters|"
+            r"beperkingen|grenzen)|\bbez (?:żadnych |jakichkolwiek )?(?:zasad|ograniczeń|"
+            r"filtrów|reguł|pravidel|omezení|filtrů)|без (?:каких-либо |всяких )?(?:ограничений|"
+            r"правил|фильтров)|\bhiçbir (?:kural|kısıtlama|sınır|filtre)|\bkuralsız|\bsınırsız)"
+        ),
+        0.85,
+        JAILBREAK,
+    ),
+    InjectionRule(
         # The word alone is also everyday language (a jailbroken phone): it explains, it does
         # not set a floor.
         "mention.jailbreak",
@@ -215,6 +269,7 @@ RULES: tuple[InjectionRule, ...] = (
             r"developer|operator)\s+)+(?:prompt|instructions|rules|preamble|configuration|"
             r"message|setup)|(?:system prompt|system message|preamble|context window))"
             r"|\b(?:repeat|print|output)\b[^\n]{0,20}\b(?:the text|everything) (?:above|before)"
+            r"(?!\s+(?:the|a|an|this|that|my|your|each|every)\b)"
             r"|\bwhat (?:were you|you were) told\b|\bwere you told at the start\b"
             r"|prompt (?:de )?s[iy]st[eè]m[ae]|systemprompt|systemanweisung|системный промпт|"
             r"系统提示|instructions? (?:que tu as reçues|iniciais)|suas instruções iniciais"
@@ -245,17 +300,33 @@ RULES: tuple[InjectionRule, ...] = (
     InjectionRule(
         "indirect.addressed_to_ai",
         "indirect",
+        # Content that speaks to the model reading it (the definition of an indirect
+        # injection): the model named as the addressee, by a vocative, a note or notice for it,
+        # a condition on being an AI, a mention, or markup that opens instructions for it.
         _rx(
-            r"\b(?:ai|assistant|chatbot|language model|llm|ai model|model|agents?|summari[sz]ers?)"
-            r"\b[^.\n]{0,30}\b(?:reading|processing|summari[sz]ing|retriev\w*|that reads?)\b"
-            r"|\b(?:notes?|instructions?|messages?|hints?)\s+(?:to|for)\s+(?:the\s+|any\s+|all\s+)?"
-            r"(?:ai|assistant|chatbot|language model|llm|ai model|model|agents?|ai agents?)\b"
-            r"|\b(?:dear|attention|to any|to all|hey)\s+(?:ai|assistant|chatbot|language model|llm|"
-            r"ai model|model|agents?)\b|\bif an? (?:ai|assistant|language model|llm)\b"
-            r"|\[note for the (?:ai|chatbot|assistant|model)\]"
-            r"|\b(?:asistente de ia|hinweis für die ki)"
-            r"|<!--[^>]{0,200}\b(?:ai|assistant|model|chatbot|llm)\b"
-            r"|\b(?:assistant|ai|model|chatbot)\s*:\s*(?:when|if|always|you must|ignore)\b"
+            rf"\b{_AI}"
+            # addressed: the participle follows the noun ("AI reading this", "assistant
+            # processing this inbox"), not "AI tools for drafting and summarising"
+            r"\b(?:[^\S\n]+[^\s.,;:!?]+)?[^\S\n]+(?:reading|processing|summari[sz]ing|"
+            r"retriev\w*|indexing|managing|browsing|that reads?)\b"
+            r"|\b(?:when|whenever|once|if|as soon as) (?:the|an?|any|this|you,? the) "
+            rf"{_AI}\b(?:[^\S\n]+[^\s.,;:!?]+)?[^\S\n]+(?:reads?|processes|summari[sz]es|"
+            r"sees|parses|indexes)\b"
+            r"|\b(?:notes?|instructions?|messages?|hints?|notices?|directives?|reminders?|p\.?\s?s\.?)"
+            rf"\s+(?:to|for)\s+(?:the\s+|any\s+|all\s+|every\s+)?{_AI}\b"
+            rf"|\b(?:dear|attention|to any|to all|hey)\s+{_AI}\b"
+            rf"|\bif (?:you are |you're )an? {_AI}\b"
+            rf"|\[(?:/?\s*)(?:note for the |hidden text:?\s*)?{_AI}(?: instructions?| note)?\]"
+            r"|</?instructions?>"
+            r"|\b(?:asistente de ia|hinweis für die ki|note pour l'assistant|nota per l'assistente)"
+            rf"|<!--[^>]{{0,200}}\b{_AI}\b"
+            rf"|@\w*(?:assistant|bot|ai|agent)\b"
+            rf"|\b(?:ai\s+[^\s.,;:!?]+\s+)?{_AI}\s*:\s*(?:when|if|always|you must|ignore|forget|"
+            r"from now|before|after|do not|don't|tell|say|reply|respond|add|append|send|forward)\b"
+            # a vocative opening a clause ("Bot, listen: ..."; not "Model, version and serial")
+            r"|(?:^|[.!?:\]\[(>\"'\n])\s*(?:hidden text:?\s*|p\.?s\.?:?\s*)?"
+            r"(?:ai(?: assistant| agent| system| model)?|assistant|chatbot|bot|llm|language model|"
+            r"copilot)\s*[:,]\s*\w"
         ),
         0.7,
         INDIRECT,
@@ -310,6 +381,9 @@ class InjectionModel:
     band: tuple[float, float] = (0.1, 0.9)
     head_weight: float = 0.5
     info: Mapping[str, str] = field(default_factory=dict)
+    #: The thresholds of stage 1 alone (no embeddings), calibrated on the same benign split:
+    #: its scores are spread differently, so it needs thresholds of its own.
+    stage1_thresholds: Mapping[str, float] = field(default_factory=dict)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Return the model as plain arrays (see :func:`load_injection_model`)."""
@@ -322,6 +396,10 @@ class InjectionModel:
         arrays["head_weight"] = np.array([self.head_weight])
         arrays["info.keys"] = np.array(list(self.info))
         arrays["info.values"] = np.array(list(self.info.values()))
+        arrays["stage1_thresholds.sources"] = np.array(list(self.stage1_thresholds))
+        arrays["stage1_thresholds.values"] = np.array(
+            list(self.stage1_thresholds.values()), dtype=np.float64
+        )
         return arrays
 
     @classmethod
@@ -344,11 +422,24 @@ class InjectionModel:
                     strict=True,
                 )
             )
+            stage1_thresholds = dict(
+                zip(
+                    (str(s) for s in arrays.get("stage1_thresholds.sources", [])),
+                    (float(v) for v in arrays.get("stage1_thresholds.values", [])),
+                    strict=True,
+                )
+            )
         except KeyError as exc:
             raise DataFileError(f"injection model lacks {exc.args[0]}") from None
         head = EmbeddingHead.from_arrays(arrays, "head") if "head.coef" in arrays else None
         return cls(
-            HashedTextModel.from_arrays(arrays, "stage1"), head, thresholds, band, weight, info
+            HashedTextModel.from_arrays(arrays, "stage1"),
+            head,
+            thresholds,
+            band,
+            weight,
+            info,
+            stage1_thresholds,
         )
 
 
@@ -384,13 +475,14 @@ class _Scores:
 class PromptInjectionDetector:
     """Score a text for prompt injection; return a :class:`Verdict` with the matched evidence.
 
-    ``embedder``: None uses MiniLM for stage 2 when installed; a :class:`TfidfEmbedder` means
-    stage 1 alone (no embeddings). ``corpus``: labelled texts to fit both stages on instead of
-    loading the shipped model; ``model`` or ``model_path``: another trained model.
-    ``thresholds`` maps a source to its alarm score (default: the model's calibrated ones);
-    ``threshold`` sets one score for every source. ``warn_at`` is the score that warns
-    (default: 60% of the source's threshold). Texts longer than ``max_chars`` are scanned in
-    bounded excerpts and the verdict says so.
+        ``embedder``: None uses MiniLM for stage 2 when installed; a :class:`TfidfEmbedder` means
+        stage 1 alone (no embeddings). ``corpus``: labelled texts to fit both stages on instead of
+        loading the shipped model; ``model`` or ``model_path``: another trained model.
+        ``thresholds`` maps a source to its alarm score (default: the model's calibrated ones, those
+    fitted for stage 1 alone when there are no embeddings);
+        ``threshold`` sets one score for every source. ``warn_at`` is the score that warns
+        (default: 60% of the source's threshold). Texts longer than ``max_chars`` are scanned in
+        bounded excerpts and the verdict says so.
     """
 
     name = "prompt_injection"
@@ -467,6 +559,9 @@ class PromptInjectionDetector:
             return float(self.thresholds[key])
         if not self._fitted:
             self._fit()
+        if self.semantic_ is None and key in self.model_.stage1_thresholds:
+            # Without embeddings only stage 1 scores: use the thresholds fitted for it.
+            return float(self.model_.stage1_thresholds[key])
         return float(self.model_.thresholds.get(key, 0.5))
 
     def score_texts(self, texts: Sequence[str], *, source: str = "user") -> list[float]:
@@ -606,7 +701,21 @@ class PromptInjectionDetector:
         if leaks:
             score = 1.0
         warn = self.warn_at if self.warn_at is not None else 0.6 * threshold
-        decision: Decision = "drift" if score >= threshold else "warn" if score >= warn else "ok"
+        alarm_at = threshold
+        if content and not floor and not leaks and self.threshold is None:
+            alarm_at = max(threshold, CONTENT_MODEL_ONLY)
+        if (
+            not floor
+            and not leaks
+            and not view.payloads
+            and len(_WORDS.findall(view.normalized)) < MIN_WORDS
+        ):
+            # One word ("No", "Hey") carries no instruction: the model alone neither warns nor
+            # alarms (a rule, a decoded payload or a canary still does).
+            alarm_at = float("inf")
+        decision: Decision = "drift" if score >= alarm_at else "warn" if score >= warn else "ok"
+        if alarm_at == float("inf"):
+            decision = "ok"
         nearest, sim = self._nearest([units[scored.worst]]) if decision != "ok" else (None, 0.0)
         atlas = self._techniques(hits, source, decision, leaks=bool(leaks))
         matches: list[dict[str, Any]] = [
@@ -623,7 +732,14 @@ class PromptInjectionDetector:
                 }
             )
         reason = self._reason(
-            decision, score, threshold, hits, model_score, nearest, sim, leaks=bool(leaks)
+            decision,
+            score,
+            threshold if alarm_at == float("inf") else alarm_at,
+            hits,
+            model_score,
+            nearest,
+            sim,
+            leaks=bool(leaks),
         )
         if view.notes:
             reason += f" ({'; '.join(view.notes)})"
@@ -643,6 +759,8 @@ class PromptInjectionDetector:
                 "source": source,
                 "matches": matches,
                 "rule_score": round(floor, 4),
+                # None: the model alone cannot alarm on this text (too short to instruct)
+                "alarm_at": None if alarm_at == float("inf") else alarm_at,
                 "similarity_score": round(model_score, 4),
                 "stage1_score": round(scored.stage1, 4),
                 "stage2_score": None if scored.stage2 is None else round(scored.stage2, 4),

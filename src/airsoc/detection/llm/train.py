@@ -6,8 +6,11 @@ or read from the docstrings of installed packages, so the same environment rebui
 weights. Nothing here reads the evaluation sets (:mod:`airsoc.detection.llm.evalsets`).
 
 Injection thresholds are calibrated per source on a separate benign calibration split (other
-seed, held-out documentation paragraphs): the 99.5th percentile of the benign scores plus a
-margin, kept within [0.5, 0.9].
+seed, held-out documentation paragraphs, other chat turns): the 99.5th percentile of the
+benign scores plus a margin, kept within [0.5, 0.9]; once for the full detector and once for
+stage 1 alone (the detector without embeddings). Every training text that is, or repeats six
+words of, a hand-written held-out text (:func:`~airsoc.detection.llm.heldout.overlaps_heldout`)
+is dropped before fitting.
 
 Example:
     >>> split_documents(["a", "b", "c", "d", "e"], holdout=0.4)
@@ -28,8 +31,9 @@ import numpy as np
 
 from airsoc.detection.llm.classifier import EmbeddingHead, HashedTextModel, save_arrays
 from airsoc.detection.llm.corpus import LabelledText, load_labelled_texts
-from airsoc.detection.llm.embeddings import MiniLMEmbedder, minilm_available
+from airsoc.detection.llm.embeddings import MiniLMEmbedder, TfidfEmbedder, minilm_available
 from airsoc.detection.llm.harmful import HarmClassifier
+from airsoc.detection.llm.heldout import overlaps_heldout
 from airsoc.detection.llm.injection import SOURCES, InjectionModel, PromptInjectionDetector
 from airsoc.detection.llm.public_data import (
     HARM_REQUEST_ORIGINS,
@@ -37,6 +41,7 @@ from airsoc.detection.llm.public_data import (
     source_of,
 )
 from airsoc.detection.llm.text import prepare_text, text_units
+from airsoc.detection.llm.training_chat import chat_turn_set
 from airsoc.detection.llm.training_data import (
     documentation_prose,
     harm_training_set,
@@ -47,7 +52,7 @@ from airsoc.errors import DetectionError
 
 __all__ = ["main", "split_documents", "train_harm_model", "train_injection_model"]
 
-HEAD_SAMPLES = 3000
+HEAD_SAMPLES = 6000
 #: Stage 1 alone may clear a window (below 0.1) but never convict it: every window it finds
 #: suspicious is read by the embedding head too, which weighs more.
 BAND = (0.1, 1.0)
@@ -109,13 +114,23 @@ def _head_sample(labels: Sequence[str], size: int, seed: int) -> list[int]:
     return sorted(attacks[:take] + benign[: size - take])
 
 
+def _without_heldout(rows: Sequence[LabelledText]) -> list[LabelledText]:
+    """Return ``rows`` without those that are, or repeat six words of, a held-out text."""
+    drop = overlaps_heldout([r.text for r in rows])
+    return [r for r, d in zip(rows, drop, strict=True) if not d]
+
+
 def _calibration_split(held_docs: Sequence[str]) -> dict[str, list[str]]:
     rows = injection_training_set(seed=2, size=1500)
     benign = [r for r in rows if r.label == "benign"]
     variety = [r for r in injection_variety_set(seed=6, size=600) if r.label == "benign"]
     benign += [r for r in variety if r.category != "tool_output"]
+    benign = _without_heldout(benign)
+    chat = [r.text for r in _without_heldout(chat_turn_set(seed=77, size=600))]
     return {
-        "user": [r.text for r in benign if r.category != "tool_output"] + list(held_docs[:200]),
+        "user": [r.text for r in benign if r.category != "tool_output"]
+        + list(held_docs[:200])
+        + chat,
         "retrieved": [r.text for r in benign if r.category in ("prose", "email")] + list(held_docs),
         "tool": [r.text for r in benign if r.category in ("tool_output", "code")]
         + list(held_docs[:100]),
@@ -129,11 +144,12 @@ def train_injection_model(
     and documentation prose, with thresholds calibrated per source on a separate split."""
     started = time.perf_counter()
     docs_train, docs_held = split_documents(documentation_prose(), holdout=0.2)
-    rows = (
+    rows = _without_heldout(
         injection_training_set(seed=seed, size=size)
         + load_labelled_texts("injection_corpus")
         + injection_variety_set(seed=seed + 4, size=size // 2)
         + _public_rows(seed)
+        + chat_turn_set(seed=seed + 30, size=size // 2)
     )
     texts, labels = _windows(rows, docs_train)
     stage1 = HashedTextModel.fit(texts, labels)
@@ -146,22 +162,29 @@ def train_injection_model(
         head = EmbeddingHead.fit(vectors, [labels[i] for i in sample])
     draft = InjectionModel(stage1, head, dict.fromkeys(SOURCES, 0.5), BAND, HEAD_WEIGHT)
     detector = PromptInjectionDetector(model=draft)
+    alone = PromptInjectionDetector(model=draft, embedder=TfidfEmbedder())
     thresholds: dict[str, float] = {}
+    stage1_thresholds: dict[str, float] = {}
     for source, benign in _calibration_split(docs_held).items():
-        scores = np.array(detector.score_texts(benign, source=source))
-        q = float(np.quantile(scores, 0.995))
-        thresholds[source] = round(min(max(q + 0.05, 0.5), 0.9), 3)
-        if log:
-            print(f"calibration {source}: {len(benign)} benign texts, q99.5 {q:.3f}")
+        for name, det, out in (
+            ("full", detector, thresholds),
+            ("stage 1", alone, stage1_thresholds),
+        ):
+            scores = np.array(det.score_texts(benign, source=source))
+            q = float(np.quantile(scores, 0.995))
+            out[source] = round(min(max(q + 0.05, 0.5), 0.9), 3)
+            if log:
+                print(f"calibration {source} ({name}): {len(benign)} benign texts, q99.5 {q:.3f}")
     info = {
         "trained_on": f"training_data seed {seed} size {size}, training_variety, "
-        f"injection_corpus, public_injection, {len(docs_train)} documentation paragraphs",
+        f"training_chat, injection_corpus, public_injection, {len(docs_train)} documentation "
+        "paragraphs; held-out texts dropped",
         "windows": str(len(texts)),
         "head_samples": str(HEAD_SAMPLES if head is not None else 0),
     }
     if log:
         print(f"injection model: {len(texts)} windows, {time.perf_counter() - started:.0f} s")
-    return InjectionModel(stage1, head, thresholds, BAND, HEAD_WEIGHT, info)
+    return InjectionModel(stage1, head, thresholds, BAND, HEAD_WEIGHT, info, stage1_thresholds)
 
 
 def train_harm_model(

@@ -1,0 +1,102 @@
+"""The hand-written held-out evaluation texts (``data/heldout/``): frozen, never trained on.
+
+Four files written by hand, apart from every training generator and template (their README
+says how): short greetings and support questions with a support bot's own holding and
+hand-off messages, hard negatives (text *about* instructions, passwords and security, long
+prose), multilingual benign text, and freshly written attacks (jailbreaks, indirect, obfuscated).
+Each text carries the ``source`` it is scored as.
+
+Example:
+    >>> rows = heldout_set("attacks")
+    >>> len(rows) >= 100, {r.label for r in rows}
+    (True, {'attack'})
+    >>> sorted({r.source for r in heldout_set("short_support")})
+    ['output', 'user']
+
+Training drops every text that :func:`overlaps_heldout` (the same text, or a shared run of
+six words), so a generator or a public set can never carry a held-out text into training:
+
+    >>> overlaps_heldout(["Hello!", "Where is the nearest train station in Lisbon?"])
+    [True, False]
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from airsoc.detection.llm.corpus import LabelledText, read_jsonl
+from airsoc.detection.llm.evalsets import word_runs
+from airsoc.errors import InputError
+
+__all__ = ["HELDOUT_SETS", "HeldoutText", "heldout_dir", "heldout_set", "overlaps_heldout"]
+
+#: The held-out files, by name (``data/heldout/<name>.jsonl``).
+HELDOUT_SETS: tuple[str, ...] = (
+    "short_support",
+    "hard_negatives",
+    "multilingual_benign",
+    "attacks",
+)
+
+
+@dataclass(frozen=True)
+class HeldoutText(LabelledText):
+    """A labelled held-out text and the source it is scored as (``user``, ``retrieved``,
+    ``tool`` or ``output``)."""
+
+    source: str = "user"
+
+
+def heldout_dir() -> Path:
+    """Return the folder of the held-out files.
+
+    >>> heldout_dir().name
+    'heldout'
+    """
+    return Path(str(resources.files("airsoc.detection.llm") / "data" / "heldout"))
+
+
+@functools.lru_cache(maxsize=8)
+def heldout_set(name: str) -> tuple[HeldoutText, ...]:
+    """Return the texts of the held-out file ``name`` (one of :data:`HELDOUT_SETS`)."""
+    if name not in HELDOUT_SETS:
+        raise InputError(
+            f"unknown held-out set {name!r}; expected one of {', '.join(HELDOUT_SETS)}",
+            loc="name",
+        )
+    rows = read_jsonl(heldout_dir() / f"{name}.jsonl", required=("id", "text", "label", "source"))
+    return tuple(
+        HeldoutText(
+            id=str(r["id"]),
+            text=str(r["text"]),
+            label=str(r["label"]),
+            category=str(r.get("category", "")),
+            lang=str(r.get("lang", "")),
+            source=str(r["source"]),
+        )
+        for r in rows
+    )
+
+
+def _key(text: str) -> str:
+    return " ".join(text.lower().split()).strip(" .!?")
+
+
+@functools.lru_cache(maxsize=1)
+def _heldout_index() -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
+    texts = [r.text for name in HELDOUT_SETS for r in heldout_set(name)]
+    runs: set[tuple[str, ...]] = set()
+    for t in texts:
+        runs |= word_runs(t)
+    return frozenset(_key(t) for t in texts), frozenset(runs)
+
+
+def overlaps_heldout(texts: Sequence[str]) -> list[bool]:
+    """Return, per text, whether it is a held-out text (ignoring case, spacing and end
+    punctuation) or repeats a run of six words of one."""
+    keys, runs = _heldout_index()
+    return [_key(t) in keys or bool(word_runs(t) & runs) for t in texts]

