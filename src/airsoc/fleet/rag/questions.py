@@ -7,7 +7,7 @@ Example:
     >>> questions = support_questions(200, seed=3)
     >>> len(questions), questions == support_questions(200, seed=3)
     (200, True)
-    >>> 160 < sum(q in POLICY_QUESTIONS for q in questions) < 200
+    >>> 100 < sum(q in POLICY_QUESTIONS for q in questions) < 140
     True
 """
 
@@ -74,7 +74,7 @@ OTHER_QUESTIONS: tuple[str, ...] = (
 )
 
 
-def support_questions(n: int, *, seed: int = 0, policy_share: float = 0.9) -> list[str]:
+def support_questions(n: int, *, seed: int = 0, policy_share: float = 0.6) -> list[str]:
     """Return ``n`` questions drawn with ``seed``; about ``policy_share`` of them are about
     the policies, the rest account requests, greetings and requests for a person."""
     if not 0.0 <= policy_share <= 1.0:
