@@ -46,6 +46,7 @@ from airsoc.reporting.postmortems import (
 )
 from airsoc.reporting.root_cause import RootCauseSection, root_cause_section
 from airsoc.reporting.timing import IncidentTimes, format_duration, times_of
+from airsoc.reporting.words import without_json
 
 __all__ = [
     "Chart",
@@ -339,7 +340,9 @@ def _signed(seconds: float | None) -> str:
 
 
 def _line(entry: AuditEntryView) -> TimelineLine:
-    return TimelineLine(at=entry.at, actor=describe_actor(entry.actor), text=describe_entry(entry))
+    # A playbook step's summary carries its output as JSON: the report says it in words.
+    text = without_json(describe_entry(entry))
+    return TimelineLine(at=entry.at, actor=describe_actor(entry.actor), text=text)
 
 
 def _timeline_line(
