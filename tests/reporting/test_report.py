@@ -107,3 +107,21 @@ def test_a_playbook_step_output_reads_as_words_in_the_timeline(
     assert said == [
         "Playbook step succeeded: set_source_trust: level: probation; source: brightline-data."
     ]
+
+
+def test_a_saved_status_update_is_one_plain_timeline_line(
+    store: Store, clock: SimulatedClock, worked_incident: int
+) -> None:
+    """The escalation notes a whole Markdown status update; the post-mortem's timeline shows
+    its first paragraph without Markdown markers (it showed ``**`` and list items)."""
+    from airsoc.incidents.service import add_note
+
+    with store.transaction() as s:
+        add_note(
+            s, clock=clock, incident_id=worked_incident, actor="system:escalation",
+            text="status update saved:\n**INC-1 status update** (SEV2, detected)\n\n- System: x",
+        )  # fmt: skip
+    with store.read() as s:
+        r = build_report(s, incident_id=worked_incident, now=clock.now())
+    said = [line.text for line in r.timeline if "status update saved" in line.text]
+    assert said == ["Note: status update saved: INC-1 status update (SEV2, detected) …"]

@@ -16,7 +16,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ISO_TIMESTAMP", "describe_step", "describe_value", "without_json", "words"]
+__all__ = [
+    "ISO_TIMESTAMP",
+    "describe_step",
+    "describe_value",
+    "markdown_summary",
+    "without_json",
+    "words",
+]
 
 #: An ISO 8601 timestamp as stored bodies carry it (``2026-03-01T09:05:07.123456+00:00``).
 ISO_TIMESTAMP = re.compile(
@@ -122,3 +129,20 @@ def without_json(text: str) -> str:
         at = end
     out.append(text[at:])
     return "".join(out)
+
+
+_EMPHASIS = re.compile(r"\*\*|__|`+")
+_LINE_MARK = re.compile(r"^\s{0,3}(?:#{1,6}\s+|[-*+]\s+)")
+
+
+def markdown_summary(text: str) -> str:
+    """Return Markdown ``text`` as one plain line: its first paragraph, without markers (a
+    timeline line is no place for a whole message).
+
+    >>> markdown_summary("status update saved:\\n**INC-1 status update** (SEV2)\\n\\n- System: x")
+    'status update saved: INC-1 status update (SEV2) …'
+    """
+    paragraph, _, rest = text.strip().partition("\n\n")
+    lines = [_LINE_MARK.sub("", line).strip() for line in paragraph.splitlines()]
+    plain = _EMPHASIS.sub("", " ".join(line for line in lines if line))
+    return f"{plain} …" if rest.strip() else plain
