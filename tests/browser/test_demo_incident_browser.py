@@ -137,7 +137,7 @@ def playbook_run(data_dir: Path, incident_id: int) -> int | None:
 def credentials(data_dir: Path) -> dict[str, str]:
     """Return the demo users' passwords, as the demo wrote them for its operator."""
     lines = (data_dir / "demo" / "credentials.txt").read_text(encoding="utf-8").splitlines()
-    return dict(line.split(" ", 1) for line in lines)  # type: ignore[misc]
+    return dict(line.split(" ", 1) for line in lines)
 
 
 def shoot(page: Page, name: str) -> None:

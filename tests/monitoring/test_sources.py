@@ -155,14 +155,14 @@ def test_a_latency_threshold_monitor_reads_the_latency_the_gateway_logged(
             )
         )  # fmt: skip
     log.close()
-    latency = MonitorConfig(
+    monitor = MonitorConfig(
         name="latency", system=SYSTEM, detector="threshold", metric="latency_ms",
         thresholds={"max": 2000}, window="1h", every="15m",
     )  # fmt: skip
     start, end = clock.now() - timedelta(minutes=1), clock.now() + timedelta(minutes=1)
-    window = EventLogTelemetry(store=sqlite_store).window(latency, start, end)
+    window = EventLogTelemetry(store=sqlite_store).window(monitor, start, end)
     (verdict,) = threshold_evaluator(
-        latency, WindowData(start=start, end=end, current=window, reference=None)
+        monitor, WindowData(start=start, end=end, current=window, reference=None)
     )
     assert verdict.n_current == 3
     assert verdict.statistic == pytest.approx(2500.0)
