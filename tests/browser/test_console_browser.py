@@ -22,8 +22,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
 from airsoc.clock import SimulatedClock, SystemClock
 from airsoc.incidents.evidence import BlobStore
@@ -163,16 +162,6 @@ def log_in(page: Page, base: str, user: str, password: str) -> None:
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: apt-get install -y chromium (make test does)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 def seed(data_dir: Path) -> tuple[int, int, Story]:
     """Add a responder and an approver, a worked incident with its post-mortem, a fresh incident,
     and a drifting system whose incident's playbook waits for approval of a rollback."""
@@ -284,7 +273,9 @@ def test_log_in_work_an_incident_and_read_a_postmortem(browser: Browser, tmp_pat
         assert_readable(page)
         page.screenshot(path=str(SHOTS / "02-incident.png"), full_page=True)
 
-        page.get_by_label("Reason").fill("blocked the client and switched to scripted answers")
+        # The regulatory panel has a reason field of its own: the transition form is meant.
+        moves = page.locator("form.moves")
+        moves.get_by_label("Reason").fill("blocked the client and switched to scripted answers")
         page.get_by_role("button", name="Move to contained").click()
         expect(page.locator("#phase")).to_have_text("contained")
         expect(page.locator("#timeline")).to_contain_text(

@@ -52,9 +52,12 @@ def test_a_score_shift_needs_an_effect_as_well_as_significance() -> None:
 def test_without_validation_evidence_the_check_is_skipped_not_ok() -> None:
     verdict = check_release(np.ones(500), None, version="v9")
     assert verdict.evidence["status"] == "skipped"
-    assert verdict.reason == "skipped: no validation evidence for version v9"
+    assert verdict.status == "skipped"
+    assert verdict.reason == "no validation evidence for version v9"
     few = check_release(np.ones(10), np.ones(100))
     assert few.evidence["status"] == "skipped"
+    assert few.status == "skipped"
+    assert not few.is_alarm
     with pytest.raises(InputError, match="metric recall"):
         check_release(
             np.ones(500),

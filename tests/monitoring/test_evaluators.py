@@ -141,3 +141,36 @@ def test_text_drift_names_the_new_slang_and_stays_quiet_without_it() -> None:
     assert vocabulary.is_alarm
     quiet = detectors.text_drift(m, WindowData(start=T, end=T, current=calm, reference=reference))
     assert not any(v.is_alarm for v in quiet)
+
+
+def test_a_check_that_cannot_judge_says_skipped_never_ran() -> None:
+    """Too few impressions, no values of the metric, a canary without delayed labels: each
+    verdict's status is ``skipped`` with the reason why (they used to read ``ran``)."""
+    from airsoc.fleet.recommender import impressions
+    from airsoc.monitoring.engagement import click_through
+    from airsoc.monitoring.monitors import threshold_evaluator
+
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+    ctr = MonitorConfig(name="ctr", system="rec", detector="click_through", window="1h", every="1h")
+    few = impressions(50, seed=1)
+    (clicks,) = click_through(ctr, WindowData(t, t, few, impressions(1_000, seed=0)))
+    latency = MonitorConfig(
+        name="lat", system="s", detector="threshold", metric="latency_ms",
+        thresholds={"max": 100}, window="1h", every="1h",
+    )  # fmt: skip
+    (empty,) = threshold_evaluator(latency, WindowData(t, t, [{"amount": 1.0}], None))
+    release = MonitorConfig(
+        name="rel", system="s", detector="release_regression", window="1h", every="1h"
+    )
+    traffic = pd.DataFrame(
+        {"role": ["primary", "canary"] * 50, "version": ["v1", "v2"] * 50,
+         "prediction": [1] * 100, "score": [0.9] * 100, "label": [None] * 100}
+    )  # fmt: skip
+    (canary,) = detectors._canary(release, traffic)
+    for verdict, why in (
+        (clicks, "50 impressions (at least 500 needed)"),
+        (empty, "no latency_ms values in the window"),
+        (canary, "no delayed labels yet to compare canary v2 with the primary"),
+    ):
+        assert (verdict.status, verdict.reason) == ("skipped", why)
+        assert not verdict.is_alarm

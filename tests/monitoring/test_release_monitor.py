@@ -180,7 +180,8 @@ def test_a_version_without_evidence_is_skipped_and_performance_still_watches(
     (verdict,) = release_regression(RELEASE, WindowData(clock.now(), clock.now(), window,
                                                          source.reference(RELEASE)))  # fmt: skip
     assert verdict.decision == "ok"
-    assert verdict.reason == "skipped: no validation evidence for version v3"
+    assert verdict.status == "skipped"
+    assert verdict.reason == "no validation evidence for version v3"
     verdicts = concept_drift(
         PERFORMANCE, WindowData(clock.now(), clock.now(), window, source.reference(PERFORMANCE))
     )

@@ -15,7 +15,7 @@ from airsoc.clock import SimulatedClock, SystemClock
 from airsoc.detection import profile
 from airsoc.errors import DetectionError
 from airsoc.monitoring.config import MonitorConfig
-from airsoc.monitoring.monitors import window_bounds
+from airsoc.monitoring.monitors import WindowData, threshold_evaluator, window_bounds
 from airsoc.monitoring.sources import EventLogTelemetry
 from airsoc.settings import Settings
 from airsoc.store import Store
@@ -139,3 +139,31 @@ def test_monitors_run_reads_the_event_log_by_default(
     (run,) = json.loads(result.stdout)
     assert (run["breached"], run["error"]) == (True, None)
     assert "amount" in {v["subject"] for v in run["verdicts"] if v["decision"] == "drift"}
+
+
+def test_a_latency_threshold_monitor_reads_the_latency_the_gateway_logged(
+    sqlite_store: Store, clock: SimulatedClock
+) -> None:
+    """The event log keeps each answer's latency; the window carries it to the threshold
+    monitor (it used to read "no latency_ms values in the window")."""
+    log = EventLog(sqlite_store.settings.telemetry_dir)
+    for i, latency in enumerate((1500.0, 2500.0, 3500.0)):
+        log.append(
+            PredictionEvent(
+                request_id=f"r{i}", ts=clock.now(), system=SYSTEM, version="v1",
+                inputs={"amount": 1.0}, output=0, score=0.1, latency_ms=latency,
+            )
+        )  # fmt: skip
+    log.close()
+    monitor = MonitorConfig(
+        name="latency", system=SYSTEM, detector="threshold", metric="latency_ms",
+        thresholds={"max": 2000}, window="1h", every="15m",
+    )  # fmt: skip
+    start, end = clock.now() - timedelta(minutes=1), clock.now() + timedelta(minutes=1)
+    window = EventLogTelemetry(store=sqlite_store).window(monitor, start, end)
+    (verdict,) = threshold_evaluator(
+        monitor, WindowData(start=start, end=end, current=window, reference=None)
+    )
+    assert verdict.n_current == 3
+    assert verdict.statistic == pytest.approx(2500.0)
+    assert verdict.decision == "drift"

@@ -83,3 +83,45 @@ def test_a_fresh_incident_gets_a_report_that_says_what_is_missing(
     assert r.response[0] == "No playbook acted on this incident; responders worked it by hand."
     assert r.action_items == []
     assert r.suggested_due > inc.detected_at
+
+
+def test_a_playbook_step_output_reads_as_words_in_the_timeline(
+    store: Store, clock: SimulatedClock, worked_incident: int
+) -> None:
+    """A step's summary carries its output as JSON; the post-mortem's timeline says it in
+    words (it showed the JSON)."""
+    from airsoc.audit import append_entry
+
+    with store.transaction() as s:
+        append_entry(
+            s,
+            clock=clock,
+            chain=f"incident/{worked_incident}",
+            actor="playbook:1",
+            action="playbook.step_succeeded",
+            reason='set_source_trust: {"level": "probation", "source": "brightline-data"}',
+        )
+    with store.read() as s:
+        r = build_report(s, incident_id=worked_incident, now=clock.now())
+    said = [line.text for line in r.timeline if "set_source_trust" in line.text]
+    assert said == [
+        "Playbook step succeeded: set_source_trust: level: probation; source: brightline-data."
+    ]
+
+
+def test_a_saved_status_update_is_one_plain_timeline_line(
+    store: Store, clock: SimulatedClock, worked_incident: int
+) -> None:
+    """The escalation notes a whole Markdown status update; the post-mortem's timeline shows
+    its first paragraph without Markdown markers (it showed ``**`` and list items)."""
+    from airsoc.incidents.service import add_note
+
+    with store.transaction() as s:
+        add_note(
+            s, clock=clock, incident_id=worked_incident, actor="system:escalation",
+            text="status update saved:\n**INC-1 status update** (SEV2, detected)\n\n- System: x",
+        )  # fmt: skip
+    with store.read() as s:
+        r = build_report(s, incident_id=worked_incident, now=clock.now())
+    said = [line.text for line in r.timeline if "status update saved" in line.text]
+    assert said == ["Note: status update saved: INC-1 status update (SEV2, detected) …"]

@@ -369,3 +369,27 @@ def test_a_run_of_a_few_subjects_draws_a_line_per_subject(api: Api) -> None:
     (marker,) = [c for c in chart.iter(f"{SVG}circle") if c.get("class") == "marker"]
     recall_points = points_of(chart, "recall")
     assert float(marker.get("cy", 0)) == pytest.approx(recall_points[-1][1])
+
+
+def test_a_skipped_monitor_reason_shows_its_window_times_readable(api: Api) -> None:
+    """A monitor's last reason names its window in ISO times with microseconds; the page shows
+    them as times to the second (it printed them raw)."""
+    register(api)
+    with api.store.transaction() as s:
+        control.promote(s, clock=api.clock, actor="ci", system=SYSTEM, version="v1", reason="go")
+        record_signal(
+            s,
+            clock=api.clock,
+            monitor="fraud-batch-screen",
+            system=SYSTEM,
+            verdict=Verdict.skipped(
+                detector="data_poisoning",
+                subject="window",
+                reason="no data in the window 2026-12-07T07:37:05.032397+00:00 to "
+                "2026-12-07T07:37:13.032397+00:00",
+            ),
+        )
+    login(api.client, "vic")
+    page = api.client.get(f"/systems/{SYSTEM}").text
+    assert "07:37:05.032397" not in page
+    assert "no data in the window <time" in page

@@ -13,7 +13,7 @@ are from its predecessor's.
   (e.g. recall as true positives over positives), a one-sided binomial test that the live rate
   is below the validated value minus ``tolerance``, Bonferroni-corrected over the metrics.
 
-Without validation evidence the verdict says ``skipped: no validation evidence`` (decision
+Without validation evidence the verdict is ``skipped`` (``no validation evidence``) (decision
 ``ok``, ``evidence.status == "skipped"``): nothing reads "ok" because it had nothing to compare.
 
 Example:
@@ -70,8 +70,9 @@ def check_release(
     ``live_metrics`` maps a metric to live ``(successes, trials)``; ``validation_metrics`` maps
     it to the validated value. Fewer than ``min_live`` live scores are not judged.
 
-    >>> check_release([0.2] * 500, None).reason
-    'skipped: no validation evidence for version candidate'
+    >>> skipped = check_release([0.2] * 500, None)
+    >>> skipped.status, skipped.reason
+    ('skipped', 'no validation evidence for version candidate')
     """
     live = _scores(live_scores, "live")
     validation = _scores(validation_scores, "validation")
@@ -85,7 +86,8 @@ def check_release(
             method="validation_evidence",
             decision="ok",
             n_current=int(live.size),
-            reason=f"skipped: no validation evidence for version {version}",
+            status="skipped",
+            reason=f"no validation evidence for version {version}",
             evidence={"status": "skipped", "why": "no validation evidence"},
         )
     checks: dict[str, dict[str, Any]] = {}
@@ -124,7 +126,8 @@ def check_release(
             method="validation_evidence",
             decision="ok",
             n_current=int(live.size),
-            reason=f"skipped: only {live.size} live scores for version {version} "
+            status="skipped",
+            reason=f"only {live.size} live scores for version {version} "
             f"(at least {min_live} needed)",
             evidence={"status": "skipped", "why": "too few live scores"},
         )

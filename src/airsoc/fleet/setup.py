@@ -29,6 +29,8 @@ Example:
     [15.0]
     >>> sorted(m.detector for m in cfg.monitors if m.system == "support-bot")
     ['hallucination_cascade', 'harmful_output', 'prompt_injection']
+    >>> cfg.systems["support-bot"].guard.output, sorted(cfg.regulatory.systems)[:2]
+    ('log', ['credit-scorer', 'fraud-detector'])
 """
 
 from __future__ import annotations
@@ -172,6 +174,9 @@ systems:
     owner: cx-platform
     criticality: medium
     description: Answers customer and employee questions from the approved policies.
+    # The gateway's guard records its decision on every turn (it blocks nothing): the system
+    # page charts them.
+    guard: {{input: log, output: log}}
 
 monitors:
   # Every new data batch, from any vendor, screened against the training batches of the
@@ -348,6 +353,19 @@ incident_rules:
 
 playbooks:
   - playbooks/*.yaml
+
+# Where the systems are placed: a serious incident's report is due by the EU AI Act's
+# Article 73 clock, counted in the jurisdiction's time zone.
+regulatory:
+  provider: airsoc demo organisation
+  jurisdictions:
+    eu: {{time_zone: Europe/Berlin, article_73: true}}
+  systems:
+    fraud-detector: {{jurisdiction: eu}}
+    credit-scorer: {{jurisdiction: eu}}
+    recommender: {{jurisdiction: eu}}
+    sentiment-model: {{jurisdiction: eu}}
+    support-bot: {{jurisdiction: eu}}
 """
 
 

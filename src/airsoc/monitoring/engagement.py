@@ -97,7 +97,8 @@ def check_click_through(
             decision="ok",
             n_current=n_cur,
             n_reference=n_ref,
-            reason=f"skipped: {min(n_cur, n_ref)} impressions (at least {min_impressions} needed)",
+            status="skipped",
+            reason=f"{min(n_cur, n_ref)} impressions (at least {min_impressions} needed)",
             evidence={"status": "skipped"},
         )
     k_ref, k_cur = int(ref_c.sum()), int(cur_c.sum())

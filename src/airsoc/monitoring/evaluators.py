@@ -12,7 +12,7 @@ One evaluator per detector name (the runtime registers them, see :mod:`airsoc.mo
 - ``release_regression``: :func:`~airsoc.detection.release.check_release` of the rows the
   serving version answered (scores, and recall/precision on delayed labels) against that
   version's own validation evidence (``reference: {validation: production}``), never against
-  its predecessor; a version registered without evidence is ``skipped: no validation evidence``;
+  its predecessor; a version registered without evidence is ``skipped`` (no validation evidence);
   where a canary runs, its recall and precision are also compared with the primary's;
 - ``pipeline_fault``: :func:`~airsoc.detection.check_quality` of the features, then
   :func:`~airsoc.detection.classify_failure_mode`;
@@ -431,8 +431,8 @@ def _canary(monitor: MonitorConfig, current: pd.DataFrame) -> list[Verdict]:
             Verdict(
                 **base,
                 decision="ok",
-                reason=f"skipped: no delayed labels yet to compare canary {version} with the "
-                "primary",
+                status="skipped",
+                reason=f"no delayed labels yet to compare canary {version} with the primary",
                 evidence={"status": "skipped", "model_version": version},
             )
         ]

@@ -249,6 +249,7 @@ def threshold_evaluator(monitor: MonitorConfig, window: WindowData) -> list[Verd
                 method="mean",
                 subject=monitor.metric,
                 decision="ok",
+                status="skipped",
                 n_current=0,
                 reason=f"no {monitor.metric} values in the window",
             )

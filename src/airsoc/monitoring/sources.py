@@ -70,7 +70,9 @@ from airsoc.telemetry import read_events
 
 __all__ = ["EventLogTelemetry"]
 
-_META = ["ts", "request_id", "row_index", "version", "client_id", "prediction", "score"]
+_META = [
+    "ts", "request_id", "row_index", "version", "client_id", "prediction", "score", "latency_ms"
+]  # fmt: skip
 
 
 def _decode(text: Any) -> Any:
@@ -167,7 +169,9 @@ class EventLogTelemetry:
         # A canary answer is the answer its input got; a shadow answer is a copy nobody saw.
         frame = frame[frame["role"].isin(["primary", "canary"]) & (frame["status"] == "ok")]
         inputs = pd.DataFrame([json.loads(t) for t in frame["inputs"]], index=frame.index)
-        out = frame[["ts", "request_id", "row_index", "version", "client_id", "score"]].copy()
+        out = frame[
+            ["ts", "request_id", "row_index", "version", "client_id", "score", "latency_ms"]
+        ].copy()
         out["role"] = frame["role"]
         out["prediction"] = [_decode(v) for v in frame["output"]]
         # A label is posted after its prediction, so labels older than the window cannot

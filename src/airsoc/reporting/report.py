@@ -46,6 +46,7 @@ from airsoc.reporting.postmortems import (
 )
 from airsoc.reporting.root_cause import RootCauseSection, root_cause_section
 from airsoc.reporting.timing import IncidentTimes, format_duration, times_of
+from airsoc.reporting.words import markdown_summary, without_json
 
 __all__ = [
     "Chart",
@@ -159,7 +160,9 @@ def describe_entry(entry: AuditEntryView) -> str:
             f"to {data.get('person')}."
         )
     if action == "incident.note":
-        return f"Note: {reason}."
+        # A note may carry a whole Markdown message (a saved status update): one plain line.
+        said = markdown_summary(reason).rstrip(".")
+        return f"Note: {said}{'' if said.endswith('…') else '.'}"
     if action == "incident.evidence_added":
         digest = str(data.get("sha256", ""))[:12]
         return f"Evidence {data.get('name')} captured from {data.get('source')} (sha256 {digest}…)."
@@ -353,7 +356,9 @@ def _signed(seconds: float | None) -> str:
 
 
 def _line(entry: AuditEntryView) -> TimelineLine:
-    return TimelineLine(at=entry.at, actor=describe_actor(entry.actor), text=describe_entry(entry))
+    # A playbook step's summary carries its output as JSON: the report says it in words.
+    text = without_json(describe_entry(entry))
+    return TimelineLine(at=entry.at, actor=describe_actor(entry.actor), text=text)
 
 
 def _timeline_line(
