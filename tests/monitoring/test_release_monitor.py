@@ -16,6 +16,7 @@ from airsoc import lineage
 from airsoc.clock import SimulatedClock
 from airsoc.errors import DetectionError, HashMismatchError, InputError
 from airsoc.monitoring import BUILTIN_EVALUATORS
+from airsoc.monitoring.alerts import Alert
 from airsoc.monitoring.config import MonitorConfig
 from airsoc.monitoring.evaluators import ValidationReference, concept_drift, release_regression
 from airsoc.monitoring.monitors import MonitorScheduler, WindowData
@@ -195,6 +196,44 @@ def test_a_version_without_evidence_is_skipped_and_performance_still_watches(
         )
     with pytest.raises(DetectionError, match="needs reference"):
         release_regression(RELEASE, WindowData(clock.now(), clock.now(), window, None))
+
+
+def test_a_version_promoted_a_moment_ago_waits_for_scores_without_going_blind(
+    sqlite_store: Store, clock: SimulatedClock, tmp_path: Path
+) -> None:
+    """A fresh release has too few live scores to judge: the run says skipped and why, and the
+    monitor that judged v1 a moment before is not called blind (a benign release stays quiet);
+    with enough scores it judges v2 again."""
+    _registry(sqlite_store, clock, tmp_path)
+    alerts: list[Alert] = []
+    scheduler = MonitorScheduler(
+        monitors=[RELEASE],
+        store=sqlite_store,
+        clock=clock,
+        source=EventLogTelemetry(store=sqlite_store, base_dir=tmp_path),
+        sink=alerts.append,
+        evaluators=BUILTIN_EVALUATORS,
+    )
+    root = EventLogTelemetry(store=sqlite_store, base_dir=tmp_path).root
+    _traffic(root, clock, "v1", n=3000, recall=1.0, seed=1)
+    clock.advance(timedelta(hours=1))
+    first = scheduler.run(RELEASE)
+    assert first.status == "ran", [v.reason for v in first.verdicts]
+    clock.advance(timedelta(minutes=30))
+    with sqlite_store.transaction() as s:
+        promote(s, clock=clock, actor="ci", system=SYSTEM, version="v2", reason="retrain")
+    _traffic(root, clock, "v2", n=20, recall=1.0, seed=2)
+    clock.advance(timedelta(hours=1))
+    waiting = scheduler.run(RELEASE)
+    assert waiting.status == "skipped"
+    assert "live scores for version v2" in waiting.verdicts[0].reason
+    assert waiting.blind is None
+    assert alerts == []
+    _traffic(root, clock, "v2", n=3000, recall=1.0, seed=3)
+    clock.advance(timedelta(hours=1))
+    judged = scheduler.run(RELEASE)
+    assert judged.status == "ran", [v.reason for v in judged.verdicts]
+    assert alerts == []
 
 
 def test_the_batch_screen_watches_every_source_and_is_not_blind_between_batches(

@@ -129,7 +129,7 @@ def check_release(
             status="skipped",
             reason=f"only {live.size} live scores for version {version} "
             f"(at least {min_live} needed)",
-            evidence={"status": "skipped", "why": "too few live scores"},
+            evidence={"status": "skipped", "why": "too few live scores", "accumulating": True},
         )
     alarms = [k for k, c in checks.items() if c["decision"] == "drift"]
     warned = [k for k, c in checks.items() if c["decision"] == "warn"]

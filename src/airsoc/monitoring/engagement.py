@@ -99,7 +99,7 @@ def check_click_through(
             n_reference=n_ref,
             status="skipped",
             reason=f"{min(n_cur, n_ref)} impressions (at least {min_impressions} needed)",
-            evidence={"status": "skipped"},
+            evidence={"status": "skipped", "accumulating": True},
         )
     k_ref, k_cur = int(ref_c.sum()), int(cur_c.sum())
     ctr_ref, ctr_cur = k_ref / n_ref, k_cur / n_cur

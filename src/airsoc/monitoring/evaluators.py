@@ -433,7 +433,7 @@ def _canary(monitor: MonitorConfig, current: pd.DataFrame) -> list[Verdict]:
                 decision="ok",
                 status="skipped",
                 reason=f"no delayed labels yet to compare canary {version} with the primary",
-                evidence={"status": "skipped", "model_version": version},
+                evidence={"status": "skipped", "model_version": version, "accumulating": True},
             )
         ]
     worse = [k for k, c in checks.items() if c["drift"]]

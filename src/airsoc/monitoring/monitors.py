@@ -431,6 +431,7 @@ class MonitorScheduler:
         start, end = window_bounds(monitor, now)
         error = None
         skipped_reason: str | None = None  # why data that came could not be judged
+        accumulating = False
         status: RunStatus = "ran"
         verdicts: list[Verdict] = []
         try:
@@ -467,6 +468,9 @@ class MonitorScheduler:
                         # e.g. turns whose traces carried no text: nothing judged, never "ok"
                         status = "skipped"
                         skipped_reason = verdicts[0].reason
+                        # Data is arriving but not enough of it yet (a version promoted a
+                        # minute ago, labels still due): recorded as skipped, not blind.
+                        accumulating = all(v.evidence.get("accumulating") for v in verdicts)
             except DetectionError as exc:
                 error = str(exc)
             except Exception as exc:  # a broken detector is recorded and logged, never fatal
@@ -511,7 +515,9 @@ class MonitorScheduler:
             self._fired.pop(monitor.name, None)
             self.sink(previous.resolved_at(now))
             resolved = True
-        blind = self._watch_blindness(monitor, status, had_data, error, now, skipped=skipped_reason)
+        blind = self._watch_blindness(
+            monitor, status, had_data, error, now, skipped=skipped_reason, accumulating=accumulating
+        )
         return MonitorRun(
             monitor=monitor.name,
             at=now,
@@ -534,13 +540,18 @@ class MonitorScheduler:
         now: datetime,
         *,
         skipped: str | None = None,
+        accumulating: bool = False,
     ) -> Alert | None:
-        """Raise (or resolve) the ``platform_fault`` alert of a monitor that cannot see."""
+        """Raise (or resolve) the ``platform_fault`` alert of a monitor that cannot see. A run
+        whose every check waits for more of the data that is arriving (``accumulating``) is
+        recorded as skipped with its reason, but is not blindness."""
         failures = self._failures[monitor.name] = (
             self._failures.get(monitor.name, 0) + 1 if status == "failed" else 0
         )
         reason = None
         watched = monitor.detector not in EVENT_DRIVEN
+        if status == "skipped" and accumulating:
+            return self._blind.get(monitor.name)
         if status == "skipped" and skipped is not None and had_data and watched:
             reason = f"judged nothing in its last window: {skipped}"
         elif status == "skipped" and (monitor.expects_data or (had_data and watched)):
