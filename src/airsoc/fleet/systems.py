@@ -216,15 +216,33 @@ def inject_unit_change(data: pd.DataFrame, column: str, *, factor: float = 100.0
 
 
 def flip_labels(
-    data: pd.DataFrame, label: str, *, share: float, seed: int = 0, only_positive: bool = False
+    data: pd.DataFrame,
+    label: str,
+    *,
+    share: float,
+    seed: int = 0,
+    only_positive: bool = False,
+    where: np.ndarray[Any, np.dtype[np.bool_]] | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray[Any, np.dtype[np.bool_]]]:
     """Return a copy with ``share`` of labels flipped (a poisoned vendor batch) and the mask.
 
     With ``only_positive`` only positives are flipped to negative: fraud relabelled as legit.
+    ``where`` limits the flips to the rows it marks (one fraud pattern, say).
+
+    >>> data = fraud_transactions(5_000, seed=2)
+    >>> electronics = (data["merchant_category"] == "electronics").to_numpy()
+    >>> out, mask = flip_labels(data, "is_fraud", share=1.0, only_positive=True,
+    ...                         where=electronics)
+    >>> bool(out.loc[electronics, "is_fraud"].sum()), int(mask.sum()) > 0
+    (False, True)
     """
     rng = np.random.default_rng(seed)
     out = data.copy()
     candidates = out[label].to_numpy() == 1 if only_positive else np.ones(len(out), dtype=bool)
+    if where is not None:
+        if len(where) != len(out):
+            raise ValueError(f"where marks {len(where)} rows; the data has {len(out)}")
+        candidates = candidates & np.asarray(where, dtype=bool)
     flipped = candidates & (rng.random(len(out)) < share)
     out.loc[flipped, label] = 1 - out.loc[flipped, label]
     return out, flipped
