@@ -187,13 +187,6 @@ def test_console_script_prints_no_traceback(tmp_path: Path) -> None:
     assert result.stderr.strip() == "error: incident 3 not found"
 
 
-def test_up_demo_runs_the_scenario(cli: Cli) -> None:
-    result = cli("up", "--demo", "--scripted")
-    assert result.exit_code == 0, result.stderr
-    assert "audit chain verified: True" in result.stdout
-    assert "post-mortem reviewed" in result.stdout
-
-
 def child_env(cwd: Path) -> dict[str, str]:
     """Return this environment for a child run in ``cwd``, importing the airsoc under test."""
     env = {**os.environ, "AIRSOC_DATA_DIR": str(cwd / "airsoc-data"), "COLUMNS": "120"}

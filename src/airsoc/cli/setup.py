@@ -36,9 +36,6 @@ def up(
     demo: Annotated[
         bool, typer.Option(help="Run the demo: fleet, traffic and a scheduled fault")
     ] = False,
-    scripted: Annotated[
-        bool, typer.Option(help="With --demo: replay a finished incident on a simulated clock")
-    ] = False,
     config: Annotated[Path, typer.Option(help="The configuration to run (without --demo)")] = Path(
         "airsoc.yaml"
     ),
@@ -82,11 +79,6 @@ def up(
             serve_config_documents(app, config)  # grounding indexes for POST /api/v1/scan
         return app
 
-    if demo and scripted:
-        from airsoc.drills.scenario import run_demo
-
-        run_demo(store=store, settings=state.settings, clock=state.clock, out=ui.console)
-        return
     if demo:
         from airsoc.drills.live import DemoOptions, run_live_demo
 

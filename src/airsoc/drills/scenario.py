@@ -1,120 +1,395 @@
-"""The demo scenario: a poisoned vendor batch reaches the fraud detector, and the incident runs
-its lifecycle on a simulated clock, so a newcomer sees the whole record in seconds.
+"""Drill scenarios: a strict YAML schema (documented in ``docs/drills.md``), the loader that
+reports every problem with its file, key path and line, and the built-in scenarios shipped with
+the package.
+
+A scenario declares the fleet it runs on, the traffic (clients, rates, mix, delayed labels and
+duration on the simulated clock), injects at simulated times (a fault, a benign change that
+must not alarm, or a message to the players), what is expected of the platform, and the
+prompts of a tabletop exercise.
 
 Example:
-    >>> import io
-    >>> from rich.console import Console
-    >>> from airsoc.clock import SimulatedClock
-    >>> from airsoc.testing import scratch_store
-    >>> store = scratch_store()
-    >>> incident_id = run_demo(store=store, settings=store.settings, clock=SimulatedClock(),
-    ...                        out=Console(file=io.StringIO()))
-    >>> with store.read() as s:
-    ...     get_incident(s, incident_id=incident_id).phase
-    'closed'
-    >>> store.close()
+    >>> scenario = parse_scenario('''
+    ... name: quiet-hour
+    ... fleet: {systems: [fraud-detector]}
+    ... traffic:
+    ...   duration: 1h
+    ...   streams: [{system: fraud-detector, client: checkout, rate: 600}]
+    ... injects:
+    ...   - {at: 30m, kind: message, params: {text: "Nothing happens."}}
+    ... expectations: {no_incident: true}
+    ... ''')
+    >>> scenario.name, scenario.traffic.duration.total_seconds(), scenario.injects[0].id
+    ('quiet-hour', 3600.0, 'message-1')
+    >>> parse_scenario("name: x\\nfleet: {systems: [fraud-detector]}\\ntraffic: {duration: 1h}\\n"
+    ...                "injects: [{at: 5m, kind: covariate_shift, params: {feature: amount}}]\\n"
+    ...                "expectations: {no_incident: true}", source="x.yaml")
+    Traceback (most recent call last):
+    ...
+    airsoc.errors.ConfigError: x.yaml: injects[0].params.system (line 4): Field required (got ...)
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from rich.console import Console
+import yaml
+from pydantic import Field, ValidationError, model_validator
 
-from airsoc.audit import verify_chains
-from airsoc.clock import Clock, SimulatedClock
-from airsoc.incidents.evidence import BlobStore
-from airsoc.incidents.service import (
-    Impact,
-    IncidentUpdate,
-    add_evidence,
-    add_note,
-    assign_role,
-    declare_incident,
-    get_incident,
-    transition_incident,
-    update_incident,
+from airsoc.config.loader import (
+    MAX_BYTES,
+    format_loc,
+    issues_from_validation,
+    load_yaml,
+    read_text,
 )
-from airsoc.settings import Settings
-from airsoc.store import Store
+from airsoc.drills.injectors import builtin_injectors
+from airsoc.errors import ConfigError, ConfigIssue, InputError
+from airsoc.types import Duration, JSONValue, NonBlank, StrictModel
 
-__all__ = ["run_demo"]
+__all__ = [
+    "BUILTIN_SCENARIOS",
+    "Expectations",
+    "ExpectedIncident",
+    "ExpectedRootCause",
+    "ExpectedStep",
+    "Fleet",
+    "Inject",
+    "Scenario",
+    "StreamSpec",
+    "TabletopPrompt",
+    "Traffic",
+    "builtin_scenario_names",
+    "load_scenario",
+    "parse_scenario",
+]
+
+#: The package folder holding the built-in scenarios (``<name>.yaml``).
+BUILTIN_SCENARIOS = files("airsoc.drills") / "scenarios"
+
+Name = Annotated[NonBlank, Field(max_length=200)]
+LongText = Annotated[NonBlank, Field(max_length=4000)]
+Severity = Literal["sev1", "sev2", "sev3", "sev4"]
 
 
-def run_demo(*, store: Store, settings: Settings, clock: Clock, out: Console) -> int:
-    """Run the scripted poisoning incident and print its timeline; return the incident id."""
-    sim = SimulatedClock(clock.now())
-    blobs = BlobStore(settings.evidence_dir)
-    step = timedelta(minutes=7)
-    with store.transaction() as s:
-        inc = declare_incident(
-            s,
-            clock=sim,
-            actor="system:monitor/fraud-batch-screen",
-            system="fraud-detector",
-            failure_mode="data_poisoning",
-            summary="Batch 17 from vendor acme-data flips 9% of fraud labels to legit.",
-            model_versions=["fraud-detector:v7"],
-            data_batches=["acme-data/2026-11-20"],
-            indicators=["label disagreement 0.31 on batch 17", "recall on fraud down 18 points"],
+class Fleet(StrictModel):
+    """The systems the drill runs on and how the platform watches them.
+
+    ``systems`` are systems of the demo fleet (or systems the user registered in the data dir);
+    ``config`` is merged key by key into the demo fleet's ``airsoc.yaml`` before the drill
+    starts (lists under ``monitors`` and ``playbooks`` are appended to); ``monitor_every`` is
+    the monitors' period on the simulated clock.
+    """
+
+    kind: Literal["demo"] = "demo"
+    systems: Annotated[list[Name], Field(min_length=1)]
+    monitor_every: Duration = timedelta(minutes=15)
+    approval_timeout: Duration = timedelta(minutes=15)
+    config: dict[Name, JSONValue] = Field(default_factory=dict)
+
+
+class StreamSpec(StrictModel):
+    """One client sending one system rows: ``rate`` rows per simulated hour, in requests of
+    ``rows_per_request``, drawn with the generator arguments ``mix``; ``labels: false`` sends
+    no delayed labels for it."""
+
+    system: Name
+    client: Name
+    rate: Annotated[float, Field(gt=0, le=10_000_000)]
+    rows_per_request: Annotated[int, Field(ge=1, le=10_000)] = 50
+    mix: dict[Name, float] = Field(default_factory=dict)
+    labels: bool = True
+
+
+class Traffic(StrictModel):
+    """What is sent and for how long: ``duration`` on the simulated clock, in rounds of
+    ``step`` (each round sends the traffic due, posts the labels due and runs the platform's
+    loop once), with ground truth posted ``label_delay`` after each answer."""
+
+    duration: Duration
+    step: Duration = timedelta(minutes=5)
+    label_delay: Duration = timedelta(minutes=30)
+    streams: list[StreamSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _step_fits(self) -> Traffic:
+        if self.step.total_seconds() <= 0:
+            raise ValueError("step must be longer than 0s")
+        if self.duration < self.step:
+            raise ValueError("duration must be at least one step long")
+        return self
+
+
+class Inject(StrictModel):
+    """A fault, a benign change or a message at simulated time ``at`` from the start.
+
+    ``kind`` names an injector (``airsoc drill check`` lists them); ``params`` are validated
+    by that injector. ``benign: true`` marks a change the platform must not alarm on: an
+    incident it explains counts as a false alarm. ``message`` is shown to the players.
+    """
+
+    id: Name | None = None
+    at: Duration
+    kind: Name
+    params: dict[Name, JSONValue] = Field(default_factory=dict)
+    benign: bool = False
+    message: LongText | None = None
+
+
+class ExpectedIncident(StrictModel):
+    """The incident the platform must declare: its failure mode, system, at least this
+    severity (``sev1`` is the most severe), within this long of the first fault."""
+
+    failure_mode: Name
+    system: Name | None = None
+    severity: Severity | None = None
+    within: Duration | None = None
+
+
+class ExpectedStep(StrictModel):
+    """A playbook action that must run and succeed on the incident (``within`` of the first
+    fault), or with ``forbidden: true`` one that must not run (e.g. no retrain for a pipeline
+    fault). ``params`` must be a subset of the step's resolved parameters; ``before`` names an
+    action this one must complete before."""
+
+    action: Name
+    within: Duration | None = None
+    params: dict[Name, JSONValue] = Field(default_factory=dict)
+    forbidden: bool = False
+    before: Name | None = None
+
+
+class ExpectedRootCause(StrictModel):
+    """What forensics must name: a finding whose subject contains ``subject`` (a client, a
+    batch, a feature, a group, a document), and optionally its ``kind``."""
+
+    subject: Name
+    kind: Name | None = None
+
+
+class ExpectedRecovery(StrictModel):
+    """Recovery: the action that brings the system back (e.g. ``retrain``), or the incident
+    reaching ``phase``."""
+
+    action: Name | None = None
+    phase: Name | None = None
+    within: Duration | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ExpectedRecovery:
+        if self.action is None and self.phase is None:
+            raise ValueError("say which action or incident phase marks the recovery")
+        return self
+
+
+class Expectations(StrictModel):
+    """What the platform must do. With ``no_incident: true`` (benign scenarios) no incident
+    may be declared at all; otherwise ``incident`` says what must be declared, ``containment``
+    and ``steps`` which actions run, ``root_cause`` what forensics names, ``recovery`` what
+    completes. ``max_false_alarms`` is how many incidents no inject explains are tolerated."""
+
+    no_incident: bool = False
+    incident: ExpectedIncident | None = None
+    containment: list[ExpectedStep] = Field(default_factory=list)
+    steps: list[ExpectedStep] = Field(default_factory=list)
+    root_cause: ExpectedRootCause | None = None
+    recovery: ExpectedRecovery | None = None
+    max_false_alarms: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Expectations:
+        if self.no_incident and (
+            self.incident or self.containment or self.root_cause or self.recovery
+        ):
+            raise ValueError("no_incident: true cannot also expect an incident or its response")
+        if not self.no_incident and self.incident is None:
+            raise ValueError("expect an incident, or say no_incident: true")
+        return self
+
+
+class TabletopPrompt(StrictModel):
+    """A question for the players in tabletop mode, asked at ``at`` (or right after the
+    inject ``after``): optional ``choices``, the ``ideal`` answer and the playbook step it
+    corresponds to (for the debrief)."""
+
+    id: Name | None = None
+    at: Duration | None = None
+    after: Name | None = None
+    prompt: LongText
+    choices: list[Name] = Field(default_factory=list)
+    ideal: LongText | None = None
+    playbook_step: Name | None = None
+
+
+class Scenario(StrictModel):
+    """A drill: the fleet, the traffic, the injects, the expectations and tabletop prompts."""
+
+    name: Name
+    description: LongText | None = None
+    seed: int = 0
+    fleet: Fleet
+    traffic: Traffic
+    injects: list[Inject] = Field(default_factory=list)
+    expectations: Expectations
+    tabletop: list[TabletopPrompt] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ids_and_times(self) -> Scenario:
+        counts: dict[str, int] = {}
+        named: list[Inject] = []
+        for inject in self.injects:
+            if inject.id is None:
+                counts[inject.kind] = counts.get(inject.kind, 0) + 1
+                inject = inject.model_copy(update={"id": f"{inject.kind}-{counts[inject.kind]}"})
+            named.append(inject)
+        ids = [i.id for i in named]
+        duplicate = next((i for i in ids if ids.count(i) > 1), None)
+        if duplicate is not None:
+            raise ValueError(f"two injects have the id {duplicate!r}")
+        late = next((i for i in named if i.at > self.traffic.duration), None)
+        if late is not None:
+            raise ValueError(f"inject {late.id!r} is after the end of the traffic")
+        for prompt in self.tabletop:
+            if prompt.after is not None and prompt.after not in ids:
+                raise ValueError(f"tabletop prompt refers to no inject {prompt.after!r}")
+        object.__setattr__(self, "injects", sorted(named, key=lambda i: i.at))
+        return self
+
+    @property
+    def faults(self) -> list[Inject]:
+        """Return the injects that are faults (not benign, not messages), in time order."""
+        return [i for i in self.injects if not i.benign and i.kind != "message"]
+
+
+def builtin_scenario_names() -> list[str]:
+    """Return the names of the built-in scenarios.
+
+    >>> "benign-week" in builtin_scenario_names()
+    True
+    """
+    return sorted(
+        p.name.removesuffix(".yaml")
+        for p in BUILTIN_SCENARIOS.iterdir()
+        if p.name.endswith(".yaml")
+    )
+
+
+def load_scenario(path_or_name: str | Path) -> Scenario:
+    """Return the scenario in the file ``path_or_name``, or the built-in scenario of that name;
+    raise :class:`~airsoc.errors.ConfigError` naming the file, key path and line of every
+    problem, or :class:`~airsoc.errors.InputError` when neither exists.
+
+    >>> load_scenario("benign-week").expectations.no_incident
+    True
+    """
+    text_path = Path(path_or_name)
+    if text_path.suffix in (".yaml", ".yml") or text_path.exists():
+        return parse_scenario(read_text(text_path), source=str(path_or_name))
+    name = str(path_or_name)
+    if name in builtin_scenario_names():
+        resource = BUILTIN_SCENARIOS / f"{name}.yaml"
+        return parse_scenario(resource.read_text(encoding="utf-8"), source=f"builtin:{name}")
+    raise InputError(
+        f"no scenario file or built-in scenario {name!r}; built-in: "
+        f"{', '.join(builtin_scenario_names())}",
+        loc="scenario",
+    )
+
+
+def parse_scenario(text: str, *, source: str | None = None) -> Scenario:
+    """Return the scenario in the YAML ``text``; every problem located by key path and line."""
+    if len(text) > MAX_BYTES:
+        raise ConfigError(
+            [ConfigIssue("", f"the file is larger than {MAX_BYTES} bytes", len(text))],
+            source=source,
         )
-    script = [
-        ("assign", "incident_commander", "dana"),
-        ("assign", "scribe", "lee"),
-        ("transition", "triaged", "label flips confirmed on a 500-row sample"),
-        ("evidence", "screening-report.json", b'{"batch": 17, "disagreement": 0.31}'),
-        ("transition", "contained", "rolled back fraud-detector to known-good v6"),
-        ("note", "quarantined batch 17; vendor contacted", None),
-        ("assign", "incident_commander", "sam"),
-        ("transition", "eradicated", "retrained v8 without batch 17"),
-        ("transition", "recovered", "v8 canary at 10% for 2h, recall back to baseline"),
-        ("transition", "closed", "post-mortem reviewed"),
+    try:
+        data = load_yaml(text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            [ConfigIssue(where, f"not valid YAML: {problem}")], source=source
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [ConfigIssue("", "a scenario is a mapping (name, fleet, traffic, ...)", data)],
+            source=source,
+        )
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_located(exc, root, ()), source=source) from None
+    issues: list[ConfigIssue] = []
+    injectors = builtin_injectors()
+    for i, inject in enumerate(data.get("injects") or []):
+        kind = inject.get("kind") if isinstance(inject, dict) else None
+        injector = injectors.get(str(kind))
+        loc: tuple[Any, ...] = ("injects", i)
+        if injector is None:
+            issues.append(
+                _issue(
+                    root,
+                    (*loc, "kind"),
+                    f"unknown inject kind; choose from {', '.join(sorted(injectors))}",
+                    kind,
+                )
+            )
+            continue
+        if inject.get("benign") and not injector.benign:
+            issues.append(
+                _issue(root, (*loc, "benign"), f"{kind} is a fault; it cannot be benign", True)
+            )
+        try:
+            injector.validate(inject.get("params") or {})
+        except ValidationError as exc:
+            issues += _located(exc, root, (*loc, "params"))
+    if issues:
+        raise ConfigError(issues, source=source)
+    return scenario
+
+
+def _located(
+    exc: ValidationError, root: yaml.Node | None, prefix: tuple[Any, ...]
+) -> list[ConfigIssue]:
+    # issues_from_validation keeps pydantic's order: pair each issue with its raw location.
+    return [
+        _issue(root, (*prefix, *err["loc"]), issue.message, issue.value)
+        for issue, err in zip(issues_from_validation(exc), exc.errors(), strict=True)
     ]
-    for kind, a, b in script:
-        sim.advance(step)
-        with store.transaction() as s:
-            if kind == "assign":
-                assign_role(s, clock=sim, incident_id=inc.id, role=a, person=str(b), actor="dana")
-            elif kind == "transition":
-                transition_incident(
-                    s, clock=sim, incident_id=inc.id, to=a, actor="dana", reason=str(b)
-                )
-            elif kind == "note":
-                add_note(s, clock=sim, incident_id=inc.id, actor="lee", text=a)
-            else:
-                add_evidence(
-                    s,
-                    clock=sim,
-                    blobs=blobs,
-                    incident_id=inc.id,
-                    content=b if isinstance(b, bytes) else b"",
-                    name=a,
-                    source="forensics.poisoning",
-                    actor="lee",
-                    media_type="application/json",
-                )
-            if kind == "transition" and a == "triaged":
-                update_incident(
-                    s,
-                    clock=sim,
-                    incident_id=inc.id,
-                    actor="dana",
-                    changes=IncidentUpdate(
-                        impact=Impact(
-                            functional="medium",
-                            information="integrity_loss",
-                            recoverability="regular",
-                        )
-                    ),
-                    reason="impact assessed",
-                )
-    with store.read() as s:
-        detail = get_incident(s, incident_id=inc.id)
-        reports = verify_chains(s, chains=[f"incident/{inc.id}"])
-    out.print(f"[bold]{detail.ref}[/bold] {detail.title} — {detail.phase}")
-    for e in detail.timeline:
-        out.print(
-            f"  {e.seq:>2} {e.at:%H:%M} {e.actor:<36} {e.action:<26} {e.reason}", markup=False
-        )
-    out.print(f"audit chain verified: {all(r.ok for r in reports)}")
-    return detail.id
+
+
+def _issue(root: yaml.Node | None, loc: tuple[Any, ...], message: str, value: Any) -> ConfigIssue:
+    where = format_loc(loc)
+    line = _line_of(root, loc)
+    if line is not None:
+        where = f"{where} (line {line})"
+    return ConfigIssue(where, message, value)
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """Return the 1-based line of the YAML node at ``loc`` (or of its nearest parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = None
+            for key, value in node.value:
+                if getattr(key, "value", None) == part:
+                    found = (key, value)
+                    break
+            if found is None:
+                return line
+            line = found[0].start_mark.line + 1
+            node = found[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return line
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line

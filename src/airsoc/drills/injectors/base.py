@@ -1,0 +1,53 @@
+"""The injector interface: a named fault (or benign change) with a strict params model, applied
+to a :class:`~airsoc.drills.context.DrillContext` at its simulated time.
+
+Example:
+    >>> from airsoc.types import StrictModel
+    >>> class Nothing(Injector):
+    ...     name = "nothing"
+    ...     family = "example"
+    ...     class Params(StrictModel):
+    ...         pass
+    ...     def apply(self, ctx, params):
+    ...         ctx.note("did nothing")
+    >>> Nothing().validate({}).model_dump()
+    {}
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from airsoc.drills.context import DrillContext
+from airsoc.types import StrictModel
+
+__all__ = ["Injector"]
+
+
+class Injector(ABC):
+    """One kind of inject. ``name`` is what a scenario's ``kind`` says; ``Params`` validates
+    the inject's ``params`` (unknown keys are errors); ``apply`` changes traffic, data,
+    sources, releases, documents or the platform's health, and never decides anything.
+
+    ``benign`` says whether the change is one the platform must *not* alarm on (a clean
+    retrain, a seasonal shift); a scenario may mark only such injectors ``benign: true``.
+    """
+
+    name: ClassVar[str]
+    family: ClassVar[str]
+    benign: ClassVar[bool] = False
+    Params: ClassVar[type[StrictModel]]
+
+    def validate(self, params: dict[str, Any]) -> StrictModel:
+        """Return ``params`` validated by :attr:`Params` (raises pydantic's ValidationError)."""
+        return self.Params.model_validate(params)
+
+    @abstractmethod
+    def apply(self, ctx: DrillContext, params: Any) -> None:
+        """Apply the inject now, on ``ctx``'s clock."""
+
+    def describe(self, params: Any) -> str:
+        """Return one line saying what the inject does (for the drill's log and tabletop)."""
+        shown = ", ".join(f"{k}={v}" for k, v in params.model_dump(mode="json").items())
+        return f"{self.name}({shown})"

@@ -1,0 +1,17 @@
+"""LLM and RAG faults: prompt injection (direct, through a retrieved document or tool output),
+a corrupted policy document.
+
+This family is filled in by the scenarios that use it; it lists no injector yet.
+
+Example:
+    >>> INJECTORS
+    ()
+"""
+
+from __future__ import annotations
+
+from airsoc.drills.injectors.base import Injector
+
+__all__ = ["INJECTORS"]
+
+INJECTORS: tuple[type[Injector], ...] = ()
