@@ -118,6 +118,9 @@ CLEAN_BATCHES = ("acme-data/2026-11-01", "acme-data/2026-11-08")
 RETRAIN_BATCH = "acme-data/2026-11-15"
 POISONED_BATCH = "brightline-data/2026-11-15"
 SUPPORT_BOT = "support-bot"
+#: The fleet's versions of shipped playbooks: the release regression of a system with a
+#: training hook goes on to investigate its new training data, and to recover.
+FLEET_PLAYBOOKS_DIR = Path(__file__).parent / "playbooks"
 #: The approved policy index the support bot answers from, in the demo folder.
 POLICY_INDEX = "policies.yaml"
 
@@ -339,8 +342,16 @@ def _write_playbooks(folder: Path, *, approval_timeout: float) -> None:
     """Copy the shipped playbooks; the rollback proceeds after ``approval_timeout`` unanswered,
     and the demo's on-call approver is made the poisoning incident's commander."""
     folder.mkdir(parents=True, exist_ok=True)
-    for path in sorted(Path(DEFAULT_PLAYBOOKS_DIR).glob("*.yaml")):
+    shipped = {p.name: p for p in sorted(Path(DEFAULT_PLAYBOOKS_DIR).glob("*.yaml"))}
+    # The fleet's own versions of shipped playbooks (FLEET_PLAYBOOKS_DIR) take their place.
+    shipped.update({p.name: p for p in sorted(FLEET_PLAYBOOKS_DIR.glob("*.yaml"))})
+    for path in shipped.values():
         text = path.read_text(encoding="utf-8")
+        if path.name == "release-regression.yaml":
+            text = text.replace(
+                "timeout: 15m, on_timeout: proceed",
+                f"timeout: {approval_timeout:g}s, on_timeout: proceed",
+            )
         if path.name == "poisoned-training-data.yaml":
             text = text.replace(
                 "timeout: 15m, on_timeout: proceed",
