@@ -585,8 +585,14 @@ class MonitorScheduler:
             (str(v.evidence["model_version"]) for v in alarm if v.evidence.get("model_version")),
             None,
         )
+        # A batch screen names the batches it flagged, so the incident can act on them before
+        # any version was trained on them.
+        batches = sorted(
+            {str(v.evidence["batch_id"]) for v in alarm if v.evidence.get("batch_id") is not None}
+        )
         labels = {
             **({"model_version": version} if version else {}),
+            **({"data_batches": ",".join(batches)} if batches else {}),
             "alertname": f"{monitor.name}",
             "system": monitor.system,
             "monitor": monitor.name,
