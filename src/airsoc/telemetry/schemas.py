@@ -381,6 +381,7 @@ def checked_record(
             (check == "int" and type(value) is int and low <= value <= high)
             or (check == "float" and type(value) is float)
             or (check == "bool" and type(value) is bool)
+            or (check == "time" and type(value) is datetime)
         ):  # not the common case: the full check names what is wrong, if anything
             _check_value(kind, name, schema.field(name).type, value, nullable=nullable)
     system = record["system"]
@@ -397,7 +398,7 @@ _PLANS: dict[str, tuple[tuple[str, str, int, int, bool], ...]] = {}
 
 
 def _plan(kind: str) -> tuple[tuple[str, str, int, int, bool], ...]:
-    """Return, per column of ``kind``: name, check (text/int/float/bool/other), int bounds,
+    """Return, per column of ``kind``: name, check (text/int/float/bool/time/other), int bounds,
     nullable."""
     plan = _PLANS.get(kind)
     if plan is None:
@@ -412,6 +413,8 @@ def _plan(kind: str) -> tuple[tuple[str, str, int, int, bool], ...]:
                 check = "float"
             elif pa.types.is_boolean(column.type):
                 check = "bool"
+            elif pa.types.is_timestamp(column.type):
+                check = "time"
             else:
                 check = "other"
             steps.append((column.name, check, low, high, column.name not in _REQUIRED))

@@ -157,7 +157,7 @@ class VendorPoisoning(Injector):
         with ctx.store.transaction() as s:
             for week in made:
                 start = now - timedelta(weeks=params.weeks - week.week + 1)
-                batch_id = f"{params.vendor}/{start:%Y-%m-%d}"
+                batch_id = f"{params.vendor}/week-{start:%Y-%m-%d}"
                 path = folder / (batch_id.replace("/", "_") + ".parquet")
                 week.frame.to_parquet(path, index=False)
                 lineage.register_batch(
