@@ -283,8 +283,10 @@ def threshold_evaluator(monitor: MonitorConfig, window: WindowData) -> list[Verd
 
 
 def window_bounds(monitor: MonitorConfig, now: datetime) -> tuple[datetime, datetime]:
-    """Return the window a run at ``now`` judges: the last full tumbling window, or sliding."""
+    """Return the window a run at ``now`` judges: the last full tumbling window, or sliding,
+    ending ``monitor.lag`` before ``now``."""
     size = monitor.window
+    now = now - monitor.lag
     if monitor.window_kind == "sliding":
         return now - size, now
     elapsed = (now - _EPOCH) // size

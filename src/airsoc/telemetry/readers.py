@@ -19,7 +19,8 @@ Example:
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +50,19 @@ def read_events(
     system: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    request_ids: Sequence[str] | None = None,
 ) -> pa.Table:
-    """Return the events of ``kind`` (of one system, with ``start <= ts < end``) as a table."""
+    """Return the events of ``kind`` (of one system, with ``start <= ts < end``, of the
+    requests ``request_ids`` when given) as a table."""
     schema = _kind_schema(kind)
     folder = Path(root) / kind
     if system is not None:
         folder = folder / f"system={system}"
-    files = sorted(str(p) for p in folder.rglob("part-*.parquet")) if folder.exists() else []
+    files = (
+        sorted(str(p) for p in folder.rglob("part-*.parquet") if _may_hold(p, start, end))
+        if folder.exists()
+        else []
+    )
     if not files:
         return schema.empty_table()
     dataset = ds.dataset(files, schema=schema, format="parquet")
@@ -63,10 +70,35 @@ def read_events(
     for clause in (
         pc.field("ts") >= pa.scalar(start, schema.field("ts").type) if start else None,
         pc.field("ts") < pa.scalar(end, schema.field("ts").type) if end else None,
+        pc.field("request_id").isin(pa.array(list(request_ids), pa.string()))
+        if request_ids is not None
+        else None,
     ):
         if clause is not None:
             condition = clause if condition is None else condition & clause
     return dataset.to_table(filter=condition).sort_by("ts")
+
+
+def _may_hold(path: Path, start: datetime | None, end: datetime | None) -> bool:
+    """Return whether a file's day partition (``date=YYYY-MM-DD``, the UTC day of its events'
+    ``ts``) can hold events in ``[start, end)``; a file outside such a folder always can.
+
+    >>> from datetime import timezone
+    >>> day = Path("t/prediction/system=fraud/date=2026-03-01/part-1.parquet")
+    >>> at = datetime(2026, 3, 2, 6, tzinfo=timezone.utc)
+    >>> _may_hold(day, at, None), _may_hold(day, None, at), _may_hold(day, None, None)
+    (False, True, True)
+    """
+    name = path.parent.name
+    if not name.startswith("date="):
+        return True
+    try:
+        day = date.fromisoformat(name.removeprefix("date="))
+    except ValueError:
+        return True
+    if start is not None and day < start.astimezone(UTC).date():
+        return False
+    return not (end is not None and day > end.astimezone(UTC).date())
 
 
 def query_events(root: str | Path, kind: str, sql: str, *, connection: Any = None) -> Any:
