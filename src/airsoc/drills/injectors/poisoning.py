@@ -81,12 +81,17 @@ def vendor_weeks(
     pattern: dict[str, str | float],
     share: float = 1.0,
     fraud_rate: float = 0.02,
+    hard_share: float = 0.0,
 ) -> list[VendorWeek]:
-    """Return ``weeks`` weekly batches of card transactions; from week ``poisoned_from`` (1-based)
-    on, ``share`` of the fraud rows matching ``pattern`` are relabelled legit."""
+    """Return ``weeks`` weekly batches of card transactions (``fraud_rate`` and ``hard_share``
+    as :func:`~airsoc.fleet.systems.fraud_transactions` takes them); from week
+    ``poisoned_from`` (1-based) on, ``share`` of the fraud rows matching ``pattern`` are
+    relabelled legit."""
     out = []
     for week in range(1, weeks + 1):
-        frame = fraud_transactions(rows, seed=seed * 1000 + week, fraud_rate=fraud_rate)
+        frame = fraud_transactions(
+            rows, seed=seed * 1000 + week, fraud_rate=fraud_rate, hard_share=hard_share
+        )
         poisoned = week >= poisoned_from
         flipped = np.zeros(len(frame), dtype=bool)
         if poisoned:
@@ -105,7 +110,8 @@ def vendor_weeks(
 class VendorPoisoningParams(StrictModel):
     """A vendor delivers ``weeks`` weekly batches of ``rows`` transactions each (covering the
     weeks that end now); from week ``poisoned_from`` on, ``share`` of the fraud rows matching
-    ``pattern`` carry the legit label. ``release_after`` later (``null``: never) the team's
+    ``pattern`` carry the legit label; ``hard_share`` of the fraud looks like ordinary
+    spending, as in the traffic. ``release_after`` later (``null``: never) the team's
     weekly retrain trains the next version with them and promotes it."""
 
     system: Name = "fraud-detector"
@@ -117,6 +123,7 @@ class VendorPoisoningParams(StrictModel):
         default_factory=lambda: {"merchant_category": "electronics"}
     )
     share: Annotated[float, Field(gt=0, le=1)] = 1.0
+    hard_share: Annotated[float, Field(ge=0, le=1)] = 0.0
     release_after: Duration | None = timedelta(hours=6)
 
     @model_validator(mode="after")
@@ -151,6 +158,7 @@ class VendorPoisoning(Injector):
             seed=int(ctx.rng.integers(0, 2**31 - 1)),
             pattern=dict(params.pattern),
             share=params.share,
+            hard_share=params.hard_share,
         )
         now = ctx.clock.now()
         ids = []
