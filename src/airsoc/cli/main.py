@@ -103,6 +103,9 @@ GROUPS: dict[str, CommandGroup] = {
     "postmortem": CommandGroup(
         "airsoc.cli.postmortems", "Blameless post-mortems and fleet response times."
     ),
+    "drill": CommandGroup(
+        "airsoc.cli.drill", "Drills: check and run chaos scenarios on the demo fleet."
+    ),
     "export": CommandGroup(
         "airsoc.cli.export", "Export records in other tools' formats (OCSF findings)."
     ),

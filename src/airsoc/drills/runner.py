@@ -1,40 +1,400 @@
 """Chaos mode: run a scenario against the real platform in one process on a simulated clock,
 then score it from the store.
 
-:func:`run_drill` prepares the demo fleet in the store's data dir, starts the gateway app in
-process (requests go through its ASGI app over HTTP semantics), and drives the runtime's
-:class:`~airsoc.runtime.loop.ResponseLoop` round by round: each round sends the traffic due,
-posts the delayed labels due, applies the injects due and ticks the loop once. Nothing is
-narrated: detection, declaration, investigation and containment are the platform's. The
-:class:`~airsoc.drills.scorecard.Scorecard` is computed afterwards by
+:func:`run_drill` prepares the demo fleet in the store's data dir, writes the drill's
+configuration (the fleet's ``airsoc.yaml`` with the scenario's changes), opens the gateway and
+serves its ASGI app in process (every request goes through the app over HTTP semantics, in
+batches of rows), and drives the runtime's :class:`~airsoc.runtime.loop.ResponseLoop` round by
+round: each round applies the injects due, sends the traffic due spread over the round, posts
+the delayed labels due, and ticks the loop once. Nothing is narrated: detection, declaration,
+investigation and containment are the platform's. The scorecard is computed afterwards by
 :func:`airsoc.drills.scoring.score_drill` from the store alone.
 
 Example:
     >>> options = DrillOptions(seed=3, scale=0.5)
     >>> options.seed, options.scale
     (3, 0.5)
+    >>> merge_config({"monitors": [{"name": "a"}], "routes": {"receiver": "x"}},
+    ...              {"monitors": [{"name": "b"}], "routes": {"group_wait": "1s"}})
+    {'monitors': [{'name': 'a'}, {'name': 'b'}], 'routes': {'receiver': 'x', 'group_wait': '1s'}}
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import asyncio
+import heapq
+import itertools
+import math
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+import httpx
+import yaml
+from threadpoolctl import threadpool_limits
+
+from airsoc.alerting import RecordingReceiver
+from airsoc.clock import Clock, SimulatedClock, SystemClock
+from airsoc.drills.context import DrillContext
+from airsoc.drills.injectors import builtin_injectors
 from airsoc.drills.scenario import Scenario
 from airsoc.drills.scorecard import Scorecard
+from airsoc.drills.scoring import score_drill
+from airsoc.drills.traffic import Stream, TrafficBatch, TrafficControl
+from airsoc.errors import InputError, NotFoundError
+from airsoc.fleet.setup import (
+    DemoSetup,
+    UserDirectory,
+    demo_config_text,
+    prepare_demo,
+    write_playbooks,
+)
+from airsoc.incidents.service import list_incidents
+from airsoc.lineage import list_model_versions
+from airsoc.monitoring.sources import EventLogTelemetry
+from airsoc.runtime.config import load_checked_config
+from airsoc.runtime.control import live_control_plane
+from airsoc.runtime.loop import ResponseLoop
+from airsoc.runtime.registries import build_registries
+from airsoc.serving import Gateway
+from airsoc.serving import create_app as create_gateway_app
 from airsoc.store import Store
+from airsoc.telemetry.log import EventLog
 
-__all__ = ["DrillOptions", "run_drill"]
+__all__ = ["DEFAULT_START", "DrillOptions", "InProcessGateway", "merge_config", "run_drill"]
+
+#: Where the simulated clock starts when the caller gives no start.
+DEFAULT_START = datetime(2026, 11, 16, tzinfo=UTC)
+#: The drill's configuration and playbooks, in the fleet's folder.
+DRILL_CONFIG = "drill.yaml"
+DRILL_PLAYBOOKS = "drill-playbooks"
+LABEL_CLIENT = "ledger"
+#: Labels the ledger posts in one request.
+LABELS_PER_REQUEST = 1000
+#: Events the drill's event log holds before it writes on its own (it is flushed explicitly).
+LOG_BATCH = 1_000_000
+LOG_FLUSH_INTERVAL = 3600.0
+
+
+class _NoUsers:
+    """A user directory for drills run without a console: it creates nobody."""
+
+    def names(self) -> set[str]:
+        return set()
+
+    def add(self, *, name: str, role: str, password: str) -> None:
+        del name, role, password
 
 
 @dataclass
 class DrillOptions:
     """How a drill runs: its seed (default: the scenario's), the traffic scale (tests run at
-    reduced scale), and where progress lines go."""
+    reduced scale), where the simulated clock starts, who the console users are (the console's
+    user store, so the demo's users can log in afterwards), and where progress lines go."""
 
     seed: int | None = None
     scale: float = 1.0
+    start: datetime | None = None
+    users: UserDirectory | None = None
     log: Callable[[str], None] | None = None
+    wall_clock: Clock = field(default_factory=SystemClock)
+
+
+def merge_config(base: Mapping[str, Any], change: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``change`` merged in: mappings key by key, lists appended to,
+    anything else replaced."""
+    out = dict(base)
+    for key, value in change.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge_config(out[key], value)
+        elif isinstance(value, list) and isinstance(out.get(key), list):
+            out[key] = [*out[key], *value]
+        else:
+            out[key] = value
+    return out
+
+
+def write_drill_config(scenario: Scenario, setup: DemoSetup) -> Path:
+    """Write the drill's ``airsoc.yaml`` into the fleet's folder and return its path: the demo
+    fleet's configuration with monitors only for the scenario's systems and the scenario's
+    ``fleet.config`` merged in, and the fleet's playbooks."""
+    fleet = scenario.fleet
+    base = yaml.safe_load(demo_config_text(monitor_every=fleet.monitor_every.total_seconds()))
+    systems = set(fleet.systems)
+    unknown = systems - set(base.get("systems", {}))
+    if unknown:
+        raise InputError(
+            f"the demo fleet has no system {', '.join(sorted(unknown))}; it has "
+            f"{', '.join(sorted(base.get('systems', {})))}",
+            loc="fleet.systems",
+        )
+    base["monitors"] = [m for m in base.get("monitors", []) if m.get("system") in systems]
+    base["playbooks"] = [f"{DRILL_PLAYBOOKS}/*.yaml"]
+    config = merge_config(base, fleet.config)
+    path = setup.folder / DRILL_CONFIG
+    path.write_text(
+        f"# The configuration of drill {scenario.name}, written by `airsoc drill run`.\n"
+        + yaml.safe_dump(config, sort_keys=False),
+        encoding="utf-8",
+    )
+    write_playbooks(
+        setup.folder / DRILL_PLAYBOOKS, approval_timeout=fleet.approval_timeout.total_seconds()
+    )
+    return path
+
+
+class InProcessGateway:
+    """The gateway's ASGI app called through ``httpx`` (HTTP semantics, no socket), on one
+    event loop owned by this object."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self._loop = asyncio.new_event_loop()
+        self._client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_gateway_app(gateway, manage_gateway=False)),
+            base_url="http://gateway.drill",
+            timeout=60,
+        )
+
+    def post(self, path: str, body: Any, *, client: str) -> httpx.Response:
+        """Send one request as ``client`` and return the response."""
+        return self._loop.run_until_complete(
+            self._client.post(path, json=body, headers={"X-Client-ID": client})
+        )
+
+    def close(self) -> None:
+        """Close the client and the event loop."""
+        self._loop.run_until_complete(self._client.aclose())
+        self._loop.close()
+
+
+@dataclass
+class _Counts:
+    requests: int = 0
+    rows: int = 0
+    refused: int = 0
+    labels: int = 0
+
+
+class _Drill:
+    """One run: the platform's parts, the traffic and the schedule of injects."""
+
+    def __init__(
+        self, scenario: Scenario, store: Store, options: DrillOptions, clock: SimulatedClock
+    ) -> None:
+        self.scenario = scenario
+        self.store = store
+        self.options = options
+        self.clock = clock
+        self.seed = options.seed if options.seed is not None else scenario.seed
+        self.counts = _Counts()
+        self._labels: list[tuple[datetime, int, str, str, list[Any]]] = []
+        self._order = itertools.count()
+        self.registries = build_registries()
+        self.injectors = builtin_injectors()
+
+    def log(self, text: str) -> None:
+        if self.options.log is not None:
+            self.options.log(text)
+
+    @contextmanager
+    def platform(self, setup: DemoSetup) -> Iterator[tuple[ResponseLoop, InProcessGateway]]:
+        config_path = write_drill_config(self.scenario, setup)
+        config, playbooks = load_checked_config(
+            config_path,
+            registry=self.registries.actions,
+            evaluators=self.registries.evaluators,
+        )
+        # The drill writes the event log when the monitors are about to read it (a simulated
+        # hour of traffic takes milliseconds: writing every 0.1 s of wall time would make
+        # thousands of tiny files for the monitors to read back).
+        log = EventLog(
+            self.store.settings.telemetry_dir,
+            name="gateway",
+            batch_size=LOG_BATCH,
+            flush_interval=LOG_FLUSH_INTERVAL,
+            fsync=False,
+            **config.telemetry.log_options(),
+        )
+        gateway = Gateway(
+            store=self.store,
+            clock=self.clock,
+            event_log=log,
+            owns_event_log=True,
+            guards={n: c.guard for n, c in config.systems.items() if c.guard is not None},
+        )
+        loop = ResponseLoop(
+            config=config,
+            playbooks=playbooks,
+            store=self.store,
+            clock=self.clock,
+            source=EventLogTelemetry(store=self.store, base_dir=setup.folder),
+            control_plane=live_control_plane(store=self.store, clock=self.clock, gateway=gateway),
+            receivers={name: [RecordingReceiver(name)] for name in config.receivers},
+            registry=self.registries.actions,
+            evaluators=self.registries.evaluators,
+            worker_id="drill",
+        )
+        client = InProcessGateway(gateway)
+        try:
+            yield loop, client
+        finally:
+            client.close()
+            gateway.close()
+
+    def traffic(self) -> TrafficControl:
+        control = TrafficControl(seed=self.seed)
+        for spec in self.scenario.traffic.streams:
+            control.add_stream(
+                Stream(
+                    system=spec.system,
+                    client=spec.client,
+                    rows_per_hour=spec.rate,
+                    rows_per_request=spec.rows_per_request,
+                    mix=dict(spec.mix),
+                    labels=spec.labels,
+                )
+            )
+        control.scale(self.options.scale)
+        return control
+
+    def send(self, client: InProcessGateway, batch: TrafficBatch) -> None:
+        rows = batch.rows
+        if not rows:
+            return
+        response = client.post(
+            f"/v1/systems/{batch.system}/predict", {"rows": rows}, client=batch.client
+        )
+        self.counts.requests += 1
+        if response.status_code != 200:
+            self.counts.refused += 1
+            return
+        self.counts.rows += len(rows)
+        if batch.labels_enabled:
+            due = self.clock.now() + self.scenario.traffic.label_delay
+            request_id = str(response.json()["request_id"])
+            heapq.heappush(
+                self._labels,
+                (due, next(self._order), batch.system, request_id, batch.labels),
+            )
+
+    def post_labels(self, client: InProcessGateway) -> None:
+        """Post the ground truth whose delay has passed: one request per system, as a ledger
+        sends its daily file."""
+        now = self.clock.now()
+        due: dict[str, list[dict[str, Any]]] = {}
+        while self._labels and self._labels[0][0] <= now:
+            _, _, system, request_id, labels = heapq.heappop(self._labels)
+            due.setdefault(system, []).extend(
+                {"request_id": request_id, "row_index": i, "label": y} for i, y in enumerate(labels)
+            )
+        for system, items in due.items():
+            for start in range(0, len(items), LABELS_PER_REQUEST):
+                part = items[start : start + LABELS_PER_REQUEST]
+                response = client.post(
+                    f"/v1/systems/{system}/labels", {"labels": part}, client=LABEL_CLIENT
+                )
+                if response.status_code == 202:
+                    self.counts.labels += len(part)
+
+    def run(self) -> Scorecard:
+        wall = self.options.wall_clock.monotonic()
+        setup = prepare_demo(
+            store=self.store,
+            clock=self.clock,
+            users=self.options.users or _NoUsers(),
+            monitor_every=self.scenario.fleet.monitor_every.total_seconds(),
+            approval_timeout=self.scenario.fleet.approval_timeout.total_seconds(),
+        )
+        started_at = self.clock.now()
+        traffic = self.traffic()
+        ctx = DrillContext(
+            clock=self.clock,
+            store=self.store,
+            folder=setup.folder,
+            traffic=traffic,
+            seed=self.seed,
+            started_at=started_at,
+            setup=setup,
+        )
+        step = self.scenario.traffic.step.total_seconds()
+        rounds = math.ceil(self.scenario.traffic.duration.total_seconds() / step)
+        pending = list(self.scenario.injects)
+        every = self.scenario.fleet.monitor_every.total_seconds()
+        with self.platform(setup) as (loop, client):
+            ctx.releases = client.gateway
+            for k in range(rounds):
+                elapsed = k * step
+                self.clock.set(started_at + timedelta(seconds=elapsed))
+                while pending and pending[0].at.total_seconds() <= elapsed:
+                    self.apply(ctx, pending.pop(0))
+                self.run_scheduled(ctx)
+                batches = traffic.round(elapsed_s=elapsed, step_s=step)
+                for i, batch in enumerate(batches):
+                    offset = step * i / max(len(batches), 1)
+                    self.clock.set(started_at + timedelta(seconds=elapsed + offset))
+                    self.post_labels(client)
+                    self.send(client, batch)
+                self.clock.set(started_at + timedelta(seconds=elapsed + step))
+                self.post_labels(client)
+                boundary = math.floor((elapsed + step) / every) > math.floor(elapsed / every)
+                if boundary and client.gateway.event_log is not None:
+                    client.gateway.event_log.flush()
+                client.gateway.refresh()
+                loop.tick()
+            ended_at = self.clock.now()
+        card = score_drill(
+            self.scenario,
+            store=self.store,
+            started_at=started_at,
+            ended_at=ended_at,
+            telemetry_root=self.store.settings.telemetry_dir,
+        )
+        card.seed = self.seed
+        card.scale = self.options.scale
+        card.data_dir = str(self.store.settings.data_dir)
+        card.requests_sent = self.counts.requests
+        card.rows_sent = self.counts.rows
+        card.labels_sent = self.counts.labels
+        card.wall_s = round(self.options.wall_clock.monotonic() - wall, 3)
+        return card
+
+    def apply(self, ctx: DrillContext, inject: Any) -> None:
+        injector = self.injectors[inject.kind]
+        ctx.inject_id = str(inject.id)
+        ctx.benign = inject.benign
+        params = injector.validate(dict(inject.params))
+        self.log(f"+{ctx.elapsed_s:>9.0f}s inject {inject.id}: {injector.describe(params)}")
+        if inject.message:
+            ctx.note(inject.message)
+        injector.apply(ctx, params)
+
+    def run_scheduled(self, ctx: DrillContext) -> None:
+        due = sorted(c for c in ctx.scheduled if c[0] <= ctx.elapsed_s)
+        ctx.scheduled[:] = [c for c in ctx.scheduled if c[0] > ctx.elapsed_s]
+        for _, name, call in due:
+            self.log(f"+{ctx.elapsed_s:>9.0f}s {name}")
+            call(ctx)
+
+
+def _check_fresh(store: Store) -> None:
+    """Refuse a data dir that already holds a run: its incidents would absorb the drill's
+    alerts and its routing would not be the fleet's first release."""
+    with store.read() as s:
+        incidents = list_incidents(s)
+        try:
+            versions = list_model_versions(s, system="fraud-detector")
+        except NotFoundError:  # no fleet yet: a fresh data dir
+            versions = []
+    if incidents or len(versions) > 1:
+        raise InputError(
+            f"the data dir {store.settings.data_dir} already holds a run "
+            f"({len(incidents)} incident(s)); run each drill in an empty data dir",
+            loc="data_dir",
+        )
 
 
 def run_drill(
@@ -42,4 +402,10 @@ def run_drill(
 ) -> Scorecard:
     """Run ``scenario`` in chaos mode against the platform over ``store`` (whose data dir keeps
     the fleet, telemetry and evidence) and return its scorecard."""
-    raise NotImplementedError("the chaos runner lands in the next commit")
+    options = options or DrillOptions()
+    _check_fresh(store)
+    clock = SimulatedClock(options.start or DEFAULT_START)
+    # One thread per model call: requests come one at a time, and on a busy machine OpenMP's
+    # spinning threads cost far more than they give on batches of a few hundred rows.
+    with threadpool_limits(limits=1):
+        return _Drill(scenario, store, options, clock).run()

@@ -85,6 +85,7 @@ __all__ = [
     "register_release",
     "register_support_bot",
     "review_rows",
+    "write_playbooks",
 ]
 
 ACTOR = "system:demo"
@@ -204,6 +205,19 @@ monitors:
     every: {every}
     failure_mode: concept_drift
     severity: sev3
+  # Each client's queries against normal traffic: grid sweeps and boundary probing (model
+  # extraction), and inputs off the data's manifold whose answer flips under small noise
+  # (adversarial evasion). The verdicts name the client; forensics ranks the suspects.
+  - name: fraud-extraction
+    system: fraud-detector
+    detector: model_extraction
+    reference: {{model_version: production}}
+    params: {{label: is_fraud, columns: [{columns}]}}
+    window: {window}
+    window_kind: sliding
+    every: {every}
+    failure_mode: model_extraction
+    severity: sev2
   - name: credit-release
     system: credit-scorer
     detector: release_regression
@@ -338,7 +352,7 @@ def register_support_bot(store: Store, clock: Clock, *, folder: Path, url: str) 
     return version
 
 
-def _write_playbooks(folder: Path, *, approval_timeout: float) -> None:
+def write_playbooks(folder: Path, *, approval_timeout: float) -> None:
     """Copy the shipped playbooks; the rollback proceeds after ``approval_timeout`` unanswered,
     and the demo's on-call approver is made the poisoning incident's commander."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -364,6 +378,17 @@ def _write_playbooks(folder: Path, *, approval_timeout: float) -> None:
                 f"    with: {{role: incident_commander, person: {APPROVER}}}\n",
                 1,
             )
+        if path.name in ("model-extraction.yaml", "adversarial-evasion.yaml"):
+            # The client comes from the investigation that runs first (the alert names the
+            # system, not the client); the demo organisation blocks after an unanswered approval.
+            text = text.replace(
+                '"incident.labels.client != null"',
+                '"len(default(steps.root_cause.suspects, [])) > 0"',
+            )
+            text = text.replace(
+                "{{ incident.labels.client }}", "{{ steps.root_cause.suspects[0].client }}"
+            )
+            text = text.replace("on_timeout: skip", "on_timeout: proceed")
         (folder / path.name).write_text(text, encoding="utf-8")
 
 
@@ -703,7 +728,7 @@ def prepare_demo(
             demo_config_text(monitor_every=monitor_every),
             encoding="utf-8",
         )
-        _write_playbooks(folder / "playbooks", approval_timeout=approval_timeout)
+        write_playbooks(folder / "playbooks", approval_timeout=approval_timeout)
     index = folder / POLICY_INDEX
     if not index.exists():
         index.write_bytes(POLICIES_RESOURCE.read_bytes())

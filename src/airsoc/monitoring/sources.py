@@ -207,7 +207,8 @@ class EventLogTelemetry:
         out = frame[["ts", "request_id", "row_index", "version", "client_id", "score"]].copy()
         out["role"] = frame["role"]
         out["prediction"] = _decoded(frame["output"])
-        # Only the labels of the window's requests, which came after their answers.
+        # Only the labels of the window's requests: posted after their predictions, so none
+        # older than the window (a long run does not reread its history).
         labels = read_events(
             self.root,
             "label",

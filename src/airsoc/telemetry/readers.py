@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from airsoc.clock import ensure_utc
 from airsoc.errors import InputError
 from airsoc.telemetry.schemas import EVENT_SCHEMAS
 
@@ -59,7 +60,7 @@ def read_events(
     if system is not None:
         folder = folder / f"system={system}"
     files = (
-        sorted(str(p) for p in folder.rglob("part-*.parquet") if _may_hold(p, start, end))
+        sorted(str(p) for p in folder.rglob("part-*.parquet") if _in_days(p, start, end))
         if folder.exists()
         else []
     )
@@ -79,26 +80,15 @@ def read_events(
     return dataset.to_table(filter=condition).sort_by("ts")
 
 
-def _may_hold(path: Path, start: datetime | None, end: datetime | None) -> bool:
-    """Return whether a file's day partition (``date=YYYY-MM-DD``, the UTC day of its events'
-    ``ts``) can hold events in ``[start, end)``; a file outside such a folder always can.
-
-    >>> from datetime import timezone
-    >>> day = Path("t/prediction/system=fraud/date=2026-03-01/part-1.parquet")
-    >>> at = datetime(2026, 3, 2, 6, tzinfo=timezone.utc)
-    >>> _may_hold(day, at, None), _may_hold(day, None, at), _may_hold(day, None, None)
-    (False, True, True)
-    """
-    name = path.parent.name
-    if not name.startswith("date="):
+def _in_days(path: Path, start: datetime | None, end: datetime | None) -> bool:
+    """Return whether the partition of ``path`` (``date=YYYY-MM-DD``, the events' UTC day) can
+    hold events in ``[start, end)``; a file outside a day partition always can."""
+    day = next((p[5:] for p in path.parts if p.startswith("date=")), None)
+    if day is None:
         return True
-    try:
-        day = date.fromisoformat(name.removeprefix("date="))
-    except ValueError:
-        return True
-    if start is not None and day < start.astimezone(UTC).date():
+    if start is not None and day < ensure_utc(start).date().isoformat():
         return False
-    return not (end is not None and day > end.astimezone(UTC).date())
+    return end is None or day <= ensure_utc(end).date().isoformat()
 
 
 def query_events(root: str | Path, kind: str, sql: str, *, connection: Any = None) -> Any:

@@ -1,0 +1,153 @@
+"""Chaos drills on the real platform, at reduced scale: the built-in scenarios pass their own
+expectations, a benign change raises no incident, and a scenario written from scratch by
+following ``docs/drills.md`` runs as ``airsoc drill run PATH``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import airsoc
+from airsoc.drills.runner import DrillOptions, run_drill
+from airsoc.drills.scenario import load_scenario
+from airsoc.errors import InputError
+from airsoc.incidents.service import list_incidents
+from airsoc.response.runs import list_runs
+from airsoc.serving import get_route
+from airsoc.settings import Settings
+from airsoc.store import Store
+
+SPEC_KEYS = {
+    "scenario",
+    "passed",
+    "time_to_detect_s",
+    "time_to_declare_s",
+    "time_to_contain_s",
+    "time_to_recover_s",
+    "bad_predictions_served",
+    "false_alarms",
+    "failure_mode_correct",
+    "root_cause_correct",
+    "steps",
+    "reasons",
+}
+
+
+def _store(tmp_path: Path) -> Store:
+    return Store.open(Settings.resolve(data_dir=tmp_path / "drill-data", environ={}))
+
+
+@pytest.mark.slow
+def test_benign_week_declares_nothing(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    card = run_drill(load_scenario("benign-week"), store=store, options=DrillOptions(scale=0.1))
+    assert card.passed, card.reasons
+    assert card.false_alarms == 0
+    assert card.incidents == []
+    assert card.time_to_detect_s is None
+    assert card.bad_predictions_served is None
+    assert card.labels_sent > 0
+    assert card.rows_sent > 0
+    with store.read() as s:
+        assert list_incidents(s) == []
+        # The benign release happened: the clean retrain serves.
+        assert get_route(s, system="fraud-detector").primary_version == "v2"
+    # The data dir keeps the run; a second drill there is refused rather than mixed in.
+    with pytest.raises(InputError, match="already holds a run"):
+        run_drill(load_scenario("model-extraction"), store=store)
+    store.close()
+
+
+@pytest.mark.slow
+def test_model_extraction_is_declared_throttled_then_blocked(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    card = run_drill(
+        load_scenario("model-extraction"), store=store, options=DrillOptions(scale=0.25)
+    )
+    assert card.passed, card.reasons
+    assert card.failure_mode_correct
+    assert card.root_cause_correct
+    assert card.time_to_detect_s is not None
+    assert card.time_to_declare_s is not None
+    assert card.time_to_contain_s is not None
+    assert 0 <= card.time_to_detect_s <= card.time_to_declare_s <= card.time_to_contain_s
+    assert card.bad_predictions_served is not None
+    assert card.bad_predictions_served > 0
+    taken = {s.expected.split()[0]: s for s in card.steps}
+    assert taken["rate_limit_client"].at_s is not None
+    assert taken["block_client"].at_s is not None
+    assert taken["rate_limit_client"].at_s <= taken["block_client"].at_s
+    with store.read() as s:
+        (incident,) = list_incidents(s)
+        actors = {r.started_by for r in list_runs(s, incident_id=incident.id)}
+    assert incident.failure_mode == "model_extraction"
+    assert actors == {"system:incident-rules"}  # the platform started the response
+    store.close()
+
+
+QUIET = """\
+name: quiet-retrain
+fleet:
+  systems: [fraud-detector]
+  monitor_every: 6h
+traffic:
+  duration: 2d
+  step: 6h
+  label_delay: 2h
+  streams:
+    - {system: fraud-detector, client: checkout, rate: 400, rows_per_request: 200}
+injects:
+  - id: retrain
+    at: 1d
+    kind: release
+    benign: true
+    params: {release: retrain}
+    message: The weekly retrain is promoted.
+expectations:
+  no_incident: true
+"""
+
+
+@pytest.mark.slow
+def test_a_scenario_written_from_the_docs_runs_from_the_command_line(tmp_path: Path) -> None:
+    path = tmp_path / "quiet-retrain.yaml"
+    path.write_text(QUIET, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRSOC_")}
+    source = str(Path(airsoc.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p)
+    command = [sys.executable, "-m", "airsoc.cli", "drill", "run", str(path)]
+    data = tmp_path / "data"
+    result = subprocess.run(
+        [*command, "--data-dir", str(data), "--format", "json", "--output", "card.json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    card = json.loads((tmp_path / "card.json").read_text(encoding="utf-8"))
+    assert set(card) >= SPEC_KEYS
+    assert card["scenario"] == "quiet-retrain"
+    assert card["passed"] is True
+    assert card["data_dir"] == str(data)
+    assert (data / "airsoc.db").exists()
+    # The same data dir again is bad input: exit 2, one line naming the data dir.
+    again = subprocess.run(
+        [*command, "--data-dir", str(data)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert again.returncode == 2
+    assert "already holds a run" in again.stderr
+    assert "Traceback" not in again.stderr
