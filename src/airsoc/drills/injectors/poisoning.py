@@ -110,8 +110,8 @@ def vendor_weeks(
 class VendorPoisoningParams(StrictModel):
     """A vendor delivers ``weeks`` weekly batches of ``rows`` transactions each (covering the
     weeks that end now); from week ``poisoned_from`` on, ``share`` of the fraud rows matching
-    ``pattern`` carry the legit label; ``hard_share`` of the fraud looks like ordinary
-    spending, as in the traffic. ``release_after`` later (``null``: never) the team's
+    ``pattern`` carry the legit label; ``fraud_rate`` and ``hard_share`` (fraud that looks like
+    ordinary spending) are the vendor's data, as in the traffic. ``release_after`` later (``null``: never) the team's
     weekly retrain trains the next version with them and promotes it."""
 
     system: Name = "fraud-detector"
@@ -123,6 +123,7 @@ class VendorPoisoningParams(StrictModel):
         default_factory=lambda: {"merchant_category": "electronics"}
     )
     share: Annotated[float, Field(gt=0, le=1)] = 1.0
+    fraud_rate: Annotated[float, Field(gt=0, lt=1)] = 0.02
     hard_share: Annotated[float, Field(ge=0, le=1)] = 0.0
     release_after: Duration | None = timedelta(hours=6)
 
@@ -158,6 +159,7 @@ class VendorPoisoning(Injector):
             seed=int(ctx.rng.integers(0, 2**31 - 1)),
             pattern=dict(params.pattern),
             share=params.share,
+            fraud_rate=params.fraud_rate,
             hard_share=params.hard_share,
         )
         now = ctx.clock.now()
