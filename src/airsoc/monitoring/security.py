@@ -1017,10 +1017,7 @@ def security_window(
                 for b in lineage.list_batches(s, source=None if source == "*" else source)
                 if b.status != "quarantined"
                 and start <= ensure_utc(b.ingested_at) < end
-                and (
-                    levels is None
-                    or lineage.get_source_trust(s, source=b.source).trust in levels
-                )
+                and (levels is None or lineage.get_source_trust(s, source=b.source).trust in levels)
             ]
     else:
         return None

@@ -111,8 +111,9 @@ class VendorPoisoningParams(StrictModel):
     """A vendor delivers ``weeks`` weekly batches of ``rows`` transactions each (covering the
     weeks that end now); from week ``poisoned_from`` on, ``share`` of the fraud rows matching
     ``pattern`` carry the legit label; ``fraud_rate`` and ``hard_share`` (fraud that looks like
-    ordinary spending) are the vendor's data, as in the traffic. ``release_after`` later (``null``: never) the team's
-    weekly retrain trains the next version with them and promotes it."""
+    ordinary spending) are the vendor's data, as in the traffic. ``release_after`` later
+    (``null``: never) the team's weekly retrain trains the next version with them and promotes
+    it."""
 
     system: Name = "fraud-detector"
     vendor: Name
