@@ -111,7 +111,7 @@ def _inputs(texts: pd.Series) -> pd.DataFrame:
             io.BytesIO("\n".join(texts).encode("utf-8")),
             parse_options=pa_json.ParseOptions(newlines_in_values=False),
         )
-        frame = table.to_pandas()
+        frame: pd.DataFrame = table.to_pandas()
         frame.index = texts.index
         return frame
     except (pa.ArrowInvalid, ValueError):

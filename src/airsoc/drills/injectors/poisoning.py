@@ -121,7 +121,7 @@ class VendorPoisoningParams(StrictModel):
     poisoned_from: Annotated[int, Field(ge=1, le=52)] = 2
     rows: Annotated[int, Field(ge=100, le=1_000_000)] = 8000
     pattern: dict[Name, str | float] = Field(
-        default_factory=lambda: {"merchant_category": "electronics"}
+        default_factory=lambda: dict[str, str | float](merchant_category="electronics")
     )
     share: Annotated[float, Field(gt=0, le=1)] = 1.0
     fraud_rate: Annotated[float, Field(gt=0, lt=1)] = 0.02
