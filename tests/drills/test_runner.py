@@ -14,13 +14,14 @@ import pytest
 
 import airsoc
 from airsoc.drills.runner import DrillOptions, run_drill
-from airsoc.drills.scenario import load_scenario
+from airsoc.drills.scenario import load_scenario, parse_scenario
 from airsoc.errors import InputError
 from airsoc.incidents.service import list_incidents
 from airsoc.response.runs import list_runs
 from airsoc.serving import get_route
 from airsoc.settings import Settings
 from airsoc.store import Store
+from airsoc.telemetry import read_events
 
 SPEC_KEYS = {
     "scenario",
@@ -151,3 +152,78 @@ def test_a_scenario_written_from_the_docs_runs_from_the_command_line(tmp_path: P
     assert again.returncode == 2
     assert "already holds a run" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+@pytest.mark.slow
+def test_a_click_logging_bug_is_a_pipeline_fault_and_nothing_retrains(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    card = run_drill(
+        load_scenario("ctr-logging-bug"), store=store, options=DrillOptions(scale=0.25)
+    )
+    assert card.passed, card.reasons
+    assert card.failure_mode_correct
+    forbidden = [s for s in card.steps if s.expected.startswith("no ")]
+    assert forbidden
+    assert all(s.taken is None for s in forbidden)
+    store.close()
+
+
+@pytest.mark.slow
+def test_slang_in_reviews_is_declared_as_drift_and_investigated(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    card = run_drill(
+        load_scenario("sentiment-slang-drift"), store=store, options=DrillOptions(scale=0.25)
+    )
+    assert card.passed, card.reasons
+    assert [i.failure_mode for i in card.incidents] == ["data_drift"]
+    store.close()
+
+
+@pytest.mark.slow
+def test_a_fairness_shift_in_one_region_is_declared(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    card = run_drill(
+        load_scenario("credit-fairness-shift"), store=store, options=DrillOptions(scale=0.25)
+    )
+    assert card.passed, card.reasons
+    assert [i.failure_mode for i in card.incidents] == ["fairness_regression"]
+    store.close()
+
+
+WRITER_DOWN = """\
+name: telemetry-writer-down
+fleet:
+  systems: [recommender]
+  monitor_every: 1h
+traffic:
+  duration: 6h
+  step: 30m
+  label_delay: 30m
+  streams:
+    - {system: recommender, client: storefront, rate: 500, rows_per_request: 250}
+injects:
+  - {id: disk, at: 2h, kind: telemetry_write_errors, params: {rounds: 3}}
+expectations:
+  incident: {failure_mode: platform_fault, within: 2h}
+  steps:
+    - {action: open_task}
+    - {action: notify}
+    - {action: rollback, forbidden: true}
+"""
+
+
+@pytest.mark.slow
+def test_a_failing_event_log_pages_the_platform_owner(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    card = run_drill(parse_scenario(WRITER_DOWN), store=store)
+    assert card.passed, card.reasons
+    (incident,) = card.incidents
+    assert (incident.system, incident.failure_mode) == ("airsoc", "platform_fault")
+    assert card.time_to_detect_s is not None
+    with store.read() as s:
+        assert list_incidents(s)[0].labels["part"] == "event-log writer"
+    # Every answered row reached the disk once the writer recovered: nothing was lost.
+    written = read_events(store.settings.telemetry_dir, "prediction", system="recommender")
+    assert card.rows_sent > 0
+    assert written.num_rows == card.rows_sent
+    store.close()

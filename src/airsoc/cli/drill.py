@@ -110,7 +110,10 @@ def run(
             options=DrillOptions(
                 seed=seed,
                 scale=scale,
-                start=state.clock.now().replace(minute=0, second=0, microsecond=0),
+                # The simulated run ends about now, so its timeline reads as the recent past.
+                start=(state.clock.now() - loaded.traffic.duration).replace(
+                    minute=0, second=0, microsecond=0
+                ),
                 users=StoreUserDirectory(store, state.clock),
                 log=lambda line: ui.err_console.print(line, markup=False),
             ),

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import errno
 import heapq
 import itertools
 import math
@@ -57,7 +58,9 @@ from airsoc.lineage import list_model_versions
 from airsoc.monitoring.sources import EventLogTelemetry
 from airsoc.runtime.config import load_checked_config
 from airsoc.runtime.control import live_control_plane
+from airsoc.runtime.health import SelfMonitor
 from airsoc.runtime.loop import ResponseLoop
+from airsoc.runtime.platform import STALL_AFTER, store_unavailable
 from airsoc.runtime.registries import build_registries
 from airsoc.serving import Gateway
 from airsoc.serving import create_app as create_gateway_app
@@ -72,6 +75,8 @@ DEFAULT_START = datetime(2026, 11, 16, tzinfo=UTC)
 DRILL_CONFIG = "drill.yaml"
 DRILL_PLAYBOOKS = "drill-playbooks"
 LABEL_CLIENT = "ledger"
+#: Wall seconds a flush waits while the drill makes the event log's writes fail.
+FAULTED_FLUSH_TIMEOUT = 1.0
 #: Labels the ledger posts in one request.
 LABELS_PER_REQUEST = 1000
 #: Events the drill's event log holds before it writes on its own (it is flushed explicitly).
@@ -187,6 +192,46 @@ class InProcessGateway:
         self._loop.close()
 
 
+class _ChaosFaults:
+    """The platform faults a chaos drill can inject in process (see
+    :class:`~airsoc.drills.context.PlatformFaults`): event-log writes that fail for a number of
+    rounds. The store's lock and the worker's death need a second process; they are not
+    offered here."""
+
+    def __init__(self) -> None:
+        self.round = 0
+        self.failing_until = -1
+        self.injected = 0
+
+    def writes_fail(self) -> bool:
+        """Return whether event-log writes fail in the current round."""
+        return self.round < self.failing_until
+
+    def install(self, log: EventLog) -> None:
+        """Route ``log``'s writes through the fault switch (this drill's log only)."""
+        real = log._write
+
+        def write(group: Any) -> None:
+            if self.writes_fail():
+                self.injected += 1
+                raise OSError(errno.EIO, f"injected write error {self.injected} (drill)")
+            real(group)
+
+        log._write = write  # type: ignore[method-assign]
+
+    def lock_database(self, seconds: float) -> None:
+        """Not offered in process (the store's busy timeout is a minute of wall time)."""
+        raise InputError("a chaos drill cannot lock its own database", loc="kind")
+
+    def fail_telemetry_writes(self, rounds: int) -> None:
+        """Fail every event-log write for the next ``rounds`` rounds."""
+        self.failing_until = self.round + rounds
+
+    def kill_worker_mid_step(self) -> None:
+        """Not offered in process (the worker is this process)."""
+        raise InputError("a chaos drill cannot kill its own worker", loc="kind")
+
+
 @dataclass
 class _Counts:
     requests: int = 0
@@ -211,6 +256,7 @@ class _Drill:
         self._order = itertools.count()
         self.registries = build_registries()
         self.injectors = builtin_injectors()
+        self.faults = _ChaosFaults()
 
     def log(self, text: str) -> None:
         if self.options.log is not None:
@@ -253,6 +299,12 @@ class _Drill:
             registry=self.registries.actions,
             evaluators=self.registries.evaluators,
             worker_id="drill",
+        )
+        self.faults.install(log)
+        self.health = SelfMonitor(
+            clock=self.clock,
+            stall_after=max(STALL_AFTER, 30 * self.scenario.traffic.step.total_seconds()),
+            writer=log.health,
         )
         client = InProcessGateway(gateway)
         try:
@@ -335,6 +387,7 @@ class _Drill:
             seed=self.seed,
             started_at=started_at,
             setup=setup,
+            faults=self.faults,
         )
         step = self.scenario.traffic.step.total_seconds()
         rounds = math.ceil(self.scenario.traffic.duration.total_seconds() / step)
@@ -357,10 +410,11 @@ class _Drill:
                 self.clock.set(started_at + timedelta(seconds=elapsed + step))
                 self.post_labels(client)
                 boundary = math.floor((elapsed + step) / every) > math.floor(elapsed / every)
-                if boundary and client.gateway.event_log is not None:
-                    client.gateway.event_log.flush()
+                if boundary or self.faults.writes_fail():
+                    self.flush(client.gateway)
                 client.gateway.refresh()
-                loop.tick()
+                self.tick(loop)
+                self.faults.round += 1
             ended_at = self.clock.now()
         card = score_drill(
             self.scenario,
@@ -377,6 +431,38 @@ class _Drill:
         card.labels_sent = self.counts.labels
         card.wall_s = round(self.options.wall_clock.monotonic() - wall, 3)
         return card
+
+    def flush(self, gateway: Gateway) -> None:
+        """Write the event log before the monitors read it; a writer that cannot write is the
+        self-monitor's to report (its health says so), not the drill's to stop on."""
+        log = gateway.event_log
+        if log is None:
+            return
+        try:
+            log.flush(timeout=FAULTED_FLUSH_TIMEOUT if self.faults.writes_fail() else 60.0)
+        except TimeoutError as exc:
+            self.log(f"+{self.clock.monotonic():>9.0f}s event log: {exc}")
+
+    def tick(self, loop: ResponseLoop) -> None:
+        """Run one supervised round of the loop, as the platform's worker does: a failing
+        round is counted by the self-monitor, whose ``platform_fault`` alerts go through the
+        routing tree (again next round when the store did not take them)."""
+        try:
+            loop.tick()
+        except Exception as exc:
+            self.health.worker_failed(exc)
+            if store_unavailable(exc):
+                self.health.store_failed(exc)
+            self.log(f"+{self.clock.monotonic():>9.0f}s round failed: {type(exc).__name__}: {exc}")
+        else:
+            self.health.beat()
+        alerts = self.health.alerts()
+        for i, alert in enumerate(alerts):
+            try:
+                loop.engine.submit(alert, source="self-monitor")
+            except Exception:
+                self.health.undelivered(alerts[i:])
+                break
 
     def apply(self, ctx: DrillContext, inject: Any) -> None:
         injector = self.injectors[inject.kind]

@@ -3,7 +3,8 @@ steps, findings, monitor signals and the event log. From the scenario only the i
 the expectations' text are read; what the injectors did is never consulted.
 
 - *detect*: the first alarm signal (``decision == "drift"``) on the incident's system at or
-  after the first fault;
+  after the first fault (for the self-monitor's alerts, which leave no signal, the incident's
+  detection time);
 - *declare*: the incident's ``reported_at``;
 - *contain*: the first expected containment step that succeeded, else the incident's
   ``contained_at``;
@@ -202,7 +203,9 @@ def score_drill(
         if got.rank > needed.rank:
             reasons.append(f"{incident.ref} is {incident.severity}; expected {want.severity}")
 
-    detected = _first_alarm(store, incident.system, fault_at or started_at)
+    # The first alarm signal of a monitor; the self-monitor's alerts leave no signal, so for
+    # them the incident's detection time (its first alert's start) stands.
+    detected = _first_alarm(store, incident.system, fault_at or started_at) or incident.detected_at
     card.time_to_detect_s = seconds_after(origin, detected)
     card.time_to_declare_s = seconds_after(origin, incident.reported_at)
     if want.within is not None and (

@@ -218,6 +218,16 @@ monitors:
     every: {every}
     failure_mode: model_extraction
     severity: sev2
+  - name: fraud-evasion
+    system: fraud-detector
+    detector: adversarial_evasion
+    reference: {{model_version: production}}
+    params: {{label: is_fraud, columns: [{columns}]}}
+    window: {window}
+    window_kind: sliding
+    every: {every}
+    failure_mode: adversarial_evasion
+    severity: sev2
   - name: credit-release
     system: credit-scorer
     detector: release_regression
@@ -227,6 +237,17 @@ monitors:
     every: {every}
     failure_mode: release_regression
     severity: sev3
+  # Approvals (a predicted non-default) by region: a region whose approval rate falls below
+  # four fifths of the best region's, with statistical evidence, is a fairness regression.
+  - name: credit-fairness
+    system: credit-scorer
+    detector: fairness_regression
+    params: {{group: region, positive: 0}}
+    window: {long_window}
+    window_kind: sliding
+    every: {every}
+    failure_mode: fairness_regression
+    severity: sev2
   # Product reviews against the reviews the served sentiment version was trained on:
   # new and out-of-vocabulary terms, TF-IDF embedding MMD, confidence decay.
   - name: reviews-text-drift
@@ -305,6 +326,11 @@ receivers:
 
 incident_rules:
   - when: 'failure_mode == "data_poisoning" or severity in ["sev1", "sev2"]'
+    declare: true
+  # A broken pipeline feeds every model downstream: declared whatever the monitor's severity,
+  # so the pipeline is paused before anyone retrains on the faulty data. Drifted inputs are
+  # declared too, so that the drift playbook's investigation and escalation run.
+  - when: 'failure_mode in ["pipeline_fault", "data_drift"]'
     declare: true
 
 playbooks:

@@ -23,7 +23,14 @@ from airsoc.drills.traffic import TrafficBatch, Transform
 from airsoc.errors import InputError
 from airsoc.types import Duration, NonBlank, StrictModel
 
-__all__ = ["INJECTORS", "ConceptDrift", "CovariateShift", "Release", "TrafficMix"]
+__all__ = [
+    "INJECTORS",
+    "ConceptDrift",
+    "CovariateShift",
+    "Release",
+    "TextDrift",
+    "TrafficMix",
+]
 
 Name = Annotated[NonBlank, Field(max_length=200)]
 
@@ -199,4 +206,46 @@ class Release(Injector):
         ctx.note(f"released fraud-detector {release.version}")
 
 
-INJECTORS: tuple[type[Injector], ...] = (CovariateShift, ConceptDrift, TrafficMix, Release)
+class TextDriftParams(Targeted):
+    """In ``share`` of the matching rows, each word of ``words`` in ``column`` is replaced by
+    its new wording (slang, a new product name), as people start to write differently."""
+
+    column: Name = "text"
+    words: Annotated[dict[Name, Name], Field(min_length=1)]
+    share: Annotated[float, Field(gt=0, le=1)] = 0.8
+    ramp: Duration | None = None
+
+
+class TextDrift(Injector):
+    """The way people write changes: new words the model never saw."""
+
+    name = "text_drift"
+    family = "data"
+    benign = True
+    Params = TextDriftParams
+
+    def apply(self, ctx: DrillContext, params: TextDriftParams) -> None:
+        """Rewrite the matching texts from now on."""
+        rng = ctx.rng
+
+        def reword(batch: TrafficBatch, progress: float) -> TrafficBatch:
+            mask = _segment_mask(batch, params.segment)
+            mask &= rng.random(len(mask)) < params.share * progress
+            texts = batch.frame[params.column].astype(str).tolist()
+            for i in np.flatnonzero(mask):
+                for old, new in params.words.items():
+                    texts[i] = texts[i].replace(old, new)
+            batch.frame[params.column] = texts
+            return batch
+
+        _transform(ctx, params, self.name, reword, params.ramp)
+        ctx.note(self.describe(params))
+
+
+INJECTORS: tuple[type[Injector], ...] = (
+    CovariateShift,
+    ConceptDrift,
+    TrafficMix,
+    Release,
+    TextDrift,
+)
