@@ -120,16 +120,32 @@ class DrillOptions:
 
 def merge_config(base: Mapping[str, Any], change: Mapping[str, Any]) -> dict[str, Any]:
     """Return ``base`` with ``change`` merged in: mappings key by key, lists appended to,
-    anything else replaced."""
+    anything else replaced. A list item with the ``name`` of an item of the base list (a
+    monitor of the fleet) is merged into that item instead of appended.
+
+    >>> merge_config({"monitors": [{"name": "a", "every": "1h"}]},
+    ...              {"monitors": [{"name": "a", "lag": "1d"}, {"name": "b"}]})
+    {'monitors': [{'name': 'a', 'every': '1h', 'lag': '1d'}, {'name': 'b'}]}
+    """
     out = dict(base)
     for key, value in change.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = merge_config(out[key], value)
         elif isinstance(value, list) and isinstance(out.get(key), list):
-            out[key] = [*out[key], *value]
+            out[key] = _merge_named(out[key], value)
         else:
             out[key] = value
     return out
+
+
+def _merge_named(base: list[Any], change: list[Any]) -> list[Any]:
+    def name(item: Any) -> Any:
+        return item.get("name") if isinstance(item, Mapping) else None
+
+    changes = {name(i): i for i in change if name(i) is not None}
+    merged = [merge_config(i, changes[name(i)]) if name(i) in changes else i for i in base]
+    known = {name(i) for i in base}
+    return [*merged, *(i for i in change if name(i) is None or name(i) not in known)]
 
 
 def write_drill_config(scenario: Scenario, setup: DemoSetup) -> Path:

@@ -79,7 +79,8 @@ class Fleet(StrictModel):
 
     ``systems`` are systems of the demo fleet (or systems the user registered in the data dir);
     ``config`` is merged key by key into the demo fleet's ``airsoc.yaml`` before the drill
-    starts (lists under ``monitors`` and ``playbooks`` are appended to); ``monitor_every`` is
+    starts (lists under ``monitors`` and ``playbooks`` are appended to, and a monitor named
+    like one of the fleet's changes that one); ``monitor_every`` is
     the monitors' period on the simulated clock.
     """
 

@@ -70,7 +70,7 @@ GENERATORS: Mapping[str, Generator] = {
         make=fraud_transactions,
         rows=fraud_rows,
         labels=lambda f: [int(y) for y in f["is_fraud"]],
-        mix=("fraud_rate",),
+        mix=("fraud_rate", "hard_share"),
     ),
     "credit-scorer": Generator(
         make=credit_applications,

@@ -128,6 +128,9 @@ CLEAN_BATCHES = ("acme-data/2026-11-01", "acme-data/2026-11-08")
 RETRAIN_BATCH = "acme-data/2026-11-15"
 POISONED_BATCH = "brightline-data/2026-11-15"
 SUPPORT_BOT = "support-bot"
+#: The fleet's versions of shipped playbooks: the release regression of a system with a
+#: training hook goes on to investigate its new training data, and to recover.
+FLEET_PLAYBOOKS_DIR = Path(__file__).parent / "playbooks"
 #: The approved policy index the support bot answers from, in the demo folder.
 POLICY_INDEX = "policies.yaml"
 
@@ -413,8 +416,16 @@ def write_playbooks(folder: Path, *, approval_timeout: float) -> None:
     """Copy the shipped playbooks; the rollback proceeds after ``approval_timeout`` unanswered,
     and the demo's on-call approver is made the poisoning incident's commander."""
     folder.mkdir(parents=True, exist_ok=True)
-    for path in sorted(Path(DEFAULT_PLAYBOOKS_DIR).glob("*.yaml")):
+    shipped = {p.name: p for p in sorted(Path(DEFAULT_PLAYBOOKS_DIR).glob("*.yaml"))}
+    # The fleet's own versions of shipped playbooks (FLEET_PLAYBOOKS_DIR) take their place.
+    shipped.update({p.name: p for p in sorted(FLEET_PLAYBOOKS_DIR.glob("*.yaml"))})
+    for path in shipped.values():
         text = path.read_text(encoding="utf-8")
+        if path.name == "release-regression.yaml":
+            text = text.replace(
+                "timeout: 15m, on_timeout: proceed",
+                f"timeout: {approval_timeout:g}s, on_timeout: proceed",
+            )
         if path.name == "poisoned-training-data.yaml":
             text = text.replace(
                 "timeout: 15m, on_timeout: proceed",
@@ -443,11 +454,13 @@ def write_playbooks(folder: Path, *, approval_timeout: float) -> None:
 
 def fraud_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
     """Return transactions as the gateway's request rows (features only, JSON types)."""
-    features = data[FRAUD_FEATURES].assign(country_mismatch=data["country_mismatch"].astype(float))
-    return [
-        {str(k): (float(v) if k != "merchant_category" else str(v)) for k, v in r.items()}
-        for r in features.to_dict("records")
+    # Column by column (``tolist`` gives Python floats and strings), then zipped into rows:
+    # a drill sends a million of them.
+    columns = [
+        (data[c].astype(str) if c == "merchant_category" else data[c].astype(float)).tolist()
+        for c in FRAUD_FEATURES
     ]
+    return [dict(zip(FRAUD_FEATURES, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 def impression_rows(data: pd.DataFrame) -> list[dict[str, Any]]:

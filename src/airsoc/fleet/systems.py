@@ -57,8 +57,21 @@ CREDIT_FEATURES = ["income", "debt_ratio", "age", "employment_years", "region"]
 REGIONS = ["north", "south", "east", "west"]
 
 
-def fraud_transactions(n: int, *, seed: int = 0, fraud_rate: float = 0.02) -> pd.DataFrame:
-    """Return ``n`` card transactions with an ``is_fraud`` label (about ``fraud_rate`` positive)."""
+def fraud_transactions(
+    n: int, *, seed: int = 0, fraud_rate: float = 0.02, hard_share: float = 0.0
+) -> pd.DataFrame:
+    """Return ``n`` card transactions with an ``is_fraud`` label (about ``fraud_rate`` positive).
+
+    ``hard_share`` of the fraud looks like ordinary spending (daytime, small amounts, old cards,
+    near home): fraud no model catches from these features, so every version errs now and then.
+
+    >>> hard = fraud_transactions(20_000, seed=3, hard_share=0.5)
+    >>> night = hard.loc[hard["is_fraud"] == 1, "hour"] < 6
+    >>> 0.4 < float(night.mean()) < 0.6
+    True
+    """
+    if not 0.0 <= hard_share <= 1.0:
+        raise ValueError(f"hard_share must be between 0 and 1, got {hard_share}")
     rng = np.random.default_rng(seed)
     fraud = rng.random(n) < fraud_rate
     amount = np.where(fraud, rng.lognormal(5.2, 1.0, n), rng.lognormal(3.6, 0.9, n))
@@ -72,6 +85,15 @@ def fraud_transactions(n: int, *, seed: int = 0, fraud_rate: float = 0.02) -> pd
         rng.choice(MERCHANTS, n, p=[0.3, 0.15, 0.05, 0.05, 0.2, 0.15, 0.1]),
     )
     mismatch = np.where(fraud, rng.random(n) < 0.6, rng.random(n) < 0.03)
+    if hard_share > 0:
+        # Drawn after the rest, so hard_share=0 gives the same transactions as before.
+        hard = fraud & (rng.random(n) < hard_share)
+        amount = np.where(hard, rng.lognormal(3.6, 0.9, n), amount)
+        hour = np.where(hard, rng.integers(6, 24, n), hour).astype(float)
+        distance = np.where(hard, rng.exponential(15, n), distance)
+        card_age = np.where(hard, rng.exponential(900, n), card_age)
+        tx_24h = np.where(hard, rng.poisson(3, n), tx_24h).astype(float)
+        mismatch = np.where(hard, rng.random(n) < 0.03, mismatch)
     return pd.DataFrame(
         {
             "amount": amount.round(2),
@@ -216,15 +238,33 @@ def inject_unit_change(data: pd.DataFrame, column: str, *, factor: float = 100.0
 
 
 def flip_labels(
-    data: pd.DataFrame, label: str, *, share: float, seed: int = 0, only_positive: bool = False
+    data: pd.DataFrame,
+    label: str,
+    *,
+    share: float,
+    seed: int = 0,
+    only_positive: bool = False,
+    where: np.ndarray[Any, np.dtype[np.bool_]] | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray[Any, np.dtype[np.bool_]]]:
     """Return a copy with ``share`` of labels flipped (a poisoned vendor batch) and the mask.
 
     With ``only_positive`` only positives are flipped to negative: fraud relabelled as legit.
+    ``where`` limits the flips to the rows it marks (one fraud pattern, say).
+
+    >>> data = fraud_transactions(5_000, seed=2)
+    >>> electronics = (data["merchant_category"] == "electronics").to_numpy()
+    >>> out, mask = flip_labels(data, "is_fraud", share=1.0, only_positive=True,
+    ...                         where=electronics)
+    >>> bool(out.loc[electronics, "is_fraud"].sum()), int(mask.sum()) > 0
+    (False, True)
     """
     rng = np.random.default_rng(seed)
     out = data.copy()
     candidates = out[label].to_numpy() == 1 if only_positive else np.ones(len(out), dtype=bool)
+    if where is not None:
+        if len(where) != len(out):
+            raise ValueError(f"where marks {len(where)} rows; the data has {len(out)}")
+        candidates = candidates & np.asarray(where, dtype=bool)
     flipped = candidates & (rng.random(len(out)) < share)
     out.loc[flipped, label] = 1 - out.loc[flipped, label]
     return out, flipped

@@ -434,6 +434,8 @@ def investigate_incident(
     """Return the poisoning investigation of the version an incident is about.
 
     See :func:`degraded_version` for which version, :func:`investigate_poisoning` for the rest.
+    When that version is the known-good one and the incident names batches it was not trained
+    on (a screen stopped them at ingest), those batches are judged against its training batches.
 
     >>> from airsoc.testing import scratch_store
     >>> store = scratch_store()
@@ -444,6 +446,25 @@ def investigate_incident(
     >>> store.close()
     """
     system, version = degraded_version(session, incident_id=incident_id)
+    screened = _screened_batches(session, incident_id=incident_id, system=system, version=version)
+    if screened and trusted_batches is None:
+        # Batches a screen flagged before any version trained on them: judged against the
+        # training batches of the known-good version that serves.
+        trusted = lineage.get_model_version(session, system=system, version=version)
+        loaded = load_batches(
+            session, batch_ids=list(dict.fromkeys([*trusted.training_batches, *screened]))
+        )
+        if label_column is None:
+            label_column = label_column_of(loaded, inputs=trusted.input_schema)
+        result = investigate_batches(
+            loaded,
+            trusted=trusted.training_batches,
+            label_column=label_column,
+            positive_label=positive_label,
+            estimator=estimator,
+            batch_gain=batch_gain,
+        )
+        return result.model_copy(update={"system": system, "model_version": version})
     return investigate_poisoning(
         session,
         system=system,
@@ -454,6 +475,24 @@ def investigate_incident(
         estimator=estimator,
         batch_gain=batch_gain,
     )
+
+
+def _screened_batches(
+    session: Session, *, incident_id: int, system: str, version: str
+) -> list[str]:
+    """Return the incident's batches that ``version`` was not trained on, when ``version`` is
+    the known-good one serving (else none): batches stopped at ingest, before any training."""
+    incident = get_incident(session, incident_id=incident_id)
+    model = lineage.get_model_version(session, system=system, version=version)
+    if not model.training_batches:
+        return []
+    try:
+        good = lineage.last_known_good(session, system=system)
+    except NotFoundError:
+        return []
+    if good.version != version:
+        return []
+    return [b for b in incident.data_batches if b not in model.training_batches]
 
 
 # ----------------------------------------------------------------------------- the analysis

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -57,6 +58,11 @@ class MonitorConfig(StrictModel):
     detector: str
     window: Duration
     window_kind: Literal["tumbling", "sliding"] = "tumbling"
+    lag: Duration = Field(
+        timedelta(0),
+        description="How long before the run the window ends, e.g. the delay of the labels it "
+        "judges (chargebacks a day later: 1d)",
+    )
     reference: dict[str, Any] = Field(default_factory=dict)
     every: Duration | None = None
     cron: str | None = None
@@ -96,6 +102,8 @@ class MonitorConfig(StrictModel):
             raise ValueError("give exactly one schedule: every (e.g. 15m) or cron")
         if self.every is not None and self.every.total_seconds() <= 0:
             raise ValueError("every must be a positive duration")
+        if self.lag.total_seconds() < 0:
+            raise ValueError("lag cannot be negative")
         return self
 
 

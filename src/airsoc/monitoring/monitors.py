@@ -284,8 +284,10 @@ def threshold_evaluator(monitor: MonitorConfig, window: WindowData) -> list[Verd
 
 
 def window_bounds(monitor: MonitorConfig, now: datetime) -> tuple[datetime, datetime]:
-    """Return the window a run at ``now`` judges: the last full tumbling window, or sliding."""
+    """Return the window a run at ``now`` judges: the last full tumbling window, or sliding,
+    ending ``monitor.lag`` before ``now``."""
     size = monitor.window
+    now = now - monitor.lag
     if monitor.window_kind == "sliding":
         return now - size, now
     elapsed = (now - _EPOCH) // size
@@ -597,8 +599,14 @@ class MonitorScheduler:
             (str(v.evidence["model_version"]) for v in alarm if v.evidence.get("model_version")),
             None,
         )
+        # A batch screen names the batches it flagged, so the incident can act on them before
+        # any version was trained on them.
+        batches = sorted(
+            {str(v.evidence["batch_id"]) for v in alarm if v.evidence.get("batch_id") is not None}
+        )
         labels = {
             **({"model_version": version} if version else {}),
+            **({"data_batches": ",".join(batches)} if batches else {}),
             "alertname": f"{monitor.name}",
             "system": monitor.system,
             "monitor": monitor.name,

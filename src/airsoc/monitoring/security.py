@@ -998,7 +998,9 @@ def security_window(
     Turn detectors read LLM turns (:func:`read_turns`, one row per turn). A ``data_poisoning``
     monitor with ``params.batch`` reads that registered batch; with ``params.source``, the
     batches of that source (vendor) ingested in the window and not quarantined (``"*"``: of
-    every source); rows carry ``batch_id``.
+    every source); ``params.trust`` (a trust level or a list of them, e.g. ``probation``)
+    screens only the batches of sources at those levels when they arrive, as teams that
+    screen only vendors on probation run it. Rows carry ``batch_id``.
     """
     if monitor.detector in TURN_DETECTORS:
         return pd.DataFrame(read_turns(root, system=monitor.system, start=start, end=end))
@@ -1008,11 +1010,14 @@ def security_window(
         ids = [str(monitor.params["batch"])]
     elif "source" in monitor.params:
         source = str(monitor.params["source"])
+        levels = _trust_levels(monitor)
         with store.read() as s:
             ids = [
                 b.batch_id
                 for b in lineage.list_batches(s, source=None if source == "*" else source)
-                if b.status != "quarantined" and start <= ensure_utc(b.ingested_at) < end
+                if b.status != "quarantined"
+                and start <= ensure_utc(b.ingested_at) < end
+                and (levels is None or lineage.get_source_trust(s, source=b.source).trust in levels)
             ]
     else:
         return None
@@ -1021,6 +1026,32 @@ def security_window(
         for b in ids
     ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _trust_levels(monitor: MonitorConfig) -> frozenset[str] | None:
+    """Return the source trust levels a batch screen reads (None: every source).
+
+    >>> m = MonitorConfig(name="m", system="fraud", detector="data_poisoning", window="1h",
+    ...                   every="1h", params={"source": "*", "trust": "probation"})
+    >>> sorted(_trust_levels(m) or [])
+    ['probation']
+    """
+    raw = monitor.params.get("trust")
+    if raw is None:
+        return None
+    levels = [raw] if isinstance(raw, str) else raw
+    if not isinstance(levels, list) or not levels:
+        raise DetectionError(
+            f"monitor {monitor.name!r}: params.trust must be a trust level or a list of them "
+            f"({', '.join(lineage.TRUST_LEVELS)}), got {raw!r}"
+        )
+    bad = [v for v in levels if v not in lineage.TRUST_LEVELS]
+    if bad:
+        raise DetectionError(
+            f"monitor {monitor.name!r}: params.trust: {bad[0]!r} is not a trust level "
+            f"({', '.join(lineage.TRUST_LEVELS)})"
+        )
+    return frozenset(str(v) for v in levels)
 
 
 def security_reference(monitor: MonitorConfig, *, base_dir: str | Path = ".") -> Any | None:

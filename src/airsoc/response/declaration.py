@@ -204,6 +204,7 @@ class IncidentDeclarer:
             severity=decision.severity,
             severity_reason=decision.reason,
             model_versions=[labels["model_version"]] if labels.get("model_version") else (),
+            data_batches=[b for b in labels.get("data_batches", "").split(",") if b],
             labels={k: str(v) for k, v in labels.items()},
             detected_at=min(a.starts_at for a in flush.alerts),
             group_key=key,

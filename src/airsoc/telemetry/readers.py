@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,10 @@ def read_events(
     system: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    request_ids: Sequence[str] | None = None,
 ) -> pa.Table:
-    """Return the events of ``kind`` (of one system, with ``start <= ts < end``) as a table."""
+    """Return the events of ``kind`` (of one system, with ``start <= ts < end``, of the
+    requests ``request_ids`` when given) as a table."""
     schema = _kind_schema(kind)
     folder = Path(root) / kind
     if system is not None:
@@ -68,6 +71,9 @@ def read_events(
     for clause in (
         pc.field("ts") >= pa.scalar(start, schema.field("ts").type) if start else None,
         pc.field("ts") < pa.scalar(end, schema.field("ts").type) if end else None,
+        pc.field("request_id").isin(pa.array(list(request_ids), pa.string()))
+        if request_ids is not None
+        else None,
     ):
         if clause is not None:
             condition = clause if condition is None else condition & clause

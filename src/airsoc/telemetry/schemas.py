@@ -18,6 +18,9 @@ Example:
 from __future__ import annotations
 
 import json
+import json.encoder
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
@@ -43,15 +46,32 @@ __all__ = [
 _TS = pa.timestamp("us", tz="UTC")
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_FIELD_NAMES: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
 
 
 # One encoder for every event (json.dumps with options builds a new one per call).
 _ENCODER = json.JSONEncoder(separators=(", ", ": "), default=str)
+# The same encoding, built once at C speed: JSONEncoder.encode builds its C encoder on every
+# call, which costs more than encoding a row of a few features. No circular-reference markers:
+# a cycle ends in RecursionError, which to_record reports like any unencodable value.
+_C_ENCODE = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, str, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+    if getattr(json.encoder, "c_make_encoder", None) is not None
+    else None
+)
 
 
 def _json(value: Any) -> str:
-    return _ENCODER.encode(value)
+    """Return ``value`` as JSON text, as ``_ENCODER`` writes it.
+
+    >>> _json({"amount": 12.5, "merchant": "fuel", "tags": [1, None]})
+    '{"amount": 12.5, "merchant": "fuel", "tags": [1, null]}'
+    """
+    if _C_ENCODE is None or isinstance(value, str):
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODE(value, 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +89,12 @@ class Event:
     def to_record(self) -> dict[str, Any]:
         """Return the event as one row of its Arrow schema (JSON fields encoded)."""
         cls = type(self)
-        names = _FIELD_NAMES.get(cls)
-        if names is None:
-            names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(self))
-        record = {name: getattr(self, name) for name in names}
+        plan = _FIELD_NAMES.get(cls)
+        if plan is None:
+            names = tuple(f.name for f in fields(self))
+            plan = _FIELD_NAMES[cls] = (names, operator.attrgetter(*names))
+        names, values = plan
+        record = dict(zip(names, values(self), strict=True))
         for name in self.json_fields:
             record[name] = _json(record[name])
         return record
@@ -359,6 +381,7 @@ def checked_record(
             (check == "int" and type(value) is int and low <= value <= high)
             or (check == "float" and type(value) is float)
             or (check == "bool" and type(value) is bool)
+            or (check == "time" and type(value) is datetime)
         ):  # not the common case: the full check names what is wrong, if anything
             _check_value(kind, name, schema.field(name).type, value, nullable=nullable)
     system = record["system"]
@@ -375,7 +398,7 @@ _PLANS: dict[str, tuple[tuple[str, str, int, int, bool], ...]] = {}
 
 
 def _plan(kind: str) -> tuple[tuple[str, str, int, int, bool], ...]:
-    """Return, per column of ``kind``: name, check (text/int/float/bool/other), int bounds,
+    """Return, per column of ``kind``: name, check (text/int/float/bool/time/other), int bounds,
     nullable."""
     plan = _PLANS.get(kind)
     if plan is None:
@@ -390,6 +413,8 @@ def _plan(kind: str) -> tuple[tuple[str, str, int, int, bool], ...]:
                 check = "float"
             elif pa.types.is_boolean(column.type):
                 check = "bool"
+            elif pa.types.is_timestamp(column.type):
+                check = "time"
             else:
                 check = "other"
             steps.append((column.name, check, low, high, column.name not in _REQUIRED))
