@@ -45,8 +45,13 @@ class CliResult:
 
 def run_cli(*args: str) -> CliResult:
     """Run ``airsoc ARGS...`` in this process and return its exit code and output."""
+    from airsoc.cli import output
     from airsoc.cli.main import main
 
+    # Rich fixes a console's width (``COLUMNS``) when it is made: make them afresh for each run,
+    # as a new ``airsoc`` process would.
+    for name in ("console", "err_console"):
+        vars(output).pop(name, None)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(list(args))

@@ -12,7 +12,7 @@ ingest, and what happens to them, is the platform's configuration and response.
 - ``vendor_poisoning`` (:class:`VendorPoisoning`) registers them in lineage as the vendor's
   deliveries (each covering its week) and, ``release_after`` later, trains the next version of
   the system through its configured training hook on the known-good version's batches plus the
-  new ones (:func:`airsoc.forensics.recovery.retrain`, as the team's weekly retrain) and
+  new ones (the platform's `retrain` operation, as the team's weekly retrain) and
   promotes it. A release the platform refuses (a quarantined batch, a vendor on probation) is
   noted and not promoted.
 
@@ -201,7 +201,8 @@ class VendorPoisoning(Injector):
 def _release(ctx: DrillContext, system: str, vendor: str, batch_ids: list[str]) -> None:
     """Train the next version on the known-good version's batches and the vendor's new ones
     through the system's training hook, then promote it, as the team's weekly retrain does."""
-    from airsoc.forensics.recovery import CleanBatch, retrain
+    from airsoc.forensics.recovery import CleanBatch
+    from airsoc.runtime.operations import get_operation
 
     assert ctx.store is not None
     try:
@@ -212,7 +213,8 @@ def _release(ctx: DrillContext, system: str, vendor: str, batch_ids: list[str]) 
                 f"v{n}" for n in range(len(taken) + 1, len(taken) + 100) if f"v{n}" not in taken
             )
             batches = list(dict.fromkeys([*good.training_batches, *batch_ids]))
-            report = retrain(
+            # The team's retrain is the platform's own operation, as any caller's is.
+            report = get_operation("retrain").call(
                 s,
                 clock=ctx.clock,
                 actor=RELEASE_ACTOR,
