@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from airsoc import lineage
 from airsoc.clock import SimulatedClock
 from airsoc.incidents.service import declare_incident, transition_incident
 from airsoc.reporting.timing import fleet_metrics, format_duration, incident_times
+from airsoc.serving.control import promote
 from airsoc.store import Store
 
 
@@ -65,3 +67,42 @@ def test_fleet_means_by_mode_and_system_per_week(store: Store, clock: SimulatedC
     assert [(m.group, m.incidents) for m in by_system] == [("credit", 1), ("fraud", 2)]
     assert [(m.group, m.incidents) for m in with_fp] == [("credit", 1), ("fraud", 3)]
     assert format_duration(by_mode[0].mttd_seconds) == "10 min"
+
+
+def test_time_to_detect_counts_from_the_promotion_of_the_bad_version(
+    sqlite_store: Store, clock: SimulatedClock
+) -> None:
+    with sqlite_store.transaction() as s:
+        lineage.register_system(
+            s, clock=clock, actor="ops", name="credit-scorer", kind="tabular-classifier",
+            owner="risk",
+        )  # fmt: skip
+        for version in ("v1", "v2"):
+            lineage.register_model_version(
+                s, clock=clock, actor="ops", system="credit-scorer", version=version,
+                artifact_uri=f"s3://models/{version}", sha256="a" * 64,
+            )  # fmt: skip
+        promote(s, clock=clock, actor="ops", system="credit-scorer", version="v1", reason="r")
+    clock.advance(timedelta(hours=2))
+    with sqlite_store.transaction() as s:
+        promote(s, clock=clock, actor="ci", system="credit-scorer", version="v2", reason="r")
+    clock.advance(timedelta(minutes=30))
+    with sqlite_store.transaction() as s:
+        # The declarer records the declaration itself as the start: the evidence knows better.
+        inc = declare_incident(
+            s, clock=clock, actor="dana", system="credit-scorer", failure_mode="data_drift",
+            summary="scores shifted", model_versions=["credit-scorer:v2"],
+            started_at=clock.now(),
+        )  # fmt: skip
+        # An incident of another system with only a recorded start keeps that start.
+        other = declare_incident(
+            s, clock=clock, actor="dana", system="fraud", failure_mode="data_drift",
+            summary="psi 0.4", started_at=clock.now() - timedelta(minutes=10),
+        )  # fmt: skip
+    with sqlite_store.read() as s:
+        one = incident_times(s, incident_id=inc.id)
+        fleet = fleet_metrics(s, group_by="system", period="all")
+        assert incident_times(s, incident_id=other.id).ttd_seconds == 600
+    assert one.ttd_seconds == 30 * 60
+    means = [(m.group, m.mttd_seconds) for m in fleet]
+    assert means == [("credit-scorer", 1800.0), ("fraud", 600.0)]

@@ -57,7 +57,7 @@ from sqlalchemy.orm import Session
 from airsoc.audit import AuditEntryView
 from airsoc.errors import AirsocError
 from airsoc.incidents.findings import list_findings
-from airsoc.incidents.service import IncidentDetail
+from airsoc.incidents.service import IncidentDetail, IncidentView
 from airsoc.lineage import get_batch, system_timeline
 from airsoc.reporting.root_cause import root_cause_section
 from airsoc.response import RunView, list_runs
@@ -73,7 +73,9 @@ __all__ = [
     "IncidentCourse",
     "Moment",
     "acted_steps",
+    "impact_start",
     "incident_course",
+    "routing_changes",
     "served_by",
 ]
 
@@ -185,12 +187,26 @@ def served_by(entry: AuditEntryView, version: str) -> bool:
     return mode == "canary" and entry.data.get("candidate") == version and float(share) > 0
 
 
-def _routing(session: Session, system: str) -> list[AuditEntryView]:
+def routing_changes(session: Session, system: str) -> list[AuditEntryView]:
+    """Return the routing changes (``routing.*``) on the timeline of ``system``, oldest first;
+    none for a system the lineage does not know.
+
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
+    >>> with store.read() as s:
+    ...     routing_changes(s, "nobody")
+    []
+    >>> store.close()
+    """
     try:
         entries = system_timeline(session, name=system)
     except AirsocError:
         return []
     return [e for e in entries if e.action.startswith("routing.")]
+
+
+def _versions(incident: IncidentView) -> list[str]:
+    return [_version_of(v) for v in incident.model_versions if v.strip()]
 
 
 def _bad_version_span(
@@ -253,7 +269,7 @@ def _first_flagged_turn(root: Path | None, system: str, alarm: datetime) -> date
 
 def _impact_start(
     session: Session,
-    detail: IncidentDetail,
+    detail: IncidentView,
     span: tuple[str, AuditEntryView, AuditEntryView | None] | None,
     root: Path | None,
 ) -> Moment:
@@ -293,6 +309,37 @@ def _impact_start(
             "forensic window is named, and no start was recorded on the incident"
         )
     )
+
+
+def impact_start(
+    session: Session,
+    incident: IncidentView,
+    *,
+    routing: Sequence[AuditEntryView] | None = None,
+) -> Moment:
+    """Return the start of impact of ``incident`` (see the module docstring) and nothing else
+    of its course: no counts, runs or decisions, so it is cheap enough to ask for every incident.
+    ``routing`` is the ``routing.*`` part of the system's timeline if the caller already read
+    it (many incidents of one system share it).
+
+    >>> from datetime import timedelta
+    >>> from airsoc.clock import SimulatedClock
+    >>> from airsoc.incidents.service import declare_incident
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
+    >>> clock = SimulatedClock()
+    >>> with store.transaction() as s:
+    ...     inc = declare_incident(s, clock=clock, actor="dana", system="fraud",
+    ...         failure_mode="data_drift", summary="psi 0.4")
+    >>> with store.read() as s:
+    ...     impact_start(s, inc).reason[:30]
+    'no bad version was promoted on'
+    >>> store.close()
+    """
+    if routing is None:
+        routing = routing_changes(session, incident.system)
+    span = _bad_version_span(routing, _versions(incident), incident.detected_at)
+    return _impact_start(session, incident, span, _telemetry_dir(session))
 
 
 def _contained(
@@ -478,9 +525,8 @@ def _decisions(
 def incident_course(session: Session, detail: IncidentDetail, *, now: datetime) -> IncidentCourse:
     """Return the course of incident ``detail`` measured from the record (see the module
     docstring); counts run to containment, or to ``now`` while it is not contained."""
-    routing = _routing(session, detail.system)
-    versions = [_version_of(v) for v in detail.model_versions if v.strip()]
-    span = _bad_version_span(routing, versions, detail.detected_at)
+    routing = routing_changes(session, detail.system)
+    span = _bad_version_span(routing, _versions(detail), detail.detected_at)
     root = _telemetry_dir(session)
     start = _impact_start(session, detail, span, root)
     alarm_monitor = detail.labels.get("monitor")
