@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -145,6 +146,6 @@ def test_legend_entries_are_spaced_by_their_text_and_never_overlap(width: int) -
         assert end <= width
         rows.setdefault(text.get("y", ""), []).append((start, end))
     for spans in rows.values():
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        for (_, end), (start, _) in pairwise(spans):
             assert end < start
     assert len(rows) >= 2  # the long names wrap to a second row
