@@ -229,6 +229,10 @@ def test_the_approvals_table_wraps_its_cells_to_fit_its_panel(api: Api) -> None:
     cells = re.findall(r"<td([^>]*)>(.*?)</td>", table.group(2), re.S)
     timeout = next(attrs for attrs, text in cells if 'class="countdown"' in text)
     assert "nowrap" not in timeout
+    # The requester is an id without spaces ("playbook:poisoned-training-data#1"): it may break
+    # anywhere.
+    assert 'class="breakable"' in cells[-2][0]
     css = api.client.get("/static/console.css").text
     assert re.search(r"\.table-wrap \{[^}]*overflow-x: auto", css)
-    assert re.search(r"table\.wrap td \{[^}]*overflow-wrap: anywhere", css)
+    assert re.search(r"table\.wrap td \{[^}]*overflow-wrap: break-word", css)
+    assert re.search(r"table\.wrap td\.breakable \{[^}]*overflow-wrap: anywhere", css)
