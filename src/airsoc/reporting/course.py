@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -73,6 +74,7 @@ __all__ = [
     "IncidentCourse",
     "Moment",
     "acted_steps",
+    "flagged_turns",
     "impact_start",
     "incident_course",
     "routing_changes",
@@ -94,6 +96,9 @@ CONTAINING_ACTIONS = (
 RECOVERY_ACTIONS = ("retrain", "set_shadow", "shadow_compare", "set_canary", "canary_analysis")
 #: How far before the first alarm the event log is searched for the first flagged LLM turn.
 FLAGGED_TURN_LOOKBACK = timedelta(days=7)
+#: A guard decision that flags a turn names one of these values (see ``_flagged``): a cheap
+#: test on the stored JSON that leaves only the few turns worth parsing.
+_FLAG_VALUES = r'"(drift|block|redact|handoff)"'
 
 
 class Moment(BaseModel):
@@ -253,18 +258,46 @@ def _flagged(guard: Any) -> bool:
     )
 
 
-def _first_flagged_turn(root: Path | None, system: str, alarm: datetime) -> datetime | None:
+def _flagged_turns(
+    root: Path | None, system: str, start: datetime, end: datetime
+) -> list[datetime]:
     if root is None:
-        return None
-    turns = read_events(root, "llm_turn", system=system, start=alarm - FLAGGED_TURN_LOOKBACK)
-    flagged = [
+        return []
+    # ``end`` is exclusive in the event log: read to one microsecond after it.
+    turns = read_events(
+        root, "llm_turn", system=system, start=start, end=end + timedelta(microseconds=1)
+    )
+    if not len(turns):
+        return []
+    maybe = pc.fill_null(pc.match_substring_regex(turns.column("guard"), _FLAG_VALUES), False)
+    turns = turns.filter(maybe)
+    return sorted(
         ts
         for ts, guard in zip(
             turns.column("ts").to_pylist(), turns.column("guard").to_pylist(), strict=True
         )
-        if ts <= alarm and _flagged(guard)
-    ]
-    return min(flagged) if flagged else None
+        if start <= ts <= end and _flagged(guard)
+    )
+
+
+def flagged_turns(
+    session: Session, system: str, *, start: datetime, end: datetime
+) -> list[datetime]:
+    """Return when the gateway guard flagged a turn of ``system`` (blocked, redacted, handed
+    off or saw drift), from ``start`` to ``end`` inclusive, oldest first, from the event log;
+    none when the store does not say where the event log is. Read once, it serves
+    :func:`impact_start` for every incident of the system whose alarm falls in the span.
+
+    >>> from datetime import datetime, timezone
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
+    >>> at = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    >>> with store.read() as s:
+    ...     flagged_turns(s, "support-bot", start=at, end=at)
+    []
+    >>> store.close()
+    """
+    return _flagged_turns(_telemetry_dir(session), system, start, end)
 
 
 def _impact_start(
@@ -272,6 +305,7 @@ def _impact_start(
     detail: IncidentView,
     span: tuple[str, AuditEntryView, AuditEntryView | None] | None,
     root: Path | None,
+    flagged_times: Sequence[datetime] | None = None,
 ) -> Moment:
     if span is not None:
         version, began, _ = span
@@ -292,7 +326,10 @@ def _impact_start(
     if arrivals:
         at, batch_id = min(arrivals)
         return Moment(at=at, evidence=f"the arrival of suspect batch {batch_id} (lineage)")
-    flagged = _first_flagged_turn(root, detail.system, detail.detected_at)
+    alarm = detail.detected_at
+    if flagged_times is None:
+        flagged_times = _flagged_turns(root, detail.system, alarm - FLAGGED_TURN_LOOKBACK, alarm)
+    flagged = next((t for t in flagged_times if alarm - FLAGGED_TURN_LOOKBACK <= t <= alarm), None)
     if flagged is not None:
         return Moment(at=flagged, evidence="the first turn the gateway guard flagged (event log)")
     windows = [
@@ -316,11 +353,14 @@ def impact_start(
     incident: IncidentView,
     *,
     routing: Sequence[AuditEntryView] | None = None,
+    flagged: Sequence[datetime] | None = None,
 ) -> Moment:
     """Return the start of impact of ``incident`` (see the module docstring) and nothing else
     of its course: no counts, runs or decisions, so it is cheap enough to ask for every incident.
-    ``routing`` is the ``routing.*`` part of the system's timeline if the caller already read
-    it (many incidents of one system share it).
+    Many incidents of one system share what it reads: ``routing`` is the system's routing
+    changes (:func:`routing_changes`) and ``flagged`` its flagged turns (:func:`flagged_turns`,
+    oldest first, covering at least :data:`FLAGGED_TURN_LOOKBACK` before the incident's alarm),
+    if the caller already read them.
 
     >>> from datetime import timedelta
     >>> from airsoc.clock import SimulatedClock
@@ -339,7 +379,7 @@ def impact_start(
     if routing is None:
         routing = routing_changes(session, incident.system)
     span = _bad_version_span(routing, _versions(incident), incident.detected_at)
-    return _impact_start(session, incident, span, _telemetry_dir(session))
+    return _impact_start(session, incident, span, _telemetry_dir(session), flagged)
 
 
 def _contained(

@@ -53,7 +53,12 @@ from airsoc.incidents.service import (
     incident_chain,
     list_incidents,
 )
-from airsoc.reporting.course import impact_start, routing_changes
+from airsoc.reporting.course import (
+    FLAGGED_TURN_LOOKBACK,
+    flagged_turns,
+    impact_start,
+    routing_changes,
+)
 
 __all__ = [
     "MACHINE_ACTOR_PREFIXES",
@@ -177,18 +182,28 @@ def fleet_metrics(
     positives and merged incidents are left out unless asked for: they were never handled to
     the end.
     """
+    incidents = [
+        incident
+        for incident in list_incidents(session, limit=100_000)
+        if (since is None or incident.detected_at >= since)
+        and (include_false_positives or incident.phase not in ("false_positive", "merged"))
+    ]
+    # What the start of impact comes from is read once per system, not once per incident: its
+    # routing changes and the turns the guard flagged before any of its alarms.
+    alarms: dict[str, list[datetime]] = defaultdict(list)
+    for incident in incidents:
+        alarms[incident.system].append(incident.detected_at)
+    routing = {system: routing_changes(session, system) for system in alarms}
+    flagged = {
+        system: flagged_turns(session, system, start=min(at) - FLAGGED_TURN_LOOKBACK, end=max(at))
+        for system, at in alarms.items()
+    }
     buckets: dict[tuple[str, str], list[IncidentTimes]] = defaultdict(list)
-    # Read once per system: the routing changes the start of impact of its incidents comes from.
-    routing: dict[str, list[AuditEntryView]] = {}
-    for incident in list_incidents(session, limit=100_000):
-        if since is not None and incident.detected_at < since:
-            continue
-        if not include_false_positives and incident.phase in ("false_positive", "merged"):
-            continue
+    for incident in incidents:
         timeline = list_entries(session, chain=incident_chain(incident.id))
-        if incident.system not in routing:
-            routing[incident.system] = routing_changes(session, incident.system)
-        start = impact_start(session, incident, routing=routing[incident.system])
+        start = impact_start(
+            session, incident, routing=routing[incident.system], flagged=flagged[incident.system]
+        )
         times = times_of(incident, timeline, started_at=start.at)
         group = incident.failure_mode if group_by == "failure_mode" else incident.system
         buckets[(_period_start(incident.detected_at, period), group)].append(times)
