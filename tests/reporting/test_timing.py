@@ -10,6 +10,7 @@ from airsoc.incidents.service import declare_incident, transition_incident
 from airsoc.reporting.timing import fleet_metrics, format_duration, incident_times
 from airsoc.serving.control import promote
 from airsoc.store import Store
+from airsoc.telemetry import EventLog, LLMTurnEvent
 
 
 def run(store: Store, clock: SimulatedClock, system: str, mode: str, contain_after: int) -> int:
@@ -106,3 +107,40 @@ def test_time_to_detect_counts_from_the_promotion_of_the_bad_version(
     assert one.ttd_seconds == 30 * 60
     means = [(m.group, m.mttd_seconds) for m in fleet]
     assert means == [("credit-scorer", 1800.0), ("fraud", 600.0)]
+
+
+def test_fleet_time_to_detect_of_llm_incidents_counts_from_their_first_flagged_turns(
+    sqlite_store: Store, clock: SimulatedClock
+) -> None:
+    flagged = [
+        {"stage": "input", "check": "prompt_injection", "decision": "drift", "action": "log"}
+    ]
+    clean = [{"stage": "input", "check": "prompt_injection", "decision": "ok", "action": "allow"}]
+    log = EventLog(sqlite_store.settings.telemetry_dir)
+    start = clock.now()
+    for minute, guard in ((0, clean), (10, flagged), (12, clean), (70, flagged), (75, flagged)):
+        log.append(
+            LLMTurnEvent(
+                request_id=f"t{minute}", ts=start + timedelta(minutes=minute),
+                system="support-bot", version="v1", client_id="help-center", user_id="u",
+                session_id="s", guard=guard,
+            )
+        )  # fmt: skip
+    log.close()
+    ids = []
+    for minutes in (30, 60):  # alarms at minute 30 and at minute 90
+        clock.advance(timedelta(minutes=minutes))
+        with sqlite_store.transaction() as s:
+            ids.append(
+                declare_incident(
+                    s, clock=clock, actor="system:monitor/support-injection",
+                    system="support-bot", failure_mode="prompt_injection", summary="planted",
+                    started_at=clock.now(),
+                ).id
+            )  # fmt: skip
+    with sqlite_store.read() as s:
+        one = [incident_times(s, incident_id=i).ttd_seconds for i in ids]
+        (fleet,) = fleet_metrics(s, group_by="system", period="all")
+    # The first flagged turn before each alarm, within the week before it: minute 10 for both.
+    assert one == [20 * 60, 80 * 60]
+    assert fleet.mttd_seconds == 50 * 60
