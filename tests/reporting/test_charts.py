@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -127,3 +128,24 @@ def test_a_series_with_no_known_value_says_unknown_in_the_legend() -> None:
     svg = line_chart(["a", "b"], [Series("v1", [1.0, 2.0]), Series("v2", [None, None])], title="t")
     assert "v2 (unknown)" in svg
     assert svg.count("<polyline") == 1
+
+
+@pytest.mark.parametrize("width", [640, 320])
+def test_legend_entries_are_spaced_by_their_text_and_never_overlap(width: int) -> None:
+    names = ["MTTA", "MTTC", "MTTR", "mean time to acknowledge", "p95 latency of the canary"]
+    series = [Series(n, [None, None] if i < 3 else [1.0, 2.0]) for i, n in enumerate(names)]
+    root = ET.fromstring(bar_chart(["data drift", "poisoning"], series, title="t", width=width))
+    texts = [t for t in root.iter(f"{SVG}text") if (t.text or "").startswith(tuple(names))]
+    assert [t.text for t in texts][:3] == ["MTTA (unknown)", "MTTC (unknown)", "MTTR (unknown)"]
+    keys = [r for r in root.iter(f"{SVG}rect") if r.get("width") == "10"]
+    assert len(keys) == len(texts) == len(names)
+    rows: dict[str, list[tuple[float, float]]] = {}
+    for key, text in zip(keys, texts, strict=True):
+        # From the key to the end of the text, at 7 px a character (DejaVu Sans at 11 px).
+        start, end = float(key.get("x", 0)), float(text.get("x", 0)) + 7 * len(text.text or "")
+        assert end <= width
+        rows.setdefault(text.get("y", ""), []).append((start, end))
+    for spans in rows.values():
+        for (_, end), (start, _) in pairwise(spans):
+            assert end < start
+    assert len(rows) >= 2  # the long names wrap to a second row

@@ -210,3 +210,29 @@ def test_the_overview_writes_unknown_mean_times_as_unknown(api: Api) -> None:
     chart = chart[: chart.index("</svg>")]
     assert "MTTA data drift: unknown" in chart
     assert "MTTC data drift: 3" in chart
+
+
+def test_the_approvals_table_wraps_its_cells_to_fit_its_panel(api: Api) -> None:
+    seed_operations(api.store, api.clock, playbook=TIMED_ROLLBACK_PLAYBOOK)
+    login(api.client, "sam")
+    page = api.client.get("/").text
+    # The table sits in a container that scrolls rather than spill over the panel's edge ...
+    table = re.search(
+        r'<div class="table-wrap">\s*<table class="([^"]*)" id="pending-approvals">(.*?)</table>'
+        r"\s*</div>",
+        page,
+        re.S,
+    )
+    assert table, "the approvals table has no wrapping container"
+    assert "wrap" in table.group(1).split()
+    # ... and its long cells (the countdown, the requester and time) wrap instead of running on.
+    cells = re.findall(r"<td([^>]*)>(.*?)</td>", table.group(2), re.S)
+    timeout = next(attrs for attrs, text in cells if 'class="countdown"' in text)
+    assert "nowrap" not in timeout
+    # The requester is an id without spaces ("playbook:poisoned-training-data#1"): it may break
+    # anywhere.
+    assert 'class="breakable"' in cells[-2][0]
+    css = api.client.get("/static/console.css").text
+    assert re.search(r"\.table-wrap \{[^}]*overflow-x: auto", css)
+    assert re.search(r"table\.wrap td \{[^}]*overflow-wrap: break-word", css)
+    assert re.search(r"table\.wrap td\.breakable \{[^}]*overflow-wrap: anywhere", css)

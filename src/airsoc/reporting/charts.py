@@ -181,14 +181,32 @@ def _colour(s: Series, i: int) -> str:
     return s.colour or PALETTE[i % len(PALETTE)]
 
 
+#: Estimated width of a character, in ems, for placing labels without measuring text: a little
+#: wider than DejaVu Sans's average, so estimated labels never overlap drawn ones.
+_CHAR_EM = 0.68
+#: The legend's font size; the key sits before the text, and a gap after it.
+_LEGEND_FONT, _LEGEND_KEY, _LEGEND_GAP = 11, 22, 14
+
+
+def _text_width(text: str, size: float) -> float:
+    """Return the estimated width of ``text`` at font ``size`` (px), from its character count."""
+    return _CHAR_EM * size * len(text)
+
+
+def _legend_text(s: Series) -> str:
+    unknown = "" if any(v is not None for v in s.values) else " (unknown)"
+    return f"{s.name}{unknown}"
+
+
 def _legend_layout(series: Sequence[Series], width: int) -> list[tuple[int, int]]:
-    """Return each legend item's (x, row), wrapping at ``width``; one series needs no legend."""
+    """Return each legend item's (x, row), spaced by the width of its text (with its
+    "(unknown)", if any) and wrapping at ``width``; one series needs no legend."""
     if len(series) < 2:
         return []
     spots, x, row = [], 12, 0
     for s in series:
-        item_w = 7 * len(s.name) + 30
-        if x + item_w > width - 12 and x > 12:
+        item_w = _LEGEND_KEY + round(_text_width(_legend_text(s), _LEGEND_FONT)) + _LEGEND_GAP
+        if x + item_w - _LEGEND_GAP > width - 12 and x > 12:
             x, row = 12, row + 1
         spots.append((x, row))
         x += item_w
@@ -201,7 +219,6 @@ def _legend(series: Sequence[Series], width: int, y0: float, *, boxes: bool = Fa
     for i, (s, (x, row)) in enumerate(zip(series, _legend_layout(series, width), strict=False)):
         y = y0 + 16 * row
         dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
-        unknown = "" if any(v is not None for v in s.values) else " (unknown)"
         key = (
             f'<rect x="{x + 4}" y="{y - 9}" width="10" height="10" fill="{_colour(s, i)}"/>'
             if boxes
@@ -209,8 +226,8 @@ def _legend(series: Sequence[Series], width: int, y0: float, *, boxes: bool = Fa
             f'stroke="{_colour(s, i)}" stroke-width="3"{dash}/>'
         )
         out.append(
-            key + f'<text x="{x + 22}" y="{y}" font-size="11" {_FONT} fill="#333">'
-            f"{escape(s.name)}{unknown}</text>"
+            key + f'<text class="legend" x="{x + _LEGEND_KEY}" y="{y}" '
+            f'font-size="{_LEGEND_FONT}" {_FONT} fill="#333">{escape(_legend_text(s))}</text>'
         )
     return out
 

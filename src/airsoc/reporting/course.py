@@ -51,13 +51,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from airsoc.audit import AuditEntryView
 from airsoc.errors import AirsocError
 from airsoc.incidents.findings import list_findings
-from airsoc.incidents.service import IncidentDetail
+from airsoc.incidents.service import IncidentDetail, IncidentView
 from airsoc.lineage import get_batch, system_timeline
 from airsoc.reporting.root_cause import root_cause_section
 from airsoc.response import RunView, list_runs
@@ -73,7 +74,10 @@ __all__ = [
     "IncidentCourse",
     "Moment",
     "acted_steps",
+    "flagged_turns",
+    "impact_start",
     "incident_course",
+    "routing_changes",
     "served_by",
 ]
 
@@ -92,6 +96,9 @@ CONTAINING_ACTIONS = (
 RECOVERY_ACTIONS = ("retrain", "set_shadow", "shadow_compare", "set_canary", "canary_analysis")
 #: How far before the first alarm the event log is searched for the first flagged LLM turn.
 FLAGGED_TURN_LOOKBACK = timedelta(days=7)
+#: A guard decision that flags a turn names one of these values (see ``_flagged``): a cheap
+#: test on the stored JSON that leaves only the few turns worth parsing.
+_FLAG_VALUES = r'"(drift|block|redact|handoff)"'
 
 
 class Moment(BaseModel):
@@ -185,12 +192,26 @@ def served_by(entry: AuditEntryView, version: str) -> bool:
     return mode == "canary" and entry.data.get("candidate") == version and float(share) > 0
 
 
-def _routing(session: Session, system: str) -> list[AuditEntryView]:
+def routing_changes(session: Session, system: str) -> list[AuditEntryView]:
+    """Return the routing changes (``routing.*``) on the timeline of ``system``, oldest first;
+    none for a system the lineage does not know.
+
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
+    >>> with store.read() as s:
+    ...     routing_changes(s, "nobody")
+    []
+    >>> store.close()
+    """
     try:
         entries = system_timeline(session, name=system)
     except AirsocError:
         return []
     return [e for e in entries if e.action.startswith("routing.")]
+
+
+def _versions(incident: IncidentView) -> list[str]:
+    return [_version_of(v) for v in incident.model_versions if v.strip()]
 
 
 def _bad_version_span(
@@ -237,25 +258,54 @@ def _flagged(guard: Any) -> bool:
     )
 
 
-def _first_flagged_turn(root: Path | None, system: str, alarm: datetime) -> datetime | None:
+def _flagged_turns(
+    root: Path | None, system: str, start: datetime, end: datetime
+) -> list[datetime]:
     if root is None:
-        return None
-    turns = read_events(root, "llm_turn", system=system, start=alarm - FLAGGED_TURN_LOOKBACK)
-    flagged = [
+        return []
+    # ``end`` is exclusive in the event log: read to one microsecond after it.
+    turns = read_events(
+        root, "llm_turn", system=system, start=start, end=end + timedelta(microseconds=1)
+    )
+    if not len(turns):
+        return []
+    maybe = pc.fill_null(pc.match_substring_regex(turns.column("guard"), _FLAG_VALUES), False)
+    turns = turns.filter(maybe)
+    return sorted(
         ts
         for ts, guard in zip(
             turns.column("ts").to_pylist(), turns.column("guard").to_pylist(), strict=True
         )
-        if ts <= alarm and _flagged(guard)
-    ]
-    return min(flagged) if flagged else None
+        if start <= ts <= end and _flagged(guard)
+    )
+
+
+def flagged_turns(
+    session: Session, system: str, *, start: datetime, end: datetime
+) -> list[datetime]:
+    """Return when the gateway guard flagged a turn of ``system`` (blocked, redacted, handed
+    off or saw drift), from ``start`` to ``end`` inclusive, oldest first, from the event log;
+    none when the store does not say where the event log is. Read once, it serves
+    :func:`impact_start` for every incident of the system whose alarm falls in the span.
+
+    >>> from datetime import datetime, timezone
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
+    >>> at = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    >>> with store.read() as s:
+    ...     flagged_turns(s, "support-bot", start=at, end=at)
+    []
+    >>> store.close()
+    """
+    return _flagged_turns(_telemetry_dir(session), system, start, end)
 
 
 def _impact_start(
     session: Session,
-    detail: IncidentDetail,
+    detail: IncidentView,
     span: tuple[str, AuditEntryView, AuditEntryView | None] | None,
     root: Path | None,
+    flagged_times: Sequence[datetime] | None = None,
 ) -> Moment:
     if span is not None:
         version, began, _ = span
@@ -276,7 +326,10 @@ def _impact_start(
     if arrivals:
         at, batch_id = min(arrivals)
         return Moment(at=at, evidence=f"the arrival of suspect batch {batch_id} (lineage)")
-    flagged = _first_flagged_turn(root, detail.system, detail.detected_at)
+    alarm = detail.detected_at
+    if flagged_times is None:
+        flagged_times = _flagged_turns(root, detail.system, alarm - FLAGGED_TURN_LOOKBACK, alarm)
+    flagged = next((t for t in flagged_times if alarm - FLAGGED_TURN_LOOKBACK <= t <= alarm), None)
     if flagged is not None:
         return Moment(at=flagged, evidence="the first turn the gateway guard flagged (event log)")
     windows = [
@@ -293,6 +346,40 @@ def _impact_start(
             "forensic window is named, and no start was recorded on the incident"
         )
     )
+
+
+def impact_start(
+    session: Session,
+    incident: IncidentView,
+    *,
+    routing: Sequence[AuditEntryView] | None = None,
+    flagged: Sequence[datetime] | None = None,
+) -> Moment:
+    """Return the start of impact of ``incident`` (see the module docstring) and nothing else
+    of its course: no counts, runs or decisions, so it is cheap enough to ask for every incident.
+    Many incidents of one system share what it reads: ``routing`` is the system's routing
+    changes (:func:`routing_changes`) and ``flagged`` its flagged turns (:func:`flagged_turns`,
+    oldest first, covering at least :data:`FLAGGED_TURN_LOOKBACK` before the incident's alarm),
+    if the caller already read them.
+
+    >>> from datetime import timedelta
+    >>> from airsoc.clock import SimulatedClock
+    >>> from airsoc.incidents.service import declare_incident
+    >>> from airsoc.testing import scratch_store
+    >>> store = scratch_store()
+    >>> clock = SimulatedClock()
+    >>> with store.transaction() as s:
+    ...     inc = declare_incident(s, clock=clock, actor="dana", system="fraud",
+    ...         failure_mode="data_drift", summary="psi 0.4")
+    >>> with store.read() as s:
+    ...     impact_start(s, inc).reason[:30]
+    'no bad version was promoted on'
+    >>> store.close()
+    """
+    if routing is None:
+        routing = routing_changes(session, incident.system)
+    span = _bad_version_span(routing, _versions(incident), incident.detected_at)
+    return _impact_start(session, incident, span, _telemetry_dir(session), flagged)
 
 
 def _contained(
@@ -478,9 +565,8 @@ def _decisions(
 def incident_course(session: Session, detail: IncidentDetail, *, now: datetime) -> IncidentCourse:
     """Return the course of incident ``detail`` measured from the record (see the module
     docstring); counts run to containment, or to ``now`` while it is not contained."""
-    routing = _routing(session, detail.system)
-    versions = [_version_of(v) for v in detail.model_versions if v.strip()]
-    span = _bad_version_span(routing, versions, detail.detected_at)
+    routing = routing_changes(session, detail.system)
+    span = _bad_version_span(routing, _versions(detail), detail.detected_at)
     root = _telemetry_dir(session)
     start = _impact_start(session, detail, span, root)
     alarm_monitor = detail.labels.get("monitor")

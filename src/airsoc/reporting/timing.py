@@ -3,7 +3,10 @@ at a time and fleet-wide (means by failure mode or system, per period).
 
 Definitions, all from the incident record and its timeline:
 
-- **TTD** (detect): ``detected_at - started_at`` (unknown without a start time);
+- **TTD** (detect): from the start of impact to ``detected_at``; the start of impact comes from
+  the evidence, as the post-mortem measures it (:func:`airsoc.reporting.course.impact_start`: the
+  promotion of the bad version, the first suspect batch, the first flagged turn, the forensic
+  window, and only then the start recorded on the incident); unknown without any of them;
 - **TTA** (acknowledge): from detection to the incident's acknowledgement, or without one to
   the first entry on the timeline by a person (not ``system:`` or ``playbook:``) after the
   declaration;
@@ -49,6 +52,12 @@ from airsoc.incidents.service import (
     get_incident,
     incident_chain,
     list_incidents,
+)
+from airsoc.reporting.course import (
+    FLAGGED_TURN_LOOKBACK,
+    flagged_turns,
+    impact_start,
+    routing_changes,
 )
 
 __all__ = [
@@ -104,8 +113,16 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return max((end - start).total_seconds(), 0.0)
 
 
-def times_of(incident: IncidentView, timeline: Iterable[AuditEntryView]) -> IncidentTimes:
-    """Return the times of ``incident`` given its timeline entries."""
+def times_of(
+    incident: IncidentView,
+    timeline: Iterable[AuditEntryView],
+    *,
+    started_at: datetime | None = None,
+) -> IncidentTimes:
+    """Return the times of ``incident`` given its timeline entries and its start of impact
+    (``started_at``, from :func:`airsoc.reporting.course.impact_start`; without it, the start
+    recorded on the incident).
+    """
     entries = list(timeline)
     # An explicit acknowledgement is the acknowledgement; before one exists, the first entry
     # by a person stands for it.
@@ -124,7 +141,7 @@ def times_of(incident: IncidentView, timeline: Iterable[AuditEntryView]) -> Inci
         severity=incident.severity,
         detected_at=incident.detected_at,
         acknowledged_at=acknowledged,
-        ttd_seconds=_seconds(incident.started_at, incident.detected_at),
+        ttd_seconds=_seconds(started_at or incident.started_at, incident.detected_at),
         tta_seconds=_seconds(incident.detected_at, acknowledged),
         ttc_seconds=_seconds(incident.detected_at, incident.contained_at),
         ttr_seconds=_seconds(incident.detected_at, incident.recovered_at),
@@ -134,7 +151,7 @@ def times_of(incident: IncidentView, timeline: Iterable[AuditEntryView]) -> Inci
 def incident_times(session: Session, *, incident_id: int) -> IncidentTimes:
     """Return the TTD/TTA/TTC/TTR of one incident."""
     detail = get_incident(session, incident_id=incident_id)
-    return times_of(detail, detail.timeline)
+    return times_of(detail, detail.timeline, started_at=impact_start(session, detail).at)
 
 
 def _period_start(when: datetime, period: Period) -> str:
@@ -165,14 +182,29 @@ def fleet_metrics(
     positives and merged incidents are left out unless asked for: they were never handled to
     the end.
     """
+    incidents = [
+        incident
+        for incident in list_incidents(session, limit=100_000)
+        if (since is None or incident.detected_at >= since)
+        and (include_false_positives or incident.phase not in ("false_positive", "merged"))
+    ]
+    # What the start of impact comes from is read once per system, not once per incident: its
+    # routing changes and the turns the guard flagged before any of its alarms.
+    alarms: dict[str, list[datetime]] = defaultdict(list)
+    for incident in incidents:
+        alarms[incident.system].append(incident.detected_at)
+    routing = {system: routing_changes(session, system) for system in alarms}
+    flagged = {
+        system: flagged_turns(session, system, start=min(at) - FLAGGED_TURN_LOOKBACK, end=max(at))
+        for system, at in alarms.items()
+    }
     buckets: dict[tuple[str, str], list[IncidentTimes]] = defaultdict(list)
-    for incident in list_incidents(session, limit=100_000):
-        if since is not None and incident.detected_at < since:
-            continue
-        if not include_false_positives and incident.phase in ("false_positive", "merged"):
-            continue
+    for incident in incidents:
         timeline = list_entries(session, chain=incident_chain(incident.id))
-        times = times_of(incident, timeline)
+        start = impact_start(
+            session, incident, routing=routing[incident.system], flagged=flagged[incident.system]
+        )
+        times = times_of(incident, timeline, started_at=start.at)
         group = incident.failure_mode if group_by == "failure_mode" else incident.system
         buckets[(_period_start(incident.detected_at, period), group)].append(times)
     return [
