@@ -48,8 +48,10 @@ jdk-deps:
 	  fi; \
 	fi
 
+# Two processes, a test file each at a time: the suite waits on servers, browsers and workers
+# much of the time, so two cores run it in about half the time.
 pytest: $(STAMP) browser-deps jdk-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'

@@ -32,9 +32,8 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from airsoc.alerting.config import ReceiverConfig, RouteConfig
-from airsoc.audit import list_entries
 from airsoc.incidents.lifecycle import Severity
-from airsoc.incidents.service import incident_chain, list_incidents
+from airsoc.incidents.service import list_incidents
 from airsoc.incidents.taxonomy import (
     ATLAS_VERSION,
     FAILURE_MODES,
@@ -45,7 +44,7 @@ from airsoc.incidents.taxonomy import (
 from airsoc.lineage.config import SystemConfig
 from airsoc.monitoring.config import MonitorConfig
 from airsoc.reporting.render import PdfDocument
-from airsoc.reporting.timing import format_duration, times_of
+from airsoc.reporting.timing import format_duration, measured_times
 from airsoc.response.config import EscalationConfig, IncidentRuleConfig
 from airsoc.response.escalation import list_communications
 from airsoc.response.governance import (
@@ -187,8 +186,7 @@ def _playbook_row(playbook: Playbook) -> tuple[str, str, str, str]:
 
 def _measured(session: Session, slas: GovernanceConfig) -> list[CharterSla]:
     samples: dict[tuple[str, str], list[float]] = {}
-    for incident in list_incidents(session, limit=10_000):
-        times = times_of(incident, list_entries(session, chain=incident_chain(incident.id)))
+    for incident, times in measured_times(session, list_incidents(session, limit=10_000)):
         sent = [
             c.at for c in list_communications(session, incident_id=incident.id)
             if c.kind == "status_update"

@@ -37,7 +37,7 @@ Example:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from statistics import mean
 from typing import Literal
@@ -69,6 +69,7 @@ __all__ = [
     "fleet_metrics",
     "format_duration",
     "incident_times",
+    "measured_times",
     "times_of",
 ]
 
@@ -169,6 +170,31 @@ def _mean(values: Iterable[float | None]) -> float | None:
     return mean(known) if known else None
 
 
+def measured_times(
+    session: Session, incidents: Sequence[IncidentView]
+) -> list[tuple[IncidentView, IncidentTimes]]:
+    """Return each incident with its times, measured from its start of impact
+    (:func:`airsoc.reporting.course.impact_start`). What that start comes from is read once per
+    system, not once per incident: its routing changes and the turns the guard flagged before
+    any of its alarms."""
+    alarms: dict[str, list[datetime]] = defaultdict(list)
+    for incident in incidents:
+        alarms[incident.system].append(incident.detected_at)
+    routing = {system: routing_changes(session, system) for system in alarms}
+    flagged = {
+        system: flagged_turns(session, system, start=min(at) - FLAGGED_TURN_LOOKBACK, end=max(at))
+        for system, at in alarms.items()
+    }
+    measured = []
+    for incident in incidents:
+        timeline = list_entries(session, chain=incident_chain(incident.id))
+        start = impact_start(
+            session, incident, routing=routing[incident.system], flagged=flagged[incident.system]
+        )
+        measured.append((incident, times_of(incident, timeline, started_at=start.at)))
+    return measured
+
+
 def fleet_metrics(
     session: Session,
     *,
@@ -188,23 +214,8 @@ def fleet_metrics(
         if (since is None or incident.detected_at >= since)
         and (include_false_positives or incident.phase not in ("false_positive", "merged"))
     ]
-    # What the start of impact comes from is read once per system, not once per incident: its
-    # routing changes and the turns the guard flagged before any of its alarms.
-    alarms: dict[str, list[datetime]] = defaultdict(list)
-    for incident in incidents:
-        alarms[incident.system].append(incident.detected_at)
-    routing = {system: routing_changes(session, system) for system in alarms}
-    flagged = {
-        system: flagged_turns(session, system, start=min(at) - FLAGGED_TURN_LOOKBACK, end=max(at))
-        for system, at in alarms.items()
-    }
     buckets: dict[tuple[str, str], list[IncidentTimes]] = defaultdict(list)
-    for incident in incidents:
-        timeline = list_entries(session, chain=incident_chain(incident.id))
-        start = impact_start(
-            session, incident, routing=routing[incident.system], flagged=flagged[incident.system]
-        )
-        times = times_of(incident, timeline, started_at=start.at)
+    for incident, times in measured_times(session, incidents):
         group = incident.failure_mode if group_by == "failure_mode" else incident.system
         buckets[(_period_start(incident.detected_at, period), group)].append(times)
     return [

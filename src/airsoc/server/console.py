@@ -52,7 +52,7 @@ from airsoc.reporting import postmortems as pm
 from airsoc.reporting.charts import Series, bar_chart, chart_from_data
 from airsoc.reporting.render import render_html_body, render_postmortem
 from airsoc.reporting.report import build_report, describe_actor, describe_entry
-from airsoc.reporting.timing import fleet_metrics, format_duration, times_of
+from airsoc.reporting.timing import fleet_metrics, format_duration, incident_times
 from airsoc.roles import UserRole
 from airsoc.server.auth import (
     UserView,
@@ -371,7 +371,7 @@ def incident_page(request: Request, incident_id: RowNumber, ctx: Ctx, cu: Viewer
     with ctx.store.read() as s:
         detail = service.get_incident(s, incident_id=incident_id)
         findings = list_findings(s, incident_id=incident_id)
-        times = times_of(detail, detail.timeline)
+        times = incident_times(s, incident_id=incident_id)
         postmortem = pm.postmortem_for_incident(s, incident_id=incident_id)
         pctx = PanelContext(
             session=s, ctx=ctx, user=cu.user, csrf_token=cu.csrf_token, incident=detail
