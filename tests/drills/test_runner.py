@@ -91,6 +91,31 @@ def test_model_extraction_is_declared_throttled_then_blocked(tmp_path: Path) -> 
     store.close()
 
 
+@pytest.mark.slow
+def test_fraud_evasion_attack_names_and_throttles_the_client(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    card = run_drill(
+        load_scenario("fraud-evasion-attack"), store=store, options=DrillOptions(scale=0.2)
+    )
+    assert card.passed, card.reasons
+    assert card.failure_mode_correct
+    assert card.root_cause_correct
+    assert card.time_to_declare_s is not None
+    assert card.time_to_contain_s is not None
+    assert card.time_to_declare_s <= card.time_to_contain_s
+    taken = {s.expected.split()[0]: s for s in card.steps}
+    assert taken["rate_limit_client"].at_s is not None
+    assert taken["block_client"].at_s is not None
+    assert taken["rate_limit_client"].at_s <= taken["block_client"].at_s
+    with store.read() as s:
+        (incident,) = list_incidents(s)
+    assert incident.failure_mode == "adversarial_evasion"
+    # The monitor's alert named the client that alarmed and the incident carries it.
+    assert "ring-42" in incident.labels["clients"].split(",")
+    assert "checkout" not in incident.labels["clients"].split(",")
+    store.close()
+
+
 QUIET = """\
 name: quiet-retrain
 fleet:

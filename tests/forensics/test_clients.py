@@ -92,6 +92,18 @@ def test_ordinary_traffic_has_no_suspect() -> None:
     assert not found.suspects
 
 
+def test_a_client_the_monitor_flagged_is_a_suspect_without_boundary_scores() -> None:
+    # Scores that jump from 0 to 1 leave no query near the boundary: the per-client
+    # monitor's alarm still makes its client a suspect, of the kind the monitor saw.
+    log, _ = prediction_log()
+    ordinary = log[log["client_id"].str.startswith("shop-")].copy()
+    ordinary["score"] = (ordinary["score"] > 0.5).astype(float)
+    found = investigate_clients(ordinary, score_column="score", flagged={"shop-07": "evasion"})
+    assert [(c.client, c.kind) for c in found.suspects] == [("shop-07", "evasion")]
+    assert "monitor alarmed" in found.suspects[0].reasons[-1]
+    assert not investigate_clients(ordinary, score_column="score").suspects
+
+
 def test_findings_and_bad_input(sqlite_store: Store) -> None:
     log, blocked_at = prediction_log()
     found = investigate_clients(log, score_column="score", blocked={"scraper": blocked_at})

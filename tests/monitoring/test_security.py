@@ -302,6 +302,9 @@ def test_adversarial_evasion_blames_the_off_manifold_client(
         "client:mallory": "drift",
     }
     assert fired[0].labels["model_version"] == "v2"
+    # The alert names the client whose window alarmed (what the incident's playbook throttles).
+    assert fired[0].labels["clients"] == "mallory"
+    assert fired[0].labels["client"] == "mallory"
     assert result.verdicts[1].evidence["client_id"] == "mallory"
     assert "AML.T0015" in result.verdicts[1].evidence["atlas"]
 

@@ -1,6 +1,7 @@
 """Score a drill from the store alone: incidents and their timeline, playbook runs and their
 steps, findings, monitor signals and the event log. From the scenario only the inject times and
-the expectations' text are read; what the injectors did is never consulted.
+the expectations' text are read (and which failure modes each fault's kind can cause); what
+the injectors did is never consulted.
 
 - *detect*: the first alarm signal (``decision == "drift"``) on the incident's system at or
   after the first fault (for the self-monitor's alerts, which leave no signal, the incident's
@@ -11,8 +12,9 @@ the expectations' text are read; what the injectors did is never consulted.
 - *recover*: the expected recovery action's success, or the incident reaching the phase;
 - *bad predictions served*: rows the incident's system answered from its model between the
   first fault and containment (only the named client's, where forensics named one);
-- *false alarms*: incidents that no fault inject explains (declared before any fault, or on a
-  system other than the expected incident's).
+- *false alarms*: incidents that no fault inject explains: declared before any fault, on a
+  system other than the expected incident's, or with a failure mode that is neither the
+  expected one nor one the fault's kind can cause (its injector's ``causes``).
 
 Example:
     >>> from datetime import UTC, datetime, timedelta
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from airsoc.clock import ensure_utc
+from airsoc.drills.injectors import get_injector
 from airsoc.drills.scenario import ExpectedStep, Scenario
 from airsoc.drills.scorecard import IncidentSummary, Scorecard, StepResult
 from airsoc.incidents.findings import FindingView, list_findings
@@ -130,11 +133,14 @@ def score_drill(
     expected_system = expect.incident.system if expect.incident else None
     summaries: list[IncidentSummary] = []
     explained: list[IncidentView] = []
+    expected_mode = expect.incident.failure_mode if expect.incident else None
     for incident in record.incidents:
         cause = None
         for inject in faults:
-            if started_at + inject.at <= ensure_utc(incident.reported_at) and (
-                expected_system is None or incident.system == expected_system
+            if (
+                started_at + inject.at <= ensure_utc(incident.reported_at)
+                and (expected_system is None or incident.system == expected_system)
+                and incident.failure_mode in {expected_mode, *get_injector(inject.kind).causes}
             ):
                 cause = inject.id
         if cause is not None:

@@ -439,14 +439,17 @@ def write_playbooks(folder: Path, *, approval_timeout: float) -> None:
                 1,
             )
         if path.name in ("model-extraction.yaml", "adversarial-evasion.yaml"):
-            # The client comes from the investigation that runs first (the alert names the
-            # system, not the client); the demo organisation blocks after an unanswered approval.
+            # The client is the one the per-client monitor's alert names; when several alarmed,
+            # the investigation that runs first ranks them. The demo organisation blocks after
+            # an unanswered approval.
             text = text.replace(
                 '"incident.labels.client != null"',
-                '"len(default(steps.root_cause.suspects, [])) > 0"',
+                '"incident.labels.client != null'
+                ' or len(default(steps.root_cause.suspects, [])) > 0"',
             )
             text = text.replace(
-                "{{ incident.labels.client }}", "{{ steps.root_cause.suspects[0].client }}"
+                "{{ incident.labels.client }}",
+                "{{ default(incident.labels.client, steps.root_cause.suspects[0].client) }}",
             )
             text = text.replace("on_timeout: skip", "on_timeout: proceed")
         (folder / path.name).write_text(text, encoding="utf-8")

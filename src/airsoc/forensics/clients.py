@@ -127,6 +127,7 @@ def investigate_clients(
     blocked: Mapping[str, datetime] | None = None,
     min_queries: int = 20,
     random_state: int = 0,
+    flagged: Mapping[str, Literal["extraction", "evasion"]] | None = None,
 ) -> ClientInvestigation:
     """Return the clients that abuse the model, ranked, and whether blocking held.
 
@@ -146,6 +147,10 @@ def investigate_clients(
         Clients that were blocked, and when.
     min_queries
         Clients with fewer queries are counted but not judged.
+    flagged
+        Clients a per-client monitor alarmed on (what its alert named), and the abuse it saw:
+        each is a suspect of that kind even when its queries sit far from the boundary (an
+        evasion against a model whose scores jump from 0 to 1 leaves no score near it).
 
     Raises
     ------
@@ -216,6 +221,9 @@ def investigate_clients(
             "boundary": _squash(((boundary_lift or 0.0) - 2.0) / 1.5),
             "near_duplicates": _squash((dup - 0.2) / 0.2),
         }
+        alarmed = (flagged or {}).get(str(client))
+        if alarmed is not None:
+            parts["monitor"] = 0.75
         score = max(parts.values())
         reasons = []
         if parts["volume"] >= 0.5:
@@ -229,8 +237,12 @@ def investigate_clients(
             )
         if parts["near_duplicates"] >= 0.5:
             reasons.append(f"{dup:.0%} of its queries nearly repeat an earlier one")
+        if alarmed is not None:
+            reasons.append(f"the {alarmed} monitor alarmed on its queries")
         kind: Literal["extraction", "evasion", "none"] = "none"
-        if score >= 0.5:
+        if alarmed is not None:
+            kind = alarmed  # the monitor's calibrated judgement names the abuse
+        elif score >= 0.5:
             evasion = max(parts["boundary"], parts["near_duplicates"])
             kind = "evasion" if evasion > max(parts["coverage"], parts["volume"]) else "extraction"
         out.append(

@@ -604,9 +604,16 @@ class MonitorScheduler:
         batches = sorted(
             {str(v.evidence["batch_id"]) for v in alarm if v.evidence.get("batch_id") is not None}
         )
+        # A per-client monitor names the clients whose windows alarmed, so the incident's
+        # playbook can throttle or block them (``client`` when there is only one).
+        clients = sorted(
+            {v.subject.removeprefix("client:") for v in alarm if v.subject.startswith("client:")}
+        )
         labels = {
             **({"model_version": version} if version else {}),
             **({"data_batches": ",".join(batches)} if batches else {}),
+            **({"clients": ",".join(clients)} if clients else {}),
+            **({"client": clients[0]} if len(clients) == 1 else {}),
             "alertname": f"{monitor.name}",
             "system": monitor.system,
             "monitor": monitor.name,

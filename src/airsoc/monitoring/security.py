@@ -735,7 +735,7 @@ def adversarial_evasion(monitor: MonitorConfig, window: WindowData) -> list[Verd
     """Return one evasion verdict per client of the window's prediction rows.
 
     Options: ``thresholds.fpr`` (clean share flagged, 0.01), ``alpha`` (0.01), ``k`` (5),
-    ``noise_scale`` (0.05); ``params.columns``, ``params.label``.
+    ``noise_scale`` (0.05), ``min_excess`` (0.05); ``params.columns``, ``params.label``.
     """
     current = _frame(monitor, window.current, "window")
     if current.empty:
@@ -744,8 +744,15 @@ def adversarial_evasion(monitor: MonitorConfig, window: WindowData) -> list[Verd
     columns = _columns(monitor, current, reference)
     x_ref = _matrix(monitor, reference, columns, "reference")
     model, used = _served_or_surrogate(window.model, columns)
+    x_cal = None
     if model is None:
-        model = _surrogate(monitor, x_ref, _targets(monitor, reference))
+        # The surrogate is fitted on part of the reference and calibrated on the rest: margins
+        # on its own training rows are too wide, so honest traffic would look adversarial.
+        order = np.random.default_rng(0).permutation(len(x_ref))
+        cut = int(0.7 * len(x_ref))
+        targets = np.asarray(_targets(monitor, reference))
+        model = _surrogate(monitor, x_ref[order[:cut]], targets[order[:cut]])
+        x_ref, x_cal = x_ref[order[:cut]], x_ref[order[cut:]]
     th = monitor.thresholds
     detector = EvasionDetector(
         model,
@@ -753,8 +760,9 @@ def adversarial_evasion(monitor: MonitorConfig, window: WindowData) -> list[Verd
         noise_scale=th.get("noise_scale", 0.05),
         fpr=th.get("fpr", 0.01),
         alpha=th.get("alpha", 0.01),
+        min_excess=th.get("min_excess", 0.05),
     )
-    _call(monitor, detector.fit, x_ref)
+    _call(monitor, detector.fit, x_ref, x_cal)
     x = _matrix(monitor, current, columns, "window")
     verdicts = _call(monitor, detector.detect, x, clients=_clients(current))
     verdicts = [
@@ -820,7 +828,7 @@ def model_extraction(monitor: MonitorConfig, window: WindowData) -> list[Verdict
 
     Scores are the window's ``score`` column (the reference's, else a surrogate's). Options:
     ``thresholds.margin`` (0.1), ``max_per_hour``, ``volume_z`` (5), ``min_queries`` (20),
-    ``alpha`` (0.01); ``params.columns``, ``params.label``.
+    ``alpha`` (0.01), ``min_excess`` (0.05); ``params.columns``, ``params.label``.
     """
     current = _frame(monitor, window.current, "window")
     if current.empty:
@@ -847,6 +855,7 @@ def model_extraction(monitor: MonitorConfig, window: WindowData) -> list[Verdict
         volume_z=th.get("volume_z", 5.0),
         min_queries=int(th.get("min_queries", 20)),
         alpha=th.get("alpha", 0.01),
+        min_excess=th.get("min_excess", 0.05),
     )
     _call(monitor, detector.fit, x_ref, scores(reference, x_ref))
     if "ts" not in current.columns:

@@ -49,7 +49,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -558,6 +558,14 @@ class InvestigateClients(Action):
             scored = "score" in log.columns and log["score"].notna().all()
             with ctx.services.store.read() as s:
                 blocked = {r.client_id: r.updated_at for r in list_client_rules(s) if r.blocked}
+            # The clients the per-client monitor's alert named (the incident carries them).
+            labels = ctx.incident.get("labels") or {}
+            kind: Literal["extraction", "evasion"] = (
+                "evasion"
+                if ctx.incident.get("failure_mode") == "adversarial_evasion"
+                else "extraction"
+            )
+            flagged = {c: kind for c in str(labels.get("clients") or "").split(",") if c}
             found = investigate_clients(
                 log[["client_id", "ts", *(["score"] if scored else []), *features]],
                 time_column="ts",
@@ -566,6 +574,7 @@ class InvestigateClients(Action):
                 threshold=params.threshold,
                 blocked=blocked,
                 min_queries=params.min_queries,
+                flagged=flagged,
             )
             output = {
                 "monitor": monitor.name,

@@ -11,6 +11,12 @@ from airsoc.errors import DetectionError, InputError
 from tests.detection.attacks.generators import FEATURES, credit_table, fraud_batch
 
 
+def detector_reference() -> np.ndarray:
+    """The reference inputs the module's detector is fitted on."""
+    X, _ = make_classification(n_samples=2000, n_features=8, class_sep=1.5, random_state=1)
+    return np.asarray(X[:1000])
+
+
 @pytest.fixture(scope="module")
 def setup() -> tuple[EvasionDetector, LogisticRegression, np.ndarray, np.ndarray]:
     X, y = make_classification(n_samples=2000, n_features=8, class_sep=1.5, random_state=1)
@@ -177,3 +183,43 @@ def test_off_lattice_values_of_discrete_features_are_scored() -> None:
         EvasionDetector(model, screen_share=0.0)
     with pytest.raises(InputError, match="radii"):
         EvasionDetector(model, radii=())
+
+
+def test_a_shift_every_client_shares_blames_no_client(setup: tuple) -> None:  # type: ignore[type-arg]
+    """Traffic that sits further from the reference for every client (the traffic or the
+    model changed) alarms on none of them; a client far above its peers still does."""
+    detector, _model, X, _ = setup
+    rng = np.random.default_rng(0)
+    shifted = X + rng.normal(0, 0.02, X.shape)  # small noise breaks the features' relations
+    assert detector.score(shifted).flagged.mean() > 0.2
+    clients = [f"shop{i % 4}" for i in range(len(shifted))]
+    verdicts = detector.detect(shifted, clients=clients)
+    assert [v.decision for v in verdicts] == ["ok"] * 4
+    assert all(v.evidence["expected_from"] == "other clients" for v in verdicts)
+    # An attacker whose inputs are all off the manifold stands out against those peers.
+    attack = X[:60] + 6.0
+    verdicts = detector.detect(np.vstack([shifted, attack]), clients=[*clients, *["ring"] * 60])
+    by = {v.subject: v.decision for v in verdicts}
+    assert by["client:ring"] == "drift"
+    assert [by[f"client:shop{i}"] for i in range(4)] == ["ok"] * 4
+
+
+def test_one_honest_client_a_little_above_the_calibration_is_not_blamed(setup: tuple) -> None:  # type: ignore[type-arg]
+    """The only client, a little further from the reference than the calibration (a few
+    points more flagged: significant at its volume, but no attack) is not blamed; without the
+    ``min_excess`` floor it would be."""
+    detector, model, X, _ = setup
+    near = X + np.random.default_rng(0).normal(0, 0.012, X.shape)
+    alone = detector.detect(near, clients=["checkout"] * len(near))[0]
+    expected = alone.evidence["expected_share"]
+    assert 2 * expected < alone.statistic < expected + detector.min_excess
+    assert alone.p_value < detector.alpha
+    assert alone.decision == "ok"
+    assert alone.evidence["expected_from"] == "calibration"
+    strict = EvasionDetector(model, random_state=0, min_excess=0.0).fit(detector_reference())
+    assert strict.detect(near, clients=["checkout"] * len(near))[0].decision == "drift"
+
+
+def test_min_excess_is_checked() -> None:
+    with pytest.raises(InputError, match="min_excess"):
+        EvasionDetector(None, min_excess=1.5)

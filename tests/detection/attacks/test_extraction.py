@@ -123,3 +123,34 @@ def test_a_hopskipjump_attacker_is_caught_by_its_query_stream() -> None:
     assert verdicts["client:hsj"].decision == "drift"
     assert verdicts["client:hsj"].evidence["signals"]["boundary_probing"]
     assert all(verdicts[f"client:user{i}"].decision == "ok" for i in range(5))
+
+
+def test_traffic_that_sits_near_the_boundary_for_every_client_blames_none() -> None:
+    """A high-volume honest client whose share near the boundary is a little above the
+    reference's (harder cases this week, or a new model) is not a prober; alone it needs a
+    material excess, and among peers that share the shift it needs to stand out."""
+    reference = np.random.default_rng(0).normal(size=(1000, 5))
+    detector = ExtractionDetector(margin=0.02).fit(reference, _score(reference))
+    rng = np.random.default_rng(5)
+    rows = rng.normal(size=(6000, 5))
+    near = np.abs(2 * _score(rows) - 1) < detector.margin
+    # Two and a half times the reference's share near the boundary: a few points more.
+    k = int(2.5 * detector.boundary_rate_ * 3000)
+    honest = np.vstack([rows[~near][: 3000 - k], rows[near][:k]])
+    alone = detector.detect(**_log(("checkout", honest, 1.0)))[0]
+    assert alone.evidence["boundary_share"] >= 2 * detector.boundary_rate_
+    assert alone.evidence["boundary_share"] < detector.boundary_rate_ + detector.min_excess
+    assert not alone.evidence["signals"]["boundary_probing"]
+    assert alone.decision == "ok"
+    # With min_excess 0 the same client is called a prober: the floor is what spares it.
+    strict = ExtractionDetector(margin=0.02, min_excess=0.0).fit(reference, _score(reference))
+    assert strict.detect(**_log(("checkout", honest, 1.0)))[0].decision == "drift"
+    shops = [(f"shop{i}", honest[i::4], 4.0) for i in range(4)]
+    verdicts = detector.detect(**_log(*shops))
+    assert all(v.decision == "ok" for v in verdicts)
+    assert all(v.evidence["boundary_expected"] > detector.boundary_rate_ for v in verdicts)
+
+
+def test_extraction_min_excess_is_checked() -> None:
+    with pytest.raises(InputError, match="min_excess"):
+        ExtractionDetector(min_excess=-0.1)

@@ -254,7 +254,9 @@ class EvasionDetector:
     it); ``alpha`` the significance of a client's excess of flagged inputs; ``noise_scale`` the
     noise, in reference standard deviations, of the instability probe; ``max_consistency``
     the most features modelled for the consistency score (the first ones);
-    ``max_reference`` the most reference rows searched for nearest neighbours. The boundary
+    ``max_reference`` the most reference rows searched for nearest neighbours; ``min_excess``
+    the least excess of a client's flagged share over the expected share that alarms, and
+    ``min_peer_inputs`` the fewest inputs of the other clients that set an expectation. The boundary
     probe runs on the inputs whose low margin is above the clean ``1 - screen_share`` quantile:
     ``n_directions`` random points at each distance of ``radii`` (the norm of the step, in
     reference standard deviations per feature), and the ``n_neighbours`` nearest reference
@@ -282,8 +284,14 @@ class EvasionDetector:
         n_neighbours: int = 5,
         max_levels: int = 32,
         boundary_share: float = 0.85,
+        min_excess: float = 0.05,
+        min_peer_inputs: int = 100,
         random_state: int = 0,
     ) -> None:
+        if not 0 <= min_excess < 1:
+            raise InputError(f"min_excess must be in [0, 1), got {min_excess}", loc="min_excess")
+        self.min_excess = min_excess
+        self.min_peer_inputs = min_peer_inputs
         if not 0 < screen_share <= 1:
             raise InputError(
                 f"screen_share must be in (0, 1], got {screen_share}", loc="screen_share"
@@ -548,21 +556,48 @@ class EvasionDetector:
                 )
             keys = np.asarray(clients, dtype=object)
             groups = {f"client:{c}": np.flatnonzero(keys == c) for c in dict.fromkeys(clients)}
-        return [self._verdict(name, rows, scores) for name, rows in groups.items()]
+        total_k, total_n = int(scores.flagged.sum()), len(scores.flagged)
+        return [
+            self._verdict(name, rows, scores, total_k, total_n) for name, rows in groups.items()
+        ]
 
-    def _verdict(self, subject: str, rows: np.ndarray, s: EvasionScores) -> Verdict:
-        n, k = len(rows), int(s.flagged[rows].sum())
-        # The threshold is a quantile estimated on n_cal clean inputs; test against the upper
-        # end of its sampling error so a client is not blamed for calibration noise.
+    def expected_share(self, peers_flagged: int, peers_n: int) -> tuple[float, str]:
+        """Return the flagged share expected of a client, and where it comes from.
+
+        The calibrated rate, at the upper end of its sampling error (the threshold is a
+        quantile estimated on the calibration inputs), or the upper 99% bound of the other
+        clients' flagged share when they sent at least ``min_peer_inputs`` inputs and it is
+        higher.
+
+        >>> import numpy as np
+        >>> d = EvasionDetector(model=None, fpr=0.01)
+        >>> d.n_calibration_ = 1000
+        >>> round(d.expected_share(0, 0)[0], 4), d.expected_share(0, 0)[1]
+        (0.0163, 'calibration')
+        >>> round(d.expected_share(100, 1000)[0], 3), d.expected_share(100, 1000)[1]
+        (0.124, 'other clients')
+        """
         n_cal = self.n_calibration_
-        expected = min(self.fpr + 2 * np.sqrt(self.fpr * (1 - self.fpr) / n_cal), 1.0)
+        expected = float(min(self.fpr + 2 * np.sqrt(self.fpr * (1 - self.fpr) / n_cal), 1.0))
+        if peers_n >= self.min_peer_inputs:
+            upper = float(stats.beta.ppf(0.99, peers_flagged + 1, peers_n - peers_flagged))
+            if upper > expected:
+                return upper, "other clients"
+        return expected, "calibration"
+
+    def _verdict(
+        self, subject: str, rows: np.ndarray, s: EvasionScores, total_k: int, total_n: int
+    ) -> Verdict:
+        n, k = len(rows), int(s.flagged[rows].sum())
+        expected, basis = self.expected_share(total_k - k, total_n - n)
         p = float(stats.binomtest(k, n, expected, alternative="greater").pvalue)
         share = k / n
+        large = share >= max(2 * expected, expected + self.min_excess)
         decision: Decision = (
             "drift"
-            if p < self.alpha and share >= 2 * expected
+            if p < self.alpha and large
             else "warn"
-            if p < 5 * self.alpha
+            if p < 5 * self.alpha and large
             else "ok"
         )
         parts = {
@@ -586,17 +621,19 @@ class EvasionDetector:
             threshold=self.fpr,
             threshold_source="calibrated",
             decision=decision,
-            effect_size=round(share - self.fpr, 4),
+            effect_size=round(share - expected, 4),
             n_reference=self.n_calibration_,
             n_current=n,
             reason=f"{k}/{n} inputs beyond the clean {1 - self.fpr:.0%} quantile "
-            f"(expected {self.fpr:.1%}); driven by "
+            f"(expected at most {expected:.1%}, from the {basis}); driven by "
             + ", ".join(f"{name} {c}" for name, c in drivers.items() if c),
             evidence={
                 "atlas": [EVADE, CRAFT] if decision != "ok" else [],
                 "flagged_rows": flagged_rows[:200].tolist(),
                 "drivers": drivers,
                 "score_threshold": round(self.threshold_, 4),
+                "expected_share": round(expected, 4),
+                "expected_from": basis,
                 "calibrated_fpr": round(self.calibrated_fpr_, 4),
             },
         )

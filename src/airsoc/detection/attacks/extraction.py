@@ -13,6 +13,12 @@ Per client, over the window given:
   (few distinct values, evenly spaced) where the same number of reference queries takes many
   more distinct values: a sweep of the input space.
 
+The near-duplicate and boundary shares are judged against what is expected of any client: the
+reference's share, or the other clients' share in the same window when they sent at least
+``min_peer_queries`` and it is higher (when all traffic sits nearer the boundary, the model or
+the traffic changed; that is not one client probing). A signal needs its excess over that
+expectation to be significant and at least ``min_excess``.
+
 The reference fit (scaling, neighbour distances, boundary share) is cached by a hash of the
 reference, so a monitor run only scores the window.
 
@@ -73,7 +79,9 @@ class ExtractionDetector:
 
     ``margin`` is the probability gap that counts as "near the boundary" (queries near the
     boundary are boundary probing); ``max_per_hour`` an
-    optional hard volume limit; ``min_queries`` the fewest queries a client needs to be judged.
+    optional hard volume limit; ``min_queries`` the fewest queries a client needs to be judged;
+    ``min_excess`` the least excess of a share over its expectation that counts as a signal;
+    ``min_peer_queries`` the fewest queries of the other clients that set an expectation.
     """
 
     name = "model_extraction"
@@ -86,7 +94,13 @@ class ExtractionDetector:
         volume_z: float = 5.0,
         min_queries: int = 20,
         alpha: float = 0.01,
+        min_excess: float = 0.05,
+        min_peer_queries: int = 100,
     ) -> None:
+        if not 0 <= min_excess < 1:
+            raise InputError(f"min_excess must be in [0, 1), got {min_excess}", loc="min_excess")
+        self.min_excess = min_excess
+        self.min_peer_queries = min_peer_queries
         self.margin = margin
         self.max_per_hour = max_per_hour
         self.volume_z = volume_z
@@ -178,10 +192,32 @@ class ExtractionDetector:
         boundary = _margin(scores) < self.margin
         rates = {c: self._per_hour([times[int(i)] for i in rows]) for c, rows in groups.items()}
         all_rates = np.array(list(rates.values()))
+        duplicate = np.zeros(n, dtype=bool)
+        for rows in groups.values():
+            if len(rows) >= 2:
+                dist, _ = cKDTree(Z[rows]).query(Z[rows], k=2)
+                duplicate[rows] = dist[:, 1] <= self.dup_radius_
         return [
-            self._verdict(c, rows, X, Z, boundary, rates[c], all_rates)
+            self._verdict(c, rows, X, duplicate, boundary, rates[c], all_rates)
             for c, rows in groups.items()
         ]
+
+    def _expected(self, own: float, flags: np.ndarray, rows: np.ndarray) -> tuple[float, str]:
+        """Return the share expected of a client for a signal: ``own`` (the reference's), or
+        the upper 99% bound of the other clients' share when that is higher."""
+        peers_n = len(flags) - len(rows)
+        if peers_n >= self.min_peer_queries:
+            peers_k = int(flags.sum() - flags[rows].sum())
+            upper = float(stats.beta.ppf(0.99, peers_k + 1, peers_n - peers_k))
+            if upper > own:
+                return upper, "other clients"
+        return own, "reference"
+
+    def _signal(self, k: int, n: int, expected: float) -> tuple[bool, float]:
+        """Return whether ``k`` of ``n`` is significantly and materially above ``expected``."""
+        p = float(stats.binomtest(k, n, expected, alternative="greater").pvalue)
+        large = k / n >= max(2 * expected, expected + self.min_excess)
+        return p < self.alpha and large, p
 
     @staticmethod
     def _per_hour(times: Sequence[datetime]) -> float:
@@ -193,7 +229,7 @@ class ExtractionDetector:
         client: str,
         rows: np.ndarray,
         X: np.ndarray,
-        Z: np.ndarray,
+        duplicate: np.ndarray,
         boundary: np.ndarray,
         rate: float,
         all_rates: np.ndarray,
@@ -210,15 +246,13 @@ class ExtractionDetector:
                 n_current=n,
                 reason=f"only {n} queries: too few to judge",
             )
-        dist, _ = cKDTree(Z[rows]).query(Z[rows], k=2)
-        dup_share = float((dist[:, 1] <= self.dup_radius_).mean())
-        p_dup = float(
-            stats.binomtest(round(dup_share * n), n, self.dup_rate_, alternative="greater").pvalue
-        )
+        k_dup = int(duplicate[rows].sum())
+        dup_share = k_dup / n
+        dup_expected, _ = self._expected(self.dup_rate_, duplicate, rows)
+        dup_hit, p_dup = self._signal(k_dup, n, dup_expected)
         k_b = int(boundary[rows].sum())
-        p_boundary = float(
-            stats.binomtest(k_b, n, self.boundary_rate_, alternative="greater").pvalue
-        )
+        boundary_expected, basis = self._expected(self.boundary_rate_, boundary, rows)
+        boundary_hit, p_boundary = self._signal(k_b, n, boundary_expected)
         z_volume = float(robust_z(np.array([rate]), all_rates)[0]) if len(all_rates) > 2 else 0.0
         volume_hit = (self.max_per_hour is not None and rate > self.max_per_hour) or (
             z_volume >= self.volume_z
@@ -226,8 +260,8 @@ class ExtractionDetector:
         grid = self.grid_features(X[rows])
         hits = {
             "volume": volume_hit,
-            "near_duplicates": p_dup < self.alpha and dup_share >= 2 * self.dup_rate_,
-            "boundary_probing": p_boundary < self.alpha and k_b / n >= 2 * self.boundary_rate_,
+            "near_duplicates": dup_hit,
+            "boundary_probing": boundary_hit,
             "grid_probing": bool(grid),
         }
         found = [k for k, v in hits.items() if v]
@@ -247,8 +281,8 @@ class ExtractionDetector:
             n_current=n,
             reason=(
                 f"{n} queries at {rate:.0f}/h; near-duplicates {dup_share:.0%}; "
-                f"near the boundary {k_b / n:.0%} (reference {self.boundary_rate_:.0%})"
-                + (f"; signals: {', '.join(found)}" if found else "")
+                f"near the boundary {k_b / n:.0%} (expected at most {boundary_expected:.0%}, "
+                f"from the {basis})" + (f"; signals: {', '.join(found)}" if found else "")
             ),
             evidence={
                 "atlas": [EXTRACT, API_ACCESS] if decision != "ok" else [],
@@ -257,6 +291,8 @@ class ExtractionDetector:
                 "volume_z": round(z_volume, 2),
                 "near_duplicate_share": round(dup_share, 4),
                 "boundary_share": round(k_b / n, 4),
+                "boundary_expected": round(boundary_expected, 4),
+                "near_duplicate_expected": round(dup_expected, 4),
                 "grid_features": grid,
             },
         )

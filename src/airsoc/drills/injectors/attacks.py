@@ -45,6 +45,7 @@ class ExtractionProbe(Injector):
 
     name = "extraction_probe"
     family = "attacks"
+    causes = frozenset({"model_extraction"})
     Params = ExtractionProbeParams
 
     def apply(self, ctx: DrillContext, params: ExtractionProbeParams) -> None:
@@ -98,6 +99,7 @@ class EvasionAttack(Injector):
 
     name = "evasion_attack"
     family = "attacks"
+    causes = frozenset({"adversarial_evasion"})
     Params = EvasionAttackParams
 
     def apply(self, ctx: DrillContext, params: EvasionAttackParams) -> None:

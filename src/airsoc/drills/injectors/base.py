@@ -32,11 +32,16 @@ class Injector(ABC):
 
     ``benign`` says whether the change is one the platform must *not* alarm on (a clean
     retrain, a seasonal shift); a scenario may mark only such injectors ``benign: true``.
+
+    ``causes`` are the failure modes an incident declared after this fault may rightly carry
+    (a poisoned release shows as poisoning or as a regression, never as a client's evasion
+    attack); the scorecard counts an incident with any other mode as a false alarm.
     """
 
     name: ClassVar[str]
     family: ClassVar[str]
     benign: ClassVar[bool] = False
+    causes: ClassVar[frozenset[str]] = frozenset()
     Params: ClassVar[type[StrictModel]]
 
     def validate(self, params: dict[str, Any]) -> StrictModel:

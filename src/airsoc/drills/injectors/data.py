@@ -89,6 +89,7 @@ class CovariateShift(Injector):
 
     name = "covariate_shift"
     family = "data"
+    causes = frozenset({"data_drift", "prediction_drift"})
     benign = True  # a seasonal shift is one; whether it must alarm is the scenario's call
     Params = CovariateShiftParams
 
@@ -127,6 +128,7 @@ class ConceptDrift(Injector):
 
     name = "concept_drift"
     family = "data"
+    causes = frozenset({"concept_drift", "prediction_drift"})
     Params = ConceptDriftParams
 
     def apply(self, ctx: DrillContext, params: ConceptDriftParams) -> None:
@@ -157,6 +159,7 @@ class TrafficMix(Injector):
 
     name = "traffic_mix"
     family = "data"
+    causes = frozenset({"data_drift", "prediction_drift"})
     benign = True
     Params = TrafficMixParams
 
@@ -182,6 +185,7 @@ class Release(Injector):
 
     name = "release"
     family = "data"
+    causes = frozenset({"release_regression", "prediction_drift"})
     benign = True
     Params = ReleaseParams
 
@@ -221,6 +225,7 @@ class TextDrift(Injector):
 
     name = "text_drift"
     family = "data"
+    causes = frozenset({"data_drift", "prediction_drift", "concept_drift"})
     benign = True
     Params = TextDriftParams
 

@@ -36,6 +36,7 @@ class FairnessShift(Injector):
 
     name = "fairness_shift"
     family = "fairness"
+    causes = frozenset({"fairness_regression"})
     Params = FairnessShiftParams
 
     def apply(self, ctx: DrillContext, params: FairnessShiftParams) -> None:

@@ -35,6 +35,7 @@ class Nulls(Injector):
 
     name = "nulls"
     family = "pipeline"
+    causes = frozenset({"pipeline_fault", "data_drift"})
     Params = NullsParams
 
     def apply(self, ctx: DrillContext, params: NullsParams) -> None:
@@ -63,6 +64,7 @@ class UnitChange(Injector):
 
     name = "unit_change"
     family = "pipeline"
+    causes = frozenset({"pipeline_fault", "data_drift"})
     Params = UnitChangeParams
 
     def apply(self, ctx: DrillContext, params: UnitChangeParams) -> None:
@@ -89,6 +91,7 @@ class DroppedEvents(Injector):
 
     name = "dropped_events"
     family = "pipeline"
+    causes = frozenset({"pipeline_fault"})
     Params = DroppedEventsParams
 
     def apply(self, ctx: DrillContext, params: DroppedEventsParams) -> None:
@@ -118,6 +121,7 @@ class HalvedClicks(Injector):
 
     name = "click_logging_bug"
     family = "pipeline"
+    causes = frozenset({"pipeline_fault", "concept_drift"})
     Params = HalvedClicksParams
 
     def apply(self, ctx: DrillContext, params: HalvedClicksParams) -> None:

@@ -33,6 +33,7 @@ class TelemetryWriteErrors(Injector):
 
     name = "telemetry_write_errors"
     family = "platform"
+    causes = frozenset({"platform_fault"})
     Params = TelemetryWriteErrorsParams
 
     def apply(self, ctx: DrillContext, params: TelemetryWriteErrorsParams) -> None:

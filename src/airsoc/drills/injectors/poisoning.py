@@ -145,6 +145,9 @@ class VendorPoisoning(Injector):
 
     name = "vendor_poisoning"
     family = "poisoning"
+    causes = frozenset(
+        {"data_poisoning", "release_regression", "prediction_drift", "concept_drift"}
+    )
     Params = VendorPoisoningParams
 
     def apply(self, ctx: DrillContext, params: VendorPoisoningParams) -> None:
