@@ -9,7 +9,10 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from sklearn.compose import make_column_transformer
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 from airsoc import lineage
 from airsoc.clock import SimulatedClock
@@ -205,6 +208,44 @@ def test_a_served_feature_the_window_lacks_means_the_surrogate() -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     window = WindowData(start=at, end=at, current=clean(2, 100), reference=reference, model=model)
     (verdict,) = adversarial_evasion(m, window)
-    assert (
-        verdict.evidence["model"] == "surrogate (served v8 features ['f9'] are not in the window)"
+    assert verdict.evidence["model"] == "surrogate (served v8 feature 'f9' is not in the window)"
+
+
+def test_a_categorical_feature_of_the_served_model_is_probed_as_a_category() -> None:
+    """A served model that takes a category (a merchant's kind) is judged itself: the category
+    travels as its index and comes back to the model as the category."""
+    train = clean(0, 600)
+    train["shop"] = np.where(train["f2"] > 0, "toys", "books")
+    pipeline = make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(handle_unknown="ignore"), ["shop"]), remainder="passthrough"
+        ),
+        LogisticRegression(),
     )
+    served = pipeline.fit(train[[*FEATURES, "shop"]], served_rule(train))
+    adapter = SklearnAdapter(
+        served, features={**dict.fromkeys(FEATURES, "number"), "shop": "string"}
+    )
+    model = ServedModel(system="bot", version="v9", adapter=adapter)
+    reference = train.drop(columns="client_id")
+    reference["label"] = served_rule(train)
+    m = MonitorConfig(
+        name="ev",
+        system="bot",
+        detector="adversarial_evasion",
+        window="1h",
+        every="1h",
+        params={"columns": FEATURES},
+    )
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    current = clean(2, 300)
+    current["shop"] = np.where(current["f2"] > 0, "toys", "books")
+    window = WindowData(start=at, end=at, current=current, reference=reference, model=model)
+    (verdict,) = adversarial_evasion(m, window)
+    assert verdict.evidence["model"] == "served v9"
+    assert verdict.decision == "ok"
+    # A category never seen by the model is judged too (as its own index), not an error.
+    current.loc[:5, "shop"] = "garden"
+    window = WindowData(start=at, end=at, current=current, reference=reference, model=model)
+    (verdict,) = adversarial_evasion(m, window)
+    assert verdict.evidence["model"] == "served v9"

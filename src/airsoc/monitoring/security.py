@@ -742,8 +742,8 @@ def adversarial_evasion(monitor: MonitorConfig, window: WindowData) -> list[Verd
         return _empty("adversarial_evasion", "adversarial_evasion", "predictions")
     reference = _reference(monitor, window)
     columns = _columns(monitor, current, reference)
-    x_ref = _matrix(monitor, reference, columns, "reference")
-    model, used = _served_or_surrogate(window.model, columns)
+    model, used, categories = _served_or_surrogate(window.model, columns, current, reference)
+    x_ref = _with_codes(_matrix(monitor, reference, columns, "reference"), reference, categories)
     x_cal = None
     if model is None:
         # The surrogate is fitted on part of the reference and calibrated on the rest: margins
@@ -763,7 +763,7 @@ def adversarial_evasion(monitor: MonitorConfig, window: WindowData) -> list[Verd
         min_excess=th.get("min_excess", 0.05),
     )
     _call(monitor, detector.fit, x_ref, x_cal)
-    x = _matrix(monitor, current, columns, "window")
+    x = _with_codes(_matrix(monitor, current, columns, "window"), current, categories)
     verdicts = _call(monitor, detector.detect, x, clients=_clients(current))
     verdicts = [
         v.model_copy(
@@ -780,47 +780,110 @@ def adversarial_evasion(monitor: MonitorConfig, window: WindowData) -> list[Verd
 class ServedProba:
     """The served model's class probabilities on the monitor's numeric rows.
 
-    Each row of the matrix (one column per name of ``columns``) goes back to the served model
-    as the row of named features it takes; columns it does not take are left out.
+    Each row of the matrix (one column per name of ``columns``, then one per categorical
+    feature of ``categories``, holding the index of its category) goes back to the served model
+    as the row of named features it takes; columns it does not take are left out. A category
+    index is rounded to the nearest category, so a small perturbation of it (the instability
+    and boundary probes) keeps the category.
 
     >>> import numpy as np
-    >>> class Half:
+    >>> class Echo:
     ...     def predict_proba(self, rows):
-    ...         return np.array([[0.5, 0.5] for _ in rows])
-    >>> ServedProba(Half(), ["a", "b"]).predict_proba(np.zeros((2, 2))).shape
-    (2, 2)
+    ...         return np.array([[r["a"], float(r["shop"] == "toys")] for r in rows])
+    >>> proba = ServedProba(Echo(), ["a"], {"shop": ["books", "toys"]})
+    >>> proba.predict_proba(np.array([[0.5, 0.0], [0.25, 1.2]])).tolist()
+    [[0.5, 0.0], [0.25, 1.0]]
     """
 
-    def __init__(self, adapter: Any, columns: Sequence[str]) -> None:
+    def __init__(
+        self,
+        adapter: Any,
+        columns: Sequence[str],
+        categories: Mapping[str, Sequence[Any]] | None = None,
+    ) -> None:
         self.adapter = adapter
         self.columns = [str(c) for c in columns]
+        self.categories = {str(k): list(v) for k, v in (categories or {}).items()}
 
     def predict_proba(self, x: Any) -> Any:
         """Return the served model's probabilities for the rows of ``x``."""
-        rows = [dict(zip(self.columns, map(float, r), strict=True)) for r in np.asarray(x)]
+        x = np.asarray(x, dtype=float)
+        n = len(self.columns)
+        by_column = getattr(self.adapter, "predict_proba_columns", None)
+        if callable(by_column):
+            columns: dict[str, Any] = {c: x[:, j] for j, c in enumerate(self.columns)}
+            for j, (name, levels) in enumerate(self.categories.items()):
+                codes = np.clip(np.rint(x[:, n + j]), 0, len(levels) - 1).astype(int)
+                columns[name] = np.asarray(levels, dtype=object)[codes]
+            return np.asarray(by_column(columns), dtype=float)
+        rows: list[dict[str, Any]] = [
+            dict(zip(self.columns, map(float, r[:n]), strict=True)) for r in x
+        ]
+        for j, (name, levels) in enumerate(self.categories.items()):
+            codes = np.clip(np.rint(x[:, n + j]), 0, len(levels) - 1).astype(int)
+            for row, code in zip(rows, codes, strict=True):
+                row[name] = levels[code]
         return np.asarray(self.adapter.predict_proba(rows), dtype=float)
 
 
-def _served_or_surrogate(served: Any, columns: Sequence[str]) -> tuple[Any, str]:
-    """Return the served model wrapped for the detector and ``served <version>``, or None and
-    ``surrogate (why)`` when the monitor must judge a surrogate instead."""
+#: The most categories a categorical feature of the served model may take for the evasion
+#: monitor to probe it as a category index (more, and it is free text).
+MAX_CATEGORIES = 50
+
+
+def _served_or_surrogate(
+    served: Any, columns: Sequence[str], current: pd.DataFrame, reference: pd.DataFrame
+) -> tuple[Any, str, dict[str, list[Any]]]:
+    """Return the served model wrapped for the detector, ``served <version>`` and the
+    categorical features it takes (each with its categories, appended to the matrix as
+    category indices), or None and ``surrogate (why)`` when the monitor must judge a surrogate
+    instead."""
     if served is None:
-        return None, "surrogate (the telemetry source gives no served model)"
+        return None, "surrogate (the telemetry source gives no served model)", {}
     version = getattr(served, "version", None)
     adapter = getattr(served, "adapter", None)
     if adapter is None:
         why = getattr(served, "reason", None) or "no served model"
-        return None, f"surrogate ({why})"
+        return None, f"surrogate ({why})", {}
     if not callable(getattr(adapter, "predict_proba", None)):
-        return None, f"surrogate (served {version} gives no class probabilities)"
+        return None, f"surrogate (served {version} gives no class probabilities)", {}
     features = dict(getattr(adapter, "features", None) or {})
-    missing = [f for f in features if f not in columns]
-    if missing:
-        return None, f"surrogate (served {version} features {missing} are not in the window)"
-    text = [f for f, kind in features.items() if kind not in ("number", "integer")]
-    if text:
-        return None, f"surrogate (served {version} features {text} are not numeric)"
-    return ServedProba(adapter, columns), f"served {version}"
+    categories: dict[str, list[Any]] = {}
+    for name, kind in features.items():
+        if name in columns and kind in ("number", "integer"):
+            continue
+        if name not in current.columns or name not in reference.columns:
+            return None, f"surrogate (served {version} feature {name!r} is not in the window)", {}
+        if kind in ("number", "integer"):
+            # A numeric input the monitor's columns leave out: taken as it is, never probed.
+            return None, f"surrogate (served {version} feature {name!r} is not a column)", {}
+        both = np.concatenate(
+            [reference[name].to_numpy(dtype=object), current[name].to_numpy(dtype=object)]
+        )
+        values = [v for v in both if not pd.isna(v)]
+        seen = sorted(set(values), key=str)
+        if len(seen) > MAX_CATEGORIES:
+            return (
+                None,
+                f"surrogate (served {version} feature {name!r} takes {len(seen)} values, "
+                f"more than {MAX_CATEGORIES} categories)",
+                {},
+            )
+        categories[name] = seen
+    return ServedProba(adapter, columns, categories), f"served {version}", categories
+
+
+def _with_codes(
+    x: np.ndarray, frame: pd.DataFrame, categories: Mapping[str, Sequence[Any]]
+) -> np.ndarray:
+    """Append each categorical feature's category index to the numeric matrix ``x``."""
+    if not categories:
+        return x
+    codes = [
+        pd.Categorical(frame[name], categories=list(levels)).codes.astype(float)
+        for name, levels in categories.items()
+    ]
+    return np.column_stack([x, *codes])
 
 
 def model_extraction(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:
