@@ -4,6 +4,10 @@ Resolution order, for each: the explicit argument, then the environment
 (``AIRSOC_DATA_DIR``, ``AIRSOC_DATABASE_URL``), then the embedded default
 (``./airsoc-data`` and SQLite at ``<data-dir>/airsoc.db``).
 
+``store_busy_timeout`` (environment ``AIRSOC_STORE_BUSY_TIMEOUT``, seconds, default 60) is how
+long a write waits for the embedded database's lock before it fails (a drill that locks the
+database uses a short one).
+
 ``otlp_system_attribute`` (environment ``AIRSOC_OTLP_SYSTEM_ATTRIBUTE``) names the span or
 resource attribute that says which system an OTLP trace belongs to; unset, it is the resource's
 ``service.name``.
@@ -16,6 +20,12 @@ Example:
     'postgresql+psycopg://db/airsoc'
     >>> Settings.resolve(environ={"AIRSOC_OTLP_SYSTEM_ATTRIBUTE": "app.name"}).otlp_system_attribute
     'app.name'
+    >>> Settings.resolve(environ={"AIRSOC_STORE_BUSY_TIMEOUT": "0.5"}).store_busy_timeout
+    0.5
+    >>> Settings.resolve(environ={"AIRSOC_STORE_BUSY_TIMEOUT": "soon"})
+    Traceback (most recent call last):
+    ...
+    airsoc.errors.InputError: AIRSOC_STORE_BUSY_TIMEOUT: ... must be a number of seconds, got 'soon'
 """
 
 from __future__ import annotations
@@ -25,9 +35,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEFAULT_DATA_DIR", "Settings", "normalize_database_url"]
+from airsoc.errors import InputError
+
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT",
+    "DEFAULT_DATA_DIR",
+    "MAX_BUSY_TIMEOUT",
+    "Settings",
+    "normalize_database_url",
+]
 
 DEFAULT_DATA_DIR = "airsoc-data"
+#: Wall seconds a write waits for SQLite's lock by default, and at most.
+DEFAULT_BUSY_TIMEOUT = 60.0
+MAX_BUSY_TIMEOUT = 3600.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +58,8 @@ class Settings:
     data_dir: Path
     database_url: str
     otlp_system_attribute: str | None = None
+    #: Wall seconds a write waits for the embedded database's lock before it fails.
+    store_busy_timeout: float = DEFAULT_BUSY_TIMEOUT
 
     @classmethod
     def resolve(
@@ -45,6 +68,7 @@ class Settings:
         data_dir: str | Path | None = None,
         database_url: str | None = None,
         otlp_system_attribute: str | None = None,
+        store_busy_timeout: float | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
         """Return settings from arguments, then the environment, then the defaults."""
@@ -54,10 +78,27 @@ class Settings:
         if not url:
             url = f"sqlite:///{chosen_dir / 'airsoc.db'}"
         attribute = otlp_system_attribute or env.get("AIRSOC_OTLP_SYSTEM_ATTRIBUTE") or None
+        busy = store_busy_timeout
+        if busy is None:
+            raw = env.get("AIRSOC_STORE_BUSY_TIMEOUT", "").strip()
+            try:
+                busy = float(raw) if raw else DEFAULT_BUSY_TIMEOUT
+            except ValueError:
+                raise InputError(
+                    f"AIRSOC_STORE_BUSY_TIMEOUT must be a number of seconds, got {raw!r}",
+                    loc="AIRSOC_STORE_BUSY_TIMEOUT",
+                ) from None
+        if not 0 < busy <= MAX_BUSY_TIMEOUT:
+            raise InputError(
+                f"the store's busy timeout must be more than 0 and at most {MAX_BUSY_TIMEOUT:g} "
+                f"seconds, got {busy:g}",
+                loc="store_busy_timeout",
+            )
         return cls(
             data_dir=chosen_dir,
             database_url=normalize_database_url(url),
             otlp_system_attribute=attribute,
+            store_busy_timeout=busy,
         )
 
     @property

@@ -82,3 +82,19 @@ def test_expectations_must_say_what_is_expected() -> None:
 def test_an_unknown_scenario_name_lists_the_builtins() -> None:
     with pytest.raises(InputError, match=r"built-in: .*benign-week"):
         load_scenario("no-such-drill")
+
+
+def test_an_escalation_is_expected_of_an_incident_only() -> None:
+    base = "name: x\nfleet: {systems: [sentiment-model]}\ntraffic: {duration: 1h}\nexpectations:\n"
+    card = parse_scenario(
+        base + "  incident: {failure_mode: data_drift}\n"
+        "  escalation: [{receiver: pager, level: 2, within: 1h}]\n"
+    )
+    assert card.expectations.escalation[0].level == 2
+    with pytest.raises(ConfigError, match="no_incident: true cannot"):
+        parse_scenario(base + "  no_incident: true\n  escalation: [{receiver: pager}]\n")
+    with pytest.raises(ConfigError, match=r"escalation\[0\]\.level"):
+        parse_scenario(
+            base + "  incident: {failure_mode: data_drift}\n"
+            "  escalation: [{receiver: pager, level: 0}]\n"
+        )

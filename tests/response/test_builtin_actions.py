@@ -110,7 +110,11 @@ def test_pipeline_actions_run_the_command_with_json_on_stdin(
 
 def test_pipeline_params_need_one_target() -> None:
     registry = build_action_registry(plugins=False)
-    model = registry.get("pause_pipeline").params_model
+    model = registry.get("trigger_retrain").params_model
     with pytest.raises(ValueError, match="exactly one of webhook or command"):
         model.model_validate({})
+    pause = registry.get("pause_pipeline").params_model
+    assert pause.model_validate({}).model_dump()["webhook"] is None  # the platform's own pause
+    with pytest.raises(ValueError, match="at most one of webhook or command"):
+        pause.model_validate({"webhook": "http://hook", "command": ["true"]})
     assert timedelta(0) == timedelta(0)

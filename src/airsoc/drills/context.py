@@ -50,16 +50,19 @@ class Releases(Protocol):
 class PlatformFaults(Protocol):
     """Chaos for the platform itself: what a drill may break in the running airsoc."""
 
-    def lock_database(self, seconds: float) -> None:
-        """Hold the store's write lock for ``seconds`` of wall time (beyond its busy timeout)."""
+    def lock_database(self, rounds: int) -> None:
+        """Hold the store's write lock for the next ``rounds`` rounds: every write the platform
+        tries meanwhile waits the store's busy timeout and fails."""
         ...
 
     def fail_telemetry_writes(self, rounds: int) -> None:
         """Make the event log's writes fail for the next ``rounds`` rounds."""
         ...
 
-    def kill_worker_mid_step(self) -> None:
-        """Stop the playbook worker in the middle of its next step (the run must resume)."""
+    def kill_worker_mid_step(self, *, action: str | None, after_effect: bool) -> None:
+        """Kill the playbook worker in the middle of its next step (of ``action``, if named):
+        after the step's effect was made (``after_effect``) or before; the worker restarts
+        and the run must resume, with that step done exactly once."""
         ...
 
 

@@ -22,10 +22,12 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import copy
 import errno
 import heapq
 import itertools
 import math
+import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,6 +58,7 @@ from airsoc.fleet.setup import (
 from airsoc.incidents.service import list_incidents
 from airsoc.lineage import list_model_versions
 from airsoc.monitoring.sources import EventLogTelemetry
+from airsoc.response.actions import Action, ActionContext, ActionRegistry, ActionResult
 from airsoc.runtime.config import load_checked_config
 from airsoc.runtime.control import live_control_plane
 from airsoc.runtime.health import SelfMonitor
@@ -73,6 +76,7 @@ __all__ = [
     "GatewayClient",
     "GatewayTraffic",
     "InProcessGateway",
+    "WorkerKilledError",
     "apply_inject",
     "merge_config",
     "run_drill",
@@ -202,16 +206,27 @@ class InProcessGateway:
         self._loop.close()
 
 
+class WorkerKilledError(BaseException):
+    """The drill killed the playbook worker in the middle of a step. Not an ``Exception``:
+    nothing in the worker catches it, as nothing in a process catches its own SIGKILL."""
+
+
 class _ChaosFaults:
     """The platform faults a chaos drill can inject in process (see
     :class:`~airsoc.drills.context.PlatformFaults`): event-log writes that fail for a number of
-    rounds. The store's lock and the worker's death need a second process; they are not
-    offered here."""
+    rounds; the store's write lock held by another connection for a number of rounds (the
+    platform's writes wait its busy timeout, then fail); the worker killed in the middle of a
+    step (the drill then restarts it, as a process supervisor would)."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: Store | None = None) -> None:
         self.round = 0
         self.failing_until = -1
         self.injected = 0
+        self.store = store
+        self.locked_until = -1
+        self._locker: sqlite3.Connection | None = None
+        self.kill: tuple[str | None, bool] | None = None
+        self.kills: list[str] = []
 
     def writes_fail(self) -> bool:
         """Return whether event-log writes fail in the current round."""
@@ -229,17 +244,70 @@ class _ChaosFaults:
 
         log._write = write  # type: ignore[method-assign]
 
-    def lock_database(self, seconds: float) -> None:
-        """Not offered in process (the store's busy timeout is a minute of wall time)."""
-        raise InputError("a chaos drill cannot lock its own database", loc="kind")
+    def lock_database(self, rounds: int) -> None:
+        """Take the store's write lock on a connection of its own for the next ``rounds``
+        rounds (the embedded SQLite store only)."""
+        settings = self.store.settings if self.store is not None else None
+        if settings is None or not settings.is_sqlite:
+            raise InputError("only the embedded SQLite store can be locked by a drill", loc="kind")
+        if self._locker is None:
+            path = settings.database_url.removeprefix("sqlite:///")
+            locker = sqlite3.connect(
+                path, timeout=settings.store_busy_timeout, isolation_level=None
+            )
+            locker.execute("BEGIN IMMEDIATE")
+            self._locker = locker
+        self.locked_until = max(self.locked_until, self.round + rounds)
+
+    def release_due(self) -> bool:
+        """Release the store's lock once its rounds are over; return whether it was released."""
+        if self._locker is None or self.round < self.locked_until:
+            return False
+        self._locker.execute("ROLLBACK")
+        self._locker.close()
+        self._locker = None
+        return True
 
     def fail_telemetry_writes(self, rounds: int) -> None:
         """Fail every event-log write for the next ``rounds`` rounds."""
         self.failing_until = self.round + rounds
 
-    def kill_worker_mid_step(self) -> None:
-        """Not offered in process (the worker is this process)."""
-        raise InputError("a chaos drill cannot kill its own worker", loc="kind")
+    def kill_worker_mid_step(self, *, action: str | None, after_effect: bool) -> None:
+        """Kill the worker in its next step (of ``action``, if named), after the step's effect
+        or before it."""
+        self.kill = (action, after_effect)
+
+    def install_kill_switch(self, registry: ActionRegistry) -> None:
+        """Route every action of ``registry`` through the kill switch (this drill's only)."""
+        for name in registry.names():
+            registry.register(_kill_switch(registry.get(name), self), replace=True)
+
+    def maybe_kill(self, action: str, *, after: bool) -> None:
+        """Kill the worker here when an armed kill names this action and moment."""
+        if self.kill is None:
+            return
+        wanted, after_effect = self.kill
+        if (wanted is not None and wanted != action) or after_effect != after:
+            return
+        self.kill = None
+        moment = "after" if after else "before"
+        self.kills.append(action)
+        raise WorkerKilledError(f"the worker was killed during {action}, {moment} its effect")
+
+
+def _kill_switch(inner: Action, faults: _ChaosFaults) -> Action:
+    """Return ``inner`` with the drill's kill switch around its ``execute``."""
+
+    def execute(self: Action, ctx: ActionContext) -> ActionResult:
+        faults.maybe_kill(inner.name, after=False)
+        result = type(inner).execute(self, ctx)
+        faults.maybe_kill(inner.name, after=True)
+        return result
+
+    cls: type[Action] = type(f"Chaos{type(inner).__name__}", (type(inner),), {"execute": execute})
+    wrapped = copy.copy(inner)
+    wrapped.__class__ = cls
+    return wrapped
 
 
 @dataclass
@@ -368,7 +436,10 @@ class _Drill:
         self.counts = self.sender.counts
         self.registries = build_registries()
         self.injectors = builtin_injectors()
-        self.faults = _ChaosFaults()
+        self.faults = _ChaosFaults(store)
+        self.restarts = 0
+        self.worker_dead = False
+        self.was_ready = True
 
     def log(self, text: str) -> None:
         if self.options.log is not None:
@@ -400,18 +471,27 @@ class _Drill:
             owns_event_log=True,
             guards={n: c.guard for n, c in config.systems.items() if c.guard is not None},
         )
-        loop = ResponseLoop(
-            config=config,
-            playbooks=playbooks,
-            store=self.store,
-            clock=self.clock,
-            source=EventLogTelemetry(store=self.store, base_dir=setup.folder),
-            control_plane=live_control_plane(store=self.store, clock=self.clock, gateway=gateway),
-            receivers={name: [RecordingReceiver(name)] for name in config.receivers},
-            registry=self.registries.actions,
-            evaluators=self.registries.evaluators,
-            worker_id="drill",
-        )
+        if any(i.kind == "worker_kill" for i in self.scenario.injects):
+            self.faults.install_kill_switch(self.registries.actions)
+
+        def start_worker(worker_id: str) -> ResponseLoop:
+            return ResponseLoop(
+                config=config,
+                playbooks=playbooks,
+                store=self.store,
+                clock=self.clock,
+                source=EventLogTelemetry(store=self.store, base_dir=setup.folder),
+                control_plane=live_control_plane(
+                    store=self.store, clock=self.clock, gateway=gateway
+                ),
+                receivers={name: [RecordingReceiver(name)] for name in config.receivers},
+                registry=self.registries.actions,
+                evaluators=self.registries.evaluators,
+                worker_id=worker_id,
+            )
+
+        self.start_worker = start_worker
+        loop = start_worker("drill")
         self.faults.install(log)
         self.health = SelfMonitor(
             clock=self.clock,
@@ -458,6 +538,8 @@ class _Drill:
                 while pending and pending[0].at.total_seconds() <= elapsed:
                     apply_inject(ctx, pending.pop(0), self.injectors, self.log)
                 run_scheduled(ctx, self.log)
+                if self.faults.release_due():
+                    self.log(f"+{elapsed:>9.0f}s the store's lock is released")
                 batches = traffic.round(elapsed_s=elapsed, step_s=step)
                 for i, batch in enumerate(batches):
                     offset = step * i / max(len(batches), 1)
@@ -470,7 +552,7 @@ class _Drill:
                 if boundary or self.faults.writes_fail():
                     self.flush(client.gateway)
                 client.gateway.refresh()
-                self.tick(loop)
+                loop = self.tick(loop)
                 self.faults.round += 1
             ended_at = self.clock.now()
         card = score_drill(
@@ -500,12 +582,23 @@ class _Drill:
         except TimeoutError as exc:
             self.log(f"+{self.clock.monotonic():>9.0f}s event log: {exc}")
 
-    def tick(self, loop: ResponseLoop) -> None:
+    def tick(self, loop: ResponseLoop) -> ResponseLoop:
         """Run one supervised round of the loop, as the platform's worker does: a failing
         round is counted by the self-monitor, whose ``platform_fault`` alerts go through the
-        routing tree (again next round when the store did not take them)."""
+        routing tree (again next round when the store did not take them). A worker killed
+        mid-step is reported stopped and restarted as a new worker, as a process supervisor
+        does; return the loop that runs from now on."""
+        if self.worker_dead:
+            self.worker_dead = False
+            self.health.worker_started()
         try:
             loop.tick()
+        except WorkerKilledError as exc:
+            self.health.worker_stopped(f"the worker was killed: {exc}")
+            self.log(f"+{self.clock.monotonic():>9.0f}s worker killed: {exc}")
+            self.restarts += 1
+            loop = self.start_worker(f"drill-restart-{self.restarts}")
+            self.worker_dead = True
         except Exception as exc:
             self.health.worker_failed(exc)
             if store_unavailable(exc):
@@ -513,6 +606,14 @@ class _Drill:
             self.log(f"+{self.clock.monotonic():>9.0f}s round failed: {type(exc).__name__}: {exc}")
         else:
             self.health.beat()
+        ready = self.health.ready()
+        if ready != self.was_ready:
+            down = [f"{p.part}: {p.detail or p.status}" for p in self.health.parts() if not p.ok]
+            self.log(
+                f"+{self.clock.monotonic():>9.0f}s /readyz "
+                + ("200: ready" if ready else "503: " + "; ".join(down))
+            )
+            self.was_ready = ready
         alerts = self.health.alerts()
         for i, alert in enumerate(alerts):
             try:
@@ -520,6 +621,7 @@ class _Drill:
             except Exception:
                 self.health.undelivered(alerts[i:])
                 break
+        return loop
 
 
 def _check_fresh(store: Store) -> None:

@@ -52,6 +52,7 @@ from airsoc.types import Duration, JSONValue, NonBlank, StrictModel
 __all__ = [
     "BUILTIN_SCENARIOS",
     "Expectations",
+    "ExpectedEscalation",
     "ExpectedIncident",
     "ExpectedRootCause",
     "ExpectedStep",
@@ -170,6 +171,18 @@ class ExpectedRootCause(StrictModel):
     kind: Name | None = None
 
 
+class ExpectedEscalation(StrictModel):
+    """An escalation page the routing tree must send because nobody acknowledged the incident:
+    to ``receiver`` (at escalation ``level``, 1 the first, when given), within ``within`` of the
+    first fault; with ``forbidden: true``, one that must not be sent (the incident was taken in
+    time). Scored from the recorded deliveries of the incident's escalation pages."""
+
+    receiver: Name
+    level: Annotated[int, Field(ge=1, le=100)] | None = None
+    within: Duration | None = None
+    forbidden: bool = False
+
+
 class ExpectedRecovery(StrictModel):
     """Recovery: the action that brings the system back (e.g. ``retrain``), or the incident
     reaching ``phase``."""
@@ -189,7 +202,8 @@ class Expectations(StrictModel):
     """What the platform must do. With ``no_incident: true`` (benign scenarios) no incident
     may be declared at all; otherwise ``incident`` says what must be declared, ``containment``
     and ``steps`` which actions run, ``root_cause`` what forensics names, ``recovery`` what
-    completes. ``max_false_alarms`` is how many incidents no inject explains are tolerated."""
+    completes, ``escalation`` which escalation pages are sent. ``max_false_alarms`` is how many
+    incidents no inject explains are tolerated."""
 
     no_incident: bool = False
     incident: ExpectedIncident | None = None
@@ -197,12 +211,13 @@ class Expectations(StrictModel):
     steps: list[ExpectedStep] = Field(default_factory=list)
     root_cause: ExpectedRootCause | None = None
     recovery: ExpectedRecovery | None = None
+    escalation: list[ExpectedEscalation] = Field(default_factory=list)
     max_false_alarms: Annotated[int, Field(ge=0)] = 0
 
     @model_validator(mode="after")
     def _consistent(self) -> Expectations:
         if self.no_incident and (
-            self.incident or self.containment or self.root_cause or self.recovery
+            self.incident or self.containment or self.root_cause or self.recovery or self.escalation
         ):
             raise ValueError("no_incident: true cannot also expect an incident or its response")
         if not self.no_incident and self.incident is None:

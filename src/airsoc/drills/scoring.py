@@ -10,6 +10,8 @@ the injectors did is never consulted.
 - *contain*: the first expected containment step that succeeded, else the incident's
   ``contained_at``;
 - *recover*: the expected recovery action's success, or the incident reaching the phase;
+- *escalation*: the incident's escalation pages the routing tree delivered (each expected
+  receiver and level, and when);
 - *bad predictions served*: rows the incident's system answered from its model between the
   first fault and containment (only the named client's, where forensics named one);
 - *false alarms*: incidents that no fault inject explains: declared before any fault, on a
@@ -34,9 +36,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from airsoc.alerting.service import DeliveryView, list_deliveries
 from airsoc.clock import ensure_utc
 from airsoc.drills.injectors import get_injector
-from airsoc.drills.scenario import ExpectedStep, Scenario
+from airsoc.drills.scenario import ExpectedEscalation, ExpectedStep, Scenario
 from airsoc.drills.scorecard import IncidentSummary, Scorecard, StepResult
 from airsoc.incidents.findings import FindingView, list_findings
 from airsoc.incidents.lifecycle import parse_severity
@@ -303,6 +306,19 @@ def score_drill(
         if not named:
             titles = "; ".join(f.title for f in findings[:5]) or "no findings"
             reasons.append(f"forensics did not name {rc.subject} ({titles})")
+    for escalation in expect.escalation:
+        page = _escalation_page(store, incident, escalation)
+        at = seconds_after(origin, page.at) if page else None
+        results.append(
+            StepResult(
+                expected=_describe_escalation(escalation),
+                taken=f"escalate to {page.receiver}" if page else None,
+                at_s=at,
+            )
+        )
+        problem = _escalation_problem(escalation, page, at)
+        if problem:
+            reasons.append(f"{problem} on {incident.ref}")
     card.steps = results
     if fault_at is not None:
         client = _named_client(findings, expect.root_cause.subject if expect.root_cause else None)
@@ -354,6 +370,47 @@ def _step_problem(
         ):
             return f"{expected.action} ran after {expected.before}; expected before"
     return None
+
+
+def _escalation_page(
+    store: Store, incident: IncidentView, expected: ExpectedEscalation
+) -> DeliveryView | None:
+    """Return the first delivered escalation page of ``incident`` that ``expected`` names."""
+    prefix = f"escalation/{incident.id}/"
+    with store.read() as s:
+        pages = [
+            d
+            for d in list_deliveries(s, receiver=expected.receiver, limit=_SIGNAL_LIMIT)
+            if d.group_key.startswith(prefix) and d.status == "delivered"
+        ]
+    if expected.level is not None:
+        pages = [d for d in pages if d.group_key == f"{prefix}{expected.level - 1}"]
+    return min(pages, key=lambda d: (ensure_utc(d.at), d.id), default=None)
+
+
+def _escalation_problem(
+    expected: ExpectedEscalation, page: DeliveryView | None, at: float | None
+) -> str | None:
+    level = f" (level {expected.level})" if expected.level else ""
+    if expected.forbidden:
+        return (
+            f"the incident escalated to {expected.receiver}{level} at {at:g}s; expected no page"
+            if page is not None and at is not None
+            else None
+        )
+    if page is None:
+        return f"no escalation page reached {expected.receiver}{level}"
+    if expected.within is not None and at is not None and at > expected.within.total_seconds():
+        return (
+            f"the escalation to {expected.receiver}{level} came at {at:g}s; expected within "
+            f"{expected.within.total_seconds():g}s"
+        )
+    return None
+
+
+def _describe_escalation(expected: ExpectedEscalation) -> str:
+    level = f" (level {expected.level})" if expected.level else ""
+    return ("no " if expected.forbidden else "") + f"escalate to {expected.receiver}{level}"
 
 
 def _describe(expected: ExpectedStep) -> str:

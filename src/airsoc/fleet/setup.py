@@ -163,10 +163,15 @@ systems:
     kind: tabular-classifier
     owner: lending-ml
     criticality: high
+    # Retrained on the loan book plus recent labelled applications, reweighed by group.
+    retrain: {{hook: "airsoc.fleet.retrain:train_credit_version"}}
+    # A fairness regression must be restored (approvals back within four fifths) in a day.
+    restore_sla: {{fairness_regression: 1d}}
   sentiment-model:
     kind: tabular-classifier
     owner: cx-analytics
     criticality: low
+    retrain: {{hook: "airsoc.fleet.retrain:train_sentiment_version"}}
   recommender:
     kind: tabular-classifier
     owner: growth-ml
@@ -335,6 +340,7 @@ routes:
 receivers:
   ml-oncall: {{}}   # the demo records notifications and prints them
   pager: {{}}
+  model-owners: {{}}   # the owners of the fleet's models (the playbooks tell them)
 
 # Serious incidents (EU AI Act Article 73): report deadlines counted in Berlin's calendar days.
 regulatory:

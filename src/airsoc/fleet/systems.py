@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -171,17 +172,71 @@ def train_fraud_detector(data: pd.DataFrame, *, seed: int = 0) -> Pipeline:
     return model
 
 
-def train_credit_scorer(data: pd.DataFrame) -> Pipeline:
-    """Return a fitted default-risk model; the protected group is not a feature."""
+class GroupInteractions(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+    """Add, for the rows of one group, a copy of some features (zero elsewhere): a linear model
+    can then weigh those features differently in that group (e.g. a group whose debt ratios were
+    measured on another scale). The other columns pass through.
+
+    >>> frame = pd.DataFrame({"region": ["north", "south"], "debt_ratio": [0.2, 0.6]})
+    >>> GroupInteractions(column="region", group="south", features=("debt_ratio",)).fit(
+    ...     frame).transform(frame)["debt_ratio@region=south"].tolist()
+    [0.0, 0.6]
+    """
+
+    def __init__(self, *, column: str = "", group: str = "", features: tuple[str, ...] = ()):
+        self.column = column
+        self.group = group
+        self.features = features
+
+    @property
+    def added(self) -> list[str]:
+        """Return the names of the columns this adds."""
+        return [f"{f}@{self.column}={self.group}" for f in self.features]
+
+    def fit(self, data: pd.DataFrame, y: Any = None) -> GroupInteractions:
+        """Check the columns are there (nothing is learnt)."""
+        missing = [c for c in (self.column, *self.features) if c not in data.columns]
+        if missing:
+            raise ValueError(f"GroupInteractions: no column {', '.join(missing)}")
+        # Served models are handed frames with these columns, in this order.
+        self.feature_names_in_ = np.asarray(data.columns, dtype=object)
+        self.n_features_in_ = len(data.columns)
+        return self
+
+    def transform(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Return ``data`` with the group's copies of the features."""
+        out = data.copy()
+        inside = (out[self.column].astype(str) == self.group).to_numpy()
+        for feature, name in zip(self.features, self.added, strict=True):
+            out[name] = np.where(inside, out[feature].astype(float), 0.0)
+        return out
+
+
+def train_credit_scorer(
+    data: pd.DataFrame,
+    *,
+    sample_weight: np.ndarray[Any, Any] | None = None,
+    group_features: GroupInteractions | None = None,
+) -> Pipeline:
+    """Return a fitted default-risk model (rows weighted by ``sample_weight`` when given, with
+    the group's own copies of features when ``group_features`` says so); the protected group is
+    not a feature."""
     numeric = [c for c in CREDIT_FEATURES if c != "region"]
+    steps: list[tuple[str, Any]] = []
+    if group_features is not None and group_features.features:
+        steps.append(("group", group_features))
+        numeric += group_features.added
     pre = ColumnTransformer(
         [
             ("num", StandardScaler(), numeric),
             ("region", OneHotEncoder(handle_unknown="ignore"), ["region"]),
         ]
     )
-    model = Pipeline([("pre", pre), ("clf", LogisticRegression(max_iter=500))])
-    model.fit(data[CREDIT_FEATURES], data["defaulted"])
+    model = Pipeline([*steps, ("pre", pre), ("clf", LogisticRegression(max_iter=500))])
+    if sample_weight is None:
+        model.fit(data[CREDIT_FEATURES], data["defaulted"])
+    else:
+        model.fit(data[CREDIT_FEATURES], data["defaulted"], clf__sample_weight=sample_weight)
     return model
 
 

@@ -40,6 +40,7 @@ from airsoc import lineage
 from airsoc.audit import append_entry
 from airsoc.clock import Clock
 from airsoc.errors import ActionError, ConflictError, InputError
+from airsoc.lineage.pipelines import check_pipeline_open
 from airsoc.settings import Settings
 
 __all__ = [
@@ -78,6 +79,9 @@ class RetrainRequest(BaseModel):
     batches: list[TrainingBatch]
     output_dir: str
     seed: int = 0
+    #: What the investigation suggests the hook do (e.g. ``{"reweigh": {"column": "region"}}``):
+    #: hooks read the keys they know and say in their metrics which they applied.
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class TrainedModel(BaseModel):
@@ -211,6 +215,9 @@ def retrain(
     clean_training_set: Sequence[Any] | None = None,
     hook: str | None = None,
     seed: int = 0,
+    extra_batches: Sequence[str] = (),
+    options: dict[str, Any] | None = None,
+    incident: str | None = None,
 ) -> RetrainReport:
     """Train a new version of ``system`` on a clean set through its hook; return the report.
 
@@ -219,6 +226,10 @@ def retrain(
     ``module:function``. The new version is registered as a candidate with the batches it was
     trained on, the rows left out (``params.excluded_rows``), and its validation evidence;
     ``model.registered`` and ``model.retrained`` go on the system's audit timeline.
+    ``extra_batches`` are trained on besides the clean set (e.g. recent labelled traffic);
+    ``options`` go to the hook as they are. While the system's pipeline is paused
+    (:mod:`airsoc.lineage.pipelines`) no retrain starts, unless ``incident`` is the incident
+    that paused it.
 
     >>> from airsoc.testing import scratch_operations
     >>> store, clock = scratch_operations()
@@ -230,6 +241,7 @@ def retrain(
     >>> store.close()
     """
     view = lineage.get_system(session, name=system)
+    check_pipeline_open(session, system=system, incident=incident, what="a retrain")
     spec: dict[str, Any] | None = {"hook": hook} if hook else view.retrain
     if not spec:
         raise InputError(
@@ -241,6 +253,8 @@ def retrain(
         lineage.get_model_version(session, system=system, version=base)
     chosen = [CleanBatch.model_validate(c, from_attributes=True) for c in clean_training_set or []]
     clean = _clean_set(session, system, base, chosen if clean_training_set is not None else None)
+    listed = {c.batch for c in clean}
+    clean += [CleanBatch(batch=b) for b in extra_batches if b not in listed]
     new = version or _next_version(session, system, base)
     batches = []
     for item in clean:
@@ -269,6 +283,7 @@ def retrain(
         batches=batches,
         output_dir=str(out),
         seed=seed,
+        options=dict(options or {}),
     )
     trained = _run_hook(spec, request)
     validation = (
@@ -291,7 +306,12 @@ def retrain(
         framework=trained.framework,
         training_batches=[b.batch_id for b in batches],
         metrics=trained.metrics,
-        params={"retrained_from": base, "retrain_hook": hook_name, "excluded_rows": excluded},
+        params={
+            "retrained_from": base,
+            "retrain_hook": hook_name,
+            "excluded_rows": excluded,
+            **({"options": request.options} if request.options else {}),
+        },
         input_schema=trained.input_schema or base_schema or None,
         status="candidate",
         reason=reason,

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from airsoc.types import StrictModel
+from airsoc.types import Duration, StrictModel
 
 __all__ = [
     "Criticality",
@@ -106,6 +106,9 @@ class SystemConfig(StrictModel):
     retrain: RetrainConfig | None = None
     description: str = ""
     guard: GuardConfig | None = None
+    #: How long an incident of each failure mode may take to be restored (e.g.
+    #: ``{fairness_regression: 1d}``); ``record_sla`` measures and records it.
+    restore_sla: dict[str, Duration] = Field(default_factory=dict)
 
 
 class LineageSection(StrictModel):

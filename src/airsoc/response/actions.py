@@ -91,6 +91,8 @@ class ResponseServices:
     #: incident's window and reference.
     monitors: Sequence[MonitorConfig] = ()
     telemetry: TelemetrySource | None = None
+    #: The configured systems by name (``airsoc.yaml``): their SLAs, hooks and owners.
+    systems: Mapping[str, Any] = field(default_factory=dict)
 
 
 class AttemptGuard(Protocol):

@@ -6,8 +6,10 @@ them (:mod:`airsoc.runtime.playbook_actions`).
 
 - Evidence and communication: ``capture_evidence``, ``notify``, ``page``.
 - Incident: ``set_severity``, ``transition``, ``assign_role``, ``open_task``.
-- Pipelines: ``pause_pipeline``, ``trigger_retrain`` (a user's webhook or command, given the
-  verified-clean batch list).
+- Pipelines: ``pause_pipeline`` and ``resume_pipeline`` (recorded by the platform, which holds
+  the system's retrains and ingest meanwhile; a pause also calls the team's webhook or command
+  when given), ``trigger_retrain`` (a user's webhook or command, given the verified-clean batch
+  list).
 
 Example:
     >>> sorted(a.name for a in BUILTIN_ACTIONS if a.destructive)
@@ -441,12 +443,118 @@ class _PipelineAction(Action):
         return f"{self.verb}: call {target} with batches {ctx.params.batches}"
 
 
+def _ref(ctx: ActionContext) -> str:
+    return str(ctx.incident.get("ref") or f"INC-{ctx.incident['id']}")
+
+
+class _PauseParams(_PipelineParams):
+    reason: str | None = Field(None, description="Why (default: the incident's failure mode)")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> _PauseParams:
+        if self.webhook is not None and self.command is not None:
+            raise ValueError("give at most one of webhook or command")
+        return self
+
+
 class PausePipeline(_PipelineAction):
-    """Pause the training/data pipeline through the user's webhook or command."""
+    """Pause the system's training and ingest pipeline: recorded on the system's audit chain
+    (retrains and new training batches of the system wait until it is resumed, except the
+    incident's own remediation), then, when given, through the team's webhook or command."""
 
     name = "pause_pipeline"
     summary = "pause the data pipeline"
     verb = "pause pipeline"
+    params_model = _PauseParams
+
+    def execute(self, ctx: ActionContext) -> ActionResult:
+        """Record the pause with the step's effect, then call the team's hook if any."""
+        from airsoc.lineage.pipelines import pause_pipeline
+
+        system = ctx.params.system or ctx.incident["system"]
+        reason = ctx.params.reason or (
+            f"{ctx.incident.get('failure_mode', 'incident')} ({_ref(ctx)})"
+        )
+        with ctx.transaction() as s:
+            state = pause_pipeline(
+                s,
+                clock=ctx.clock,
+                actor=ctx.actor,
+                system=system,
+                reason=reason,
+                incident=_ref(ctx),
+            )
+            result = ActionResult(
+                output={
+                    "system": system,
+                    "paused": state.paused,
+                    "paused_for": state.incident,
+                    "since": state.since.isoformat() if state.since else None,
+                },
+                summary=f"paused the pipeline of {system} ({state.reason})",
+            )
+            ctx.record_effect(s, result)
+        if ctx.params.webhook or ctx.params.command:
+            hook = super().execute(ctx)
+            result = ActionResult(
+                output={**result.output, "hook": hook.output},
+                summary=f"{result.summary}; {hook.summary}",
+            )
+        return result
+
+    def describe(self, ctx: ActionContext) -> str:
+        """Say which pipeline would be paused and which hook called."""
+        system = ctx.params.system or ctx.incident.get("system")
+        hook = ctx.params.webhook or " ".join(ctx.params.command or [])
+        return f"pause the pipeline of {system}" + (f"; call {hook}" if hook else "")
+
+    def compensate(self, ctx: ActionContext, result: ActionResult) -> ActionResult | None:
+        """Resume the pipeline this step paused."""
+        from airsoc.lineage.pipelines import resume_pipeline
+
+        system = str(result.output.get("system") or ctx.incident["system"])
+        with ctx.transaction() as s:
+            resume_pipeline(
+                s, clock=ctx.clock, actor=ctx.actor, system=system, reason="undo pause_pipeline"
+            )
+        return ActionResult(output={"system": system}, summary=f"resumed the pipeline of {system}")
+
+
+class ResumePipeline(Action):
+    """Resume the system's training and ingest pipeline (recorded on its audit chain)."""
+
+    name = "resume_pipeline"
+    summary = "resume the data pipeline"
+
+    class Params(_Params):
+        system: str | None = None
+        reason: str = "the incident's remediation is done"
+
+    params_model = Params
+
+    def execute(self, ctx: ActionContext) -> ActionResult:
+        """Record the resume with the step's effect."""
+        from airsoc.lineage.pipelines import resume_pipeline
+
+        system = ctx.params.system or ctx.incident["system"]
+        with ctx.transaction() as s:
+            state = resume_pipeline(
+                s,
+                clock=ctx.clock,
+                actor=ctx.actor,
+                system=system,
+                reason=f"{ctx.params.reason} ({_ref(ctx)})",
+            )
+            result = ActionResult(
+                output={"system": system, "paused": state.paused},
+                summary=f"resumed the pipeline of {system}",
+            )
+            ctx.record_effect(s, result)
+        return result
+
+    def describe(self, ctx: ActionContext) -> str:
+        """Say which pipeline would be resumed."""
+        return f"resume the pipeline of {ctx.params.system or ctx.incident.get('system')}"
 
 
 class TriggerRetrain(_PipelineAction):
@@ -466,5 +574,6 @@ BUILTIN_ACTIONS: tuple[type[Action], ...] = (
     AssignRole,
     OpenTask,
     PausePipeline,
+    ResumePipeline,
     TriggerRetrain,
 )

@@ -47,6 +47,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -396,6 +397,41 @@ def _record(
     return result
 
 
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def text_features(
+    reference: pd.DataFrame, current: pd.DataFrame, column: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return both frames with the text ``column`` judged as numbers: ``<column>.unseen_words``
+    (the share of a row's words the reference never used) and ``<column>.words`` (its length).
+
+    >>> ref = pd.DataFrame({"text": ["great kettle", "slow kettle"]})
+    >>> cur = pd.DataFrame({"text": ["kettle is bussin", "great"]})
+    >>> text_features(ref, cur, "text")[1]["text.unseen_words"].round(2).tolist()
+    [0.67, 0.0]
+    """
+    for name, frame in (("reference", reference), ("current", current)):
+        if column not in frame.columns:
+            raise ActionError(f"forensics.drift: the {name} has no text column {column!r}")
+
+    def words(frame: pd.DataFrame) -> list[list[str]]:
+        return [_WORD.findall(str(t).lower()) for t in frame[column].fillna("")]
+
+    vocabulary = {w for row in words(reference) for w in row}
+
+    def judged(frame: pd.DataFrame) -> pd.DataFrame:
+        rows = words(frame)
+        out = frame.drop(columns=[column]).copy()
+        out[f"{column}.unseen_words"] = [
+            sum(w not in vocabulary for w in row) / len(row) if row else 0.0 for row in rows
+        ]
+        out[f"{column}.words"] = [float(len(row)) for row in rows]
+        return out
+
+    return judged(reference), judged(current)
+
+
 #: Telemetry columns that are not inputs of the model, and lineage's batch column.
 _NOT_FEATURES = TELEMETRY_FIELDS | {"batch_id"}
 
@@ -419,7 +455,10 @@ class InvestigateDrift(Action):
         params: InvestigateDrift.Params = ctx.params
         try:
             monitor = _monitor(
-                ctx, self.name, ("data_drift", "concept_drift", "prediction_drift"), "drift"
+                ctx,
+                self.name,
+                ("data_drift", "concept_drift", "prediction_drift", "text_drift"),
+                "drift",
             )
             source = _telemetry(ctx)
             end = ctx.clock.now()
@@ -442,10 +481,17 @@ class InvestigateDrift(Action):
                 current = current.drop(columns=[c for c in drop if c in current.columns])
                 reference = reference.drop(columns=[c for c in drop if c in reference.columns])
             changed = "version" in window.columns and window["version"].nunique() > 1
+            # A text monitor watches one column: its reference (training data) also holds the
+            # training label, which telemetry logs as the delayed label, not as an input.
+            features = params.features
+            if features is None and monitor.detector == "text_drift":
+                column = str(monitor.params.get("column") or "text")
+                reference, current = text_features(reference, current, column)
+                features = [f"{column}.unseen_words", f"{column}.words"]
             found = investigate_drift(
                 reference,
                 current,
-                features=params.features,
+                features=features,
                 event_column=params.event_column,
                 label_column=params.label_column if labelled else None,
                 prediction_column="prediction" if labelled else None,

@@ -109,6 +109,12 @@ class SelfMonitor:
         with self._lock:
             self._stopped = why
 
+    def worker_started(self) -> None:
+        """Record that a stopped worker was started again (it counts as running from now)."""
+        with self._lock:
+            self._stopped = None
+            self._last_beat = time.monotonic()
+
     @property
     def worker_errors(self) -> int:
         """Return how many unexpected errors the worker has had."""

@@ -150,6 +150,7 @@ class ResponseLoop:
         self.runner.services.templates = engine.templates
         self.runner.services.monitors = list(config.monitors)
         self.runner.services.telemetry = self.source
+        self.runner.services.systems = dict(config.systems)
 
     def _firing(self, monitor: str) -> Alert | None:
         with self.store.read() as s:

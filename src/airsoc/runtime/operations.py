@@ -281,6 +281,15 @@ class RetrainParams(SystemParams):
     )
     hook: str | None = Field(None, description="module:function (default: the config's hook)")
     seed: int = Field(0, ge=0, description="Seed of the training")
+    extra_batches: list[Name] = Field(
+        default_factory=list, description="Batches trained on besides the clean set"
+    )
+    options: dict[str, Any] | None = Field(
+        None, description="What the investigation suggests the hook do (e.g. reweigh a group)"
+    )
+    incident: Name | None = Field(
+        None, description="The incident this retrain remediates (it may pass its own pause)"
+    )
 
 
 class ShadowCompareParams(SystemParams):
@@ -964,7 +973,7 @@ OPERATIONS: tuple[Operation, ...] = (
         arguments=("system",),
         # The hook runs code: it comes from the config, or from the CLI and playbooks.
         api_omits=frozenset({"hook"}),
-        cli_omits=frozenset({"clean_training_set"}),
+        cli_omits=frozenset({"clean_training_set", "extra_batches", "options"}),
         observes="none",
         report=_dumped,
     ),

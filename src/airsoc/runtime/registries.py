@@ -5,7 +5,8 @@ warning naming it) and disabled, never silently skipped.
 The actions are the built-ins of :mod:`airsoc.response`, then one per operation of the table
 (:mod:`airsoc.runtime.operations`), then the forensics actions
 (:mod:`airsoc.runtime.forensics_actions`), then the reporting actions
-(:mod:`airsoc.runtime.reporting_actions`), then plugins.
+(:mod:`airsoc.runtime.reporting_actions`), then the fairness forensics and recovery actions
+(:mod:`airsoc.runtime.recovery_actions`), then plugins.
 
 Entry-point groups: ``airsoc.evaluators`` (a callable ``(monitor, window) -> verdicts``, named
 by the detector name monitors use), ``airsoc.actions`` (an :class:`~airsoc.response.Action`),
@@ -36,6 +37,7 @@ from airsoc.response.actions import ActionRegistry
 from airsoc.response.registry import default_registry
 from airsoc.runtime.forensics_actions import register_forensics_actions
 from airsoc.runtime.playbook_actions import register_operation_actions
+from airsoc.runtime.recovery_actions import register_recovery_actions
 from airsoc.runtime.reporting_actions import register_reporting_actions
 
 __all__ = [
@@ -103,6 +105,7 @@ def build_action_registry(*, plugins: bool = True) -> ActionRegistry:
     register_operation_actions(actions)
     register_forensics_actions(actions)
     register_reporting_actions(actions)
+    register_recovery_actions(actions)
     if plugins:
         actions.load_entry_points()
     return actions

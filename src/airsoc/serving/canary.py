@@ -99,6 +99,18 @@ def ks_distance(a: Sequence[float], b: Sequence[float]) -> float | None:
     return round(float(np.max(np.abs(fx - fy))), 6)
 
 
+def _exposure(candidate: int, primary: int, share: float) -> float:
+    """Return the candidate's share of the rows both arms saw (the route's ``share`` while
+    either saw none), kept inside (0, 1).
+
+    >>> _exposure(700, 350, 0.5), _exposure(0, 10, 0.5)
+    (0.666667, 0.5)
+    """
+    if candidate <= 0 or primary <= 0:
+        return share
+    return round(min(max(candidate / (candidate + primary), 0.01), 0.99), 6)
+
+
 @dataclass
 class CanaryTest:
     """The sequential allocation test of a canary's errors (see the module docstring).
@@ -469,12 +481,18 @@ def canary_analysis(
     canary_rows = _arm(table, role="canary", version=candidate, mode="canary")
     primary, canary = primary_rows.stats(labels), canary_rows.stats(labels)
     primary = primary.model_copy(update={"version": route.primary_version})
-    test = CanaryTest(share=route.candidate_share, margin=margin, alpha=alpha).update(
-        candidate_errors=canary.errors, primary_errors=primary.errors
-    )
-    failures = CanaryTest(share=route.candidate_share, margin=margin, alpha=alpha).update(
-        candidate_errors=canary.failed, primary_errors=primary.failed
-    )
+    # Requests, not rows, are routed: over a short window the arms' exposure drifts from the
+    # route's share, so the errors are weighed by the share each arm actually got.
+    test = CanaryTest(
+        share=_exposure(canary.labelled, primary.labelled, route.candidate_share),
+        margin=margin,
+        alpha=alpha,
+    ).update(candidate_errors=canary.errors, primary_errors=primary.errors)
+    failures = CanaryTest(
+        share=_exposure(canary.rows, primary.rows, route.candidate_share),
+        margin=margin,
+        alpha=alpha,
+    ).update(candidate_errors=canary.failed, primary_errors=primary.failed)
 
     def scores(rows: _Rows) -> list[float]:
         return [r["score"] for r in rows.rows.values() if r["score"] is not None]

@@ -148,8 +148,9 @@ def alembic_config(database_url: str) -> Any:
 def _create_engine(settings: Settings) -> Engine:
     url = settings.database_url
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60})
-        _configure_sqlite(engine)
+        busy = settings.store_busy_timeout
+        engine = create_engine(url, connect_args={"timeout": busy})
+        _configure_sqlite(engine, busy_timeout=busy)
         return engine
     try:
         return create_engine(url, pool_pre_ping=True)
@@ -160,7 +161,7 @@ def _create_engine(settings: Settings) -> Engine:
         ) from exc
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, busy_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not pysqlite, decide when transactions begin (see the begin hook).
@@ -169,7 +170,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute(f"PRAGMA busy_timeout={max(1, round(busy_timeout * 1000))}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
