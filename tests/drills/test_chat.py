@@ -21,9 +21,10 @@ from airsoc.drills.scenario import load_scenario, parse_scenario
 from airsoc.drills.traffic import ChatStream, TrafficControl, chat_questions
 from airsoc.errors import ConfigError, InputError
 from airsoc.fleet.rag.policies import POLICIES_RESOURCE
-from airsoc.incidents.findings import list_findings
-from airsoc.incidents.service import list_incidents
+from airsoc.incidents.findings import FindingIn, FindingKind, add_finding, list_findings
+from airsoc.incidents.service import declare_incident, list_incidents
 from airsoc.response.escalation import list_communications
+from airsoc.runtime.reporting_actions import draft_communication
 from airsoc.serving import get_retrieval, get_route
 from airsoc.settings import Settings
 from airsoc.store import Store
@@ -182,6 +183,52 @@ def test_edit_document_recomputes_the_hash(tmp_path: Path) -> None:
     edited = edit_document(doc, {"35 days": "5 days"})
     assert edited.sha256 != doc.sha256
     assert edited.version == doc.version
+
+
+def test_drafted_messages_say_what_is_in_place_and_whom_it_reached(sqlite_store: Store) -> None:
+    clock = SimulatedClock()
+    with sqlite_store.transaction() as s:
+        incident = declare_incident(
+            s,
+            clock=clock,
+            actor="a",
+            system="support-bot",
+            failure_mode="hallucination_cascade",
+            summary="refund answers wrong",
+            severity="sev2",
+        )
+        add_finding(
+            s,
+            clock=clock,
+            incident_id=incident.id,
+            actor="forensics",
+            finding=FindingIn(
+                title="Document POL-CS-001 changed and drives the ungrounded answers",
+                kind=FindingKind.ROOT_CAUSE,
+                recommendation="remove POL-CS-001 from retrieval",
+                data={"affected_sessions": ["s1", "s2", "s3"]},
+            ),
+        )
+        users = draft_communication(
+            s, clock=clock, incident_id=incident.id, audience="customers", author="playbook"
+        )
+        board = draft_communication(
+            s, clock=clock, incident_id=incident.id, audience="stakeholders", author="playbook"
+        )
+        with pytest.raises(InputError, match="unknown audience 'press'"):
+            draft_communication(
+                s, clock=clock, incident_id=incident.id, audience="press", author="playbook"
+            )
+    assert users["kind"] == "customer_notice_draft"
+    assert "quoted a policy wrongly" in users["body"]
+    assert "3 conversation(s) affected" in users["body"]
+    assert board["kind"] == "stakeholder_update_draft"
+    assert "Root cause: Document POL-CS-001 changed" in board["body"]
+    assert "Recommended: remove POL-CS-001 from retrieval." in board["body"]
+    assert "Containment: none yet." in board["body"]
+    with sqlite_store.read() as s:
+        saved = [c.kind for c in list_communications(s, incident_id=incident.id)]
+    assert saved == ["customer_notice_draft", "stakeholder_update_draft"]
 
 
 # ------------------------------------------------------------------------- the scenarios

@@ -9,7 +9,7 @@ Example:
     >>> def judge() -> Verdict:
     ...     calls.append(1)
     ...     return Verdict(detector="d", method="m", subject="first", failure_mode="f",
-    ...                    decision="ok")
+    ...                    decision="ok", reason="fine")
     >>> first = memo.get(("text",), judge, subject="a")
     >>> first.subject, memo.get(("text",), judge, subject="b").subject
     ('a', 'b')
