@@ -125,10 +125,14 @@ def _serving(session: Session, system: str) -> list[str]:
     except NotFoundError:
         return out
     if not retrieval.enabled:
-        out.append("it no longer looks answers up in our documents and replies from scripts")
+        out.append(
+            "the assistant no longer looks answers up in our documents and replies from scripts"
+        )
     if retrieval.removed_documents:
         out.append(
-            "the documents " + ", ".join(retrieval.removed_documents) + " are out of its reach"
+            "the documents "
+            + ", ".join(retrieval.removed_documents)
+            + " are out of the assistant's reach"
         )
     return out
 
