@@ -80,8 +80,8 @@ def test_names_are_unique_and_unknown_names_list_the_known() -> None:
         registry.get("rollbak")
     # built-ins, the operations (with hold_promotion, release_hold, set_source_trust,
     # approve_batch and the recovery steps), forensics.poisoning, .drift, .rag, .clients and
-    # .injection (capture_evidence replaced) and open_postmortem
-    assert len(registry.names()) == 38
+    # .injection (capture_evidence replaced), open_postmortem and draft_communication
+    assert len(registry.names()) == 39
     assert len(default_registry(plugins=False).names()) == 9  # the rest is the table's
 
 

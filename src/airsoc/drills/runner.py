@@ -500,16 +500,14 @@ class _Drill:
                     apply_inject(ctx, pending.pop(0), self.injectors, self.log)
                 run_scheduled(ctx, self.log)
                 batches = traffic.round(elapsed_s=elapsed, step_s=step)
-                for i, batch in enumerate(batches):
-                    offset = step * i / max(len(batches), 1)
-                    self.clock.set(started_at + timedelta(seconds=elapsed + offset))
-                    self.sender.post_labels(client)
-                    self.sender.send(client, batch)
                 turns = traffic.chat_round(elapsed_s=elapsed, step_s=step)
-                for i, turn in enumerate(turns):
-                    offset = step * i / len(turns)
+                for offset, batch, turn in _spread(batches, turns, step):
                     self.clock.set(started_at + timedelta(seconds=elapsed + offset))
-                    self.sender.send_chat(client, turn)
+                    if batch is not None:
+                        self.sender.post_labels(client)
+                        self.sender.send(client, batch)
+                    if turn is not None:
+                        self.sender.send_chat(client, turn)
                 self.clock.set(started_at + timedelta(seconds=elapsed + step))
                 self.sender.post_labels(client)
                 boundary = math.floor((elapsed + step) / every) > math.floor(elapsed / every)
@@ -567,6 +565,22 @@ class _Drill:
             except Exception:
                 self.health.undelivered(alerts[i:])
                 break
+
+
+def _spread(
+    batches: list[TrafficBatch], turns: list[ChatTurn], step: float
+) -> list[tuple[float, TrafficBatch | None, ChatTurn | None]]:
+    """Return the round's requests in time order, each kind spread evenly over the round.
+
+    >>> _spread(["b1", "b2"], ["t1"], 60.0)
+    [(0.0, 'b1', None), (0.0, None, 't1'), (30.0, 'b2', None)]
+    """
+    timed: list[tuple[float, int, int, TrafficBatch | None, ChatTurn | None]] = [
+        (step * i / len(batches), 0, i, batch, None) for i, batch in enumerate(batches)
+    ]
+    timed += [(step * i / len(turns), 1, i, None, turn) for i, turn in enumerate(turns)]
+    timed.sort(key=lambda x: (x[0], x[1], x[2]))
+    return [(offset, batch, turn) for offset, _, _, batch, turn in timed]
 
 
 def _check_fresh(store: Store) -> None:
