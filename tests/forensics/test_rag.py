@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -118,3 +118,39 @@ def test_no_turn_is_an_error() -> None:
     turns: list[Turn] = []
     with pytest.raises(InputError, match="turns: no turn"):
         investigate_rag(turns, approved=policy_index())
+
+
+def test_a_changed_document_outranks_the_answers_fed_back_from_it() -> None:
+    # The refund policy is retrieved all day; after it changes, its answers are fed back into
+    # the index as an FAQ entry. Weighed on the answers that retrieved its changed version,
+    # the changed document drives them as strongly as the FAQ entry, and it is the origin.
+    from airsoc.detection.llm.grounding import ApprovedDocument, DocumentIndex
+    from airsoc.detection.llm.turns import ChunkRef
+
+    good = ApprovedDocument.build("POL-1", "Refunds", "1", {"1": "Refunds within 14 days."})
+    bad = ApprovedDocument.build("POL-1", "Refunds", "1", {"1": "Refunds within 90 days."})
+    other = ApprovedDocument.build("POL-2", "Backups", "1", {"1": "Backups kept 35 days."})
+    faq = "Refunds within 90 days (POL-1 §1)."
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    turns = []
+    for i in range(120):
+        at = t0 + timedelta(minutes=5 * i)
+        if i % 2:
+            text = other.sections["1"]
+            chunks = [ChunkRef(doc_id="POL-2", text=text, section="1", sha256=other.sha256)]
+            turns.append(Turn(session_id=f"s{i}", at=at, answer=f"{text} (POL-2 §1).",
+                              retrieved=chunks))  # fmt: skip
+            continue
+        doc = good if i < 80 else bad
+        chunks = [ChunkRef(doc_id="POL-1", text=doc.sections["1"], section="1", sha256=doc.sha256)]
+        if i >= 100:
+            chunks = [ChunkRef(doc_id="FAQ-001", text=faq, section="1")]
+        answer = f"{chunks[0].text} ({chunks[0].doc_id} §1)."
+        turns.append(Turn(session_id=f"s{i}", at=at, answer=answer, retrieved=chunks))
+    found = investigate_rag(turns, approved=DocumentIndex([good, other]))
+    top, second = found.documents[:2]
+    assert (top.doc_id, second.doc_id) == ("POL-1", "FAQ-001")
+    assert top.changed
+    assert not second.approved
+    assert top.retrieved_by == 10  # its changed version, not the forty answers of before
+    assert top.ungrounded_rate == 1.0

@@ -80,9 +80,10 @@ def test_names_are_unique_and_unknown_names_list_the_known() -> None:
         registry.get("rollbak")
     # built-ins, the operations (with hold_promotion, release_hold, set_source_trust,
     # approve_batch and the recovery steps), forensics.poisoning, .drift, .rag, .clients and
-    # .injection (capture_evidence replaced), open_postmortem, resume_pipeline, and the fairness
-    # forensics and recovery actions (forensics.fairness, collect_labelled_data, record_sla)
-    assert len(registry.names()) == 42
+    # .injection (capture_evidence replaced), open_postmortem, draft_communication,
+    # resume_pipeline, and the fairness forensics and recovery actions (forensics.fairness,
+    # collect_labelled_data, record_sla)
+    assert len(registry.names()) == 43
     assert len(default_registry(plugins=False).names()) == 10  # the rest is the table's
 
 

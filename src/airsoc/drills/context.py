@@ -73,8 +73,9 @@ class DrillContext:
     ``folder`` is the demo fleet's folder (configuration, playbooks, batches, models, the
     policy index); ``setup`` the :class:`~airsoc.fleet.setup.DemoSetup`; ``releases`` how a
     version is promoted; ``faults`` the platform faults (``None`` where the runner cannot break
-    the platform, e.g. on a live platform). ``inject_id`` and ``benign`` describe the inject
-    being applied.
+    the platform, e.g. on a live platform); ``bot`` the support bot's documents
+    (:class:`~airsoc.drills.chatbot.DrillBot`, when the drill serves it). ``inject_id`` and
+    ``benign`` describe the inject being applied.
     """
 
     clock: Clock
@@ -86,6 +87,7 @@ class DrillContext:
     setup: Any = None
     releases: Releases | None = None
     faults: PlatformFaults | None = None
+    bot: Any = None
     inject_id: str = ""
     benign: bool = False
     actor: str = INJECT_ACTOR

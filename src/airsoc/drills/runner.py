@@ -41,14 +41,16 @@ from threadpoolctl import threadpool_limits
 
 from airsoc.alerting import RecordingReceiver
 from airsoc.clock import Clock, SimulatedClock, SystemClock
+from airsoc.drills.chatbot import DrillBot, serve_support_bot
 from airsoc.drills.context import DrillContext
 from airsoc.drills.injectors import Injector, builtin_injectors
 from airsoc.drills.scenario import Scenario
 from airsoc.drills.scorecard import Scorecard
 from airsoc.drills.scoring import score_drill
-from airsoc.drills.traffic import Stream, TrafficBatch, TrafficControl
+from airsoc.drills.traffic import ChatStream, ChatTurn, Stream, TrafficBatch, TrafficControl
 from airsoc.errors import InputError, NotFoundError
 from airsoc.fleet.setup import (
+    SUPPORT_BOT,
     DemoSetup,
     UserDirectory,
     demo_config_text,
@@ -316,6 +318,7 @@ class _Counts:
     rows: int = 0
     refused: int = 0
     labels: int = 0
+    turns: int = 0
 
 
 class GatewayClient(Protocol):
@@ -354,8 +357,34 @@ class GatewayTraffic:
                     labels=spec.labels,
                 )
             )
+        for chat in scenario.traffic.chat:
+            control.add_chat_stream(
+                ChatStream(
+                    system=chat.system,
+                    client=chat.client,
+                    turns_per_hour=chat.rate,
+                    users=chat.users,
+                    turns_per_session=chat.turns_per_session,
+                    policy_share=chat.mix.get("policy_share", 0.7),
+                    topics=tuple(chat.topics),
+                )
+            )
         control.scale(scale)
         return control
+
+    def send_chat(self, client: GatewayClient, turn: ChatTurn) -> None:
+        """Send one chat turn to the gateway's chat endpoint, the session as OpenAI's
+        ``user``."""
+        response = client.post(
+            "/v1/chat/completions",
+            {"model": turn.system, "messages": turn.messages, "user": turn.session_id},
+            client=turn.client,
+        )
+        self.counts.requests += 1
+        if response.status_code != 200:
+            self.counts.refused += 1
+            return
+        self.counts.turns += 1
 
     def send(self, client: GatewayClient, batch: TrafficBatch) -> None:
         """Send one batch; remember its rows' ground truth, due ``label_delay`` from now."""
@@ -440,6 +469,7 @@ class _Drill:
         self.restarts = 0
         self.worker_dead = False
         self.was_ready = True
+        self.bot: DrillBot | None = None
 
     def log(self, text: str) -> None:
         if self.options.log is not None:
@@ -505,6 +535,16 @@ class _Drill:
             client.close()
             gateway.close()
 
+    @contextmanager
+    def support_bot(self, setup: DemoSetup) -> Iterator[None]:
+        """Serve the support bot in this process when the drill's fleet has it."""
+        if SUPPORT_BOT not in self.scenario.fleet.systems:
+            yield
+            return
+        with serve_support_bot(self.store, self.clock, folder=setup.folder) as bot:
+            self.bot = bot
+            yield
+
     def run(self) -> Scorecard:
         wall = self.options.wall_clock.monotonic()
         setup = prepare_demo(
@@ -530,8 +570,9 @@ class _Drill:
         rounds = math.ceil(self.scenario.traffic.duration.total_seconds() / step)
         pending = list(self.scenario.injects)
         every = self.scenario.fleet.monitor_every.total_seconds()
-        with self.platform(setup) as (loop, client):
+        with self.support_bot(setup), self.platform(setup) as (loop, client):
             ctx.releases = client.gateway
+            ctx.bot = self.bot
             for k in range(rounds):
                 elapsed = k * step
                 self.clock.set(started_at + timedelta(seconds=elapsed))
@@ -541,11 +582,14 @@ class _Drill:
                 if self.faults.release_due():
                     self.log(f"+{elapsed:>9.0f}s the store's lock is released")
                 batches = traffic.round(elapsed_s=elapsed, step_s=step)
-                for i, batch in enumerate(batches):
-                    offset = step * i / max(len(batches), 1)
+                turns = traffic.chat_round(elapsed_s=elapsed, step_s=step)
+                for offset, batch, turn in _spread(batches, turns, step):
                     self.clock.set(started_at + timedelta(seconds=elapsed + offset))
-                    self.sender.post_labels(client)
-                    self.sender.send(client, batch)
+                    if batch is not None:
+                        self.sender.post_labels(client)
+                        self.sender.send(client, batch)
+                    if turn is not None:
+                        self.sender.send_chat(client, turn)
                 self.clock.set(started_at + timedelta(seconds=elapsed + step))
                 self.sender.post_labels(client)
                 boundary = math.floor((elapsed + step) / every) > math.floor(elapsed / every)
@@ -568,6 +612,7 @@ class _Drill:
         card.requests_sent = self.counts.requests
         card.rows_sent = self.counts.rows
         card.labels_sent = self.counts.labels
+        card.chat_turns_sent = self.counts.turns
         card.wall_s = round(self.options.wall_clock.monotonic() - wall, 3)
         return card
 
@@ -622,6 +667,22 @@ class _Drill:
                 self.health.undelivered(alerts[i:])
                 break
         return loop
+
+
+def _spread(
+    batches: list[TrafficBatch], turns: list[ChatTurn], step: float
+) -> list[tuple[float, TrafficBatch | None, ChatTurn | None]]:
+    """Return the round's requests in time order, each kind spread evenly over the round.
+
+    >>> _spread(["b1", "b2"], ["t1"], 60.0)
+    [(0.0, 'b1', None), (0.0, None, 't1'), (30.0, 'b2', None)]
+    """
+    timed: list[tuple[float, int, int, TrafficBatch | None, ChatTurn | None]] = [
+        (step * i / len(batches), 0, i, batch, None) for i, batch in enumerate(batches)
+    ]
+    timed += [(step * i / len(turns), 1, i, None, turn) for i, turn in enumerate(turns)]
+    timed.sort(key=lambda x: (x[0], x[1], x[2]))
+    return [(offset, batch, turn) for offset, _, _, batch, turn in timed]
 
 
 def _check_fresh(store: Store) -> None:

@@ -35,6 +35,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
@@ -51,8 +52,10 @@ from airsoc.types import Duration, JSONValue, NonBlank, StrictModel
 
 __all__ = [
     "BUILTIN_SCENARIOS",
+    "ChatStreamSpec",
     "Expectations",
     "ExpectedEscalation",
+    "ExpectedFinding",
     "ExpectedIncident",
     "ExpectedRootCause",
     "ExpectedStep",
@@ -105,15 +108,46 @@ class StreamSpec(StrictModel):
     labels: bool = True
 
 
+class ChatStreamSpec(StrictModel):
+    """People asking a chat system (the support bot) questions through the gateway's chat
+    endpoint as the app ``client``: ``rate`` turns per simulated hour from ``users`` people,
+    each in a new session every ``turns_per_session`` of their turns; ``mix.policy_share`` of
+    the questions are about the policies (only those mentioning one of ``topics``, when given:
+    a help widget on the billing page hears about refunds and invoices), the rest account
+    requests, greetings and requests for a person."""
+
+    system: Name
+    client: Name
+    rate: Annotated[float, Field(gt=0, le=1_000_000)]
+    users: Annotated[int, Field(ge=1, le=1_000_000)] = 50
+    turns_per_session: Annotated[int, Field(ge=1, le=1000)] = 3
+    mix: dict[Literal["policy_share"], Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict
+    )
+    topics: list[Name] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _asked(self) -> ChatStreamSpec:
+        from airsoc.drills.traffic import chat_questions
+
+        try:
+            chat_questions(np.random.default_rng(0), 1, topics=self.topics)
+        except InputError as exc:
+            raise ValueError(exc.message) from None
+        return self
+
+
 class Traffic(StrictModel):
     """What is sent and for how long: ``duration`` on the simulated clock, in rounds of
     ``step`` (each round sends the traffic due, posts the labels due and runs the platform's
-    loop once), with ground truth posted ``label_delay`` after each answer."""
+    loop once), with ground truth posted ``label_delay`` after each answer. ``streams`` send
+    rows to tabular systems, ``chat`` sends conversations to chat systems."""
 
     duration: Duration
     step: Duration = timedelta(minutes=5)
     label_delay: Duration = timedelta(minutes=30)
     streams: list[StreamSpec] = Field(default_factory=list)
+    chat: list[ChatStreamSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _step_fits(self) -> Traffic:
@@ -183,6 +217,15 @@ class ExpectedEscalation(StrictModel):
     forbidden: bool = False
 
 
+class ExpectedFinding(StrictModel):
+    """A finding forensics must record on the incident: one whose title, detail,
+    recommendation or data mentions ``mentions`` (case-insensitive), optionally of ``kind``
+    (``root_cause``, ``contributing_factor``, ``observation``)."""
+
+    mentions: Name
+    kind: Name | None = None
+
+
 class ExpectedRecovery(StrictModel):
     """Recovery: the action that brings the system back (e.g. ``retrain``), or the incident
     reaching ``phase``."""
@@ -202,14 +245,16 @@ class Expectations(StrictModel):
     """What the platform must do. With ``no_incident: true`` (benign scenarios) no incident
     may be declared at all; otherwise ``incident`` says what must be declared, ``containment``
     and ``steps`` which actions run, ``root_cause`` what forensics names, ``recovery`` what
-    completes, ``escalation`` which escalation pages are sent. ``max_false_alarms`` is how many
-    incidents no inject explains are tolerated."""
+    completes, ``escalation`` which escalation pages are sent; ``findings`` what else
+    forensics must cover (e.g. the guards, how fast a cascade spread). ``max_false_alarms`` is
+    how many incidents no inject explains are tolerated."""
 
     no_incident: bool = False
     incident: ExpectedIncident | None = None
     containment: list[ExpectedStep] = Field(default_factory=list)
     steps: list[ExpectedStep] = Field(default_factory=list)
     root_cause: ExpectedRootCause | None = None
+    findings: list[ExpectedFinding] = Field(default_factory=list)
     recovery: ExpectedRecovery | None = None
     escalation: list[ExpectedEscalation] = Field(default_factory=list)
     max_false_alarms: Annotated[int, Field(ge=0)] = 0
@@ -217,7 +262,12 @@ class Expectations(StrictModel):
     @model_validator(mode="after")
     def _consistent(self) -> Expectations:
         if self.no_incident and (
-            self.incident or self.containment or self.root_cause or self.recovery or self.escalation
+            self.incident
+            or self.containment
+            or self.root_cause
+            or self.recovery
+            or self.escalation
+            or self.findings
         ):
             raise ValueError("no_incident: true cannot also expect an incident or its response")
         if not self.no_incident and self.incident is None:

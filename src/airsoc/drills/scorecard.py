@@ -75,6 +75,7 @@ class Scorecard(BaseModel):
     requests_sent: int = 0
     rows_sent: int = 0
     labels_sent: int = 0
+    chat_turns_sent: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """Return the scorecard as a JSON object (``passed`` and ``scenario`` first)."""

@@ -39,7 +39,7 @@ from typing import Any
 from airsoc.alerting.service import DeliveryView, list_deliveries
 from airsoc.clock import ensure_utc
 from airsoc.drills.injectors import get_injector
-from airsoc.drills.scenario import ExpectedEscalation, ExpectedStep, Scenario
+from airsoc.drills.scenario import ExpectedEscalation, ExpectedFinding, ExpectedStep, Scenario
 from airsoc.drills.scorecard import IncidentSummary, Scorecard, StepResult
 from airsoc.incidents.findings import FindingView, list_findings
 from airsoc.incidents.lifecycle import parse_severity
@@ -319,6 +319,8 @@ def score_drill(
         problem = _escalation_problem(escalation, page, at)
         if problem:
             reasons.append(f"{problem} on {incident.ref}")
+    for expected_finding in expect.findings:
+        results.append(_covered(expected_finding, findings, origin, reasons))
     card.steps = results
     if fault_at is not None:
         client = _named_client(findings, expect.root_cause.subject if expect.root_cause else None)
@@ -332,6 +334,41 @@ def score_drill(
     card.reasons = reasons
     card.passed = not reasons
     return card
+
+
+def _covered(
+    expected: ExpectedFinding,
+    findings: Sequence[FindingView],
+    origin: datetime,
+    reasons: list[str],
+) -> StepResult:
+    """Return how forensics covered ``expected`` (a finding mentioning its text); say why not
+    in ``reasons``.
+
+    >>> from datetime import UTC, datetime
+    >>> reasons = []
+    >>> _covered(ExpectedFinding(mentions="guard"), [], datetime(2026, 1, 1, tzinfo=UTC),
+    ...          reasons).taken, reasons
+    (None, ['forensics recorded no finding mentioning guard'])
+    """
+    word = expected.mentions.lower()
+    hits = [
+        f
+        for f in findings
+        if word in f"{_finding_text(f)} {f.recommendation}".lower()
+        and (expected.kind is None or f.kind.value == expected.kind)
+    ]
+    if not hits:
+        reasons.append(
+            f"forensics recorded no {expected.kind or 'finding'} mentioning {expected.mentions}"
+            if expected.kind
+            else f"forensics recorded no finding mentioning {expected.mentions}"
+        )
+    return StepResult(
+        expected=f"forensics covers {expected.mentions}",
+        taken=hits[0].title if hits else None,
+        at_s=seconds_after(origin, hits[0].created_at) if hits else None,
+    )
 
 
 def _step_problem(

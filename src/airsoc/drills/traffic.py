@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,12 +35,16 @@ from airsoc.fleet.setup import credit_rows, fraud_rows, impression_rows, review_
 from airsoc.fleet.systems import credit_applications, fraud_transactions, sentiment_reviews
 
 __all__ = [
+    "CHAT_QUESTIONS",
     "GENERATORS",
+    "ChatStream",
+    "ChatTurn",
     "Generator",
     "Stream",
     "TrafficBatch",
     "TrafficControl",
     "Transform",
+    "chat_questions",
 ]
 
 
@@ -174,10 +178,16 @@ class TrafficControl:
         self.transforms: list[Transform] = []
         self._rng = np.random.default_rng(seed)
         self._carry: dict[int, float] = {}
+        self.chat_streams: list[ChatStream] = []
+        self._chat_carry: dict[int, float] = {}
 
     def add_stream(self, stream: Stream) -> None:
         """Add a client sending traffic from the next round on."""
         self.streams.append(stream)
+
+    def add_chat_stream(self, stream: ChatStream) -> None:
+        """Add users sending a chat system turns from the next round on."""
+        self.chat_streams.append(stream)
 
     def add_transform(self, transform: Transform) -> None:
         """Apply ``transform`` to the matching traffic from its ``start_s`` on."""
@@ -202,6 +212,8 @@ class TrafficControl:
         """Multiply every stream's rate by ``factor`` (tests run drills at reduced scale)."""
         for stream in self.streams:
             stream.rows_per_hour *= factor
+        for chat in self.chat_streams:
+            chat.turns_per_hour *= factor
 
     def round(self, *, elapsed_s: float, step_s: float) -> list[TrafficBatch]:
         """Return the requests due in the ``step_s`` seconds starting at ``elapsed_s``."""
@@ -234,3 +246,178 @@ class TrafficControl:
                         batch = transform.apply(batch, transform.progress(elapsed_s))
                 out.append(batch)
         return out
+
+    def chat_round(self, *, elapsed_s: float, step_s: float) -> list[ChatTurn]:
+        """Return the chat turns due in the ``step_s`` seconds starting at ``elapsed_s`` (this
+        control's generator draws them, so the same seed sends the same conversations).
+
+        >>> control = TrafficControl(seed=2)
+        >>> control.add_chat_stream(ChatStream(system="support-bot", client="help-center",
+        ...                                    turns_per_hour=7))
+        >>> turns = control.chat_round(elapsed_s=0.0, step_s=1800.0)
+        >>> len(turns), turns[0].system, turns[0].messages[0]["role"]
+        (3, 'support-bot', 'user')
+        """
+        out: list[ChatTurn] = []
+        for i, stream in enumerate(self.chat_streams):
+            if stream.until_s is not None and elapsed_s >= stream.until_s:
+                continue
+            due = stream.turns_per_hour * step_s / 3600 + self._chat_carry.get(i, 0.0)
+            n = math.floor(due)
+            self._chat_carry[i] = due - n
+            if n <= 0:
+                continue
+            rng = np.random.default_rng(int(self._rng.integers(0, 2**31 - 1)))
+            out += stream.turns(rng, n, elapsed_s)
+        return out
+
+
+# ----------------------------------------------------------------------------------- chat
+
+#: Questions the support bot's customers and employees ask besides the fleet's own list
+#: (:mod:`airsoc.fleet.rag.questions`), written for the drills: other wordings of the same
+#: needs, so a drill's conversations are not a loop of forty sentences.
+CHAT_QUESTIONS: tuple[str, ...] = (
+    "I paid for a monthly plan last week and changed my mind, can I get my money back?",
+    "My refund was approved on Monday, when will I see it on my statement?",
+    "If I stop my subscription now, do I lose access straight away?",
+    "We cancelled our account by mistake, is the data still there?",
+    "What happens to service credits if the platform is down for an afternoon?",
+    "Is phone support available at weekends?",
+    "The reset email never arrived, how long should I wait before asking again?",
+    "Our finance team needs last year's invoices, how far back can we download them?",
+    "Does an unpaid invoice get charged extra after the due date?",
+    "I am starting a new job here next month, how much holiday do I get?",
+    "Can I move some of this year's vacation days into next year?",
+    "How long can a new father take off after the birth?",
+    "I was ill for two days, do I need a note from a doctor?",
+    "Is there money for a desk and chair when working from home?",
+    "What hotel budget applies for a trip to Berlin?",
+    "Can I fly business class to a customer meeting in Lisbon?",
+    "I forgot to file a taxi receipt from March, is it too late?",
+    "What is the spending cap on my company card each month?",
+    "Do I need several offers before buying a new server rack?",
+    "Can I use my training budget for a conference ticket?",
+    "Does my password need special characters, and how long must it be?",
+    "I clicked on a strange link in an email, who do I tell and how fast?",
+    "Who reviews which colleagues can see production data?",
+    "Is customer data encrypted when it sits on disk?",
+    "My laptop is four years old, can I get a new one?",
+    "How long are the nightly database backups kept for?",
+    "Which companies process our customers' data on our behalf?",
+    "How soon does on-call have to respond when paged at night?",
+    "How quickly would the platform be back after losing a data centre?",
+    "I would like to download everything you store about me, how do I ask?",
+)
+
+#: Ways people start and end a message (most add nothing).
+_OPENERS = ("", "", "", "Hi, ", "Hello, ", "Quick question: ", "Good morning, ")
+_CLOSERS = ("", "", "", " Thanks!", " Thank you.", " Cheers.")
+
+
+def chat_questions(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    policy_share: float = 0.7,
+    topics: Sequence[str] = (),
+) -> list[str]:
+    """Return ``n`` benign support questions drawn with ``rng``: about ``policy_share`` of them
+    about the policies (the fleet's questions and :data:`CHAT_QUESTIONS`, in varied wordings;
+    with ``topics``, only those mentioning one of these words), the rest account requests,
+    greetings and requests for a person.
+
+    >>> qs = chat_questions(np.random.default_rng(1), 300)
+    >>> len(qs), len(set(qs)) > 100
+    (300, True)
+    >>> chat_questions(np.random.default_rng(1), 2, policy_share=1.5)
+    Traceback (most recent call last):
+    ...
+    airsoc.errors.InputError: policy_share: must be within [0, 1], got 1.5
+    >>> all("refund" in q.lower() for q in chat_questions(np.random.default_rng(1), 20,
+    ...                                                    policy_share=1, topics=["refund"]))
+    True
+    """
+    from airsoc.fleet.rag.questions import OTHER_QUESTIONS, POLICY_QUESTIONS
+
+    if not 0.0 <= policy_share <= 1.0:
+        raise InputError(f"must be within [0, 1], got {policy_share}", loc="policy_share")
+    policy = tuple(
+        q
+        for q in (*POLICY_QUESTIONS, *CHAT_QUESTIONS)
+        if not topics or any(w.lower() in q.lower() for w in topics)
+    )
+    if not policy:
+        raise InputError(f"no support question mentions {', '.join(topics)}", loc="topics")
+    out: list[str] = []
+    for _ in range(n):
+        if rng.random() < policy_share:
+            question = policy[int(rng.integers(len(policy)))]
+            opener = _OPENERS[int(rng.integers(len(_OPENERS)))]
+            closer = _CLOSERS[int(rng.integers(len(_CLOSERS)))]
+            if opener:
+                question = question[0].lower() + question[1:]
+            out.append(f"{opener}{question}{closer}")
+        else:
+            out.append(OTHER_QUESTIONS[int(rng.integers(len(OTHER_QUESTIONS)))])
+    return out
+
+
+@dataclass
+class ChatTurn:
+    """One turn a user sends a chat system: the OpenAI ``messages`` of the request, the
+    session (sent as the request's ``user``) and the client (the app) that sends it."""
+
+    system: str
+    client: str
+    session_id: str
+    messages: list[dict[str, Any]]
+    elapsed_s: float
+
+    @property
+    def question(self) -> str:
+        """Return the text of the last user message."""
+        users = [m for m in self.messages if m.get("role") == "user"]
+        return str(users[-1].get("content", "")) if users else ""
+
+
+#: Makes ``n`` turns of a chat stream: (rng, n, elapsed_s) -> (session_id, messages) pairs.
+ChatSource = Callable[[np.random.Generator, int, float], list[tuple[str, list[dict[str, Any]]]]]
+
+
+@dataclass
+class ChatStream:
+    """Users of one app sending a chat system questions: ``turns_per_hour`` on the simulated
+    clock, from ``users`` people each in their own session (a new session every
+    ``turns_per_session`` of their turns), benign questions about ``policy_share`` of them about
+    the policies (those mentioning one of ``topics``, when given). ``source`` replaces the
+    benign questions (an attacker's turns)."""
+
+    system: str
+    client: str
+    turns_per_hour: float
+    users: int = 50
+    turns_per_session: int = 3
+    policy_share: float = 0.7
+    topics: tuple[str, ...] = ()
+    until_s: float | None = None
+    source: ChatSource | None = None
+    _sent: int = 0
+
+    def turns(self, rng: np.random.Generator, n: int, elapsed_s: float) -> list[ChatTurn]:
+        """Return the next ``n`` turns of this stream."""
+        if self.source is not None:
+            pairs = self.source(rng, n, elapsed_s)
+        else:
+            pairs = []
+            asked = chat_questions(rng, n, policy_share=self.policy_share, topics=self.topics)
+            for question in asked:
+                user = int(rng.integers(self.users))
+                session = (self._sent // max(self.users, 1)) // self.turns_per_session
+                pairs.append(
+                    (f"{self.client}-u{user}-s{session}", [{"role": "user", "content": question}])
+                )
+                self._sent += 1
+        return [
+            ChatTurn(self.system, self.client, sid, messages, elapsed_s) for sid, messages in pairs
+        ]

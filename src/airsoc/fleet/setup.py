@@ -427,7 +427,11 @@ def write_playbooks(folder: Path, *, approval_timeout: float) -> None:
     shipped.update({p.name: p for p in sorted(FLEET_PLAYBOOKS_DIR.glob("*.yaml"))})
     for path in shipped.values():
         text = path.read_text(encoding="utf-8")
-        if path.name == "release-regression.yaml":
+        if path.name in (
+            "release-regression.yaml",
+            "prompt-injection.yaml",
+            "hallucination-cascade.yaml",
+        ):
             text = text.replace(
                 "timeout: 15m, on_timeout: proceed",
                 f"timeout: {approval_timeout:g}s, on_timeout: proceed",

@@ -8,7 +8,8 @@ approved document index:
 1. **Grounding.** Every answer is judged against its retrieved chunks and the approved index
    (:class:`~airsoc.detection.llm.grounding.GroundingChecker`); an alarm marks it ungrounded.
 2. **Documents.** For each retrieved document, the lift of the ungrounded flag among the answers
-   that retrieved it over those that did not, with a one-sided Fisher exact test.
+   that retrieved it (its changed version, for a document that changed) over the other answers,
+   with a one-sided Fisher exact test.
 3. **Changes.** A retrieved chunk whose document hash is not the approved version's means the
    document changed: when it was last seen approved and first seen changed, bound the change.
    Documents retrieved that the approved index does not hold (a re-ingested answer, say) are
@@ -242,7 +243,22 @@ def _documents(
     total_bad = int(flags.sum())
     out: list[DocumentSuspicion] = []
     for doc_id in ids:
+        doc = approved.get(doc_id)
+        good = doc.sha256 if doc is not None else None
         used = np.array([any(c.doc_id == doc_id for c in t.retrieved) for t in turns])
+        # A changed document drives the answers that retrieved its changed version: those are
+        # weighed, not the answers of before the change.
+        changed_use = np.array(
+            [
+                any(
+                    c.doc_id == doc_id and c.sha256 and good is not None and c.sha256 != good
+                    for c in t.retrieved
+                )
+                for t in turns
+            ]
+        )
+        if changed_use.any():
+            used = changed_use
         k, m = int(flags[used].sum()), int(used.sum())
         rest_bad, rest = total_bad - k, n - m
         rate = k / m
@@ -252,8 +268,6 @@ def _documents(
         )
         # Smoothed, so a document retrieved only by ungrounded answers has a finite lift.
         lift = ((k + 0.5) / (m + 1)) / ((rest_bad + 0.5) / (rest + 1))
-        doc = approved.get(doc_id)
-        good = doc.sha256 if doc is not None else None
         hashes = list(dict.fromkeys(c.sha256 for t in turns for c in t.retrieved
                                     if c.doc_id == doc_id and c.sha256))  # fmt: skip
         last_good: datetime | None = None

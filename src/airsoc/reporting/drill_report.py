@@ -48,6 +48,7 @@ def _defaults(card: Mapping[str, Any]) -> dict[str, Any]:
         "requests_sent": 0,
         "rows_sent": 0,
         "labels_sent": 0,
+        "chat_turns_sent": 0,
     }
     return {**base, **card}
 
@@ -82,6 +83,7 @@ def render_drill_text(card: Mapping[str, Any]) -> str:
         lines.append(f"  reason: {reason}")
     lines.append(
         f"  {card['requests_sent']} requests, {card['rows_sent']} rows, {card['labels_sent']} "
-        f"labels; {card['simulated_s']:g} simulated s in {card['wall_s']:g} s"
+        f"labels, {card['chat_turns_sent']} chat turns; {card['simulated_s']:g} simulated s in "
+        f"{card['wall_s']:g} s"
     )
     return "\n".join(lines)

@@ -16,7 +16,10 @@
   and finds the moved features and segments (:func:`airsoc.forensics.investigate_drift`).
 - ``forensics.rag`` reads the system's logged LLM turns and its hallucination monitor's
   approved documents, and names the documents behind the ungrounded answers, when they changed
-  and the affected sessions (:func:`airsoc.forensics.investigate_rag`).
+  and the affected sessions (:func:`airsoc.forensics.investigate_rag`); it returns them as
+  ``driving_documents`` (the root cause first, also as ``root_cause_document``) with the
+  cascade's origin and speed, so a later step can remove them
+  (``foreach: "{{ steps.root_cause.driving_documents }}"``).
 
 - ``forensics.clients`` reads the system's answered queries and the gateway's client blocks,
   and ranks the clients that sweep or probe the model
@@ -545,12 +548,23 @@ class InvestigateRag(Action):
             end = ctx.clock.now()
             turns = rag_turns(monitor, source.window(monitor, end - params.window, end))
             found = investigate_rag(turns, approved=load_document_index(str(documents)))
+            driving = [d.doc_id for d in found.documents if d.score >= 0.5]
             output = {
                 "monitor": monitor.name,
                 "documents": [
                     {"document": d.doc_id, "score": d.score, "changed_at": d.changed_at}
                     for d in found.documents[:5]
                 ],
+                # What a playbook removes: the documents that drive the ungrounded answers
+                # (the first is the root cause: changed or not approved), and how fast the
+                # cascade spread from its origin.
+                "root_cause_document": driving[0] if driving else None,
+                "driving_documents": driving,
+                "cascade": {
+                    "started_at": found.cascade.started_at or found.cascade.first_ungrounded_at,
+                    "sessions_per_hour": found.cascade.sessions_per_hour,
+                    "growth_per_hour": found.cascade.growth_per_hour,
+                },
                 "ungrounded": found.ungrounded,
                 "turns": found.turns,
                 "affected_sessions": [x.session_id for x in found.affected_sessions],

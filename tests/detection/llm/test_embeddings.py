@@ -46,3 +46,18 @@ def test_tfidf_needs_fitting_and_a_corpus() -> None:
         TfidfEmbedder().embed(["x"])
     with pytest.raises(DetectionError, match="non-empty corpus"):
         TfidfEmbedder().fit(["  "])
+
+
+def test_minilm_keeps_the_embeddings_of_texts_it_saw() -> None:
+    from airsoc.detection.llm.embeddings import MiniLMEmbedder, minilm_available
+
+    if not minilm_available():
+        pytest.skip("the MiniLM weights are not installed")
+    model = MiniLMEmbedder.load()
+    texts = ["a refund within fourteen days", "backups are kept for 35 days"]
+    fresh = model._embed(texts, 32)
+    again = model.embed([texts[1], texts[0], texts[1]])
+    assert np.array_equal(again[0], fresh[1])
+    assert np.array_equal(again[1], fresh[0])
+    assert np.array_equal(again[2], fresh[1])
+    assert texts[0] in model._cache

@@ -126,3 +126,23 @@ def test_holding_and_handoff_messages_make_no_claim(checker: GroundingChecker, a
 )
 def test_a_claim_beside_a_handoff_is_still_checked(checker: GroundingChecker, answer: str) -> None:
     assert checker.check(answer, CHUNKS).decision == "drift"
+
+
+def test_the_same_answer_on_the_same_chunks_is_judged_once() -> None:
+    from airsoc.detection.llm.grounding import (
+        ApprovedDocument,
+        DocumentIndex,
+        GroundingChecker,
+        RetrievedChunk,
+    )
+
+    doc = ApprovedDocument.build("POL-1", "Refunds", "1", {"1": "Refunds within 14 days."})
+    checker = GroundingChecker(DocumentIndex([doc]))
+    chunks = [RetrievedChunk("POL-1", doc.sections["1"], "1", doc.sha256)]
+    first = checker.check("Refunds within 90 days (POL-1 §1).", chunks, subject="s1")
+    second = checker.check("Refunds within 90 days (POL-1 §1).", chunks, subject="s2")
+    assert (first.subject, second.subject) == ("s1", "s2")
+    assert first.evidence["ms"] == second.evidence["ms"]  # remembered, not judged again
+    assert first.decision == second.decision == "drift"
+    other = checker.check("Refunds within 14 days (POL-1 §1).", chunks, subject="s3")
+    assert other.decision == "ok"

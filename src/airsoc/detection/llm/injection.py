@@ -58,6 +58,7 @@ from airsoc.detection.llm.embeddings import (
     cosine_matrix,
     minilm_available,
 )
+from airsoc.detection.llm.memo import VerdictMemo
 from airsoc.detection.llm.text import (
     DEFAULT_MAX_CHARS,
     prepare_text,
@@ -510,6 +511,7 @@ class PromptInjectionDetector:
         self.model_path = model_path
         self.model = model
         self._fitted = False
+        self._memo = VerdictMemo()
 
     def _fit(self) -> None:
         semantic: Embedder | None = self.embedder
@@ -653,9 +655,15 @@ class PromptInjectionDetector:
         >>> d.detect(b"").reason
         'empty text: nothing to scan'
         """
-        started = time.perf_counter()
         if not self._fitted:
             self._fit()
+        key = (text, source, self.threshold_for(source), self.warn_at, tuple(self.canaries))
+        return self._memo.get(
+            key, lambda: self._detect(text, source, subject), subject=subject or source
+        )
+
+    def _detect(self, text: str | bytes | None, source: Source, subject: str | None) -> Verdict:
+        started = time.perf_counter()
         threshold = self.threshold_for(source)
         threshold_source = "fixed" if self.threshold is not None else "calibrated"
         view = prepare_text(text, max_chars=self.max_chars)
