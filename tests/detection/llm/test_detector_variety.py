@@ -9,7 +9,7 @@ import pytest
 
 from airsoc.detection.llm.evalsets import EVALUATION_SETS, evaluation_set, shared_wording
 from airsoc.detection.llm.harmful import HarmfulOutputDetector
-from airsoc.detection.llm.injection import RULES, PromptInjectionDetector
+from airsoc.detection.llm.injection import RULES, PromptInjectionDetector, Source
 from airsoc.detection.llm.public_data import (
     HARM_REQUEST_ORIGINS,
     PUBLIC_SOURCES,
@@ -75,13 +75,11 @@ def test_an_instruction_planted_mid_document_is_read_on_its_own(
 
 def test_demo_approved_documents_never_alarm(detector: PromptInjectionDetector) -> None:
     sections = [t for d in load_policies() for t in d.sections.values()]
-    alarms = [t for t in sections if detector.detect(t, source="retrieved").is_alarm]
-    assert alarms == [], alarms
-    # Read as if a user had typed it, one section still alarms with the current model:
-    # "Administrator rights need approval from the system owner and expire after 30 days."
-    # (stage 1 0.40, MiniLM head 0.90). Known; no more may.
-    typed = [t for t in sections if detector.detect(t, source="user").is_alarm]
-    assert len(typed) <= 1, typed
+    # Whatever the source: retrieved by the bot, returned by a tool, or pasted by a user.
+    sources: tuple[Source, ...] = ("retrieved", "tool", "user")
+    for source in sources:
+        alarms = [t for t in sections if detector.detect(t, source=source).is_alarm]
+        assert alarms == [], (source, alarms)
 
 
 @pytest.mark.parametrize(

@@ -16,11 +16,15 @@ The score comes from trained models; rules explain it and set a floor under it:
   escapes, rot13...; see :mod:`airsoc.detection.llm.text`) is scored too;
 * rules (instruction override in ten languages, role markers, persona jailbreaks, prompt
   extraction, exfiltration, instructions addressed to an AI inside content) name what was
-  found; the precise ones set a floor under the score;
+  found; the precise ones set a floor under the score where the model corroborates them
+  (:data:`RULE_CORROBORATION`); a match the model reads as benign (an article *about*
+  "ignore previous instructions") warns;
 * canary tokens, for outputs (:mod:`airsoc.detection.llm.canary`).
 
 The alarm threshold depends on where the text came from (``user``, ``retrieved``, ``tool``):
-the shipped thresholds were calibrated on benign samples of each source, and
+the shipped thresholds were calibrated on benign samples of each source (texts read in more
+than one window on long benign documents of their own, since their score is the worst of many
+windows), and
 :func:`~airsoc.detection.llm.calibration.calibrate_injection` fits them on a system's own
 documents and turns. Models and thresholds ship in ``data/injection_model.npz``, rebuilt by
 ``python -m airsoc.detection.llm.train``.
@@ -72,6 +76,7 @@ __all__ = [
     "CONTENT_MODEL_ONLY",
     "MIN_WORDS",
     "RULES",
+    "RULE_CORROBORATION",
     "SOURCES",
     "InjectionModel",
     "InjectionRule",
@@ -91,6 +96,14 @@ SOURCES: tuple[str, ...] = ("user", "retrieved", "tool")
 #: tool output talk about instructions, passwords and rules far more often than users do, and
 #: a planted instruction nearly always names the model it speaks to.
 CONTENT_MODEL_ONLY = 0.9
+
+#: A rule sets its floor under the score only where the model gives the text at least this
+#: score; below it the match warns and explains. Text *about* attacks (a security article, a
+#: search result for "ignore previous instructions", a code review) matches the rules and
+#: reads as benign to the model; a real override, persona or planted note reads as an attack
+#: to both. Set well below the lowest model score of the training attacks that match a rule
+#: (0.37 with the shipped model), not on any evaluation text.
+RULE_CORROBORATION = 0.25
 
 #: A text of fewer words than this (with no rule, payload or canary) is never flagged on the
 #: model score alone: an instruction needs a verb and what it acts on.
@@ -385,6 +398,13 @@ class InjectionModel:
     #: The thresholds of stage 1 alone (no embeddings), calibrated on the same benign split:
     #: its scores are spread differently, so it needs thresholds of its own.
     stage1_thresholds: Mapping[str, float] = field(default_factory=dict)
+    #: The thresholds for texts read in more than one window, per source (full detector and
+    #: stage 1 alone). A long text scores as its worst window, the worst of many draws: on
+    #: benign documents of one to five thousand characters that maximum sits higher than the
+    #: score of one short text, so long texts are calibrated on long benign texts of their
+    #: own. Never below the source's threshold.
+    long_thresholds: Mapping[str, float] = field(default_factory=dict)
+    stage1_long_thresholds: Mapping[str, float] = field(default_factory=dict)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Return the model as plain arrays (see :func:`load_injection_model`)."""
@@ -401,6 +421,10 @@ class InjectionModel:
         arrays["stage1_thresholds.values"] = np.array(
             list(self.stage1_thresholds.values()), dtype=np.float64
         )
+        for name in ("long_thresholds", "stage1_long_thresholds"):
+            table: Mapping[str, float] = getattr(self, name)
+            arrays[f"{name}.sources"] = np.array(list(table))
+            arrays[f"{name}.values"] = np.array(list(table.values()), dtype=np.float64)
         return arrays
 
     @classmethod
@@ -423,12 +447,15 @@ class InjectionModel:
                     strict=True,
                 )
             )
-            stage1_thresholds = dict(
-                zip(
-                    (str(s) for s in arrays.get("stage1_thresholds.sources", [])),
-                    (float(v) for v in arrays.get("stage1_thresholds.values", [])),
-                    strict=True,
+            stage1_thresholds, long_thresholds, stage1_long = (
+                dict(
+                    zip(
+                        (str(s) for s in arrays.get(f"{name}.sources", [])),
+                        (float(v) for v in arrays.get(f"{name}.values", [])),
+                        strict=True,
+                    )
                 )
+                for name in ("stage1_thresholds", "long_thresholds", "stage1_long_thresholds")
             )
         except KeyError as exc:
             raise DataFileError(f"injection model lacks {exc.args[0]}") from None
@@ -441,6 +468,8 @@ class InjectionModel:
             weight,
             info,
             stage1_thresholds,
+            long_thresholds,
+            stage1_long,
         )
 
 
@@ -565,6 +594,29 @@ class PromptInjectionDetector:
             # Without embeddings only stage 1 scores: use the thresholds fitted for it.
             return float(self.model_.stage1_thresholds[key])
         return float(self.model_.thresholds.get(key, 0.5))
+
+    def long_threshold_for(self, source: str) -> float:
+        """Return the alarm score for texts from ``source`` read in more than one window: the
+        model's threshold for long texts, never below :meth:`threshold_for` (a fixed
+        ``threshold`` applies to every text).
+
+        >>> from airsoc.detection.llm.embeddings import TfidfEmbedder
+        >>> d = PromptInjectionDetector(embedder=TfidfEmbedder())
+        >>> d.long_threshold_for("retrieved") >= d.threshold_for("retrieved")
+        True
+        """
+        short = self.threshold_for(source)
+        if self.threshold is not None:
+            return short
+        if not self._fitted:
+            self._fit()
+        key = "user" if source == "output" else source
+        table = (
+            self.model_.stage1_long_thresholds
+            if self.semantic_ is None
+            else self.model_.long_thresholds
+        )
+        return max(short, float(table.get(key, short)))
 
     def score_texts(self, texts: Sequence[str], *, source: str = "user") -> list[float]:
         """Return the model score of each text (its worst window, or sentence for content
@@ -699,19 +751,33 @@ class PromptInjectionDetector:
         if hidden and floor:
             floor = min(1.0, floor + 0.1)
         windows = text_windows(view.normalized)
+        # The model alone, on a text read in several windows, answers to the long-text
+        # threshold (its score is the worst of many windows); a corroborated rule does not.
+        model_threshold = self.long_threshold_for(source) if len(windows) > 1 else threshold
         sentences = self._sentences(view.normalized, source)
         scored = self._score(windows, sentences)
         units = windows + [s for s in sentences if s not in windows]
         payload_score = self._score([p.text for p in view.payloads]).score if view.payloads else 0.0
         model_score = max(scored.score, payload_score)
         leaks = find_canary_leaks(view.normalized, self.canaries) if self.canaries else []
+        rule_floor = floor
+        # A rule sets its floor only where the model reads the text as at least somewhat
+        # suspicious: documents, logs and search results quote "ignore previous instructions"
+        # when they talk about attacks. Uncorroborated, a rule match warns. A rule that fires
+        # only on a decoded payload, and a fixed threshold, keep the floor.
+        uncorroborated = bool(floor) and not hidden and self.threshold is None
+        uncorroborated = uncorroborated and model_score < RULE_CORROBORATION
+        if uncorroborated:
+            floor = 0.0
         score = max(model_score, floor)
         if leaks:
             score = 1.0
         warn = self.warn_at if self.warn_at is not None else 0.6 * threshold
-        alarm_at = threshold
+        # A rule the model corroborates alarms whatever the calibrated threshold (thresholds
+        # are fitted to the model's benign scores; a tool's may sit above a rule's weight).
+        alarm_at = min(threshold, floor) if floor else threshold if leaks else model_threshold
         if content and not floor and not leaks and self.threshold is None:
-            alarm_at = max(threshold, CONTENT_MODEL_ONLY)
+            alarm_at = max(model_threshold, CONTENT_MODEL_ONLY)
         if (
             not floor
             and not leaks
@@ -724,6 +790,8 @@ class PromptInjectionDetector:
         decision: Decision = "drift" if score >= alarm_at else "warn" if score >= warn else "ok"
         if alarm_at == float("inf"):
             decision = "ok"
+        if uncorroborated and decision == "ok":
+            decision = "warn"
         nearest, sim = self._nearest([units[scored.worst]]) if decision != "ok" else (None, 0.0)
         atlas = self._techniques(hits, source, decision, leaks=bool(leaks))
         matches: list[dict[str, Any]] = [
@@ -766,7 +834,9 @@ class PromptInjectionDetector:
                 "atlas": atlas,
                 "source": source,
                 "matches": matches,
-                "rule_score": round(floor, 4),
+                "rule_score": round(rule_floor, 4),
+                # False: a rule matched but the model does not read an attack (it warns)
+                "rule_corroborated": None if not rule_floor else not uncorroborated,
                 # None: the model alone cannot alarm on this text (too short to instruct)
                 "alarm_at": None if alarm_at == float("inf") else alarm_at,
                 "similarity_score": round(model_score, 4),

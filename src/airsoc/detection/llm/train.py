@@ -40,7 +40,7 @@ from airsoc.detection.llm.public_data import (
     load_public_corpus,
     source_of,
 )
-from airsoc.detection.llm.text import prepare_text, text_units
+from airsoc.detection.llm.text import prepare_text, text_units, text_windows
 from airsoc.detection.llm.training_chat import chat_turn_set
 from airsoc.detection.llm.training_data import (
     documentation_prose,
@@ -48,11 +48,16 @@ from airsoc.detection.llm.training_data import (
     injection_training_set,
 )
 from airsoc.detection.llm.training_variety import harm_variety_set, injection_variety_set
+from airsoc.detection.llm.training_written import WrittenText, written_set
 from airsoc.errors import DetectionError
 
 __all__ = ["main", "split_documents", "train_harm_model", "train_injection_model"]
 
 HEAD_SAMPLES = 6000
+#: The windows of the hand-written traffic (:mod:`~airsoc.detection.llm.training_written`)
+#: count this many times in stage 1, and every one of them is in the head's sample: they are
+#: few next to the generated rows, and they are the long and rough kinds the generators lack.
+WRITTEN_WEIGHT = 3
 #: Stage 1 alone may clear a window (below 0.1) but never convict it: every window it finds
 #: suspicious is read by the embedding head too, which weighs more.
 BAND = (0.1, 1.0)
@@ -120,21 +125,70 @@ def _without_heldout(rows: Sequence[LabelledText]) -> list[LabelledText]:
     return [r for r, d in zip(rows, drop, strict=True) if not d]
 
 
+def _written_training_rows(seed: int) -> list[WrittenText]:
+    """Return the train part of the written traffic, without the attacks planted in long
+    documents (a whole document labelled ``attack`` would teach that length is an attack;
+    the planted texts themselves are among the attacks)."""
+    rows = written_set("train", seed=seed)
+    return [r for r in rows if not r.id.startswith("w-train-late")]
+
+
 def _calibration_split(held_docs: Sequence[str]) -> dict[str, list[str]]:
+    written = [r for r in written_set("calibration", seed=2) if r.label == "benign"]
     rows = injection_training_set(seed=2, size=1500)
     benign = [r for r in rows if r.label == "benign"]
     variety = [r for r in injection_variety_set(seed=6, size=600) if r.label == "benign"]
     benign += [r for r in variety if r.category != "tool_output"]
     benign = _without_heldout(benign)
     chat = [r.text for r in _without_heldout(chat_turn_set(seed=77, size=600))]
-    return {
+    # Every written benign text of the calibration part is read as each source: a user may
+    # paste a document or a log, a retriever may return anything.
+    every = [r.text for r in _without_heldout(written)]
+    split = {
         "user": [r.text for r in benign if r.category != "tool_output"]
         + list(held_docs[:200])
-        + chat,
-        "retrieved": [r.text for r in benign if r.category in ("prose", "email")] + list(held_docs),
+        + chat
+        + every,
+        "retrieved": [r.text for r in benign if r.category in ("prose", "email")]
+        + list(held_docs)
+        + every,
         "tool": [r.text for r in benign if r.category in ("tool_output", "code")]
-        + list(held_docs[:100]),
+        + list(held_docs[:100])
+        + every,
     }
+    # Texts read in more than one window are calibrated apart (see _long_calibration).
+    return {
+        source: [t for t in texts if len(text_windows(prepare_text(t).normalized)) == 1]
+        for source, texts in split.items()
+    }
+
+
+def _long_documents(paragraphs: Sequence[str], seed: int) -> list[str]:
+    """Return documents of 1,000-5,000 characters made of consecutive ``paragraphs`` (in
+    a seeded order), each paragraph used once."""
+    rng = random.Random(seed)
+    order = list(paragraphs)
+    rng.shuffle(order)
+    out: list[str] = []
+    current: list[str] = []
+    target = rng.randint(1000, 4800)
+    for p in order:
+        current.append(p)
+        if sum(len(c) + 2 for c in current) >= target:
+            out.append("\n\n".join(current)[:5000])
+            current = []
+            target = rng.randint(1000, 4800)
+    return out
+
+
+def _long_calibration(held_docs: Sequence[str]) -> list[str]:
+    """Return benign texts of more than one window that no model was trained on: documents
+    assembled from the calibration part of the written traffic and from held-out
+    documentation paragraphs."""
+    written = written_set("calibration", seed=3, long_texts=160)
+    texts = [r.text for r in _without_heldout(written) if r.label == "benign"]
+    texts += _long_documents(held_docs, seed=3)
+    return [t for t in texts if len(text_windows(prepare_text(t).normalized)) > 1]
 
 
 def train_injection_model(
@@ -152,12 +206,19 @@ def train_injection_model(
         + chat_turn_set(seed=seed + 30, size=size // 2)
     )
     texts, labels = _windows(rows, docs_train)
-    stage1 = HashedTextModel.fit(texts, labels)
+    written_texts, written_labels = _windows(_without_heldout(_written_training_rows(seed)), [])
+    stage1 = HashedTextModel.fit(
+        texts + written_texts * WRITTEN_WEIGHT, labels + written_labels * WRITTEN_WEIGHT
+    )
+    first_written = len(texts)
+    texts += written_texts
+    labels += written_labels
     head = None
     if embeddings:
         if not minilm_available():
             raise DetectionError("training the embedding head needs the 'embeddings' extra")
-        sample = _head_sample(labels, HEAD_SAMPLES, seed)
+        sample = _head_sample(labels[:first_written], HEAD_SAMPLES, seed)
+        sample += list(range(first_written, len(texts)))
         vectors = MiniLMEmbedder.load().embed([texts[i] for i in sample])
         head = EmbeddingHead.fit(vectors, [labels[i] for i in sample])
     draft = InjectionModel(stage1, head, dict.fromkeys(SOURCES, 0.5), BAND, HEAD_WEIGHT)
@@ -175,16 +236,43 @@ def train_injection_model(
             out[source] = round(min(max(q + 0.05, 0.5), 0.9), 3)
             if log:
                 print(f"calibration {source} ({name}): {len(benign)} benign texts, q99.5 {q:.3f}")
+    long_texts = _long_calibration(docs_held)
+    long_thresholds: dict[str, float] = {}
+    stage1_long: dict[str, float] = {}
+    for name, det, short, out in (
+        ("full", detector, thresholds, long_thresholds),
+        ("stage 1", alone, stage1_thresholds, stage1_long),
+    ):
+        # Retrieved chunks and tool output are read the same way (windows and sentences).
+        q_user, q_content = (
+            float(np.quantile(det.score_texts(long_texts, source=kind), 0.99))
+            for kind in ("user", "retrieved")
+        )
+        for source in SOURCES:
+            q = q_user if source == "user" else q_content
+            out[source] = round(min(max(q + 0.05, short[source]), 0.9), 3)
+            if log:
+                print(f"long texts {source} ({name}): {len(long_texts)} benign, q99 {q:.3f}")
     info = {
         "trained_on": f"training_data seed {seed} size {size}, training_variety, "
-        f"training_chat, injection_corpus, public_injection, {len(docs_train)} documentation "
-        "paragraphs; held-out texts dropped",
+        f"training_chat, training_written (train part), injection_corpus, public_injection, "
+        f"{len(docs_train)} documentation paragraphs; held-out texts dropped",
         "windows": str(len(texts)),
-        "head_samples": str(HEAD_SAMPLES if head is not None else 0),
+        "head_samples": str(HEAD_SAMPLES + len(written_texts) if head is not None else 0),
     }
     if log:
         print(f"injection model: {len(texts)} windows, {time.perf_counter() - started:.0f} s")
-    return InjectionModel(stage1, head, thresholds, BAND, HEAD_WEIGHT, info, stage1_thresholds)
+    return InjectionModel(
+        stage1,
+        head,
+        thresholds,
+        BAND,
+        HEAD_WEIGHT,
+        info,
+        stage1_thresholds,
+        long_thresholds,
+        stage1_long,
+    )
 
 
 def train_harm_model(

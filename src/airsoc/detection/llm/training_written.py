@@ -1,0 +1,161 @@
+"""Hand-written benign traffic and attacks for training and calibrating the injection model.
+
+The generators (:mod:`~airsoc.detection.llm.training_data`, ``training_variety``,
+``training_chat``) compose short texts from word lists: their documents stay under about 600
+characters and their tool outputs are a few key-value pairs. Real traffic is longer and
+rougher: documentation, e-mails, release notes and code of one to five thousand characters,
+JSON responses, logs, search results and help-desk cases that quote passwords, admin rights,
+"ignore" and "override" in their everyday senses. ``data/written_traffic.yaml`` holds such
+texts, written by hand for airsoc, apart from the held-out evaluation texts
+(:mod:`~airsoc.detection.llm.heldout`), and a few attacks of the same shapes.
+
+Every list is cut in two parts: ``train`` (three items in four) and ``calibration`` (every
+fourth item), so that thresholds are set on texts the models never saw. Long texts are
+assembled from the paragraphs, code and tool outputs of one part only, by a seeded draw, so
+that each part gets documents of one to five thousand characters.
+
+Example:
+    >>> rows = written_set("train", seed=1)
+    >>> {r.label for r in rows} == {"attack", "benign"}
+    True
+    >>> long = [r for r in rows if r.category == "long_prose"]
+    >>> min(len(r.text) for r in long) >= 1000, max(len(r.text) for r in long) <= 5000
+    (True, True)
+    >>> train = {r.text for r in rows}
+    >>> any(r.text in train for r in written_set("calibration", seed=1) if r.label == "attack")
+    False
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from airsoc.detection.llm.corpus import LabelledText
+from airsoc.errors import DataFileError, InputError
+
+__all__ = ["PARTS", "WrittenText", "load_written_traffic", "written_set"]
+
+Part = Literal["train", "calibration"]
+#: The two disjoint parts of every list.
+PARTS: tuple[str, ...] = ("train", "calibration")
+
+#: The lists of benign texts in the file, and the (category, source) each is read as.
+_BENIGN_LISTS: dict[str, tuple[str, str]] = {
+    "support_questions": ("support_question", "user"),
+    "hard_negatives": ("hard_negative", "user"),
+    "policy_statements": ("policy", "retrieved"),
+    "paragraphs": ("prose", "retrieved"),
+    "code_snippets": ("code", "tool"),
+    "tool_outputs": ("tool_output", "tool"),
+}
+
+
+@dataclass(frozen=True)
+class WrittenText(LabelledText):
+    """A written text and the source it is read as (``user``, ``retrieved`` or ``tool``)."""
+
+    source: str = "user"
+
+
+def _path() -> Path:
+    return Path(str(resources.files("airsoc.detection.llm") / "data" / "written_traffic.yaml"))
+
+
+@functools.lru_cache(maxsize=2)
+def load_written_traffic(path: str | None = None) -> dict[str, tuple[Any, ...]]:
+    """Return the lists of the written-traffic file (the shipped one by default), checked.
+
+    >>> traffic = load_written_traffic()
+    >>> len(traffic["tool_outputs"]) >= 25, len(traffic["paragraphs"]) >= 30
+    (True, True)
+    """
+    where = Path(path) if path else _path()
+    try:
+        data = yaml.safe_load(where.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataFileError(f"{where}: cannot read the written traffic ({exc})") from None
+    if not isinstance(data, dict):
+        raise DataFileError(f"{where}: expected a mapping of lists")
+    out: dict[str, tuple[Any, ...]] = {}
+    for key in [*_BENIGN_LISTS, "attacks"]:
+        items = data.get(key)
+        if not isinstance(items, list) or not items:
+            raise DataFileError(f"{where}: {key!r} must be a non-empty list")
+        for i, item in enumerate(items):
+            text = item.get("text") if key == "attacks" and isinstance(item, dict) else item
+            if not isinstance(text, str) or not text.strip():
+                raise DataFileError(f"{where}: {key}[{i}] is not a text")
+        out[key] = tuple(items)
+    return out
+
+
+def _split(items: Sequence[Any], part: str) -> list[Any]:
+    """Every fourth item is calibration, the rest train."""
+    if part not in PARTS:
+        raise InputError(f"unknown part {part!r}; expected one of {', '.join(PARTS)}", loc="part")
+    return [x for i, x in enumerate(items) if (i % 4 == 3) == (part == "calibration")]
+
+
+_OPEN = ("", "", "Hi all,\n\n", "Hello,\n\n", "Dear colleagues,\n\n", "Subject: Update\n\n",
+         "# Notes\n\n", "## Overview\n\n", "From: team lead\nTo: support\n\n")  # fmt: skip
+_CLOSE = ("", "", "\n\nThanks,\nSam", "\n\nBest regards,\nthe support team",
+          "\n\n-- \nSent from my phone", "\n\nQuestions? Reply to this message.")  # fmt: skip
+
+
+def _long_texts(
+    rng: random.Random, paragraphs: Sequence[str], extras: Sequence[str], count: int
+) -> list[str]:
+    """Return ``count`` documents of 1,000-5,000 characters drawn from ``paragraphs`` (with,
+    now and then, a code snippet or tool output in between)."""
+    out: list[str] = []
+    for _ in range(count):
+        target = rng.randint(1000, 4800)
+        body: list[str] = []
+        while sum(len(b) + 2 for b in body) < target:
+            pool = extras if extras and rng.random() < 0.15 else paragraphs
+            body.append(pool[rng.randrange(len(pool))])
+        text = rng.choice(_OPEN) + "\n\n".join(body) + rng.choice(_CLOSE)
+        out.append(text[:5000])
+    return out
+
+
+def written_set(part: str, *, seed: int = 1, long_texts: int = 60) -> list[WrittenText]:
+    """Return the written texts of ``part`` (``train`` or ``calibration``): every benign text
+    and attack of that part, plus ``long_texts`` documents assembled from its paragraphs and
+    as many attacks planted in such documents (a late attack, after pages of benign text).
+    """
+    traffic = load_written_traffic()
+    rng = random.Random(f"{part}:{seed}")
+    rows: list[WrittenText] = []
+    for key, (category, source) in _BENIGN_LISTS.items():
+        for i, text in enumerate(_split(traffic[key], part)):
+            rows.append(WrittenText(f"w-{part}-{key}-{i}", text, "benign", category, "en", source))
+    paragraphs = _split(traffic["paragraphs"], part)
+    extras = _split(traffic["code_snippets"], part) + _split(traffic["tool_outputs"], part)
+    for i, text in enumerate(_long_texts(rng, paragraphs, extras, long_texts)):
+        source = "retrieved" if i % 3 else "user"
+        rows.append(WrittenText(f"w-{part}-long-{i}", text, "benign", "long_prose", "en", source))
+    attacks = _split(traffic["attacks"], part)
+    for i, item in enumerate(attacks):
+        source = "tool" if item["category"] == "indirect" else "user"
+        rows.append(
+            WrittenText(
+                f"w-{part}-attack-{i}", item["text"], "attack", item["category"], "en", source
+            )
+        )
+    planted = [a["text"] for a in attacks if a["category"] == "indirect"]
+    for i, host in enumerate(_long_texts(rng, paragraphs, [], long_texts // 3 if planted else 0)):
+        cut = host.rfind("\n\n", 0, rng.randint(len(host) // 2, len(host)))
+        text = f"{host[:cut]}\n\n{planted[i % len(planted)]}\n\n{host[cut:]}".strip()
+        rows.append(
+            WrittenText(f"w-{part}-late-{i}", text, "attack", "indirect", "en", "retrieved")
+        )
+    return rows

@@ -1,0 +1,74 @@
+"""The hand-written training traffic: parts kept apart, long documents, apart from evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airsoc.detection.llm.evalsets import word_runs
+from airsoc.detection.llm.heldout import HELDOUT_SETS, heldout_set, overlaps_heldout
+from airsoc.detection.llm.train import _without_heldout
+from airsoc.detection.llm.training_written import load_written_traffic, written_set
+from airsoc.errors import DataFileError, InputError
+from airsoc.fleet.rag.policies import load_policies
+
+
+def _all_texts() -> list[str]:
+    return [
+        item if isinstance(item, str) else str(item["text"])
+        for items in load_written_traffic().values()
+        for item in items
+    ]
+
+
+def test_train_and_calibration_parts_share_no_written_text() -> None:
+    train = written_set("train", seed=1)
+    calibration = written_set("calibration", seed=1)
+    singles = {r.text for r in train if not r.id.startswith(("w-train-long", "w-train-late"))}
+    assert not singles & {r.text for r in calibration}
+    assert {r.category for r in train if r.label == "benign"} >= {
+        "support_question",
+        "hard_negative",
+        "policy",
+        "prose",
+        "code",
+        "tool_output",
+        "long_prose",
+    }
+    with pytest.raises(InputError, match="unknown part"):
+        written_set("test")
+
+
+def test_long_documents_are_one_to_five_thousand_characters() -> None:
+    long = [r for r in written_set("calibration", seed=4) if r.category == "long_prose"]
+    assert len(long) == 60
+    assert all(1000 <= len(r.text) <= 5000 for r in long)
+    late = [r for r in written_set("train", seed=4) if r.id.startswith("w-train-late")]
+    assert late
+    assert all(r.label == "attack" and len(r.text) > 1000 for r in late)
+
+
+def test_written_traffic_is_apart_from_the_demo_documents_and_held_out_texts() -> None:
+    texts = _all_texts()
+    assert len(texts) >= 250
+    sections = [t for d in load_policies() for t in d.sections.values()]
+    demo_runs = set().union(*(word_runs(t) for t in sections))
+    assert [t for t in texts if word_runs(t) & demo_runs] == []
+    # A written text may say what a held-out text says (a short everyday question); training
+    # and calibration drop it, as they drop every text that repeats six words of one.
+    held = {r.text for name in HELDOUT_SETS for r in heldout_set(name)}
+    for part in ("train", "calibration"):
+        kept = _without_heldout(written_set(part, seed=1))
+        assert not held & {r.text for r in kept}
+        assert not any(overlaps_heldout([r.text for r in kept]))
+
+
+def test_a_malformed_file_names_the_list_and_item(tmp_path: Path) -> None:
+    bad = tmp_path / "w.yaml"
+    bad.write_text("support_questions: [ok]\nhard_negatives: [3]\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"hard_negatives\[0\] is not a text"):
+        load_written_traffic(str(bad))
+    bad.write_text("- a list\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match="expected a mapping"):
+        load_written_traffic(str(bad))
