@@ -156,16 +156,21 @@ def _joined(labels: pd.DataFrame, out: pd.DataFrame) -> pd.Series:
     >>> _joined(labels, out).tolist()
     [1, None]
     """
-    latest = labels.drop_duplicates(["request_id", "row_index"], keep="last")
-    keyed = pd.Series(
-        _decoded(latest["label"]).to_numpy(),
-        index=pd.MultiIndex.from_arrays(
-            [latest["request_id"], latest["row_index"].astype("int64")]
-        ),
-        dtype=object,
+    # One integer key per (request, row): the requests numbered together, the row beside.
+    n = len(out)
+    codes, _ = pd.factorize(pd.concat([out["request_id"], labels["request_id"]], ignore_index=True))
+    rows = np.concatenate(
+        [out["row_index"].to_numpy(dtype=np.int64), labels["row_index"].to_numpy(dtype=np.int64)]
     )
-    wanted = pd.MultiIndex.from_arrays([out["request_id"], out["row_index"].astype("int64")])
-    found = keyed.reindex(wanted).to_numpy(dtype=object)
+    keys = (codes.astype(np.int64) << 32) + (rows + (1 << 31))
+    wanted, given = keys[:n], keys[n:]
+    last = ~pd.Series(given).duplicated(keep="last").to_numpy()  # the latest label of each row
+    decoded = _decoded(labels["label"][last])
+    values = np.empty(len(decoded) + 1, dtype=object)
+    for i, value in enumerate(decoded):  # one by one: a decoded list is one value
+        values[i] = value
+    values[-1] = None  # position -1: no label
+    found = values[pd.Index(given[last]).get_indexer(wanted)]
     return pd.Series(
         [None if v is None or v is np.nan else v for v in found], index=out.index, dtype=object
     )
