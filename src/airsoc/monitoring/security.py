@@ -330,7 +330,10 @@ def _summary(
 
 def _with_version(verdicts: list[Verdict], versions: Iterable[Any]) -> list[Verdict]:
     """Give alarms the model version that answered most of the window."""
-    known = pd.Series([v for v in versions if v is not None and not pd.isna(v)], dtype=object)
+    if isinstance(versions, pd.Series):  # a window's column: no per-row Python
+        known = versions[versions.notna()].astype(object).reset_index(drop=True)
+    else:
+        known = pd.Series([v for v in versions if v is not None and not pd.isna(v)], dtype=object)
     if known.empty:
         return verdicts
     version = str(known.mode().iloc[0])
