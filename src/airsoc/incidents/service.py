@@ -22,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, BinaryIO, Literal
 
@@ -299,14 +299,24 @@ def get_incident(session: Session, *, incident_id: int) -> IncidentDetail:
     ).scalars()
     history = [RoleView.model_validate(a) for a in assignments]
     timeline = list_entries(session, chain=incident_chain(incident_id))
-    evidence = [
-        _evidence_view(session, e)
-        for e in session.execute(
+    rows = list(
+        session.execute(
             select(EvidenceRow)
             .where(EvidenceRow.incident_id == incident_id)
             .order_by(EvidenceRow.id)
         ).scalars()
-    ]
+    )
+    # Every item's chain of custody in one query (not one per item).
+    custody: dict[int, list[CustodyEventRow]] = {}
+    if rows:
+        for event in session.execute(
+            select(CustodyEventRow)
+            .join(EvidenceRow, CustodyEventRow.evidence_id == EvidenceRow.id)
+            .where(EvidenceRow.incident_id == incident_id)
+            .order_by(CustodyEventRow.id)
+        ).scalars():
+            custody.setdefault(event.evidence_id, []).append(event)
+    evidence = [_evidence_view(session, e, custody.get(e.id, [])) for e in rows]
     base = IncidentView.of(row)
     ack = next((e for e in timeline if e.action == ACKNOWLEDGED), None)
     return IncidentDetail(
@@ -634,12 +644,15 @@ def read_evidence(
     return data
 
 
-def _evidence_view(session: Session, row: EvidenceRow) -> EvidenceView:
-    custody = session.execute(
-        select(CustodyEventRow)
-        .where(CustodyEventRow.evidence_id == row.id)
-        .order_by(CustodyEventRow.id)
-    ).scalars()
+def _evidence_view(
+    session: Session, row: EvidenceRow, custody: Iterable[CustodyEventRow] | None = None
+) -> EvidenceView:
+    if custody is None:
+        custody = session.execute(
+            select(CustodyEventRow)
+            .where(CustodyEventRow.evidence_id == row.id)
+            .order_by(CustodyEventRow.id)
+        ).scalars()
     view = EvidenceView.model_validate(row)
     view.custody = [CustodyEventView.model_validate(c) for c in custody]
     return view

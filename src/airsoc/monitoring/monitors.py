@@ -230,9 +230,13 @@ def threshold_evaluator(monitor: MonitorConfig, window: WindowData) -> list[Verd
         raise DetectionError(f"monitor {monitor.name!r}: the threshold detector needs a metric")
     values = []
     current = window.current
-    records = current.to_dict("records") if hasattr(current, "to_dict") else current
-    for i, record in enumerate(records):
-        value = record.get(monitor.metric)
+    if hasattr(current, "to_dict") and hasattr(current, "columns"):  # a table
+        # Only the metric's column (every record of a wide window costs far more).
+        column = current[monitor.metric].tolist() if monitor.metric in current.columns else []
+        metric_values: Iterable[Any] = column
+    else:
+        metric_values = (record.get(monitor.metric) for record in current)
+    for i, value in enumerate(metric_values):
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
         if not isinstance(value, numbers.Real) or isinstance(value, bool):

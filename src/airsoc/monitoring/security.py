@@ -67,6 +67,7 @@ from sklearn.preprocessing import StandardScaler
 from airsoc import lineage
 from airsoc.clock import ensure_utc
 from airsoc.detection.attacks import EvasionDetector, ExtractionDetector, PoisoningScreen
+from airsoc.detection.attacks._cache import FITTED, fingerprint
 from airsoc.detection.llm import (
     CascadeDetector,
     DocumentIndex,
@@ -329,7 +330,10 @@ def _summary(
 
 def _with_version(verdicts: list[Verdict], versions: Iterable[Any]) -> list[Verdict]:
     """Give alarms the model version that answered most of the window."""
-    known = pd.Series([v for v in versions if v is not None and not pd.isna(v)], dtype=object)
+    if isinstance(versions, pd.Series):  # a window's column: no per-row Python
+        known = versions[versions.notna()].astype(object).reset_index(drop=True)
+    else:
+        known = pd.Series([v for v in versions if v is not None and not pd.isna(v)], dtype=object)
     if known.empty:
         return verdicts
     version = str(known.mode().iloc[0])
@@ -664,6 +668,8 @@ def _columns(monitor: MonitorConfig, current: pd.DataFrame, reference: pd.DataFr
 
 
 def _matrix(monitor: MonitorConfig, frame: pd.DataFrame, columns: list[str], what: str) -> Any:
+    if all(isinstance(frame[c].dtype, np.dtype) and frame[c].dtype.kind in "bifu" for c in columns):
+        return frame[columns].to_numpy(dtype=float)  # numbers already: nothing to convert
     for c in columns:
         values = pd.to_numeric(frame[c], errors="coerce")
         bad = values.isna() & frame[c].notna()
@@ -697,13 +703,21 @@ def _targets(monitor: MonitorConfig, reference: pd.DataFrame) -> Any:
 def _surrogate(monitor: MonitorConfig, x: Any, y: Any) -> Any:
     if len(np.unique(y)) < 2:
         raise DetectionError(f"monitor {monitor.name!r}: the reference has a single class")
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x, y)
+    # Fitted once per reference: an hourly monitor judges against the same training data until
+    # a new version serves (the fit is deterministic, so a stored one is the same model).
+    return FITTED.get_or_fit(
+        fingerprint("surrogate", np.asarray(x), np.asarray(y)),
+        lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x, y),
+    )
 
 
 def _clients(frame: pd.DataFrame) -> list[str]:
     if "client_id" not in frame.columns:
         return ["anonymous"] * len(frame)
-    return [str(c) if c is not None and not pd.isna(c) else "anonymous" for c in frame["client_id"]]
+    # Each distinct client named once; a missing one (code -1) is anonymous.
+    codes, uniques = pd.factorize(frame["client_id"])
+    names = np.array([*(str(c) for c in uniques), "anonymous"], dtype=object)
+    return list(names[codes])
 
 
 def _per_client(verdicts: list[Verdict], current: pd.DataFrame) -> list[Verdict]:
@@ -923,7 +937,7 @@ def model_extraction(monitor: MonitorConfig, window: WindowData) -> list[Verdict
     _call(monitor, detector.fit, x_ref, scores(reference, x_ref))
     if "ts" not in current.columns:
         raise DetectionError(f"monitor {monitor.name!r}: the window has no 'ts' column")
-    times = [ensure_utc(pd.Timestamp(t).to_pydatetime()) for t in current["ts"]]
+    times = _times(current["ts"])
     verdicts = _call(
         monitor,
         detector.detect,
@@ -933,6 +947,21 @@ def model_extraction(monitor: MonitorConfig, window: WindowData) -> list[Verdict
         times=times,
     )
     return _per_client(verdicts, current)
+
+
+def _times(values: pd.Series) -> list[datetime]:
+    """Return the window's times as aware UTC datetimes (a naive time is taken to be UTC).
+
+    >>> times = pd.Series(pd.to_datetime(["2026-01-01T01:00:00+01:00"] * 2, utc=True))
+    >>> [t.isoformat() for t in _times(times)]
+    ['2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00']
+    """
+    if isinstance(values.dtype, pd.DatetimeTZDtype) and not values.isna().any():
+        # Converted at C speed, once per distinct time.
+        codes, uniques = pd.factorize(values)
+        converted = [ensure_utc(t.to_pydatetime()) for t in uniques]
+        return [converted[c] for c in codes]
+    return [ensure_utc(pd.Timestamp(t).to_pydatetime()) for t in values]
 
 
 def _screen_frames(

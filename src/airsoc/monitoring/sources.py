@@ -50,6 +50,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +61,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.json as pa_json
 
 from airsoc import lineage
@@ -71,12 +76,18 @@ from airsoc.serving import control
 from airsoc.serving.adapters import load_adapter
 from airsoc.store import Store
 from airsoc.telemetry import read_events
+from airsoc.telemetry.readers import part_files
+from airsoc.telemetry.schemas import EVENT_SCHEMAS
 
 __all__ = ["EventLogTelemetry"]
 
 _META = [
     "ts", "request_id", "row_index", "version", "client_id", "prediction", "score", "latency_ms"
 ]  # fmt: skip
+#: The logged columns a window keeps as they are, in the window's order.
+_WINDOW_META = ["ts", "request_id", "row_index", "version", "client_id", "score", "latency_ms"]
+#: Rows of each kind (predictions, labels) the telemetry source keeps read, by default.
+CACHE_ROWS = 3_000_000
 
 
 def _decode(text: Any) -> Any:
@@ -91,12 +102,16 @@ def _decode(text: Any) -> Any:
 def _decoded(texts: pd.Series) -> pd.Series:
     """Return JSON texts decoded, each distinct text once (outputs and labels repeat a few).
 
-    >>> _decoded(pd.Series(['1', '0', '1', None, '"fraud"'])).tolist()
-    [1, 0, 1, None, 'fraud']
+    >>> _decoded(pd.Series(['1', '0', '1', None, '"fraud"', '[0.2, 0.8]'])).tolist()
+    [1, 0, 1, None, 'fraud', [0.2, 0.8]]
     """
-    cache = {t: _decode(t) for t in texts.dropna().unique()}
-    # A missing text (None, NaN) is in no cache: None.
-    return pd.Series([cache.get(t) for t in texts], index=texts.index, dtype=object)
+    codes, uniques = pd.factorize(texts)
+    # Each distinct text decoded once; a missing text (None, NaN) has code -1: None.
+    decoded = np.empty(len(uniques) + 1, dtype=object)
+    for i, text in enumerate(uniques):  # one by one: a decoded list is one value, not a row
+        decoded[i] = _decode(text)
+    decoded[-1] = None
+    return pd.Series(decoded[codes], index=texts.index, dtype=object)
 
 
 def _inputs(texts: pd.Series) -> pd.DataFrame:
@@ -121,17 +136,221 @@ def _inputs(texts: pd.Series) -> pd.DataFrame:
         return pd.DataFrame([json.loads(t) for t in texts], index=texts.index)
 
 
+def _micros_at(when: datetime) -> int:
+    """Return ``when`` as microseconds since the epoch, as the log's ``ts`` column holds it.
+
+    >>> from datetime import timezone
+    >>> _micros_at(datetime(1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc))
+    1000000
+    """
+    return int(pa.scalar(when, EVENT_SCHEMAS["prediction"].field("ts").type).value)
+
+
+def _joined(labels: pd.DataFrame, out: pd.DataFrame) -> pd.Series:
+    """Return, for each row of ``out``, the last of ``labels`` (in time order) for its request
+    and row, decoded (None when it has none).
+
+    >>> labels = pd.DataFrame({"request_id": ["r1", "r1"], "row_index": [0, 0],
+    ...                        "label": ["0", "1"]})
+    >>> out = pd.DataFrame({"request_id": ["r1", "r2"], "row_index": [0, 0]})
+    >>> _joined(labels, out).tolist()
+    [1, None]
+    """
+    # One integer key per (request, row): the requests numbered together, the row beside.
+    n = len(out)
+    codes, _ = pd.factorize(pd.concat([out["request_id"], labels["request_id"]], ignore_index=True))
+    rows = np.concatenate(
+        [out["row_index"].to_numpy(dtype=np.int64), labels["row_index"].to_numpy(dtype=np.int64)]
+    )
+    keys = (codes.astype(np.int64) << 32) + (rows + (1 << 31))
+    wanted, given = keys[:n], keys[n:]
+    last = ~pd.Series(given).duplicated(keep="last").to_numpy()  # the latest label of each row
+    decoded = _decoded(labels["label"][last])
+    values = np.empty(len(decoded) + 1, dtype=object)
+    for i, value in enumerate(decoded):  # one by one: a decoded list is one value
+        values[i] = value
+    values[-1] = None  # position -1: no label
+    found = values[pd.Index(given[last]).get_indexer(wanted)]
+    return pd.Series(
+        [None if v is None or v is np.nan else v for v in found], index=out.index, dtype=object
+    )
+
+
+def _reparsed(path: str, positions: np.ndarray) -> pd.DataFrame:
+    """Return the inputs of the rows at ``positions`` of a prediction file, parsed together."""
+    table = ds.dataset([path], schema=EVENT_SCHEMAS["prediction"], format="parquet").to_table(
+        columns=["inputs"]
+    )
+    texts = table.column("inputs").take(pa.array(positions, pa.int64())).to_pandas()
+    return _inputs(texts.reset_index(drop=True)).reset_index(drop=True)
+
+
+class _PredictionPart:
+    """One prediction file of the event log, read once: the answered rows (primary and canary,
+    status ok) with their decoded outputs and parsed inputs, and every row's time."""
+
+    __slots__ = ("all_ts", "features", "kept", "meta", "rows", "stamp", "ts")
+
+    def __init__(self, path: str, stamp: tuple[int, int]) -> None:
+        schema = EVENT_SCHEMAS["prediction"]
+        table = ds.dataset([path], schema=schema, format="parquet").to_table()
+        frame = table.to_pandas()
+        self.stamp = stamp
+        self.all_ts = _micros(table.column("ts"))
+        keep = (frame["role"].isin(["primary", "canary"]) & (frame["status"] == "ok")).to_numpy()
+        kept = frame[keep]
+        #: Positions in the file of the answered rows (to read their inputs again).
+        self.kept = np.flatnonzero(keep)
+        self.ts = self.all_ts[self.kept]
+        meta = kept[_WINDOW_META].copy()
+        meta["role"] = kept["role"]
+        meta["prediction"] = _decoded(kept["output"])
+        self.meta = meta.reset_index(drop=True)
+        self.features = _inputs(kept["inputs"]).reset_index(drop=True)
+        self.rows = len(frame)
+
+
+class _LabelPart:
+    """One label file of the event log, read once: its rows and the requests they label."""
+
+    __slots__ = ("frame", "requests", "rows", "stamp", "ts")
+
+    def __init__(self, path: str, stamp: tuple[int, int]) -> None:
+        schema = EVENT_SCHEMAS["label"]
+        table = ds.dataset([path], schema=schema, format="parquet").to_table(
+            columns=["ts", "request_id", "row_index", "label"]
+        )
+        self.stamp = stamp
+        self.ts = _micros(table.column("ts"))
+        self.frame = table.to_pandas()
+        self.requests = frozenset(self.frame["request_id"].unique().tolist())
+        self.rows = len(self.frame)
+
+
+def _micros(column: pa.ChunkedArray) -> np.ndarray:
+    """Return a timestamp column as int64 microseconds since the epoch (nulls as the smallest)."""
+    values = column.cast(pa.int64()).fill_null(np.iinfo(np.int64).min)
+    return np.asarray(values.to_numpy(), dtype=np.int64)
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
+class _PartCache:
+    """The event log's prediction and label files of each system, each read once while it is
+    unchanged, and the requests each label file labels.
+
+    A file of the log is written under a temporary name and renamed when complete, and never
+    rewritten; still, each file is identified by its path, size and modification time, so a file
+    that changes or goes away is read again or forgotten. The least recently used files are let
+    go when more than ``max_rows`` rows of either kind are held.
+    """
+
+    def __init__(self, root: Path, *, max_rows: int) -> None:
+        self.root = root
+        self.max_rows = max_rows
+        self.lock = threading.RLock()
+        self.predictions: OrderedDict[str, _PredictionPart] = OrderedDict()
+        self.labels: OrderedDict[str, _LabelPart] = OrderedDict()
+        #: Per system: request id -> label files holding labels of it.
+        self.labelled: dict[str, dict[str, set[str]]] = {}
+
+    def prediction_parts(
+        self, system: str, start: datetime, end: datetime
+    ) -> list[tuple[str, _PredictionPart]]:
+        files = part_files(self.root, "prediction", system=system, start=start, end=end)
+        out = []
+        for path in files:
+            stamp = _stamp(path)
+            if stamp is None:
+                continue
+            part = self.predictions.get(path)
+            if part is None or part.stamp != stamp:
+                part = _PredictionPart(path, stamp)
+                self.predictions[path] = part
+            self.predictions.move_to_end(path)
+            out.append((path, part))
+        return out
+
+    def label_parts(self, system: str, start: datetime) -> dict[str, _LabelPart]:
+        files = part_files(self.root, "label", system=system, start=start)
+        index = self.labelled.setdefault(system, {})
+        out = {}
+        for path in files:
+            stamp = _stamp(path)
+            if stamp is None:
+                continue
+            part = self.labels.get(path)
+            if part is None or part.stamp != stamp:
+                if part is not None:
+                    self._unindex(path, part)
+                part = _LabelPart(path, stamp)
+                self.labels[path] = part
+                for request in part.requests:
+                    index.setdefault(request, set()).add(path)
+            self.labels.move_to_end(path)
+            out[path] = part
+        return out
+
+    def label_files(self, system: str, requests: Iterable[str]) -> set[str]:
+        index = self.labelled.get(system, {})
+        found: set[str] = set()
+        for request in requests:
+            found |= index.get(request, set())
+        return found
+
+    def _unindex(self, path: str, part: _LabelPart) -> None:
+        for index in self.labelled.values():
+            for request in part.requests:
+                paths = index.get(request)
+                if paths is not None:
+                    paths.discard(path)
+                    if not paths:
+                        del index[request]
+
+    def evict(self, *, used: set[str]) -> None:
+        """Let the least recently used files go, past the bound, but those just ``used``."""
+        self._evict(self.predictions, keep=used)
+        self._evict(self.labels, keep=used)
+
+    def _evict(self, parts: OrderedDict[str, Any], *, keep: set[str]) -> None:
+        held = sum(p.rows for p in parts.values())
+        for path in list(parts):
+            if held <= self.max_rows:
+                break
+            if path in keep:
+                continue
+            part = parts.pop(path)
+            held -= part.rows
+            if isinstance(part, _LabelPart):
+                self._unindex(path, part)
+
+
 class EventLogTelemetry:
     """A :class:`~airsoc.monitoring.monitors.TelemetrySource` over the event log and lineage."""
 
     def __init__(
-        self, *, store: Store, root: str | Path | None = None, base_dir: str | Path = "."
+        self,
+        *,
+        store: Store,
+        root: str | Path | None = None,
+        base_dir: str | Path = ".",
+        cache_rows: int = CACHE_ROWS,
     ) -> None:
         self.store = store
         self.root = Path(root) if root is not None else Path(store.settings.telemetry_dir)
         self.base_dir = Path(base_dir)
         self._validation_cache: dict[tuple[str, str], pd.DataFrame] = {}
         self._served_cache: dict[tuple[str, str], ServedModel] = {}
+        # Each file of the log is read once (hourly monitors otherwise read every row of their
+        # window again each run), and each training batch once per version of its file.
+        self._parts = _PartCache(self.root, max_rows=cache_rows)
+        self._batches: dict[tuple[str, str, int, int], pd.DataFrame] = {}
 
     # ------------------------------------------------------------------ windows
 
@@ -199,6 +418,95 @@ class EventLogTelemetry:
         return str(self.base_dir / path)
 
     def _telemetry(self, system: str, start: datetime, end: datetime) -> pd.DataFrame:
+        """Return the window's answered rows with their labels, from the files already read
+        (each new file of the log is read once)."""
+        with self._parts.lock:
+            used: set[str] = set()
+            try:
+                window = self._cached_window(system, start, end, used)
+            finally:
+                self._parts.evict(used=used)
+        return window if window is not None else self._read_window(system, start, end)
+
+    def _cached_window(
+        self, system: str, start: datetime, end: datetime, used: set[str]
+    ) -> pd.DataFrame | None:
+        """Assemble the window from the files' rows read before; None when the window needs the
+        whole-window read (no answered row, or inputs whose types differ from file to file),
+        which gives the same frame :meth:`_read_window` gives."""
+        low, high = _micros_at(start), _micros_at(end)
+        metas: list[pd.DataFrame] = []
+        features: list[pd.DataFrame] = []
+        times: list[np.ndarray] = []
+        seen = False
+        for path, part in self._parts.prediction_parts(system, start, end):
+            if not ((part.all_ts >= low) & (part.all_ts < high)).any():
+                continue
+            seen = True
+            used.add(path)
+            inside = (part.ts >= low) & (part.ts < high)
+            count = int(inside.sum())
+            if count == 0:
+                continue
+            if count == len(part.ts):
+                metas.append(part.meta)
+                features.append(part.features)
+                times.append(part.ts)
+            else:  # a file across the window's edge: its inputs parsed as the window's
+                metas.append(part.meta[inside])
+                features.append(_reparsed(path, part.kept[inside]))
+                times.append(part.ts[inside])
+        if not seen:
+            return pd.DataFrame(columns=[*_META, "label"])
+        if not metas:
+            return None
+        kinds = dict(features[0].dtypes)
+        if any(dict(f.dtypes) != kinds for f in features[1:]):
+            return None  # parsed apart, the files typed a feature differently
+        rows = sum(len(m) for m in metas)
+        out = pd.concat(metas, ignore_index=True)
+        inputs = (
+            pd.concat(features, ignore_index=True)
+            if kinds
+            else pd.DataFrame(index=pd.RangeIndex(rows))
+        )
+        stamps = np.concatenate(times)
+        if len(stamps) > 1 and bool((np.diff(stamps) < 0).any()):
+            # Files in path order, rows in time order (stable: ties keep the file order).
+            order = np.argsort(stamps, kind="stable")
+            out = out.take(order).reset_index(drop=True)
+            inputs = inputs.take(order).reset_index(drop=True)
+        out["label"] = self._labels(system, start, out, used)
+        drop = [c for c in inputs.columns if c in out.columns]
+        window: pd.DataFrame = pd.concat([inputs.drop(columns=drop), out], axis=1)
+        return window
+
+    def _labels(self, system: str, start: datetime, out: pd.DataFrame, used: set[str]) -> pd.Series:
+        """Return the latest label of each of the window's rows (None when none came), from
+        the label files that hold labels of the window's requests."""
+        low = _micros_at(start)
+        requests = out["request_id"].unique().tolist()
+        parts = self._parts.label_parts(system, start)
+        found = sorted(p for p in self._parts.label_files(system, requests) if p in parts)
+        frames: list[pd.DataFrame] = []
+        times: list[np.ndarray] = []
+        used.update(found)
+        for path in found:
+            part = parts[path]
+            rows = (part.ts >= low) & part.frame["request_id"].isin(requests).to_numpy()
+            if rows.any():
+                frames.append(part.frame[rows])
+                times.append(part.ts[rows])
+        if not frames:
+            return pd.Series([None] * len(out), index=out.index, dtype=object)
+        labels = pd.concat(frames, ignore_index=True)
+        stamps = np.concatenate(times)
+        if len(stamps) > 1 and bool((np.diff(stamps) < 0).any()):
+            labels = labels.take(np.argsort(stamps, kind="stable"))
+        return _joined(labels, out)
+
+    def _read_window(self, system: str, start: datetime, end: datetime) -> pd.DataFrame:
+        """Return the window read whole from the log (what :meth:`_cached_window` assembles)."""
         events = read_events(self.root, "prediction", system=system, start=start, end=end)
         frame = events.to_pandas()
         if frame.empty:
@@ -220,26 +528,7 @@ class EventLogTelemetry:
             start=start,
             request_ids=out["request_id"].unique().tolist(),
         ).to_pandas()
-        if labels.empty:
-            out["label"] = None
-        else:
-            latest = labels.drop_duplicates(["request_id", "row_index"], keep="last")
-            keyed = pd.Series(
-                _decoded(latest["label"]).to_numpy(),
-                index=pd.MultiIndex.from_arrays(
-                    [latest["request_id"], latest["row_index"].astype("int64")]
-                ),
-                dtype=object,
-            )
-            wanted = pd.MultiIndex.from_arrays(
-                [out["request_id"], out["row_index"].astype("int64")]
-            )
-            found = keyed.reindex(wanted).to_numpy(dtype=object)
-            out["label"] = pd.Series(
-                [None if v is None or v is np.nan else v for v in found],
-                index=out.index,
-                dtype=object,
-            )
+        out["label"] = None if labels.empty else _joined(labels, out)
         features = inputs.drop(columns=[c for c in inputs.columns if c in out.columns])
         window: pd.DataFrame = pd.concat([features, out], axis=1).reset_index(drop=True)
         return window
@@ -366,15 +655,28 @@ class EventLogTelemetry:
                 raise DetectionError(
                     f"monitor {monitor.name!r}: training batch {batch.batch_id} has no data URI"
                 )
-            frames.append(
-                self._read(monitor, batch.batch_id, batch.uri).assign(batch_id=batch.batch_id)
-            )
+            frames.append(self._batch(monitor, batch.batch_id, batch.uri))
         return pd.concat(frames, ignore_index=True)
 
-    def _read(self, monitor: MonitorConfig, batch: str, uri: str) -> pd.DataFrame:
+    def _batch(self, monitor: MonitorConfig, batch: str, uri: str) -> pd.DataFrame:
+        """Return a training batch's rows with its ``batch_id``, read once per version of its
+        file (a file rewritten in place is read again)."""
         path = Path(uri.removeprefix("file://"))
         if not path.is_absolute():
             path = self.base_dir / path
+        stamp = _stamp(str(path))
+        key = (batch, str(path), *stamp) if stamp is not None else None
+        if key is not None and (cached := self._batches.get(key)) is not None:
+            return cached
+        frame = self._read(monitor, batch, path, uri).assign(batch_id=batch)
+        if key is not None:
+            # One version of each batch's file is kept.
+            for old in [k for k in self._batches if k[:2] == key[:2]]:
+                del self._batches[old]
+            self._batches[key] = frame
+        return frame
+
+    def _read(self, monitor: MonitorConfig, batch: str, path: Path, uri: str) -> pd.DataFrame:
         try:
             if path.suffix == ".parquet":
                 return pd.read_parquet(path)

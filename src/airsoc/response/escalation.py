@@ -28,7 +28,7 @@ from airsoc.alerting.service import record_delivery
 from airsoc.alerting.templates import Templates
 from airsoc.clock import Clock
 from airsoc.incidents.lifecycle import OPEN_PHASES, Phase, Role
-from airsoc.incidents.service import IncidentView, add_note, get_incident
+from airsoc.incidents.service import IncidentDetail, IncidentView, add_note, get_incident
 from airsoc.monitoring.alerts import Alert
 from airsoc.response.config import EscalationConfig
 from airsoc.response.incident_alerts import incident_alerts
@@ -180,9 +180,12 @@ def post_status_update(
     config: EscalationConfig,
     author: str,
     templates: Templates | None = None,
+    incident: IncidentDetail | None = None,
 ) -> CommunicationView:
-    """Render and save a status update; the next is due one cadence later."""
-    incident = get_incident(session, incident_id=incident_id)
+    """Render and save a status update; the next is due one cadence later. ``incident`` is the
+    incident as just read in ``session``, when the caller has it (read again otherwise)."""
+    if incident is None or incident.id != incident_id:
+        incident = get_incident(session, incident_id=incident_id)
     next_due = clock.now() + cadence_for(config, incident.severity)
     alerts = len(incident_alerts(session, incident_id=incident_id))
     body = _render(templates, "status_update.md", incident, next_due, alerts)
@@ -367,6 +370,7 @@ def send_due_status_updates(
                 config=config,
                 author=ACTOR,
                 templates=templates,
+                incident=incident,
             )
             posted.append(view)
             if config.status_receiver:

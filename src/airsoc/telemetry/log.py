@@ -261,7 +261,7 @@ class EventLog:
         that does not fit its schema, and :class:`~airsoc.errors.TelemetryUnavailableError` when
         the log is full and its policy is ``refuse``.
         """
-        self._queue([self._checked(event, None)])
+        self._queue([self._checked(event, None, None)])
 
     def extend(self, events: Iterable[Event]) -> int:
         """Queue several events at once and return how many were queued.
@@ -271,7 +271,8 @@ class EventLog:
         events past the bound are dropped (counted in :meth:`health`), so the result may be less
         than the number given.
         """
-        return self._queue([self._checked(e, i) for i, e in enumerate(events)])
+        seen: dict[str, tuple[Any, int]] = {}  # texts the batch's events share, checked once
+        return self._queue([self._checked(e, i, seen) for i, e in enumerate(events)])
 
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until every event appended so far is on disk.
@@ -420,9 +421,11 @@ class EventLog:
 
     # ------------------------------------------------------------------ accepting
 
-    def _checked(self, event: Event, index: int | None) -> _Queued:
+    def _checked(
+        self, event: Event, index: int | None, seen: dict[str, tuple[Any, int]] | None
+    ) -> _Queued:
         try:
-            record, size = checked_record(event, max_event_bytes=self.max_event_bytes)
+            record, size = checked_record(event, max_event_bytes=self.max_event_bytes, seen=seen)
         except InvalidEventError as exc:
             if index is None:
                 raise

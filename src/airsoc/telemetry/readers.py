@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +33,7 @@ from airsoc.clock import ensure_utc
 from airsoc.errors import InputError
 from airsoc.telemetry.schemas import EVENT_SCHEMAS
 
-__all__ = ["export_events", "query_events", "read_events", "read_frame"]
+__all__ = ["export_events", "part_files", "query_events", "read_events", "read_frame"]
 
 
 def _kind_schema(kind: str) -> pa.Schema:
@@ -56,14 +57,7 @@ def read_events(
     """Return the events of ``kind`` (of one system, with ``start <= ts < end``, of the
     requests ``request_ids`` when given) as a table."""
     schema = _kind_schema(kind)
-    folder = Path(root) / kind
-    if system is not None:
-        folder = folder / f"system={system}"
-    files = (
-        sorted(str(p) for p in folder.rglob("part-*.parquet") if _in_days(p, start, end))
-        if folder.exists()
-        else []
-    )
+    files = part_files(root, kind, system=system, start=start, end=end)
     if not files:
         return schema.empty_table()
     dataset = ds.dataset(files, schema=schema, format="parquet")
@@ -80,15 +74,59 @@ def read_events(
     return dataset.to_table(filter=condition).sort_by("ts")
 
 
-def _in_days(path: Path, start: datetime | None, end: datetime | None) -> bool:
-    """Return whether the partition of ``path`` (``date=YYYY-MM-DD``, the events' UTC day) can
-    hold events in ``[start, end)``; a file outside a day partition always can."""
-    day = next((p[5:] for p in path.parts if p.startswith("date=")), None)
-    if day is None:
-        return True
-    if start is not None and day < ensure_utc(start).date().isoformat():
-        return False
-    return end is None or day <= ensure_utc(end).date().isoformat()
+def part_files(
+    root: str | Path,
+    kind: str,
+    *,
+    system: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[str]:
+    """Return the finished files of ``kind`` (of one system) whose day partition can hold events
+    in ``[start, end)``, sorted by path (the order :func:`read_events` reads them in).
+
+    Day folders outside the range are not listed at all, so a long log costs a window only the
+    folders of its days. Files being written (``.part-*.tmp``) are never listed.
+
+    >>> import tempfile
+    >>> from datetime import datetime, timezone
+    >>> from airsoc.telemetry.log import partition_dir
+    >>> root = tempfile.mkdtemp()
+    >>> for day in ("2026-03-01", "2026-03-02"):
+    ...     folder = partition_dir(root, "label", "fraud", day)
+    ...     folder.mkdir(parents=True)
+    ...     _ = (folder / "part-1-00000001.parquet").write_bytes(b"")
+    >>> [Path(f).parent.name for f in part_files(root, "label", system="fraud",
+    ...                                          start=datetime(2026, 3, 2, tzinfo=timezone.utc))]
+    ['date=2026-03-02']
+    """
+    folder = Path(root) / kind
+    if system is not None:
+        folder = folder / f"system={system}"
+    first = ensure_utc(start).date().isoformat() if start is not None else None
+    last = ensure_utc(end).date().isoformat() if end is not None else None
+    found: list[str] = []
+
+    def walk(path: str, in_day: bool) -> None:
+        try:
+            entries = list(os.scandir(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            name = entry.name
+            if entry.is_dir(follow_symlinks=True):
+                if name.startswith("date="):
+                    day = name[5:]
+                    if (first is not None and day < first) or (last is not None and day > last):
+                        continue
+                    walk(entry.path, True)
+                else:
+                    walk(entry.path, in_day)
+            elif name.startswith("part-") and name.endswith(".parquet"):
+                found.append(entry.path)
+
+    walk(str(folder), False)
+    return sorted(found)
 
 
 def query_events(root: str | Path, kind: str, sql: str, *, connection: Any = None) -> Any:
