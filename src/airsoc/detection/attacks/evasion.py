@@ -56,7 +56,9 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,6 +189,56 @@ class _Decisions:
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(np.isinf(other), 0.0, same / other)
         return np.asarray(np.minimum(np.nan_to_num(ratio, nan=0.0, posinf=1e9), 1e9))
+
+
+class _RawScores:
+    """The raw scores of inputs already scored by a fitted detector, by the input's bytes.
+
+    A monitor's sliding window overlaps the last one, so most of its inputs were scored an hour
+    ago by the same fit (same model, reference and calibration: the key); only the new ones are
+    probed. At most ``max_rows`` inputs are kept per fit, and the last ``max_fits`` fits.
+
+    >>> memo = _RawScores(max_rows=10, max_fits=2)
+    >>> calls = []
+    >>> def raw(X):
+    ...     calls.append(len(X))
+    ...     return np.vstack([X[:, 0] * 2, X[:, 0] * 3])
+    >>> memo.raw("fit-1", np.array([[1.0], [2.0]]), raw).tolist()
+    [[2.0, 4.0], [3.0, 6.0]]
+    >>> memo.raw("fit-1", np.array([[2.0], [5.0]]), raw).tolist(), calls
+    ([[4.0, 10.0], [6.0, 15.0]], [2, 1])
+    """
+
+    def __init__(self, *, max_rows: int = 200_000, max_fits: int = 4) -> None:
+        self.max_rows = max_rows
+        self.max_fits = max_fits
+        self._fits: OrderedDict[str, dict[bytes, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def raw(self, key: str, X: np.ndarray, compute: Callable[[np.ndarray], np.ndarray]) -> Any:
+        """Return ``compute(X)``, computing it only for the rows not seen under ``key``."""
+        rows = np.ascontiguousarray(X, dtype=float)
+        keys = [r.tobytes() for r in rows]
+        with self._lock:
+            seen = self._fits.pop(key, None)
+            if seen is None or len(seen) > self.max_rows:
+                seen = {}
+            self._fits[key] = seen
+            while len(self._fits) > self.max_fits:
+                self._fits.popitem(last=False)
+            known = [seen.get(k) for k in keys]
+        missing = [i for i, v in enumerate(known) if v is None]
+        if missing:
+            fresh = compute(rows[missing])
+            for j, i in enumerate(missing):
+                known[i] = fresh[:, j]
+            with self._lock:
+                seen.update((keys[i], fresh[:, j]) for j, i in enumerate(missing))
+        return np.column_stack([v for v in known if v is not None])
+
+
+#: The raw scores of inputs each fitted evasion detector has scored.
+RAW_SCORES = _RawScores()
 
 
 def _p_values(values: np.ndarray, sorted_reference: np.ndarray) -> np.ndarray:
@@ -367,6 +419,7 @@ class EvasionDetector:
             self.quantize_levels,
         )
         calibrated = FITTED.get_or_fit(calibration_key, lambda: self._calibrate(X_cal, rng))
+        self.memo_key_ = calibration_key
         (
             self.screen_,
             self.cal_decision_,
@@ -537,7 +590,7 @@ class EvasionDetector:
         if not hasattr(self, "threshold_"):
             raise DetectionError("EvasionDetector.score called before fit")
         X = self._check(X, "inputs")
-        z = self._scaled(self._raw(X))
+        z = self._scaled(RAW_SCORES.raw(self.memo_key_, X, self._raw))
         combined = self._joined(z)
         flagged = combined > self.threshold_
         return EvasionScores(z[0], z[1], z[2], z[3], z[4], z[5], combined, flagged)
