@@ -44,6 +44,7 @@ __all__ = [
     "list_communications",
     "post_status_update",
     "run_escalations",
+    "save_communication",
     "send_due_status_updates",
     "start_escalation",
 ]
@@ -142,7 +143,7 @@ def _render(
     )
 
 
-def _save(
+def save_communication(
     session: Session,
     *,
     clock: Clock,
@@ -150,8 +151,23 @@ def _save(
     kind: str,
     body: str,
     author: str,
-    next_due_at: datetime | None,
+    next_due_at: datetime | None = None,
 ) -> CommunicationView:
+    """Save a status update, notice or draft on the incident, with a note on its timeline.
+
+    >>> from airsoc.clock import SimulatedClock
+    >>> from airsoc.incidents.service import declare_incident
+    >>> from airsoc.testing import scratch_store
+    >>> store, clock = scratch_store(), SimulatedClock()
+    >>> with store.transaction() as s:
+    ...     inc = declare_incident(s, clock=clock, actor="alice", system="bot",
+    ...                            failure_mode="prompt_injection", summary="injected")
+    ...     saved = save_communication(s, clock=clock, incident_id=inc.id,
+    ...                                kind="customer_notice", body="We are on it.",
+    ...                                author="alice")
+    >>> saved.kind, saved.body
+    ('customer_notice', 'We are on it.')
+    """
     row = CommunicationRow(
         incident_id=incident_id,
         kind=kind,
@@ -189,7 +205,7 @@ def post_status_update(
     next_due = clock.now() + cadence_for(config, incident.severity)
     alerts = len(incident_alerts(session, incident_id=incident_id))
     body = _render(templates, "status_update.md", incident, next_due, alerts)
-    return _save(
+    return save_communication(
         session,
         clock=clock,
         incident_id=incident_id,
@@ -213,7 +229,7 @@ def draft_customer_notice(
     incident = get_incident(session, incident_id=incident_id)
     next_due = clock.now() + cadence_for(config, incident.severity)
     body = _render(templates, "customer_notice.md", incident, next_due, 0)
-    return _save(
+    return save_communication(
         session,
         clock=clock,
         incident_id=incident_id,

@@ -32,11 +32,11 @@ from sqlalchemy.orm import Session
 from airsoc.clock import Clock
 from airsoc.errors import InputError, NotFoundError
 from airsoc.incidents.findings import FindingView, list_findings
-from airsoc.incidents.service import IncidentView, add_note, get_incident
+from airsoc.incidents.service import IncidentView, get_incident
 from airsoc.reporting import create_postmortem
 from airsoc.reporting.models import PostmortemRow
 from airsoc.response.actions import Action, ActionContext, ActionRegistry, ActionResult
-from airsoc.response.models import CommunicationRow
+from airsoc.response.escalation import save_communication
 from airsoc.response.runs import list_runs
 from airsoc.serving import get_retrieval, get_route
 
@@ -211,24 +211,10 @@ def draft_communication(
         ]
     body = "\n".join(lines)
     kind = AUDIENCES[audience]
-    row = CommunicationRow(
-        incident_id=incident_id,
-        kind=kind,
-        body=body,
-        author=author,
-        at=clock.now(),
-        next_due_at=None,
+    saved = save_communication(
+        session, clock=clock, incident_id=incident_id, kind=kind, body=body, author=author
     )
-    session.add(row)
-    session.flush()
-    add_note(
-        session,
-        clock=clock,
-        incident_id=incident_id,
-        actor=author,
-        text=f"{kind.replace('_', ' ')} saved:\n{body}",
-    )
-    return {"id": row.id, "kind": kind, "body": body}
+    return {"id": saved.id, "kind": kind, "body": body}
 
 
 class DraftCommunication(Action):
