@@ -251,6 +251,9 @@ def test_chatbot_prompt_injection_isolates_the_bot_and_drafts_the_messages(
     assert card.root_cause_correct
     assert card.false_alarms == 0
     assert card.chat_turns_sent > 200
+    # The bot answered turns from its model between the article and the hand-off; none after.
+    assert card.bad_predictions_served is not None
+    assert 0 < card.bad_predictions_served < card.chat_turns_sent
     assert card.time_to_detect_s is not None
     assert card.time_to_contain_s is not None
     assert card.time_to_declare_s is not None
@@ -292,6 +295,8 @@ def test_rag_hallucination_cascade_names_and_removes_the_corrupted_document(
     assert card.root_cause_correct
     assert card.false_alarms == 0  # the approved policy update raised nothing
     assert [i.explained_by for i in card.incidents] == ["corrupted-refunds"]
+    assert card.bad_predictions_served is not None
+    assert 0 < card.bad_predictions_served < card.chat_turns_sent
     taken = {s.expected: s for s in card.steps}
     assert taken['remove_document {"document": "POL-CS-001"}'].taken == "remove_document"
     assert taken["disable_retrieval"].at_s is not None

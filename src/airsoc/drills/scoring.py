@@ -12,8 +12,8 @@ the injectors did is never consulted.
 - *recover*: the expected recovery action's success, or the incident reaching the phase;
 - *escalation*: the incident's escalation pages the routing tree delivered (each expected
   receiver and level, and when);
-- *bad predictions served*: rows the incident's system answered from its model between the
-  first fault and containment (only the named client's, where forensics named one);
+- *bad predictions served*: rows (and chat turns) the incident's system answered from its model
+  between the first fault and containment (only the named client's, where forensics named one);
 - *false alarms*: incidents that no fault inject explains: declared before any fault, on a
   system other than the expected incident's, or with a failure mode that is neither the
   expected one nor one the fault's kind can cause (its injector's ``causes``).
@@ -489,13 +489,19 @@ def _named_client(findings: Sequence[FindingView], subject: str | None) -> str |
 def _served(
     root: str | Path, system: str, start: datetime, end: datetime, client: str | None
 ) -> int:
+    """Return the rows (and chat turns) ``system`` answered from its model in the span: not
+    shadow answers, not errors, not turns a fallback or a person answered."""
     if end <= start:
         return 0
-    table = read_events(root, "prediction", system=system, start=start, end=end)
-    frame: Any = table.to_pandas()
-    if frame.empty:
-        return 0
-    frame = frame[frame["role"].isin(["primary", "canary"]) & (frame["status"] == "ok")]
-    if client is not None:
-        frame = frame[frame["client_id"] == client]
-    return len(frame)
+    total = 0
+    for kind in ("prediction", "llm_turn"):
+        frame: Any = read_events(root, kind, system=system, start=start, end=end).to_pandas()
+        if frame.empty:
+            continue
+        keep = frame["role"].isin(["primary", "canary"]) & (frame["status"] == "ok")
+        if kind == "llm_turn":
+            keep &= ~frame["mode"].isin(["fallback", "isolated"])
+        if client is not None:
+            keep &= frame["client_id"] == client
+        total += int(keep.sum())
+    return total
