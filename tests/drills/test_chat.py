@@ -26,9 +26,9 @@ from airsoc.incidents.service import declare_incident, list_incidents
 from airsoc.response.escalation import list_communications
 from airsoc.runtime.reporting_actions import draft_communication
 from airsoc.serving import get_retrieval, get_route
-from airsoc.settings import Settings
 from airsoc.store import Store
 from airsoc.telemetry import read_events
+from tests.drills.stores import drill_store
 
 # ------------------------------------------------------------------------------ the pieces
 
@@ -234,15 +234,11 @@ def test_drafted_messages_say_what_is_in_place_and_whom_it_reached(sqlite_store:
 # ------------------------------------------------------------------------- the scenarios
 
 
-def _store(tmp_path: Path) -> Store:
-    return Store.open(Settings.resolve(data_dir=tmp_path / "drill-data", environ={}))
-
-
 @pytest.mark.slow
 def test_chatbot_prompt_injection_isolates_the_bot_and_drafts_the_messages(
     tmp_path: Path,
 ) -> None:
-    store = _store(tmp_path)
+    store = drill_store(tmp_path)
     card = run_drill(
         load_scenario("chatbot-prompt-injection"), store=store, options=DrillOptions(scale=0.4)
     )
@@ -286,7 +282,7 @@ def test_chatbot_prompt_injection_isolates_the_bot_and_drafts_the_messages(
 def test_rag_hallucination_cascade_names_and_removes_the_corrupted_document(
     tmp_path: Path,
 ) -> None:
-    store = _store(tmp_path)
+    store = drill_store(tmp_path)
     card = run_drill(
         load_scenario("rag-hallucination-cascade"), store=store, options=DrillOptions(scale=0.4)
     )

@@ -16,9 +16,9 @@ from airsoc.incidents.service import list_incidents
 from airsoc.monitoring.signals import list_signals
 from airsoc.response.incident_alerts import incident_alerts
 from airsoc.response.runs import list_runs
-from airsoc.settings import Settings
 from airsoc.store import Store
 from airsoc.telemetry import read_events
+from tests.drills.stores import drill_store
 
 #: Wall seconds each write waits for the locked store before it fails (the default is 60).
 BUSY = 0.2
@@ -66,9 +66,7 @@ expectations:
 
 
 def _store(tmp_path: Path) -> Store:
-    return Store.open(
-        Settings.resolve(data_dir=tmp_path / "drill-data", environ={}, store_busy_timeout=BUSY)
-    )
+    return drill_store(tmp_path, store_busy_timeout=BUSY)
 
 
 @pytest.mark.slow

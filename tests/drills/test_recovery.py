@@ -17,19 +17,14 @@ from airsoc.lineage import get_model_version
 from airsoc.lineage.pipelines import pipeline_state
 from airsoc.response.runs import list_runs
 from airsoc.serving import get_route
-from airsoc.settings import Settings
-from airsoc.store import Store
-
-
-def _store(tmp_path: Path) -> Store:
-    return Store.open(Settings.resolve(data_dir=tmp_path / "drill-data", environ={}))
+from tests.drills.stores import drill_store
 
 
 @pytest.mark.slow
 def test_a_fairness_shift_is_paused_retrained_and_restored_within_its_sla(
     tmp_path: Path,
 ) -> None:
-    store = _store(tmp_path)
+    store = drill_store(tmp_path)
     card = run_drill(
         load_scenario("credit-fairness-shift"), store=store, options=DrillOptions(scale=0.25)
     )
@@ -72,7 +67,7 @@ def test_a_fairness_shift_is_paused_retrained_and_restored_within_its_sla(
 def test_slang_escalates_unacknowledged_then_the_retrain_on_recent_reviews_is_promoted(
     tmp_path: Path,
 ) -> None:
-    store = _store(tmp_path)
+    store = drill_store(tmp_path)
     scenario = load_scenario("sentiment-slang-drift")
     card = run_drill(scenario, store=store, options=DrillOptions(scale=0.25))
     assert card.passed, card.reasons

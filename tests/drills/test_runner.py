@@ -19,9 +19,8 @@ from airsoc.errors import InputError
 from airsoc.incidents.service import list_incidents
 from airsoc.response.runs import list_runs
 from airsoc.serving import get_route
-from airsoc.settings import Settings
-from airsoc.store import Store
 from airsoc.telemetry import read_events
+from tests.drills.stores import drill_store
 
 SPEC_KEYS = {
     "scenario",
@@ -39,13 +38,9 @@ SPEC_KEYS = {
 }
 
 
-def _store(tmp_path: Path) -> Store:
-    return Store.open(Settings.resolve(data_dir=tmp_path / "drill-data", environ={}))
-
-
 @pytest.mark.slow
 def test_benign_week_declares_nothing(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+    store = drill_store(tmp_path)
     card = run_drill(load_scenario("benign-week"), store=store, options=DrillOptions(scale=0.1))
     assert card.passed, card.reasons
     assert card.false_alarms == 0
@@ -66,7 +61,7 @@ def test_benign_week_declares_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_model_extraction_is_declared_throttled_then_blocked(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+    store = drill_store(tmp_path)
     card = run_drill(
         load_scenario("model-extraction"), store=store, options=DrillOptions(scale=0.25)
     )
@@ -93,7 +88,7 @@ def test_model_extraction_is_declared_throttled_then_blocked(tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_fraud_evasion_attack_names_and_throttles_the_client(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+    store = drill_store(tmp_path)
     card = run_drill(
         load_scenario("fraud-evasion-attack"), store=store, options=DrillOptions(scale=0.2)
     )
@@ -181,7 +176,7 @@ def test_a_scenario_written_from_the_docs_runs_from_the_command_line(tmp_path: P
 
 @pytest.mark.slow
 def test_a_click_logging_bug_is_a_pipeline_fault_and_nothing_retrains(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+    store = drill_store(tmp_path)
     card = run_drill(
         load_scenario("ctr-logging-bug"), store=store, options=DrillOptions(scale=0.25)
     )
@@ -195,7 +190,7 @@ def test_a_click_logging_bug_is_a_pipeline_fault_and_nothing_retrains(tmp_path: 
 
 @pytest.mark.slow
 def test_slang_in_reviews_is_declared_as_drift_and_investigated(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+    store = drill_store(tmp_path)
     card = run_drill(
         load_scenario("sentiment-slang-drift"), store=store, options=DrillOptions(scale=0.25)
     )
@@ -206,7 +201,7 @@ def test_slang_in_reviews_is_declared_as_drift_and_investigated(tmp_path: Path) 
 
 @pytest.mark.slow
 def test_a_fairness_shift_in_one_region_is_declared(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+    store = drill_store(tmp_path)
     card = run_drill(
         load_scenario("credit-fairness-shift"), store=store, options=DrillOptions(scale=0.25)
     )
@@ -239,7 +234,7 @@ expectations:
 
 @pytest.mark.slow
 def test_a_failing_event_log_pages_the_platform_owner(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+    store = drill_store(tmp_path)
     card = run_drill(parse_scenario(WRITER_DOWN), store=store)
     assert card.passed, card.reasons
     (incident,) = card.incidents
