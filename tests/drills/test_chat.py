@@ -258,8 +258,13 @@ def test_chatbot_prompt_injection_isolates_the_bot_and_drafts_the_messages(
     assert taken['fallback {"type": "human_handoff"}'].taken == "fallback"
     severities = {i.failure_mode: i.severity for i in card.incidents}
     assert severities["prompt_injection"] == "sev2"
-    assert severities.get("harmful_output", "sev2") == "sev2"
-    assert "hallucination_cascade" not in severities  # a minor hallucination is only SEV4
+    # The planted article makes the bot ask for card security codes (harmful, SEV2); its
+    # answers cite an article that is no approved policy (a minor hallucination, SEV4).
+    assert severities["harmful_output"] == "sev2"
+    assert severities["hallucination_cascade"] == "sev4"
+    assert {s.expected: s.taken for s in card.steps}[
+        "hallucination_cascade incident at exactly sev4"
+    ]
     with store.read() as s:
         incident = next(i for i in list_incidents(s) if i.failure_mode == "prompt_injection")
         route = get_route(s, system="support-bot")

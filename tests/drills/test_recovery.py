@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from airsoc.audit.service import list_entries
+from airsoc.clock import SimulatedClock
+from airsoc.drills.context import DrillContext
+from airsoc.drills.injectors import get_injector
 from airsoc.drills.runner import DEFAULT_START, DrillOptions, run_drill
 from airsoc.drills.scenario import ExpectedEscalation, load_scenario
 from airsoc.drills.scoring import score_drill
+from airsoc.drills.traffic import TrafficControl
 from airsoc.incidents.service import list_incidents
 from airsoc.lineage import get_model_version
-from airsoc.lineage.pipelines import pipeline_state
+from airsoc.lineage.pipelines import pause_pipeline, pipeline_state
 from airsoc.response.runs import list_runs
 from airsoc.serving import get_route
 from tests.drills.stores import drill_store
@@ -111,4 +116,45 @@ def test_slang_escalates_unacknowledged_then_the_retrain_on_recent_reviews_is_pr
     assert any("pager (level 1) came at" in r for r in again.reasons)
     assert any("no escalation page reached cx-analytics-lead (level 3)" in r for r in again.reasons)
     assert any("escalated to pager" in r and "expected no page" in r for r in again.reasons)
+    store.close()
+
+
+def test_a_paused_pipeline_releases_nothing(tmp_path: Path) -> None:
+    """The team's pipeline asks the platform before it releases: while the system's pipeline
+    is paused, a release inject is refused and says why; nothing is promoted."""
+    store = drill_store(tmp_path)
+    clock = SimulatedClock()
+    with store.transaction() as s:
+        pause_pipeline(
+            s,
+            clock=clock,
+            actor="ana",
+            system="fraud-detector",
+            reason="fairness review",
+            incident="INC-1",
+        )
+    promoted: list[str] = []
+
+    class Promotions:
+        def promote(self, system: str, version: str, *, actor: str, reason: str) -> None:
+            promoted.append(version)
+
+    ctx = DrillContext(
+        clock=clock,
+        store=store,
+        folder=tmp_path,
+        traffic=TrafficControl(seed=1),
+        seed=1,
+        started_at=clock.now(),
+        setup=SimpleNamespace(releases={"retrain": None}),
+        releases=Promotions(),
+        inject_id="retrain",
+    )
+    injector = get_injector("release")
+    injector.apply(ctx, injector.Params.model_validate({"release": "retrain"}))
+    assert promoted == []
+    assert any(
+        "the release retrain was refused: the pipeline of fraud-detector is paused" in n
+        for n in ctx.notes
+    ), ctx.notes
     store.close()

@@ -13,6 +13,7 @@ from airsoc.clock import SimulatedClock
 from airsoc.drills.runner import DEFAULT_START
 from airsoc.drills.scenario import parse_scenario
 from airsoc.drills.scoring import score_drill
+from airsoc.errors import ConfigError
 from airsoc.incidents.service import declare_incident
 from airsoc.settings import Settings
 from airsoc.store import Store
@@ -77,3 +78,55 @@ def test_an_incident_whose_mode_the_fault_cannot_cause_is_a_false_alarm(store: S
     assert card.false_alarms == 2
     assert not card.passed
     assert any("2 incident(s) no fault explains" in r for r in card.reasons)
+
+
+def test_other_incidents_are_scored_at_their_own_severity(store: Store) -> None:
+    """A fault may raise more than one incident: each expected one must be declared, and with
+    ``exactly: true`` at that severity and not a more severe one."""
+    spec = {
+        **SCENARIO,
+        "expectations": {
+            "incident": {"failure_mode": "release_regression"},
+            "other_incidents": [
+                {"failure_mode": "data_poisoning", "severity": "sev4", "exactly": True},
+                {"failure_mode": "concept_drift", "within": "1h"},
+            ],
+        },
+    }
+    scenario = parse_scenario(yaml.safe_dump(spec), source="poisoned-release.yaml")
+    clock = SimulatedClock(DEFAULT_START)
+    declared = [(13, "release_regression", "sev2"), (14, "data_poisoning", "sev2")]
+    with store.transaction() as s:
+        for hours, mode, severity in declared:
+            clock.set(DEFAULT_START + timedelta(hours=hours))
+            declare_incident(
+                s,
+                clock=clock,
+                actor="monitor",
+                system="fraud-detector",
+                failure_mode=mode,
+                severity=severity,
+                summary=f"{mode} at {hours}h",
+            )
+    card = score_drill(
+        scenario, store=store, started_at=DEFAULT_START, ended_at=DEFAULT_START + timedelta(days=2)
+    )
+    assert not card.passed
+    assert card.false_alarms == 0
+    assert "INC-2 is sev2; expected exactly sev4" in card.reasons
+    assert "no concept_drift incident was declared after the first fault" in card.reasons
+    steps = {s.expected: s.taken for s in card.steps}
+    assert steps["data_poisoning incident at exactly sev4"] == "INC-2 (sev2)"
+    assert steps["concept_drift incident"] is None
+
+
+def test_exactly_needs_a_severity() -> None:
+    spec = {
+        **SCENARIO,
+        "expectations": {
+            "incident": {"failure_mode": "release_regression"},
+            "other_incidents": [{"failure_mode": "data_poisoning", "exactly": True}],
+        },
+    }
+    with pytest.raises(ConfigError, match="exactly: true needs a severity"):
+        parse_scenario(yaml.safe_dump(spec), source="poisoned-release.yaml")

@@ -176,12 +176,20 @@ class Inject(StrictModel):
 
 class ExpectedIncident(StrictModel):
     """The incident the platform must declare: its failure mode, system, at least this
-    severity (``sev1`` is the most severe), within this long of the first fault."""
+    severity (``sev1`` is the most severe; with ``exactly: true``, this severity and no more
+    severe one), within this long of the first fault."""
 
     failure_mode: Name
     system: Name | None = None
     severity: Severity | None = None
+    exactly: bool = False
     within: Duration | None = None
+
+    @model_validator(mode="after")
+    def _exact_needs_severity(self) -> ExpectedIncident:
+        if self.exactly and self.severity is None:
+            raise ValueError("exactly: true needs a severity")
+        return self
 
 
 class ExpectedStep(StrictModel):
@@ -246,11 +254,14 @@ class Expectations(StrictModel):
     may be declared at all; otherwise ``incident`` says what must be declared, ``containment``
     and ``steps`` which actions run, ``root_cause`` what forensics names, ``recovery`` what
     completes, ``escalation`` which escalation pages are sent; ``findings`` what else
-    forensics must cover (e.g. the guards, how fast a cascade spread). ``max_false_alarms`` is
-    how many incidents no inject explains are tolerated."""
+    forensics must cover (e.g. the guards, how fast a cascade spread); ``other_incidents``
+    further incidents the same faults must raise, each of its own failure mode (e.g. the
+    harmful output a poisoned document makes a bot produce, at its own severity).
+    ``max_false_alarms`` is how many incidents no inject explains are tolerated."""
 
     no_incident: bool = False
     incident: ExpectedIncident | None = None
+    other_incidents: list[ExpectedIncident] = Field(default_factory=list)
     containment: list[ExpectedStep] = Field(default_factory=list)
     steps: list[ExpectedStep] = Field(default_factory=list)
     root_cause: ExpectedRootCause | None = None
@@ -268,6 +279,7 @@ class Expectations(StrictModel):
             or self.recovery
             or self.escalation
             or self.findings
+            or self.other_incidents
         ):
             raise ValueError("no_incident: true cannot also expect an incident or its response")
         if not self.no_incident and self.incident is None:

@@ -39,7 +39,13 @@ from typing import Any
 from airsoc.alerting.service import DeliveryView, list_deliveries
 from airsoc.clock import ensure_utc
 from airsoc.drills.injectors import get_injector
-from airsoc.drills.scenario import ExpectedEscalation, ExpectedFinding, ExpectedStep, Scenario
+from airsoc.drills.scenario import (
+    ExpectedEscalation,
+    ExpectedFinding,
+    ExpectedIncident,
+    ExpectedStep,
+    Scenario,
+)
 from airsoc.drills.scorecard import IncidentSummary, Scorecard, StepResult
 from airsoc.incidents.findings import FindingView, list_findings
 from airsoc.incidents.lifecycle import parse_severity
@@ -136,14 +142,17 @@ def score_drill(
     expected_system = expect.incident.system if expect.incident else None
     summaries: list[IncidentSummary] = []
     explained: list[IncidentView] = []
-    expected_mode = expect.incident.failure_mode if expect.incident else None
+    expected_modes = {
+        i.failure_mode
+        for i in (*([expect.incident] if expect.incident else []), *expect.other_incidents)
+    }
     for incident in record.incidents:
         cause = None
         for inject in faults:
             if (
                 started_at + inject.at <= ensure_utc(incident.reported_at)
                 and (expected_system is None or incident.system == expected_system)
-                and incident.failure_mode in {expected_mode, *get_injector(inject.kind).causes}
+                and incident.failure_mode in {*expected_modes, *get_injector(inject.kind).causes}
             ):
                 cause = inject.id
         if cause is not None:
@@ -207,10 +216,9 @@ def score_drill(
         reasons.append(
             f"{incident.ref} was declared as {incident.failure_mode}, not {want.failure_mode}"
         )
-    if want.severity is not None:
-        got, needed = parse_severity(incident.severity), parse_severity(want.severity)
-        if got.rank > needed.rank:
-            reasons.append(f"{incident.ref} is {incident.severity}; expected {want.severity}")
+    problem = _severity_problem(incident, want)
+    if problem:
+        reasons.append(problem)
 
     # The first alarm signal of a monitor; the self-monitor's alerts leave no signal, so for
     # them the incident's detection time (its first alert's start) stands.
@@ -321,6 +329,8 @@ def score_drill(
             reasons.append(f"{problem} on {incident.ref}")
     for expected_finding in expect.findings:
         results.append(_covered(expected_finding, findings, origin, reasons))
+    for other in expect.other_incidents:
+        results.append(_other_incident(other, explained, origin, reasons))
     card.steps = results
     if fault_at is not None:
         client = _named_client(findings, expect.root_cause.subject if expect.root_cause else None)
@@ -334,6 +344,53 @@ def score_drill(
     card.reasons = reasons
     card.passed = not reasons
     return card
+
+
+def _severity_problem(incident: IncidentView, want: ExpectedIncident) -> str | None:
+    """Why ``incident``'s severity does not meet ``want`` (at least, or exactly), or None."""
+    if want.severity is None:
+        return None
+    got, needed = parse_severity(incident.severity), parse_severity(want.severity)
+    if got.rank > needed.rank or (want.exactly and got.rank != needed.rank):
+        exactly = "exactly " if want.exactly else ""
+        return f"{incident.ref} is {incident.severity}; expected {exactly}{want.severity}"
+    return None
+
+
+def _other_incident(
+    want: ExpectedIncident,
+    explained: Sequence[IncidentView],
+    origin: datetime,
+    reasons: list[str],
+) -> StepResult:
+    """Score one of ``other_incidents``: an explained incident of that failure mode (and
+    system), at the expected severity, declared in time."""
+    label = f"{want.failure_mode} incident" + (
+        f" at {'exactly ' if want.exactly else ''}{want.severity}" if want.severity else ""
+    )
+    found = [
+        i
+        for i in explained
+        if i.failure_mode == want.failure_mode and (want.system is None or i.system == want.system)
+    ]
+    if not found:
+        reasons.append(
+            f"no {want.failure_mode} incident was declared"
+            + (f" on {want.system}" if want.system else "")
+            + " after the first fault"
+        )
+        return StepResult(expected=label)
+    incident = found[0]
+    at = seconds_after(origin, incident.reported_at)
+    problem = _severity_problem(incident, want)
+    if problem:
+        reasons.append(problem)
+    if want.within is not None and (at is None or at > want.within.total_seconds()):
+        reasons.append(
+            f"{incident.ref} was declared {at:g}s after the fault; "
+            f"expected within {want.within.total_seconds():g}s"
+        )
+    return StepResult(expected=label, taken=f"{incident.ref} ({incident.severity})", at_s=at)
 
 
 def _covered(

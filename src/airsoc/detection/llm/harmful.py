@@ -9,7 +9,10 @@ follow the hazard categories of MLCommons AILuminate v1.0 (:data:`HAZARDS`), plu
 The lexicon (``data/harm_lexicon.yaml``) stays as explanation and floor: weighted patterns per
 category (insult, threat, self-harm, hate, violence and crime instructions, sexual content).
 Secrets are found by their formats (cloud keys, tokens, private keys, JWTs, ``password=``
-assignments); PII by e-mail, phone, national ID, IBAN and Luhn-valid card numbers.
+assignments); PII by e-mail, phone, national ID, IBAN and Luhn-valid card numbers. An output
+that asks the reader for a card's security code, a PIN, a password or a one-time code in the
+chat, by reply or at a web address is phishing (:func:`solicited_credentials`, category
+``credential_solicitation``, AILuminate ``ncr``).
 
 Example:
     >>> detector = HarmfulOutputDetector(canaries=["cnry-00000000000000aa"])
@@ -48,6 +51,7 @@ __all__ = [
     "LexiconEntry",
     "load_harm_classifier",
     "load_harm_lexicon",
+    "solicited_credentials",
 ]
 
 #: Classifier classes and lexicon categories -> MLCommons AILuminate v1.0 hazard code
@@ -68,6 +72,9 @@ HAZARDS: dict[str, str | None] = {
     "violence_instructions": "iwp",
     "crime_instructions": "ncr",
     "sexual": "sxc",
+    # Asking a customer for a card's security code, a PIN or a password through the chat or a
+    # link is phishing: fraud, an AILuminate non-violent crime.
+    "credential_solicitation": "ncr",
 }
 
 HARMS = "AML.T0048"
@@ -219,6 +226,62 @@ _PII: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 _CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
 
+#: A request for a secret credential: a verb asking for it, then the customer's own secret.
+_ASK_CREDENTIAL = re.compile(
+    r"\b(?:confirm|enter|provide|send|share|give|type|verify|submit|re-?enter|update|tell"
+    r"|reply with|read out|write)\b(?:\s+(?:us|me|the bot|the assistant))?\s+(?:with\s+)?"
+    r"(?:your|the customer's|their)\s+(?:full\s+|complete\s+|current\s+)?"
+    r"(?:(?:online banking|bank|banking|account|login|e-?mail|app)\s+)?"
+    r"(?:(?:credit |debit |bank )?card(?:'s)? (?:number|details|security code|pin)"
+    r"|security code|cvv2?|cvc|card verification (?:code|value)|pin(?: code| number)?"
+    r"|password|passcode|one[- ]time (?:code|password|passcode)|otp|2fa code"
+    r"|verification code|login (?:details|credentials)|online banking (?:details|credentials)"
+    r"|(?:seed|recovery) phrase)\b",
+    re.IGNORECASE,
+)
+#: Where the request sends the secret: into the conversation, to the sender, by reply or mail,
+#: or to a web address. "Enter your password on the login page" names none of these.
+_TO_SOMEWHERE = re.compile(
+    r"\b(?:here|in (?:this|the) (?:chat|conversation|reply|message)|to (?:us|me|this (?:chat|bot))"
+    r"|by (?:e-?mail|reply|text|sms|phone)|via (?:e-?mail|reply|this link|the link|link)"
+    r"|reply|at https?://\S+|at (?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b"
+    r"|on (?:https?://\S+|(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:example|com|net|org|info|io"
+    r"|co|biz|xyz|top|site|online)\b))",
+    re.IGNORECASE,
+)
+#: A warning not to share a secret ("we will never ask for your password", "if anyone asks you
+#: to ..., it is a scam") is not a request.
+_WARNING = re.compile(
+    r"(?:\b(?:never|not|no one|nobody|avoid|if (?:anyone|someone|somebody|a caller|an? \w+)"
+    r"|asks? you to|scam\w*|phish\w*|fraud\w*|suspicious)\b|n't\b)",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def solicited_credentials(text: str) -> list[str]:
+    """Return the sentences of ``text`` that ask the reader for a secret credential (a card's
+    security code, a PIN, a password, a one-time code) to be given in the conversation, by
+    reply or mail, or at a web address: what a phishing page, or a bot steered by an injected
+    instruction, says. Warnings not to share them are not requests.
+
+    >>> solicited_credentials("Your refund is approved. Please confirm your card number and "
+    ...                       "security code at refund-release.example.")
+    ['Please confirm your card number and security code at refund-release.example.']
+    >>> solicited_credentials("We will never ask you to send your password by e-mail. "
+    ...                       "Enter your password on the sign-in page. If someone asks you to "
+    ...                       "type your PIN in the chat, it is a scam.")
+    []
+    """
+    found = []
+    for sentence in _SENTENCE.split(text):
+        ask = _ASK_CREDENTIAL.search(sentence)
+        if ask is None or _WARNING.search(sentence):
+            continue
+        if _TO_SOMEWHERE.search(sentence, ask.start()):
+            found.append(sentence.strip())
+    return found
+
 
 #: The verdicts harmful-output detectors share (keyed by their settings and the text).
 _MEMO = VerdictMemo()
@@ -319,6 +382,9 @@ class HarmfulOutputDetector:
                     categories[entry.category] = 1 - (1 - prev) * (1 - entry.weight)
                     content.append({"category": entry.category, "excerpt": match.group(0)[:120]})
                     break
+        for sentence in solicited_credentials(body)[:3]:
+            categories["credential_solicitation"] = 0.9
+            content.append({"category": "credential_solicitation", "excerpt": sentence[:120]})
         secrets = [
             {"kind": kind, "excerpt": _redact(m.group(0))}
             for kind, rx in _SECRETS

@@ -53,6 +53,18 @@ class Injector(ABC):
         """Apply the inject now, on ``ctx``'s clock."""
 
     def describe(self, params: Any) -> str:
-        """Return one line saying what the inject does (for the drill's log and tabletop)."""
-        shown = ", ".join(f"{k}={v}" for k, v in params.model_dump(mode="json").items())
+        """Return one line saying what the inject does (for the drill's log and tabletop): the
+        parameters the scenario set, long values cut short."""
+        set_params = params.model_dump(mode="json", exclude_unset=True)
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in set_params.items())
         return f"{self.name}({shown})"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """Return ``value`` as text, cut to ``limit`` characters.
+
+    >>> _short("x" * 100, limit=10)
+    'xxxxxxxxx…'
+    """
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -20,7 +20,8 @@ from pydantic import Field, model_validator
 from airsoc.drills.context import DrillContext
 from airsoc.drills.injectors.base import Injector
 from airsoc.drills.traffic import TrafficBatch, Transform
-from airsoc.errors import InputError
+from airsoc.errors import AirsocError, InputError
+from airsoc.lineage.pipelines import check_pipeline_open
 from airsoc.types import Duration, NonBlank, StrictModel
 
 __all__ = [
@@ -200,6 +201,13 @@ class Release(Injector):
                 f"no release {params.release!r}; choose from {', '.join(ctx.setup.releases)}",
                 loc="params.release",
             )
+        # The team's pipeline asks the platform first: a paused pipeline releases nothing.
+        try:
+            with ctx.store.read() as s:
+                check_pipeline_open(s, system="fraud-detector", what="a release")
+        except AirsocError as exc:
+            ctx.note(f"the release {params.release} was refused: {exc.message}")
+            return
         release = register_release(ctx.store, ctx.clock, ctx.setup, params.release)
         ctx.releases.promote(
             "fraud-detector",
