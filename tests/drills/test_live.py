@@ -3,6 +3,7 @@ raises nothing, the poisoned release is found), and the plain platform serves an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,7 +19,9 @@ import httpx
 from airsoc.audit import verify_chains
 from airsoc.audit.service import list_entries
 from airsoc.clock import SystemClock
-from airsoc.fleet.setup import POISONED_BATCH, RETRAIN_BATCH, prepare_demo
+from airsoc.fleet.rag import SupportBot
+from airsoc.fleet.rag.upstream import chat_app
+from airsoc.fleet.setup import POISONED_BATCH, RETRAIN_BATCH, prepare_demo, register_support_bot
 from airsoc.incidents.findings import list_findings
 from airsoc.incidents.service import get_incident, list_incidents
 from airsoc.lineage import get_batch
@@ -26,6 +29,7 @@ from airsoc.reporting import list_postmortems
 from airsoc.response import ApprovalView, list_approvals, list_runs
 from airsoc.server.auth import StoreUserDirectory
 from airsoc.serving import get_route
+from airsoc.serving.testing import serve_in_thread
 from airsoc.settings import Settings
 from airsoc.store import Store
 from airsoc.telemetry import read_events
@@ -186,13 +190,15 @@ def test_the_demo_approver_approves_the_rollback_before_its_timeout(tmp_path: Pa
 REAL_TIME_SCENARIO = """
 name: poisoned-release-real-time
 description: The poisoned release on the wall clock, against a running platform.
-fleet: {systems: [fraud-detector], monitor_every: 2s, approval_timeout: 1s}
+fleet: {systems: [fraud-detector, support-bot], monitor_every: 2s, approval_timeout: 1s}
 traffic:
   duration: 75s
   step: 0.5s
   label_delay: 1s
   streams:
     - {system: fraud-detector, client: checkout, rate: 115200, rows_per_request: 8}
+  chat:
+    - {system: support-bot, client: help-center, rate: 3600, users: 6}
 injects:
   - {id: retrain, at: 3s, kind: release, benign: true, params: {release: retrain}}
   - {id: poisoned-release, at: 6s, kind: release, params: {release: fault}}
@@ -227,10 +233,14 @@ def test_a_scenario_runs_in_real_time_against_a_running_platform(tmp_path: Path)
         store=store, clock=clock, users=StoreUserDirectory(store, clock),
         monitor_every=2, approval_timeout=1,
     )  # fmt: skip
-    store.close()
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(REAL_TIME_SCENARIO, encoding="utf-8")
     api, gw = free_port(), free_port()
+    # The support bot's chat upstream, registered as the running gateway's chat upstream.
+    bot = contextlib.ExitStack()
+    bot_url = bot.enter_context(serve_in_thread(chat_app(SupportBot.demo(clock=clock))))
+    register_support_bot(store, clock, folder=setup.folder, url=f"{bot_url}/v1")
+    store.close()
     platform = subprocess.Popen(
         [AIRSOC, "up", "--config", str(setup.config_path), "--tick", "0.3",
          "--api-port", str(api), "--gateway-port", str(gw)],
@@ -248,8 +258,11 @@ def test_a_scenario_runs_in_real_time_against_a_running_platform(tmp_path: Path)
     finally:
         platform.send_signal(signal.SIGINT)
         platform.communicate(timeout=60)
+        bot.close()
     assert drill.returncode == 0, drill.stdout + drill.stderr
     card = json.loads(card_path.read_text(encoding="utf-8"))
+    # The chat stream went through the running gateway's chat endpoint to the bot.
+    assert card["chat_turns_sent"] > 20
     assert card["passed"], card["reasons"]
     assert card["false_alarms"] == 0
     assert [i["explained_by"] for i in card["incidents"]] == ["poisoned-release"]
@@ -266,6 +279,9 @@ def test_a_scenario_runs_in_real_time_against_a_running_platform(tmp_path: Path)
             assert (route.primary_version, route.updated_by[:9]) == ("v2", "playbook:")
             served = read_events(data / "telemetry", "prediction", system="fraud-detector")
             assert "v3" in set(served.column("version").to_pylist())
+        turns = read_events(data / "telemetry", "llm_turn", system="support-bot")
+        assert set(turns.column("client_id").to_pylist()) == {"help-center"}
+        assert turns.num_rows >= card["chat_turns_sent"]
     finally:
         store.close()
 

@@ -2,7 +2,8 @@
 ``airsoc drill run SCENARIO --real-time`` (a scenario against a running ``airsoc up``).
 
 Both run a scenario with :func:`run_live_drill`: its traffic goes through the gateway over HTTP
-(each answered row's ground truth posted back ``label_delay`` later), its injects are applied
+(each answered row's ground truth posted back ``label_delay`` later; chat streams to the
+gateway's chat endpoint, which serves the system's registered upstream), its injects are applied
 by the same injectors as in chaos mode when their time comes, and at the end (the duration
 elapsed, or Ctrl-C) the scorecard is computed from the store, as in chaos mode. While it runs,
 a short status line says what the store holds (incidents, playbook runs, post-mortems); nothing
@@ -317,10 +318,13 @@ def run_live_drill(
                 # Send what the time since the last round asks for, so the rates hold when a
                 # round runs late on a loaded machine.
                 now_s = ctx.elapsed_s
-                for batch in traffic.control.round(
-                    elapsed_s=sent_to, step_s=max(0.0, now_s - sent_to)
-                ):
+                due = max(0.0, now_s - sent_to)
+                for batch in traffic.control.round(elapsed_s=sent_to, step_s=due):
                     traffic.send(gateway, batch)
+                # Chat streams go to the running gateway's chat endpoint, which serves the
+                # system's registered upstream.
+                for turn in traffic.control.chat_round(elapsed_s=sent_to, step_s=due):
+                    traffic.send_chat(gateway, turn)
                 traffic.post_labels(gateway)
                 sent_to = now_s
                 if help_center is not None:
@@ -340,6 +344,7 @@ def run_live_drill(
     card.requests_sent = traffic.counts.requests
     card.rows_sent = traffic.counts.rows
     card.labels_sent = traffic.counts.labels
+    card.chat_turns_sent = traffic.counts.turns
     card.data_dir = str(store.settings.data_dir)
     return LiveResult(scorecard=card, traffic=traffic, help_center=help_center, lines=lines)
 

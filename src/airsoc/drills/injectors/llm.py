@@ -308,7 +308,9 @@ class PolicyUpdate(Injector):
 def _bot(ctx: DrillContext, kind: str) -> DrillBot:
     if not isinstance(ctx.bot, DrillBot):
         raise InputError(
-            f"{kind} needs the support bot: add support-bot to the scenario's fleet.systems",
+            f"{kind} changes the support bot's index, so it needs the bot in the drill's "
+            "process: add support-bot to the scenario's fleet.systems and run in chaos mode "
+            "(not --real-time)",
             loc="kind",
         )
     return ctx.bot
