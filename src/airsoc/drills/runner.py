@@ -185,10 +185,16 @@ def write_drill_config(scenario: Scenario, setup: DemoSetup) -> Path:
 
 class InProcessGateway:
     """The gateway's ASGI app called through ``httpx`` (HTTP semantics, no socket), on one
-    event loop owned by this object."""
+    event loop owned by this object.
 
-    def __init__(self, gateway: Gateway) -> None:
+    Each request carries its own ``X-Request-ID`` (``request_ids`` and a counter), as a
+    client that traces its calls sends one: the gateway's canary and shadow splits hash the
+    request id, so a drill with the same seed splits its traffic the same way every run."""
+
+    def __init__(self, gateway: Gateway, *, request_ids: str = "drill-") -> None:
         self.gateway = gateway
+        self.request_ids = request_ids
+        self._sent = itertools.count(1)
         self._loop = asyncio.new_event_loop()
         self._client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_gateway_app(gateway, manage_gateway=False)),
@@ -198,8 +204,11 @@ class InProcessGateway:
 
     def post(self, path: str, body: Any, *, client: str) -> httpx.Response:
         """Send one request as ``client`` and return the response."""
+        request_id = f"{self.request_ids}{next(self._sent):08x}"
         return self._loop.run_until_complete(
-            self._client.post(path, json=body, headers={"X-Client-ID": client})
+            self._client.post(
+                path, json=body, headers={"X-Client-ID": client, "X-Request-ID": request_id}
+            )
         )
 
     def close(self) -> None:
@@ -528,7 +537,7 @@ class _Drill:
             stall_after=max(STALL_AFTER, 30 * self.scenario.traffic.step.total_seconds()),
             writer=log.health,
         )
-        client = InProcessGateway(gateway)
+        client = InProcessGateway(gateway, request_ids=f"drill-{self.seed:x}-")
         try:
             yield loop, client
         finally:
