@@ -40,7 +40,12 @@ from airsoc.detection.llm.canary import find_canary_leaks
 from airsoc.detection.llm.classifier import EmbeddingHead, HashedTextModel, load_arrays
 from airsoc.detection.llm.embeddings import Embedder, MiniLMEmbedder, minilm_available
 from airsoc.detection.llm.memo import VerdictMemo
-from airsoc.detection.llm.text import DEFAULT_MAX_CHARS, prepare_text, text_units
+from airsoc.detection.llm.text import (
+    DEFAULT_MAX_CHARS,
+    prepare_text,
+    sentence_units,
+    text_units,
+)
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DataFileError
 
@@ -256,7 +261,6 @@ _WARNING = re.compile(
     r"|asks? you to|scam\w*|phish\w*|fraud\w*|suspicious)\b|n't\b)",
     re.IGNORECASE,
 )
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 def solicited_credentials(text: str) -> list[str]:
@@ -274,7 +278,7 @@ def solicited_credentials(text: str) -> list[str]:
     []
     """
     found = []
-    for sentence in _SENTENCE.split(text):
+    for sentence in sentence_units(text) or [text]:
         ask = _ASK_CREDENTIAL.search(sentence)
         if ask is None or _WARNING.search(sentence):
             continue
