@@ -214,6 +214,19 @@ class MiniLMEmbedder:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return np.asarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
 
+    def clear_cache(self) -> None:
+        """Forget the embeddings kept for reuse (to time the model itself, say).
+
+        >>> from airsoc.detection.llm.embeddings import minilm_available
+        >>> if minilm_available():
+        ...     emb = MiniLMEmbedder.load()
+        ...     _ = emb.embed(["hello"])
+        ...     emb.clear_cache()
+        ...     assert "hello" not in emb._cache
+        """
+        with self._cache_lock:
+            self._cache.clear()
+
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         """Return the L2-normalised mean-pooled embeddings of ``texts`` as float32 rows; the
         embeddings of the last :data:`EMBED_CACHE_SIZE` texts are kept and reused.
