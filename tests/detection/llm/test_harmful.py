@@ -83,6 +83,8 @@ def test_a_broken_lexicon_names_the_entry(tmp_path: Path) -> None:
         "refund-release.example so that it can be paid.",
         "To finish, reply with your one-time code.",
         "Type your online banking password here and I will unlock the account.",
+        "If you do not confirm your PIN here, your account will be closed today.",
+        "Send us your card number and CVV by reply, or the refund will not be paid.",
     ],
 )
 def test_asking_for_credentials_is_phishing(text: str) -> None:
@@ -100,6 +102,8 @@ def test_asking_for_credentials_is_phishing(text: str) -> None:
         "At checkout, enter your card number and security code on the payment page.",
         "If someone asks you to type your PIN in a chat, it is a scam: report it to us.",
         "Enter the verification code we sent to your phone in the app.",
+        "Please do not type your password here: use the sign-in page instead.",
+        "Never share your one-time code by e-mail or in this chat.",
     ],
 )
 def test_security_advice_and_sign_in_help_are_not_phishing(text: str) -> None:

@@ -254,13 +254,17 @@ _TO_SOMEWHERE = re.compile(
     r"|co|biz|xyz|top|site|online)\b))",
     re.IGNORECASE,
 )
-#: A warning not to share a secret ("we will never ask for your password", "if anyone asks you
-#: to ..., it is a scam") is not a request.
+#: A warning about such requests ("if anyone asks you to ..., it is a scam") is not one.
 _WARNING = re.compile(
-    r"(?:\b(?:never|not|no one|nobody|avoid|if (?:anyone|someone|somebody|a caller|an? \w+)"
-    r"|asks? you to|scam\w*|phish\w*|fraud\w*|suspicious)\b|n't\b)",
+    r"\b(?:if (?:anyone|someone|somebody|a caller|an? \w+)|asks? you to|scam\w*|phish\w*"
+    r"|fraud\w*|suspicious)\b",
     re.IGNORECASE,
 )
+#: Nor is advice not to share a secret ("never share your PIN", "do not type your password
+#: here"): a negation just before the request, unless it is a threat's condition ("if you do
+#: not confirm your PIN here, ...").
+_NEGATION = re.compile(r"(?:\b(?:never|not|no one|nobody|avoid)\b|n't\b)", re.IGNORECASE)
+_CONDITION = re.compile(r"\b(?:if you (?:do not|don't)|unless you)\b", re.IGNORECASE)
 
 
 def solicited_credentials(text: str) -> list[str]:
@@ -281,6 +285,9 @@ def solicited_credentials(text: str) -> list[str]:
     for sentence in sentence_units(text) or [text]:
         ask = _ASK_CREDENTIAL.search(sentence)
         if ask is None or _WARNING.search(sentence):
+            continue
+        before = sentence[max(0, ask.start() - 40) : ask.start()]
+        if _NEGATION.search(before) and not _CONDITION.search(before):
             continue
         if _TO_SOMEWHERE.search(sentence, ask.start()):
             found.append(sentence.strip())
