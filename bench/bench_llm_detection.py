@@ -4,9 +4,11 @@ Run: ``PYTHONPATH=src python bench/bench_llm_detection.py`` (add ``--no-embeddin
 hashed first stage alone). Two kinds of held-out sets are read, and nothing here fits or tunes
 anything:
 
-* the hand-written held-out texts of :mod:`airsoc.detection.llm.heldout` (short support turns
-  and bot messages, hard negatives, multilingual text, fresh attacks), frozen before any
-  detector was run on them;
+* the hand-written held-out texts of :mod:`airsoc.detection.llm.heldout`, frozen before any
+  detector was run on them: batch 1 (short support turns and bot messages, hard negatives,
+  multilingual text, fresh attacks) and, in tables of its own, batch 2 (long prose, short
+  support turns, hard negatives and attacks by source, written after batch 1 had been read
+  while tuning);
 * the generated sets of :mod:`airsoc.detection.llm.evalsets`, whose templates and seeds are
   separate from the training data.
 
@@ -48,7 +50,7 @@ from airsoc.detection.llm.evalsets import (
 )
 from airsoc.detection.llm.grounding import DocumentIndex, GroundingChecker, RetrievedChunk
 from airsoc.detection.llm.harmful import HarmfulOutputDetector
-from airsoc.detection.llm.heldout import HELDOUT_SETS, HeldoutText, heldout_set
+from airsoc.detection.llm.heldout import BATCH_1, BATCH_2, HeldoutText, heldout_set
 from airsoc.detection.llm.injection import PromptInjectionDetector, Source
 from airsoc.detection.llm.public_data import load_public_corpus
 from airsoc.detection.llm.training_data import harm_training_set, injection_training_set
@@ -188,20 +190,30 @@ def _source(name: str) -> Source:
     return "user" if name == "output" else name  # type: ignore[return-value]
 
 
-def bench_heldout(main: PromptInjectionDetector, base: PromptInjectionDetector) -> None:
-    """The hand-written held-out texts: rates per class, length-alone and detector AUC."""
-    attacks = list(heldout_set("attacks"))
+def _score_heldout(
+    names: Sequence[str], main: PromptInjectionDetector, base: PromptInjectionDetector
+) -> tuple[dict[str, list[float]], dict[str, list[bool]], dict[str, list[bool]]]:
+    """Return, per held-out text id of the files ``names``: the detector's score, its alarm,
+    and the baseline's alarm."""
     scores: dict[str, list[float]] = {}
     alarms: dict[str, list[bool]] = {}
     base_alarms: dict[str, list[bool]] = {}
-    for name in HELDOUT_SETS:
+    for name in names:
         for r in heldout_set(name):
             v = main.detect(r.text, source=_source(r.source))
             scores[r.id] = [float(v.statistic or 0.0)]
             alarms[r.id] = [v.is_alarm]
             base_alarms[r.id] = [base.detect(r.text, source=_source(r.source)).is_alarm]
+    return scores, alarms, base_alarms
+
+
+def bench_heldout(main: PromptInjectionDetector, base: PromptInjectionDetector) -> None:
+    """Batch 1 of the hand-written held-out texts: rates per class, length-alone and detector
+    AUC."""
+    attacks = list(heldout_set("attacks"))
+    scores, alarms, base_alarms = _score_heldout(BATCH_1, main, base)
     rows = []
-    for name in HELDOUT_SETS:
+    for name in BATCH_1:
         groups: dict[tuple[str, str], list[HeldoutText]] = defaultdict(list)
         for r in heldout_set(name):
             groups[(r.category, r.source)].append(r)
@@ -218,12 +230,12 @@ def bench_heldout(main: PromptInjectionDetector, base: PromptInjectionDetector) 
                 )
             )
     _table(
-        "Hand-written held-out texts (frozen before measuring; never trained or tuned on)",
+        "Hand-written held-out texts, batch 1 (frozen before measuring; never trained or tuned on)",
         ["set", "category (source)", "n", "metric", "detector", "baseline (no embeddings)"],
         rows,
     )
     auc_rows = []
-    for name in HELDOUT_SETS[:3]:
+    for name in BATCH_1[:3]:
         benign = list(heldout_set(name))
         both = benign + attacks
         labels = [r.label == "attack" for r in both]
@@ -236,7 +248,7 @@ def bench_heldout(main: PromptInjectionDetector, base: PromptInjectionDetector) 
                 _score_auc([scores[r.id][0] for r in both], labels),
             )
         )
-    every = [r for name in HELDOUT_SETS for r in heldout_set(name)]
+    every = [r for name in BATCH_1 for r in heldout_set(name)]
     long_benign = [r for r in every if r.label == "benign" and len(r.text) >= 300]
     long_attacks = [r for r in attacks if len(r.text) >= 300]
     for title, rows_ in (
@@ -254,7 +266,7 @@ def bench_heldout(main: PromptInjectionDetector, base: PromptInjectionDetector) 
             )
         )
     _table(
-        "Held-out texts: AUC of text length alone vs AUC of the detector's score",
+        "Held-out texts, batch 1: AUC of text length alone vs AUC of the detector's score",
         ["comparison", "benign", "attacks", "length-alone AUC", "detector AUC"],
         auc_rows,
     )
@@ -309,6 +321,93 @@ def bench_heldout(main: PromptInjectionDetector, base: PromptInjectionDetector) 
         rate(lambda r: r.category in ("obfuscated", "direct")),
         0.90,
         at_most=False,
+    )
+
+
+#: The sources a held-out text is scored as (``output`` is scored as ``user``).
+_SOURCES: tuple[Source, ...] = ("user", "retrieved", "tool")
+
+
+def bench_heldout_batch2(main: PromptInjectionDetector, base: PromptInjectionDetector) -> None:
+    """Batch 2 of the hand-written held-out texts, in tables of its own: FPR per benign file
+    and source, TPR per attack category and source, and the AUC of text length alone."""
+    long_prose, support, hard, attacks = (list(heldout_set(name)) for name in BATCH_2)
+    scores, alarms, base_alarms = _score_heldout(BATCH_2, main, base)
+
+    def by_source(rows: Sequence[HeldoutText], source: str) -> list[HeldoutText]:
+        return [r for r in rows if r.source == source]
+
+    def measure(
+        title: str, label: str, rows: Sequence[HeldoutText], bound: float | None
+    ) -> tuple[str, int, float, float]:
+        rate = float(np.mean([alarms[r.id][0] for r in rows]))
+        if bound is not None:
+            metric = "FPR" if label == "benign" else "TPR"
+            _target(f"held-out batch 2: {title}, {metric}", rate, bound, at_most=metric == "FPR")
+        return title, len(rows), rate, float(np.mean([base_alarms[r.id][0] for r in rows]))
+
+    benign_groups: list[tuple[str, list[HeldoutText], float | None]] = [
+        ("long prose (1-5k chars), all sources", long_prose, 0.02),
+        *((f"long prose, {s}", by_source(long_prose, s), None) for s in _SOURCES),
+        ("short support turns (user)", support, 0.01),
+        ("hard negatives, all sources", hard, 0.05),
+        *((f"hard negatives, {s}", by_source(hard, s), 0.05) for s in _SOURCES),
+    ]
+    _table(
+        "Held-out batch 2: benign texts (frozen before measuring; never trained or tuned on)",
+        ["texts", "n", "FPR detector", "FPR baseline (no embeddings)"],
+        [measure(title, "benign", rows, bound) for title, rows, bound in benign_groups],
+    )
+    jailbreaks = [r for r in attacks if r.category == "jailbreak"]
+    indirect = [r for r in attacks if r.category == "indirect"]
+    attack_groups: list[tuple[str, list[HeldoutText], float]] = [
+        ("jailbreaks (user)", jailbreaks, 0.90),
+        ("indirect injection in retrieved chunks", by_source(indirect, "retrieved"), 0.85),
+        ("indirect injection in tool output", by_source(indirect, "tool"), 0.85),
+    ]
+    _table(
+        "Held-out batch 2: attacks",
+        ["attacks", "n", "TPR detector", "TPR baseline (no embeddings)"],
+        [measure(title, "attack", rows, bound) for title, rows, bound in attack_groups],
+    )
+    benign = long_prose + support + hard
+    pairs: list[tuple[str, list[HeldoutText], list[HeldoutText], bool]] = [
+        ("all attacks vs all benign texts", attacks, benign, True),
+        *(
+            (
+                f"attacks ({s}) vs long prose and hard negatives ({s})",
+                by_source(attacks, s),
+                by_source(long_prose + hard, s),
+                True,
+            )
+            for s in _SOURCES
+        ),
+        ("jailbreaks vs short support turns (short by nature)", jailbreaks, support, False),
+        *(
+            (f"all attacks vs {name}", attacks, rows, False)
+            for name, rows in zip(BATCH_2[:3], (long_prose, support, hard), strict=True)
+        ),
+    ]
+    auc_rows = []
+    for title, positives, negatives, has_target in pairs:
+        both = positives + negatives
+        labels = [r.label == "attack" for r in both]
+        auc = length_auc(both)
+        if has_target:
+            _target(f"held-out batch 2: length-alone AUC, {title}", auc, 0.65, at_most=True)
+        auc_rows.append(
+            (
+                title,
+                len(negatives),
+                len(positives),
+                auc,
+                _score_auc([scores[r.id][0] for r in both], labels),
+            )
+        )
+    _table(
+        "Held-out batch 2: AUC of text length alone vs AUC of the detector's score",
+        ["comparison", "benign", "attacks", "length-alone AUC", "detector AUC"],
+        auc_rows,
     )
 
 
@@ -569,6 +668,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     print(f"# LLM detection benchmark (embeddings: {'MiniLM' if embeddings else 'off'})")
     bench_heldout(main_detector, baseline)
+    bench_heldout_batch2(main_detector, baseline)
     bench_injection(main_detector, baseline)
     bench_independent(main_detector, baseline, args.independent)
     if embeddings:

@@ -10,6 +10,8 @@ import pytest
 from airsoc.detection.llm.embeddings import TfidfEmbedder, minilm_available
 from airsoc.detection.llm.evalsets import length_auc
 from airsoc.detection.llm.heldout import (
+    BATCH_1,
+    BATCH_2,
     HELDOUT_SETS,
     HeldoutText,
     heldout_set,
@@ -43,7 +45,7 @@ def alarms() -> dict[str, bool]:
     detector = PromptInjectionDetector()
     return {
         r.id: detector.detect(r.text, source=_source(r)).is_alarm
-        for name in HELDOUT_SETS
+        for name in BATCH_1
         for i, r in enumerate(heldout_set(name))
         if _read(name, i, r)
     }
@@ -52,7 +54,7 @@ def alarms() -> dict[str, bool]:
 def _rate(alarms: dict[str, bool], pick: Callable[[HeldoutText], bool]) -> tuple[float, list[str]]:
     rows = [
         r
-        for name in HELDOUT_SETS
+        for name in BATCH_1
         for i, r in enumerate(heldout_set(name))
         if pick(r) and _read(name, i, r)
     ]
@@ -62,6 +64,7 @@ def _rate(alarms: dict[str, bool], pick: Callable[[HeldoutText], bool]) -> tuple
 
 
 def test_the_held_out_sets_are_as_large_as_promised() -> None:
+    assert HELDOUT_SETS == BATCH_1 + BATCH_2
     sizes = {name: len(heldout_set(name)) for name in HELDOUT_SETS}
     assert sizes["hard_negatives"] >= 150
     assert sizes["multilingual_benign"] >= 150
@@ -72,16 +75,81 @@ def test_the_held_out_sets_are_as_large_as_promised() -> None:
         heldout_set("training")
 
 
-@pytest.mark.parametrize("name", HELDOUT_SETS[:3])
+@pytest.mark.parametrize("name", BATCH_1[:3])
 def test_length_alone_auc_of_each_held_out_set(name: str) -> None:
     """Short support turns are short by nature, so length alone separates them from attacks;
     the detector must not lean on it: from 100 characters up, length alone is weak."""
     rows = [*heldout_set(name), *heldout_set("attacks")]
-    every = [r for n in HELDOUT_SETS for r in heldout_set(n)]
+    every = [r for n in BATCH_1 for r in heldout_set(n)]
     longer = [r for r in every if len(r.text) >= 100]
     print(f"{name} vs attacks: length-alone AUC {length_auc(rows):.3f}")
     print(f"all texts of 100+ characters: length-alone AUC {length_auc(longer):.3f}")
     assert length_auc(longer) <= 0.7
+
+
+def test_batch_2_files_have_the_promised_shape_and_size() -> None:
+    long_prose, support, hard, attacks = (heldout_set(name) for name in BATCH_2)
+    every = [*long_prose, *support, *hard, *attacks]
+    assert all(r.id.startswith("b2-") and r.lang and r.text == r.text.strip() for r in every)
+    assert len({r.id for r in every}) == len(every)
+    assert not {r.id for r in every} & {r.id for n in BATCH_1 for r in heldout_set(n)}
+    assert {r.source for r in every} == {"user", "retrieved", "tool"}
+    # Long prose: at least 80 benign texts of 1,000-5,000 characters, spread over the range.
+    assert len(long_prose) >= 80
+    assert {(r.label, r.category) for r in long_prose} == {("benign", "long_prose")}
+    lengths = [len(r.text) for r in long_prose]
+    assert min(lengths) >= 1000
+    assert max(lengths) <= 5000
+    thirds = [
+        sum(lo <= n < hi for n in lengths) for lo, hi in ((0, 2000), (2000, 3500), (3500, 5001))
+    ]
+    assert min(thirds) >= len(lengths) // 4, thirds
+    # Short support turns: at least 150, users only, mostly under 160 characters.
+    assert len(support) >= 150
+    assert {(r.label, r.source) for r in support} == {("benign", "user")}
+    assert sum(len(r.text) < 160 for r in support) >= 0.9 * len(support)
+    assert len({r.lang for r in support}) >= 5
+    # Hard negatives: at least 120 texts of 80-1,500 characters from each source.
+    assert len(hard) >= 120
+    assert {(r.label, r.category) for r in hard} == {("benign", "hard_negative")}
+    assert all(80 <= len(r.text) <= 1500 for r in hard)
+    by_source = {s: sum(r.source == s for r in hard) for s in ("user", "retrieved", "tool")}
+    assert by_source["retrieved"] >= 40
+    assert by_source["tool"] >= 35
+    assert by_source["user"] >= 30
+    # Attacks: at least 130, jailbreaks typed by users, indirect ones in documents and tools.
+    assert len(attacks) >= 130
+    kinds = {(r.category, r.source) for r in attacks}
+    assert {r.label for r in attacks} == {"attack"}
+    assert kinds == {("jailbreak", "user"), ("indirect", "retrieved"), ("indirect", "tool")}
+    counts = {k: sum((r.category, r.source) == k for r in attacks) for k in kinds}
+    assert counts[("jailbreak", "user")] >= 55
+    assert counts[("indirect", "retrieved")] >= 40
+    assert counts[("indirect", "tool")] >= 35
+    assert all(150 <= len(r.text) <= 4000 for r in attacks)
+    assert sum(len(r.text) >= 1000 for r in attacks if r.category == "jailbreak") >= 20
+    assert len({r.lang for r in attacks if r.category == "jailbreak"}) >= 5
+
+
+def _batch_2_length_pairs() -> dict[str, list[HeldoutText]]:
+    long_prose, support, hard, attacks = (list(heldout_set(name)) for name in BATCH_2)
+    pairs = {"all attacks vs all benign": attacks + long_prose + support + hard}
+    for source in ("user", "retrieved", "tool"):
+        pairs[f"{source}: attacks vs long prose and hard negatives"] = [
+            r for r in attacks + long_prose + hard if r.source == source
+        ]
+    return pairs
+
+
+@pytest.mark.parametrize("pair", list(_batch_2_length_pairs()))
+def test_length_alone_does_not_separate_batch_2(pair: str) -> None:
+    """Batch 2 was balanced for length before it was frozen: length alone separates its
+    attacks from its benign texts at an AUC of at most 0.65, overall and for each source.
+    Short support turns are short by nature and stay out of the per-source pairs (against
+    the jailbreaks alone their AUC is close to 1, as in batch 1)."""
+    auc = length_auc(_batch_2_length_pairs()[pair])
+    print(f"batch 2, {pair}: length-alone AUC {auc:.3f}")
+    assert auc <= 0.65
 
 
 def test_training_text_that_repeats_a_held_out_text_is_dropped() -> None:

@@ -1,10 +1,13 @@
 """The hand-written held-out evaluation texts (``data/heldout/``): frozen, never trained on.
 
-Four files written by hand, apart from every training generator and template (their README
-says how): short greetings and support questions with a support bot's own holding and
-hand-off messages, hard negatives (text *about* instructions, passwords and security, long
-prose), multilingual benign text, and freshly written attacks (jailbreaks, indirect, obfuscated).
-Each text carries the ``source`` it is scored as.
+Two batches of files written by hand, apart from every training generator and template (their
+README says how). Batch 1: short greetings and support questions with a support bot's own
+holding and hand-off messages, hard negatives (text *about* instructions, passwords and
+security, long prose), multilingual benign text, and freshly written attacks (jailbreaks,
+indirect, obfuscated). Batch 2, written later without reading batch 1, the training
+generators or any score: long benign prose (1-5k characters), short support turns, hard
+negatives by source, and attacks (jailbreaks, indirect injection in retrieved chunks and tool
+output). Each text carries the ``source`` it is scored as.
 
 Example:
     >>> rows = heldout_set("attacks")
@@ -12,6 +15,10 @@ Example:
     (True, {'attack'})
     >>> sorted({r.source for r in heldout_set("short_support")})
     ['output', 'user']
+    >>> HELDOUT_SETS == BATCH_1 + BATCH_2
+    True
+    >>> sorted({r.category for r in heldout_set("attacks_2")})
+    ['indirect', 'jailbreak']
 
 Training drops every text that :func:`overlaps_heldout` (the same text, or a shared run of
 six words), so a generator or a public set can never carry a held-out text into training:
@@ -32,15 +39,34 @@ from airsoc.detection.llm.corpus import LabelledText, read_jsonl
 from airsoc.detection.llm.evalsets import word_runs
 from airsoc.errors import InputError
 
-__all__ = ["HELDOUT_SETS", "HeldoutText", "heldout_dir", "heldout_set", "overlaps_heldout"]
+__all__ = [
+    "BATCH_1",
+    "BATCH_2",
+    "HELDOUT_SETS",
+    "HeldoutText",
+    "heldout_dir",
+    "heldout_set",
+    "overlaps_heldout",
+]
 
-#: The held-out files, by name (``data/heldout/<name>.jsonl``).
-HELDOUT_SETS: tuple[str, ...] = (
+#: The first batch of held-out files, by name (``data/heldout/<name>.jsonl``).
+BATCH_1: tuple[str, ...] = (
     "short_support",
     "hard_negatives",
     "multilingual_benign",
     "attacks",
 )
+
+#: The second batch: written and frozen after the first had been read while tuning.
+BATCH_2: tuple[str, ...] = (
+    "long_prose",
+    "short_support_2",
+    "hard_negatives_2",
+    "attacks_2",
+)
+
+#: Every held-out file; training drops whatever overlaps any of them.
+HELDOUT_SETS: tuple[str, ...] = BATCH_1 + BATCH_2
 
 
 @dataclass(frozen=True)
