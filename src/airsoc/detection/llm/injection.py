@@ -17,8 +17,8 @@ The score comes from trained models; rules explain it and set a floor under it:
 * rules (instruction override in ten languages, role markers, persona jailbreaks, prompt
   extraction, exfiltration, instructions addressed to an AI inside content) name what was
   found; the precise ones set a floor under the score where the model corroborates them
-  (:data:`RULE_CORROBORATION`) in the windows or sentences that hold the match; a match the
-  model reads as benign (an article *about* "ignore previous instructions") warns;
+  (:data:`RULE_CORROBORATION`); a match the model reads as benign (an article *about*
+  "ignore previous instructions") warns;
 * prose that quotes attacks (an awareness e-mail, course notes, an incident report) mentions
   them: the model reads it without its short quotations
   (:func:`~airsoc.detection.llm.text.mask_quotations`), and a rule that matches only inside
@@ -508,8 +508,6 @@ class _Scores:
     embedded: int
     stage1: float
     stage2: float | None
-    #: The score of every window, then every sentence read on its own.
-    units: tuple[float, ...] = ()
 
 
 class PromptInjectionDetector:
@@ -678,7 +676,6 @@ class PromptInjectionDetector:
             len(unsure) if p2max is not None else 0,
             float(p1.max()),
             p2max,
-            tuple(float(x) for x in scores),
         )
 
     def similarity(self, texts: Sequence[str]) -> tuple[float, LabelledText | None, float]:
@@ -790,18 +787,8 @@ class PromptInjectionDetector:
         # suspicious: documents, logs and search results quote "ignore previous instructions"
         # when they talk about attacks. Uncorroborated, a rule match warns. A rule that fires
         # only on a decoded payload, and a fixed threshold, keep the floor.
-        # The model corroborates a rule where the rule matched: in the windows and sentences
-        # that hold the match (a long text has some suspicious-looking window somewhere).
         uncorroborated = bool(floor) and not hidden and self.threshold is None
-        where = max(
-            (
-                self._local_score(h.excerpt, units, scored.units, model_score)
-                for h in hits
-                if h.rule.floor and h.rule.id not in quoted and h.where == "text"
-            ),
-            default=model_score,
-        )
-        uncorroborated = uncorroborated and max(where, payload_score) < RULE_CORROBORATION
+        uncorroborated = uncorroborated and model_score < RULE_CORROBORATION
         if uncorroborated:
             floor = 0.0
         score = max(model_score, floor)
@@ -902,15 +889,6 @@ class PromptInjectionDetector:
                 "ms": round((time.perf_counter() - started) * 1000, 3),
             },
         )
-
-    @staticmethod
-    def _local_score(
-        excerpt: str, units: Sequence[str], scores: Sequence[float], default: float
-    ) -> float:
-        """Return the worst score of the units that hold ``excerpt`` (``default`` if none
-        holds all of it: a match across two windows)."""
-        held = [scores[i] for i, u in enumerate(units) if excerpt and excerpt in u]
-        return max(held) if held else default
 
     def _techniques(
         self, hits: Sequence[_Hit], source: str, decision: str, *, leaks: bool

@@ -41,7 +41,7 @@ from airsoc.detection.llm.public_data import (
     load_public_corpus,
     source_of,
 )
-from airsoc.detection.llm.text import mask_quotations, prepare_text, text_units, text_windows
+from airsoc.detection.llm.text import prepare_text, text_units, text_windows
 from airsoc.detection.llm.training_chat import chat_turn_set
 from airsoc.detection.llm.training_data import (
     documentation_prose,
@@ -124,9 +124,7 @@ def _windows(rows: Sequence[LabelledText], docs: Sequence[str]) -> tuple[list[st
     texts: list[str] = []
     labels: list[str] = []
     for r in rows:
-        # Read as the detector reads it: prose without its short quotations.
         normalized = prepare_text(r.text).normalized
-        normalized = mask_quotations(normalized) or normalized
         label = "attack" if r.label == "attack" else "benign"
         # An attack is one window (its planted part may be anywhere); benign text is cut into
         # the windows and sentences the detector will read.
@@ -134,7 +132,7 @@ def _windows(rows: Sequence[LabelledText], docs: Sequence[str]) -> tuple[list[st
             texts.append(w)
             labels.append(label)
     for d in docs:
-        for w in text_units(mask_quotations(d) or d):
+        for w in text_units(d):
             texts.append(w)
             labels.append("benign")
     return texts, labels
