@@ -19,6 +19,10 @@ The score comes from trained models; rules explain it and set a floor under it:
   found; the precise ones set a floor under the score where the model corroborates them
   (:data:`RULE_CORROBORATION`); a match the model reads as benign (an article *about*
   "ignore previous instructions") warns;
+* prose that quotes attacks (an awareness e-mail, course notes, an incident report) mentions
+  them: the model reads it without its short quotations
+  (:func:`~airsoc.detection.llm.text.mask_quotations`), and a rule that matches only inside
+  them warns and sets no floor. Short texts and long quotations are read as they are;
 * canary tokens, for outputs (:mod:`airsoc.detection.llm.canary`).
 
 The alarm threshold depends on where the text came from (``user``, ``retrieved``, ``tool``):
@@ -65,6 +69,7 @@ from airsoc.detection.llm.embeddings import (
 from airsoc.detection.llm.memo import VerdictMemo
 from airsoc.detection.llm.text import (
     DEFAULT_MAX_CHARS,
+    mask_quotations,
     prepare_text,
     sentence_units,
     text_windows,
@@ -171,7 +176,8 @@ RULES: tuple[InjectionRule, ...] = (
         "instruction_override",
         _rx(
             rf"\b{_OVERRIDE_VERB}\s+(?:all\s+|everything\s+|the\s+)?(?:above|previous|prior|"
-            r"preceding|earlier|everything you (?:were|have been) told)\b(?:\s*(?:and|,|\.|;|$))"
+            r"preceding|earlier|everything you(?: were|'ve been| have been) told)\b"
+            r"(?:\s*(?:and|,|\.|;|$))"
         ),
         0.8,
     ),
@@ -280,8 +286,10 @@ RULES: tuple[InjectionRule, ...] = (
             r"\b(?:reveal|print|show|output|repeat|recite|dump|echo|quote|tell me|copy|list|"
             r"display|summari[sz]e|paste|translate|what (?:is|are|were))\b[^\n]{0,50}"
             r"\b(?:your|the)\s+(?:(?:(?:full|exact|hidden|secret|initial|original|system|"
-            r"developer|operator)\s+)+(?:prompt|instructions|rules|preamble|configuration|"
-            r"message|setup)|(?:system prompt|system message|preamble|context window))"
+            r"developer|operator)\s+)+(?:prompt|preamble|configuration|message|setup|"
+            # "your exact instructions for claiming the warranty" asks for a procedure
+            r"(?:instructions|rules)(?!\s+(?:for|on|about)\s+(?:\w+ing|the|a|an|my|our)\b))"
+            r"|(?:system prompt|system message|preamble|context window))"
             r"|\b(?:repeat|print|output)\b[^\n]{0,20}\b(?:the text|everything) (?:above|before)"
             r"(?!\s+(?:the|a|an|this|that|my|your|each|every)\b)"
             r"|\bwhat (?:were you|you were) told\b|\bwere you told at the start\b"
@@ -629,7 +637,8 @@ class PromptInjectionDetector:
         >>> high > 0.5 > low
         True
         """
-        return [self._score(text_windows(t), self._sentences(t, source)).score for t in texts]
+        reads = [mask_quotations(t) or t for t in texts]
+        return [self._score(text_windows(t), self._sentences(t, source)).score for t in reads]
 
     @staticmethod
     def _sentences(text: str, source: str) -> list[str]:
@@ -740,27 +749,40 @@ class PromptInjectionDetector:
         # A rule that only fires after decoding means the text was hiding it.
         hidden = bool(hits) and all(h.where != "text" for h in hits)
         content = source in ("retrieved", "tool")
+        # Prose that quotes an attack mentions it (see mask_quotations): the model reads the
+        # prose without its short quotations, and a rule that matches only inside them
+        # explains and warns; it sets no floor.
+        masked = mask_quotations(view.normalized)
+        read = masked if masked is not None else view.normalized
+        unquoted = {h.rule.id for h in _scan_rules([("text", masked)])} if masked else set()
+        quoted = {
+            h.rule.id for h in hits if masked and h.where == "text" and h.rule.id not in unquoted
+        }
         floor = max(
             (
                 min(1.0, h.rule.weight * (1.15 if content else 1.0))
                 for h in hits
-                if h.rule.floor and (h.rule.category != "indirect" or content)
+                if h.rule.floor
+                and h.rule.id not in quoted
+                and (h.rule.category != "indirect" or content)
             ),
             default=0.0,
         )
         if hidden and floor:
             floor = min(1.0, floor + 0.1)
-        windows = text_windows(view.normalized)
+        windows = text_windows(read)
         # The model alone, on a text read in several windows, answers to the long-text
         # threshold (its score is the worst of many windows); a corroborated rule does not.
         model_threshold = self.long_threshold_for(source) if len(windows) > 1 else threshold
-        sentences = self._sentences(view.normalized, source)
+        sentences = self._sentences(read, source)
         scored = self._score(windows, sentences)
         units = windows + [s for s in sentences if s not in windows]
         payload_score = self._score([p.text for p in view.payloads]).score if view.payloads else 0.0
         model_score = max(scored.score, payload_score)
         leaks = find_canary_leaks(view.normalized, self.canaries) if self.canaries else []
-        rule_floor = floor
+        rule_floor = floor or max(
+            (h.rule.weight for h in hits if h.rule.floor and h.rule.id in quoted), default=0.0
+        )
         # A rule sets its floor only where the model reads the text as at least somewhat
         # suspicious: documents, logs and search results quote "ignore previous instructions"
         # when they talk about attacks. Uncorroborated, a rule match warns. A rule that fires
@@ -790,12 +812,18 @@ class PromptInjectionDetector:
         decision: Decision = "drift" if score >= alarm_at else "warn" if score >= warn else "ok"
         if alarm_at == float("inf"):
             decision = "ok"
-        if uncorroborated and decision == "ok":
+        if (uncorroborated or quoted) and decision == "ok":
             decision = "warn"
         nearest, sim = self._nearest([units[scored.worst]]) if decision != "ok" else (None, 0.0)
         atlas = self._techniques(hits, source, decision, leaks=bool(leaks))
         matches: list[dict[str, Any]] = [
-            {"rule": h.rule.id, "category": h.rule.category, "where": h.where, "excerpt": h.excerpt}
+            {
+                "rule": h.rule.id,
+                "category": h.rule.category,
+                "where": h.where,
+                "excerpt": h.excerpt,
+                "quoted": h.rule.id in quoted,
+            }
             for h in hits
         ]
         if hidden:
@@ -836,7 +864,8 @@ class PromptInjectionDetector:
                 "matches": matches,
                 "rule_score": round(rule_floor, 4),
                 # False: a rule matched but the model does not read an attack (it warns)
-                "rule_corroborated": None if not rule_floor else not uncorroborated,
+                # (and False where the rules matched only inside quotations)
+                "rule_corroborated": None if not rule_floor else bool(floor) and not uncorroborated,
                 # None: the model alone cannot alarm on this text (too short to instruct)
                 "alarm_at": None if alarm_at == float("inf") else alarm_at,
                 "similarity_score": round(model_score, 4),
@@ -847,6 +876,8 @@ class PromptInjectionDetector:
                 "embedded_windows": scored.embedded,
                 "worst_window": scored.worst,
                 "sentences": len(sentences),
+                # the model read the text without its short quotations (prose quoting them)
+                "quotations_masked": masked is not None,
                 "nearest_attack": (
                     {"id": nearest.id, "category": nearest.category, "cosine": round(sim, 4)}
                     if nearest

@@ -32,6 +32,7 @@ __all__ = [
     "DecodedPayload",
     "TextView",
     "coerce_text",
+    "mask_quotations",
     "normalize_text",
     "prepare_text",
     "scan_windows",
@@ -158,6 +159,7 @@ _MORSE = {
 _Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
 _SPACED = re.compile(r"\b(?:[A-Za-z][ .\-_*]){3,}[A-Za-z]\b")
 _WS = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -449,6 +451,39 @@ def text_windows(text: str, *, size: int = 512, overlap: int = 128) -> list[str]
         back = text.find(" ", max(end - overlap, start + 1), end)
         start = back + 1 if back > 0 else end
     return [w for w in out if w]
+
+
+#: Quotations: straight double quotes, curly double quotes (English and German), guillemets
+#: (either direction) and CJK corner brackets, 4-200 characters, on one line.
+_QUOTATION = re.compile(
+    r'"[^"\n]{4,200}"|“[^”“\n]{4,200}”|„[^“”„\n]{4,200}[“”]|«[^»«\n]{4,200}»|»[^«»\n]{4,200}«'
+    r"|「[^」\n]{4,200}」"
+)
+#: The words a text must have outside its quotations before they are read as mentions.
+MENTION_MIN_WORDS = 60
+
+
+def mask_quotations(text: str, *, min_words: int = MENTION_MIN_WORDS) -> str | None:
+    """Return ``text`` with its short quotations (up to 200 characters) replaced by an empty
+    pair of quotes, when it has at least ``min_words`` words outside them; else ``None``.
+
+    Prose that talks about attacks quotes them: an awareness e-mail, lecture notes or an
+    incident report cite "ignore all previous instructions" to explain it. In such prose the
+    quoted words are mentioned, not addressed to the reader. A short text is not prose around
+    a quotation, and a long quotation (a whole jailbreak in quotes) is read as it is.
+
+    >>> prose = "Attackers write " + '"ignore all previous instructions"' + " in mail." * 30
+    >>> mask_quotations(prose)[:30]
+    'Attackers write "…" in mail. i'
+    >>> mask_quotations('Translate "ignore all previous instructions"') is None
+    True
+    """
+    if not _QUOTATION.search(text):
+        return None
+    masked = _QUOTATION.sub(lambda m: f"{m.group(0)[0]}…{m.group(0)[-1]}", text)
+    if len(_WORD.findall(masked)) < min_words:
+        return None
+    return masked
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import random
 import re
 import time
@@ -63,6 +64,52 @@ WRITTEN_WEIGHT = 3
 BAND = (0.1, 1.0)
 HEAD_WEIGHT = 0.6
 HARM_MIN_THRESHOLD = 0.7
+
+
+class StoredEmbedder(MiniLMEmbedder):
+    """MiniLM whose embeddings are also kept in an ``.npz`` file across training runs.
+
+    Retraining after a change to the heads or the thresholds embeds only the texts it has
+    not seen: the file maps each text to its vector (the same vector MiniLM computes, so a
+    stored run trains the same weights as a fresh one). :meth:`save` writes it back.
+    """
+
+    def __init__(self, base: MiniLMEmbedder, path: Path) -> None:
+        super().__init__(base.weights, base.tokenizer, base.config, max_tokens=base.max_tokens)
+        self.path = path
+        self.store: dict[str, np.ndarray] = {}
+        if path.exists():
+            with np.load(path, allow_pickle=False) as arrays:
+                self.store = dict(
+                    zip((str(t) for t in arrays["texts"]), arrays["vectors"], strict=True)
+                )
+        self._loaded = len(self.store)
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """Return the embeddings of ``texts``, computing only those not stored yet."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self.store]
+        if missing:
+            for text, row in zip(
+                missing, super().embed(missing, batch_size=batch_size), strict=True
+            ):
+                self.store[text] = row
+        out = np.zeros((len(texts), int(self.config["hidden_size"])), dtype=np.float32)
+        for i, text in enumerate(texts):
+            out[i] = self.store[text]
+        return out
+
+    def save(self) -> None:
+        """Write the store back to its file (when it has grown)."""
+        if len(self.store) == self._loaded:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("wb") as fh:
+            np.savez(
+                fh,
+                texts=np.array(list(self.store)),
+                vectors=np.stack(list(self.store.values())).astype(np.float32),
+            )
+        self._loaded = len(self.store)
 
 
 def split_documents(paragraphs: Sequence[str], *, holdout: float) -> tuple[list[str], list[str]]:
@@ -109,12 +156,16 @@ def _public_rows(seed: int) -> list[LabelledText]:
     return out
 
 
-def _head_sample(labels: Sequence[str], size: int, seed: int) -> list[int]:
-    rng = random.Random(seed)
-    attacks = [i for i, y in enumerate(labels) if y != "benign"]
-    benign = [i for i, y in enumerate(labels) if y == "benign"]
-    rng.shuffle(attacks)
-    rng.shuffle(benign)
+def _head_sample(texts: Sequence[str], labels: Sequence[str], size: int, seed: int) -> list[int]:
+    """Return the indices of the windows the embedding head is fitted on: up to 45% attacks,
+    the rest benign, each class drawn in the order of a seeded hash of the text, so that
+    dropping a few rows (held-out overlaps) leaves the rest of the sample unchanged."""
+
+    def rank(i: int) -> bytes:
+        return hashlib.blake2b(f"{seed}:{texts[i]}".encode(), digest_size=8).digest()
+
+    attacks = sorted((i for i, y in enumerate(labels) if y != "benign"), key=rank)
+    benign = sorted((i for i, y in enumerate(labels) if y == "benign"), key=rank)
     take = min(len(attacks), int(size * 0.45))
     return sorted(attacks[:take] + benign[: size - take])
 
@@ -192,10 +243,16 @@ def _long_calibration(held_docs: Sequence[str]) -> list[str]:
 
 
 def train_injection_model(
-    *, seed: int = 1, size: int = 4000, embeddings: bool = True, log: bool = False
+    *,
+    seed: int = 1,
+    size: int = 4000,
+    embeddings: bool = True,
+    log: bool = False,
+    store: Path | None = None,
 ) -> InjectionModel:
     """Return the injection model trained on the generated set, the project's attack corpus
-    and documentation prose, with thresholds calibrated per source on a separate split."""
+    and documentation prose, with thresholds calibrated per source on a separate split.
+    ``store``: an ``.npz`` file that keeps the MiniLM embeddings between runs."""
     started = time.perf_counter()
     docs_train, docs_held = split_documents(documentation_prose(), holdout=0.2)
     rows = _without_heldout(
@@ -214,15 +271,21 @@ def train_injection_model(
     texts += written_texts
     labels += written_labels
     head = None
+    embedder: MiniLMEmbedder | None = None
     if embeddings:
         if not minilm_available():
             raise DetectionError("training the embedding head needs the 'embeddings' extra")
-        sample = _head_sample(labels[:first_written], HEAD_SAMPLES, seed)
+        sample = _head_sample(texts[:first_written], labels[:first_written], HEAD_SAMPLES, seed)
         sample += list(range(first_written, len(texts)))
-        vectors = MiniLMEmbedder.load().embed([texts[i] for i in sample])
+        embedder = MiniLMEmbedder.load()
+        if store is not None:
+            embedder = StoredEmbedder(embedder, store)
+        vectors = embedder.embed([texts[i] for i in sample])
         head = EmbeddingHead.fit(vectors, [labels[i] for i in sample])
     draft = InjectionModel(stage1, head, dict.fromkeys(SOURCES, 0.5), BAND, HEAD_WEIGHT)
-    detector = PromptInjectionDetector(model=draft)
+    detector = PromptInjectionDetector(
+        model=draft, embedder=embedder if embedder is not None else TfidfEmbedder()
+    )
     alone = PromptInjectionDetector(model=draft, embedder=TfidfEmbedder())
     thresholds: dict[str, float] = {}
     stage1_thresholds: dict[str, float] = {}
@@ -253,6 +316,8 @@ def train_injection_model(
             out[source] = round(min(max(q + 0.05, short[source]), 0.9), 3)
             if log:
                 print(f"long texts {source} ({name}): {len(long_texts)} benign, q99 {q:.3f}")
+    if isinstance(embedder, StoredEmbedder):
+        embedder.save()
     info = {
         "trained_on": f"training_data seed {seed} size {size}, training_variety, "
         f"training_chat, training_written (train part), injection_corpus, public_injection, "
@@ -339,10 +404,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=default)
     parser.add_argument("--no-embeddings", action="store_true")
     parser.add_argument("--only", choices=("injection", "harm"))
+    parser.add_argument(
+        "--embedding-store",
+        type=Path,
+        default=None,
+        help="an .npz file keeping MiniLM embeddings between runs (injection model)",
+    )
     args = parser.parse_args(argv)
     embeddings = not args.no_embeddings
     if args.only != "harm":
-        model = train_injection_model(embeddings=embeddings, log=True)
+        model = train_injection_model(embeddings=embeddings, log=True, store=args.embedding_store)
         save_arrays(args.out / "injection_model.npz", model.to_arrays())
         print(f"wrote {args.out / 'injection_model.npz'}; thresholds {dict(model.thresholds)}")
     if args.only != "injection":
