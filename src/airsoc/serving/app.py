@@ -397,24 +397,29 @@ class _Handlers:
         log = self.gateway.event_log
         if log is None:
             return
-        ts = self.gateway.clock.now()
-        log.extend(
-            PredictionEvent(
-                request_id=request_id,
-                ts=ts,
-                system=route.system,
-                version=version,
-                mode=route.mode,
-                role=role,
-                client_id=client,
-                row_index=i,
-                inputs=row,
-                output=out.prediction,
-                score=out.score,
-                latency_ms=latency_ms,
-                status=status,
-            )
-            for i, (row, out) in enumerate(zip(rows, outputs, strict=True))
+        if len(rows) != len(outputs):
+            raise ValueError(f"{len(outputs)} outputs for {len(rows)} rows")
+        # One batch per request, column by column: the rows share everything but their
+        # inputs and outputs.
+        log.extend_columns(
+            PredictionEvent.kind,
+            {
+                "request_id": request_id,
+                "ts": self.gateway.clock.now(),
+                "system": route.system,
+                "version": version,
+                "mode": route.mode,
+                "role": role,
+                "client_id": client,
+                "latency_ms": latency_ms,
+                "status": status,
+            },
+            {
+                "row_index": list(range(len(rows))),
+                "inputs": rows,
+                "output": [out.prediction for out in outputs],
+                "score": [out.score for out in outputs],
+            },
         )
 
     def _log_refusal(self, route: Route, client: str, request_id: str, started: float) -> None:
@@ -441,8 +446,9 @@ class _Handlers:
             )
         if len(items) > _MAX_LABELS:
             raise InputError(f"at most {_MAX_LABELS} labels per request", loc="labels")
-        ts = gateway.clock.now()
-        events = []
+        request_ids: list[str] = []
+        row_indices: list[int] = []
+        labels: list[Any] = []
         for i, item in enumerate(items):
             where = f"labels[{i}]"
             if not isinstance(item, dict) or not isinstance(item.get("request_id"), str):
@@ -458,23 +464,20 @@ class _Handlers:
                 raise InputError(
                     f"row_index must be an integer from 0 to {MAX_ROW_ID}", loc=f"{where}.row_index"
                 )
-            events.append(
-                LabelEvent(
-                    request_id=item["request_id"],
-                    ts=ts,
-                    system=route.system,
-                    row_index=row_index,
-                    label=item["label"],
-                    client_id=client,
-                )
-            )
+            request_ids.append(item["request_id"])
+            row_indices.append(row_index)
+            labels.append(item["label"])
         if gateway.event_log is not None:
             try:
-                gateway.event_log.extend(events)
+                gateway.event_log.extend_columns(
+                    LabelEvent.kind,
+                    {"ts": gateway.clock.now(), "system": route.system, "client_id": client},
+                    {"request_id": request_ids, "row_index": row_indices, "label": labels},
+                )
             except InvalidEventError as exc:  # name the field as the caller sent it
                 loc = (exc.loc or "").replace("events[", "labels[", 1)
                 raise InvalidEventError(exc.message, loc=loc or None) from None
-        return JSONResponse({"accepted": len(events)}, status_code=202)
+        return JSONResponse({"accepted": len(labels)}, status_code=202)
 
     # ------------------------------------------------------------------ chat
 
