@@ -885,8 +885,8 @@ def _served_or_surrogate(
         both = np.concatenate(
             [reference[name].to_numpy(dtype=object), current[name].to_numpy(dtype=object)]
         )
-        values = [v for v in both if not pd.isna(v)]
-        seen = sorted(set(values), key=str)
+        # Each distinct value once (a window repeats a few categories thousands of times).
+        seen = sorted({v for v in pd.unique(both) if not pd.isna(v)}, key=str)
         if len(seen) > MAX_CATEGORIES:
             return (
                 None,

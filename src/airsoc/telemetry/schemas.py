@@ -517,10 +517,12 @@ fit the int32 column (-2147483648 to 2147483647)
         if name in columns:
             values = list(columns[name])
             if is_json:
-                values = [_json_at(kind, name, i, v) for i, v in enumerate(values)]
-            sizes = _column_sizes(
-                kind, schema.field(name).type, name, values, check, (low, high), nullable
-            )
+                values = _json_column(kind, name, values)
+                sizes = [len(text) for text in values]  # JSON text is ASCII: a byte a character
+            else:
+                sizes = _column_sizes(
+                    kind, schema.field(name).type, name, values, check, (low, high), nullable
+                )
             out[name] = values
             if check == "text":
                 per_field.append((name, sizes))
@@ -560,14 +562,34 @@ fit the int32 column (-2147483648 to 2147483647)
     return CheckedColumns(kind, n, out, totals, shared["system"], shared["ts"])
 
 
-def _json_at(kind: str, name: str, index: int, value: Any) -> str:
+#: Types whose values are encoded once per batch (outputs and labels repeat a few values).
+_SCALAR_TYPES = (int, float, str, bool, type(None))
+
+
+def _json_column(kind: str, name: str, values: list[Any]) -> list[str]:
+    """Return each value as JSON text, as :func:`_json` writes it; refuse the first value that
+    cannot be encoded, naming its place."""
+    known: dict[tuple[type, Any], str] = {}
+    out: list[str] = []
     try:
-        return _json(value)
+        for value in values:
+            kind_of = type(value)
+            if kind_of is dict and _C_ENCODE is not None:
+                out.append("".join(_C_ENCODE(value, 0)))
+            elif kind_of in _SCALAR_TYPES:
+                key = (kind_of, value)
+                text = known.get(key)
+                if text is None:
+                    text = known[key] = _json(value)
+                out.append(text)
+            else:
+                out.append(_json(value))
     except (ValueError, TypeError, RecursionError) as exc:
         raise InvalidEventError(
             f"{kind} event: the value cannot be encoded as JSON ({type(exc).__name__})",
-            loc=f"events[{index}].{name}",
+            loc=f"events[{len(out)}].{name}",
         ) from None
+    return out
 
 
 def _column_sizes(
@@ -582,6 +604,17 @@ def _column_sizes(
     """Check one column's values as :func:`checked_record` checks one; return each text's
     size in UTF-8 bytes (an empty list for a column that is not text)."""
     low, high = bounds
+    kinds = set(map(type, values))
+    # The common cases checked at C speed; anything else value by value, to name the culprit.
+    if check == "int" and kinds == {int} and low <= min(values) and max(values) <= high:
+        return []
+    if check == "float" and kinds <= ({float, type(None)} if nullable else {float}):
+        return []
+    if check == "text" and kinds == {str}:
+        try:
+            return [len(value.encode("utf-8")) for value in values]
+        except UnicodeEncodeError:
+            pass
     sizes: list[int] = []
     for i, value in enumerate(values):
         if value is None:
