@@ -749,8 +749,9 @@ def _empty(detector: str, failure_mode: str, what: str) -> list[Verdict]:
 #: about a dozen calls of the served model (noise, squeezing, boundary probes); a client
 #: sending more is judged on a uniform random sample of this many, which keeps the test of its
 #: flagged share exact (the sample does not depend on the scores) and still tells a share of a
-#: few percent above the expected one (at 1000 inputs, 5% over 1.6% expected has p < 1e-6).
-EVASION_MAX_PER_CLIENT = 1000
+#: few percent above the expected one (at 500 inputs, 6.6% flagged where 1.6% are expected
+#: has p < 1e-6).
+EVASION_MAX_PER_CLIENT = 500
 
 
 def adversarial_evasion(monitor: MonitorConfig, window: WindowData) -> list[Verdict]:

@@ -353,6 +353,7 @@ class EventLogTelemetry:
         # window again each run), and each training batch once per version of its file.
         self._parts = _PartCache(self.root, max_rows=cache_rows)
         self._batches: dict[tuple[str, str, int, int], pd.DataFrame] = {}
+        self._references: dict[tuple[str, str], tuple[list[pd.DataFrame], pd.DataFrame]] = {}
         self._windows: OrderedDict[tuple[str, datetime, datetime], tuple[Any, pd.DataFrame]] = (
             OrderedDict()
         )
@@ -682,7 +683,17 @@ class EventLogTelemetry:
                     f"monitor {monitor.name!r}: training batch {batch.batch_id} has no data URI"
                 )
             frames.append(self._batch(monitor, batch.batch_id, batch.uri))
-        return pd.concat(frames, ignore_index=True)
+        # Monitors of one version read the same batches every round: joined once (a copy
+        # out, as pandas copies on write).
+        key = (monitor.system, version)
+        known = self._references.get(key)
+        if (
+            known is None
+            or len(known[0]) != len(frames)
+            or any(a is not b for a, b in zip(known[0], frames, strict=True))
+        ):
+            known = self._references[key] = (frames, pd.concat(frames, ignore_index=True))
+        return known[1].copy(deep=False)
 
     def _batch(self, monitor: MonitorConfig, batch: str, uri: str) -> pd.DataFrame:
         """Return a training batch's rows with its ``batch_id``, read once per version of its
