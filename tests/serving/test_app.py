@@ -481,3 +481,42 @@ def test_without_a_trusted_header_the_peer_address_is_the_client(
     )
     gateway.close()
     assert (response.status_code, response.json()["code"]) == (403, "client_blocked")
+
+
+def test_a_bad_label_deep_in_a_batch_is_named_and_the_batch_is_not_logged(
+    registry: Registry, tmp_path: Path
+) -> None:
+    gateway = make_gateway(registry, tmp_path)
+    gateway.promote("fraud", "v1", actor="ci", reason="release")
+    good = [{"request_id": f"req-{i}", "row_index": i % 7, "label": i % 2} for i in range(3000)]
+
+    async def calls(client: httpx.AsyncClient) -> list[httpx.Response]:
+        out = [await client.post("/v1/systems/fraud/labels", json={"labels": good})]
+        for problem in ({"request_id": ""}, {"row_index": True}, {"label": None}):
+            labels = [dict(item) for item in good]
+            labels[1234].update(problem)
+            if problem == {"label": None}:
+                del labels[1234]["label"]
+            out.append(await client.post("/v1/systems/fraud/labels", json={"labels": labels}))
+        surrogate = [dict(item) for item in good]
+        surrogate[2999]["request_id"] = "req-\ud800"
+        body = json.dumps({"labels": surrogate})  # the lone surrogate as a JSON escape
+        out.append(
+            await client.post(
+                "/v1/systems/fraud/labels",
+                content=body,
+                headers={"content-type": "application/json"},
+            )
+        )
+        return out
+
+    ok, empty_id, bool_row, no_label, lone = run_requests(gateway, calls)
+    gateway.close()
+    assert (ok.status_code, ok.json()) == (202, {"accepted": 3000})
+    assert [r.status_code for r in (empty_id, bool_row, no_label, lone)] == [422] * 4
+    assert empty_id.json()["loc"] == "labels[1234].request_id"
+    assert bool_row.json()["loc"] == "labels[1234].row_index"
+    assert no_label.json()["loc"] == "labels[1234]"
+    assert lone.json()["loc"] == "body.labels[2999].request_id"  # refused on the way in
+    labels = read_events(tmp_path / "telemetry", "label", system="fraud")
+    assert labels.num_rows == 3000  # the accepted batch, and nothing of the refused ones

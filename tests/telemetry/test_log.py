@@ -430,3 +430,107 @@ def test_a_log_drained_on_sigterm_loses_nothing_acknowledged(tmp_path: Path) -> 
     ids = read_events(tmp_path, "prediction").column("request_id").to_pylist()
     assert len(ids) == len(set(ids)) == int(acknowledged)
     assert EventLog(tmp_path).recovered_loss == 0
+
+
+# ------------------------------------------------------------------ batches given as columns
+
+
+def _shared(request_id: str = "b1") -> dict[str, Any]:
+    return {"request_id": request_id, "ts": T0, "system": "fraud", "version": "v1"}
+
+
+def _columns(n: int, start: int = 0) -> dict[str, list[Any]]:
+    return {
+        "row_index": list(range(n)),
+        "inputs": [{"x": i} for i in range(start, start + n)],
+        "output": [i % 2 for i in range(start, start + n)],
+        "score": [i / 10 for i in range(start, start + n)],
+    }
+
+
+def test_a_batch_given_as_columns_is_written_as_its_events_would_be(tmp_path: Path) -> None:
+    by_row, by_column = tmp_path / "rows", tmp_path / "columns"
+    rows = EventLog(by_row, flush_interval=5)
+    rows.extend(
+        PredictionEvent(**_shared(), **{k: v[i] for k, v in _columns(3).items()}) for i in range(3)
+    )
+    rows.close()
+    columns = EventLog(by_column, flush_interval=5)
+    columns.append(_event(7))  # events queued one by one and batches share a file
+    assert columns.extend_columns("prediction", _shared(), _columns(3)) == 3
+    columns.close()
+    assert columns.stats() == {"accepted": 4, "written": 4, "pending": 0, "files": 1}
+    expected = read_events(by_row, "prediction").to_pylist()
+    written = read_events(by_column, "prediction").to_pylist()
+    assert written[0]["request_id"] == "r7"
+    assert written[1:] == expected
+
+
+def test_a_bad_row_of_a_batch_is_named_and_nothing_of_its_batch_is_queued(
+    tmp_path: Path,
+) -> None:
+    log = EventLog(tmp_path, flush_interval=0.01)
+    assert log.extend_columns("prediction", _shared("ok"), _columns(4)) == 4
+    with pytest.raises(InvalidEventError) as surrogate:
+        log.extend_columns(
+            "label",
+            {"ts": T0, "system": "fraud"},
+            {"request_id": ["r1", "r2", "\ud800"], "label": [1, 0, 1]},
+        )
+    assert surrogate.value.loc == "events[2].request_id"
+    bad = _columns(4)
+    bad["score"][3] = "high"
+    with pytest.raises(InvalidEventError) as score:
+        log.extend_columns("prediction", _shared("bad"), bad)
+    assert score.value.loc == "events[3].score"
+    huge = _columns(3)
+    huge["inputs"][1] = {"x": "y" * 200}
+    small = EventLog(tmp_path / "small", max_event_bytes=100)
+    with pytest.raises(InvalidEventError) as too_big:
+        small.extend_columns("prediction", _shared(), huge)
+    assert too_big.value.loc == "events[1].inputs"
+    small.close()
+    with pytest.raises(InvalidEventError) as shared_ts:
+        log.extend_columns("prediction", {"request_id": "r", "system": "fraud"}, {"ts": [T0]})
+    assert shared_ts.value.loc == "ts"
+    with pytest.raises(InvalidEventError) as unknown:
+        log.extend_columns("prediction", _shared(), {"colour": ["red"]})
+    assert unknown.value.loc == "colour"
+    log.close()
+    assert log.stats()["written"] == 4
+    ids = set(read_events(tmp_path, "prediction").column("request_id").to_pylist())
+    assert ids == {"ok"}
+
+
+def test_keep_serving_takes_the_head_of_a_batch_that_does_not_fit(tmp_path: Path) -> None:
+    log = EventLog(tmp_path, flush_interval=0.01, max_pending=10, retry_initial=0.001)
+    disk = FlakyDisk(log)
+    log._write = disk  # type: ignore[method-assign]
+    assert log.extend_columns("prediction", _shared("a"), _columns(6)) == 6
+    assert log.extend_columns("prediction", _shared("b"), _columns(7)) == 4
+    health = log.health()
+    assert (health.accepted, health.dropped, health.pending) == (10, 3, 10)
+    disk.healed.set()
+    report = log.drain(timeout=120)
+    assert (report.complete, report.written, report.dropped) == (True, 10, 3)
+    table = read_events(tmp_path, "prediction")
+    assert table.column("request_id").to_pylist() == ["a"] * 6 + ["b"] * 4
+    assert table.column("row_index").to_pylist() == [*range(6), *range(4)]
+
+
+def test_batches_survive_write_errors_without_loss_or_duplicates(tmp_path: Path) -> None:
+    log = EventLog(
+        tmp_path, batch_size=50, flush_interval=0.01, retry_initial=0.0005, retry_max=0.002
+    )
+    disk = FlakyDisk(log, failures=20)
+    log._write = disk  # type: ignore[method-assign]
+    for b in range(40):
+        log.extend_columns("prediction", _shared(f"b{b}"), _columns(25, start=25 * b))
+    _wait_until(lambda: disk.failed == 20)
+    log.flush(timeout=120)
+    assert (log.health().written, log.health().errors) == (1000, 20)
+    log.close()
+    table = read_events(tmp_path, "prediction")
+    assert sorted(table.column("inputs").to_pylist()) == sorted(
+        f'{{"x": {i}}}' for i in range(1000)
+    )

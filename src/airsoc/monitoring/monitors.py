@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import numpy as np
 from croniter import croniter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -228,12 +229,17 @@ def threshold_evaluator(monitor: MonitorConfig, window: WindowData) -> list[Verd
     """Return one verdict: the mean of ``monitor.metric`` against the monitor's thresholds."""
     if not monitor.metric:
         raise DetectionError(f"monitor {monitor.name!r}: the threshold detector needs a metric")
-    values = []
+    values: list[float] = []
     current = window.current
+    metric_values: Iterable[Any] = ()
     if hasattr(current, "to_dict") and hasattr(current, "columns"):  # a table
         # Only the metric's column (every record of a wide window costs far more).
-        column = current[monitor.metric].tolist() if monitor.metric in current.columns else []
-        metric_values: Iterable[Any] = column
+        series = current[monitor.metric] if monitor.metric in current.columns else None
+        if series is not None and series.dtype.kind in "iuf":  # numbers: none to refuse
+            array = series.to_numpy(dtype=float)
+            values = array[~np.isnan(array)].tolist()
+        elif series is not None:
+            metric_values = series.tolist()
     else:
         metric_values = (record.get(monitor.metric) for record in current)
     for i, value in enumerate(metric_values):

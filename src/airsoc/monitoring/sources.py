@@ -88,6 +88,8 @@ _META = [
 _WINDOW_META = ["ts", "request_id", "row_index", "version", "client_id", "score", "latency_ms"]
 #: Rows of each kind (predictions, labels) the telemetry source keeps read, by default.
 CACHE_ROWS = 3_000_000
+#: Assembled windows the telemetry source keeps (the monitors of a round share them).
+WINDOWS_KEPT = 8
 
 
 def _decode(text: Any) -> Any:
@@ -351,6 +353,10 @@ class EventLogTelemetry:
         # window again each run), and each training batch once per version of its file.
         self._parts = _PartCache(self.root, max_rows=cache_rows)
         self._batches: dict[tuple[str, str, int, int], pd.DataFrame] = {}
+        self._references: dict[tuple[str, str], tuple[list[pd.DataFrame], pd.DataFrame]] = {}
+        self._windows: OrderedDict[tuple[str, datetime, datetime], tuple[Any, pd.DataFrame]] = (
+            OrderedDict()
+        )
 
     # ------------------------------------------------------------------ windows
 
@@ -421,12 +427,33 @@ class EventLogTelemetry:
         """Return the window's answered rows with their labels, from the files already read
         (each new file of the log is read once)."""
         with self._parts.lock:
+            # The monitors of a system that run together mostly judge the same window: it is
+            # assembled once while no file of it changed (and copied out: pandas copies on
+            # write, so a monitor that changes its copy changes nothing else).
+            files = (
+                tuple(
+                    (p, part.stamp) for p, part in self._parts.prediction_parts(system, start, end)
+                ),
+                tuple(
+                    (p, part.stamp) for p, part in self._parts.label_parts(system, start).items()
+                ),
+            )
+            key = (system, start, end)
+            known = self._windows.get(key)
+            if known is not None and known[0] == files:
+                self._windows.move_to_end(key)
+                return known[1].copy(deep=False)
             used: set[str] = set()
             try:
                 window = self._cached_window(system, start, end, used)
             finally:
                 self._parts.evict(used=used)
-        return window if window is not None else self._read_window(system, start, end)
+            if window is None:
+                window = self._read_window(system, start, end)
+            self._windows[key] = (files, window)
+            while len(self._windows) > WINDOWS_KEPT:
+                self._windows.popitem(last=False)
+        return window.copy(deep=False)
 
     def _cached_window(
         self, system: str, start: datetime, end: datetime, used: set[str]
@@ -656,7 +683,17 @@ class EventLogTelemetry:
                     f"monitor {monitor.name!r}: training batch {batch.batch_id} has no data URI"
                 )
             frames.append(self._batch(monitor, batch.batch_id, batch.uri))
-        return pd.concat(frames, ignore_index=True)
+        # Monitors of one version read the same batches every round: joined once (a copy
+        # out, as pandas copies on write).
+        key = (monitor.system, version)
+        known = self._references.get(key)
+        if (
+            known is None
+            or len(known[0]) != len(frames)
+            or any(a is not b for a, b in zip(known[0], frames, strict=True))
+        ):
+            known = self._references[key] = (frames, pd.concat(frames, ignore_index=True))
+        return known[1].copy(deep=False)
 
     def _batch(self, monitor: MonitorConfig, batch: str, uri: str) -> pd.DataFrame:
         """Return a training batch's rows with its ``batch_id``, read once per version of its

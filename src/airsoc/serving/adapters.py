@@ -158,10 +158,14 @@ class SklearnAdapter:
         if not self._proba:
             return [Output(_plain(p)) for p in self.model.predict(data)]
         proba = self.model.predict_proba(data)
-        classes = self.model.classes_
-        picked = proba.argmax(axis=1)
+        picked = np.asarray(self.model.classes_)[proba.argmax(axis=1)]
         scores = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
-        return [Output(_plain(classes[i]), float(s)) for i, s in zip(picked, scores, strict=True)]
+        # Whole columns to Python values at once (``tolist`` gives what ``_plain`` gives).
+        predictions = picked.tolist() if picked.dtype != object else [_plain(v) for v in picked]
+        return [
+            Output(p, s)
+            for p, s in zip(predictions, np.asarray(scores, dtype=float).tolist(), strict=True)
+        ]
 
 
 class HttpAdapter:

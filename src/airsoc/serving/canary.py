@@ -53,6 +53,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -239,12 +240,26 @@ def _telemetry_dir(session: Session) -> Path:
     return settings.telemetry_dir
 
 
+#: Texts already decoded to a scalar (outputs and labels repeat a few values a million times).
+_SCALARS: dict[str, Any] = {}
+
+
 def _decoded(value: Any) -> Any:
+    """Return a logged JSON text decoded (the text itself when it is not JSON).
+
+    >>> _decoded("1"), _decoded("[1, 2]"), _decoded("fraud"), _decoded(None)
+    (1, [1, 2], 'fraud', None)
+    """
     if isinstance(value, str):
+        if value in _SCALARS:
+            return _SCALARS[value]
         try:
-            return json.loads(value)
+            out = json.loads(value)
         except ValueError:
-            return value
+            out = value
+        if (out is None or isinstance(out, int | float | str)) and len(_SCALARS) < 10_000:
+            _SCALARS[value] = out  # immutable: safe to share
+        return out
     return value
 
 
@@ -287,19 +302,22 @@ class _Rows:
 
 
 def _arm(table: pa.Table, *, role: str, version: str | None, mode: str | None) -> _Rows:
+    # The arm's rows picked in Arrow; only they become Python rows.
+    mask = pc.equal(table["role"], role)
+    if version is not None:
+        mask = pc.and_(mask, pc.equal(table["version"], version))
+    if mode is not None:
+        mask = pc.and_(mask, pc.equal(table["mode"], mode))
     out: dict[tuple[str, int], dict[str, Any]] = {}
-    for r in table.to_pylist():
-        if r["role"] != role or (version is not None and r["version"] != version):
-            continue
-        if mode is not None and r["mode"] != mode:
-            continue
+    for r in table.filter(mask).to_pylist():
         out[(r["request_id"], int(r["row_index"]))] = r
     return _Rows(version=version, rows=out)
 
 
 def _labels(root: Path, system: str, since: datetime) -> dict[tuple[str, int], Any]:
     table = read_events(root, "label", system=system, start=since)
-    return {(r["request_id"], int(r["row_index"])): _decoded(r["label"]) for r in table.to_pylist()}
+    ids, rows, labels = (table.column(c).to_pylist() for c in ("request_id", "row_index", "label"))
+    return {(i, int(r)): _decoded(y) for i, r, y in zip(ids, rows, labels, strict=True)}
 
 
 def _window(route: control.RouteView, clock: Clock, window: timedelta | str | None) -> datetime:

@@ -172,6 +172,8 @@ def validate_rows(
         raise InputError('"rows" must be a non-empty list of objects', loc="rows")
     if len(rows) > max_rows:
         raise InputError(f"at most {max_rows} rows per request, got {len(rows)}", loc="rows")
+    if features is not None and _well_typed(rows, features):
+        return rows
     expected = set(features) if features is not None else None
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
@@ -197,6 +199,43 @@ def validate_rows(
                     loc=f"rows[{i}].{name}",
                 )
     return rows
+
+
+#: The value types each feature type takes (a number is also a finite float).
+_TYPES: dict[str, frozenset[type]] = {
+    "number": frozenset({float, int}),
+    "integer": frozenset({int}),
+    "string": frozenset({str}),
+    "boolean": frozenset({bool}),
+}
+
+
+def _well_typed(rows: list[Any], features: Mapping[str, str]) -> bool:
+    """Return whether every row is an object with exactly the features, each of its type,
+    checked column by column at C speed (False sends the rows through the check that names
+    the first bad spot).
+
+    >>> _well_typed([{"x": 1.5}, {"x": 2}], {"x": "number"})
+    True
+    >>> _well_typed([{"x": float("nan")}], {"x": "number"})
+    False
+    >>> _well_typed([{"y": 1}], {"x": "number"})
+    False
+    """
+    expected = features.keys()
+    if not all(type(row) is dict and row.keys() == expected for row in rows):
+        return False
+    for name, kind in features.items():
+        column = [row[name] for row in rows]
+        types = set(map(type, column))
+        if not types <= _TYPES.get(kind, frozenset()):
+            return False
+        try:
+            if float in types and not all(map(math.isfinite, column)):
+                return False
+        except OverflowError:  # an integer too large for a float: fine, the slow path says so
+            return False
+    return True
 
 
 def _is_type(value: Any, kind: str) -> bool:

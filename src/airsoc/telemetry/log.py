@@ -43,7 +43,9 @@ Example:
 from __future__ import annotations
 
 import atexit
+import bisect
 import fcntl
+import itertools
 import logging
 import mmap
 import os
@@ -51,7 +53,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -60,7 +62,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from airsoc.errors import ConflictError, InputError, InvalidEventError, TelemetryUnavailableError
-from airsoc.telemetry.schemas import EVENT_SCHEMAS, MAX_EVENT_BYTES, Event, checked_record
+from airsoc.telemetry.schemas import (
+    EVENT_SCHEMAS,
+    MAX_EVENT_BYTES,
+    CheckedColumns,
+    Event,
+    checked_columns,
+    checked_record,
+)
 
 __all__ = ["DrainReport", "EventLog", "OverflowPolicy", "WriterHealth", "partition_dir"]
 
@@ -83,12 +92,25 @@ def partition_dir(root: str | Path, kind: str, system: str, day: str) -> Path:
 
 
 class _Queued(NamedTuple):
-    """One accepted event: when it was queued (monotonic seconds), its partition, row and size."""
+    """Accepted events: when they were queued (monotonic seconds), their partition, and one
+    event's row (``record``) or a batch's columns (``block``), with their size in bytes."""
 
     queued_at: float
     key: tuple[str, str, str]
-    record: dict[str, Any]
+    record: dict[str, Any] | None
     size: int
+    block: CheckedColumns | None = None
+
+    @property
+    def events(self) -> int:
+        """Return how many events this holds."""
+        return 1 if self.block is None else self.block.n
+
+    def head(self, k: int) -> _Queued:
+        """Return the first ``k`` events of a batch."""
+        assert self.block is not None
+        block = self.block.head(k)
+        return self._replace(block=block, size=sum(block.sizes))
 
 
 @dataclass(frozen=True)
@@ -224,6 +246,7 @@ class EventLog:
         self._seq = 0
         self._files = 0
         self._pending: list[_Queued] = []
+        self._pending_count = 0
         self._inflight: list[list[_Queued]] = []
         self._inflight_count = 0
         self._unwritten_bytes = 0
@@ -273,6 +296,42 @@ class EventLog:
         """
         seen: dict[str, tuple[Any, int]] = {}  # texts the batch's events share, checked once
         return self._queue([self._checked(e, i, seen) for i, e in enumerate(events)])
+
+    def extend_columns(
+        self, kind: str, shared: Mapping[str, Any], columns: Mapping[str, Sequence[Any]]
+    ) -> int:
+        """Queue a batch of events of ``kind`` given column by column and return how many
+        were queued: what :meth:`extend` does with the same events, without an object per
+        event (a gateway logs each request's rows this way).
+
+        ``shared`` holds the fields every event has (``ts`` and ``system`` among them: a
+        batch is one partition), ``columns`` one sequence per field that differs; see
+        :func:`~airsoc.telemetry.schemas.checked_columns`. One bad value refuses the whole
+        call (``loc`` is ``events[i].field``, ``i`` the event's place in the batch) and
+        nothing of it is queued; events queued before stay queued.
+
+        >>> import tempfile
+        >>> from airsoc.clock import SimulatedClock
+        >>> from airsoc.telemetry.readers import read_events
+        >>> root = tempfile.mkdtemp()
+        >>> log = EventLog(root)
+        >>> shared = {"request_id": "r1", "ts": SimulatedClock().now(), "system": "fraud"}
+        >>> log.extend_columns("prediction", shared, {"row_index": [0, 1], "output": [1, 0]})
+        2
+        >>> log.extend_columns("prediction", shared, {"row_index": [0, -1.5]})
+        Traceback (most recent call last):
+        ...
+        airsoc.errors.InvalidEventError: events[1].row_index: prediction event: expected an \
+integer, got float
+        >>> log.close()
+        >>> read_events(root, "prediction").column("output").to_pylist()
+        ['1', '0']
+        """
+        block = checked_columns(kind, shared, columns, max_event_bytes=self.max_event_bytes)
+        if block.n == 0:
+            return 0
+        key = (kind, block.system, block.ts.date().isoformat())
+        return self._queue([_Queued(time.monotonic(), key, None, sum(block.sizes), block)])
 
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until every event appended so far is on disk.
@@ -438,14 +497,10 @@ class EventLog:
             if self._closed:
                 raise ConflictError(f"event log {self.name} is closed")
             self._ensure_writer()
-            room = max(self.max_pending - len(self._pending) - self._inflight_count, 0)
-            budget = self.max_pending_bytes - self._unwritten_bytes
-            for i, item in enumerate(items[:room]):
-                budget -= item.size
-                if budget < 0:
-                    room = i
-                    break
-            if len(items) > room:
+            given = sum(item.events for item in items)
+            kept = self._room(items)
+            room = sum(item.events for item in kept)
+            if given > room:
                 if self.on_full == "refuse":
                     raise TelemetryUnavailableError(
                         f"event log {self.name} holds {self._accepted - self._resolved()} "
@@ -453,8 +508,8 @@ class EventLog:
                         "is writable again "
                         f"(last error: {self._last_error})"
                     )
-                self._dropped += len(items) - room
-                if self._dropped == len(items) - room:
+                self._dropped += given - room
+                if self._dropped == given - room:
                     logger.error(
                         "event log %s is full (%d unwritten events); dropping new events "
                         "(last error: %s)",
@@ -462,14 +517,37 @@ class EventLog:
                         self._accepted - self._resolved(),
                         self._last_error,
                     )
-                items = items[:room]
-            self._pending.extend(items)
-            self._unwritten_bytes += sum(item.size for item in items)
-            self._accepted += len(items)
+            self._pending.extend(kept)
+            self._pending_count += room
+            self._unwritten_bytes += sum(item.size for item in kept)
+            self._accepted += room
             _COUNTERS.pack_into(self._counters, 0, self._accepted, self._written)
-            if len(self._pending) >= self.batch_size:
+            if self._pending_count >= self.batch_size:
                 self._wake.notify_all()
-            return len(items)
+            return room
+
+    def _room(self, items: list[_Queued]) -> list[_Queued]:
+        """Return the first of ``items`` (events, then the head of a batch) that fit the
+        memory bounds, ``max_pending`` events and ``max_pending_bytes``."""
+        room = max(self.max_pending - self._pending_count - self._inflight_count, 0)
+        budget = self.max_pending_bytes - self._unwritten_bytes
+        kept: list[_Queued] = []
+        for item in items:
+            fits = min(item.events, room)
+            if item.block is not None:
+                # Events while their running size stays within the budget.
+                running = itertools.accumulate(item.block.sizes[:fits])
+                fits = bisect.bisect_right(list(running), budget)
+            elif item.size > budget:
+                fits = 0
+            if fits < item.events:
+                if fits:
+                    kept.append(item.head(fits))
+                break
+            kept.append(item)
+            room -= item.events
+            budget -= item.size
+        return kept
 
     def _ensure_writer(self) -> None:
         if self._thread.is_alive():
@@ -508,7 +586,7 @@ class EventLog:
                     lambda: (
                         self._closed
                         or self._flush_requested
-                        or len(self._pending) >= self.batch_size
+                        or self._pending_count >= self.batch_size
                     ),
                     self.flush_interval,
                 )
@@ -517,8 +595,9 @@ class EventLog:
                 for item in self._pending:
                     groups.setdefault(item.key, []).append(item)
                 self._inflight = list(groups.values())
-                self._inflight_count = len(self._pending)
+                self._inflight_count = self._pending_count
                 self._pending = []
+                self._pending_count = 0
             if not self._inflight:
                 return not self._closed
             group = self._inflight[0]
@@ -527,14 +606,15 @@ class EventLog:
         try:
             self._write(group)
         except BaseException as exc:
-            self._failed(exc, during=f"writing {len(group)} events")
+            self._failed(exc, during=f"writing {sum(item.events for item in group)} events")
             return True
+        count = sum(item.events for item in group)
         with self._lock:
             self._inflight.pop(0)
-            self._inflight_count -= len(group)
+            self._inflight_count -= count
             self._unwritten_bytes -= sum(item.size for item in group)
             self._discarded += self._discarded_in_write
-            self._written += len(group) - self._discarded_in_write
+            self._written += count - self._discarded_in_write
             if self._consecutive_errors:
                 logger.warning(
                     "event log %s: writing again after %d failed attempts",
@@ -569,7 +649,7 @@ class EventLog:
     def _write(self, group: list[_Queued]) -> None:
         """Write one partition's events into one new file (temporary name, then rename)."""
         kind, system, day = group[0].key
-        table = self._table(kind, [item.record for item in group])
+        table = self._table(kind, group)
         if table.num_rows == 0:
             return
         folder = partition_dir(self.root, kind, system, day)
@@ -592,13 +672,19 @@ class EventLog:
         with self._lock:
             self._files += 1
 
-    def _table(self, kind: str, records: list[dict[str, Any]]) -> pa.Table:
+    def _table(self, kind: str, group: list[_Queued]) -> pa.Table:
         schema = EVENT_SCHEMAS[kind]
         try:
-            return _to_table(schema, records)
+            return pa.table(_columns(schema, group), schema=schema)
         except (pa.ArrowException, ValueError, TypeError, OverflowError):
             pass
         # Validation should make this unreachable; if not, one bad row must not block the rest.
+        records: list[dict[str, Any]] = []
+        for item in group:
+            if item.block is not None:
+                records += item.block.records()
+            elif item.record is not None:
+                records.append(item.record)
         good = []
         for record in records:
             try:
@@ -668,6 +754,23 @@ class EventLog:
         _COUNTERS.pack_into(self._counters, 0, 0, 0)
         self._counters.flush()
         return int(lost)
+
+
+def _columns(schema: pa.Schema, group: list[_Queued]) -> dict[str, list[Any]]:
+    """Return the values of each column of ``schema`` over the events of ``group``, in order
+    (events queued one by one and batches queued as columns)."""
+    out: dict[str, list[Any]] = {name: [] for name in schema.names}
+    for single, run in itertools.groupby(group, key=lambda item: item.block is None):
+        if single:
+            records = [item.record for item in run if item.record is not None]
+            for name, values in out.items():
+                values += [r[name] for r in records]
+        else:
+            for item in run:
+                assert item.block is not None
+                for name, values in out.items():
+                    values += item.block.columns[name]
+    return out
 
 
 def _to_table(schema: pa.Schema, records: list[dict[str, Any]]) -> pa.Table:

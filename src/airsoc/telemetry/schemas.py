@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 import json.encoder
 import operator
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -33,12 +33,14 @@ __all__ = [
     "EVENT_SCHEMAS",
     "EVENT_TYPES",
     "MAX_EVENT_BYTES",
+    "CheckedColumns",
     "Event",
     "FeedbackEvent",
     "LLMTurnEvent",
     "LabelEvent",
     "PredictionEvent",
     "TrainingBatchEvent",
+    "checked_columns",
     "checked_record",
     "validate_event",
 ]
@@ -408,6 +410,242 @@ def checked_record(
             loc="system",
         )
     return record, total
+
+
+@dataclass(frozen=True)
+class CheckedColumns:
+    """A batch of events of one kind checked column by column (see :func:`checked_columns`):
+    every column of the kind's schema as one list of ``n`` values (JSON fields encoded), and
+    each event's size in bytes."""
+
+    kind: str
+    n: int
+    columns: dict[str, list[Any]]
+    sizes: list[int]
+    system: str
+    ts: datetime
+
+    def head(self, k: int) -> CheckedColumns:
+        """Return the first ``k`` events."""
+        return CheckedColumns(
+            self.kind,
+            k,
+            {name: values[:k] for name, values in self.columns.items()},
+            self.sizes[:k],
+            self.system,
+            self.ts,
+        )
+
+    def records(self) -> list[dict[str, Any]]:
+        """Return the events as records (one dict per event), as :func:`checked_record` does."""
+        names = list(self.columns)
+        return [
+            dict(zip(names, row, strict=True))
+            for row in zip(*(self.columns[n] for n in names), strict=True)
+        ]
+
+
+#: Columns every event of a column batch must share: a batch is one partition.
+_SHARED = ("ts", "system")
+
+
+def checked_columns(
+    kind: str,
+    shared: Mapping[str, Any],
+    columns: Mapping[str, Sequence[Any]],
+    *,
+    max_event_bytes: int = MAX_EVENT_BYTES,
+) -> CheckedColumns:
+    """Check a batch of events of ``kind`` given column by column, as :func:`checked_record`
+    checks each event, and return it ready to be written.
+
+    ``shared`` holds the values every event of the batch has (checked once; ``ts`` and
+    ``system`` must be among them), ``columns`` one sequence per field whose values differ
+    (all of one length, the number of events); a field in neither takes its default. A bad
+    value is refused with :class:`InvalidEventError` naming the event and the field
+    (``events[i].field``), and nothing of the batch is returned.
+
+    >>> from datetime import datetime, timezone
+    >>> ts = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> batch = checked_columns("label", {"request_id": "r1", "ts": ts, "system": "fraud"},
+    ...                         {"row_index": [0, 1], "label": [1, 0]})
+    >>> batch.n, batch.columns["label"], batch.sizes
+    (2, ['1', '0'], [17, 17])
+    >>> checked_columns("label", {"request_id": "r1", "ts": ts, "system": "fraud"},
+    ...                 {"row_index": [0, 2**31]})
+    Traceback (most recent call last):
+    ...
+    airsoc.errors.InvalidEventError: events[1].row_index: label event: 2147483648 does not \
+fit the int32 column (-2147483648 to 2147483647)
+    """
+    cls = EVENT_TYPES.get(kind)
+    schema = EVENT_SCHEMAS.get(kind)
+    if cls is None or schema is None:
+        raise InvalidEventError(f"unknown event kind {kind!r}", loc="kind")
+    known = {f.name: f for f in fields(cls)}
+    for name in (*shared, *columns):
+        if name not in known:
+            raise InvalidEventError(f"{kind} event: no field {name!r}", loc=name)
+        if name in shared and name in columns:
+            raise InvalidEventError(
+                f"{kind} event: field {name!r} is given both shared and as a column", loc=name
+            )
+    for name in _SHARED:
+        if name in columns:
+            raise InvalidEventError(
+                f"{kind} event: every event of a batch shares its {name}", loc=name
+            )
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) != 1:
+        raise InvalidEventError(
+            f"{kind} event: the columns must have one length, got {sorted(lengths)}", loc=kind
+        )
+    (n,) = lengths
+    # The shared values and the first event's are checked as one event, so a shared value is
+    # refused exactly as the row path refuses it.
+    first = {name: values[0] for name, values in columns.items()} if n else {}
+    try:
+        checked_record(cls(**shared, **first), max_event_bytes=max_event_bytes)
+    except TypeError as exc:  # a required field is missing
+        raise InvalidEventError(f"{kind} event: {exc}", loc=kind) from None
+    except InvalidEventError as exc:
+        raise InvalidEventError(exc.message, loc=f"events[0].{exc.loc}") from None
+    out: dict[str, list[Any]] = {}
+    per_field: list[tuple[str, int | list[int]]] = []
+    for name, check, low, high, nullable in _plan(kind):
+        is_json = name in cls.json_fields
+        if name in columns:
+            values = list(columns[name])
+            if is_json:
+                values = _json_column(kind, name, values)
+                sizes = [len(text) for text in values]  # JSON text is ASCII: a byte a character
+            else:
+                sizes = _column_sizes(
+                    kind, schema.field(name).type, name, values, check, (low, high), nullable
+                )
+            out[name] = values
+            if check == "text":
+                per_field.append((name, sizes))
+            continue
+        if name in shared:
+            value = shared[name]
+        else:
+            default = known[name]
+            value = (
+                default.default_factory()
+                if default.default_factory is not MISSING
+                else default.default
+            )
+        value = _json(value) if is_json else value
+        if check == "text" and value is not None:
+            per_field.append((name, len(value.encode("utf-8"))))
+        out[name] = [value] * n
+    totals = [0] * n
+    for _, size in per_field:
+        if isinstance(size, int):
+            totals = [t + size for t in totals]
+        else:
+            totals = [t + s for t, s in zip(totals, size, strict=True)]
+    for i, total in enumerate(totals):
+        if total > max_event_bytes:
+            reached, running = "", 0
+            for name, size in per_field:
+                running += size if isinstance(size, int) else size[i]
+                if running > max_event_bytes:
+                    reached = name
+                    break
+            raise InvalidEventError(
+                f"{kind} event: the event's text exceeds {max_event_bytes} bytes "
+                "(reached at this field)",
+                loc=f"events[{i}].{reached}",
+            )
+    return CheckedColumns(kind, n, out, totals, shared["system"], shared["ts"])
+
+
+#: Types whose values are encoded once per batch (outputs and labels repeat a few values).
+_SCALAR_TYPES = (int, float, str, bool, type(None))
+
+
+def _json_column(kind: str, name: str, values: list[Any]) -> list[str]:
+    """Return each value as JSON text, as :func:`_json` writes it; refuse the first value that
+    cannot be encoded, naming its place."""
+    known: dict[tuple[type, Any], str] = {}
+    out: list[str] = []
+    try:
+        for value in values:
+            kind_of = type(value)
+            if kind_of is dict and _C_ENCODE is not None:
+                out.append("".join(_C_ENCODE(value, 0)))
+            elif kind_of in _SCALAR_TYPES:
+                key = (kind_of, value)
+                text = known.get(key)
+                if text is None:
+                    text = known[key] = _json(value)
+                out.append(text)
+            else:
+                out.append(_json(value))
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise InvalidEventError(
+            f"{kind} event: the value cannot be encoded as JSON ({type(exc).__name__})",
+            loc=f"events[{len(out)}].{name}",
+        ) from None
+    return out
+
+
+def _column_sizes(
+    kind: str,
+    dtype: pa.DataType,
+    name: str,
+    values: list[Any],
+    check: str,
+    bounds: tuple[int, int],
+    nullable: bool,
+) -> list[int]:
+    """Check one column's values as :func:`checked_record` checks one; return each text's
+    size in UTF-8 bytes (an empty list for a column that is not text)."""
+    low, high = bounds
+    kinds = set(map(type, values))
+    # The common cases checked at C speed; anything else value by value, to name the culprit.
+    if check == "int" and kinds == {int} and low <= min(values) and max(values) <= high:
+        return []
+    if check == "float" and kinds <= ({float, type(None)} if nullable else {float}):
+        return []
+    if check == "text" and kinds == {str}:
+        try:
+            return [len(value.encode("utf-8")) for value in values]
+        except UnicodeEncodeError:
+            pass
+    sizes: list[int] = []
+    for i, value in enumerate(values):
+        if value is None:
+            if nullable:
+                if check == "text":
+                    sizes.append(0)
+                continue
+        elif check == "text" and type(value) is str:
+            try:
+                sizes.append(len(value.encode("utf-8")))
+            except UnicodeEncodeError as exc:
+                raise InvalidEventError(
+                    f"{kind} event: text is not valid Unicode (lone surrogate at position "
+                    f"{exc.start})",
+                    loc=f"events[{i}].{name}",
+                ) from None
+            continue
+        elif (
+            (check == "int" and type(value) is int and low <= value <= high)
+            or (check == "float" and type(value) is float)
+            or (check == "bool" and type(value) is bool)
+            or (check == "time" and type(value) is datetime)
+        ):
+            continue
+        try:  # not the common case: the full check names what is wrong, if anything
+            size = _check_value(kind, name, dtype, value, nullable=nullable)
+        except InvalidEventError as exc:
+            raise InvalidEventError(exc.message, loc=f"events[{i}].{name}") from None
+        if check == "text":
+            sizes.append(size)
+    return sizes
 
 
 _REQUIRED = frozenset({"request_id", "ts", "system"})

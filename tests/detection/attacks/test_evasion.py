@@ -6,7 +6,7 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from airsoc.detection.attacks.evasion import EvasionDetector
+from airsoc.detection.attacks.evasion import RAW_SCORES, EvasionDetector
 from airsoc.errors import DetectionError, InputError
 from tests.detection.attacks.generators import FEATURES, credit_table, fraud_batch
 
@@ -223,3 +223,39 @@ def test_one_honest_client_a_little_above_the_calibration_is_not_blamed(setup: t
 def test_min_excess_is_checked() -> None:
     with pytest.raises(InputError, match="min_excess"):
         EvasionDetector(None, min_excess=1.5)
+
+
+def test_a_client_past_max_per_client_is_judged_on_a_sample(setup: tuple) -> None:  # type: ignore[type-arg]
+    _, model, X, _ = setup
+    ref = detector_reference()
+    attack = X[900:1000] + 6.0  # far off the reference, as in the module's example
+    inputs = np.vstack([X[:900], attack])
+    clients = ["shop"] * 900 + ["ring"] * 100
+    whole = EvasionDetector(model, random_state=0).fit(ref).detect(inputs, clients=clients)
+    sampled = EvasionDetector(model, random_state=0, max_per_client=300).fit(ref)
+    verdicts = {v.subject: v for v in sampled.detect(inputs, clients=clients)}
+    shop, ring = verdicts["client:shop"], verdicts["client:ring"]
+    # The shop's 900 inputs are judged on 300 of them; the ring, under the bound, on all.
+    assert (shop.n_current, shop.evidence["inputs"], shop.evidence["sampled"]) == (300, 900, 300)
+    assert "a random sample of its 900" in shop.reason
+    assert (ring.n_current, ring.evidence["inputs"]) == (100, 100)
+    assert [v.decision for v in whole] == ["ok", "drift"]
+    assert (shop.decision, ring.decision) == ("ok", "drift")
+    # Flagged rows are named by their place in the window, not in the sample.
+    assert all(900 <= r < 1000 for r in ring.evidence["flagged_rows"])
+
+
+def test_the_sample_takes_inputs_already_scored_first(setup: tuple) -> None:  # type: ignore[type-arg]
+    _, model, X, _ = setup
+    detector = EvasionDetector(model, random_state=3, max_per_client=200).fit(detector_reference())
+    first = X[:400]
+    detector.detect(first, clients=["shop"] * 400)
+    # The next window shares the last 200 inputs of this one, half of them scored before.
+    window = X[200:600]
+    known = RAW_SCORES.known(detector.memo_key_, window)
+    assert 0 < known.sum() < 200
+    picked = detector.sample(np.arange(400), known, np.random.default_rng(0))
+    assert len(picked) == 200
+    assert set(np.flatnonzero(known)) <= set(picked.tolist())
+    with pytest.raises(InputError, match="max_per_client"):
+        EvasionDetector(model, max_per_client=0)

@@ -215,6 +215,21 @@ class _RawScores:
         self._fits: OrderedDict[str, dict[bytes, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def known(self, key: str, X: np.ndarray) -> np.ndarray:
+        """Return which rows of ``X`` were scored under ``key`` already (a boolean mask).
+
+        >>> memo = _RawScores()
+        >>> _ = memo.raw("fit-1", np.array([[1.0]]), lambda X: X.T)
+        >>> memo.known("fit-1", np.array([[1.0], [2.0]])).tolist()
+        [True, False]
+        """
+        rows = np.ascontiguousarray(X, dtype=float)
+        with self._lock:
+            seen = self._fits.get(key)
+            if not seen or len(seen) > self.max_rows:
+                return np.zeros(len(rows), dtype=bool)
+            return np.array([r.tobytes() in seen for r in rows], dtype=bool)
+
     def raw(self, key: str, X: np.ndarray, compute: Callable[[np.ndarray], np.ndarray]) -> Any:
         """Return ``compute(X)``, computing it only for the rows not seen under ``key``."""
         rows = np.ascontiguousarray(X, dtype=float)
@@ -312,7 +327,9 @@ class EvasionDetector:
     probe runs on the inputs whose low margin is above the clean ``1 - screen_share`` quantile:
     ``n_directions`` random points at each distance of ``radii`` (the norm of the step, in
     reference standard deviations per feature), and the ``n_neighbours`` nearest reference
-    inputs of each decision.
+    inputs of each decision. ``max_per_client`` (None: no bound) is the most inputs of one
+    client :meth:`detect` scores: a client with more is judged on a uniform random sample of
+    that many (the probes cost about a dozen model calls per input).
     """
 
     name = "adversarial_evasion"
@@ -339,7 +356,13 @@ class EvasionDetector:
         min_excess: float = 0.05,
         min_peer_inputs: int = 100,
         random_state: int = 0,
+        max_per_client: int | None = None,
     ) -> None:
+        if max_per_client is not None and max_per_client < 1:
+            raise InputError(
+                f"max_per_client must be at least 1, got {max_per_client}", loc="max_per_client"
+            )
+        self.max_per_client = max_per_client
         if not 0 <= min_excess < 1:
             raise InputError(f"min_excess must be in [0, 1), got {min_excess}", loc="min_excess")
         self.min_excess = min_excess
@@ -551,15 +574,19 @@ class EvasionDetector:
             else:
                 manifold = np.einsum("ij,jk,ik->i", Z, ref.precision, Z)
         inconsistency = ((residual / ref.residual_scale) ** 2).sum(axis=1)
-        proba = self._proba(X)
         rng = np.random.default_rng(self.random_state)
-        change = np.zeros(len(X))
-        for _ in range(self.n_noise):
-            noisy = X + rng.normal(0.0, self.noise_scale, X.shape) * ref.std
-            change = np.maximum(change, np.abs(self.model.predict_proba(noisy) - proba).sum(1))
+        noisy = [
+            X + rng.normal(0.0, self.noise_scale, X.shape) * ref.std for _ in range(self.n_noise)
+        ]
         levels = self.quantize_levels
         squeezed = np.round((X - ref.low) / ref.span * levels) / levels * ref.span + ref.low
-        change = np.maximum(change, np.abs(self.model.predict_proba(squeezed) - proba).sum(1))
+        # One model call for the inputs, their noisy copies and their squeezed copies: a served
+        # pipeline costs milliseconds per call before it costs anything per row.
+        stacked = self._proba(np.vstack([X, *noisy, squeezed]))
+        proba, *moved = np.split(stacked, self.n_noise + 2)
+        change = np.zeros(len(X))
+        for other in moved:
+            change = np.maximum(change, np.abs(other - proba).sum(1))
         margin = _low_margin(proba)
         probes = np.zeros((2, len(X)))
         kept = np.flatnonzero(margin >= self.screen_)
@@ -598,21 +625,77 @@ class EvasionDetector:
     def detect(
         self, X: Any, *, clients: Sequence[str] | None = None, subject: str = "traffic"
     ) -> list[Verdict]:
-        """Return one verdict per client (or one for all inputs when ``clients`` is None)."""
-        scores = self.score(X)
+        """Return one verdict per client (or one for all inputs when ``clients`` is None).
+
+        With ``max_per_client``, a client with more inputs is judged on a uniform random
+        sample of that many (see :meth:`sample`); its verdict says so.
+        """
+        X = self._check(X, "inputs")
         if clients is None:
-            groups = {subject: np.arange(len(scores.combined))}
+            groups = {subject: np.arange(len(X))}
         else:
-            if len(clients) != len(scores.combined):
-                raise InputError(
-                    f"{len(clients)} client ids for {len(scores.combined)} inputs", loc="clients"
-                )
+            if len(clients) != len(X):
+                raise InputError(f"{len(clients)} client ids for {len(X)} inputs", loc="clients")
             keys = np.asarray(clients, dtype=object)
             groups = {f"client:{c}": np.flatnonzero(keys == c) for c in dict.fromkeys(clients)}
-        total_k, total_n = int(scores.flagged.sum()), len(scores.flagged)
+        sizes = {name: len(rows) for name, rows in groups.items()}
+        if self.max_per_client is not None and any(n > self.max_per_client for n in sizes.values()):
+            known = RAW_SCORES.known(self.memo_key_, X)
+            rng = np.random.default_rng(self.random_state)
+            groups = {name: self.sample(rows, known, rng) for name, rows in groups.items()}
+        picked = np.sort(np.concatenate(list(groups.values())))
+        scores = self._spread(self.score(X[picked]), picked, len(X))
+        total_k, total_n = int(scores.flagged.sum()), len(picked)
         return [
-            self._verdict(name, rows, scores, total_k, total_n) for name, rows in groups.items()
+            self._verdict(name, rows, scores, total_k, total_n, sizes[name])
+            for name, rows in groups.items()
         ]
+
+    def sample(self, rows: np.ndarray, known: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return at most ``max_per_client`` of ``rows`` (indices of one client's inputs),
+        drawn uniformly at random, the inputs already scored by this fit (``known``) first.
+
+        Which inputs are drawn does not depend on their scores, so the client's flagged share
+        in the sample estimates its share in the window without bias, and the binomial test
+        of :meth:`detect` stays exact on the sample. Taking the inputs a sliding window shares
+        with the last one first means a window probes about half a sample of new inputs.
+
+        >>> d = EvasionDetector(model=None, max_per_client=3)
+        >>> rows = np.arange(10)
+        >>> known = np.isin(rows, [1, 2])
+        >>> picked = d.sample(rows, known, np.random.default_rng(0))
+        >>> len(picked), {1, 2} <= set(picked.tolist())
+        (3, True)
+        >>> d.sample(rows[:2], known, np.random.default_rng(0)).tolist()
+        [0, 1]
+        """
+        cap = self.max_per_client
+        if cap is None or len(rows) <= cap:
+            return rows
+        scored, fresh = rows[known[rows]], rows[~known[rows]]
+        order = np.concatenate([rng.permutation(scored), rng.permutation(fresh)])
+        return np.sort(order[:cap])
+
+    @staticmethod
+    def _spread(s: EvasionScores, picked: np.ndarray, n: int) -> EvasionScores:
+        """Return ``s`` (scores of the inputs ``picked``) at their places among ``n`` inputs;
+        the inputs not picked score 0 and are not flagged."""
+
+        def spread(values: np.ndarray) -> np.ndarray:
+            full = np.zeros(n, dtype=values.dtype)
+            full[picked] = values
+            return full
+
+        return EvasionScores(
+            spread(s.inconsistency),
+            spread(s.manifold),
+            spread(s.instability),
+            spread(s.margin),
+            spread(s.domain),
+            spread(s.boundary),
+            spread(s.combined),
+            spread(s.flagged),
+        )
 
     def expected_share(self, peers_flagged: int, peers_n: int) -> tuple[float, str]:
         """Return the flagged share expected of a client, and where it comes from.
@@ -639,9 +722,16 @@ class EvasionDetector:
         return expected, "calibration"
 
     def _verdict(
-        self, subject: str, rows: np.ndarray, s: EvasionScores, total_k: int, total_n: int
+        self,
+        subject: str,
+        rows: np.ndarray,
+        s: EvasionScores,
+        total_k: int,
+        total_n: int,
+        inputs: int,
     ) -> Verdict:
         n, k = len(rows), int(s.flagged[rows].sum())
+        sampled = f" (a random sample of its {inputs})" if inputs > n else ""
         expected, basis = self.expected_share(total_k - k, total_n - n)
         p = float(stats.binomtest(k, n, expected, alternative="greater").pvalue)
         share = k / n
@@ -677,7 +767,7 @@ class EvasionDetector:
             effect_size=round(share - expected, 4),
             n_reference=self.n_calibration_,
             n_current=n,
-            reason=f"{k}/{n} inputs beyond the clean {1 - self.fpr:.0%} quantile "
+            reason=f"{k}/{n} inputs{sampled} beyond the clean {1 - self.fpr:.0%} quantile "
             f"(expected at most {expected:.1%}, from the {basis}); driven by "
             + ", ".join(f"{name} {c}" for name, c in drivers.items() if c),
             evidence={
@@ -688,5 +778,7 @@ class EvasionDetector:
                 "expected_share": round(expected, 4),
                 "expected_from": basis,
                 "calibrated_fpr": round(self.calibrated_fpr_, 4),
+                "inputs": inputs,
+                "sampled": n,
             },
         )
