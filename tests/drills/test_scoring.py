@@ -47,14 +47,11 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
-def test_an_incident_whose_mode_the_fault_cannot_cause_is_a_false_alarm(store: Store) -> None:
-    """After a poisoned release, a regression is explained; an evasion attack blamed on the
-    honest client is not, nor is anything declared before the fault."""
-    scenario = parse_scenario(yaml.safe_dump(SCENARIO), source="poisoned-release.yaml")
+def _declare(store: Store, declared: list[tuple[int, str, str | None]]) -> None:
+    """Declare each (hours after the start, failure mode, severity) on the fraud detector."""
     clock = SimulatedClock(DEFAULT_START)
-    declared = [(2, "release_regression"), (20, "release_regression"), (21, "adversarial_evasion")]
     with store.transaction() as s:
-        for hours, mode in declared:
+        for hours, mode, severity in declared:
             clock.set(DEFAULT_START + timedelta(hours=hours))
             declare_incident(
                 s,
@@ -62,8 +59,23 @@ def test_an_incident_whose_mode_the_fault_cannot_cause_is_a_false_alarm(store: S
                 actor="monitor",
                 system="fraud-detector",
                 failure_mode=mode,
+                severity=severity,
                 summary=f"{mode} at {hours}h",
             )
+
+
+def test_an_incident_whose_mode_the_fault_cannot_cause_is_a_false_alarm(store: Store) -> None:
+    """After a poisoned release, a regression is explained; an evasion attack blamed on the
+    honest client is not, nor is anything declared before the fault."""
+    scenario = parse_scenario(yaml.safe_dump(SCENARIO), source="poisoned-release.yaml")
+    _declare(
+        store,
+        [
+            (2, "release_regression", None),
+            (20, "release_regression", None),
+            (21, "adversarial_evasion", None),
+        ],
+    )
     card = score_drill(
         scenario,
         store=store,
@@ -94,20 +106,7 @@ def test_other_incidents_are_scored_at_their_own_severity(store: Store) -> None:
         },
     }
     scenario = parse_scenario(yaml.safe_dump(spec), source="poisoned-release.yaml")
-    clock = SimulatedClock(DEFAULT_START)
-    declared = [(13, "release_regression", "sev2"), (14, "data_poisoning", "sev2")]
-    with store.transaction() as s:
-        for hours, mode, severity in declared:
-            clock.set(DEFAULT_START + timedelta(hours=hours))
-            declare_incident(
-                s,
-                clock=clock,
-                actor="monitor",
-                system="fraud-detector",
-                failure_mode=mode,
-                severity=severity,
-                summary=f"{mode} at {hours}h",
-            )
+    _declare(store, [(13, "release_regression", "sev2"), (14, "data_poisoning", "sev2")])
     card = score_drill(
         scenario, store=store, started_at=DEFAULT_START, ended_at=DEFAULT_START + timedelta(days=2)
     )
