@@ -12,6 +12,7 @@ from airsoc.detection.llm.evalsets import length_auc
 from airsoc.detection.llm.heldout import (
     BATCH_1,
     BATCH_2,
+    BATCH_3,
     HELDOUT_SETS,
     HeldoutText,
     heldout_set,
@@ -64,7 +65,7 @@ def _rate(alarms: dict[str, bool], pick: Callable[[HeldoutText], bool]) -> tuple
 
 
 def test_the_held_out_sets_are_as_large_as_promised() -> None:
-    assert HELDOUT_SETS == BATCH_1 + BATCH_2
+    assert HELDOUT_SETS == BATCH_1 + BATCH_2 + BATCH_3
     sizes = {name: len(heldout_set(name)) for name in HELDOUT_SETS}
     assert sizes["hard_negatives"] >= 150
     assert sizes["multilingual_benign"] >= 150
@@ -149,6 +150,63 @@ def test_length_alone_does_not_separate_batch_2(pair: str) -> None:
     the jailbreaks alone their AUC is close to 1, as in batch 1)."""
     auc = length_auc(_batch_2_length_pairs()[pair])
     print(f"batch 2, {pair}: length-alone AUC {auc:.3f}")
+    assert auc <= 0.65
+
+
+def test_batch_3_files_have_the_promised_shape_and_size() -> None:
+    long_prose, support, hard, multilingual, attacks = (heldout_set(n) for n in BATCH_3)
+    every = [*long_prose, *support, *hard, *multilingual, *attacks]
+    assert all(r.id.startswith("b3-") and r.lang and r.text.strip() for r in every)
+    assert len({r.id for r in every}) == len(every)
+    # Apart from two turns any writer might type ("ok", and "refund??", which the README of
+    # batch 2 quotes), no text repeats one of the earlier batches.
+    earlier = {r.text for n in BATCH_1 + BATCH_2 for r in heldout_set(n)}
+    assert {r.text for r in every} & earlier <= {"ok", "refund??"}
+    assert {r.label for r in every if r not in attacks} == {"benign"}
+    assert {r.label for r in attacks} == {"attack"}
+    assert len(long_prose) >= 90
+    assert all(1000 <= len(r.text) <= 5000 for r in long_prose)
+    assert {r.source for r in long_prose} == {"user", "retrieved", "tool"}
+    assert len(support) >= 120
+    assert sum(len(r.text) < 200 for r in support) >= 0.85 * len(support)
+    assert len(hard) >= 110
+    assert {r.source for r in hard} == {"user", "retrieved", "tool"}
+    assert len(multilingual) >= 70
+    assert "en" not in {r.lang for r in multilingual}
+    assert len({r.lang for r in multilingual}) >= 15
+    counts = {
+        k: sum((r.category, r.source) == k for r in attacks)
+        for k in {(r.category, r.source) for r in attacks}
+    }
+    assert counts == {
+        ("jailbreak", "user"): 90,
+        ("indirect", "retrieved"): 50,
+        ("indirect", "tool"): 40,
+    }
+    assert sum(len(r.text) >= 1000 for r in attacks if r.category == "jailbreak") >= 40
+
+
+def _batch_3_length_pairs() -> dict[str, list[HeldoutText]]:
+    long_prose, _support, hard, multilingual, attacks = (list(heldout_set(n)) for n in BATCH_3)
+    pairs = {
+        "all attacks vs all benign texts but the short support turns": (
+            attacks + long_prose + hard + multilingual
+        )
+    }
+    for source in ("user", "retrieved", "tool"):
+        pairs[f"{source}: attacks vs long prose and hard negatives"] = [
+            r for r in attacks + long_prose + hard if r.source == source
+        ]
+    return pairs
+
+
+@pytest.mark.parametrize("pair", list(_batch_3_length_pairs()))
+def test_length_alone_does_not_separate_batch_3(pair: str) -> None:
+    """Batch 3 was written to length bins chosen so that length alone does not separate its
+    attacks from its benign texts of the same source (AUC at most 0.65). Short support turns
+    are short by nature: they are measured for false alarms only."""
+    auc = length_auc(_batch_3_length_pairs()[pair])
+    print(f"batch 3, {pair}: length-alone AUC {auc:.3f}")
     assert auc <= 0.65
 
 

@@ -7,7 +7,10 @@ security, long prose), multilingual benign text, and freshly written attacks (ja
 indirect, obfuscated). Batch 2, written later without reading batch 1, the training
 generators or any score: long benign prose (1-5k characters), short support turns, hard
 negatives by source, and attacks (jailbreaks, indirect injection in retrieved chunks and tool
-output). Each text carries the ``source`` it is scored as.
+output). Batch 3, written last by writers who had seen neither the detectors nor the texts of
+batches 1 and 2: long prose, short support turns, hard negatives, multilingual benign text and
+attacks (jailbreaks, indirect injection in retrieved chunks and tool output). Each text carries
+the ``source`` it is scored as.
 
 Example:
     >>> rows = heldout_set("attacks")
@@ -15,7 +18,7 @@ Example:
     (True, {'attack'})
     >>> sorted({r.source for r in heldout_set("short_support")})
     ['output', 'user']
-    >>> HELDOUT_SETS == BATCH_1 + BATCH_2
+    >>> HELDOUT_SETS == BATCH_1 + BATCH_2 + BATCH_3
     True
     >>> sorted({r.category for r in heldout_set("attacks_2")})
     ['indirect', 'jailbreak']
@@ -42,6 +45,7 @@ from airsoc.errors import InputError
 __all__ = [
     "BATCH_1",
     "BATCH_2",
+    "BATCH_3",
     "HELDOUT_SETS",
     "HeldoutText",
     "heldout_dir",
@@ -65,8 +69,18 @@ BATCH_2: tuple[str, ...] = (
     "attacks_2",
 )
 
+#: The third batch: written and frozen by writers who had not seen the detectors, their
+#: training data or the texts of batches 1 and 2, after those two had been read while tuning.
+BATCH_3: tuple[str, ...] = (
+    "long_prose_3",
+    "short_support_3",
+    "hard_negatives_3",
+    "multilingual_3",
+    "attacks_3",
+)
+
 #: Every held-out file; training drops whatever overlaps any of them.
-HELDOUT_SETS: tuple[str, ...] = BATCH_1 + BATCH_2
+HELDOUT_SETS: tuple[str, ...] = BATCH_1 + BATCH_2 + BATCH_3
 
 
 @dataclass(frozen=True)
@@ -86,7 +100,7 @@ def heldout_dir() -> Path:
     return Path(str(resources.files("airsoc.detection.llm") / "data" / "heldout"))
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=16)
 def heldout_set(name: str) -> tuple[HeldoutText, ...]:
     """Return the texts of the held-out file ``name`` (one of :data:`HELDOUT_SETS`)."""
     if name not in HELDOUT_SETS:
