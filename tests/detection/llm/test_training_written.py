@@ -9,7 +9,7 @@ import pytest
 from airsoc.detection.llm.evalsets import word_runs
 from airsoc.detection.llm.heldout import HELDOUT_SETS, heldout_set, overlaps_heldout
 from airsoc.detection.llm.train import _without_heldout
-from airsoc.detection.llm.training_written import load_written_traffic, written_set
+from airsoc.detection.llm.training_written import FILES, load_written_traffic, written_set
 from airsoc.errors import DataFileError, InputError
 from airsoc.fleet.rag.policies import load_policies
 
@@ -72,3 +72,15 @@ def test_a_malformed_file_names_the_list_and_item(tmp_path: Path) -> None:
     bad.write_text("- a list\n", encoding="utf-8")
     with pytest.raises(DataFileError, match="expected a mapping"):
         load_written_traffic(str(bad))
+
+
+def test_the_shipped_files_are_read_one_after_the_other() -> None:
+    data = Path(__file__).parents[3] / "src" / "airsoc" / "detection" / "llm" / "data"
+    first, more = (load_written_traffic(str(data / name)) for name in FILES)
+    both = load_written_traffic()
+    assert set(both) == set(first) == set(more)
+    assert all(both[key] == first[key] + more[key] for key in both)
+    # The second file's attacks include long role-play and persona jailbreaks and planted
+    # instructions, with categories the training already knows.
+    assert {a["category"] for a in more["attacks"]} <= {a["category"] for a in first["attacks"]}
+    assert sum(len(a["text"]) > 800 for a in more["attacks"] if a["category"] == "jailbreak") >= 40

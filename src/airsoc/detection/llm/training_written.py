@@ -7,7 +7,10 @@ rougher: documentation, e-mails, release notes and code of one to five thousand 
 JSON responses, logs, search results and help-desk cases that quote passwords, admin rights,
 "ignore" and "override" in their everyday senses. ``data/written_traffic.yaml`` holds such
 texts, written by hand for airsoc, apart from the held-out evaluation texts
-(:mod:`~airsoc.detection.llm.heldout`), and a few attacks of the same shapes.
+(:mod:`~airsoc.detection.llm.heldout`), and a few attacks of the same shapes;
+``data/written_traffic_more.yaml`` adds, in the same shapes, more hard negatives, knowledge-base
+paragraphs and tool outputs, and long role-play, persona and multilingual jailbreaks and
+instructions planted in content. The lists of the two files are read one after the other.
 
 Every list is cut in two parts: ``train`` (three items in four) and ``calibration`` (every
 fourth item), so that thresholds are set on texts the models never saw. Long texts are
@@ -41,7 +44,7 @@ import yaml
 from airsoc.detection.llm.corpus import LabelledText
 from airsoc.errors import DataFileError, InputError
 
-__all__ = ["PARTS", "WrittenText", "load_written_traffic", "written_set"]
+__all__ = ["FILES", "PARTS", "WrittenText", "load_written_traffic", "written_set"]
 
 Part = Literal["train", "calibration"]
 #: The two disjoint parts of every list.
@@ -65,19 +68,36 @@ class WrittenText(LabelledText):
     source: str = "user"
 
 
-def _path() -> Path:
-    return Path(str(resources.files("airsoc.detection.llm") / "data" / "written_traffic.yaml"))
+#: The shipped written-traffic files, read in this order and their lists concatenated.
+FILES: tuple[str, ...] = ("written_traffic.yaml", "written_traffic_more.yaml")
+
+
+def _path(name: str) -> Path:
+    return Path(str(resources.files("airsoc.detection.llm") / "data" / name))
 
 
 @functools.lru_cache(maxsize=2)
 def load_written_traffic(path: str | None = None) -> dict[str, tuple[Any, ...]]:
-    """Return the lists of the written-traffic file (the shipped one by default), checked.
+    """Return the lists of the written-traffic file ``path``, checked; by default those of the
+    shipped files (:data:`FILES`), concatenated list by list in that order.
 
     >>> traffic = load_written_traffic()
-    >>> len(traffic["tool_outputs"]) >= 25, len(traffic["paragraphs"]) >= 30
+    >>> len(traffic["tool_outputs"]) >= 65, len(traffic["paragraphs"]) >= 80
     (True, True)
+    >>> sum(a["category"] == "jailbreak" for a in traffic["attacks"]) >= 100
+    True
     """
-    where = Path(path) if path else _path()
+    if path:
+        return _read_file(Path(path))
+    out: dict[str, tuple[Any, ...]] = {}
+    for name in FILES:
+        for key, items in _read_file(_path(name)).items():
+            out[key] = out.get(key, ()) + items
+    return out
+
+
+def _read_file(where: Path) -> dict[str, tuple[Any, ...]]:
+    """Return the checked lists of one written-traffic file."""
     try:
         data = yaml.safe_load(where.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
