@@ -76,11 +76,26 @@ def test_a_malformed_file_names_the_list_and_item(tmp_path: Path) -> None:
 
 def test_the_shipped_files_are_read_one_after_the_other() -> None:
     data = Path(__file__).parents[3] / "src" / "airsoc" / "detection" / "llm" / "data"
-    first, more = (load_written_traffic(str(data / name)) for name in FILES)
-    both = load_written_traffic()
-    assert set(both) == set(first) == set(more)
-    assert all(both[key] == first[key] + more[key] for key in both)
+    first, more, third = (load_written_traffic(str(data / name)) for name in FILES)
+    every = load_written_traffic()
+    assert set(every) == set(first) == set(more) == set(third)
+    assert all(every[key] == first[key] + more[key] + third[key] for key in every)
     # The second file's attacks include long role-play and persona jailbreaks and planted
     # instructions, with categories the training already knows.
     assert {a["category"] for a in more["attacks"]} <= {a["category"] for a in first["attacks"]}
     assert sum(len(a["text"]) > 800 for a in more["attacks"] if a["category"] == "jailbreak") >= 40
+
+
+def test_the_third_file_has_as_many_benign_texts_as_attacks() -> None:
+    data = Path(__file__).parents[3] / "src" / "airsoc" / "detection" / "llm" / "data"
+    third = load_written_traffic(str(data / "written_traffic_3.yaml"))
+    attacks = third["attacks"]
+    benign = [t for key, items in third.items() if key != "attacks" for t in items]
+    assert {a["category"] for a in attacks} <= {"jailbreak", "prompt_leak", "indirect"}
+    # Each kind of attack comes with benign twins: about as many benign texts as attacks,
+    # and as many long ones (over 800 characters) on each side, within a fifth.
+    assert len(benign) >= len(attacks)
+    long_attacks = sum(len(a["text"]) > 800 for a in attacks)
+    long_benign = sum(len(t) > 800 for t in benign)
+    assert long_attacks >= 30
+    assert abs(long_attacks - long_benign) <= long_attacks // 5

@@ -10,7 +10,10 @@ texts, written by hand for airsoc, apart from the held-out evaluation texts
 (:mod:`~airsoc.detection.llm.heldout`), and a few attacks of the same shapes;
 ``data/written_traffic_more.yaml`` adds, in the same shapes, more hard negatives, knowledge-base
 paragraphs and tool outputs, and long role-play, persona and multilingual jailbreaks and
-instructions planted in content. The lists of the two files are read one after the other.
+instructions planted in content; ``data/written_traffic_3.yaml`` adds jailbreaks in twenty
+languages, emotional, fiction and personal-story frames, mode switches and planted instructions
+in other languages, each next to benign texts of the same languages and lengths. The lists of
+the files are read one after the other.
 
 Every list is cut in two parts: ``train`` (three items in four) and ``calibration`` (every
 fourth item), so that thresholds are set on texts the models never saw. Long texts are
@@ -69,7 +72,11 @@ class WrittenText(LabelledText):
 
 
 #: The shipped written-traffic files, read in this order and their lists concatenated.
-FILES: tuple[str, ...] = ("written_traffic.yaml", "written_traffic_more.yaml")
+FILES: tuple[str, ...] = (
+    "written_traffic.yaml",
+    "written_traffic_more.yaml",
+    "written_traffic_3.yaml",
+)
 
 
 def _path(name: str) -> Path:
