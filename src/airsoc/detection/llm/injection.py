@@ -6,8 +6,10 @@ The score comes from trained models; rules explain it and set a floor under it:
   (:class:`~airsoc.detection.llm.classifier.HashedTextModel`), well under a millisecond;
 * stage 2, only where stage 1 does not clear a window: a logistic head over MiniLM sentence
   embeddings (:class:`~airsoc.detection.llm.classifier.EmbeddingHead`), about one MiniLM pass
-  per window. Stage 1 may clear a window on its own but never convicts one alone, so wording
-  that merely resembles an attack (text *about* prompts and jailbreaks) is read for meaning;
+  per window. Stage 1 may clear a window on its own; every other window is read for meaning
+  too, and its score mixes both stages (stage 1 weighs more: it separates attacks from
+  benign text better on the development sets). In retrieved chunks and tool output a model
+  score alone alarms only from :data:`CONTENT_MODEL_ONLY`, which stage 1 cannot reach alone;
 * long texts are read in overlapping windows of about 128 tokens, and each sentence of a
   retrieved chunk or tool output is read on its own as well; the text scores as its worst
   window or sentence, so an attack placed after pages of benign text, or one instruction
@@ -96,19 +98,24 @@ Source = Literal["user", "retrieved", "tool", "output"]
 SOURCES: tuple[str, ...] = ("user", "retrieved", "tool")
 
 #: In retrieved chunks and tool output, a model score alone (no rule naming an address to the
-#: model, an override, a role marker or an exfiltration target) alarms only from here (the top
-#: of stage 1's unsure band); between the source's threshold and this it warns. Documents and
-#: tool output talk about instructions, passwords and rules far more often than users do, and
-#: a planted instruction nearly always names the model it speaks to.
-CONTENT_MODEL_ONLY = 0.9
+#: model, an override, a role marker or an exfiltration target) alarms only from here; between
+#: the source's threshold and this it warns. Documents and tool output talk about
+#: instructions, passwords and rules far more often than users do, address their human
+#: readers ("read it in full before you start"), and each of their sentences is read on its
+#: own, so their benign scores reach higher; a planted instruction nearly always names the
+#: model it speaks to. Chosen on the development sets (batches 1 and 2 of the held-out
+#: texts): from 0.90 to 0.93 it halved the false alarms on benign tool output and missed no
+#: more planted instructions.
+CONTENT_MODEL_ONLY = 0.93
 
 #: A rule sets its floor under the score only where the model gives the text at least this
 #: score; below it the match warns and explains. Text *about* attacks (a security article, a
 #: search result for "ignore previous instructions", a code review) matches the rules and
 #: reads as benign to the model; a real override, persona or planted note reads as an attack
-#: to both. Set well below the lowest model score of the training attacks that match a rule
-#: (0.37 with the shipped model), not on any evaluation text.
-RULE_CORROBORATION = 0.25
+#: to both. Set well below the model scores of the training attacks that match a rule (with
+#: the shipped model, 99.5% of them score 0.66 or more), not on any evaluation text; on the
+#: development sets 0.4 missed one planted instruction more than 0.25 did.
+RULE_CORROBORATION = 0.4
 
 #: A text of fewer words than this (with no rule, payload or canary) is never flagged on the
 #: model score alone: an instruction needs a verb and what it acts on.

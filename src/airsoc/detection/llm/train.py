@@ -55,14 +55,21 @@ from airsoc.errors import DetectionError
 __all__ = ["main", "split_documents", "train_harm_model", "train_injection_model"]
 
 HEAD_SAMPLES = 6000
+#: The injection head is fitted on more generated windows than the harm head: with the three
+#: written files its sample of 6,000 left out most of the public and generated attacks.
+INJECTION_HEAD_SAMPLES = 14000
 #: The windows of the hand-written traffic (:mod:`~airsoc.detection.llm.training_written`)
 #: count this many times in stage 1, and every one of them is in the head's sample: they are
 #: few next to the generated rows, and they are the long and rough kinds the generators lack.
 WRITTEN_WEIGHT = 3
-#: Stage 1 alone may clear a window (below 0.1) but never convict it: every window it finds
-#: suspicious is read by the embedding head too, which weighs more.
+#: Stage 1 alone may clear a window (below 0.1); every window it finds suspicious is read by
+#: the embedding head too. Trained on the written traffic, stage 1 separates attacks from
+#: benign text better than the head does on the development sets (batches 1 and 2 of the
+#: held-out texts), so the head weighs 0.3: a window stage 1 is sure of (0.97 and more) scores
+#: above the user threshold even where the head disagrees, and never reaches the threshold of
+#: retrieved chunks and tool output on its own (:data:`~.injection.CONTENT_MODEL_ONLY`).
 BAND = (0.1, 1.0)
-HEAD_WEIGHT = 0.6
+HEAD_WEIGHT = 0.3
 HARM_MIN_THRESHOLD = 0.7
 
 
@@ -275,7 +282,9 @@ def train_injection_model(
     if embeddings:
         if not minilm_available():
             raise DetectionError("training the embedding head needs the 'embeddings' extra")
-        sample = _head_sample(texts[:first_written], labels[:first_written], HEAD_SAMPLES, seed)
+        sample = _head_sample(
+            texts[:first_written], labels[:first_written], INJECTION_HEAD_SAMPLES, seed
+        )
         sample += list(range(first_written, len(texts)))
         embedder = MiniLMEmbedder.load()
         if store is not None:
@@ -323,7 +332,7 @@ def train_injection_model(
         f"training_chat, training_written (train part), injection_corpus, public_injection, "
         f"{len(docs_train)} documentation paragraphs; held-out texts dropped",
         "windows": str(len(texts)),
-        "head_samples": str(HEAD_SAMPLES + len(written_texts) if head is not None else 0),
+        "head_samples": str(INJECTION_HEAD_SAMPLES + len(written_texts) if head is not None else 0),
     }
     if log:
         print(f"injection model: {len(texts)} windows, {time.perf_counter() - started:.0f} s")
