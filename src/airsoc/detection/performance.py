@@ -22,7 +22,10 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,7 +37,14 @@ from scipy import stats as sps
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import InputError
 
-__all__ = ["Estimate", "WindowMetrics", "check_performance", "window_metrics", "windows"]
+__all__ = [
+    "Estimate",
+    "WindowMetrics",
+    "check_performance",
+    "reference_metrics",
+    "window_metrics",
+    "windows",
+]
 
 DETECTOR = "performance"
 BoolArray = npt.NDArray[np.bool_]
@@ -207,6 +217,55 @@ def windows(
     return out
 
 
+#: Reference windows whose metrics :func:`reference_metrics` keeps.
+REFERENCES_KEPT = 8
+_references: OrderedDict[str, WindowMetrics] = OrderedDict()
+_references_lock = threading.Lock()
+
+
+def reference_metrics(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    y_score: npt.ArrayLike | None = None,
+    *,
+    positive: Any = None,
+) -> WindowMetrics:
+    """Return :func:`window_metrics` of a reference, computed once per content.
+
+    A monitor judges every window against the same reference (a version's validation
+    evidence) until another version is the reference; the metrics and their bootstrap
+    intervals depend only on the labels, predictions and scores (the bootstrap is seeded), so
+    the ones computed for the same values are the same.
+
+    >>> a = reference_metrics([1, 0, 1, 1], [1, 0, 0, 1])
+    >>> a is reference_metrics(np.array([1, 0, 1, 1]), np.array([1, 0, 0, 1]))
+    True
+    >>> a == window_metrics([1, 0, 1, 1], [1, 0, 0, 1])
+    True
+    """
+    y = _as_bool(y_true, positive, "y_true")
+    p = _as_bool(y_pred, positive, "y_pred")
+    digest = hashlib.sha256()
+    for part in (y, p, None if y_score is None else np.asarray(y_score, dtype=np.float64)):
+        if part is None:
+            digest.update(b"none")
+        else:
+            digest.update(f"{part.dtype.str}{part.shape}".encode())
+            digest.update(np.ascontiguousarray(part).tobytes())
+    key = digest.hexdigest()
+    with _references_lock:
+        known = _references.get(key)
+        if known is not None:
+            _references.move_to_end(key)
+            return known
+    metrics = window_metrics(y, p, y_score)
+    with _references_lock:
+        _references[key] = metrics
+        while len(_references) > REFERENCES_KEPT:
+            _references.popitem(last=False)
+    return metrics
+
+
 def check_performance(
     ref_true: npt.ArrayLike,
     ref_pred: npt.ArrayLike,
@@ -230,7 +289,7 @@ def check_performance(
     >>> v[0].subject, v[0].decision, "not significant with 10" in v[0].reason
     ('accuracy', 'warn', True)
     """
-    ref = window_metrics(ref_true, ref_pred, ref_score, positive=positive)
+    ref = reference_metrics(ref_true, ref_pred, ref_score, positive=positive)
     cur = window_metrics(cur_true, cur_pred, cur_score, positive=positive)
     out = []
     for name in ("accuracy", "precision", "recall", "f1", "false_negative_rate", "auc"):
