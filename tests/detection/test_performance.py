@@ -72,3 +72,18 @@ def test_reference_metrics_are_the_window_metrics_of_the_same_values() -> None:
     assert other is not first
     assert other == window_metrics(y, flipped, score)
     assert reference_metrics(y, pred) == window_metrics(y, pred)
+
+
+def test_f1_interval_is_the_percentile_of_resampled_f1_for_each_window_of_a_size() -> None:
+    # Windows of one size share their resamples (the draws depend on the size and the seed);
+    # each window's interval is still the one of its own labels and predictions.
+    for seed in (11, 12):
+        y, pred, _ = _predictions(1500, 0.8, seed)
+        idx = np.random.default_rng(0).integers(0, len(y), size=(200, len(y)))
+        yb, pb = y[idx], pred[idx]
+        tp, fp, fn = (yb & pb).sum(1), (~yb & pb).sum(1), (yb & ~pb).sum(1)
+        f1 = 2 * tp / (2 * tp + fp + fn)
+        low, high = np.percentile(f1, [2.5, 97.5])
+        metrics = window_metrics(y, pred)
+        assert metrics.f1 is not None
+        assert (metrics.f1.low, metrics.f1.high) == (float(low), float(high))
