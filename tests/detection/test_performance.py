@@ -3,7 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from airsoc.detection.performance import check_performance, window_metrics, windows
+from airsoc.detection.performance import (
+    check_performance,
+    reference_metrics,
+    window_metrics,
+    windows,
+)
 from airsoc.errors import InputError
 
 
@@ -53,3 +58,32 @@ def test_windows_split_by_id_and_bad_input_is_named() -> None:
         window_metrics([1, 0, 1], [1, 0])
     with pytest.raises(InputError, match="positive="):
         window_metrics(["a", "b"], ["a", "a"])
+
+
+def test_reference_metrics_are_the_window_metrics_of_the_same_values() -> None:
+    y, pred, score = _predictions(3000, 0.85, 7)
+    first = reference_metrics(y, pred, score)
+    assert first == window_metrics(y, pred, score)
+    # The same values (even as another array type) give the kept metrics; other values not.
+    assert reference_metrics(y.astype(int), pred.astype(int), score.tolist()) is first
+    flipped = pred.copy()
+    flipped[0] = ~flipped[0]
+    other = reference_metrics(y, flipped, score)
+    assert other is not first
+    assert other == window_metrics(y, flipped, score)
+    assert reference_metrics(y, pred) == window_metrics(y, pred)
+
+
+def test_f1_interval_is_the_percentile_of_resampled_f1_for_each_window_of_a_size() -> None:
+    # Windows of one size share their resamples (the draws depend on the size and the seed);
+    # each window's interval is still the one of its own labels and predictions.
+    for seed in (11, 12):
+        y, pred, _ = _predictions(1500, 0.8, seed)
+        idx = np.random.default_rng(0).integers(0, len(y), size=(200, len(y)))
+        yb, pb = y[idx], pred[idx]
+        tp, fp, fn = (yb & pb).sum(1), (~yb & pb).sum(1), (yb & ~pb).sum(1)
+        f1 = 2 * tp / (2 * tp + fp + fn)
+        low, high = np.percentile(f1, [2.5, 97.5])
+        metrics = window_metrics(y, pred)
+        assert metrics.f1 is not None
+        assert (metrics.f1.low, metrics.f1.high) == (float(low), float(high))

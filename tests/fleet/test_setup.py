@@ -189,3 +189,29 @@ def test_the_support_bot_is_served_per_address_with_its_monitors_and_policy_inde
     assert (
         register_support_bot(store, clock, folder=setup.folder, url="http://127.0.0.1:1/v1") == "v1"
     )
+
+
+def test_request_rows_hold_each_record_value_converted() -> None:
+    from airsoc.drills.traffic import GENERATORS
+    from airsoc.fleet.setup import credit_rows, impression_rows
+    from airsoc.fleet.systems import CREDIT_FEATURES, credit_applications
+
+    credit = credit_applications(50, seed=4).astype(object)
+    credit.loc[3, "region"] = None  # what a pipeline fault may send
+    expected = [
+        {k: (float(v) if k != "region" else str(v)) for k, v in r.items()}
+        for r in credit[CREDIT_FEATURES].to_dict("records")
+    ]
+    assert credit_rows(credit) == expected
+    assert credit_rows(credit)[3]["region"] == "None"
+    shown = GENERATORS["recommender"].make(40, seed=5)
+    shown["position"] = shown["position"].astype(float)
+    shown.loc[2, "position"] = float("nan")
+    rows = impression_rows(shown)
+    records = shown.to_dict("records")
+    assert [(r["segment"], r["category"]) for r in rows] == [
+        (str(r["segment"]), str(r["category"])) for r in records
+    ]
+    assert rows[0]["position"] == float(records[0]["position"])
+    assert rows[2]["position"] != rows[2]["position"]  # NaN stays NaN
+    assert [type(v) for v in rows[5].values()] == [str, str, float]

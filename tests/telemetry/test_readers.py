@@ -93,3 +93,15 @@ def test_turns_written_before_the_trace_columns_still_read(tmp_path: Path) -> No
     assert (rows["new"]["trace_id"], rows["new"]["content_captured"]) == ("ab", False)
     sql = "select request_id, content_captured from events order by request_id"
     assert query_events(tmp_path, "llm_turn", sql).fetchall() == [("new", False), ("old", None)]
+
+
+def test_read_events_reads_only_the_columns_asked_in_time_order(root: Path) -> None:
+    whole = read_events(root, "feedback", system="bot", start=T0 + timedelta(hours=1))
+    some = read_events(
+        root, "feedback", system="bot", start=T0 + timedelta(hours=1), columns=["comment"]
+    )
+    assert some.column_names == ["ts", "comment"]
+    assert some.to_pydict() == whole.select(["ts", "comment"]).to_pydict()
+    empty = read_events(root, "feedback", system="nobody", columns=["comment"])
+    assert empty.column_names == ["ts", "comment"]
+    assert empty.num_rows == 0

@@ -22,7 +22,10 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,7 +37,14 @@ from scipy import stats as sps
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import InputError
 
-__all__ = ["Estimate", "WindowMetrics", "check_performance", "window_metrics", "windows"]
+__all__ = [
+    "Estimate",
+    "WindowMetrics",
+    "check_performance",
+    "reference_metrics",
+    "window_metrics",
+    "windows",
+]
 
 DETECTOR = "performance"
 BoolArray = npt.NDArray[np.bool_]
@@ -112,6 +122,67 @@ def _boot_aucs(y: BoolArray, score: npt.NDArray[np.float64], idx: npt.NDArray[An
     return [float(a) for a in (rank_sum - pos * (pos + 1) / 2) / (pos * (n - pos))]
 
 
+def _resamples(n: int, n_boot: int, seed: int) -> npt.NDArray[np.int64]:
+    """Return the bootstrap resamples of ``n`` items: one row of ``n`` drawn indices each."""
+    rng = np.random.default_rng(seed)
+    return np.asarray(rng.integers(0, n, size=(n_boot, n)), dtype=np.int64)
+
+
+#: Bootstrap multiplicity tables kept (each ``n_boot`` x ``n`` float32, at most
+#: :data:`_MAX_KEPT_CELLS` cells): windows of one monitor mostly hold the same number of rows.
+_MULTIPLICITIES_KEPT = 2
+_MAX_KEPT_CELLS = 10_000_000
+_multiplicities: OrderedDict[tuple[int, int, int], npt.NDArray[np.float32]] = OrderedDict()
+_multiplicities_lock = threading.Lock()
+
+
+def _multiplicity(n: int, n_boot: int, seed: int) -> npt.NDArray[np.float32]:
+    """Return how many times each item is drawn in each resample of :func:`_resamples`
+    (``n_boot`` x ``n``), kept for the last sizes asked: the draws depend only on ``n``,
+    ``n_boot`` and ``seed``."""
+    key = (n, n_boot, seed)
+    with _multiplicities_lock:
+        known = _multiplicities.get(key)
+        if known is not None:
+            _multiplicities.move_to_end(key)
+            return known
+    idx = _resamples(n, n_boot, seed)
+    cells = (np.arange(n_boot, dtype=np.int64)[:, None] * n + idx).ravel()
+    table = np.bincount(cells, minlength=n_boot * n).reshape(n_boot, n).astype(np.float32)
+    if n_boot * n <= _MAX_KEPT_CELLS:
+        with _multiplicities_lock:
+            _multiplicities[key] = table
+            while len(_multiplicities) > _MULTIPLICITIES_KEPT:
+                _multiplicities.popitem(last=False)
+    return table
+
+
+def _boot_counts(
+    y: BoolArray, p: BoolArray, n_boot: int, seed: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Return the true positives, false positives and false negatives of each bootstrap
+    resample of :func:`_resamples`: the resample's multiplicities times each row's cell.
+
+    Counts are whole numbers below 2**24, so float32 sums of them are exact.
+
+    >>> rng = np.random.default_rng(3)
+    >>> y, p = rng.random(500) < 0.3, rng.random(500) < 0.3
+    >>> idx = _resamples(500, 20, 0)
+    >>> yb, pb = y[idx], p[idx]
+    >>> expected = ((yb & pb).sum(1), (~yb & pb).sum(1), (yb & ~pb).sum(1))
+    >>> all(np.array_equal(a, b) for a, b in zip(_boot_counts(y, p, 20, 0), expected))
+    True
+    """
+    n = len(y)
+    if n >= 1 << 24:  # float32 sums would round: count the drawn rows themselves
+        idx = _resamples(n, n_boot, seed)
+        yb, pb = y[idx], p[idx]
+        return (yb & pb).sum(1), (~yb & pb).sum(1), (yb & ~pb).sum(1)
+    cells = np.column_stack([y & p, ~y & p, y & ~p]).astype(np.float32)
+    counts = np.rint(_multiplicity(n, n_boot, seed) @ cells).astype(np.int64)
+    return counts[:, 0], counts[:, 1], counts[:, 2]
+
+
 def _f1(tp: Any, fp: Any, fn: Any) -> Any:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
@@ -154,10 +225,8 @@ def window_metrics(
     fp = int((~y & p).sum())
     fn = int((y & ~p).sum())
     correct = int((y == p).sum())
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(y), size=(n_boot, len(y)))
-    yb, pb = y[idx], p[idx]
-    f1_boot = _f1((yb & pb).sum(1), (~yb & pb).sum(1), (yb & ~pb).sum(1))
+    tp_b, fp_b, fn_b = _boot_counts(y, p, n_boot, seed)
+    f1_boot = _f1(tp_b, fp_b, fn_b)
     f1_value = float(_f1(np.array(tp), np.array(fp), np.array(fn)))
     lo_q, hi_q = (1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100
     f1 = None
@@ -169,6 +238,7 @@ def window_metrics(
     if y_score is not None and 0 < y.sum() < len(y):
         score = np.asarray(y_score, dtype=np.float64)
         value = _auc(y, score)
+        idx = _resamples(len(y), n_boot, seed)
         boots = _boot_aucs(y, score, idx[: min(n_boot, 100)])
         lo, hi = np.percentile(boots, [lo_q, hi_q]) if boots else (value, value)
         auc = Estimate(value=value, low=float(lo), high=float(hi), n=len(y))
@@ -207,6 +277,55 @@ def windows(
     return out
 
 
+#: Reference windows whose metrics :func:`reference_metrics` keeps.
+REFERENCES_KEPT = 8
+_references: OrderedDict[str, WindowMetrics] = OrderedDict()
+_references_lock = threading.Lock()
+
+
+def reference_metrics(
+    y_true: npt.ArrayLike,
+    y_pred: npt.ArrayLike,
+    y_score: npt.ArrayLike | None = None,
+    *,
+    positive: Any = None,
+) -> WindowMetrics:
+    """Return :func:`window_metrics` of a reference, computed once per content.
+
+    A monitor judges every window against the same reference (a version's validation
+    evidence) until another version is the reference; the metrics and their bootstrap
+    intervals depend only on the labels, predictions and scores (the bootstrap is seeded), so
+    the ones computed for the same values are the same.
+
+    >>> a = reference_metrics([1, 0, 1, 1], [1, 0, 0, 1])
+    >>> a is reference_metrics(np.array([1, 0, 1, 1]), np.array([1, 0, 0, 1]))
+    True
+    >>> a == window_metrics([1, 0, 1, 1], [1, 0, 0, 1])
+    True
+    """
+    y = _as_bool(y_true, positive, "y_true")
+    p = _as_bool(y_pred, positive, "y_pred")
+    digest = hashlib.sha256()
+    for part in (y, p, None if y_score is None else np.asarray(y_score, dtype=np.float64)):
+        if part is None:
+            digest.update(b"none")
+        else:
+            digest.update(f"{part.dtype.str}{part.shape}".encode())
+            digest.update(np.ascontiguousarray(part).tobytes())
+    key = digest.hexdigest()
+    with _references_lock:
+        known = _references.get(key)
+        if known is not None:
+            _references.move_to_end(key)
+            return known
+    metrics = window_metrics(y, p, y_score)
+    with _references_lock:
+        _references[key] = metrics
+        while len(_references) > REFERENCES_KEPT:
+            _references.popitem(last=False)
+    return metrics
+
+
 def check_performance(
     ref_true: npt.ArrayLike,
     ref_pred: npt.ArrayLike,
@@ -230,7 +349,7 @@ def check_performance(
     >>> v[0].subject, v[0].decision, "not significant with 10" in v[0].reason
     ('accuracy', 'warn', True)
     """
-    ref = window_metrics(ref_true, ref_pred, ref_score, positive=positive)
+    ref = reference_metrics(ref_true, ref_pred, ref_score, positive=positive)
     cur = window_metrics(cur_true, cur_pred, cur_score, positive=positive)
     out = []
     for name in ("accuracy", "precision", "recall", "f1", "false_negative_rate", "auc"):

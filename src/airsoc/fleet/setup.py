@@ -41,7 +41,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -57,7 +57,7 @@ from airsoc.clock import Clock
 from airsoc.config import read_text
 from airsoc.errors import NotFoundError
 from airsoc.fleet.rag.policies import POLICIES_RESOURCE
-from airsoc.fleet.recommender import RECOMMENDER_FEATURES, impressions, train_recommender
+from airsoc.fleet.recommender import impressions, train_recommender
 from airsoc.fleet.systems import (
     CREDIT_FEATURES,
     FRAUD_FEATURES,
@@ -476,13 +476,21 @@ def fraud_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(FRAUD_FEATURES, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
+def _values(data: pd.DataFrame, name: str, convert: Callable[[Any], Any]) -> list[Any]:
+    """Return a column's values as Python values (as ``to_dict("records")`` gives them),
+    each converted: column by column costs a few calls per column, not per row."""
+    return [convert(v) for v in data[name].tolist()]
+
+
 def impression_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
     """Return impressions as the gateway's request rows (what the recommender scores)."""
+    segments = _values(data, "segment", str)
+    categories = _values(data, "category", str)
+    positions = _values(data, "position", float)
     return [
-        {"segment": str(r["segment"]), "category": str(r["category"]),
-         "position": float(r["position"])}
-        for r in data[RECOMMENDER_FEATURES].to_dict("records")
-    ]  # fmt: skip
+        {"segment": s, "category": c, "position": p}
+        for s, c, p in zip(segments, categories, positions, strict=True)
+    ]
 
 
 def review_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
@@ -492,10 +500,9 @@ def review_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
 
 def credit_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
     """Return loan applications as the gateway's request rows (features only, JSON types)."""
-    return [
-        {str(k): (float(v) if k != "region" else str(v)) for k, v in r.items()}
-        for r in data[CREDIT_FEATURES].to_dict("records")
-    ]
+    names = [str(k) for k in CREDIT_FEATURES]
+    columns = [_values(data, k, str if k == "region" else float) for k in CREDIT_FEATURES]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,8 @@ def _inputs(texts: pd.Series) -> pd.DataFrame:
         return pd.DataFrame(index=texts.index)
     try:
         table = pa_json.read_json(
-            io.BytesIO("\n".join(texts).encode("utf-8")),
+            # Joined from a list: iterating the column itself costs a Python call per row.
+            io.BytesIO("\n".join(texts.tolist()).encode("utf-8")),
             parse_options=pa_json.ParseOptions(newlines_in_values=False),
         )
         frame: pd.DataFrame = table.to_pandas()
@@ -157,6 +158,12 @@ def _joined(labels: pd.DataFrame, out: pd.DataFrame) -> pd.Series:
     >>> out = pd.DataFrame({"request_id": ["r1", "r2"], "row_index": [0, 0]})
     >>> _joined(labels, out).tolist()
     [1, None]
+    >>> labels = pd.DataFrame({"request_id": ["r1", "r2", "r3", "r3"], "row_index": [0, 0, 1, 0],
+    ...                        "label": ["[0, 1]", None, "[0, 1]", "null"]})
+    >>> out = pd.DataFrame({"request_id": ["r3", "r2", "r1", "r3", "r4"],
+    ...                     "row_index": [0, 0, 0, 1, 0]})
+    >>> _joined(labels, out).tolist()
+    [None, None, [0, 1], [0, 1], None]
     """
     # One integer key per (request, row): the requests numbered together, the row beside.
     n = len(out)
@@ -167,15 +174,17 @@ def _joined(labels: pd.DataFrame, out: pd.DataFrame) -> pd.Series:
     keys = (codes.astype(np.int64) << 32) + (rows + (1 << 31))
     wanted, given = keys[:n], keys[n:]
     last = ~pd.Series(given).duplicated(keep="last").to_numpy()  # the latest label of each row
-    decoded = _decoded(labels["label"][last])
-    values = np.empty(len(decoded) + 1, dtype=object)
-    for i, value in enumerate(decoded):  # one by one: a decoded list is one value
-        values[i] = value
-    values[-1] = None  # position -1: no label
-    found = values[pd.Index(given[last]).get_indexer(wanted)]
-    return pd.Series(
-        [None if v is None or v is np.nan else v for v in found], index=out.index, dtype=object
-    )
+    # Each distinct label text decoded once; a row takes its label's code (-1: no label, or a
+    # missing text), and the codes pick from the decoded values with None at position -1.
+    codes, uniques = pd.factorize(labels["label"][last])
+    values = np.empty(len(uniques) + 1, dtype=object)
+    for i, text in enumerate(uniques):  # one by one: a decoded list is one value
+        value = _decode(text)
+        values[i] = None if value is None or value is np.nan else value
+    values[-1] = None
+    at = pd.Index(given[last]).get_indexer(wanted)
+    picked = np.where(at >= 0, codes[at], -1)
+    return pd.Series(values[picked], index=out.index, dtype=object)
 
 
 def _reparsed(path: str, positions: np.ndarray) -> pd.DataFrame:

@@ -301,6 +301,12 @@ class _Rows:
         )
 
 
+#: The fields of a prediction row an arm keeps (what :class:`_Rows` and the comparisons read).
+_ARM_FIELDS = ("request_id", "row_index", "status", "latency_ms", "score", "output")
+#: The fields that pick an arm's rows.
+_ARM_KEYS = ("role", "version", "mode")
+
+
 def _arm(table: pa.Table, *, role: str, version: str | None, mode: str | None) -> _Rows:
     # The arm's rows picked in Arrow; only they become Python rows.
     mask = pc.equal(table["role"], role)
@@ -309,13 +315,16 @@ def _arm(table: pa.Table, *, role: str, version: str | None, mode: str | None) -
     if mode is not None:
         mask = pc.and_(mask, pc.equal(table["mode"], mode))
     out: dict[tuple[str, int], dict[str, Any]] = {}
-    for r in table.filter(mask).to_pylist():
+    # Only the fields an arm's statistics read become Python values (not the inputs).
+    for r in table.select(list(_ARM_FIELDS)).filter(mask).to_pylist():
         out[(r["request_id"], int(r["row_index"]))] = r
     return _Rows(version=version, rows=out)
 
 
 def _labels(root: Path, system: str, since: datetime) -> dict[tuple[str, int], Any]:
-    table = read_events(root, "label", system=system, start=since)
+    table = read_events(
+        root, "label", system=system, start=since, columns=["request_id", "row_index", "label"]
+    )
     ids, rows, labels = (table.column(c).to_pylist() for c in ("request_id", "row_index", "label"))
     return {(i, int(r)): _decoded(y) for i, r, y in zip(ids, rows, labels, strict=True)}
 
@@ -376,7 +385,9 @@ def shadow_compare(
     candidate = _candidate(route, "shadow", version)
     since, until = _window(route, clock, window), clock.now()
     root = _telemetry_dir(session)
-    table = read_events(root, "prediction", system=system, start=since)
+    table = read_events(
+        root, "prediction", system=system, start=since, columns=[*_ARM_FIELDS, *_ARM_KEYS]
+    )
     primary = _arm(table, role="primary", version=None, mode="shadow")
     shadow = _arm(table, role="shadow", version=candidate, mode="shadow")
     labels = _labels(root, system, since)
@@ -493,7 +504,9 @@ def canary_analysis(
     candidate = _candidate(route, "canary", version)
     since, until = _window(route, clock, window), clock.now()
     root = _telemetry_dir(session)
-    table = read_events(root, "prediction", system=system, start=since)
+    table = read_events(
+        root, "prediction", system=system, start=since, columns=[*_ARM_FIELDS, *_ARM_KEYS]
+    )
     labels = _labels(root, system, since)
     primary_rows = _arm(table, role="primary", version=None, mode="canary")
     canary_rows = _arm(table, role="canary", version=candidate, mode="canary")

@@ -53,13 +53,17 @@ def read_events(
     start: datetime | None = None,
     end: datetime | None = None,
     request_ids: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> pa.Table:
     """Return the events of ``kind`` (of one system, with ``start <= ts < end``, of the
-    requests ``request_ids`` when given) as a table."""
+    requests ``request_ids`` when given) as a table: every field of the kind's schema, or only
+    ``columns`` (and ``ts``, which orders the rows)."""
     schema = _kind_schema(kind)
+    fields = None if columns is None else list(dict.fromkeys(["ts", *columns]))
     files = part_files(root, kind, system=system, start=start, end=end)
     if not files:
-        return schema.empty_table()
+        empty = schema.empty_table()
+        return empty if fields is None else empty.select(fields)
     dataset = ds.dataset(files, schema=schema, format="parquet")
     condition: Any = None
     for clause in (
@@ -71,7 +75,7 @@ def read_events(
     ):
         if clause is not None:
             condition = clause if condition is None else condition & clause
-    return dataset.to_table(filter=condition).sort_by("ts")
+    return dataset.to_table(columns=fields, filter=condition).sort_by("ts")
 
 
 def part_files(

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy.spatial import cKDTree
 from sklearn.linear_model import LogisticRegression
 
 from airsoc.detection.attacks.extraction import ExtractionDetector
@@ -154,3 +155,20 @@ def test_traffic_that_sits_near_the_boundary_for_every_client_blames_none() -> N
 def test_extraction_min_excess_is_checked() -> None:
     with pytest.raises(InputError, match="min_excess"):
         ExtractionDetector(min_excess=-0.1)
+
+
+def test_near_duplicates_are_those_of_the_full_neighbour_search(
+    detector: ExtractionDetector,
+) -> None:
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=(300, 5))
+    # Some inputs at, just within and just beyond the duplicate radius of another.
+    step = np.zeros(5)
+    step[0] = detector.dup_radius_ / detector.scaler_.scale_[0]
+    X = np.vstack([base, base[:40], base[40:80] + 0.5 * step, base[80:120] + 1.5 * step])
+    verdict = detector.detect(**_log(("mixed", X, 1.0)))[0]
+    Z = detector.scaler_.transform(X)
+    dist, _ = cKDTree(Z).query(Z, k=2)
+    expected = int((dist[:, 1] <= detector.dup_radius_).sum())
+    assert 120 <= expected < len(X)
+    assert verdict.evidence["near_duplicate_share"] == round(expected / len(X), 4)

@@ -193,9 +193,13 @@ class ExtractionDetector:
         rates = {c: self._per_hour([times[int(i)] for i in rows]) for c, rows in groups.items()}
         all_rates = np.array(list(rates.values()))
         duplicate = np.zeros(n, dtype=bool)
+        # The search stops just beyond the radius (a neighbour farther away is reported at an
+        # infinite distance): only whether one lies within it counts, and its distance is the
+        # one the full search finds.
+        bound = self.dup_radius_ * (1 + 1e-6) + 1e-300
         for rows in groups.values():
             if len(rows) >= 2:
-                dist, _ = cKDTree(Z[rows]).query(Z[rows], k=2)
+                dist, _ = cKDTree(Z[rows]).query(Z[rows], k=2, distance_upper_bound=bound)
                 duplicate[rows] = dist[:, 1] <= self.dup_radius_
         return [
             self._verdict(c, rows, X, duplicate, boundary, rates[c], all_rates)
