@@ -377,8 +377,12 @@ def bench_heldout_batch(
     if multilingual:
         benign_groups.append(("multilingual benign text", multilingual, 0.05))
     _table(
-        f"{label[0].upper()}{label[1:]}: benign texts (frozen before measuring; never trained "
-        "or tuned on)",
+        f"{label[0].upper()}{label[1:]}: benign texts ("
+        + (
+            "frozen before measuring; never trained or tuned on)"
+            if judge
+            else "read while choosing the detector's settings; never trained on)"
+        ),
         ["texts", "n", "FPR detector", "FPR baseline (no embeddings)"],
         [measure(title, "benign", rows, bound) for title, rows, bound in benign_groups],
     )
