@@ -27,7 +27,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +47,8 @@ __all__ = [
 ]
 
 DETECTOR = "performance"
+K = TypeVar("K")
+V = TypeVar("V")
 BoolArray = npt.NDArray[np.bool_]
 
 
@@ -132,8 +134,32 @@ def _resamples(n: int, n_boot: int, seed: int) -> npt.NDArray[np.int64]:
 #: :data:`_MAX_KEPT_CELLS` cells): windows of one monitor mostly hold the same number of rows.
 _MULTIPLICITIES_KEPT = 2
 _MAX_KEPT_CELLS = 10_000_000
-_multiplicities: OrderedDict[tuple[int, int, int], npt.NDArray[np.float32]] = OrderedDict()
-_multiplicities_lock = threading.Lock()
+
+
+class _Kept(Generic[K, V]):
+    """The last ``size`` values computed, by key (least recently used dropped first), shared
+    by threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+_multiplicities: _Kept[tuple[int, int, int], npt.NDArray[np.float32]] = _Kept(_MULTIPLICITIES_KEPT)
 
 
 def _multiplicity(n: int, n_boot: int, seed: int) -> npt.NDArray[np.float32]:
@@ -141,19 +167,14 @@ def _multiplicity(n: int, n_boot: int, seed: int) -> npt.NDArray[np.float32]:
     (``n_boot`` x ``n``), kept for the last sizes asked: the draws depend only on ``n``,
     ``n_boot`` and ``seed``."""
     key = (n, n_boot, seed)
-    with _multiplicities_lock:
-        known = _multiplicities.get(key)
-        if known is not None:
-            _multiplicities.move_to_end(key)
-            return known
+    known = _multiplicities.get(key)
+    if known is not None:
+        return known
     idx = _resamples(n, n_boot, seed)
     cells = (np.arange(n_boot, dtype=np.int64)[:, None] * n + idx).ravel()
     table = np.bincount(cells, minlength=n_boot * n).reshape(n_boot, n).astype(np.float32)
     if n_boot * n <= _MAX_KEPT_CELLS:
-        with _multiplicities_lock:
-            _multiplicities[key] = table
-            while len(_multiplicities) > _MULTIPLICITIES_KEPT:
-                _multiplicities.popitem(last=False)
+        _multiplicities.put(key, table)
     return table
 
 
@@ -279,8 +300,7 @@ def windows(
 
 #: Reference windows whose metrics :func:`reference_metrics` keeps.
 REFERENCES_KEPT = 8
-_references: OrderedDict[str, WindowMetrics] = OrderedDict()
-_references_lock = threading.Lock()
+_references: _Kept[str, WindowMetrics] = _Kept(REFERENCES_KEPT)
 
 
 def reference_metrics(
@@ -313,16 +333,11 @@ def reference_metrics(
             digest.update(f"{part.dtype.str}{part.shape}".encode())
             digest.update(np.ascontiguousarray(part).tobytes())
     key = digest.hexdigest()
-    with _references_lock:
-        known = _references.get(key)
-        if known is not None:
-            _references.move_to_end(key)
-            return known
+    known = _references.get(key)
+    if known is not None:
+        return known
     metrics = window_metrics(y, p, y_score)
-    with _references_lock:
-        _references[key] = metrics
-        while len(_references) > REFERENCES_KEPT:
-            _references.popitem(last=False)
+    _references.put(key, metrics)
     return metrics
 
 
