@@ -104,8 +104,8 @@ SOURCES: tuple[str, ...] = ("user", "retrieved", "tool")
 #: readers ("read it in full before you start"), and each of their sentences is read on its
 #: own, so their benign scores reach higher; a planted instruction nearly always names the
 #: model it speaks to. Chosen on the development sets (batches 1 and 2 of the held-out
-#: texts): from 0.90 to 0.93 it halved the false alarms on benign tool output and missed no
-#: more planted instructions.
+#: texts): from 0.90 to 0.93 it cut the false alarms on benign tool output by more than half
+#: and missed one planted instruction more (of 68 in retrieved text).
 CONTENT_MODEL_ONLY = 0.93
 
 #: A rule sets its floor under the score only where the model gives the text at least this
