@@ -169,3 +169,35 @@ def test_a_configured_output_container_takes_the_usual_path() -> None:
             _usual(adapter, rows)
         with pytest.raises(ValueError, match="does not support sparse data"):
             adapter.predict_proba(rows)
+
+
+def _columns_usual(adapter: SklearnAdapter, columns: dict[str, Any]) -> np.ndarray:
+    """Column-wise probabilities as before: the pipeline on a table of the columns."""
+    frame = pd.DataFrame({n: columns[n] for n in adapter._names})
+    return np.asarray(adapter.model.predict_proba(frame), dtype=float)
+
+
+@pytest.mark.parametrize("system", sorted(FLEET))
+def test_monitor_probes_by_column_give_exactly_the_pipelines_outputs(system: str) -> None:
+    """What the evasion monitor sends: float64 array slices and object arrays of levels."""
+    model, frame, schema = FLEET[system]
+    adapter = SklearnAdapter(model, features=schema)
+    numbers = [n for n, kind in schema.items() if kind == "number"]
+    strings = [n for n, kind in schema.items() if kind == "string"]
+    rng = np.random.default_rng(7)
+    x = frame[numbers].to_numpy(dtype=float)[:300] * rng.normal(1.0, 0.05, (300, len(numbers)))
+    columns: dict[str, Any] = {c: x[:, j] for j, c in enumerate(numbers)}
+    for name in strings:
+        levels = [*sorted(set(frame[name].astype(str))), "never-seen"]
+        columns[name] = np.asarray(levels, dtype=object)[rng.integers(0, len(levels), 300)]
+    got = adapter.predict_proba_columns(columns)
+    assert np.array_equal(got, _columns_usual(adapter, columns))
+    # A non-finite probe value takes the usual path, and still answers as the pipeline does.
+    if system == "fraud-detector":
+        columns[numbers[0]] = columns[numbers[0]].copy()
+        columns[numbers[0]][3] = np.nan
+        assert adapter._direct is not None
+        assert adapter._direct.transform(columns, 300) is None
+        assert np.array_equal(
+            adapter.predict_proba_columns(columns), _columns_usual(adapter, columns), equal_nan=True
+        )

@@ -160,6 +160,10 @@ class SklearnAdapter:
         missing = [n for n in self._names if n not in columns]
         if missing:
             raise InputError(f"features {missing} are missing", loc="columns")
+        if self._direct is not None and self._names:
+            direct = self._direct.predict_proba(columns, len(columns[self._names[0]]))
+            if direct is not None:
+                return np.asarray(direct, dtype=float)
         if self._frame:
             import pandas as pd
 

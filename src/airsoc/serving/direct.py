@@ -69,22 +69,23 @@ class DirectPipeline:
         self._strings = tuple(c for c in used if kinds[c] == "string")
         self._numbers = tuple(c for c in used if kinds[c] != "string")
 
-    def transform(self, columns: Mapping[str, Sequence[Any]], n: int) -> np.ndarray | None:
+    def transform(self, columns: Mapping[str, Any], n: int) -> np.ndarray | None:
         """Return the array the column transformer would hand the estimator for these
-        ``n`` rows, or None when a value (or a global output setting) asks for the usual path."""
+        ``n`` rows, or None when a value (or a global output setting) asks for the usual path.
+
+        A column is a list of plain values or a numpy array: float64 for numbers, object
+        holding strings for strings."""
         if _global_output() != "default":
             return None
         for name in self._strings:
-            if not all(type(v) is str for v in columns[name]):
+            values = columns[name]
+            if isinstance(values, np.ndarray) and (values.dtype != object or values.ndim != 1):
+                return None
+            if len(values) != n or not all(type(v) is str for v in values):
                 return None
         for name in self._numbers:
-            for v in columns[name]:
-                kind = type(v)
-                if kind is float:
-                    if not math.isfinite(v):
-                        return None
-                elif kind is not int or not -_EXACT_INT <= v <= _EXACT_INT:
-                    return None
+            if not _plain_numbers(columns[name], n):
+                return None
         blocks: list[np.ndarray] = []
         for piece in self.pieces:
             if piece.kind == "onehot":
@@ -107,12 +108,12 @@ class DirectPipeline:
             blocks.append(block)
         return np.hstack(blocks)
 
-    def predict_proba(self, columns: Mapping[str, Sequence[Any]], n: int) -> np.ndarray | None:
+    def predict_proba(self, columns: Mapping[str, Any], n: int) -> np.ndarray | None:
         """Return the estimator's class probabilities, or None (the usual path)."""
         data = self.transform(columns, n)
         return None if data is None else np.asarray(self.estimator.predict_proba(data))
 
-    def predict(self, columns: Mapping[str, Sequence[Any]], n: int) -> np.ndarray | None:
+    def predict(self, columns: Mapping[str, Any], n: int) -> np.ndarray | None:
         """Return the estimator's predictions, or None (the usual path)."""
         data = self.transform(columns, n)
         return None if data is None else np.asarray(self.estimator.predict(data))
@@ -156,6 +157,23 @@ def direct_pipeline(model: Any, kinds: Mapping[str, str]) -> DirectPipeline | No
     if not hasattr(estimator, "predict"):
         return None
     return DirectPipeline(pieces, estimator, kinds)
+
+
+def _plain_numbers(values: Any, n: int) -> bool:
+    """Whether ``values`` are ``n`` finite numbers that float64 holds exactly, as plain
+    Python numbers or a one-dimensional float64 array."""
+    if len(values) != n:
+        return False
+    if isinstance(values, np.ndarray):
+        return values.ndim == 1 and values.dtype == np.float64 and bool(np.isfinite(values).all())
+    for v in values:
+        kind = type(v)
+        if kind is float:
+            if not math.isfinite(v):
+                return False
+        elif kind is not int or not -_EXACT_INT <= v <= _EXACT_INT:
+            return False
+    return True
 
 
 def _global_output() -> Any:
