@@ -53,6 +53,8 @@ def _usual(adapter: SklearnAdapter, rows: list[dict[str, Any]]) -> np.ndarray:
 
 
 def _fleet() -> dict[str, tuple[Any, pd.DataFrame, dict[str, str]]]:
+    reviews = sentiment_reviews(2000, seed=8)
+    slang = reviews.assign(text=reviews["text"].str.replace("excellent", "lit").str.upper())
     fraud = fraud_transactions(3000, seed=3)
     fraud_x = fraud[FRAUD_FEATURES].assign(country_mismatch=fraud["country_mismatch"].astype(float))
     credit = credit_applications(2000, seed=4)
@@ -63,6 +65,11 @@ def _fleet() -> dict[str, tuple[Any, pd.DataFrame, dict[str, str]]]:
             train_credit_scorer(credit),
             credit[CREDIT_FEATURES],
             SCHEMAS["credit-scorer"],
+        ),
+        "sentiment-model": (
+            train_served_sentiment_model(reviews.head(600)),
+            pd.concat([reviews, slang])[["text"]].sample(frac=1.0, random_state=2),
+            SCHEMAS["sentiment-model"],
         ),
         "recommender": (
             train_recommender(shown),
@@ -141,8 +148,6 @@ def test_pipelines_it_cannot_reproduce_are_called_as_usual() -> None:
         group_features=GroupInteractions(column="region", group="south", features=("debt_ratio",)),
     )
     assert direct_pipeline(grouped, SCHEMAS["credit-scorer"]) is None
-    text = train_served_sentiment_model(sentiment_reviews(300, seed=1))
-    assert direct_pipeline(text, SCHEMAS["sentiment-model"]) is None
     frame = pd.DataFrame({"kind": ["a", "b"] * 20, "x": np.arange(40.0)})
     sparse = Pipeline(
         [

@@ -7,7 +7,9 @@ work on a pandas table (column selection, dtype checks, frame construction), not
 transformer is one it can reproduce exactly (a one-hot encoder of string columns that ignores
 unknown values, a standard scaler, a passthrough or a drop) and the transformer hands the
 estimator a dense array, returns a :class:`DirectPipeline` that builds the same float64 array
-straight from the columns' values and calls the fitted estimator on it. Anything else (other
+straight from the columns' values and calls the fitted estimator on it. A lone text column
+under a TF-IDF or count vectorizer (a sparse output) is taken too: the vectorizer is called on
+the texts and its matrix stacked as the column transformer stacks it. Anything else (other
 steps, other transformers, sparse output, a configured output container) gets ``None``: the
 adapter then calls the pipeline as usual.
 
@@ -51,12 +53,13 @@ _EXACT_INT = 2**53
 class _Piece:
     """One transformer of the column transformer: its kind, its input columns, its state."""
 
-    kind: str  # "onehot", "scale" or "passthrough"
+    kind: str  # "onehot", "scale", "passthrough" or "text"
     columns: tuple[str, ...]
     categories: tuple[dict[str, int], ...] = ()
     width: int = 0
     mean: np.ndarray | None = None
     scale: np.ndarray | None = None
+    vectorizer: Any = None
 
 
 class DirectPipeline:
@@ -69,7 +72,7 @@ class DirectPipeline:
         self._strings = tuple(c for c in used if kinds[c] == "string")
         self._numbers = tuple(c for c in used if kinds[c] != "string")
 
-    def transform(self, columns: Mapping[str, Any], n: int) -> np.ndarray | None:
+    def transform(self, columns: Mapping[str, Any], n: int) -> Any:
         """Return the array the column transformer would hand the estimator for these
         ``n`` rows, or None when a value (or a global output setting) asks for the usual path.
 
@@ -86,6 +89,16 @@ class DirectPipeline:
         for name in self._numbers:
             if not _plain_numbers(columns[name], n):
                 return None
+        if self.pieces[0].kind == "text":
+            # The column transformer's sparse output: the vectorizer's matrix, checked and
+            # stacked as it does (a lone text column is the only sparse case taken here).
+            from scipy import sparse
+            from sklearn.utils import check_array
+
+            piece = self.pieces[0]
+            matrix = piece.vectorizer.transform(list(columns[piece.columns[0]]))
+            checked = check_array(matrix, accept_sparse=True, ensure_all_finite=False)
+            return sparse.hstack([checked]).tocsr()
         blocks: list[np.ndarray] = []
         for piece in self.pieces:
             if piece.kind == "onehot":
@@ -124,6 +137,7 @@ def direct_pipeline(model: Any, kinds: Mapping[str, str]) -> DirectPipeline | No
     (feature name -> gateway type), or None when it cannot give exactly the pipeline's output."""
     try:
         from sklearn.compose import ColumnTransformer
+        from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import OneHotEncoder, StandardScaler
     except ImportError:  # pragma: no cover - scikit-learn is a dependency
@@ -133,13 +147,22 @@ def direct_pipeline(model: Any, kinds: Mapping[str, str]) -> DirectPipeline | No
     pre, estimator = model.steps[0][1], model.steps[1][1]
     if type(pre) is not ColumnTransformer or not hasattr(pre, "transformers_"):
         return None
-    if getattr(pre, "sparse_output_", True) or _configured_output(pre):
+    if _configured_output(pre):
         return None
     fitted_names = [str(n) for n in getattr(pre, "feature_names_in_", [])]
     if not fitted_names or not set(fitted_names) <= set(kinds):
         return None
     pieces: list[_Piece] = []
     for _, transformer, spec in pre.transformers_:
+        if isinstance(spec, str) and transformer != "drop":
+            # A single named column: a 1-D column, which only a text vectorizer is taken on.
+            if type(transformer) not in (TfidfVectorizer, CountVectorizer):
+                return None
+            if kinds.get(spec) != "string" or not isinstance(transformer.vocabulary_, dict):
+                return None
+            width = len(transformer.vocabulary_)
+            pieces.append(_Piece("text", (spec,), width=width, vectorizer=transformer))
+            continue
         names = _column_names(spec, fitted_names)
         if names is None:
             return None
@@ -150,6 +173,11 @@ def direct_pipeline(model: Any, kinds: Mapping[str, str]) -> DirectPipeline | No
             return None
         pieces.append(piece)
     if not pieces or all(p.kind == "passthrough" for p in pieces):
+        return None
+    texts = sum(p.kind == "text" for p in pieces)
+    if texts and (len(pieces) != 1 or getattr(pre, "sparse_output_", False) is not True):
+        return None
+    if not texts and getattr(pre, "sparse_output_", True) is not False:
         return None
     width = sum(p.width for p in pieces)
     if getattr(estimator, "n_features_in_", width) != width:
