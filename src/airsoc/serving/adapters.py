@@ -36,6 +36,7 @@ import numpy as np
 from airsoc.errors import GatewayError, HashMismatchError, InputError
 from airsoc.lineage import ModelVersionView
 from airsoc.lineage.integrity import local_path, sha256_file
+from airsoc.serving.direct import direct_pipeline
 
 __all__ = [
     "FEATURE_TYPES",
@@ -112,6 +113,18 @@ class SklearnAdapter:
         numeric = all(kind in ("number", "integer") for kind in features.values())
         self._dtype: type = float if numeric else object
         self._proba = hasattr(model, "predict_proba")
+        # The pipeline called on columns without its per-call table handling, when that gives
+        # exactly its outputs (None otherwise: the pipeline is called as usual).
+        self._direct = direct_pipeline(model, features) if self._frame else None
+
+    def _direct_call(self, rows: Sequence[Mapping[str, Any]], proba: bool) -> np.ndarray | None:
+        direct = self._direct
+        if direct is None or not rows:
+            return None
+        columns = {n: [r[n] for r in rows] for n in self._names}
+        if proba:
+            return direct.predict_proba(columns, len(rows))
+        return direct.predict(columns, len(rows))
 
     def _data(self, rows: Sequence[Mapping[str, Any]]) -> Any:
         if self._frame:
@@ -127,6 +140,9 @@ class SklearnAdapter:
         """
         if not self._proba:
             raise InputError(f"{type(self.model).__name__} gives no class probabilities")
+        direct = self._direct_call(rows, proba=True)
+        if direct is not None:
+            return np.asarray(direct, dtype=float)
         return np.asarray(self.model.predict_proba(self._data(rows)), dtype=float)
 
     def predict_proba_columns(self, columns: Mapping[str, Any]) -> np.ndarray:
@@ -144,6 +160,10 @@ class SklearnAdapter:
         missing = [n for n in self._names if n not in columns]
         if missing:
             raise InputError(f"features {missing} are missing", loc="columns")
+        if self._direct is not None and self._names:
+            direct = self._direct.predict_proba(columns, len(columns[self._names[0]]))
+            if direct is not None:
+                return np.asarray(direct, dtype=float)
         if self._frame:
             import pandas as pd
 
@@ -154,10 +174,11 @@ class SklearnAdapter:
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> list[Output]:
         """Return the model's predictions (and scores) for ``rows``."""
-        data = self._data(rows)
+        direct = self._direct_call(rows, proba=self._proba)
         if not self._proba:
-            return [Output(_plain(p)) for p in self.model.predict(data)]
-        proba = self.model.predict_proba(data)
+            answers = direct if direct is not None else self.model.predict(self._data(rows))
+            return [Output(_plain(p)) for p in answers]
+        proba = direct if direct is not None else self.model.predict_proba(self._data(rows))
         picked = np.asarray(self.model.classes_)[proba.argmax(axis=1)]
         scores = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
         # Whole columns to Python values at once (``tolist`` gives what ``_plain`` gives).
