@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import statistics
 import sys
 import time
@@ -349,7 +350,7 @@ def bench_heldout_batch(
     """A later batch of hand-written held-out texts (2 or 3), in tables of its own: FPR per
     benign file and source, TPR per attack category and source, and the AUC of text length
     alone. Only the judging batch (3) records targets; batch 2 is a development set now."""
-    files = {name.rstrip("_23"): list(heldout_set(name)) for name in names}
+    files = {re.sub(r"_\d+$", "", name): list(heldout_set(name)) for name in names}
     long_prose, support, hard = files["long_prose"], files["short_support"], files["hard_negatives"]
     multilingual, attacks = files.get("multilingual", []), files["attacks"]
     scores, alarms, base_alarms = _score_heldout(names, main, base)

@@ -3,6 +3,7 @@ length shortcut, measured on texts no detector was trained or tuned on."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -132,14 +133,26 @@ def test_batch_2_files_have_the_promised_shape_and_size() -> None:
     assert len({r.lang for r in attacks if r.category == "jailbreak"}) >= 5
 
 
-def _batch_2_length_pairs() -> dict[str, list[HeldoutText]]:
-    long_prose, support, hard, attacks = (list(heldout_set(name)) for name in BATCH_2)
-    pairs = {"all attacks vs all benign": attacks + long_prose + support + hard}
+def _length_pairs(
+    names: tuple[str, ...], overall: str, *, with_support: bool
+) -> dict[str, list[HeldoutText]]:
+    """The comparisons of one batch: all its attacks against all its benign texts (the short
+    support turns only ``with_support``), titled ``overall``, and per source the attacks
+    against the long prose and hard negatives of that source."""
+    files = {re.sub(r"_\d+$", "", name): list(heldout_set(name)) for name in names}
+    attacks, long_prose, hard = files.pop("attacks"), files["long_prose"], files["hard_negatives"]
+    support = files.pop("short_support")
+    benign = [r for rows in files.values() for r in rows] + (support if with_support else [])
+    pairs = {overall: attacks + benign}
     for source in ("user", "retrieved", "tool"):
         pairs[f"{source}: attacks vs long prose and hard negatives"] = [
             r for r in attacks + long_prose + hard if r.source == source
         ]
     return pairs
+
+
+def _batch_2_length_pairs() -> dict[str, list[HeldoutText]]:
+    return _length_pairs(BATCH_2, "all attacks vs all benign", with_support=True)
 
 
 @pytest.mark.parametrize("pair", list(_batch_2_length_pairs()))
@@ -187,17 +200,9 @@ def test_batch_3_files_have_the_promised_shape_and_size() -> None:
 
 
 def _batch_3_length_pairs() -> dict[str, list[HeldoutText]]:
-    long_prose, _support, hard, multilingual, attacks = (list(heldout_set(n)) for n in BATCH_3)
-    pairs = {
-        "all attacks vs all benign texts but the short support turns": (
-            attacks + long_prose + hard + multilingual
-        )
-    }
-    for source in ("user", "retrieved", "tool"):
-        pairs[f"{source}: attacks vs long prose and hard negatives"] = [
-            r for r in attacks + long_prose + hard if r.source == source
-        ]
-    return pairs
+    return _length_pairs(
+        BATCH_3, "all attacks vs all benign texts but the short support turns", with_support=False
+    )
 
 
 @pytest.mark.parametrize("pair", list(_batch_3_length_pairs()))
