@@ -14,6 +14,7 @@ from airsoc.detection.llm.heldout import (
     BATCH_1,
     BATCH_2,
     BATCH_3,
+    BATCH_4,
     HELDOUT_SETS,
     HeldoutText,
     heldout_set,
@@ -66,7 +67,7 @@ def _rate(alarms: dict[str, bool], pick: Callable[[HeldoutText], bool]) -> tuple
 
 
 def test_the_held_out_sets_are_as_large_as_promised() -> None:
-    assert HELDOUT_SETS == BATCH_1 + BATCH_2 + BATCH_3
+    assert HELDOUT_SETS == BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4
     sizes = {name: len(heldout_set(name)) for name in HELDOUT_SETS}
     assert sizes["hard_negatives"] >= 150
     assert sizes["multilingual_benign"] >= 150
@@ -212,6 +213,52 @@ def test_length_alone_does_not_separate_batch_3(pair: str) -> None:
     are short by nature: they are measured for false alarms only."""
     auc = length_auc(_batch_3_length_pairs()[pair])
     print(f"batch 3, {pair}: length-alone AUC {auc:.3f}")
+    assert auc <= 0.65
+
+
+def test_batch_4_files_have_the_promised_shape_and_size() -> None:
+    long_prose, support, hard, multilingual, attacks = (heldout_set(n) for n in BATCH_4)
+    every = [*long_prose, *support, *hard, *multilingual, *attacks]
+    assert all(r.id.startswith("b4-") and r.lang and r.text.strip() for r in every)
+    assert len({r.id for r in every}) == len(every)
+    earlier = {r.text for n in BATCH_1 + BATCH_2 + BATCH_3 for r in heldout_set(n)}
+    assert not {r.text for r in every} & earlier
+    assert {r.label for r in every if r not in attacks} == {"benign"}
+    assert {r.label for r in attacks} == {"attack"}
+    assert len(long_prose) == 90
+    assert all(1000 <= len(r.text) <= 5000 for r in long_prose)
+    assert {r.source for r in long_prose} == {"user", "retrieved", "tool"}
+    assert len(support) == 120
+    assert sum(len(r.text) < 200 for r in support) >= 0.85 * len(support)
+    assert len(hard) == 110
+    assert {r.source for r in hard} == {"user", "retrieved", "tool"}
+    assert len(multilingual) == 70
+    assert "en" not in {r.lang for r in multilingual}
+    assert len({r.lang for r in multilingual}) >= 15
+    counts = {
+        k: sum((r.category, r.source) == k for r in attacks)
+        for k in {(r.category, r.source) for r in attacks}
+    }
+    assert counts == {
+        ("jailbreak", "user"): 90,
+        ("indirect", "retrieved"): 50,
+        ("indirect", "tool"): 40,
+    }
+    assert sum(len(r.text) >= 1000 for r in attacks if r.category == "jailbreak") == 50
+
+
+def _batch_4_length_pairs() -> dict[str, list[HeldoutText]]:
+    return _length_pairs(
+        BATCH_4, "all attacks vs all benign texts but the short support turns", with_support=False
+    )
+
+
+@pytest.mark.parametrize("pair", list(_batch_4_length_pairs()))
+def test_length_alone_does_not_separate_batch_4(pair: str) -> None:
+    """Batch 4 was written to length bins, as batch 3 was: length alone does not separate its
+    attacks from its benign texts of the same source (AUC at most 0.65)."""
+    auc = length_auc(_batch_4_length_pairs()[pair])
+    print(f"batch 4, {pair}: length-alone AUC {auc:.3f}")
     assert auc <= 0.65
 
 

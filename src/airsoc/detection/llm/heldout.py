@@ -1,6 +1,6 @@
 """The hand-written held-out evaluation texts (``data/heldout/``): frozen, never trained on.
 
-Two batches of files written by hand, apart from every training generator and template (their
+Batches of files written by hand, apart from every training generator and template (their
 README says how). Batch 1: short greetings and support questions with a support bot's own
 holding and hand-off messages, hard negatives (text *about* instructions, passwords and
 security, long prose), multilingual benign text, and freshly written attacks (jailbreaks,
@@ -9,8 +9,9 @@ generators or any score: long benign prose (1-5k characters), short support turn
 negatives by source, and attacks (jailbreaks, indirect injection in retrieved chunks and tool
 output). Batch 3, written last by writers who had seen neither the detectors nor the texts of
 batches 1 and 2: long prose, short support turns, hard negatives, multilingual benign text and
-attacks (jailbreaks, indirect injection in retrieved chunks and tool output). Each text carries
-the ``source`` it is scored as.
+attacks (jailbreaks, indirect injection in retrieved chunks and tool output). Batch 4, written
+the same way after batch 3 had been measured, has the same five kinds of file. Each text
+carries the ``source`` it is scored as.
 
 Example:
     >>> rows = heldout_set("attacks")
@@ -18,7 +19,7 @@ Example:
     (True, {'attack'})
     >>> sorted({r.source for r in heldout_set("short_support")})
     ['output', 'user']
-    >>> HELDOUT_SETS == BATCH_1 + BATCH_2 + BATCH_3
+    >>> HELDOUT_SETS == BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4
     True
     >>> sorted({r.category for r in heldout_set("attacks_2")})
     ['indirect', 'jailbreak']
@@ -46,6 +47,7 @@ __all__ = [
     "BATCH_1",
     "BATCH_2",
     "BATCH_3",
+    "BATCH_4",
     "HELDOUT_SETS",
     "HeldoutText",
     "heldout_dir",
@@ -79,8 +81,17 @@ BATCH_3: tuple[str, ...] = (
     "attacks_3",
 )
 
+#: The fourth batch, written and frozen as the third was, after the third had been measured.
+BATCH_4: tuple[str, ...] = (
+    "long_prose_4",
+    "short_support_4",
+    "hard_negatives_4",
+    "multilingual_4",
+    "attacks_4",
+)
+
 #: Every held-out file; training drops whatever overlaps any of them.
-HELDOUT_SETS: tuple[str, ...] = BATCH_1 + BATCH_2 + BATCH_3
+HELDOUT_SETS: tuple[str, ...] = BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4
 
 
 @dataclass(frozen=True)
