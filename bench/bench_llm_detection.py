@@ -5,10 +5,10 @@ hashed first stage alone). Two kinds of held-out sets are read, and nothing here
 anything:
 
 * the hand-written held-out texts of :mod:`airsoc.detection.llm.heldout`, frozen before any
-  detector was run on them: batch 3 (long prose, short support turns, hard negatives,
+  detector was run on them: batch 4 (long prose, short support turns, hard negatives,
   multilingual text and attacks by source, written by writers who had seen neither the
-  detectors nor the earlier batches) judges and carries the targets; batches 1 and 2, read
-  while the detectors were tuned, are printed as development sets;
+  detectors nor the earlier batches) judges and carries the targets; batches 1, 2 and 3,
+  read while the detectors were tuned, are printed as development sets;
 * the generated sets of :mod:`airsoc.detection.llm.evalsets`, whose templates and seeds are
   separate from the training data.
 
@@ -51,7 +51,14 @@ from airsoc.detection.llm.evalsets import (
 )
 from airsoc.detection.llm.grounding import DocumentIndex, GroundingChecker, RetrievedChunk
 from airsoc.detection.llm.harmful import HarmfulOutputDetector
-from airsoc.detection.llm.heldout import BATCH_1, BATCH_2, BATCH_3, HeldoutText, heldout_set
+from airsoc.detection.llm.heldout import (
+    BATCH_1,
+    BATCH_2,
+    BATCH_3,
+    BATCH_4,
+    HeldoutText,
+    heldout_set,
+)
 from airsoc.detection.llm.injection import PromptInjectionDetector, Source
 from airsoc.detection.llm.public_data import load_public_corpus
 from airsoc.detection.llm.training_data import harm_training_set, injection_training_set
@@ -347,9 +354,9 @@ def bench_heldout_batch(
     *,
     judge: bool,
 ) -> None:
-    """A later batch of hand-written held-out texts (2 or 3), in tables of its own: FPR per
-    benign file and source, TPR per attack category and source, and the AUC of text length
-    alone. Only the judging batch (3) records targets; batch 2 is a development set now."""
+    """A later batch of hand-written held-out texts (2, 3 or 4), in tables of its own: FPR
+    per benign file and source, TPR per attack category and source, and the AUC of text length
+    alone. Only the judging batch (4) records targets; batches 2 and 3 are development sets."""
     files = {re.sub(r"_\d+$", "", name): list(heldout_set(name)) for name in names}
     long_prose, support, hard = files["long_prose"], files["short_support"], files["hard_negatives"]
     multilingual, attacks = files.get("multilingual", []), files["attacks"]
@@ -709,7 +716,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_latency(main_detector)
     bench_heldout(main_detector, baseline)
     bench_heldout_batch(2, BATCH_2, main_detector, baseline, judge=False)
-    bench_heldout_batch(3, BATCH_3, main_detector, baseline, judge=True)
+    bench_heldout_batch(3, BATCH_3, main_detector, baseline, judge=False)
+    bench_heldout_batch(4, BATCH_4, main_detector, baseline, judge=True)
     bench_injection(main_detector, baseline)
     bench_independent(main_detector, baseline, args.independent)
     bench_grounding()

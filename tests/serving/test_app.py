@@ -50,6 +50,41 @@ def test_predict_answers_from_the_real_model_and_logs_every_row(
     assert events[0]["latency_ms"] > 0
 
 
+def test_rows_sent_column_by_column_get_the_same_answer_and_log(
+    registry: Registry, tmp_path: Path
+) -> None:
+    gateway = make_gateway(registry, tmp_path)
+    gateway.promote("fraud", "v1", actor="ci", reason="first release")
+    low = {"amount": 20.0, "age": 30, "hour": 12}
+    columns = {name: [ROW[name], low[name]] for name in ROW}
+
+    async def calls(client: httpx.AsyncClient) -> tuple[httpx.Response, httpx.Response]:
+        by_rows = await client.post(
+            "/v1/systems/fraud/predict",
+            json={"rows": [ROW, low]},
+            headers={"X-Request-ID": "req-rows"},
+        )
+        by_columns = await client.post(
+            "/v1/systems/fraud/predict",
+            json={"columns": columns},
+            headers={"X-Request-ID": "req-columns"},
+        )
+        return by_rows, by_columns
+
+    by_rows, by_columns = run_requests(gateway, calls)
+    gateway.close()
+    assert by_columns.status_code == 200
+    for key in ("predictions", "scores", "version"):
+        assert by_columns.json()[key] == by_rows.json()[key]
+    events = read_events(tmp_path / "telemetry", "prediction", system="fraud").to_pylist()
+    logged = {
+        (e["request_id"], e["row_index"]): json.loads(e["inputs"])
+        for e in events
+        if e["request_id"] == "req-columns"
+    }
+    assert logged == {("req-columns", 0): ROW, ("req-columns", 1): low}
+
+
 BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str, str]] = [
     (
         "malformed json",
@@ -94,6 +129,48 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str, str]] = [
         "rows[0].hour: expected an integer",
     ),
     ("not rows", {"json": [ROW]}, 422, "input_invalid", '"rows"'),
+    (
+        "rows and columns",
+        {"json": {"rows": [ROW], "columns": {"amount": [1.0]}}},
+        422,
+        "input_invalid",
+        '"columns"',
+    ),
+    (
+        "columns of two lengths",
+        {"json": {"columns": {"amount": [1.0, 2.0], "age": [3], "hour": [1]}}},
+        422,
+        "input_invalid",
+        "columns: every column must have one length, got amount: 2, age: 1, hour: 1",
+    ),
+    (
+        "wrong type in a column",
+        {"json": {"columns": {"amount": [1.0, "12"], "age": [3, 4], "hour": [1, 2]}}},
+        422,
+        "input_invalid",
+        "columns.amount[1]: expected a number, got '12'",
+    ),
+    (
+        "column missing",
+        {"json": {"columns": {"amount": [1.0], "hour": [1]}}},
+        422,
+        "input_invalid",
+        "columns: missing feature(s) age",
+    ),
+    (
+        "column not a list",
+        {"json": {"columns": {"amount": 1.0, "age": [3], "hour": [1]}}},
+        422,
+        "input_invalid",
+        "columns.amount: expected a list of values, got float",
+    ),
+    (
+        "too many rows in columns",
+        {"json": {"columns": {"amount": [1.0] * 11, "age": [3] * 11, "hour": [1] * 11}}},
+        422,
+        "input_invalid",
+        "at most 10 rows",
+    ),
     ("empty rows", {"json": {"rows": []}}, 422, "input_invalid", "non-empty"),
     ("too many rows", {"json": {"rows": [ROW] * 11}}, 422, "input_invalid", "at most 10 rows"),
     ("oversized body", {"content": b" " * 5000}, 413, "payload_too_large", "at most 4096"),
@@ -351,6 +428,36 @@ def test_delayed_labels_are_logged_by_request_id(registry: Registry, tmp_path: P
     gateway.close()
     assert (ok.status_code, ok.json()) == (202, {"accepted": 2})
     assert (bad.status_code, bad.json()["loc"]) == (422, "labels[0].row_index")
+    labels = read_events(tmp_path / "telemetry", "label", system="fraud").to_pylist()
+    assert [(e["request_id"], e["row_index"], e["label"]) for e in labels] == [
+        ("req-1", 0, "1"),
+        ("req-2", 2, "0"),
+    ]
+
+
+def test_labels_sent_column_by_column_are_logged_and_a_bad_one_is_named(
+    registry: Registry, tmp_path: Path
+) -> None:
+    gateway = make_gateway(registry, tmp_path)
+    gateway.promote("fraud", "v1", actor="ci", reason="release")
+    columns = {"request_id": ["req-1", "req-2"], "row_index": [0, 2], "label": [1, 0]}
+
+    async def calls(client: httpx.AsyncClient) -> list[httpx.Response]:
+        path = "/v1/systems/fraud/labels"
+        return [
+            await client.post(path, json={"columns": columns}),
+            await client.post(path, json={"columns": {**columns, "row_index": [0, -1]}}),
+            await client.post(path, json={"columns": {**columns, "request_id": ["req-1"]}}),
+            await client.post(path, json={"columns": {"request_id": ["r"]}}),
+        ]
+
+    ok, negative, short, no_label = run_requests(gateway, calls)
+    gateway.close()
+    assert (ok.status_code, ok.json()) == (202, {"accepted": 2})
+    assert (negative.status_code, negative.json()["loc"]) == (422, "columns.row_index[1]")
+    assert short.status_code == 422
+    assert "one length" in short.json()["message"]
+    assert (no_label.status_code, no_label.json()["loc"]) == (422, "columns")
     labels = read_events(tmp_path / "telemetry", "label", system="fraud").to_pylist()
     assert [(e["request_id"], e["row_index"], e["label"]) for e in labels] == [
         ("req-1", 0, "1"),

@@ -398,17 +398,19 @@ class GatewayTraffic:
 
     def send(self, client: GatewayClient, batch: TrafficBatch) -> None:
         """Send one batch; remember its rows' ground truth, due ``label_delay`` from now."""
-        rows = batch.rows
-        if not rows:
+        # Column by column: the same rows in a third of the bytes, read and written faster.
+        columns = batch.columns
+        n = len(next(iter(columns.values()), []))
+        if not n:
             return
         response = client.post(
-            f"/v1/systems/{batch.system}/predict", {"rows": rows}, client=batch.client
+            f"/v1/systems/{batch.system}/predict", {"columns": columns}, client=batch.client
         )
         self.counts.requests += 1
         if response.status_code != 200:
             self.counts.refused += 1
             return
-        self.counts.rows += len(rows)
+        self.counts.rows += n
         if batch.labels_enabled:
             due = self.clock.now() + self.label_delay
             request_id = str(response.json()["request_id"])
@@ -421,20 +423,26 @@ class GatewayTraffic:
         """Post the ground truth whose delay has passed: one request per system, as a ledger
         sends its daily file."""
         now = self.clock.now()
-        due: dict[str, list[dict[str, Any]]] = {}
+        due: dict[str, tuple[list[str], list[int], list[Any]]] = {}
         while self._labels and self._labels[0][0] <= now:
             _, _, system, request_id, labels = heapq.heappop(self._labels)
-            due.setdefault(system, []).extend(
-                {"request_id": request_id, "row_index": i, "label": y} for i, y in enumerate(labels)
-            )
-        for system, items in due.items():
-            for start in range(0, len(items), LABELS_PER_REQUEST):
-                part = items[start : start + LABELS_PER_REQUEST]
-                response = client.post(
-                    f"/v1/systems/{system}/labels", {"labels": part}, client=LABEL_CLIENT
-                )
+            ids, rows, values = due.setdefault(system, ([], [], []))
+            ids.extend([request_id] * len(labels))
+            rows.extend(range(len(labels)))
+            values.extend(labels)
+        for system, (ids, rows, values) in due.items():
+            for start in range(0, len(ids), LABELS_PER_REQUEST):
+                end = start + LABELS_PER_REQUEST
+                body = {
+                    "columns": {
+                        "request_id": ids[start:end],
+                        "row_index": rows[start:end],
+                        "label": values[start:end],
+                    }
+                }
+                response = client.post(f"/v1/systems/{system}/labels", body, client=LABEL_CLIENT)
                 if response.status_code == 202:
-                    self.counts.labels += len(part)
+                    self.counts.labels += len(ids[start:end])
 
 
 def apply_inject(

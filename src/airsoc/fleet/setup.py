@@ -465,15 +465,21 @@ def write_playbooks(folder: Path, *, approval_timeout: float) -> None:
         (folder / path.name).write_text(text, encoding="utf-8")
 
 
+def fraud_columns(data: pd.DataFrame) -> dict[str, list[Any]]:
+    """Return transactions as the columns of a gateway predict body (features only, JSON
+    types): ``{"columns": fraud_columns(data)}`` carries the rows :func:`fraud_rows` gives."""
+    # ``tolist`` gives Python floats and strings: a drill sends a million of them.
+    return {
+        c: (data[c].astype(str) if c == "merchant_category" else data[c].astype(float)).tolist()
+        for c in FRAUD_FEATURES
+    }
+
+
 def fraud_rows(data: pd.DataFrame) -> list[dict[str, Any]]:
     """Return transactions as the gateway's request rows (features only, JSON types)."""
-    # Column by column (``tolist`` gives Python floats and strings), then zipped into rows:
-    # a drill sends a million of them.
-    columns = [
-        (data[c].astype(str) if c == "merchant_category" else data[c].astype(float)).tolist()
-        for c in FRAUD_FEATURES
-    ]
-    return [dict(zip(FRAUD_FEATURES, values, strict=True)) for values in zip(*columns, strict=True)]
+    columns = fraud_columns(data)
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
 def _values(data: pd.DataFrame, name: str, convert: Callable[[Any], Any]) -> list[Any]:

@@ -45,6 +45,7 @@ import itertools
 import json
 import logging
 import math
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -439,14 +440,7 @@ class _Handlers:
         gateway.admit(snapshot, client)
         route = gateway.route_for(snapshot, request.path_params["system"])
         payload = await self._body(request)
-        items = payload.get("labels") if isinstance(payload, dict) else None
-        if not isinstance(items, list) or not items:
-            raise InputError(
-                'the body must be {"labels": [{"request_id": ..., "label": ...}, ...]}'
-            )
-        if len(items) > _MAX_LABELS:
-            raise InputError(f"at most {_MAX_LABELS} labels per request", loc="labels")
-        request_ids, row_indices, labels = _label_columns(items) or _checked_labels(items)
+        request_ids, row_indices, labels = _label_body(payload)
         if gateway.event_log is not None:
             try:
                 gateway.event_log.extend_columns(
@@ -455,7 +449,11 @@ class _Handlers:
                     {"request_id": request_ids, "row_index": row_indices, "label": labels},
                 )
             except InvalidEventError as exc:  # name the field as the caller sent it
-                loc = (exc.loc or "").replace("events[", "labels[", 1)
+                loc = exc.loc or ""
+                if isinstance(payload, dict) and "columns" in payload:
+                    loc = re.sub(r"^events\[(\d+)\]\.(\w+)", r"columns.\2[\1]", loc)
+                else:
+                    loc = loc.replace("events[", "labels[", 1)
                 raise InvalidEventError(exc.message, loc=loc or None) from None
         return JSONResponse({"accepted": len(labels)}, status_code=202)
 
@@ -796,6 +794,79 @@ class _Handlers:
 _LabelColumns = tuple[list[str], list[int], list[Any]]
 
 
+def _label_body(payload: Any) -> _LabelColumns:
+    """Return the request ids, row indices and labels of a labels body: a list of items
+    (``{"labels": [{"request_id", "row_index", "label"}, ...]}``) or the same column by column
+    (``{"columns": {"request_id": [...], "row_index": [...], "label": [...]}}``, ``row_index``
+    optional); refuse a bad one, naming where.
+
+    >>> _label_body({"columns": {"request_id": ["r1", "r1"], "row_index": [0, 1],
+    ...                          "label": [1, 0]}})
+    (['r1', 'r1'], [0, 1], [1, 0])
+    >>> _label_body({"columns": {"request_id": ["r1"], "label": [1, 0]}})
+    Traceback (most recent call last):
+    ...
+    airsoc.errors.InputError: columns: every column must have one length, got request_id: 1, \
+label: 2
+    """
+    shape = (
+        'the body must be {"labels": [{"request_id": ..., "label": ...}, ...]} or '
+        '{"columns": {"request_id": [...], "row_index": [...], "label": [...]}}'
+    )
+    if not isinstance(payload, dict) or not ("labels" in payload or "columns" in payload):
+        raise InputError(shape)
+    if "labels" in payload:  # other keys are the caller's own, as they always were
+        items = payload["labels"]
+        if not isinstance(items, list) or not items:
+            raise InputError(shape, loc="labels")
+        if len(items) > _MAX_LABELS:
+            raise InputError(f"at most {_MAX_LABELS} labels per request", loc="labels")
+        return _label_columns(items) or _checked_labels(items)
+    columns = payload["columns"]
+    if not isinstance(columns, dict) or not {"request_id", "label"} <= columns.keys():
+        raise InputError('"columns" needs "request_id" and "label" lists', loc="columns")
+    extra = sorted(columns.keys() - {"request_id", "row_index", "label"})
+    if extra:
+        raise InputError(f"unknown column(s) {', '.join(extra)}", loc="columns")
+    for name, values in columns.items():
+        if not isinstance(values, list):
+            raise InputError(
+                f"expected a list of values, got {type(values).__name__}", loc=f"columns.{name}"
+            )
+    if len({len(values) for values in columns.values()}) != 1:
+        sizes = ", ".join(f"{name}: {len(values)}" for name, values in columns.items())
+        raise InputError(f"every column must have one length, got {sizes}", loc="columns")
+    n = len(columns["label"])
+    if n == 0:
+        raise InputError("the columns hold no labels", loc="columns")
+    if n > _MAX_LABELS:
+        raise InputError(f"at most {_MAX_LABELS} labels per request", loc="columns")
+    ids, labels = columns["request_id"], columns["label"]
+    rows = columns.get("row_index", [0] * n)
+    if not _label_columns_ok("request_id", ids):
+        i = next(i for i, v in enumerate(ids) if not _label_columns_ok("request_id", [v]))
+        raise InputError(
+            "request_id must be a string of 1 to 100 characters", loc=f"columns.request_id[{i}]"
+        )
+    if not _label_columns_ok("row_index", rows):
+        i = next(i for i, v in enumerate(rows) if not _label_columns_ok("row_index", [v]))
+        raise InputError(
+            f"row_index must be an integer from 0 to {MAX_ROW_ID}", loc=f"columns.row_index[{i}]"
+        )
+    return ids, rows, labels
+
+
+def _label_columns_ok(name: str, values: list[Any]) -> bool:
+    """Whether a request-id or row-index column is well formed, checked at C speed."""
+    if name == "request_id":
+        return (
+            set(map(type, values)) == {str}
+            and min(map(len, values)) >= 1
+            and max(map(len, values)) <= 100
+        )
+    return set(map(type, values)) == {int} and min(values) >= 0 and max(values) <= MAX_ROW_ID
+
+
 def _label_columns(items: list[Any]) -> _LabelColumns | None:
     """Return the request ids, row indices and labels of a labels body when every item is
     well formed, checked column by column at C speed; None when something is wrong (then
@@ -811,14 +882,7 @@ def _label_columns(items: list[Any]) -> _LabelColumns | None:
         return None
     ids = [item.get("request_id") for item in items]
     rows = [item.get("row_index", 0) for item in items]
-    if (
-        set(map(type, ids)) == {str}
-        and min(map(len, ids)) >= 1
-        and max(map(len, ids)) <= 100
-        and set(map(type, rows)) == {int}
-        and min(rows) >= 0
-        and max(rows) <= MAX_ROW_ID
-    ):
+    if _label_columns_ok("request_id", ids) and _label_columns_ok("row_index", rows):
         return ids, rows, [item["label"] for item in items]
     return None
 

@@ -36,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ class DirectPipeline:
             values = columns[name]
             if isinstance(values, np.ndarray) and (values.dtype != object or values.ndim != 1):
                 return None
-            if len(values) != n or not all(type(v) is str for v in values):
+            if len(values) != n or (n and set(map(type, values)) != {str}):
                 return None
         for name in self._numbers:
             if not _plain_numbers(columns[name], n):
@@ -105,10 +106,12 @@ class DirectPipeline:
                 block = np.zeros((n, piece.width), dtype=np.float64)
                 offset = 0
                 for name, index in zip(piece.columns, piece.categories, strict=True):
-                    for row, value in enumerate(columns[name]):
-                        at = index.get(value)
-                        if at is not None:
-                            block[row, offset + at] = 1.0
+                    # Each value's category, -1 for one the encoder never saw (ignored).
+                    at = np.fromiter(
+                        map(index.get, columns[name], itertools.repeat(-1)), np.intp, count=n
+                    )
+                    known = np.flatnonzero(at >= 0)
+                    block[known, offset + at[known]] = 1.0
                     offset += len(index)
             else:
                 block = np.array([columns[c] for c in piece.columns], dtype=np.float64).T
@@ -194,6 +197,12 @@ def _plain_numbers(values: Any, n: int) -> bool:
         return False
     if isinstance(values, np.ndarray):
         return values.ndim == 1 and values.dtype == np.float64 and bool(np.isfinite(values).all())
+    kinds = set(map(type, values))
+    # The common cases at C speed; a mix of ints and floats value by value.
+    if kinds == {float}:
+        return bool(np.isfinite(np.fromiter(values, np.float64, count=n)).all())
+    if kinds == {int}:
+        return bool(min(values) >= -_EXACT_INT and max(values) <= _EXACT_INT)
     for v in values:
         kind = type(v)
         if kind is float:

@@ -262,7 +262,10 @@ def _predict(
             "summary": f"Answer rows from {what}",
             "description": (
                 "The routed version answers (or the canary, by request id; or the fallback while "
-                "the system is in fallback: 202 for a human hand-off)."
+                "the system is in fallback: 202 for a human hand-off). The rows may also come "
+                'column by column, {"columns": {feature: [value, ...]}}, every column of one '
+                "length and each value of its feature's type (the schema below gives the rows "
+                "form only: JSON Schema cannot say that lists have one length)."
             ),
             "parameters": parameters,
             "requestBody": {
@@ -292,6 +295,12 @@ def gateway_openapi(
     paths["/v1/systems/{system}/labels"] = {
         "post": {
             "summary": "Record ground-truth labels that arrived later, by request id",
+            "description": (
+                'The labels may also come column by column, {"columns": {"request_id": [...], '
+                '"row_index": [...], "label": [...]}} (row_index optional), every column of '
+                "one length (the schema below gives the list form only: JSON Schema cannot "
+                "say that lists have one length)."
+            ),
             "parameters": [
                 {"name": "system", "in": "path", "required": True, "schema": _NAME},
                 *_HEADERS,

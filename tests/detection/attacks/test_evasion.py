@@ -164,6 +164,40 @@ def test_a_tree_model_gets_the_boundary_probe_and_a_calibrated_rate() -> None:
     assert scores.flagged.mean() > 0.5
 
 
+def test_the_screen_keeps_few_inputs_when_a_tree_model_ties_their_margins() -> None:
+    """The fleet's fraud model (boosted trees) gives almost every clean transaction one and
+    the same probability: the quantile of clean margins sits on that tie, and only inputs
+    strictly above it go to the costly boundary probes (at most the screen's share, not every
+    input)."""
+    from airsoc.fleet.systems import FRAUD_FEATURES, fraud_transactions, train_fraud_detector
+    from airsoc.monitoring.security import ServedProba
+    from airsoc.serving.adapters import SklearnAdapter
+
+    model = train_fraud_detector(fraud_transactions(6000, seed=1))
+    kinds = {f: "string" if f == "merchant_category" else "number" for f in FRAUD_FEATURES}
+    numeric = [f for f in FRAUD_FEATURES if f != "merchant_category"]
+    data = fraud_transactions(6000, seed=2)
+    levels = sorted(data["merchant_category"].astype(str).unique())
+    codes = data["merchant_category"].astype(str).map(levels.index).to_numpy(float)
+    X = np.column_stack([data[numeric].to_numpy(float), codes])
+    adapter = SklearnAdapter(model, features=kinds)
+    served = ServedProba(adapter, numeric, {"merchant_category": levels})
+    detector = EvasionDetector(served).fit(X[:2000], X_cal=X[2000:4000])
+    proba = served.predict_proba(X[4000:])
+    margins = 1.0 - np.abs(proba[:, 1] - proba[:, 0])
+    assert (margins == detector.screen_).mean() > 0.5  # the quantile sits on a tie
+    probed: list[int] = []
+    probe = detector._probe
+
+    def counted(X: np.ndarray, Z: np.ndarray, decided: np.ndarray) -> np.ndarray:
+        probed.append(len(X))
+        return probe(X, Z, decided)
+
+    detector._probe = counted  # type: ignore[method-assign]
+    RAW_SCORES.raw("screen-test", X[4000:], detector._raw)
+    assert 0 < sum(probed) <= 0.15 * len(X[4000:])
+
+
 def test_off_lattice_values_of_discrete_features_are_scored() -> None:
     rng = np.random.default_rng(0)
     counts = rng.poisson(2.0, 3000).astype(float)

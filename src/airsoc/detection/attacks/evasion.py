@@ -462,7 +462,8 @@ class EvasionDetector:
         order = rng.permutation(len(X_cal))
         half = len(X_cal) // 2
         scale_rows, threshold_rows = X_cal[order[:half]], X_cal[order[half:]]
-        # The screen keeps the least confident screen_share of clean inputs for the probes.
+        # The screen keeps (at most) the least confident screen_share of clean inputs for the
+        # probes: those whose margin is above this quantile.
         self.screen_ = float(
             np.quantile(_low_margin(self._proba(scale_rows)), 1 - self.screen_share)
         )
@@ -589,7 +590,9 @@ class EvasionDetector:
             change = np.maximum(change, np.abs(other - proba).sum(1))
         margin = _low_margin(proba)
         probes = np.zeros((2, len(X)))
-        kept = np.flatnonzero(margin >= self.screen_)
+        # Strictly above: a tree ensemble gives most confident inputs one and the same margin,
+        # and ties at the quantile would send every input to the costly probes.
+        kept = np.flatnonzero(margin > self.screen_)
         probes[:, kept] = self._probe(X[kept], Z[kept], proba[kept].argmax(axis=1))
         domain = np.zeros(len(X))
         for j, seen in enumerate(ref.levels):
