@@ -76,10 +76,10 @@ def test_a_malformed_file_names_the_list_and_item(tmp_path: Path) -> None:
 
 def test_the_shipped_files_are_read_one_after_the_other() -> None:
     data = Path(__file__).parents[3] / "src" / "airsoc" / "detection" / "llm" / "data"
-    first, more, third = (load_written_traffic(str(data / name)) for name in FILES)
+    first, more, third, fourth = (load_written_traffic(str(data / name)) for name in FILES)
     every = load_written_traffic()
-    assert set(every) == set(first) == set(more) == set(third)
-    assert all(every[key] == first[key] + more[key] + third[key] for key in every)
+    assert set(every) == set(first) == set(more) == set(third) == set(fourth)
+    assert all(every[key] == first[key] + more[key] + third[key] + fourth[key] for key in every)
     # The second file's attacks include long role-play and persona jailbreaks and planted
     # instructions, with categories the training already knows.
     assert {a["category"] for a in more["attacks"]} <= {a["category"] for a in first["attacks"]}
@@ -99,3 +99,32 @@ def test_the_third_file_has_as_many_benign_texts_as_attacks() -> None:
     long_benign = sum(len(t) > 800 for t in benign)
     assert long_attacks >= 30
     assert abs(long_attacks - long_benign) <= long_attacks // 5
+
+
+def test_a_planted_instruction_is_read_as_the_source_it_was_written_for(tmp_path: Path) -> None:
+    data = Path(__file__).parents[3] / "src" / "airsoc" / "detection" / "llm" / "data"
+    fourth = load_written_traffic(str(data / "written_traffic_4.yaml"))
+    planted = [a for a in fourth["attacks"] if a["category"] == "indirect"]
+    assert {a.get("source") for a in planted} == {"retrieved", "tool"}
+    rows = written_set("train", seed=1) + written_set("calibration", seed=1)
+    sources = {r.text: r.source for r in rows if r.label == "attack"}
+    for item in planted:
+        if item["text"] in sources:  # unless the held-out rule dropped it
+            assert sources[item["text"]] == item["source"]
+    bad = tmp_path / "w.yaml"
+    lists = "\n".join(
+        f"{key}: [a text]"
+        for key in (
+            "support_questions",
+            "hard_negatives",
+            "policy_statements",
+            "paragraphs",
+            "code_snippets",
+            "tool_outputs",
+        )
+    )
+    bad.write_text(
+        lists + "\nattacks:\n  - {text: x, category: indirect, source: email}\n", encoding="utf-8"
+    )
+    with pytest.raises(DataFileError, match=r"attacks\[0\]\.source must be user, retrieved"):
+        load_written_traffic(str(bad))

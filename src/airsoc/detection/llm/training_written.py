@@ -12,8 +12,12 @@ texts, written by hand for airsoc, apart from the held-out evaluation texts
 paragraphs and tool outputs, and long role-play, persona and multilingual jailbreaks and
 instructions planted in content; ``data/written_traffic_3.yaml`` adds jailbreaks in twenty
 languages, emotional, fiction and personal-story frames, mode switches and planted instructions
-in other languages, each next to benign texts of the same languages and lengths. The lists of
-the files are read one after the other.
+in other languages, each next to benign texts of the same languages and lengths;
+``data/written_traffic_4.yaml`` adds documents and tool output that address people in the second
+person, instructions planted for the AI in one part of such documents (an attack's optional
+``source`` says whether it is read as a retrieved document or as tool output) and long
+jailbreaks hidden in innocent preambles, with benign twins. The lists of the files are read one
+after the other.
 
 Every list is cut in two parts: ``train`` (three items in four) and ``calibration`` (every
 fourth item), so that thresholds are set on texts the models never saw. Long texts are
@@ -76,6 +80,7 @@ FILES: tuple[str, ...] = (
     "written_traffic.yaml",
     "written_traffic_more.yaml",
     "written_traffic_3.yaml",
+    "written_traffic_4.yaml",
 )
 
 
@@ -120,6 +125,11 @@ def _read_file(where: Path) -> dict[str, tuple[Any, ...]]:
             text = item.get("text") if key == "attacks" and isinstance(item, dict) else item
             if not isinstance(text, str) or not text.strip():
                 raise DataFileError(f"{where}: {key}[{i}] is not a text")
+            if key == "attacks" and item.get("source", "user") not in ("user", "retrieved", "tool"):
+                raise DataFileError(
+                    f"{where}: attacks[{i}].source must be user, retrieved or tool, "
+                    f"got {item.get('source')!r}"
+                )
         out[key] = tuple(items)
     return out
 
@@ -172,7 +182,9 @@ def written_set(part: str, *, seed: int = 1, long_texts: int = 60) -> list[Writt
         rows.append(WrittenText(f"w-{part}-long-{i}", text, "benign", "long_prose", "en", source))
     attacks = _split(traffic["attacks"], part)
     for i, item in enumerate(attacks):
-        source = "tool" if item["category"] == "indirect" else "user"
+        # An attack may say where it was written to be read (a planted instruction as a
+        # retrieved document or as tool output); otherwise planted ones are read as tool output.
+        source = item.get("source") or ("tool" if item["category"] == "indirect" else "user")
         rows.append(
             WrittenText(
                 f"w-{part}-attack-{i}", item["text"], "attack", item["category"], "en", source
