@@ -37,7 +37,7 @@ import hashlib
 import logging
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, KeysView, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -191,16 +191,7 @@ def validate_rows(
         if features is None or expected is None:
             continue
         if row.keys() != expected:
-            missing = sorted(expected - row.keys())
-            extra = sorted(row.keys() - expected)
-            parts = []
-            if missing:
-                parts.append(f"missing feature(s) {', '.join(missing)}")
-            if extra:
-                parts.append(f"unknown feature(s) {', '.join(extra)}")
-            raise InputError(
-                "; ".join(parts) + f" (expected {', '.join(sorted(expected))})", loc=f"rows[{i}]"
-            )
+            raise InputError(_mismatch(row.keys(), expected), loc=f"rows[{i}]")
         for name, kind in features.items():
             value = row[name]
             if not _is_type(value, kind):
@@ -209,6 +200,22 @@ def validate_rows(
                     loc=f"rows[{i}].{name}",
                 )
     return rows
+
+
+def _mismatch(given: KeysView[str], expected: set[str]) -> str:
+    """Say which features a row (or the columns) lacks and which it has that are unknown.
+
+    >>> _mismatch({"amount": 1, "agee": 2}.keys(), {"amount", "age"})
+    'missing feature(s) age; unknown feature(s) agee (expected age, amount)'
+    """
+    missing = sorted(expected - given)
+    extra = sorted(given - expected)
+    parts = []
+    if missing:
+        parts.append(f"missing feature(s) {', '.join(missing)}")
+    if extra:
+        parts.append(f"unknown feature(s) {', '.join(extra)}")
+    return "; ".join(parts) + f" (expected {', '.join(sorted(expected))})"
 
 
 def _column_rows(
@@ -249,16 +256,7 @@ def _column_rows(
     if features is not None:
         expected = set(features)
         if columns.keys() != expected:
-            missing = sorted(expected - columns.keys())
-            extra = sorted(columns.keys() - expected)
-            parts = []
-            if missing:
-                parts.append(f"missing feature(s) {', '.join(missing)}")
-            if extra:
-                parts.append(f"unknown feature(s) {', '.join(extra)}")
-            raise InputError(
-                "; ".join(parts) + f" (expected {', '.join(sorted(expected))})", loc="columns"
-            )
+            raise InputError(_mismatch(columns.keys(), expected), loc="columns")
         names = list(features)
         for name, kind in features.items():
             values = columns[name]
