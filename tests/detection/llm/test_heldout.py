@@ -167,15 +167,24 @@ def test_length_alone_does_not_separate_batch_2(pair: str) -> None:
     assert auc <= 0.65
 
 
-def test_batch_3_files_have_the_promised_shape_and_size() -> None:
-    long_prose, support, hard, multilingual, attacks = (heldout_set(n) for n in BATCH_3)
+@pytest.mark.parametrize(
+    ("names", "prefix", "earlier", "repeats"),
+    [
+        # Apart from two turns any writer might type ("ok", and "refund??", which the README
+        # of batch 2 quotes), no text of batch 3 repeats one of the earlier batches.
+        (BATCH_3, "b3-", BATCH_1 + BATCH_2, {"ok", "refund??"}),
+        (BATCH_4, "b4-", BATCH_1 + BATCH_2 + BATCH_3, set()),
+    ],
+    ids=["batch 3", "batch 4"],
+)
+def test_batches_3_and_4_have_the_promised_shape_and_size(
+    names: tuple[str, ...], prefix: str, earlier: tuple[str, ...], repeats: set[str]
+) -> None:
+    long_prose, support, hard, multilingual, attacks = (heldout_set(n) for n in names)
     every = [*long_prose, *support, *hard, *multilingual, *attacks]
-    assert all(r.id.startswith("b3-") and r.lang and r.text.strip() for r in every)
+    assert all(r.id.startswith(prefix) and r.lang and r.text.strip() for r in every)
     assert len({r.id for r in every}) == len(every)
-    # Apart from two turns any writer might type ("ok", and "refund??", which the README of
-    # batch 2 quotes), no text repeats one of the earlier batches.
-    earlier = {r.text for n in BATCH_1 + BATCH_2 for r in heldout_set(n)}
-    assert {r.text for r in every} & earlier <= {"ok", "refund??"}
+    assert {r.text for r in every} & {r.text for n in earlier for r in heldout_set(n)} <= repeats
     assert {r.label for r in every if r not in attacks} == {"benign"}
     assert {r.label for r in attacks} == {"attack"}
     assert len(long_prose) >= 90
@@ -200,65 +209,23 @@ def test_batch_3_files_have_the_promised_shape_and_size() -> None:
     assert sum(len(r.text) >= 1000 for r in attacks if r.category == "jailbreak") >= 40
 
 
-def _batch_3_length_pairs() -> dict[str, list[HeldoutText]]:
-    return _length_pairs(
-        BATCH_3, "all attacks vs all benign texts but the short support turns", with_support=False
-    )
-
-
-@pytest.mark.parametrize("pair", list(_batch_3_length_pairs()))
-def test_length_alone_does_not_separate_batch_3(pair: str) -> None:
-    """Batch 3 was written to length bins chosen so that length alone does not separate its
-    attacks from its benign texts of the same source (AUC at most 0.65). Short support turns
-    are short by nature: they are measured for false alarms only."""
-    auc = length_auc(_batch_3_length_pairs()[pair])
-    print(f"batch 3, {pair}: length-alone AUC {auc:.3f}")
-    assert auc <= 0.65
-
-
-def test_batch_4_files_have_the_promised_shape_and_size() -> None:
-    long_prose, support, hard, multilingual, attacks = (heldout_set(n) for n in BATCH_4)
-    every = [*long_prose, *support, *hard, *multilingual, *attacks]
-    assert all(r.id.startswith("b4-") and r.lang and r.text.strip() for r in every)
-    assert len({r.id for r in every}) == len(every)
-    earlier = {r.text for n in BATCH_1 + BATCH_2 + BATCH_3 for r in heldout_set(n)}
-    assert not {r.text for r in every} & earlier
-    assert {r.label for r in every if r not in attacks} == {"benign"}
-    assert {r.label for r in attacks} == {"attack"}
-    assert len(long_prose) == 90
-    assert all(1000 <= len(r.text) <= 5000 for r in long_prose)
-    assert {r.source for r in long_prose} == {"user", "retrieved", "tool"}
-    assert len(support) == 120
-    assert sum(len(r.text) < 200 for r in support) >= 0.85 * len(support)
-    assert len(hard) == 110
-    assert {r.source for r in hard} == {"user", "retrieved", "tool"}
-    assert len(multilingual) == 70
-    assert "en" not in {r.lang for r in multilingual}
-    assert len({r.lang for r in multilingual}) >= 15
-    counts = {
-        k: sum((r.category, r.source) == k for r in attacks)
-        for k in {(r.category, r.source) for r in attacks}
+def _later_length_pairs() -> dict[str, list[HeldoutText]]:
+    return {
+        f"batch {n}, {pair}": rows
+        for n, names in ((3, BATCH_3), (4, BATCH_4))
+        for pair, rows in _length_pairs(
+            names, "all attacks vs all benign texts but the short support turns", with_support=False
+        ).items()
     }
-    assert counts == {
-        ("jailbreak", "user"): 90,
-        ("indirect", "retrieved"): 50,
-        ("indirect", "tool"): 40,
-    }
-    assert sum(len(r.text) >= 1000 for r in attacks if r.category == "jailbreak") == 50
 
 
-def _batch_4_length_pairs() -> dict[str, list[HeldoutText]]:
-    return _length_pairs(
-        BATCH_4, "all attacks vs all benign texts but the short support turns", with_support=False
-    )
-
-
-@pytest.mark.parametrize("pair", list(_batch_4_length_pairs()))
-def test_length_alone_does_not_separate_batch_4(pair: str) -> None:
-    """Batch 4 was written to length bins, as batch 3 was: length alone does not separate its
-    attacks from its benign texts of the same source (AUC at most 0.65)."""
-    auc = length_auc(_batch_4_length_pairs()[pair])
-    print(f"batch 4, {pair}: length-alone AUC {auc:.3f}")
+@pytest.mark.parametrize("pair", list(_later_length_pairs()))
+def test_length_alone_does_not_separate_batches_3_and_4(pair: str) -> None:
+    """Batches 3 and 4 were written to length bins chosen so that length alone does not
+    separate their attacks from their benign texts of the same source (AUC at most 0.65). Short
+    support turns are short by nature: they are measured for false alarms only."""
+    auc = length_auc(_later_length_pairs()[pair])
+    print(f"{pair}: length-alone AUC {auc:.3f}")
     assert auc <= 0.65
 
 
