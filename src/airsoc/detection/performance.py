@@ -22,18 +22,16 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 from scipy import stats as sps
 
+from airsoc.detection._cache import FittedCache, fingerprint
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import InputError
 
@@ -47,8 +45,6 @@ __all__ = [
 ]
 
 DETECTOR = "performance"
-K = TypeVar("K")
-V = TypeVar("V")
 BoolArray = npt.NDArray[np.bool_]
 
 
@@ -132,50 +128,24 @@ def _resamples(n: int, n_boot: int, seed: int) -> npt.NDArray[np.int64]:
 
 #: Bootstrap multiplicity tables kept (each ``n_boot`` x ``n`` float32, at most
 #: :data:`_MAX_KEPT_CELLS` cells): windows of one monitor mostly hold the same number of rows.
-_MULTIPLICITIES_KEPT = 2
+_MULTIPLICITIES = FittedCache(maxsize=2)
 _MAX_KEPT_CELLS = 10_000_000
-
-
-class _Kept(Generic[K, V]):
-    """The last ``size`` values computed, by key (least recently used dropped first), shared
-    by threads."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-
-_multiplicities: _Kept[tuple[int, int, int], npt.NDArray[np.float32]] = _Kept(_MULTIPLICITIES_KEPT)
 
 
 def _multiplicity(n: int, n_boot: int, seed: int) -> npt.NDArray[np.float32]:
     """Return how many times each item is drawn in each resample of :func:`_resamples`
     (``n_boot`` x ``n``), kept for the last sizes asked: the draws depend only on ``n``,
     ``n_boot`` and ``seed``."""
-    key = (n, n_boot, seed)
-    known = _multiplicities.get(key)
-    if known is not None:
-        return known
-    idx = _resamples(n, n_boot, seed)
-    cells = (np.arange(n_boot, dtype=np.int64)[:, None] * n + idx).ravel()
-    table = np.bincount(cells, minlength=n_boot * n).reshape(n_boot, n).astype(np.float32)
-    if n_boot * n <= _MAX_KEPT_CELLS:
-        _multiplicities.put(key, table)
-    return table
+
+    def table() -> npt.NDArray[np.float32]:
+        idx = _resamples(n, n_boot, seed)
+        cells = (np.arange(n_boot, dtype=np.int64)[:, None] * n + idx).ravel()
+        counts = np.bincount(cells, minlength=n_boot * n).reshape(n_boot, n)
+        return counts.astype(np.float32)
+
+    if n_boot * n > _MAX_KEPT_CELLS:
+        return table()
+    return _MULTIPLICITIES.get_or_fit(f"multiplicity:{n}:{n_boot}:{seed}", table)
 
 
 def _boot_counts(
@@ -300,7 +270,7 @@ def windows(
 
 #: Reference windows whose metrics :func:`reference_metrics` keeps.
 REFERENCES_KEPT = 8
-_references: _Kept[str, WindowMetrics] = _Kept(REFERENCES_KEPT)
+_REFERENCES = FittedCache(maxsize=REFERENCES_KEPT)
 
 
 def reference_metrics(
@@ -325,19 +295,9 @@ def reference_metrics(
     """
     y = _as_bool(y_true, positive, "y_true")
     p = _as_bool(y_pred, positive, "y_pred")
-    digest = hashlib.sha256()
-    for part in (y, p, None if y_score is None else np.asarray(y_score, dtype=np.float64)):
-        if part is None:
-            digest.update(b"none")
-        else:
-            digest.update(f"{part.dtype.str}{part.shape}".encode())
-            digest.update(np.ascontiguousarray(part).tobytes())
-    key = digest.hexdigest()
-    known = _references.get(key)
-    if known is not None:
-        return known
-    metrics = window_metrics(y, p, y_score)
-    _references.put(key, metrics)
+    score = None if y_score is None else np.asarray(y_score, dtype=np.float64)
+    key = fingerprint("reference", y, p, score)
+    metrics: WindowMetrics = _REFERENCES.get_or_fit(key, lambda: window_metrics(y, p, score))
     return metrics
 
 

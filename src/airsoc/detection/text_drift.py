@@ -37,7 +37,7 @@ from scipy import sparse
 from scipy import stats as sps
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 
-from airsoc.detection.attacks._cache import FITTED, fingerprint
+from airsoc.detection._cache import FITTED, fingerprint
 from airsoc.detection.outputs import check_outputs
 from airsoc.detection.stats import benjamini_hochberg
 from airsoc.detection.verdict import Decision, Verdict

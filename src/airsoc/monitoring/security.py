@@ -66,8 +66,8 @@ from sklearn.preprocessing import StandardScaler
 
 from airsoc import lineage
 from airsoc.clock import ensure_utc
+from airsoc.detection._cache import FITTED, fingerprint
 from airsoc.detection.attacks import EvasionDetector, ExtractionDetector, PoisoningScreen
-from airsoc.detection.attacks._cache import FITTED, fingerprint
 from airsoc.detection.llm import (
     CascadeDetector,
     DocumentIndex,

@@ -67,7 +67,7 @@ from scipy import stats
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import SplineTransformer, StandardScaler
 
-from airsoc.detection.attacks._cache import FITTED, fingerprint, one_thread
+from airsoc.detection._cache import FITTED, fingerprint, one_thread
 from airsoc.detection.attacks._stats import tail_scale
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DetectionError, InputError

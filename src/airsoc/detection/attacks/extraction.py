@@ -55,7 +55,7 @@ from scipy.spatial import cKDTree
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
-from airsoc.detection.attacks._cache import FITTED, fingerprint, one_thread
+from airsoc.detection._cache import FITTED, fingerprint, one_thread
 from airsoc.detection.attacks._stats import robust_z
 from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DetectionError, InputError

@@ -57,7 +57,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from airsoc.detection.attacks._cache import FITTED, fingerprint, one_thread
+from airsoc.detection._cache import FITTED, fingerprint, one_thread
 from airsoc.detection.attacks._stats import robust_z
 from airsoc.detection.stats import benjamini_hochberg
 from airsoc.detection.verdict import Decision, Verdict
