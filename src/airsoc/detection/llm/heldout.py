@@ -9,8 +9,9 @@ generators or any score: long benign prose (1-5k characters), short support turn
 negatives by source, and attacks (jailbreaks, indirect injection in retrieved chunks and tool
 output). Batch 3, written last by writers who had seen neither the detectors nor the texts of
 batches 1 and 2: long prose, short support turns, hard negatives, multilingual benign text and
-attacks (jailbreaks, indirect injection in retrieved chunks and tool output). Batch 4, written
-the same way after batch 3 had been measured, has the same five kinds of file. Each text
+attacks (jailbreaks, indirect injection in retrieved chunks and tool output). Batches 4 and 5,
+each written the same way after the batch before had been measured, have the same five kinds
+of file. Each text
 carries the ``source`` it is scored as.
 
 Example:
@@ -19,7 +20,7 @@ Example:
     (True, {'attack'})
     >>> sorted({r.source for r in heldout_set("short_support")})
     ['output', 'user']
-    >>> HELDOUT_SETS == BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4
+    >>> HELDOUT_SETS == BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5
     True
     >>> sorted({r.category for r in heldout_set("attacks_2")})
     ['indirect', 'jailbreak']
@@ -48,6 +49,7 @@ __all__ = [
     "BATCH_2",
     "BATCH_3",
     "BATCH_4",
+    "BATCH_5",
     "HELDOUT_SETS",
     "HeldoutText",
     "heldout_dir",
@@ -90,8 +92,17 @@ BATCH_4: tuple[str, ...] = (
     "attacks_4",
 )
 
+#: The fifth batch, written and frozen as the fourth was, after the fourth had been measured.
+BATCH_5: tuple[str, ...] = (
+    "long_prose_5",
+    "short_support_5",
+    "hard_negatives_5",
+    "multilingual_5",
+    "attacks_5",
+)
+
 #: Every held-out file; training drops whatever overlaps any of them.
-HELDOUT_SETS: tuple[str, ...] = BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4
+HELDOUT_SETS: tuple[str, ...] = BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5
 
 
 @dataclass(frozen=True)
