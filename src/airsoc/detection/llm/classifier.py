@@ -1,12 +1,14 @@
 """Small linear text classifiers stored as numpy arrays (no pickle, no torch).
 
-Two kinds of model, both logistic, both saved as plain arrays in a ``.npz`` file:
+Two kinds of model, both saved as plain arrays in a ``.npz`` file:
 
 * :class:`HashedTextModel`: character 2-5-grams and word 1-2-grams hashed into a fixed space
   (no vocabulary to store), then a linear layer. Cheap: well under a millisecond per text. It
   is the first stage of every LLM text detector.
-* :class:`EmbeddingHead`: a linear layer over MiniLM sentence embeddings. It reads meaning
-  rather than wording, and runs only where the first stage is unsure.
+* :class:`EmbeddingHead`: a linear layer, or a small neural network (one hidden layer of
+  rectified units, fitted by scikit-learn's ``MLPClassifier``), over MiniLM sentence
+  embeddings. It reads meaning rather than wording, and runs only where the first stage is
+  unsure.
 
 Both are multi-class (one row of weights per class, softmax); a binary model has two classes.
 
@@ -30,6 +32,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
 
 from airsoc.errors import DataFileError
 
@@ -126,15 +129,25 @@ class HashedTextModel:
 
 
 class EmbeddingHead:
-    """A logistic model over sentence embeddings.
+    """A logistic model, or a network of one hidden layer, over sentence embeddings.
 
     >>> head = EmbeddingHead.fit(np.eye(4, dtype=np.float32), ["a", "b", "a", "b"])
     >>> head.proba(np.eye(4, dtype=np.float32)[:1]).round(1).tolist()
     [[0.7, 0.3]]
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(2000, 2)).astype(np.float32)
+    >>> y = ["in" if a * b > 0 else "out" for a, b in x]  # no line separates these
+    >>> net = EmbeddingHead.fit(x, y, hidden=32)
+    >>> float(np.mean((net.proba(x)[:, 0] > 0.5) == (np.array(y) == "in"))) > 0.9
+    True
     """
 
-    def __init__(self, linear: _Linear) -> None:
+    def __init__(
+        self, linear: _Linear, hidden: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> None:
         self.linear = linear
+        #: The hidden layer's weights (n_inputs, n_units) and biases, or None (logistic).
+        self.hidden = hidden
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -142,22 +155,64 @@ class EmbeddingHead:
         return self.linear.classes
 
     @classmethod
-    def fit(cls, vectors: np.ndarray, labels: Sequence[str], *, c: float = 4.0) -> EmbeddingHead:
-        """Return the head fitted on embedding rows and their ``labels``."""
-        return cls(_fit_linear(vectors, labels, c))
+    def fit(
+        cls, vectors: np.ndarray, labels: Sequence[str], *, c: float = 4.0, hidden: int = 0
+    ) -> EmbeddingHead:
+        """Return the head fitted on embedding rows and their ``labels``: logistic (with
+        inverse regularisation ``c``) or, with ``hidden`` units, a network of one hidden layer
+        (L2 penalty 1e-3, early stopping on a tenth of the rows, a fixed seed)."""
+        if not hidden:
+            return cls(_fit_linear(vectors, labels, c))
+        net = MLPClassifier(
+            hidden_layer_sizes=(hidden,),
+            alpha=1e-3,
+            early_stopping=True,
+            random_state=0,
+            max_iter=200,
+        )
+        net.fit(vectors, list(labels))
+        # Two classes: one output unit gives the probability of the second class, the
+        # convention of a binary _Linear; more classes: one unit per class, softmax.
+        linear = _Linear(
+            tuple(str(x) for x in net.classes_),
+            np.asarray(net.coefs_[1].T, dtype=np.float32),
+            np.asarray(net.intercepts_[1], dtype=np.float64),
+        )
+        return cls(
+            linear,
+            (
+                np.asarray(net.coefs_[0], dtype=np.float32),
+                np.asarray(net.intercepts_[0], dtype=np.float32),
+            ),
+        )
 
     def proba(self, vectors: np.ndarray) -> np.ndarray:
         """Return one row of class probabilities per embedding row."""
+        if self.hidden is not None:
+            weights, bias = self.hidden
+            vectors = np.maximum(np.asarray(vectors, dtype=np.float32) @ weights + bias, 0.0)
         return self.linear.proba_of(vectors)
 
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
         """Return the arrays that :meth:`from_arrays` reads back."""
-        return _linear_arrays(self.linear, prefix, np.float32)
+        arrays = _linear_arrays(self.linear, prefix, np.float32)
+        if self.hidden is not None:
+            arrays[f"{prefix}.hidden.coef"], arrays[f"{prefix}.hidden.intercept"] = self.hidden
+        return arrays
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], prefix: str) -> EmbeddingHead:
         """Return the head stored under ``prefix`` in ``arrays``."""
-        return cls(_linear_from(arrays, prefix))
+        hidden = None
+        if f"{prefix}.hidden.coef" in arrays:
+            weights = np.asarray(arrays[f"{prefix}.hidden.coef"], dtype=np.float32)
+            bias = np.asarray(arrays.get(f"{prefix}.hidden.intercept"), dtype=np.float32)
+            if bias.shape != (weights.shape[1],):
+                raise DataFileError(
+                    f"model arrays: {prefix}.hidden.intercept does not fit its coef"
+                )
+            hidden = (weights, bias)
+        return cls(_linear_from(arrays, prefix), hidden)
 
 
 def _linear_arrays(linear: _Linear, prefix: str, dtype: Any) -> dict[str, np.ndarray]:

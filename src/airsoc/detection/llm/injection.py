@@ -4,12 +4,13 @@ The score comes from trained models; rules explain it and set a floor under it:
 
 * stage 1, always: a logistic model over hashed character and word n-grams
   (:class:`~airsoc.detection.llm.classifier.HashedTextModel`), well under a millisecond;
-* stage 2, only where stage 1 does not clear a window: a logistic head over MiniLM sentence
-  embeddings (:class:`~airsoc.detection.llm.classifier.EmbeddingHead`), about one MiniLM pass
-  per window. Stage 1 may clear a window on its own; every other window is read for meaning
-  too, and its score mixes both stages (stage 1 weighs more: it separates attacks from
-  benign text better on the development sets). In retrieved chunks and tool output a model
-  score alone alarms only from :data:`CONTENT_MODEL_ONLY`, which stage 1 cannot reach alone;
+* stage 2, only where stage 1 does not clear a window: a small network (one hidden layer)
+  over MiniLM sentence embeddings (:class:`~airsoc.detection.llm.classifier.EmbeddingHead`),
+  about one MiniLM pass per window. Stage 1 may clear a window on its own; every other
+  window is read for meaning too, and its score mixes both stages (stage 1 weighs more: it
+  separates attacks from benign text better on the development sets). In retrieved chunks
+  and tool output a model score alone alarms only from :data:`CONTENT_MODEL_ONLY`, which
+  stage 1 cannot reach alone;
 * long texts are read in overlapping windows of about 128 tokens, and each sentence of a
   retrieved chunk or tool output is read on its own as well; the text scores as its worst
   window or sentence, so an attack placed after pages of benign text, or one instruction

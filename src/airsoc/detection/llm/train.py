@@ -58,6 +58,12 @@ HEAD_SAMPLES = 6000
 #: The injection head is fitted on more generated windows than the harm head: with the three
 #: written files its sample of 6,000 left out most of the public and generated attacks.
 INJECTION_HEAD_SAMPLES = 14000
+#: The injection head is a network of this many hidden units over the MiniLM embeddings, not
+#: a logistic layer: on the development sets (held-out batches 1 to 4, the embeddings of the
+#: same training sample) it raised the detector's AUC from 0.944 to 0.953 (batches 1-3) and
+#: from 0.866 to 0.880 (batch 4), and its detection rate at a 2% false-alarm rate on benign
+#: retrieved text from 0.29 to 0.42 (batches 1-3). 512 units or a second layer did no better.
+INJECTION_HEAD_HIDDEN = 256
 #: The windows of the hand-written traffic (:mod:`~airsoc.detection.llm.training_written`)
 #: count this many times in stage 1, and every one of them is in the head's sample: they are
 #: few next to the generated rows, and they are the long and rough kinds the generators lack.
@@ -290,7 +296,7 @@ def train_injection_model(
         if store is not None:
             embedder = StoredEmbedder(embedder, store)
         vectors = embedder.embed([texts[i] for i in sample])
-        head = EmbeddingHead.fit(vectors, [labels[i] for i in sample])
+        head = EmbeddingHead.fit(vectors, [labels[i] for i in sample], hidden=INJECTION_HEAD_HIDDEN)
     draft = InjectionModel(stage1, head, dict.fromkeys(SOURCES, 0.5), BAND, HEAD_WEIGHT)
     detector = PromptInjectionDetector(
         model=draft, embedder=embedder if embedder is not None else TfidfEmbedder()
