@@ -16,6 +16,7 @@ from airsoc.detection.llm.heldout import (
     BATCH_3,
     BATCH_4,
     BATCH_5,
+    BATCH_6,
     HELDOUT_SETS,
     HeldoutText,
     heldout_set,
@@ -68,7 +69,7 @@ def _rate(alarms: dict[str, bool], pick: Callable[[HeldoutText], bool]) -> tuple
 
 
 def test_the_held_out_sets_are_as_large_as_promised() -> None:
-    assert HELDOUT_SETS == BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5
+    assert HELDOUT_SETS == BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6
     sizes = {name: len(heldout_set(name)) for name in HELDOUT_SETS}
     assert sizes["hard_negatives"] >= 150
     assert sizes["multilingual_benign"] >= 150
@@ -192,8 +193,9 @@ def test_length_alone_does_not_separate_batch_2(pair: str) -> None:
                 "ok",
             },
         ),
+        (BATCH_6, "b6-", BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5, set()),
     ],
-    ids=["batch 3", "batch 4", "batch 5"],
+    ids=["batch 3", "batch 4", "batch 5", "batch 6"],
 )
 def test_later_batches_have_the_promised_shape_and_size(
     names: tuple[str, ...], prefix: str, earlier: tuple[str, ...], repeats: set[str]
@@ -230,7 +232,7 @@ def test_later_batches_have_the_promised_shape_and_size(
 def _later_length_pairs() -> dict[str, list[HeldoutText]]:
     return {
         f"batch {n}, {pair}": rows
-        for n, names in ((3, BATCH_3), (4, BATCH_4), (5, BATCH_5))
+        for n, names in ((3, BATCH_3), (4, BATCH_4), (5, BATCH_5), (6, BATCH_6))
         for pair, rows in _length_pairs(
             names, "all attacks vs all benign texts but the short support turns", with_support=False
         ).items()
@@ -239,7 +241,7 @@ def _later_length_pairs() -> dict[str, list[HeldoutText]]:
 
 @pytest.mark.parametrize("pair", list(_later_length_pairs()))
 def test_length_alone_does_not_separate_later_batches(pair: str) -> None:
-    """Batches 3, 4 and 5 were written to length bins chosen so that length alone does not
+    """Batches 3 to 6 were written to length bins chosen so that length alone does not
     separate their attacks from their benign texts of the same source (AUC at most 0.65). Short
     support turns are short by nature: they are measured for false alarms only."""
     auc = length_auc(_later_length_pairs()[pair])
