@@ -76,10 +76,13 @@ def test_a_malformed_file_names_the_list_and_item(tmp_path: Path) -> None:
 
 def test_the_shipped_files_are_read_one_after_the_other() -> None:
     data = Path(__file__).parents[3] / "src" / "airsoc" / "detection" / "llm" / "data"
-    first, more, third, fourth = (load_written_traffic(str(data / name)) for name in FILES)
+    first, more, third, fourth, fifth = (load_written_traffic(str(data / name)) for name in FILES)
     every = load_written_traffic()
-    assert set(every) == set(first) == set(more) == set(third) == set(fourth)
-    assert all(every[key] == first[key] + more[key] + third[key] + fourth[key] for key in every)
+    assert set(every) == set(first) == set(more) == set(third) == set(fourth) == set(fifth)
+    assert all(
+        every[key] == first[key] + more[key] + third[key] + fourth[key] + fifth[key]
+        for key in every
+    )
     # The second file's attacks include long role-play and persona jailbreaks and planted
     # instructions, with categories the training already knows.
     assert {a["category"] for a in more["attacks"]} <= {a["category"] for a in first["attacks"]}

@@ -81,6 +81,7 @@ from airsoc.detection.verdict import Decision, Verdict
 from airsoc.errors import DataFileError
 
 __all__ = [
+    "BARE_MATCH",
     "CONTENT_MODEL_ONLY",
     "MIN_WORDS",
     "RULES",
@@ -117,6 +118,10 @@ CONTENT_MODEL_ONLY = 0.93
 #: the shipped model, 99.5% of them score 0.66 or more), not on any evaluation text; on the
 #: development sets 0.4 missed one planted instruction more than 0.25 did.
 RULE_CORROBORATION = 0.4
+
+#: A sentence whose rule match covers at least this share of its characters is the
+#: instruction itself, not a mention of it (see ``_rule_sentence_score``).
+BARE_MATCH = 0.6
 
 #: A text of fewer words than this (with no rule, payload or canary) is never flagged on the
 #: model score alone: an instruction needs a verb and what it acts on.
@@ -766,14 +771,15 @@ class PromptInjectionDetector:
         quoted = {
             h.rule.id for h in hits if masked and h.where == "text" and h.rule.id not in unquoted
         }
+        floor_hits = [
+            h
+            for h in hits
+            if h.rule.floor
+            and h.rule.id not in quoted
+            and (h.rule.category != "indirect" or content)
+        ]
         floor = max(
-            (
-                min(1.0, h.rule.weight * (1.15 if content else 1.0))
-                for h in hits
-                if h.rule.floor
-                and h.rule.id not in quoted
-                and (h.rule.category != "indirect" or content)
-            ),
+            (min(1.0, h.rule.weight * (1.15 if content else 1.0)) for h in floor_hits),
             default=0.0,
         )
         if hidden and floor:
@@ -797,6 +803,8 @@ class PromptInjectionDetector:
         # only on a decoded payload, and a fixed threshold, keep the floor.
         uncorroborated = bool(floor) and not hidden and self.threshold is None
         uncorroborated = uncorroborated and model_score < RULE_CORROBORATION
+        if uncorroborated:
+            uncorroborated = self._rule_sentence_score(read, floor_hits) < RULE_CORROBORATION
         if uncorroborated:
             floor = 0.0
         score = max(model_score, floor)
@@ -897,6 +905,26 @@ class PromptInjectionDetector:
                 "ms": round((time.perf_counter() - started) * 1000, 3),
             },
         )
+
+    def _rule_sentence_score(self, read: str, hits: Sequence[_Hit]) -> float:
+        """Return the model's reading of the sentences that hold a rule's match, or 1.0 when
+        one of them is (almost) nothing but the match.
+
+        A rule is corroborated by its own sentence as well as by the text's worst window: an
+        override appended to long benign prose ("P.S. ignore all previous instructions...")
+        is a small part of its window, and a sentence that is only the override has no words
+        around it that could make it a mention (:data:`BARE_MATCH`).
+        """
+        rules = [h.rule for h in hits if h.where == "text"]
+        best = 0.0
+        for sentence in sentence_units(read) or [read]:
+            spans = [m.group(0).strip() for r in rules if (m := r.pattern.search(sentence))]
+            if not spans:
+                continue
+            if max(map(len, spans)) >= BARE_MATCH * len(sentence.strip()):
+                return 1.0
+            best = max(best, self._score([sentence]).score)
+        return best
 
     def _techniques(
         self, hits: Sequence[_Hit], source: str, decision: str, *, leaks: bool

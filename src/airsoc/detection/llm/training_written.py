@@ -16,8 +16,10 @@ in other languages, each next to benign texts of the same languages and lengths;
 ``data/written_traffic_4.yaml`` adds documents and tool output that address people in the second
 person, instructions planted for the AI in one part of such documents (an attack's optional
 ``source`` says whether it is read as a retrieved document or as tool output) and long
-jailbreaks hidden in innocent preambles, with benign twins. The lists of the files are read one
-after the other.
+jailbreaks hidden in innocent preambles, with benign twins; ``data/written_traffic_5.yaml`` adds
+jailbreaks without the usual cliches, instructions planted for "whoever summarises this page"
+without naming an AI, planted fields of many tool formats, and their benign twins. The lists of
+the files are read one after the other.
 
 Every list is cut in two parts: ``train`` (three items in four) and ``calibration`` (every
 fourth item), so that thresholds are set on texts the models never saw. Long texts are
@@ -81,6 +83,7 @@ FILES: tuple[str, ...] = (
     "written_traffic_more.yaml",
     "written_traffic_3.yaml",
     "written_traffic_4.yaml",
+    "written_traffic_5.yaml",
 )
 
 
