@@ -131,7 +131,9 @@ async def guarded_stream(
 ) -> AsyncIterator[bytes]:
     """Yield the upstream's ``chunks`` as server-sent events, scanned in windows by
     ``check(context, window)`` (None: not scanned) and acted on as ``action`` (block, redact or
-    log) says; ``on_end`` gets the report once the stream is over, however it ended."""
+    log) says; ``on_end`` gets the report once the stream is over, however it ended, and
+    before the client is sent the stream's last event: a client that has read the end of its
+    stream finds its turn in the event log."""
     held: list[dict[str, Any]] = []
     pending = ""
     sent = ""
@@ -164,6 +166,14 @@ async def guarded_stream(
             }
         )
 
+    ended = False
+
+    def end() -> None:
+        nonlocal ended
+        if not ended:
+            ended = True
+            on_end(report)
+
     async def scan(text: str) -> GuardCheck:
         assert check is not None
         result = await check(sent[-_CONTEXT_CHARS:], text)
@@ -191,7 +201,9 @@ async def guarded_stream(
                     continue
                 result = await scan(pending)
                 if result.blocked:
-                    yield cut(chunk)
+                    last = cut(chunk)
+                    end()
+                    yield last
                     yield SSE_DONE
                     return
                 if result.changed:
@@ -205,23 +217,28 @@ async def guarded_stream(
                 pending = ""
         except AirsocError as exc:
             report.status = "error"
+            end()
             yield sse({"error": {"message": str(exc), "type": exc.code, "code": exc.code}})
             return
         if pending and check is not None:
             result = await scan(pending)
             if holding and result.blocked:
-                yield cut(held[-1] if held else report.first or {})
+                last = cut(held[-1] if held else report.first or {})
+                end()
+                yield last
                 yield SSE_DONE
                 return
             if holding and result.changed and held:
                 finals = [c for c in held if not _delta_text(c) and _is_final(c)]
                 yield emit(_text_chunk(held[0], result.text))
                 held = finals
-        for c in held:
-            yield emit(c)
+        last_chunks = [emit(c) for c in held]
+        end()
+        for data in last_chunks:
+            yield data
         yield SSE_DONE
     finally:
-        on_end(report)  # first: closing below may be cut short when the caller went away
+        end()  # first: closing below may be cut short when the caller went away
         closer = getattr(chunks, "aclose", None)
         if closer is not None:
             await closer()
