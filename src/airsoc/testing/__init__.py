@@ -14,6 +14,7 @@ import io
 import shutil
 import socket
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -58,16 +59,28 @@ def run_cli(*args: str) -> CliResult:
     return CliResult(code, out.getvalue(), err.getvalue())
 
 
+_GIVEN_PORTS: set[int] = set()
+_GIVEN_PORTS_LOCK = threading.Lock()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port on ``host`` that nobody listens on right now.
+    """Return a TCP port on ``host`` that nobody listens on right now and that this process
+    was not given before: the system may hand the same free port to two calls in a row, and
+    a server asked for an API port and a gateway port must get two.
 
     >>> 0 < free_port() < 65536
     True
+    >>> len({free_port() for _ in range(20)})
+    20
     """
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    with _GIVEN_PORTS_LOCK:
+        while True:
+            with socket.socket() as sock:
+                sock.bind((host, 0))
+                port: int = sock.getsockname()[1]
+            if port not in _GIVEN_PORTS:
+                _GIVEN_PORTS.add(port)
+                return port
 
 
 def scratch_store() -> Store:
