@@ -82,6 +82,43 @@ def test_every_schedule_signals_and_alert_lifecycle(store: Store, clock: Simulat
     assert status.next_run_at == clock.now() + timedelta(minutes=15)
 
 
+def test_an_alarm_fires_only_once_confirmed_by_runs_in_a_row(
+    store: Store, clock: SimulatedClock
+) -> None:
+    """``confirm_runs: 2``: one alarming run (a chance p-value on a sliding window) is pending
+    and raises nothing; an alarm that holds for a second run fires, and resolves as usual."""
+    tel = InMemoryTelemetry()
+    m = monitor(window="10m", every="10m", confirm_runs=2)
+    sched, fired = scheduler(store, clock, m, tel)
+    slow = {"system": "bot", "latency_ms": 900}
+    tel.append({**slow, "ts": clock.now() - timedelta(minutes=1)})
+    (once,) = sched.run_due()
+    assert once.breached
+    assert once.pending
+    assert once.alert is None
+    assert fired == []
+    clock.advance(timedelta(minutes=10))
+    tel.append({"system": "bot", "latency_ms": 100, "ts": clock.now() - timedelta(minutes=1)})
+    (quiet,) = sched.run_due()  # the streak is broken: the next alarm starts over
+    assert not quiet.breached
+    assert not quiet.resolved
+    assert fired == []
+    for minutes in (10, 10):
+        clock.advance(timedelta(minutes=minutes))
+        tel.append({**slow, "ts": clock.now() - timedelta(minutes=1)})
+        (run,) = sched.run_due()
+    assert run.alert is not None
+    assert not run.pending
+    assert [a.labels["monitor"] for a in fired] == ["lat"]
+    clock.advance(timedelta(minutes=10))
+    tel.append({"system": "bot", "latency_ms": 100, "ts": clock.now() - timedelta(minutes=1)})
+    (clean,) = sched.run_due()
+    assert clean.resolved
+    assert fired[-1].is_resolved(clock.now())
+    with pytest.raises(ValueError, match="confirm_runs"):
+        monitor(confirm_runs=0)
+
+
 def test_cron_schedule_and_tumbling_window(store: Store) -> None:
     clock = SimulatedClock(datetime(2026, 3, 1, 9, 10, tzinfo=UTC))
     m = monitor(every=None, cron="0 * * * *", window_kind="tumbling")

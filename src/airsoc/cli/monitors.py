@@ -104,7 +104,13 @@ def _print_report(report: LoopReport) -> None:
                 f"{r.window[1].isoformat(timespec='minutes')}",
                 len(r.verdicts),
                 r.error or ("drift" if r.breached else "ok"),
-                "firing" if r.alert else ("resolved" if r.resolved else ""),
+                "firing"
+                if r.alert
+                else "resolved"
+                if r.resolved
+                else "pending"
+                if r.pending
+                else "",
             )
             for r in report.monitor_runs
         ],
@@ -155,6 +161,7 @@ def run(
                     {
                         "monitor": r.monitor,
                         "breached": r.breached,
+                        "pending": r.pending,
                         "error": r.error,
                         "verdicts": [v.model_dump(mode="json") for v in r.verdicts],
                     }

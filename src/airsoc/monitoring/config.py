@@ -75,6 +75,13 @@ class MonitorConfig(StrictModel):
     failure_mode: FailureModeName = None
     severity: SeverityValue = None
     labels: dict[str, str] = Field(default_factory=dict)
+    confirm_runs: int = Field(
+        default=1,
+        ge=1,
+        description="Consecutive alarming runs before the alert fires, as Prometheus's `for`: "
+        "a test re-run every few minutes over a sliding window alarms by chance now and then "
+        "(at its alpha per run); a real shift keeps alarming",
+    )
     expects_data: bool = Field(
         default=False,
         description="A window without data is a platform fault even before any data arrived",

@@ -352,6 +352,8 @@ class MonitorRun:
     status: RunStatus = "ran"
     duration_ms: float = 0.0
     blind: Alert | None = None
+    #: The run alarmed, but fewer runs in a row than the monitor's ``confirm_runs``: no alert.
+    pending: bool = False
 
     @property
     def breached(self) -> bool:
@@ -406,6 +408,8 @@ class MonitorScheduler:
         self._fired: dict[str, Alert] = {}
         self._blind: dict[str, Alert] = {}
         self._failures: dict[str, int] = {}
+        # Alarming runs in a row, per monitor (see MonitorConfig.confirm_runs).
+        self._streak: dict[str, int] = {}
 
     def due(self) -> list[MonitorConfig]:
         """Return the monitors due now (a monitor never run is due at once)."""
@@ -519,11 +523,17 @@ class MonitorScheduler:
         alert = None
         resolved = False
         previous = self._stored_firing(monitor.name)
-        if alarm:
+        if status == "ran":
+            self._streak[monitor.name] = self._streak.get(monitor.name, 0) + 1 if alarm else 0
+        # An alarm not yet confirmed by enough runs in a row is pending: its verdicts are
+        # recorded, no alert fires (an alert already firing stays firing).
+        pending = bool(alarm) and previous is None
+        pending = pending and self._streak.get(monitor.name, 0) < monitor.confirm_runs
+        if alarm and not pending:
             alert = self._alert(monitor, alarm, now, previous)
             self._fired[monitor.name] = alert
             self.sink(alert)
-        elif status == "ran" and previous is not None:
+        elif status == "ran" and previous is not None and not alarm:
             self._fired.pop(monitor.name, None)
             self.sink(previous.resolved_at(now))
             resolved = True
@@ -541,6 +551,7 @@ class MonitorScheduler:
             status=status,
             duration_ms=duration_ms,
             blind=blind,
+            pending=pending,
         )
 
     def _watch_blindness(

@@ -24,7 +24,8 @@ supermartingales under their null hypotheses, so by Ville's inequality each cros
   (non-inferiority), and the guards hold.
 
 The guards are Kayenta-style metric checks: the candidate's failed-request rate (the same
-allocation test, on gateway errors), its p95 latency against the primary's, and the distance
+allocation test, on gateway errors), its p95 latency against the primary's (medians while
+an arm has served fewer than 20 requests, see :func:`latency_guard`), and the distance
 between the two arms' score distributions (two-sample Kolmogorov-Smirnov statistic). A failed
 guard aborts.
 
@@ -73,10 +74,16 @@ __all__ = [
     "ShadowReport",
     "canary_analysis",
     "ks_distance",
+    "latency_guard",
     "shadow_compare",
 ]
 
 Verdict = Literal["promote", "abort", "continue"]
+
+#: The latency guard compares p95 latencies only when both arms served at least this many
+#: requests; below it an arm's p95 is its slowest request or two, which one stall (the new
+#: version's first request, a busy machine) decides, so the guard compares medians.
+MIN_P95_REQUESTS = 20
 
 
 # --------------------------------------------------------------------------- statistics
@@ -459,6 +466,40 @@ def shadow_compare(
     return report
 
 
+def latency_guard(
+    primary: ArmStats, candidate: ArmStats, *, max_ratio: float = 2.0, slack_ms: float = 50.0
+) -> tuple[bool, str]:
+    """Return whether the candidate's latency is within ``max_ratio`` times the primary's
+    plus ``slack_ms``, and why: p95 against p95 when both arms served
+    :data:`MIN_P95_REQUESTS` requests or more, else median against median.
+
+    >>> def arm(requests: int, p50: float, p95: float) -> ArmStats:
+    ...     return ArmStats(version="v", rows=requests, requests=requests, failed=0,
+    ...                     failure_rate=0.0, latency_p50_ms=p50, latency_p95_ms=p95,
+    ...                     score_mean=None, labelled=0, errors=0, error_rate=None)
+    >>> ok, why = latency_guard(arm(9, 1.0, 1.5), arm(11, 2.0, 180.0))  # one stall in 11
+    >>> ok, why
+    (True, "the candidate's p50 latency 2.0 ms is within 2x the primary's 1.0 ms + 50 ms")
+    >>> latency_guard(arm(40, 1.0, 1.5), arm(40, 2.0, 180.0))[0]
+    False
+    """
+    p95 = min(primary.requests, candidate.requests) >= MIN_P95_REQUESTS
+    name = "p95" if p95 else "p50"
+    mine, theirs = (
+        (candidate.latency_p95_ms, primary.latency_p95_ms)
+        if p95
+        else (candidate.latency_p50_ms, primary.latency_p50_ms)
+    )
+    if mine is None or theirs is None:
+        return True, "no latency to compare"
+    ok = mine <= theirs * max_ratio + slack_ms
+    verb = "is within" if ok else "exceeds"
+    return ok, (
+        f"the candidate's {name} latency {mine} ms {verb} {max_ratio:g}x the primary's "
+        f"{theirs} ms + {slack_ms:g} ms"
+    )
+
+
 def canary_analysis(
     session: Session,
     *,
@@ -535,15 +576,13 @@ def canary_analysis(
         else None
     )
     enough = canary.rows >= min_rows and primary.rows >= min_rows
+    latency_ok, latency_reason = latency_guard(
+        primary, canary, max_ratio=max_latency_ratio, slack_ms=latency_slack_ms
+    )
     checks = {
         "errors_no_worse": test.decision != "abort",
         "failures_no_worse": failures.decision != "abort",
-        "latency": (
-            canary.latency_p95_ms is None
-            or primary.latency_p95_ms is None
-            or canary.latency_p95_ms
-            <= primary.latency_p95_ms * max_latency_ratio + latency_slack_ms
-        ),
+        "latency": latency_ok,
         "score_distribution": not enough or distance is None or distance <= max_score_distance,
     }
     reasons: list[str] = []
@@ -555,10 +594,7 @@ def canary_analysis(
     if failures.decision == "abort":
         reasons.append(f"the candidate failed {canary.failed}/{canary.requests} requests")
     if not checks["latency"]:
-        reasons.append(
-            f"the candidate's p95 latency {canary.latency_p95_ms} ms exceeds "
-            f"{max_latency_ratio}x the primary's {primary.latency_p95_ms} ms"
-        )
+        reasons.append(latency_reason)
     if not checks["score_distribution"]:
         reasons.append(
             f"the score distributions differ by {distance} (Kolmogorov-Smirnov), "
