@@ -9,9 +9,9 @@ generators or any score: long benign prose (1-5k characters), short support turn
 negatives by source, and attacks (jailbreaks, indirect injection in retrieved chunks and tool
 output). Batch 3, written last by writers who had seen neither the detectors nor the texts of
 batches 1 and 2: long prose, short support turns, hard negatives, multilingual benign text and
-attacks (jailbreaks, indirect injection in retrieved chunks and tool output). Batches 4, 5 and
-6, each written the same way after the batch before had been measured, have the same five
-kinds of file. Each text
+attacks (jailbreaks, indirect injection in retrieved chunks and tool output). Batches 4 to 7,
+each written the same way after the batch before had been measured, have the same five kinds
+of file. Each text
 carries the ``source`` it is scored as.
 
 Example:
@@ -20,7 +20,7 @@ Example:
     (True, {'attack'})
     >>> sorted({r.source for r in heldout_set("short_support")})
     ['output', 'user']
-    >>> HELDOUT_SETS == BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6
+    >>> HELDOUT_SETS == BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7
     True
     >>> sorted({r.category for r in heldout_set("attacks_2")})
     ['indirect', 'jailbreak']
@@ -51,6 +51,7 @@ __all__ = [
     "BATCH_4",
     "BATCH_5",
     "BATCH_6",
+    "BATCH_7",
     "HELDOUT_SETS",
     "HeldoutText",
     "heldout_dir",
@@ -111,8 +112,17 @@ BATCH_6: tuple[str, ...] = (
     "attacks_6",
 )
 
+#: The seventh batch, written and frozen as the sixth was, after the sixth had been measured.
+BATCH_7: tuple[str, ...] = (
+    "long_prose_7",
+    "short_support_7",
+    "hard_negatives_7",
+    "multilingual_7",
+    "attacks_7",
+)
+
 #: Every held-out file; training drops whatever overlaps any of them.
-HELDOUT_SETS: tuple[str, ...] = BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6
+HELDOUT_SETS: tuple[str, ...] = BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7
 
 
 @dataclass(frozen=True)
