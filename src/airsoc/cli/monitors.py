@@ -16,6 +16,7 @@ from airsoc.clock import ensure_utc
 from airsoc.errors import DataFileError
 
 if TYPE_CHECKING:
+    from airsoc.monitoring.monitors import MonitorRun
     from airsoc.runtime.loop import LoopReport
 
 __all__ = ["app", "read_jsonl_telemetry"]
@@ -93,6 +94,14 @@ def read_jsonl_telemetry(path: Path, *, reference: bool = False) -> list[dict[st
     return records
 
 
+def _alert_state(run: MonitorRun) -> str:
+    """Return what a run did to its alert: firing, resolved, pending (an alarm not yet
+    confirmed by enough runs in a row) or nothing."""
+    if run.alert:
+        return "firing"
+    return "resolved" if run.resolved else "pending" if run.pending else ""
+
+
 def _print_report(report: LoopReport) -> None:
     print_table(
         "Monitor runs",
@@ -104,13 +113,7 @@ def _print_report(report: LoopReport) -> None:
                 f"{r.window[1].isoformat(timespec='minutes')}",
                 len(r.verdicts),
                 r.error or ("drift" if r.breached else "ok"),
-                "firing"
-                if r.alert
-                else "resolved"
-                if r.resolved
-                else "pending"
-                if r.pending
-                else "",
+                _alert_state(r),
             )
             for r in report.monitor_runs
         ],

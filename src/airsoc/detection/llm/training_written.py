@@ -18,8 +18,12 @@ person, instructions planted for the AI in one part of such documents (an attack
 ``source`` says whether it is read as a retrieved document or as tool output) and long
 jailbreaks hidden in innocent preambles, with benign twins; ``data/written_traffic_5.yaml`` adds
 jailbreaks without the usual cliches, instructions planted for "whoever summarises this page"
-without naming an AI, planted fields of many tool formats, and their benign twins. The lists of
-the files are read one after the other.
+without naming an AI, planted fields of many tool formats, and their benign twins;
+``data/written_traffic_6.yaml`` adds short user turns that mention system prompts, instructions
+and guardrails without asking for the assistant's own, next to twins that do ask. The lists of
+the files are read one after the other. Every planted instruction marks the pieces of its text
+that are the instruction (an attack's ``planted`` list), so that training can tell them from
+the ordinary content around them.
 
 Every list is cut in two parts: ``train`` (three items in four) and ``calibration`` (every
 fourth item), so that thresholds are set on texts the models never saw. Long texts are
@@ -72,9 +76,13 @@ _BENIGN_LISTS: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class WrittenText(LabelledText):
-    """A written text and the source it is read as (``user``, ``retrieved`` or ``tool``)."""
+    """A written text and the source it is read as (``user``, ``retrieved`` or ``tool``);
+    for an instruction planted in a document or tool output, ``planted`` holds the exact
+    pieces of the text (one per line) that are the instruction, the rest being ordinary
+    content."""
 
     source: str = "user"
+    planted: tuple[str, ...] = ()
 
 
 #: The shipped written-traffic files, read in this order and their lists concatenated.
@@ -84,6 +92,7 @@ FILES: tuple[str, ...] = (
     "written_traffic_3.yaml",
     "written_traffic_4.yaml",
     "written_traffic_5.yaml",
+    "written_traffic_6.yaml",
 )
 
 
@@ -133,8 +142,22 @@ def _read_file(where: Path) -> dict[str, tuple[Any, ...]]:
                     f"{where}: attacks[{i}].source must be user, retrieved or tool, "
                     f"got {item.get('source')!r}"
                 )
+            if key == "attacks":
+                _check_planted(where, i, text, item.get("planted", []))
         out[key] = tuple(items)
     return out
+
+
+def _check_planted(where: Path, i: int, text: str, planted: Any) -> None:
+    """Refuse a ``planted`` list that is not pieces of one line each, found in ``text``."""
+    if not isinstance(planted, list) or not all(isinstance(p, str) and p for p in planted):
+        raise DataFileError(f"{where}: attacks[{i}].planted must be a list of texts")
+    for j, piece in enumerate(planted):
+        if "\n" in piece or piece not in text:
+            raise DataFileError(
+                f"{where}: attacks[{i}].planted[{j}] is not one line of the attack's text: "
+                f"{piece[:60]!r}"
+            )
 
 
 def _split(items: Sequence[Any], part: str) -> list[Any]:
@@ -190,7 +213,13 @@ def written_set(part: str, *, seed: int = 1, long_texts: int = 60) -> list[Writt
         source = item.get("source") or ("tool" if item["category"] == "indirect" else "user")
         rows.append(
             WrittenText(
-                f"w-{part}-attack-{i}", item["text"], "attack", item["category"], "en", source
+                f"w-{part}-attack-{i}",
+                item["text"],
+                "attack",
+                item["category"],
+                "en",
+                source,
+                tuple(item.get("planted", ())),
             )
         )
     planted = [a["text"] for a in attacks if a["category"] == "indirect"]
