@@ -533,7 +533,7 @@ class MonitorScheduler:
             alert = self._alert(monitor, alarm, now, previous)
             self._fired[monitor.name] = alert
             self.sink(alert)
-        elif status == "ran" and previous is not None and not alarm:
+        elif status == "ran" and previous is not None:
             self._fired.pop(monitor.name, None)
             self.sink(previous.resolved_at(now))
             resolved = True
