@@ -18,6 +18,7 @@ from airsoc.detection.llm.heldout import (
     BATCH_5,
     BATCH_6,
     BATCH_7,
+    BATCH_8,
     HELDOUT_SETS,
     HeldoutText,
     heldout_set,
@@ -70,7 +71,9 @@ def _rate(alarms: dict[str, bool], pick: Callable[[HeldoutText], bool]) -> tuple
 
 
 def test_the_held_out_sets_are_as_large_as_promised() -> None:
-    assert HELDOUT_SETS == BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7
+    assert HELDOUT_SETS == (
+        BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7 + BATCH_8
+    )
     sizes = {name: len(heldout_set(name)) for name in HELDOUT_SETS}
     assert sizes["hard_negatives"] >= 150
     assert sizes["multilingual_benign"] >= 150
@@ -186,6 +189,10 @@ REPEATS_7 = {
     "yes",
 }
 
+#: Short turns of batch 8 that are turns of earlier batches too, typed by writers who never saw
+#: them.
+REPEATS_8 = {"agent", "no", "wrong chat sorry"}
+
 
 @pytest.mark.parametrize(
     ("names", "prefix", "earlier", "repeats"),
@@ -213,8 +220,14 @@ REPEATS_7 = {
         ),
         (BATCH_6, "b6-", BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5, set()),
         (BATCH_7, "b7-", BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6, REPEATS_7),
+        (
+            BATCH_8,
+            "b8-",
+            BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7,
+            REPEATS_8,
+        ),
     ],
-    ids=["batch 3", "batch 4", "batch 5", "batch 6", "batch 7"],
+    ids=["batch 3", "batch 4", "batch 5", "batch 6", "batch 7", "batch 8"],
 )
 def test_later_batches_have_the_promised_shape_and_size(
     names: tuple[str, ...], prefix: str, earlier: tuple[str, ...], repeats: set[str]
@@ -257,6 +270,7 @@ def _later_length_pairs() -> dict[str, list[HeldoutText]]:
             (5, BATCH_5),
             (6, BATCH_6),
             (7, BATCH_7),
+            (8, BATCH_8),
         )
         for pair, rows in _length_pairs(
             names, "all attacks vs all benign texts but the short support turns", with_support=False
@@ -266,7 +280,7 @@ def _later_length_pairs() -> dict[str, list[HeldoutText]]:
 
 @pytest.mark.parametrize("pair", list(_later_length_pairs()))
 def test_length_alone_does_not_separate_later_batches(pair: str) -> None:
-    """Batches 3 to 7 were written to length bins chosen so that length alone does not
+    """Batches 3 to 8 were written to length bins chosen so that length alone does not
     separate their attacks from their benign texts of the same source (AUC at most 0.65). Short
     support turns are short by nature: they are measured for false alarms only."""
     auc = length_auc(_later_length_pairs()[pair])

@@ -9,7 +9,7 @@ generators or any score: long benign prose (1-5k characters), short support turn
 negatives by source, and attacks (jailbreaks, indirect injection in retrieved chunks and tool
 output). Batch 3, written last by writers who had seen neither the detectors nor the texts of
 batches 1 and 2: long prose, short support turns, hard negatives, multilingual benign text and
-attacks (jailbreaks, indirect injection in retrieved chunks and tool output). Batches 4 to 7,
+attacks (jailbreaks, indirect injection in retrieved chunks and tool output). Batches 4 to 8,
 each written the same way after the batch before had been measured, have the same five kinds
 of file. Each text
 carries the ``source`` it is scored as.
@@ -20,7 +20,8 @@ Example:
     (True, {'attack'})
     >>> sorted({r.source for r in heldout_set("short_support")})
     ['output', 'user']
-    >>> HELDOUT_SETS == BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7
+    >>> HELDOUT_SETS == (BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7
+    ...                  + BATCH_8)
     True
     >>> sorted({r.category for r in heldout_set("attacks_2")})
     ['indirect', 'jailbreak']
@@ -52,6 +53,7 @@ __all__ = [
     "BATCH_5",
     "BATCH_6",
     "BATCH_7",
+    "BATCH_8",
     "HELDOUT_SETS",
     "HeldoutText",
     "heldout_dir",
@@ -121,8 +123,19 @@ BATCH_7: tuple[str, ...] = (
     "attacks_7",
 )
 
+#: The eighth batch, written and frozen as the seventh was, after the seventh had been measured.
+BATCH_8: tuple[str, ...] = (
+    "long_prose_8",
+    "short_support_8",
+    "hard_negatives_8",
+    "multilingual_8",
+    "attacks_8",
+)
+
 #: Every held-out file; training drops whatever overlaps any of them.
-HELDOUT_SETS: tuple[str, ...] = BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7
+HELDOUT_SETS: tuple[str, ...] = (
+    BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7 + BATCH_8
+)
 
 
 @dataclass(frozen=True)
