@@ -20,7 +20,11 @@ jailbreaks hidden in innocent preambles, with benign twins; ``data/written_traff
 jailbreaks without the usual cliches, instructions planted for "whoever summarises this page"
 without naming an AI, planted fields of many tool formats, and their benign twins;
 ``data/written_traffic_6.yaml`` adds short user turns that mention system prompts, instructions
-and guardrails without asking for the assistant's own, next to twins that do ask. The lists of
+and guardrails without asking for the assistant's own, next to twins that do ask;
+``data/written_traffic_7.yaml`` adds forbidden asks in fiction, game and personal-story frames,
+staff impersonation, fake policy notices and asks to act outside the bot's role, instructions
+planted in pages and tool output that change what the bot tells the user or which tools it
+calls, and benign twins of each shape. The lists of
 the files are read one after the other. Every planted instruction marks the pieces of its text
 that are the instruction (an attack's ``planted`` list), so that training can tell them from
 the ordinary content around them.
@@ -93,6 +97,7 @@ FILES: tuple[str, ...] = (
     "written_traffic_4.yaml",
     "written_traffic_5.yaml",
     "written_traffic_6.yaml",
+    "written_traffic_7.yaml",
 )
 
 
