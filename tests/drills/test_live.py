@@ -36,6 +36,8 @@ from airsoc.telemetry import read_events
 from airsoc.testing import free_port
 
 AIRSOC = str(Path(sys.executable).with_name("airsoc"))
+#: How long a platform may take to stop after Ctrl-C (it took over 30 s on a loaded machine).
+STOP_WAIT = 120
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -174,8 +176,7 @@ def test_the_demo_approver_approves_the_rollback_before_its_timeout(tmp_path: Pa
             assert line, "the demo ended before the playbook finished"
             assert time.monotonic() < deadline, "the approved rollback did not happen"
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
+        out = _stop(proc)
     assert proc.returncode == 0, out
     store = Store.open(Settings.resolve(data_dir=data, environ={}))
     try:
@@ -208,6 +209,25 @@ expectations:
     - {action: rollback, params: {to: last_known_good}}
   root_cause: {subject: brightline-data}
 """
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    """Send Ctrl-C to a running ``airsoc up`` and return its output once it has exited.
+
+    A platform stops after its current monitor round and its last writes, which take longer on
+    a busy machine: the wait is generous, and a platform that never stops is killed (so it
+    cannot outlive its test) and fails the test with its output.
+    """
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=STOP_WAIT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError(
+            f"airsoc up did not stop within {STOP_WAIT} s of Ctrl-C:\n{out}"
+        ) from None
+    return out or ""
 
 
 def _wait_until_up(proc: subprocess.Popen[str], url: str) -> None:
@@ -256,8 +276,7 @@ def test_a_scenario_runs_in_real_time_against_a_running_platform(tmp_path: Path)
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False,
         )  # fmt: skip
     finally:
-        platform.send_signal(signal.SIGINT)
-        platform.communicate(timeout=60)
+        _stop(platform)
         bot.close()
     assert drill.returncode == 0, drill.stdout + drill.stderr
     card = json.loads(card_path.read_text(encoding="utf-8"))
@@ -328,8 +347,7 @@ def test_up_serves_reloads_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         config.write_text("routes: {receiver: nobody}\n", encoding="utf-8")
         time.sleep(1.5)
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
+        out = _stop(proc)
     assert proc.returncode == 0, out
     assert "kept the running configuration" in out
     assert "unknown receiver" in out
