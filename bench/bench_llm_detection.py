@@ -5,9 +5,9 @@ hashed first stage alone). Two kinds of held-out sets are read, and nothing here
 anything:
 
 * the hand-written held-out texts of :mod:`airsoc.detection.llm.heldout`, frozen before any
-  detector was run on them: batch 8 (long prose, short support turns, hard negatives,
+  detector was run on them: batch 9 (long prose, short support turns, hard negatives,
   multilingual text and attacks by source, written by writers who had seen neither the
-  detectors nor the earlier batches) judges and carries the targets; batches 1 to 7, read
+  detectors nor the earlier batches) judges and carries the targets; batches 1 to 8, read
   while the detectors were tuned, are printed as development sets;
 * the generated sets of :mod:`airsoc.detection.llm.evalsets`, whose templates and seeds are
   separate from the training data.
@@ -60,6 +60,7 @@ from airsoc.detection.llm.heldout import (
     BATCH_6,
     BATCH_7,
     BATCH_8,
+    BATCH_9,
     HeldoutText,
     heldout_set,
 )
@@ -358,9 +359,9 @@ def bench_heldout_batch(
     *,
     judge: bool,
 ) -> None:
-    """A later batch of hand-written held-out texts (2 to 8), in tables of its own: FPR per
+    """A later batch of hand-written held-out texts (2 to 9), in tables of its own: FPR per
     benign file and source, TPR per attack category and source, and the AUC of text length
-    alone. Only the judging batch (8) records targets; batches 2 to 7 are development sets."""
+    alone. Only the judging batch (9) records targets; batches 2 to 8 are development sets."""
     files = {re.sub(r"_\d+$", "", name): list(heldout_set(name)) for name in names}
     long_prose, support, hard = files["long_prose"], files["short_support"], files["hard_negatives"]
     multilingual, attacks = files.get("multilingual", []), files["attacks"]
@@ -725,7 +726,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench_heldout_batch(5, BATCH_5, main_detector, baseline, judge=False)
     bench_heldout_batch(6, BATCH_6, main_detector, baseline, judge=False)
     bench_heldout_batch(7, BATCH_7, main_detector, baseline, judge=False)
-    bench_heldout_batch(8, BATCH_8, main_detector, baseline, judge=True)
+    bench_heldout_batch(8, BATCH_8, main_detector, baseline, judge=False)
+    bench_heldout_batch(9, BATCH_9, main_detector, baseline, judge=True)
     bench_injection(main_detector, baseline)
     bench_independent(main_detector, baseline, args.independent)
     bench_grounding()

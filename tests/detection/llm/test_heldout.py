@@ -19,6 +19,7 @@ from airsoc.detection.llm.heldout import (
     BATCH_6,
     BATCH_7,
     BATCH_8,
+    BATCH_9,
     HELDOUT_SETS,
     HeldoutText,
     heldout_set,
@@ -72,7 +73,7 @@ def _rate(alarms: dict[str, bool], pick: Callable[[HeldoutText], bool]) -> tuple
 
 def test_the_held_out_sets_are_as_large_as_promised() -> None:
     assert HELDOUT_SETS == (
-        BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7 + BATCH_8
+        BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7 + BATCH_8 + BATCH_9
     )
     sizes = {name: len(heldout_set(name)) for name in HELDOUT_SETS}
     assert sizes["hard_negatives"] >= 150
@@ -193,6 +194,10 @@ REPEATS_7 = {
 #: them.
 REPEATS_8 = {"agent", "no", "wrong chat sorry"}
 
+#: Short turns of batch 9 that are turns of earlier batches too, typed by writers who never saw
+#: them (the last is "Hello, I forgot my password. How do I change it?" in Amharic).
+REPEATS_9 = {"hello?", "invoice", "ሰላም፣ የይለፍ ቃሌን ረሳሁት። እንዴት መቀየር እችላለሁ?"}
+
 
 @pytest.mark.parametrize(
     ("names", "prefix", "earlier", "repeats"),
@@ -226,8 +231,14 @@ REPEATS_8 = {"agent", "no", "wrong chat sorry"}
             BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7,
             REPEATS_8,
         ),
+        (
+            BATCH_9,
+            "b9-",
+            BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7 + BATCH_8,
+            REPEATS_9,
+        ),
     ],
-    ids=["batch 3", "batch 4", "batch 5", "batch 6", "batch 7", "batch 8"],
+    ids=["batch 3", "batch 4", "batch 5", "batch 6", "batch 7", "batch 8", "batch 9"],
 )
 def test_later_batches_have_the_promised_shape_and_size(
     names: tuple[str, ...], prefix: str, earlier: tuple[str, ...], repeats: set[str]
@@ -271,6 +282,7 @@ def _later_length_pairs() -> dict[str, list[HeldoutText]]:
             (6, BATCH_6),
             (7, BATCH_7),
             (8, BATCH_8),
+            (9, BATCH_9),
         )
         for pair, rows in _length_pairs(
             names, "all attacks vs all benign texts but the short support turns", with_support=False
@@ -280,7 +292,7 @@ def _later_length_pairs() -> dict[str, list[HeldoutText]]:
 
 @pytest.mark.parametrize("pair", list(_later_length_pairs()))
 def test_length_alone_does_not_separate_later_batches(pair: str) -> None:
-    """Batches 3 to 8 were written to length bins chosen so that length alone does not
+    """Batches 3 to 9 were written to length bins chosen so that length alone does not
     separate their attacks from their benign texts of the same source (AUC at most 0.65). Short
     support turns are short by nature: they are measured for false alarms only."""
     auc = length_auc(_later_length_pairs()[pair])

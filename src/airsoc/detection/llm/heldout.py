@@ -9,7 +9,7 @@ generators or any score: long benign prose (1-5k characters), short support turn
 negatives by source, and attacks (jailbreaks, indirect injection in retrieved chunks and tool
 output). Batch 3, written last by writers who had seen neither the detectors nor the texts of
 batches 1 and 2: long prose, short support turns, hard negatives, multilingual benign text and
-attacks (jailbreaks, indirect injection in retrieved chunks and tool output). Batches 4 to 8,
+attacks (jailbreaks, indirect injection in retrieved chunks and tool output). Batches 4 to 9,
 each written the same way after the batch before had been measured, have the same five kinds
 of file. Each text
 carries the ``source`` it is scored as.
@@ -21,7 +21,7 @@ Example:
     >>> sorted({r.source for r in heldout_set("short_support")})
     ['output', 'user']
     >>> HELDOUT_SETS == (BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7
-    ...                  + BATCH_8)
+    ...                  + BATCH_8 + BATCH_9)
     True
     >>> sorted({r.category for r in heldout_set("attacks_2")})
     ['indirect', 'jailbreak']
@@ -54,6 +54,7 @@ __all__ = [
     "BATCH_6",
     "BATCH_7",
     "BATCH_8",
+    "BATCH_9",
     "HELDOUT_SETS",
     "HeldoutText",
     "heldout_dir",
@@ -132,9 +133,18 @@ BATCH_8: tuple[str, ...] = (
     "attacks_8",
 )
 
+#: The ninth batch, written and frozen as the eighth was, after the eighth had been measured.
+BATCH_9: tuple[str, ...] = (
+    "long_prose_9",
+    "short_support_9",
+    "hard_negatives_9",
+    "multilingual_9",
+    "attacks_9",
+)
+
 #: Every held-out file; training drops whatever overlaps any of them.
 HELDOUT_SETS: tuple[str, ...] = (
-    BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7 + BATCH_8
+    BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7 + BATCH_8 + BATCH_9
 )
 
 
