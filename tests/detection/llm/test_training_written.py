@@ -93,7 +93,7 @@ def test_the_shipped_files_are_read_one_after_the_other() -> None:
     files = [load_written_traffic(str(data / name)) for name in FILES]
     first, more = files[0], files[1]
     every = load_written_traffic()
-    assert len(files) == 7
+    assert len(files) == 8
     assert all(set(f) == set(every) for f in files)
     assert all(every[key] == sum((f[key] for f in files), ()) for key in every)
     # The second file's attacks include long role-play and persona jailbreaks and planted

@@ -24,7 +24,11 @@ and guardrails without asking for the assistant's own, next to twins that do ask
 ``data/written_traffic_7.yaml`` adds forbidden asks in fiction, game and personal-story frames,
 staff impersonation, fake policy notices and asks to act outside the bot's role, instructions
 planted in pages and tool output that change what the bot tells the user or which tools it
-calls, and benign twins of each shape. The lists of
+calls, and benign twins of each shape; ``data/written_traffic_8.yaml`` adds asks to skip identity
+checks for someone else, falsified claims, harmful extras tucked into long harmless requests and
+prompt leaks through read-backs and exports, instructions planted in bills, notices, device
+names, CI logs and records that redirect payments or send data out, and their benign twins. The
+lists of
 the files are read one after the other. Every planted instruction marks the pieces of its text
 that are the instruction (an attack's ``planted`` list), so that training can tell them from
 the ordinary content around them.
@@ -98,6 +102,7 @@ FILES: tuple[str, ...] = (
     "written_traffic_5.yaml",
     "written_traffic_6.yaml",
     "written_traffic_7.yaml",
+    "written_traffic_8.yaml",
 )
 
 
