@@ -28,10 +28,9 @@ calls, and benign twins of each shape; ``data/written_traffic_8.yaml`` adds asks
 checks for someone else, falsified claims, harmful extras tucked into long harmless requests and
 prompt leaks through read-backs and exports, instructions planted in bills, notices, device
 names, CI logs and records that redirect payments or send data out, and their benign twins. The
-lists of
-the files are read one after the other. Every planted instruction marks the pieces of its text
-that are the instruction (an attack's ``planted`` list), so that training can tell them from
-the ordinary content around them.
+lists of the files are read one after the other. Every planted instruction marks the pieces of
+its text that are the instruction (an attack's ``planted`` list), so that training can tell them
+from the ordinary content around them.
 
 Every list is cut in two parts: ``train`` (three items in four) and ``calibration`` (every
 fourth item), so that thresholds are set on texts the models never saw. Long texts are
