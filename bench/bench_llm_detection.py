@@ -53,14 +53,7 @@ from airsoc.detection.llm.grounding import DocumentIndex, GroundingChecker, Retr
 from airsoc.detection.llm.harmful import HarmfulOutputDetector
 from airsoc.detection.llm.heldout import (
     BATCH_1,
-    BATCH_2,
-    BATCH_3,
-    BATCH_4,
-    BATCH_5,
-    BATCH_6,
-    BATCH_7,
-    BATCH_8,
-    BATCH_9,
+    BATCHES,
     HeldoutText,
     heldout_set,
 )
@@ -359,9 +352,10 @@ def bench_heldout_batch(
     *,
     judge: bool,
 ) -> None:
-    """A later batch of hand-written held-out texts (2 to 9), in tables of its own: FPR per
+    """A later batch of hand-written held-out texts (2 and on), in tables of its own: FPR per
     benign file and source, TPR per attack category and source, and the AUC of text length
-    alone. Only the judging batch (9) records targets; batches 2 to 8 are development sets."""
+    alone. Only the judging batch (the last of ``BATCHES``) records targets; the earlier ones
+    are development sets."""
     files = {re.sub(r"_\d+$", "", name): list(heldout_set(name)) for name in names}
     long_prose, support, hard = files["long_prose"], files["short_support"], files["hard_negatives"]
     multilingual, attacks = files.get("multilingual", []), files["attacks"]
@@ -720,14 +714,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if embeddings:  # first: its texts must not have been scored yet
         bench_latency(main_detector)
     bench_heldout(main_detector, baseline)
-    bench_heldout_batch(2, BATCH_2, main_detector, baseline, judge=False)
-    bench_heldout_batch(3, BATCH_3, main_detector, baseline, judge=False)
-    bench_heldout_batch(4, BATCH_4, main_detector, baseline, judge=False)
-    bench_heldout_batch(5, BATCH_5, main_detector, baseline, judge=False)
-    bench_heldout_batch(6, BATCH_6, main_detector, baseline, judge=False)
-    bench_heldout_batch(7, BATCH_7, main_detector, baseline, judge=False)
-    bench_heldout_batch(8, BATCH_8, main_detector, baseline, judge=False)
-    bench_heldout_batch(9, BATCH_9, main_detector, baseline, judge=True)
+    for number, names in enumerate(BATCHES[1:], start=2):
+        judge = number == len(BATCHES)
+        bench_heldout_batch(number, names, main_detector, baseline, judge=judge)
     bench_injection(main_detector, baseline)
     bench_independent(main_detector, baseline, args.independent)
     bench_grounding()

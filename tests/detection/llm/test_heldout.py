@@ -20,6 +20,7 @@ from airsoc.detection.llm.heldout import (
     BATCH_7,
     BATCH_8,
     BATCH_9,
+    BATCHES,
     HELDOUT_SETS,
     HeldoutText,
     heldout_set,
@@ -174,6 +175,11 @@ def test_length_alone_does_not_separate_batch_2(pair: str) -> None:
     assert auc <= 0.65
 
 
+def _before(batch: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the files of every batch written before ``batch``."""
+    return tuple(name for b in BATCHES[: BATCHES.index(batch)] for name in b)
+
+
 #: Short turns of batch 7 that are turns of earlier batches too, typed by writers who never saw
 #: them.
 REPEATS_7 = {
@@ -204,14 +210,14 @@ REPEATS_9 = {"hello?", "invoice", "ሰላም፣ የይለፍ ቃሌን ረሳሁ
     [
         # Apart from two turns any writer might type ("ok", and "refund??", which the README
         # of batch 2 quotes), no text of batch 3 repeats one of the earlier batches.
-        (BATCH_3, "b3-", BATCH_1 + BATCH_2, {"ok", "refund??"}),
-        (BATCH_4, "b4-", BATCH_1 + BATCH_2 + BATCH_3, set()),
+        (BATCH_3, "b3-", _before(BATCH_3), {"ok", "refund??"}),
+        (BATCH_4, "b4-", _before(BATCH_4), set()),
         # Eight short turns of batch 5 are turns of earlier batches too, typed by writers who
         # never saw them ("hi", "ok", "start over", "ignore that, wrong chat"...).
         (
             BATCH_5,
             "b5-",
-            BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4,
+            _before(BATCH_5),
             {
                 "do you price match",
                 "start over",
@@ -223,20 +229,10 @@ REPEATS_9 = {"hello?", "invoice", "ሰላም፣ የይለፍ ቃሌን ረሳሁ
                 "ok",
             },
         ),
-        (BATCH_6, "b6-", BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5, set()),
-        (BATCH_7, "b7-", BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6, REPEATS_7),
-        (
-            BATCH_8,
-            "b8-",
-            BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7,
-            REPEATS_8,
-        ),
-        (
-            BATCH_9,
-            "b9-",
-            BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7 + BATCH_8,
-            REPEATS_9,
-        ),
+        (BATCH_6, "b6-", _before(BATCH_6), set()),
+        (BATCH_7, "b7-", _before(BATCH_7), REPEATS_7),
+        (BATCH_8, "b8-", _before(BATCH_8), REPEATS_8),
+        (BATCH_9, "b9-", _before(BATCH_9), REPEATS_9),
     ],
     ids=["batch 3", "batch 4", "batch 5", "batch 6", "batch 7", "batch 8", "batch 9"],
 )
@@ -275,15 +271,7 @@ def test_later_batches_have_the_promised_shape_and_size(
 def _later_length_pairs() -> dict[str, list[HeldoutText]]:
     return {
         f"batch {n}, {pair}": rows
-        for n, names in (
-            (3, BATCH_3),
-            (4, BATCH_4),
-            (5, BATCH_5),
-            (6, BATCH_6),
-            (7, BATCH_7),
-            (8, BATCH_8),
-            (9, BATCH_9),
-        )
+        for n, names in enumerate(BATCHES[2:], start=3)
         for pair, rows in _length_pairs(
             names, "all attacks vs all benign texts but the short support turns", with_support=False
         ).items()

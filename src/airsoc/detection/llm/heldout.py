@@ -23,6 +23,8 @@ Example:
     >>> HELDOUT_SETS == (BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7
     ...                  + BATCH_8 + BATCH_9)
     True
+    >>> BATCHES[-1] == BATCH_9  # the judging batch
+    True
     >>> sorted({r.category for r in heldout_set("attacks_2")})
     ['indirect', 'jailbreak']
 
@@ -46,6 +48,7 @@ from airsoc.detection.llm.evalsets import word_runs
 from airsoc.errors import InputError
 
 __all__ = [
+    "BATCHES",
     "BATCH_1",
     "BATCH_2",
     "BATCH_3",
@@ -142,10 +145,22 @@ BATCH_9: tuple[str, ...] = (
     "attacks_9",
 )
 
-#: Every held-out file; training drops whatever overlaps any of them.
-HELDOUT_SETS: tuple[str, ...] = (
-    BATCH_1 + BATCH_2 + BATCH_3 + BATCH_4 + BATCH_5 + BATCH_6 + BATCH_7 + BATCH_8 + BATCH_9
+#: The batches in the order they were written; the last one judges (the benchmark records its
+#: targets on it) and the earlier ones are development sets.
+BATCHES: tuple[tuple[str, ...], ...] = (
+    BATCH_1,
+    BATCH_2,
+    BATCH_3,
+    BATCH_4,
+    BATCH_5,
+    BATCH_6,
+    BATCH_7,
+    BATCH_8,
+    BATCH_9,
 )
+
+#: Every held-out file; training drops whatever overlaps any of them.
+HELDOUT_SETS: tuple[str, ...] = tuple(name for batch in BATCHES for name in batch)
 
 
 @dataclass(frozen=True)
